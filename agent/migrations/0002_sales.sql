@@ -1,0 +1,2 @@
+-- Reserved for sales (pricing issue); filled in by that issue.
+SELECT 1;

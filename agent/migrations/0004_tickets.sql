@@ -1,0 +1,2 @@
+-- Reserved for tickets (tickets issue); filled in by that issue.
+SELECT 1;

@@ -1,0 +1,2 @@
+-- Reserved for sync extras (sync issue); filled in by that issue.
+SELECT 1;

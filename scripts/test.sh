@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# test.sh - the README's test command: installs dependencies, configures and
+# builds from scratch, and runs the whole CTest suite.
+#   scripts/test.sh            normal build in build/
+#   scripts/test.sh --sanitize ASan+UBSan build in build-asan/
+#   SHOAL_TEST_LABELS=unit scripts/test.sh   run only one label
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+BUILD=build
+FLAGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHOAL_BUILD_TESTS=ON)
+if [ "${1:-}" = "--sanitize" ]; then
+  BUILD=build-asan
+  FLAGS=(-DCMAKE_BUILD_TYPE=Debug -DSHOAL_BUILD_TESTS=ON -DSHOAL_SANITIZE=ON)
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+cmake -S . -B "$BUILD" "${FLAGS[@]}"
+cmake --build "$BUILD" -j "$(nproc)"
+LABEL_ARGS=()
+[ -n "${SHOAL_TEST_LABELS:-}" ] && LABEL_ARGS=(-L "$SHOAL_TEST_LABELS")
+cd "$BUILD" && ctest --output-on-failure -j "$(nproc)" "${LABEL_ARGS[@]}"

@@ -1,0 +1,62 @@
+/* cli.h - command-line helpers for the agent and hub cores: a small
+ * long-option parser driven by a spec table (repeatable options, --help),
+ * usage text, and the one way errors are reported: a single stderr line
+ * "<prog>: error: <what>" and the SPEC section 2 exit code. */
+#ifndef SHOAL_CLI_H
+#define SHOAL_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "err.h"
+
+#define SHOAL_ARGS_MAX_OPTS 24
+#define SHOAL_ARGS_MAX_REPEAT 64
+#define SHOAL_ARGS_MAX_POSITIONAL 8
+
+struct shoal_argspec {
+  const char *name;    /* long name without dashes: "config" */
+  char short_name;     /* 'c' or 0 */
+  bool takes_value;
+  bool repeatable;
+  const char *metavar; /* "FILE" */
+  const char *help;
+};
+
+struct shoal_args {
+  const struct shoal_argspec *spec;
+  int nspec;
+  int count[SHOAL_ARGS_MAX_OPTS];
+  const char *vals[SHOAL_ARGS_MAX_OPTS][SHOAL_ARGS_MAX_REPEAT];
+  const char *positional[SHOAL_ARGS_MAX_POSITIONAL];
+  int npositional;
+  bool help; /* --help or -h seen */
+};
+
+/* Parses argv[first..argc) against spec (nspec entries). Unknown options,
+ * missing values and repeats of a non-repeatable option are SHOAL_EUSAGE. */
+shoal_err shoal_args_parse(struct shoal_args *a, const struct shoal_argspec *spec, int nspec,
+                           int argc, char **argv, int first, shoal_diag *diag);
+
+/* Last value given for option name, or NULL. */
+const char *shoal_args_get(const struct shoal_args *a, const char *name);
+/* Number of times option name was given. */
+int shoal_args_count(const struct shoal_args *a, const char *name);
+/* The i-th value of a repeatable option (0-based), or NULL. */
+const char *shoal_args_at(const struct shoal_args *a, const char *name, int i);
+/* True if a flag (no value) was given. */
+bool shoal_args_flag(const struct shoal_args *a, const char *name);
+
+/* Prints "usage: <usage_line>\n\n<description>\n\noptions:\n ..." to out. */
+void shoal_args_usage(FILE *out, const char *usage_line, const char *description,
+                      const struct shoal_argspec *spec, int nspec);
+
+/* Reports err on stderr as "<prog>: error: <diag or err text>" and returns
+ * the exit code for it. */
+int shoal_cli_fail(const char *prog, shoal_err err, const shoal_diag *diag);
+
+/* Reports a usage problem (exit 2) with a hint to run --help. */
+int shoal_cli_usage_error(const char *prog, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,136 @@
+/* db.c - SQLite open/migrate/transaction helpers.
+ *
+ * Durability: journal_mode=WAL lets the daemon read while a CLI command
+ * writes; synchronous=FULL makes every COMMIT fsync the WAL, so a sale that
+ * was acknowledged to the cashier (and an outbox row the hub was promised)
+ * survives power loss. NORMAL would be faster but can lose the last
+ * transactions on power failure, which the outbox contract forbids. */
+#include "db.h"
+
+#include <stdio.h>
+#include <string.h>
+
+shoal_err shoal_db_fail(sqlite3 *db, int sqlite_rc, const char *what, shoal_diag *diag) {
+  int base = sqlite_rc & 0xff;
+  shoal_err err = base == SQLITE_FULL ? SHOAL_EFULL : SHOAL_EDB;
+  return shoal_fail(diag, err, "%s: %s (sqlite %d)", what, db ? sqlite3_errmsg(db) : "no handle",
+                    sqlite_rc);
+}
+
+shoal_err shoal_db_exec(sqlite3 *db, const char *sql, shoal_diag *diag) {
+  char *msg = NULL;
+  int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+  if (rc != SQLITE_OK) {
+    shoal_err err = (rc & 0xff) == SQLITE_FULL ? SHOAL_EFULL : SHOAL_EDB;
+    shoal_fail(diag, err, "database: %s (sqlite %d)", msg ? msg : sqlite3_errstr(rc), rc);
+    sqlite3_free(msg);
+    return err;
+  }
+  return SHOAL_OK;
+}
+
+shoal_err shoal_db_begin(sqlite3 *db, shoal_diag *diag) {
+  return shoal_db_exec(db, "BEGIN IMMEDIATE", diag);
+}
+
+shoal_err shoal_db_commit(sqlite3 *db, shoal_diag *diag) {
+  shoal_err rc = shoal_db_exec(db, "COMMIT", diag);
+  if (rc != SHOAL_OK)
+    shoal_db_rollback(db);
+  return rc;
+}
+
+void shoal_db_rollback(sqlite3 *db) {
+  if (db && !sqlite3_get_autocommit(db))
+    (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+shoal_err shoal_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out, shoal_diag *diag) {
+  int rc = sqlite3_prepare_v2(db, sql, -1, out, NULL);
+  if (rc != SQLITE_OK)
+    return shoal_db_fail(db, rc, "prepare", diag);
+  return SHOAL_OK;
+}
+
+shoal_err shoal_db_query_int(sqlite3 *db, const char *sql, int64_t dflt, int64_t *out,
+                             shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(db, sql, &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  int s = sqlite3_step(st);
+  if (s == SQLITE_ROW)
+    *out = sqlite3_column_type(st, 0) == SQLITE_NULL ? dflt : sqlite3_column_int64(st, 0);
+  else if (s == SQLITE_DONE)
+    *out = dflt;
+  else
+    rc = shoal_db_fail(db, s, "query", diag);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static shoal_err migrate(sqlite3 *db, const char *path, const struct shoal_migration *migs,
+                         size_t nmigs, shoal_diag *diag) {
+  int64_t version = 0;
+  shoal_err rc = shoal_db_query_int(db, "PRAGMA user_version", 0, &version, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  if (version > (int64_t)nmigs)
+    return shoal_fail(diag, SHOAL_EDB,
+                      "%s: database schema version %lld is newer than this build knows (%zu); "
+                      "refusing to open it",
+                      path, (long long)version, nmigs);
+  for (size_t i = (size_t)version; i < nmigs; i++) {
+    const struct shoal_migration *m = &migs[i];
+    char pragma[64];
+    if ((rc = shoal_db_begin(db, diag)) != SHOAL_OK)
+      return rc;
+    rc = shoal_db_exec(db, m->sql, diag);
+    if (rc == SHOAL_OK) {
+      snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", m->number);
+      rc = shoal_db_exec(db, pragma, diag);
+    }
+    if (rc == SHOAL_OK)
+      rc = shoal_db_commit(db, diag);
+    if (rc != SHOAL_OK) {
+      shoal_db_rollback(db);
+      shoal_diag_prefix(diag, "%s: migration %s", path, m->name);
+      return rc;
+    }
+  }
+  return SHOAL_OK;
+}
+
+shoal_err shoal_db_open(const char *path, const struct shoal_migration *migs, size_t nmigs,
+                        sqlite3 **out, shoal_diag *diag) {
+  sqlite3 *db = NULL;
+  shoal_err rc = SHOAL_OK;
+  int s = sqlite3_open_v2(path, &db,
+                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+  if (s != SQLITE_OK) {
+    rc = shoal_fail(diag, SHOAL_EDB, "cannot open database %s: %s", path,
+                    db ? sqlite3_errmsg(db) : sqlite3_errstr(s));
+    goto fail;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, 10000);
+  if ((rc = shoal_db_exec(db, "PRAGMA journal_mode=WAL", diag)) != SHOAL_OK ||
+      (rc = shoal_db_exec(db, "PRAGMA synchronous=FULL", diag)) != SHOAL_OK ||
+      (rc = shoal_db_exec(db, "PRAGMA foreign_keys=ON", diag)) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "%s", path);
+    goto fail;
+  }
+  if ((rc = migrate(db, path, migs, nmigs, diag)) != SHOAL_OK)
+    goto fail;
+  *out = db;
+  return SHOAL_OK;
+fail:
+  if (db)
+    sqlite3_close(db);
+  return rc;
+}
+
+void shoal_db_close(sqlite3 *db) {
+  if (db)
+    sqlite3_close(db);
+}

@@ -1,0 +1,214 @@
+/* jsonx.c - strict cJSON accessors. */
+#include "jsonx.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* cJSON keeps numbers as doubles, exact only up to 2^53; an HLC needs 64
+ * bits. Before parsing, the bare number value of every "hlc" key is wrapped
+ * in quotes, so it arrives as a string that shoal_json_get_u64 reads
+ * exactly. Returns a heap copy (caller frees) or NULL on OOM. */
+static char *quote_hlc_values(const char *text, size_t len, size_t *out_len) {
+  size_t extra = 0;
+  for (size_t i = 0; i + 4 < len; i++)
+    if (memcmp(text + i, "\"hlc\"", 5) == 0)
+      extra += 2;
+  char *out = malloc(len + extra + 1);
+  if (!out)
+    return NULL;
+  size_t o = 0;
+  bool in_str = false, last_key_hlc = false, after_colon = false;
+  size_t str_start = 0;
+  for (size_t i = 0; i < len; i++) {
+    char c = text[i];
+    if (in_str) {
+      out[o++] = c;
+      if (c == '\\' && i + 1 < len) {
+        out[o++] = text[++i];
+      } else if (c == '"') {
+        in_str = false;
+        last_key_hlc = (i - str_start == 4 && memcmp(text + str_start + 1, "hlc", 3) == 0);
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_str = true;
+      str_start = i;
+      after_colon = false;
+      out[o++] = c;
+      continue;
+    }
+    if (c == ':') {
+      after_colon = last_key_hlc;
+      out[o++] = c;
+      continue;
+    }
+    if (after_colon && (c == '-' || (c >= '0' && c <= '9')) && extra >= 2) {
+      size_t j = i;
+      while (j < len && (text[j] == '-' || text[j] == '+' || text[j] == '.' || text[j] == 'e' ||
+                         text[j] == 'E' || (text[j] >= '0' && text[j] <= '9')))
+        j++;
+      out[o++] = '"';
+      memcpy(out + o, text + i, j - i);
+      o += j - i;
+      out[o++] = '"';
+      extra -= 2;
+      i = j - 1;
+      after_colon = false;
+      last_key_hlc = false;
+      continue;
+    }
+    if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+      after_colon = false;
+      if (c != ':')
+        last_key_hlc = false;
+    }
+    out[o++] = c;
+  }
+  out[o] = '\0';
+  *out_len = o;
+  return out;
+}
+
+shoal_err shoal_json_parse(const char *text, size_t len, cJSON **out, shoal_diag *diag) {
+  const char *end = NULL;
+  size_t qlen = 0;
+  char *quoted = quote_hlc_values(text, len, &qlen);
+  if (!quoted)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory parsing JSON");
+  /* Offsets below refer to the quoted copy; they differ from the input by
+   * at most two bytes per "hlc" key before them. */
+  text = quoted;
+  len = qlen;
+  cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+  if (!root) {
+    size_t off = end && end >= text ? (size_t)(end - text) : 0;
+    free(quoted);
+    return shoal_fail(diag, SHOAL_EJSON, "malformed JSON near byte %zu", off);
+  }
+  /* Only whitespace may follow the value. */
+  if (end) {
+    const char *p = end;
+    const char *stop = text + len;
+    while (p < stop && *p && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+      p++;
+    if (p < stop && *p) {
+      cJSON_Delete(root);
+      shoal_err rc = shoal_fail(diag, SHOAL_EJSON, "malformed JSON: trailing data at byte %zu",
+                                (size_t)(p - text));
+      free(quoted);
+      return rc;
+    }
+  }
+  free(quoted);
+  *out = root;
+  return SHOAL_OK;
+}
+
+shoal_err shoal_json_load_file(const char *path, size_t max_bytes, cJSON **out, shoal_diag *diag) {
+  char *text = NULL;
+  size_t len = 0;
+  shoal_err rc = shoal_file_read(path, max_bytes, &text, &len, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  rc = shoal_json_parse(text, len, out, diag);
+  if (rc != SHOAL_OK)
+    shoal_diag_prefix(diag, "%s", strcmp(path, "-") == 0 ? "standard input" : path);
+  free(text);
+  return rc;
+}
+
+bool shoal_json_is_int(const cJSON *item) {
+  if (!cJSON_IsNumber(item))
+    return false;
+  double d = item->valuedouble;
+  if (!isfinite(d) || d != floor(d))
+    return false;
+  return d >= -9007199254740992.0 && d <= 9007199254740992.0;
+}
+
+int64_t shoal_json_int(const cJSON *item) { return (int64_t)item->valuedouble; }
+
+shoal_err shoal_json_get_int(const cJSON *obj, const char *key, bool required, int64_t *out,
+                             shoal_diag *diag) {
+  const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!it) {
+    if (required)
+      return shoal_fail(diag, SHOAL_EINPUT, "missing \"%s\"", key);
+    return SHOAL_OK;
+  }
+  if (!shoal_json_is_int(it))
+    return shoal_fail(diag, SHOAL_EINPUT, "\"%s\" must be an integer", key);
+  *out = shoal_json_int(it);
+  return SHOAL_OK;
+}
+
+shoal_err shoal_json_get_str(const cJSON *obj, const char *key, bool required, const char **out,
+                             shoal_diag *diag) {
+  const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!it) {
+    if (required)
+      return shoal_fail(diag, SHOAL_EINPUT, "missing \"%s\"", key);
+    return SHOAL_OK;
+  }
+  if (!cJSON_IsString(it))
+    return shoal_fail(diag, SHOAL_EINPUT, "\"%s\" must be a string", key);
+  *out = it->valuestring;
+  return SHOAL_OK;
+}
+
+shoal_err shoal_json_get_bool(const cJSON *obj, const char *key, bool required, bool *out,
+                              shoal_diag *diag) {
+  const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!it) {
+    if (required)
+      return shoal_fail(diag, SHOAL_EINPUT, "missing \"%s\"", key);
+    return SHOAL_OK;
+  }
+  if (!cJSON_IsBool(it))
+    return shoal_fail(diag, SHOAL_EINPUT, "\"%s\" must be true or false", key);
+  *out = cJSON_IsTrue(it);
+  return SHOAL_OK;
+}
+
+shoal_err shoal_json_get_u64(const cJSON *obj, const char *key, bool required, uint64_t *out,
+                             shoal_diag *diag) {
+  const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!it) {
+    if (required)
+      return shoal_fail(diag, SHOAL_EINPUT, "missing \"%s\"", key);
+    return SHOAL_OK;
+  }
+  if (cJSON_IsString(it)) {
+    const char *s = it->valuestring;
+    uint64_t v = 0;
+    if (!*s || strlen(s) > 20)
+      goto bad;
+    for (const char *p = s; *p; p++) {
+      if (*p < '0' || *p > '9')
+        goto bad;
+      if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v))
+        goto bad;
+    }
+    *out = v;
+    return SHOAL_OK;
+  }
+  if (shoal_json_is_int(it) && it->valuedouble >= 0) {
+    *out = (uint64_t)it->valuedouble;
+    return SHOAL_OK;
+  }
+bad:
+  return shoal_fail(diag, SHOAL_EINPUT, "\"%s\" must be a non-negative 64-bit integer", key);
+}
+
+cJSON *shoal_json_u64(uint64_t v) {
+  char buf[24];
+  snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+  return cJSON_CreateRaw(buf);
+}
+
+char *shoal_json_print(const cJSON *item) { return cJSON_PrintUnformatted(item); }

@@ -1,0 +1,26 @@
+/* limits.h - every bound Shoal enforces, in one place.
+ * Anything read from outside (files, MQTT, HTTP) is checked against one of
+ * these before it is parsed or stored. Change a bound here, nowhere else. */
+#ifndef SHOAL_LIMITS_H
+#define SHOAL_LIMITS_H
+
+#define SHOAL_ID_MAX 64                     /* identifiers: device, store, rule ... */
+#define SHOAL_PATH_MAX 1024                 /* file paths in configs */
+#define SHOAL_TOPIC_MAX 256                 /* full MQTT topic */
+#define SHOAL_CONFIG_MAX_BYTES (256 * 1024) /* a config file */
+#define SHOAL_PROFILE_MAX_BYTES (64 * 1024) /* a firmware profile */
+#define SHOAL_POLICY_DOC_MAX_BYTES (8 * 1024 * 1024)       /* one policy document */
+#define SHOAL_POLICY_ENVELOPE_MAX_BYTES (12 * 1024 * 1024) /* doc + signature, base64 etc. */
+#define SHOAL_EVENT_MAX_BYTES (256 * 1024)  /* one up/down event envelope */
+#define SHOAL_BASKET_MAX_BYTES (1024 * 1024)
+#define SHOAL_BASKET_MAX_LINES 1000
+#define SHOAL_LINE_MAX_QTY 1000000
+#define SHOAL_FORM_DATA_MAX_BYTES (1024 * 1024)
+#define SHOAL_INPUT_MAX_BYTES (16 * 1024 * 1024) /* any other file read whole */
+#define SHOAL_MONEY_MAX 1000000000000000LL      /* 10^15 minor units; sums stay far from int64 overflow */
+#define SHOAL_HTTP_BODY_MAX_BYTES (8 * 1024 * 1024)
+#define SHOAL_OUTBOX_BATCH_MAX 1000
+#define SHOAL_WEBHOOKS_MAX 16
+#define SHOAL_TICKET_EVENTS_MAX 100000
+
+#endif
