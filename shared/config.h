@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "err.h"
-#include "limits.h"
+#include "shoal_limits.h"
 
 struct shoal_mqtt_config {
   char *host;          /* default 127.0.0.1 */

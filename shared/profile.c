@@ -7,7 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "jsonx.h"
-#include "limits.h"
+#include "shoal_limits.h"
 #include "util.h"
 
 static const struct {

@@ -1,6 +1,6 @@
 /* util.c - bounded I/O, atomic writes, identifiers, randomness, clocks. */
 #include "util.h"
-#include "limits.h"
+#include "shoal_limits.h"
 
 #include <errno.h>
 #include <fcntl.h>

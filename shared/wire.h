@@ -11,7 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "err.h"
-#include "limits.h"
+#include "shoal_limits.h"
 
 enum shoal_topic {
   SHOAL_TOPIC_UP,            /* P/up/{store}/{device}          agent -> hub   */

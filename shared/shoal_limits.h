@@ -1,4 +1,4 @@
-/* limits.h - every bound Shoal enforces, in one place.
+/* shoal_limits.h - every bound Shoal enforces, in one place.
  * Anything read from outside (files, MQTT, HTTP) is checked against one of
  * these before it is parsed or stored. Change a bound here, nowhere else. */
 #ifndef SHOAL_LIMITS_H

@@ -1,0 +1,10 @@
+/* hub_tickets.c - PLACEHOLDER until the tickets issue lands: accepts tickets events
+ * without further processing (the identity is still recorded by ingest). */
+#include "hub_ingest.h"
+
+shoal_err hub_tickets_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, shoal_diag *diag) {
+  (void)ctx;
+  (void)ev;
+  (void)diag;
+  return SHOAL_OK;
+}
