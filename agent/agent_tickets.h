@@ -16,4 +16,11 @@
 shoal_err agent_ticket_open_in_tx(struct agent_ctx *ctx, const cJSON *fields, char *out_id,
                                   size_t out_sz, shoal_diag *diag);
 
+/* Applies a ticket update received from the hub on P/down/{store}[/{device}]
+ * (an event envelope, payload len bytes) to the local ticket store so the
+ * device converges with the hub. Malformed input is SHOAL_EINPUT (logged by
+ * the caller, never fatal). */
+shoal_err agent_tickets_apply_remote(struct agent_ctx *ctx, const char *payload, size_t len,
+                                     shoal_diag *diag);
+
 #endif

@@ -9,10 +9,21 @@
 #include "err.h"
 #include "log.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Publishes one MQTT message (QoS 1) from inside the hub process; set by
+ * `shoal-hub run` (NULL elsewhere: modules then skip publishing). Only call
+ * it after your transaction committed. */
+typedef shoal_err (*hub_publish_fn)(void *user, const char *topic, const char *payload,
+                                    size_t len, bool retain, shoal_diag *diag);
+
 struct hub_ctx {
   struct shoal_hub_config cfg;
   sqlite3 *db;
   struct shoal_logger log;
+  hub_publish_fn publish; /* may be NULL */
+  void *publish_user;
 };
 
 /* Loads config_path and opens the database. On failure ctx is closed. */

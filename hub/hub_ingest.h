@@ -6,6 +6,8 @@
 #ifndef HUB_INGEST_H
 #define HUB_INGEST_H
 
+#include <stdint.h>
+
 #include "hub_ctx.h"
 #include "wire.h"
 
@@ -14,5 +16,13 @@ shoal_err hub_forms_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, sh
 
 /* Ticket events (type "ticket"): store, merge, re-publish. hub_tickets.c */
 shoal_err hub_tickets_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, shoal_diag *diag);
+
+/* After each committed ingest batch: publish merged tickets that changed
+ * (to P/down/{store}) through ctx->publish. hub_tickets.c */
+shoal_err hub_tickets_after_commit(struct hub_ctx *ctx, shoal_diag *diag);
+
+/* Periodic (about once a second): SLA timers, emits due escalate events in
+ * its own transaction, then publishes what changed. hub_tickets.c */
+shoal_err hub_tickets_tick(struct hub_ctx *ctx, int64_t now_ms, shoal_diag *diag);
 
 #endif
