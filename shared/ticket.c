@@ -9,10 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if __has_include("expr.h")
 #include "expr.h"
-#define HAVE_EXPR 1
-#endif
 #include "hlc.h"
 #include "jsonx.h"
 #include "money.h"
@@ -91,7 +88,6 @@ static shoal_err validate_routing(const cJSON *routing, shoal_diag *diag) {
       if (cJSON_IsString(pid) && strcmp(pid->valuestring, id) == 0)
         return shoal_fail(diag, SHOAL_EINPUT, "routing: duplicate rule id \"%s\"", id);
     }
-#ifdef HAVE_EXPR
     if (cond) {
       shoal_expr *e = NULL;
       if ((rc = shoal_expr_compile(cond, &e, diag)) != SHOAL_OK) {
@@ -100,7 +96,6 @@ static shoal_err validate_routing(const cJSON *routing, shoal_diag *diag) {
       }
       shoal_expr_free(e);
     }
-#endif
     const cJSON *set = cJSON_GetObjectItemCaseSensitive(r, "set");
     if (set) {
       if (!cJSON_IsObject(set))
@@ -524,7 +519,6 @@ static shoal_err route(struct fold *f, const cJSON *routing, const struct tev *o
     const cJSON *cond = cJSON_GetObjectItemCaseSensitive(r, "if");
     bool match = true;
     if (cJSON_IsString(cond)) {
-#ifdef HAVE_EXPR
       shoal_expr *e = NULL;
       if ((rc = shoal_expr_compile(cond->valuestring, &e, diag)) != SHOAL_OK)
         goto cleanup;
@@ -532,11 +526,6 @@ static shoal_err route(struct fold *f, const cJSON *routing, const struct tev *o
       shoal_expr_free(e);
       if (rc != SHOAL_OK)
         goto cleanup;
-#else
-      match = false; /* no expression engine in this build */
-      if (rc != SHOAL_OK)
-        goto cleanup;
-#endif
     }
     if (!match)
       continue;
