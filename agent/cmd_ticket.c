@@ -81,7 +81,7 @@ static int cmd_fold(int argc, char **argv) {
   }
   if ((rc = shoal_json_load_file(ev_path, SHOAL_INPUT_MAX_BYTES, &events, &diag)) != SHOAL_OK)
     goto fail;
-  struct shoal_ticket_fold_opts opts = {(const cJSON *const *)docs, ndocs, NULL, NULL};
+  struct shoal_ticket_fold_opts opts = {(const cJSON *const *)docs, ndocs, NULL, NULL, false};
   if ((rc = shoal_ticket_fold(events, &opts, &out, NULL, &diag)) != SHOAL_OK)
     goto fail;
   exit_code = print_json(out);
@@ -230,15 +230,29 @@ static shoal_err do_scan(struct agent_ctx *ctx, const struct shoal_args *a, char
   struct agent_trust trust = {{0}, 0};
   const char *code = shoal_args_get(a, "code");
   int64_t expires = 0;
+  cJSON *wrapped = NULL;
+  /* Accept the code also as printed JSON ("..." or {"code": "..."}). */
+  if ((code[0] == '{' || code[0] == '"') &&
+      shoal_json_parse(code, strlen(code), &wrapped, NULL) == SHOAL_OK) {
+    const cJSON *c = cJSON_IsString(wrapped) ? wrapped
+                                              : cJSON_GetObjectItemCaseSensitive(wrapped, "code");
+    if (cJSON_IsString(c))
+      code = c->valuestring;
+  }
   shoal_err rc = agent_trust_load(ctx, &trust, diag);
-  if (rc != SHOAL_OK)
+  if (rc != SHOAL_OK) {
+    cJSON_Delete(wrapped);
     return rc;
+  }
   rc = shoal_wo_code_verify(code, (const struct shoal_pubkey *const *)trust.keys, trust.n,
                             ctx->cfg.store, shoal_now_ms() / 1000, id, &expires, diag);
   agent_trust_cleanup(&trust);
+  cJSON_Delete(wrapped);
   if (rc != SHOAL_OK) {
     shoal_diag_prefix(diag, "scan refused");
-    return rc;
+    /* A code that does not even parse is no more trustworthy than a
+     * forged one: both are security rejections (exit 4). */
+    return rc == SHOAL_EINPUT ? SHOAL_ESIG : rc;
   }
   cJSON *extra = cJSON_CreateObject();
   cJSON_AddNumberToObject(extra, "code_expires", (double)expires);

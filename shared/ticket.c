@@ -705,6 +705,7 @@ static shoal_err settle(const struct fold *f, const cJSON *rates, int64_t due_ms
   int64_t travel = int_or0(cJSON_GetObjectItemCaseSensitive(rates, "travel"), region);
   int64_t labor_rev = 0, labor_cost = 0, parts_rev = 0, parts_cost = 0, late_hours = 0,
           late_comp = 0, revenue = 0, cost = 0, profit = 0, x = 0;
+  cJSON *unknown = cJSON_CreateArray();
   CHECKED(shoal_mul_checked(f->labor_minutes, per_h, &x));
   labor_rev = shoal_div_ceil(x, 60);
   CHECKED(shoal_mul_checked(f->labor_minutes, cost_h, &x));
@@ -718,6 +719,11 @@ static shoal_err settle(const struct fold *f, const cJSON *rates, int64_t due_ms
       rc = opts->item(opts->item_user, sku, &price, &pcost, diag);
     else
       rc = chain_item(opts->docs, opts->ndocs, region, store, sku, &price, &pcost, diag);
+    if (rc == SHOAL_ENOTFOUND && opts->lenient_items) {
+      cJSON_AddItemToArray(unknown, cJSON_CreateString(sku));
+      price = pcost = 0;
+      rc = SHOAL_OK;
+    }
     if (rc != SHOAL_OK)
       goto cleanup;
     CHECKED(shoal_mul_checked(qty, price, &x) && shoal_add_checked(parts_rev, x, &parts_rev));
@@ -742,8 +748,29 @@ static shoal_err settle(const struct fold *f, const cJSON *rates, int64_t due_ms
   cJSON_AddNumberToObject(s, "late_comp", (double)late_comp);
   cJSON_AddNumberToObject(s, "labor_cost", (double)labor_cost);
   cJSON_AddNumberToObject(s, "parts_cost", (double)parts_cost);
+  /* Per technician, each share rounded up on its own (for statements). */
+  cJSON *by = cJSON_AddArrayToObject(s, "by_tech");
+  cJSON_ArrayForEach(p, f->labor) {
+    int64_t m = (int64_t)cJSON_GetObjectItemCaseSensitive(p, "minutes")->valuedouble, r = 0, c = 0;
+    if (!shoal_mul_checked(m, per_h, &r) || !shoal_mul_checked(m, cost_h, &c)) {
+      cJSON_Delete(s);
+      rc = shoal_fail(diag, SHOAL_ELIMIT, "settlement amount out of range");
+      goto cleanup;
+    }
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "tech", cJSON_GetObjectItemCaseSensitive(p, "tech")->valuestring);
+    cJSON_AddNumberToObject(e, "minutes", (double)m);
+    cJSON_AddNumberToObject(e, "labor_revenue", (double)shoal_div_ceil(r, 60));
+    cJSON_AddNumberToObject(e, "labor_cost", (double)shoal_div_ceil(c, 60));
+    cJSON_AddItemToArray(by, e);
+  }
+  if (cJSON_GetArraySize(unknown) > 0) {
+    cJSON_AddItemToObject(s, "unknown_skus", unknown);
+    unknown = NULL;
+  }
   *out = s;
 cleanup:
+  cJSON_Delete(unknown);
   return rc;
 }
 

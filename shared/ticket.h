@@ -49,6 +49,8 @@ struct shoal_ticket_fold_opts {
   size_t ndocs;             /* docs whose scope is not global, the ticket's region or store are skipped */
   shoal_ticket_item_fn item; /* NULL: items are read from docs (most specific scope wins) */
   void *item_user;
+  bool lenient_items; /* unknown part SKUs count 0 and are listed in settlement.unknown_skus
+                         instead of failing the fold (stores keep working on stale prices) */
 };
 
 /* What the hub and agent index about a folded ticket. */
