@@ -933,6 +933,7 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
     cJSON *s = NULL;
     struct fold view = f;
     view.parts = cJSON_GetObjectItemCaseSensitive(o, "parts");
+    view.labor = cJSON_GetObjectItemCaseSensitive(o, "labor");
     if ((rc = settle(&view, rates, resolve_due, opts, region, store, &s, diag)) != SHOAL_OK)
       goto cleanup;
     cJSON_AddItemToObject(o, "settlement", s);

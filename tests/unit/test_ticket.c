@@ -347,6 +347,14 @@ static void test_ticket_settlement_to_the_fen(void **state) {
   assert_int_equal(num(s, "cost"), 10000 + 2550);
   assert_int_equal(num(s, "profit"), 21850 - 12550);
   assert_string_equal(str(t, "resolve_due"), "2023-11-15T02:13:20.000Z");
+  /* per technician, each rounded up on its own: wang 100 min, li 20 min */
+  const cJSON *by = cJSON_GetObjectItemCaseSensitive(s, "by_tech");
+  assert_int_equal(cJSON_GetArraySize(by), 2);
+  assert_string_equal(str(cJSON_GetArrayItem(by, 0), "tech"), "wang");
+  assert_int_equal(num(cJSON_GetArrayItem(by, 0), "minutes"), 100);
+  assert_int_equal(num(cJSON_GetArrayItem(by, 0), "labor_revenue"), 13334);
+  assert_int_equal(num(cJSON_GetArrayItem(by, 1), "labor_revenue"), 2667);
+  assert_int_equal(num(cJSON_GetArrayItem(by, 1), "labor_cost"), 1667);
   cJSON_Delete(t);
   for (int i = 0; i < 3; i++)
     cJSON_Delete(docs[i]);
