@@ -250,9 +250,11 @@ shoal_err hub_tickets_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, 
   return refold(ctx, id, ev->store, shoal_now_ms(), &sum, diag);
 }
 
-/* The hub's identity for its own events: epoch fixed on first use. */
-static shoal_err clock_next(struct hub_ctx *ctx, int64_t now_ms, uint64_t min_hlc, char *epoch,
-                            int64_t *seq, uint64_t *hlc, shoal_diag *diag) {
+/* The hub's identity for its own events: epoch fixed on first use. An
+ * event (consume) takes the next gapless seq; a sync message, which is a
+ * carrier rather than an event, reuses the current one (at least 1). */
+static shoal_err clock_next(struct hub_ctx *ctx, int64_t now_ms, uint64_t min_hlc, bool consume,
+                            char *epoch, int64_t *seq, uint64_t *hlc, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
   uint64_t r = 0;
   while (r == 0)
@@ -279,7 +281,8 @@ static shoal_err clock_next(struct hub_ctx *ctx, int64_t now_ms, uint64_t min_hl
     return shoal_db_fail(ctx->db, s, "read hub clock", diag);
   }
   shoal_strlcpy(epoch, (const char *)sqlite3_column_text(st, 0), 24);
-  *seq = sqlite3_column_int64(st, 1) + 1;
+  int64_t cur = sqlite3_column_int64(st, 1);
+  *seq = consume ? cur + 1 : (cur > 0 ? cur : 1);
   struct shoal_hlc clk = {(uint64_t)sqlite3_column_int64(st, 2)};
   sqlite3_finalize(st);
   if (min_hlc > clk.last)
@@ -288,7 +291,7 @@ static shoal_err clock_next(struct hub_ctx *ctx, int64_t now_ms, uint64_t min_hl
   if ((rc = shoal_db_prepare(ctx->db, "UPDATE ticket_clock SET seq = ?, hlc = ? WHERE id = 1", &st,
                              diag)) != SHOAL_OK)
     return rc;
-  sqlite3_bind_int64(st, 1, *seq);
+  sqlite3_bind_int64(st, 1, consume ? *seq : cur);
   sqlite3_bind_int64(st, 2, (sqlite3_int64)*hlc);
   s = sqlite3_step(st);
   sqlite3_finalize(st);
@@ -309,7 +312,7 @@ static shoal_err publish_chunk(struct hub_ctx *ctx, const char *id, const char *
   strcpy(ev.device, "hub");
   shoal_strlcpy(ev.store, store, sizeof ev.store);
   strcpy(ev.type, "ticket");
-  if ((rc = clock_next(ctx, now_ms, min_hlc, ev.epoch, &ev.seq, &ev.hlc, diag)) != SHOAL_OK)
+  if ((rc = clock_next(ctx, now_ms, min_hlc, false, ev.epoch, &ev.seq, &ev.hlc, diag)) != SHOAL_OK)
     return rc;
   ev.body = cJSON_CreateObject();
   cJSON_AddStringToObject(ev.body, "ticket", id);
@@ -443,7 +446,7 @@ static shoal_err emit_escalate(struct hub_ctx *ctx, const struct shoal_ticket_su
   strcpy(ev.device, "hub");
   shoal_strlcpy(ev.store, t->store, sizeof ev.store);
   strcpy(ev.type, "ticket");
-  shoal_err rc = clock_next(ctx, now_ms, t->last_hlc, ev.epoch, &ev.seq, &ev.hlc, diag);
+  shoal_err rc = clock_next(ctx, now_ms, t->last_hlc, true, ev.epoch, &ev.seq, &ev.hlc, diag);
   if (rc != SHOAL_OK)
     return rc;
   ev.body = cJSON_CreateObject();

@@ -790,6 +790,13 @@ static void test_ticket_hub_merges_any_order_and_escalates(void **state) {
                                       0, &n, &d),
                    SHOAL_OK);
   assert_int_equal(n, 2);
+  /* The hub's own stream is gapless although sync messages went out between. */
+  assert_int_equal(shoal_db_query_int(a.db,
+                                      "SELECT MAX(seq) * 10 + MIN(seq) FROM ticket_events "
+                                      "WHERE device = 'hub'",
+                                      0, &n, &d),
+                   SHOAL_OK);
+  assert_int_equal(n, 21);
   /* A second tick emits nothing more. */
   before = la.count;
   assert_int_equal(hub_tickets_tick(&a, T0 + 240 * MIN + 96 * HOUR, &d), SHOAL_OK);
