@@ -305,8 +305,8 @@ static shoal_err publish_chunk(struct hub_ctx *ctx, const char *id, const char *
   memset(&ev, 0, sizeof ev);
   char topic[SHOAL_TOPIC_MAX], *text = NULL;
   const char *prefix = ctx->cfg.topic_prefix ? ctx->cfg.topic_prefix : "shoal/v1";
-  shoal_err rc = shoal_topic_format(topic, sizeof topic, prefix, SHOAL_TOPIC_DOWN_STORE, store,
-                                    NULL);
+  shoal_err rc =
+      shoal_topic_format(topic, sizeof topic, prefix, SHOAL_TOPIC_DOWN_STORE, store, NULL);
   if (rc != SHOAL_OK)
     return shoal_fail(diag, rc, "cannot form the down topic of store %s", store);
   strcpy(ev.device, "hub");
@@ -379,9 +379,8 @@ shoal_err hub_tickets_after_commit(struct hub_ctx *ctx, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
   cJSON *ids = cJSON_CreateArray(), *it;
   int64_t now_ms = shoal_now_ms();
-  shoal_err rc = shoal_db_prepare(ctx->db,
-                                  "SELECT id, store FROM tickets WHERE changed = 1 LIMIT 1000", &st,
-                                  diag);
+  shoal_err rc = shoal_db_prepare(
+      ctx->db, "SELECT id, store FROM tickets WHERE changed = 1 LIMIT 1000", &st, diag);
   if (rc != SHOAL_OK)
     goto cleanup;
   int s;
@@ -438,8 +437,8 @@ cleanup:
 }
 
 /* Emits one escalate event for a ticket (inside the caller's transaction). */
-static shoal_err emit_escalate(struct hub_ctx *ctx, const struct shoal_ticket_summary *t,
-                               int level, const char *group, const char *priority, int64_t now_ms,
+static shoal_err emit_escalate(struct hub_ctx *ctx, const struct shoal_ticket_summary *t, int level,
+                               const char *group, const char *priority, int64_t now_ms,
                                shoal_diag *diag) {
   struct shoal_event ev;
   memset(&ev, 0, sizeof ev);
