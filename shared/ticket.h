@@ -16,12 +16,6 @@
 #include "shoal_limits.h"
 #include "wire.h"
 
-#define SHOAL_TICKET_KIND_MAX      16
-#define SHOAL_TICKET_TEXT_MAX      4096   /* title, note text, category */
-#define SHOAL_TICKET_MINUTES_MAX   100000 /* one labour entry */
-#define SHOAL_TICKET_ESC_STEPS_MAX 32
-#define SHOAL_TICKET_ROUTING_MAX   1000
-
 /* Validates this module's sections of a policy document (SPEC 4.3:
  * routing, sla, escalation, rates); called by shoal_policy_validate_json. */
 shoal_err shoal_ticket_validate_doc(const cJSON *doc, shoal_diag *diag);
