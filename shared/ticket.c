@@ -1000,3 +1000,16 @@ bool shoal_ticket_escalation_due(const cJSON *const *docs, size_t ndocs,
   *priority = cJSON_IsString(p) ? p->valuestring : NULL;
   return true;
 }
+
+int64_t shoal_ticket_escalation_next_ms(const cJSON *const *docs, size_t ndocs,
+                                        const struct shoal_ticket_summary *t) {
+  if (!t->opened || !t->resolve_due_ms)
+    return 0;
+  if (strcmp(t->state, "new") && strcmp(t->state, "assigned") && strcmp(t->state, "on_site"))
+    return 0;
+  const cJSON *esc = chain_key(docs, ndocs, t->region, t->store, "escalation");
+  const cJSON *step = cJSON_GetArrayItem(esc, t->escalation_level);
+  if (!cJSON_IsObject(step))
+    return 0;
+  return t->resolve_due_ms + int_or0(step, "after_min") * 60000;
+}

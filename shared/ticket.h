@@ -80,4 +80,9 @@ bool shoal_ticket_escalation_due(const cJSON *const *docs, size_t ndocs,
                                  const struct shoal_ticket_summary *t, int64_t now_ms, int *level,
                                  const char **group, const char **priority);
 
+/* When the next escalation step of a folded ticket falls due (unix ms), or
+ * 0 if the ladder has no further step or the ticket is not escalatable. */
+int64_t shoal_ticket_escalation_next_ms(const cJSON *const *docs, size_t ndocs,
+                                        const struct shoal_ticket_summary *t);
+
 #endif

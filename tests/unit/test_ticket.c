@@ -811,6 +811,22 @@ static void test_ticket_hub_merges_any_order_and_escalates(void **state) {
   assert_int_equal(hub_tickets_tick(&a, T0 + 240 * MIN + 96 * HOUR, &d), SHOAL_OK);
   assert_int_equal(la.count, before);
 
+  /* A device of the store says hello (it reconnected): its store's live
+   * tickets go out again, once per hello. */
+  assert_int_equal(shoal_db_exec(a.db,
+                                 "INSERT INTO devices (device, store, last_hello_ms) "
+                                 "VALUES ('hh7', 's1', 5000)",
+                                 &d),
+                   SHOAL_OK);
+  before = la.count;
+  assert_int_equal(hub_tickets_tick(&a, T0 + 240 * MIN + 97 * HOUR, &d), SHOAL_OK);
+  assert_int_equal(la.count, before + 1);
+  assert_int_equal(hub_tickets_tick(&a, T0 + 240 * MIN + 98 * HOUR, &d), SHOAL_OK);
+  assert_int_equal(la.count, before + 1);
+  assert_int_equal(shoal_db_exec(a.db, "UPDATE devices SET last_hello_ms = 6000", &d), SHOAL_OK);
+  assert_int_equal(hub_tickets_tick(&a, T0 + 240 * MIN + 99 * HOUR, &d), SHOAL_OK);
+  assert_int_equal(la.count, before + 2);
+
   /* Another store's device cannot write into the ticket: dead letter. */
   cJSON *foreign = mk("hh9", 1, T0 + 3 * HOUR, "note", "{\"text\":\"x\"}");
   cJSON_ReplaceItemInObjectCaseSensitive(foreign, "store", cJSON_CreateString("s9"));
