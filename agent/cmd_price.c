@@ -20,7 +20,8 @@
 #include "util.h"
 
 static const struct shoal_argspec price_opts[] = {
-    {"config", 'c', true, false, "CONFIG", "agent config: price from the cached policies in effect"},
+    {"config", 'c', true, false, "CONFIG",
+     "agent config: price from the cached policies in effect"},
     {"policy", 0, true, true, "FILE", "plain policy document (repeatable; instead of -c)"},
     {"basket", 0, true, false, "FILE|-", "basket JSON (SPEC 5.1); - reads standard input"},
 };
@@ -141,15 +142,15 @@ int agent_cmd_price(int argc, char **argv) {
   if (rc != SHOAL_OK)
     return shoal_cli_usage_error(AGENT_PROG, "price", "%s", diag.msg);
   if (args.help) {
-    shoal_args_usage(stdout,
-                     AGENT_PROG " price (-c CONFIG | --policy FILE [--policy FILE ...]) --basket FILE|-",
-                     "Quotes a basket (SPEC 5) and prints the result as JSON: currency, subtotal,\n"
-                     "discount, rounding, total, lines, applied, coupons.\n"
-                     "With --policy the documents come from plain policy files (those for other\n"
-                     "regions or stores are ignored) and nothing is written anywhere. With -c the\n"
-                     "policies in effect now in the agent's cache are used (module \"pricing\").\n"
-                     "Exit 3 on invalid input (bad JSON, unknown SKU, bad quantity).",
-                     price_opts, NPRICE);
+    shoal_args_usage(
+        stdout, AGENT_PROG " price (-c CONFIG | --policy FILE [--policy FILE ...]) --basket FILE|-",
+        "Quotes a basket (SPEC 5) and prints the result as JSON: currency, subtotal,\n"
+        "discount, rounding, total, lines, applied, coupons.\n"
+        "With --policy the documents come from plain policy files (those for other\n"
+        "regions or stores are ignored) and nothing is written anywhere. With -c the\n"
+        "policies in effect now in the agent's cache are used (module \"pricing\").\n"
+        "Exit 3 on invalid input (bad JSON, unknown SKU, bad quantity).",
+        price_opts, NPRICE);
     return 0;
   }
   const char *config = shoal_args_get(&args, "config");
@@ -277,8 +278,8 @@ static shoal_err import_policy(struct agent_ctx *ctx, const char *path, const ch
   agent_policy_scopes(ctx, scopes);
   if (strcmp(scope, scopes[0]) != 0 && strcmp(scope, scopes[1]) != 0 &&
       strcmp(scope, scopes[2]) != 0) {
-    rc = shoal_fail(diag, SHOAL_ESCOPE, "scope %s is not in this device's chain (%s, %s, %s)", scope,
-                    scopes[0], scopes[1], scopes[2]);
+    rc = shoal_fail(diag, SHOAL_ESCOPE, "scope %s is not in this device's chain (%s, %s, %s)",
+                    scope, scopes[0], scopes[1], scopes[2]);
     goto cleanup;
   }
   if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
@@ -340,7 +341,8 @@ int agent_cmd_policy(int argc, char **argv) {
     return 0;
   }
   if (strcmp(argv[1], "import") != 0)
-    return shoal_cli_usage_error(AGENT_PROG, "policy", "unknown subcommand \"%s\" (import)", argv[1]);
+    return shoal_cli_usage_error(AGENT_PROG, "policy", "unknown subcommand \"%s\" (import)",
+                                 argv[1]);
   shoal_err rc = shoal_args_parse(&args, import_opts, NIMPORT, argc, argv, 2, &diag);
   if (rc != SHOAL_OK)
     return shoal_cli_usage_error(AGENT_PROG, "policy import", "%s", diag.msg);

@@ -51,7 +51,7 @@ struct shoal_price__rule {
   bool has_tiers, has_channels, has_tags;
   bool has_from, has_until, has_days, has_hours;
   int64_t from_ms, until_ms;
-  unsigned days_mask; /* bit d for ISO weekday d */
+  unsigned days_mask;         /* bit d for ISO weekday d */
   int hours_start, hours_end; /* minutes; end exclusive; start > end wraps midnight */
   int64_t min_qty;            /* 0: none (stage 1 only) */
   /* target */

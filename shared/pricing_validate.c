@@ -30,10 +30,13 @@ int shoal_price__stage_of(int type) {
   switch (type) {
   case PT_PRICE:
   case PT_PERCENT:
-  case PT_AMOUNT: return 1;
+  case PT_AMOUNT:
+    return 1;
   case PT_BOGO:
-  case PT_BUNDLE: return 2;
-  default: return 3;
+  case PT_BUNDLE:
+    return 2;
+  default:
+    return 3;
   }
 }
 
@@ -137,8 +140,8 @@ static shoal_err only_keys(const cJSON *obj, const char *const *a, const char *c
 }
 
 static shoal_err check_items(const cJSON *items, shoal_diag *diag) {
-  static const char *const keys[] = {"sku", "name", "categories", "price", "cost", "description",
-                                     NULL};
+  static const char *const keys[] = {"sku",  "name",        "categories", "price",
+                                     "cost", "description", NULL};
   const cJSON *it;
   int i = 0;
   char where[160];
@@ -190,7 +193,7 @@ static shoal_err check_items(const cJSON *items, shoal_diag *diag) {
 
 static shoal_err check_when(const cJSON *when, int stage, const char *where, shoal_diag *diag) {
   static const char *const keys[] = {"tiers", "channels", "tags_any", "from", "until",
-                                     "days", "hours", "min_qty", NULL};
+                                     "days",  "hours",    "min_qty",  NULL};
   char w[200];
   shoal_err rc;
   (void)stage; /* min_qty is accepted on any stage and only used by stage 1 (SPEC 5.1) */
@@ -216,9 +219,10 @@ static shoal_err check_when(const cJSON *when, int stage, const char *where, sho
       continue;
     shoal_diag d2;
     if (!cJSON_IsString(v) || shoal_time_parse(v->valuestring, &t[i], &d2) != SHOAL_OK)
-      return shoal_fail(diag, SHOAL_EINPUT,
-                        "%s.%s must be an ISO-8601 time with offset (e.g. 2026-11-22T14:00:00+08:00)",
-                        w, times[i]);
+      return shoal_fail(
+          diag, SHOAL_EINPUT,
+          "%s.%s must be an ISO-8601 time with offset (e.g. 2026-11-22T14:00:00+08:00)", w,
+          times[i]);
     has[i] = true;
   }
   if (has[0] && has[1] && t[0].unix_ms >= t[1].unix_ms)
@@ -232,15 +236,16 @@ static shoal_err check_when(const cJSON *when, int stage, const char *where, sho
         ok = false;
     }
     if (!ok)
-      return shoal_fail(diag, SHOAL_EINPUT, "%s.days must be an array of ISO weekdays 1 (Mon) to 7 (Sun)",
-                        w);
+      return shoal_fail(diag, SHOAL_EINPUT,
+                        "%s.days must be an array of ISO weekdays 1 (Mon) to 7 (Sun)", w);
   }
   const cJSON *hours = cJSON_GetObjectItemCaseSensitive(when, "hours");
   if (hours) {
     int a, b;
     if (!cJSON_IsString(hours) || !shoal_price__hours(hours->valuestring, &a, &b))
       return shoal_fail(diag, SHOAL_EINPUT,
-                        "%s.hours must be \"HH:MM-HH:MM\" (local time, end exclusive, not empty)", w);
+                        "%s.hours must be \"HH:MM-HH:MM\" (local time, end exclusive, not empty)",
+                        w);
   }
   return int_field(when, "min_qty", false, 1, SHOAL_LINE_MAX_QTY, w, diag);
 }
@@ -257,8 +262,8 @@ static shoal_err check_target(const cJSON *target, const char *where, shoal_diag
   const cJSON *skus = cJSON_GetObjectItemCaseSensitive(target, "skus");
   const cJSON *cats = cJSON_GetObjectItemCaseSensitive(target, "categories");
   if (!skus && !cats)
-    return shoal_fail(diag, SHOAL_EINPUT, "%s needs \"skus\" and/or \"categories\" (omit it for all items)",
-                      w);
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "%s needs \"skus\" and/or \"categories\" (omit it for all items)", w);
   char wl[240];
   snprintf(wl, sizeof wl, "%s.skus", w);
   if (skus && (rc = str_array(skus, wl, false, diag)) != SHOAL_OK)
@@ -294,8 +299,8 @@ static shoal_err check_bundle_items(const cJSON *bi, const char *where, shoal_di
 }
 
 static shoal_err check_rule(const cJSON *r, int i, shoal_diag *diag) {
-  static const char *const common[] = {"id", "type", "priority", "when", "target", "coupon",
-                                       "exclusive", "name", "description", NULL};
+  static const char *const common[] = {"id",     "type",      "priority", "when",        "target",
+                                       "coupon", "exclusive", "name",     "description", NULL};
   static const char *const fields[PT__COUNT][5] = {
       [PT_PRICE] = {"price", NULL},
       [PT_PERCENT] = {"bp", NULL},
@@ -314,8 +319,8 @@ static shoal_err check_rule(const cJSON *r, int i, shoal_diag *diag) {
   if (!id)
     return shoal_fail(diag, SHOAL_EINPUT, "%s: missing \"id\"", where);
   if (!cJSON_IsString(id) || !shoal_id_valid(id->valuestring))
-    return shoal_fail(diag, SHOAL_EINPUT,
-                      "%s: \"id\" must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", where);
+    return shoal_fail(diag, SHOAL_EINPUT, "%s: \"id\" must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                      where);
   snprintf(where, sizeof where, "rules[%d] (%s)", i, id->valuestring);
   const cJSON *type = cJSON_GetObjectItemCaseSensitive(r, "type");
   if (!type)
@@ -336,8 +341,9 @@ static shoal_err check_rule(const cJSON *r, int i, shoal_diag *diag) {
     return rc;
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "coupon");
   if (v && !short_str(v, SHOAL_ID_MAX))
-    return shoal_fail(diag, SHOAL_EINPUT, "%s: \"coupon\" must be a non-empty string of at most %d bytes",
-                      where, SHOAL_ID_MAX);
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "%s: \"coupon\" must be a non-empty string of at most %d bytes", where,
+                      SHOAL_ID_MAX);
   v = cJSON_GetObjectItemCaseSensitive(r, "exclusive");
   if (v && !cJSON_IsBool(v))
     return shoal_fail(diag, SHOAL_EINPUT, "%s: \"exclusive\" must be true or false", where);
@@ -355,9 +361,12 @@ static shoal_err check_rule(const cJSON *r, int i, shoal_diag *diag) {
     return rc;
   const int64_t M = SHOAL_MONEY_MAX;
   switch (t) {
-  case PT_PRICE: return int_field(r, "price", true, 0, M, where, diag);
-  case PT_PERCENT: return int_field(r, "bp", true, 0, 10000, where, diag);
-  case PT_AMOUNT: return int_field(r, "off", true, 0, M, where, diag);
+  case PT_PRICE:
+    return int_field(r, "price", true, 0, M, where, diag);
+  case PT_PERCENT:
+    return int_field(r, "bp", true, 0, 10000, where, diag);
+  case PT_AMOUNT:
+    return int_field(r, "off", true, 0, M, where, diag);
   case PT_BOGO:
     if ((rc = int_field(r, "buy", true, 1, SHOAL_LINE_MAX_QTY, where, diag)) != SHOAL_OK ||
         (rc = int_field(r, "get", true, 1, SHOAL_LINE_MAX_QTY, where, diag)) != SHOAL_OK)
@@ -397,7 +406,8 @@ shoal_err shoal_pricing_validate_doc(const cJSON *doc, shoal_diag *diag) {
     const char *c = cJSON_IsString(cur) ? cur->valuestring : "";
     if (strlen(c) != 3 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' || c[2] < 'A' ||
         c[2] > 'Z')
-      return shoal_fail(diag, SHOAL_EINPUT, "policy: \"currency\" must be an ISO 4217 code like \"CNY\"");
+      return shoal_fail(diag, SHOAL_EINPUT,
+                        "policy: \"currency\" must be an ISO 4217 code like \"CNY\"");
   }
   const cJSON *items = cJSON_GetObjectItemCaseSensitive(doc, "items");
   if (items) {
@@ -438,12 +448,13 @@ shoal_err shoal_pricing_validate_doc(const cJSON *doc, shoal_diag *diag) {
     if (!cJSON_IsObject(round))
       return shoal_fail(diag, SHOAL_EINPUT, "policy: \"round\" must be an object {step, mode}");
     if ((rc = only_keys(round, keys, NULL, "policy: round", diag)) != SHOAL_OK ||
-        (rc = int_field(round, "step", true, 1, SHOAL_MONEY_MAX, "policy: round", diag)) != SHOAL_OK)
+        (rc = int_field(round, "step", true, 1, SHOAL_MONEY_MAX, "policy: round", diag)) !=
+            SHOAL_OK)
       return rc;
     const cJSON *mode = cJSON_GetObjectItemCaseSensitive(round, "mode");
-    if (!cJSON_IsString(mode) || (strcmp(mode->valuestring, "down") != 0 &&
-                                  strcmp(mode->valuestring, "up") != 0 &&
-                                  strcmp(mode->valuestring, "half_up") != 0))
+    if (!cJSON_IsString(mode) ||
+        (strcmp(mode->valuestring, "down") != 0 && strcmp(mode->valuestring, "up") != 0 &&
+         strcmp(mode->valuestring, "half_up") != 0))
       return shoal_fail(diag, SHOAL_EINPUT,
                         "policy: round.mode must be \"down\", \"up\" or \"half_up\"");
   }
