@@ -47,6 +47,8 @@ def main():
                                "profile": os.path.join(SRC, "firmware-profiles", "pos-terminal.json")})
         kiosk = put("kiosk.json", {"device": "kiosk-1", "store": "cd-001", "region": "cn-sw", "db": "k.db",
                                    "profile": os.path.join(SRC, "firmware-profiles", "kiosk.json")})
+        hand = put("hand.json", {"device": "hh-1", "store": "cd-001", "region": "cn-sw", "db": "h.db",
+                                 "profile": os.path.join(SRC, "firmware-profiles", "handheld-scanner.json")})
         g, rg, rg2 = put("g.json", GLOBAL), put("r.json", REGION), put("r2.json", REGION_V2)
         east = put("east.json", {"scope": "region/cn-east"})
         bad = put("bad.json", {"scope": "global", "rules": [{"id": "x", "type": "magic"}]})
@@ -76,6 +78,8 @@ def main():
 
         r = run("price", "-c", kiosk, "--basket", basket)
         check(r.returncode == 3 and "unknown SKU" in r.stderr, "a kiosk with an empty cache cannot price (exit 3)")
+        r = run("price", "-c", hand, "--basket", put("junk.json", {"junk": 1}))
+        check(r.returncode == 2 and "pricing" in r.stderr, "a handheld scanner does not price: exit 2 naming module pricing")
         r = run("sale", "-c", kiosk, "--basket", basket)
         check(r.returncode == 2 and "sales" in r.stderr, "a kiosk refuses to sell: exit 2 naming module sales")
 
