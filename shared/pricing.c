@@ -164,17 +164,10 @@ static shoal_err compile_rule(struct shoal_pricing_model *m, const cJSON *r, int
       if ((rc = copy_strs(m, v, &out->tags_any)) != SHOAL_OK)
         return rc;
     }
-    struct shoal_time t;
-    if ((v = cJSON_GetObjectItemCaseSensitive(w, "from"))) {
-      shoal_time_parse(v->valuestring, &t, NULL);
-      out->has_from = true;
-      out->from_ms = t.unix_ms;
-    }
-    if ((v = cJSON_GetObjectItemCaseSensitive(w, "until"))) {
-      shoal_time_parse(v->valuestring, &t, NULL);
-      out->has_until = true;
-      out->until_ms = t.unix_ms;
-    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(w, "from")))
+      out->has_from = shoal_price__when_time(v->valuestring, &out->from_ms, &out->from_local);
+    if ((v = cJSON_GetObjectItemCaseSensitive(w, "until")))
+      out->has_until = shoal_price__when_time(v->valuestring, &out->until_ms, &out->until_local);
     if ((v = cJSON_GetObjectItemCaseSensitive(w, "days"))) {
       const cJSON *d;
       out->has_days = true;

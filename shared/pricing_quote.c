@@ -63,9 +63,10 @@ static bool eval_cond(const struct qctx *c, const struct shoal_price__rule *r) {
     if (!any)
       return false;
   }
-  if (r->has_from && b->at.unix_ms < r->from_ms)
+  int64_t local = b->at.unix_ms + (int64_t)b->at.offset_min * 60000;
+  if (r->has_from && (r->from_local ? local : b->at.unix_ms) < r->from_ms)
     return false;
-  if (r->has_until && b->at.unix_ms >= r->until_ms)
+  if (r->has_until && (r->until_local ? local : b->at.unix_ms) >= r->until_ms)
     return false;
   if (r->has_days && !(r->days_mask & (1u << c->weekday)))
     return false;

@@ -88,6 +88,35 @@ bool shoal_price__hours(const char *s, int *start, int *end) {
   return *start != *end;
 }
 
+bool shoal_price__when_time(const char *s, int64_t *ms, bool *local) {
+  struct shoal_time t;
+  int64_t days;
+  char buf[64];
+  if (shoal_time_parse(s, &t, NULL) == SHOAL_OK) {
+    *ms = t.unix_ms;
+    *local = false;
+    return true;
+  }
+  if (shoal_date_parse(s, &days)) {
+    *ms = days * 86400000;
+    *local = true;
+    return true;
+  }
+  /* A date-time without offset: parse it as if it were UTC to get local ms. */
+  size_t n = strlen(s);
+  if (n + 2 > sizeof buf || n < 16 || s[n - 1] == 'Z' || s[n - 1] == 'z' || strchr(s + 10, '+') ||
+      strchr(s + 10, '-'))
+    return false;
+  memcpy(buf, s, n);
+  buf[n] = 'Z';
+  buf[n + 1] = '\0';
+  if (shoal_time_parse(buf, &t, NULL) != SHOAL_OK)
+    return false;
+  *ms = t.unix_ms;
+  *local = true;
+  return true;
+}
+
 /* A string value that is non-empty and at most max bytes. */
 static bool short_str(const cJSON *it, size_t max) {
   return cJSON_IsString(it) && it->valuestring[0] && strlen(it->valuestring) <= max;
@@ -210,22 +239,22 @@ static shoal_err check_when(const cJSON *when, int stage, const char *where, sho
     if (l && (rc = str_array(l, wl, false, diag)) != SHOAL_OK)
       return rc;
   }
-  struct shoal_time t[2];
+  int64_t t[2];
+  bool local[2];
   static const char *const times[] = {"from", "until"};
   bool has[2] = {false, false};
   for (int i = 0; i < 2; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(when, times[i]);
     if (!v)
       continue;
-    shoal_diag d2;
-    if (!cJSON_IsString(v) || shoal_time_parse(v->valuestring, &t[i], &d2) != SHOAL_OK)
-      return shoal_fail(
-          diag, SHOAL_EINPUT,
-          "%s.%s must be an ISO-8601 time with offset (e.g. 2026-11-22T14:00:00+08:00)", w,
-          times[i]);
+    if (!cJSON_IsString(v) || !shoal_price__when_time(v->valuestring, &t[i], &local[i]))
+      return shoal_fail(diag, SHOAL_EINPUT,
+                        "%s.%s must be an ISO-8601 time (2026-11-22T14:00:00+08:00; without an "
+                        "offset or as a date it is the basket's local time)",
+                        w, times[i]);
     has[i] = true;
   }
-  if (has[0] && has[1] && t[0].unix_ms >= t[1].unix_ms)
+  if (has[0] && has[1] && local[0] == local[1] && t[0] >= t[1])
     return shoal_fail(diag, SHOAL_EINPUT, "%s: \"until\" must be after \"from\"", w);
   const cJSON *days = cJSON_GetObjectItemCaseSensitive(when, "days");
   if (days) {

@@ -93,7 +93,7 @@ static void test_policy_bad_pricing_docs_are_refused_naming_the_problem(void **s
       {"{'scope':'global','rules':[{'id':'a','type':'price','price':1,'when':{'from':'2026-13-"
        "01T00:00:00Z'}}]}",
        "when.from"},
-      {"{'scope':'global','rules':[{'id':'a','type':'price','price':1,'when':{'until':'2026-01-01'}"
+      {"{'scope':'global','rules':[{'id':'a','type':'price','price':1,'when':{'until':'2026-02-30'}"
        "}]}",
        "when.until"},
       {"{'scope':'global','rules':[{'id':'a','type':'price','price':1,'when':{'from':'2026-02-"

@@ -475,6 +475,36 @@ static void test_pricing_when_conditions(void **state) {
   done(&f);
 }
 
+static void test_pricing_when_local_dates_use_the_baskets_offset(void **state) {
+  (void)state;
+  struct fx f;
+  memset(&f, 0, sizeof f);
+  /* from/until without offset are the basket's local wall clock: 23:30 on
+   * the 20th in New York is inside a local "2026-11-20" day although it is
+   * already the 21st in UTC. */
+  assert_int_equal(
+      build(&f,
+            "{'scope':'global'," CATALOG ",'rules':[{'id':'day','type':'price','price':1,"
+            "'when':{'from':'2026-11-20','until':'2026-11-21T00:00'},'target':{'skus':['A']}}]}",
+            NULL, NULL),
+      SHOAL_OK);
+  assert_int_equal(run_basket(&f,
+                              "{'region':'cn-sw','store':'cd-001','at':'2026-11-20T23:30:00-05:00',"
+                              "'lines':[{'sku':'A','qty':1}]}"),
+                   SHOAL_OK);
+  assert_int_equal(line(&f, 0)->unit_price, 1);
+  shoal_quote_free(f.q);
+  shoal_basket_free(f.b);
+  f.q = NULL;
+  f.b = NULL;
+  assert_int_equal(run_basket(&f,
+                              "{'region':'cn-sw','store':'cd-001','at':'2026-11-21T00:00:00+08:00',"
+                              "'lines':[{'sku':'A','qty':1}]}"),
+                   SHOAL_OK);
+  assert_int_equal(line(&f, 0)->unit_price, 2800);
+  done(&f);
+}
+
 static void test_pricing_bad_input_is_named(void **state) {
   (void)state;
   static const struct {
@@ -657,6 +687,7 @@ int main(void) {
       cmocka_unit_test(test_pricing_scope_chain_items_and_rules),
       cmocka_unit_test(test_pricing_sharing_remainder_largest_first_ties_by_line),
       cmocka_unit_test(test_pricing_when_conditions),
+      cmocka_unit_test(test_pricing_when_local_dates_use_the_baskets_offset),
       cmocka_unit_test(test_pricing_bad_input_is_named),
       cmocka_unit_test(test_pricing_money_overflow_is_refused),
       cmocka_unit_test(test_pricing_model_refuses_bad_docs),
