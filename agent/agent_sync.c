@@ -202,13 +202,14 @@ shoal_err agent_sync_on_ack(struct agent_ctx *ctx, const void *payload, size_t l
   if (len > ACK_MAX_BYTES)
     return shoal_fail(diag, SHOAL_EINPUT, "ack of %zu bytes is over the limit of %d", len,
                       ACK_MAX_BYTES);
-  if ((rc = shoal_json_parse(payload, len, &obj, diag)) != SHOAL_OK)
-    return shoal_fail(diag, SHOAL_EINPUT, "malformed ack: %s", diag->msg);
+  shoal_diag why = {{0}};
+  if (shoal_json_parse(payload, len, &obj, &why) != SHOAL_OK)
+    return shoal_fail(diag, SHOAL_EINPUT, "malformed ack (%s)", why.msg);
   uint64_t epoch = 0;
   int64_t upto = 0;
   if (!cJSON_IsObject(obj) ||
-      shoal_json_get_u64(obj, "epoch", true, &epoch, diag) != SHOAL_OK ||
-      shoal_json_get_int(obj, "upto", true, &upto, diag) != SHOAL_OK || upto < 0) {
+      shoal_json_get_u64(obj, "epoch", true, &epoch, &why) != SHOAL_OK ||
+      shoal_json_get_int(obj, "upto", true, &upto, &why) != SHOAL_OK || upto < 0) {
     rc = shoal_fail(diag, SHOAL_EINPUT, "malformed ack: want {\"epoch\": E, \"upto\": N}");
     goto cleanup;
   }
