@@ -89,6 +89,8 @@ class Fleet:
         event to the outbox the way agent_outbox_append does (next gapless
         seq, last_seq advanced), so the sync path under test is the same."""
         total = 1000 + 100 * (sum(self.made(d)[0] for d in self.receipts) % 50)
+        if not os.path.exists(self.agent_db(device)):
+            self.status(device)  # creates the database and its epoch
         con = sqlite3.connect(self.agent_db(device), timeout=30, isolation_level=None)
         try:
             con.execute("BEGIN IMMEDIATE")
