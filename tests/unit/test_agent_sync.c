@@ -89,7 +89,7 @@ static const char *DOC_V =
     "{\"scope\":\"%s\",\"currency\":\"CNY\",\"items\":[{\"sku\":\"TEA-MILK-L\",\"price\":%d}],"
     "\"forms\":[],\"routing\":[],\"settlement\":{}}";
 
-static char *sign(struct shoal_privkey *key, const char *scope, int64_t version, int price,
+__attribute__((noinline)) static char *sign(struct shoal_privkey *key, const char *scope, int64_t version, int price,
                   const char *effective, const char *expires) {
   char doc[512];
   snprintf(doc, sizeof doc, DOC_V, scope, price);
