@@ -65,10 +65,12 @@ class Fleet:
     def wait_connected(self, device, timeout=20):
         h.wait_until(lambda: self.status(device)["connected"], timeout, device + " connected")
 
-    def publish(self, doc_path, effective_at=None, expect=0):
+    def publish(self, doc_path, effective_at=None, expires_at=None, expect=0):
         argv = [h.binary("shoal-hub"), "publish", "-c", self.hub_cfg, "--policy", doc_path]
         if effective_at:
             argv += ["--effective-at", effective_at]
+        if expires_at:
+            argv += ["--expires-at", expires_at]
         return h.run_cmd(argv, expect=expect)
 
     def sale(self, device, basket):

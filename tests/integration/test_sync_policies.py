@@ -87,6 +87,17 @@ def run():
         h.wait_until(lambda: f.status("pos-cd-1")["pending_policies"].get("region/cn-sw") == 3,
                      20, "v3 stored as pending")
         h.check(policies(f, "pos-cd-1")["region/cn-sw"] == 2, "v2 applies until v3's time")
+        # expires_at: an applied version that expires keeps applying, listed as stale.
+        out = f.publish(example("store-chengdu-001.json"), expires_at=iso_in(600)).json()
+        h.wait_until(lambda: policies(f, "pos-cd-1").get("store/chengdu-001") == out["version"],
+                     20, "store policy with an expiry")
+        h.check(f.status("pos-cd-1")["stale"] == [], "nothing stale yet")
+        st = f.status("pos-cd-1", env={"SHOAL_CLOCK_OFFSET_MS": str(3600 * 1000)})
+        h.check(st["stale"] == ["store/chengdu-001"] and
+                st["policies"]["store/chengdu-001"] == out["version"],
+                "an hour later the expired store policy still applies, listed stale: %r" % st)
+        print("expires_at: expired store policy keeps applying and is listed under stale")
+
         f.broker.stop()  # offline from here on
         later = {"SHOAL_CLOCK_OFFSET_MS": str(2 * 3600 * 1000)}
         st = f.status("pos-cd-1", env=later)
