@@ -552,6 +552,7 @@ class Env:
         self.procs = []
         self.subs = []
         self.keys = None  # (priv, pub)
+        self._sanitizer_reports = []
         self.hub_cfg = None
         log("scratch folder %s" % self.dir)
 
@@ -563,9 +564,29 @@ class Env:
         if exc_type is not None and exc_type is not SystemExit:
             self.dump_logs()
         self.close()
+        if exc_type is None:
+            self.check_sanitizers()
         return False
 
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+    def sanitizer_reports(self):
+        """(process name, line) for every sanitizer report in the daemons' logs."""
+        out = []
+        for p in self.procs:
+            for line in p.log_text().splitlines():
+                if any(m in line for m in self.SANITIZER_MARKS):
+                    out.append((p.name, line))
+        return out
+
+    def check_sanitizers(self):
+        """Fails the test if a daemon's log holds an ASan/UBSan report (the
+        logs are read before the scratch folder goes, see close())."""
+        if self._sanitizer_reports:
+            raise AssertionError("sanitizer reports in daemon logs: %r" % self._sanitizer_reports[:5])
+
     def close(self):
+        self._sanitizer_reports = []
         for s in self.subs:
             s.stop()
         for p in reversed(self.procs):
@@ -575,6 +596,7 @@ class Env:
                 log("stop %s: %r" % (p.name, e))
         if self.broker:
             self.broker.proc and self.broker.proc.stop()
+        self._sanitizer_reports = self.sanitizer_reports()
         if self.keep or os.environ.get("SHOAL_KEEP_FAILED") and sys.exc_info()[0]:
             log("kept %s" % self.dir)
         else:
@@ -736,3 +758,48 @@ def main(fn):
         _stop_all()
     print("PASS")
     sys.exit(0)
+
+
+# ---------------------------------------------------------------- simulated devices
+
+class SimDevice:
+    """A device speaking the up/ack protocol from Python (no agent needed):
+    builds sale events with gapless seqs under one epoch, publishes them
+    with mosquitto_pub, and reads the hub's acks from a Subscriber on
+    P/ack/#. Use resend_unacked() the way an agent resends after silence."""
+
+    def __init__(self, env, store, device, region="cn-sw", epoch=None, acks=None):
+        self.env, self.store, self.device, self.region = env, store, device, region
+        self.epoch = epoch or new_epoch()
+        self.events = {}  # seq -> payload text
+        self.acks = acks  # a Subscriber on the ack topics, shared by devices
+
+    def make(self, n, total=1000, etype="sale"):
+        """Creates the next n events (not sent); returns their seqs."""
+        start = len(self.events) + 1
+        for seq in range(start, start + n):
+            body = sale_body(self.store, self.region, receipt="%s-%d" % (self.device, seq),
+                             total=total) if etype == "sale" else {}
+            self.events[seq] = event(self.device, self.store, self.epoch, seq, etype, body)
+        return list(range(start, start + n))
+
+    def send(self, seqs):
+        self.env.publish_lines(up_topic(self.store, self.device), [self.events[s] for s in seqs])
+
+    def upto(self):
+        """Highest upto acked for this epoch (0 if none)."""
+        best = 0
+        for a in self.acks.json_payloads(ack_topic(self.store, self.device)):
+            if str(a.get("epoch")) == self.epoch and isinstance(a.get("upto"), int):
+                best = max(best, a["upto"])
+        return best
+
+    def resend_unacked(self):
+        seqs = [s for s in sorted(self.events) if s > self.upto()]
+        if seqs:
+            self.send(seqs)
+        return len(seqs)
+
+    def total(self):
+        return sum(json.loads(p)["body"]["total"] for p in self.events.values()
+                   if json.loads(p)["type"] == "sale")
