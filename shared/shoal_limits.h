@@ -15,6 +15,7 @@
 #define SHOAL_BASKET_MAX_BYTES (1024 * 1024)
 #define SHOAL_BASKET_MAX_LINES 1000
 #define SHOAL_LINE_MAX_QTY 1000000
+#define SHOAL_BASKET_MAX_COUPONS 100        /* coupon codes presented with one basket */
 #define SHOAL_FORM_DATA_MAX_BYTES (1024 * 1024)
 #define SHOAL_INPUT_MAX_BYTES (16 * 1024 * 1024) /* any other file read whole */
 #define SHOAL_MONEY_MAX 1000000000000000LL      /* 10^15 minor units; sums stay far from int64 overflow */
