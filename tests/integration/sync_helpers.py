@@ -5,7 +5,6 @@ hub's sales report. Not a test itself (no test_ prefix)."""
 
 import json
 import os
-import sqlite3
 import time
 
 import shoal_harness as h
@@ -77,44 +76,26 @@ class Fleet:
         """Records a sale on device with `shoal-agent sale`; returns its result."""
         r = h.run_cmd([h.binary("shoal-agent"), "sale", "-c", self.cfgs[device], "--basket", "-"],
                       input=json.dumps(basket), timeout=30)
-        if r.rc == 1 and "not built yet" in r.err:
-            return self._sale_direct(device, basket)
         if r.rc != 0:
             raise AssertionError("sale on %s failed: %r" % (device, r))
         out = r.json()
         self.receipts[device][out["id"]] = out["total"]
         return out
 
-    def _sale_direct(self, device, basket):
-        """Stand-in used only while `shoal-agent sale` is a placeholder (a
-        branch without the pricing engine): one transaction appends a sale
-        event to the outbox the way agent_outbox_append does (next gapless
-        seq, last_seq advanced), so the sync path under test is the same."""
-        total = 1000 + 100 * (sum(self.made(d)[0] for d in self.receipts) % 50)
-        if not os.path.exists(self.agent_db(device)):
-            self.status(device)  # creates the database and its epoch
-        con = sqlite3.connect(self.agent_db(device), timeout=30, isolation_level=None)
-        try:
-            con.execute("BEGIN IMMEDIATE")
-            epoch = con.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()[0]
-            seq = int(con.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()[0]) + 1
-            with open(self.cfgs[device]) as f:
-                cfg = json.load(f)
-            receipt = "%s-%d" % (device, seq)
-            body = h.sale_body(cfg["store"], cfg["region"], receipt=receipt, total=total)
-            env = h.event(device, cfg["store"], epoch, seq, "sale", body)
-            con.execute("INSERT INTO outbox (seq, type, hlc, created_ms, envelope) VALUES (?,?,?,?,?)",
-                        (seq, "sale", h.hlc_now(seq), int(time.time() * 1000), env))
-            con.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (str(seq),))
-            con.execute("COMMIT")
-        finally:
-            con.close()
-        self.receipts[device][receipt] = total
-        return {"id": receipt, "total": total}
-
     def made(self, device):
         rec = self.receipts.get(device, {})
         return len(rec), sum(rec.values())
+
+    def publish_catalog(self, wait_for=()):
+        """Publishes the example catalog (global and both regions) and waits
+        until each running device in wait_for holds its region's version."""
+        for doc in ("global.json", "region-cn-sw.json", "region-cn-east.json"):
+            self.publish(example(doc))
+        for d in wait_for:
+            with open(self.cfgs[d]) as fh:
+                region = json.load(fh)["region"]
+            h.wait_until(lambda d=d, region=region: "region/" + region in self.status(d)["policies"],
+                         30, "%s to hold its catalog" % d)
 
     def report(self):
         rows = h.run_json([h.binary("shoal-hub"), "report", "sales", "-c", self.hub_cfg])

@@ -22,7 +22,10 @@ def run():
         hub = f.start_hub()
         devs = {"pos-cd-1": ("chengdu-001", "cn-sw"), "pos-sh-1": ("shanghai-001", "cn-east")}
         for d, (store, region) in devs.items():
-            f.add_agent(d, store, region, batch=20, start=False)
+            f.add_agent(d, store, region, batch=20)
+        f.publish_catalog(wait_for=list(devs))
+        for d in devs:
+            h.check(f.agents[d].stop() == 0, d + " stops cleanly")
         # A backlog built offline (no daemon running), as after a long outage.
         for i in range(BACKLOG):
             for d, (store, region) in devs.items():

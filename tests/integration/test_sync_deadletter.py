@@ -17,6 +17,7 @@ def run():
         hub = f.start_hub()
         f.add_agent("pos-cd-1", "chengdu-001", "cn-sw", batch=10)
         f.wait_connected("pos-cd-1")
+        f.publish_catalog(wait_for=["pos-cd-1"])
         up = h.up_topic("chengdu-001", "pos-cd-1")
         epoch = f.status("pos-cd-1")["epoch"]
 

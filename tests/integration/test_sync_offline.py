@@ -11,7 +11,7 @@ last will) and that each connect sent a hello the hub registered."""
 import json
 
 import shoal_harness as h
-from sync_helpers import Fleet, basket, example
+from sync_helpers import Fleet, basket
 
 ONLINE, OFFLINE = 15, 40
 
@@ -25,12 +25,7 @@ def run():
         f.add_agent("scan-cd-1", "chengdu-001", "cn-sw", modules=("forms", "tickets"))
         for d in f.cfgs:
             f.wait_connected(d)
-        for doc in ("global.json", "region-cn-sw.json", "region-cn-east.json"):
-            f.publish(example(doc))
-        h.wait_until(lambda: f.status("pos-cd-1")["policies"].get("region/cn-sw") == 1, 20,
-                     "Chengdu catalog")
-        h.wait_until(lambda: f.status("pos-sh-1")["policies"].get("region/cn-east") == 1, 20,
-                     "Shanghai catalog")
+        f.publish_catalog(wait_for=list(f.cfgs))
         pres = env.subscribe(h.topic("presence", "+", "+"))
 
         for i in range(ONLINE):
