@@ -669,7 +669,7 @@ cleanup:
 }
 
 shoal_err hub_ingestor_handle(struct hub_ingestor *ing, const char *topic, const void *payload,
-                              size_t len, shoal_diag *diag) {
+                              size_t len, bool retained, shoal_diag *diag) {
   enum shoal_topic kind;
   char a[SHOAL_ID_MAX + 1], b[SHOAL_ID_MAX + 1];
   shoal_diag why = {{0}};
@@ -686,7 +686,8 @@ shoal_err hub_ingestor_handle(struct hub_ingestor *ing, const char *topic, const
     ing->now_ms = shoal_now_ms();
   ing->n++;
   if (kind == SHOAL_TOPIC_PRESENCE) {
-    rc = hub_devices_presence(ing->ctx->db, a, b, payload, len, ing->now_ms, &why);
+    rc = hub_devices_presence(ing->ctx->db, a, b, payload, len, retained, ing->now_ms,
+                              &why);
     if (rc != SHOAL_OK && input_error(rc)) {
       shoal_log(&ing->ctx->log, SHOAL_LOG_WARN, "ignored presence on %s: %s", topic, why.msg);
       rc = SHOAL_OK;

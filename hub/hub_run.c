@@ -106,10 +106,9 @@ static void on_disconnect(void *user, int rc) {
 
 static void on_message(void *user, const char *topic, const void *payload, size_t len,
                        bool retained) {
-  (void)retained;
   struct hub_run *r = user;
   shoal_diag diag = {{0}};
-  if (hub_ingestor_handle(r->ing, topic, payload, len, &diag) != SHOAL_OK) {
+  if (hub_ingestor_handle(r->ing, topic, payload, len, retained, &diag) != SHOAL_OK) {
     /* The batch rolled back and sent no ack: its devices resend. */
     r->db_errors++;
     shoal_log(&r->ctx.log, SHOAL_LOG_ERROR, "ingest batch rolled back: %s", diag.msg);

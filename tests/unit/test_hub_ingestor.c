@@ -82,7 +82,7 @@ static char *sale_event(const char *device, const char *store, const char *epoch
 
 static void put(struct hub_ingestor *ing, const char *topic, const char *payload) {
   shoal_diag d = {{0}};
-  assert_int_equal(hub_ingestor_handle(ing, topic, payload, strlen(payload), &d), SHOAL_OK);
+  assert_int_equal(hub_ingestor_handle(ing, topic, payload, strlen(payload), false, &d), SHOAL_OK);
 }
 
 static int64_t q(struct hub_ctx *ctx, const char *sql) {
@@ -275,6 +275,11 @@ static void test_hub_ingestor_hello_and_presence_fill_registry(void **state) {
       "{\"v\":1,\"device\":\"d1\",\"store\":\"s1\",\"epoch\":\"4\",\"seq\":1,\"hlc\":1,"
       "\"type\":\"hello\",\"body\":{\"profile\":\"kiosk\",\"region\":\"cn-e\",\"outbox_depth\":12,"
       "\"agent_version\":\"0.1.0\",\"policies\":{\"global\":2}}}");
+  /* A retained presence replayed at subscribe time says nothing about when. */
+  shoal_diag pd = {{0}};
+  const char *ret = "{\"online\":true}";
+  assert_int_equal(hub_ingestor_handle(ing, "shoal/v1/presence/s1/d9", ret, strlen(ret), true, &pd),
+                   SHOAL_OK);
   put(ing, "shoal/v1/presence/s1/d1", "{\"online\":true}");
   /* A hello with a wrong type is dead-lettered, not half-applied. */
   put(ing, UP,
@@ -283,13 +288,17 @@ static void test_hub_ingestor_hello_and_presence_fill_registry(void **state) {
   assert_int_equal(hub_ingestor_flush(ing, &d), SHOAL_OK);
   assert_int_equal(q(&ctx, "SELECT outbox_depth FROM devices WHERE device = 'd1'"), 12);
   assert_int_equal(q(&ctx, "SELECT online FROM devices WHERE device = 'd1'"), 1);
+  assert_int_equal(q(&ctx, "SELECT online FROM devices WHERE device = 'd9'"), 1);
+  assert_int_equal(q(&ctx, "SELECT last_seen_ms IS NULL FROM devices WHERE device = 'd9'"), 1);
+  assert_int_equal(q(&ctx, "SELECT last_seen_ms > 0 FROM devices WHERE device = 'd1'"), 1);
   assert_int_equal(q(&ctx, "SELECT profile = 'kiosk' AND region = 'cn-e' FROM devices"), 1);
   assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE reason LIKE '%outbox_depth%'"), 1);
   assert_string_equal(acks.payload[0], "{\"epoch\":\"4\",\"upto\":2}");
   cJSON *list = NULL;
   assert_int_equal(hub_devices_list(ctx.db, &list, &d), SHOAL_OK);
-  assert_int_equal(cJSON_GetArraySize(list), 1);
+  assert_int_equal(cJSON_GetArraySize(list), 2);
   cJSON *dev = cJSON_GetArrayItem(list, 0);
+  assert_string_equal(cJSON_GetObjectItem(dev, "device")->valuestring, "d1");
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(dev, "online")));
   assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(dev, "policies"), "global")->valueint, 2);
   cJSON_Delete(list);
