@@ -231,7 +231,13 @@ static void test_hub_ingestor_dead_letters_bad_input(void **state) {
   memset(big, 'x', sizeof big - 1);
   put(ing, UP, big); /* oversized */
   put(ing, UP, sale_event("d1", "s1", "3", 3, 100));
+  put(ing, "shoal/v1/up/s1/d1/extra", sale_event("d1", "s1", "3", 4, 100)); /* bad topic */
+  put(ing, "shoal/v1/up/s#1/d1", sale_event("d1", "s1", "3", 4, 100));
+  put(ing, "other/v1/up/s1/d1", sale_event("d1", "s1", "3", 4, 100)); /* not ours: ignored */
   assert_int_equal(hub_ingestor_flush(ing, &d), SHOAL_OK);
+  assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE reason LIKE '%topic is not%'"),
+                   2);
+  assert_int_equal(q(&ctx, "DELETE FROM dead_letters WHERE reason LIKE '%topic is not%'"), -1);
   assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters"), 4);
   assert_int_equal(
       q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE seq = 2 AND reason LIKE '%total%'"), 1);
