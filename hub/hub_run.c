@@ -53,6 +53,8 @@ struct hub_run {
   int64_t next_connect; /* mono ms */
   int64_t policy_rowid; /* newest policies.rowid published */
   int db_errors;        /* consecutive ingest database failures */
+  bool stopping;        /* the last batch is committed: apply nothing more */
+  long ignored_at_stop; /* messages dropped because of that */
 };
 
 /* ------------------------------------------------------------ MQTT callbacks */
@@ -108,6 +110,13 @@ static void on_message(void *user, const char *topic, const void *payload, size_
                        bool retained) {
   struct hub_run *r = user;
   shoal_diag diag = {{0}};
+  if (r->stopping) {
+    /* After the last commit nothing more is applied, so every committed
+     * event is acked before we disconnect; these were not acked and their
+     * devices resend them. */
+    r->ignored_at_stop++;
+    return;
+  }
   if (hub_ingestor_handle(r->ing, topic, payload, len, retained, &diag) != SHOAL_OK) {
     /* The batch rolled back and sent no ack: its devices resend. */
     r->db_errors++;
@@ -345,6 +354,7 @@ int hub_cmd_run(int argc, char **argv) {
 
   shoal_log(&r.ctx.log, SHOAL_LOG_INFO, "stopping");
   flush_batch(&r);
+  r.stopping = true;
   if (r.connected) {
     /* Push out the acks of the last batch, then say goodbye. */
     int64_t until = shoal_mono_ms() + 1000;
@@ -354,6 +364,10 @@ int hub_cmd_run(int argc, char **argv) {
     shoal_mqtt_disconnect(r.m);
     (void)shoal_mqtt_loop(r.m, 20, NULL);
   }
+  if (r.ignored_at_stop)
+    shoal_log(&r.ctx.log, SHOAL_LOG_INFO,
+              "%ld message(s) arrived after the last commit; not acked, their devices resend them",
+              r.ignored_at_stop);
   log_stats(&r);
   goto cleanup;
 fail:
