@@ -318,6 +318,9 @@ int hub_cmd_run(int argc, char **argv) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
+  /* SA_RESTART keeps SQLite's and libmosquitto's reads and writes whole;
+   * the loop's poll still returns early on the signal. */
+  sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
