@@ -26,14 +26,14 @@
 #include "util.h"
 #include "wire.h"
 
-#define HUB_CLIENT_ID "shoal-hub"
-#define HUB_KEEPALIVE_S 30
-#define HUB_BACKOFF_MIN_S 1
-#define HUB_BACKOFF_MAX_S 30
-#define HUB_MAX_INFLIGHT 1000   /* our outgoing acks in flight to the broker */
+#define HUB_CLIENT_ID      "shoal-hub"
+#define HUB_KEEPALIVE_S    30
+#define HUB_BACKOFF_MIN_S  1
+#define HUB_BACKOFF_MAX_S  5    /* one client, not a fleet: no herd to spread out */
+#define HUB_MAX_INFLIGHT   1000 /* our outgoing acks in flight to the broker */
 #define HUB_POLICY_POLL_MS 200  /* how soon a version recorded elsewhere goes out */
-#define HUB_TICK_MS 1000
-#define HUB_STATS_MS 60000
+#define HUB_TICK_MS        1000
+#define HUB_STATS_MS       60000
 
 static volatile sig_atomic_t stop_requested;
 
@@ -47,12 +47,15 @@ struct hub_run {
   struct shoal_mqtt *m;
   struct hub_ingestor *ing;
   bool connected;
-  bool announce;          /* log "subscribed" once the SUBSCRIBE left */
-  bool resync_policies;   /* republish every scope's newest version */
-  int attempt;            /* reconnect attempts since the last success */
-  int64_t next_connect;   /* mono ms */
-  int64_t policy_rowid;   /* newest policies.rowid published */
-  int db_errors;          /* consecutive ingest database failures */
+  bool announce;        /* log "subscribed" once the SUBSCRIBE left */
+  bool resync_policies; /* republish every scope's newest version */
+  int attempt;          /* reconnect attempts since the last success */
+  int64_t next_connect; /* mono ms */
+  int64_t policy_rowid; /* newest policies.rowid published */
+  int db_errors;        /* consecutive ingest database failures */
+  bool stopping;        /* the last batch is committed: apply nothing more */
+  long ignored_at_stop; /* messages dropped because of that */
+  long unconfirmed;     /* our QoS 1 publishes the broker has not PUBACKed */
 };
 
 /* ------------------------------------------------------------ MQTT callbacks */
@@ -62,7 +65,18 @@ static shoal_err publish_qos1(void *user, const char *topic, const char *payload
   struct hub_run *r = user;
   if (!r->m)
     return shoal_fail(diag, SHOAL_EMQTT, "no broker session");
-  return shoal_mqtt_publish(r->m, topic, payload, len, 1, retain, NULL, diag);
+  shoal_err rc = shoal_mqtt_publish(r->m, topic, payload, len, 1, retain, NULL, diag);
+  if (rc == SHOAL_OK)
+    r->unconfirmed++;
+  return rc;
+}
+
+/* The broker's PUBACK for one of our QoS 1 publishes. */
+static void on_publish(void *user, int mid) {
+  (void)mid;
+  struct hub_run *r = user;
+  if (r->unconfirmed > 0)
+    r->unconfirmed--;
 }
 
 static shoal_err send_ack(void *user, const char *topic, const char *payload, size_t len,
@@ -106,10 +120,16 @@ static void on_disconnect(void *user, int rc) {
 
 static void on_message(void *user, const char *topic, const void *payload, size_t len,
                        bool retained) {
-  (void)retained;
   struct hub_run *r = user;
   shoal_diag diag = {{0}};
-  if (hub_ingestor_handle(r->ing, topic, payload, len, &diag) != SHOAL_OK) {
+  if (r->stopping) {
+    /* After the last commit nothing more is applied, so every committed
+     * event is acked before we disconnect; these were not acked and their
+     * devices resend them. */
+    r->ignored_at_stop++;
+    return;
+  }
+  if (hub_ingestor_handle(r->ing, topic, payload, len, retained, &diag) != SHOAL_OK) {
     /* The batch rolled back and sent no ack: its devices resend. */
     r->db_errors++;
     shoal_log(&r->ctx.log, SHOAL_LOG_ERROR, "ingest batch rolled back: %s", diag.msg);
@@ -159,7 +179,7 @@ static void publish_policies(struct hub_run *r) {
     int envlen = sqlite3_column_bytes(st, 3);
     char topic[SHOAL_TOPIC_MAX];
     if (hub_publish_topic(r->ctx.cfg.topic_prefix, scope, topic, sizeof topic, &diag) != SHOAL_OK ||
-        shoal_mqtt_publish(r->m, topic, env, (size_t)envlen, 1, true, NULL, &diag) != SHOAL_OK) {
+        publish_qos1(r, topic, env, (size_t)envlen, true, &diag) != SHOAL_OK) {
       shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "publish %s v%" PRId64 ": %s", scope, version,
                 diag.msg);
       break; /* retried at the next poll */
@@ -232,7 +252,10 @@ static void run_loop(struct hub_run *r) {
       }
     }
     if (r->connected || connecting) {
-      if (shoal_mqtt_loop(r->m, hub_ingestor_due(r->ing) ? 0 : 5, &diag) != SHOAL_OK) {
+      /* Short waits while a batch is open (its commit is due within
+       * HUB_INGEST_BATCH_MS); longer when idle: a message wakes us anyway. */
+      int wait_ms = hub_ingestor_due(r->ing) ? 0 : hub_ingestor_open(r->ing) ? 5 : 50;
+      if (shoal_mqtt_loop(r->m, wait_ms, &diag) != SHOAL_OK) {
         shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "%s", diag.msg);
         r->connected = connecting = false;
         schedule_reconnect(r);
@@ -302,12 +325,14 @@ int hub_cmd_run(int argc, char **argv) {
   if (!config)
     return shoal_cli_usage_error(HUB_PROG, "run", "missing -c CONFIG");
   if (args.npositional)
-    return shoal_cli_usage_error(HUB_PROG, "run", "unexpected argument \"%s\"",
-                                 args.positional[0]);
+    return shoal_cli_usage_error(HUB_PROG, "run", "unexpected argument \"%s\"", args.positional[0]);
 
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
+  /* SA_RESTART keeps SQLite's and libmosquitto's reads and writes whole;
+   * the loop's poll still returns early on the signal. */
+  sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
@@ -328,6 +353,7 @@ int hub_cmd_run(int argc, char **argv) {
       .on_connect = on_connect,
       .on_disconnect = on_disconnect,
       .on_message = on_message,
+      .on_publish = on_publish,
       .user = &r,
       .log = &r.ctx.log,
   };
@@ -344,15 +370,21 @@ int hub_cmd_run(int argc, char **argv) {
 
   shoal_log(&r.ctx.log, SHOAL_LOG_INFO, "stopping");
   flush_batch(&r);
+  r.stopping = true;
   if (r.connected) {
-    /* Push out the acks of the last batch, then say goodbye. */
-    int64_t until = shoal_mono_ms() + 1000;
-    while (shoal_mqtt_want_write(r.m) && shoal_mono_ms() < until)
+    /* Push out the acks of the last batch and wait (bounded) for the
+     * broker to take them, then say goodbye. */
+    int64_t until = shoal_mono_ms() + 2000;
+    while ((r.unconfirmed > 0 || shoal_mqtt_want_write(r.m)) && shoal_mono_ms() < until)
       if (shoal_mqtt_loop(r.m, 20, NULL) != SHOAL_OK)
         break;
     shoal_mqtt_disconnect(r.m);
     (void)shoal_mqtt_loop(r.m, 20, NULL);
   }
+  if (r.ignored_at_stop)
+    shoal_log(&r.ctx.log, SHOAL_LOG_INFO,
+              "%ld message(s) arrived after the last commit; not acked, their devices resend them",
+              r.ignored_at_stop);
   log_stats(&r);
   goto cleanup;
 fail:
