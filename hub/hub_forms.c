@@ -17,7 +17,7 @@
 #include "util.h"
 
 #define SUBMISSION_ID_MAX 128
-#define TICKETS_MAX 64
+#define TICKETS_MAX       64
 
 /* Finds and compiles form id/version for the chain of region/store;
  * scope_out gets the scope it came from. */
@@ -32,12 +32,12 @@ static shoal_err find_form(struct hub_ctx *ctx, const char *region, const char *
    * contains its id in quotes: a cheap filter before parsing documents. */
   snprintf(needle, sizeof needle, "\"%s\"", id);
   sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(
-      ctx->db,
-      "SELECT scope, version, doc FROM policies WHERE scope IN (?1, ?2, ?3) "
-      "AND instr(doc, ?4) > 0 "
-      "ORDER BY CASE scope WHEN ?3 THEN 0 WHEN ?2 THEN 1 ELSE 2 END, version DESC",
-      &st, diag);
+  shoal_err rc =
+      shoal_db_prepare(ctx->db,
+                       "SELECT scope, version, doc FROM policies WHERE scope IN (?1, ?2, ?3) "
+                       "AND instr(doc, ?4) > 0 "
+                       "ORDER BY CASE scope WHEN ?3 THEN 0 WHEN ?2 THEN 1 ELSE 2 END, version DESC",
+                       &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   for (int i = 0; i < 3; i++)
@@ -80,7 +80,8 @@ static shoal_err find_form(struct hub_ctx *ctx, const char *region, const char *
 static shoal_err device_region(struct hub_ctx *ctx, const char *device, char *out, size_t sz,
                                shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(ctx->db, "SELECT region FROM devices WHERE device = ?", &st, diag);
+  shoal_err rc =
+      shoal_db_prepare(ctx->db, "SELECT region FROM devices WHERE device = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
@@ -164,8 +165,8 @@ shoal_err hub_forms_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, sh
   if (!r.valid) {
     char why[300];
     describe_errors(r.errors, why, sizeof why);
-    rc = shoal_fail(diag, SHOAL_EINPUT, "submission %s of form %s v%" PRId64 " is invalid: %s",
-                    sub, form, version, why);
+    rc = shoal_fail(diag, SHOAL_EINPUT, "submission %s of form %s v%" PRId64 " is invalid: %s", sub,
+                    form, version, why);
     goto cleanup;
   }
   if (!(data_text = shoal_json_print(r.data)) || !(tickets_text = shoal_json_print(tickets))) {
