@@ -193,6 +193,28 @@ static void test_hub_forms_refuses_foreign_store_or_region(void **state) {
   assert_int_equal(count(ctx), 0);
 }
 
+static void test_hub_forms_sees_versions_published_later(void **state) {
+  struct hub_ctx *ctx = *state;
+  shoal_diag d = {{0}};
+  if (ingest(ctx, 1, "cd-001", "cn-e", 1, "{\"issue\":\"repair\"}", &d) != SHOAL_OK)
+    fail_msg("%s", d.msg);
+  /* the definitions read so far are indexed once per policy version */
+  int64_t n = 0;
+  assert_int_equal(shoal_db_query_int(ctx->db, "SELECT COUNT(*) FROM form_index", 0, &n, &d),
+                   SHOAL_OK);
+  assert_int_equal(n, 2); /* global v1 and v2; cn-e and cd-001 have published nothing */
+  assert_int_equal(
+      shoal_db_exec(ctx->db,
+                    "INSERT INTO policies (scope, version, issued_at, doc, envelope, "
+                    "published_ms) VALUES ('store/cd-001', 1, '2026-11-02T00:00:00Z', "
+                    "'{\"scope\":\"store/cd-001\",\"forms\":[" FORM_V(5, 2) "]}', '{}', 0)",
+                    &d),
+      SHOAL_OK);
+  if (ingest(ctx, 2, "cd-001", "cn-e", 5, "{\"issue\":\"repair\",\"qty\":2}", &d) != SHOAL_OK)
+    fail_msg("%s", d.msg);
+  stored(ctx, 2, "store/cd-001", "{\"issue\":\"repair\",\"qty\":2}");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_hub_forms_accepts_valid_submission_of_named_version,
@@ -201,6 +223,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_hub_forms_refuses_unknown_version, setup, teardown),
       cmocka_unit_test_setup_teardown(test_hub_forms_refuses_foreign_store_or_region, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_hub_forms_sees_versions_published_later, setup,
                                       teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
