@@ -15,6 +15,7 @@
 #define SHOAL_BASKET_MAX_BYTES (1024 * 1024)
 #define SHOAL_BASKET_MAX_LINES 1000
 #define SHOAL_LINE_MAX_QTY 1000000
+#define SHOAL_BASKET_MAX_COUPONS 100        /* coupon codes presented with one basket */
 #define SHOAL_FORM_DATA_MAX_BYTES (1024 * 1024)
 #define SHOAL_EXPR_MAX_BYTES 4096           /* one expression's source text */
 #define SHOAL_EXPR_MAX_NODES 2048           /* AST nodes of one expression */
@@ -28,6 +29,7 @@
 #define SHOAL_MONEY_MAX 1000000000000000LL      /* 10^15 minor units; sums stay far from int64 overflow */
 #define SHOAL_HTTP_BODY_MAX_BYTES (8 * 1024 * 1024)
 #define SHOAL_OUTBOX_BATCH_MAX 1000
+#define SHOAL_SYNC_RESEND_MS 5000             /* agent resends its window when no ack advanced this long */
 #define SHOAL_WEBHOOKS_MAX 16
 #define SHOAL_TICKET_EVENTS_MAX 100000
 
