@@ -19,6 +19,7 @@ struct qline {
 };
 
 struct qctx {
+  int64_t remaining; /* sum of all line totals now: the eligible amount of untargeted rules */
   const struct shoal_pricing_model *m;
   const struct shoal_basket *b;
   struct qline *lines;
@@ -32,6 +33,16 @@ struct qctx {
   uint32_t *order;
   int64_t *w;
 };
+
+/* amount * bp / 10000 rounded half up, for 0 <= amount <= SHOAL_MONEY_MAX
+ * and 0 <= bp <= 10000: 64-bit when the product fits (the common case). */
+static int64_t bp_of(int64_t amount, int64_t bp) {
+  if (amount <= INT64_MAX / 10000) {
+    int64_t p = amount * bp;
+    return p / 10000 + (p % 10000 >= 5000);
+  }
+  return shoal_bp_of(amount, bp);
+}
 
 static bool in_strs(const struct shoal_price__strs *s, const char *v) {
   for (uint32_t i = 0; i < s->n; i++)
@@ -122,7 +133,7 @@ static int64_t stage1_price(const struct shoal_price__rule *r, int64_t p) {
   case PT_PRICE:
     return r->price;
   case PT_PERCENT:
-    return shoal_bp_of(p, 10000 - r->bp);
+    return bp_of(p, 10000 - r->bp);
   default:
     return p > r->off ? p - r->off : 0;
   }
@@ -183,14 +194,19 @@ static void sort_share(uint32_t *idx, size_t n, const int64_t *w) {
  * position in ln): floors first, then the remaining minor units one by one
  * to the largest weights (ties: line order). Adds shares to line discounts. */
 static void share(struct qctx *c, const uint32_t *ln, size_t k, const int64_t *w, int64_t d) {
-  __int128 total = 0;
+  int64_t total = 0; /* weights are line amounts: their sum stays within SHOAL_MONEY_MAX */
   for (size_t i = 0; i < k; i++)
     total += w[i];
   if (total <= 0 || d <= 0)
     return;
   int64_t given = 0;
   for (size_t i = 0; i < k; i++) {
-    int64_t s = (int64_t)((__int128)d * w[i] / total);
+    int64_t p, s;
+    /* 128-bit division is slow; use it only when d * w leaves int64 */
+    if (!__builtin_mul_overflow(d, w[i], &p))
+      s = p / total;
+    else
+      s = (int64_t)((__int128)d * w[i] / total);
     c->lines[ln[i]].disc += s;
     given += s;
   }
@@ -253,7 +269,7 @@ static shoal_err stage2_bogo(struct qctx *c, const struct shoal_price__rule *r, 
       int64_t a = pos, e = pos + runs[i].avail < end ? pos + runs[i].avail : end;
       int64_t nfree =
           bogo_free_before(e, s, r->buy, r->get) - bogo_free_before(a, s, r->buy, r->get);
-      int64_t each = shoal_bp_of(runs[i].unit, r->bp);
+      int64_t each = bp_of(runs[i].unit, r->bp);
       if (pass == 0) {
         total += nfree * each;
       } else {
@@ -309,13 +325,21 @@ static int64_t line_total(const struct qline *l) {
 static void stage3(struct qctx *c, const struct shoal_price__rule *r, const uint32_t *ln, size_t k,
                    int64_t *w, int64_t *saving) {
   int64_t eligible = 0;
-  for (size_t i = 0; i < k; i++) {
-    w[i] = line_total(&c->lines[ln[i]]);
-    eligible += w[i];
-  }
   *saving = 0;
-  if (eligible < r->min || eligible <= 0)
-    return;
+  if (r->target_all) { /* known without a pass over the lines */
+    eligible = c->remaining;
+    if (eligible < r->min || eligible <= 0)
+      return;
+    for (size_t i = 0; i < k; i++)
+      w[i] = line_total(&c->lines[ln[i]]);
+  } else {
+    for (size_t i = 0; i < k; i++) {
+      w[i] = line_total(&c->lines[ln[i]]);
+      eligible += w[i];
+    }
+    if (eligible < r->min || eligible <= 0)
+      return;
+  }
   int64_t d;
   if (r->type == PT_THRESHOLD) {
     __int128 x = r->off;
@@ -327,7 +351,7 @@ static void stage3(struct qctx *c, const struct shoal_price__rule *r, const uint
       x = eligible;
     d = (int64_t)x;
   } else {
-    d = shoal_bp_of(eligible, r->bp);
+    d = bp_of(eligible, r->bp);
   }
   if (d <= 0)
     return;
@@ -398,6 +422,7 @@ shoal_err shoal_pricing_quote(const struct shoal_pricing_model *m, const struct 
       goto done;
     }
   }
+  c.remaining = gross;
   /* Stage-1 applied entries in order of the first line each rule priced. */
   for (size_t i = 0; i < n; i++) {
     int32_t ri = c.lines[i].s1_rule;
@@ -495,6 +520,7 @@ shoal_err shoal_pricing_quote(const struct shoal_pricing_model *m, const struct 
         stage3(&c, r, ln, k, w, &saving);
       if (saving <= 0)
         continue;
+      c.remaining -= saving; /* every saving is shared out to the lines in full */
       if (push_applied(&c, r, saving) != SHOAL_OK)
         goto oom;
       if (r->exclusive) {

@@ -168,52 +168,60 @@ static shoal_err only_keys(const cJSON *obj, const char *const *a, const char *c
   return SHOAL_OK;
 }
 
-static shoal_err check_items(const cJSON *items, shoal_diag *diag) {
+/* One item, with "where" naming it in messages (built by the caller). */
+static shoal_err check_item(const cJSON *it, const char *where, shoal_diag *diag) {
   static const char *const keys[] = {"sku",  "name",        "categories", "price",
                                      "cost", "description", NULL};
+  shoal_err rc;
+  if (!cJSON_IsObject(it))
+    return shoal_fail(diag, SHOAL_EINPUT, "%s must be an object", where);
+  const cJSON *sku = cJSON_GetObjectItemCaseSensitive(it, "sku");
+  if (!short_str(sku, SHOAL_ID_MAX))
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "%s: \"sku\" must be a non-empty string of at most %d bytes", where,
+                      SHOAL_ID_MAX);
+  if ((rc = only_keys(it, keys, NULL, where, diag)) != SHOAL_OK)
+    return rc;
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
+  if (name && !cJSON_IsString(name))
+    return shoal_fail(diag, SHOAL_EINPUT, "%s: \"name\" must be a string", where);
+  const cJSON *cats = cJSON_GetObjectItemCaseSensitive(it, "categories");
+  if (cats && str_array(cats, "", false, NULL) != SHOAL_OK) {
+    char w2[200];
+    snprintf(w2, sizeof w2, "%s: \"categories\"", where);
+    return str_array(cats, w2, false, diag);
+  }
+  if ((rc = int_field(it, "price", false, 0, SHOAL_MONEY_MAX, where, diag)) != SHOAL_OK)
+    return rc;
+  return int_field(it, "cost", false, 0, SHOAL_MONEY_MAX, where, diag);
+}
+
+static shoal_err check_items(const cJSON *items, shoal_diag *diag) {
   const cJSON *it;
   int i = 0;
-  char where[160];
   shoal_err rc = SHOAL_OK;
   struct strset seen;
   if (!strset_init(&seen, (size_t)cJSON_GetArraySize(items)))
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   cJSON_ArrayForEach(it, items) {
-    snprintf(where, sizeof where, "items[%d]", i);
-    if (!cJSON_IsObject(it)) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "%s must be an object", where);
+    /* Catalogs hold 10^4 items: check first, and only name the item (a
+     * formatted "where") when there is something to report. */
+    if (check_item(it, "", NULL) != SHOAL_OK) {
+      char where[160];
+      const cJSON *sku = cJSON_GetObjectItemCaseSensitive(it, "sku");
+      if (short_str(sku, SHOAL_ID_MAX))
+        snprintf(where, sizeof where, "items[%d] (%s)", i, sku->valuestring);
+      else
+        snprintf(where, sizeof where, "items[%d]", i);
+      rc = check_item(it, where, diag);
       break;
     }
-    const cJSON *sku = cJSON_GetObjectItemCaseSensitive(it, "sku");
-    if (!short_str(sku, SHOAL_ID_MAX)) {
-      rc = shoal_fail(diag, SHOAL_EINPUT,
-                      "%s: \"sku\" must be a non-empty string of at most %d bytes", where,
-                      SHOAL_ID_MAX);
-      break;
-    }
-    snprintf(where, sizeof where, "items[%d] (%s)", i, sku->valuestring);
-    if ((rc = only_keys(it, keys, NULL, where, diag)) != SHOAL_OK)
-      break;
     /* Duplicate SKUs inside one document would make "most specific wins" ambiguous. */
-    if (!strset_add(&seen, sku->valuestring)) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "items: duplicate sku \"%s\"", sku->valuestring);
+    const char *sku = cJSON_GetObjectItemCaseSensitive(it, "sku")->valuestring;
+    if (!strset_add(&seen, sku)) {
+      rc = shoal_fail(diag, SHOAL_EINPUT, "items: duplicate sku \"%s\"", sku);
       break;
     }
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
-    if (name && !cJSON_IsString(name)) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "%s: \"name\" must be a string", where);
-      break;
-    }
-    const cJSON *cats = cJSON_GetObjectItemCaseSensitive(it, "categories");
-    if (cats) {
-      char w2[200];
-      snprintf(w2, sizeof w2, "%s: \"categories\"", where);
-      if ((rc = str_array(cats, w2, false, diag)) != SHOAL_OK)
-        break;
-    }
-    if ((rc = int_field(it, "price", false, 0, SHOAL_MONEY_MAX, where, diag)) != SHOAL_OK ||
-        (rc = int_field(it, "cost", false, 0, SHOAL_MONEY_MAX, where, diag)) != SHOAL_OK)
-      break;
     i++;
   }
   free(seen.slot);

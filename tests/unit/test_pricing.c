@@ -670,6 +670,50 @@ static void test_pricing_property_totals_reconcile_and_never_negative(void **sta
   }
 }
 
+/* Money near the limits: every quote either reconciles or is refused with
+ * SHOAL_ELIMIT; UBSan builds turn any int64 overflow into a failure. */
+static void test_pricing_property_big_money_never_overflows(void **state) {
+  (void)state;
+  static const char *const types[] = {
+      "{'id':'p','type':'percent','bp':3333}",
+      "{'id':'b','type':'bogo','buy':1,'get':1,'bp':9999}",
+      "{'id':'n','type':'bundle','items':[{'sku':'X','qty':1},{'sku':'Y','qty':1}],'price':1}",
+      "{'id':'t','type':'threshold','min':1,'off':1000000000000000,'repeat':true}",
+      "{'id':'q','type':'basket_percent','bp':10000}",
+      "{'id':'a','type':'price','price':1000000000000000}",
+  };
+  for (int iter = 0; iter < 200; iter++) {
+    char doc[2048], lines[256];
+    uint32_t r1 = rnd(6), r2 = (r1 + 1 + rnd(5)) % 6; /* two different rules */
+    snprintf(doc, sizeof doc,
+             "{'scope':'global','items':[{'sku':'X','price':%llu},{'sku':'Y','price':%llu}],"
+             "'rules':[%s,%s],'round':{'step':%llu,'mode':'up'}}",
+             (unsigned long long)(rnd(1000000) + 1) * (rnd(2) ? 1000000000ull : 1),
+             (unsigned long long)rnd(1000000000) * 1000, types[r1], types[r2],
+             (unsigned long long)(rnd(1000) + 1) * (rnd(2) ? 1000000000000ull : 1));
+    snprintf(lines, sizeof lines,
+             "{'region':'cn-sw','store':'cd-001','at':'2026-11-20T15:30:00Z','lines':"
+             "[{'sku':'X','qty':%u},{'sku':'Y','qty':%u}]}",
+             1 + rnd(1000000), 1 + rnd(1000));
+    struct fx f;
+    memset(&f, 0, sizeof f);
+    if (build(&f, doc, NULL, NULL) != SHOAL_OK)
+      fail_msg("build: %s", f.diag.msg);
+    shoal_err rc = run_basket(&f, lines);
+    if (rc == SHOAL_OK) {
+      int64_t sum = 0;
+      for (size_t i = 0; i < f.q->nlines; i++)
+        sum += f.q->lines[i].total;
+      assert_true(f.q->total >= 0);
+      assert_int_equal(f.q->discount, f.q->subtotal - sum);
+      assert_int_equal(f.q->rounding, f.q->total - sum);
+    } else if (rc != SHOAL_ELIMIT) {
+      fail_msg("unexpected %d: %s", rc, f.diag.msg);
+    }
+    done(&f);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pricing_stage1_priority_then_lowest_then_id),
@@ -692,6 +736,7 @@ int main(void) {
       cmocka_unit_test(test_pricing_money_overflow_is_refused),
       cmocka_unit_test(test_pricing_model_refuses_bad_docs),
       cmocka_unit_test(test_pricing_property_totals_reconcile_and_never_negative),
+      cmocka_unit_test(test_pricing_property_big_money_never_overflows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
