@@ -50,8 +50,7 @@ def run():
         f.add_agent("hh-b", STORE, REGION, modules=("forms", "tickets"), batch=5, start=False)
         f.add_agent("hh-x", "shanghai-001", "cn-east", modules=("tickets",), start=False)
         for d in f.cfgs:
-            # Create each database before its daemon starts: a daemon and a CLI
-            # creating the same fresh database at once can race on migrations.
+            # Each database exists (with its epoch) before its daemon starts.
             f.status(d)
             f.start_agent(d)
         for d in f.cfgs:
