@@ -98,7 +98,7 @@ cleanup:
 static const struct shoal_argspec cache_opts[] = {
     {"config", 'c', true, false, "CONFIG", "agent config file (required)"},
     {"ticket", 0, true, false, "ID", "ticket id (show, event)"},
-    {"data", 0, true, false, "FILE|-",
+    {"data", 0, true, false, "FILE|-|JSON",
      "open: {category, priority, title, customer?, form?}; "
      "event: the event's fields"},
     {"category", 0, true, false, "TEXT", "open: category"},
@@ -143,7 +143,14 @@ static shoal_err gather_fields(const struct shoal_args *a, cJSON **out, shoal_di
   shoal_err rc;
   const char *data = shoal_args_get(a, "data");
   if (data) {
-    if ((rc = shoal_json_load_file(data, SHOAL_FORM_DATA_MAX_BYTES, &o, diag)) != SHOAL_OK)
+    /* A file, "-", or the object itself written inline. */
+    if (data[0] == '{')
+      rc = strlen(data) > SHOAL_FORM_DATA_MAX_BYTES
+               ? shoal_fail(diag, SHOAL_ELIMIT, "--data is too long")
+               : shoal_json_parse(data, strlen(data), &o, diag);
+    else
+      rc = shoal_json_load_file(data, SHOAL_FORM_DATA_MAX_BYTES, &o, diag);
+    if (rc != SHOAL_OK)
       return rc;
     if (!cJSON_IsObject(o)) {
       cJSON_Delete(o);
