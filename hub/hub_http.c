@@ -518,10 +518,11 @@ shoal_err hub_http_start(struct hub_ctx *ctx, struct hub_http **out, shoal_diag 
   if (ss.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
   h->daemon = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+      flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)HUB_HTTP_CONN_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned)HUB_HTTP_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_END);
+      MHD_OPTION_END);
   if (!h->daemon) {
     rc = shoal_fail(diag, SHOAL_EIO, "cannot listen on %s (address in use?)", ctx->cfg.http_listen);
     goto fail;
