@@ -78,14 +78,10 @@ static shoal_err refold(struct agent_ctx *ctx, const char *id, shoal_diag *diag)
   st = NULL;
   if ((rc = chain_load(ctx, &chain, diag)) != SHOAL_OK)
     goto cleanup;
-  struct shoal_ticket_fold_opts opts = {(const cJSON *const *)chain.docs, chain.n, NULL, NULL};
+  /* A part the cached price chain does not know must not stop the ticket. */
+  struct shoal_ticket_fold_opts opts = {(const cJSON *const *)chain.docs, chain.n, NULL, NULL,
+                                        true};
   rc = shoal_ticket_fold(events, &opts, &doc, &sum, diag);
-  if (rc == SHOAL_ENOTFOUND) {
-    /* A part the cached price chain does not know must not stop the
-     * ticket: fold it without settlement. */
-    opts.ndocs = 0;
-    rc = shoal_ticket_fold(events, &opts, &doc, &sum, diag);
-  }
   if (rc != SHOAL_OK)
     goto cleanup;
   if (!(text = shoal_json_print(doc))) {

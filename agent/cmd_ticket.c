@@ -69,10 +69,8 @@ static int cmd_fold(int argc, char **argv) {
   for (int i = 0; i < np; i++) {
     const char *p = shoal_args_at(&args, "policy", i);
     if ((rc = shoal_json_load_file(p, SHOAL_POLICY_DOC_MAX_BYTES, &docs[ndocs], &diag)) !=
-        SHOAL_OK) {
-      shoal_diag_prefix(&diag, "%s", p);
+        SHOAL_OK)
       goto fail;
-    }
     ndocs++;
     if ((rc = shoal_policy_validate_json(docs[ndocs - 1], NULL, &diag)) != SHOAL_OK) {
       shoal_diag_prefix(&diag, "%s", p);

@@ -15,6 +15,7 @@
 #define SHOAL_BASKET_MAX_BYTES (1024 * 1024)
 #define SHOAL_BASKET_MAX_LINES 1000
 #define SHOAL_LINE_MAX_QTY 1000000
+#define SHOAL_BASKET_MAX_COUPONS 100        /* coupon codes presented with one basket */
 #define SHOAL_FORM_DATA_MAX_BYTES (1024 * 1024)
 #define SHOAL_EXPR_MAX_BYTES 4096           /* one expression's source text */
 #define SHOAL_EXPR_MAX_NODES 2048           /* AST nodes of one expression */

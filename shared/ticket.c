@@ -14,6 +14,7 @@
 #include "jsonx.h"
 #include "money.h"
 #include "policy.h"
+#include "pricing.h"
 #include "timeutil.h"
 #include "util.h"
 
@@ -261,38 +262,31 @@ static const cJSON *chain_key(const cJSON *const *docs, size_t n, const char *re
   return best;
 }
 
-/* SPEC 5.1: a SKU's price and cost each come from the most specific scope
- * that sets them. Used when the caller gives no item function. */
-static shoal_err chain_item(const cJSON *const *docs, size_t n, const char *region,
-                            const char *store, const char *sku, int64_t *price, int64_t *cost,
-                            shoal_diag *diag) {
-  int price_rank = -1, cost_rank = -1;
-  int64_t p = 0, c = 0;
+/* The ticket's store price chain (SPEC 5.1) as a pricing model, built from
+ * the docs that belong to its global/region/store scopes. */
+static shoal_err chain_model(const cJSON *const *docs, size_t n, const char *region,
+                             const char *store, struct shoal_pricing_model **out,
+                             shoal_diag *diag) {
+  char scopes[SHOAL_PRICING_SCOPES][SHOAL_ID_MAX + 16];
+  struct shoal_pricing_src src[SHOAL_PRICING_SCOPES];
+  snprintf(scopes[0], sizeof scopes[0], "global");
+  snprintf(scopes[1], sizeof scopes[1], "region/%s", region);
+  snprintf(scopes[2], sizeof scopes[2], "store/%s", store);
+  for (int r = 0; r < SHOAL_PRICING_SCOPES; r++) {
+    src[r].scope = scopes[r];
+    src[r].doc = NULL;
+    src[r].version = 0;
+  }
+  /* Several docs of one scope: the last given wins, as a newer version would. */
   for (size_t i = 0; i < n; i++) {
     int r = doc_rank(docs[i], region, store);
-    const cJSON *items = r >= 0 ? cJSON_GetObjectItemCaseSensitive(docs[i], "items") : NULL;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, items) {
-      const cJSON *s = cJSON_GetObjectItemCaseSensitive(it, "sku");
-      if (!cJSON_IsString(s) || strcmp(s->valuestring, sku) != 0)
-        continue;
-      const cJSON *pv = cJSON_GetObjectItemCaseSensitive(it, "price");
-      const cJSON *cv = cJSON_GetObjectItemCaseSensitive(it, "cost");
-      if (shoal_json_is_int(pv) && r > price_rank) {
-        price_rank = r;
-        p = shoal_json_int(pv);
-      }
-      if (shoal_json_is_int(cv) && r > cost_rank) {
-        cost_rank = r;
-        c = shoal_json_int(cv);
-      }
-    }
+    if (r >= 0)
+      src[r].doc = docs[i];
   }
-  if (price_rank < 0)
-    return shoal_fail(diag, SHOAL_ENOTFOUND, "unknown SKU %s (no price in the store's chain)", sku);
-  *price = p;
-  *cost = c;
-  return SHOAL_OK;
+  shoal_err rc = shoal_pricing_model_new(src, SHOAL_PRICING_SCOPES, out, diag);
+  if (rc != SHOAL_OK)
+    shoal_diag_prefix(diag, "price chain of store %s", store);
+  return rc;
 }
 
 /* ---- events ------------------------------------------------------------- */
@@ -706,6 +700,10 @@ static shoal_err settle(const struct fold *f, const cJSON *rates, int64_t due_ms
   int64_t labor_rev = 0, labor_cost = 0, parts_rev = 0, parts_cost = 0, late_hours = 0,
           late_comp = 0, revenue = 0, cost = 0, profit = 0, x = 0;
   cJSON *unknown = cJSON_CreateArray();
+  struct shoal_pricing_model *model = NULL;
+  if (!opts->item && cJSON_GetArraySize(f->parts) > 0 &&
+      (rc = chain_model(opts->docs, opts->ndocs, region, store, &model, diag)) != SHOAL_OK)
+    goto cleanup;
   CHECKED(shoal_mul_checked(f->labor_minutes, per_h, &x));
   labor_rev = shoal_div_ceil(x, 60);
   CHECKED(shoal_mul_checked(f->labor_minutes, cost_h, &x));
@@ -715,10 +713,16 @@ static shoal_err settle(const struct fold *f, const cJSON *rates, int64_t due_ms
     const char *sku = cJSON_GetObjectItemCaseSensitive(p, "sku")->valuestring;
     int64_t qty = (int64_t)cJSON_GetObjectItemCaseSensitive(p, "qty")->valuedouble;
     int64_t price = 0, pcost = 0;
-    if (opts->item)
+    bool has_cost = true;
+    if (opts->item) {
       rc = opts->item(opts->item_user, sku, &price, &pcost, diag);
-    else
-      rc = chain_item(opts->docs, opts->ndocs, region, store, sku, &price, &pcost, diag);
+    } else {
+      rc = shoal_pricing_item(model, sku, &price, &pcost, &has_cost);
+      if (rc == SHOAL_ENOTFOUND)
+        shoal_fail(diag, rc, "unknown SKU %s (no price in the chain of store %s)", sku, store);
+      else if (rc == SHOAL_OK && !has_cost)
+        pcost = 0;
+    }
     if (rc == SHOAL_ENOTFOUND && opts->lenient_items) {
       cJSON_AddItemToArray(unknown, cJSON_CreateString(sku));
       price = pcost = 0;
@@ -770,6 +774,7 @@ static shoal_err settle(const struct fold *f, const cJSON *rates, int64_t due_ms
   }
   *out = s;
 cleanup:
+  shoal_pricing_model_free(model);
   cJSON_Delete(unknown);
   return rc;
 }
