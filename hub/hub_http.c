@@ -20,13 +20,11 @@
 #include "crypto.h"
 #include "db.h"
 #include "hub_metrics.h"
+#include "hub_publish.h"
 #include "hub_reports.h"
 #include "jsonx.h"
-#include "policy.h"
-#include "signing.h"
 #include "timeutil.h"
 #include "util.h"
-#include "wire.h"
 
 extern const struct shoal_migration hub_migrations[];
 extern const size_t hub_migrations_count;
@@ -172,93 +170,6 @@ static shoal_err period(struct MHD_Connection *c, bool required, int64_t *from, 
   return SHOAL_OK;
 }
 
-/* Signs and records a policy document for the scope named inside it, the
- * same way as `shoal-hub publish`: validation, version = last + 1, signed
- * envelope stored, then published retained (when the hub runs MQTT). */
-static shoal_err publish_policy(struct hub_http *h, const char *doc, size_t len,
-                                const char *effective_at, char *scope, int64_t *version_out,
-                                shoal_diag *d) {
-  struct shoal_privkey *key = NULL;
-  char *env = NULL;
-  sqlite3_stmt *st = NULL;
-  bool in_tx = false;
-  shoal_err rc = shoal_policy_validate(doc, len, scope, d);
-  if (rc != SHOAL_OK)
-    return rc;
-  if (!h->ctx->cfg.signing_key)
-    return shoal_fail(d, SHOAL_ECONFIG, "the hub config has no signing_key");
-  if ((rc = shoal_privkey_load(h->ctx->cfg.signing_key, &key, d)) != SHOAL_OK)
-    return rc;
-  char issued[40];
-  int64_t now = shoal_now_ms(), version = 0;
-  shoal_time_format_utc_s(now, issued, sizeof issued);
-  if ((rc = shoal_db_begin(h->db, d)) != SHOAL_OK)
-    goto cleanup;
-  in_tx = true;
-  if ((rc = shoal_db_prepare(h->db, "SELECT COALESCE(MAX(version), 0) + 1 FROM policies WHERE scope = ?1",
-                             &st, d)) != SHOAL_OK)
-    goto cleanup;
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) != SQLITE_ROW) {
-    rc = shoal_db_fail(h->db, sqlite3_errcode(h->db), "reading policy versions", d);
-    goto cleanup;
-  }
-  version = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  st = NULL;
-  if ((rc = shoal_policy_envelope_sign(key, scope, version, issued, effective_at, NULL, doc, &env,
-                                       d)) != SHOAL_OK)
-    goto cleanup;
-  if ((rc = shoal_db_prepare(h->db,
-                             "INSERT INTO policies (scope, version, issued_at, effective_at, "
-                             "expires_at, doc, envelope, published_ms) "
-                             "VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7)",
-                             &st, d)) != SHOAL_OK)
-    goto cleanup;
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, version);
-  sqlite3_bind_text(st, 3, issued, -1, SQLITE_STATIC);
-  if (effective_at)
-    sqlite3_bind_text(st, 4, effective_at, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 5, doc, (int)len, SQLITE_STATIC);
-  sqlite3_bind_text(st, 6, env, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 7, now);
-  int src = sqlite3_step(st);
-  if (src != SQLITE_DONE) {
-    rc = shoal_db_fail(h->db, src, "storing the policy", d);
-    goto cleanup;
-  }
-  if ((rc = shoal_db_commit(h->db, d)) != SHOAL_OK)
-    goto cleanup;
-  in_tx = false;
-  if (h->ctx->publish) {
-    enum shoal_scope_kind kind;
-    const char *id;
-    char topic[SHOAL_TOPIC_MAX];
-    shoal_scope_parse(scope, &kind, &id, d);
-    enum shoal_topic tk = kind == SHOAL_SCOPE_GLOBAL   ? SHOAL_TOPIC_POLICY_GLOBAL
-                          : kind == SHOAL_SCOPE_REGION ? SHOAL_TOPIC_POLICY_REGION
-                                                       : SHOAL_TOPIC_POLICY_STORE;
-    const char *prefix = h->ctx->cfg.topic_prefix ? h->ctx->cfg.topic_prefix : "shoal/v1";
-    if (shoal_topic_format(topic, sizeof topic, prefix, tk, kind == SHOAL_SCOPE_GLOBAL ? NULL : id,
-                           NULL) == SHOAL_OK) {
-      shoal_diag pd;
-      if (h->ctx->publish(h->ctx->publish_user, topic, env, strlen(env), true, &pd) != SHOAL_OK)
-        shoal_log(&h->ctx->log, SHOAL_LOG_WARN,
-                  "policy %s v%lld stored; publishing deferred: %s", scope, (long long)version,
-                  pd.msg);
-    }
-  }
-  *version_out = version;
-cleanup:
-  if (in_tx)
-    shoal_db_rollback(h->db);
-  sqlite3_finalize(st);
-  free(env);
-  shoal_privkey_free(key);
-  return rc;
-}
-
 static enum MHD_Result handle(struct hub_http *h, struct MHD_Connection *c, struct req *r) {
   shoal_diag d = {{0}};
   shoal_err rc = SHOAL_OK;
@@ -317,26 +228,22 @@ static enum MHD_Result handle(struct hub_http *h, struct MHD_Connection *c, stru
     break;
   }
   case R_POLICIES: {
-    char scope[SHOAL_SCOPE_MAX];
-    int64_t version = 0;
+    /* The same check, versioning and signing as `shoal-hub publish`; the
+     * running hub publishes the recorded version to the broker. */
     if (!r->body || r->len == 0)
       return respond_error(c, 400, "the body must be a policy document");
-    const char *eff = arg(c, "effective_at");
-    if (eff && *eff) {
-      struct shoal_time t;
-      if ((rc = shoal_time_parse(eff, &t, &d)) != SHOAL_OK)
-        return respond_error(c, 400, d.msg);
-    } else {
-      eff = NULL;
-    }
-    rc = publish_policy(h, r->body, r->len, eff, scope, &version, &d);
+    const char *eff = arg(c, "effective_at"), *exp = arg(c, "expires_at");
+    struct hub_published pub = {0};
+    rc = hub_publish_record(h->db, &h->ctx->cfg, r->body, r->len, eff && *eff ? eff : NULL,
+                            exp && *exp ? exp : NULL, &pub, &d);
     if (rc != SHOAL_OK)
       break;
     out = cJSON_CreateObject();
-    cJSON_AddStringToObject(out, "scope", scope);
-    cJSON_AddNumberToObject(out, "version", (double)version);
-    shoal_log(&h->ctx->log, SHOAL_LOG_INFO, "http: published %s version %lld", scope,
-              (long long)version);
+    cJSON_AddStringToObject(out, "scope", pub.scope);
+    cJSON_AddNumberToObject(out, "version", (double)pub.version);
+    shoal_log(&h->ctx->log, SHOAL_LOG_INFO, "http: recorded policy %s version %lld", pub.scope,
+              (long long)pub.version);
+    hub_published_cleanup(&pub);
     break;
   }
   default:

@@ -444,14 +444,79 @@ cleanup:
   return rc;
 }
 
+/* SLA state of a ticket against its resolve due time. */
+static const char *sla_state(sqlite3_stmt *st, int64_t now_ms) {
+  if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+    return "none";
+  int64_t due = sqlite3_column_int64(st, 7);
+  if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+    return sqlite3_column_int64(st, 8) <= due ? "met" : "breached";
+  const char *state = (const char *)sqlite3_column_text(st, 3);
+  if (state && (strcmp(state, "cancelled") == 0 || strcmp(state, "closed") == 0))
+    return "none";
+  if (now_ms > due)
+    return "breached";
+  int64_t window = sqlite3_column_type(st, 6) != SQLITE_NULL ? due - sqlite3_column_int64(st, 6)
+                                                             : 4 * HUB_SLA_DUE_SOON_MIN_MS;
+  int64_t soon = window / 4 > HUB_SLA_DUE_SOON_MIN_MS ? window / 4 : HUB_SLA_DUE_SOON_MIN_MS;
+  return due - now_ms <= soon ? "due_soon" : "ok";
+}
+
 shoal_err hub_reports_tickets(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_diag *diag) {
-  (void)now_ms;
   int64_t has = 0;
   shoal_err rc = shoal_db_query_int(
       db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'tickets'", 0, &has,
       diag);
   if (rc != SHOAL_OK)
     return rc;
-  *out = cJSON_CreateArray();
+  if (!has) {
+    *out = cJSON_CreateArray();
+    return SHOAL_OK;
+  }
+  sqlite3_stmt *st = NULL;
+  if ((rc = shoal_db_prepare(db,
+                             "SELECT id, store, region, state, priority, grp, opened_ms, "
+                             "resolve_due_ms, resolved_ms, escalation_level, doc FROM tickets "
+                             "ORDER BY opened_ms DESC, id LIMIT ?1",
+                             &st, diag)) != SHOAL_OK)
+    return rc;
+  sqlite3_bind_int(st, 1, HUB_TICKETS_LIST_MAX);
+  cJSON *arr = cJSON_CreateArray();
+  int src;
+  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    cJSON *row = cJSON_CreateObject();
+    cJSON_AddItemToArray(arr, row);
+    add_text_or_null(row, "id", st, 0);
+    add_text_or_null(row, "store", st, 1);
+    add_text_or_null(row, "region", st, 2);
+    add_text_or_null(row, "state", st, 3);
+    add_text_or_null(row, "priority", st, 4);
+    add_text_or_null(row, "group", st, 5);
+    /* category and title come from the merged ticket document. */
+    cJSON *doc = NULL;
+    shoal_diag ignored;
+    const char *text = (const char *)sqlite3_column_text(st, 10);
+    if (text && shoal_json_parse(text, (size_t)sqlite3_column_bytes(st, 10), &doc, &ignored) ==
+                    SHOAL_OK) {
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "category");
+      if (cJSON_IsString(v))
+        cJSON_AddStringToObject(row, "category", v->valuestring);
+      v = cJSON_GetObjectItemCaseSensitive(doc, "title");
+      if (cJSON_IsString(v))
+        cJSON_AddStringToObject(row, "title", v->valuestring);
+    }
+    cJSON_Delete(doc);
+    add_time_or_null(row, "opened_at", st, 6);
+    add_time_or_null(row, "resolve_due", st, 7);
+    add_time_or_null(row, "resolved_at", st, 8);
+    cJSON_AddNumberToObject(row, "escalation_level", (double)sqlite3_column_int64(st, 9));
+    cJSON_AddStringToObject(row, "sla_state", sla_state(st, now_ms));
+  }
+  sqlite3_finalize(st);
+  if (src != SQLITE_DONE) {
+    cJSON_Delete(arr);
+    return shoal_db_fail(db, src, "ticket list", diag);
+  }
+  *out = arr;
   return SHOAL_OK;
 }

@@ -16,6 +16,8 @@
 /* A device online whose reported backlog has not moved for this long is
  * "connected but not syncing". */
 #define HUB_SYNC_STALL_MS (5 * 60 * 1000)
+#define HUB_TICKETS_LIST_MAX 10000
+#define HUB_SLA_DUE_SOON_MIN_MS (15 * 60 * 1000)
 #define HUB_PERIOD_ALL_FROM INT64_MIN
 #define HUB_PERIOD_ALL_TO INT64_MAX
 
@@ -49,8 +51,12 @@ shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
 /* Latest published version per scope: [{scope, version, published_at}]. */
 shoal_err hub_reports_policies(sqlite3 *db, cJSON **out, shoal_diag *diag);
 
-/* Tickets with SLA state ("ok" | "due_soon" | "breached" | "met" | "none");
- * an empty array when the hub has no ticket table yet. */
+/* Tickets (newest first, at most HUB_TICKETS_LIST_MAX): id, store, region,
+ * state, priority, group, category, title, opened_at, resolve_due,
+ * resolved_at, escalation_level and "sla_state": "none" (no SLA applies),
+ * "ok", "due_soon" (within a quarter of its window, at least
+ * HUB_SLA_DUE_SOON_MIN_MS, of the due time), "breached" (unresolved past
+ * due, or resolved late) or "met" (resolved in time). */
 shoal_err hub_reports_tickets(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_diag *diag);
 
 #endif
