@@ -155,6 +155,17 @@ def main():
         db.execute("INSERT INTO sales (device, epoch, seq, store, region, at_ms, subtotal, "
                    "discount, rounding, total, body) VALUES ('pos-1', '1', 99, 'S1', 'east', ?, "
                    "7, 0, 0, 7, '{}')", (DAY_MS + 86400000 + 3600000,))
+        # Tickets: one breached, one due soon, two ok, one resolved (not open).
+        m = 60000
+        for tid, state, opened, due, resolved in (
+                ("t1", "assigned", now - 90 * m, now - 30 * m, None),
+                ("t2", "new", now - 55 * m, now + 5 * m, None),
+                ("t3", "on_site", now - 10 * m, now + 50 * m, None),
+                ("t4", "new", now - 1 * m, now + 239 * m, None),
+                ("t5", "resolved", now - 90 * m, now - 30 * m, now - 40 * m)):
+            db.execute("INSERT INTO tickets (id, store, region, state, priority, opened_ms, "
+                       "resolve_due_ms, resolved_ms, doc, updated_ms) VALUES (?, 'S1', 'east', ?, "
+                       "'normal', ?, ?, ?, '{}', 0)", (tid, state, opened, due, resolved))
         db.commit()
         db.close()
 
@@ -222,8 +233,18 @@ def main():
         # Open tickets: the count shown equals the API's open tickets.
         open_n = sum(1 for t in tickets if t.get("state") not in ("resolved", "closed", "cancelled"))
         _, text = dom.find("data-sla", "total", "data-field", "count")
-        if text != str(open_n):
-            problems.append(f"open tickets shows {text!r}, API {open_n}")
+        if text != str(open_n) or open_n != 4:
+            problems.append(f"open tickets shows {text!r}, API {open_n}, want 4")
+        by_sla = {}
+        for t in tickets:
+            if t.get("state") not in ("resolved", "closed", "cancelled"):
+                by_sla[t["sla_state"]] = by_sla.get(t["sla_state"], 0) + 1
+        if by_sla != {"breached": 1, "due_soon": 1, "ok": 2}:
+            problems.append(f"API SLA states {by_sla}")
+        for sla, n in by_sla.items():
+            _, text = dom.find("data-sla", sla, "data-field", "count")
+            if text != str(n):
+                problems.append(f"tickets {sla} shows {text!r}, API {n}")
 
         shot = os.path.join(build, "dashboard.png")
         subprocess.run(flags + [f"--screenshot={shot}", url], capture_output=True, timeout=120)

@@ -426,6 +426,45 @@ static void test_hub_http_sales_reports_and_settlement(void **state) {
   resp_free(&r);
 }
 
+static void test_hub_http_tickets_carry_sla_state(void **state) {
+  (void)state;
+  int64_t now = shoal_now_ms(), m = 60000;
+  char q[2048];
+  snprintf(q, sizeof q,
+           "INSERT INTO tickets (id, store, region, state, priority, grp, opened_ms, "
+           "resolve_due_ms, resolved_ms, escalation_level, doc, updated_ms) VALUES "
+           "('t-ok', 'S1', 'east', 'assigned', 'normal', 'g', %lld, %lld, NULL, 0, "
+           "'{\"title\":\"Fridge\",\"category\":\"repair\"}', 0),"
+           "('t-soon', 'S1', 'east', 'new', 'high', 'g', %lld, %lld, NULL, 0, '{}', 0),"
+           "('t-late', 'S1', 'east', 'on_site', 'urgent', 'g', %lld, %lld, NULL, 2, '{}', 0),"
+           "('t-met', 'S2', 'west', 'resolved', 'low', 'g', %lld, %lld, %lld, 0, '{}', 0),"
+           "('t-missed', 'S2', 'west', 'closed', 'low', 'g', %lld, %lld, %lld, 1, '{}', 0),"
+           "('t-none', 'S2', 'west', 'new', 'low', NULL, %lld, NULL, NULL, 0, '{}', 0)",
+           (long long)(now - 10 * m), (long long)(now + 50 * m), (long long)(now - 55 * m),
+           (long long)(now + 5 * m), (long long)(now - 90 * m), (long long)(now - 30 * m),
+           (long long)(now - 90 * m), (long long)(now - 30 * m), (long long)(now - 40 * m),
+           (long long)(now - 90 * m), (long long)(now - 30 * m), (long long)(now - 20 * m),
+           (long long)(now - 5 * m));
+  sql(q);
+  struct resp r = get("/api/v1/tickets", TOKEN);
+  assert_int_equal(r.status, 200);
+  cJSON *j = json_of(&r);
+  assert_int_equal(cJSON_GetArraySize(j), 6);
+  const char *want[][2] = {{"t-ok", "ok"},     {"t-soon", "due_soon"},   {"t-late", "breached"},
+                           {"t-met", "met"},   {"t-missed", "breached"}, {"t-none", "none"}};
+  for (size_t i = 0; i < 6; i++) {
+    const cJSON *t = find(j, "id", want[i][0]);
+    assert_string_equal(cJSON_GetObjectItem(t, "sla_state")->valuestring, want[i][1]);
+  }
+  const cJSON *t = find(j, "id", "t-ok");
+  assert_string_equal(cJSON_GetObjectItem(t, "title")->valuestring, "Fridge");
+  assert_string_equal(cJSON_GetObjectItem(t, "state")->valuestring, "assigned");
+  assert_int_equal(num(find(j, "id", "t-late"), "escalation_level"), 2);
+  cJSON_Delete(j);
+  resp_free(&r);
+  sql("DELETE FROM tickets");
+}
+
 /* ---- webhooks ---- */
 
 struct receiver {
@@ -602,6 +641,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_hub_http_publishes_policies_like_publish),
       cmocka_unit_test(test_hub_http_fleet_shows_sync_health),
       cmocka_unit_test(test_hub_http_sales_reports_and_settlement),
+      cmocka_unit_test(test_hub_http_tickets_carry_sla_state),
       cmocka_unit_test(test_hub_http_webhooks_deliver_after_outage),
   };
   int rc = cmocka_run_group_tests(tests, setup, teardown);
