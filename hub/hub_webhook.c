@@ -3,9 +3,10 @@
  * thread with its own database handle POSTs them with libcurl, signed with
  * X-Shoal-Signature: sha256=<hex HMAC-SHA256(secret, body)>. Invariants: a
  * row leaves the queue only on a 2xx (delivered) or into webhook_dead (after
- * HUB_WEBHOOK_ATTEMPTS_MAX failures or HUB_WEBHOOK_MAX_AGE_MS); a failing
- * receiver holds back its later rows (one probe per backoff period, not one
- * per row) and never delays other receivers long nor ingest at all. */
+ * HUB_WEBHOOK_ATTEMPTS_MAX failures or HUB_WEBHOOK_MAX_AGE_MS); each
+ * receiver's queue is sent in id order and its oldest row gates the rest (a
+ * failing receiver gets one probe per backoff period, not one per event);
+ * nothing here ever waits on ingest's lock for longer than a row write. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -205,7 +206,8 @@ static void to_dead(struct hub_webhooks *w, int64_t id, const char *why) {
   shoal_log(&w->log, SHOAL_LOG_WARN, "webhook delivery %lld given up: %s", (long long)id, why);
 }
 
-/* Records a failed attempt on row id of url: backoff, or the dead list. */
+/* Records a failed attempt on row id: a later retry (backoff), or the
+ * dead list once the attempts or the age run out. */
 static void failed(struct hub_webhooks *w, int64_t id, const char *url, int attempts,
                    int64_t created_ms, const char *why) {
   shoal_diag d;
@@ -224,90 +226,113 @@ static void failed(struct hub_webhooks *w, int64_t id, const char *url, int atte
     delay = w->opts.backoff_max_ms;
   uint32_t r = 0;
   shoal_random_bytes(&r, sizeof r);
-  delay += (int64_t)(r % (uint32_t)(delay / 4 + 1)); /* jitter: receivers see no thundering herd */
-  int64_t next = now + delay;
-  if (shoal_db_begin(w->db, &d) != SHOAL_OK)
-    return;
+  delay += (int64_t)(r % (uint32_t)(delay / 4 + 1)); /* jitter: no thundering herd on recovery */
   exec_bind(w->db,
             "UPDATE webhook_queue SET attempts = attempts + 1, next_ms = ?2, last_error = ?4 "
             "WHERE id = ?3",
-            NULL, next, id, why, &d);
-  /* Hold back the receiver's other rows until this one is tried again. */
-  exec_bind(w->db, "UPDATE webhook_queue SET next_ms = ?2 WHERE url = ?1 AND next_ms < ?2", url,
-            next, 0, NULL, &d);
-  shoal_db_commit(w->db, &d);
+            NULL, now + delay, id, why, &d);
   shoal_log(&w->log, SHOAL_LOG_INFO, "webhook %s: delivery %lld failed (%s), retry in %lld ms", url,
             (long long)id, why, (long long)delay);
 }
 
-struct due {
-  int64_t id, created_ms;
-  int attempts;
-  char *url, *kind, *body;
-  size_t len;
-};
+/* Removes delivered rows in one transaction (one fsync per batch, not per
+ * delivery). A crash before this commits re-sends them: at least once. */
+static void flush_delivered(struct hub_webhooks *w, const int64_t *ids, int n) {
+  shoal_diag d;
+  if (n == 0 || shoal_db_begin(w->db, &d) != SHOAL_OK)
+    return;
+  for (int i = 0; i < n; i++)
+    exec_bind(w->db, "DELETE FROM webhook_queue WHERE id = ?3", NULL, 0, ids[i], NULL, &d);
+  count(w->db, "webhook_delivered_total", n);
+  if (shoal_db_commit(w->db, &d) != SHOAL_OK)
+    shoal_db_rollback(w->db);
+}
 
-/* One pass over the due rows; returns how many were delivered. */
-static int deliver_round(struct hub_webhooks *w, CURL *curl) {
-  struct due rows[HUB_WEBHOOK_BATCH];
-  int n = 0, delivered = 0;
+/* Delivers the due head of one receiver's queue, in id order. The row
+ * with the lowest id gates the rest: while it waits for its retry, the
+ * receiver gets one probe per backoff period, not one per queued event. */
+static int deliver_hook(struct hub_webhooks *w, CURL *curl, const struct hook *h) {
+  int64_t ids[HUB_WEBHOOK_BATCH], done[HUB_WEBHOOK_BATCH];
+  int attempts[HUB_WEBHOOK_BATCH], n = 0, ndone = 0, delivered = 0;
+  int64_t created[HUB_WEBHOOK_BATCH], next[HUB_WEBHOOK_BATCH];
+  char *kinds[HUB_WEBHOOK_BATCH], *bodies[HUB_WEBHOOK_BATCH];
+  size_t lens[HUB_WEBHOOK_BATCH];
   sqlite3_stmt *st = NULL;
   shoal_diag d;
   if (shoal_db_prepare(w->db,
-                       "SELECT id, url, kind, body, attempts, created_ms FROM webhook_queue "
-                       "WHERE next_ms <= ?1 ORDER BY id LIMIT ?2",
+                       "SELECT id, kind, body, attempts, created_ms, next_ms FROM webhook_queue "
+                       "WHERE url = ?1 ORDER BY id LIMIT ?2",
                        &st, &d) != SHOAL_OK) {
     shoal_log(&w->log, SHOAL_LOG_ERROR, "webhooks: %s", d.msg);
     return 0;
   }
-  sqlite3_bind_int64(st, 1, shoal_now_ms());
+  sqlite3_bind_text(st, 1, h->url, -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 2, HUB_WEBHOOK_BATCH);
+  int64_t now = shoal_now_ms();
   while (n < HUB_WEBHOOK_BATCH && sqlite3_step(st) == SQLITE_ROW) {
-    struct due *r = &rows[n];
-    r->id = sqlite3_column_int64(st, 0);
-    r->url = shoal_strdup((const char *)sqlite3_column_text(st, 1));
-    r->kind = shoal_strdup((const char *)sqlite3_column_text(st, 2));
-    r->len = (size_t)sqlite3_column_bytes(st, 3);
-    r->body = shoal_strdup((const char *)sqlite3_column_text(st, 3));
-    r->attempts = sqlite3_column_int(st, 4);
-    r->created_ms = sqlite3_column_int64(st, 5);
+    next[n] = sqlite3_column_int64(st, 5);
+    if (next[n] > now)
+      break; /* the head waits for its retry: so does the rest */
+    ids[n] = sqlite3_column_int64(st, 0);
+    kinds[n] = shoal_strdup((const char *)sqlite3_column_text(st, 1));
+    lens[n] = (size_t)sqlite3_column_bytes(st, 2);
+    bodies[n] = shoal_strdup((const char *)sqlite3_column_text(st, 2));
+    attempts[n] = sqlite3_column_int(st, 3);
+    created[n] = sqlite3_column_int64(st, 4);
     n++;
   }
   sqlite3_finalize(st);
-
-  const char *blocked[HUB_WEBHOOK_BATCH];
-  int nblocked = 0;
   for (int i = 0; i < n && !atomic_load(&w->stop); i++) {
-    struct due *r = &rows[i];
-    if (!r->url || !r->kind || !r->body)
-      continue; /* OOM: the row stays queued */
-    bool skip = false;
-    for (int b = 0; b < nblocked; b++)
-      if (strcmp(blocked[b], r->url) == 0)
-        skip = true;
-    if (skip)
-      continue;
-    const struct hook *h = find_hook(w, r->url);
-    if (!h) {
-      to_dead(w, r->id, "webhook no longer configured");
-      continue;
-    }
+    if (!kinds[i] || !bodies[i])
+      break; /* OOM: retried next round */
     char err[CURL_ERROR_SIZE + 32] = "";
-    if (post(w, curl, h, r->id, r->kind, r->body, r->len, err, sizeof err)) {
-      exec_bind(w->db, "DELETE FROM webhook_queue WHERE id = ?3", NULL, 0, r->id, NULL, &d);
-      count(w->db, "webhook_delivered_total", 1);
+    if (post(w, curl, h, ids[i], kinds[i], bodies[i], lens[i], err, sizeof err)) {
+      done[ndone++] = ids[i];
       delivered++;
-    } else if (!atomic_load(&w->stop)) {
-      failed(w, r->id, r->url, r->attempts, r->created_ms, err);
-      blocked[nblocked++] = r->url;
+      continue;
     }
+    if (!atomic_load(&w->stop)) {
+      flush_delivered(w, done, ndone);
+      ndone = 0;
+      failed(w, ids[i], h->url, attempts[i], created[i], err);
+    }
+    break;
   }
+  flush_delivered(w, done, ndone);
   for (int i = 0; i < n; i++) {
-    free(rows[i].url);
-    free(rows[i].kind);
-    free(rows[i].body);
+    free(kinds[i]);
+    free(bodies[i]);
   }
   return delivered;
+}
+
+/* One pass over every receiver; returns how many deliveries were made. */
+static int deliver_round(struct hub_webhooks *w, CURL *curl) {
+  int delivered = 0;
+  for (size_t i = 0; i < w->nhooks && !atomic_load(&w->stop); i++)
+    delivered += deliver_hook(w, curl, &w->hooks[i]);
+  return delivered;
+}
+
+/* Deliveries queued for a URL no longer in the config can never be sent. */
+static void bury_unconfigured(struct hub_webhooks *w) {
+  sqlite3_stmt *st = NULL;
+  shoal_diag d;
+  int64_t ids[HUB_WEBHOOK_BATCH];
+  for (int round = 0; round < 100000 && !atomic_load(&w->stop); round++) {
+    int n = 0;
+    if (shoal_db_prepare(w->db, "SELECT id, url FROM webhook_queue ORDER BY url, id", &st, &d) !=
+        SHOAL_OK)
+      return;
+    while (n < HUB_WEBHOOK_BATCH && sqlite3_step(st) == SQLITE_ROW)
+      if (!find_hook(w, (const char *)sqlite3_column_text(st, 1)))
+        ids[n++] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    for (int i = 0; i < n; i++)
+      to_dead(w, ids[i], "webhook no longer configured");
+    if (n < HUB_WEBHOOK_BATCH)
+      return;
+  }
 }
 
 static void *worker(void *arg) {
@@ -317,6 +342,7 @@ static void *worker(void *arg) {
     shoal_log(&w->log, SHOAL_LOG_ERROR, "webhooks: curl_easy_init failed");
     return NULL;
   }
+  bury_unconfigured(w);
   while (!atomic_load(&w->stop)) {
     int delivered = deliver_round(w, curl);
     if (delivered > 0)

@@ -564,6 +564,12 @@ static void test_hub_http_webhooks_deliver_after_outage(void **state) {
   assert_int_equal(shoal_db_query_int(ctx.db, "SELECT COUNT(*) FROM webhook_queue", 0, &queued, &dg),
                    SHOAL_OK);
   assert_int_equal(queued, 20); /* 10 sales x 2 subscribed webhooks */
+  /* Left over from a config that had another receiver: buried, not sent. */
+  assert_int_equal(sqlite3_exec(ctx.db,
+                                "INSERT INTO webhook_queue (url, kind, body, created_ms, next_ms) "
+                                "VALUES ('http://127.0.0.1:9/gone', 'sale', '{\"n\":13}', 0, 0)",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
 
   struct hub_webhook_opts o;
   hub_webhook_opts_default(&o);
@@ -594,12 +600,17 @@ static void test_hub_http_webhooks_deliver_after_outage(void **state) {
   assert_int_equal(rv.bad_sig, 0);
   /* The dead receiver's deliveries were given up after the bound: the
    * worker holds them back while the head of the line fails. */
-  assert_int_equal(dead, 10);
+  assert_int_equal(dead, 11);
   int64_t attempts = 0;
   shoal_db_query_int(ctx.db, "SELECT MAX(attempts) FROM webhook_dead", 0, &attempts, &dg);
   assert_int_equal(attempts, 4);
+  shoal_db_query_int(ctx.db,
+                     "SELECT COUNT(*) FROM webhook_dead WHERE url LIKE '%/gone' AND last_error = "
+                     "'webhook no longer configured'",
+                     0, &attempts, &dg);
+  assert_int_equal(attempts, 1);
   struct resp r = get("/metrics", NULL);
-  assert_non_null(strstr(r.body, "shoal_webhook_dead_total 10\n"));
+  assert_non_null(strstr(r.body, "shoal_webhook_dead_total 11\n"));
   assert_null(strstr(r.body, "shoal_webhook_failures_total 0\n"));
   resp_free(&r);
   hub_ctx_close(&ctx);
