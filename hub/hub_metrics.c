@@ -86,7 +86,10 @@ shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *ou
   int src;
 
   head(&b, "shoal_ingest_events_total", "counter", "Events stored by the hub, by type.");
-  if ((rc = shoal_db_prepare(db, "SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY type",
+  /* Totals kept by triggers (migration 0005), not counted here. */
+  if ((rc = shoal_db_prepare(db,
+                             "SELECT substr(name, 14), value FROM hub_counters "
+                             "WHERE name LIKE 'events\\_total:%' ESCAPE '\\' ORDER BY name",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -109,7 +112,8 @@ shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *ou
       (double)recent * 1000.0 / HUB_METRICS_RATE_WINDOW_MS);
 
   if ((rc = scalar(db, &b, "shoal_sales_total", "counter", "Sales stored.",
-                   "SELECT COUNT(*) FROM sales", diag)) != SHOAL_OK ||
+                   "SELECT COALESCE(SUM(value), 0) FROM hub_counters WHERE name = 'sales_total'",
+                   diag)) != SHOAL_OK ||
       (rc = scalar(db, &b, "shoal_dead_letters_total", "counter",
                    "Events refused into the dead-letter table.",
                    "SELECT COUNT(*) FROM dead_letters", diag)) != SHOAL_OK ||

@@ -37,3 +37,23 @@ CREATE TABLE hub_counters (
 
 -- Ingest rate for /metrics: events stored in the last minute.
 CREATE INDEX events_by_received ON events (received_ms);
+
+-- Running totals for /metrics, kept by triggers inside the writer's own
+-- transaction so a scrape never counts a table of millions of events.
+INSERT INTO hub_counters (name, value)
+  SELECT 'events_total:' || type, COUNT(*) FROM events GROUP BY type;
+INSERT INTO hub_counters (name, value) SELECT 'sales_total', COUNT(*) FROM sales;
+CREATE TRIGGER events_count_ins AFTER INSERT ON events BEGIN
+  INSERT INTO hub_counters (name, value) VALUES ('events_total:' || NEW.type, 1)
+    ON CONFLICT (name) DO UPDATE SET value = value + 1;
+END;
+CREATE TRIGGER events_count_del AFTER DELETE ON events BEGIN
+  UPDATE hub_counters SET value = value - 1 WHERE name = 'events_total:' || OLD.type;
+END;
+CREATE TRIGGER sales_count_ins AFTER INSERT ON sales BEGIN
+  INSERT INTO hub_counters (name, value) VALUES ('sales_total', 1)
+    ON CONFLICT (name) DO UPDATE SET value = value + 1;
+END;
+CREATE TRIGGER sales_count_del AFTER DELETE ON sales BEGIN
+  UPDATE hub_counters SET value = value - 1 WHERE name = 'sales_total';
+END;
