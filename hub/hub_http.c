@@ -380,8 +380,16 @@ static shoal_err parse_listen(const char *listen, struct sockaddr_storage *ss, s
   int gai = getaddrinfo(host, port, &hints, &res);
   if (gai != 0 || !res)
     return shoal_fail(d, SHOAL_ECONFIG, "http.listen \"%s\": %s", listen, gai_strerror(gai));
-  memcpy(ss, res->ai_addr, res->ai_addrlen);
-  *sslen = res->ai_addrlen;
+  /* A name like "localhost" may resolve to ::1 and 127.0.0.1; take IPv4
+   * when offered, as clients of "localhost:PORT" mostly try it first. */
+  struct addrinfo *pick = res;
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+    if (ai->ai_family == AF_INET) {
+      pick = ai;
+      break;
+    }
+  memcpy(ss, pick->ai_addr, pick->ai_addrlen);
+  *sslen = pick->ai_addrlen;
   freeaddrinfo(res);
   return SHOAL_OK;
 }
@@ -421,7 +429,8 @@ shoal_err hub_http_start(struct hub_ctx *ctx, struct hub_http **out, shoal_diag 
   if ((rc = shoal_db_open(ctx->cfg.db, hub_migrations, hub_migrations_count, &h->db, diag)) !=
       SHOAL_OK)
     goto fail;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+  /* One polling thread (epoll/poll, not select: no FD_SETSIZE cap). */
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
   if (ss.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
   h->daemon = MHD_start_daemon(

@@ -239,6 +239,23 @@ static void test_hub_http_public_routes_need_no_token(void **state) {
   resp_free(&r);
 }
 
+/* listen 127.0.0.1:P binds that address only: 127.0.0.2 (also loopback
+ * on Linux, but another address) is refused. */
+static void test_hub_http_binds_exactly_the_listen_address(void **state) {
+  (void)state;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)g_port);
+  inet_pton(AF_INET, "127.0.0.2", &a.sin_addr);
+  assert_int_not_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  close(fd);
+  fd = socket(AF_INET, SOCK_STREAM, 0);
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  close(fd);
+}
+
 static void test_hub_http_api_needs_the_token(void **state) {
   (void)state;
   const char *paths[] = {"/api/v1/devices", "/api/v1/tickets", "/api/v1/reports/sales?by=store",
@@ -646,6 +663,7 @@ int main(int argc, char **argv) {
     return serve(argv[2]);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hub_http_public_routes_need_no_token),
+      cmocka_unit_test(test_hub_http_binds_exactly_the_listen_address),
       cmocka_unit_test(test_hub_http_api_needs_the_token),
       cmocka_unit_test(test_hub_http_unknown_route_is_404),
       cmocka_unit_test(test_hub_http_oversized_body_is_413),
