@@ -27,7 +27,9 @@ int shoal_ticket_priority_rank(const char *p) {
   return -1;
 }
 
-bool shoal_ticket_priority_valid(const char *p) { return shoal_ticket_priority_rank(p) >= 0; }
+bool shoal_ticket_priority_valid(const char *p) {
+  return shoal_ticket_priority_rank(p) >= 0;
+}
 
 /* ---- policy sections ---------------------------------------------------- */
 
@@ -110,8 +112,8 @@ static shoal_err validate_routing(const cJSON *routing, shoal_diag *diag) {
         return rc;
       }
       if (g && !shoal_id_valid(g))
-        return shoal_fail(diag, SHOAL_EINPUT, "routing rule %s: set.group is not a valid identifier",
-                          id);
+        return shoal_fail(diag, SHOAL_EINPUT,
+                          "routing rule %s: set.group is not a valid identifier", id);
       if (p && !shoal_ticket_priority_valid(p))
         return shoal_fail(diag, SHOAL_EINPUT,
                           "routing rule %s: set.priority \"%s\" is not low, normal, high or urgent",
@@ -130,8 +132,8 @@ static shoal_err validate_sla(const cJSON *sla, shoal_diag *diag) {
     char ctx[64];
     snprintf(ctx, sizeof ctx, "sla.%.40s", e->string);
     if (!shoal_ticket_priority_valid(e->string))
-      return shoal_fail(diag, SHOAL_EINPUT, "sla: unknown priority \"%s\" (low, normal, high, urgent)",
-                        e->string);
+      return shoal_fail(diag, SHOAL_EINPUT,
+                        "sla: unknown priority \"%s\" (low, normal, high, urgent)", e->string);
     if (!cJSON_IsObject(e))
       return shoal_fail(diag, SHOAL_EINPUT, "%s must be an object", ctx);
     if ((rc = check_keys(e, keys, ctx, diag)) != SHOAL_OK)
@@ -173,8 +175,8 @@ static shoal_err validate_escalation(const cJSON *esc, shoal_diag *diag) {
     if (!shoal_id_valid(g))
       return shoal_fail(diag, SHOAL_EINPUT, "%s: \"group\" is not a valid identifier", ctx);
     if (p && !shoal_ticket_priority_valid(p))
-      return shoal_fail(diag, SHOAL_EINPUT, "%s: priority \"%s\" is not low, normal, high or urgent",
-                        ctx, p);
+      return shoal_fail(diag, SHOAL_EINPUT,
+                        "%s: priority \"%s\" is not low, normal, high or urgent", ctx, p);
   }
   return SHOAL_OK;
 }
@@ -216,7 +218,8 @@ shoal_err shoal_ticket_validate_doc(const cJSON *doc, shoal_diag *diag) {
   if ((s = cJSON_GetObjectItemCaseSensitive(doc, "routing")) &&
       (rc = validate_routing(s, diag)) != SHOAL_OK)
     return rc;
-  if ((s = cJSON_GetObjectItemCaseSensitive(doc, "sla")) && (rc = validate_sla(s, diag)) != SHOAL_OK)
+  if ((s = cJSON_GetObjectItemCaseSensitive(doc, "sla")) &&
+      (rc = validate_sla(s, diag)) != SHOAL_OK)
     return rc;
   if ((s = cJSON_GetObjectItemCaseSensitive(doc, "escalation")) &&
       (rc = validate_escalation(s, diag)) != SHOAL_OK)
@@ -291,9 +294,9 @@ static shoal_err chain_model(const cJSON *const *docs, size_t n, const char *reg
 
 /* ---- events ------------------------------------------------------------- */
 
-static const char *const kinds[] = {"open",   "assign", "scan",  "labor",  "part",     "note",
-                                    "resolve", "close", "cancel", "reopen", "priority", "escalate",
-                                    NULL};
+static const char *const kinds[] = {"open",     "assign",   "scan",  "labor",  "part",
+                                    "note",     "resolve",  "close", "cancel", "reopen",
+                                    "priority", "escalate", NULL};
 
 static shoal_err body_str(const cJSON *body, const char *key, bool required, bool id,
                           const char **out, shoal_diag *diag) {
@@ -335,7 +338,8 @@ static shoal_err check_body(const struct shoal_event *ev, const char *kind, shoa
         (rc = body_str(b, "region", true, true, &region, diag)))
       return rc;
     if (!shoal_ticket_priority_valid(p))
-      return shoal_fail(diag, SHOAL_EINPUT, "priority \"%s\" is not low, normal, high or urgent", p);
+      return shoal_fail(diag, SHOAL_EINPUT, "priority \"%s\" is not low, normal, high or urgent",
+                        p);
     if (strcmp(store, ev->store) != 0)
       return shoal_fail(diag, SHOAL_EINPUT, "open names store %s but was sent by store %s", store,
                         ev->store);
@@ -365,7 +369,8 @@ static shoal_err check_body(const struct shoal_event *ev, const char *kind, shoa
     if ((rc = body_str(b, "priority", true, false, &s, diag)))
       return rc;
     if (!shoal_ticket_priority_valid(s))
-      return shoal_fail(diag, SHOAL_EINPUT, "priority \"%s\" is not low, normal, high or urgent", s);
+      return shoal_fail(diag, SHOAL_EINPUT, "priority \"%s\" is not low, normal, high or urgent",
+                        s);
   } else if (strcmp(kind, "escalate") == 0) {
     const char *p = NULL;
     if ((rc = body_int(b, "level", 1, SHOAL_TICKET_ESC_STEPS_MAX, &n, diag)) ||
@@ -373,7 +378,8 @@ static shoal_err check_body(const struct shoal_event *ev, const char *kind, shoa
         (rc = body_str(b, "priority", false, false, &p, diag)))
       return rc;
     if (p && !shoal_ticket_priority_valid(p))
-      return shoal_fail(diag, SHOAL_EINPUT, "priority \"%s\" is not low, normal, high or urgent", p);
+      return shoal_fail(diag, SHOAL_EINPUT, "priority \"%s\" is not low, normal, high or urgent",
+                        p);
   }
   return rc;
 }
@@ -443,8 +449,8 @@ static int cmp_order(const void *pa, const void *pb) {
 }
 
 enum tstate { T_NEW, T_ASSIGNED, T_ON_SITE, T_RESOLVED, T_CLOSED, T_CANCELLED };
-static const char *const state_names[] = {"new", "assigned", "on_site", "resolved", "closed",
-                                          "cancelled"};
+static const char *const state_names[] = {"new",      "assigned", "on_site",
+                                          "resolved", "closed",   "cancelled"};
 
 struct fold {
   bool opened;
@@ -469,7 +475,9 @@ static void ignore(struct fold *f, const struct tev *t, const char *reason) {
   cJSON_AddItemToArray(f->ignored, o);
 }
 
-static bool active(enum tstate s) { return s == T_NEW || s == T_ASSIGNED || s == T_ON_SITE; }
+static bool active(enum tstate s) {
+  return s == T_NEW || s == T_ASSIGNED || s == T_ON_SITE;
+}
 
 /* Adds n to the "key" entry whose "name" member equals name, or appends one. */
 static void sum_into(cJSON *arr, const char *name_key, const char *name, const char *num_key,
@@ -684,7 +692,7 @@ static int64_t sla_due(const cJSON *sla, const char *priority, const char *which
 #define CHECKED(expr)                                                                              \
   do {                                                                                             \
     if (!(expr)) {                                                                                 \
-      rc = shoal_fail(diag, SHOAL_ELIMIT, "settlement amount out of range");                      \
+      rc = shoal_fail(diag, SHOAL_ELIMIT, "settlement amount out of range");                       \
       goto cleanup;                                                                                \
     }                                                                                              \
   } while (0)
@@ -933,6 +941,7 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
     cJSON *s = NULL;
     struct fold view = f;
     view.parts = cJSON_GetObjectItemCaseSensitive(o, "parts");
+    view.labor = cJSON_GetObjectItemCaseSensitive(o, "labor");
     if ((rc = settle(&view, rates, resolve_due, opts, region, store, &s, diag)) != SHOAL_OK)
       goto cleanup;
     cJSON_AddItemToObject(o, "settlement", s);
@@ -990,4 +999,17 @@ bool shoal_ticket_escalation_due(const cJSON *const *docs, size_t ndocs,
   *group = g->valuestring;
   *priority = cJSON_IsString(p) ? p->valuestring : NULL;
   return true;
+}
+
+int64_t shoal_ticket_escalation_next_ms(const cJSON *const *docs, size_t ndocs,
+                                        const struct shoal_ticket_summary *t) {
+  if (!t->opened || !t->resolve_due_ms)
+    return 0;
+  if (strcmp(t->state, "new") && strcmp(t->state, "assigned") && strcmp(t->state, "on_site"))
+    return 0;
+  const cJSON *esc = chain_key(docs, ndocs, t->region, t->store, "escalation");
+  const cJSON *step = cJSON_GetArrayItem(esc, t->escalation_level);
+  if (!cJSON_IsObject(step))
+    return 0;
+  return t->resolve_due_ms + int_or0(step, "after_min") * 60000;
 }
