@@ -257,9 +257,8 @@ static enum MHD_Result handle(struct hub_http *h, struct MHD_Connection *c, stru
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
   (void)version;
   struct hub_http *h = cls;
   struct req *r = *con_cls;
@@ -290,7 +289,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       r->responded = true;
       return respond_error(c, 401, "missing or wrong bearer token");
     }
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > (unsigned long long)HUB_HTTP_API_BODY_MAX) {
       r->responded = true;
       return respond_error(c, 413, "request body over the size limit");
@@ -433,12 +433,11 @@ shoal_err hub_http_start(struct hub_ctx *ctx, struct hub_http **out, shoal_diag 
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
   if (ss.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
-  h->daemon = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)HUB_HTTP_CONN_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned)HUB_HTTP_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-      MHD_OPTION_END);
+  h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+                               mhd_log, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)HUB_HTTP_CONN_MAX,
+                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HUB_HTTP_CONN_TIMEOUT_S,
+                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
   if (!h->daemon) {
     rc = shoal_fail(diag, SHOAL_EIO, "cannot listen on %s (address in use?)", ctx->cfg.http_listen);
     goto fail;
@@ -455,7 +454,9 @@ fail:
   return rc;
 }
 
-int hub_http_port(const struct hub_http *http) { return http ? http->port : 0; }
+int hub_http_port(const struct hub_http *http) {
+  return http ? http->port : 0;
+}
 
 void hub_http_stop(struct hub_http *http) {
   if (!http)

@@ -154,7 +154,8 @@ shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *ou
        "Events waiting in a device's outbox, as it last reported.");
   if (depth.p)
     put(&b, "%s", depth.p);
-  head(&b, "shoal_device_last_seen_age_seconds", "gauge", "Seconds since the hub last heard from a device.");
+  head(&b, "shoal_device_last_seen_age_seconds", "gauge",
+       "Seconds since the hub last heard from a device.");
   if (age.p)
     put(&b, "%s", age.p);
   if (depth.over || age.over)
@@ -163,8 +164,9 @@ shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *ou
   free(age.p);
 
   head(&b, "shoal_policy_version", "gauge", "Latest published policy version per scope.");
-  if ((rc = shoal_db_prepare(db, "SELECT scope, MAX(version) FROM policies GROUP BY scope ORDER BY scope",
-                             &st, diag)) != SHOAL_OK)
+  if ((rc = shoal_db_prepare(
+           db, "SELECT scope, MAX(version) FROM policies GROUP BY scope ORDER BY scope", &st,
+           diag)) != SHOAL_OK)
     goto cleanup;
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
     put(&b, "shoal_policy_version{scope=\"");

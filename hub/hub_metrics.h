@@ -12,7 +12,7 @@
 
 #include "err.h"
 
-#define HUB_METRICS_MAX_BYTES (8 * 1024 * 1024)
+#define HUB_METRICS_MAX_BYTES      (8 * 1024 * 1024)
 #define HUB_METRICS_RATE_WINDOW_MS 60000 /* ingest rate averaged over the last minute */
 
 /* Renders the metrics page at now_ms; *out is heap text (caller frees) of

@@ -235,7 +235,8 @@ shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJ
       goto cleanup;
     struct shoal_settle_scheme scheme;
     bool found = false;
-    if (section && (rc = shoal_settle_store_scheme(section, store, &found, &scheme, diag)) != SHOAL_OK)
+    if (section &&
+        (rc = shoal_settle_store_scheme(section, store, &found, &scheme, diag)) != SHOAL_OK)
       goto cleanup;
     int64_t commission = 0;
     if (found && (rc = shoal_settle_commission(&scheme, total, &commission, diag)) != SHOAL_OK)
@@ -279,12 +280,13 @@ char *hub_reports_settlement_csv(const cJSON *rows) {
   cJSON_ArrayForEach(r, rows) {
     const cJSON *region = cJSON_GetObjectItemCaseSensitive(r, "region");
     const cJSON *scheme = cJSON_GetObjectItemCaseSensitive(r, "scheme");
-    int n = snprintf(buf + len, cap - len, "%s,%s,%s,%lld,%lld\n",
-                     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "store")),
-                     cJSON_IsString(region) ? region->valuestring : "",
-                     cJSON_IsString(scheme) ? scheme->valuestring : "",
-                     (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "sales_total")),
-                     (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "commission")));
+    int n = snprintf(
+        buf + len, cap - len, "%s,%s,%s,%lld,%lld\n",
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "store")),
+        cJSON_IsString(region) ? region->valuestring : "",
+        cJSON_IsString(scheme) ? scheme->valuestring : "",
+        (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "sales_total")),
+        (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "commission")));
     if (n < 0 || (size_t)n >= cap - len) {
       free(buf);
       return NULL;
@@ -296,8 +298,8 @@ char *hub_reports_settlement_csv(const cJSON *rows) {
 
 static shoal_err latest_versions(sqlite3 *db, cJSON **out, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(db, "SELECT scope, MAX(version) FROM policies GROUP BY scope",
-                                  &st, diag);
+  shoal_err rc =
+      shoal_db_prepare(db, "SELECT scope, MAX(version) FROM policies GROUP BY scope", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   cJSON *obj = cJSON_CreateObject();
@@ -496,8 +498,8 @@ shoal_err hub_reports_tickets(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
     cJSON *doc = NULL;
     shoal_diag ignored;
     const char *text = (const char *)sqlite3_column_text(st, 10);
-    if (text && shoal_json_parse(text, (size_t)sqlite3_column_bytes(st, 10), &doc, &ignored) ==
-                    SHOAL_OK) {
+    if (text &&
+        shoal_json_parse(text, (size_t)sqlite3_column_bytes(st, 10), &doc, &ignored) == SHOAL_OK) {
       const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "category");
       if (cJSON_IsString(v))
         cJSON_AddStringToObject(row, "category", v->valuestring);

@@ -15,15 +15,16 @@
 
 /* A device online whose reported backlog has not moved for this long is
  * "connected but not syncing". */
-#define HUB_SYNC_STALL_MS (5 * 60 * 1000)
-#define HUB_TICKETS_LIST_MAX 10000
+#define HUB_SYNC_STALL_MS       (5 * 60 * 1000)
+#define HUB_TICKETS_LIST_MAX    10000
 #define HUB_SLA_DUE_SOON_MIN_MS (15 * 60 * 1000)
-#define HUB_PERIOD_ALL_FROM INT64_MIN
-#define HUB_PERIOD_ALL_TO INT64_MAX
+#define HUB_PERIOD_ALL_FROM     INT64_MIN
+#define HUB_PERIOD_ALL_TO       INT64_MAX
 
 /* Parses a period bound: ISO-8601 with offset, or a date "YYYY-MM-DD"
  * (00:00 UTC). NULL or "" leaves *out_ms untouched (open bound). */
-shoal_err hub_reports_time_parse(const char *s, const char *what, int64_t *out_ms, shoal_diag *diag);
+shoal_err hub_reports_time_parse(const char *s, const char *what, int64_t *out_ms,
+                                 shoal_diag *diag);
 
 /* Sales in [from_ms, to_ms) grouped by "region", "store", "device" or
  * "hour" (UTC hour bucket, split by region). Rows carry the group keys,

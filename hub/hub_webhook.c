@@ -362,7 +362,9 @@ static void *worker(void *arg) {
 }
 
 /* libcurl's global state, once per process (not thread-safe itself). */
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init_once(void) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 static void webhooks_free(struct hub_webhooks *w) {
   for (size_t i = 0; i < w->nhooks; i++) {

@@ -27,8 +27,9 @@ static shoal_err parse_tier(const cJSON *t, const char *name, size_t i, bool las
     return rc;
   }
   if (tier.bp < 0 || tier.bp > SHOAL_SETTLE_BP_MAX)
-    return shoal_fail(diag, SHOAL_EINPUT, "settlement: scheme %s: tiers[%zu].bp %lld is outside 0..%d",
-                      name, i, (long long)tier.bp, SHOAL_SETTLE_BP_MAX);
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "settlement: scheme %s: tiers[%zu].bp %lld is outside 0..%d", name, i,
+                      (long long)tier.bp, SHOAL_SETTLE_BP_MAX);
   const cJSON *upto = cJSON_GetObjectItemCaseSensitive(t, "upto");
   if (upto && !cJSON_IsNull(upto)) {
     if (last)
@@ -82,19 +83,20 @@ shoal_err shoal_settle_scheme_parse(const cJSON *scheme, const char *name,
                       mode);
   const cJSON *tiers = cJSON_GetObjectItemCaseSensitive(scheme, "tiers");
   if (!cJSON_IsArray(tiers) || cJSON_GetArraySize(tiers) == 0)
-    return shoal_fail(diag, SHOAL_EINPUT, "settlement: scheme %s: \"tiers\" must be a non-empty array",
-                      name);
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "settlement: scheme %s: \"tiers\" must be a non-empty array", name);
   int n = cJSON_GetArraySize(tiers);
   if (n > SHOAL_SETTLE_TIERS_MAX)
     return shoal_fail(diag, SHOAL_ELIMIT, "settlement: scheme %s: more than %d tiers", name,
                       SHOAL_SETTLE_TIERS_MAX);
   for (int i = 0; i < n; i++) {
-    if ((rc = parse_tier(cJSON_GetArrayItem(tiers, i), name, (size_t)i, i == n - 1,
-                         &s.tiers[i], diag)) != SHOAL_OK)
+    if ((rc = parse_tier(cJSON_GetArrayItem(tiers, i), name, (size_t)i, i == n - 1, &s.tiers[i],
+                         diag)) != SHOAL_OK)
       return rc;
     if (i > 0 && s.tiers[i].has_upto && s.tiers[i].upto <= s.tiers[i - 1].upto)
       return shoal_fail(diag, SHOAL_EINPUT,
-                        "settlement: scheme %s: tiers must ascend by \"upto\" (tiers[%d])", name, i);
+                        "settlement: scheme %s: tiers must ascend by \"upto\" (tiers[%d])", name,
+                        i);
   }
   s.ntiers = (size_t)n;
   *out = s;
@@ -180,7 +182,8 @@ shoal_err shoal_settle_commission(const struct shoal_settle_scheme *scheme, int6
      * total is "inside" the first tier for marginal too. */
     size_t i = 0;
     if (scheme->mode == SHOAL_SETTLE_FLAT)
-      while (i + 1 < scheme->ntiers && !(scheme->tiers[i].has_upto && total <= scheme->tiers[i].upto))
+      while (i + 1 < scheme->ntiers &&
+             !(scheme->tiers[i].has_upto && total <= scheme->tiers[i].upto))
         i++;
     sum = (__int128)total * scheme->tiers[i].bp;
   } else {

@@ -15,7 +15,7 @@
 #include "shoal_limits.h"
 
 #define SHOAL_SETTLE_TIERS_MAX 32
-#define SHOAL_SETTLE_BP_MAX 10000 /* a commission rate above 100% is a typo */
+#define SHOAL_SETTLE_BP_MAX    10000 /* a commission rate above 100% is a typo */
 
 enum shoal_settle_mode { SHOAL_SETTLE_FLAT, SHOAL_SETTLE_MARGINAL };
 

@@ -30,7 +30,7 @@
 #include "jsonx.h"
 #include "util.h"
 
-#define TOKEN "s3cret-token"
+#define TOKEN       "s3cret-token"
 #define HOOK_SECRET "hook-secret"
 
 static char g_dir[512];
@@ -228,7 +228,8 @@ static void test_hub_http_public_routes_need_no_token(void **state) {
   /* three events in the last minute: 3/60 per second */
   assert_non_null(strstr(r.body, "shoal_ingest_events_per_second 0.050\n"));
   assert_non_null(strstr(r.body, "shoal_device_outbox_depth{device=\"d2\",store=\"S1\"} 42\n"));
-  assert_non_null(strstr(r.body, "shoal_device_last_seen_age_seconds{device=\"d3\",store=\"S2\"} 7"));
+  assert_non_null(
+      strstr(r.body, "shoal_device_last_seen_age_seconds{device=\"d3\",store=\"S2\"} 7"));
   assert_non_null(strstr(r.body, "shoal_webhook_queue_depth 0\n"));
   assert_non_null(strstr(r.body, "shoal_webhook_failures_total 0\n"));
   resp_free(&r);
@@ -393,7 +394,8 @@ static void test_hub_http_fleet_shows_sync_health(void **state) {
 
 static void test_hub_http_sales_reports_and_settlement(void **state) {
   (void)state;
-  struct resp r = get("/api/v1/reports/sales?by=region&from=2026-01-01T00:00:00Z&to=2026-01-02", TOKEN);
+  struct resp r =
+      get("/api/v1/reports/sales?by=region&from=2026-01-01T00:00:00Z&to=2026-01-02", TOKEN);
   assert_int_equal(r.status, 200);
   cJSON *j = json_of(&r);
   assert_int_equal(cJSON_GetArraySize(j), 2);
@@ -467,8 +469,8 @@ static void test_hub_http_tickets_carry_sla_state(void **state) {
   assert_int_equal(r.status, 200);
   cJSON *j = json_of(&r);
   assert_int_equal(cJSON_GetArraySize(j), 6);
-  const char *want[][2] = {{"t-ok", "ok"},     {"t-soon", "due_soon"},   {"t-late", "breached"},
-                           {"t-met", "met"},   {"t-missed", "breached"}, {"t-none", "none"}};
+  const char *want[][2] = {{"t-ok", "ok"},   {"t-soon", "due_soon"},   {"t-late", "breached"},
+                           {"t-met", "met"}, {"t-missed", "breached"}, {"t-none", "none"}};
   for (size_t i = 0; i < 6; i++) {
     const cJSON *t = find(j, "id", want[i][0]);
     assert_string_equal(cJSON_GetObjectItem(t, "sla_state")->valuestring, want[i][1]);
@@ -486,9 +488,9 @@ static void test_hub_http_tickets_carry_sla_state(void **state) {
 
 struct receiver {
   pthread_mutex_t mu;
-  int down;      /* refuse while > 0 (503) */
+  int down; /* refuse while > 0 (503) */
   int refused;
-  int got[16];   /* deliveries per sale number */
+  int got[16]; /* deliveries per sale number */
   int bad_sig;
 };
 
@@ -497,9 +499,8 @@ struct rreq {
   size_t len;
 };
 
-static enum MHD_Result rcv(void *cls, struct MHD_Connection *c, const char *url,
-                           const char *method, const char *version, const char *data,
-                           size_t *size, void **con_cls) {
+static enum MHD_Result rcv(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                           const char *version, const char *data, size_t *size, void **con_cls) {
   (void)url, (void)method, (void)version;
   struct receiver *rv = cls;
   struct rreq *q = *con_cls;
@@ -574,12 +575,13 @@ static void test_hub_http_webhooks_deliver_after_outage(void **state) {
     snprintf(body, sizeof body, "{\"n\":%d,\"store\":\"S1\"}", i);
     assert_int_equal(hub_webhook_enqueue(&ctx, "sale", body, &dg), SHOAL_OK);
   }
-  assert_int_equal(hub_webhook_enqueue(&ctx, "escalation", "{\"n\":14}", &dg), SHOAL_OK); /* nobody */
+  assert_int_equal(hub_webhook_enqueue(&ctx, "escalation", "{\"n\":14}", &dg),
+                   SHOAL_OK); /* nobody */
   assert_int_equal(hub_webhook_enqueue(&ctx, "bogus", "{}", &dg), SHOAL_EINPUT);
   assert_int_equal(shoal_db_commit(ctx.db, &dg), SHOAL_OK);
   int64_t queued = 0;
-  assert_int_equal(shoal_db_query_int(ctx.db, "SELECT COUNT(*) FROM webhook_queue", 0, &queued, &dg),
-                   SHOAL_OK);
+  assert_int_equal(
+      shoal_db_query_int(ctx.db, "SELECT COUNT(*) FROM webhook_queue", 0, &queued, &dg), SHOAL_OK);
   assert_int_equal(queued, 20); /* 10 sales x 2 subscribed webhooks */
   /* Left over from a config that had another receiver: buried, not sent. */
   assert_int_equal(sqlite3_exec(ctx.db,
@@ -641,8 +643,8 @@ static int serve(const char *config) {
   shoal_diag d = {{0}};
   struct hub_http *http = NULL;
   struct hub_webhooks *w = NULL;
-  if (hub_ctx_open(&ctx, config, &d) != SHOAL_OK ||
-      hub_http_start(&ctx, &http, &d) != SHOAL_OK || hub_webhooks_start(&ctx, &w, &d) != SHOAL_OK) {
+  if (hub_ctx_open(&ctx, config, &d) != SHOAL_OK || hub_http_start(&ctx, &http, &d) != SHOAL_OK ||
+      hub_webhooks_start(&ctx, &w, &d) != SHOAL_OK) {
     fprintf(stderr, "serve: %s\n", d.msg);
     return 1;
   }

@@ -204,9 +204,10 @@ static void test_settle_report_uses_most_specific_scope(void **state) {
              "\"tiers\":[{\"bp\":200}]}},\"stores\":{\"W1\":\"w\"}}}");
   int64_t day = 1767225600000LL; /* 2026-01-01T00:00Z */
   put_sale(ctx.db, "F1", "east", 1, day + 1000, 1000000);
-  put_sale(ctx.db, "F1", "east", 2, day + 2000, 234567);      /* F1 = 1234567 */
-  put_sale(ctx.db, "F1", "east", 3, day + 86400000, 5000000); /* outside the period (to exclusive) */
-  put_sale(ctx.db, "D1", "east", 1, day + 3000, 100000);      /* exactly the tier bound */
+  put_sale(ctx.db, "F1", "east", 2, day + 2000, 234567); /* F1 = 1234567 */
+  put_sale(ctx.db, "F1", "east", 3, day + 86400000,
+           5000000);                                     /* outside the period (to exclusive) */
+  put_sale(ctx.db, "D1", "east", 1, day + 3000, 100000); /* exactly the tier bound */
   put_sale(ctx.db, "W1", "west", 1, day + 4000, 12345);
   put_sale(ctx.db, "X1", "east", 1, day + 5000, 777); /* unmapped store */
   cJSON *rows = NULL;
