@@ -205,15 +205,22 @@ static shoal_err settlement_for(sqlite3 *db, struct doc_cache *c, const char *st
 
 shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJSON **out,
                                  shoal_diag *diag) {
-  /* Every store that sold in the period or is known to the fleet, with its
-   * region (from its sales, else its devices). */
+  /* Every store that sold in the period or that a published settlement
+   * section maps to a scheme, with its region: from its sales, else the
+   * region policy mapping it, else its devices. */
   static const char *sql =
       "WITH s AS (SELECT store, MAX(region) AS region, SUM(total) AS t FROM sales "
       "           WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY store), "
+      "m AS (SELECT j.key AS store, MAX(CASE WHEN p.scope LIKE 'region/%' "
+      "             THEN substr(p.scope, 8) END) AS region "
+      "      FROM policies p, json_each(p.doc, '$.settlement.stores') j "
+      "      WHERE p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
+      "      GROUP BY j.key), "
       "d AS (SELECT store, MAX(region) AS region FROM devices GROUP BY store), "
-      "k AS (SELECT store FROM s UNION SELECT store FROM d) "
-      "SELECT k.store, COALESCE(s.region, d.region), COALESCE(s.t, 0) FROM k "
-      "LEFT JOIN s ON s.store = k.store LEFT JOIN d ON d.store = k.store ORDER BY k.store";
+      "k AS (SELECT store FROM s UNION SELECT store FROM m) "
+      "SELECT k.store, COALESCE(s.region, m.region, d.region), COALESCE(s.t, 0) FROM k "
+      "LEFT JOIN s ON s.store = k.store LEFT JOIN m ON m.store = k.store "
+      "LEFT JOIN d ON d.store = k.store ORDER BY k.store";
   sqlite3_stmt *st = NULL;
   cJSON *arr = NULL;
   struct doc_cache *cache = calloc(1, sizeof *cache);

@@ -32,8 +32,9 @@ shoal_err hub_reports_time_parse(const char *s, const char *what, int64_t *out_m
 shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_t to_ms,
                             cJSON **out, shoal_diag *diag);
 
-/* Store settlement for [from_ms, to_ms): one object per store (sorted):
- * store, region, scheme (null if unmapped), sales_total, commission. The
+/* Store settlement for [from_ms, to_ms): one object per store (sorted) that
+ * sold in the period or is mapped to a scheme by a published settlement
+ * section: store, region, scheme (null if unmapped), sales_total, commission. The
  * settlement section comes, per store, from the most specific scope
  * (store/S, region/R, global) whose latest published document sets it. */
 shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJSON **out,

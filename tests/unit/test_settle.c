@@ -198,10 +198,11 @@ static void test_settle_report_uses_most_specific_scope(void **state) {
              "\"franchise\":{\"mode\":\"marginal\",\"tiers\":" TIERS "},"
              "\"direct\":{\"mode\":\"flat\",\"tiers\":" TIERS "}},"
              "\"stores\":{\"F1\":\"franchise\",\"D1\":\"direct\",\"W1\":\"franchise\"}}}");
-  /* region/west sets its own section for its stores: W1 flat 2%. */
+  /* region/west sets its own section for its stores: W1 flat 2%; W2 is
+   * mapped but sold nothing (listed with 0). */
   put_policy(ctx.db, "region/west", 1,
              "{\"scope\":\"region/west\",\"settlement\":{\"schemes\":{\"w\":{\"mode\":\"flat\","
-             "\"tiers\":[{\"bp\":200}]}},\"stores\":{\"W1\":\"w\"}}}");
+             "\"tiers\":[{\"bp\":200}]}},\"stores\":{\"W1\":\"w\",\"W2\":\"w\"}}}");
   int64_t day = 1767225600000LL; /* 2026-01-01T00:00Z */
   put_sale(ctx.db, "F1", "east", 1, day + 1000, 1000000);
   put_sale(ctx.db, "F1", "east", 2, day + 2000, 234567); /* F1 = 1234567 */
@@ -212,7 +213,7 @@ static void test_settle_report_uses_most_specific_scope(void **state) {
   put_sale(ctx.db, "X1", "east", 1, day + 5000, 777); /* unmapped store */
   cJSON *rows = NULL;
   assert_int_equal(hub_reports_settlement(ctx.db, day, day + 86400000, &rows, &d), SHOAL_OK);
-  assert_int_equal(cJSON_GetArraySize(rows), 4);
+  assert_int_equal(cJSON_GetArraySize(rows), 5);
   const cJSON *r = row_of(rows, "F1");
   assert_string_equal(cJSON_GetObjectItem(r, "scheme")->valuestring, "franchise");
   assert_int_equal(num(r, "sales_total"), 1234567);
@@ -223,6 +224,11 @@ static void test_settle_report_uses_most_specific_scope(void **state) {
   r = row_of(rows, "W1");
   assert_string_equal(cJSON_GetObjectItem(r, "scheme")->valuestring, "w");
   assert_int_equal(num(r, "commission"), 247); /* 246.9 */
+  r = row_of(rows, "W2");
+  assert_string_equal(cJSON_GetObjectItem(r, "region")->valuestring, "west");
+  assert_string_equal(cJSON_GetObjectItem(r, "scheme")->valuestring, "w");
+  assert_int_equal(num(r, "sales_total"), 0);
+  assert_int_equal(num(r, "commission"), 0);
   r = row_of(rows, "X1");
   assert_true(cJSON_IsNull(cJSON_GetObjectItem(r, "scheme")));
   assert_int_equal(num(r, "commission"), 0);
