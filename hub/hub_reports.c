@@ -148,10 +148,14 @@ static shoal_err doc_cache_get(sqlite3 *db, struct doc_cache *c, const char *sco
   sqlite3_stmt *st = NULL;
   cJSON *doc = NULL;
   shoal_err rc = shoal_db_prepare(
-      db, "SELECT doc FROM policies WHERE scope = ?1 ORDER BY version DESC LIMIT 1", &st, diag);
+      db,
+      "SELECT doc FROM policies WHERE scope = ?1 AND (effective_at IS NULL OR "
+      "julianday(effective_at) <= ?2 / 86400000.0 + 2440587.5) ORDER BY version DESC LIMIT 1",
+      &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, shoal_now_ms());
   int src = sqlite3_step(st);
   if (src == SQLITE_ROW) {
     rc = shoal_json_parse((const char *)sqlite3_column_text(st, 0),
@@ -214,7 +218,9 @@ shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJ
       "m AS (SELECT j.key AS store, MAX(CASE WHEN p.scope LIKE 'region/%' "
       "             THEN substr(p.scope, 8) END) AS region "
       "      FROM policies p, json_each(p.doc, '$.settlement.stores') j "
-      "      WHERE p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
+      "      WHERE p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope "
+      "        AND (q.effective_at IS NULL OR "
+      "             julianday(q.effective_at) <= ?3 / 86400000.0 + 2440587.5)) "
       "      GROUP BY j.key), "
       "d AS (SELECT store, MAX(region) AS region FROM devices GROUP BY store), "
       "k AS (SELECT store FROM s UNION SELECT store FROM m) "
@@ -231,6 +237,7 @@ shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJ
     goto cleanup;
   sqlite3_bind_int64(st, 1, from_ms);
   sqlite3_bind_int64(st, 2, to_ms);
+  sqlite3_bind_int64(st, 3, shoal_now_ms());
   arr = cJSON_CreateArray();
   int src;
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {

@@ -36,7 +36,8 @@ shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_
  * sold in the period or is mapped to a scheme by a published settlement
  * section: store, region, scheme (null if unmapped), sales_total, commission. The
  * settlement section comes, per store, from the most specific scope
- * (store/S, region/R, global) whose latest published document sets it. */
+ * (store/S, region/R, global) whose latest published document in effect
+ * (effective_at absent or come) sets it. */
 shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJSON **out,
                                  shoal_diag *diag);
 

@@ -198,6 +198,15 @@ static void test_settle_report_uses_most_specific_scope(void **state) {
              "\"franchise\":{\"mode\":\"marginal\",\"tiers\":" TIERS "},"
              "\"direct\":{\"mode\":\"flat\",\"tiers\":" TIERS "}},"
              "\"stores\":{\"F1\":\"franchise\",\"D1\":\"direct\",\"W1\":\"franchise\"}}}");
+  /* A newer global version that takes effect in 2099 does not apply yet. */
+  put_policy(ctx.db, "global", 3,
+             "{\"scope\":\"global\",\"settlement\":{\"schemes\":{\"franchise\":{\"mode\":\"flat\","
+             "\"tiers\":[{\"bp\":1}]}},\"stores\":{\"F1\":\"franchise\",\"Z9\":\"franchise\"}}}");
+  assert_int_equal(sqlite3_exec(ctx.db,
+                                "UPDATE policies SET effective_at = '2099-01-01T00:00:00+08:00' "
+                                "WHERE scope = 'global' AND version = 3",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
   /* region/west sets its own section for its stores: W1 flat 2%; W2 is
    * mapped but sold nothing (listed with 0). */
   put_policy(ctx.db, "region/west", 1,
