@@ -252,7 +252,8 @@ static void flush_delivered(struct hub_webhooks *w, const int64_t *ids, int n) {
  * with the lowest id gates the rest: while it waits for its retry, the
  * receiver gets one probe per backoff period, not one per queued event. */
 static int deliver_hook(struct hub_webhooks *w, CURL *curl, const struct hook *h) {
-  int64_t ids[HUB_WEBHOOK_BATCH], done[HUB_WEBHOOK_BATCH];
+  /* Zeroed: the compiler cannot see that flush_delivered reads only ndone entries. */
+  int64_t ids[HUB_WEBHOOK_BATCH], done[HUB_WEBHOOK_BATCH] = {0};
   int attempts[HUB_WEBHOOK_BATCH], n = 0, ndone = 0, delivered = 0;
   int64_t created[HUB_WEBHOOK_BATCH], next[HUB_WEBHOOK_BATCH];
   char *kinds[HUB_WEBHOOK_BATCH], *bodies[HUB_WEBHOOK_BATCH];
