@@ -71,7 +71,8 @@ shoal_err hub_devices_hello(sqlite3 *db, const struct shoal_event *ev, int64_t n
       return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\" must be an object", which);
     const cJSON *v;
     cJSON_ArrayForEach(v, it) {
-      if (strlen(v->string) >= 80 || !(shoal_json_is_int(v) || cJSON_IsNull(v) || cJSON_IsObject(v)))
+      if (strlen(v->string) >= 80 ||
+          !(shoal_json_is_int(v) || cJSON_IsNull(v) || cJSON_IsObject(v)))
         return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\".\"%.80s\" must be a version", which,
                           v->string);
     }

@@ -13,9 +13,9 @@
 
 #include "hub_ctx.h"
 
-#define HUB_INGEST_BATCH_MAX 2000      /* messages per transaction, at most */
-#define HUB_INGEST_BATCH_MS 50         /* oldest message in a batch waits at most this */
-#define HUB_INGEST_POISON_TRIES 3      /* failures of one event before it is dead-lettered */
+#define HUB_INGEST_BATCH_MAX    2000 /* messages per transaction, at most */
+#define HUB_INGEST_BATCH_MS     50   /* oldest message in a batch waits at most this */
+#define HUB_INGEST_POISON_TRIES 3    /* failures of one event before it is dead-lettered */
 
 struct hub_ingestor;
 

@@ -26,14 +26,14 @@
 #include "util.h"
 #include "wire.h"
 
-#define HUB_CLIENT_ID "shoal-hub"
-#define HUB_KEEPALIVE_S 30
-#define HUB_BACKOFF_MIN_S 1
-#define HUB_BACKOFF_MAX_S 5 /* one client, not a fleet: no herd to spread out */
-#define HUB_MAX_INFLIGHT 1000   /* our outgoing acks in flight to the broker */
+#define HUB_CLIENT_ID      "shoal-hub"
+#define HUB_KEEPALIVE_S    30
+#define HUB_BACKOFF_MIN_S  1
+#define HUB_BACKOFF_MAX_S  5    /* one client, not a fleet: no herd to spread out */
+#define HUB_MAX_INFLIGHT   1000 /* our outgoing acks in flight to the broker */
 #define HUB_POLICY_POLL_MS 200  /* how soon a version recorded elsewhere goes out */
-#define HUB_TICK_MS 1000
-#define HUB_STATS_MS 60000
+#define HUB_TICK_MS        1000
+#define HUB_STATS_MS       60000
 
 static volatile sig_atomic_t stop_requested;
 
@@ -47,12 +47,12 @@ struct hub_run {
   struct shoal_mqtt *m;
   struct hub_ingestor *ing;
   bool connected;
-  bool announce;          /* log "subscribed" once the SUBSCRIBE left */
-  bool resync_policies;   /* republish every scope's newest version */
-  int attempt;            /* reconnect attempts since the last success */
-  int64_t next_connect;   /* mono ms */
-  int64_t policy_rowid;   /* newest policies.rowid published */
-  int db_errors;          /* consecutive ingest database failures */
+  bool announce;        /* log "subscribed" once the SUBSCRIBE left */
+  bool resync_policies; /* republish every scope's newest version */
+  int attempt;          /* reconnect attempts since the last success */
+  int64_t next_connect; /* mono ms */
+  int64_t policy_rowid; /* newest policies.rowid published */
+  int db_errors;        /* consecutive ingest database failures */
 };
 
 /* ------------------------------------------------------------ MQTT callbacks */
@@ -304,8 +304,7 @@ int hub_cmd_run(int argc, char **argv) {
   if (!config)
     return shoal_cli_usage_error(HUB_PROG, "run", "missing -c CONFIG");
   if (args.npositional)
-    return shoal_cli_usage_error(HUB_PROG, "run", "unexpected argument \"%s\"",
-                                 args.positional[0]);
+    return shoal_cli_usage_error(HUB_PROG, "run", "unexpected argument \"%s\"", args.positional[0]);
 
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);

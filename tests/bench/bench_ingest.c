@@ -63,7 +63,8 @@ static int free_port(void) {
 
 static bool port_open(int port) {
   int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)port),
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   bool ok = connect(s, (struct sockaddr *)&a, sizeof a) == 0;
   close(s);
@@ -122,17 +123,18 @@ static bool file_contains(const char *path, const char *needle) {
 static int make_event(char *buf, const char *device, const char *store, const char *epoch,
                       int64_t seq) {
   int64_t total = 1000 + seq % 997;
-  return snprintf(
-      buf, PAYLOAD_MAX,
-      "{\"v\":1,\"device\":\"%s\",\"store\":\"%s\",\"epoch\":\"%s\",\"seq\":%" PRId64
-      ",\"hlc\":%" PRIu64 ",\"type\":\"sale\",\"body\":{\"receipt\":\"%s-%" PRId64
-      "\",\"region\":\"cn-sw\",\"store\":\"%s\",\"at\":\"2026-03-01T10:00:00+08:00\","
-      "\"currency\":\"CNY\",\"subtotal\":%" PRId64 ",\"discount\":0,\"rounding\":0,\"total\":%" PRId64
-      ",\"lines\":[{\"sku\":\"TEA-1\",\"qty\":1,\"base_price\":%" PRId64 ",\"unit_price\":%" PRId64
-      ",\"discount\":0,\"total\":%" PRId64 "}],\"applied\":[],\"coupons\":{\"accepted\":[],"
-      "\"rejected\":[]},\"policy_versions\":{\"global\":1}}}",
-      device, store, epoch, seq, ((uint64_t)1772330400000 << 16) + (uint64_t)seq, device, seq,
-      store, total, total, total, total, total);
+  return snprintf(buf, PAYLOAD_MAX,
+                  "{\"v\":1,\"device\":\"%s\",\"store\":\"%s\",\"epoch\":\"%s\",\"seq\":%" PRId64
+                  ",\"hlc\":%" PRIu64 ",\"type\":\"sale\",\"body\":{\"receipt\":\"%s-%" PRId64
+                  "\",\"region\":\"cn-sw\",\"store\":\"%s\",\"at\":\"2026-03-01T10:00:00+08:00\","
+                  "\"currency\":\"CNY\",\"subtotal\":%" PRId64
+                  ",\"discount\":0,\"rounding\":0,\"total\":%" PRId64
+                  ",\"lines\":[{\"sku\":\"TEA-1\",\"qty\":1,\"base_price\":%" PRId64
+                  ",\"unit_price\":%" PRId64 ",\"discount\":0,\"total\":%" PRId64
+                  "}],\"applied\":[],\"coupons\":{\"accepted\":[],"
+                  "\"rejected\":[]},\"policy_versions\":{\"global\":1}}}",
+                  device, store, epoch, seq, ((uint64_t)1772330400000 << 16) + (uint64_t)seq,
+                  device, seq, store, total, total, total, total, total);
 }
 
 /* ------------------------------------------------------------ raw */
@@ -203,8 +205,8 @@ static double bench_raw(int port, long n) {
 struct device {
   char name[32], store[32], epoch[24], up[128], ack[128];
   int64_t total_events;
-  int64_t sent_upto;  /* highest seq sent */
-  int64_t acked;      /* highest upto acked */
+  int64_t sent_upto; /* highest seq sent */
+  int64_t acked;     /* highest upto acked */
   int64_t last_progress;
 };
 
@@ -299,8 +301,10 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--dir") == 0 && v)
       snprintf(dir, sizeof dir, "%s", argv[++i]);
     else {
-      fprintf(stderr, "usage: %s [--events N] [--devices D] [--batch B] [--port P] [--hub PATH] "
-                      "[--dir DIR]\n", argv[0]);
+      fprintf(stderr,
+              "usage: %s [--events N] [--devices D] [--batch B] [--port P] [--hub PATH] "
+              "[--dir DIR]\n",
+              argv[0]);
       return 2;
     }
   }
@@ -320,7 +324,8 @@ int main(int argc, char **argv) {
   if (access(hub, X_OK) != 0)
     die("shoal-hub not found (use --hub PATH or SHOAL_HUB)");
   if (!dir[0]) {
-    snprintf(dir, sizeof dir, "%s/shoal-bench-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(dir, sizeof dir, "%s/shoal-bench-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir))
       die("mkdtemp");
     own_dir = true;
@@ -338,8 +343,9 @@ int main(int argc, char **argv) {
       die("cannot write mosquitto.conf");
     /* No queue limit: the raw test publishes without flow control and must
      * not lose messages; the hub run is bounded by the devices' windows. */
-    fprintf(f, "listener %d 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
-               "persistence false\nmax_queued_messages 0\n",
+    fprintf(f,
+            "listener %d 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+            "persistence false\nmax_queued_messages 0\n",
             port);
     fclose(f);
     snprintf(log_path, sizeof log_path, "%s/mosquitto.log", dir);
@@ -463,7 +469,7 @@ int main(int argc, char **argv) {
   mosquitto_lib_cleanup();
   if (own_dir && !getenv("SHOAL_KEEP_TMP")) {
     static const char *const files[] = {"mosquitto.conf", "mosquitto.log", "hub.json", "hub.db",
-                                        "hub.db-wal", "hub.db-shm", "hub.log"};
+                                        "hub.db-wal",     "hub.db-shm",    "hub.log"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
       snprintf(path, sizeof path, "%s/%s", dir, files[i]);
       unlink(path);

@@ -13,14 +13,14 @@
 
 #include <cmocka.h>
 
+#include "crypto.h"
 #include "db.h"
 #include "hub_ctx.h"
 #include "hub_devices.h"
 #include "hub_ingestor.h"
 #include "hub_publish.h"
-#include "crypto.h"
-#include "util.h"
 #include "test_util.h"
+#include "util.h"
 
 #define MAX_ACKS 64
 
@@ -28,8 +28,8 @@ struct acks {
   int n;
   char topic[MAX_ACKS][SHOAL_TOPIC_MAX];
   char payload[MAX_ACKS][128];
-  sqlite3 *db;         /* if set, check each ack's upto is committed */
-  int uncommitted;     /* acks sent for something not yet visible elsewhere */
+  sqlite3 *db;     /* if set, check each ack's upto is committed */
+  int uncommitted; /* acks sent for something not yet visible elsewhere */
 };
 
 static shoal_err record_ack(void *user, const char *topic, const char *payload, size_t len,
@@ -108,7 +108,7 @@ static void test_hub_ingestor_dedupes_and_acks_after_commit(void **state) {
   put(ing, UP, sale_event("d1", "s1", "77", 1, 500));
   put(ing, UP, sale_event("d1", "s1", "77", 2, 700));
   put(ing, UP, sale_event("d1", "s1", "77", 1, 500)); /* redelivered in the same batch */
-  assert_int_equal(acks.n, 0);                         /* nothing acked before commit */
+  assert_int_equal(acks.n, 0);                        /* nothing acked before commit */
   assert_int_equal(hub_ingestor_flush(ing, &d), SHOAL_OK);
   assert_int_equal(acks.n, 1);
   assert_int_equal(acks.uncommitted, 0);
@@ -218,7 +218,7 @@ static void test_hub_ingestor_dead_letters_bad_input(void **state) {
   open_ctx(&ctx, "dead");
   assert_int_equal(hub_ingestor_new(&ctx, 100, record_ack, &acks, &ing, &d), SHOAL_OK);
   put(ing, UP, sale_event("d1", "s1", "3", 1, 100));
-  put(ing, UP, "{\"v\":1");                                   /* malformed */
+  put(ing, UP, "{\"v\":1");                                           /* malformed */
   put(ing, "shoal/v1/up/s2/d1", sale_event("d1", "s1", "3", 2, 100)); /* wrong store topic */
   /* A sale whose total does not add up: refused, but its identity is used. */
   char bad[1200];
@@ -229,12 +229,14 @@ static void test_hub_ingestor_dead_letters_bad_input(void **state) {
   put(ing, UP, bad);
   static char big[SHOAL_EVENT_MAX_BYTES + 10];
   memset(big, 'x', sizeof big - 1);
-  put(ing, UP, big);                                          /* oversized */
+  put(ing, UP, big); /* oversized */
   put(ing, UP, sale_event("d1", "s1", "3", 3, 100));
   assert_int_equal(hub_ingestor_flush(ing, &d), SHOAL_OK);
   assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters"), 4);
-  assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE seq = 2 AND reason LIKE '%total%'"), 1);
-  assert_int_equal(q(&ctx, "SELECT length(payload) FROM dead_letters WHERE reason LIKE '%limit%'"), 4096);
+  assert_int_equal(
+      q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE seq = 2 AND reason LIKE '%total%'"), 1);
+  assert_int_equal(q(&ctx, "SELECT length(payload) FROM dead_letters WHERE reason LIKE '%limit%'"),
+                   4096);
   assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM sales"), 2);
   assert_int_equal(q(&ctx, "SELECT upto FROM streams WHERE device = 'd1'"), 3);
   /* The mismatched topic did not consume an identity in its own name. */
@@ -292,7 +294,8 @@ static void test_hub_ingestor_hello_and_presence_fill_registry(void **state) {
   assert_int_equal(q(&ctx, "SELECT last_seen_ms IS NULL FROM devices WHERE device = 'd9'"), 1);
   assert_int_equal(q(&ctx, "SELECT last_seen_ms > 0 FROM devices WHERE device = 'd1'"), 1);
   assert_int_equal(q(&ctx, "SELECT profile = 'kiosk' AND region = 'cn-e' FROM devices"), 1);
-  assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE reason LIKE '%outbox_depth%'"), 1);
+  assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE reason LIKE '%outbox_depth%'"),
+                   1);
   assert_string_equal(acks.payload[0], "{\"epoch\":\"4\",\"upto\":2}");
   cJSON *list = NULL;
   assert_int_equal(hub_devices_list(ctx.db, &list, &d), SHOAL_OK);
@@ -300,7 +303,8 @@ static void test_hub_ingestor_hello_and_presence_fill_registry(void **state) {
   cJSON *dev = cJSON_GetArrayItem(list, 0);
   assert_string_equal(cJSON_GetObjectItem(dev, "device")->valuestring, "d1");
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(dev, "online")));
-  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(dev, "policies"), "global")->valueint, 2);
+  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(dev, "policies"), "global")->valueint,
+                   2);
   cJSON_Delete(list);
   hub_ingestor_free(ing);
   hub_ctx_close(&ctx);
@@ -327,8 +331,9 @@ static void test_hub_ingestor_publish_record_versions_per_scope(void **state) {
   }
   const char *g = "{\"scope\":\"global\"}";
   memset(&p, 0, sizeof p);
-  assert_int_equal(hub_publish_record(ctx.db, &ctx.cfg, g, strlen(g), "2030-01-01T00:00:00Z", NULL,
-                                      &p, &d), SHOAL_OK);
+  assert_int_equal(
+      hub_publish_record(ctx.db, &ctx.cfg, g, strlen(g), "2030-01-01T00:00:00Z", NULL, &p, &d),
+      SHOAL_OK);
   assert_int_equal(p.version, 1);
   hub_published_cleanup(&p);
   /* Invalid: named, exit-3 class, nothing recorded. */
@@ -337,7 +342,8 @@ static void test_hub_ingestor_publish_record_versions_per_scope(void **state) {
                    SHOAL_EINPUT);
   assert_non_null(strstr(d.msg, "bogus"));
   assert_int_equal(hub_publish_record(ctx.db, &ctx.cfg, doc, strlen(doc), "2030-02-01T00:00:00Z",
-                                      "2030-01-01T00:00:00Z", &p, &d), SHOAL_EINPUT);
+                                      "2030-01-01T00:00:00Z", &p, &d),
+                   SHOAL_EINPUT);
   assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM policies"), 3);
   shoal_secure_free(priv);
   free(pub);
