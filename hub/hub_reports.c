@@ -330,6 +330,35 @@ static shoal_err latest_versions(sqlite3 *db, cJSON **out, shoal_diag *diag) {
   return SHOAL_OK;
 }
 
+/* {"scope#version": expires_ms} for every published version that expires. */
+static shoal_err expiring_versions(sqlite3 *db, cJSON **out, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(
+      db, "SELECT scope, version, expires_at FROM policies WHERE expires_at IS NOT NULL", &st,
+      diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  cJSON *obj = cJSON_CreateObject();
+  int src;
+  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    struct shoal_time t;
+    shoal_diag ignored;
+    char key[SHOAL_SCOPE_MAX + 24];
+    if (shoal_time_parse((const char *)sqlite3_column_text(st, 2), &t, &ignored) != SHOAL_OK)
+      continue;
+    snprintf(key, sizeof key, "%s#%lld", (const char *)sqlite3_column_text(st, 0),
+             (long long)sqlite3_column_int64(st, 1));
+    cJSON_AddNumberToObject(obj, key, (double)t.unix_ms);
+  }
+  sqlite3_finalize(st);
+  if (src != SQLITE_DONE) {
+    cJSON_Delete(obj);
+    return shoal_db_fail(db, src, "reading policy expiry", diag);
+  }
+  *out = obj;
+  return SHOAL_OK;
+}
+
 shoal_err hub_reports_policies(sqlite3 *db, cJSON **out, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
   shoal_err rc = shoal_db_prepare(
@@ -359,10 +388,12 @@ shoal_err hub_reports_policies(sqlite3 *db, cJSON **out, shoal_diag *diag) {
 
 shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
-  cJSON *latest = NULL, *arr = NULL;
+  cJSON *latest = NULL, *arr = NULL, *expiring = NULL;
   shoal_err rc = latest_versions(db, &latest, diag);
   if (rc != SHOAL_OK)
     return rc;
+  if ((rc = expiring_versions(db, &expiring, diag)) != SHOAL_OK)
+    goto cleanup;
   if ((rc = shoal_db_prepare(db,
                              "SELECT device, store, region, profile, agent_version, online, "
                              "last_hello_ms, last_seen_ms, last_event_ms, outbox_depth, "
@@ -414,6 +445,19 @@ shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
 
     cJSON *lat = cJSON_AddObjectToObject(row, "latest");
     cJSON *behind = cJSON_AddArrayToObject(row, "behind");
+    /* Stale (SPEC 4.3): an applied version past its expires_at keeps
+     * applying on the device, and the fleet view flags it. */
+    cJSON *stale = cJSON_AddArrayToObject(row, "stale");
+    const cJSON *av;
+    cJSON_ArrayForEach(av, applied) {
+      char key[SHOAL_SCOPE_MAX + 24];
+      if (!cJSON_IsNumber(av))
+        continue;
+      snprintf(key, sizeof key, "%s#%lld", av->string, (long long)av->valuedouble);
+      const cJSON *exp = cJSON_GetObjectItemCaseSensitive(expiring, key);
+      if (cJSON_IsNumber(exp) && (int64_t)exp->valuedouble <= now_ms)
+        cJSON_AddItemToArray(stale, cJSON_CreateString(av->string));
+    }
     char chain[3][SHOAL_SCOPE_MAX];
     int n = 0;
     snprintf(chain[n++], SHOAL_SCOPE_MAX, "global");
@@ -457,6 +501,7 @@ cleanup:
   sqlite3_finalize(st);
   cJSON_Delete(arr);
   cJSON_Delete(latest);
+  cJSON_Delete(expiring);
   return rc;
 }
 

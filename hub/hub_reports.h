@@ -47,7 +47,8 @@ char *hub_reports_settlement_csv(const cJSON *rows);
 
 /* The fleet: one object per device with online, last_seen, last_seen_age_s,
  * outbox_depth, policies (applied, from hello), latest (published version
- * per scope of the device's chain), behind (scopes behind), and "sync":
+ * per scope of the device's chain), behind (scopes behind), stale (applied
+ * scopes whose version has passed its expires_at), and "sync":
  * "ok" | "offline" | "behind" | "not_syncing". */
 shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_diag *diag);
 
