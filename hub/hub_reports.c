@@ -26,8 +26,16 @@ shoal_err hub_reports_time_parse(const char *s, const char *what, int64_t *out_m
     *out_ms = days * 86400000LL;
     return SHOAL_OK;
   }
+  /* An unencoded "+08:00" in a query string arrives as " 08:00" (form
+   * decoding); a timestamp never holds a space, so take it back. */
+  char buf[64];
+  if (!shoal_strlcpy(buf, s, sizeof buf))
+    return shoal_fail(diag, SHOAL_EINPUT, "%s: timestamp too long", what);
+  for (char *p = buf; *p; p++)
+    if (*p == ' ')
+      *p = '+';
   struct shoal_time t;
-  shoal_err rc = shoal_time_parse(s, &t, diag);
+  shoal_err rc = shoal_time_parse(buf, &t, diag);
   if (rc != SHOAL_OK) {
     shoal_diag_prefix(diag, "%s", what);
     return SHOAL_EINPUT;

@@ -421,6 +421,15 @@ static void test_hub_http_sales_reports_and_settlement(void **state) {
   assert_int_equal(cJSON_GetArraySize(j), 2); /* east and west at 10:00; 11:xx excluded */
   cJSON_Delete(j);
   resp_free(&r);
+  /* An unencoded '+' in the offset (form-decoded to a space) still works. */
+  r = get(
+      "/api/v1/reports/sales?by=region&from=2026-01-01T18:00:00+08:00&to=2026-01-01T19:00+08:00",
+      TOKEN);
+  assert_int_equal(r.status, 200);
+  j = json_of(&r);
+  assert_int_equal(num(find(j, "region", "east"), "total"), 3500);
+  cJSON_Delete(j);
+  resp_free(&r);
   r = get("/api/v1/reports/sales?by=store&from=not-a-time", TOKEN);
   assert_json_error(&r, 400);
   resp_free(&r);
