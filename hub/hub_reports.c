@@ -318,12 +318,18 @@ char *hub_reports_settlement_csv(const cJSON *rows) {
   return buf;
 }
 
-static shoal_err latest_versions(sqlite3 *db, cJSON **out, shoal_diag *diag) {
+/* {scope: newest version in effect at now_ms}: a version whose effective_at
+ * is still ahead is held by devices but not applied, so it is not "latest". */
+static shoal_err latest_versions(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
-  shoal_err rc =
-      shoal_db_prepare(db, "SELECT scope, MAX(version) FROM policies GROUP BY scope", &st, diag);
+  shoal_err rc = shoal_db_prepare(db,
+                                  "SELECT scope, MAX(version) FROM policies WHERE effective_at IS "
+                                  "NULL OR julianday(effective_at) <= ?1 / 86400000.0 + 2440587.5 "
+                                  "GROUP BY scope",
+                                  &st, diag);
   if (rc != SHOAL_OK)
     return rc;
+  sqlite3_bind_int64(st, 1, now_ms);
   cJSON *obj = cJSON_CreateObject();
   int src;
   while ((src = sqlite3_step(st)) == SQLITE_ROW)
@@ -397,7 +403,7 @@ shoal_err hub_reports_policies(sqlite3 *db, cJSON **out, shoal_diag *diag) {
 shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
   cJSON *latest = NULL, *arr = NULL, *expiring = NULL;
-  shoal_err rc = latest_versions(db, &latest, diag);
+  shoal_err rc = latest_versions(db, now_ms, &latest, diag);
   if (rc != SHOAL_OK)
     return rc;
   if ((rc = expiring_versions(db, &expiring, diag)) != SHOAL_OK)

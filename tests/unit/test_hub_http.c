@@ -370,6 +370,9 @@ static void test_hub_http_fleet_shows_sync_health(void **state) {
   sql("INSERT INTO policies (scope, version, issued_at, expires_at, doc, envelope, published_ms) "
       "VALUES ('global', 1, 'x', '2020-01-01T00:00:00Z', '{\"scope\":\"global\"}', '{}', 0),"
       "('global', 2, 'x', '2999-01-01T00:00:00+08:00', '{\"scope\":\"global\"}', '{}', 0)");
+  /* v3 takes effect in 2999: held by devices, not applied, not "latest". */
+  sql("INSERT INTO policies (scope, version, issued_at, effective_at, doc, envelope, published_ms) "
+      "VALUES ('global', 3, 'x', '2999-01-01T00:00:00Z', '{\"scope\":\"global\"}', '{}', 0)");
   struct resp r = get("/api/v1/devices", TOKEN);
   assert_int_equal(r.status, 200);
   cJSON *j = json_of(&r);
