@@ -408,11 +408,13 @@ shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
     return rc;
   if ((rc = expiring_versions(db, &expiring, diag)) != SHOAL_OK)
     goto cleanup;
-  if ((rc = shoal_db_prepare(db,
-                             "SELECT device, store, region, profile, agent_version, online, "
-                             "last_hello_ms, last_seen_ms, last_event_ms, outbox_depth, "
-                             "policy_versions FROM devices ORDER BY store, device",
-                             &st, diag)) != SHOAL_OK)
+  if ((rc = shoal_db_prepare(
+           db,
+           "SELECT device, store, region, profile, agent_version, online, "
+           "last_hello_ms, last_seen_ms, last_event_ms, outbox_depth, "
+           "policy_versions, (SELECT COUNT(*) FROM dead_letters l WHERE l.device = d.device) "
+           "FROM devices d ORDER BY store, device",
+           &st, diag)) != SHOAL_OK)
     goto cleanup;
   arr = cJSON_CreateArray();
   int src;
@@ -442,6 +444,7 @@ shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
     else
       cJSON_AddNumberToObject(row, "outbox_depth", (double)depth);
 
+    cJSON_AddNumberToObject(row, "dead_letters", (double)sqlite3_column_int64(st, 11));
     /* Applied versions as the device last reported them in hello. */
     cJSON *applied = NULL;
     const char *pv = (const char *)sqlite3_column_text(st, 10);

@@ -195,7 +195,7 @@ static int setup(void **state) {
            "('d2','1',1,'S1','sale',3,%lld),('d3','1',1,'S2','sale',4,1)",
            (long long)now - 1000, (long long)now - 2000, (long long)now - 3000);
   sql(q);
-  sql("INSERT INTO dead_letters (received_ms, topic, reason) VALUES (1, 't', 'bad')");
+  sql("INSERT INTO dead_letters (received_ms, topic, device, reason) VALUES (1, 't', 'd2', 'bad')");
   assert_int_equal(hub_http_start(&g_ctx, &g_http, &d), SHOAL_OK);
   assert_non_null(g_http);
   assert_int_equal(hub_http_port(g_http), g_port);
@@ -390,6 +390,8 @@ static void test_hub_http_fleet_shows_sync_health(void **state) {
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d3, "stale")), 0);
   assert_string_equal(cJSON_GetObjectItem(d2, "sync")->valuestring, "not_syncing");
   assert_int_equal(num(d2, "outbox_depth"), 42);
+  assert_int_equal(num(d2, "dead_letters"), 1);
+  assert_int_equal(num(d1, "dead_letters"), 0);
   assert_string_equal(cJSON_GetObjectItem(d3, "sync")->valuestring, "offline");
   assert_true(num(d3, "last_seen_age_s") >= 7199);
   cJSON_Delete(j);
