@@ -302,6 +302,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_data_size > 0) {
     size_t n = *upload_data_size;
     *upload_data_size = 0;
+    if (r->route != R_POLICIES)
+      return MHD_YES; /* only POST /api/v1/policies reads a body: drop the rest */
     if (r->too_large || r->len + n > HUB_HTTP_API_BODY_MAX) {
       r->too_large = true;
       free(r->body);

@@ -16,13 +16,14 @@
 
 #define HUB_WEBHOOK_BODY_MAX     (2 * SHOAL_EVENT_MAX_BYTES) /* one delivery */
 #define HUB_WEBHOOK_BATCH        64                          /* rows looked at per worker round */
-#define HUB_WEBHOOK_ATTEMPTS_MAX 20                   /* then the delivery goes to webhook_dead */
-#define HUB_WEBHOOK_MAX_AGE_MS   (24LL * 3600 * 1000) /* a failing delivery older than this is dead \
-                                                       */
+#define HUB_WEBHOOK_ATTEMPTS_MAX 20 /* then the delivery goes to webhook_dead */
+/* A failing delivery older than this goes to webhook_dead. */
+#define HUB_WEBHOOK_MAX_AGE_MS         (24LL * 3600 * 1000)
 #define HUB_WEBHOOK_BACKOFF_MIN_MS     500
 #define HUB_WEBHOOK_BACKOFF_MAX_MS     (30 * 1000)
 #define HUB_WEBHOOK_CONNECT_TIMEOUT_MS 3000
 #define HUB_WEBHOOK_TIMEOUT_MS         10000 /* whole request */
+#define HUB_WEBHOOK_SLICE_MS           1000  /* per receiver per round, then the next */
 #define HUB_WEBHOOK_POLL_MS            200   /* queue poll when idle */
 
 struct hub_http;

@@ -26,8 +26,16 @@ shoal_err hub_reports_time_parse(const char *s, const char *what, int64_t *out_m
     *out_ms = days * 86400000LL;
     return SHOAL_OK;
   }
+  /* An unencoded "+08:00" in a query string arrives as " 08:00" (form
+   * decoding); a timestamp never holds a space, so take it back. */
+  char buf[64];
+  if (!shoal_strlcpy(buf, s, sizeof buf))
+    return shoal_fail(diag, SHOAL_EINPUT, "%s: timestamp too long", what);
+  for (char *p = buf; *p; p++)
+    if (*p == ' ')
+      *p = '+';
   struct shoal_time t;
-  shoal_err rc = shoal_time_parse(s, &t, diag);
+  shoal_err rc = shoal_time_parse(buf, &t, diag);
   if (rc != SHOAL_OK) {
     shoal_diag_prefix(diag, "%s", what);
     return SHOAL_EINPUT;
@@ -310,12 +318,18 @@ char *hub_reports_settlement_csv(const cJSON *rows) {
   return buf;
 }
 
-static shoal_err latest_versions(sqlite3 *db, cJSON **out, shoal_diag *diag) {
+/* {scope: newest version in effect at now_ms}: a version whose effective_at
+ * is still ahead is held by devices but not applied, so it is not "latest". */
+static shoal_err latest_versions(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
-  shoal_err rc =
-      shoal_db_prepare(db, "SELECT scope, MAX(version) FROM policies GROUP BY scope", &st, diag);
+  shoal_err rc = shoal_db_prepare(db,
+                                  "SELECT scope, MAX(version) FROM policies WHERE effective_at IS "
+                                  "NULL OR julianday(effective_at) <= ?1 / 86400000.0 + 2440587.5 "
+                                  "GROUP BY scope",
+                                  &st, diag);
   if (rc != SHOAL_OK)
     return rc;
+  sqlite3_bind_int64(st, 1, now_ms);
   cJSON *obj = cJSON_CreateObject();
   int src;
   while ((src = sqlite3_step(st)) == SQLITE_ROW)
@@ -325,6 +339,35 @@ static shoal_err latest_versions(sqlite3 *db, cJSON **out, shoal_diag *diag) {
   if (src != SQLITE_DONE) {
     cJSON_Delete(obj);
     return shoal_db_fail(db, src, "reading policy versions", diag);
+  }
+  *out = obj;
+  return SHOAL_OK;
+}
+
+/* {"scope#version": expires_ms} for every published version that expires. */
+static shoal_err expiring_versions(sqlite3 *db, cJSON **out, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(
+      db, "SELECT scope, version, expires_at FROM policies WHERE expires_at IS NOT NULL", &st,
+      diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  cJSON *obj = cJSON_CreateObject();
+  int src;
+  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    struct shoal_time t;
+    shoal_diag ignored;
+    char key[SHOAL_SCOPE_MAX + 24];
+    if (shoal_time_parse((const char *)sqlite3_column_text(st, 2), &t, &ignored) != SHOAL_OK)
+      continue;
+    snprintf(key, sizeof key, "%s#%lld", (const char *)sqlite3_column_text(st, 0),
+             (long long)sqlite3_column_int64(st, 1));
+    cJSON_AddNumberToObject(obj, key, (double)t.unix_ms);
+  }
+  sqlite3_finalize(st);
+  if (src != SQLITE_DONE) {
+    cJSON_Delete(obj);
+    return shoal_db_fail(db, src, "reading policy expiry", diag);
   }
   *out = obj;
   return SHOAL_OK;
@@ -359,15 +402,19 @@ shoal_err hub_reports_policies(sqlite3 *db, cJSON **out, shoal_diag *diag) {
 
 shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
-  cJSON *latest = NULL, *arr = NULL;
-  shoal_err rc = latest_versions(db, &latest, diag);
+  cJSON *latest = NULL, *arr = NULL, *expiring = NULL;
+  shoal_err rc = latest_versions(db, now_ms, &latest, diag);
   if (rc != SHOAL_OK)
     return rc;
-  if ((rc = shoal_db_prepare(db,
-                             "SELECT device, store, region, profile, agent_version, online, "
-                             "last_hello_ms, last_seen_ms, last_event_ms, outbox_depth, "
-                             "policy_versions FROM devices ORDER BY store, device",
-                             &st, diag)) != SHOAL_OK)
+  if ((rc = expiring_versions(db, &expiring, diag)) != SHOAL_OK)
+    goto cleanup;
+  if ((rc = shoal_db_prepare(
+           db,
+           "SELECT device, store, region, profile, agent_version, online, "
+           "last_hello_ms, last_seen_ms, last_event_ms, outbox_depth, "
+           "policy_versions, (SELECT COUNT(*) FROM dead_letters l WHERE l.device = d.device) "
+           "FROM devices d ORDER BY store, device",
+           &st, diag)) != SHOAL_OK)
     goto cleanup;
   arr = cJSON_CreateArray();
   int src;
@@ -397,6 +444,7 @@ shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
     else
       cJSON_AddNumberToObject(row, "outbox_depth", (double)depth);
 
+    cJSON_AddNumberToObject(row, "dead_letters", (double)sqlite3_column_int64(st, 11));
     /* Applied versions as the device last reported them in hello. */
     cJSON *applied = NULL;
     const char *pv = (const char *)sqlite3_column_text(st, 10);
@@ -414,6 +462,19 @@ shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
 
     cJSON *lat = cJSON_AddObjectToObject(row, "latest");
     cJSON *behind = cJSON_AddArrayToObject(row, "behind");
+    /* Stale (SPEC 4.3): an applied version past its expires_at keeps
+     * applying on the device, and the fleet view flags it. */
+    cJSON *stale = cJSON_AddArrayToObject(row, "stale");
+    const cJSON *av;
+    cJSON_ArrayForEach(av, applied) {
+      char key[SHOAL_SCOPE_MAX + 24];
+      if (!cJSON_IsNumber(av))
+        continue;
+      snprintf(key, sizeof key, "%s#%lld", av->string, (long long)av->valuedouble);
+      const cJSON *exp = cJSON_GetObjectItemCaseSensitive(expiring, key);
+      if (cJSON_IsNumber(exp) && (int64_t)exp->valuedouble <= now_ms)
+        cJSON_AddItemToArray(stale, cJSON_CreateString(av->string));
+    }
     char chain[3][SHOAL_SCOPE_MAX];
     int n = 0;
     snprintf(chain[n++], SHOAL_SCOPE_MAX, "global");
@@ -457,6 +518,7 @@ cleanup:
   sqlite3_finalize(st);
   cJSON_Delete(arr);
   cJSON_Delete(latest);
+  cJSON_Delete(expiring);
   return rc;
 }
 

@@ -46,9 +46,10 @@ shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJ
 char *hub_reports_settlement_csv(const cJSON *rows);
 
 /* The fleet: one object per device with online, last_seen, last_seen_age_s,
- * outbox_depth, policies (applied, from hello), latest (published version
- * per scope of the device's chain), behind (scopes behind), and "sync":
- * "ok" | "offline" | "behind" | "not_syncing". */
+ * outbox_depth, dead_letters (its refused events), policies (applied, from
+ * hello), latest (newest version in effect per scope of the device's chain),
+ * behind (scopes behind), stale (applied scopes past their expires_at), and
+ * "sync": "ok" | "offline" | "behind" | "not_syncing". */
 shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_diag *diag);
 
 /* Latest published version per scope: [{scope, version, published_at}]. */

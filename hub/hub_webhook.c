@@ -283,7 +283,11 @@ static int deliver_hook(struct hub_webhooks *w, CURL *curl, const struct hook *h
     n++;
   }
   sqlite3_finalize(st);
+  int64_t started = shoal_mono_ms();
   for (int i = 0; i < n && !atomic_load(&w->stop); i++) {
+    /* A slow receiver yields to the others after its time slice. */
+    if (i > 0 && shoal_mono_ms() - started > HUB_WEBHOOK_SLICE_MS)
+      break;
     if (!kinds[i] || !bodies[i])
       break; /* OOM: retried next round */
     char err[CURL_ERROR_SIZE + 32] = "";

@@ -1,36 +1,29 @@
 #!/usr/bin/env python3
 """test_dashboard.py - the HQ dashboard in a real browser (headless Chromium).
 
-Starts the hub's HTTP server on a free loopback port over a hub database
-holding a small fleet and a day of sales, loads GET / with the token in the
-URL fragment, waits for the page's API calls, dumps the DOM and checks that
-the figures it shows (fleet sync health, sales heatmap cells, policy
-versions per region, open tickets) match what the API returns. Saves a
-screenshot under the build directory. The server is `shoal-hub run` when a
-broker-less run is not possible, so the test drives the hub's HTTP core
-through the test_hub_http program's --serve mode (same code as the hub).
+Starts a broker and `shoal-hub run` with the HTTP API on a free loopback
+port, publishes policies through POST /api/v1/policies, feeds a fleet over
+MQTT (hello, presence, a day of sales, work orders against an SLA), then
+loads GET / with the token in the URL fragment, lets the page make its API
+calls, dumps the DOM and checks that the figures it shows (fleet sync
+health and outbox depths, sales heatmap cells and per-region totals, open
+tickets by SLA state, policy versions per region) match what the API
+returns. Saves a screenshot as <build>/dashboard.png.
 """
 import html.parser
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
-TOKEN = "dash-token-123"
+import shoal_harness as h
+
+TOKEN = "test-token"  # what the harness writes into the token file
 DAY = "2026-03-02"
-DAY_MS = 1772409600000  # 2026-03-02T00:00:00Z
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def find_chromium():
@@ -97,75 +90,106 @@ def money(fen):
     return ("-" if fen < 0 else "") + f"{yuan:,}.{rest:02d}"
 
 
+def post_policy(port, doc):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/policies", method="POST",
+                                 data=json.dumps(doc).encode(),
+                                 headers={"Authorization": f"Bearer {TOKEN}",
+                                          "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+class Device:
+    """Events of one simulated device under one epoch, gapless seqs."""
+
+    def __init__(self, env, store, device, region):
+        self.env, self.store, self.device, self.region = env, store, device, region
+        self.epoch, self.seq = h.new_epoch(), 0
+
+    def send(self, etype, body, hlc=None):
+        self.seq += 1
+        self.env.publish(h.up_topic(self.store, self.device),
+                         h.event(self.device, self.store, self.epoch, self.seq, etype, body, hlc=hlc))
+
+    def hello(self, policies, outbox_depth, profile):
+        self.send("hello", {"profile": profile, "region": self.region, "policies": policies,
+                            "outbox_pending": outbox_depth, "agent_version": "0.1.0"})
+
+    def presence(self, online):
+        self.env.publish(h.topic("presence", self.store, self.device), json.dumps({"online": online}),
+                         retain=True)
+
+    def sale(self, hour, minute, total):
+        at = "%sT%02d:%02d:00+00:00" % (DAY, hour, minute)
+        self.send("sale", h.sale_body(self.store, self.region, total=total, at=at))
+
+    def ticket(self, tid, kind, at_ms, **fields):
+        body = dict(ticket=tid, kind=kind, **fields)
+        if kind == "open":
+            body.update(store=self.store, region=self.region)
+        self.send("ticket", body, hlc=(at_ms << 16))
+
+
 def main():
     hub = os.environ.get("SHOAL_HUB")
     if not hub:
         print("SHOAL_HUB not set", file=sys.stderr)
         return 1
     build = os.path.dirname(os.path.dirname(os.path.abspath(hub)))
-    serve_bin = os.path.join(build, "tests", "test_hub_http")
     chromium = find_chromium()
     if not chromium:
         print("chromium not installed (scripts/deps.sh installs it)", file=sys.stderr)
         return 1
-    tmp = tempfile.mkdtemp(prefix="shoal-dash-")
-    proc = None
-    try:
-        port = free_port()
-        with open(os.path.join(tmp, "token"), "w") as f:
-            f.write(TOKEN + "\n")
-        with open(os.path.join(tmp, "hub.json"), "w") as f:
-            json.dump({"db": "hub.db", "http": {"listen": f"127.0.0.1:{port}",
-                                                 "token_file": "token"}}, f)
-        proc = subprocess.Popen([serve_bin, "--serve", os.path.join(tmp, "hub.json")],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        line = proc.stdout.readline()
-        if not line.startswith("ready"):
-            print(f"server did not start: {line!r}", file=sys.stderr)
-            return 1
-
+    with h.Env("dashboard") as env:
+        env.start_broker()
+        cfg = env.hub_config(http=True)
+        with open(cfg) as f:
+            port = int(json.load(f)["http"]["listen"].rsplit(":", 1)[1])
+        env.start_hub(cfg)
+        h.wait_until(lambda: h.port_open(port), 10, "HTTP API listening")
         now = int(time.time() * 1000)
-        db = sqlite3.connect(os.path.join(tmp, "hub.db"), timeout=10)
-        db.executemany(
-            "INSERT INTO devices (device, store, region, profile, online, last_hello_ms, "
-            "last_seen_ms, last_event_ms, outbox_depth, policy_versions) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [("pos-1", "S1", "east", "pos", 1, now - 5000, now - 5000, now - 5000, 0,
-              '{"global": 3, "region/east": 2}'),
-             ("pos-2", "S1", "east", "pos", 1, now - 900000, now - 2000, now - 900000, 17,
-              '{"global": 3, "region/east": 2}'),
-             ("kiosk-1", "S2", "west", "kiosk", 0, now - 86400000, now - 86400000, None, 4,
-              '{"global": 2}'),
-             ("hh-1", "S2", "west", "handheld", 1, now - 1000, now - 1000, now - 1000, 0,
-              '{"global": 3, "region/west": 1}')])
-        for scope, versions in (("global", 3), ("region/east", 2), ("region/west", 1)):
-            for v in range(1, versions + 1):
-                db.execute("INSERT INTO policies (scope, version, issued_at, doc, envelope, "
-                           "published_ms) VALUES (?, ?, 'x', ?, '{}', ?)",
-                           (scope, v, json.dumps({"scope": scope}), now))
-        sales = [("pos-1", "S1", "east", 9, 1250), ("pos-1", "S1", "east", 9, 3000),
-                 ("pos-2", "S1", "east", 14, 99999), ("hh-1", "S2", "west", 9, 500),
-                 ("hh-1", "S2", "west", 20, 12345), ("pos-1", "S1", "east", 20, 1)]
-        for i, (dev, store, region, hour, total) in enumerate(sales, 1):
-            at = DAY_MS + hour * 3600000 + i * 60000
-            db.execute("INSERT INTO sales (device, epoch, seq, store, region, at_ms, subtotal, "
-                       "discount, rounding, total, body) VALUES (?, '1', ?, ?, ?, ?, ?, 0, 0, ?, "
-                       "'{}')", (dev, i, store, region, at, total, total))
-        # A sale the day after must not show in the chosen period.
-        db.execute("INSERT INTO sales (device, epoch, seq, store, region, at_ms, subtotal, "
-                   "discount, rounding, total, body) VALUES ('pos-1', '1', 99, 'S1', 'east', ?, "
-                   "7, 0, 0, 7, '{}')", (DAY_MS + 86400000 + 3600000,))
-        # Tickets: one breached, one due soon, two ok, one resolved (not open).
+
+        # Policies through the API: global v1..v3 (with an SLA for tickets),
+        # region/east v1..v2, region/west v1.
+        sla = {"normal": {"respond_min": 10, "resolve_min": 60}}
+        for v in (1, 2, 3):
+            h.check(post_policy(port, {"scope": "global", "sla": sla})["version"] == v, "global v%d" % v)
+        for v in (1, 2):
+            post_policy(port, {"scope": "region/east"})
+        post_policy(port, {"scope": "region/west"})
+
+        # The fleet, over MQTT: hello (versions applied, outbox) and presence.
+        pos1 = Device(env, "S1", "pos-1", "east")
+        pos2 = Device(env, "S1", "pos-2", "east")
+        kiosk = Device(env, "S2", "kiosk-1", "west")
+        hh = Device(env, "S2", "hh-1", "west")
+        pos1.hello({"global": 3, "region/east": 2}, 0, "pos")
+        pos2.hello({"global": 3, "region/east": 2}, 17, "pos")
+        kiosk.hello({"global": 2}, 4, "kiosk")
+        hh.hello({"global": 3, "region/west": 1}, 0, "handheld")
+        # A day of sales; one on the next day must not show in the period.
+        for dev, hour, minute, total in ((pos1, 9, 5, 1250), (pos1, 9, 40, 3000),
+                                         (pos2, 14, 1, 99999), (hh, 9, 12, 500),
+                                         (hh, 20, 59, 12345), (pos1, 20, 0, 1)):
+            dev.sale(hour, minute, total)
+        pos1.send("sale", h.sale_body("S1", "east", total=7, at="2026-03-03T01:00:00+00:00"))
+        # Work orders against the SLA (resolve in 60 min): one breached, one
+        # due soon, two in time, one cancelled (not open).
         m = 60000
-        for tid, state, opened, due, resolved in (
-                ("t1", "assigned", now - 90 * m, now - 30 * m, None),
-                ("t2", "new", now - 55 * m, now + 5 * m, None),
-                ("t3", "on_site", now - 10 * m, now + 50 * m, None),
-                ("t4", "new", now - 1 * m, now + 239 * m, None),
-                ("t5", "resolved", now - 90 * m, now - 30 * m, now - 40 * m)):
-            db.execute("INSERT INTO tickets (id, store, region, state, priority, opened_ms, "
-                       "resolve_due_ms, resolved_ms, doc, updated_ms) VALUES (?, 'S1', 'east', ?, "
-                       "'normal', ?, ?, ?, '{}', 0)", (tid, state, opened, due, resolved))
+        for tid, opened in (("t1", now - 90 * m), ("t2", now - 55 * m), ("t3", now - 10 * m),
+                            ("t4", now - 1 * m), ("t5", now - 90 * m)):
+            pos1.ticket(tid, "open", opened, category="repair", priority="normal",
+                        title="Fridge " + tid)
+        pos1.ticket("t5", "cancel", now - 80 * m)
+        h.wait_until(lambda: env.hub_db_count("events") == pos1.seq + pos2.seq + kiosk.seq + hh.seq,
+                     20, "every event stored")
+        for dev, online in ((pos1, True), (pos2, True), (kiosk, False), (hh, True)):
+            dev.presence(online)
+        h.wait_until(lambda: env.hub_db_count("devices", "online = 1") == 3, 10, "presence recorded")
+        # pos-2 has been connected with a backlog and no progress for 15 min.
+        db = sqlite3.connect(env.hub_db(), timeout=10)
+        db.execute("UPDATE devices SET last_hello_ms = ?, last_event_ms = ? WHERE device = 'pos-2'",
+                   (now - 15 * m, now - 15 * m))
         db.commit()
         db.close()
 
@@ -177,7 +201,7 @@ def main():
         flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                 f"--user-data-dir={os.path.join(tmp, 'chrome')}",
+                 f"--user-data-dir={env.path('chrome')}",
                  "--virtual-time-budget=10000", "--window-size=1400,1100"]
         out = subprocess.run(flags + ["--dump-dom", url], capture_output=True, text=True,
                              timeout=120)
@@ -207,9 +231,9 @@ def main():
 
         # Heatmap: per region and hour of day, the API's totals in yuan.
         expect = {}
-        for h in hours:
-            hod = int(h["hour"][11:13])
-            expect[(h["region"], hod)] = expect.get((h["region"], hod), 0) + h["total"]
+        for row in hours:
+            hod = int(row["hour"][11:13])
+            expect[(row["region"], hod)] = expect.get((row["region"], hod), 0) + row["total"]
         if expect != {("east", 9): 4250, ("east", 14): 99999, ("west", 9): 500,
                       ("west", 20): 12345, ("east", 20): 1}:
             problems.append(f"API hour report unexpected: {expect}")
@@ -254,22 +278,18 @@ def main():
         if problems:
             for p in problems:
                 print("FAIL:", p, file=sys.stderr)
+            env.dump_logs()
             return 1
         print(f"dashboard in headless Chromium shows {len(devices)} devices with the API's sync "
               f"states and outbox depths, {len(expect)} heatmap cells and per-region totals equal "
               f"to /api/v1/reports/sales, policy versions per region, {open_n} open tickets; "
               f"screenshot {shot}")
         return 0
-    finally:
-        if proc:
-            proc.stdin.close()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        rc = main()
+    finally:
+        h._stop_all()
+    sys.exit(rc)

@@ -2,10 +2,7 @@
  * real sockets on 127.0.0.1: auth (401), unknown routes (404), body limits
  * (413), every route's figures against rows put in the hub database,
  * policy publishing through POST, and webhooks reaching a receiver (a second
- * libmicrohttpd server) once its outage ends, each exactly once and signed.
- * With `--serve CONFIG` it instead runs the HTTP server and webhook worker
- * on a config until stdin closes (tests/integration/test_dashboard.py uses
- * it when no full hub can run). */
+ * libmicrohttpd server) once its outage ends, each exactly once and signed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -198,7 +195,7 @@ static int setup(void **state) {
            "('d2','1',1,'S1','sale',3,%lld),('d3','1',1,'S2','sale',4,1)",
            (long long)now - 1000, (long long)now - 2000, (long long)now - 3000);
   sql(q);
-  sql("INSERT INTO dead_letters (received_ms, topic, reason) VALUES (1, 't', 'bad')");
+  sql("INSERT INTO dead_letters (received_ms, topic, device, reason) VALUES (1, 't', 'd2', 'bad')");
   assert_int_equal(hub_http_start(&g_ctx, &g_http, &d), SHOAL_OK);
   assert_non_null(g_http);
   assert_int_equal(hub_http_port(g_http), g_port);
@@ -370,9 +367,12 @@ static int64_t num(const cJSON *o, const char *key) {
 
 static void test_hub_http_fleet_shows_sync_health(void **state) {
   (void)state;
-  sql("INSERT INTO policies (scope, version, issued_at, doc, envelope, published_ms) VALUES "
-      "('global', 1, 'x', '{\"scope\":\"global\"}', '{}', 0),"
-      "('global', 2, 'x', '{\"scope\":\"global\"}', '{}', 0)");
+  sql("INSERT INTO policies (scope, version, issued_at, expires_at, doc, envelope, published_ms) "
+      "VALUES ('global', 1, 'x', '2020-01-01T00:00:00Z', '{\"scope\":\"global\"}', '{}', 0),"
+      "('global', 2, 'x', '2999-01-01T00:00:00+08:00', '{\"scope\":\"global\"}', '{}', 0)");
+  /* v3 takes effect in 2999: held by devices, not applied, not "latest". */
+  sql("INSERT INTO policies (scope, version, issued_at, effective_at, doc, envelope, published_ms) "
+      "VALUES ('global', 3, 'x', '2999-01-01T00:00:00Z', '{\"scope\":\"global\"}', '{}', 0)");
   struct resp r = get("/api/v1/devices", TOKEN);
   assert_int_equal(r.status, 200);
   cJSON *j = json_of(&r);
@@ -383,8 +383,15 @@ static void test_hub_http_fleet_shows_sync_health(void **state) {
   assert_string_equal(cJSON_GetObjectItem(d1, "sync")->valuestring, "behind");
   assert_int_equal(num(cJSON_GetObjectItem(d1, "latest"), "global"), 2);
   assert_int_equal(num(cJSON_GetObjectItem(d1, "policies"), "global"), 1);
+  /* d1 still applies global v1, which expired in 2020: flagged stale. */
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d1, "stale")), 1);
+  assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(d1, "stale"), 0)->valuestring,
+                      "global");
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d3, "stale")), 0);
   assert_string_equal(cJSON_GetObjectItem(d2, "sync")->valuestring, "not_syncing");
   assert_int_equal(num(d2, "outbox_depth"), 42);
+  assert_int_equal(num(d2, "dead_letters"), 1);
+  assert_int_equal(num(d1, "dead_letters"), 0);
   assert_string_equal(cJSON_GetObjectItem(d3, "sync")->valuestring, "offline");
   assert_true(num(d3, "last_seen_age_s") >= 7199);
   cJSON_Delete(j);
@@ -417,6 +424,15 @@ static void test_hub_http_sales_reports_and_settlement(void **state) {
   assert_string_equal(cJSON_GetObjectItem(h, "hour")->valuestring, "2026-01-01T10:00:00.000Z");
   assert_int_equal(num(h, "total"), 3500);
   assert_int_equal(cJSON_GetArraySize(j), 2); /* east and west at 10:00; 11:xx excluded */
+  cJSON_Delete(j);
+  resp_free(&r);
+  /* An unencoded '+' in the offset (form-decoded to a space) still works. */
+  r = get(
+      "/api/v1/reports/sales?by=region&from=2026-01-01T18:00:00+08:00&to=2026-01-01T19:00+08:00",
+      TOKEN);
+  assert_int_equal(r.status, 200);
+  j = json_of(&r);
+  assert_int_equal(num(find(j, "region", "east"), "total"), 3500);
   cJSON_Delete(j);
   resp_free(&r);
   r = get("/api/v1/reports/sales?by=store&from=not-a-time", TOKEN);
@@ -636,33 +652,8 @@ static void test_hub_http_webhooks_deliver_after_outage(void **state) {
   pthread_mutex_destroy(&rv.mu);
 }
 
-/* ---- serve mode for the browser test ---- */
-
-static int serve(const char *config) {
-  struct hub_ctx ctx;
-  shoal_diag d = {{0}};
-  struct hub_http *http = NULL;
-  struct hub_webhooks *w = NULL;
-  if (hub_ctx_open(&ctx, config, &d) != SHOAL_OK || hub_http_start(&ctx, &http, &d) != SHOAL_OK ||
-      hub_webhooks_start(&ctx, &w, &d) != SHOAL_OK) {
-    fprintf(stderr, "serve: %s\n", d.msg);
-    return 1;
-  }
-  printf("ready %d\n", hub_http_port(http));
-  fflush(stdout);
-  char buf[256];
-  while (fgets(buf, sizeof buf, stdin))
-    ;
-  hub_webhooks_stop(w);
-  hub_http_stop(http);
-  hub_ctx_close(&ctx);
-  return 0;
-}
-
-int main(int argc, char **argv) {
+int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  if (argc == 3 && strcmp(argv[1], "--serve") == 0)
-    return serve(argv[2]);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hub_http_public_routes_need_no_token),
       cmocka_unit_test(test_hub_http_binds_exactly_the_listen_address),
