@@ -113,7 +113,15 @@ shoal_err agent_policy_status(struct agent_ctx *ctx, int64_t now_ms, cJSON *obj,
   if (!applied || !pending || !stale)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   sqlite3_stmt *eff = NULL, *pend = NULL;
-  shoal_err rc = shoal_db_prepare(ctx->db, effective_sql, &eff, diag);
+  /* Expiry is judged against the later of the device clock and the newest
+   * issued_at accepted: a clock set back cannot make a stale policy fresh. */
+  int64_t newest = 0;
+  shoal_err rc = shoal_db_query_int(ctx->db, "SELECT COALESCE(MAX(issued_ms), 0) FROM policies", 0,
+                                    &newest, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  int64_t expiry_now = now_ms > newest ? now_ms : newest;
+  rc = shoal_db_prepare(ctx->db, effective_sql, &eff, diag);
   if (rc == SHOAL_OK)
     rc = shoal_db_prepare(ctx->db,
                           "SELECT MAX(version) FROM policies WHERE scope = ? AND effective_ms > ?",
@@ -124,7 +132,7 @@ shoal_err agent_policy_status(struct agent_ctx *ctx, int64_t now_ms, cJSON *obj,
     sqlite3_bind_int64(eff, 2, now_ms);
     if (sqlite3_step(eff) == SQLITE_ROW) {
       cJSON_AddNumberToObject(applied, scopes[i], (double)sqlite3_column_int64(eff, 0));
-      if (sqlite3_column_type(eff, 2) != SQLITE_NULL && sqlite3_column_int64(eff, 2) <= now_ms)
+      if (sqlite3_column_type(eff, 2) != SQLITE_NULL && sqlite3_column_int64(eff, 2) <= expiry_now)
         cJSON_AddItemToArray(stale, cJSON_CreateString(scopes[i]));
     }
     sqlite3_reset(pend);

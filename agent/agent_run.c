@@ -1,15 +1,452 @@
-/* agent_run.c - `shoal-agent run`: PLACEHOLDER until issue 4 (sync) lands. */
+/* agent_run.c - `shoal-agent run -c CONFIG`: the store device daemon. One
+ * persistent MQTT session (clean-session off, stable client id, retained
+ * presence with a last will), driven from this one thread, so MQTT
+ * callbacks and database transactions never interleave. Outbox flow
+ * control (SPEC 4.2): at most one batch unacknowledged by the hub; resent
+ * after a reconnect and when no ack has advanced for SHOAL_SYNC_RESEND_MS.
+ * Nothing from the network can stop the daemon: bad input is logged. */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "agent_cli.h"
+#include "agent_ctx.h"
+#include "agent_sync.h"
+#include "agent_tickets.h"
+#include "agent_trust.h"
 #include "cli.h"
+#include "db.h"
+#include "jsonx.h"
+#include "mqtt.h"
+#include "timeutil.h"
+#include "util.h"
+#include "wire.h"
+
+#define LOOP_MS 50            /* network wait per turn: bounds latency of new sales */
+#define POLL_IDLE_MS 1000     /* re-read the outbox at least this often when idle */
+#define CONNACK_TIMEOUT_MS 15000
+#define SHUTDOWN_FLUSH_MS 2000
+#define NSUBS 6
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig) {
+  (void)sig;
+  g_stop = 1;
+}
+
+struct run {
+  struct agent_ctx ctx;
+  struct agent_trust trust;
+  struct shoal_mqtt *m;
+  const char *prefix;
+  char client_id[2 * SHOAL_ID_MAX + 16];
+  char t_up[SHOAL_TOPIC_MAX], t_ack[SHOAL_TOPIC_MAX], t_presence[SHOAL_TOPIC_MAX];
+  char subs[NSUBS][SHOAL_TOPIC_MAX];
+  char will[512];
+  /* session */
+  bool session;     /* TCP connected, CONNACK pending or accepted */
+  bool connected;   /* CONNACK accepted and the session is live */
+  bool need_setup;  /* just connected: subscribe, presence, hello */
+  bool lost;        /* set by callbacks: drop the session and back off */
+  bool ever_connected;
+  int attempt;
+  int64_t next_connect, session_start;
+  /* outbox flow control */
+  int64_t acked;      /* seq the hub has acknowledged */
+  int64_t sent_upto;  /* last seq of the window in flight (<= acked: none) */
+  int64_t last_progress, last_poll;
+  int64_t data_version;
+  bool dirty;         /* this process changed the outbox */
+  struct agent_sync_batch batch;
+};
+
+static shoal_err data_version(struct run *r, int64_t *out, shoal_diag *diag) {
+  return shoal_db_query_int(r->ctx.db, "PRAGMA data_version", 0, out, diag);
+}
+
+static void log_diag(struct run *r, enum shoal_log_level lvl, const char *what,
+                     const shoal_diag *d) {
+  shoal_log(&r->ctx.log, lvl, "%s: %s", what, d->msg[0] ? d->msg : "unknown error");
+}
+
+static void handle_policy(struct run *r, enum shoal_topic k, const char *id, const void *payload,
+                          size_t len) {
+  char scope[SHOAL_SCOPE_MAX];
+  shoal_diag d = {{0}};
+  if (shoal_scope_format(scope, sizeof scope, k, id) != SHOAL_OK)
+    return;
+  enum agent_policy_outcome out;
+  shoal_err rc = agent_sync_on_policy(&r->ctx, &r->trust, scope, payload, len, &out, &d);
+  if (rc != SHOAL_OK)
+    log_diag(r, SHOAL_LOG_ERROR, "cannot apply a policy", &d);
+  else if (out == AGENT_POLICY_ACCEPTED)
+    shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "%s", d.msg);
+  else if (out == AGENT_POLICY_REJECTED)
+    shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "policy refused on %s: %s", scope, d.msg);
+}
+
+static void handle_ack(struct run *r, const void *payload, size_t len) {
+  shoal_diag d = {{0}};
+  bool advanced = false;
+  int64_t acked = r->acked;
+  if (agent_sync_on_ack(&r->ctx, payload, len, &acked, &advanced, &d) != SHOAL_OK) {
+    log_diag(r, SHOAL_LOG_WARN, "ack ignored", &d);
+    return;
+  }
+  if (advanced) {
+    r->acked = acked;
+    r->last_progress = shoal_mono_ms();
+    r->dirty = true;
+  }
+}
+
+static void handle_down(struct run *r, const void *payload, size_t len) {
+  if (!(r->ctx.profile.modules & SHOAL_MOD_TICKETS))
+    return;
+  shoal_diag d = {{0}};
+  if (agent_tickets_apply_remote(&r->ctx, payload, len, &d) != SHOAL_OK)
+    log_diag(r, SHOAL_LOG_WARN, "ticket update ignored", &d);
+}
+
+static void cb_message(void *user, const char *topic, const void *payload, size_t len,
+                       bool retained) {
+  (void)retained;
+  struct run *r = user;
+  enum shoal_topic k;
+  char a[SHOAL_ID_MAX + 1], b[SHOAL_ID_MAX + 1];
+  if (shoal_topic_parse(r->prefix, topic, &k, a, b) != SHOAL_OK) {
+    shoal_log(&r->ctx.log, SHOAL_LOG_DEBUG, "message on unexpected topic ignored");
+    return;
+  }
+  switch (k) {
+  case SHOAL_TOPIC_ACK:
+    if (strcmp(a, r->ctx.cfg.store) == 0 && strcmp(b, r->ctx.cfg.device) == 0)
+      handle_ack(r, payload, len);
+    break;
+  case SHOAL_TOPIC_POLICY_GLOBAL:
+    handle_policy(r, k, NULL, payload, len);
+    break;
+  case SHOAL_TOPIC_POLICY_REGION:
+  case SHOAL_TOPIC_POLICY_STORE:
+    handle_policy(r, k, a, payload, len);
+    break;
+  case SHOAL_TOPIC_DOWN_STORE:
+  case SHOAL_TOPIC_DOWN_DEVICE:
+    if (strcmp(a, r->ctx.cfg.store) == 0)
+      handle_down(r, payload, len);
+    break;
+  default:
+    break;
+  }
+}
+
+static void cb_connect(void *user, int rc) {
+  struct run *r = user;
+  if (rc == 0) {
+    r->connected = true;
+    r->need_setup = true;
+    r->attempt = 0;
+  } else {
+    shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "broker refused the connection (CONNACK %d)", rc);
+    r->lost = true;
+  }
+}
+
+static void cb_disconnect(void *user, int rc) {
+  struct run *r = user;
+  (void)rc;
+  r->lost = true;
+}
+
+static void set_state(struct run *r, bool connected, bool connect_now) {
+  shoal_diag d = {{0}};
+  if (agent_sync_set_state(&r->ctx, connected, (long)getpid(), connect_now, &d) != SHOAL_OK)
+    log_diag(r, SHOAL_LOG_WARN, "cannot record sync state", &d);
+}
+
+static shoal_err publish_presence(struct run *r, bool online, shoal_diag *diag) {
+  cJSON *p = cJSON_CreateObject();
+  if (!p)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  char at[40];
+  shoal_time_format_utc(shoal_now_ms(), at, sizeof at);
+  cJSON_AddBoolToObject(p, "online", online);
+  cJSON_AddStringToObject(p, "device", r->ctx.cfg.device);
+  cJSON_AddStringToObject(p, "store", r->ctx.cfg.store);
+  cJSON_AddStringToObject(p, "region", r->ctx.cfg.region);
+  cJSON_AddStringToObject(p, "profile", r->ctx.profile.name);
+  cJSON_AddStringToObject(p, "at", at);
+  char *text = shoal_json_print(p);
+  cJSON_Delete(p);
+  if (!text)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  shoal_err rc = shoal_mqtt_publish(r->m, r->t_presence, text, strlen(text), 1, true, NULL, diag);
+  free(text);
+  return rc;
+}
+
+/* After CONNACK: (re)subscribe (a broker restarted without persistence has
+ * forgotten the session), announce presence and hello, and resend the
+ * window from the first unacknowledged seq. */
+static void session_setup(struct run *r) {
+  shoal_diag d = {{0}};
+  r->need_setup = false;
+  for (int i = 0; i < NSUBS; i++)
+    if (shoal_mqtt_subscribe(r->m, r->subs[i], 1, &d) != SHOAL_OK) {
+      log_diag(r, SHOAL_LOG_WARN, "subscribe", &d);
+      r->lost = true;
+      return;
+    }
+  if (publish_presence(r, true, &d) != SHOAL_OK)
+    log_diag(r, SHOAL_LOG_WARN, "presence", &d);
+  if (agent_sync_hello(&r->ctx, &d) != SHOAL_OK)
+    log_diag(r, SHOAL_LOG_WARN, "hello not queued", &d);
+  int64_t acked = 0;
+  if (agent_sync_acked(&r->ctx, &acked, &d) == SHOAL_OK)
+    r->acked = acked;
+  r->sent_upto = 0;
+  r->dirty = true;
+  r->ever_connected = true;
+  set_state(r, true, true);
+  shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "connected to %s:%d as %s", r->ctx.cfg.mqtt.host,
+            r->ctx.cfg.mqtt.port, r->client_id);
+}
+
+/* Sends the next window when none is in flight, or resends the one in
+ * flight when no ack has advanced for a while (the broker may have dropped
+ * it silently). */
+static void pump(struct run *r) {
+  int64_t now = shoal_mono_ms();
+  shoal_diag d = {{0}};
+  if (r->sent_upto > r->acked) {
+    if (now - r->last_progress < SHOAL_SYNC_RESEND_MS)
+      return;
+    shoal_log(&r->ctx.log, SHOAL_LOG_INFO,
+              "no ack for %d ms: resending from seq %lld", SHOAL_SYNC_RESEND_MS,
+              (long long)(r->acked + 1));
+  } else {
+    int64_t dv = 0;
+    if (data_version(r, &dv, &d) != SHOAL_OK)
+      dv = r->data_version + 1;
+    if (!r->dirty && dv == r->data_version && now - r->last_poll < POLL_IDLE_MS)
+      return;
+    r->data_version = dv;
+  }
+  r->last_poll = now;
+  r->dirty = false;
+  if (agent_sync_fetch(&r->ctx, r->acked, r->ctx.profile.batch, &r->batch, &d) != SHOAL_OK) {
+    log_diag(r, SHOAL_LOG_ERROR, "cannot read the outbox", &d);
+    return;
+  }
+  if (r->batch.n == 0) {
+    r->sent_upto = 0;
+    return;
+  }
+  for (size_t i = 0; i < r->batch.n; i++) {
+    if (shoal_mqtt_publish(r->m, r->t_up, r->batch.envelope[i], strlen(r->batch.envelope[i]), 1,
+                           false, NULL, &d) != SHOAL_OK) {
+      log_diag(r, SHOAL_LOG_WARN, "publish", &d);
+      r->lost = true;
+      break;
+    }
+    r->sent_upto = r->batch.seq[i];
+  }
+  agent_sync_batch_clear(&r->batch);
+  r->last_progress = now;
+}
+
+static void drop_session(struct run *r, const char *why) {
+  if (r->connected)
+    shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "disconnected from the broker: %s", why);
+  r->session = r->connected = r->need_setup = r->lost = false;
+  r->sent_upto = 0;
+  int64_t delay = shoal_backoff_ms(r->ctx.profile.backoff_min_s, r->ctx.profile.backoff_max_s,
+                                   r->attempt);
+  if (r->attempt < 30)
+    r->attempt++;
+  r->next_connect = shoal_mono_ms() + delay;
+  set_state(r, false, false);
+}
+
+static void try_connect(struct run *r) {
+  shoal_diag d = {{0}};
+  shoal_err rc = r->ever_connected ? shoal_mqtt_reconnect(r->m, &d) : shoal_mqtt_connect(r->m, &d);
+  if (rc != SHOAL_OK) {
+    if (r->attempt == 0 || r->attempt % 10 == 0)
+      log_diag(r, SHOAL_LOG_WARN, "broker unreachable (selling continues offline)", &d);
+    drop_session(r, d.msg);
+    return;
+  }
+  r->session = true;
+  r->lost = false;
+  r->session_start = shoal_mono_ms();
+}
+
+static void sleep_ms(int64_t ms) {
+  if (ms <= 0)
+    return;
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !g_stop) {
+  }
+}
+
+static shoal_err run_setup(struct run *r, shoal_diag *diag) {
+  shoal_err rc;
+  const struct shoal_agent_config *c = &r->ctx.cfg;
+  r->prefix = c->topic_prefix ? c->topic_prefix : "shoal/v1";
+  snprintf(r->client_id, sizeof r->client_id, "shoal-agent-%s-%s", c->store, c->device);
+  if ((rc = shoal_topic_format(r->t_up, sizeof r->t_up, r->prefix, SHOAL_TOPIC_UP, c->store,
+                               c->device)) != SHOAL_OK ||
+      (rc = shoal_topic_format(r->t_ack, sizeof r->t_ack, r->prefix, SHOAL_TOPIC_ACK, c->store,
+                               c->device)) != SHOAL_OK ||
+      (rc = shoal_topic_format(r->t_presence, sizeof r->t_presence, r->prefix,
+                               SHOAL_TOPIC_PRESENCE, c->store, c->device)) != SHOAL_OK ||
+      (rc = shoal_topic_format(r->subs[0], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_POLICY_GLOBAL,
+                               NULL, NULL)) != SHOAL_OK ||
+      (rc = shoal_topic_format(r->subs[1], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_POLICY_REGION,
+                               c->region, NULL)) != SHOAL_OK ||
+      (rc = shoal_topic_format(r->subs[2], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_POLICY_STORE,
+                               c->store, NULL)) != SHOAL_OK ||
+      (rc = shoal_topic_format(r->subs[3], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_DOWN_STORE,
+                               c->store, NULL)) != SHOAL_OK ||
+      (rc = shoal_topic_format(r->subs[4], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_DOWN_DEVICE,
+                               c->store, c->device)) != SHOAL_OK)
+    return shoal_fail(diag, SHOAL_ECONFIG, "%s: topic_prefix \"%s\" makes topics too long",
+                      c->path, r->prefix);
+  snprintf(r->subs[5], SHOAL_TOPIC_MAX, "%s", r->t_ack);
+  snprintf(r->will, sizeof r->will, "{\"online\":false,\"device\":\"%s\",\"store\":\"%s\"}",
+           c->device, c->store);
+  struct shoal_mqtt_opts o = {
+      .cfg = &c->mqtt,
+      .client_id = r->client_id,
+      .clean_session = false,
+      .keepalive_s = r->ctx.profile.keepalive_s,
+      .max_inflight = r->ctx.profile.batch, /* the whole window goes out at once */
+      .will_topic = r->t_presence,
+      .will_payload = r->will,
+      .will_retain = true,
+      .on_connect = cb_connect,
+      .on_disconnect = cb_disconnect,
+      .on_message = cb_message,
+      .user = r,
+      .log = &r->ctx.log,
+  };
+  return shoal_mqtt_new(&o, &r->m, diag);
+}
+
+static void shutdown_session(struct run *r) {
+  shoal_diag d = {{0}};
+  if (r->connected && publish_presence(r, false, &d) == SHOAL_OK) {
+    int64_t until = shoal_mono_ms() + SHUTDOWN_FLUSH_MS;
+    while (shoal_mqtt_want_write(r->m) && shoal_mono_ms() < until)
+      if (shoal_mqtt_loop(r->m, 50, &d) != SHOAL_OK)
+        break;
+    /* One more turn so the broker's PUBACK for the presence is read. */
+    (void)shoal_mqtt_loop(r->m, 50, &d);
+  }
+  if (r->session)
+    shoal_mqtt_disconnect(r->m);
+  (void)shoal_mqtt_loop(r->m, 10, &d);
+  if (agent_sync_set_state(&r->ctx, false, 0, false, &d) != SHOAL_OK)
+    log_diag(r, SHOAL_LOG_WARN, "cannot record sync state", &d);
+}
+
+static const struct shoal_argspec run_opts[] = {
+    {"config", 'c', true, false, "CONFIG", "agent config file (required)"},
+};
+#define NOPTS ((int)(sizeof run_opts / sizeof run_opts[0]))
 
 int agent_cmd_run(int argc, char **argv) {
-  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    printf("usage: %s run ...\n\nNot built yet.\n", AGENT_PROG);
+  shoal_diag diag = {{0}};
+  struct shoal_args args;
+  int exit_code = 0;
+  struct run *r = NULL;
+  shoal_err rc = shoal_args_parse(&args, run_opts, NOPTS, argc, argv, 1, &diag);
+  if (rc != SHOAL_OK)
+    return shoal_cli_usage_error(AGENT_PROG, "run", "%s", diag.msg);
+  if (args.help) {
+    shoal_args_usage(stdout, AGENT_PROG " run -c CONFIG",
+                     "Runs the store device daemon in the foreground: keeps one MQTT session to\n"
+                     "the broker, sends the outbox to the hub batch by batch (rows leave only on\n"
+                     "the hub's ack), and accepts signed policies for its region and store.\n"
+                     "Sales keep working offline; SIGTERM or SIGINT stop it cleanly.",
+                     run_opts, NOPTS);
     return 0;
   }
-  fprintf(stderr, "%s: error: 'run' is not built yet\n", AGENT_PROG);
-  return 1;
+  const char *config = shoal_args_get(&args, "config");
+  if (!config)
+    return shoal_cli_usage_error(AGENT_PROG, "run", "missing -c CONFIG");
+  if (args.npositional)
+    return shoal_cli_usage_error(AGENT_PROG, "run", "unexpected argument \"%s\"",
+                                 args.positional[0]);
+  r = calloc(1, sizeof *r);
+  if (!r) {
+    rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
+    goto fail;
+  }
+  if ((rc = agent_ctx_open(&r->ctx, config, &diag)) != SHOAL_OK ||
+      (rc = agent_trust_load(&r->ctx, &r->trust, &diag)) != SHOAL_OK ||
+      (rc = run_setup(r, &diag)) != SHOAL_OK ||
+      (rc = agent_sync_acked(&r->ctx, &r->acked, &diag)) != SHOAL_OK)
+    goto fail;
+
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  set_state(r, false, false);
+  shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "running as %s/%s (region %s, profile %s, epoch %s)",
+            r->ctx.cfg.store, r->ctx.cfg.device, r->ctx.cfg.region, r->ctx.profile.name,
+            r->ctx.epoch);
+  r->next_connect = shoal_mono_ms();
+  while (!g_stop) {
+    int64_t now = shoal_mono_ms();
+    if (!r->session) {
+      if (now >= r->next_connect)
+        try_connect(r);
+      else
+        sleep_ms(r->next_connect - now < 100 ? r->next_connect - now : 100);
+      continue;
+    }
+    shoal_diag d = {{0}};
+    if (shoal_mqtt_loop(r->m, LOOP_MS, &d) != SHOAL_OK) {
+      drop_session(r, d.msg);
+      continue;
+    }
+    if (!r->connected && !r->lost && now - r->session_start > CONNACK_TIMEOUT_MS) {
+      shoal_mqtt_disconnect(r->m);
+      r->lost = true;
+    }
+    if (r->lost) {
+      drop_session(r, "connection closed");
+      continue;
+    }
+    if (r->connected && r->need_setup)
+      session_setup(r);
+    if (r->connected && !r->lost)
+      pump(r);
+  }
+  shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "stopping");
+  shutdown_session(r);
+  goto cleanup;
+fail:
+  exit_code = shoal_cli_fail(AGENT_PROG, rc, &diag);
+cleanup:
+  if (r) {
+    agent_sync_batch_clear(&r->batch);
+    shoal_mqtt_free(r->m);
+    agent_trust_cleanup(&r->trust);
+    agent_ctx_close(&r->ctx);
+    free(r);
+  }
+  return exit_code;
 }

@@ -20,6 +20,7 @@
 #define SHOAL_MONEY_MAX 1000000000000000LL      /* 10^15 minor units; sums stay far from int64 overflow */
 #define SHOAL_HTTP_BODY_MAX_BYTES (8 * 1024 * 1024)
 #define SHOAL_OUTBOX_BATCH_MAX 1000
+#define SHOAL_SYNC_RESEND_MS 5000             /* agent resends its window when no ack advanced this long */
 #define SHOAL_WEBHOOKS_MAX 16
 #define SHOAL_TICKET_EVENTS_MAX 100000
 

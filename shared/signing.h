@@ -11,6 +11,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "policy.h"
+#include "shoal_limits.h"
 
 #define SHOAL_NO_TIME INT64_MIN /* an absent effective_at / expires_at */
 #define SHOAL_TRUST_KEYS_MAX 4

@@ -1,0 +1,369 @@
+/* agent_sync.c - policy acceptance, ack application, outbox batches and the
+ * hello event. Each decision that changes state runs in one transaction so a
+ * crash leaves either the old state or the new one, never half of each. */
+#include "agent_sync.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_outbox.h"
+#include "agent_policy.h"
+#include "db.h"
+#include "jsonx.h"
+#include "profile.h"
+#include "signing.h"
+#include "util.h"
+
+#define ACK_MAX_BYTES 1024 /* {"epoch":"<20 digits>","upto":<19 digits>} with room */
+
+/* Policy sections per module (SPEC 9: keep only what the modules use).
+ * Sales price baskets, so they need the pricing sections too; tickets use
+ * items for part prices. */
+static const struct {
+  unsigned modules;
+  const char *key;
+} sections[] = {
+    {SHOAL_MOD_PRICING | SHOAL_MOD_SALES, "currency"},
+    {SHOAL_MOD_PRICING | SHOAL_MOD_SALES | SHOAL_MOD_TICKETS, "items"},
+    {SHOAL_MOD_PRICING | SHOAL_MOD_SALES, "rules"},
+    {SHOAL_MOD_PRICING | SHOAL_MOD_SALES, "disable"},
+    {SHOAL_MOD_PRICING | SHOAL_MOD_SALES, "round"},
+    {SHOAL_MOD_FORMS, "forms"},
+    {SHOAL_MOD_TICKETS, "routing"},
+    {SHOAL_MOD_TICKETS, "sla"},
+    {SHOAL_MOD_TICKETS, "escalation"},
+    {SHOAL_MOD_TICKETS, "rates"},
+};
+
+shoal_err agent_sync_strip_doc(const char *doc, unsigned modules, char **out, shoal_diag *diag) {
+  cJSON *in = NULL, *kept = NULL;
+  shoal_err rc = shoal_json_parse(doc, strlen(doc), &in, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  if (!cJSON_IsObject(in)) {
+    rc = shoal_fail(diag, SHOAL_EJSON, "policy document is not a JSON object");
+    goto cleanup;
+  }
+  kept = cJSON_CreateObject();
+  if (!kept) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  /* Detach and move rather than duplicate: documents may be megabytes. */
+  cJSON *scope = cJSON_DetachItemFromObjectCaseSensitive(in, "scope");
+  if (scope)
+    cJSON_AddItemToObject(kept, "scope", scope);
+  for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
+    if (!(modules & sections[i].modules))
+      continue;
+    cJSON *item = cJSON_DetachItemFromObjectCaseSensitive(in, sections[i].key);
+    if (item)
+      cJSON_AddItemToObject(kept, sections[i].key, item);
+  }
+  char *text = shoal_json_print(kept);
+  if (!text) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  *out = text;
+cleanup:
+  cJSON_Delete(in);
+  cJSON_Delete(kept);
+  return rc;
+}
+
+shoal_err agent_sync_newest_issued(struct agent_ctx *ctx, int64_t *out, shoal_diag *diag) {
+  return shoal_db_query_int(ctx->db, "SELECT COALESCE(MAX(issued_ms), 0) FROM policies", 0, out,
+                            diag);
+}
+
+/* Records a refused envelope; its own statement (autocommit or the
+ * caller's transaction). */
+static shoal_err record_rejection(struct agent_ctx *ctx, const char *scope, int64_t version,
+                                  const char *reason, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(
+      ctx->db, "INSERT INTO policy_rejections (at_ms, scope, version, reason) VALUES (?, ?, ?, ?)",
+      &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, shoal_now_ms());
+  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+  if (version > 0)
+    sqlite3_bind_int64(st, 3, version);
+  else
+    sqlite3_bind_null(st, 3);
+  sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
+  int s = sqlite3_step(st);
+  if (s != SQLITE_DONE)
+    rc = shoal_db_fail(ctx->db, s, "record policy rejection", diag);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+shoal_err agent_sync_on_policy(struct agent_ctx *ctx, const struct agent_trust *trust,
+                               const char *topic_scope, const void *payload, size_t len,
+                               enum agent_policy_outcome *outcome, shoal_diag *diag) {
+  struct shoal_policy_envelope env = {0};
+  shoal_diag why = {{0}};
+  char *stripped = NULL, *text = NULL;
+  bool in_tx = false;
+  shoal_err rc = SHOAL_OK;
+
+  if (len == 0) {
+    *outcome = AGENT_POLICY_EMPTY;
+    return SHOAL_OK;
+  }
+  /* Verification refuses an oversized envelope before parsing it. */
+  shoal_err vrc = shoal_policy_envelope_verify(payload, len,
+                                               (const struct shoal_pubkey *const *)trust->keys,
+                                               trust->n, &env, &why);
+  if (vrc != SHOAL_OK) {
+    if ((rc = record_rejection(ctx, topic_scope, 0, why.msg, diag)) != SHOAL_OK)
+      goto cleanup;
+    *diag = why;
+    *outcome = AGENT_POLICY_REJECTED;
+    goto cleanup;
+  }
+  if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
+    goto cleanup;
+  in_tx = true;
+  int64_t held = 0, newest = 0;
+  if ((rc = agent_policy_latest(ctx, env.scope, &held, diag)) != SHOAL_OK ||
+      (rc = agent_sync_newest_issued(ctx, &newest, diag)) != SHOAL_OK)
+    goto cleanup;
+  enum shoal_policy_verdict verdict;
+  shoal_err crc = shoal_policy_envelope_check(&env, ctx->cfg.region, ctx->cfg.store, held,
+                                              shoal_now_ms(), newest, &verdict, &why);
+  if (crc == SHOAL_OK && verdict == SHOAL_POLICY_ACCEPT) {
+    crc = agent_sync_strip_doc(env.doc, ctx->profile.modules, &stripped, &why);
+    if (crc != SHOAL_OK)
+      snprintf(why.msg, sizeof why.msg, "policy %s v%" PRId64 ": document is not a JSON object",
+               env.scope, env.version);
+  }
+  if (crc != SHOAL_OK) {
+    if ((rc = record_rejection(ctx, env.scope, env.version, why.msg, diag)) != SHOAL_OK)
+      goto cleanup;
+    *diag = why;
+    *outcome = AGENT_POLICY_REJECTED;
+  } else if (verdict == SHOAL_POLICY_SAME) {
+    *outcome = AGENT_POLICY_SAME;
+  } else {
+    text = malloc(len + 1);
+    if (!text) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      goto cleanup;
+    }
+    memcpy(text, payload, len);
+    text[len] = '\0';
+    struct agent_policy_row row = {
+        .scope = env.scope,
+        .version = env.version,
+        .issued_at = env.issued_at,
+        .issued_ms = env.issued_ms,
+        .effective_ms = env.effective_ms == SHOAL_NO_TIME ? AGENT_POLICY_NO_TIME : env.effective_ms,
+        .expires_ms = env.expires_ms == SHOAL_NO_TIME ? AGENT_POLICY_NO_TIME : env.expires_ms,
+        .doc = stripped,
+        .envelope = text,
+        .source = "hub",
+    };
+    if ((rc = agent_policy_store(ctx, &row, diag)) != SHOAL_OK)
+      goto cleanup;
+    snprintf(diag->msg, sizeof diag->msg, "policy %s v%" PRId64 " accepted%s%s", env.scope,
+             env.version, env.effective_ms != SHOAL_NO_TIME ? ", effective at " : "",
+             env.effective_at);
+    *outcome = AGENT_POLICY_ACCEPTED;
+  }
+  rc = shoal_db_commit(ctx->db, diag);
+  in_tx = false;
+cleanup:
+  if (in_tx)
+    shoal_db_rollback(ctx->db);
+  free(text);
+  free(stripped);
+  shoal_policy_envelope_cleanup(&env);
+  return rc;
+}
+
+shoal_err agent_sync_acked(struct agent_ctx *ctx, int64_t *out, shoal_diag *diag) {
+  return shoal_db_query_int(ctx->db, "SELECT acked_upto FROM sync_state WHERE id = 1", 0, out,
+                            diag);
+}
+
+shoal_err agent_sync_on_ack(struct agent_ctx *ctx, const void *payload, size_t len,
+                            int64_t *acked_upto, bool *advanced, shoal_diag *diag) {
+  cJSON *obj = NULL;
+  sqlite3_stmt *st = NULL;
+  bool in_tx = false;
+  shoal_err rc;
+  *advanced = false;
+  if (len > ACK_MAX_BYTES)
+    return shoal_fail(diag, SHOAL_EINPUT, "ack of %zu bytes is over the limit of %d", len,
+                      ACK_MAX_BYTES);
+  shoal_diag why = {{0}};
+  if (shoal_json_parse(payload, len, &obj, &why) != SHOAL_OK)
+    return shoal_fail(diag, SHOAL_EINPUT, "malformed ack (%s)", why.msg);
+  uint64_t epoch = 0;
+  int64_t upto = 0;
+  if (!cJSON_IsObject(obj) ||
+      shoal_json_get_u64(obj, "epoch", true, &epoch, &why) != SHOAL_OK ||
+      shoal_json_get_int(obj, "upto", true, &upto, &why) != SHOAL_OK || upto < 0) {
+    rc = shoal_fail(diag, SHOAL_EINPUT, "malformed ack: want {\"epoch\": E, \"upto\": N}");
+    goto cleanup;
+  }
+  /* An ack for another epoch belongs to an older database of this device. */
+  if (epoch != strtoull(ctx->epoch, NULL, 10))
+    goto cleanup;
+  if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
+    goto cleanup;
+  in_tx = true;
+  int64_t last_seq = 0, known = 0;
+  if ((rc = shoal_db_query_int(ctx->db,
+                               "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_seq'", 0,
+                               &last_seq, diag)) != SHOAL_OK ||
+      (rc = agent_sync_acked(ctx, &known, diag)) != SHOAL_OK)
+    goto cleanup;
+  if (upto > last_seq)
+    upto = last_seq; /* never claim more than was issued: pending = last_seq - acked */
+  if (upto > known) {
+    if ((rc = shoal_db_prepare(ctx->db, "DELETE FROM outbox WHERE seq <= ?", &st, diag)) !=
+        SHOAL_OK)
+      goto cleanup;
+    sqlite3_bind_int64(st, 1, upto);
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (s != SQLITE_DONE) {
+      rc = shoal_db_fail(ctx->db, s, "delete acknowledged events", diag);
+      goto cleanup;
+    }
+    known = upto;
+    *advanced = true;
+  }
+  if ((rc = shoal_db_prepare(ctx->db,
+                             "UPDATE sync_state SET acked_upto = ?, last_ack_ms = ?, updated_ms = ? "
+                             "WHERE id = 1",
+                             &st, diag)) != SHOAL_OK)
+    goto cleanup;
+  int64_t now = shoal_now_ms();
+  sqlite3_bind_int64(st, 1, known);
+  sqlite3_bind_int64(st, 2, now);
+  sqlite3_bind_int64(st, 3, now);
+  int s = sqlite3_step(st);
+  if (s != SQLITE_DONE) {
+    rc = shoal_db_fail(ctx->db, s, "record ack", diag);
+    goto cleanup;
+  }
+  if ((rc = shoal_db_commit(ctx->db, diag)) != SHOAL_OK)
+    goto cleanup;
+  in_tx = false;
+  *acked_upto = known;
+cleanup:
+  if (in_tx) {
+    shoal_db_rollback(ctx->db);
+    *advanced = false;
+  }
+  sqlite3_finalize(st);
+  cJSON_Delete(obj);
+  return rc;
+}
+
+void agent_sync_batch_clear(struct agent_sync_batch *b) {
+  for (size_t i = 0; i < b->n; i++)
+    free(b->envelope[i]);
+  b->n = 0;
+}
+
+shoal_err agent_sync_fetch(struct agent_ctx *ctx, int64_t after_seq, int limit,
+                           struct agent_sync_batch *b, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  b->n = 0;
+  if (limit < 1 || limit > SHOAL_OUTBOX_BATCH_MAX)
+    limit = SHOAL_OUTBOX_BATCH_MAX;
+  shoal_err rc = shoal_db_prepare(
+      ctx->db, "SELECT seq, envelope FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, after_seq);
+  sqlite3_bind_int(st, 2, limit);
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    char *env = shoal_strdup((const char *)sqlite3_column_text(st, 1));
+    if (!env) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      break;
+    }
+    b->seq[b->n] = sqlite3_column_int64(st, 0);
+    b->envelope[b->n++] = env;
+  }
+  if (rc == SHOAL_OK && s != SQLITE_DONE)
+    rc = shoal_db_fail(ctx->db, s, "read outbox", diag);
+  sqlite3_finalize(st);
+  if (rc != SHOAL_OK)
+    agent_sync_batch_clear(b);
+  return rc;
+}
+
+shoal_err agent_sync_set_state(struct agent_ctx *ctx, bool connected, long pid, bool connect_now,
+                               shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(
+      ctx->db,
+      "UPDATE sync_state SET connected = ?, daemon_pid = ?, updated_ms = ?, "
+      "last_connect_ms = CASE WHEN ? THEN ? ELSE last_connect_ms END WHERE id = 1",
+      &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  int64_t now = shoal_now_ms();
+  sqlite3_bind_int(st, 1, connected ? 1 : 0);
+  if (pid > 0)
+    sqlite3_bind_int64(st, 2, pid);
+  else
+    sqlite3_bind_null(st, 2);
+  sqlite3_bind_int64(st, 3, now);
+  sqlite3_bind_int(st, 4, connect_now ? 1 : 0);
+  sqlite3_bind_int64(st, 5, now);
+  int s = sqlite3_step(st);
+  if (s != SQLITE_DONE)
+    rc = shoal_db_fail(ctx->db, s, "write sync state", diag);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+shoal_err agent_sync_hello(struct agent_ctx *ctx, shoal_diag *diag) {
+  cJSON *body = cJSON_CreateObject();
+  bool in_tx = false;
+  shoal_err rc = SHOAL_OK;
+  if (!body)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  cJSON_AddStringToObject(body, "profile", ctx->profile.name);
+  cJSON_AddStringToObject(body, "region", ctx->cfg.region);
+  cJSON *mods = cJSON_AddArrayToObject(body, "modules");
+  static const enum shoal_module all[] = {SHOAL_MOD_PRICING, SHOAL_MOD_SALES, SHOAL_MOD_FORMS,
+                                          SHOAL_MOD_TICKETS};
+  for (size_t i = 0; mods && i < sizeof all / sizeof all[0]; i++)
+    if (ctx->profile.modules & all[i])
+      cJSON_AddItemToArray(mods, cJSON_CreateString(shoal_module_name(all[i])));
+  cJSON_AddStringToObject(body, "agent_version", SHOAL_VERSION);
+  if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
+    goto cleanup;
+  in_tx = true;
+  /* policies / pending_policies / stale, exactly as status reports them. */
+  if ((rc = agent_policy_status(ctx, shoal_now_ms(), body, diag)) != SHOAL_OK)
+    goto cleanup;
+  int64_t pending = 0;
+  if ((rc = agent_outbox_pending(ctx, &pending, diag)) != SHOAL_OK)
+    goto cleanup;
+  cJSON_AddNumberToObject(body, "outbox_pending", (double)pending);
+  if ((rc = agent_outbox_append(ctx, "hello", body, NULL, NULL, diag)) != SHOAL_OK)
+    goto cleanup;
+  rc = shoal_db_commit(ctx->db, diag);
+  in_tx = false;
+cleanup:
+  if (in_tx)
+    shoal_db_rollback(ctx->db);
+  cJSON_Delete(body);
+  return rc;
+}
