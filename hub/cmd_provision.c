@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -633,14 +632,6 @@ int hub_cmd_broker_config(int argc, char **argv) {
       (rc = ensure_identity(ca, HUB_CERT_HUB, HUB_CA_HUB_IDENTITY, NULL, 0, hub_crt, hub_key,
                             &hub_issued, &diag)) != SHOAL_OK)
     goto cleanup;
-  /* Mosquitto started as root switches to its own user before it reads the
-   * server key, so that user must own it (still mode 0600). */
-  if (geteuid() == 0) {
-    struct passwd *pw = getpwnam("mosquitto");
-    if (pw && chown(srv_key, pw->pw_uid, pw->pw_gid) != 0)
-      fprintf(stderr, "%s: warning: cannot give %s to user mosquitto: %s\n", HUB_PROG, srv_key,
-              strerror(errno));
-  }
   /* A hub config that names TLS files that do not exist yet gets them, so
    * `broker-config` then `run` is the whole setup. */
   const struct shoal_mqtt_config *m = &ctx.cfg.mqtt;
@@ -677,6 +668,15 @@ int hub_cmd_broker_config(int argc, char **argv) {
             "require_certificate true\n"
             "use_identity_as_username true\n",
             ctx.cfg.path, acl_path, m->port, host, ca_path, srv_crt, srv_key);
+  /* Mosquitto started as root switches to user "mosquitto" before it reads
+   * the ACL and the server key, which root wrote here with mode 0600 (often
+   * in a 0700 folder). Written as root, the broker is told to stay root; a
+   * production install changes this to a dedicated user owning DIR. */
+  if (geteuid() == 0)
+    sb_printf(&conf,
+              "\n# Generated as root: change to the broker's own user once it owns %s.\n"
+              "user root\n",
+              dir);
   if (conf.oom) {
     rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
