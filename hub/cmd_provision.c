@@ -512,7 +512,8 @@ static shoal_err write_acl(struct hub_ctx *ctx, const char *path, int *ndevices,
         (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_DOWN_DEVICE, S, d)) ||
         (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_POLICY_GLOBAL, NULL, NULL)) ||
         (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_POLICY_REGION, R, NULL)) ||
-        (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_POLICY_STORE, S, NULL))) {
+        (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_POLICY_STORE, S, NULL)) ||
+        (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_TRUST, NULL, NULL))) {
       rc = shoal_fail(diag, rc, "ACL topic for device %s", d);
       goto cleanup;
     }
