@@ -1,16 +1,100 @@
-/* cmd_report.c - PLACEHOLDER commands until their issue lands: hub_cmd_report. */
+/* cmd_report.c - `shoal-hub report sales -c CONFIG`: one object per device
+ * that has sales at the hub (store, device, count, total), from the sales
+ * table that ingest fills exactly once per sale event. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "hub_cli.h"
+#include <cjson/cJSON.h>
 
-static int placeholder(int argc, char **argv) {
-  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    printf("usage: %s %s ...\n\nNot built yet.\n", HUB_PROG, argv[0]);
+#include "cli.h"
+#include "db.h"
+#include "hub_cli.h"
+#include "hub_ctx.h"
+
+static const struct shoal_argspec report_opts[] = {
+    {"config", 'c', true, false, "CONFIG", "hub config file (required)"},
+};
+#define NOPTS ((int)(sizeof report_opts / sizeof report_opts[0]))
+
+static shoal_err report_sales(struct hub_ctx *ctx, cJSON **out, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  cJSON *arr = cJSON_CreateArray();
+  shoal_err rc = SHOAL_OK;
+  if (!arr)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  if ((rc = shoal_db_prepare(ctx->db,
+                             "SELECT store, device, COUNT(*), SUM(total) FROM sales "
+                             "GROUP BY store, device ORDER BY store, device",
+                             &st, diag)) != SHOAL_OK)
+    goto cleanup;
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      goto cleanup;
+    }
+    cJSON_AddItemToArray(arr, o);
+    cJSON_AddStringToObject(o, "store", (const char *)sqlite3_column_text(st, 0));
+    cJSON_AddStringToObject(o, "device", (const char *)sqlite3_column_text(st, 1));
+    cJSON_AddNumberToObject(o, "count", (double)sqlite3_column_int64(st, 2));
+    /* Totals stay far below 2^53 (SHOAL_MONEY_MAX per sale): exact as a number. */
+    cJSON_AddNumberToObject(o, "total", (double)sqlite3_column_int64(st, 3));
+  }
+  if (s != SQLITE_DONE) {
+    rc = shoal_db_fail(ctx->db, s, "read sales", diag);
+    goto cleanup;
+  }
+  *out = arr;
+  arr = NULL;
+cleanup:
+  sqlite3_finalize(st);
+  cJSON_Delete(arr);
+  return rc;
+}
+
+int hub_cmd_report(int argc, char **argv) {
+  shoal_diag diag = {{0}};
+  struct shoal_args args;
+  struct hub_ctx ctx = {0};
+  cJSON *out = NULL;
+  int exit_code = 0;
+  shoal_err rc = shoal_args_parse(&args, report_opts, NOPTS, argc, argv, 1, &diag);
+  if (rc != SHOAL_OK)
+    return shoal_cli_usage_error(HUB_PROG, "report", "%s", diag.msg);
+  if (args.help) {
+    shoal_args_usage(stdout, HUB_PROG " report sales -c CONFIG",
+                     "Reports from the hub database as JSON.\n"
+                     "  sales   one object per device with sales: store, device, count, total\n"
+                     "          (minor units), each sale counted once.",
+                     report_opts, NOPTS);
     return 0;
   }
-  fprintf(stderr, "%s: error: '%s' is not built yet\n", HUB_PROG, argv[0]);
-  return 1;
+  if (args.npositional != 1)
+    return shoal_cli_usage_error(HUB_PROG, "report", args.npositional ? "one report at a time"
+                                                                      : "missing report name (sales)");
+  if (strcmp(args.positional[0], "sales") != 0)
+    return shoal_cli_usage_error(HUB_PROG, "report", "unknown report \"%s\" (sales)",
+                                 args.positional[0]);
+  const char *config = shoal_args_get(&args, "config");
+  if (!config)
+    return shoal_cli_usage_error(HUB_PROG, "report", "missing -c CONFIG");
+  if ((rc = hub_ctx_open(&ctx, config, &diag)) != SHOAL_OK ||
+      (rc = report_sales(&ctx, &out, &diag)) != SHOAL_OK)
+    goto fail;
+  char *text = cJSON_PrintUnformatted(out);
+  if (!text) {
+    rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
+    goto fail;
+  }
+  printf("%s\n", text);
+  free(text);
+  goto cleanup;
+fail:
+  exit_code = shoal_cli_fail(HUB_PROG, rc, &diag);
+cleanup:
+  cJSON_Delete(out);
+  hub_ctx_close(&ctx);
+  return exit_code;
 }
-int hub_cmd_report(int argc, char **argv) { return placeholder(argc, argv); }

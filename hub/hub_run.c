@@ -1,16 +1,367 @@
-/* hub_run.c - PLACEHOLDER commands until their issue lands: hub_cmd_run. */
+/* hub_run.c - `shoal-hub run -c CONFIG`: the hub daemon. One thread drives
+ * one persistent MQTT session (client id "shoal-hub", clean session off)
+ * and the ingest engine: messages are applied in batches, a batch commits
+ * when full or HUB_INGEST_BATCH_MS old, and acks leave after the commit.
+ * The same loop publishes recorded policy versions, runs the ticket timers
+ * once a second and reconnects with backoff when the broker goes away.
+ * SIGTERM/SIGINT: the in-flight batch is committed (or rolled back), acks
+ * flushed, the session closed cleanly, exit 0. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "db.h"
 #include "hub_cli.h"
+#include "hub_ctx.h"
+#include "hub_http.h"
+#include "hub_ingest.h"
+#include "hub_ingestor.h"
+#include "hub_publish.h"
+#include "mqtt.h"
+#include "util.h"
+#include "wire.h"
 
-static int placeholder(int argc, char **argv) {
-  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    printf("usage: %s %s ...\n\nNot built yet.\n", HUB_PROG, argv[0]);
+#define HUB_CLIENT_ID "shoal-hub"
+#define HUB_KEEPALIVE_S 30
+#define HUB_BACKOFF_MIN_S 1
+#define HUB_BACKOFF_MAX_S 30
+#define HUB_MAX_INFLIGHT 1000   /* our outgoing acks in flight to the broker */
+#define HUB_POLICY_POLL_MS 200  /* how soon a version recorded elsewhere goes out */
+#define HUB_TICK_MS 1000
+#define HUB_STATS_MS 60000
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
+
+struct hub_run {
+  struct hub_ctx ctx;
+  struct shoal_mqtt *m;
+  struct hub_ingestor *ing;
+  bool connected;
+  bool announce;          /* log "subscribed" once the SUBSCRIBE left */
+  bool resync_policies;   /* republish every scope's newest version */
+  int attempt;            /* reconnect attempts since the last success */
+  int64_t next_connect;   /* mono ms */
+  int64_t policy_rowid;   /* newest policies.rowid published */
+  int db_errors;          /* consecutive ingest database failures */
+};
+
+/* ------------------------------------------------------------ MQTT callbacks */
+
+static shoal_err publish_qos1(void *user, const char *topic, const char *payload, size_t len,
+                              bool retain, shoal_diag *diag) {
+  struct hub_run *r = user;
+  if (!r->m)
+    return shoal_fail(diag, SHOAL_EMQTT, "no broker session");
+  return shoal_mqtt_publish(r->m, topic, payload, len, 1, retain, NULL, diag);
+}
+
+static shoal_err send_ack(void *user, const char *topic, const char *payload, size_t len,
+                          shoal_diag *diag) {
+  return publish_qos1(user, topic, payload, len, false, diag);
+}
+
+static void on_connect(void *user, int rc) {
+  struct hub_run *r = user;
+  shoal_diag diag = {{0}};
+  char filter[SHOAL_TOPIC_MAX];
+  if (rc != 0) {
+    shoal_log(&r->ctx.log, SHOAL_LOG_ERROR, "broker refused the connection (code %d)", rc);
+    return;
+  }
+  r->connected = true;
+  r->attempt = 0;
+  shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "connected to %s:%d", r->ctx.cfg.mqtt.host,
+            r->ctx.cfg.mqtt.port);
+  /* Subscribe on every connect: a broker without persistence has forgotten
+   * the session after a restart. */
+  static const enum shoal_topic kinds[] = {SHOAL_TOPIC_UP, SHOAL_TOPIC_PRESENCE};
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+    if (shoal_topic_filter(filter, sizeof filter, r->ctx.cfg.topic_prefix, kinds[i]) != SHOAL_OK ||
+        shoal_mqtt_subscribe(r->m, filter, 1, &diag) != SHOAL_OK) {
+      shoal_log(&r->ctx.log, SHOAL_LOG_ERROR, "subscribe %s: %s", filter, diag.msg);
+      continue;
+    }
+  }
+  r->announce = true;
+  r->resync_policies = true;
+}
+
+static void on_disconnect(void *user, int rc) {
+  struct hub_run *r = user;
+  if (r->connected)
+    shoal_log(&r->ctx.log, rc == 0 ? SHOAL_LOG_INFO : SHOAL_LOG_WARN, "disconnected from broker%s",
+              rc == 0 ? "" : " (connection lost)");
+  r->connected = false;
+}
+
+static void on_message(void *user, const char *topic, const void *payload, size_t len,
+                       bool retained) {
+  (void)retained;
+  struct hub_run *r = user;
+  shoal_diag diag = {{0}};
+  if (hub_ingestor_handle(r->ing, topic, payload, len, &diag) != SHOAL_OK) {
+    /* The batch rolled back and sent no ack: its devices resend. */
+    r->db_errors++;
+    shoal_log(&r->ctx.log, SHOAL_LOG_ERROR, "ingest batch rolled back: %s", diag.msg);
+  } else {
+    r->db_errors = 0;
+  }
+}
+
+/* ------------------------------------------------------------ policies */
+
+/* Publishes recorded versions: at connect the newest of every scope (the
+ * broker may have lost its retained messages), else a scope's newest
+ * version recorded since the last poll that no broker confirmed yet (the
+ * HTTP API records without publishing; a `publish` may have lost its
+ * PUBACK). Never an older version after a newer one: subscribed agents
+ * would count it as a rollback. */
+static void publish_policies(struct hub_run *r) {
+  sqlite3_stmt *st = NULL;
+  shoal_diag diag = {{0}};
+  bool resync = r->resync_policies;
+  const char *sql =
+      resync ? "SELECT p.rowid, p.scope, p.version, p.envelope FROM policies p "
+               "WHERE p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
+               "ORDER BY p.rowid"
+             : "SELECT p.rowid, p.scope, p.version, p.envelope FROM policies p "
+               "WHERE p.rowid > ? AND p.confirmed_ms IS NULL "
+               "AND p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
+               "ORDER BY p.rowid LIMIT 100";
+  /* Versions published per poll are capped (LIMIT 100); the rest go next time. */
+  if (shoal_db_prepare(r->ctx.db, sql, &st, &diag) != SHOAL_OK) {
+    shoal_log(&r->ctx.log, SHOAL_LOG_ERROR, "read policies: %s", diag.msg);
+    return;
+  }
+  if (!resync)
+    sqlite3_bind_int64(st, 1, r->policy_rowid);
+  sqlite3_stmt *mark = NULL;
+  if (shoal_db_prepare(r->ctx.db, "UPDATE policies SET confirmed_ms = ? WHERE rowid = ?", &mark,
+                       &diag) != SHOAL_OK)
+    mark = NULL;
+  int s, n = 0;
+  int64_t max_rowid = r->policy_rowid;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t rowid = sqlite3_column_int64(st, 0);
+    const char *scope = (const char *)sqlite3_column_text(st, 1);
+    int64_t version = sqlite3_column_int64(st, 2);
+    const char *env = (const char *)sqlite3_column_text(st, 3);
+    int envlen = sqlite3_column_bytes(st, 3);
+    char topic[SHOAL_TOPIC_MAX];
+    if (hub_publish_topic(r->ctx.cfg.topic_prefix, scope, topic, sizeof topic, &diag) != SHOAL_OK ||
+        shoal_mqtt_publish(r->m, topic, env, (size_t)envlen, 1, true, NULL, &diag) != SHOAL_OK) {
+      shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "publish %s v%" PRId64 ": %s", scope, version,
+                diag.msg);
+      break; /* retried at the next poll */
+    }
+    n++;
+    if (mark) {
+      sqlite3_reset(mark);
+      sqlite3_bind_int64(mark, 1, shoal_now_ms());
+      sqlite3_bind_int64(mark, 2, rowid);
+      (void)sqlite3_step(mark);
+    }
+    if (!resync)
+      shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "published %s version %" PRId64, scope, version);
+    if (rowid > max_rowid)
+      max_rowid = rowid;
+  }
+  sqlite3_finalize(st);
+  sqlite3_finalize(mark);
+  /* At a resync the newest version of the scope holding the highest rowid
+   * was read, so every row recorded after the read is above max_rowid and
+   * goes out at the next poll. */
+  if (resync) {
+    if (n)
+      shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "republished the newest version of %d scope(s)", n);
+    r->resync_policies = false;
+  }
+  r->policy_rowid = max_rowid;
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static void schedule_reconnect(struct hub_run *r) {
+  int64_t delay = shoal_backoff_ms(HUB_BACKOFF_MIN_S, HUB_BACKOFF_MAX_S, r->attempt++);
+  r->next_connect = shoal_mono_ms() + delay;
+  shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "reconnecting in %.1f s", (double)delay / 1000);
+}
+
+static void log_stats(struct hub_run *r) {
+  struct hub_ingestor_stats s;
+  hub_ingestor_stats(r->ing, &s);
+  shoal_log(&r->ctx.log, SHOAL_LOG_INFO,
+            "ingest: %" PRIu64 " received, %" PRIu64 " stored, %" PRIu64 " duplicates, %" PRIu64
+            " dead letters, %" PRIu64 " batches, %" PRIu64 " rollbacks, %" PRIu64 " acks",
+            s.received, s.stored, s.duplicates, s.dead_letters, s.batches, s.rollbacks, s.acks);
+}
+
+static void flush_batch(struct hub_run *r) {
+  shoal_diag diag = {{0}};
+  if (hub_ingestor_flush(r->ing, &diag) != SHOAL_OK) {
+    r->db_errors++;
+    shoal_log(&r->ctx.log, SHOAL_LOG_ERROR, "ingest commit failed (devices will resend): %s",
+              diag.msg);
+  }
+}
+
+static void run_loop(struct hub_run *r) {
+  shoal_diag diag = {{0}};
+  int64_t last_tick = shoal_mono_ms(), last_poll = 0, last_stats = shoal_mono_ms();
+  bool connecting = false; /* TCP up, CONNACK not seen yet */
+  int64_t connack_deadline = 0;
+  while (!stop_requested) {
+    int64_t now = shoal_mono_ms();
+    if (!r->connected && !connecting && now >= r->next_connect) {
+      if (shoal_mqtt_connect(r->m, &diag) == SHOAL_OK) {
+        connecting = true;
+        connack_deadline = now + 10000;
+      } else {
+        shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "%s", diag.msg);
+        schedule_reconnect(r);
+      }
+    }
+    if (r->connected || connecting) {
+      if (shoal_mqtt_loop(r->m, hub_ingestor_due(r->ing) ? 0 : 5, &diag) != SHOAL_OK) {
+        shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "%s", diag.msg);
+        r->connected = connecting = false;
+        schedule_reconnect(r);
+      } else if (r->connected) {
+        connecting = false;
+      } else if (connecting && shoal_mono_ms() > connack_deadline) {
+        shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "no CONNACK from the broker");
+        connecting = false;
+        schedule_reconnect(r);
+      }
+    } else {
+      usleep(20 * 1000);
+    }
+    if (hub_ingestor_due(r->ing))
+      flush_batch(r);
+    if (r->db_errors > 0) /* a failing disk: do not spin */
+      usleep((useconds_t)(r->db_errors > 50 ? 50 : r->db_errors) * 10000);
+    if (r->announce && r->connected && !shoal_mqtt_want_write(r->m)) {
+      r->announce = false;
+      shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "subscribed to up and presence topics");
+    }
+    now = shoal_mono_ms();
+    if (r->connected && (r->resync_policies || now - last_poll >= HUB_POLICY_POLL_MS)) {
+      flush_batch(r);
+      publish_policies(r);
+      last_poll = now;
+    }
+    if (now - last_tick >= HUB_TICK_MS) {
+      last_tick = now;
+      flush_batch(r);
+      if (hub_tickets_tick(&r->ctx, shoal_now_ms(), &diag) != SHOAL_OK)
+        shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "ticket timers: %s", diag.msg);
+    }
+    if (now - last_stats >= HUB_STATS_MS) {
+      last_stats = now;
+      log_stats(r);
+    }
+  }
+}
+
+static const struct shoal_argspec run_opts[] = {
+    {"config", 'c', true, false, "CONFIG", "hub config file (required)"},
+};
+#define NOPTS ((int)(sizeof run_opts / sizeof run_opts[0]))
+
+int hub_cmd_run(int argc, char **argv) {
+  shoal_diag diag = {{0}};
+  struct shoal_args args;
+  struct hub_run r;
+  struct hub_http *http = NULL;
+  struct hub_webhooks *hooks = NULL;
+  int exit_code = 0;
+  memset(&r, 0, sizeof r);
+  shoal_err rc = shoal_args_parse(&args, run_opts, NOPTS, argc, argv, 1, &diag);
+  if (rc != SHOAL_OK)
+    return shoal_cli_usage_error(HUB_PROG, "run", "%s", diag.msg);
+  if (args.help) {
+    shoal_args_usage(stdout, HUB_PROG " run -c CONFIG",
+                     "Runs the hub in the foreground: ingests every device's events exactly\n"
+                     "once (acks after commit), keeps the device registry, publishes recorded\n"
+                     "policy versions, serves the HTTP API when configured. Logs go to stderr.\n"
+                     "SIGTERM or SIGINT stops it cleanly (exit 0).",
+                     run_opts, NOPTS);
     return 0;
   }
-  fprintf(stderr, "%s: error: '%s' is not built yet\n", HUB_PROG, argv[0]);
-  return 1;
+  const char *config = shoal_args_get(&args, "config");
+  if (!config)
+    return shoal_cli_usage_error(HUB_PROG, "run", "missing -c CONFIG");
+  if (args.npositional)
+    return shoal_cli_usage_error(HUB_PROG, "run", "unexpected argument \"%s\"",
+                                 args.positional[0]);
+
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  if ((rc = hub_ctx_open(&r.ctx, config, &diag)) != SHOAL_OK)
+    goto fail;
+  r.ctx.publish = publish_qos1;
+  r.ctx.publish_user = &r;
+  if ((rc = hub_ingestor_new(&r.ctx, 0, send_ack, &r, &r.ing, &diag)) != SHOAL_OK)
+    goto fail;
+  struct shoal_mqtt_opts o = {
+      .cfg = &r.ctx.cfg.mqtt,
+      .client_id = HUB_CLIENT_ID,
+      .clean_session = false,
+      .keepalive_s = HUB_KEEPALIVE_S,
+      .max_inflight = HUB_MAX_INFLIGHT,
+      .on_connect = on_connect,
+      .on_disconnect = on_disconnect,
+      .on_message = on_message,
+      .user = &r,
+      .log = &r.ctx.log,
+  };
+  if ((rc = shoal_mqtt_new(&o, &r.m, &diag)) != SHOAL_OK)
+    goto fail;
+  if ((rc = hub_http_start(&r.ctx, &http, &diag)) != SHOAL_OK)
+    goto fail;
+  if ((rc = hub_webhooks_start(&r.ctx, &hooks, &diag)) != SHOAL_OK)
+    goto fail;
+  shoal_log(&r.ctx.log, SHOAL_LOG_INFO, "hub %s started (db %s, broker %s:%d)", SHOAL_VERSION,
+            r.ctx.cfg.db, r.ctx.cfg.mqtt.host, r.ctx.cfg.mqtt.port);
+
+  run_loop(&r);
+
+  shoal_log(&r.ctx.log, SHOAL_LOG_INFO, "stopping");
+  flush_batch(&r);
+  if (r.connected) {
+    /* Push out the acks of the last batch, then say goodbye. */
+    int64_t until = shoal_mono_ms() + 1000;
+    while (shoal_mqtt_want_write(r.m) && shoal_mono_ms() < until)
+      if (shoal_mqtt_loop(r.m, 20, NULL) != SHOAL_OK)
+        break;
+    shoal_mqtt_disconnect(r.m);
+    (void)shoal_mqtt_loop(r.m, 20, NULL);
+  }
+  log_stats(&r);
+  goto cleanup;
+fail:
+  exit_code = shoal_cli_fail(HUB_PROG, rc, &diag);
+cleanup:
+  hub_webhooks_stop(hooks);
+  hub_http_stop(http);
+  hub_ingestor_free(r.ing);
+  shoal_mqtt_free(r.m);
+  hub_ctx_close(&r.ctx);
+  return exit_code;
 }
-int hub_cmd_run(int argc, char **argv) { return placeholder(argc, argv); }

@@ -736,3 +736,48 @@ def main(fn):
         _stop_all()
     print("PASS")
     sys.exit(0)
+
+
+# ---------------------------------------------------------------- simulated devices
+
+class SimDevice:
+    """A device speaking the up/ack protocol from Python (no agent needed):
+    builds sale events with gapless seqs under one epoch, publishes them
+    with mosquitto_pub, and reads the hub's acks from a Subscriber on
+    P/ack/#. Use resend_unacked() the way an agent resends after silence."""
+
+    def __init__(self, env, store, device, region="cn-sw", epoch=None, acks=None):
+        self.env, self.store, self.device, self.region = env, store, device, region
+        self.epoch = epoch or new_epoch()
+        self.events = {}  # seq -> payload text
+        self.acks = acks  # a Subscriber on the ack topics, shared by devices
+
+    def make(self, n, total=1000, etype="sale"):
+        """Creates the next n events (not sent); returns their seqs."""
+        start = len(self.events) + 1
+        for seq in range(start, start + n):
+            body = sale_body(self.store, self.region, receipt="%s-%d" % (self.device, seq),
+                             total=total) if etype == "sale" else {}
+            self.events[seq] = event(self.device, self.store, self.epoch, seq, etype, body)
+        return list(range(start, start + n))
+
+    def send(self, seqs):
+        self.env.publish_lines(up_topic(self.store, self.device), [self.events[s] for s in seqs])
+
+    def upto(self):
+        """Highest upto acked for this epoch (0 if none)."""
+        best = 0
+        for a in self.acks.json_payloads(ack_topic(self.store, self.device)):
+            if str(a.get("epoch")) == self.epoch and isinstance(a.get("upto"), int):
+                best = max(best, a["upto"])
+        return best
+
+    def resend_unacked(self):
+        seqs = [s for s in sorted(self.events) if s > self.upto()]
+        if seqs:
+            self.send(seqs)
+        return len(seqs)
+
+    def total(self):
+        return sum(json.loads(p)["body"]["total"] for p in self.events.values()
+                   if json.loads(p)["type"] == "sale")

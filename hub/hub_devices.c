@@ -1,0 +1,246 @@
+/* hub_devices.c - the device registry. A device's row is created by the
+ * first thing heard from it (event, hello or presence) and never deleted;
+ * each writer updates only the columns it knows about. */
+#include "hub_devices.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "jsonx.h"
+#include "timeutil.h"
+#include "util.h"
+
+/* First key of names[] present in obj (aliases of one field), or NULL. */
+static const cJSON *get_any(const cJSON *obj, const char *const *names, const char **which) {
+  for (; *names; names++) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, *names);
+    if (it) {
+      *which = *names;
+      return it;
+    }
+  }
+  return NULL;
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s) {
+  if (s)
+    sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+shoal_err hub_devices_hello(sqlite3 *db, const struct shoal_event *ev, int64_t now_ms,
+                            shoal_diag *diag) {
+  static const char *const k_profile[] = {"profile", NULL};
+  static const char *const k_region[] = {"region", NULL};
+  static const char *const k_version[] = {"agent_version", "version", NULL};
+  static const char *const k_depth[] = {"outbox_depth", "outbox_pending", NULL};
+  static const char *const k_pol[] = {"policies", "policy_versions", "versions", NULL};
+  shoal_err rc = SHOAL_OK;
+  sqlite3_stmt *st = NULL;
+  char *pol_text = NULL;
+  const char *which = NULL;
+  const cJSON *body = ev->body;
+  const char *profile = NULL, *region = NULL, *agent_version = NULL;
+  int64_t depth = -1;
+
+  const cJSON *it;
+  if ((it = get_any(body, k_profile, &which))) {
+    if (!cJSON_IsString(it) || strlen(it->valuestring) > 128)
+      return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\" must be a short string", which);
+    profile = it->valuestring;
+  }
+  if ((it = get_any(body, k_region, &which))) {
+    if (!cJSON_IsString(it) || !shoal_id_valid(it->valuestring))
+      return shoal_fail(diag, SHOAL_EINPUT, "hello: \"region\" must be an identifier");
+    region = it->valuestring;
+  }
+  if ((it = get_any(body, k_version, &which))) {
+    if (!cJSON_IsString(it) || strlen(it->valuestring) > 64)
+      return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\" must be a short string", which);
+    agent_version = it->valuestring;
+  }
+  if ((it = get_any(body, k_depth, &which))) {
+    if (!shoal_json_is_int(it) || shoal_json_int(it) < 0)
+      return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\" must be an integer >= 0", which);
+    depth = shoal_json_int(it);
+  }
+  if ((it = get_any(body, k_pol, &which))) {
+    if (!cJSON_IsObject(it))
+      return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\" must be an object", which);
+    const cJSON *v;
+    cJSON_ArrayForEach(v, it) {
+      if (strlen(v->string) >= 80 || !(shoal_json_is_int(v) || cJSON_IsNull(v) || cJSON_IsObject(v)))
+        return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\".\"%.80s\" must be a version", which,
+                          v->string);
+    }
+    if (!(pol_text = shoal_json_print(it)))
+      return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
+
+  if ((rc = shoal_db_prepare(
+           db,
+           "INSERT INTO devices (device, store, region, profile, agent_version, epoch, "
+           "last_hello_ms, last_seen_ms, outbox_depth, policy_versions) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9) "
+           "ON CONFLICT (device) DO UPDATE SET store = ?2, region = COALESCE(?3, region), "
+           "profile = COALESCE(?4, profile), agent_version = COALESCE(?5, agent_version), "
+           "epoch = ?6, last_hello_ms = ?7, last_seen_ms = ?7, "
+           "outbox_depth = COALESCE(?8, outbox_depth), "
+           "policy_versions = COALESCE(?9, policy_versions)",
+           &st, diag)) != SHOAL_OK)
+    goto cleanup;
+  sqlite3_bind_text(st, 1, ev->device, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, ev->store, -1, SQLITE_STATIC);
+  bind_text_or_null(st, 3, region);
+  bind_text_or_null(st, 4, profile);
+  bind_text_or_null(st, 5, agent_version);
+  sqlite3_bind_text(st, 6, ev->epoch, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 7, now_ms);
+  if (depth >= 0)
+    sqlite3_bind_int64(st, 8, depth);
+  else
+    sqlite3_bind_null(st, 8);
+  bind_text_or_null(st, 9, pol_text);
+  int s = sqlite3_step(st);
+  if (s != SQLITE_DONE)
+    rc = shoal_db_fail(db, s, "record hello", diag);
+cleanup:
+  sqlite3_finalize(st);
+  free(pol_text);
+  return rc;
+}
+
+shoal_err hub_devices_presence(sqlite3 *db, const char *store, const char *device,
+                               const void *payload, size_t len, int64_t now_ms, shoal_diag *diag) {
+  shoal_err rc = SHOAL_OK;
+  cJSON *root = NULL;
+  sqlite3_stmt *st = NULL;
+  bool online = false;
+  if (len == 0)
+    return SHOAL_OK;
+  if (len > 4096)
+    return shoal_fail(diag, SHOAL_ELIMIT, "presence message of %zu bytes is too large", len);
+  if ((rc = shoal_json_parse(payload, len, &root, diag)) != SHOAL_OK)
+    goto cleanup;
+  if (!cJSON_IsObject(root)) {
+    rc = shoal_fail(diag, SHOAL_EINPUT, "presence: not a JSON object");
+    goto cleanup;
+  }
+  if ((rc = shoal_json_get_bool(root, "online", true, &online, diag)) != SHOAL_OK)
+    goto cleanup;
+  if ((rc = shoal_db_prepare(db,
+                             "INSERT INTO devices (device, store, online, last_seen_ms) "
+                             "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (device) DO UPDATE SET "
+                             "store = ?2, online = ?3, last_seen_ms = MAX(COALESCE(last_seen_ms, 0), ?4)",
+                             &st, diag)) != SHOAL_OK)
+    goto cleanup;
+  sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, store, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 3, online ? 1 : 0);
+  sqlite3_bind_int64(st, 4, now_ms);
+  int s = sqlite3_step(st);
+  if (s != SQLITE_DONE)
+    rc = shoal_db_fail(db, s, "record presence", diag);
+cleanup:
+  sqlite3_finalize(st);
+  cJSON_Delete(root);
+  return rc;
+}
+
+shoal_err hub_devices_touch(sqlite3 *db, const char *store, const char *device, const char *epoch,
+                            int64_t now_ms, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(
+      db,
+      "INSERT INTO devices (device, store, epoch, last_seen_ms, last_event_ms) "
+      "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (device) DO UPDATE SET store = ?2, epoch = ?3, "
+      "last_seen_ms = MAX(COALESCE(last_seen_ms, 0), ?4), last_event_ms = ?4",
+      &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, store, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, epoch, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, now_ms);
+  int s = sqlite3_step(st);
+  if (s != SQLITE_DONE)
+    rc = shoal_db_fail(db, s, "record device activity", diag);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static void add_time(cJSON *obj, const char *key, sqlite3_stmt *st, int col) {
+  if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+    cJSON_AddNullToObject(obj, key);
+    return;
+  }
+  char buf[40];
+  shoal_time_format_utc(sqlite3_column_int64(st, col), buf, sizeof buf);
+  cJSON_AddStringToObject(obj, key, buf);
+}
+
+static void add_text(cJSON *obj, const char *key, sqlite3_stmt *st, int col) {
+  const unsigned char *t = sqlite3_column_text(st, col);
+  if (t)
+    cJSON_AddStringToObject(obj, key, (const char *)t);
+  else
+    cJSON_AddNullToObject(obj, key);
+}
+
+shoal_err hub_devices_list(sqlite3 *db, cJSON **out, shoal_diag *diag) {
+  shoal_err rc = SHOAL_OK;
+  sqlite3_stmt *st = NULL;
+  cJSON *arr = cJSON_CreateArray();
+  if (!arr)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  if ((rc = shoal_db_prepare(
+           db,
+           "SELECT device, store, region, profile, agent_version, online, last_seen_ms, "
+           "last_event_ms, last_hello_ms, outbox_depth, policy_versions, "
+           "(SELECT COUNT(*) FROM events e WHERE e.device = d.device), "
+           "(SELECT COUNT(*) FROM dead_letters x WHERE x.device = d.device) "
+           "FROM devices d ORDER BY store, device",
+           &st, diag)) != SHOAL_OK)
+    goto cleanup;
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      goto cleanup;
+    }
+    cJSON_AddItemToArray(arr, o);
+    add_text(o, "device", st, 0);
+    add_text(o, "store", st, 1);
+    add_text(o, "region", st, 2);
+    add_text(o, "profile", st, 3);
+    add_text(o, "agent_version", st, 4);
+    cJSON_AddBoolToObject(o, "online", sqlite3_column_int(st, 5) != 0);
+    add_time(o, "last_seen", st, 6);
+    add_time(o, "last_event", st, 7);
+    add_time(o, "last_hello", st, 8);
+    if (sqlite3_column_type(st, 9) == SQLITE_NULL)
+      cJSON_AddNullToObject(o, "outbox_depth");
+    else
+      cJSON_AddNumberToObject(o, "outbox_depth", (double)sqlite3_column_int64(st, 9));
+    cJSON *pol = NULL;
+    const char *pt = (const char *)sqlite3_column_text(st, 10);
+    if (pt)
+      pol = cJSON_Parse(pt);
+    cJSON_AddItemToObject(o, "policies", pol ? pol : cJSON_CreateObject());
+    cJSON_AddNumberToObject(o, "events", (double)sqlite3_column_int64(st, 11));
+    cJSON_AddNumberToObject(o, "dead_letters", (double)sqlite3_column_int64(st, 12));
+  }
+  if (s != SQLITE_DONE) {
+    rc = shoal_db_fail(db, s, "list devices", diag);
+    goto cleanup;
+  }
+  *out = arr;
+  arr = NULL;
+cleanup:
+  sqlite3_finalize(st);
+  cJSON_Delete(arr);
+  return rc;
+}

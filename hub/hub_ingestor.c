@@ -1,0 +1,689 @@
+/* hub_ingestor.c - exactly-once ingest. Invariants:
+ * - an identity (device, epoch, seq) is inserted into events in the same
+ *   transaction as its business record (sale row, registry update, form or
+ *   ticket record) or its dead letter, so a crash leaves both or neither;
+ * - streams.upto is the highest seq with every seq <= it in events;
+ * - an ack leaves only after the transaction holding what it covers has
+ *   committed; a rolled-back batch sends no ack (the agents resend);
+ * - an envelope whose store/device differ from its topic's is dead-lettered
+ *   WITHOUT recording its identity: a device must not be able to consume
+ *   another device's sequence numbers. */
+#include "hub_ingestor.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "hub_devices.h"
+#include "hub_http.h"
+#include "hub_ingest.h"
+#include "jsonx.h"
+#include "shoal_limits.h"
+#include "timeutil.h"
+#include "util.h"
+#include "wire.h"
+
+#define DEAD_PAYLOAD_KEEP 4096 /* bytes of an oversized message kept as evidence */
+#define POISON_SLOTS 16
+
+struct stream {
+  char device[SHOAL_ID_MAX + 1];
+  char store[SHOAL_ID_MAX + 1];
+  char epoch[24];
+  int64_t upto, orig_upto;
+  int64_t max_stored; /* highest seq known to be in events */
+  bool in_db;         /* a streams row exists */
+  bool stored_new;    /* an identity was stored for it in this batch */
+};
+
+struct poison {
+  char device[SHOAL_ID_MAX + 1];
+  char epoch[24];
+  int64_t seq;
+  int tries;
+};
+
+enum stmt_id {
+  ST_INS_EVENT,
+  ST_INS_SALE,
+  ST_SEL_STREAM,
+  ST_MAX_SEQ,
+  ST_PROBE,
+  ST_PUT_STREAM,
+  ST_INS_DEAD,
+  ST_DEV_EPOCH,
+  ST_SAVEPOINT,
+  ST_RELEASE,
+  ST_ROLLBACK_TO,
+  ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_INS_EVENT] = "INSERT OR IGNORE INTO events (device, epoch, seq, store, type, hlc, "
+                     "received_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [ST_INS_SALE] = "INSERT INTO sales (device, epoch, seq, store, region, receipt, at_ms, "
+                    "subtotal, discount, rounding, total, body) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_SEL_STREAM] = "SELECT upto FROM streams WHERE device = ? AND epoch = ?",
+    [ST_MAX_SEQ] = "SELECT MAX(seq) FROM events WHERE device = ? AND epoch = ?",
+    [ST_PROBE] = "SELECT 1 FROM events WHERE device = ? AND epoch = ? AND seq = ?",
+    [ST_PUT_STREAM] = "INSERT INTO streams (device, epoch, upto) VALUES (?, ?, ?) "
+                      "ON CONFLICT (device, epoch) DO UPDATE SET upto = excluded.upto",
+    [ST_INS_DEAD] = "INSERT INTO dead_letters (received_ms, topic, device, store, epoch, seq, "
+                    "reason, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_DEV_EPOCH] = "SELECT epoch FROM devices WHERE device = ? AND store = ?",
+    [ST_SAVEPOINT] = "SAVEPOINT ingest_event",
+    [ST_RELEASE] = "RELEASE ingest_event",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO ingest_event",
+};
+
+struct hub_ingestor {
+  struct hub_ctx *ctx;
+  int batch_max;
+  hub_ack_fn ack;
+  void *ack_user;
+  sqlite3_stmt *st[ST_COUNT];
+  bool open;
+  int n;                 /* messages in the open batch */
+  int64_t opened_mono;
+  int64_t now_ms;        /* wall clock at the batch's first message */
+  struct stream *streams; /* streams touched by the open batch */
+  int nstreams;
+  int *slots;            /* open-addressing index into streams, -1 = empty */
+  unsigned nslots;       /* power of two, > 2 * batch_max */
+  struct poison poison[POISON_SLOTS];
+  unsigned poison_next;
+  struct hub_ingestor_stats stats;
+  uint64_t pending_dead; /* dead letters in the open batch */
+  uint64_t pending_stored;
+  uint64_t pending_dups;
+};
+
+/* ------------------------------------------------------------ statements */
+
+static sqlite3_stmt *stmt(struct hub_ingestor *ing, enum stmt_id id) {
+  sqlite3_stmt *s = ing->st[id];
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return s;
+}
+
+static shoal_err exec_stmt(struct hub_ingestor *ing, enum stmt_id id, const char *what,
+                           shoal_diag *diag) {
+  sqlite3_stmt *s = stmt(ing, id);
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (rc != SQLITE_DONE)
+    return shoal_db_fail(ing->ctx->db, rc, what, diag);
+  return SHOAL_OK;
+}
+
+shoal_err hub_ingestor_new(struct hub_ctx *ctx, int batch_max, hub_ack_fn ack, void *ack_user,
+                           struct hub_ingestor **out, shoal_diag *diag) {
+  shoal_err rc = SHOAL_OK;
+  struct hub_ingestor *ing = calloc(1, sizeof *ing);
+  if (!ing)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  ing->ctx = ctx;
+  ing->batch_max = batch_max > 0 ? batch_max : HUB_INGEST_BATCH_MAX;
+  if (ing->batch_max > 100000)
+    ing->batch_max = 100000;
+  ing->ack = ack;
+  ing->ack_user = ack_user;
+  ing->nslots = 16;
+  while (ing->nslots <= 2u * (unsigned)ing->batch_max)
+    ing->nslots *= 2;
+  ing->streams = calloc((size_t)ing->batch_max, sizeof *ing->streams);
+  ing->slots = malloc(ing->nslots * sizeof *ing->slots);
+  if (!ing->streams || !ing->slots) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto fail;
+  }
+  memset(ing->slots, 0xff, ing->nslots * sizeof *ing->slots);
+  for (int i = 0; i < ST_COUNT; i++)
+    if ((rc = shoal_db_prepare(ctx->db, stmt_sql[i], &ing->st[i], diag)) != SHOAL_OK)
+      goto fail;
+  *out = ing;
+  return SHOAL_OK;
+fail:
+  hub_ingestor_free(ing);
+  return rc;
+}
+
+void hub_ingestor_free(struct hub_ingestor *ing) {
+  if (!ing)
+    return;
+  hub_ingestor_abort(ing);
+  for (int i = 0; i < ST_COUNT; i++)
+    sqlite3_finalize(ing->st[i]);
+  free(ing->streams);
+  free(ing->slots);
+  free(ing);
+}
+
+void hub_ingestor_stats(const struct hub_ingestor *ing, struct hub_ingestor_stats *out) {
+  *out = ing->stats;
+}
+
+/* ------------------------------------------------------------ batches */
+
+static void batch_reset(struct hub_ingestor *ing) {
+  memset(ing->slots, 0xff, ing->nslots * sizeof *ing->slots);
+  ing->nstreams = 0;
+  ing->n = 0;
+  ing->open = false;
+  ing->pending_dead = ing->pending_stored = ing->pending_dups = 0;
+}
+
+void hub_ingestor_abort(struct hub_ingestor *ing) {
+  if (!ing || !ing->open)
+    return;
+  shoal_db_rollback(ing->ctx->db);
+  ing->stats.rollbacks++;
+  batch_reset(ing);
+}
+
+static shoal_err batch_open(struct hub_ingestor *ing, shoal_diag *diag) {
+  if (ing->open)
+    return SHOAL_OK;
+  shoal_err rc = shoal_db_begin(ing->ctx->db, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  ing->open = true;
+  ing->n = 0;
+  ing->opened_mono = shoal_mono_ms();
+  return SHOAL_OK;
+}
+
+bool hub_ingestor_due(const struct hub_ingestor *ing) {
+  return ing->open && shoal_mono_ms() - ing->opened_mono >= HUB_INGEST_BATCH_MS;
+}
+
+/* ------------------------------------------------------------ streams */
+
+static uint32_t stream_hash(const char *device, const char *epoch) {
+  uint32_t h = 2166136261u;
+  for (const char *p = device; *p; p++)
+    h = (h ^ (uint8_t)*p) * 16777619u;
+  h = (h ^ 0xffu) * 16777619u;
+  for (const char *p = epoch; *p; p++)
+    h = (h ^ (uint8_t)*p) * 16777619u;
+  return h;
+}
+
+/* The open batch's record of stream (device, epoch), loaded on first use. */
+static shoal_err stream_get(struct hub_ingestor *ing, const char *store, const char *device,
+                            const char *epoch, struct stream **out, shoal_diag *diag) {
+  uint32_t mask = ing->nslots - 1, i = stream_hash(device, epoch) & mask;
+  for (; ing->slots[i] >= 0; i = (i + 1) & mask) {
+    struct stream *s = &ing->streams[ing->slots[i]];
+    if (strcmp(s->device, device) == 0 && strcmp(s->epoch, epoch) == 0) {
+      *out = s;
+      return SHOAL_OK;
+    }
+  }
+  if (ing->nstreams >= ing->batch_max)
+    return shoal_fail(diag, SHOAL_EINTERNAL, "ingest batch has too many streams");
+  struct stream *s = &ing->streams[ing->nstreams];
+  memset(s, 0, sizeof *s);
+  shoal_strlcpy(s->device, device, sizeof s->device);
+  shoal_strlcpy(s->store, store, sizeof s->store);
+  shoal_strlcpy(s->epoch, epoch, sizeof s->epoch);
+  sqlite3_stmt *q = stmt(ing, ST_SEL_STREAM);
+  sqlite3_bind_text(q, 1, device, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 2, epoch, -1, SQLITE_STATIC);
+  int r = sqlite3_step(q);
+  if (r == SQLITE_ROW) {
+    s->in_db = true;
+    s->upto = s->orig_upto = sqlite3_column_int64(q, 0);
+  } else if (r != SQLITE_DONE) {
+    sqlite3_reset(q);
+    return shoal_db_fail(ing->ctx->db, r, "read ack watermark", diag);
+  }
+  sqlite3_reset(q);
+  q = stmt(ing, ST_MAX_SEQ);
+  sqlite3_bind_text(q, 1, device, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 2, epoch, -1, SQLITE_STATIC);
+  r = sqlite3_step(q);
+  if (r == SQLITE_ROW)
+    s->max_stored = sqlite3_column_int64(q, 0); /* NULL reads as 0 */
+  sqlite3_reset(q);
+  if (r != SQLITE_ROW)
+    return shoal_db_fail(ing->ctx->db, r, "read stream", diag);
+  ing->slots[i] = ing->nstreams++;
+  *out = s;
+  return SHOAL_OK;
+}
+
+/* Seq was just stored in s: move the watermark over every contiguous seq. */
+static shoal_err stream_stored(struct hub_ingestor *ing, struct stream *s, int64_t seq,
+                               shoal_diag *diag) {
+  s->stored_new = true;
+  if (seq > s->max_stored)
+    s->max_stored = seq;
+  if (seq != s->upto + 1)
+    return SHOAL_OK; /* above a gap (or below the watermark): upto waits */
+  s->upto = seq;
+  while (s->upto < s->max_stored) {
+    sqlite3_stmt *q = stmt(ing, ST_PROBE);
+    sqlite3_bind_text(q, 1, s->device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, s->epoch, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, s->upto + 1);
+    int r = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (r == SQLITE_DONE)
+      break;
+    if (r != SQLITE_ROW)
+      return shoal_db_fail(ing->ctx->db, r, "advance ack watermark", diag);
+    s->upto++;
+  }
+  return SHOAL_OK;
+}
+
+/* ------------------------------------------------------------ dead letters */
+
+static shoal_err dead_letter(struct hub_ingestor *ing, const char *topic, const char *device,
+                             const char *store, const char *epoch, int64_t seq, const char *reason,
+                             const void *payload, size_t len, shoal_diag *diag) {
+  sqlite3_stmt *q = stmt(ing, ST_INS_DEAD);
+  sqlite3_bind_int64(q, 1, ing->now_ms);
+  sqlite3_bind_text(q, 2, topic, -1, SQLITE_STATIC);
+  if (device && *device)
+    sqlite3_bind_text(q, 3, device, -1, SQLITE_STATIC);
+  if (store && *store)
+    sqlite3_bind_text(q, 4, store, -1, SQLITE_STATIC);
+  if (epoch && *epoch)
+    sqlite3_bind_text(q, 5, epoch, -1, SQLITE_STATIC);
+  if (seq > 0)
+    sqlite3_bind_int64(q, 6, seq);
+  sqlite3_bind_text(q, 7, reason, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(q, 8, payload, (int)(len > SHOAL_EVENT_MAX_BYTES ? DEAD_PAYLOAD_KEEP : len),
+                    SQLITE_STATIC);
+  int r = sqlite3_step(q);
+  sqlite3_reset(q);
+  if (r != SQLITE_DONE)
+    return shoal_db_fail(ing->ctx->db, r, "record dead letter", diag);
+  ing->pending_dead++;
+  shoal_log(&ing->ctx->log, SHOAL_LOG_WARN, "dead letter from %s: %s", topic, reason);
+  return SHOAL_OK;
+}
+
+/* An unattributable message from topic's device: re-ack what the hub holds
+ * for the device's current stream, so the hub still answers. */
+static shoal_err ack_current(struct hub_ingestor *ing, const char *store, const char *device,
+                             shoal_diag *diag) {
+  char epoch[24] = "";
+  sqlite3_stmt *q = stmt(ing, ST_DEV_EPOCH);
+  sqlite3_bind_text(q, 1, device, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 2, store, -1, SQLITE_STATIC);
+  int r = sqlite3_step(q);
+  if (r == SQLITE_ROW && sqlite3_column_text(q, 0))
+    shoal_strlcpy(epoch, (const char *)sqlite3_column_text(q, 0), sizeof epoch);
+  sqlite3_reset(q);
+  if (r != SQLITE_ROW && r != SQLITE_DONE)
+    return shoal_db_fail(ing->ctx->db, r, "read device epoch", diag);
+  if (!epoch[0])
+    return SHOAL_OK;
+  struct stream *s;
+  return stream_get(ing, store, device, epoch, &s, diag);
+}
+
+/* ------------------------------------------------------------ poison events */
+
+static struct poison *poison_find(struct hub_ingestor *ing, const struct shoal_event *ev) {
+  for (int i = 0; i < POISON_SLOTS; i++) {
+    struct poison *p = &ing->poison[i];
+    if (p->tries && p->seq == ev->seq && strcmp(p->device, ev->device) == 0 &&
+        strcmp(p->epoch, ev->epoch) == 0)
+      return p;
+  }
+  return NULL;
+}
+
+static void poison_note(struct hub_ingestor *ing, const struct shoal_event *ev) {
+  struct poison *p = poison_find(ing, ev);
+  if (!p) {
+    p = &ing->poison[ing->poison_next++ % POISON_SLOTS];
+    memset(p, 0, sizeof *p);
+    shoal_strlcpy(p->device, ev->device, sizeof p->device);
+    shoal_strlcpy(p->epoch, ev->epoch, sizeof p->epoch);
+    p->seq = ev->seq;
+  }
+  p->tries++;
+}
+
+/* ------------------------------------------------------------ sales */
+
+struct sale {
+  const char *receipt, *region;
+  int64_t at_ms, subtotal, discount, rounding, total;
+};
+
+static shoal_err money_field(const cJSON *body, const char *key, int64_t *out, shoal_diag *diag) {
+  shoal_err rc = shoal_json_get_int(body, key, true, out, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  if (*out > SHOAL_MONEY_MAX || *out < -SHOAL_MONEY_MAX)
+    return shoal_fail(diag, SHOAL_EINPUT, "\"%s\" is out of range", key);
+  return SHOAL_OK;
+}
+
+/* The sale body's shape (the agent's priced quote plus receipt, region,
+ * store, at): what the hub reports on must be whole and self-consistent. */
+static shoal_err sale_check(const struct shoal_event *ev, struct sale *out, shoal_diag *diag) {
+  const cJSON *b = ev->body;
+  const char *store = NULL, *at = NULL;
+  shoal_err rc;
+  struct shoal_time t;
+  if ((rc = shoal_json_get_str(b, "receipt", true, &out->receipt, diag)) != SHOAL_OK ||
+      (rc = shoal_json_get_str(b, "region", true, &out->region, diag)) != SHOAL_OK ||
+      (rc = shoal_json_get_str(b, "store", true, &store, diag)) != SHOAL_OK ||
+      (rc = shoal_json_get_str(b, "at", true, &at, diag)) != SHOAL_OK)
+    return rc;
+  if (!out->receipt[0] || strlen(out->receipt) > 128)
+    return shoal_fail(diag, SHOAL_EINPUT, "\"receipt\" must be 1 to 128 characters");
+  if (!shoal_id_valid(out->region))
+    return shoal_fail(diag, SHOAL_EINPUT, "\"region\" is not a valid identifier");
+  if (strcmp(store, ev->store) != 0)
+    return shoal_fail(diag, SHOAL_EINPUT, "sale for store \"%.64s\" sent by a device of store \"%s\"",
+                      store, ev->store);
+  if ((rc = shoal_time_parse(at, &t, diag)) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "\"at\"");
+    return SHOAL_EINPUT;
+  }
+  out->at_ms = t.unix_ms;
+  if ((rc = money_field(b, "subtotal", &out->subtotal, diag)) != SHOAL_OK ||
+      (rc = money_field(b, "discount", &out->discount, diag)) != SHOAL_OK ||
+      (rc = money_field(b, "rounding", &out->rounding, diag)) != SHOAL_OK ||
+      (rc = money_field(b, "total", &out->total, diag)) != SHOAL_OK)
+    return rc;
+  if (out->subtotal < 0 || out->total < 0)
+    return shoal_fail(diag, SHOAL_EINPUT, "negative \"subtotal\" or \"total\"");
+  if (out->subtotal - out->discount + out->rounding != out->total)
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "total %" PRId64 " != subtotal %" PRId64 " - discount %" PRId64
+                      " + rounding %" PRId64,
+                      out->total, out->subtotal, out->discount, out->rounding);
+  const cJSON *lines = cJSON_GetObjectItemCaseSensitive(b, "lines");
+  if (!cJSON_IsArray(lines))
+    return shoal_fail(diag, SHOAL_EINPUT, "\"lines\" must be an array");
+  int n = 0;
+  const cJSON *l;
+  cJSON_ArrayForEach(l, lines) {
+    if (!cJSON_IsObject(l))
+      return shoal_fail(diag, SHOAL_EINPUT, "lines[%d] must be an object", n);
+    if (++n > SHOAL_BASKET_MAX_LINES)
+      return shoal_fail(diag, SHOAL_EINPUT, "more than %d lines", SHOAL_BASKET_MAX_LINES);
+  }
+  return SHOAL_OK;
+}
+
+static bool webhook_wants(const struct hub_ctx *ctx, unsigned ev) {
+  for (size_t i = 0; i < ctx->cfg.webhook_count; i++)
+    if (ctx->cfg.webhooks[i].events & ev)
+      return true;
+  return false;
+}
+
+static shoal_err sale_store(struct hub_ingestor *ing, const struct shoal_event *ev,
+                            const struct sale *sale, shoal_diag *diag) {
+  shoal_err rc = SHOAL_OK;
+  char *body = shoal_json_print(ev->body);
+  char *hook = NULL;
+  if (!body)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  sqlite3_stmt *q = stmt(ing, ST_INS_SALE);
+  sqlite3_bind_text(q, 1, ev->device, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 2, ev->epoch, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(q, 3, ev->seq);
+  sqlite3_bind_text(q, 4, ev->store, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 5, sale->region, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 6, sale->receipt, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(q, 7, sale->at_ms);
+  sqlite3_bind_int64(q, 8, sale->subtotal);
+  sqlite3_bind_int64(q, 9, sale->discount);
+  sqlite3_bind_int64(q, 10, sale->rounding);
+  sqlite3_bind_int64(q, 11, sale->total);
+  sqlite3_bind_text(q, 12, body, -1, SQLITE_STATIC);
+  int r = sqlite3_step(q);
+  sqlite3_reset(q);
+  if (r != SQLITE_DONE) {
+    rc = shoal_db_fail(ing->ctx->db, r, "store sale", diag);
+    goto cleanup;
+  }
+  if (webhook_wants(ing->ctx, SHOAL_WEBHOOK_SALE)) {
+    /* The envelope (identity, hlc) with the sale as its body. */
+    cJSON *env = shoal_event_to_json(ev);
+    hook = env ? shoal_json_print(env) : NULL;
+    cJSON_Delete(env);
+    if (!hook) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      goto cleanup;
+    }
+    rc = hub_webhook_enqueue(ing->ctx, "sale", hook, diag);
+  }
+cleanup:
+  free(body);
+  free(hook);
+  return rc;
+}
+
+/* ------------------------------------------------------------ events */
+
+static bool input_error(shoal_err rc) {
+  return rc == SHOAL_EINPUT || rc == SHOAL_EJSON || rc == SHOAL_ENOTFOUND || rc == SHOAL_ELIMIT;
+}
+
+/* Runs the per-type handler of a new event inside a savepoint. Returns
+ * SHOAL_OK (stored), an input error (diag says why; its writes are undone)
+ * or another error (the batch must roll back). */
+static shoal_err apply_event(struct hub_ingestor *ing, const struct shoal_event *ev,
+                             shoal_diag *diag) {
+  shoal_err rc;
+  if (strcmp(ev->type, "sale") == 0) {
+    struct sale sale;
+    if ((rc = sale_check(ev, &sale, diag)) != SHOAL_OK)
+      return input_error(rc) ? rc : SHOAL_EINPUT;
+    return sale_store(ing, ev, &sale, diag);
+  }
+  if (strcmp(ev->type, "hello") == 0)
+    return hub_devices_hello(ing->ctx->db, ev, ing->now_ms, diag);
+  if ((rc = exec_stmt(ing, ST_SAVEPOINT, "savepoint", diag)) != SHOAL_OK)
+    return rc;
+  if (strcmp(ev->type, "form") == 0)
+    rc = hub_forms_ingest(ing->ctx, ev, diag);
+  else if (strcmp(ev->type, "ticket") == 0)
+    rc = hub_tickets_ingest(ing->ctx, ev, diag);
+  else
+    rc = shoal_fail(diag, SHOAL_EINPUT, "unknown event type \"%s\"", ev->type);
+  if (rc != SHOAL_OK) {
+    shoal_diag keep = *diag;
+    shoal_err rb = exec_stmt(ing, ST_ROLLBACK_TO, "rollback to savepoint", diag);
+    if (rb == SHOAL_OK)
+      rb = exec_stmt(ing, ST_RELEASE, "release savepoint", diag);
+    if (rb != SHOAL_OK)
+      return rb;
+    *diag = keep;
+    return rc;
+  }
+  return exec_stmt(ing, ST_RELEASE, "release savepoint", diag);
+}
+
+static shoal_err handle_up(struct hub_ingestor *ing, const char *topic, const char *tstore,
+                           const char *tdevice, const void *payload, size_t len,
+                           shoal_diag *diag) {
+  shoal_err rc = SHOAL_OK;
+  shoal_diag why = {{0}};
+  struct shoal_event ev = {0};
+  struct stream *s = NULL;
+  char reason[SHOAL_DIAG_MAX + 64];
+
+  if (len > SHOAL_EVENT_MAX_BYTES) {
+    snprintf(reason, sizeof reason, "event of %zu bytes is over the limit of %d", len,
+             SHOAL_EVENT_MAX_BYTES);
+    if ((rc = dead_letter(ing, topic, tdevice, tstore, NULL, 0, reason, payload, len, diag)))
+      return rc;
+    return ack_current(ing, tstore, tdevice, diag);
+  }
+  if ((rc = shoal_event_decode(payload, len, &ev, &why)) != SHOAL_OK) {
+    snprintf(reason, sizeof reason, "malformed event: %s", why.msg);
+    if ((rc = dead_letter(ing, topic, tdevice, tstore, NULL, 0, reason, payload, len, diag)))
+      return rc;
+    return ack_current(ing, tstore, tdevice, diag);
+  }
+  if (strcmp(ev.store, tstore) != 0 || strcmp(ev.device, tdevice) != 0) {
+    snprintf(reason, sizeof reason,
+             "envelope names store/device %s/%s but came on the topic of %s/%s", ev.store,
+             ev.device, tstore, tdevice);
+    rc = dead_letter(ing, topic, tdevice, tstore, ev.epoch, ev.seq, reason, payload, len, diag);
+    if (rc == SHOAL_OK)
+      rc = ack_current(ing, tstore, tdevice, diag);
+    goto cleanup;
+  }
+  if ((rc = stream_get(ing, ev.store, ev.device, ev.epoch, &s, diag)) != SHOAL_OK)
+    goto cleanup;
+
+  sqlite3_stmt *q = stmt(ing, ST_INS_EVENT);
+  sqlite3_bind_text(q, 1, ev.device, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 2, ev.epoch, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(q, 3, ev.seq);
+  sqlite3_bind_text(q, 4, ev.store, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 5, ev.type, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(q, 6, (int64_t)ev.hlc);
+  sqlite3_bind_int64(q, 7, ing->now_ms);
+  int r = sqlite3_step(q);
+  sqlite3_reset(q);
+  if (r != SQLITE_DONE) {
+    rc = shoal_db_fail(ing->ctx->db, r, "record event identity", diag);
+    goto cleanup;
+  }
+  if (sqlite3_changes(ing->ctx->db) == 0) {
+    ing->pending_dups++; /* redelivered: nothing changes; the stream is acked again */
+    goto cleanup;
+  }
+
+  struct poison *p = poison_find(ing, &ev);
+  if (p && p->tries >= HUB_INGEST_POISON_TRIES) {
+    snprintf(reason, sizeof reason, "could not be processed after %d tries", p->tries);
+    rc = dead_letter(ing, topic, ev.device, ev.store, ev.epoch, ev.seq, reason, payload, len, diag);
+  } else {
+    rc = apply_event(ing, &ev, &why);
+    if (rc != SHOAL_OK && input_error(rc)) {
+      snprintf(reason, sizeof reason, "%s event refused: %s", ev.type, why.msg);
+      rc = dead_letter(ing, topic, ev.device, ev.store, ev.epoch, ev.seq, reason, payload, len,
+                       diag);
+    } else if (rc != SHOAL_OK) {
+      poison_note(ing, &ev);
+      *diag = why;
+      shoal_diag_prefix(diag, "%s event %s/%s/%" PRId64, ev.type, ev.device, ev.epoch, ev.seq);
+      goto cleanup;
+    } else {
+      ing->pending_stored++;
+    }
+  }
+  if (rc == SHOAL_OK)
+    rc = stream_stored(ing, s, ev.seq, diag);
+cleanup:
+  shoal_event_cleanup(&ev);
+  return rc;
+}
+
+shoal_err hub_ingestor_handle(struct hub_ingestor *ing, const char *topic, const void *payload,
+                              size_t len, shoal_diag *diag) {
+  enum shoal_topic kind;
+  char a[SHOAL_ID_MAX + 1], b[SHOAL_ID_MAX + 1];
+  shoal_diag why = {{0}};
+  const char *prefix = ing->ctx->cfg.topic_prefix ? ing->ctx->cfg.topic_prefix : "shoal/v1";
+  if (shoal_topic_parse(prefix, topic, &kind, a, b) != SHOAL_OK ||
+      (kind != SHOAL_TOPIC_UP && kind != SHOAL_TOPIC_PRESENCE)) {
+    shoal_log(&ing->ctx->log, SHOAL_LOG_DEBUG, "ignored message on %.200s", topic);
+    return SHOAL_OK;
+  }
+  shoal_err rc = batch_open(ing, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  if (ing->n == 0)
+    ing->now_ms = shoal_now_ms();
+  ing->n++;
+  if (kind == SHOAL_TOPIC_PRESENCE) {
+    rc = hub_devices_presence(ing->ctx->db, a, b, payload, len, ing->now_ms, &why);
+    if (rc != SHOAL_OK && input_error(rc)) {
+      shoal_log(&ing->ctx->log, SHOAL_LOG_WARN, "ignored presence on %s: %s", topic, why.msg);
+      rc = SHOAL_OK;
+    } else if (rc != SHOAL_OK) {
+      *diag = why;
+    }
+  } else {
+    ing->stats.received++;
+    rc = handle_up(ing, topic, a, b, payload, len, diag);
+  }
+  if (rc != SHOAL_OK) {
+    hub_ingestor_abort(ing);
+    return rc;
+  }
+  if (ing->n >= ing->batch_max || ing->nstreams >= ing->batch_max)
+    return hub_ingestor_flush(ing, diag);
+  return SHOAL_OK;
+}
+
+shoal_err hub_ingestor_flush(struct hub_ingestor *ing, shoal_diag *diag) {
+  shoal_err rc = SHOAL_OK;
+  if (!ing->open)
+    return SHOAL_OK;
+  for (int i = 0; i < ing->nstreams; i++) {
+    struct stream *s = &ing->streams[i];
+    if (s->in_db && s->upto == s->orig_upto && !s->stored_new)
+      continue;
+    if (!s->in_db || s->upto != s->orig_upto) {
+      sqlite3_stmt *q = stmt(ing, ST_PUT_STREAM);
+      sqlite3_bind_text(q, 1, s->device, -1, SQLITE_STATIC);
+      sqlite3_bind_text(q, 2, s->epoch, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(q, 3, s->upto);
+      int r = sqlite3_step(q);
+      sqlite3_reset(q);
+      if (r != SQLITE_DONE) {
+        rc = shoal_db_fail(ing->ctx->db, r, "store ack watermark", diag);
+        goto fail;
+      }
+    }
+    if (s->stored_new &&
+        (rc = hub_devices_touch(ing->ctx->db, s->store, s->device, s->epoch, ing->now_ms, diag)) !=
+            SHOAL_OK)
+      goto fail;
+  }
+  if ((rc = shoal_db_commit(ing->ctx->db, diag)) != SHOAL_OK)
+    goto fail;
+  ing->open = false;
+  ing->stats.batches++;
+  ing->stats.stored += ing->pending_stored;
+  ing->stats.dead_letters += ing->pending_dead;
+  ing->stats.duplicates += ing->pending_dups;
+
+  /* Committed: now, and only now, tell the devices. */
+  const char *prefix = ing->ctx->cfg.topic_prefix ? ing->ctx->cfg.topic_prefix : "shoal/v1";
+  for (int i = 0; i < ing->nstreams && ing->ack; i++) {
+    const struct stream *s = &ing->streams[i];
+    char topic[SHOAL_TOPIC_MAX], payload[128];
+    shoal_diag why = {{0}};
+    if (shoal_topic_format(topic, sizeof topic, prefix, SHOAL_TOPIC_ACK, s->store, s->device) !=
+        SHOAL_OK)
+      continue;
+    int n = snprintf(payload, sizeof payload, "{\"epoch\":\"%s\",\"upto\":%" PRId64 "}", s->epoch,
+                     s->upto);
+    if (ing->ack(ing->ack_user, topic, payload, (size_t)n, &why) != SHOAL_OK)
+      shoal_log(&ing->ctx->log, SHOAL_LOG_WARN, "ack to %s not sent (the device will resend): %s",
+                topic, why.msg);
+    else
+      ing->stats.acks++;
+  }
+  batch_reset(ing);
+  shoal_diag why = {{0}};
+  if (hub_tickets_after_commit(ing->ctx, &why) != SHOAL_OK)
+    shoal_log(&ing->ctx->log, SHOAL_LOG_WARN, "ticket publishing after commit: %s", why.msg);
+  return SHOAL_OK;
+fail:
+  hub_ingestor_abort(ing);
+  return rc;
+}

@@ -1,0 +1,65 @@
+/* hub_ingestor.h - the exactly-once ingest engine (SPEC 4.2), independent of
+ * MQTT so it can be driven by tests: messages from the up and presence
+ * topics are applied in batches, one SQLite transaction per batch; each
+ * event identity (device, epoch, seq) is stored at most once, in the same
+ * transaction as its business record; acks {"epoch", "upto"} leave through
+ * a callback only after the batch committed. Bad input never stops it. */
+#ifndef HUB_INGESTOR_H
+#define HUB_INGESTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hub_ctx.h"
+
+#define HUB_INGEST_BATCH_MAX 2000      /* messages per transaction, at most */
+#define HUB_INGEST_BATCH_MS 20         /* oldest message in a batch waits at most this */
+#define HUB_INGEST_POISON_TRIES 3      /* failures of one event before it is dead-lettered */
+
+struct hub_ingestor;
+
+/* Sends one ack (QoS 1, not retained) on topic; called after commit only. */
+typedef shoal_err (*hub_ack_fn)(void *user, const char *topic, const char *payload, size_t len,
+                                shoal_diag *diag);
+
+struct hub_ingestor_stats {
+  uint64_t received;     /* up messages handled */
+  uint64_t stored;       /* new identities committed */
+  uint64_t duplicates;   /* redelivered identities (acked again, nothing changed) */
+  uint64_t dead_letters; /* dead-lettered messages committed */
+  uint64_t batches;      /* transactions committed */
+  uint64_t rollbacks;    /* batches rolled back (their events are resent by agents) */
+  uint64_t acks;         /* acks sent */
+};
+
+/* Creates an engine over ctx (borrowed; ctx->db must stay open).
+ * batch_max: messages per transaction (0: HUB_INGEST_BATCH_MAX). */
+shoal_err hub_ingestor_new(struct hub_ctx *ctx, int batch_max, hub_ack_fn ack, void *ack_user,
+                           struct hub_ingestor **out, shoal_diag *diag);
+
+/* Frees; an open batch is rolled back (nothing acked). NULL is a no-op. */
+void hub_ingestor_free(struct hub_ingestor *ing);
+
+/* Applies one message received on topic (up or presence; others are
+ * ignored) to the open batch, opening one if needed; commits the batch when
+ * it is full. Bad input is dead-lettered and returns SHOAL_OK. Returns an
+ * error only when the database failed: the batch was then rolled back and
+ * no ack sent for it (the agents resend). */
+shoal_err hub_ingestor_handle(struct hub_ingestor *ing, const char *topic, const void *payload,
+                              size_t len, shoal_diag *diag);
+
+/* True when a batch is open and its first message is HUB_INGEST_BATCH_MS old. */
+bool hub_ingestor_due(const struct hub_ingestor *ing);
+
+/* Commits the open batch (if any), then sends its acks and runs the
+ * after-commit hooks. On a commit failure the batch is rolled back. */
+shoal_err hub_ingestor_flush(struct hub_ingestor *ing, shoal_diag *diag);
+
+/* Rolls the open batch back (no acks). */
+void hub_ingestor_abort(struct hub_ingestor *ing);
+
+/* Counters since creation. */
+void hub_ingestor_stats(const struct hub_ingestor *ing, struct hub_ingestor_stats *out);
+
+#endif

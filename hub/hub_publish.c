@@ -1,0 +1,268 @@
+/* hub_publish.c - validate, version, sign, record, publish. The version is
+ * read and the row inserted under one BEGIN IMMEDIATE, so two publishers
+ * (CLI and HTTP API) can never hand out the same version of a scope. */
+#include "hub_publish.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "db.h"
+#include "mqtt.h"
+#include "signing.h"
+#include "timeutil.h"
+#include "util.h"
+#include "wire.h"
+
+void hub_published_cleanup(struct hub_published *p) {
+  if (!p)
+    return;
+  free(p->envelope);
+  p->envelope = NULL;
+}
+
+shoal_err hub_publish_topic(const char *prefix, const char *scope, char *buf, size_t bufsz,
+                            shoal_diag *diag) {
+  enum shoal_scope_kind kind;
+  const char *id = NULL;
+  shoal_err rc = shoal_scope_parse(scope, &kind, &id, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  enum shoal_topic k = kind == SHOAL_SCOPE_GLOBAL   ? SHOAL_TOPIC_POLICY_GLOBAL
+                       : kind == SHOAL_SCOPE_REGION ? SHOAL_TOPIC_POLICY_REGION
+                                                    : SHOAL_TOPIC_POLICY_STORE;
+  rc = shoal_topic_format(buf, bufsz, prefix ? prefix : "shoal/v1", k,
+                          kind == SHOAL_SCOPE_GLOBAL ? NULL : id, NULL);
+  if (rc != SHOAL_OK)
+    return shoal_fail(diag, rc, "no policy topic for scope \"%s\"", scope);
+  return SHOAL_OK;
+}
+
+shoal_err hub_publish_check(const char *doc, size_t len, const char *effective_at,
+                            const char *expires_at, char *scope_out, shoal_diag *diag) {
+  struct shoal_time eff = {0}, exp = {0};
+  shoal_err rc = shoal_policy_validate(doc, len, scope_out, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  if (effective_at && (rc = shoal_time_parse(effective_at, &eff, diag)) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "--effective-at");
+    return SHOAL_EINPUT;
+  }
+  if (expires_at && (rc = shoal_time_parse(expires_at, &exp, diag)) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "--expires-at");
+    return SHOAL_EINPUT;
+  }
+  if (effective_at && expires_at && exp.unix_ms <= eff.unix_ms)
+    return shoal_fail(diag, SHOAL_EINPUT, "--expires-at must be after --effective-at");
+  return SHOAL_OK;
+}
+
+shoal_err hub_publish_record(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
+                             size_t len, const char *effective_at, const char *expires_at,
+                             struct hub_published *out, shoal_diag *diag) {
+  shoal_err rc = SHOAL_OK;
+  struct shoal_privkey *key = NULL;
+  sqlite3_stmt *st = NULL;
+  char *envelope = NULL, *doc_text = NULL;
+  bool in_txn = false;
+  struct hub_published p;
+  memset(&p, 0, sizeof p);
+
+  if ((rc = hub_publish_check(doc, len, effective_at, expires_at, p.scope, diag)) != SHOAL_OK)
+    return rc;
+  if (!cfg->signing_key)
+    return shoal_fail(diag, SHOAL_ECONFIG, "%s: \"signing_key\" is not set (shoal-hub keygen)",
+                      cfg->path ? cfg->path : "hub config");
+  if ((rc = hub_publish_topic(cfg->topic_prefix, p.scope, p.topic, sizeof p.topic, diag)) !=
+      SHOAL_OK)
+    return rc;
+  if ((rc = shoal_privkey_load(cfg->signing_key, &key, diag)) != SHOAL_OK)
+    return rc;
+  /* The signature covers the doc's exact bytes; keep them NUL-terminated. */
+  if (!(doc_text = malloc(len + 1))) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  memcpy(doc_text, doc, len);
+  doc_text[len] = '\0';
+
+  if ((rc = shoal_db_begin(db, diag)) != SHOAL_OK)
+    goto cleanup;
+  in_txn = true;
+  int64_t last = 0;
+  if ((rc = shoal_db_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM policies WHERE scope = ?",
+                             &st, diag)) != SHOAL_OK)
+    goto cleanup;
+  sqlite3_bind_text(st, 1, p.scope, -1, SQLITE_STATIC);
+  int s = sqlite3_step(st);
+  if (s != SQLITE_ROW) {
+    rc = shoal_db_fail(db, s, "read the last policy version", diag);
+    goto cleanup;
+  }
+  last = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  st = NULL;
+  p.version = last + 1;
+
+  int64_t now = shoal_now_ms();
+  char issued_at[40];
+  shoal_time_format_utc(now, issued_at, sizeof issued_at);
+  if ((rc = shoal_policy_envelope_sign(key, p.scope, p.version, issued_at, effective_at,
+                                       expires_at, doc_text, &envelope, diag)) != SHOAL_OK)
+    goto cleanup;
+
+  if ((rc = shoal_db_prepare(db,
+                             "INSERT INTO policies (scope, version, issued_at, effective_at, "
+                             "expires_at, doc, envelope, published_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             &st, diag)) != SHOAL_OK)
+    goto cleanup;
+  sqlite3_bind_text(st, 1, p.scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, p.version);
+  sqlite3_bind_text(st, 3, issued_at, -1, SQLITE_STATIC);
+  if (effective_at)
+    sqlite3_bind_text(st, 4, effective_at, -1, SQLITE_STATIC);
+  if (expires_at)
+    sqlite3_bind_text(st, 5, expires_at, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 6, doc_text, (int)len, SQLITE_STATIC);
+  sqlite3_bind_text(st, 7, envelope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 8, now);
+  s = sqlite3_step(st);
+  if (s != SQLITE_DONE) {
+    rc = shoal_db_fail(db, s, "record the policy version", diag);
+    goto cleanup;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if ((rc = shoal_db_commit(db, diag)) != SHOAL_OK)
+    goto cleanup;
+  in_txn = false;
+  p.envelope = envelope;
+  envelope = NULL;
+  *out = p;
+cleanup:
+  sqlite3_finalize(st);
+  if (in_txn)
+    shoal_db_rollback(db);
+  free(envelope);
+  free(doc_text);
+  shoal_privkey_free(key);
+  return rc;
+}
+
+/* ------------------------------------------------------------ short MQTT session */
+
+struct pubwait {
+  int connack; /* -1 until CONNACK, then its rc */
+  int mid;     /* the publish awaited, 0 = none */
+  bool acked;
+  bool lost;
+};
+
+static void pw_connect(void *user, int rc) { ((struct pubwait *)user)->connack = rc; }
+static void pw_disconnect(void *user, int rc) {
+  (void)rc;
+  ((struct pubwait *)user)->lost = true;
+}
+static void pw_publish(void *user, int mid) {
+  struct pubwait *w = user;
+  if (w->mid && mid == w->mid)
+    w->acked = true;
+}
+
+/* Notes the broker's PUBACK so a running hub does not publish it again. */
+static void mark_confirmed(sqlite3 *db, const struct hub_published *p,
+                           const struct shoal_logger *log) {
+  sqlite3_stmt *st = NULL;
+  shoal_diag diag = {{0}};
+  if (shoal_db_prepare(db, "UPDATE policies SET confirmed_ms = ? WHERE scope = ? AND version = ?",
+                       &st, &diag) == SHOAL_OK) {
+    sqlite3_bind_int64(st, 1, shoal_now_ms());
+    sqlite3_bind_text(st, 2, p->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, p->version);
+    int s = sqlite3_step(st);
+    if (s != SQLITE_DONE)
+      shoal_log(log, SHOAL_LOG_WARN, "cannot note the broker's confirmation: %s",
+                sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(st);
+}
+
+shoal_err hub_publish_policy(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
+                             size_t len, const char *effective_at, const char *expires_at,
+                             int timeout_ms, const struct shoal_logger *log,
+                             struct hub_published *out, shoal_diag *diag) {
+  shoal_err rc = SHOAL_OK;
+  struct shoal_mqtt *m = NULL;
+  struct pubwait w = {.connack = -1};
+  struct hub_published p;
+  memset(&p, 0, sizeof p);
+  char scope[SHOAL_SCOPE_MAX];
+  char client_id[64];
+  uint32_t r = 0;
+
+  /* A bad document is exit 3 whether or not the broker is up. */
+  if ((rc = hub_publish_check(doc, len, effective_at, expires_at, scope, diag)) != SHOAL_OK)
+    return rc;
+  if (timeout_ms <= 0)
+    timeout_ms = HUB_PUBLISH_TIMEOUT_MS;
+  (void)shoal_random_bytes(&r, sizeof r);
+  snprintf(client_id, sizeof client_id, "shoal-hub-publish-%ld-%08x", (long)getpid(), r);
+  struct shoal_mqtt_opts o = {
+      .cfg = &cfg->mqtt,
+      .client_id = client_id,
+      .clean_session = true,
+      .keepalive_s = 30,
+      .on_connect = pw_connect,
+      .on_disconnect = pw_disconnect,
+      .on_publish = pw_publish,
+      .user = &w,
+      .log = log,
+  };
+  if ((rc = shoal_mqtt_new(&o, &m, diag)) != SHOAL_OK)
+    goto cleanup;
+  if ((rc = shoal_mqtt_connect(m, diag)) != SHOAL_OK)
+    goto cleanup;
+  int64_t deadline = shoal_mono_ms() + timeout_ms;
+  while (w.connack < 0 && !w.lost && shoal_mono_ms() < deadline)
+    if ((rc = shoal_mqtt_loop(m, 50, diag)) != SHOAL_OK)
+      goto cleanup;
+  if (w.connack != 0) {
+    rc = shoal_fail(diag, SHOAL_EMQTT, "the broker at %s:%d %s", cfg->mqtt.host, cfg->mqtt.port,
+                    w.connack < 0 ? "did not answer the connection"
+                                  : "refused the connection (check mqtt credentials)");
+    goto cleanup;
+  }
+
+  if ((rc = hub_publish_record(db, cfg, doc, len, effective_at, expires_at, &p, diag)) != SHOAL_OK)
+    goto cleanup;
+  shoal_log(log, SHOAL_LOG_INFO, "recorded %s version %" PRId64, p.scope, p.version);
+  if ((rc = shoal_mqtt_publish(m, p.topic, p.envelope, strlen(p.envelope), 1, true, &w.mid,
+                               diag)) != SHOAL_OK)
+    goto unsent;
+  while (!w.acked && shoal_mono_ms() < deadline) {
+    if ((rc = shoal_mqtt_loop(m, 50, diag)) != SHOAL_OK)
+      goto unsent;
+  }
+  if (!w.acked) {
+    rc = shoal_fail(diag, SHOAL_ETIMEOUT, "no PUBACK from the broker within %d ms", timeout_ms);
+    goto unsent;
+  }
+  mark_confirmed(db, &p, log);
+  shoal_mqtt_disconnect(m);
+  for (int i = 0; i < 5 && shoal_mqtt_want_write(m); i++)
+    (void)shoal_mqtt_loop(m, 20, NULL);
+  *out = p;
+  p.envelope = NULL;
+  goto cleanup;
+unsent:
+  shoal_diag_prefix(diag, "%s version %" PRId64 " is recorded but not confirmed by the broker "
+                    "(shoal-hub run will publish it)", p.scope, p.version);
+cleanup:
+  hub_published_cleanup(&p);
+  shoal_mqtt_free(m);
+  return rc;
+}

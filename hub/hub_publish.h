@@ -1,0 +1,67 @@
+/* hub_publish.h - publishing a policy document (SPEC 2, 4.3), shared by
+ * `shoal-hub publish` and POST /api/v1/policies: one validation
+ * (shoal_policy_validate), version = the scope's last + 1 assigned in the
+ * same transaction as the record, signature over the envelope, retained
+ * QoS 1 publish on the scope's topic.
+ *
+ * A version is recorded BEFORE it reaches the broker and never reused: if
+ * the broker does not confirm, the row stays and `shoal-hub run` publishes
+ * it (run also republishes the newest version of every scope at each
+ * connect, since a broker without persistence forgets retained messages). */
+#ifndef HUB_PUBLISH_H
+#define HUB_PUBLISH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "policy.h"
+#include "shoal_limits.h"
+
+#define HUB_PUBLISH_TIMEOUT_MS 10000 /* broker connect + PUBACK, at most */
+
+struct hub_published {
+  char scope[SHOAL_SCOPE_MAX];
+  int64_t version;
+  char topic[SHOAL_TOPIC_MAX];
+  char *envelope; /* heap: the signed envelope text */
+};
+
+/* Frees out->envelope. */
+void hub_published_cleanup(struct hub_published *p);
+
+/* The policy topic of a scope ("global", "region/R", "store/S") under prefix. */
+shoal_err hub_publish_topic(const char *prefix, const char *scope, char *buf, size_t bufsz,
+                            shoal_diag *diag);
+
+/* Validates doc (len bytes) with shoal_policy_validate (SHOAL_EJSON/EINPUT/
+ * ELIMIT naming the problem: exit 3) and the optional ISO-8601 effective_at
+ * / expires_at (NULL: none; SHOAL_EINPUT when malformed or expires_at is not
+ * after effective_at). No side effects. Copies the scope into scope_out. */
+shoal_err hub_publish_check(const char *doc, size_t len, const char *effective_at,
+                            const char *expires_at, char *scope_out, shoal_diag *diag);
+
+/* Checks doc as above, then in one transaction on db assigns the scope's
+ * next version, signs the envelope with cfg->signing_key (issued_at = now,
+ * UTC) and records it in table policies. Nothing is sent: a running hub
+ * publishes it within a fraction of a second. On success fills *out
+ * (release with hub_published_cleanup). db is the caller's handle. */
+shoal_err hub_publish_record(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
+                             size_t len, const char *effective_at, const char *expires_at,
+                             struct hub_published *out, shoal_diag *diag);
+
+/* The whole `shoal-hub publish`: check, connect to the broker of cfg (a
+ * short session of its own, SHOAL_EMQTT if unreachable: nothing recorded),
+ * record, publish retained QoS 1 and wait for the broker's PUBACK (at most
+ * timeout_ms; SHOAL_ETIMEOUT/SHOAL_EMQTT then, the version stays recorded
+ * for `run` to publish). log may be NULL. */
+shoal_err hub_publish_policy(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
+                             size_t len, const char *effective_at, const char *expires_at,
+                             int timeout_ms, const struct shoal_logger *log,
+                             struct hub_published *out, shoal_diag *diag);
+
+#endif
