@@ -1,5 +1,7 @@
-/* agent_tickets.h - the agent's work-order store (SPEC 7), as used by
- * other agent modules (forms' on_submit opens tickets). */
+/* agent_tickets.h - the agent's work-order store (SPEC 7): every ticket
+ * event the device knows (its own and the hub's) and the fold of each
+ * ticket under the cached policies. Each local change is a ticket event
+ * written with its outbox row in the caller's transaction. */
 #ifndef AGENT_TICKETS_H
 #define AGENT_TICKETS_H
 
@@ -15,6 +17,21 @@
  * customer?, form?} (borrowed). On success copies the id into out_id. */
 shoal_err agent_ticket_open_in_tx(struct agent_ctx *ctx, const cJSON *fields, char *out_id,
                                   size_t out_sz, shoal_diag *diag);
+
+/* Records one ticket event of kind (not "open") with fields (borrowed; may
+ * be NULL) for ticket id inside the caller's transaction: outbox row, local
+ * event row and the re-folded ticket. */
+shoal_err agent_ticket_event_in_tx(struct agent_ctx *ctx, const char *id, const char *kind,
+                                   const cJSON *fields, shoal_diag *diag);
+
+/* The folded ticket as stored (*out new tree, caller deletes);
+ * SHOAL_ENOTFOUND if the device knows no event of it. */
+shoal_err agent_ticket_get(struct agent_ctx *ctx, const char *id, cJSON **out, shoal_diag *diag);
+
+/* Every known ticket, newest first, as summaries (*out new array);
+ * state filters when not NULL. */
+shoal_err agent_ticket_list(struct agent_ctx *ctx, const char *state, cJSON **out,
+                            shoal_diag *diag);
 
 /* Applies a ticket update received from the hub on P/down/{store}[/{device}]
  * (an event envelope, payload len bytes) to the local ticket store so the

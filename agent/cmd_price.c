@@ -1,19 +1,367 @@
-/* cmd_price.c - `shoal-agent price|sale|policy`: PLACEHOLDER until issue 3 (pricing) lands. */
+/* cmd_price.c - `shoal-agent price`, `sale` and `policy import`.
+ * price --policy is a pure function of its files (writes nothing, needs no
+ * config); price -c and sale use the policies in effect in the cache now.
+ * sale records the sale and its outbox event in one transaction. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent_cli.h"
+#include "agent_ctx.h"
+#include "agent_policy.h"
+#include "agent_sales.h"
 #include "cli.h"
+#include "db.h"
+#include "jsonx.h"
+#include "policy.h"
+#include "pricing.h"
+#include "shoal_limits.h"
+#include "timeutil.h"
+#include "util.h"
 
-static int placeholder(int argc, char **argv) {
-  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    printf("usage: %s %s ...\n\nNot built yet.\n", AGENT_PROG, argv[0]);
-    return 0;
-  }
-  fprintf(stderr, "%s: error: '%s' is not built yet\n", AGENT_PROG, argv[0]);
-  return 1;
+static const struct shoal_argspec price_opts[] = {
+    {"config", 'c', true, false, "CONFIG", "agent config: price from the cached policies in effect"},
+    {"policy", 0, true, true, "FILE", "plain policy document (repeatable; instead of -c)"},
+    {"basket", 0, true, false, "FILE|-", "basket JSON (SPEC 5.1); - reads standard input"},
+};
+#define NPRICE ((int)(sizeof price_opts / sizeof price_opts[0]))
+
+static const struct shoal_argspec sale_opts[] = {
+    {"config", 'c', true, false, "CONFIG", "agent config file (required)"},
+    {"basket", 0, true, false, "FILE|-", "basket JSON (SPEC 5.1); - reads standard input"},
+};
+#define NSALE ((int)(sizeof sale_opts / sizeof sale_opts[0]))
+
+static const struct shoal_argspec import_opts[] = {
+    {"config", 'c', true, false, "CONFIG", "agent config file (required)"},
+    {"effective-at", 0, true, false, "ISO", "time the version takes effect (default: now)"},
+};
+#define NIMPORT ((int)(sizeof import_opts / sizeof import_opts[0]))
+
+static int print_json(cJSON *o, shoal_diag *diag) {
+  char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+  if (!text)
+    return shoal_cli_fail(AGENT_PROG, shoal_fail(diag, SHOAL_ENOMEM, "out of memory"), diag);
+  printf("%s\n", text);
+  free(text);
+  return 0;
 }
 
-int agent_cmd_price(int argc, char **argv) { return placeholder(argc, argv); }
-int agent_cmd_sale(int argc, char **argv) { return placeholder(argc, argv); }
-int agent_cmd_policy(int argc, char **argv) { return placeholder(argc, argv); }
+static shoal_err load_basket(const char *path, struct shoal_basket **out, shoal_diag *diag) {
+  cJSON *j = NULL;
+  shoal_err rc = shoal_json_load_file(path, SHOAL_BASKET_MAX_BYTES, &j, diag);
+  if (rc != SHOAL_OK) {
+    if (rc == SHOAL_EIO) /* an unreadable basket is bad input to this command */
+      rc = SHOAL_EINPUT;
+    shoal_diag_prefix(diag, "basket");
+    return rc;
+  }
+  rc = shoal_basket_parse(j, out, diag);
+  cJSON_Delete(j);
+  return rc;
+}
+
+/* Reads --policy files, keeps those in the basket's chain (others are other
+ * regions' or stores' documents and do not apply) and builds the model. */
+static shoal_err model_from_files(const struct shoal_args *args, const struct shoal_basket *b,
+                                  struct shoal_pricing_model **out, shoal_diag *diag) {
+  shoal_err rc = SHOAL_OK;
+  int n = shoal_args_count(args, "policy");
+  cJSON *docs[SHOAL_ARGS_MAX_REPEAT] = {NULL};
+  char scopes[SHOAL_PRICING_SCOPES][SHOAL_SCOPE_MAX];
+  struct shoal_pricing_src chain[SHOAL_PRICING_SCOPES];
+  const char *from[SHOAL_PRICING_SCOPES] = {NULL};
+  snprintf(scopes[0], sizeof scopes[0], "global");
+  snprintf(scopes[1], sizeof scopes[1], "region/%s", b->region);
+  snprintf(scopes[2], sizeof scopes[2], "store/%s", b->store);
+  for (int s = 0; s < SHOAL_PRICING_SCOPES; s++) {
+    chain[s].scope = scopes[s];
+    chain[s].doc = NULL;
+    chain[s].version = 0;
+  }
+  for (int i = 0; i < n; i++) {
+    const char *path = shoal_args_at(args, "policy", i);
+    char scope[SHOAL_SCOPE_MAX];
+    if ((rc = shoal_json_load_file(path, SHOAL_POLICY_DOC_MAX_BYTES, &docs[i], diag)) != SHOAL_OK) {
+      if (rc == SHOAL_EIO)
+        rc = SHOAL_EINPUT;
+      goto cleanup;
+    }
+    if ((rc = shoal_policy_validate_json(docs[i], scope, diag)) != SHOAL_OK) {
+      shoal_diag_prefix(diag, "%s", path);
+      goto cleanup;
+    }
+    for (int s = 0; s < SHOAL_PRICING_SCOPES; s++) {
+      if (strcmp(scope, scopes[s]) != 0)
+        continue;
+      if (chain[s].doc) {
+        rc = shoal_fail(diag, SHOAL_EINPUT, "two policy documents for scope %s: %s and %s", scope,
+                        from[s], path);
+        goto cleanup;
+      }
+      chain[s].doc = docs[i];
+      from[s] = path;
+    }
+  }
+  rc = shoal_pricing_model_new(chain, SHOAL_PRICING_SCOPES, out, diag);
+cleanup:
+  for (int i = 0; i < n; i++)
+    cJSON_Delete(docs[i]);
+  return rc;
+}
+
+/* Opens the agent, checks the module and that the basket is for this device. */
+static shoal_err open_for_basket(struct agent_ctx *ctx, const char *config, enum shoal_module mod,
+                                 const struct shoal_basket *b, shoal_diag *diag) {
+  shoal_err rc = agent_ctx_open(ctx, config, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  if ((rc = shoal_profile_require(&ctx->profile, mod, diag)) != SHOAL_OK)
+    return rc;
+  if (strcmp(b->region, ctx->cfg.region) != 0)
+    return shoal_fail(diag, SHOAL_EINPUT, "basket region \"%s\" is not this device's region \"%s\"",
+                      b->region, ctx->cfg.region);
+  if (strcmp(b->store, ctx->cfg.store) != 0)
+    return shoal_fail(diag, SHOAL_EINPUT, "basket store \"%s\" is not this device's store \"%s\"",
+                      b->store, ctx->cfg.store);
+  return SHOAL_OK;
+}
+
+int agent_cmd_price(int argc, char **argv) {
+  shoal_diag diag = {{0}};
+  struct shoal_args args;
+  struct agent_ctx ctx = {0};
+  struct shoal_basket *b = NULL;
+  struct shoal_pricing_model *m = NULL;
+  struct shoal_quote *q = NULL;
+  cJSON *out = NULL;
+  int exit_code = 0;
+  int64_t versions[SHOAL_PRICING_SCOPES];
+  shoal_err rc = shoal_args_parse(&args, price_opts, NPRICE, argc, argv, 1, &diag);
+  if (rc != SHOAL_OK)
+    return shoal_cli_usage_error(AGENT_PROG, "price", "%s", diag.msg);
+  if (args.help) {
+    shoal_args_usage(stdout,
+                     AGENT_PROG " price (-c CONFIG | --policy FILE [--policy FILE ...]) --basket FILE|-",
+                     "Quotes a basket (SPEC 5) and prints the result as JSON: currency, subtotal,\n"
+                     "discount, rounding, total, lines, applied, coupons.\n"
+                     "With --policy the documents come from plain policy files (those for other\n"
+                     "regions or stores are ignored) and nothing is written anywhere. With -c the\n"
+                     "policies in effect now in the agent's cache are used (module \"pricing\").\n"
+                     "Exit 3 on invalid input (bad JSON, unknown SKU, bad quantity).",
+                     price_opts, NPRICE);
+    return 0;
+  }
+  const char *config = shoal_args_get(&args, "config");
+  const char *basket = shoal_args_get(&args, "basket");
+  if (args.npositional)
+    return shoal_cli_usage_error(AGENT_PROG, "price", "unexpected argument \"%s\"",
+                                 args.positional[0]);
+  if (!basket)
+    return shoal_cli_usage_error(AGENT_PROG, "price", "missing --basket FILE|-");
+  if (!config == !shoal_args_count(&args, "policy"))
+    return shoal_cli_usage_error(AGENT_PROG, "price", "give either -c CONFIG or --policy FILE...");
+  if ((rc = load_basket(basket, &b, &diag)) != SHOAL_OK)
+    goto fail;
+  if (config) {
+    if ((rc = open_for_basket(&ctx, config, SHOAL_MOD_PRICING, b, &diag)) != SHOAL_OK ||
+        (rc = agent_sales_model(&ctx, shoal_now_ms(), &m, versions, &diag)) != SHOAL_OK)
+      goto fail;
+  } else if ((rc = model_from_files(&args, b, &m, &diag)) != SHOAL_OK) {
+    goto fail;
+  }
+  if ((rc = shoal_pricing_quote(m, b, &q, &diag)) != SHOAL_OK)
+    goto fail;
+  out = shoal_quote_to_json(q);
+  exit_code = print_json(out, &diag);
+  goto cleanup;
+fail:
+  exit_code = shoal_cli_fail(AGENT_PROG, rc, &diag);
+cleanup:
+  cJSON_Delete(out);
+  shoal_quote_free(q);
+  shoal_pricing_model_free(m);
+  shoal_basket_free(b);
+  agent_ctx_close(&ctx);
+  return exit_code;
+}
+
+int agent_cmd_sale(int argc, char **argv) {
+  shoal_diag diag = {{0}};
+  struct shoal_args args;
+  struct agent_ctx ctx = {0};
+  struct shoal_basket *b = NULL;
+  struct shoal_pricing_model *m = NULL;
+  struct shoal_quote *q = NULL;
+  cJSON *out = NULL;
+  int exit_code = 0;
+  int64_t versions[SHOAL_PRICING_SCOPES];
+  char receipt[AGENT_RECEIPT_MAX];
+  shoal_err rc = shoal_args_parse(&args, sale_opts, NSALE, argc, argv, 1, &diag);
+  if (rc != SHOAL_OK)
+    return shoal_cli_usage_error(AGENT_PROG, "sale", "%s", diag.msg);
+  if (args.help) {
+    shoal_args_usage(stdout, AGENT_PROG " sale -c CONFIG --basket FILE|-",
+                     "Prices the basket from the policies in effect in the cache and records the\n"
+                     "sale durably (sale, lines and its outbox event in one transaction); works\n"
+                     "with no broker. Prints {\"id\": receipt, \"total\": T}. Receipts read\n"
+                     "<device>-<YYYYMMDD>-<n> and are never reused. Needs module \"sales\".",
+                     sale_opts, NSALE);
+    return 0;
+  }
+  const char *config = shoal_args_get(&args, "config");
+  const char *basket = shoal_args_get(&args, "basket");
+  if (args.npositional)
+    return shoal_cli_usage_error(AGENT_PROG, "sale", "unexpected argument \"%s\"",
+                                 args.positional[0]);
+  if (!config)
+    return shoal_cli_usage_error(AGENT_PROG, "sale", "missing -c CONFIG");
+  if (!basket)
+    return shoal_cli_usage_error(AGENT_PROG, "sale", "missing --basket FILE|-");
+  if ((rc = load_basket(basket, &b, &diag)) != SHOAL_OK)
+    goto fail;
+  if ((rc = open_for_basket(&ctx, config, SHOAL_MOD_SALES, b, &diag)) != SHOAL_OK) {
+    if (rc == SHOAL_EMODULE)
+      shoal_diag_prefix(&diag, "this device prices but does not sell");
+    goto fail;
+  }
+  if (b->nlines == 0) {
+    rc = shoal_fail(&diag, SHOAL_EINPUT, "basket: a sale needs at least one line");
+    goto fail;
+  }
+  if ((rc = agent_sales_model(&ctx, shoal_now_ms(), &m, versions, &diag)) != SHOAL_OK ||
+      (rc = shoal_pricing_quote(m, b, &q, &diag)) != SHOAL_OK ||
+      (rc = agent_sales_record(&ctx, b, q, versions, receipt, &diag)) != SHOAL_OK)
+    goto fail;
+  out = cJSON_CreateObject();
+  if (!out || !cJSON_AddStringToObject(out, "id", receipt) ||
+      !cJSON_AddNumberToObject(out, "total", (double)q->total)) {
+    rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
+    goto fail;
+  }
+  exit_code = print_json(out, &diag);
+  goto cleanup;
+fail:
+  exit_code = shoal_cli_fail(AGENT_PROG, rc, &diag);
+cleanup:
+  cJSON_Delete(out);
+  shoal_quote_free(q);
+  shoal_pricing_model_free(m);
+  shoal_basket_free(b);
+  agent_ctx_close(&ctx);
+  return exit_code;
+}
+
+static shoal_err import_policy(struct agent_ctx *ctx, const char *path, const char *effective_at,
+                               cJSON **out, shoal_diag *diag) {
+  shoal_err rc = SHOAL_OK;
+  char *text = NULL;
+  size_t len = 0;
+  char scope[SHOAL_SCOPE_MAX], scopes[3][80], issued[40];
+  struct shoal_time eff = {0, 0};
+  bool in_tx = false;
+  int64_t latest = 0;
+  if (effective_at && (rc = shoal_time_parse(effective_at, &eff, diag)) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "--effective-at");
+    return rc;
+  }
+  if ((rc = shoal_file_read(path, SHOAL_POLICY_DOC_MAX_BYTES, &text, &len, diag)) != SHOAL_OK) {
+    if (rc == SHOAL_EIO)
+      rc = SHOAL_EINPUT;
+    return rc;
+  }
+  if ((rc = shoal_policy_validate(text, len, scope, diag)) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "%s", path);
+    goto cleanup;
+  }
+  agent_policy_scopes(ctx, scopes);
+  if (strcmp(scope, scopes[0]) != 0 && strcmp(scope, scopes[1]) != 0 &&
+      strcmp(scope, scopes[2]) != 0) {
+    rc = shoal_fail(diag, SHOAL_ESCOPE, "scope %s is not in this device's chain (%s, %s, %s)", scope,
+                    scopes[0], scopes[1], scopes[2]);
+    goto cleanup;
+  }
+  if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
+    goto cleanup;
+  in_tx = true;
+  if ((rc = agent_policy_latest(ctx, scope, &latest, diag)) != SHOAL_OK)
+    goto cleanup;
+  int64_t now = shoal_now_ms();
+  shoal_time_format_utc(now, issued, sizeof issued);
+  struct agent_policy_row row = {
+      .scope = scope,
+      .version = latest + 1,
+      .issued_at = issued,
+      .issued_ms = now,
+      .effective_ms = effective_at ? eff.unix_ms : AGENT_POLICY_NO_TIME,
+      .expires_ms = AGENT_POLICY_NO_TIME,
+      .doc = text,
+      .envelope = NULL,
+      .source = "import",
+  };
+  if ((rc = agent_policy_store(ctx, &row, diag)) != SHOAL_OK ||
+      (rc = shoal_db_commit(ctx->db, diag)) != SHOAL_OK)
+    goto cleanup;
+  in_tx = false;
+  cJSON *o = cJSON_CreateObject();
+  if (!o || !cJSON_AddStringToObject(o, "scope", scope) ||
+      !cJSON_AddNumberToObject(o, "version", (double)(latest + 1))) {
+    cJSON_Delete(o);
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  *out = o;
+cleanup:
+  if (in_tx)
+    shoal_db_rollback(ctx->db);
+  free(text);
+  return rc;
+}
+
+int agent_cmd_policy(int argc, char **argv) {
+  shoal_diag diag = {{0}};
+  struct shoal_args args;
+  struct agent_ctx ctx = {0};
+  cJSON *out = NULL;
+  int exit_code = 0;
+  static const char *usage = AGENT_PROG " policy import -c CONFIG FILE [--effective-at ISO]";
+  static const char *desc =
+      "DEVELOPMENT AID: loads an unsigned, plain policy document into the agent's\n"
+      "cache for local testing, as if the hub had published it. Production policies\n"
+      "arrive signed from the hub (shoal-hub publish). The document is validated,\n"
+      "its scope must be global, this device's region or its store (else exit 4),\n"
+      "and it is stored as that scope's latest version + 1. Prints {scope, version}.\n"
+      "Note: a local version number can make the hub's next version look like a\n"
+      "rollback; use it on test devices only.";
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    if (argc < 2)
+      return shoal_cli_usage_error(AGENT_PROG, "policy", "missing subcommand (import)");
+    shoal_args_usage(stdout, usage, desc, import_opts, NIMPORT);
+    return 0;
+  }
+  if (strcmp(argv[1], "import") != 0)
+    return shoal_cli_usage_error(AGENT_PROG, "policy", "unknown subcommand \"%s\" (import)", argv[1]);
+  shoal_err rc = shoal_args_parse(&args, import_opts, NIMPORT, argc, argv, 2, &diag);
+  if (rc != SHOAL_OK)
+    return shoal_cli_usage_error(AGENT_PROG, "policy import", "%s", diag.msg);
+  if (args.help) {
+    shoal_args_usage(stdout, usage, desc, import_opts, NIMPORT);
+    return 0;
+  }
+  const char *config = shoal_args_get(&args, "config");
+  if (!config)
+    return shoal_cli_usage_error(AGENT_PROG, "policy import", "missing -c CONFIG");
+  if (args.npositional != 1)
+    return shoal_cli_usage_error(AGENT_PROG, "policy import", "give exactly one policy FILE");
+  if ((rc = agent_ctx_open(&ctx, config, &diag)) != SHOAL_OK ||
+      (rc = import_policy(&ctx, args.positional[0], shoal_args_get(&args, "effective-at"), &out,
+                          &diag)) != SHOAL_OK) {
+    exit_code = shoal_cli_fail(AGENT_PROG, rc, &diag);
+    goto cleanup;
+  }
+  exit_code = print_json(out, &diag);
+cleanup:
+  cJSON_Delete(out);
+  agent_ctx_close(&ctx);
+  return exit_code;
+}

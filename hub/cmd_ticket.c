@@ -1,16 +1,316 @@
-/* cmd_ticket.c - PLACEHOLDER commands until their issue lands: hub_cmd_ticket. */
+/* cmd_ticket.c - `shoal-hub ticket`: work-order codes (SPEC 7.4) signed
+ * with the hub's policy key, merged tickets as the hub holds them, and
+ * settlement statements per store and per technician for a period. */
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "crypto.h"
+#include "db.h"
 #include "hub_cli.h"
+#include "hub_ctx.h"
+#include "hub_tickets.h"
+#include "jsonx.h"
+#include "signing.h"
+#include "timeutil.h"
+#include "util.h"
 
-static int placeholder(int argc, char **argv) {
-  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    printf("usage: %s %s ...\n\nNot built yet.\n", HUB_PROG, argv[0]);
+#define DEFAULT_TTL_HOURS 72
+#define MAX_TTL_HOURS (24 * 366)
+
+static const struct shoal_argspec opts[] = {
+    {"config", 'c', true, false, "CONFIG", "hub config file (required)"},
+    {"ticket", 0, true, false, "ID", "code/show: the ticket"},
+    {"store", 0, true, false, "STORE", "code: the store, when the hub does not know the ticket yet"},
+    {"ttl-hours", 0, true, false, "N", "code: hours the code stays valid (default 72)"},
+    {"from", 0, true, false, "ISO", "statement: period start (inclusive)"},
+    {"to", 0, true, false, "ISO", "statement: period end (exclusive)"},
+    {"format", 0, true, false, "json|csv", "statement: output format (default json)"},
+    {"state", 0, true, false, "STATE", "list: only tickets in this state"},
+};
+#define NOPTS ((int)(sizeof opts / sizeof opts[0]))
+
+static shoal_err ticket_store(struct hub_ctx *ctx, const char *id, char *store, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(ctx->db, "SELECT store FROM tickets WHERE id = ?", &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  int s = sqlite3_step(st);
+  if (s == SQLITE_ROW)
+    shoal_strlcpy(store, (const char *)sqlite3_column_text(st, 0), SHOAL_ID_MAX + 1);
+  else if (s == SQLITE_DONE)
+    rc = SHOAL_ENOTFOUND;
+  else
+    rc = shoal_db_fail(ctx->db, s, "read ticket", diag);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int do_code(struct hub_ctx *ctx, const struct shoal_args *a) {
+  shoal_diag diag = {{0}};
+  struct shoal_privkey *key = NULL;
+  char *code = NULL, store[SHOAL_ID_MAX + 1] = "";
+  const char *id = shoal_args_get(a, "ticket"), *want = shoal_args_get(a, "store");
+  const char *ttl_s = shoal_args_get(a, "ttl-hours");
+  int64_t ttl = DEFAULT_TTL_HOURS;
+  shoal_err rc = SHOAL_OK;
+  if (!id)
+    return shoal_cli_usage_error(HUB_PROG, "ticket code", "missing --ticket ID");
+  if (ttl_s) {
+    char *end = NULL;
+    ttl = strtoll(ttl_s, &end, 10);
+    if (!*ttl_s || *end || ttl < 1 || ttl > MAX_TTL_HOURS)
+      return shoal_cli_usage_error(HUB_PROG, "ticket code", "--ttl-hours must be 1..%d",
+                                   MAX_TTL_HOURS);
+  }
+  if (!shoal_id_valid(id)) {
+    rc = shoal_fail(&diag, SHOAL_EINPUT, "\"%.80s\" is not a valid ticket id", id);
+    goto fail;
+  }
+  rc = ticket_store(ctx, id, store, &diag);
+  if (rc == SHOAL_ENOTFOUND) {
+    if (!want) {
+      rc = shoal_fail(&diag, SHOAL_ENOTFOUND,
+                      "unknown ticket %s (give --store STORE for a ticket not synced yet)", id);
+      goto fail;
+    }
+    shoal_strlcpy(store, want, sizeof store);
+    rc = SHOAL_OK;
+  } else if (rc != SHOAL_OK) {
+    goto fail;
+  } else if (want && strcmp(want, store) != 0) {
+    rc = shoal_fail(&diag, SHOAL_EINPUT, "ticket %s belongs to store %s, not %s", id, store, want);
+    goto fail;
+  }
+  if (!shoal_id_valid(store)) {
+    rc = shoal_fail(&diag, SHOAL_EINPUT, "\"%.80s\" is not a valid store id", store);
+    goto fail;
+  }
+  if (!ctx->cfg.signing_key) {
+    rc = shoal_fail(&diag, SHOAL_ECONFIG, "%s: \"signing_key\" is needed to sign codes",
+                    ctx->cfg.path);
+    goto fail;
+  }
+  if ((rc = shoal_privkey_load(ctx->cfg.signing_key, &key, &diag)) != SHOAL_OK)
+    goto fail;
+  int64_t expires = shoal_now_ms() / 1000 + ttl * 3600;
+  if ((rc = shoal_wo_code_make(key, id, store, expires, &code, &diag)) != SHOAL_OK)
+    goto fail;
+  printf("%s\n", code);
+  free(code);
+  shoal_privkey_free(key);
+  return 0;
+fail:
+  shoal_privkey_free(key);
+  return shoal_cli_fail(HUB_PROG, rc, &diag);
+}
+
+static int do_show(struct hub_ctx *ctx, const struct shoal_args *a) {
+  shoal_diag diag = {{0}};
+  const char *id = shoal_args_get(a, "ticket");
+  cJSON *doc = NULL;
+  struct shoal_ticket_summary sum;
+  if (!id)
+    return shoal_cli_usage_error(HUB_PROG, "ticket show", "missing --ticket ID");
+  shoal_err rc = hub_ticket_fold(ctx, id, shoal_now_ms(), &doc, &sum, &diag);
+  if (rc != SHOAL_OK)
+    return shoal_cli_fail(HUB_PROG, rc, &diag);
+  char *text = shoal_json_print(doc);
+  printf("%s\n", text ? text : "null");
+  free(text);
+  cJSON_Delete(doc);
+  return 0;
+}
+
+static int do_list(struct hub_ctx *ctx, const struct shoal_args *a) {
+  shoal_diag diag = {{0}};
+  sqlite3_stmt *st = NULL;
+  const char *state = shoal_args_get(a, "state");
+  shoal_err rc = shoal_db_prepare(ctx->db,
+                                  "SELECT doc FROM tickets WHERE (?1 IS NULL OR state = ?1) "
+                                  "ORDER BY opened_ms DESC, id LIMIT 10000",
+                                  &st, &diag);
+  if (rc != SHOAL_OK)
+    return shoal_cli_fail(HUB_PROG, rc, &diag);
+  if (state)
+    sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+  fputs("[", stdout);
+  int s, n = 0;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW)
+    printf("%s%s", n++ ? "," : "", (const char *)sqlite3_column_text(st, 0));
+  fputs("]\n", stdout);
+  if (s != SQLITE_DONE)
+    rc = shoal_db_fail(ctx->db, s, "list tickets", &diag);
+  sqlite3_finalize(st);
+  return rc == SHOAL_OK ? 0 : shoal_cli_fail(HUB_PROG, rc, &diag);
+}
+
+static int64_t num(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+}
+
+/* Adds a ticket's figures to the row of arr whose key field equals name. */
+static cJSON *row_for(cJSON *arr, const char *k1, const char *v1, const char *k2, const char *v2) {
+  cJSON *r;
+  cJSON_ArrayForEach(r, arr) {
+    if (strcmp(cJSON_GetObjectItemCaseSensitive(r, k1)->valuestring, v1) == 0 &&
+        (!k2 || strcmp(cJSON_GetObjectItemCaseSensitive(r, k2)->valuestring, v2) == 0))
+      return r;
+  }
+  r = cJSON_CreateObject();
+  cJSON_AddStringToObject(r, k1, v1);
+  if (k2)
+    cJSON_AddStringToObject(r, k2, v2);
+  cJSON_AddItemToArray(arr, r);
+  return r;
+}
+
+static void bump(cJSON *row, const char *key, int64_t by) {
+  cJSON *v = cJSON_GetObjectItemCaseSensitive(row, key);
+  if (!v)
+    cJSON_AddNumberToObject(row, key, (double)by);
+  else
+    cJSON_SetNumberValue(v, v->valuedouble + (double)by);
+}
+
+static int do_statement(struct hub_ctx *ctx, const struct shoal_args *a) {
+  shoal_diag diag = {{0}};
+  const char *from_s = shoal_args_get(a, "from"), *to_s = shoal_args_get(a, "to");
+  const char *format = shoal_args_get(a, "format");
+  struct shoal_time from, to;
+  sqlite3_stmt *st = NULL;
+  cJSON *out = NULL;
+  shoal_err rc = SHOAL_OK;
+  if (!from_s || !to_s)
+    return shoal_cli_usage_error(HUB_PROG, "ticket statement", "missing --from ISO --to ISO");
+  if (format && strcmp(format, "json") && strcmp(format, "csv"))
+    return shoal_cli_usage_error(HUB_PROG, "ticket statement", "--format is json or csv");
+  if ((rc = shoal_time_parse(from_s, &from, &diag)) != SHOAL_OK ||
+      (rc = shoal_time_parse(to_s, &to, &diag)) != SHOAL_OK)
+    goto fail;
+  /* A ticket belongs to the period of its first resolve: that is when the
+   * work is done and its late hours are fixed. */
+  if ((rc = shoal_db_prepare(ctx->db,
+                             "SELECT store, doc FROM tickets WHERE resolved_ms >= ? AND "
+                             "resolved_ms < ? ORDER BY store, id",
+                             &st, &diag)) != SHOAL_OK)
+    goto fail;
+  sqlite3_bind_int64(st, 1, from.unix_ms);
+  sqlite3_bind_int64(st, 2, to.unix_ms);
+  out = cJSON_CreateObject();
+  cJSON_AddStringToObject(out, "from", from_s);
+  cJSON_AddStringToObject(out, "to", to_s);
+  cJSON *stores = cJSON_AddArrayToObject(out, "stores");
+  cJSON *techs = cJSON_AddArrayToObject(out, "techs");
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *store = (const char *)sqlite3_column_text(st, 0);
+    const char *text = (const char *)sqlite3_column_text(st, 1);
+    cJSON *doc = NULL;
+    if ((rc = shoal_json_parse(text, strlen(text), &doc, &diag)) != SHOAL_OK)
+      goto fail;
+    const cJSON *set = cJSON_GetObjectItemCaseSensitive(doc, "settlement");
+    cJSON *row = row_for(stores, "store", store, NULL, NULL);
+    bump(row, "tickets", 1);
+    bump(row, "labor_minutes", num(doc, "labor_minutes"));
+    bump(row, "revenue", num(set, "revenue"));
+    bump(row, "cost", num(set, "cost"));
+    bump(row, "profit", num(set, "profit"));
+    bump(row, "late_comp", num(set, "late_comp"));
+    const cJSON *bt;
+    cJSON_ArrayForEach(bt, cJSON_GetObjectItemCaseSensitive(set, "by_tech")) {
+      const cJSON *tech = cJSON_GetObjectItemCaseSensitive(bt, "tech");
+      cJSON *tr = row_for(techs, "tech", tech->valuestring, "store", store);
+      bump(tr, "tickets", 1);
+      bump(tr, "labor_minutes", num(bt, "minutes"));
+      bump(tr, "labor_revenue", num(bt, "labor_revenue"));
+      bump(tr, "labor_cost", num(bt, "labor_cost"));
+    }
+    cJSON_Delete(doc);
+  }
+  if (s != SQLITE_DONE) {
+    rc = shoal_db_fail(ctx->db, s, "read tickets", &diag);
+    goto fail;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (format && strcmp(format, "csv") == 0) {
+    printf("kind,store,tech,tickets,labor_minutes,revenue,cost,profit\n");
+    const cJSON *r;
+    cJSON_ArrayForEach(r, stores)
+        printf("store,%s,,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "\n",
+               cJSON_GetObjectItemCaseSensitive(r, "store")->valuestring, num(r, "tickets"),
+               num(r, "labor_minutes"), num(r, "revenue"), num(r, "cost"), num(r, "profit"));
+    cJSON_ArrayForEach(r, techs)
+        printf("tech,%s,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "\n",
+               cJSON_GetObjectItemCaseSensitive(r, "store")->valuestring,
+               cJSON_GetObjectItemCaseSensitive(r, "tech")->valuestring, num(r, "tickets"),
+               num(r, "labor_minutes"), num(r, "labor_revenue"), num(r, "labor_cost"),
+               num(r, "labor_revenue") - num(r, "labor_cost"));
+  } else {
+    char *text = shoal_json_print(out);
+    printf("%s\n", text ? text : "null");
+    free(text);
+  }
+  cJSON_Delete(out);
+  return 0;
+fail:
+  sqlite3_finalize(st);
+  cJSON_Delete(out);
+  return shoal_cli_fail(HUB_PROG, rc, &diag);
+}
+
+int hub_cmd_ticket(int argc, char **argv) {
+  static const char *const subs[] = {"code", "show", "list", "statement"};
+  shoal_diag diag = {{0}};
+  struct shoal_args args;
+  struct hub_ctx ctx = {0};
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    printf("usage: %s ticket (code|show|list|statement) -c CONFIG ...\n\n"
+           "  code       --ticket ID [--store S] [--ttl-hours N]: print a signed work-order code\n"
+           "  show       --ticket ID: the merged ticket\n"
+           "  list       [--state STATE]: merged tickets\n"
+           "  statement  --from ISO --to ISO [--format csv]: settlement per store and technician\n",
+           HUB_PROG);
+    return argc < 2 ? 2 : 0;
+  }
+  const char *sub = argv[1];
+  bool known = false;
+  for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+    known = known || strcmp(sub, subs[i]) == 0;
+  if (!known)
+    return shoal_cli_usage_error(HUB_PROG, "ticket", "unknown subcommand \"%s\"", sub);
+  char cmd[32];
+  snprintf(cmd, sizeof cmd, "ticket %s", sub);
+  shoal_err rc = shoal_args_parse(&args, opts, NOPTS, argc - 1, argv + 1, 1, &diag);
+  if (rc != SHOAL_OK)
+    return shoal_cli_usage_error(HUB_PROG, cmd, "%s", diag.msg);
+  if (args.help) {
+    char line[96];
+    snprintf(line, sizeof line, HUB_PROG " %s -c CONFIG ...", cmd);
+    shoal_args_usage(stdout, line, "Work orders as the hub holds them (SPEC 7).", opts, NOPTS);
     return 0;
   }
-  fprintf(stderr, "%s: error: '%s' is not built yet\n", HUB_PROG, argv[0]);
-  return 1;
+  if (args.npositional)
+    return shoal_cli_usage_error(HUB_PROG, cmd, "unexpected argument \"%s\"", args.positional[0]);
+  const char *config = shoal_args_get(&args, "config");
+  if (!config)
+    return shoal_cli_usage_error(HUB_PROG, cmd, "missing -c CONFIG");
+  if ((rc = hub_ctx_open(&ctx, config, &diag)) != SHOAL_OK)
+    return shoal_cli_fail(HUB_PROG, rc, &diag);
+  int code;
+  if (strcmp(sub, "code") == 0)
+    code = do_code(&ctx, &args);
+  else if (strcmp(sub, "show") == 0)
+    code = do_show(&ctx, &args);
+  else if (strcmp(sub, "list") == 0)
+    code = do_list(&ctx, &args);
+  else
+    code = do_statement(&ctx, &args);
+  hub_ctx_close(&ctx);
+  return code;
 }
-int hub_cmd_ticket(int argc, char **argv) { return placeholder(argc, argv); }

@@ -1,23 +1,550 @@
-/* hub_tickets.c - PLACEHOLDER until the tickets issue lands: accepts tickets events
- * without further processing (the identity is still recorded by ingest). */
+/* hub_tickets.c - the hub's work-order merge (SPEC 7): stores every ticket
+ * event once, re-folds the ticket under the hub's published policies (the
+ * hub's routing is authoritative), publishes merged tickets to the store's
+ * down topic after commit, and emits SLA escalations as its own events
+ * (device "hub", its own epoch and gapless seq). */
+#include "hub_tickets.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "hlc.h"
+#include "hub_http.h"
 #include "hub_ingest.h"
+#include "jsonx.h"
+#include "ticket.h"
+#include "timeutil.h"
+#include "util.h"
+#include "wire.h"
+
+#define DOWN_CHUNK_BYTES (SHOAL_EVENT_MAX_BYTES / 2) /* events per down message, with headroom */
+
+void hub_ticket_chain_cleanup(struct hub_ticket_chain *c) {
+  for (size_t i = 0; i < c->n; i++)
+    cJSON_Delete(c->docs[i]);
+  c->n = 0;
+}
+
+/* The document in effect now for scope: the highest published version
+ * whose effective_at has come. */
+static shoal_err load_scope(struct hub_ctx *ctx, const char *scope, int64_t now_ms,
+                            struct hub_ticket_chain *c, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(ctx->db,
+                                  "SELECT doc, effective_at FROM policies WHERE scope = ? "
+                                  "ORDER BY version DESC",
+                                  &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *eff = (const char *)sqlite3_column_text(st, 1);
+    struct shoal_time t;
+    if (eff && *eff && shoal_time_parse(eff, &t, NULL) == SHOAL_OK && t.unix_ms > now_ms)
+      continue;
+    const char *doc = (const char *)sqlite3_column_text(st, 0);
+    cJSON *d = NULL;
+    if (shoal_json_parse(doc, strlen(doc), &d, NULL) == SHOAL_OK)
+      c->docs[c->n++] = d;
+    break;
+  }
+  if (s != SQLITE_ROW && s != SQLITE_DONE)
+    rc = shoal_db_fail(ctx->db, s, "read policies", diag);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+shoal_err hub_ticket_chain_load(struct hub_ctx *ctx, const char *region, const char *store,
+                                int64_t now_ms, struct hub_ticket_chain *out, shoal_diag *diag) {
+  char scope[SHOAL_ID_MAX + 16];
+  memset(out, 0, sizeof *out);
+  shoal_err rc = load_scope(ctx, "global", now_ms, out, diag);
+  if (rc == SHOAL_OK && region && *region) {
+    snprintf(scope, sizeof scope, "region/%s", region);
+    rc = load_scope(ctx, scope, now_ms, out, diag);
+  }
+  if (rc == SHOAL_OK && store && *store) {
+    snprintf(scope, sizeof scope, "store/%s", store);
+    rc = load_scope(ctx, scope, now_ms, out, diag);
+  }
+  if (rc != SHOAL_OK)
+    hub_ticket_chain_cleanup(out);
+  return rc;
+}
+
+/* Every stored event envelope of ticket id, in (hlc) order, as a JSON array. */
+static shoal_err load_events(struct hub_ctx *ctx, const char *id, cJSON **out, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(ctx->db,
+                                  "SELECT envelope FROM ticket_events WHERE ticket = ? "
+                                  "ORDER BY hlc, device, epoch, seq",
+                                  &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  cJSON *arr = cJSON_CreateArray();
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *env = (const char *)sqlite3_column_text(st, 0);
+    cJSON *e = NULL;
+    if ((rc = shoal_json_parse(env, strlen(env), &e, diag)) != SHOAL_OK)
+      break;
+    cJSON_AddItemToArray(arr, e);
+  }
+  if (rc == SHOAL_OK && s != SQLITE_DONE)
+    rc = shoal_db_fail(ctx->db, s, "read ticket events", diag);
+  sqlite3_finalize(st);
+  if (rc != SHOAL_OK) {
+    cJSON_Delete(arr);
+    return rc;
+  }
+  *out = arr;
+  return SHOAL_OK;
+}
+
+shoal_err hub_ticket_fold(struct hub_ctx *ctx, const char *id, int64_t now_ms, cJSON **out,
+                          struct shoal_ticket_summary *sum, shoal_diag *diag) {
+  cJSON *events = NULL, *doc = NULL;
+  struct hub_ticket_chain chain = {{0}, 0};
+  shoal_err rc = load_events(ctx, id, &events, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  if (cJSON_GetArraySize(events) == 0) {
+    cJSON_Delete(events);
+    return shoal_fail(diag, SHOAL_ENOTFOUND, "unknown ticket %s", id);
+  }
+  /* The chain depends on the ticket's region, which its open names. */
+  if ((rc = shoal_ticket_fold(events, NULL, &doc, sum, diag)) != SHOAL_OK)
+    goto cleanup;
+  cJSON_Delete(doc);
+  doc = NULL;
+  if ((rc = hub_ticket_chain_load(ctx, sum->region, sum->store, now_ms, &chain, diag)) != SHOAL_OK)
+    goto cleanup;
+  struct shoal_ticket_fold_opts opts = {(const cJSON *const *)chain.docs, chain.n, NULL, NULL,
+                                        true};
+  if ((rc = shoal_ticket_fold(events, &opts, &doc, sum, diag)) != SHOAL_OK)
+    goto cleanup;
+  *out = doc;
+  doc = NULL;
+cleanup:
+  cJSON_Delete(doc);
+  cJSON_Delete(events);
+  hub_ticket_chain_cleanup(&chain);
+  return rc;
+}
+
+/* Re-folds id and rewrites its row, marked changed for publishing. */
+static shoal_err refold(struct hub_ctx *ctx, const char *id, const char *store, int64_t now_ms,
+                        struct shoal_ticket_summary *sum, shoal_diag *diag) {
+  cJSON *doc = NULL;
+  char *text = NULL;
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = hub_ticket_fold(ctx, id, now_ms, &doc, sum, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  if (!(text = shoal_json_print(doc))) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  if ((rc = shoal_db_prepare(
+           ctx->db,
+           "INSERT INTO tickets (id, store, region, state, priority, grp, opened_ms, "
+           "resolve_due_ms, resolved_ms, escalation_level, doc, changed, updated_ms) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12) "
+           "ON CONFLICT(id) DO UPDATE SET region = ?3, state = ?4, priority = ?5, grp = ?6, "
+           "opened_ms = ?7, resolve_due_ms = ?8, resolved_ms = ?9, escalation_level = ?10, "
+           "doc = ?11, changed = 1, updated_ms = ?12",
+           &st, diag)) != SHOAL_OK)
+    goto cleanup;
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, sum->opened ? sum->store : store, -1, SQLITE_STATIC);
+  if (sum->opened) {
+    sqlite3_bind_text(st, 3, sum->region, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, sum->priority, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, sum->opened_ms);
+  }
+  sqlite3_bind_text(st, 4, sum->state, -1, SQLITE_STATIC);
+  if (sum->group[0])
+    sqlite3_bind_text(st, 6, sum->group, -1, SQLITE_STATIC);
+  if (sum->resolve_due_ms)
+    sqlite3_bind_int64(st, 8, sum->resolve_due_ms);
+  if (sum->resolved_ms)
+    sqlite3_bind_int64(st, 9, sum->resolved_ms);
+  sqlite3_bind_int(st, 10, sum->escalation_level);
+  sqlite3_bind_text(st, 11, text, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 12, now_ms);
+  int s = sqlite3_step(st);
+  if (s != SQLITE_DONE)
+    rc = shoal_db_fail(ctx->db, s, "store ticket", diag);
+  else
+    rc = hub_webhook_enqueue(ctx, "ticket", text, diag);
+cleanup:
+  sqlite3_finalize(st);
+  free(text);
+  cJSON_Delete(doc);
+  return rc;
+}
+
+static shoal_err insert_event(struct hub_ctx *ctx, const struct shoal_event *ev, const char *id,
+                              const char *kind, shoal_diag *diag) {
+  char *text = NULL;
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_event_encode(ev, &text);
+  if (rc != SHOAL_OK)
+    return shoal_fail(diag, rc, "cannot encode ticket event");
+  if ((rc = shoal_db_prepare(ctx->db,
+                             "INSERT OR IGNORE INTO ticket_events (device, epoch, seq, ticket, "
+                             "store, kind, hlc, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             &st, diag)) == SHOAL_OK) {
+    sqlite3_bind_text(st, 1, ev->device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ev->epoch, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, ev->seq);
+    sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, ev->store, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)ev->hlc);
+    sqlite3_bind_text(st, 8, text, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    if (s != SQLITE_DONE)
+      rc = shoal_db_fail(ctx->db, s, "store ticket event", diag);
+  }
+  sqlite3_finalize(st);
+  free(text);
+  return rc;
+}
 
 shoal_err hub_tickets_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, shoal_diag *diag) {
-  (void)ctx;
-  (void)ev;
-  (void)diag;
-  return SHOAL_OK;
+  char id[SHOAL_ID_MAX + 1], kind[SHOAL_TICKET_KIND_MAX];
+  shoal_err rc = shoal_ticket_event_check(ev, id, kind, diag);
+  if (rc != SHOAL_OK)
+    return rc == SHOAL_ENOMEM ? rc : SHOAL_EINPUT;
+  /* A ticket belongs to the store that opened it (or first spoke of it):
+   * another store's device cannot write into it. */
+  sqlite3_stmt *st = NULL;
+  if ((rc = shoal_db_prepare(ctx->db,
+                             "SELECT store, (SELECT COUNT(*) FROM ticket_events WHERE ticket = ?1) "
+                             "FROM tickets WHERE id = ?1",
+                             &st, diag)) != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    const char *store = (const char *)sqlite3_column_text(st, 0);
+    int64_t count = sqlite3_column_int64(st, 1);
+    if (strcmp(store, ev->store) != 0)
+      rc = shoal_fail(diag, SHOAL_EINPUT, "ticket %s belongs to store %s, not %s", id, store,
+                      ev->store);
+    else if (count >= SHOAL_TICKET_EVENTS_MAX)
+      rc = shoal_fail(diag, SHOAL_ELIMIT, "ticket %s has %d events, the limit", id,
+                      SHOAL_TICKET_EVENTS_MAX);
+  }
+  sqlite3_finalize(st);
+  if (rc != SHOAL_OK)
+    return rc;
+  struct shoal_ticket_summary sum;
+  if ((rc = insert_event(ctx, ev, id, kind, diag)) != SHOAL_OK)
+    return rc;
+  return refold(ctx, id, ev->store, shoal_now_ms(), &sum, diag);
+}
+
+/* The hub's identity for its own events: epoch fixed on first use. */
+static shoal_err clock_next(struct hub_ctx *ctx, int64_t now_ms, uint64_t min_hlc, char *epoch,
+                            int64_t *seq, uint64_t *hlc, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  uint64_t r = 0;
+  while (r == 0)
+    if (shoal_random_bytes(&r, sizeof r) != SHOAL_OK)
+      return shoal_fail(diag, SHOAL_EIO, "cannot read random bytes for the hub's epoch");
+  char fresh[24];
+  snprintf(fresh, sizeof fresh, "%" PRIu64, r);
+  shoal_err rc = shoal_db_prepare(ctx->db,
+                                  "INSERT OR IGNORE INTO ticket_clock (id, epoch, seq, hlc) "
+                                  "VALUES (1, ?, 0, 0)",
+                                  &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, fresh, -1, SQLITE_STATIC);
+  int s = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (s != SQLITE_DONE)
+    return shoal_db_fail(ctx->db, s, "init hub clock", diag);
+  if ((rc = shoal_db_prepare(ctx->db, "SELECT epoch, seq, hlc FROM ticket_clock WHERE id = 1", &st,
+                             diag)) != SHOAL_OK)
+    return rc;
+  if ((s = sqlite3_step(st)) != SQLITE_ROW) {
+    sqlite3_finalize(st);
+    return shoal_db_fail(ctx->db, s, "read hub clock", diag);
+  }
+  shoal_strlcpy(epoch, (const char *)sqlite3_column_text(st, 0), 24);
+  *seq = sqlite3_column_int64(st, 1) + 1;
+  struct shoal_hlc clk = {(uint64_t)sqlite3_column_int64(st, 2)};
+  sqlite3_finalize(st);
+  if (min_hlc > clk.last)
+    clk.last = min_hlc;
+  *hlc = shoal_hlc_tick(&clk, now_ms);
+  if ((rc = shoal_db_prepare(ctx->db, "UPDATE ticket_clock SET seq = ?, hlc = ? WHERE id = 1", &st,
+                             diag)) != SHOAL_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, *seq);
+  sqlite3_bind_int64(st, 2, (sqlite3_int64)*hlc);
+  s = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return s == SQLITE_DONE ? SHOAL_OK : shoal_db_fail(ctx->db, s, "advance hub clock", diag);
+}
+
+/* Publishes one down message for store with the given events. */
+static shoal_err publish_chunk(struct hub_ctx *ctx, const char *id, const char *store,
+                               cJSON *events, uint64_t min_hlc, int64_t now_ms, shoal_diag *diag) {
+  struct shoal_event ev;
+  memset(&ev, 0, sizeof ev);
+  char topic[SHOAL_TOPIC_MAX], *text = NULL;
+  const char *prefix = ctx->cfg.topic_prefix ? ctx->cfg.topic_prefix : "shoal/v1";
+  shoal_err rc = shoal_topic_format(topic, sizeof topic, prefix, SHOAL_TOPIC_DOWN_STORE, store,
+                                    NULL);
+  if (rc != SHOAL_OK)
+    return shoal_fail(diag, rc, "cannot form the down topic of store %s", store);
+  strcpy(ev.device, "hub");
+  shoal_strlcpy(ev.store, store, sizeof ev.store);
+  strcpy(ev.type, "ticket");
+  if ((rc = clock_next(ctx, now_ms, min_hlc, ev.epoch, &ev.seq, &ev.hlc, diag)) != SHOAL_OK)
+    return rc;
+  ev.body = cJSON_CreateObject();
+  cJSON_AddStringToObject(ev.body, "ticket", id);
+  cJSON_AddStringToObject(ev.body, "kind", "sync");
+  cJSON_AddItemReferenceToObject(ev.body, "events", events);
+  rc = shoal_event_encode(&ev, &text);
+  cJSON_Delete(ev.body);
+  if (rc != SHOAL_OK)
+    return shoal_fail(diag, rc, "cannot encode ticket sync");
+  rc = ctx->publish(ctx->publish_user, topic, text, strlen(text), false, diag);
+  free(text);
+  return rc;
+}
+
+/* Publishes one changed ticket: all its events, in chunks that fit an envelope. */
+static shoal_err publish_ticket(struct hub_ctx *ctx, const char *id, const char *store,
+                                int64_t now_ms, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  cJSON *chunk = cJSON_CreateArray();
+  size_t bytes = 0;
+  uint64_t max_hlc = 0;
+  shoal_err rc = shoal_db_prepare(ctx->db,
+                                  "SELECT envelope, hlc FROM ticket_events WHERE ticket = ? "
+                                  "ORDER BY hlc, device, epoch, seq",
+                                  &st, diag);
+  if (rc != SHOAL_OK)
+    goto cleanup;
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *env = (const char *)sqlite3_column_text(st, 0);
+    size_t len = strlen(env);
+    uint64_t h = (uint64_t)sqlite3_column_int64(st, 1);
+    if (bytes && bytes + len > DOWN_CHUNK_BYTES) {
+      if ((rc = publish_chunk(ctx, id, store, chunk, max_hlc, now_ms, diag)) != SHOAL_OK)
+        goto cleanup;
+      cJSON_Delete(chunk);
+      chunk = cJSON_CreateArray();
+      bytes = 0;
+    }
+    cJSON *e = NULL;
+    if ((rc = shoal_json_parse(env, len, &e, diag)) != SHOAL_OK)
+      goto cleanup;
+    cJSON_AddItemToArray(chunk, e);
+    bytes += len + 1;
+    if (h > max_hlc)
+      max_hlc = h;
+  }
+  if (s != SQLITE_DONE) {
+    rc = shoal_db_fail(ctx->db, s, "read ticket events", diag);
+    goto cleanup;
+  }
+  if (bytes)
+    rc = publish_chunk(ctx, id, store, chunk, max_hlc, now_ms, diag);
+cleanup:
+  sqlite3_finalize(st);
+  cJSON_Delete(chunk);
+  return rc;
 }
 
 shoal_err hub_tickets_after_commit(struct hub_ctx *ctx, shoal_diag *diag) {
-  (void)ctx;
-  (void)diag;
-  return SHOAL_OK;
+  if (!ctx->publish)
+    return SHOAL_OK;
+  sqlite3_stmt *st = NULL;
+  cJSON *ids = cJSON_CreateArray(), *it;
+  int64_t now_ms = shoal_now_ms();
+  shoal_err rc = shoal_db_prepare(ctx->db,
+                                  "SELECT id, store FROM tickets WHERE changed = 1 LIMIT 1000", &st,
+                                  diag);
+  if (rc != SHOAL_OK)
+    goto cleanup;
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    cJSON *pair = cJSON_CreateArray();
+    cJSON_AddItemToArray(pair, cJSON_CreateString((const char *)sqlite3_column_text(st, 0)));
+    cJSON_AddItemToArray(pair, cJSON_CreateString((const char *)sqlite3_column_text(st, 1)));
+    cJSON_AddItemToArray(ids, pair);
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (s != SQLITE_DONE) {
+    rc = shoal_db_fail(ctx->db, s, "list changed tickets", diag);
+    goto cleanup;
+  }
+  /* The clock and the changed flags are written in one transaction per
+   * batch; a crash before commit publishes the tickets again (the agents
+   * ignore identities they hold). */
+  if (cJSON_GetArraySize(ids) == 0)
+    goto cleanup;
+  if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
+    goto cleanup;
+  cJSON_ArrayForEach(it, ids) {
+    const char *id = cJSON_GetArrayItem(it, 0)->valuestring;
+    const char *store = cJSON_GetArrayItem(it, 1)->valuestring;
+    if ((rc = publish_ticket(ctx, id, store, now_ms, diag)) != SHOAL_OK)
+      break;
+    if ((rc = shoal_db_prepare(ctx->db, "UPDATE tickets SET changed = 0 WHERE id = ?", &st,
+                               diag)) != SHOAL_OK)
+      break;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (s != SQLITE_DONE) {
+      rc = shoal_db_fail(ctx->db, s, "mark ticket published", diag);
+      break;
+    }
+  }
+  /* What was published stays marked, even if a later ticket failed. */
+  shoal_diag d2;
+  shoal_err crc = shoal_db_commit(ctx->db, &d2);
+  if (crc != SHOAL_OK) {
+    shoal_db_rollback(ctx->db);
+    if (rc == SHOAL_OK) {
+      rc = crc;
+      *diag = d2;
+    }
+  }
+cleanup:
+  sqlite3_finalize(st);
+  cJSON_Delete(ids);
+  return rc;
+}
+
+/* Emits one escalate event for a ticket (inside the caller's transaction). */
+static shoal_err emit_escalate(struct hub_ctx *ctx, const struct shoal_ticket_summary *t,
+                               int level, const char *group, const char *priority, int64_t now_ms,
+                               shoal_diag *diag) {
+  struct shoal_event ev;
+  memset(&ev, 0, sizeof ev);
+  strcpy(ev.device, "hub");
+  shoal_strlcpy(ev.store, t->store, sizeof ev.store);
+  strcpy(ev.type, "ticket");
+  shoal_err rc = clock_next(ctx, now_ms, t->last_hlc, ev.epoch, &ev.seq, &ev.hlc, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  ev.body = cJSON_CreateObject();
+  cJSON_AddStringToObject(ev.body, "ticket", t->id);
+  cJSON_AddStringToObject(ev.body, "kind", "escalate");
+  cJSON_AddNumberToObject(ev.body, "level", level);
+  cJSON_AddStringToObject(ev.body, "group", group);
+  if (priority)
+    cJSON_AddStringToObject(ev.body, "priority", priority);
+  rc = insert_event(ctx, &ev, t->id, "escalate", diag);
+  if (rc == SHOAL_OK) {
+    char *text = NULL;
+    if (shoal_event_encode(&ev, &text) == SHOAL_OK) {
+      rc = hub_webhook_enqueue(ctx, "escalation", text, diag);
+      free(text);
+    }
+  }
+  shoal_event_cleanup(&ev);
+  return rc;
 }
 
 shoal_err hub_tickets_tick(struct hub_ctx *ctx, int64_t now_ms, shoal_diag *diag) {
-  (void)ctx;
-  (void)now_ms;
-  (void)diag;
-  return SHOAL_OK;
+  sqlite3_stmt *st = NULL;
+  cJSON *ids = cJSON_CreateArray(), *it;
+  bool in_tx = false;
+  int emitted = 0;
+  shoal_err rc = shoal_db_prepare(
+      ctx->db,
+      "SELECT id, store, region, state, resolve_due_ms, escalation_level, "
+      "(SELECT MAX(hlc) FROM ticket_events e WHERE e.ticket = t.id) FROM tickets t "
+      "WHERE state IN ('new', 'assigned', 'on_site') AND resolve_due_ms IS NOT NULL AND "
+      "resolve_due_ms <= ? ORDER BY resolve_due_ms LIMIT 1000",
+      &st, diag);
+  if (rc != SHOAL_OK)
+    goto cleanup;
+  sqlite3_bind_int64(st, 1, now_ms);
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    cJSON *row = cJSON_CreateArray();
+    for (int c = 0; c < 4; c++)
+      cJSON_AddItemToArray(row, cJSON_CreateString(sqlite3_column_type(st, c) == SQLITE_NULL
+                                                       ? ""
+                                                       : (const char *)sqlite3_column_text(st, c)));
+    for (int c = 4; c < 7; c++)
+      cJSON_AddItemToArray(row, shoal_json_u64((uint64_t)sqlite3_column_int64(st, c)));
+    cJSON_AddItemToArray(ids, row);
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (s != SQLITE_DONE) {
+    rc = shoal_db_fail(ctx->db, s, "list overdue tickets", diag);
+    goto cleanup;
+  }
+  if (cJSON_GetArraySize(ids) == 0)
+    goto cleanup;
+  if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
+    goto cleanup;
+  in_tx = true;
+  cJSON_ArrayForEach(it, ids) {
+    /* The row holds what the ladder needs; fold only when a step is due. */
+    struct shoal_ticket_summary t;
+    memset(&t, 0, sizeof t);
+    shoal_strlcpy(t.id, cJSON_GetArrayItem(it, 0)->valuestring, sizeof t.id);
+    shoal_strlcpy(t.store, cJSON_GetArrayItem(it, 1)->valuestring, sizeof t.store);
+    shoal_strlcpy(t.region, cJSON_GetArrayItem(it, 2)->valuestring, sizeof t.region);
+    shoal_strlcpy(t.state, cJSON_GetArrayItem(it, 3)->valuestring, sizeof t.state);
+    t.opened = true;
+    t.resolve_due_ms = (int64_t)strtoull(cJSON_GetArrayItem(it, 4)->valuestring, NULL, 10);
+    t.escalation_level = (int)strtoll(cJSON_GetArrayItem(it, 5)->valuestring, NULL, 10);
+    t.last_hlc = strtoull(cJSON_GetArrayItem(it, 6)->valuestring, NULL, 10);
+    struct hub_ticket_chain chain;
+    if ((rc = hub_ticket_chain_load(ctx, t.region, t.store, now_ms, &chain, diag)) != SHOAL_OK)
+      goto cleanup;
+    int level = 0, steps = 0;
+    const char *group = NULL, *priority = NULL;
+    bool any = false;
+    /* Every step that has come due (a hub that was down catches up), each
+     * one event; bounded by the ladder's length. */
+    while (steps++ < SHOAL_TICKET_ESC_STEPS_MAX &&
+           shoal_ticket_escalation_due((const cJSON *const *)chain.docs, chain.n, &t, now_ms,
+                                       &level, &group, &priority)) {
+      if ((rc = emit_escalate(ctx, &t, level, group, priority, now_ms, diag)) != SHOAL_OK)
+        break;
+      t.escalation_level = level;
+      any = true;
+      emitted++;
+    }
+    hub_ticket_chain_cleanup(&chain);
+    if (rc != SHOAL_OK)
+      goto cleanup;
+    if (any && (rc = refold(ctx, t.id, t.store, now_ms, &t, diag)) != SHOAL_OK)
+      goto cleanup;
+  }
+  rc = shoal_db_commit(ctx->db, diag);
+  in_tx = false;
+  if (rc == SHOAL_OK && emitted)
+    rc = hub_tickets_after_commit(ctx, diag);
+cleanup:
+  if (in_tx)
+    shoal_db_rollback(ctx->db);
+  sqlite3_finalize(st);
+  cJSON_Delete(ids);
+  return rc;
 }

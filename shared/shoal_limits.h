@@ -15,7 +15,16 @@
 #define SHOAL_BASKET_MAX_BYTES (1024 * 1024)
 #define SHOAL_BASKET_MAX_LINES 1000
 #define SHOAL_LINE_MAX_QTY 1000000
+#define SHOAL_BASKET_MAX_COUPONS 100        /* coupon codes presented with one basket */
 #define SHOAL_FORM_DATA_MAX_BYTES (1024 * 1024)
+#define SHOAL_EXPR_MAX_BYTES 4096           /* one expression's source text */
+#define SHOAL_EXPR_MAX_NODES 2048           /* AST nodes of one expression */
+#define SHOAL_EXPR_MAX_DEPTH 64             /* nesting of one expression */
+#define SHOAL_EXPR_EVAL_MAX_BYTES (1024 * 1024) /* memory one evaluation may use */
+#define SHOAL_FORMS_MAX 256                 /* forms in one policy document */
+#define SHOAL_FORM_FIELDS_MAX 256           /* fields in one form */
+#define SHOAL_FORM_CHOICES_MAX 1000         /* choices of one field */
+#define SHOAL_FORM_ON_SUBMIT_MAX 32         /* on_submit entries of one form */
 #define SHOAL_INPUT_MAX_BYTES (16 * 1024 * 1024) /* any other file read whole */
 #define SHOAL_MONEY_MAX 1000000000000000LL      /* 10^15 minor units; sums stay far from int64 overflow */
 #define SHOAL_HTTP_BODY_MAX_BYTES (8 * 1024 * 1024)

@@ -1,2 +1,45 @@
--- Reserved for tickets (tickets issue); filled in by that issue.
-SELECT 1;
+-- Work orders (SPEC 7): every ticket event from every device (and the hub's
+-- own escalations), and per ticket the fold of its events under the hub's
+-- policies, re-computed on every new event. changed = 1 until the merged
+-- ticket has been published to its store's down topic.
+CREATE TABLE ticket_events (
+  device   TEXT NOT NULL,
+  epoch    TEXT NOT NULL,
+  seq      INTEGER NOT NULL,
+  ticket   TEXT NOT NULL,
+  store    TEXT NOT NULL,
+  kind     TEXT NOT NULL,
+  hlc      INTEGER NOT NULL,
+  envelope TEXT NOT NULL,
+  PRIMARY KEY (device, epoch, seq)
+) WITHOUT ROWID;
+CREATE INDEX ticket_events_by_ticket ON ticket_events (ticket);
+
+CREATE TABLE tickets (
+  id               TEXT PRIMARY KEY,
+  store            TEXT NOT NULL,
+  region           TEXT,
+  state            TEXT NOT NULL,
+  priority         TEXT,
+  grp              TEXT,
+  opened_ms        INTEGER,
+  resolve_due_ms   INTEGER,            -- NULL: no SLA applies
+  resolved_ms      INTEGER,            -- first resolve
+  escalation_level INTEGER NOT NULL DEFAULT 0,
+  doc              TEXT NOT NULL,      -- the merged ticket (JSON)
+  changed          INTEGER NOT NULL DEFAULT 0,
+  updated_ms       INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX tickets_by_store ON tickets (store);
+CREATE INDEX tickets_due ON tickets (state, resolve_due_ms);
+CREATE INDEX tickets_changed ON tickets (changed);
+
+-- The hub's own identity for the events it emits (escalations) and the
+-- merged-ticket messages it publishes: device "hub", a random epoch fixed
+-- on first use, a gapless seq and an HLC.
+CREATE TABLE ticket_clock (
+  id    INTEGER PRIMARY KEY CHECK (id = 1),
+  epoch TEXT NOT NULL,
+  seq   INTEGER NOT NULL,
+  hlc   INTEGER NOT NULL
+);

@@ -1,0 +1,32 @@
+/* hub_tickets.h - the hub's view of work orders beyond the ingest hooks of
+ * hub_ingest.h: the policy chain a ticket is folded under, and the merged
+ * ticket itself (used by `shoal-hub ticket` and the HTTP API). */
+#ifndef HUB_TICKETS_H
+#define HUB_TICKETS_H
+
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "hub_ctx.h"
+#include "ticket.h"
+
+/* The policy documents in effect for a ticket's chain (global, its region,
+ * its store): the highest published version of each whose effective_at has
+ * come. docs are owned (hub_ticket_chain_cleanup). */
+struct hub_ticket_chain {
+  cJSON *docs[3];
+  size_t n;
+};
+
+shoal_err hub_ticket_chain_load(struct hub_ctx *ctx, const char *region, const char *store,
+                                int64_t now_ms, struct hub_ticket_chain *out, shoal_diag *diag);
+void hub_ticket_chain_cleanup(struct hub_ticket_chain *c);
+
+/* Folds ticket id from every event the hub holds, under its chain at now_ms.
+ * *out is a new tree (caller deletes); *sum its summary. SHOAL_ENOTFOUND
+ * if the hub holds no event of it. */
+shoal_err hub_ticket_fold(struct hub_ctx *ctx, const char *id, int64_t now_ms, cJSON **out,
+                          struct shoal_ticket_summary *sum, shoal_diag *diag);
+
+#endif
