@@ -197,7 +197,7 @@ shoal_err agent_sync_on_ack(struct agent_ctx *ctx, const void *payload, size_t l
   cJSON *obj = NULL;
   sqlite3_stmt *st = NULL;
   bool in_tx = false;
-  shoal_err rc;
+  shoal_err rc = SHOAL_OK; /* an ack for another epoch is ignored: OK */
   *advanced = false;
   if (len > ACK_MAX_BYTES)
     return shoal_fail(diag, SHOAL_EINPUT, "ack of %zu bytes is over the limit of %d", len,
