@@ -16,6 +16,7 @@
 #include "db.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
+#include "hub_trust.h"
 #include "jsonx.h"
 #include "mqtt.h"
 #include "timeutil.h"
@@ -96,8 +97,7 @@ cleanup:
   return rc;
 }
 
-/* The chain message of the latest updates (ascending), from the database. */
-static shoal_err load_chain(struct hub_ctx *ctx, char **out, shoal_diag *diag) {
+shoal_err hub_trust_chain(struct hub_ctx *ctx, char **out, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
   char *ups[SHOAL_TRUST_CHAIN_MAX] = {0};
   size_t n = 0;
@@ -235,7 +235,7 @@ int hub_cmd_trust(int argc, char **argv) {
                                       &diag)) != SHOAL_OK) {
     goto cleanup;
   }
-  if ((rc = load_chain(&ctx, &chain, &diag)) != SHOAL_OK)
+  if ((rc = hub_trust_chain(&ctx, &chain, &diag)) != SHOAL_OK)
     goto cleanup;
   if (out && (rc = shoal_file_write_atomic(out, chain, strlen(chain), 0644, &diag)) != SHOAL_OK)
     goto cleanup;
