@@ -148,12 +148,17 @@ static shoal_err check_items(const cJSON *items, shoal_diag *diag) {
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   cJSON_ArrayForEach(it, items) {
     snprintf(where, sizeof where, "items[%d]", i);
-    if (!cJSON_IsObject(it))
-      return shoal_fail(diag, SHOAL_EINPUT, "%s must be an object", where);
+    if (!cJSON_IsObject(it)) {
+      rc = shoal_fail(diag, SHOAL_EINPUT, "%s must be an object", where);
+      break;
+    }
     const cJSON *sku = cJSON_GetObjectItemCaseSensitive(it, "sku");
-    if (!short_str(sku, SHOAL_ID_MAX))
-      return shoal_fail(diag, SHOAL_EINPUT, "%s: \"sku\" must be a non-empty string of at most %d bytes",
-                        where, SHOAL_ID_MAX);
+    if (!short_str(sku, SHOAL_ID_MAX)) {
+      rc = shoal_fail(diag, SHOAL_EINPUT,
+                      "%s: \"sku\" must be a non-empty string of at most %d bytes", where,
+                      SHOAL_ID_MAX);
+      break;
+    }
     snprintf(where, sizeof where, "items[%d] (%s)", i, sku->valuestring);
     if ((rc = only_keys(it, keys, NULL, where, diag)) != SHOAL_OK)
       break;
