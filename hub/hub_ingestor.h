@@ -14,7 +14,7 @@
 #include "hub_ctx.h"
 
 #define HUB_INGEST_BATCH_MAX 2000      /* messages per transaction, at most */
-#define HUB_INGEST_BATCH_MS 20         /* oldest message in a batch waits at most this */
+#define HUB_INGEST_BATCH_MS 50         /* oldest message in a batch waits at most this */
 #define HUB_INGEST_POISON_TRIES 3      /* failures of one event before it is dead-lettered */
 
 struct hub_ingestor;
@@ -51,6 +51,9 @@ shoal_err hub_ingestor_handle(struct hub_ingestor *ing, const char *topic, const
 
 /* True when a batch is open and its first message is HUB_INGEST_BATCH_MS old. */
 bool hub_ingestor_due(const struct hub_ingestor *ing);
+
+/* True when a batch is open (messages applied, not yet committed). */
+bool hub_ingestor_open(const struct hub_ingestor *ing);
 
 /* Commits the open batch (if any), then sends its acks and runs the
  * after-commit hooks. On a commit failure the batch is rolled back. */

@@ -30,7 +30,7 @@
 #define HUB_CLIENT_ID "shoal-hub"
 #define HUB_KEEPALIVE_S 30
 #define HUB_BACKOFF_MIN_S 1
-#define HUB_BACKOFF_MAX_S 30
+#define HUB_BACKOFF_MAX_S 5 /* one client, not a fleet: no herd to spread out */
 #define HUB_MAX_INFLIGHT 1000   /* our outgoing acks in flight to the broker */
 #define HUB_POLICY_POLL_MS 200  /* how soon a version recorded elsewhere goes out */
 #define HUB_TICK_MS 1000
@@ -242,7 +242,10 @@ static void run_loop(struct hub_run *r) {
       }
     }
     if (r->connected || connecting) {
-      if (shoal_mqtt_loop(r->m, hub_ingestor_due(r->ing) ? 0 : 5, &diag) != SHOAL_OK) {
+      /* Short waits while a batch is open (its commit is due within
+       * HUB_INGEST_BATCH_MS); longer when idle: a message wakes us anyway. */
+      int wait_ms = hub_ingestor_due(r->ing) ? 0 : hub_ingestor_open(r->ing) ? 5 : 50;
+      if (shoal_mqtt_loop(r->m, wait_ms, &diag) != SHOAL_OK) {
         shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "%s", diag.msg);
         r->connected = connecting = false;
         schedule_reconnect(r);

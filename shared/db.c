@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A full disk surfaces as SQLITE_FULL, or - in WAL mode, when the shared
  * memory file cannot grow - as an I/O error whose errno is ENOSPC. Both are
@@ -97,6 +98,17 @@ static shoal_err migrate(sqlite3 *db, const char *path, const struct shoal_migra
     char pragma[64];
     if ((rc = shoal_db_begin(db, diag)) != SHOAL_OK)
       return rc;
+    /* Another process may have migrated while we waited for the lock (a
+     * daemon and a CLI opening a new database at the same moment). */
+    int64_t now_version = 0;
+    if ((rc = shoal_db_query_int(db, "PRAGMA user_version", 0, &now_version, diag)) != SHOAL_OK) {
+      shoal_db_rollback(db);
+      return rc;
+    }
+    if (now_version >= m->number) {
+      shoal_db_rollback(db);
+      continue;
+    }
     rc = shoal_db_exec(db, m->sql, diag);
     if (rc == SHOAL_OK) {
       snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", m->number);
@@ -126,8 +138,22 @@ shoal_err shoal_db_open(const char *path, const struct shoal_migration *migs, si
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, 10000);
-  if ((rc = shoal_db_exec(db, "PRAGMA journal_mode=WAL", diag)) != SHOAL_OK ||
-      (rc = shoal_db_exec(db, "PRAGMA synchronous=FULL", diag)) != SHOAL_OK ||
+  /* Switching a new file to WAL takes an exclusive lock and does not wait
+   * on the busy handler: retry while another process holds it. */
+  for (int tries = 0;; tries++) {
+    s = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+    if ((s & 0xff) != SQLITE_BUSY && (s & 0xff) != SQLITE_LOCKED)
+      break;
+    if (tries >= 1000) /* 10 s, as the busy timeout */
+      break;
+    usleep(10000);
+  }
+  if (s != SQLITE_OK) {
+    rc = shoal_db_fail(db, s, "set WAL mode", diag);
+    shoal_diag_prefix(diag, "%s", path);
+    goto fail;
+  }
+  if ((rc = shoal_db_exec(db, "PRAGMA synchronous=FULL", diag)) != SHOAL_OK ||
       (rc = shoal_db_exec(db, "PRAGMA foreign_keys=ON", diag)) != SHOAL_OK) {
     shoal_diag_prefix(diag, "%s", path);
     goto fail;

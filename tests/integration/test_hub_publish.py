@@ -28,6 +28,21 @@ def test():
 
         env.start_broker()
         cfg = env.hub_config()
+
+        # Several processes creating the database at once (daemon + CLIs):
+        # each waits for the others' migration instead of failing.
+        import subprocess
+        for _ in range(3):
+            fresh = env.hub_config(name="fresh", db=env.path("fresh.db"))
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(env.path("fresh.db" + suffix)):
+                    os.unlink(env.path("fresh.db" + suffix))
+            ps = [subprocess.Popen([h.binary("shoal-hub"), "report", "sales", "-c", fresh],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(6)]
+            outs = [(p.wait(30), p.stderr.read().decode()) for p in ps]
+            h.check(all(rc == 0 for rc, _ in outs), "concurrent first opens: %r" % outs)
+        env.hub_cfg = cfg
+        print("six processes opening a new database at once: all succeed")
         region = env.write_file("region.json", {"scope": "region/cn-sw", "currency": "CNY",
                                                 "items": [{"sku": "TEA-1", "price": 1200}]})
         glob = env.write_file("global.json", {"scope": "global", "items": [{"sku": "TEA-1", "price": 1500}]})

@@ -552,6 +552,7 @@ class Env:
         self.procs = []
         self.subs = []
         self.keys = None  # (priv, pub)
+        self._sanitizer_reports = []
         self.hub_cfg = None
         log("scratch folder %s" % self.dir)
 
@@ -563,9 +564,29 @@ class Env:
         if exc_type is not None and exc_type is not SystemExit:
             self.dump_logs()
         self.close()
+        if exc_type is None:
+            self.check_sanitizers()
         return False
 
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+    def sanitizer_reports(self):
+        """(process name, line) for every sanitizer report in the daemons' logs."""
+        out = []
+        for p in self.procs:
+            for line in p.log_text().splitlines():
+                if any(m in line for m in self.SANITIZER_MARKS):
+                    out.append((p.name, line))
+        return out
+
+    def check_sanitizers(self):
+        """Fails the test if a daemon's log holds an ASan/UBSan report (the
+        logs are read before the scratch folder goes, see close())."""
+        if self._sanitizer_reports:
+            raise AssertionError("sanitizer reports in daemon logs: %r" % self._sanitizer_reports[:5])
+
     def close(self):
+        self._sanitizer_reports = []
         for s in self.subs:
             s.stop()
         for p in reversed(self.procs):
@@ -575,6 +596,7 @@ class Env:
                 log("stop %s: %r" % (p.name, e))
         if self.broker:
             self.broker.proc and self.broker.proc.stop()
+        self._sanitizer_reports = self.sanitizer_reports()
         if self.keep or os.environ.get("SHOAL_KEEP_FAILED") and sys.exc_info()[0]:
             log("kept %s" % self.dir)
         else:

@@ -131,6 +131,35 @@ static void test_hub_ingestor_dedupes_and_acks_after_commit(void **state) {
   hub_ctx_close(&ctx);
 }
 
+static void test_hub_ingestor_stores_sale_body_as_sent(void **state) {
+  (void)state;
+  struct hub_ctx ctx;
+  struct acks acks = {0};
+  struct hub_ingestor *ing = NULL;
+  shoal_diag d = {{0}};
+  open_ctx(&ctx, "raw");
+  assert_int_equal(hub_ingestor_new(&ctx, 100, record_ack, &acks, &ing, &d), SHOAL_OK);
+  const char *body =
+      "{ \"receipt\" : \"r\\\"1}\", \"region\":\"cn-sw\",\"store\":\"s1\","
+      "\"at\":\"2026-03-01T10:00:00+08:00\",\"subtotal\":1.0e3,\"discount\":0,\"rounding\":0,"
+      "\"total\":1000,\"lines\":[{\"sku\":\"A]\",\"qty\":1}],\"x\":{\"body\":[]}}";
+  char ev[2048];
+  snprintf(ev, sizeof ev,
+           "{\"v\":1,\"bodyx\":{\"a\":\"}\"},\"device\":\"d1\",\"store\":\"s1\",\"epoch\":\"8\","
+           "\"seq\":1,\"hlc\":5,\"type\":\"sale\",\n \"body\" :\t%s }",
+           body);
+  put(ing, UP, ev);
+  assert_int_equal(hub_ingestor_flush(ing, &d), SHOAL_OK);
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(shoal_db_prepare(ctx.db, "SELECT body, total FROM sales", &st, &d), SHOAL_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(st, 0), body);
+  assert_int_equal(sqlite3_column_int64(st, 1), 1000);
+  sqlite3_finalize(st);
+  hub_ingestor_free(ing);
+  hub_ctx_close(&ctx);
+}
+
 static void test_hub_ingestor_gap_holds_upto(void **state) {
   (void)state;
   struct hub_ctx ctx;
@@ -309,6 +338,7 @@ static void test_hub_ingestor_publish_record_versions_per_scope(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hub_ingestor_dedupes_and_acks_after_commit),
+      cmocka_unit_test(test_hub_ingestor_stores_sale_body_as_sent),
       cmocka_unit_test(test_hub_ingestor_gap_holds_upto),
       cmocka_unit_test(test_hub_ingestor_abort_stores_and_acks_nothing),
       cmocka_unit_test(test_hub_ingestor_dead_letters_bad_input),
