@@ -62,6 +62,8 @@ struct run {
   int64_t last_progress, last_poll;
   int64_t data_version;
   bool dirty;         /* this process changed the outbox */
+  bool ack_seen;      /* acks arrived this turn, highest in ack_pending */
+  int64_t ack_pending;
   struct agent_sync_batch batch;
 };
 
@@ -90,12 +92,32 @@ static void handle_policy(struct run *r, enum shoal_topic k, const char *id, con
     shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "policy refused on %s: %s", scope, d.msg);
 }
 
+/* Acks are validated on arrival and applied once per network turn
+ * (apply_acks): a draining backlog may bring several per turn. */
 static void handle_ack(struct run *r, const void *payload, size_t len) {
+  shoal_diag d = {{0}};
+  bool ours = false;
+  int64_t upto = 0;
+  if (agent_sync_parse_ack(&r->ctx, payload, len, &ours, &upto, &d) != SHOAL_OK) {
+    log_diag(r, SHOAL_LOG_WARN, "ack ignored", &d);
+    return;
+  }
+  if (!ours)
+    return;
+  r->ack_seen = true;
+  if (upto > r->ack_pending)
+    r->ack_pending = upto;
+}
+
+static void apply_acks(struct run *r) {
+  if (!r->ack_seen)
+    return;
   shoal_diag d = {{0}};
   bool advanced = false;
   int64_t acked = r->acked;
-  if (agent_sync_on_ack(&r->ctx, payload, len, &acked, &advanced, &d) != SHOAL_OK) {
-    log_diag(r, SHOAL_LOG_WARN, "ack ignored", &d);
+  r->ack_seen = false;
+  if (agent_sync_apply_ack(&r->ctx, r->ack_pending, &acked, &advanced, &d) != SHOAL_OK) {
+    log_diag(r, SHOAL_LOG_WARN, "cannot record an ack (the next one covers it)", &d);
     return;
   }
   if (advanced) {
@@ -447,6 +469,7 @@ int agent_cmd_run(int argc, char **argv) {
       drop_session(r, "connection closed");
       continue;
     }
+    apply_acks(r);
     if (r->connected && r->need_setup)
       session_setup(r);
     if (r->connected && !r->lost)

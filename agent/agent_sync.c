@@ -192,30 +192,43 @@ shoal_err agent_sync_acked(struct agent_ctx *ctx, int64_t *out, shoal_diag *diag
                             diag);
 }
 
-shoal_err agent_sync_on_ack(struct agent_ctx *ctx, const void *payload, size_t len,
-                            int64_t *acked_upto, bool *advanced, shoal_diag *diag) {
+shoal_err agent_sync_parse_ack(struct agent_ctx *ctx, const void *payload, size_t len,
+                               bool *ours, int64_t *upto_out, shoal_diag *diag) {
   cJSON *obj = NULL;
-  sqlite3_stmt *st = NULL;
-  bool in_tx = false;
-  shoal_err rc = SHOAL_OK; /* an ack for another epoch is ignored: OK */
-  *advanced = false;
+  shoal_diag why = {{0}};
+  shoal_err rc = SHOAL_OK;
   if (len > ACK_MAX_BYTES)
     return shoal_fail(diag, SHOAL_EINPUT, "ack of %zu bytes is over the limit of %d", len,
                       ACK_MAX_BYTES);
-  shoal_diag why = {{0}};
   if (shoal_json_parse(payload, len, &obj, &why) != SHOAL_OK)
     return shoal_fail(diag, SHOAL_EINPUT, "malformed ack (%s)", why.msg);
   uint64_t epoch = 0;
   int64_t upto = 0;
-  if (!cJSON_IsObject(obj) ||
-      shoal_json_get_u64(obj, "epoch", true, &epoch, &why) != SHOAL_OK ||
+  if (!cJSON_IsObject(obj) || shoal_json_get_u64(obj, "epoch", true, &epoch, &why) != SHOAL_OK ||
       shoal_json_get_int(obj, "upto", true, &upto, &why) != SHOAL_OK || upto < 0) {
     rc = shoal_fail(diag, SHOAL_EINPUT, "malformed ack: want {\"epoch\": E, \"upto\": N}");
     goto cleanup;
   }
   /* An ack for another epoch belongs to an older database of this device. */
-  if (epoch != strtoull(ctx->epoch, NULL, 10))
-    goto cleanup;
+  *ours = epoch == strtoull(ctx->epoch, NULL, 10);
+  *upto_out = upto;
+cleanup:
+  cJSON_Delete(obj);
+  return rc;
+}
+
+shoal_err agent_sync_apply_ack(struct agent_ctx *ctx, int64_t upto, int64_t *acked_upto,
+                               bool *advanced, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  bool in_tx = false;
+  shoal_err rc;
+  *advanced = false;
+  /* Deleting acknowledged rows need not reach the disk before we go on: if
+   * a power cut undoes it, the rows are resent and the hub dedupes them.
+   * Skipping the fsync here keeps a draining backlog from paying one per
+   * ack. Appends (new seqs) stay fully synchronous. */
+  if ((rc = shoal_db_exec(ctx->db, "PRAGMA synchronous=NORMAL", diag)) != SHOAL_OK)
+    return rc;
   if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = true;
@@ -266,8 +279,20 @@ cleanup:
     *advanced = false;
   }
   sqlite3_finalize(st);
-  cJSON_Delete(obj);
+  shoal_diag ignored = {{0}};
+  (void)shoal_db_exec(ctx->db, "PRAGMA synchronous=FULL", &ignored);
   return rc;
+}
+
+shoal_err agent_sync_on_ack(struct agent_ctx *ctx, const void *payload, size_t len,
+                            int64_t *acked_upto, bool *advanced, shoal_diag *diag) {
+  bool ours = false;
+  int64_t upto = 0;
+  *advanced = false;
+  shoal_err rc = agent_sync_parse_ack(ctx, payload, len, &ours, &upto, diag);
+  if (rc != SHOAL_OK || !ours)
+    return rc;
+  return agent_sync_apply_ack(ctx, upto, acked_upto, advanced, diag);
 }
 
 void agent_sync_batch_clear(struct agent_sync_batch *b) {

@@ -57,8 +57,8 @@ static shoal_err refold(struct agent_ctx *ctx, const char *id, shoal_diag *diag)
   char *text = NULL;
   struct chain chain = {{0}, 0};
   struct shoal_ticket_summary sum;
-  shoal_err rc = shoal_db_prepare(ctx->db, "SELECT envelope FROM ticket_events WHERE ticket = ?",
-                                  &st, diag);
+  shoal_err rc =
+      shoal_db_prepare(ctx->db, "SELECT envelope FROM ticket_events WHERE ticket = ?", &st, diag);
   if (rc != SHOAL_OK)
     goto cleanup;
   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -121,14 +121,15 @@ cleanup:
 
 /* Stores one event envelope (text) for ticket; a known identity is left
  * as it is. *inserted tells whether it was new. */
-static shoal_err store_event(struct agent_ctx *ctx, const struct shoal_event *ev, const char *ticket,
-                             const char *kind, const char *envelope, const char *source,
-                             bool *inserted, shoal_diag *diag) {
+static shoal_err store_event(struct agent_ctx *ctx, const struct shoal_event *ev,
+                             const char *ticket, const char *kind, const char *envelope,
+                             const char *source, bool *inserted, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(ctx->db,
-                                  "INSERT OR IGNORE INTO ticket_events (device, epoch, seq, ticket, "
-                                  "kind, hlc, envelope, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                  &st, diag);
+  shoal_err rc =
+      shoal_db_prepare(ctx->db,
+                       "INSERT OR IGNORE INTO ticket_events (device, epoch, seq, ticket, "
+                       "kind, hlc, envelope, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   sqlite3_bind_text(st, 1, ev->device, -1, SQLITE_STATIC);
@@ -287,8 +288,9 @@ shoal_err agent_ticket_get(struct agent_ctx *ctx, const char *id, cJSON **out, s
 
 shoal_err agent_ticket_list(struct agent_ctx *ctx, const char *state, cJSON **out,
                             shoal_diag *diag) {
-  static const char *const keys[] = {"id", "state", "priority", "group", "tech", "category",
-                                     "title", "opened_at", "resolve_due", "escalation_level"};
+  static const char *const keys[] = {"id",          "state",           "priority", "group",
+                                     "tech",        "category",        "title",    "opened_at",
+                                     "resolve_due", "escalation_level"};
   sqlite3_stmt *st = NULL;
   shoal_err rc = shoal_db_prepare(ctx->db,
                                   "SELECT doc FROM tickets WHERE (?1 IS NULL OR state = ?1) "

@@ -41,8 +41,9 @@ int agent_cmd_status(int argc, char **argv) {
   if (args.help) {
     shoal_args_usage(stdout, AGENT_PROG " status -c CONFIG",
                      "Prints the device's state as JSON: device, store, region, profile,\n"
-                     "policies (scope -> version in effect), outbox_pending, connected, last_ack,\n"
-                     "rejected_policies, stale.",
+                     "policies (scope -> version in effect), pending_policies (stored, effective\n"
+                     "later), stale (applied but expired), outbox_pending, connected (a live daemon\n"
+                     "holds a broker session), last_ack, last_connect, acked_upto, rejected_policies.",
                      status_opts, NOPTS);
     return 0;
   }
@@ -71,7 +72,7 @@ int agent_cmd_status(int argc, char **argv) {
     goto fail;
   cJSON_AddNumberToObject(out, "rejected_policies", (double)rejected);
   if ((rc = shoal_db_prepare(ctx.db,
-                             "SELECT connected, updated_ms, last_ack_ms, acked_upto, daemon_pid "
+                             "SELECT connected, updated_ms, last_ack_ms, acked_upto, daemon_pid, last_connect_ms "
                              "FROM sync_state WHERE id = 1",
                              &st, &diag)) != SHOAL_OK)
     goto fail;
@@ -90,6 +91,7 @@ int agent_cmd_status(int argc, char **argv) {
     }
     cJSON_AddBoolToObject(out, "connected", connected);
     add_time(out, "last_ack", st, 2);
+    add_time(out, "last_connect", st, 5);
     cJSON_AddNumberToObject(out, "acked_upto", (double)sqlite3_column_int64(st, 3));
   } else {
     cJSON_AddBoolToObject(out, "connected", false);

@@ -68,8 +68,7 @@ static int cmd_fold(int argc, char **argv) {
                                  MAX_POLICIES);
   for (int i = 0; i < np; i++) {
     const char *p = shoal_args_at(&args, "policy", i);
-    if ((rc = shoal_json_load_file(p, SHOAL_POLICY_DOC_MAX_BYTES, &docs[ndocs], &diag)) !=
-        SHOAL_OK)
+    if ((rc = shoal_json_load_file(p, SHOAL_POLICY_DOC_MAX_BYTES, &docs[ndocs], &diag)) != SHOAL_OK)
       goto fail;
     ndocs++;
     if ((rc = shoal_policy_validate_json(docs[ndocs - 1], NULL, &diag)) != SHOAL_OK) {
@@ -99,15 +98,17 @@ cleanup:
 static const struct shoal_argspec cache_opts[] = {
     {"config", 'c', true, false, "CONFIG", "agent config file (required)"},
     {"ticket", 0, true, false, "ID", "ticket id (show, event)"},
-    {"data", 0, true, false, "FILE|-", "open: {category, priority, title, customer?, form?}; "
-                                       "event: the event's fields"},
+    {"data", 0, true, false, "FILE|-",
+     "open: {category, priority, title, customer?, form?}; "
+     "event: the event's fields"},
     {"category", 0, true, false, "TEXT", "open: category"},
     {"priority", 0, true, false, "P", "open/priority event: low, normal, high, urgent"},
     {"title", 0, true, false, "TEXT", "open: title"},
     {"customer", 0, true, false, "JSON", "open: customer object {id, tier, tags}"},
     {"form", 0, true, false, "ID", "open: linked form submission"},
-    {"kind", 0, true, false, "KIND", "event: assign, scan, labor, part, note, resolve, close, "
-                                     "cancel, reopen, priority, escalate"},
+    {"kind", 0, true, false, "KIND",
+     "event: assign, scan, labor, part, note, resolve, close, "
+     "cancel, reopen, priority, escalate"},
     {"group", 0, true, false, "GROUP", "assign/escalate: group"},
     {"tech", 0, true, false, "TECH", "assign/labor/scan: technician"},
     {"minutes", 0, true, false, "N", "labor: minutes"},
@@ -232,8 +233,8 @@ static shoal_err do_scan(struct agent_ctx *ctx, const struct shoal_args *a, char
   /* Accept the code also as printed JSON ("..." or {"code": "..."}). */
   if ((code[0] == '{' || code[0] == '"') &&
       shoal_json_parse(code, strlen(code), &wrapped, NULL) == SHOAL_OK) {
-    const cJSON *c = cJSON_IsString(wrapped) ? wrapped
-                                              : cJSON_GetObjectItemCaseSensitive(wrapped, "code");
+    const cJSON *c =
+        cJSON_IsString(wrapped) ? wrapped : cJSON_GetObjectItemCaseSensitive(wrapped, "code");
     if (cJSON_IsString(c))
       code = c->valuestring;
   }
@@ -273,7 +274,7 @@ static int cmd_cache(const char *sub, int argc, char **argv) {
   if (args.help) {
     static const char *const usage[][2] = {
         {"open", AGENT_PROG " ticket open -c CONFIG (--data FILE | --category C [--priority P] "
-                 "[--title T] [--customer JSON] [--form ID])"},
+                            "[--title T] [--customer JSON] [--form ID])"},
         {"show", AGENT_PROG " ticket show -c CONFIG --ticket ID"},
         {"list", AGENT_PROG " ticket list -c CONFIG [--state STATE]"},
         {"event", AGENT_PROG " ticket event -c CONFIG --ticket ID --kind KIND [fields]"},
@@ -343,14 +344,15 @@ int agent_cmd_ticket(int argc, char **argv) {
   static const char *const subs[] = {"open", "show", "list", "event", "scan"};
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     FILE *o = argc < 2 ? stderr : stdout;
-    fprintf(o, "usage: %s ticket (fold|open|show|list|event|scan) ...\n\n"
-               "  fold   fold ticket events from a file (pure)\n"
-               "  open   open a ticket in this device's cache\n"
-               "  show   print one ticket\n"
-               "  list   list tickets\n"
-               "  event  record an event (assign, labor, part, resolve, ...)\n"
-               "  scan   verify a work-order code and check in on site\n\n"
-               "Run '%s ticket SUBCOMMAND --help' for options.\n",
+    fprintf(o,
+            "usage: %s ticket (fold|open|show|list|event|scan) ...\n\n"
+            "  fold   fold ticket events from a file (pure)\n"
+            "  open   open a ticket in this device's cache\n"
+            "  show   print one ticket\n"
+            "  list   list tickets\n"
+            "  event  record an event (assign, labor, part, resolve, ...)\n"
+            "  scan   verify a work-order code and check in on site\n\n"
+            "Run '%s ticket SUBCOMMAND --help' for options.\n",
             AGENT_PROG, AGENT_PROG);
     return argc < 2 ? 2 : 0;
   }

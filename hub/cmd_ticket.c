@@ -18,12 +18,13 @@
 #include "util.h"
 
 #define DEFAULT_TTL_HOURS 72
-#define MAX_TTL_HOURS (24 * 366)
+#define MAX_TTL_HOURS     (24 * 366)
 
 static const struct shoal_argspec opts[] = {
     {"config", 'c', true, false, "CONFIG", "hub config file (required)"},
     {"ticket", 0, true, false, "ID", "code/show: the ticket"},
-    {"store", 0, true, false, "STORE", "code: the store, when the hub does not know the ticket yet"},
+    {"store", 0, true, false, "STORE",
+     "code: the store, when the hub does not know the ticket yet"},
     {"ttl-hours", 0, true, false, "N", "code: hours the code stays valid (default 72)"},
     {"from", 0, true, false, "ISO", "statement: period start (inclusive)"},
     {"to", 0, true, false, "ISO", "statement: period end (exclusive)"},

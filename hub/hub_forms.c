@@ -1,10 +1,205 @@
-/* hub_forms.c - PLACEHOLDER until the forms issue lands: accepts forms events
- * without further processing (the identity is still recorded by ingest). */
+/* hub_forms.c - ingest of "form" events (SPEC 6): the submission is
+ * re-validated with the shared form engine against the form version it
+ * names, found in the policy documents published for the submitting store's
+ * chain (the most specific scope holding that id AND version), and stored.
+ * Unknown versions and invalid data are SHOAL_EINPUT: the caller
+ * dead-letters the event with the reason. Runs inside ingest's transaction. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "forms.h"
 #include "hub_ingest.h"
+#include "jsonx.h"
+#include "timeutil.h"
+#include "util.h"
+
+#define SUBMISSION_ID_MAX 128
+#define TICKETS_MAX 64
+
+/* Finds and compiles form id/version for the chain of region/store;
+ * scope_out gets the scope it came from. */
+static shoal_err find_form(struct hub_ctx *ctx, const char *region, const char *store,
+                           const char *id, int64_t version, shoal_form **out, char *scope_out,
+                           size_t scope_sz, shoal_diag *diag) {
+  char scopes[3][80], needle[SHOAL_ID_MAX + 3];
+  snprintf(scopes[0], sizeof scopes[0], "global");
+  snprintf(scopes[1], sizeof scopes[1], "region/%s", region);
+  snprintf(scopes[2], sizeof scopes[2], "store/%s", store);
+  /* Identifiers need no JSON escaping, so a document holding the form
+   * contains its id in quotes: a cheap filter before parsing documents. */
+  snprintf(needle, sizeof needle, "\"%s\"", id);
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(
+      ctx->db,
+      "SELECT scope, version, doc FROM policies WHERE scope IN (?1, ?2, ?3) "
+      "AND instr(doc, ?4) > 0 "
+      "ORDER BY CASE scope WHEN ?3 THEN 0 WHEN ?2 THEN 1 ELSE 2 END, version DESC",
+      &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  for (int i = 0; i < 3; i++)
+    sqlite3_bind_text(st, i + 1, scopes[i], -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, needle, -1, SQLITE_STATIC);
+  int s;
+  bool found = false;
+  while (!found && (s = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *doc_text = (const char *)sqlite3_column_text(st, 2);
+    cJSON *doc = NULL;
+    shoal_diag pd = {{0}};
+    if (shoal_json_parse(doc_text, (size_t)sqlite3_column_bytes(st, 2), &doc, &pd) != SHOAL_OK) {
+      shoal_log(&ctx->log, SHOAL_LOG_WARN, "published policy %s v%" PRId64 " unreadable: %s",
+                (const char *)sqlite3_column_text(st, 0), (int64_t)sqlite3_column_int64(st, 1),
+                pd.msg);
+      continue;
+    }
+    const cJSON *docs[1] = {doc};
+    const cJSON *def = shoal_forms_find(docs, 1, id, version, NULL);
+    if (def) {
+      found = true;
+      shoal_strlcpy(scope_out, (const char *)sqlite3_column_text(st, 0), scope_sz);
+      rc = shoal_form_compile(def, out, diag);
+      if (rc != SHOAL_OK)
+        shoal_diag_prefix(diag, "published form %s v%" PRId64, id, version);
+    }
+    cJSON_Delete(doc);
+  }
+  if (!found && s != SQLITE_DONE)
+    rc = shoal_db_fail(ctx->db, s, "read published policies", diag);
+  else if (!found)
+    rc = shoal_fail(diag, SHOAL_EINPUT,
+                    "form \"%s\" version %" PRId64 " was never published for store %s (region %s)",
+                    id, version, store, region);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* The region the hub knows for a device (from hello), or "" if none. */
+static shoal_err device_region(struct hub_ctx *ctx, const char *device, char *out, size_t sz,
+                               shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(ctx->db, "SELECT region FROM devices WHERE device = ?", &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+  out[0] = '\0';
+  int s = sqlite3_step(st);
+  if (s == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+    shoal_strlcpy(out, (const char *)sqlite3_column_text(st, 0), sz);
+  else if (s != SQLITE_ROW && s != SQLITE_DONE)
+    rc = shoal_db_fail(ctx->db, s, "read device", diag);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* Lists the failing fields ("qty: type, zzz: unknown") into buf. */
+static void describe_errors(const cJSON *errors, char *buf, size_t sz) {
+  size_t o = 0;
+  buf[0] = '\0';
+  const cJSON *e;
+  cJSON_ArrayForEach(e, errors) {
+    int n = snprintf(buf + o, sz - o, "%s%s: %s", o ? ", " : "",
+                     cJSON_GetObjectItemCaseSensitive(e, "field")->valuestring,
+                     cJSON_GetObjectItemCaseSensitive(e, "code")->valuestring);
+    if (n < 0 || (size_t)n >= sz - o)
+      break;
+    o += (size_t)n;
+  }
+}
 
 shoal_err hub_forms_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, shoal_diag *diag) {
-  (void)ctx;
-  (void)ev;
-  (void)diag;
-  return SHOAL_OK;
+  const cJSON *b = ev->body;
+  const char *sub = NULL, *form = NULL, *region = NULL, *store = NULL, *at = NULL;
+  int64_t version = 0;
+  shoal_err rc;
+  if ((rc = shoal_json_get_str(b, "submission", true, &sub, diag)) != SHOAL_OK ||
+      (rc = shoal_json_get_str(b, "form", true, &form, diag)) != SHOAL_OK ||
+      (rc = shoal_json_get_int(b, "version", true, &version, diag)) != SHOAL_OK ||
+      (rc = shoal_json_get_str(b, "region", true, &region, diag)) != SHOAL_OK ||
+      (rc = shoal_json_get_str(b, "store", true, &store, diag)) != SHOAL_OK ||
+      (rc = shoal_json_get_str(b, "at", true, &at, diag)) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "form event");
+    return SHOAL_EINPUT;
+  }
+  const cJSON *data = cJSON_GetObjectItemCaseSensitive(b, "data");
+  const cJSON *tickets = cJSON_GetObjectItemCaseSensitive(b, "tickets");
+  if (!sub[0] || strlen(sub) > SUBMISSION_ID_MAX)
+    return shoal_fail(diag, SHOAL_EINPUT, "form event: bad submission id");
+  if (!shoal_id_valid(form) || !shoal_id_valid(region) || !shoal_id_valid(store) || version < 1)
+    return shoal_fail(diag, SHOAL_EINPUT, "form event: bad form, version, region or store");
+  if (strcmp(store, ev->store) != 0)
+    return shoal_fail(diag, SHOAL_EINPUT, "form event: store %s in a %s event", store, ev->store);
+  if (!cJSON_IsObject(data))
+    return shoal_fail(diag, SHOAL_EINPUT, "form event: \"data\" must be an object");
+  if (!cJSON_IsArray(tickets) || cJSON_GetArraySize(tickets) > TICKETS_MAX)
+    return shoal_fail(diag, SHOAL_EINPUT, "form event: \"tickets\" must be an array of ids");
+  const cJSON *t;
+  cJSON_ArrayForEach(t, tickets) {
+    if (!cJSON_IsString(t) || !t->valuestring[0] || strlen(t->valuestring) > SUBMISSION_ID_MAX)
+      return shoal_fail(diag, SHOAL_EINPUT, "form event: \"tickets\" must be an array of ids");
+  }
+  struct shoal_time at_t;
+  if (shoal_time_parse(at, &at_t, diag) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "form event: \"at\"");
+    return SHOAL_EINPUT;
+  }
+  char known[SHOAL_ID_MAX + 1];
+  if ((rc = device_region(ctx, ev->device, known, sizeof known, diag)) != SHOAL_OK)
+    return rc;
+  if (known[0] && strcmp(known, region) != 0)
+    return shoal_fail(diag, SHOAL_EINPUT, "form event: region %s, but device %s is in %s", region,
+                      ev->device, known);
+
+  shoal_form *f = NULL;
+  struct shoal_form_result r = {0};
+  char scope[80] = "";
+  char *data_text = NULL, *tickets_text = NULL;
+  sqlite3_stmt *st = NULL;
+  if ((rc = find_form(ctx, region, store, form, version, &f, scope, sizeof scope, diag)) !=
+          SHOAL_OK ||
+      (rc = shoal_form_validate(f, data, &r, diag)) != SHOAL_OK)
+    goto cleanup;
+  if (!r.valid) {
+    char why[300];
+    describe_errors(r.errors, why, sizeof why);
+    rc = shoal_fail(diag, SHOAL_EINPUT, "submission %s of form %s v%" PRId64 " is invalid: %s",
+                    sub, form, version, why);
+    goto cleanup;
+  }
+  if (!(data_text = shoal_json_print(r.data)) || !(tickets_text = shoal_json_print(tickets))) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  if ((rc = shoal_db_prepare(ctx->db,
+                             "INSERT INTO form_submissions (device, epoch, seq, submission, store, "
+                             "region, form_id, version, scope, data, tickets, at, at_ms, "
+                             "received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             &st, diag)) != SHOAL_OK)
+    goto cleanup;
+  sqlite3_bind_text(st, 1, ev->device, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, ev->epoch, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, ev->seq);
+  sqlite3_bind_text(st, 4, sub, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 5, store, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 6, region, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 7, form, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 8, version);
+  sqlite3_bind_text(st, 9, scope, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 10, data_text, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 11, tickets_text, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 12, at, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 13, at_t.unix_ms);
+  sqlite3_bind_int64(st, 14, shoal_now_ms());
+  int s = sqlite3_step(st);
+  if (s != SQLITE_DONE)
+    rc = shoal_db_fail(ctx->db, s, "store form submission", diag);
+cleanup:
+  sqlite3_finalize(st);
+  free(data_text);
+  free(tickets_text);
+  shoal_form_result_cleanup(&r);
+  shoal_form_free(f);
+  return rc;
 }

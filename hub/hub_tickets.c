@@ -157,7 +157,7 @@ static shoal_err refold(struct hub_ctx *ctx, const char *id, const char *store, 
            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12) "
            "ON CONFLICT(id) DO UPDATE SET region = ?3, state = ?4, priority = ?5, grp = ?6, "
            "opened_ms = ?7, resolve_due_ms = ?8, resolved_ms = ?9, escalation_level = ?10, "
-           "doc = ?11, changed = 1, updated_ms = ?12",
+           "doc = ?11, changed = 1, updated_ms = ?12, esc_next_ms = NULL",
            &st, diag)) != SHOAL_OK)
     goto cleanup;
   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -250,9 +250,11 @@ shoal_err hub_tickets_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, 
   return refold(ctx, id, ev->store, shoal_now_ms(), &sum, diag);
 }
 
-/* The hub's identity for its own events: epoch fixed on first use. */
-static shoal_err clock_next(struct hub_ctx *ctx, int64_t now_ms, uint64_t min_hlc, char *epoch,
-                            int64_t *seq, uint64_t *hlc, shoal_diag *diag) {
+/* The hub's identity for its own events: epoch fixed on first use. An
+ * event (consume) takes the next gapless seq; a sync message, which is a
+ * carrier rather than an event, reuses the current one (at least 1). */
+static shoal_err clock_next(struct hub_ctx *ctx, int64_t now_ms, uint64_t min_hlc, bool consume,
+                            char *epoch, int64_t *seq, uint64_t *hlc, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
   uint64_t r = 0;
   while (r == 0)
@@ -279,7 +281,8 @@ static shoal_err clock_next(struct hub_ctx *ctx, int64_t now_ms, uint64_t min_hl
     return shoal_db_fail(ctx->db, s, "read hub clock", diag);
   }
   shoal_strlcpy(epoch, (const char *)sqlite3_column_text(st, 0), 24);
-  *seq = sqlite3_column_int64(st, 1) + 1;
+  int64_t cur = sqlite3_column_int64(st, 1);
+  *seq = consume ? cur + 1 : (cur > 0 ? cur : 1);
   struct shoal_hlc clk = {(uint64_t)sqlite3_column_int64(st, 2)};
   sqlite3_finalize(st);
   if (min_hlc > clk.last)
@@ -288,7 +291,7 @@ static shoal_err clock_next(struct hub_ctx *ctx, int64_t now_ms, uint64_t min_hl
   if ((rc = shoal_db_prepare(ctx->db, "UPDATE ticket_clock SET seq = ?, hlc = ? WHERE id = 1", &st,
                              diag)) != SHOAL_OK)
     return rc;
-  sqlite3_bind_int64(st, 1, *seq);
+  sqlite3_bind_int64(st, 1, consume ? *seq : cur);
   sqlite3_bind_int64(st, 2, (sqlite3_int64)*hlc);
   s = sqlite3_step(st);
   sqlite3_finalize(st);
@@ -302,14 +305,14 @@ static shoal_err publish_chunk(struct hub_ctx *ctx, const char *id, const char *
   memset(&ev, 0, sizeof ev);
   char topic[SHOAL_TOPIC_MAX], *text = NULL;
   const char *prefix = ctx->cfg.topic_prefix ? ctx->cfg.topic_prefix : "shoal/v1";
-  shoal_err rc = shoal_topic_format(topic, sizeof topic, prefix, SHOAL_TOPIC_DOWN_STORE, store,
-                                    NULL);
+  shoal_err rc =
+      shoal_topic_format(topic, sizeof topic, prefix, SHOAL_TOPIC_DOWN_STORE, store, NULL);
   if (rc != SHOAL_OK)
     return shoal_fail(diag, rc, "cannot form the down topic of store %s", store);
   strcpy(ev.device, "hub");
   shoal_strlcpy(ev.store, store, sizeof ev.store);
   strcpy(ev.type, "ticket");
-  if ((rc = clock_next(ctx, now_ms, min_hlc, ev.epoch, &ev.seq, &ev.hlc, diag)) != SHOAL_OK)
+  if ((rc = clock_next(ctx, now_ms, min_hlc, false, ev.epoch, &ev.seq, &ev.hlc, diag)) != SHOAL_OK)
     return rc;
   ev.body = cJSON_CreateObject();
   cJSON_AddStringToObject(ev.body, "ticket", id);
@@ -376,9 +379,8 @@ shoal_err hub_tickets_after_commit(struct hub_ctx *ctx, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
   cJSON *ids = cJSON_CreateArray(), *it;
   int64_t now_ms = shoal_now_ms();
-  shoal_err rc = shoal_db_prepare(ctx->db,
-                                  "SELECT id, store FROM tickets WHERE changed = 1 LIMIT 1000", &st,
-                                  diag);
+  shoal_err rc = shoal_db_prepare(
+      ctx->db, "SELECT id, store FROM tickets WHERE changed = 1 LIMIT 1000", &st, diag);
   if (rc != SHOAL_OK)
     goto cleanup;
   int s;
@@ -435,15 +437,15 @@ cleanup:
 }
 
 /* Emits one escalate event for a ticket (inside the caller's transaction). */
-static shoal_err emit_escalate(struct hub_ctx *ctx, const struct shoal_ticket_summary *t,
-                               int level, const char *group, const char *priority, int64_t now_ms,
+static shoal_err emit_escalate(struct hub_ctx *ctx, const struct shoal_ticket_summary *t, int level,
+                               const char *group, const char *priority, int64_t now_ms,
                                shoal_diag *diag) {
   struct shoal_event ev;
   memset(&ev, 0, sizeof ev);
   strcpy(ev.device, "hub");
   shoal_strlcpy(ev.store, t->store, sizeof ev.store);
   strcpy(ev.type, "ticket");
-  shoal_err rc = clock_next(ctx, now_ms, t->last_hlc, ev.epoch, &ev.seq, &ev.hlc, diag);
+  shoal_err rc = clock_next(ctx, now_ms, t->last_hlc, true, ev.epoch, &ev.seq, &ev.hlc, diag);
   if (rc != SHOAL_OK)
     return rc;
   ev.body = cJSON_CreateObject();
@@ -465,17 +467,57 @@ static shoal_err emit_escalate(struct hub_ctx *ctx, const struct shoal_ticket_su
   return rc;
 }
 
+#define ESC_RECHECK_MS   (3600LL * 1000) /* overdue tickets with no step due: look hourly */
+#define RESYNC_RECENT_MS (7LL * 24 * 3600 * 1000) /* closed tickets younger than this go too */
+
+/* Marks for publishing the live tickets of every store where a device said
+ * hello since the last time (it may have missed merged tickets). */
+static shoal_err mark_resync(struct hub_ctx *ctx, int64_t now_ms, shoal_diag *diag) {
+  static const char *const sql =
+      "WITH hellos AS (SELECT store, MAX(last_hello_ms) AS ms FROM devices "
+      "  WHERE last_hello_ms IS NOT NULL GROUP BY store), "
+      "due AS (SELECT h.store, h.ms FROM hellos h LEFT JOIN ticket_resync r ON r.store = h.store "
+      "  WHERE r.last_ms IS NULL OR h.ms > r.last_ms) "
+      "UPDATE tickets SET changed = 1 WHERE store IN (SELECT store FROM due) AND "
+      "(state NOT IN ('closed', 'cancelled') OR updated_ms > ?1); "
+      "INSERT INTO ticket_resync (store, last_ms) "
+      "SELECT h.store, h.ms FROM (SELECT store, MAX(last_hello_ms) AS ms FROM devices "
+      "  WHERE last_hello_ms IS NOT NULL GROUP BY store) h "
+      "LEFT JOIN ticket_resync r ON r.store = h.store WHERE r.last_ms IS NULL OR h.ms > r.last_ms "
+      "ON CONFLICT(store) DO UPDATE SET last_ms = excluded.last_ms";
+  /* Two statements: prepare and run each in turn. */
+  const char *tail = sql;
+  shoal_err rc = SHOAL_OK;
+  while (rc == SHOAL_OK && tail && *tail) {
+    sqlite3_stmt *st = NULL;
+    const char *next = NULL;
+    int s = sqlite3_prepare_v2(ctx->db, tail, -1, &st, &next);
+    if (s != SQLITE_OK)
+      return shoal_db_fail(ctx->db, s, "prepare ticket resync", diag);
+    if (!st)
+      break;
+    if (sqlite3_bind_parameter_count(st) >= 1)
+      sqlite3_bind_int64(st, 1, now_ms - RESYNC_RECENT_MS);
+    s = sqlite3_step(st);
+    if (s != SQLITE_DONE)
+      rc = shoal_db_fail(ctx->db, s, "ticket resync", diag);
+    sqlite3_finalize(st);
+    tail = next;
+  }
+  return rc;
+}
+
 shoal_err hub_tickets_tick(struct hub_ctx *ctx, int64_t now_ms, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
   cJSON *ids = cJSON_CreateArray(), *it;
   bool in_tx = false;
-  int emitted = 0;
   shoal_err rc = shoal_db_prepare(
       ctx->db,
       "SELECT id, store, region, state, resolve_due_ms, escalation_level, "
       "(SELECT MAX(hlc) FROM ticket_events e WHERE e.ticket = t.id) FROM tickets t "
       "WHERE state IN ('new', 'assigned', 'on_site') AND resolve_due_ms IS NOT NULL AND "
-      "resolve_due_ms <= ? ORDER BY resolve_due_ms LIMIT 1000",
+      "resolve_due_ms <= ?1 AND (esc_next_ms IS NULL OR esc_next_ms <= ?1) "
+      "ORDER BY resolve_due_ms LIMIT 1000",
       &st, diag);
   if (rc != SHOAL_OK)
     goto cleanup;
@@ -497,11 +539,22 @@ shoal_err hub_tickets_tick(struct hub_ctx *ctx, int64_t now_ms, shoal_diag *diag
     rc = shoal_db_fail(ctx->db, s, "list overdue tickets", diag);
     goto cleanup;
   }
-  if (cJSON_GetArraySize(ids) == 0)
+  /* Most ticks have nothing to do: write nothing then. */
+  int64_t hellos = 0;
+  if ((rc = shoal_db_query_int(ctx->db,
+                               "SELECT COUNT(*) FROM (SELECT store, MAX(last_hello_ms) AS ms "
+                               "FROM devices WHERE last_hello_ms IS NOT NULL GROUP BY store) h "
+                               "LEFT JOIN ticket_resync r ON r.store = h.store "
+                               "WHERE r.last_ms IS NULL OR h.ms > r.last_ms",
+                               0, &hellos, diag)) != SHOAL_OK)
     goto cleanup;
+  if (hellos == 0 && cJSON_GetArraySize(ids) == 0)
+    goto publish;
   if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = true;
+  if ((rc = mark_resync(ctx, now_ms, diag)) != SHOAL_OK)
+    goto cleanup;
   cJSON_ArrayForEach(it, ids) {
     /* The row holds what the ladder needs; fold only when a step is due. */
     struct shoal_ticket_summary t;
@@ -529,18 +582,37 @@ shoal_err hub_tickets_tick(struct hub_ctx *ctx, int64_t now_ms, shoal_diag *diag
         break;
       t.escalation_level = level;
       any = true;
-      emitted++;
     }
+    /* Look again when the next step falls due, and at least hourly (a
+     * newly published ladder applies to tickets already overdue). */
+    int64_t next = shoal_ticket_escalation_next_ms((const cJSON *const *)chain.docs, chain.n, &t);
     hub_ticket_chain_cleanup(&chain);
     if (rc != SHOAL_OK)
       goto cleanup;
     if (any && (rc = refold(ctx, t.id, t.store, now_ms, &t, diag)) != SHOAL_OK)
       goto cleanup;
+    if (!next || next > now_ms + ESC_RECHECK_MS)
+      next = now_ms + ESC_RECHECK_MS;
+    if ((rc = shoal_db_prepare(ctx->db, "UPDATE tickets SET esc_next_ms = ? WHERE id = ?", &st,
+                               diag)) != SHOAL_OK)
+      goto cleanup;
+    sqlite3_bind_int64(st, 1, next);
+    sqlite3_bind_text(st, 2, t.id, -1, SQLITE_STATIC);
+    s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (s != SQLITE_DONE) {
+      rc = shoal_db_fail(ctx->db, s, "schedule ticket timer", diag);
+      goto cleanup;
+    }
   }
   rc = shoal_db_commit(ctx->db, diag);
   in_tx = false;
-  if (rc == SHOAL_OK && emitted)
-    rc = hub_tickets_after_commit(ctx, diag);
+  if (rc != SHOAL_OK)
+    goto cleanup;
+publish:
+  /* Also retries what an earlier publish could not send (broker down). */
+  rc = hub_tickets_after_commit(ctx, diag);
 cleanup:
   if (in_tx)
     shoal_db_rollback(ctx->db);

@@ -32,5 +32,10 @@
 #define SHOAL_SYNC_RESEND_MS 5000             /* agent resends its window when no ack advanced this long */
 #define SHOAL_WEBHOOKS_MAX 16
 #define SHOAL_TICKET_EVENTS_MAX 100000
+#define SHOAL_TICKET_KIND_MAX 16          /* a ticket event kind, NUL included */
+#define SHOAL_TICKET_TEXT_MAX 4096        /* title, category, note text */
+#define SHOAL_TICKET_MINUTES_MAX 100000   /* one labour entry */
+#define SHOAL_TICKET_ESC_STEPS_MAX 32     /* escalation ladder */
+#define SHOAL_TICKET_ROUTING_MAX 1000     /* routing rules per document */
 
 #endif

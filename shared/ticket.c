@@ -14,6 +14,7 @@
 #include "jsonx.h"
 #include "money.h"
 #include "policy.h"
+#include "pricing.h"
 #include "timeutil.h"
 #include "util.h"
 
@@ -26,7 +27,9 @@ int shoal_ticket_priority_rank(const char *p) {
   return -1;
 }
 
-bool shoal_ticket_priority_valid(const char *p) { return shoal_ticket_priority_rank(p) >= 0; }
+bool shoal_ticket_priority_valid(const char *p) {
+  return shoal_ticket_priority_rank(p) >= 0;
+}
 
 /* ---- policy sections ---------------------------------------------------- */
 
@@ -109,8 +112,8 @@ static shoal_err validate_routing(const cJSON *routing, shoal_diag *diag) {
         return rc;
       }
       if (g && !shoal_id_valid(g))
-        return shoal_fail(diag, SHOAL_EINPUT, "routing rule %s: set.group is not a valid identifier",
-                          id);
+        return shoal_fail(diag, SHOAL_EINPUT,
+                          "routing rule %s: set.group is not a valid identifier", id);
       if (p && !shoal_ticket_priority_valid(p))
         return shoal_fail(diag, SHOAL_EINPUT,
                           "routing rule %s: set.priority \"%s\" is not low, normal, high or urgent",
@@ -129,8 +132,8 @@ static shoal_err validate_sla(const cJSON *sla, shoal_diag *diag) {
     char ctx[64];
     snprintf(ctx, sizeof ctx, "sla.%.40s", e->string);
     if (!shoal_ticket_priority_valid(e->string))
-      return shoal_fail(diag, SHOAL_EINPUT, "sla: unknown priority \"%s\" (low, normal, high, urgent)",
-                        e->string);
+      return shoal_fail(diag, SHOAL_EINPUT,
+                        "sla: unknown priority \"%s\" (low, normal, high, urgent)", e->string);
     if (!cJSON_IsObject(e))
       return shoal_fail(diag, SHOAL_EINPUT, "%s must be an object", ctx);
     if ((rc = check_keys(e, keys, ctx, diag)) != SHOAL_OK)
@@ -172,8 +175,8 @@ static shoal_err validate_escalation(const cJSON *esc, shoal_diag *diag) {
     if (!shoal_id_valid(g))
       return shoal_fail(diag, SHOAL_EINPUT, "%s: \"group\" is not a valid identifier", ctx);
     if (p && !shoal_ticket_priority_valid(p))
-      return shoal_fail(diag, SHOAL_EINPUT, "%s: priority \"%s\" is not low, normal, high or urgent",
-                        ctx, p);
+      return shoal_fail(diag, SHOAL_EINPUT,
+                        "%s: priority \"%s\" is not low, normal, high or urgent", ctx, p);
   }
   return SHOAL_OK;
 }
@@ -215,7 +218,8 @@ shoal_err shoal_ticket_validate_doc(const cJSON *doc, shoal_diag *diag) {
   if ((s = cJSON_GetObjectItemCaseSensitive(doc, "routing")) &&
       (rc = validate_routing(s, diag)) != SHOAL_OK)
     return rc;
-  if ((s = cJSON_GetObjectItemCaseSensitive(doc, "sla")) && (rc = validate_sla(s, diag)) != SHOAL_OK)
+  if ((s = cJSON_GetObjectItemCaseSensitive(doc, "sla")) &&
+      (rc = validate_sla(s, diag)) != SHOAL_OK)
     return rc;
   if ((s = cJSON_GetObjectItemCaseSensitive(doc, "escalation")) &&
       (rc = validate_escalation(s, diag)) != SHOAL_OK)
@@ -261,45 +265,38 @@ static const cJSON *chain_key(const cJSON *const *docs, size_t n, const char *re
   return best;
 }
 
-/* SPEC 5.1: a SKU's price and cost each come from the most specific scope
- * that sets them. Used when the caller gives no item function. */
-static shoal_err chain_item(const cJSON *const *docs, size_t n, const char *region,
-                            const char *store, const char *sku, int64_t *price, int64_t *cost,
-                            shoal_diag *diag) {
-  int price_rank = -1, cost_rank = -1;
-  int64_t p = 0, c = 0;
+/* The ticket's store price chain (SPEC 5.1) as a pricing model, built from
+ * the docs that belong to its global/region/store scopes. */
+static shoal_err chain_model(const cJSON *const *docs, size_t n, const char *region,
+                             const char *store, struct shoal_pricing_model **out,
+                             shoal_diag *diag) {
+  char scopes[SHOAL_PRICING_SCOPES][SHOAL_ID_MAX + 16];
+  struct shoal_pricing_src src[SHOAL_PRICING_SCOPES];
+  snprintf(scopes[0], sizeof scopes[0], "global");
+  snprintf(scopes[1], sizeof scopes[1], "region/%s", region);
+  snprintf(scopes[2], sizeof scopes[2], "store/%s", store);
+  for (int r = 0; r < SHOAL_PRICING_SCOPES; r++) {
+    src[r].scope = scopes[r];
+    src[r].doc = NULL;
+    src[r].version = 0;
+  }
+  /* Several docs of one scope: the last given wins, as a newer version would. */
   for (size_t i = 0; i < n; i++) {
     int r = doc_rank(docs[i], region, store);
-    const cJSON *items = r >= 0 ? cJSON_GetObjectItemCaseSensitive(docs[i], "items") : NULL;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, items) {
-      const cJSON *s = cJSON_GetObjectItemCaseSensitive(it, "sku");
-      if (!cJSON_IsString(s) || strcmp(s->valuestring, sku) != 0)
-        continue;
-      const cJSON *pv = cJSON_GetObjectItemCaseSensitive(it, "price");
-      const cJSON *cv = cJSON_GetObjectItemCaseSensitive(it, "cost");
-      if (shoal_json_is_int(pv) && r > price_rank) {
-        price_rank = r;
-        p = shoal_json_int(pv);
-      }
-      if (shoal_json_is_int(cv) && r > cost_rank) {
-        cost_rank = r;
-        c = shoal_json_int(cv);
-      }
-    }
+    if (r >= 0)
+      src[r].doc = docs[i];
   }
-  if (price_rank < 0)
-    return shoal_fail(diag, SHOAL_ENOTFOUND, "unknown SKU %s (no price in the store's chain)", sku);
-  *price = p;
-  *cost = c;
-  return SHOAL_OK;
+  shoal_err rc = shoal_pricing_model_new(src, SHOAL_PRICING_SCOPES, out, diag);
+  if (rc != SHOAL_OK)
+    shoal_diag_prefix(diag, "price chain of store %s", store);
+  return rc;
 }
 
 /* ---- events ------------------------------------------------------------- */
 
-static const char *const kinds[] = {"open",   "assign", "scan",  "labor",  "part",     "note",
-                                    "resolve", "close", "cancel", "reopen", "priority", "escalate",
-                                    NULL};
+static const char *const kinds[] = {"open",     "assign",   "scan",  "labor",  "part",
+                                    "note",     "resolve",  "close", "cancel", "reopen",
+                                    "priority", "escalate", NULL};
 
 static shoal_err body_str(const cJSON *body, const char *key, bool required, bool id,
                           const char **out, shoal_diag *diag) {
@@ -341,7 +338,8 @@ static shoal_err check_body(const struct shoal_event *ev, const char *kind, shoa
         (rc = body_str(b, "region", true, true, &region, diag)))
       return rc;
     if (!shoal_ticket_priority_valid(p))
-      return shoal_fail(diag, SHOAL_EINPUT, "priority \"%s\" is not low, normal, high or urgent", p);
+      return shoal_fail(diag, SHOAL_EINPUT, "priority \"%s\" is not low, normal, high or urgent",
+                        p);
     if (strcmp(store, ev->store) != 0)
       return shoal_fail(diag, SHOAL_EINPUT, "open names store %s but was sent by store %s", store,
                         ev->store);
@@ -371,7 +369,8 @@ static shoal_err check_body(const struct shoal_event *ev, const char *kind, shoa
     if ((rc = body_str(b, "priority", true, false, &s, diag)))
       return rc;
     if (!shoal_ticket_priority_valid(s))
-      return shoal_fail(diag, SHOAL_EINPUT, "priority \"%s\" is not low, normal, high or urgent", s);
+      return shoal_fail(diag, SHOAL_EINPUT, "priority \"%s\" is not low, normal, high or urgent",
+                        s);
   } else if (strcmp(kind, "escalate") == 0) {
     const char *p = NULL;
     if ((rc = body_int(b, "level", 1, SHOAL_TICKET_ESC_STEPS_MAX, &n, diag)) ||
@@ -379,7 +378,8 @@ static shoal_err check_body(const struct shoal_event *ev, const char *kind, shoa
         (rc = body_str(b, "priority", false, false, &p, diag)))
       return rc;
     if (p && !shoal_ticket_priority_valid(p))
-      return shoal_fail(diag, SHOAL_EINPUT, "priority \"%s\" is not low, normal, high or urgent", p);
+      return shoal_fail(diag, SHOAL_EINPUT, "priority \"%s\" is not low, normal, high or urgent",
+                        p);
   }
   return rc;
 }
@@ -449,8 +449,8 @@ static int cmp_order(const void *pa, const void *pb) {
 }
 
 enum tstate { T_NEW, T_ASSIGNED, T_ON_SITE, T_RESOLVED, T_CLOSED, T_CANCELLED };
-static const char *const state_names[] = {"new", "assigned", "on_site", "resolved", "closed",
-                                          "cancelled"};
+static const char *const state_names[] = {"new",      "assigned", "on_site",
+                                          "resolved", "closed",   "cancelled"};
 
 struct fold {
   bool opened;
@@ -475,7 +475,9 @@ static void ignore(struct fold *f, const struct tev *t, const char *reason) {
   cJSON_AddItemToArray(f->ignored, o);
 }
 
-static bool active(enum tstate s) { return s == T_NEW || s == T_ASSIGNED || s == T_ON_SITE; }
+static bool active(enum tstate s) {
+  return s == T_NEW || s == T_ASSIGNED || s == T_ON_SITE;
+}
 
 /* Adds n to the "key" entry whose "name" member equals name, or appends one. */
 static void sum_into(cJSON *arr, const char *name_key, const char *name, const char *num_key,
@@ -690,7 +692,7 @@ static int64_t sla_due(const cJSON *sla, const char *priority, const char *which
 #define CHECKED(expr)                                                                              \
   do {                                                                                             \
     if (!(expr)) {                                                                                 \
-      rc = shoal_fail(diag, SHOAL_ELIMIT, "settlement amount out of range");                      \
+      rc = shoal_fail(diag, SHOAL_ELIMIT, "settlement amount out of range");                       \
       goto cleanup;                                                                                \
     }                                                                                              \
   } while (0)
@@ -706,6 +708,10 @@ static shoal_err settle(const struct fold *f, const cJSON *rates, int64_t due_ms
   int64_t labor_rev = 0, labor_cost = 0, parts_rev = 0, parts_cost = 0, late_hours = 0,
           late_comp = 0, revenue = 0, cost = 0, profit = 0, x = 0;
   cJSON *unknown = cJSON_CreateArray();
+  struct shoal_pricing_model *model = NULL;
+  if (!opts->item && cJSON_GetArraySize(f->parts) > 0 &&
+      (rc = chain_model(opts->docs, opts->ndocs, region, store, &model, diag)) != SHOAL_OK)
+    goto cleanup;
   CHECKED(shoal_mul_checked(f->labor_minutes, per_h, &x));
   labor_rev = shoal_div_ceil(x, 60);
   CHECKED(shoal_mul_checked(f->labor_minutes, cost_h, &x));
@@ -715,10 +721,16 @@ static shoal_err settle(const struct fold *f, const cJSON *rates, int64_t due_ms
     const char *sku = cJSON_GetObjectItemCaseSensitive(p, "sku")->valuestring;
     int64_t qty = (int64_t)cJSON_GetObjectItemCaseSensitive(p, "qty")->valuedouble;
     int64_t price = 0, pcost = 0;
-    if (opts->item)
+    bool has_cost = true;
+    if (opts->item) {
       rc = opts->item(opts->item_user, sku, &price, &pcost, diag);
-    else
-      rc = chain_item(opts->docs, opts->ndocs, region, store, sku, &price, &pcost, diag);
+    } else {
+      rc = shoal_pricing_item(model, sku, &price, &pcost, &has_cost);
+      if (rc == SHOAL_ENOTFOUND)
+        shoal_fail(diag, rc, "unknown SKU %s (no price in the chain of store %s)", sku, store);
+      else if (rc == SHOAL_OK && !has_cost)
+        pcost = 0;
+    }
     if (rc == SHOAL_ENOTFOUND && opts->lenient_items) {
       cJSON_AddItemToArray(unknown, cJSON_CreateString(sku));
       price = pcost = 0;
@@ -770,6 +782,7 @@ static shoal_err settle(const struct fold *f, const cJSON *rates, int64_t due_ms
   }
   *out = s;
 cleanup:
+  shoal_pricing_model_free(model);
   cJSON_Delete(unknown);
   return rc;
 }
@@ -928,6 +941,7 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
     cJSON *s = NULL;
     struct fold view = f;
     view.parts = cJSON_GetObjectItemCaseSensitive(o, "parts");
+    view.labor = cJSON_GetObjectItemCaseSensitive(o, "labor");
     if ((rc = settle(&view, rates, resolve_due, opts, region, store, &s, diag)) != SHOAL_OK)
       goto cleanup;
     cJSON_AddItemToObject(o, "settlement", s);
@@ -985,4 +999,17 @@ bool shoal_ticket_escalation_due(const cJSON *const *docs, size_t ndocs,
   *group = g->valuestring;
   *priority = cJSON_IsString(p) ? p->valuestring : NULL;
   return true;
+}
+
+int64_t shoal_ticket_escalation_next_ms(const cJSON *const *docs, size_t ndocs,
+                                        const struct shoal_ticket_summary *t) {
+  if (!t->opened || !t->resolve_due_ms)
+    return 0;
+  if (strcmp(t->state, "new") && strcmp(t->state, "assigned") && strcmp(t->state, "on_site"))
+    return 0;
+  const cJSON *esc = chain_key(docs, ndocs, t->region, t->store, "escalation");
+  const cJSON *step = cJSON_GetArrayItem(esc, t->escalation_level);
+  if (!cJSON_IsObject(step))
+    return 0;
+  return t->resolve_due_ms + int_or0(step, "after_min") * 60000;
 }

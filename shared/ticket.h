@@ -16,12 +16,6 @@
 #include "shoal_limits.h"
 #include "wire.h"
 
-#define SHOAL_TICKET_KIND_MAX 16
-#define SHOAL_TICKET_TEXT_MAX 4096    /* title, note text, category */
-#define SHOAL_TICKET_MINUTES_MAX 100000 /* one labour entry */
-#define SHOAL_TICKET_ESC_STEPS_MAX 32
-#define SHOAL_TICKET_ROUTING_MAX 1000
-
 /* Validates this module's sections of a policy document (SPEC 4.3:
  * routing, sla, escalation, rates); called by shoal_policy_validate_json. */
 shoal_err shoal_ticket_validate_doc(const cJSON *doc, shoal_diag *diag);
@@ -46,7 +40,7 @@ typedef shoal_err (*shoal_ticket_item_fn)(void *user, const char *sku, int64_t *
 
 struct shoal_ticket_fold_opts {
   const cJSON *const *docs; /* policy documents of the chain, any order (borrowed) */
-  size_t ndocs;             /* docs whose scope is not global, the ticket's region or store are skipped */
+  size_t ndocs; /* docs whose scope is not global, the ticket's region or store are skipped */
   shoal_ticket_item_fn item; /* NULL: items are read from docs (most specific scope wins) */
   void *item_user;
   bool lenient_items; /* unknown part SKUs count 0 and are listed in settlement.unknown_skus
@@ -56,17 +50,17 @@ struct shoal_ticket_fold_opts {
 /* What the hub and agent index about a folded ticket. */
 struct shoal_ticket_summary {
   char id[SHOAL_ID_MAX + 1];
-  char store[SHOAL_ID_MAX + 1];  /* "" before open */
+  char store[SHOAL_ID_MAX + 1]; /* "" before open */
   char region[SHOAL_ID_MAX + 1];
   char state[16];
   char priority[16];
   char group[SHOAL_ID_MAX + 1];
   bool opened;
-  int64_t opened_ms;       /* 0 if not opened */
-  int64_t resolve_due_ms;  /* 0 if no SLA applies */
-  int64_t resolved_ms;     /* first resolve, 0 if none */
+  int64_t opened_ms;      /* 0 if not opened */
+  int64_t resolve_due_ms; /* 0 if no SLA applies */
+  int64_t resolved_ms;    /* first resolve, 0 if none */
   int escalation_level;
-  uint64_t last_hlc;       /* highest hlc among the events */
+  uint64_t last_hlc; /* highest hlc among the events */
 };
 
 /* Folds ticket event envelopes (a JSON array, any order, duplicates
@@ -83,7 +77,12 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
  * when the step does not set one; borrowed from docs) if the step is due
  * and the ticket is unresolved. */
 bool shoal_ticket_escalation_due(const cJSON *const *docs, size_t ndocs,
-                                 const struct shoal_ticket_summary *t, int64_t now_ms,
-                                 int *level, const char **group, const char **priority);
+                                 const struct shoal_ticket_summary *t, int64_t now_ms, int *level,
+                                 const char **group, const char **priority);
+
+/* When the next escalation step of a folded ticket falls due (unix ms), or
+ * 0 if the ladder has no further step or the ticket is not escalatable. */
+int64_t shoal_ticket_escalation_next_ms(const cJSON *const *docs, size_t ndocs,
+                                        const struct shoal_ticket_summary *t);
 
 #endif

@@ -1,2 +1,23 @@
--- Reserved for form submissions (forms issue); filled in by that issue.
-SELECT 1;
+-- Form submissions accepted by the hub (SPEC 6): each re-validated with the
+-- shared form engine against the form version it names; one row per form
+-- event identity. Submissions that fail go to dead_letters instead.
+CREATE TABLE form_submissions (
+  device      TEXT NOT NULL,
+  epoch       TEXT NOT NULL,
+  seq         INTEGER NOT NULL,
+  submission  TEXT NOT NULL,          -- the device's submission id
+  store       TEXT NOT NULL,
+  region      TEXT NOT NULL,
+  form_id     TEXT NOT NULL,
+  version     INTEGER NOT NULL,
+  scope       TEXT NOT NULL,          -- policy scope whose definition validated it
+  data        TEXT NOT NULL,          -- cleaned data (JSON), as re-validated here
+  tickets     TEXT NOT NULL,          -- JSON array of ticket ids the device opened
+  at          TEXT NOT NULL,          -- submission time as sent (ISO UTC)
+  at_ms       INTEGER NOT NULL,
+  received_ms INTEGER NOT NULL,
+  PRIMARY KEY (device, epoch, seq)
+) WITHOUT ROWID;
+CREATE INDEX form_submissions_by_id ON form_submissions (submission);
+CREATE INDEX form_submissions_by_form ON form_submissions (form_id, version);
+CREATE INDEX form_submissions_by_store ON form_submissions (store, at_ms);

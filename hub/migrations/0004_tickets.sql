@@ -26,12 +26,13 @@ CREATE TABLE tickets (
   resolve_due_ms   INTEGER,            -- NULL: no SLA applies
   resolved_ms      INTEGER,            -- first resolve
   escalation_level INTEGER NOT NULL DEFAULT 0,
+  esc_next_ms      INTEGER,            -- when the timers look again (NULL: at once)
   doc              TEXT NOT NULL,      -- the merged ticket (JSON)
   changed          INTEGER NOT NULL DEFAULT 0,
   updated_ms       INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX tickets_by_store ON tickets (store);
-CREATE INDEX tickets_due ON tickets (state, resolve_due_ms);
+CREATE INDEX tickets_due ON tickets (state, esc_next_ms);
 CREATE INDEX tickets_changed ON tickets (changed);
 
 -- The hub's own identity for the events it emits (escalations) and the
@@ -43,3 +44,11 @@ CREATE TABLE ticket_clock (
   seq   INTEGER NOT NULL,
   hlc   INTEGER NOT NULL
 );
+
+-- Per store, the newest device hello the ticket timers have answered: a
+-- device that (re)connects may have missed merged tickets published while
+-- it was away, so the store's live tickets are published again.
+CREATE TABLE ticket_resync (
+  store   TEXT PRIMARY KEY,
+  last_ms INTEGER NOT NULL
+) WITHOUT ROWID;

@@ -27,8 +27,8 @@
 #include "ticket.h"
 #include "util.h"
 
-#define T0 1700000000000LL /* 2023-11-14T22:13:20Z */
-#define MIN 60000LL
+#define T0   1700000000000LL /* 2023-11-14T22:13:20Z */
+#define MIN  60000LL
 #define HOUR 3600000LL
 
 /* A ticket event envelope for ticket "T1" in store s1. extra is JSON of
@@ -118,8 +118,9 @@ static cJSON *reach(const char *state, int64_t *next_ms, int64_t *next_seq) {
       continue;
     for (size_t k = 1; k < 5 && paths[i][k]; k++) {
       ms += MIN;
-      cJSON_AddItemToArray(a, mk("hh1", seq++, ms, paths[i][k],
-                                 strcmp(paths[i][k], "assign") == 0 ? "{\"tech\":\"wang\"}" : NULL));
+      cJSON_AddItemToArray(a,
+                           mk("hh1", seq++, ms, paths[i][k],
+                              strcmp(paths[i][k], "assign") == 0 ? "{\"tech\":\"wang\"}" : NULL));
     }
   }
   *next_ms = ms + MIN;
@@ -127,16 +128,16 @@ static cJSON *reach(const char *state, int64_t *next_ms, int64_t *next_seq) {
   return a;
 }
 
-static const char *const states[] = {"new", "assigned", "on_site", "resolved", "closed",
-                                     "cancelled"};
+static const char *const states[] = {"new",      "assigned", "on_site",
+                                     "resolved", "closed",   "cancelled"};
 static const char *const moves[] = {"assign", "scan", "resolve", "close", "reopen", "cancel"};
 
 /* SPEC 7.1's table: the state each move leads to from each state, or NULL. */
 static const char *allowed(const char *from, const char *move) {
   static const char *const table[][3] = {
-      {"new", "assign", "assigned"},     {"assigned", "scan", "on_site"},
-      {"on_site", "resolve", "resolved"}, {"resolved", "close", "closed"},
-      {"resolved", "reopen", "on_site"},  {"new", "cancel", "cancelled"},
+      {"new", "assign", "assigned"},       {"assigned", "scan", "on_site"},
+      {"on_site", "resolve", "resolved"},  {"resolved", "close", "closed"},
+      {"resolved", "reopen", "on_site"},   {"new", "cancel", "cancelled"},
       {"assigned", "cancel", "cancelled"}, {"on_site", "cancel", "cancelled"},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
@@ -247,10 +248,13 @@ static const char *other_store_text =
 static cJSON *busy_ticket(void) {
   cJSON *a = cJSON_CreateArray();
   cJSON_AddItemToArray(a, open_ev(T0, "normal", "{\"id\":\"c7\",\"tier\":\"gold\",\"tags\":[]}"));
-  cJSON_AddItemToArray(a, mk("hh1", 1, T0 + MIN, "assign", "{\"group\":\"field\",\"tech\":\"wang\"}"));
+  cJSON_AddItemToArray(a,
+                       mk("hh1", 1, T0 + MIN, "assign", "{\"group\":\"field\",\"tech\":\"wang\"}"));
   cJSON_AddItemToArray(a, mk("hh1", 2, T0 + HOUR, "scan", NULL));
-  cJSON_AddItemToArray(a, mk("hh1", 3, T0 + HOUR + MIN, "labor", "{\"minutes\":95,\"tech\":\"wang\"}"));
-  cJSON_AddItemToArray(a, mk("hh2", 1, T0 + HOUR + MIN, "labor", "{\"minutes\":20,\"tech\":\"li\"}"));
+  cJSON_AddItemToArray(
+      a, mk("hh1", 3, T0 + HOUR + MIN, "labor", "{\"minutes\":95,\"tech\":\"wang\"}"));
+  cJSON_AddItemToArray(a,
+                       mk("hh2", 1, T0 + HOUR + MIN, "labor", "{\"minutes\":20,\"tech\":\"li\"}"));
   cJSON_AddItemToArray(a, mk("hh1", 4, T0 + 2 * HOUR, "part", "{\"sku\":\"P1\",\"qty\":2}"));
   cJSON_AddItemToArray(a, mk("hh2", 2, T0 + 2 * HOUR, "part", "{\"sku\":\"P2\",\"qty\":1}"));
   cJSON_AddItemToArray(a, mk("hh2", 3, T0 + 2 * HOUR + 1, "part", "{\"sku\":\"P1\",\"qty\":1}"));
@@ -259,10 +263,12 @@ static cJSON *busy_ticket(void) {
   cJSON_AddItemToArray(a, mk("hh1", 5, T0 + 5 * HOUR + 1, "resolve", NULL));
   cJSON_AddItemToArray(a, mk("hh2", 5, T0 + 5 * HOUR + 1, "resolve", NULL));
   cJSON_AddItemToArray(a, mk("hh2", 6, T0 + 5 * HOUR + 2, "reopen", NULL));
-  cJSON_AddItemToArray(a, mk("hh1", 6, T0 + 5 * HOUR + 3, "labor", "{\"minutes\":5,\"tech\":\"wang\"}"));
+  cJSON_AddItemToArray(
+      a, mk("hh1", 6, T0 + 5 * HOUR + 3, "labor", "{\"minutes\":5,\"tech\":\"wang\"}"));
   cJSON_AddItemToArray(a, mk("hh1", 7, T0 + 6 * HOUR, "resolve", NULL));
   cJSON_AddItemToArray(a, mk("pos1", 2, T0 + 7 * HOUR, "close", NULL));
-  cJSON_AddItemToArray(a, mk("hh2", 7, T0 + 7 * HOUR + 5, "labor", "{\"minutes\":10,\"tech\":\"li\"}"));
+  cJSON_AddItemToArray(
+      a, mk("hh2", 7, T0 + 7 * HOUR + 5, "labor", "{\"minutes\":10,\"tech\":\"li\"}"));
   return a;
 }
 
@@ -347,6 +353,14 @@ static void test_ticket_settlement_to_the_fen(void **state) {
   assert_int_equal(num(s, "cost"), 10000 + 2550);
   assert_int_equal(num(s, "profit"), 21850 - 12550);
   assert_string_equal(str(t, "resolve_due"), "2023-11-15T02:13:20.000Z");
+  /* per technician, each rounded up on its own: wang 100 min, li 20 min */
+  const cJSON *by = cJSON_GetObjectItemCaseSensitive(s, "by_tech");
+  assert_int_equal(cJSON_GetArraySize(by), 2);
+  assert_string_equal(str(cJSON_GetArrayItem(by, 0), "tech"), "wang");
+  assert_int_equal(num(cJSON_GetArrayItem(by, 0), "minutes"), 100);
+  assert_int_equal(num(cJSON_GetArrayItem(by, 0), "labor_revenue"), 13334);
+  assert_int_equal(num(cJSON_GetArrayItem(by, 1), "labor_revenue"), 2667);
+  assert_int_equal(num(cJSON_GetArrayItem(by, 1), "labor_cost"), 1667);
   cJSON_Delete(t);
   for (int i = 0; i < 3; i++)
     cJSON_Delete(docs[i]);
@@ -361,11 +375,11 @@ static void test_ticket_settlement_edges(void **state) {
     int minutes;
     int64_t late_hours, labor_revenue;
   } cases[] = {
-      {240 * MIN, 1, 0, 134},          /* exactly on due: on time; ⌈8000/60⌉ = 134 */
-      {240 * MIN + 1, 3, 1, 400},      /* 1 ms late is a started hour; 3 min = 400 exactly */
-      {300 * MIN, 7, 1, 934},          /* exactly 1 h late: 1; ⌈56000/60⌉ = 934 */
-      {300 * MIN + 1, 60, 2, 8000},    /* 1 h 1 ms: 2 */
-      {100 * MIN, 59, 0, 7867},        /* early */
+      {240 * MIN, 1, 0, 134},       /* exactly on due: on time; ⌈8000/60⌉ = 134 */
+      {240 * MIN + 1, 3, 1, 400},   /* 1 ms late is a started hour; 3 min = 400 exactly */
+      {300 * MIN, 7, 1, 934},       /* exactly 1 h late: 1; ⌈56000/60⌉ = 934 */
+      {300 * MIN + 1, 60, 2, 8000}, /* 1 h 1 ms: 2 */
+      {100 * MIN, 59, 0, 7867},     /* early */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     cJSON *a = cJSON_CreateArray();
@@ -378,11 +392,11 @@ static void test_ticket_settlement_edges(void **state) {
     cJSON_AddItemToArray(a, mk("hh1", 4, T0 + cases[i].resolve_after_ms, "resolve", NULL));
     cJSON *t = fold_obj(a, docs, 1);
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(t, "settlement");
-    if (num(s, "late_hours") != cases[i].late_hours || num(s, "labor_revenue") != cases[i].labor_revenue)
+    if (num(s, "late_hours") != cases[i].late_hours ||
+        num(s, "labor_revenue") != cases[i].labor_revenue)
       fail_msg("case %zu: late_hours %lld labor %lld", i, (long long)num(s, "late_hours"),
                (long long)num(s, "labor_revenue"));
-    assert_int_equal(num(s, "revenue"),
-                     cases[i].labor_revenue + 3000 - cases[i].late_hours * 1000);
+    assert_int_equal(num(s, "revenue"), cases[i].labor_revenue + 3000 - cases[i].late_hours * 1000);
     cJSON_Delete(t);
     cJSON_Delete(a);
   }
@@ -402,8 +416,8 @@ static void test_ticket_unknown_part_sku(void **state) {
   assert_non_null(strstr(d.msg, "NOPE"));
   o.lenient_items = true;
   assert_int_equal(shoal_ticket_fold(a, &o, &out, NULL, &d), SHOAL_OK);
-  const cJSON *u = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(out, "settlement"),
-                                                    "unknown_skus");
+  const cJSON *u = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(out, "settlement"), "unknown_skus");
   assert_int_equal(cJSON_GetArraySize(u), 1);
   cJSON_Delete(out);
   cJSON_Delete(a);
@@ -429,7 +443,8 @@ static void test_ticket_routing_vip_raises_priority(void **state) {
 
   /* A tag works too; an ordinary customer is not routed. */
   a = cJSON_CreateArray();
-  cJSON_AddItemToArray(a, open_ev(T0, "low", "{\"id\":\"c2\",\"tier\":\"gold\",\"tags\":[\"vip\"]}"));
+  cJSON_AddItemToArray(a,
+                       open_ev(T0, "low", "{\"id\":\"c2\",\"tier\":\"gold\",\"tags\":[\"vip\"]}"));
   t = fold_obj(a, docs, 1);
   assert_string_equal(str(t, "priority"), "high");
   cJSON_Delete(t);
@@ -477,10 +492,10 @@ static void test_ticket_escalation_ladder(void **state) {
 
   /* Folding the escalations: group and priority follow, a repeated level is ignored,
    * and the SLA due time stays that of the opening priority. */
-  cJSON_AddItemToArray(a, mk("hub", 1, T0 + 240 * MIN, "escalate",
-                             "{\"level\":1,\"group\":\"supervisors\"}"));
-  cJSON_AddItemToArray(a, mk("hub2", 1, T0 + 240 * MIN + 5, "escalate",
-                             "{\"level\":1,\"group\":\"supervisors\"}"));
+  cJSON_AddItemToArray(
+      a, mk("hub", 1, T0 + 240 * MIN, "escalate", "{\"level\":1,\"group\":\"supervisors\"}"));
+  cJSON_AddItemToArray(
+      a, mk("hub2", 1, T0 + 240 * MIN + 5, "escalate", "{\"level\":1,\"group\":\"supervisors\"}"));
   cJSON_AddItemToArray(a, mk("hub", 2, step2, "escalate",
                              "{\"level\":2,\"group\":\"managers\",\"priority\":\"urgent\"}"));
   cJSON *t = fold_obj(a, docs, 1);
@@ -530,8 +545,9 @@ static void test_ticket_malformed_events_refused(void **state) {
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     if (check_event_text(bad[i], &d) != SHOAL_EINPUT)
       fail_msg("accepted %s", bad[i]);
-  assert_int_equal(check_event_text("{\"ticket\":\"T1\",\"kind\":\"part\",\"sku\":\"P1\",\"qty\":2}", &d),
-                   SHOAL_OK);
+  assert_int_equal(
+      check_event_text("{\"ticket\":\"T1\",\"kind\":\"part\",\"sku\":\"P1\",\"qty\":2}", &d),
+      SHOAL_OK);
   /* Events of two tickets in one fold. */
   cJSON *a = cJSON_CreateArray();
   cJSON_AddItemToArray(a, open_ev(T0, "normal", NULL));
@@ -699,7 +715,8 @@ static char *hub_doc(struct hub_ctx *ctx) {
   int64_t n = 0;
   shoal_diag d = {{0}};
   sqlite3_stmt *st = NULL;
-  assert_int_equal(shoal_db_query_int(ctx->db, "SELECT COUNT(*) FROM tickets", 0, &n, &d), SHOAL_OK);
+  assert_int_equal(shoal_db_query_int(ctx->db, "SELECT COUNT(*) FROM tickets", 0, &n, &d),
+                   SHOAL_OK);
   assert_int_equal(n, 1);
   assert_int_equal(shoal_db_prepare(ctx->db, "SELECT doc FROM tickets WHERE id = 'T1'", &st, &d),
                    SHOAL_OK);
@@ -782,10 +799,33 @@ static void test_ticket_hub_merges_any_order_and_escalates(void **state) {
                                       0, &n, &d),
                    SHOAL_OK);
   assert_int_equal(n, 2);
+  /* The hub's own stream is gapless although sync messages went out between. */
+  assert_int_equal(shoal_db_query_int(a.db,
+                                      "SELECT MAX(seq) * 10 + MIN(seq) FROM ticket_events "
+                                      "WHERE device = 'hub'",
+                                      0, &n, &d),
+                   SHOAL_OK);
+  assert_int_equal(n, 21);
   /* A second tick emits nothing more. */
   before = la.count;
   assert_int_equal(hub_tickets_tick(&a, T0 + 240 * MIN + 96 * HOUR, &d), SHOAL_OK);
   assert_int_equal(la.count, before);
+
+  /* A device of the store says hello (it reconnected): its store's live
+   * tickets go out again, once per hello. */
+  assert_int_equal(shoal_db_exec(a.db,
+                                 "INSERT INTO devices (device, store, last_hello_ms) "
+                                 "VALUES ('hh7', 's1', 5000)",
+                                 &d),
+                   SHOAL_OK);
+  before = la.count;
+  assert_int_equal(hub_tickets_tick(&a, T0 + 240 * MIN + 97 * HOUR, &d), SHOAL_OK);
+  assert_int_equal(la.count, before + 1);
+  assert_int_equal(hub_tickets_tick(&a, T0 + 240 * MIN + 98 * HOUR, &d), SHOAL_OK);
+  assert_int_equal(la.count, before + 1);
+  assert_int_equal(shoal_db_exec(a.db, "UPDATE devices SET last_hello_ms = 6000", &d), SHOAL_OK);
+  assert_int_equal(hub_tickets_tick(&a, T0 + 240 * MIN + 99 * HOUR, &d), SHOAL_OK);
+  assert_int_equal(la.count, before + 2);
 
   /* Another store's device cannot write into the ticket: dead letter. */
   cJSON *foreign = mk("hh9", 1, T0 + 3 * HOUR, "note", "{\"text\":\"x\"}");
