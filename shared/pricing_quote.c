@@ -33,6 +33,16 @@ struct qctx {
   int64_t *w;
 };
 
+/* amount * bp / 10000 rounded half up, for 0 <= amount <= SHOAL_MONEY_MAX
+ * and 0 <= bp <= 10000: 64-bit when the product fits (the common case). */
+static int64_t bp_of(int64_t amount, int64_t bp) {
+  if (amount <= INT64_MAX / 10000) {
+    int64_t p = amount * bp;
+    return p / 10000 + (p % 10000 >= 5000);
+  }
+  return shoal_bp_of(amount, bp);
+}
+
 static bool in_strs(const struct shoal_price__strs *s, const char *v) {
   for (uint32_t i = 0; i < s->n; i++)
     if (strcmp(s->v[i], v) == 0)
@@ -63,9 +73,10 @@ static bool eval_cond(const struct qctx *c, const struct shoal_price__rule *r) {
     if (!any)
       return false;
   }
-  if (r->has_from && b->at.unix_ms < r->from_ms)
+  int64_t local = b->at.unix_ms + (int64_t)b->at.offset_min * 60000;
+  if (r->has_from && (r->from_local ? local : b->at.unix_ms) < r->from_ms)
     return false;
-  if (r->has_until && b->at.unix_ms >= r->until_ms)
+  if (r->has_until && (r->until_local ? local : b->at.unix_ms) >= r->until_ms)
     return false;
   if (r->has_days && !(r->days_mask & (1u << c->weekday)))
     return false;
@@ -118,9 +129,12 @@ static shoal_err push_applied(struct qctx *c, const struct shoal_price__rule *r,
 /* Stage 1 unit price of rule r on base price p. */
 static int64_t stage1_price(const struct shoal_price__rule *r, int64_t p) {
   switch (r->type) {
-  case PT_PRICE: return r->price;
-  case PT_PERCENT: return shoal_bp_of(p, 10000 - r->bp);
-  default: return p > r->off ? p - r->off : 0;
+  case PT_PRICE:
+    return r->price;
+  case PT_PERCENT:
+    return bp_of(p, 10000 - r->bp);
+  default:
+    return p > r->off ? p - r->off : 0;
   }
 }
 
@@ -179,14 +193,19 @@ static void sort_share(uint32_t *idx, size_t n, const int64_t *w) {
  * position in ln): floors first, then the remaining minor units one by one
  * to the largest weights (ties: line order). Adds shares to line discounts. */
 static void share(struct qctx *c, const uint32_t *ln, size_t k, const int64_t *w, int64_t d) {
-  __int128 total = 0;
+  int64_t total = 0; /* weights are line amounts: their sum stays within SHOAL_MONEY_MAX */
   for (size_t i = 0; i < k; i++)
     total += w[i];
   if (total <= 0 || d <= 0)
     return;
   int64_t given = 0;
   for (size_t i = 0; i < k; i++) {
-    int64_t s = (int64_t)((__int128)d * w[i] / total);
+    int64_t p, s;
+    /* 128-bit division is slow; use it only when d * w leaves int64 */
+    if (!__builtin_mul_overflow(d, w[i], &p))
+      s = p / total;
+    else
+      s = (int64_t)((__int128)d * w[i] / total);
     c->lines[ln[i]].disc += s;
     given += s;
   }
@@ -247,8 +266,9 @@ static shoal_err stage2_bogo(struct qctx *c, const struct shoal_price__rule *r, 
     pos = 0;
     for (size_t i = 0; i < nr && pos < end; i++) {
       int64_t a = pos, e = pos + runs[i].avail < end ? pos + runs[i].avail : end;
-      int64_t nfree = bogo_free_before(e, s, r->buy, r->get) - bogo_free_before(a, s, r->buy, r->get);
-      int64_t each = shoal_bp_of(runs[i].unit, r->bp);
+      int64_t nfree =
+          bogo_free_before(e, s, r->buy, r->get) - bogo_free_before(a, s, r->buy, r->get);
+      int64_t each = bp_of(runs[i].unit, r->bp);
       if (pass == 0) {
         total += nfree * each;
       } else {
@@ -297,7 +317,9 @@ static void stage2_bundle(struct qctx *c, const struct shoal_price__rule *r, con
   share(c, bl, r->nbitems, w, d);
 }
 
-static int64_t line_total(const struct qline *l) { return l->qty * l->unit - l->disc; }
+static int64_t line_total(const struct qline *l) {
+  return l->qty * l->unit - l->disc;
+}
 
 static void stage3(struct qctx *c, const struct shoal_price__rule *r, const uint32_t *ln, size_t k,
                    int64_t *w, int64_t *saving) {
@@ -320,7 +342,7 @@ static void stage3(struct qctx *c, const struct shoal_price__rule *r, const uint
       x = eligible;
     d = (int64_t)x;
   } else {
-    d = shoal_bp_of(eligible, r->bp);
+    d = bp_of(eligible, r->bp);
   }
   if (d <= 0)
     return;

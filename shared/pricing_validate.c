@@ -30,10 +30,13 @@ int shoal_price__stage_of(int type) {
   switch (type) {
   case PT_PRICE:
   case PT_PERCENT:
-  case PT_AMOUNT: return 1;
+  case PT_AMOUNT:
+    return 1;
   case PT_BOGO:
-  case PT_BUNDLE: return 2;
-  default: return 3;
+  case PT_BUNDLE:
+    return 2;
+  default:
+    return 3;
   }
 }
 
@@ -83,6 +86,35 @@ bool shoal_price__hours(const char *s, int *start, int *end) {
   *start = h1 * 60 + m1;
   *end = h2 * 60 + m2;
   return *start != *end;
+}
+
+bool shoal_price__when_time(const char *s, int64_t *ms, bool *local) {
+  struct shoal_time t;
+  int64_t days;
+  char buf[64];
+  if (shoal_time_parse(s, &t, NULL) == SHOAL_OK) {
+    *ms = t.unix_ms;
+    *local = false;
+    return true;
+  }
+  if (shoal_date_parse(s, &days)) {
+    *ms = days * 86400000;
+    *local = true;
+    return true;
+  }
+  /* A date-time without offset: parse it as if it were UTC to get local ms. */
+  size_t n = strlen(s);
+  if (n + 2 > sizeof buf || n < 16 || s[n - 1] == 'Z' || s[n - 1] == 'z' || strchr(s + 10, '+') ||
+      strchr(s + 10, '-'))
+    return false;
+  memcpy(buf, s, n);
+  buf[n] = 'Z';
+  buf[n + 1] = '\0';
+  if (shoal_time_parse(buf, &t, NULL) != SHOAL_OK)
+    return false;
+  *ms = t.unix_ms;
+  *local = true;
+  return true;
 }
 
 /* A string value that is non-empty and at most max bytes. */
@@ -136,52 +168,60 @@ static shoal_err only_keys(const cJSON *obj, const char *const *a, const char *c
   return SHOAL_OK;
 }
 
+/* One item, with "where" naming it in messages (built by the caller). */
+static shoal_err check_item(const cJSON *it, const char *where, shoal_diag *diag) {
+  static const char *const keys[] = {"sku",  "name",        "categories", "price",
+                                     "cost", "description", NULL};
+  shoal_err rc;
+  if (!cJSON_IsObject(it))
+    return shoal_fail(diag, SHOAL_EINPUT, "%s must be an object", where);
+  const cJSON *sku = cJSON_GetObjectItemCaseSensitive(it, "sku");
+  if (!short_str(sku, SHOAL_ID_MAX))
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "%s: \"sku\" must be a non-empty string of at most %d bytes", where,
+                      SHOAL_ID_MAX);
+  if ((rc = only_keys(it, keys, NULL, where, diag)) != SHOAL_OK)
+    return rc;
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
+  if (name && !cJSON_IsString(name))
+    return shoal_fail(diag, SHOAL_EINPUT, "%s: \"name\" must be a string", where);
+  const cJSON *cats = cJSON_GetObjectItemCaseSensitive(it, "categories");
+  if (cats && str_array(cats, "", false, NULL) != SHOAL_OK) {
+    char w2[200];
+    snprintf(w2, sizeof w2, "%s: \"categories\"", where);
+    return str_array(cats, w2, false, diag);
+  }
+  if ((rc = int_field(it, "price", false, 0, SHOAL_MONEY_MAX, where, diag)) != SHOAL_OK)
+    return rc;
+  return int_field(it, "cost", false, 0, SHOAL_MONEY_MAX, where, diag);
+}
+
 static shoal_err check_items(const cJSON *items, shoal_diag *diag) {
-  static const char *const keys[] = {"sku", "name", "categories", "price", "cost", "description",
-                                     NULL};
   const cJSON *it;
   int i = 0;
-  char where[160];
   shoal_err rc = SHOAL_OK;
   struct strset seen;
   if (!strset_init(&seen, (size_t)cJSON_GetArraySize(items)))
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   cJSON_ArrayForEach(it, items) {
-    snprintf(where, sizeof where, "items[%d]", i);
-    if (!cJSON_IsObject(it)) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "%s must be an object", where);
+    /* Catalogs hold 10^4 items: check first, and only name the item (a
+     * formatted "where") when there is something to report. */
+    if (check_item(it, "", NULL) != SHOAL_OK) {
+      char where[160];
+      const cJSON *sku = cJSON_GetObjectItemCaseSensitive(it, "sku");
+      if (short_str(sku, SHOAL_ID_MAX))
+        snprintf(where, sizeof where, "items[%d] (%s)", i, sku->valuestring);
+      else
+        snprintf(where, sizeof where, "items[%d]", i);
+      rc = check_item(it, where, diag);
       break;
     }
-    const cJSON *sku = cJSON_GetObjectItemCaseSensitive(it, "sku");
-    if (!short_str(sku, SHOAL_ID_MAX)) {
-      rc = shoal_fail(diag, SHOAL_EINPUT,
-                      "%s: \"sku\" must be a non-empty string of at most %d bytes", where,
-                      SHOAL_ID_MAX);
-      break;
-    }
-    snprintf(where, sizeof where, "items[%d] (%s)", i, sku->valuestring);
-    if ((rc = only_keys(it, keys, NULL, where, diag)) != SHOAL_OK)
-      break;
     /* Duplicate SKUs inside one document would make "most specific wins" ambiguous. */
-    if (!strset_add(&seen, sku->valuestring)) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "items: duplicate sku \"%s\"", sku->valuestring);
+    const char *sku = cJSON_GetObjectItemCaseSensitive(it, "sku")->valuestring;
+    if (!strset_add(&seen, sku)) {
+      rc = shoal_fail(diag, SHOAL_EINPUT, "items: duplicate sku \"%s\"", sku);
       break;
     }
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
-    if (name && !cJSON_IsString(name)) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "%s: \"name\" must be a string", where);
-      break;
-    }
-    const cJSON *cats = cJSON_GetObjectItemCaseSensitive(it, "categories");
-    if (cats) {
-      char w2[200];
-      snprintf(w2, sizeof w2, "%s: \"categories\"", where);
-      if ((rc = str_array(cats, w2, false, diag)) != SHOAL_OK)
-        break;
-    }
-    if ((rc = int_field(it, "price", false, 0, SHOAL_MONEY_MAX, where, diag)) != SHOAL_OK ||
-        (rc = int_field(it, "cost", false, 0, SHOAL_MONEY_MAX, where, diag)) != SHOAL_OK)
-      break;
     i++;
   }
   free(seen.slot);
@@ -190,7 +230,7 @@ static shoal_err check_items(const cJSON *items, shoal_diag *diag) {
 
 static shoal_err check_when(const cJSON *when, int stage, const char *where, shoal_diag *diag) {
   static const char *const keys[] = {"tiers", "channels", "tags_any", "from", "until",
-                                     "days", "hours", "min_qty", NULL};
+                                     "days",  "hours",    "min_qty",  NULL};
   char w[200];
   shoal_err rc;
   (void)stage; /* min_qty is accepted on any stage and only used by stage 1 (SPEC 5.1) */
@@ -207,21 +247,22 @@ static shoal_err check_when(const cJSON *when, int stage, const char *where, sho
     if (l && (rc = str_array(l, wl, false, diag)) != SHOAL_OK)
       return rc;
   }
-  struct shoal_time t[2];
+  int64_t t[2];
+  bool local[2];
   static const char *const times[] = {"from", "until"};
   bool has[2] = {false, false};
   for (int i = 0; i < 2; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(when, times[i]);
     if (!v)
       continue;
-    shoal_diag d2;
-    if (!cJSON_IsString(v) || shoal_time_parse(v->valuestring, &t[i], &d2) != SHOAL_OK)
+    if (!cJSON_IsString(v) || !shoal_price__when_time(v->valuestring, &t[i], &local[i]))
       return shoal_fail(diag, SHOAL_EINPUT,
-                        "%s.%s must be an ISO-8601 time with offset (e.g. 2026-11-22T14:00:00+08:00)",
+                        "%s.%s must be an ISO-8601 time (2026-11-22T14:00:00+08:00; without an "
+                        "offset or as a date it is the basket's local time)",
                         w, times[i]);
     has[i] = true;
   }
-  if (has[0] && has[1] && t[0].unix_ms >= t[1].unix_ms)
+  if (has[0] && has[1] && local[0] == local[1] && t[0] >= t[1])
     return shoal_fail(diag, SHOAL_EINPUT, "%s: \"until\" must be after \"from\"", w);
   const cJSON *days = cJSON_GetObjectItemCaseSensitive(when, "days");
   if (days) {
@@ -232,15 +273,16 @@ static shoal_err check_when(const cJSON *when, int stage, const char *where, sho
         ok = false;
     }
     if (!ok)
-      return shoal_fail(diag, SHOAL_EINPUT, "%s.days must be an array of ISO weekdays 1 (Mon) to 7 (Sun)",
-                        w);
+      return shoal_fail(diag, SHOAL_EINPUT,
+                        "%s.days must be an array of ISO weekdays 1 (Mon) to 7 (Sun)", w);
   }
   const cJSON *hours = cJSON_GetObjectItemCaseSensitive(when, "hours");
   if (hours) {
     int a, b;
     if (!cJSON_IsString(hours) || !shoal_price__hours(hours->valuestring, &a, &b))
       return shoal_fail(diag, SHOAL_EINPUT,
-                        "%s.hours must be \"HH:MM-HH:MM\" (local time, end exclusive, not empty)", w);
+                        "%s.hours must be \"HH:MM-HH:MM\" (local time, end exclusive, not empty)",
+                        w);
   }
   return int_field(when, "min_qty", false, 1, SHOAL_LINE_MAX_QTY, w, diag);
 }
@@ -257,8 +299,8 @@ static shoal_err check_target(const cJSON *target, const char *where, shoal_diag
   const cJSON *skus = cJSON_GetObjectItemCaseSensitive(target, "skus");
   const cJSON *cats = cJSON_GetObjectItemCaseSensitive(target, "categories");
   if (!skus && !cats)
-    return shoal_fail(diag, SHOAL_EINPUT, "%s needs \"skus\" and/or \"categories\" (omit it for all items)",
-                      w);
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "%s needs \"skus\" and/or \"categories\" (omit it for all items)", w);
   char wl[240];
   snprintf(wl, sizeof wl, "%s.skus", w);
   if (skus && (rc = str_array(skus, wl, false, diag)) != SHOAL_OK)
@@ -294,8 +336,8 @@ static shoal_err check_bundle_items(const cJSON *bi, const char *where, shoal_di
 }
 
 static shoal_err check_rule(const cJSON *r, int i, shoal_diag *diag) {
-  static const char *const common[] = {"id", "type", "priority", "when", "target", "coupon",
-                                       "exclusive", "name", "description", NULL};
+  static const char *const common[] = {"id",     "type",      "priority", "when",        "target",
+                                       "coupon", "exclusive", "name",     "description", NULL};
   static const char *const fields[PT__COUNT][5] = {
       [PT_PRICE] = {"price", NULL},
       [PT_PERCENT] = {"bp", NULL},
@@ -314,8 +356,8 @@ static shoal_err check_rule(const cJSON *r, int i, shoal_diag *diag) {
   if (!id)
     return shoal_fail(diag, SHOAL_EINPUT, "%s: missing \"id\"", where);
   if (!cJSON_IsString(id) || !shoal_id_valid(id->valuestring))
-    return shoal_fail(diag, SHOAL_EINPUT,
-                      "%s: \"id\" must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", where);
+    return shoal_fail(diag, SHOAL_EINPUT, "%s: \"id\" must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                      where);
   snprintf(where, sizeof where, "rules[%d] (%s)", i, id->valuestring);
   const cJSON *type = cJSON_GetObjectItemCaseSensitive(r, "type");
   if (!type)
@@ -336,8 +378,9 @@ static shoal_err check_rule(const cJSON *r, int i, shoal_diag *diag) {
     return rc;
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "coupon");
   if (v && !short_str(v, SHOAL_ID_MAX))
-    return shoal_fail(diag, SHOAL_EINPUT, "%s: \"coupon\" must be a non-empty string of at most %d bytes",
-                      where, SHOAL_ID_MAX);
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "%s: \"coupon\" must be a non-empty string of at most %d bytes", where,
+                      SHOAL_ID_MAX);
   v = cJSON_GetObjectItemCaseSensitive(r, "exclusive");
   if (v && !cJSON_IsBool(v))
     return shoal_fail(diag, SHOAL_EINPUT, "%s: \"exclusive\" must be true or false", where);
@@ -355,9 +398,12 @@ static shoal_err check_rule(const cJSON *r, int i, shoal_diag *diag) {
     return rc;
   const int64_t M = SHOAL_MONEY_MAX;
   switch (t) {
-  case PT_PRICE: return int_field(r, "price", true, 0, M, where, diag);
-  case PT_PERCENT: return int_field(r, "bp", true, 0, 10000, where, diag);
-  case PT_AMOUNT: return int_field(r, "off", true, 0, M, where, diag);
+  case PT_PRICE:
+    return int_field(r, "price", true, 0, M, where, diag);
+  case PT_PERCENT:
+    return int_field(r, "bp", true, 0, 10000, where, diag);
+  case PT_AMOUNT:
+    return int_field(r, "off", true, 0, M, where, diag);
   case PT_BOGO:
     if ((rc = int_field(r, "buy", true, 1, SHOAL_LINE_MAX_QTY, where, diag)) != SHOAL_OK ||
         (rc = int_field(r, "get", true, 1, SHOAL_LINE_MAX_QTY, where, diag)) != SHOAL_OK)
@@ -397,7 +443,8 @@ shoal_err shoal_pricing_validate_doc(const cJSON *doc, shoal_diag *diag) {
     const char *c = cJSON_IsString(cur) ? cur->valuestring : "";
     if (strlen(c) != 3 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' || c[2] < 'A' ||
         c[2] > 'Z')
-      return shoal_fail(diag, SHOAL_EINPUT, "policy: \"currency\" must be an ISO 4217 code like \"CNY\"");
+      return shoal_fail(diag, SHOAL_EINPUT,
+                        "policy: \"currency\" must be an ISO 4217 code like \"CNY\"");
   }
   const cJSON *items = cJSON_GetObjectItemCaseSensitive(doc, "items");
   if (items) {
@@ -438,12 +485,13 @@ shoal_err shoal_pricing_validate_doc(const cJSON *doc, shoal_diag *diag) {
     if (!cJSON_IsObject(round))
       return shoal_fail(diag, SHOAL_EINPUT, "policy: \"round\" must be an object {step, mode}");
     if ((rc = only_keys(round, keys, NULL, "policy: round", diag)) != SHOAL_OK ||
-        (rc = int_field(round, "step", true, 1, SHOAL_MONEY_MAX, "policy: round", diag)) != SHOAL_OK)
+        (rc = int_field(round, "step", true, 1, SHOAL_MONEY_MAX, "policy: round", diag)) !=
+            SHOAL_OK)
       return rc;
     const cJSON *mode = cJSON_GetObjectItemCaseSensitive(round, "mode");
-    if (!cJSON_IsString(mode) || (strcmp(mode->valuestring, "down") != 0 &&
-                                  strcmp(mode->valuestring, "up") != 0 &&
-                                  strcmp(mode->valuestring, "half_up") != 0))
+    if (!cJSON_IsString(mode) ||
+        (strcmp(mode->valuestring, "down") != 0 && strcmp(mode->valuestring, "up") != 0 &&
+         strcmp(mode->valuestring, "half_up") != 0))
       return shoal_fail(diag, SHOAL_EINPUT,
                         "policy: round.mode must be \"down\", \"up\" or \"half_up\"");
   }

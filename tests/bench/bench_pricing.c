@@ -17,12 +17,12 @@
 #include "jsonx.h"
 #include "pricing.h"
 
-#define NSKU 10000
-#define NCAT 100
-#define NRULES 2000
+#define NSKU     10000
+#define NCAT     100
+#define NRULES   2000
 #define NBASKETS 1000
-#define NQUOTES 20000
-#define LINES 20
+#define NQUOTES  20000
+#define LINES    20
 
 static uint64_t rs = 0x2545F4914F6CDD1Dull;
 static uint32_t rnd(uint32_t n) {
@@ -35,6 +35,13 @@ static uint32_t rnd(uint32_t n) {
 static double now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* CPU time of this thread: excludes time spent descheduled on a busy host. */
+static double cpu_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
@@ -61,8 +68,8 @@ static cJSON *target(void) {
 }
 
 static cJSON *rule(int id, int type) {
-  static const char *const types[] = {"price", "percent", "amount", "bogo", "bundle", "threshold",
-                                      "basket_percent"};
+  static const char *const types[] = {"price",  "percent",   "amount",        "bogo",
+                                      "bundle", "threshold", "basket_percent"};
   cJSON *r = cJSON_CreateObject();
   char ids[32];
   snprintf(ids, sizeof ids, "r%04d", id);
@@ -74,17 +81,37 @@ static cJSON *rule(int id, int type) {
   if (type != 4 && !all)
     cJSON_AddItemToObject(r, "target", target());
   switch (rnd(8)) {
-  case 0: cJSON_AddItemToArray(cJSON_AddArrayToObject(cJSON_AddObjectToObject(r, "when"), "tiers"), cJSON_CreateString("vip")); break;
-  case 1: cJSON_AddStringToObject(cJSON_AddObjectToObject(r, "when"), "hours", "14:00-17:00"); break;
-  case 2: cJSON_AddStringToObject(r, "coupon", rnd(2) ? "SAVE10" : "SAVE20"); break;
-  case 3: if (type <= 2) cJSON_AddNumberToObject(cJSON_AddObjectToObject(r, "when"), "min_qty", 2); break;
-  default: break;
+  case 0:
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(cJSON_AddObjectToObject(r, "when"), "tiers"),
+                         cJSON_CreateString("vip"));
+    break;
+  case 1:
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(r, "when"), "hours", "14:00-17:00");
+    break;
+  case 2:
+    cJSON_AddStringToObject(r, "coupon", rnd(2) ? "SAVE10" : "SAVE20");
+    break;
+  case 3:
+    if (type <= 2)
+      cJSON_AddNumberToObject(cJSON_AddObjectToObject(r, "when"), "min_qty", 2);
+    break;
+  default:
+    break;
   }
   switch (type) {
-  case 0: cJSON_AddNumberToObject(r, "price", 500 + rnd(3000)); break;
-  case 1: cJSON_AddNumberToObject(r, "bp", 500 + rnd(3000)); break;
-  case 2: cJSON_AddNumberToObject(r, "off", 50 + rnd(500)); break;
-  case 3: cJSON_AddNumberToObject(r, "buy", 1 + rnd(3)); cJSON_AddNumberToObject(r, "get", 1); break;
+  case 0:
+    cJSON_AddNumberToObject(r, "price", 500 + rnd(3000));
+    break;
+  case 1:
+    cJSON_AddNumberToObject(r, "bp", 500 + rnd(3000));
+    break;
+  case 2:
+    cJSON_AddNumberToObject(r, "off", 50 + rnd(500));
+    break;
+  case 3:
+    cJSON_AddNumberToObject(r, "buy", 1 + rnd(3));
+    cJSON_AddNumberToObject(r, "get", 1);
+    break;
   case 4: {
     cJSON *items = cJSON_AddArrayToObject(r, "items");
     for (int k = 0; k < 2; k++) {
@@ -99,10 +126,15 @@ static cJSON *rule(int id, int type) {
   case 5:
     cJSON_AddNumberToObject(r, "min", 5000 + rnd(20000));
     cJSON_AddNumberToObject(r, "off", 500 + rnd(2000));
-    if (rnd(2)) cJSON_AddTrueToObject(r, "repeat");
-    if (rnd(2)) cJSON_AddNumberToObject(r, "max_off", 4000);
+    if (rnd(2))
+      cJSON_AddTrueToObject(r, "repeat");
+    if (rnd(2))
+      cJSON_AddNumberToObject(r, "max_off", 4000);
     break;
-  default: cJSON_AddNumberToObject(r, "bp", 100 + rnd(1000)); cJSON_AddNumberToObject(r, "min", rnd(10000)); break;
+  default:
+    cJSON_AddNumberToObject(r, "bp", 100 + rnd(1000));
+    cJSON_AddNumberToObject(r, "min", rnd(10000));
+    break;
   }
   if (type >= 3 && rnd(20) == 0)
     cJSON_AddTrueToObject(r, "exclusive");
@@ -160,7 +192,8 @@ static char *gen_basket(void) {
   cJSON *b = cJSON_CreateObject();
   cJSON_AddStringToObject(b, "region", "cn-sw");
   cJSON_AddStringToObject(b, "store", "cd-001");
-  cJSON_AddStringToObject(b, "at", rnd(2) ? "2026-11-20T15:30:00+08:00" : "2026-11-22T10:00:00+08:00");
+  cJSON_AddStringToObject(b, "at",
+                          rnd(2) ? "2026-11-20T15:30:00+08:00" : "2026-11-22T10:00:00+08:00");
   if (rnd(2)) {
     cJSON *c = cJSON_AddObjectToObject(b, "customer");
     cJSON_AddStringToObject(c, "id", "c1");
@@ -201,13 +234,15 @@ static int time_cli(const char *agent, char *texts[3]) {
   char path[512], cfg[512], bpath[512];
   snprintf(path, sizeof path, "%s/profile.json", dir);
   FILE *f = fopen(path, "w");
-  fprintf(f, "{\"profile\":\"pos-terminal\",\"modules\":[\"pricing\",\"sales\"],\"cache\":{\"max_mb\":256},"
+  fprintf(f, "{\"profile\":\"pos-terminal\",\"modules\":[\"pricing\",\"sales\"],\"cache\":{\"max_"
+             "mb\":256},"
              "\"outbox\":{\"max_events\":1000},\"sync\":{\"keepalive_s\":30,\"backoff_min_s\":1,"
              "\"backoff_max_s\":60,\"batch\":100}}");
   fclose(f);
   snprintf(cfg, sizeof cfg, "%s/agent.json", dir);
   f = fopen(cfg, "w");
-  fprintf(f, "{\"device\":\"pos-1\",\"store\":\"cd-001\",\"region\":\"cn-sw\",\"profile\":\"profile.json\","
+  fprintf(f, "{\"device\":\"pos-1\",\"store\":\"cd-001\",\"region\":\"cn-sw\",\"profile\":"
+             "\"profile.json\","
              "\"db\":\"agent.db\"}");
   fclose(f);
   struct agent_ctx ctx = {0};
@@ -218,10 +253,15 @@ static int time_cli(const char *agent, char *texts[3]) {
   }
   static const char *const scopes[] = {"global", "region/cn-sw", "store/cd-001"};
   for (int s = 0; s < 3; s++) {
-    struct agent_policy_row row = {.scope = scopes[s], .version = 1, .issued_at = NULL,
-                                   .issued_ms = AGENT_POLICY_NO_TIME, .effective_ms = AGENT_POLICY_NO_TIME,
-                                   .expires_ms = AGENT_POLICY_NO_TIME, .doc = texts[s],
-                                   .envelope = NULL, .source = "import"};
+    struct agent_policy_row row = {.scope = scopes[s],
+                                   .version = 1,
+                                   .issued_at = NULL,
+                                   .issued_ms = AGENT_POLICY_NO_TIME,
+                                   .effective_ms = AGENT_POLICY_NO_TIME,
+                                   .expires_ms = AGENT_POLICY_NO_TIME,
+                                   .doc = texts[s],
+                                   .envelope = NULL,
+                                   .source = "import"};
     if (agent_policy_store(&ctx, &row, &diag) != SHOAL_OK) {
       fprintf(stderr, "store: %s\n", diag.msg);
       return 1;
@@ -257,8 +297,10 @@ static int time_cli(const char *agent, char *texts[3]) {
     if (dt < best)
       best = dt;
   }
-  printf("shoal-agent price -c (cache of %zu+%zu+%zu bytes): best %.1f ms, mean %.1f ms over %d runs\n",
-         strlen(texts[0]), strlen(texts[1]), strlen(texts[2]), best / 1e3, total / runs / 1e3, runs);
+  printf("shoal-agent price -c (cache of %zu+%zu+%zu bytes): best %.1f ms, mean %.1f ms over %d "
+         "runs\n",
+         strlen(texts[0]), strlen(texts[1]), strlen(texts[2]), best / 1e3, total / runs / 1e3,
+         runs);
   printf("  reproduce: %s price -c %s --basket %s\n", agent, cfg, bpath);
   return 0;
 }
@@ -279,7 +321,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "build: %s\n", diag.msg);
     return 1;
   }
-  printf("catalog: %d SKUs in 3 scopes, %d rules of 7 types, %d-line baskets\n", NSKU, NRULES, LINES);
+  printf("catalog: %d SKUs in 3 scopes, %d rules of 7 types, %d-line baskets\n", NSKU, NRULES,
+         LINES);
   printf("model build from texts (parse + validate + compile): %.1f ms\n", (now_us() - t0) / 1e3);
 
   char **btexts = malloc(sizeof *btexts * NBASKETS);
@@ -309,6 +352,14 @@ int main(int argc, char **argv) {
     shoal_quote_free(q);
   }
   report("quote (parsed basket -> result)", lat, NQUOTES);
+  for (int i = 0; i < NQUOTES; i++) {
+    struct shoal_quote *q = NULL;
+    double a = cpu_us();
+    shoal_pricing_quote(m, baskets[i % NBASKETS], &q, &diag);
+    lat[i] = cpu_us() - a;
+    shoal_quote_free(q);
+  }
+  report("quote, thread CPU time", lat, NQUOTES);
   for (int i = 0; i < NQUOTES; i++) {
     double a = now_us();
     cJSON *j = NULL;

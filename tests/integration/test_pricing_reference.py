@@ -51,6 +51,10 @@ def rand_when(rng, stage):
         w["from"] = "2026-11-%02dT12:00:00+08:00" % rng.randint(18, 21)
     if rng.random() < 0.1:
         w["until"] = "2026-11-%02dT00:00:00Z" % rng.randint(22, 25)
+    if rng.random() < 0.05:
+        w["from"] = "2026-11-%02d" % rng.randint(19, 22)
+    if rng.random() < 0.05 and "from" not in w:
+        w["until"] = "2026-11-%02dT%02d:00" % (rng.randint(20, 23), rng.randint(0, 23))
     if stage == 1 and rng.random() < 0.2:
         w["min_qty"] = rng.randint(2, 4)
     return w

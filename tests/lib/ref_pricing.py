@@ -102,10 +102,14 @@ def basket_ok(rule, b, at, coupons):
         return False
     if "tags_any" in w and not set(cust.get("tags", [])) & set(w["tags_any"]):
         return False
-    if "from" in w and at < parse_at(w["from"]):
-        return False
-    if "until" in w and at >= parse_at(w["until"]):
-        return False
+    for key in ("from", "until"):
+        if key not in w:
+            continue
+        # without an offset (or a bare date) the time is the basket's local wall clock
+        when = datetime.datetime.fromisoformat(w[key].replace("Z", "+00:00"))
+        now = at if when.tzinfo else at.replace(tzinfo=None)
+        if (key == "from" and now < when) or (key == "until" and now >= when):
+            return False
     if "days" in w and at.isoweekday() not in w["days"]:
         return False
     if "hours" in w:
