@@ -101,8 +101,8 @@ static bool fatal_ticket_error(shoal_err e) {
 /* Opens the tickets on_submit asks for; requests collects one object per
  * request {idx, category, priority, title, ticket|null, error|null}. */
 static shoal_err open_tickets(struct agent_ctx *ctx, const shoal_form *f,
-                              const struct shoal_form_result *r, const char *sub_id,
-                              cJSON *ids, cJSON *requests, shoal_diag *diag) {
+                              const struct shoal_form_result *r, const char *sub_id, cJSON *ids,
+                              cJSON *requests, shoal_diag *diag) {
   cJSON *wanted = NULL;
   shoal_err rc = shoal_form_on_submit(f, r, &wanted, diag);
   if (rc != SHOAL_OK)
@@ -207,8 +207,8 @@ static shoal_err insert_rows(struct agent_ctx *ctx, const shoal_form *f, const c
 }
 
 shoal_err agent_forms_record(struct agent_ctx *ctx, const shoal_form *f, const char *scope,
-                             const struct shoal_form_result *r, char *out_id,
-                             cJSON **out_tickets, shoal_diag *diag) {
+                             const struct shoal_form_result *r, char *out_id, cJSON **out_tickets,
+                             shoal_diag *diag) {
   shoal_err rc;
   char id[AGENT_FORM_SUBMISSION_ID_MAX];
   char at[40];

@@ -33,7 +33,7 @@ void agent_forms_chain_free(cJSON *docs[3]);
  * bytes) and sets *out_tickets to a new array of the opened ticket ids
  * (caller deletes). */
 shoal_err agent_forms_record(struct agent_ctx *ctx, const shoal_form *f, const char *scope,
-                             const struct shoal_form_result *r, char *out_id,
-                             cJSON **out_tickets, shoal_diag *diag);
+                             const struct shoal_form_result *r, char *out_id, cJSON **out_tickets,
+                             shoal_diag *diag);
 
 #endif

@@ -45,14 +45,16 @@ struct chain {
   char scopes[3][80];
 };
 
-static void chain_free(struct chain *c) { agent_forms_chain_free(c->docs); }
+static void chain_free(struct chain *c) {
+  agent_forms_chain_free(c->docs);
+}
 
 /* Reads --policy files into the chain of region/store. Documents for
  * scopes outside the chain do not apply and are skipped; of two documents
  * for the same scope the later file wins (a new version replaces a scope's
  * whole document). */
-static shoal_err chain_from_files(const struct shoal_args *a, const char *region,
-                                  const char *store, struct chain *c, shoal_diag *diag) {
+static shoal_err chain_from_files(const struct shoal_args *a, const char *region, const char *store,
+                                  struct chain *c, shoal_diag *diag) {
   snprintf(c->scopes[0], sizeof c->scopes[0], "global");
   snprintf(c->scopes[1], sizeof c->scopes[1], "region/%s", region ? region : "");
   snprintf(c->scopes[2], sizeof c->scopes[2], "store/%s", store ? store : "");
@@ -101,8 +103,7 @@ static shoal_err load_data(const char *path, cJSON **out, shoal_diag *diag) {
 /* Finds and compiles form id in the chain; *scope_idx names its scope. */
 static shoal_err find_form(const struct chain *c, const char *id, shoal_form **out,
                            size_t *scope_idx, shoal_diag *diag) {
-  const cJSON *def =
-      shoal_forms_find((const cJSON *const *)c->docs, 3, id, 0, scope_idx);
+  const cJSON *def = shoal_forms_find((const cJSON *const *)c->docs, 3, id, 0, scope_idx);
   if (!def)
     return shoal_fail(diag, SHOAL_ENOTFOUND, "no form \"%s\" in the policies in effect", id);
   return shoal_form_compile(def, out, diag);
@@ -184,8 +185,8 @@ static int cmd_validate(int argc, char **argv) {
   cJSON *data = NULL, *out = NULL;
   struct shoal_form_result r = {0};
   int exit_code = 0;
-  shoal_err rc = config ? open_ctx(&ctx, config, &c, &diag)
-                        : chain_from_files(&a, region, store, &c, &diag);
+  shoal_err rc =
+      config ? open_ctx(&ctx, config, &c, &diag) : chain_from_files(&a, region, store, &c, &diag);
   if (rc != SHOAL_OK || (rc = find_form(&c, form, &f, NULL, &diag)) != SHOAL_OK ||
       (rc = load_data(data_path, &data, &diag)) != SHOAL_OK ||
       (rc = shoal_form_validate(f, data, &r, &diag)) != SHOAL_OK)
@@ -225,7 +226,9 @@ static int cmd_submit(int argc, char **argv) {
              *data_path = shoal_args_get(&a, "data");
   if (!config || !form || !data_path)
     return shoal_cli_usage_error(AGENT_PROG, "form submit", "missing %s",
-                                 !config ? "-c CONFIG" : !form ? "--form" : "--data");
+                                 !config ? "-c CONFIG"
+                                 : !form ? "--form"
+                                         : "--data");
   shoal_diag diag = {{0}};
   struct agent_ctx ctx = {0};
   struct chain c = {{NULL, NULL, NULL}, {"", "", ""}};
@@ -321,8 +324,8 @@ static int cmd_list(int argc, char **argv) {
       cJSON_AddStringToObject(o, "id", fid->valuestring);
       cJSON_AddItemToObject(
           o, "version", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(win, "version"), true));
-      cJSON_AddItemToObject(
-          o, "title", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(win, "title"), true));
+      cJSON_AddItemToObject(o, "title",
+                            cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(win, "title"), true));
       cJSON_AddStringToObject(o, "scope", c.scopes[idx]);
     }
   }
@@ -394,8 +397,10 @@ int agent_cmd_form(int argc, char **argv) {
   bool help = argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
   if (argc < 2 || help) {
     FILE *out = help ? stdout : stderr;
-    fprintf(out, "usage: %s form <subcommand> [options]\n\nHQ-designed forms (SPEC 6), validated "
-                 "offline.\n\nsubcommands:\n", AGENT_PROG);
+    fprintf(out,
+            "usage: %s form <subcommand> [options]\n\nHQ-designed forms (SPEC 6), validated "
+            "offline.\n\nsubcommands:\n",
+            AGENT_PROG);
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
       fprintf(out, "  %-9s %s\n", subs[i].name, subs[i].summary);
     fprintf(out, "\nRun '%s form <subcommand> --help' for its options.\n", AGENT_PROG);

@@ -17,61 +17,154 @@
 #include "util.h"
 
 #define SUBMISSION_ID_MAX 128
-#define TICKETS_MAX 64
+#define TICKETS_MAX       64
 
-/* Finds and compiles form id/version for the chain of region/store;
- * scope_out gets the scope it came from. */
+#define INDEX_BATCH 256
+
+/* Reads one published policy version's forms into form_defs. */
+static shoal_err index_version(struct hub_ctx *ctx, const char *scope, int64_t version,
+                               shoal_diag *diag) {
+  sqlite3_stmt *st = NULL, *ins = NULL;
+  cJSON *doc = NULL;
+  shoal_err rc = shoal_db_prepare(
+      ctx->db, "SELECT doc FROM policies WHERE scope = ? AND version = ?", &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, version);
+  int s = sqlite3_step(st);
+  if (s == SQLITE_ROW) {
+    shoal_diag pd = {{0}};
+    if (shoal_json_parse((const char *)sqlite3_column_text(st, 0),
+                         (size_t)sqlite3_column_bytes(st, 0), &doc, &pd) != SHOAL_OK)
+      shoal_log(&ctx->log, SHOAL_LOG_WARN, "published policy %s v%" PRId64 " unreadable: %s", scope,
+                version, pd.msg);
+  } else if (s != SQLITE_DONE) {
+    rc = shoal_db_fail(ctx->db, s, "read published policy", diag);
+    goto cleanup;
+  }
+  if ((rc = shoal_db_prepare(ctx->db,
+                             "INSERT OR IGNORE INTO form_defs (scope, policy_version, form_id, "
+                             "form_version, def) VALUES (?, ?, ?, ?, ?)",
+                             &ins, diag)) != SHOAL_OK)
+    goto cleanup;
+  const cJSON *forms = doc ? cJSON_GetObjectItemCaseSensitive(doc, "forms") : NULL;
+  const cJSON *f;
+  cJSON_ArrayForEach(f, forms) {
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(f, "id");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, "version");
+    if (!cJSON_IsString(id) || !shoal_json_is_int(v))
+      continue; /* publish refuses such forms; nothing could name it */
+    char *def = shoal_json_print(f);
+    if (!def) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      goto cleanup;
+    }
+    sqlite3_reset(ins);
+    sqlite3_bind_text(ins, 1, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 2, version);
+    sqlite3_bind_text(ins, 3, id->valuestring, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 4, shoal_json_int(v));
+    sqlite3_bind_text(ins, 5, def, -1, SQLITE_TRANSIENT);
+    s = sqlite3_step(ins);
+    free(def);
+    if (s != SQLITE_DONE) {
+      rc = shoal_db_fail(ctx->db, s, "index form definition", diag);
+      goto cleanup;
+    }
+  }
+  sqlite3_finalize(ins);
+  ins = NULL;
+  if ((rc = shoal_db_prepare(
+           ctx->db, "INSERT OR IGNORE INTO form_index (scope, policy_version) VALUES (?, ?)", &ins,
+           diag)) != SHOAL_OK)
+    goto cleanup;
+  sqlite3_bind_text(ins, 1, scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(ins, 2, version);
+  if ((s = sqlite3_step(ins)) != SQLITE_DONE)
+    rc = shoal_db_fail(ctx->db, s, "index form definitions", diag);
+cleanup:
+  sqlite3_finalize(st);
+  sqlite3_finalize(ins);
+  cJSON_Delete(doc);
+  return rc;
+}
+
+/* Indexes the published versions of scope not read yet. */
+static shoal_err index_scope(struct hub_ctx *ctx, const char *scope, shoal_diag *diag) {
+  for (;;) {
+    int64_t versions[INDEX_BATCH];
+    size_t n = 0;
+    sqlite3_stmt *st = NULL;
+    shoal_err rc = shoal_db_prepare(
+        ctx->db,
+        "SELECT version FROM policies p WHERE scope = ?1 AND NOT EXISTS (SELECT 1 FROM "
+        "form_index i WHERE i.scope = ?1 AND i.policy_version = p.version) ORDER BY version LIMIT "
+        "?2",
+        &st, diag);
+    if (rc != SHOAL_OK)
+      return rc;
+    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, INDEX_BATCH);
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW)
+      versions[n++] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE)
+      return shoal_db_fail(ctx->db, s, "list published policies", diag);
+    for (size_t i = 0; i < n; i++)
+      if ((rc = index_version(ctx, scope, versions[i], diag)) != SHOAL_OK)
+        return rc;
+    if (n < INDEX_BATCH)
+      return SHOAL_OK;
+  }
+}
+
+/* Finds and compiles form id/version for the chain of region/store: the
+ * most specific scope holding that id AND version (its latest policy
+ * version holding it); scope_out gets the scope it came from. */
 static shoal_err find_form(struct hub_ctx *ctx, const char *region, const char *store,
                            const char *id, int64_t version, shoal_form **out, char *scope_out,
                            size_t scope_sz, shoal_diag *diag) {
-  char scopes[3][80], needle[SHOAL_ID_MAX + 3];
+  char scopes[3][80];
   snprintf(scopes[0], sizeof scopes[0], "global");
   snprintf(scopes[1], sizeof scopes[1], "region/%s", region);
   snprintf(scopes[2], sizeof scopes[2], "store/%s", store);
-  /* Identifiers need no JSON escaping, so a document holding the form
-   * contains its id in quotes: a cheap filter before parsing documents. */
-  snprintf(needle, sizeof needle, "\"%s\"", id);
+  shoal_err rc;
+  for (int i = 0; i < 3; i++)
+    if ((rc = index_scope(ctx, scopes[i], diag)) != SHOAL_OK)
+      return rc;
   sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(
-      ctx->db,
-      "SELECT scope, version, doc FROM policies WHERE scope IN (?1, ?2, ?3) "
-      "AND instr(doc, ?4) > 0 "
-      "ORDER BY CASE scope WHEN ?3 THEN 0 WHEN ?2 THEN 1 ELSE 2 END, version DESC",
-      &st, diag);
-  if (rc != SHOAL_OK)
+  if ((rc = shoal_db_prepare(ctx->db,
+                             "SELECT scope, def FROM form_defs WHERE scope IN (?1, ?2, ?3) AND "
+                             "form_id = ?4 AND form_version = ?5 ORDER BY CASE scope WHEN ?3 "
+                             "THEN 0 WHEN ?2 THEN 1 ELSE 2 END, policy_version DESC LIMIT 1",
+                             &st, diag)) != SHOAL_OK)
     return rc;
   for (int i = 0; i < 3; i++)
     sqlite3_bind_text(st, i + 1, scopes[i], -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 4, needle, -1, SQLITE_STATIC);
-  int s;
-  bool found = false;
-  while (!found && (s = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *doc_text = (const char *)sqlite3_column_text(st, 2);
-    cJSON *doc = NULL;
-    shoal_diag pd = {{0}};
-    if (shoal_json_parse(doc_text, (size_t)sqlite3_column_bytes(st, 2), &doc, &pd) != SHOAL_OK) {
-      shoal_log(&ctx->log, SHOAL_LOG_WARN, "published policy %s v%" PRId64 " unreadable: %s",
-                (const char *)sqlite3_column_text(st, 0), (int64_t)sqlite3_column_int64(st, 1),
-                pd.msg);
-      continue;
-    }
-    const cJSON *docs[1] = {doc};
-    const cJSON *def = shoal_forms_find(docs, 1, id, version, NULL);
-    if (def) {
-      found = true;
-      shoal_strlcpy(scope_out, (const char *)sqlite3_column_text(st, 0), scope_sz);
+  sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 5, version);
+  int s = sqlite3_step(st);
+  if (s == SQLITE_ROW) {
+    cJSON *def = NULL;
+    shoal_strlcpy(scope_out, (const char *)sqlite3_column_text(st, 0), scope_sz);
+    rc = shoal_json_parse((const char *)sqlite3_column_text(st, 1),
+                          (size_t)sqlite3_column_bytes(st, 1), &def, diag);
+    if (rc == SHOAL_OK)
       rc = shoal_form_compile(def, out, diag);
-      if (rc != SHOAL_OK)
-        shoal_diag_prefix(diag, "published form %s v%" PRId64, id, version);
+    if (rc != SHOAL_OK) {
+      shoal_diag_prefix(diag, "published form %s v%" PRId64 " (%s)", id, version, scope_out);
+      rc = SHOAL_EINPUT;
     }
-    cJSON_Delete(doc);
-  }
-  if (!found && s != SQLITE_DONE)
-    rc = shoal_db_fail(ctx->db, s, "read published policies", diag);
-  else if (!found)
+    cJSON_Delete(def);
+  } else if (s == SQLITE_DONE) {
     rc = shoal_fail(diag, SHOAL_EINPUT,
                     "form \"%s\" version %" PRId64 " was never published for store %s (region %s)",
                     id, version, store, region);
+  } else {
+    rc = shoal_db_fail(ctx->db, s, "read form definitions", diag);
+  }
   sqlite3_finalize(st);
   return rc;
 }
@@ -80,7 +173,8 @@ static shoal_err find_form(struct hub_ctx *ctx, const char *region, const char *
 static shoal_err device_region(struct hub_ctx *ctx, const char *device, char *out, size_t sz,
                                shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(ctx->db, "SELECT region FROM devices WHERE device = ?", &st, diag);
+  shoal_err rc =
+      shoal_db_prepare(ctx->db, "SELECT region FROM devices WHERE device = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
@@ -164,8 +258,8 @@ shoal_err hub_forms_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, sh
   if (!r.valid) {
     char why[300];
     describe_errors(r.errors, why, sizeof why);
-    rc = shoal_fail(diag, SHOAL_EINPUT, "submission %s of form %s v%" PRId64 " is invalid: %s",
-                    sub, form, version, why);
+    rc = shoal_fail(diag, SHOAL_EINPUT, "submission %s of form %s v%" PRId64 " is invalid: %s", sub,
+                    form, version, why);
     goto cleanup;
   }
   if (!(data_text = shoal_json_print(r.data)) || !(tickets_text = shoal_json_print(tickets))) {

@@ -69,7 +69,7 @@ static void arena_free(struct arena *a) {
 __extension__ typedef __int128 i128;
 
 #define DEC_MAX_SCALE 18
-#define DIV_SCALE 6
+#define DIV_SCALE     6
 
 struct dec {
   i128 m;    /* value = m / 10^scale */
@@ -315,12 +315,18 @@ static struct val vbool(bool b) {
 
 static bool val_truthy(const struct val *v) {
   switch (v->k) {
-  case V_NULL: return false;
-  case V_BOOL: return v->b;
-  case V_NUM: return v->d.m != 0;
-  case V_STR: return v->slen > 0;
-  case V_LIST: return v->n > 0;
-  case V_OBJ: return v->obj->child != NULL;
+  case V_NULL:
+    return false;
+  case V_BOOL:
+    return v->b;
+  case V_NUM:
+    return v->d.m != 0;
+  case V_STR:
+    return v->slen > 0;
+  case V_LIST:
+    return v->n > 0;
+  case V_OBJ:
+    return v->obj->child != NULL;
   }
   return false;
 }
@@ -329,10 +335,14 @@ static bool val_eq(const struct val *a, const struct val *b) {
   if (a->k != b->k)
     return false;
   switch (a->k) {
-  case V_NULL: return true;
-  case V_BOOL: return a->b == b->b;
-  case V_NUM: return dec_cmp(a->d, b->d) == 0;
-  case V_STR: return a->slen == b->slen && memcmp(a->s, b->s, a->slen) == 0;
+  case V_NULL:
+    return true;
+  case V_BOOL:
+    return a->b == b->b;
+  case V_NUM:
+    return dec_cmp(a->d, b->d) == 0;
+  case V_STR:
+    return a->slen == b->slen && memcmp(a->s, b->s, a->slen) == 0;
   case V_LIST:
     if (a->n != b->n)
       return false;
@@ -340,7 +350,8 @@ static bool val_eq(const struct val *a, const struct val *b) {
       if (!val_eq(&a->items[i], &b->items[i]))
         return false;
     return true;
-  case V_OBJ: return cJSON_Compare(a->obj, b->obj, true) != 0;
+  case V_OBJ:
+    return cJSON_Compare(a->obj, b->obj, true) != 0;
   }
   return false;
 }
@@ -365,11 +376,28 @@ static size_t utf8_chars(const char *s, size_t len) {
 /* ---- AST ----------------------------------------------------------------- */
 
 enum op {
-  N_LIT, N_NAME, N_LIST,
-  N_OR, N_AND, N_NOT,
-  N_EQ, N_NE, N_LT, N_LE, N_GT, N_GE, N_IN, N_NOTIN,
-  N_ADD, N_SUB, N_MUL, N_DIV, N_NEG,
-  N_LEN, N_CONTAINS, N_EMPTY,
+  N_LIT,
+  N_NAME,
+  N_LIST,
+  N_OR,
+  N_AND,
+  N_NOT,
+  N_EQ,
+  N_NE,
+  N_LT,
+  N_LE,
+  N_GT,
+  N_GE,
+  N_IN,
+  N_NOTIN,
+  N_ADD,
+  N_SUB,
+  N_MUL,
+  N_DIV,
+  N_NEG,
+  N_LEN,
+  N_CONTAINS,
+  N_EMPTY,
 };
 
 struct node {
@@ -392,9 +420,32 @@ struct shoal_expr {
 /* ---- lexer --------------------------------------------------------------- */
 
 enum tk {
-  T_END, T_NUM, T_STR, T_NAME, T_LP, T_RP, T_LB, T_RB, T_COMMA,
-  T_EQ, T_NE, T_LT, T_LE, T_GT, T_GE, T_PLUS, T_MINUS, T_STAR, T_SLASH,
-  T_AND, T_OR, T_NOT, T_IN, T_TRUE, T_FALSE, T_NULL,
+  T_END,
+  T_NUM,
+  T_STR,
+  T_NAME,
+  T_LP,
+  T_RP,
+  T_LB,
+  T_RB,
+  T_COMMA,
+  T_EQ,
+  T_NE,
+  T_LT,
+  T_LE,
+  T_GT,
+  T_GE,
+  T_PLUS,
+  T_MINUS,
+  T_STAR,
+  T_SLASH,
+  T_AND,
+  T_OR,
+  T_NOT,
+  T_IN,
+  T_TRUE,
+  T_FALSE,
+  T_NULL,
 };
 
 struct tok {
@@ -451,7 +502,9 @@ static void tok_desc(const struct parser *p, const struct tok *t, char *buf, siz
 static bool name_start(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
-static bool name_char(char c) { return name_start(c) || (c >= '0' && c <= '9'); }
+static bool name_char(char c) {
+  return name_start(c) || (c >= '0' && c <= '9');
+}
 
 static bool lex(struct parser *p) {
   const char *s = p->src;
@@ -520,7 +573,7 @@ static bool lex(struct parser *p) {
     static const struct {
       const char *w;
       enum tk k;
-    } kw[] = {{"and", T_AND},   {"or", T_OR},       {"not", T_NOT}, {"in", T_IN},
+    } kw[] = {{"and", T_AND},   {"or", T_OR},       {"not", T_NOT},  {"in", T_IN},
               {"true", T_TRUE}, {"false", T_FALSE}, {"null", T_NULL}};
     t.k = T_NAME;
     for (size_t j = 0; j < sizeof kw / sizeof kw[0]; j++)
@@ -537,15 +590,33 @@ static bool lex(struct parser *p) {
   } else {
     i++;
     switch (c) {
-    case '(': t.k = T_LP; break;
-    case ')': t.k = T_RP; break;
-    case '[': t.k = T_LB; break;
-    case ']': t.k = T_RB; break;
-    case ',': t.k = T_COMMA; break;
-    case '+': t.k = T_PLUS; break;
-    case '-': t.k = T_MINUS; break;
-    case '*': t.k = T_STAR; break;
-    case '/': t.k = T_SLASH; break;
+    case '(':
+      t.k = T_LP;
+      break;
+    case ')':
+      t.k = T_RP;
+      break;
+    case '[':
+      t.k = T_LB;
+      break;
+    case ']':
+      t.k = T_RB;
+      break;
+    case ',':
+      t.k = T_COMMA;
+      break;
+    case '+':
+      t.k = T_PLUS;
+      break;
+    case '-':
+      t.k = T_MINUS;
+      break;
+    case '*':
+      t.k = T_STAR;
+      break;
+    case '/':
+      t.k = T_SLASH;
+      break;
     case '=':
       if (c2 != '=')
         return perr(p, SHOAL_EINPUT, p->pos, "expected '==' (a single '=' is not an operator)",
@@ -555,8 +626,7 @@ static bool lex(struct parser *p) {
       break;
     case '!':
       if (c2 != '=')
-        return perr(p, SHOAL_EINPUT, p->pos, "expected '!=' (use 'not' for negation)", NULL,
-                    NULL);
+        return perr(p, SHOAL_EINPUT, p->pos, "expected '!=' (use 'not' for negation)", NULL, NULL);
       i++;
       t.k = T_NE;
       break;
@@ -583,8 +653,7 @@ static bool lex(struct parser *p) {
                n < 4)
           n++;
       snprintf(ch, sizeof ch, "%.*s", n, s + p->pos);
-      return perr(p, SHOAL_EINPUT, p->pos, "expected a value or an operator, found '%s'", ch,
-                  NULL);
+      return perr(p, SHOAL_EINPUT, p->pos, "expected a value or an operator, found '%s'", ch, NULL);
     }
     }
   }
@@ -730,8 +799,8 @@ static struct node *parse_primary(struct parser *p) {
       op = N_EMPTY;
       arity = 1;
     } else {
-      perr(p, SHOAL_EINPUT, t.start,
-           "expected a function len, contains or empty, found '%s'", t.str, NULL);
+      perr(p, SHOAL_EINPUT, t.start, "expected a function len, contains or empty, found '%s'",
+           t.str, NULL);
       return NULL;
     }
     if (!(n = new_node(p, op)) || !lex(p))
@@ -811,8 +880,8 @@ static struct node *parse_add(struct parser *p) {
 }
 
 static bool is_cmp(enum tk k) {
-  return k == T_EQ || k == T_NE || k == T_LT || k == T_LE || k == T_GT || k == T_GE ||
-         k == T_IN || k == T_NOT;
+  return k == T_EQ || k == T_NE || k == T_LT || k == T_LE || k == T_GT || k == T_GE || k == T_IN ||
+         k == T_NOT;
 }
 
 static struct node *parse_cmp(struct parser *p) {
@@ -821,13 +890,27 @@ static struct node *parse_cmp(struct parser *p) {
     return l;
   enum op op;
   switch (p->cur.k) {
-  case T_EQ: op = N_EQ; break;
-  case T_NE: op = N_NE; break;
-  case T_LT: op = N_LT; break;
-  case T_LE: op = N_LE; break;
-  case T_GT: op = N_GT; break;
-  case T_GE: op = N_GE; break;
-  case T_IN: op = N_IN; break;
+  case T_EQ:
+    op = N_EQ;
+    break;
+  case T_NE:
+    op = N_NE;
+    break;
+  case T_LT:
+    op = N_LT;
+    break;
+  case T_LE:
+    op = N_LE;
+    break;
+  case T_GT:
+    op = N_GT;
+    break;
+  case T_GE:
+    op = N_GE;
+    break;
+  case T_IN:
+    op = N_IN;
+    break;
   default: /* T_NOT: only as "not in" here */
     if (!lex(p))
       return NULL;
@@ -848,8 +931,7 @@ static struct node *parse_cmp(struct parser *p) {
     char d[64];
     tok_desc(p, &p->cur, d, sizeof d);
     perr(p, SHOAL_EINPUT, p->cur.start,
-         "expected 'and', 'or' or end of expression, found %s (comparisons do not chain)", d,
-         NULL);
+         "expected 'and', 'or' or end of expression, found %s (comparisons do not chain)", d, NULL);
     return NULL;
   }
   return n;
@@ -936,9 +1018,13 @@ void shoal_expr_free(shoal_expr *e) {
   free(e);
 }
 
-const char *shoal_expr_text(const shoal_expr *e) { return e->text; }
+const char *shoal_expr_text(const shoal_expr *e) {
+  return e->text;
+}
 
-size_t shoal_expr_name_count(const shoal_expr *e) { return e->nnames; }
+size_t shoal_expr_name_count(const shoal_expr *e) {
+  return e->nnames;
+}
 
 const char *shoal_expr_name_at(const shoal_expr *e, size_t i) {
   return i < e->nnames ? e->names[i] : NULL;
@@ -956,8 +1042,7 @@ struct ev {
 static bool ev_fail(struct ev *ev) {
   if (ev->err == SHOAL_OK) {
     if (ev->ar.over)
-      ev->err = shoal_fail(ev->diag, SHOAL_ELIMIT,
-                           "expression evaluation needs more than %d bytes",
+      ev->err = shoal_fail(ev->diag, SHOAL_ELIMIT, "expression evaluation needs more than %d bytes",
                            SHOAL_EXPR_EVAL_MAX_BYTES);
     else
       ev->err = shoal_fail(ev->diag, SHOAL_ENOMEM, "out of memory evaluating an expression");
@@ -1050,7 +1135,9 @@ static bool eval(struct ev *ev, const struct node *n, struct val *out) {
   struct val a, b;
   *out = VNULL;
   switch (n->op) {
-  case N_LIT: *out = n->lit; return true;
+  case N_LIT:
+    *out = n->lit;
+    return true;
   case N_NAME:
     return val_from_json(ev, lookup(ev->env, n->name, strlen(n->name)), 0, out);
   case N_LIST: {
@@ -1117,14 +1204,19 @@ static bool eval(struct ev *ev, const struct node *n, struct val *out) {
     *out = vbool(a.k == V_NULL || (a.k == V_STR && a.slen == 0) || (a.k == V_LIST && a.n == 0) ||
                  (a.k == V_OBJ && !a.obj->child));
     return true;
-  default: break;
+  default:
+    break;
   }
   /* binary operators */
   if (!eval(ev, n->a, &a) || !eval(ev, n->b, &b))
     return false;
   switch (n->op) {
-  case N_EQ: *out = vbool(val_eq(&a, &b)); return true;
-  case N_NE: *out = vbool(!val_eq(&a, &b)); return true;
+  case N_EQ:
+    *out = vbool(val_eq(&a, &b));
+    return true;
+  case N_NE:
+    *out = vbool(!val_eq(&a, &b));
+    return true;
   case N_LT:
   case N_LE:
   case N_GT:
@@ -1145,8 +1237,12 @@ static bool eval(struct ev *ev, const struct node *n, struct val *out) {
     *out = vbool(r);
     return true;
   }
-  case N_IN: *out = vbool(eval_in(&a, &b)); return true;
-  case N_NOTIN: *out = vbool(!eval_in(&a, &b)); return true;
+  case N_IN:
+    *out = vbool(eval_in(&a, &b));
+    return true;
+  case N_NOTIN:
+    *out = vbool(!eval_in(&a, &b));
+    return true;
   case N_CONTAINS:
     if (a.k == V_STR && b.k == V_STR)
       *out = vbool(str_contains(a.s, a.slen, b.s, b.slen));
@@ -1192,14 +1288,17 @@ static bool eval(struct ev *ev, const struct node *n, struct val *out) {
     }
     return true;
   }
-  default: return true;
+  default:
+    return true;
   }
 }
 
 static cJSON *val_to_json(const struct val *v) {
   switch (v->k) {
-  case V_NULL: return cJSON_CreateNull();
-  case V_BOOL: return cJSON_CreateBool(v->b);
+  case V_NULL:
+    return cJSON_CreateNull();
+  case V_BOOL:
+    return cJSON_CreateBool(v->b);
   case V_NUM: {
     char buf[64];
     dec_format(v->d, buf);
@@ -1227,7 +1326,8 @@ static cJSON *val_to_json(const struct val *v) {
     }
     return arr;
   }
-  case V_OBJ: return cJSON_Duplicate(v->obj, true);
+  case V_OBJ:
+    return cJSON_Duplicate(v->obj, true);
   }
   return NULL;
 }

@@ -17,7 +17,18 @@
 #include "timeutil.h"
 #include "util.h"
 
-enum ftype { F_TEXT, F_INT, F_DECIMAL, F_BOOL, F_CHOICE, F_MULTI, F_DATE, F_PHONE, F_SCAN, F_PHOTO };
+enum ftype {
+  F_TEXT,
+  F_INT,
+  F_DECIMAL,
+  F_BOOL,
+  F_CHOICE,
+  F_MULTI,
+  F_DATE,
+  F_PHONE,
+  F_SCAN,
+  F_PHOTO
+};
 
 static const char *const type_names[] = {"text",  "int",  "decimal", "bool", "choice",
                                          "multi", "date", "phone",   "scan", "photo"};
@@ -31,7 +42,7 @@ struct field {
   shoal_expr *visible_if;
   bool has_re;
   regex_t re;
-  const cJSON *min, *max; /* borrowed from the form's definition */
+  const cJSON *min, *max;   /* borrowed from the form's definition */
   int64_t min_len, max_len; /* -1: none */
   const cJSON *choices;
   const cJSON *dflt;
@@ -299,9 +310,15 @@ void shoal_form_free(shoal_form *f) {
   free(f);
 }
 
-const char *shoal_form_id(const shoal_form *f) { return f->id; }
-int64_t shoal_form_version(const shoal_form *f) { return f->version; }
-const cJSON *shoal_form_def(const shoal_form *f) { return f->def; }
+const char *shoal_form_id(const shoal_form *f) {
+  return f->id;
+}
+int64_t shoal_form_version(const shoal_form *f) {
+  return f->version;
+}
+const cJSON *shoal_form_def(const shoal_form *f) {
+  return f->def;
+}
 
 static bool key_known(const char *k, const char *const *keys, size_t n) {
   for (size_t i = 0; i < n; i++)
@@ -313,8 +330,7 @@ static bool key_known(const char *k, const char *const *keys, size_t n) {
 /* Compiles expression text for field `fid` (NULL for on_submit entry
  * `act`) and checks the names it uses: fields before index `limit`. */
 static shoal_err compile_expr(const shoal_form *f, const char *what, const char *fid, size_t act,
-                              const cJSON *text, size_t limit, shoal_expr **out,
-                              shoal_diag *diag) {
+                              const cJSON *text, size_t limit, shoal_expr **out, shoal_diag *diag) {
   char where[160];
   if (fid)
     snprintf(where, sizeof where, "form \"%s\" field \"%s\"", f->id, fid);
@@ -356,9 +372,15 @@ static shoal_err check_bound(const shoal_form *f, struct field *fd, const cJSON 
   char buf[48];
   bool ok;
   switch (fd->type) {
-  case F_INT: ok = shoal_json_is_int(b); break;
-  case F_DECIMAL: ok = num_text(b, buf, sizeof buf) != NULL; break;
-  case F_DATE: ok = cJSON_IsString(b) && is_date(b->valuestring); break;
+  case F_INT:
+    ok = shoal_json_is_int(b);
+    break;
+  case F_DECIMAL:
+    ok = num_text(b, buf, sizeof buf) != NULL;
+    break;
+  case F_DATE:
+    ok = cJSON_IsString(b) && is_date(b->valuestring);
+    break;
   default:
     return shoal_fail(diag, SHOAL_EINPUT,
                       "form \"%s\" field \"%s\": \"%s\" applies only to int, decimal and date "
@@ -375,9 +397,8 @@ static shoal_err check_bound(const shoal_form *f, struct field *fd, const cJSON 
 }
 
 static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_diag *diag) {
-  static const char *const keys[] = {"id",      "type", "label",   "required",
-                                     "visible_if", "pattern", "min", "max",
-                                     "min_len", "max_len", "choices", "default"};
+  static const char *const keys[] = {"id",  "type", "label",   "required", "visible_if", "pattern",
+                                     "min", "max",  "min_len", "max_len",  "choices",    "default"};
   struct field *fd = &f->fields[i];
   shoal_err rc;
   const cJSON *k;
@@ -412,8 +433,8 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
                       SHOAL_OK)
     return rc;
   const cJSON *vis = cJSON_GetObjectItemCaseSensitive(jf, "visible_if");
-  if (vis && (rc = compile_expr(f, "visible_if", fd->id, 0, vis, i, &fd->visible_if, diag)) !=
-                 SHOAL_OK)
+  if (vis &&
+      (rc = compile_expr(f, "visible_if", fd->id, 0, vis, i, &fd->visible_if, diag)) != SHOAL_OK)
     return rc;
 
   const cJSON *pat = cJSON_GetObjectItemCaseSensitive(jf, "pattern");
@@ -424,8 +445,8 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
                         "scan fields",
                         f->id, fd->id);
     if (!cJSON_IsString(pat))
-      return shoal_fail(diag, SHOAL_EINPUT, "form \"%s\" field \"%s\": \"pattern\" must be a string",
-                        f->id, fd->id);
+      return shoal_fail(diag, SHOAL_EINPUT,
+                        "form \"%s\" field \"%s\": \"pattern\" must be a string", f->id, fd->id);
     int rr = regcomp(&fd->re, pat->valuestring, REG_EXTENDED | REG_NOSUB);
     if (rr != 0) {
       char msg[128];
@@ -446,9 +467,9 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
     return rc;
   if (fd->min && fd->max) {
     char b1[48], b2[48];
-    int c = fd->type == F_DATE ? strcmp(fd->min->valuestring, fd->max->valuestring)
-                               : dec_text_cmp(num_text(fd->min, b1, sizeof b1),
-                                              num_text(fd->max, b2, sizeof b2));
+    int c = fd->type == F_DATE
+                ? strcmp(fd->min->valuestring, fd->max->valuestring)
+                : dec_text_cmp(num_text(fd->min, b1, sizeof b1), num_text(fd->max, b2, sizeof b2));
     if (c > 0)
       return shoal_fail(diag, SHOAL_EINPUT, "form \"%s\" field \"%s\": \"min\" is above \"max\"",
                         f->id, fd->id);
@@ -487,8 +508,8 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
                         "form \"%s\" field \"%s\": \"choices\" must be a non-empty array", f->id,
                         fd->id);
     if (cJSON_GetArraySize(ch) > SHOAL_FORM_CHOICES_MAX)
-      return shoal_fail(diag, SHOAL_ELIMIT, "form \"%s\" field \"%s\": more than %d choices",
-                        f->id, fd->id, SHOAL_FORM_CHOICES_MAX);
+      return shoal_fail(diag, SHOAL_ELIMIT, "form \"%s\" field \"%s\": more than %d choices", f->id,
+                        fd->id, SHOAL_FORM_CHOICES_MAX);
     const cJSON *c;
     cJSON_ArrayForEach(c, ch) {
       if (cJSON_IsObject(c)) {
@@ -510,8 +531,8 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
                           f->id, fd->id);
       for (const cJSON *d = ch->child; d != c; d = d->next)
         if (strcmp(choice_value(d), v) == 0)
-          return shoal_fail(diag, SHOAL_EINPUT,
-                            "form \"%s\" field \"%s\": duplicate choice \"%s\"", f->id, fd->id, v);
+          return shoal_fail(diag, SHOAL_EINPUT, "form \"%s\" field \"%s\": duplicate choice \"%s\"",
+                            f->id, fd->id, v);
     }
     fd->choices = ch;
   } else if (fd->type == F_CHOICE || fd->type == F_MULTI) {
@@ -540,8 +561,8 @@ static shoal_err compile_action(shoal_form *f, size_t i, const cJSON *ja, shoal_
   const cJSON *k;
   cJSON_ArrayForEach(k, ja) {
     if (strcmp(k->string, "if") != 0 && strcmp(k->string, "ticket") != 0)
-      return shoal_fail(diag, SHOAL_EINPUT, "form \"%s\" on_submit[%zu]: unknown key \"%s\"",
-                        f->id, i, k->string);
+      return shoal_fail(diag, SHOAL_EINPUT, "form \"%s\" on_submit[%zu]: unknown key \"%s\"", f->id,
+                        i, k->string);
   }
   const cJSON *cond = cJSON_GetObjectItemCaseSensitive(ja, "if");
   if (cond && (rc = compile_expr(f, "if", NULL, i, cond, f->nfields, &a->cond, diag)) != SHOAL_OK)
@@ -561,8 +582,8 @@ static shoal_err compile_action(shoal_form *f, size_t i, const cJSON *ja, shoal_
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, tkeys[j]);
     if (!cJSON_IsString(v) || !v->valuestring[0])
       return shoal_fail(diag, SHOAL_EINPUT,
-                        "form \"%s\" on_submit[%zu]: ticket needs a non-empty string \"%s\"",
-                        f->id, i, tkeys[j]);
+                        "form \"%s\" on_submit[%zu]: ticket needs a non-empty string \"%s\"", f->id,
+                        i, tkeys[j]);
   }
   const char *p = cJSON_GetObjectItemCaseSensitive(t, "priority")->valuestring;
   if (!key_known(p, prios, 4))
@@ -730,8 +751,8 @@ static bool add_error(cJSON *errors, const char *field, const char *code) {
   return cJSON_AddStringToObject(e, "field", field) && cJSON_AddStringToObject(e, "code", code);
 }
 
-shoal_err shoal_form_validate(const shoal_form *f, const cJSON *data,
-                              struct shoal_form_result *out, shoal_diag *diag) {
+shoal_err shoal_form_validate(const shoal_form *f, const cJSON *data, struct shoal_form_result *out,
+                              shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   struct shoal_form_result r = {0};
   if (!cJSON_IsObject(data))
@@ -772,7 +793,8 @@ shoal_err shoal_form_validate(const shoal_form *f, const cJSON *data,
       continue;
     }
     cJSON *kept = cJSON_Duplicate(v, true);
-    cJSON *seen = fd->type == F_DECIMAL ? cJSON_CreateRaw(v->valuestring) : cJSON_Duplicate(v, true);
+    cJSON *seen =
+        fd->type == F_DECIMAL ? cJSON_CreateRaw(v->valuestring) : cJSON_Duplicate(v, true);
     if (!kept || !seen) {
       cJSON_Delete(kept);
       cJSON_Delete(seen);
@@ -814,15 +836,16 @@ cJSON *shoal_form_result_json(const struct shoal_form_result *r) {
   return o;
 }
 
-shoal_err shoal_form_on_submit(const shoal_form *f, const struct shoal_form_result *r,
-                               cJSON **out, shoal_diag *diag) {
+shoal_err shoal_form_on_submit(const shoal_form *f, const struct shoal_form_result *r, cJSON **out,
+                               shoal_diag *diag) {
   cJSON *arr = cJSON_CreateArray();
   if (!arr)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   for (size_t i = 0; i < f->nacts; i++) {
     bool hit = true;
     shoal_err rc;
-    if (f->acts[i].cond && (rc = shoal_expr_test(f->acts[i].cond, r->env, &hit, diag)) != SHOAL_OK) {
+    if (f->acts[i].cond &&
+        (rc = shoal_expr_test(f->acts[i].cond, r->env, &hit, diag)) != SHOAL_OK) {
       cJSON_Delete(arr);
       return rc;
     }
@@ -876,8 +899,8 @@ static const char *skip_value(const char *p, const char *end) {
     }
     return end;
   }
-  while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' &&
-         *p != '\n' && *p != '\r')
+  while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' && *p != '\n' &&
+         *p != '\r')
     p++;
   return p;
 }
@@ -906,7 +929,7 @@ shoal_err shoal_forms_data_parse(const char *text, size_t len, cJSON **out, shoa
    * turn each top-level number into a raw node of its exact text. */
   p = text;
   if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
-    p += 3; /* cJSON skips a UTF-8 byte order mark too */
+    p += 3;                /* cJSON skips a UTF-8 byte order mark too */
   p = skip_ws(p, end) + 1; /* past '{' */
   cJSON *c = root->child;
   for (; c; c = c->next) {
@@ -917,12 +940,12 @@ shoal_err shoal_forms_data_parse(const char *text, size_t len, cJSON **out, shoa
         return rc;
       }
     p = skip_ws(p, end);
-    p = skip_string(p, end);    /* key */
-    p = skip_ws(p, end) + 1;    /* ':' */
+    p = skip_string(p, end); /* key */
+    p = skip_ws(p, end) + 1; /* ':' */
     p = skip_ws(p, end);
     const char *v = p;
     p = skip_value(p, end);
-    p = skip_ws(p, end) + 1;    /* ',' or '}' */
+    p = skip_ws(p, end) + 1; /* ',' or '}' */
     if (cJSON_IsNumber(c)) {
       size_t n = (size_t)(skip_value(v, end) - v);
       char *raw = malloc(n + 1);

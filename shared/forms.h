@@ -61,8 +61,8 @@ struct shoal_form_result {
  * caller releases with shoal_form_result_cleanup; an invalid submission is
  * still SHOAL_OK with out->valid false. Fails on a non-object (EINPUT) or
  * on resource limits. */
-shoal_err shoal_form_validate(const shoal_form *f, const cJSON *data,
-                              struct shoal_form_result *out, shoal_diag *diag);
+shoal_err shoal_form_validate(const shoal_form *f, const cJSON *data, struct shoal_form_result *out,
+                              shoal_diag *diag);
 
 /* Deletes the trees a result holds; safe on a zeroed result. */
 void shoal_form_result_cleanup(struct shoal_form_result *r);
@@ -73,8 +73,8 @@ cJSON *shoal_form_result_json(const struct shoal_form_result *r);
 /* The tickets a valid submission opens: a new array (caller deletes) of
  * {"category", "priority", "title"}, one per on_submit entry whose `if` is
  * true against r->env (an entry without `if` always matches), in order. */
-shoal_err shoal_form_on_submit(const shoal_form *f, const struct shoal_form_result *r,
-                               cJSON **out, shoal_diag *diag);
+shoal_err shoal_form_on_submit(const shoal_form *f, const struct shoal_form_result *r, cJSON **out,
+                               shoal_diag *diag);
 
 /* Parses submitted form data (a JSON object, at most
  * SHOAL_FORM_DATA_MAX_BYTES). Top-level numbers become raw nodes holding

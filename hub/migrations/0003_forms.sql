@@ -21,3 +21,21 @@ CREATE TABLE form_submissions (
 CREATE INDEX form_submissions_by_id ON form_submissions (submission);
 CREATE INDEX form_submissions_by_form ON form_submissions (form_id, version);
 CREATE INDEX form_submissions_by_store ON form_submissions (store, at_ms);
+
+-- Every form definition in the published policy history, extracted once
+-- per policy version (form_index records which versions were read), so
+-- re-validating a submission never re-parses whole policy documents.
+CREATE TABLE form_defs (
+  scope          TEXT NOT NULL,
+  policy_version INTEGER NOT NULL,
+  form_id        TEXT NOT NULL,
+  form_version   INTEGER NOT NULL,
+  def            TEXT NOT NULL,       -- the form definition (JSON)
+  PRIMARY KEY (scope, policy_version, form_id)
+) WITHOUT ROWID;
+CREATE INDEX form_defs_by_form ON form_defs (form_id, form_version);
+CREATE TABLE form_index (
+  scope          TEXT NOT NULL,
+  policy_version INTEGER NOT NULL,
+  PRIMARY KEY (scope, policy_version)
+) WITHOUT ROWID;

@@ -78,7 +78,7 @@ static void test_expr_precedence(void **state) {
   (void)state;
   check("1 + 2 * 3", NULL, "7");
   check("(1 + 2) * 3", NULL, "9");
-  check("10 - 4 - 3", NULL, "3");      /* left associative */
+  check("10 - 4 - 3", NULL, "3"); /* left associative */
   check("2 * 3 - 4 / 2", NULL, "4.000000");
   check("-2 * 3", NULL, "-6");
   check("- -2", NULL, "2");
@@ -86,7 +86,7 @@ static void test_expr_precedence(void **state) {
   /* or < and < not < comparison */
   check("true or false and false", NULL, "true");
   check("(true or false) and false", NULL, "false");
-  check("not 1 == 2", NULL, "true");   /* not (1 == 2) */
+  check("not 1 == 2", NULL, "true"); /* not (1 == 2) */
   check("not true or true", NULL, "true");
   check("not true and false", NULL, "false");
   check("1 + 1 == 2 and 2 * 2 == 4", NULL, "true");
@@ -242,7 +242,8 @@ static void test_expr_names_listed(void **state) {
   assert_string_equal(shoal_expr_name_at(e, 1), "area");
   assert_string_equal(shoal_expr_name_at(e, 2), "customer.tier");
   assert_null(shoal_expr_name_at(e, 3));
-  assert_string_equal(shoal_expr_text(e), "score < 60 and len(area) > 1 or score == 0 or customer.tier");
+  assert_string_equal(shoal_expr_text(e),
+                      "score < 60 and len(area) > 1 or score == 0 or customer.tier");
   shoal_expr_free(e);
   /* literals and function names are not names */
   assert_int_equal(shoal_expr_compile("len('x') == 1 and true and null == null", &e, &d), SHOAL_OK);
@@ -306,11 +307,11 @@ static void test_expr_limits(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_expr_precedence),   cmocka_unit_test(test_expr_null_rules),
+      cmocka_unit_test(test_expr_precedence),     cmocka_unit_test(test_expr_null_rules),
       cmocka_unit_test(test_expr_decimals_exact), cmocka_unit_test(test_expr_strings),
-      cmocka_unit_test(test_expr_lists_and_in), cmocka_unit_test(test_expr_functions),
-      cmocka_unit_test(test_expr_dotted_names), cmocka_unit_test(test_expr_names_listed),
-      cmocka_unit_test(test_expr_parse_errors), cmocka_unit_test(test_expr_limits),
+      cmocka_unit_test(test_expr_lists_and_in),   cmocka_unit_test(test_expr_functions),
+      cmocka_unit_test(test_expr_dotted_names),   cmocka_unit_test(test_expr_names_listed),
+      cmocka_unit_test(test_expr_parse_errors),   cmocka_unit_test(test_expr_limits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

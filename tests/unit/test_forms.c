@@ -71,17 +71,19 @@ static void refused(const char *def_json, const char *want) {
 }
 
 #define FORM(fields) "{\"id\":\"f\",\"version\":1,\"title\":\"T\",\"fields\":[" fields "]}"
-#define OK(data) "{\"valid\":true,\"errors\":[],\"data\":" data "}"
+#define OK(data)     "{\"valid\":true,\"errors\":[],\"data\":" data "}"
 
 static void test_forms_hidden_field_dropped(void **state) {
   (void)state;
-  const char *def = FORM("{\"id\":\"kind\",\"type\":\"choice\",\"choices\":[\"a\",\"b\"]},"
-                         "{\"id\":\"x\",\"type\":\"int\",\"visible_if\":\"kind == 'b'\",\"required\":true},"
-                         "{\"id\":\"y\",\"type\":\"text\",\"required\":\"x == null\"}");
+  const char *def =
+      FORM("{\"id\":\"kind\",\"type\":\"choice\",\"choices\":[\"a\",\"b\"]},"
+           "{\"id\":\"x\",\"type\":\"int\",\"visible_if\":\"kind == 'b'\",\"required\":true},"
+           "{\"id\":\"y\",\"type\":\"text\",\"required\":\"x == null\"}");
   /* hidden: a bad value is neither checked nor kept, and x is null later */
   check(def, "{\"kind\":\"a\",\"x\":\"junk\",\"y\":\"t\"}", OK("{\"kind\":\"a\",\"y\":\"t\"}"));
   check(def, "{\"kind\":\"a\",\"x\":5}",
-        "{\"valid\":false,\"errors\":[{\"field\":\"y\",\"code\":\"required\"}],\"data\":{\"kind\":\"a\"}}");
+        "{\"valid\":false,\"errors\":[{\"field\":\"y\",\"code\":\"required\"}],\"data\":{\"kind\":"
+        "\"a\"}}");
   /* visible: checked */
   check(def, "{\"kind\":\"b\",\"x\":\"junk\"}",
         "{\"valid\":false,\"errors\":[{\"field\":\"x\",\"code\":\"type\"},"
@@ -92,8 +94,9 @@ static void test_forms_hidden_field_dropped(void **state) {
 
 static void test_forms_default_applies_to_absent_only(void **state) {
   (void)state;
-  const char *def = FORM("{\"id\":\"qty\",\"type\":\"int\",\"min\":1,\"default\":1,\"required\":true},"
-                         "{\"id\":\"big\",\"type\":\"bool\",\"visible_if\":\"qty > 1\",\"default\":false}");
+  const char *def =
+      FORM("{\"id\":\"qty\",\"type\":\"int\",\"min\":1,\"default\":1,\"required\":true},"
+           "{\"id\":\"big\",\"type\":\"bool\",\"visible_if\":\"qty > 1\",\"default\":false}");
   check(def, "{}", OK("{\"qty\":1}"));
   check(def, "{\"qty\":5}", OK("{\"qty\":5,\"big\":false}"));
   /* null is given, not absent: no default, so required */
@@ -116,36 +119,39 @@ static void test_forms_required_bool_and_expression(void **state) {
         "{\"valid\":false,\"errors\":[{\"field\":\"c\",\"code\":\"required\"}],"
         "\"data\":{\"a\":\"yes\",\"d\":[\"x\"]}}");
   /* false and 0 are not empty */
-  check(FORM("{\"id\":\"b\",\"type\":\"bool\",\"required\":true},{\"id\":\"n\",\"type\":\"int\",\"required\":true}"),
+  check(FORM("{\"id\":\"b\",\"type\":\"bool\",\"required\":true},{\"id\":\"n\",\"type\":\"int\","
+             "\"required\":true}"),
         "{\"b\":false,\"n\":0}", OK("{\"b\":false,\"n\":0}"));
 }
 
 static void test_forms_types(void **state) {
   (void)state;
-  const char *def =
-      FORM("{\"id\":\"t\",\"type\":\"text\"},{\"id\":\"i\",\"type\":\"int\"},"
-           "{\"id\":\"dec\",\"type\":\"decimal\"},{\"id\":\"b\",\"type\":\"bool\"},"
-           "{\"id\":\"c\",\"type\":\"choice\",\"choices\":[\"1\",\"x\"]},"
-           "{\"id\":\"m\",\"type\":\"multi\",\"choices\":[\"x\",\"y\"]},"
-           "{\"id\":\"dt\",\"type\":\"date\"},{\"id\":\"p\",\"type\":\"phone\"},"
-           "{\"id\":\"s\",\"type\":\"scan\"},{\"id\":\"ph\",\"type\":\"photo\"}");
+  const char *def = FORM("{\"id\":\"t\",\"type\":\"text\"},{\"id\":\"i\",\"type\":\"int\"},"
+                         "{\"id\":\"dec\",\"type\":\"decimal\"},{\"id\":\"b\",\"type\":\"bool\"},"
+                         "{\"id\":\"c\",\"type\":\"choice\",\"choices\":[\"1\",\"x\"]},"
+                         "{\"id\":\"m\",\"type\":\"multi\",\"choices\":[\"x\",\"y\"]},"
+                         "{\"id\":\"dt\",\"type\":\"date\"},{\"id\":\"p\",\"type\":\"phone\"},"
+                         "{\"id\":\"s\",\"type\":\"scan\"},{\"id\":\"ph\",\"type\":\"photo\"}");
   check(def,
         "{\"t\":\"hi\",\"i\":-7,\"dec\":\"-12.50\",\"b\":true,\"c\":\"x\",\"m\":[\"y\",\"x\"],"
         "\"dt\":\"2024-02-29\",\"p\":\"+8613800138000\",\"s\":\"6901234567892\",\"ph\":\"blob:1\"}",
         OK("{\"t\":\"hi\",\"i\":-7,\"dec\":\"-12.50\",\"b\":true,\"c\":\"x\",\"m\":[\"y\",\"x\"],"
-           "\"dt\":\"2024-02-29\",\"p\":\"+8613800138000\",\"s\":\"6901234567892\",\"ph\":\"blob:1\"}"));
+           "\"dt\":\"2024-02-29\",\"p\":\"+8613800138000\",\"s\":\"6901234567892\",\"ph\":\"blob:"
+           "1\"}"));
   const char *bad =
       "{\"t\":5,\"i\":\"3\",\"dec\":12.5,\"b\":\"true\",\"c\":1,\"m\":\"x\",\"dt\":\"2023-02-29\","
       "\"p\":\"1234\",\"s\":[\"a\"],\"ph\":{}}";
   check(def, bad,
-        "{\"valid\":false,\"errors\":[{\"field\":\"t\",\"code\":\"type\"},{\"field\":\"i\",\"code\":\"type\"},"
+        "{\"valid\":false,\"errors\":[{\"field\":\"t\",\"code\":\"type\"},{\"field\":\"i\","
+        "\"code\":\"type\"},"
         "{\"field\":\"dec\",\"code\":\"type\"},{\"field\":\"b\",\"code\":\"type\"},"
         "{\"field\":\"c\",\"code\":\"type\"},{\"field\":\"m\",\"code\":\"type\"},"
         "{\"field\":\"dt\",\"code\":\"type\"},{\"field\":\"p\",\"code\":\"type\"},"
         "{\"field\":\"s\",\"code\":\"type\"},{\"field\":\"ph\",\"code\":\"type\"}],\"data\":{}}");
   /* int: 3.0, 3.5, 1e2 and true are not JSON integers */
   const char *idef = FORM("{\"id\":\"i\",\"type\":\"int\"}");
-  const char *itype = "{\"valid\":false,\"errors\":[{\"field\":\"i\",\"code\":\"type\"}],\"data\":{}}";
+  const char *itype =
+      "{\"valid\":false,\"errors\":[{\"field\":\"i\",\"code\":\"type\"}],\"data\":{}}";
   check(idef, "{\"i\":3.0}", itype);
   check(idef, "{\"i\":3.5}", itype);
   check(idef, "{\"i\":1e2}", itype);
@@ -153,7 +159,8 @@ static void test_forms_types(void **state) {
   check(idef, "{\"i\":12345678901234567890}", OK("{\"i\":12345678901234567890}"));
   /* decimal text shapes */
   const char *ddef = FORM("{\"id\":\"d\",\"type\":\"decimal\"}");
-  const char *dtype = "{\"valid\":false,\"errors\":[{\"field\":\"d\",\"code\":\"type\"}],\"data\":{}}";
+  const char *dtype =
+      "{\"valid\":false,\"errors\":[{\"field\":\"d\",\"code\":\"type\"}],\"data\":{}}";
   check(ddef, "{\"d\":\"12.\"}", dtype);
   check(ddef, "{\"d\":\".5\"}", dtype);
   check(ddef, "{\"d\":\"1e3\"}", dtype);
@@ -175,16 +182,19 @@ static void test_forms_types(void **state) {
 
 static void test_forms_choices_plain_and_labelled(void **state) {
   (void)state;
-  const char *def = FORM("{\"id\":\"c\",\"type\":\"choice\",\"choices\":[{\"value\":\"m\",\"label\":\"Monthly\"},\"cod\"]},"
-                         "{\"id\":\"m\",\"type\":\"multi\",\"choices\":[\"a\",{\"value\":\"b\",\"label\":\"B\"}]},"
-                         "{\"id\":\"t\",\"type\":\"text\",\"choices\":[\"only\"]}");
+  const char *def = FORM(
+      "{\"id\":\"c\",\"type\":\"choice\",\"choices\":[{\"value\":\"m\",\"label\":\"Monthly\"},"
+      "\"cod\"]},"
+      "{\"id\":\"m\",\"type\":\"multi\",\"choices\":[\"a\",{\"value\":\"b\",\"label\":\"B\"}]},"
+      "{\"id\":\"t\",\"type\":\"text\",\"choices\":[\"only\"]}");
   check(def, "{\"c\":\"m\",\"m\":[\"b\",\"a\"],\"t\":\"only\"}",
         OK("{\"c\":\"m\",\"m\":[\"b\",\"a\"],\"t\":\"only\"}"));
   check(def, "{\"c\":\"cod\"}", OK("{\"c\":\"cod\"}"));
   /* a label is not a value; one bad element fails the whole multi */
-  check(def, "{\"c\":\"Monthly\",\"m\":[\"a\",\"B\"],\"t\":\"other\"}",
-        "{\"valid\":false,\"errors\":[{\"field\":\"c\",\"code\":\"choice\"},"
-        "{\"field\":\"m\",\"code\":\"choice\"},{\"field\":\"t\",\"code\":\"choice\"}],\"data\":{}}");
+  check(
+      def, "{\"c\":\"Monthly\",\"m\":[\"a\",\"B\"],\"t\":\"other\"}",
+      "{\"valid\":false,\"errors\":[{\"field\":\"c\",\"code\":\"choice\"},"
+      "{\"field\":\"m\",\"code\":\"choice\"},{\"field\":\"t\",\"code\":\"choice\"}],\"data\":{}}");
 }
 
 static void test_forms_pattern_posix_ere(void **state) {
@@ -196,7 +206,8 @@ static void test_forms_pattern_posix_ere(void **state) {
         OK("{\"o\":\"SO20261122\",\"t\":\"zzabab\",\"p\":\"+8613800138000\"}"));
   check(def, "{\"o\":\"SO2026112\",\"t\":\"ba\",\"p\":\"+4413800138000\"}",
         "{\"valid\":false,\"errors\":[{\"field\":\"o\",\"code\":\"pattern\"},"
-        "{\"field\":\"t\",\"code\":\"pattern\"},{\"field\":\"p\",\"code\":\"pattern\"}],\"data\":{}}");
+        "{\"field\":\"t\",\"code\":\"pattern\"},{\"field\":\"p\",\"code\":\"pattern\"}],\"data\":{}"
+        "}");
   /* type is checked before the pattern */
   check(def, "{\"p\":\"86-138\"}",
         "{\"valid\":false,\"errors\":[{\"field\":\"p\",\"code\":\"type\"}],\"data\":{}}");
@@ -204,17 +215,20 @@ static void test_forms_pattern_posix_ere(void **state) {
 
 static void test_forms_min_max_numbers_and_dates(void **state) {
   (void)state;
-  const char *def = FORM("{\"id\":\"i\",\"type\":\"int\",\"min\":-5,\"max\":99},"
-                         "{\"id\":\"d\",\"type\":\"decimal\",\"min\":\"-30\",\"max\":\"10\"},"
-                         "{\"id\":\"e\",\"type\":\"decimal\",\"min\":0.5},"
-                         "{\"id\":\"t\",\"type\":\"date\",\"min\":\"2026-01-01\",\"max\":\"2026-12-31\"}");
+  const char *def =
+      FORM("{\"id\":\"i\",\"type\":\"int\",\"min\":-5,\"max\":99},"
+           "{\"id\":\"d\",\"type\":\"decimal\",\"min\":\"-30\",\"max\":\"10\"},"
+           "{\"id\":\"e\",\"type\":\"decimal\",\"min\":0.5},"
+           "{\"id\":\"t\",\"type\":\"date\",\"min\":\"2026-01-01\",\"max\":\"2026-12-31\"}");
   check(def, "{\"i\":-5,\"d\":\"10.000\",\"e\":\"0.50\",\"t\":\"2026-12-31\"}",
         OK("{\"i\":-5,\"d\":\"10.000\",\"e\":\"0.50\",\"t\":\"2026-12-31\"}"));
   check(def, "{\"i\":-6,\"d\":\"-30.0000000000000000001\",\"e\":\"0.4999\",\"t\":\"2025-12-31\"}",
-        "{\"valid\":false,\"errors\":[{\"field\":\"i\",\"code\":\"min\"},{\"field\":\"d\",\"code\":\"min\"},"
+        "{\"valid\":false,\"errors\":[{\"field\":\"i\",\"code\":\"min\"},{\"field\":\"d\",\"code\":"
+        "\"min\"},"
         "{\"field\":\"e\",\"code\":\"min\"},{\"field\":\"t\",\"code\":\"min\"}],\"data\":{}}");
   check(def, "{\"i\":100,\"d\":\"10.0000000000000000001\",\"t\":\"2027-01-01\"}",
-        "{\"valid\":false,\"errors\":[{\"field\":\"i\",\"code\":\"max\"},{\"field\":\"d\",\"code\":\"max\"},"
+        "{\"valid\":false,\"errors\":[{\"field\":\"i\",\"code\":\"max\"},{\"field\":\"d\",\"code\":"
+        "\"max\"},"
         "{\"field\":\"t\",\"code\":\"max\"}],\"data\":{}}");
   check(def, "{\"d\":\"-0\",\"i\":0}", OK("{\"i\":0,\"d\":\"-0\"}"));
   check(def, "{\"d\":\"-18.5\"}", OK("{\"d\":\"-18.5\"}"));
@@ -226,14 +240,17 @@ static void test_forms_min_max_numbers_and_dates(void **state) {
 static void test_forms_min_len_max_len(void **state) {
   (void)state;
   const char *def = FORM("{\"id\":\"t\",\"type\":\"text\",\"min_len\":2,\"max_len\":5},"
-                         "{\"id\":\"m\",\"type\":\"multi\",\"choices\":[\"a\",\"b\",\"c\"],\"min_len\":2,\"max_len\":2}");
+                         "{\"id\":\"m\",\"type\":\"multi\",\"choices\":[\"a\",\"b\",\"c\"],\"min_"
+                         "len\":2,\"max_len\":2}");
   /* characters, not bytes: "héllo" is 5 characters in 6 bytes */
   check(def, "{\"t\":\"héllo\",\"m\":[\"a\",\"b\"]}", OK("{\"t\":\"héllo\",\"m\":[\"a\",\"b\"]}"));
   check(def, "{\"t\":\"门店巡检表\"}", OK("{\"t\":\"门店巡检表\"}"));
   check(def, "{\"t\":\"é\",\"m\":[\"a\"]}",
-        "{\"valid\":false,\"errors\":[{\"field\":\"t\",\"code\":\"min\"},{\"field\":\"m\",\"code\":\"min\"}],\"data\":{}}");
+        "{\"valid\":false,\"errors\":[{\"field\":\"t\",\"code\":\"min\"},{\"field\":\"m\",\"code\":"
+        "\"min\"}],\"data\":{}}");
   check(def, "{\"t\":\"héllo!\",\"m\":[\"a\",\"b\",\"c\"]}",
-        "{\"valid\":false,\"errors\":[{\"field\":\"t\",\"code\":\"max\"},{\"field\":\"m\",\"code\":\"max\"}],\"data\":{}}");
+        "{\"valid\":false,\"errors\":[{\"field\":\"t\",\"code\":\"max\"},{\"field\":\"m\",\"code\":"
+        "\"max\"}],\"data\":{}}");
 }
 
 static void test_forms_one_error_per_field_first_failing(void **state) {
@@ -251,9 +268,11 @@ static void test_forms_one_error_per_field_first_failing(void **state) {
 
 static void test_forms_unknown_keys_last_in_submitted_order(void **state) {
   (void)state;
-  const char *def = FORM("{\"id\":\"a\",\"type\":\"int\"},{\"id\":\"b\",\"type\":\"text\",\"required\":true}");
+  const char *def =
+      FORM("{\"id\":\"a\",\"type\":\"int\"},{\"id\":\"b\",\"type\":\"text\",\"required\":true}");
   check(def, "{\"zz\":1,\"a\":\"x\",\"aa\":2,\"b\":\"ok\",\"m\":null}",
-        "{\"valid\":false,\"errors\":[{\"field\":\"a\",\"code\":\"type\"},{\"field\":\"zz\",\"code\":\"unknown\"},"
+        "{\"valid\":false,\"errors\":[{\"field\":\"a\",\"code\":\"type\"},{\"field\":\"zz\","
+        "\"code\":\"unknown\"},"
         "{\"field\":\"aa\",\"code\":\"unknown\"},{\"field\":\"m\",\"code\":\"unknown\"}],"
         "\"data\":{\"b\":\"ok\"}}");
 }
@@ -271,7 +290,8 @@ static void test_forms_expressions_see_typed_values(void **state) {
   /* decimal fields are numbers in expressions; failed fields are null */
   const char *def = FORM("{\"id\":\"temp\",\"type\":\"decimal\"},"
                          "{\"id\":\"n\",\"type\":\"int\",\"max\":5},"
-                         "{\"id\":\"why\",\"type\":\"text\",\"visible_if\":\"temp > 4.5 or n == null\",\"required\":true}");
+                         "{\"id\":\"why\",\"type\":\"text\",\"visible_if\":\"temp > 4.5 or n == "
+                         "null\",\"required\":true}");
   check(def, "{\"temp\":\"4.50\",\"n\":1}", OK("{\"temp\":\"4.50\",\"n\":1}"));
   check(def, "{\"temp\":\"4.51\",\"n\":1}",
         "{\"valid\":false,\"errors\":[{\"field\":\"why\",\"code\":\"required\"}],"
@@ -285,7 +305,8 @@ static void test_forms_data_parse(void **state) {
   (void)state;
   cJSON *d = NULL;
   shoal_diag diag = {{0}};
-  const char *t = "\xEF\xBB\xBF { \"a\" : 3.0 , \"s\":\"x,}\\\"\", \"n\":[1,{\"k\":2}], \"b\": -0.25e1 }";
+  const char *t =
+      "\xEF\xBB\xBF { \"a\" : 3.0 , \"s\":\"x,}\\\"\", \"n\":[1,{\"k\":2}], \"b\": -0.25e1 }";
   assert_int_equal(shoal_forms_data_parse(t, strlen(t), &d, &diag), SHOAL_OK);
   assert_true(cJSON_IsRaw(cJSON_GetObjectItem(d, "a")));
   assert_string_equal(cJSON_GetObjectItem(d, "a")->valuestring, "3.0");
@@ -301,7 +322,8 @@ static void test_forms_data_parse(void **state) {
 
 static void test_forms_find_most_specific_scope(void **state) {
   (void)state;
-  cJSON *g = cJSON_Parse("{\"scope\":\"global\",\"forms\":[{\"id\":\"a\",\"version\":1},{\"id\":\"b\",\"version\":1}]}");
+  cJSON *g = cJSON_Parse("{\"scope\":\"global\",\"forms\":[{\"id\":\"a\",\"version\":1},{\"id\":"
+                         "\"b\",\"version\":1}]}");
   cJSON *r = cJSON_Parse("{\"scope\":\"region/r\",\"forms\":[{\"id\":\"a\",\"version\":2}]}");
   const cJSON *docs[3] = {g, r, NULL};
   size_t idx = 9;
@@ -323,10 +345,13 @@ static void test_forms_find_most_specific_scope(void **state) {
 static void test_forms_on_submit_matches_in_order(void **state) {
   (void)state;
   shoal_form *f = compile(
-      "{\"id\":\"f\",\"version\":4,\"title\":\"T\",\"fields\":[{\"id\":\"issue\",\"type\":\"text\"},"
+      "{\"id\":\"f\",\"version\":4,\"title\":\"T\",\"fields\":[{\"id\":\"issue\",\"type\":\"text\"}"
+      ","
       "{\"id\":\"n\",\"type\":\"int\"}],\"on_submit\":["
-      "{\"if\":\"issue == 'broken'\",\"ticket\":{\"category\":\"repair\",\"priority\":\"high\",\"title\":\"Fix\"}},"
-      "{\"if\":\"n > 2\",\"ticket\":{\"category\":\"stock\",\"priority\":\"low\",\"title\":\"Count\"}},"
+      "{\"if\":\"issue == "
+      "'broken'\",\"ticket\":{\"category\":\"repair\",\"priority\":\"high\",\"title\":\"Fix\"}},"
+      "{\"if\":\"n > "
+      "2\",\"ticket\":{\"category\":\"stock\",\"priority\":\"low\",\"title\":\"Count\"}},"
       "{\"ticket\":{\"category\":\"log\",\"priority\":\"normal\",\"title\":\"Always\"}}]}");
   cJSON *data = cJSON_Parse("{\"issue\":\"broken\",\"n\":1}");
   struct shoal_form_result r = {0};
@@ -349,34 +374,46 @@ static void test_forms_on_submit_matches_in_order(void **state) {
 static void test_forms_policy_refuses_bad_forms(void **state) {
   (void)state;
   refused(FORM("{\"id\":\"a\",\"type\":\"text\",\"visible_if\":\"b ==\"}"), "at column 5");
-  refused(FORM("{\"id\":\"a\",\"type\":\"text\",\"visible_if\":\"b == 1\"},{\"id\":\"b\",\"type\":\"int\"}"),
+  refused(FORM("{\"id\":\"a\",\"type\":\"text\",\"visible_if\":\"b == "
+               "1\"},{\"id\":\"b\",\"type\":\"int\"}"),
           "names \"b\", which comes later");
   refused(FORM("{\"id\":\"a\",\"type\":\"text\",\"required\":\"a == ''\"}"), "is the field itself");
-  refused(FORM("{\"id\":\"a\",\"type\":\"text\",\"required\":\"nope\"}"), "not a field of the form");
+  refused(FORM("{\"id\":\"a\",\"type\":\"text\",\"required\":\"nope\"}"),
+          "not a field of the form");
   refused(FORM("{\"id\":\"a\",\"type\":\"text\",\"required\":1}"), "must be an expression");
   refused(FORM("{\"id\":\"a\",\"type\":\"txt\"}"), "unknown type \"txt\"");
-  refused(FORM("{\"id\":\"a\",\"type\":\"text\"},{\"id\":\"a\",\"type\":\"int\"}"), "duplicate field id \"a\"");
+  refused(FORM("{\"id\":\"a\",\"type\":\"text\"},{\"id\":\"a\",\"type\":\"int\"}"),
+          "duplicate field id \"a\"");
   refused(FORM("{\"id\":\"a/b\",\"type\":\"text\"}"), "field #1 needs an \"id\"");
   refused(FORM("{\"id\":\"a\",\"type\":\"text\",\"requried\":true}"), "unknown key \"requried\"");
   refused(FORM("{\"id\":\"a\",\"type\":\"text\",\"pattern\":\"([a-z\"}"), "not a POSIX extended");
-  refused(FORM("{\"id\":\"a\",\"type\":\"int\",\"pattern\":\"x\"}"), "applies only to text, phone and scan");
-  refused(FORM("{\"id\":\"a\",\"type\":\"text\",\"min\":1}"), "applies only to int, decimal and date");
+  refused(FORM("{\"id\":\"a\",\"type\":\"int\",\"pattern\":\"x\"}"),
+          "applies only to text, phone and scan");
+  refused(FORM("{\"id\":\"a\",\"type\":\"text\",\"min\":1}"),
+          "applies only to int, decimal and date");
   refused(FORM("{\"id\":\"a\",\"type\":\"int\",\"min\":1.5}"), "must be an integer");
   refused(FORM("{\"id\":\"a\",\"type\":\"decimal\",\"max\":\"1,5\"}"), "must be a decimal number");
   refused(FORM("{\"id\":\"a\",\"type\":\"date\",\"min\":\"2026-02-30\"}"), "must be a date");
   refused(FORM("{\"id\":\"a\",\"type\":\"int\",\"min\":5,\"max\":4}"), "\"min\" is above \"max\"");
   refused(FORM("{\"id\":\"a\",\"type\":\"text\",\"min_len\":-1}"), "must be an integer >= 0");
-  refused(FORM("{\"id\":\"a\",\"type\":\"int\",\"max_len\":3}"), "applies only to text-like and multi");
+  refused(FORM("{\"id\":\"a\",\"type\":\"int\",\"max_len\":3}"),
+          "applies only to text-like and multi");
   refused(FORM("{\"id\":\"a\",\"type\":\"choice\"}"), "needs \"choices\"");
-  refused(FORM("{\"id\":\"a\",\"type\":\"choice\",\"choices\":[\"x\",\"x\"]}"), "duplicate choice \"x\"");
-  refused(FORM("{\"id\":\"a\",\"type\":\"choice\",\"choices\":[{\"label\":\"x\"}]}"), "a choice is a string");
+  refused(FORM("{\"id\":\"a\",\"type\":\"choice\",\"choices\":[\"x\",\"x\"]}"),
+          "duplicate choice \"x\"");
+  refused(FORM("{\"id\":\"a\",\"type\":\"choice\",\"choices\":[{\"label\":\"x\"}]}"),
+          "a choice is a string");
   refused(FORM("{\"id\":\"a\",\"type\":\"choice\",\"choices\":[1]}"), "a choice is a string");
-  refused(FORM("{\"id\":\"a\",\"type\":\"int\",\"default\":\"1\"}"), "\"default\" is not a valid value (type)");
-  refused(FORM("{\"id\":\"a\",\"type\":\"int\",\"max\":3,\"default\":4}"), "not a valid value (max)");
-  refused("{\"id\":\"f\",\"version\":0,\"title\":\"T\",\"fields\":[]}", "\"version\" must be an integer >= 1");
+  refused(FORM("{\"id\":\"a\",\"type\":\"int\",\"default\":\"1\"}"),
+          "\"default\" is not a valid value (type)");
+  refused(FORM("{\"id\":\"a\",\"type\":\"int\",\"max\":3,\"default\":4}"),
+          "not a valid value (max)");
+  refused("{\"id\":\"f\",\"version\":0,\"title\":\"T\",\"fields\":[]}",
+          "\"version\" must be an integer >= 1");
   refused("{\"id\":\"f\",\"version\":1,\"fields\":[]}", "\"title\" must be a string");
   refused("{\"id\":\"f g\",\"version\":1,\"title\":\"T\",\"fields\":[]}", "needs an \"id\"");
-  refused("{\"id\":\"f\",\"version\":1,\"title\":\"T\",\"fields\":[],\"extra\":1}", "unknown key \"extra\"");
+  refused("{\"id\":\"f\",\"version\":1,\"title\":\"T\",\"fields\":[],\"extra\":1}",
+          "unknown key \"extra\"");
   refused("{\"id\":\"f\",\"version\":1,\"title\":\"T\",\"fields\":[],\"on_submit\":[{\"if\":\"x\","
           "\"ticket\":{\"category\":\"c\",\"priority\":\"normal\",\"title\":\"t\"}}]}",
           "not a field of the form");
@@ -387,21 +424,24 @@ static void test_forms_policy_refuses_bad_forms(void **state) {
           "\"ticket\":{\"category\":\"c\",\"priority\":\"low\"}}]}",
           "non-empty string \"title\"");
   /* on_submit may name any field, later ones included */
-  shoal_form *f = compile("{\"id\":\"f\",\"version\":1,\"title\":\"T\",\"fields\":[{\"id\":\"a\",\"type\":\"int\"},"
-                          "{\"id\":\"b\",\"type\":\"int\"}],\"on_submit\":[{\"if\":\"b > a\",\"ticket\":"
-                          "{\"category\":\"c\",\"priority\":\"urgent\",\"title\":\"t\"}}]}");
+  shoal_form *f = compile(
+      "{\"id\":\"f\",\"version\":1,\"title\":\"T\",\"fields\":[{\"id\":\"a\",\"type\":\"int\"},"
+      "{\"id\":\"b\",\"type\":\"int\"}],\"on_submit\":[{\"if\":\"b > a\",\"ticket\":"
+      "{\"category\":\"c\",\"priority\":\"urgent\",\"title\":\"t\"}}]}");
   shoal_form_free(f);
 }
 
 static void test_forms_policy_doc_validation(void **state) {
   (void)state;
   shoal_diag d = {{0}};
-  const char *good = "{\"scope\":\"global\",\"forms\":[" FORM("{\"id\":\"a\",\"type\":\"text\"}") "]}";
+  const char *good =
+      "{\"scope\":\"global\",\"forms\":[" FORM("{\"id\":\"a\",\"type\":\"text\"}") "]}";
   assert_int_equal(shoal_policy_validate(good, strlen(good), NULL, &d), SHOAL_OK);
   const char *dup = "{\"scope\":\"global\",\"forms\":[" FORM("") "," FORM("") "]}";
   assert_int_equal(shoal_policy_validate(dup, strlen(dup), NULL, &d), SHOAL_EINPUT);
   assert_non_null(strstr(d.msg, "duplicate form id \"f\""));
-  const char *bad = "{\"scope\":\"global\",\"forms\":[" FORM("{\"id\":\"a\",\"type\":\"text\",\"visible_if\":\"(\"}") "]}";
+  const char *bad = "{\"scope\":\"global\",\"forms\":[" FORM(
+      "{\"id\":\"a\",\"type\":\"text\",\"visible_if\":\"(\"}") "]}";
   assert_int_equal(shoal_policy_validate(bad, strlen(bad), NULL, &d), SHOAL_EINPUT);
   assert_non_null(strstr(d.msg, "at column 2: expected a value"));
 }

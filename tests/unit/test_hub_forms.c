@@ -21,8 +21,8 @@
 
 static char dir[512];
 
-#define FORM_V(v, maxq)                                                                          \
-  "{\"id\":\"svc\",\"version\":" #v ",\"title\":\"Service\",\"fields\":["                         \
+#define FORM_V(v, maxq)                                                                            \
+  "{\"id\":\"svc\",\"version\":" #v ",\"title\":\"Service\",\"fields\":["                          \
   "{\"id\":\"issue\",\"type\":\"choice\",\"choices\":[\"repair\",\"consult\"],\"required\":true}," \
   "{\"id\":\"qty\",\"type\":\"int\",\"min\":1,\"max\":" #maxq "}]}"
 
@@ -91,10 +91,11 @@ static shoal_err ingest(struct hub_ctx *ctx, int64_t seq, const char *store, con
   ev.seq = seq;
   ev.hlc = 1;
   char body[1024];
-  snprintf(body, sizeof body,
-           "{\"submission\":\"d1-F%lld\",\"form\":\"svc\",\"version\":%d,\"region\":\"%s\","
-           "\"store\":\"%s\",\"data\":%s,\"tickets\":[\"T-1\"],\"at\":\"2026-11-22T08:00:00.000Z\"}",
-           (long long)seq, version, region, store, data);
+  snprintf(
+      body, sizeof body,
+      "{\"submission\":\"d1-F%lld\",\"form\":\"svc\",\"version\":%d,\"region\":\"%s\","
+      "\"store\":\"%s\",\"data\":%s,\"tickets\":[\"T-1\"],\"at\":\"2026-11-22T08:00:00.000Z\"}",
+      (long long)seq, version, region, store, data);
   ev.body = cJSON_Parse(body);
   assert_non_null(ev.body);
   assert_int_equal(shoal_db_begin(ctx->db, d), SHOAL_OK);
@@ -107,14 +108,16 @@ static shoal_err ingest(struct hub_ctx *ctx, int64_t seq, const char *store, con
   return rc;
 }
 
-static void stored(struct hub_ctx *ctx, int64_t seq, const char *want_scope, const char *want_data) {
+static void stored(struct hub_ctx *ctx, int64_t seq, const char *want_scope,
+                   const char *want_data) {
   sqlite3_stmt *st = NULL;
   shoal_diag d = {{0}};
-  assert_int_equal(shoal_db_prepare(ctx->db,
-                                    "SELECT scope, data, submission, tickets, at_ms FROM "
-                                    "form_submissions WHERE device = 'd1' AND epoch = '42' AND seq = ?",
-                                    &st, &d),
-                   SHOAL_OK);
+  assert_int_equal(
+      shoal_db_prepare(ctx->db,
+                       "SELECT scope, data, submission, tickets, at_ms FROM "
+                       "form_submissions WHERE device = 'd1' AND epoch = '42' AND seq = ?",
+                       &st, &d),
+      SHOAL_OK);
   sqlite3_bind_int64(st, 1, seq);
   assert_int_equal(sqlite3_step(st), SQLITE_ROW);
   assert_string_equal((const char *)sqlite3_column_text(st, 0), want_scope);
@@ -167,14 +170,16 @@ static void test_hub_forms_refuses_unknown_version(void **state) {
   assert_int_equal(ingest(ctx, 1, "cd-001", "cn-e", 3, "{\"issue\":\"repair\"}", &d), SHOAL_EINPUT);
   assert_non_null(strstr(d.msg, "version 3 was never published"));
   /* another region's version does not apply to this store */
-  assert_int_equal(ingest(ctx, 2, "cd-001", "cn-sw", 9, "{\"issue\":\"repair\"}", &d), SHOAL_EINPUT);
+  assert_int_equal(ingest(ctx, 2, "cd-001", "cn-sw", 9, "{\"issue\":\"repair\"}", &d),
+                   SHOAL_EINPUT);
   assert_int_equal(count(ctx), 0);
 }
 
 static void test_hub_forms_refuses_foreign_store_or_region(void **state) {
   struct hub_ctx *ctx = *state;
   shoal_diag d = {{0}};
-  assert_int_equal(ingest(ctx, 1, "cd-002", "cn-sw", 7, "{\"issue\":\"repair\"}", &d), SHOAL_EINPUT);
+  assert_int_equal(ingest(ctx, 1, "cd-002", "cn-sw", 7, "{\"issue\":\"repair\"}", &d),
+                   SHOAL_EINPUT);
   assert_non_null(strstr(d.msg, "store cd-002"));
   assert_int_equal(shoal_db_exec(ctx->db,
                                  "INSERT INTO devices (device, store, region) VALUES ('d1', "
@@ -182,9 +187,32 @@ static void test_hub_forms_refuses_foreign_store_or_region(void **state) {
                                  &d),
                    SHOAL_OK);
   /* the hub knows d1 is in cn-e: it cannot borrow cn-sw's variant */
-  assert_int_equal(ingest(ctx, 2, "cd-001", "cn-sw", 7, "{\"issue\":\"repair\"}", &d), SHOAL_EINPUT);
+  assert_int_equal(ingest(ctx, 2, "cd-001", "cn-sw", 7, "{\"issue\":\"repair\"}", &d),
+                   SHOAL_EINPUT);
   assert_non_null(strstr(d.msg, "is in cn-e"));
   assert_int_equal(count(ctx), 0);
+}
+
+static void test_hub_forms_sees_versions_published_later(void **state) {
+  struct hub_ctx *ctx = *state;
+  shoal_diag d = {{0}};
+  if (ingest(ctx, 1, "cd-001", "cn-e", 1, "{\"issue\":\"repair\"}", &d) != SHOAL_OK)
+    fail_msg("%s", d.msg);
+  /* the definitions read so far are indexed once per policy version */
+  int64_t n = 0;
+  assert_int_equal(shoal_db_query_int(ctx->db, "SELECT COUNT(*) FROM form_index", 0, &n, &d),
+                   SHOAL_OK);
+  assert_int_equal(n, 2); /* global v1 and v2; cn-e and cd-001 have published nothing */
+  assert_int_equal(
+      shoal_db_exec(ctx->db,
+                    "INSERT INTO policies (scope, version, issued_at, doc, envelope, "
+                    "published_ms) VALUES ('store/cd-001', 1, '2026-11-02T00:00:00Z', "
+                    "'{\"scope\":\"store/cd-001\",\"forms\":[" FORM_V(5, 2) "]}', '{}', 0)",
+                    &d),
+      SHOAL_OK);
+  if (ingest(ctx, 2, "cd-001", "cn-e", 5, "{\"issue\":\"repair\",\"qty\":2}", &d) != SHOAL_OK)
+    fail_msg("%s", d.msg);
+  stored(ctx, 2, "store/cd-001", "{\"issue\":\"repair\",\"qty\":2}");
 }
 
 int main(void) {
@@ -195,6 +223,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_hub_forms_refuses_unknown_version, setup, teardown),
       cmocka_unit_test_setup_teardown(test_hub_forms_refuses_foreign_store_or_region, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_hub_forms_sees_versions_published_later, setup,
                                       teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
