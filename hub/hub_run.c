@@ -18,6 +18,7 @@
 #include "db.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
+#include "hub_trust.h"
 #include "hub_http.h"
 #include "hub_ingest.h"
 #include "hub_ingestor.h"
@@ -183,6 +184,15 @@ static void publish_policies(struct hub_run *r) {
   if (resync) {
     if (n)
       shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "republished the newest version of %d scope(s)", n);
+    /* The retained trust chain (key rotation) is lost with the broker's
+     * retained messages too. */
+    char *chain = NULL, topic[SHOAL_TOPIC_MAX];
+    if (hub_trust_chain(&r->ctx, &chain, &diag) == SHOAL_OK &&
+        shoal_topic_format(topic, sizeof topic, r->ctx.cfg.topic_prefix, SHOAL_TOPIC_TRUST, NULL,
+                           NULL) == SHOAL_OK &&
+        shoal_mqtt_publish(r->m, topic, chain, strlen(chain), 1, true, NULL, &diag) != SHOAL_OK)
+      shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "republish trust chain: %s", diag.msg);
+    free(chain);
     r->resync_policies = false;
   }
   r->policy_rowid = max_rowid;
