@@ -26,7 +26,7 @@
 #include "wire.h"
 
 #define DEAD_PAYLOAD_KEEP 4096 /* bytes of an oversized message kept as evidence */
-#define POISON_SLOTS 16
+#define POISON_SLOTS      16
 
 struct stream {
   char device[SHOAL_ID_MAX + 1];
@@ -86,13 +86,13 @@ struct hub_ingestor {
   void *ack_user;
   sqlite3_stmt *st[ST_COUNT];
   bool open;
-  int n;                 /* messages in the open batch */
+  int n; /* messages in the open batch */
   int64_t opened_mono;
-  int64_t now_ms;        /* wall clock at the batch's first message */
+  int64_t now_ms;         /* wall clock at the batch's first message */
   struct stream *streams; /* streams touched by the open batch */
   int nstreams;
-  int *slots;            /* open-addressing index into streams, -1 = empty */
-  unsigned nslots;       /* power of two, > 2 * batch_max */
+  int *slots;      /* open-addressing index into streams, -1 = empty */
+  unsigned nslots; /* power of two, > 2 * batch_max */
   struct poison poison[POISON_SLOTS];
   unsigned poison_next;
   struct hub_ingestor_stats stats;
@@ -195,6 +195,10 @@ static shoal_err batch_open(struct hub_ingestor *ing, shoal_diag *diag) {
   ing->n = 0;
   ing->opened_mono = shoal_mono_ms();
   return SHOAL_OK;
+}
+
+bool hub_ingestor_open(const struct hub_ingestor *ing) {
+  return ing->open;
 }
 
 bool hub_ingestor_due(const struct hub_ingestor *ing) {
@@ -387,8 +391,9 @@ static shoal_err sale_check(const struct shoal_event *ev, struct sale *out, shoa
   if (!shoal_id_valid(out->region))
     return shoal_fail(diag, SHOAL_EINPUT, "\"region\" is not a valid identifier");
   if (strcmp(store, ev->store) != 0)
-    return shoal_fail(diag, SHOAL_EINPUT, "sale for store \"%.64s\" sent by a device of store \"%s\"",
-                      store, ev->store);
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "sale for store \"%.64s\" sent by a device of store \"%s\"", store,
+                      ev->store);
   if ((rc = shoal_time_parse(at, &t, diag)) != SHOAL_OK) {
     shoal_diag_prefix(diag, "\"at\"");
     return SHOAL_EINPUT;
@@ -427,13 +432,90 @@ static bool webhook_wants(const struct hub_ctx *ctx, unsigned ev) {
   return false;
 }
 
+/* Skips one JSON value at p (already known to be valid JSON); NULL if the
+ * text ends first. */
+static const char *skip_value(const char *p, const char *end) {
+  int depth = 0;
+  do {
+    while (p < end &&
+           (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ',' || *p == ':'))
+      p++;
+    if (p >= end)
+      return NULL;
+    if (*p == '"') {
+      for (p++; p < end && *p != '"'; p++)
+        if (*p == '\\')
+          p++;
+      if (p >= end)
+        return NULL;
+      p++;
+    } else if (*p == '{' || *p == '[') {
+      depth++;
+      p++;
+      continue;
+    } else if (*p == '}' || *p == ']') {
+      depth--;
+      p++;
+    } else {
+      while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
+             *p != '\r' && *p != '\t')
+        p++;
+    }
+  } while (depth > 0);
+  return p;
+}
+
+/* The exact bytes of top-level member "body" of a valid JSON object, so the
+ * hub stores the sale as sent (and does not pay for re-printing it). False
+ * if not found the simple way (an escaped key): the caller re-prints. */
+static bool raw_body(const char *json, size_t len, const char **start, size_t *n) {
+  const char *p = json, *end = json + len;
+  while (p < end && *p != '{')
+    p++;
+  if (p >= end)
+    return false;
+  p++;
+  for (;;) {
+    while (p < end && *p != '"' && *p != '}')
+      p++;
+    if (p >= end || *p == '}')
+      return false;
+    const char *k = p + 1, *q = skip_value(p, end);
+    if (!q)
+      return false;
+    bool is_body = q - k == 5 && memcmp(k, "body\"", 5) == 0;
+    while (q < end && *q != ':')
+      q++;
+    if (q >= end)
+      return false;
+    q++;
+    while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
+      q++;
+    const char *v_end = skip_value(q, end);
+    if (!v_end)
+      return false;
+    if (is_body) {
+      *start = q;
+      *n = (size_t)(v_end - q);
+      return true;
+    }
+    p = v_end;
+  }
+}
+
 static shoal_err sale_store(struct hub_ingestor *ing, const struct shoal_event *ev,
-                            const struct sale *sale, shoal_diag *diag) {
+                            const struct sale *sale, const char *payload, size_t len,
+                            shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
-  char *body = shoal_json_print(ev->body);
-  char *hook = NULL;
-  if (!body)
-    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  const char *raw = NULL;
+  size_t raw_len = 0;
+  char *body = NULL, *hook = NULL;
+  if (!raw_body(payload, len, &raw, &raw_len) || raw_len > (size_t)INT32_MAX) {
+    if (!(body = shoal_json_print(ev->body)))
+      return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    raw = body;
+    raw_len = strlen(body);
+  }
   sqlite3_stmt *q = stmt(ing, ST_INS_SALE);
   sqlite3_bind_text(q, 1, ev->device, -1, SQLITE_STATIC);
   sqlite3_bind_text(q, 2, ev->epoch, -1, SQLITE_STATIC);
@@ -446,7 +528,7 @@ static shoal_err sale_store(struct hub_ingestor *ing, const struct shoal_event *
   sqlite3_bind_int64(q, 9, sale->discount);
   sqlite3_bind_int64(q, 10, sale->rounding);
   sqlite3_bind_int64(q, 11, sale->total);
-  sqlite3_bind_text(q, 12, body, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 12, raw, (int)raw_len, SQLITE_STATIC);
   int r = sqlite3_step(q);
   sqlite3_reset(q);
   if (r != SQLITE_DONE) {
@@ -480,13 +562,13 @@ static bool input_error(shoal_err rc) {
  * SHOAL_OK (stored), an input error (diag says why; its writes are undone)
  * or another error (the batch must roll back). */
 static shoal_err apply_event(struct hub_ingestor *ing, const struct shoal_event *ev,
-                             shoal_diag *diag) {
+                             const char *payload, size_t len, shoal_diag *diag) {
   shoal_err rc;
   if (strcmp(ev->type, "sale") == 0) {
     struct sale sale;
     if ((rc = sale_check(ev, &sale, diag)) != SHOAL_OK)
       return input_error(rc) ? rc : SHOAL_EINPUT;
-    return sale_store(ing, ev, &sale, diag);
+    return sale_store(ing, ev, &sale, payload, len, diag);
   }
   if (strcmp(ev->type, "hello") == 0)
     return hub_devices_hello(ing->ctx->db, ev, ing->now_ms, diag);
@@ -512,8 +594,7 @@ static shoal_err apply_event(struct hub_ingestor *ing, const struct shoal_event 
 }
 
 static shoal_err handle_up(struct hub_ingestor *ing, const char *topic, const char *tstore,
-                           const char *tdevice, const void *payload, size_t len,
-                           shoal_diag *diag) {
+                           const char *tdevice, const void *payload, size_t len, shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   shoal_diag why = {{0}};
   struct shoal_event ev = {0};
@@ -569,7 +650,7 @@ static shoal_err handle_up(struct hub_ingestor *ing, const char *topic, const ch
     snprintf(reason, sizeof reason, "could not be processed after %d tries", p->tries);
     rc = dead_letter(ing, topic, ev.device, ev.store, ev.epoch, ev.seq, reason, payload, len, diag);
   } else {
-    rc = apply_event(ing, &ev, &why);
+    rc = apply_event(ing, &ev, payload, len, &why);
     if (rc != SHOAL_OK && input_error(rc)) {
       snprintf(reason, sizeof reason, "%s event refused: %s", ev.type, why.msg);
       rc = dead_letter(ing, topic, ev.device, ev.store, ev.epoch, ev.seq, reason, payload, len,
@@ -591,13 +672,22 @@ cleanup:
 }
 
 shoal_err hub_ingestor_handle(struct hub_ingestor *ing, const char *topic, const void *payload,
-                              size_t len, shoal_diag *diag) {
+                              size_t len, bool retained, shoal_diag *diag) {
   enum shoal_topic kind;
   char a[SHOAL_ID_MAX + 1], b[SHOAL_ID_MAX + 1];
   shoal_diag why = {{0}};
   const char *prefix = ing->ctx->cfg.topic_prefix ? ing->ctx->cfg.topic_prefix : "shoal/v1";
-  if (shoal_topic_parse(prefix, topic, &kind, a, b) != SHOAL_OK ||
-      (kind != SHOAL_TOPIC_UP && kind != SHOAL_TOPIC_PRESENCE)) {
+  bool parsed = shoal_topic_parse(prefix, topic, &kind, a, b) == SHOAL_OK;
+  if (!parsed) {
+    /* Under the up filter but not P/up/{store}/{device} with valid
+     * identifiers: nobody to ack, but keep it as evidence. */
+    char up[SHOAL_TOPIC_MAX];
+    size_t n = (size_t)snprintf(up, sizeof up, "%s/up/", prefix);
+    if (n >= sizeof up || strncmp(topic, up, n) != 0) {
+      shoal_log(&ing->ctx->log, SHOAL_LOG_DEBUG, "ignored message on %.200s", topic);
+      return SHOAL_OK;
+    }
+  } else if (kind != SHOAL_TOPIC_UP && kind != SHOAL_TOPIC_PRESENCE) {
     shoal_log(&ing->ctx->log, SHOAL_LOG_DEBUG, "ignored message on %.200s", topic);
     return SHOAL_OK;
   }
@@ -607,8 +697,12 @@ shoal_err hub_ingestor_handle(struct hub_ingestor *ing, const char *topic, const
   if (ing->n == 0)
     ing->now_ms = shoal_now_ms();
   ing->n++;
-  if (kind == SHOAL_TOPIC_PRESENCE) {
-    rc = hub_devices_presence(ing->ctx->db, a, b, payload, len, ing->now_ms, &why);
+  if (!parsed) {
+    ing->stats.received++;
+    rc = dead_letter(ing, topic, NULL, NULL, NULL, 0,
+                     "topic is not up/{store}/{device} with valid identifiers", payload, len, diag);
+  } else if (kind == SHOAL_TOPIC_PRESENCE) {
+    rc = hub_devices_presence(ing->ctx->db, a, b, payload, len, retained, ing->now_ms, &why);
     if (rc != SHOAL_OK && input_error(rc)) {
       shoal_log(&ing->ctx->log, SHOAL_LOG_WARN, "ignored presence on %s: %s", topic, why.msg);
       rc = SHOAL_OK;
@@ -648,13 +742,16 @@ shoal_err hub_ingestor_flush(struct hub_ingestor *ing, shoal_diag *diag) {
         goto fail;
       }
     }
-    if (s->stored_new &&
-        (rc = hub_devices_touch(ing->ctx->db, s->store, s->device, s->epoch, ing->now_ms, diag)) !=
-            SHOAL_OK)
+    if (s->stored_new && (rc = hub_devices_touch(ing->ctx->db, s->store, s->device, s->epoch,
+                                                 ing->now_ms, diag)) != SHOAL_OK)
       goto fail;
   }
+  int64_t t_commit = shoal_mono_ms();
   if ((rc = shoal_db_commit(ing->ctx->db, diag)) != SHOAL_OK)
     goto fail;
+  shoal_log(&ing->ctx->log, SHOAL_LOG_DEBUG,
+            "batch: %d messages, %d streams, open %" PRId64 " ms, commit %" PRId64 " ms", ing->n,
+            ing->nstreams, t_commit - ing->opened_mono, shoal_mono_ms() - t_commit);
   ing->open = false;
   ing->stats.batches++;
   ing->stats.stored += ing->pending_stored;
