@@ -52,8 +52,8 @@ static cJSON *sale_body(struct agent_ctx *ctx, const struct shoal_basket *b,
             cJSON_AddStringToObject(body, "store", b->store) &&
             cJSON_AddStringToObject(body, "at", b->at_text);
   /* Move the SPEC 5.3 keys over in their order. */
-  static const char *const keys[] = {"currency", "subtotal", "discount", "rounding", "total",
-                                     "lines",    "applied",  "coupons"};
+  static const char *const keys[] = {"currency", "subtotal", "discount", "rounding",
+                                     "total",    "lines",    "applied",  "coupons"};
   for (size_t i = 0; ok && i < sizeof keys / sizeof keys[0]; i++) {
     cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(quote, keys[i]);
     ok = v && cJSON_AddItemToObject(body, keys[i], v);

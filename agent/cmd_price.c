@@ -20,7 +20,8 @@
 #include "util.h"
 
 static const struct shoal_argspec price_opts[] = {
-    {"config", 'c', true, false, "CONFIG", "agent config: price from the cached policies in effect"},
+    {"config", 'c', true, false, "CONFIG",
+     "agent config: price from the cached policies in effect"},
     {"policy", 0, true, true, "FILE", "plain policy document (repeatable; instead of -c)"},
     {"basket", 0, true, false, "FILE|-", "basket JSON (SPEC 5.1); - reads standard input"},
 };
@@ -110,14 +111,19 @@ cleanup:
   return rc;
 }
 
-/* Opens the agent, checks the module and that the basket is for this device. */
-static shoal_err open_for_basket(struct agent_ctx *ctx, const char *config, enum shoal_module mod,
-                                 const struct shoal_basket *b, shoal_diag *diag) {
+/* Opens the agent and checks its profile runs module mod (exit 2 if not,
+ * before the basket is even read). */
+static shoal_err open_agent(struct agent_ctx *ctx, const char *config, enum shoal_module mod,
+                            shoal_diag *diag) {
   shoal_err rc = agent_ctx_open(ctx, config, diag);
   if (rc != SHOAL_OK)
     return rc;
-  if ((rc = shoal_profile_require(&ctx->profile, mod, diag)) != SHOAL_OK)
-    return rc;
+  return shoal_profile_require(&ctx->profile, mod, diag);
+}
+
+/* A basket priced from the cache must be for this device's region and store. */
+static shoal_err check_device(const struct agent_ctx *ctx, const struct shoal_basket *b,
+                              shoal_diag *diag) {
   if (strcmp(b->region, ctx->cfg.region) != 0)
     return shoal_fail(diag, SHOAL_EINPUT, "basket region \"%s\" is not this device's region \"%s\"",
                       b->region, ctx->cfg.region);
@@ -141,15 +147,15 @@ int agent_cmd_price(int argc, char **argv) {
   if (rc != SHOAL_OK)
     return shoal_cli_usage_error(AGENT_PROG, "price", "%s", diag.msg);
   if (args.help) {
-    shoal_args_usage(stdout,
-                     AGENT_PROG " price (-c CONFIG | --policy FILE [--policy FILE ...]) --basket FILE|-",
-                     "Quotes a basket (SPEC 5) and prints the result as JSON: currency, subtotal,\n"
-                     "discount, rounding, total, lines, applied, coupons.\n"
-                     "With --policy the documents come from plain policy files (those for other\n"
-                     "regions or stores are ignored) and nothing is written anywhere. With -c the\n"
-                     "policies in effect now in the agent's cache are used (module \"pricing\").\n"
-                     "Exit 3 on invalid input (bad JSON, unknown SKU, bad quantity).",
-                     price_opts, NPRICE);
+    shoal_args_usage(
+        stdout, AGENT_PROG " price (-c CONFIG | --policy FILE [--policy FILE ...]) --basket FILE|-",
+        "Quotes a basket (SPEC 5) and prints the result as JSON: currency, subtotal,\n"
+        "discount, rounding, total, lines, applied, coupons.\n"
+        "With --policy the documents come from plain policy files (those for other\n"
+        "regions or stores are ignored) and nothing is written anywhere. With -c the\n"
+        "policies in effect now in the agent's cache are used (module \"pricing\").\n"
+        "Exit 3 on invalid input (bad JSON, unknown SKU, bad quantity).",
+        price_opts, NPRICE);
     return 0;
   }
   const char *config = shoal_args_get(&args, "config");
@@ -161,10 +167,12 @@ int agent_cmd_price(int argc, char **argv) {
     return shoal_cli_usage_error(AGENT_PROG, "price", "missing --basket FILE|-");
   if (!config == !shoal_args_count(&args, "policy"))
     return shoal_cli_usage_error(AGENT_PROG, "price", "give either -c CONFIG or --policy FILE...");
+  if (config && (rc = open_agent(&ctx, config, SHOAL_MOD_PRICING, &diag)) != SHOAL_OK)
+    goto fail;
   if ((rc = load_basket(basket, &b, &diag)) != SHOAL_OK)
     goto fail;
   if (config) {
-    if ((rc = open_for_basket(&ctx, config, SHOAL_MOD_PRICING, b, &diag)) != SHOAL_OK ||
+    if ((rc = check_device(&ctx, b, &diag)) != SHOAL_OK ||
         (rc = agent_sales_model(&ctx, shoal_now_ms(), &m, versions, &diag)) != SHOAL_OK)
       goto fail;
   } else if ((rc = model_from_files(&args, b, &m, &diag)) != SHOAL_OK) {
@@ -218,13 +226,14 @@ int agent_cmd_sale(int argc, char **argv) {
     return shoal_cli_usage_error(AGENT_PROG, "sale", "missing -c CONFIG");
   if (!basket)
     return shoal_cli_usage_error(AGENT_PROG, "sale", "missing --basket FILE|-");
-  if ((rc = load_basket(basket, &b, &diag)) != SHOAL_OK)
-    goto fail;
-  if ((rc = open_for_basket(&ctx, config, SHOAL_MOD_SALES, b, &diag)) != SHOAL_OK) {
+  if ((rc = open_agent(&ctx, config, SHOAL_MOD_SALES, &diag)) != SHOAL_OK) {
     if (rc == SHOAL_EMODULE)
-      shoal_diag_prefix(&diag, "this device prices but does not sell");
+      shoal_diag_prefix(&diag, "this device does not sell");
     goto fail;
   }
+  if ((rc = load_basket(basket, &b, &diag)) != SHOAL_OK ||
+      (rc = check_device(&ctx, b, &diag)) != SHOAL_OK)
+    goto fail;
   if (b->nlines == 0) {
     rc = shoal_fail(&diag, SHOAL_EINPUT, "basket: a sale needs at least one line");
     goto fail;
@@ -277,8 +286,8 @@ static shoal_err import_policy(struct agent_ctx *ctx, const char *path, const ch
   agent_policy_scopes(ctx, scopes);
   if (strcmp(scope, scopes[0]) != 0 && strcmp(scope, scopes[1]) != 0 &&
       strcmp(scope, scopes[2]) != 0) {
-    rc = shoal_fail(diag, SHOAL_ESCOPE, "scope %s is not in this device's chain (%s, %s, %s)", scope,
-                    scopes[0], scopes[1], scopes[2]);
+    rc = shoal_fail(diag, SHOAL_ESCOPE, "scope %s is not in this device's chain (%s, %s, %s)",
+                    scope, scopes[0], scopes[1], scopes[2]);
     goto cleanup;
   }
   if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
@@ -340,7 +349,8 @@ int agent_cmd_policy(int argc, char **argv) {
     return 0;
   }
   if (strcmp(argv[1], "import") != 0)
-    return shoal_cli_usage_error(AGENT_PROG, "policy", "unknown subcommand \"%s\" (import)", argv[1]);
+    return shoal_cli_usage_error(AGENT_PROG, "policy", "unknown subcommand \"%s\" (import)",
+                                 argv[1]);
   shoal_err rc = shoal_args_parse(&args, import_opts, NIMPORT, argc, argv, 2, &diag);
   if (rc != SHOAL_OK)
     return shoal_cli_usage_error(AGENT_PROG, "policy import", "%s", diag.msg);

@@ -182,7 +182,7 @@ static shoal_err gather_fields(const struct shoal_args *a, cJSON **out, shoal_di
   return SHOAL_OK;
 }
 
-/* Runs fn-specific work on an opened ctx; returns rc, sets *result. */
+/* Opens a ticket from the options in one transaction; copies its id into id. */
 static shoal_err do_open(struct agent_ctx *ctx, const struct shoal_args *a, char *id,
                          shoal_diag *diag) {
   cJSON *fields = NULL;

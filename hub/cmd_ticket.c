@@ -50,6 +50,29 @@ static shoal_err ticket_store(struct hub_ctx *ctx, const char *id, char *store, 
   return rc;
 }
 
+/* A ticket the hub has not merged yet (opened offline): agents name their
+ * tickets "{device}-...", and the hub knows each device's store. */
+static shoal_err device_store(struct hub_ctx *ctx, const char *id, char *store, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc =
+      shoal_db_prepare(ctx->db,
+                       "SELECT store FROM devices WHERE substr(?1, 1, length(device) + 1) "
+                       "= device || '-' ORDER BY length(device) DESC LIMIT 1",
+                       &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  int s = sqlite3_step(st);
+  if (s == SQLITE_ROW)
+    shoal_strlcpy(store, (const char *)sqlite3_column_text(st, 0), SHOAL_ID_MAX + 1);
+  else if (s == SQLITE_DONE)
+    rc = SHOAL_ENOTFOUND;
+  else
+    rc = shoal_db_fail(ctx->db, s, "read devices", diag);
+  sqlite3_finalize(st);
+  return rc;
+}
+
 static int do_code(struct hub_ctx *ctx, const struct shoal_args *a) {
   shoal_diag diag = {{0}};
   struct shoal_privkey *key = NULL;
@@ -72,6 +95,8 @@ static int do_code(struct hub_ctx *ctx, const struct shoal_args *a) {
     goto fail;
   }
   rc = ticket_store(ctx, id, store, &diag);
+  if (rc == SHOAL_ENOTFOUND && !want)
+    rc = device_store(ctx, id, store, &diag);
   if (rc == SHOAL_ENOTFOUND) {
     if (!want) {
       rc = shoal_fail(&diag, SHOAL_ENOTFOUND,

@@ -244,10 +244,23 @@ shoal_err hub_tickets_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, 
   sqlite3_finalize(st);
   if (rc != SHOAL_OK)
     return rc;
+  /* A savepoint: an event the fold refuses goes to the dead letters
+   * without leaving its row behind. */
   struct shoal_ticket_summary sum;
-  if ((rc = insert_event(ctx, ev, id, kind, diag)) != SHOAL_OK)
+  if ((rc = shoal_db_exec(ctx->db, "SAVEPOINT hub_ticket", diag)) != SHOAL_OK)
     return rc;
-  return refold(ctx, id, ev->store, shoal_now_ms(), &sum, diag);
+  if ((rc = insert_event(ctx, ev, id, kind, diag)) == SHOAL_OK)
+    rc = refold(ctx, id, ev->store, shoal_now_ms(), &sum, diag);
+  if (rc != SHOAL_OK)
+    shoal_db_exec(ctx->db, "ROLLBACK TO hub_ticket", NULL);
+  shoal_diag d2;
+  shoal_err rrc = shoal_db_exec(ctx->db, "RELEASE hub_ticket", &d2);
+  if (rc == SHOAL_OK && rrc != SHOAL_OK) {
+    if (diag)
+      *diag = d2;
+    rc = rrc;
+  }
+  return rc;
 }
 
 /* The hub's identity for its own events: epoch fixed on first use. An
@@ -427,7 +440,8 @@ shoal_err hub_tickets_after_commit(struct hub_ctx *ctx, shoal_diag *diag) {
     shoal_db_rollback(ctx->db);
     if (rc == SHOAL_OK) {
       rc = crc;
-      *diag = d2;
+      if (diag)
+        *diag = d2;
     }
   }
 cleanup:

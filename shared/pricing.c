@@ -164,17 +164,10 @@ static shoal_err compile_rule(struct shoal_pricing_model *m, const cJSON *r, int
       if ((rc = copy_strs(m, v, &out->tags_any)) != SHOAL_OK)
         return rc;
     }
-    struct shoal_time t;
-    if ((v = cJSON_GetObjectItemCaseSensitive(w, "from"))) {
-      shoal_time_parse(v->valuestring, &t, NULL);
-      out->has_from = true;
-      out->from_ms = t.unix_ms;
-    }
-    if ((v = cJSON_GetObjectItemCaseSensitive(w, "until"))) {
-      shoal_time_parse(v->valuestring, &t, NULL);
-      out->has_until = true;
-      out->until_ms = t.unix_ms;
-    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(w, "from")))
+      out->has_from = shoal_price__when_time(v->valuestring, &out->from_ms, &out->from_local);
+    if ((v = cJSON_GetObjectItemCaseSensitive(w, "until")))
+      out->has_until = shoal_price__when_time(v->valuestring, &out->until_ms, &out->until_local);
     if ((v = cJSON_GetObjectItemCaseSensitive(w, "days"))) {
       const cJSON *d;
       out->has_days = true;
@@ -289,7 +282,7 @@ struct build {
     const cJSON *rule;
     int scope;
     bool alive;
-  } *slots;
+  } * slots;
   size_t nslots;
 };
 
@@ -305,7 +298,8 @@ static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_p
     return SHOAL_ENOMEM;
   uint32_t nitems = 0;
   for (size_t s = 0; s < n; s++) {
-    const cJSON *arr = chain[s].doc ? cJSON_GetObjectItemCaseSensitive(chain[s].doc, "items") : NULL;
+    const cJSON *arr =
+        chain[s].doc ? cJSON_GetObjectItemCaseSensitive(chain[s].doc, "items") : NULL;
     const cJSON *it;
     cJSON_ArrayForEach(it, arr) {
       const char *sku = cJSON_GetObjectItemCaseSensitive(it, "sku")->valuestring;
@@ -633,8 +627,8 @@ cleanup:
 
 shoal_err shoal_pricing_model_from_texts(const char *const scopes[SHOAL_PRICING_SCOPES],
                                          const char *const docs[SHOAL_PRICING_SCOPES],
-                                         const int64_t *versions,
-                                         struct shoal_pricing_model **out, shoal_diag *diag) {
+                                         const int64_t *versions, struct shoal_pricing_model **out,
+                                         shoal_diag *diag) {
   struct shoal_pricing_src chain[SHOAL_PRICING_SCOPES];
   cJSON *trees[SHOAL_PRICING_SCOPES] = {NULL};
   shoal_err rc = SHOAL_OK;
@@ -701,7 +695,9 @@ shoal_err shoal_pricing_item_info(const struct shoal_pricing_model *m, const cha
   return SHOAL_OK;
 }
 
-const char *shoal_pricing_currency(const struct shoal_pricing_model *m) { return m->currency; }
+const char *shoal_pricing_currency(const struct shoal_pricing_model *m) {
+  return m->currency;
+}
 
 int64_t shoal_pricing_version(const struct shoal_pricing_model *m, size_t i) {
   return i < m->nscopes ? m->versions[i] : 0;
@@ -768,7 +764,8 @@ shoal_err shoal_basket_parse(const cJSON *json, struct shoal_basket **out, shoal
   v = cJSON_GetObjectItemCaseSensitive(j, "customer");
   if (v && !cJSON_IsNull(v)) {
     if (!cJSON_IsObject(v)) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "basket: \"customer\" must be an object {id, tier, tags}");
+      rc =
+          shoal_fail(diag, SHOAL_EINPUT, "basket: \"customer\" must be an object {id, tier, tags}");
       goto fail;
     }
     b->customer = v;
@@ -800,8 +797,9 @@ shoal_err shoal_basket_parse(const cJSON *json, struct shoal_basket **out, shoal
   v = cJSON_GetObjectItemCaseSensitive(j, "coupons");
   if (v) {
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > SHOAL_BASKET_MAX_COUPONS) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "basket: \"coupons\" must be an array of at most %d codes",
-                      SHOAL_BASKET_MAX_COUPONS);
+      rc =
+          shoal_fail(diag, SHOAL_EINPUT, "basket: \"coupons\" must be an array of at most %d codes",
+                     SHOAL_BASKET_MAX_COUPONS);
       goto fail;
     }
     b->coupons = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof *b->coupons);
@@ -812,8 +810,8 @@ shoal_err shoal_basket_parse(const cJSON *json, struct shoal_basket **out, shoal
     int i = 0;
     cJSON_ArrayForEach(e, v) {
       if (!cJSON_IsString(e) || !e->valuestring[0] || strlen(e->valuestring) > SHOAL_ID_MAX) {
-        rc = shoal_fail(diag, SHOAL_EINPUT, "basket: coupons[%d] must be a code of 1 to %d bytes", i,
-                        SHOAL_ID_MAX);
+        rc = shoal_fail(diag, SHOAL_EINPUT, "basket: coupons[%d] must be a code of 1 to %d bytes",
+                        i, SHOAL_ID_MAX);
         goto fail;
       }
       size_t k;
@@ -860,9 +858,10 @@ shoal_err shoal_basket_parse(const cJSON *json, struct shoal_basket **out, shoal
     }
     if (!shoal_json_is_int(qty) || shoal_json_int(qty) < 1 ||
         shoal_json_int(qty) > SHOAL_LINE_MAX_QTY) {
-      rc = shoal_fail(diag, SHOAL_EINPUT,
-                      "basket: lines[%d] (%s): bad quantity, \"qty\" must be an integer from 1 to %d",
-                      i, sku->valuestring, SHOAL_LINE_MAX_QTY);
+      rc = shoal_fail(
+          diag, SHOAL_EINPUT,
+          "basket: lines[%d] (%s): bad quantity, \"qty\" must be an integer from 1 to %d", i,
+          sku->valuestring, SHOAL_LINE_MAX_QTY);
       goto fail;
     }
     /* Merge repeats of a SKU into its first line. Baskets are small; a

@@ -29,9 +29,9 @@ struct shoal_pricing_model; /* opaque; immutable once built, may be shared */
 
 /* One link of the chain: a scope name and its document (NULL: none). */
 struct shoal_pricing_src {
-  const char *scope;  /* "global", "region/R", "store/S" */
-  const cJSON *doc;   /* borrowed during the call only; NULL if the scope has no document */
-  int64_t version;    /* version in use (0 if unknown); kept for callers */
+  const char *scope; /* "global", "region/R", "store/S" */
+  const cJSON *doc;  /* borrowed during the call only; NULL if the scope has no document */
+  int64_t version;   /* version in use (0 if unknown); kept for callers */
 };
 
 /* Builds a model from n (<= SHOAL_PRICING_SCOPES) links ordered from least
@@ -47,8 +47,8 @@ shoal_err shoal_pricing_model_new(const struct shoal_pricing_src *chain, size_t 
  * be NULL. */
 shoal_err shoal_pricing_model_from_texts(const char *const scopes[SHOAL_PRICING_SCOPES],
                                          const char *const docs[SHOAL_PRICING_SCOPES],
-                                         const int64_t *versions,
-                                         struct shoal_pricing_model **out, shoal_diag *diag);
+                                         const int64_t *versions, struct shoal_pricing_model **out,
+                                         shoal_diag *diag);
 
 /* Frees a model; NULL is a no-op. */
 void shoal_pricing_model_free(struct shoal_pricing_model *m);
@@ -85,7 +85,7 @@ struct shoal_basket {
   cJSON *json; /* owned copy of the input */
   const char *region, *store, *at_text;
   struct shoal_time at;
-  const char *channel; /* "pos" when absent */
+  const char *channel;   /* "pos" when absent */
   const cJSON *customer; /* NULL if absent */
   const char *tier;      /* NULL if none */
   const char **tags;

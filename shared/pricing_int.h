@@ -51,9 +51,10 @@ struct shoal_price__rule {
   bool has_tiers, has_channels, has_tags;
   bool has_from, has_until, has_days, has_hours;
   int64_t from_ms, until_ms;
-  unsigned days_mask; /* bit d for ISO weekday d */
-  int hours_start, hours_end; /* minutes; end exclusive; start > end wraps midnight */
-  int64_t min_qty;            /* 0: none (stage 1 only) */
+  bool from_local, until_local; /* compare with the basket's local wall clock */
+  unsigned days_mask;           /* bit d for ISO weekday d */
+  int hours_start, hours_end;   /* minutes; end exclusive; start > end wraps midnight */
+  int64_t min_qty;              /* 0: none (stage 1 only) */
   /* target */
   bool target_all;
   /* type fields */
@@ -104,6 +105,11 @@ uint64_t shoal_price__hash(const char *s);
 
 /* Index of sku in m->items, -1 if not in the model. */
 int32_t shoal_price__find(const struct shoal_pricing_model *m, const char *sku);
+
+/* Parses a when.from/until value: an instant with offset (*local false), or
+ * a date or date-time without offset, meant in the basket's own local time
+ * (*local true, *ms = local wall-clock ms since 1970-01-01T00:00). */
+bool shoal_price__when_time(const char *s, int64_t *ms, bool *local);
 
 /* Parses "HH:MM-HH:MM" (end may be 24:00); false if malformed. */
 bool shoal_price__hours(const char *s, int *start, int *end);

@@ -63,9 +63,10 @@ static bool eval_cond(const struct qctx *c, const struct shoal_price__rule *r) {
     if (!any)
       return false;
   }
-  if (r->has_from && b->at.unix_ms < r->from_ms)
+  int64_t local = b->at.unix_ms + (int64_t)b->at.offset_min * 60000;
+  if (r->has_from && (r->from_local ? local : b->at.unix_ms) < r->from_ms)
     return false;
-  if (r->has_until && b->at.unix_ms >= r->until_ms)
+  if (r->has_until && (r->until_local ? local : b->at.unix_ms) >= r->until_ms)
     return false;
   if (r->has_days && !(r->days_mask & (1u << c->weekday)))
     return false;
@@ -118,9 +119,12 @@ static shoal_err push_applied(struct qctx *c, const struct shoal_price__rule *r,
 /* Stage 1 unit price of rule r on base price p. */
 static int64_t stage1_price(const struct shoal_price__rule *r, int64_t p) {
   switch (r->type) {
-  case PT_PRICE: return r->price;
-  case PT_PERCENT: return shoal_bp_of(p, 10000 - r->bp);
-  default: return p > r->off ? p - r->off : 0;
+  case PT_PRICE:
+    return r->price;
+  case PT_PERCENT:
+    return shoal_bp_of(p, 10000 - r->bp);
+  default:
+    return p > r->off ? p - r->off : 0;
   }
 }
 
@@ -247,7 +251,8 @@ static shoal_err stage2_bogo(struct qctx *c, const struct shoal_price__rule *r, 
     pos = 0;
     for (size_t i = 0; i < nr && pos < end; i++) {
       int64_t a = pos, e = pos + runs[i].avail < end ? pos + runs[i].avail : end;
-      int64_t nfree = bogo_free_before(e, s, r->buy, r->get) - bogo_free_before(a, s, r->buy, r->get);
+      int64_t nfree =
+          bogo_free_before(e, s, r->buy, r->get) - bogo_free_before(a, s, r->buy, r->get);
       int64_t each = shoal_bp_of(runs[i].unit, r->bp);
       if (pass == 0) {
         total += nfree * each;
@@ -297,7 +302,9 @@ static void stage2_bundle(struct qctx *c, const struct shoal_price__rule *r, con
   share(c, bl, r->nbitems, w, d);
 }
 
-static int64_t line_total(const struct qline *l) { return l->qty * l->unit - l->disc; }
+static int64_t line_total(const struct qline *l) {
+  return l->qty * l->unit - l->disc;
+}
 
 static void stage3(struct qctx *c, const struct shoal_price__rule *r, const uint32_t *ln, size_t k,
                    int64_t *w, int64_t *saving) {

@@ -30,10 +30,13 @@ int shoal_price__stage_of(int type) {
   switch (type) {
   case PT_PRICE:
   case PT_PERCENT:
-  case PT_AMOUNT: return 1;
+  case PT_AMOUNT:
+    return 1;
   case PT_BOGO:
-  case PT_BUNDLE: return 2;
-  default: return 3;
+  case PT_BUNDLE:
+    return 2;
+  default:
+    return 3;
   }
 }
 
@@ -83,6 +86,35 @@ bool shoal_price__hours(const char *s, int *start, int *end) {
   *start = h1 * 60 + m1;
   *end = h2 * 60 + m2;
   return *start != *end;
+}
+
+bool shoal_price__when_time(const char *s, int64_t *ms, bool *local) {
+  struct shoal_time t;
+  int64_t days;
+  char buf[64];
+  if (shoal_time_parse(s, &t, NULL) == SHOAL_OK) {
+    *ms = t.unix_ms;
+    *local = false;
+    return true;
+  }
+  if (shoal_date_parse(s, &days)) {
+    *ms = days * 86400000;
+    *local = true;
+    return true;
+  }
+  /* A date-time without offset: parse it as if it were UTC to get local ms. */
+  size_t n = strlen(s);
+  if (n + 2 > sizeof buf || n < 16 || s[n - 1] == 'Z' || s[n - 1] == 'z' || strchr(s + 10, '+') ||
+      strchr(s + 10, '-'))
+    return false;
+  memcpy(buf, s, n);
+  buf[n] = 'Z';
+  buf[n + 1] = '\0';
+  if (shoal_time_parse(buf, &t, NULL) != SHOAL_OK)
+    return false;
+  *ms = t.unix_ms;
+  *local = true;
+  return true;
 }
 
 /* A string value that is non-empty and at most max bytes. */
@@ -137,8 +169,8 @@ static shoal_err only_keys(const cJSON *obj, const char *const *a, const char *c
 }
 
 static shoal_err check_items(const cJSON *items, shoal_diag *diag) {
-  static const char *const keys[] = {"sku", "name", "categories", "price", "cost", "description",
-                                     NULL};
+  static const char *const keys[] = {"sku",  "name",        "categories", "price",
+                                     "cost", "description", NULL};
   const cJSON *it;
   int i = 0;
   char where[160];
@@ -148,12 +180,17 @@ static shoal_err check_items(const cJSON *items, shoal_diag *diag) {
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   cJSON_ArrayForEach(it, items) {
     snprintf(where, sizeof where, "items[%d]", i);
-    if (!cJSON_IsObject(it))
-      return shoal_fail(diag, SHOAL_EINPUT, "%s must be an object", where);
+    if (!cJSON_IsObject(it)) {
+      rc = shoal_fail(diag, SHOAL_EINPUT, "%s must be an object", where);
+      break;
+    }
     const cJSON *sku = cJSON_GetObjectItemCaseSensitive(it, "sku");
-    if (!short_str(sku, SHOAL_ID_MAX))
-      return shoal_fail(diag, SHOAL_EINPUT, "%s: \"sku\" must be a non-empty string of at most %d bytes",
-                        where, SHOAL_ID_MAX);
+    if (!short_str(sku, SHOAL_ID_MAX)) {
+      rc = shoal_fail(diag, SHOAL_EINPUT,
+                      "%s: \"sku\" must be a non-empty string of at most %d bytes", where,
+                      SHOAL_ID_MAX);
+      break;
+    }
     snprintf(where, sizeof where, "items[%d] (%s)", i, sku->valuestring);
     if ((rc = only_keys(it, keys, NULL, where, diag)) != SHOAL_OK)
       break;
@@ -185,7 +222,7 @@ static shoal_err check_items(const cJSON *items, shoal_diag *diag) {
 
 static shoal_err check_when(const cJSON *when, int stage, const char *where, shoal_diag *diag) {
   static const char *const keys[] = {"tiers", "channels", "tags_any", "from", "until",
-                                     "days", "hours", "min_qty", NULL};
+                                     "days",  "hours",    "min_qty",  NULL};
   char w[200];
   shoal_err rc;
   (void)stage; /* min_qty is accepted on any stage and only used by stage 1 (SPEC 5.1) */
@@ -202,21 +239,22 @@ static shoal_err check_when(const cJSON *when, int stage, const char *where, sho
     if (l && (rc = str_array(l, wl, false, diag)) != SHOAL_OK)
       return rc;
   }
-  struct shoal_time t[2];
+  int64_t t[2];
+  bool local[2];
   static const char *const times[] = {"from", "until"};
   bool has[2] = {false, false};
   for (int i = 0; i < 2; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(when, times[i]);
     if (!v)
       continue;
-    shoal_diag d2;
-    if (!cJSON_IsString(v) || shoal_time_parse(v->valuestring, &t[i], &d2) != SHOAL_OK)
+    if (!cJSON_IsString(v) || !shoal_price__when_time(v->valuestring, &t[i], &local[i]))
       return shoal_fail(diag, SHOAL_EINPUT,
-                        "%s.%s must be an ISO-8601 time with offset (e.g. 2026-11-22T14:00:00+08:00)",
+                        "%s.%s must be an ISO-8601 time (2026-11-22T14:00:00+08:00; without an "
+                        "offset or as a date it is the basket's local time)",
                         w, times[i]);
     has[i] = true;
   }
-  if (has[0] && has[1] && t[0].unix_ms >= t[1].unix_ms)
+  if (has[0] && has[1] && local[0] == local[1] && t[0] >= t[1])
     return shoal_fail(diag, SHOAL_EINPUT, "%s: \"until\" must be after \"from\"", w);
   const cJSON *days = cJSON_GetObjectItemCaseSensitive(when, "days");
   if (days) {
@@ -227,15 +265,16 @@ static shoal_err check_when(const cJSON *when, int stage, const char *where, sho
         ok = false;
     }
     if (!ok)
-      return shoal_fail(diag, SHOAL_EINPUT, "%s.days must be an array of ISO weekdays 1 (Mon) to 7 (Sun)",
-                        w);
+      return shoal_fail(diag, SHOAL_EINPUT,
+                        "%s.days must be an array of ISO weekdays 1 (Mon) to 7 (Sun)", w);
   }
   const cJSON *hours = cJSON_GetObjectItemCaseSensitive(when, "hours");
   if (hours) {
     int a, b;
     if (!cJSON_IsString(hours) || !shoal_price__hours(hours->valuestring, &a, &b))
       return shoal_fail(diag, SHOAL_EINPUT,
-                        "%s.hours must be \"HH:MM-HH:MM\" (local time, end exclusive, not empty)", w);
+                        "%s.hours must be \"HH:MM-HH:MM\" (local time, end exclusive, not empty)",
+                        w);
   }
   return int_field(when, "min_qty", false, 1, SHOAL_LINE_MAX_QTY, w, diag);
 }
@@ -252,8 +291,8 @@ static shoal_err check_target(const cJSON *target, const char *where, shoal_diag
   const cJSON *skus = cJSON_GetObjectItemCaseSensitive(target, "skus");
   const cJSON *cats = cJSON_GetObjectItemCaseSensitive(target, "categories");
   if (!skus && !cats)
-    return shoal_fail(diag, SHOAL_EINPUT, "%s needs \"skus\" and/or \"categories\" (omit it for all items)",
-                      w);
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "%s needs \"skus\" and/or \"categories\" (omit it for all items)", w);
   char wl[240];
   snprintf(wl, sizeof wl, "%s.skus", w);
   if (skus && (rc = str_array(skus, wl, false, diag)) != SHOAL_OK)
@@ -289,8 +328,8 @@ static shoal_err check_bundle_items(const cJSON *bi, const char *where, shoal_di
 }
 
 static shoal_err check_rule(const cJSON *r, int i, shoal_diag *diag) {
-  static const char *const common[] = {"id", "type", "priority", "when", "target", "coupon",
-                                       "exclusive", "name", "description", NULL};
+  static const char *const common[] = {"id",     "type",      "priority", "when",        "target",
+                                       "coupon", "exclusive", "name",     "description", NULL};
   static const char *const fields[PT__COUNT][5] = {
       [PT_PRICE] = {"price", NULL},
       [PT_PERCENT] = {"bp", NULL},
@@ -309,8 +348,8 @@ static shoal_err check_rule(const cJSON *r, int i, shoal_diag *diag) {
   if (!id)
     return shoal_fail(diag, SHOAL_EINPUT, "%s: missing \"id\"", where);
   if (!cJSON_IsString(id) || !shoal_id_valid(id->valuestring))
-    return shoal_fail(diag, SHOAL_EINPUT,
-                      "%s: \"id\" must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", where);
+    return shoal_fail(diag, SHOAL_EINPUT, "%s: \"id\" must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                      where);
   snprintf(where, sizeof where, "rules[%d] (%s)", i, id->valuestring);
   const cJSON *type = cJSON_GetObjectItemCaseSensitive(r, "type");
   if (!type)
@@ -331,8 +370,9 @@ static shoal_err check_rule(const cJSON *r, int i, shoal_diag *diag) {
     return rc;
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "coupon");
   if (v && !short_str(v, SHOAL_ID_MAX))
-    return shoal_fail(diag, SHOAL_EINPUT, "%s: \"coupon\" must be a non-empty string of at most %d bytes",
-                      where, SHOAL_ID_MAX);
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "%s: \"coupon\" must be a non-empty string of at most %d bytes", where,
+                      SHOAL_ID_MAX);
   v = cJSON_GetObjectItemCaseSensitive(r, "exclusive");
   if (v && !cJSON_IsBool(v))
     return shoal_fail(diag, SHOAL_EINPUT, "%s: \"exclusive\" must be true or false", where);
@@ -350,9 +390,12 @@ static shoal_err check_rule(const cJSON *r, int i, shoal_diag *diag) {
     return rc;
   const int64_t M = SHOAL_MONEY_MAX;
   switch (t) {
-  case PT_PRICE: return int_field(r, "price", true, 0, M, where, diag);
-  case PT_PERCENT: return int_field(r, "bp", true, 0, 10000, where, diag);
-  case PT_AMOUNT: return int_field(r, "off", true, 0, M, where, diag);
+  case PT_PRICE:
+    return int_field(r, "price", true, 0, M, where, diag);
+  case PT_PERCENT:
+    return int_field(r, "bp", true, 0, 10000, where, diag);
+  case PT_AMOUNT:
+    return int_field(r, "off", true, 0, M, where, diag);
   case PT_BOGO:
     if ((rc = int_field(r, "buy", true, 1, SHOAL_LINE_MAX_QTY, where, diag)) != SHOAL_OK ||
         (rc = int_field(r, "get", true, 1, SHOAL_LINE_MAX_QTY, where, diag)) != SHOAL_OK)
@@ -392,7 +435,8 @@ shoal_err shoal_pricing_validate_doc(const cJSON *doc, shoal_diag *diag) {
     const char *c = cJSON_IsString(cur) ? cur->valuestring : "";
     if (strlen(c) != 3 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' || c[2] < 'A' ||
         c[2] > 'Z')
-      return shoal_fail(diag, SHOAL_EINPUT, "policy: \"currency\" must be an ISO 4217 code like \"CNY\"");
+      return shoal_fail(diag, SHOAL_EINPUT,
+                        "policy: \"currency\" must be an ISO 4217 code like \"CNY\"");
   }
   const cJSON *items = cJSON_GetObjectItemCaseSensitive(doc, "items");
   if (items) {
@@ -433,12 +477,13 @@ shoal_err shoal_pricing_validate_doc(const cJSON *doc, shoal_diag *diag) {
     if (!cJSON_IsObject(round))
       return shoal_fail(diag, SHOAL_EINPUT, "policy: \"round\" must be an object {step, mode}");
     if ((rc = only_keys(round, keys, NULL, "policy: round", diag)) != SHOAL_OK ||
-        (rc = int_field(round, "step", true, 1, SHOAL_MONEY_MAX, "policy: round", diag)) != SHOAL_OK)
+        (rc = int_field(round, "step", true, 1, SHOAL_MONEY_MAX, "policy: round", diag)) !=
+            SHOAL_OK)
       return rc;
     const cJSON *mode = cJSON_GetObjectItemCaseSensitive(round, "mode");
-    if (!cJSON_IsString(mode) || (strcmp(mode->valuestring, "down") != 0 &&
-                                  strcmp(mode->valuestring, "up") != 0 &&
-                                  strcmp(mode->valuestring, "half_up") != 0))
+    if (!cJSON_IsString(mode) ||
+        (strcmp(mode->valuestring, "down") != 0 && strcmp(mode->valuestring, "up") != 0 &&
+         strcmp(mode->valuestring, "half_up") != 0))
       return shoal_fail(diag, SHOAL_EINPUT,
                         "policy: round.mode must be \"down\", \"up\" or \"half_up\"");
   }

@@ -272,21 +272,30 @@ static shoal_err chain_model(const cJSON *const *docs, size_t n, const char *reg
                              shoal_diag *diag) {
   char scopes[SHOAL_PRICING_SCOPES][SHOAL_ID_MAX + 16];
   struct shoal_pricing_src src[SHOAL_PRICING_SCOPES];
-  snprintf(scopes[0], sizeof scopes[0], "global");
-  snprintf(scopes[1], sizeof scopes[1], "region/%s", region);
-  snprintf(scopes[2], sizeof scopes[2], "store/%s", store);
+  int link[SHOAL_PRICING_SCOPES]; /* rank -> index in src, -1 if the chain lacks it */
+  size_t nsrc = 0;
   for (int r = 0; r < SHOAL_PRICING_SCOPES; r++) {
-    src[r].scope = scopes[r];
-    src[r].doc = NULL;
-    src[r].version = 0;
+    link[r] = -1;
+    if (r == 0)
+      snprintf(scopes[nsrc], sizeof scopes[nsrc], "global");
+    else if (r == 1 && region)
+      snprintf(scopes[nsrc], sizeof scopes[nsrc], "region/%s", region);
+    else if (r == 2)
+      snprintf(scopes[nsrc], sizeof scopes[nsrc], "store/%s", store);
+    else
+      continue;
+    src[nsrc].scope = scopes[nsrc];
+    src[nsrc].doc = NULL;
+    src[nsrc].version = 0;
+    link[r] = (int)nsrc++;
   }
   /* Several docs of one scope: the last given wins, as a newer version would. */
   for (size_t i = 0; i < n; i++) {
     int r = doc_rank(docs[i], region, store);
-    if (r >= 0)
-      src[r].doc = docs[i];
+    if (r >= 0 && link[r] >= 0)
+      src[link[r]].doc = docs[i];
   }
-  shoal_err rc = shoal_pricing_model_new(src, SHOAL_PRICING_SCOPES, out, diag);
+  shoal_err rc = shoal_pricing_model_new(src, nsrc, out, diag);
   if (rc != SHOAL_OK)
     shoal_diag_prefix(diag, "price chain of store %s", store);
   return rc;
@@ -332,15 +341,16 @@ static shoal_err check_body(const struct shoal_event *ev, const char *kind, shoa
   if (strcmp(kind, "open") == 0) {
     const char *p = NULL, *store = NULL, *region = NULL;
     if ((rc = body_str(b, "category", true, false, &s, diag)) ||
-        (rc = body_str(b, "title", true, false, &s, diag)) ||
+        (rc = body_str(b, "title", false, false, &s, diag)) ||
         (rc = body_str(b, "priority", true, false, &p, diag)) ||
-        (rc = body_str(b, "store", true, true, &store, diag)) ||
-        (rc = body_str(b, "region", true, true, &region, diag)))
+        (rc = body_str(b, "store", false, true, &store, diag)) ||
+        (rc = body_str(b, "region", false, true, &region, diag)))
       return rc;
     if (!shoal_ticket_priority_valid(p))
       return shoal_fail(diag, SHOAL_EINPUT, "priority \"%s\" is not low, normal, high or urgent",
                         p);
-    if (strcmp(store, ev->store) != 0)
+    /* store defaults to the sender's; naming another is refused */
+    if (store && strcmp(store, ev->store) != 0)
       return shoal_fail(diag, SHOAL_EINPUT, "open names store %s but was sent by store %s", store,
                         ev->store);
     const cJSON *cust = cJSON_GetObjectItemCaseSensitive(b, "customer");
@@ -864,10 +874,11 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
   /* The policy chain depends on the ticket's region and store, known from
    * its first open in fold order. */
   const char *region = NULL, *store = NULL;
-  for (size_t i = 0; i < n && !region; i++)
+  for (size_t i = 0; i < n && !store; i++)
     if (strcmp(v[i]->kind, "open") == 0) {
-      region = cJSON_GetObjectItemCaseSensitive(v[i]->ev.body, "region")->valuestring;
-      store = cJSON_GetObjectItemCaseSensitive(v[i]->ev.body, "store")->valuestring;
+      const cJSON *r = cJSON_GetObjectItemCaseSensitive(v[i]->ev.body, "region");
+      region = cJSON_IsString(r) ? r->valuestring : NULL;
+      store = v[i]->ev.store; /* equal to the body's store when it names one */
     }
   const cJSON *routing = chain_key(opts->docs, opts->ndocs, region, store, "routing");
   const cJSON *sla = chain_key(opts->docs, opts->ndocs, region, store, "sla");
@@ -898,7 +909,10 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
       cJSON_AddNullToObject(o, key);                                                               \
   } while (0)
   cJSON_AddStringToObject(o, "id", id);
-  OPEN_STR("store");
+  if (store)
+    cJSON_AddStringToObject(o, "store", store);
+  else
+    cJSON_AddNullToObject(o, "store");
   OPEN_STR("region");
   cJSON_AddStringToObject(o, "state", state_names[f.state]);
   OPEN_STR("category");
@@ -951,7 +965,8 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
     strcpy(summary->id, id);
     if (f.opened) {
       shoal_strlcpy(summary->store, store, sizeof summary->store);
-      shoal_strlcpy(summary->region, region, sizeof summary->region);
+      if (region)
+        shoal_strlcpy(summary->region, region, sizeof summary->region);
       shoal_strlcpy(summary->priority, f.priority, sizeof summary->priority);
     }
     shoal_strlcpy(summary->state, state_names[f.state], sizeof summary->state);

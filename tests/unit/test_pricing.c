@@ -32,13 +32,13 @@ static const char *j(const char *s) {
 static const char *const SCOPES[3] = {"global", "region/cn-sw", "store/cd-001"};
 
 #define CATALOG                                                                                    \
-  "'items':[{'sku':'A','name':'Tea','categories':['tea','drinks'],'price':2800,'cost':900},"     \
-  "{'sku':'B','categories':['tea','drinks'],'price':2600},"                                       \
-  "{'sku':'C','categories':['coffee','drinks'],'price':3200},"                                    \
-  "{'sku':'D','categories':['dessert'],'price':1800},"                                            \
-  "{'sku':'E','categories':['dessert'],'price':900},"                                             \
-  "{'sku':'F','categories':['misc'],'price':50},"                                                 \
-  "{'sku':'G','categories':['misc'],'price':25},"                                                 \
+  "'items':[{'sku':'A','name':'Tea','categories':['tea','drinks'],'price':2800,'cost':900},"       \
+  "{'sku':'B','categories':['tea','drinks'],'price':2600},"                                        \
+  "{'sku':'C','categories':['coffee','drinks'],'price':3200},"                                     \
+  "{'sku':'D','categories':['dessert'],'price':1800},"                                             \
+  "{'sku':'E','categories':['dessert'],'price':900},"                                              \
+  "{'sku':'F','categories':['misc'],'price':50},"                                                  \
+  "{'sku':'G','categories':['misc'],'price':25},"                                                  \
   "{'sku':'H','categories':['misc'],'price':100}]"
 
 struct fx {
@@ -206,8 +206,7 @@ static void test_pricing_bogo_groups_by_price_high_to_low(void **state) {
 static void test_pricing_bogo_incomplete_group_gets_nothing(void **state) {
   (void)state;
   struct fx f;
-  quote(&f,
-        "{'scope':'global'," CATALOG ",'rules':[{'id':'b3g1','type':'bogo','buy':3,'get':1}]}",
+  quote(&f, "{'scope':'global'," CATALOG ",'rules':[{'id':'b3g1','type':'bogo','buy':3,'get':1}]}",
         NULL, NULL, "[{'sku':'A','qty':3}]", NULL);
   assert_int_equal(f.q->napplied, 0);
   assert_int_equal(f.q->total, 8400);
@@ -222,7 +221,8 @@ static void test_pricing_bundle_shares_in_proportion_and_uses_units(void **state
    * later bogo on C sees only the one unit left and cannot make a group. */
   quote(&f,
         "{'scope':'global'," CATALOG ",'rules':["
-        "{'id':'combo','type':'bundle','priority':5,'items':[{'sku':'C','qty':1},{'sku':'D','qty':1}],"
+        "{'id':'combo','type':'bundle','priority':5,'items':[{'sku':'C','qty':1},{'sku':'D','qty':"
+        "1}],"
         "'price':3990},"
         "{'id':'c-b1g1','type':'bogo','buy':1,'get':1,'target':{'skus':['C']}}]}",
         NULL, NULL, "[{'sku':'C','qty':3},{'sku':'D','qty':2}]", NULL);
@@ -344,7 +344,7 @@ static void test_pricing_round_modes(void **state) {
   static const struct {
     const char *mode;
     int64_t step, want;
-  } cases[] = {{"down", 10, 2530}, {"up", 10, 2540}, {"half_up", 10, 2540},
+  } cases[] = {{"down", 10, 2530},     {"up", 10, 2540},  {"half_up", 10, 2540},
                {"half_up", 100, 2500}, {"down", 1, 2535}, {"half_up", 70, 2520}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char store[200];
@@ -395,13 +395,14 @@ static void test_pricing_scope_chain_items_and_rules(void **state) {
 
   /* override by id (store's version wins, scope reported), disable drops the
    * region's rule, a store can disable and redefine. */
-  quote(&f,
-        "{'scope':'global'," CATALOG ",'rules':[{'id':'r1','type':'price','price':1000,"
-        "'target':{'skus':['A']}},{'id':'r2','type':'price','price':1000,'target':{'skus':['B']}}]}",
-        "{'scope':'region/cn-sw','rules':[{'id':'r3','type':'threshold','min':1,'off':1}]}",
-        "{'scope':'store/cd-001','disable':['r2','r3','r1'],'rules':[{'id':'r1','type':'price',"
-        "'price':2000,'target':{'skus':['A']}}]}",
-        "[{'sku':'A','qty':1},{'sku':'B','qty':1}]", NULL);
+  quote(
+      &f,
+      "{'scope':'global'," CATALOG ",'rules':[{'id':'r1','type':'price','price':1000,"
+      "'target':{'skus':['A']}},{'id':'r2','type':'price','price':1000,'target':{'skus':['B']}}]}",
+      "{'scope':'region/cn-sw','rules':[{'id':'r3','type':'threshold','min':1,'off':1}]}",
+      "{'scope':'store/cd-001','disable':['r2','r3','r1'],'rules':[{'id':'r1','type':'price',"
+      "'price':2000,'target':{'skus':['A']}}]}",
+      "[{'sku':'A','qty':1},{'sku':'B','qty':1}]", NULL);
   assert_int_equal(line(&f, 0)->unit_price, 2000);
   assert_int_equal(line(&f, 1)->unit_price, 2600);
   assert_int_equal(f.q->napplied, 1);
@@ -436,11 +437,13 @@ static void test_pricing_when_conditions(void **state) {
   struct fx f;
   const char *g =
       "{'scope':'global'," CATALOG ",'rules':["
-      "{'id':'night','type':'price','price':1,'when':{'hours':'22:00-02:00'},'target':{'skus':['A']}},"
+      "{'id':'night','type':'price','price':1,'when':{'hours':'22:00-02:00'},'target':{'skus':['A']"
+      "}},"
       "{'id':'wkend','type':'price','price':2,'when':{'days':[6,7]},'target':{'skus':['B']}},"
       "{'id':'app','type':'price','price':3,'when':{'channels':['app']},'target':{'skus':['C']}},"
       "{'id':'pos','type':'price','price':4,'when':{'channels':['pos']},'target':{'skus':['D']}},"
-      "{'id':'tag','type':'price','price':5,'when':{'tags_any':['staff','x']},'target':{'skus':['E']}},"
+      "{'id':'tag','type':'price','price':5,'when':{'tags_any':['staff','x']},'target':{'skus':['E'"
+      "]}},"
       "{'id':'win','type':'price','price':6,'when':{'from':'2026-11-20T00:00:00+08:00',"
       "'until':'2026-11-21T00:00:00+08:00'},'target':{'skus':['H']}}]}";
   const char *lines = "[{'sku':'A','qty':1},{'sku':'B','qty':1},{'sku':'C','qty':1},"
@@ -472,6 +475,36 @@ static void test_pricing_when_conditions(void **state) {
   done(&f);
 }
 
+static void test_pricing_when_local_dates_use_the_baskets_offset(void **state) {
+  (void)state;
+  struct fx f;
+  memset(&f, 0, sizeof f);
+  /* from/until without offset are the basket's local wall clock: 23:30 on
+   * the 20th in New York is inside a local "2026-11-20" day although it is
+   * already the 21st in UTC. */
+  assert_int_equal(
+      build(&f,
+            "{'scope':'global'," CATALOG ",'rules':[{'id':'day','type':'price','price':1,"
+            "'when':{'from':'2026-11-20','until':'2026-11-21T00:00'},'target':{'skus':['A']}}]}",
+            NULL, NULL),
+      SHOAL_OK);
+  assert_int_equal(run_basket(&f,
+                              "{'region':'cn-sw','store':'cd-001','at':'2026-11-20T23:30:00-05:00',"
+                              "'lines':[{'sku':'A','qty':1}]}"),
+                   SHOAL_OK);
+  assert_int_equal(line(&f, 0)->unit_price, 1);
+  shoal_quote_free(f.q);
+  shoal_basket_free(f.b);
+  f.q = NULL;
+  f.b = NULL;
+  assert_int_equal(run_basket(&f,
+                              "{'region':'cn-sw','store':'cd-001','at':'2026-11-21T00:00:00+08:00',"
+                              "'lines':[{'sku':'A','qty':1}]}"),
+                   SHOAL_OK);
+  assert_int_equal(line(&f, 0)->unit_price, 2800);
+  done(&f);
+}
+
 static void test_pricing_bad_input_is_named(void **state) {
   (void)state;
   static const struct {
@@ -479,21 +512,29 @@ static void test_pricing_bad_input_is_named(void **state) {
     shoal_err want;
     const char *needle;
   } cases[] = {
-      {"{'region':'cn-sw','store':'cd-001','at':'2026-11-20T15:30:00+08:00','lines':[{'sku':'Q','qty':1}]}",
+      {"{'region':'cn-sw','store':'cd-001','at':'2026-11-20T15:30:00+08:00','lines':[{'sku':'Q','"
+       "qty':1}]}",
        SHOAL_ENOTFOUND, "unknown SKU Q"},
-      {"{'region':'cn-sw','store':'cd-001','at':'2026-11-20T15:30:00+08:00','lines':[{'sku':'A','qty':0}]}",
+      {"{'region':'cn-sw','store':'cd-001','at':'2026-11-20T15:30:00+08:00','lines':[{'sku':'A','"
+       "qty':0}]}",
        SHOAL_EINPUT, "qty"},
-      {"{'region':'cn-sw','store':'cd-001','at':'2026-11-20T15:30:00+08:00','lines':[{'sku':'A','qty':1.5}]}",
+      {"{'region':'cn-sw','store':'cd-001','at':'2026-11-20T15:30:00+08:00','lines':[{'sku':'A','"
+       "qty':1.5}]}",
        SHOAL_EINPUT, "qty"},
-      {"{'region':'cn-sw','store':'cd-001','at':'2026-11-20T15:30:00+08:00','lines':[{'sku':'A','qty':'2'}]}",
+      {"{'region':'cn-sw','store':'cd-001','at':'2026-11-20T15:30:00+08:00','lines':[{'sku':'A','"
+       "qty':'2'}]}",
        SHOAL_EINPUT, "qty"},
       {"{'region':'cn-sw','store':'cd-001','lines':[]}", SHOAL_EINPUT, "at"},
-      {"{'region':'cn-sw','store':'cd-001','at':'2026-11-20 15:30','lines':[]}", SHOAL_EINPUT, "at"},
+      {"{'region':'cn-sw','store':'cd-001','at':'2026-11-20 15:30','lines':[]}", SHOAL_EINPUT,
+       "at"},
       {"{'store':'cd-001','at':'2026-11-20T15:30:00Z','lines':[]}", SHOAL_EINPUT, "region"},
       {"{'region':'cn-sw','at':'2026-11-20T15:30:00Z','lines':[]}", SHOAL_EINPUT, "store"},
-      {"{'region':'cn-sw','store':'cd-001','at':'2026-11-20T15:30:00Z','lines':[{'sku':'A','qty':600000},{'sku':'A','qty':600000}]}",
+      {"{'region':'cn-sw','store':'cd-001','at':'2026-11-20T15:30:00Z','lines':[{'sku':'A','qty':"
+       "600000},{'sku':'A','qty':600000}]}",
        SHOAL_ELIMIT, "A"},
-      {"{'region':'cn-sw','store':'cd-001','at':'2026-11-20T15:30:00Z','lines':[{'sku':'A','qty':1}]", SHOAL_EJSON, "JSON"},
+      {"{'region':'cn-sw','store':'cd-001','at':'2026-11-20T15:30:00Z','lines':[{'sku':'A','qty':1}"
+       "]",
+       SHOAL_EJSON, "JSON"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct fx f;
@@ -510,9 +551,9 @@ static void test_pricing_money_overflow_is_refused(void **state) {
   (void)state;
   struct fx f;
   memset(&f, 0, sizeof f);
-  assert_int_equal(build(&f, "{'scope':'global','items':[{'sku':'X','price':1000000000000000}]}",
-                         NULL, NULL),
-                   SHOAL_OK);
+  assert_int_equal(
+      build(&f, "{'scope':'global','items':[{'sku':'X','price':1000000000000000}]}", NULL, NULL),
+      SHOAL_OK);
   assert_int_equal(run_basket(&f, "{'region':'cn-sw','store':'cd-001','at':'2026-11-20T15:30:00Z',"
                                   "'lines':[{'sku':'X','qty':2}]}"),
                    SHOAL_ELIMIT);
@@ -554,19 +595,34 @@ static void random_rule(char *buf, size_t sz, int id) {
   snprintf(common, sizeof common, "'id':'r%d','priority':%u%s%s%s", id, rnd(3), target,
            rnd(5) == 0 ? ",'exclusive':true" : "", rnd(6) == 0 ? ",'coupon':'CP'" : "");
   switch (rnd(7)) {
-  case 0: snprintf(buf, sz, "{%s,'type':'price','price':%u}", common, rnd(4000)); break;
-  case 1: snprintf(buf, sz, "{%s,'type':'percent','bp':%u}", common, rnd(10001)); break;
-  case 2: snprintf(buf, sz, "{%s,'type':'amount','off':%u,'when':{'min_qty':%u}}", common, rnd(3000), 1 + rnd(3)); break;
-  case 3: snprintf(buf, sz, "{%s,'type':'bogo','buy':%u,'get':%u,'bp':%u}", common, 1 + rnd(3), 1 + rnd(2), rnd(10001)); break;
+  case 0:
+    snprintf(buf, sz, "{%s,'type':'price','price':%u}", common, rnd(4000));
+    break;
+  case 1:
+    snprintf(buf, sz, "{%s,'type':'percent','bp':%u}", common, rnd(10001));
+    break;
+  case 2:
+    snprintf(buf, sz, "{%s,'type':'amount','off':%u,'when':{'min_qty':%u}}", common, rnd(3000),
+             1 + rnd(3));
+    break;
+  case 3:
+    snprintf(buf, sz, "{%s,'type':'bogo','buy':%u,'get':%u,'bp':%u}", common, 1 + rnd(3),
+             1 + rnd(2), rnd(10001));
+    break;
   case 4:
-    snprintf(buf, sz, "{%s,'type':'bundle','items':[{'sku':'%s','qty':%u},{'sku':'%s','qty':%u}],'price':%u}",
-             common, skus[rnd(8)], 1 + rnd(2), skus[rnd(8)], 1 + rnd(2), rnd(8000));
+    snprintf(
+        buf, sz,
+        "{%s,'type':'bundle','items':[{'sku':'%s','qty':%u},{'sku':'%s','qty':%u}],'price':%u}",
+        common, skus[rnd(8)], 1 + rnd(2), skus[rnd(8)], 1 + rnd(2), rnd(8000));
     break;
   case 5:
-    snprintf(buf, sz, "{%s,'type':'threshold','min':%u,'off':%u,'repeat':%s%s}", common, 1 + rnd(20000),
-             rnd(5000), rnd(2) ? "true" : "false", rnd(2) ? ",'max_off':3000" : "");
+    snprintf(buf, sz, "{%s,'type':'threshold','min':%u,'off':%u,'repeat':%s%s}", common,
+             1 + rnd(20000), rnd(5000), rnd(2) ? "true" : "false", rnd(2) ? ",'max_off':3000" : "");
     break;
-  default: snprintf(buf, sz, "{%s,'type':'basket_percent','bp':%u,'min':%u}", common, rnd(10001), rnd(10000)); break;
+  default:
+    snprintf(buf, sz, "{%s,'type':'basket_percent','bp':%u,'min':%u}", common, rnd(10001),
+             rnd(10000));
+    break;
   }
 }
 
@@ -584,8 +640,8 @@ static void test_pricing_property_totals_reconcile_and_never_negative(void **sta
     }
     n += snprintf(doc + n, sizeof doc - (size_t)n, "]");
     if (rnd(2))
-      n += snprintf(doc + n, sizeof doc - (size_t)n, ",'round':{'step':%u,'mode':'%s'}", 1 + rnd(100),
-                    modes[rnd(3)]);
+      n += snprintf(doc + n, sizeof doc - (size_t)n, ",'round':{'step':%u,'mode':'%s'}",
+                    1 + rnd(100), modes[rnd(3)]);
     snprintf(doc + n, sizeof doc - (size_t)n, "}");
     char lines[1024];
     int ln = snprintf(lines, sizeof lines, "[");
@@ -595,7 +651,8 @@ static void test_pricing_property_totals_reconcile_and_never_negative(void **sta
                      skus[rnd(8)], 1 + rnd(6));
     snprintf(lines + ln, sizeof lines - (size_t)ln, "]");
     struct fx f;
-    quote(&f, doc, NULL, NULL, lines, rnd(2) ? "'coupons':['CP']" : NULL); /* checks reconciliation */
+    quote(&f, doc, NULL, NULL, lines,
+          rnd(2) ? "'coupons':['CP']" : NULL); /* checks reconciliation */
     assert_true(f.q->total >= 0);
     int64_t applied = 0, sub = 0;
     for (size_t i = 0; i < f.q->napplied; i++)
@@ -630,6 +687,7 @@ int main(void) {
       cmocka_unit_test(test_pricing_scope_chain_items_and_rules),
       cmocka_unit_test(test_pricing_sharing_remainder_largest_first_ties_by_line),
       cmocka_unit_test(test_pricing_when_conditions),
+      cmocka_unit_test(test_pricing_when_local_dates_use_the_baskets_offset),
       cmocka_unit_test(test_pricing_bad_input_is_named),
       cmocka_unit_test(test_pricing_money_overflow_is_refused),
       cmocka_unit_test(test_pricing_model_refuses_bad_docs),

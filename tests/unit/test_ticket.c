@@ -424,6 +424,31 @@ static void test_ticket_unknown_part_sku(void **state) {
   cJSON_Delete(docs[0]);
 }
 
+/* An open that leaves out store, region and title: the sender's store, no
+ * regional travel, the global and store prices still apply. */
+static void test_ticket_minimal_open(void **state) {
+  (void)state;
+  cJSON *docs[2] = {parse("{\"scope\":\"global\",\"items\":[{\"sku\":\"P1\",\"price\":100}],"
+                          "\"rates\":{\"labor_per_hour\":60,\"travel\":{\"cn-sw\":7}}}"),
+                    parse(store_text)};
+  cJSON *a = cJSON_CreateArray();
+  cJSON_AddItemToArray(a, mk("pos1", 1, T0, "open", "{\"category\":\"c\",\"priority\":\"low\"}"));
+  cJSON_AddItemToArray(a, mk("hh1", 1, T0 + 1, "part", "{\"sku\":\"P1\",\"qty\":2}"));
+  cJSON_AddItemToArray(a, mk("hh1", 2, T0 + 2, "part", "{\"sku\":\"P2\",\"qty\":1}"));
+  cJSON_AddItemToArray(a, mk("hh1", 3, T0 + 3, "labor", "{\"minutes\":3,\"tech\":\"w\"}"));
+  cJSON *t = fold_obj(a, docs, 2);
+  assert_string_equal(str(t, "store"), "s1");
+  assert_null(str(t, "region"));
+  assert_null(str(t, "title"));
+  const cJSON *s = cJSON_GetObjectItemCaseSensitive(t, "settlement");
+  assert_int_equal(num(s, "travel"), 0);
+  assert_int_equal(num(s, "revenue"), 3 + 200 + 1100);
+  cJSON_Delete(t);
+  cJSON_Delete(a);
+  cJSON_Delete(docs[0]);
+  cJSON_Delete(docs[1]);
+}
+
 static void test_ticket_routing_vip_raises_priority(void **state) {
   (void)state;
   cJSON *docs[1] = {parse(policy_text)};
@@ -853,6 +878,7 @@ int main(void) {
       cmocka_unit_test(test_ticket_settlement_to_the_fen),
       cmocka_unit_test(test_ticket_settlement_edges),
       cmocka_unit_test(test_ticket_unknown_part_sku),
+      cmocka_unit_test(test_ticket_minimal_open),
       cmocka_unit_test(test_ticket_routing_vip_raises_priority),
       cmocka_unit_test(test_ticket_escalation_ladder),
       cmocka_unit_test(test_ticket_malformed_events_refused),

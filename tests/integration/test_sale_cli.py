@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""`shoal-agent policy import`, `price -c` and `sale` with no broker (SPEC 2,
+4.2, 5): imports go to the device's own chain only (exit 4 otherwise); price
+-c from the cache equals price --policy on the same documents; a future
+--effective-at waits; sale prints {id, total}, writes the sale and its
+outbox event in one transaction, and receipts stay unique when sales race;
+a kiosk prices but does not sell (exit 2); bad baskets record nothing.
+env: SHOAL_AGENT, SHOAL_SOURCE_DIR."""
+import json, os, re, sqlite3, subprocess, sys, tempfile
+
+AGENT = os.environ["SHOAL_AGENT"]
+SRC = os.path.abspath(os.environ["SHOAL_SOURCE_DIR"])
+failures = []
+
+
+def run(*args, stdin=None):
+    return subprocess.run([AGENT] + list(args), capture_output=True, text=True, timeout=60, input=stdin)
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+GLOBAL = {"scope": "global", "currency": "CNY",
+          "items": [{"sku": "MT-001", "categories": ["tea"], "price": 2800, "cost": 900},
+                    {"sku": "CK-001", "categories": ["dessert"], "price": 1800}],
+          "rules": [{"id": "t", "type": "threshold", "min": 5000, "off": 800}]}
+REGION = {"scope": "region/cn-sw", "items": [{"sku": "MT-001", "price": 2200}],
+          "rules": [{"id": "tea", "type": "percent", "bp": 1000, "target": {"categories": ["tea"]}}]}
+REGION_V2 = {"scope": "region/cn-sw", "items": [{"sku": "MT-001", "price": 100}]}
+BASKET = {"region": "cn-sw", "store": "cd-001", "at": "2026-11-22T15:30:00+08:00",
+          "customer": {"id": "c9", "tier": "vip", "tags": []},
+          "lines": [{"sku": "MT-001", "qty": 2}, {"sku": "CK-001", "qty": 1}]}
+
+
+def main():
+    with tempfile.TemporaryDirectory() as d:
+        def put(name, obj):
+            p = os.path.join(d, name)
+            with open(p, "w") as f:
+                json.dump(obj, f)
+            return p
+
+        pos = put("pos.json", {"device": "pos-7", "store": "cd-001", "region": "cn-sw", "db": "pos.db",
+                               "profile": os.path.join(SRC, "firmware-profiles", "pos-terminal.json")})
+        kiosk = put("kiosk.json", {"device": "kiosk-1", "store": "cd-001", "region": "cn-sw", "db": "k.db",
+                                   "profile": os.path.join(SRC, "firmware-profiles", "kiosk.json")})
+        hand = put("hand.json", {"device": "hh-1", "store": "cd-001", "region": "cn-sw", "db": "h.db",
+                                 "profile": os.path.join(SRC, "firmware-profiles", "handheld-scanner.json")})
+        g, rg, rg2 = put("g.json", GLOBAL), put("r.json", REGION), put("r2.json", REGION_V2)
+        east = put("east.json", {"scope": "region/cn-east"})
+        bad = put("bad.json", {"scope": "global", "rules": [{"id": "x", "type": "magic"}]})
+        basket = put("basket.json", BASKET)
+
+        r = run("policy", "import", "--help")
+        check(r.returncode == 0 and "DEVELOPMENT AID" in r.stdout, "policy import --help says it is a development aid")
+        r = run("policy", "import", "-c", pos, g)
+        check(r.returncode == 0 and json.loads(r.stdout) == {"scope": "global", "version": 1},
+              "import global -> version 1 (%s)" % r.stdout.strip())
+        r = run("policy", "import", "-c", pos, rg)
+        check(r.returncode == 0 and json.loads(r.stdout) == {"scope": "region/cn-sw", "version": 1},
+              "import region -> version 1")
+        r = run("policy", "import", "-c", pos, east)
+        check(r.returncode == 4 and "cn-east" in r.stderr, "import of a foreign region exits 4 naming it")
+        r = run("policy", "import", "-c", pos, bad)
+        check(r.returncode == 3 and "magic" in r.stderr, "import of an invalid document exits 3 naming the type")
+        r = run("policy", "import", "-c", pos, rg2, "--effective-at", "2099-01-01T00:00:00Z")
+        check(r.returncode == 0 and json.loads(r.stdout)["version"] == 2, "future version stored as version 2")
+
+        r1 = run("price", "-c", pos, "--basket", basket)
+        r2 = run("price", "--policy", g, "--policy", rg, "--policy", east, "--basket", basket)
+        check(r1.returncode == 0 and r2.returncode == 0 and json.loads(r1.stdout) == json.loads(r2.stdout),
+              "price -c from the cache equals price --policy (and the future version is not yet in effect)")
+        q = json.loads(r1.stdout)
+        check(q["total"] == 2 * 1980 + 1800 - 800, "cache price uses the region price map and rules (total %d)" % q["total"])
+
+        r = run("price", "-c", kiosk, "--basket", basket)
+        check(r.returncode == 3 and "unknown SKU" in r.stderr, "a kiosk with an empty cache cannot price (exit 3)")
+        r = run("price", "-c", hand, "--basket", put("junk.json", {"junk": 1}))
+        check(r.returncode == 2 and "pricing" in r.stderr, "a handheld scanner does not price: exit 2 naming module pricing")
+        r = run("sale", "-c", kiosk, "--basket", basket)
+        check(r.returncode == 2 and "sales" in r.stderr, "a kiosk refuses to sell: exit 2 naming module sales")
+
+        r = run("sale", "-c", pos, "--basket", "-", stdin=json.dumps(BASKET))
+        ok = r.returncode == 0
+        sale = json.loads(r.stdout) if ok else {}
+        check(ok and sale.get("total") == q["total"] and re.fullmatch(r"pos-7-20261122-1", sale.get("id", "")),
+              "sale prints {id, total} with a readable receipt (%s)" % r.stdout.strip())
+
+        other = dict(BASKET, store="cd-999")
+        r = run("sale", "-c", pos, "--basket", put("other.json", other))
+        check(r.returncode == 3 and "cd-999" in r.stderr, "a basket for another store exits 3 naming it")
+        unknown = dict(BASKET, lines=[{"sku": "NOPE", "qty": 1}])
+        r = run("sale", "-c", pos, "--basket", put("unknown.json", unknown))
+        check(r.returncode == 3 and "NOPE" in r.stderr, "unknown SKU in a sale exits 3 naming it")
+        r = run("sale", "-c", pos, "--basket", put("badqty.json", dict(BASKET, lines=[{"sku": "MT-001", "qty": 0}])))
+        check(r.returncode == 3, "qty 0 in a sale exits 3")
+
+        # Racing sales: every receipt unique, one outbox event each.
+        procs = [subprocess.Popen([AGENT, "sale", "-c", pos, "--basket", basket], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(8)]
+        outs = [p.communicate(timeout=60) for p in procs]
+        codes = [p.returncode for p in procs]
+        ids = [json.loads(o)["id"] for o, _ in outs if o.strip()]
+        check(codes == [0] * 8 and len(set(ids)) == 8, "8 racing sales all succeed with distinct receipts")
+
+        st = json.loads(run("status", "-c", pos).stdout)
+        check(st["outbox_pending"] == 9, "outbox holds one event per sale (%d)" % st["outbox_pending"])
+        db = sqlite3.connect(os.path.join(d, "pos.db"))
+        nsales = db.execute("SELECT COUNT(*) FROM sales").fetchone()[0]
+        nlines = db.execute("SELECT COUNT(*) FROM sale_lines").fetchone()[0]
+        check(nsales == 9 and nlines == 18, "9 sales with 2 lines each recorded (%d, %d)" % (nsales, nlines))
+        env = json.loads(db.execute("SELECT envelope FROM outbox WHERE seq = 1").fetchone()[0])
+        body = env["body"]
+        want = {"receipt", "region", "store", "at", "currency", "subtotal", "discount", "rounding", "total",
+                "lines", "applied", "coupons", "customer", "policy_versions"}
+        check(env["type"] == "sale" and set(body) == want, "sale event body has exactly the agreed keys (%s)" % sorted(body))
+        check(body["policy_versions"] == {"global": 1, "region/cn-sw": 1} and body["at"] == BASKET["at"]
+              and body["customer"]["id"] == "c9" and body["total"] == q["total"],
+              "sale event records policy versions used, basket time, customer and total")
+        check(body["lines"] == q["lines"] and body["applied"] == q["applied"], "sale event lines/applied match the quote")
+        db.close()
+
+    print("%d failure(s)" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
