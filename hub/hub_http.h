@@ -46,8 +46,9 @@ void hub_http_stop(struct hub_http *http);
 /* Queues a webhook delivery for event kind ("sale", "ticket",
  * "escalation") with a JSON body, durably, inside the caller's transaction
  * on ctx->db. A no-op when no webhook subscribes to kind. Never touches the
- * network. SHOAL_EINPUT for an unknown kind, SHOAL_ELIMIT for a body over
- * HUB_WEBHOOK_BODY_MAX. */
+ * network. SHOAL_EINPUT for an unknown kind. A body over
+ * HUB_WEBHOOK_BODY_MAX is recorded straight in webhook_dead (never a reason
+ * to refuse the event). */
 shoal_err hub_webhook_enqueue(struct hub_ctx *ctx, const char *kind, const char *body_json,
                               shoal_diag *diag);
 
