@@ -70,7 +70,9 @@ static const struct {
 struct req {
   enum route route;
   bool responded;
-  bool too_large;
+  unsigned err_status; /* answer this once the body is drained (0: none) */
+  char err_msg[160];
+  size_t drained;
   char *body;
   size_t len, cap;
 };
@@ -256,6 +258,37 @@ static enum MHD_Result handle(struct hub_http *h, struct MHD_Connection *c, stru
   return ret;
 }
 
+/* A request body is coming (announced by length or chunked encoding). */
+static bool has_body(struct MHD_Connection *c) {
+  const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  const char *te =
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+  return (cl && strtoull(cl, NULL, 10) > 0) || te;
+}
+
+/* The client waits for "100 Continue" before sending its body (curl does):
+ * an early answer reaches it without the body ever being sent. */
+static bool expects_continue(struct MHD_Connection *c) {
+  const char *e = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+  return e && strcasestr(e, "100-continue");
+}
+
+/* Refuses a request. Clients that send their whole body before reading
+ * (Python's http.client, most libraries) would see a broken pipe, not the
+ * status, if the connection closed under them: unless the client waits for
+ * 100 Continue, the body is read and dropped first (up to
+ * HUB_HTTP_DRAIN_MAX bytes), then the error is sent. */
+static enum MHD_Result refuse(struct MHD_Connection *c, struct req *r, unsigned status,
+                              const char *msg) {
+  if (!has_body(c) || expects_continue(c)) {
+    r->responded = true;
+    return respond_error(c, status, msg);
+  }
+  r->err_status = status;
+  shoal_strlcpy(r->err_msg, msg, sizeof r->err_msg);
+  return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
@@ -279,22 +312,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       }
     }
     if (r->route == R_NONE) {
-      r->responded = true;
       char msg[160];
       snprintf(msg, sizeof msg, path_known ? "method %.16s not allowed here" : "no such route",
                method);
-      return respond_error(c, 404, msg);
+      return refuse(c, r, 404, msg);
     }
-    if (auth && !authorized(h, c)) {
-      r->responded = true;
-      return respond_error(c, 401, "missing or wrong bearer token");
-    }
+    if (auth && !authorized(h, c))
+      return refuse(c, r, 401, "missing or wrong bearer token");
     const char *cl =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > (unsigned long long)HUB_HTTP_API_BODY_MAX) {
-      r->responded = true;
-      return respond_error(c, 413, "request body over the size limit");
-    }
+    if (cl && strtoull(cl, NULL, 10) > (unsigned long long)HUB_HTTP_API_BODY_MAX)
+      return refuse(c, r, 413, "request body over the size limit");
     return MHD_YES;
   }
   if (r->responded)
@@ -302,13 +330,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_data_size > 0) {
     size_t n = *upload_data_size;
     *upload_data_size = 0;
-    if (r->route != R_POLICIES)
-      return MHD_YES; /* only POST /api/v1/policies reads a body: drop the rest */
-    if (r->too_large || r->len + n > HUB_HTTP_API_BODY_MAX) {
-      r->too_large = true;
+    if (r->err_status || r->route != R_POLICIES) {
+      /* Only POST /api/v1/policies reads a body; the rest is dropped, and a
+       * sender that does not stop is cut off. */
+      r->drained += n;
+      return r->drained > HUB_HTTP_DRAIN_MAX ? MHD_NO : MHD_YES;
+    }
+    if (r->len + n > HUB_HTTP_API_BODY_MAX) {
       free(r->body);
       r->body = NULL;
       r->len = r->cap = 0;
+      r->err_status = 413;
+      shoal_strlcpy(r->err_msg, "request body over the size limit", sizeof r->err_msg);
+      r->drained = n;
       return MHD_YES;
     }
     if (r->len + n + 1 > r->cap) {
@@ -327,8 +361,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_YES;
   }
   r->responded = true;
-  if (r->too_large)
-    return respond_error(c, 413, "request body over the size limit");
+  if (r->err_status)
+    return respond_error(c, r->err_status, r->err_msg);
   return handle(h, c, r);
 }
 

@@ -9,9 +9,12 @@
 
 #include "hub_ctx.h"
 
-#define HUB_HTTP_API_BODY_MAX   (SHOAL_POLICY_DOC_MAX_BYTES) /* POST bodies (a policy document) */
-#define HUB_HTTP_CONN_MAX       64                           /* concurrent connections */
-#define HUB_HTTP_CONN_TIMEOUT_S 30                           /* idle connection timeout */
+#define HUB_HTTP_API_BODY_MAX (SHOAL_POLICY_DOC_MAX_BYTES) /* POST bodies (a policy document) */
+/* A refused body is read and dropped up to this much, so that clients which
+ * send before they read still get the status; past it the connection closes. */
+#define HUB_HTTP_DRAIN_MAX      (64 * 1024 * 1024)
+#define HUB_HTTP_CONN_MAX       64 /* concurrent connections */
+#define HUB_HTTP_CONN_TIMEOUT_S 30 /* idle connection timeout */
 #define HUB_TOKEN_MAX_BYTES     4096
 
 #define HUB_WEBHOOK_BODY_MAX     (2 * SHOAL_EVENT_MAX_BYTES) /* one delivery */
@@ -43,8 +46,9 @@ void hub_http_stop(struct hub_http *http);
 /* Queues a webhook delivery for event kind ("sale", "ticket",
  * "escalation") with a JSON body, durably, inside the caller's transaction
  * on ctx->db. A no-op when no webhook subscribes to kind. Never touches the
- * network. SHOAL_EINPUT for an unknown kind, SHOAL_ELIMIT for a body over
- * HUB_WEBHOOK_BODY_MAX. */
+ * network. SHOAL_EINPUT for an unknown kind. A body over
+ * HUB_WEBHOOK_BODY_MAX is recorded straight in webhook_dead (never a reason
+ * to refuse the event). */
 shoal_err hub_webhook_enqueue(struct hub_ctx *ctx, const char *kind, const char *body_json,
                               shoal_diag *diag);
 

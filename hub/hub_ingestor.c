@@ -677,8 +677,17 @@ shoal_err hub_ingestor_handle(struct hub_ingestor *ing, const char *topic, const
   char a[SHOAL_ID_MAX + 1], b[SHOAL_ID_MAX + 1];
   shoal_diag why = {{0}};
   const char *prefix = ing->ctx->cfg.topic_prefix ? ing->ctx->cfg.topic_prefix : "shoal/v1";
-  if (shoal_topic_parse(prefix, topic, &kind, a, b) != SHOAL_OK ||
-      (kind != SHOAL_TOPIC_UP && kind != SHOAL_TOPIC_PRESENCE)) {
+  bool parsed = shoal_topic_parse(prefix, topic, &kind, a, b) == SHOAL_OK;
+  if (!parsed) {
+    /* Under the up filter but not P/up/{store}/{device} with valid
+     * identifiers: nobody to ack, but keep it as evidence. */
+    char up[SHOAL_TOPIC_MAX];
+    size_t n = (size_t)snprintf(up, sizeof up, "%s/up/", prefix);
+    if (n >= sizeof up || strncmp(topic, up, n) != 0) {
+      shoal_log(&ing->ctx->log, SHOAL_LOG_DEBUG, "ignored message on %.200s", topic);
+      return SHOAL_OK;
+    }
+  } else if (kind != SHOAL_TOPIC_UP && kind != SHOAL_TOPIC_PRESENCE) {
     shoal_log(&ing->ctx->log, SHOAL_LOG_DEBUG, "ignored message on %.200s", topic);
     return SHOAL_OK;
   }
@@ -688,7 +697,11 @@ shoal_err hub_ingestor_handle(struct hub_ingestor *ing, const char *topic, const
   if (ing->n == 0)
     ing->now_ms = shoal_now_ms();
   ing->n++;
-  if (kind == SHOAL_TOPIC_PRESENCE) {
+  if (!parsed) {
+    ing->stats.received++;
+    rc = dead_letter(ing, topic, NULL, NULL, NULL, 0,
+                     "topic is not up/{store}/{device} with valid identifiers", payload, len, diag);
+  } else if (kind == SHOAL_TOPIC_PRESENCE) {
     rc = hub_devices_presence(ing->ctx->db, a, b, payload, len, retained, ing->now_ms, &why);
     if (rc != SHOAL_OK && input_error(rc)) {
       shoal_log(&ing->ctx->log, SHOAL_LOG_WARN, "ignored presence on %s: %s", topic, why.msg);

@@ -66,24 +66,34 @@ shoal_err hub_webhook_enqueue(struct hub_ctx *ctx, const char *kind, const char 
   if (!mask)
     return shoal_fail(diag, SHOAL_EINPUT, "unknown webhook event kind \"%s\"", kind);
   size_t len = strlen(body_json);
-  if (len > HUB_WEBHOOK_BODY_MAX)
-    return shoal_fail(diag, SHOAL_ELIMIT, "webhook body of %zu bytes is over the limit of %d", len,
-                      HUB_WEBHOOK_BODY_MAX);
+  /* An oversized body must not refuse the event that produced it: it goes
+   * straight to the dead list (with a note, not the body) and ingest goes on. */
+  bool too_big = len > HUB_WEBHOOK_BODY_MAX;
   sqlite3_stmt *st = NULL;
   shoal_err rc = SHOAL_OK;
   int64_t now = shoal_now_ms();
   for (size_t i = 0; i < ctx->cfg.webhook_count; i++) {
     if (!(ctx->cfg.webhooks[i].events & mask))
       continue;
-    if (!st && (rc = shoal_db_prepare(ctx->db,
-                                      "INSERT INTO webhook_queue (url, kind, body, created_ms, "
-                                      "next_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
-                                      &st, diag)) != SHOAL_OK)
+    if (!st && (rc = shoal_db_prepare(
+                    ctx->db,
+                    too_big ? "INSERT INTO webhook_dead (url, kind, body, created_ms, attempts, "
+                              "failed_ms, last_error) VALUES (?1, ?2, ?3, ?4, 0, ?4, "
+                              "'body over the size limit')"
+                            : "INSERT INTO webhook_queue (url, kind, body, created_ms, next_ms) "
+                              "VALUES (?1, ?2, ?3, ?4, ?4)",
+                    &st, diag)) != SHOAL_OK)
       return rc;
     sqlite3_reset(st);
     sqlite3_bind_text(st, 1, ctx->cfg.webhooks[i].url, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, body_json, (int)len, SQLITE_STATIC);
+    if (too_big) {
+      char note[96];
+      snprintf(note, sizeof note, "{\"omitted_bytes\":%zu}", len);
+      sqlite3_bind_text(st, 3, note, -1, SQLITE_TRANSIENT);
+    } else {
+      sqlite3_bind_text(st, 3, body_json, (int)len, SQLITE_STATIC);
+    }
     sqlite3_bind_int64(st, 4, now);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE) {

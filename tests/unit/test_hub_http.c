@@ -594,6 +594,13 @@ static void test_hub_http_webhooks_deliver_after_outage(void **state) {
   assert_int_equal(hub_webhook_enqueue(&ctx, "escalation", "{\"n\":14}", &dg),
                    SHOAL_OK); /* nobody */
   assert_int_equal(hub_webhook_enqueue(&ctx, "bogus", "{}", &dg), SHOAL_EINPUT);
+  /* Oversized: accepted (the sale is not refused) but recorded dead at once. */
+  char *huge = malloc(HUB_WEBHOOK_BODY_MAX + 2);
+  assert_non_null(huge);
+  memset(huge, ' ', HUB_WEBHOOK_BODY_MAX + 1);
+  huge[HUB_WEBHOOK_BODY_MAX + 1] = '\0';
+  assert_int_equal(hub_webhook_enqueue(&ctx, "ticket", huge, &dg), SHOAL_OK);
+  free(huge);
   assert_int_equal(shoal_db_commit(ctx.db, &dg), SHOAL_OK);
   int64_t queued = 0;
   assert_int_equal(
@@ -635,7 +642,7 @@ static void test_hub_http_webhooks_deliver_after_outage(void **state) {
   assert_int_equal(rv.bad_sig, 0);
   /* The dead receiver's deliveries were given up after the bound: the
    * worker holds them back while the head of the line fails. */
-  assert_int_equal(dead, 11);
+  assert_int_equal(dead, 13); /* + the oversized ticket body for its 2 receivers */
   int64_t attempts = 0;
   shoal_db_query_int(ctx.db, "SELECT MAX(attempts) FROM webhook_dead", 0, &attempts, &dg);
   assert_int_equal(attempts, 4);
@@ -645,7 +652,7 @@ static void test_hub_http_webhooks_deliver_after_outage(void **state) {
                      0, &attempts, &dg);
   assert_int_equal(attempts, 1);
   struct resp r = get("/metrics", NULL);
-  assert_non_null(strstr(r.body, "shoal_webhook_dead_total 11\n"));
+  assert_non_null(strstr(r.body, "shoal_webhook_dead_total 13\n"));
   assert_null(strstr(r.body, "shoal_webhook_failures_total 0\n"));
   resp_free(&r);
   hub_ctx_close(&ctx);

@@ -231,7 +231,13 @@ static void test_hub_ingestor_dead_letters_bad_input(void **state) {
   memset(big, 'x', sizeof big - 1);
   put(ing, UP, big); /* oversized */
   put(ing, UP, sale_event("d1", "s1", "3", 3, 100));
+  put(ing, "shoal/v1/up/s1/d1/extra", sale_event("d1", "s1", "3", 4, 100)); /* bad topic */
+  put(ing, "shoal/v1/up/s#1/d1", sale_event("d1", "s1", "3", 4, 100));
+  put(ing, "other/v1/up/s1/d1", sale_event("d1", "s1", "3", 4, 100)); /* not ours: ignored */
   assert_int_equal(hub_ingestor_flush(ing, &d), SHOAL_OK);
+  assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE reason LIKE '%topic is not%'"),
+                   2);
+  assert_int_equal(q(&ctx, "DELETE FROM dead_letters WHERE reason LIKE '%topic is not%'"), -1);
   assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters"), 4);
   assert_int_equal(
       q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE seq = 2 AND reason LIKE '%total%'"), 1);
@@ -241,6 +247,40 @@ static void test_hub_ingestor_dead_letters_bad_input(void **state) {
   assert_int_equal(q(&ctx, "SELECT upto FROM streams WHERE device = 'd1'"), 3);
   /* The mismatched topic did not consume an identity in its own name. */
   assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM events WHERE store = 's2'"), 0);
+  hub_ingestor_free(ing);
+  hub_ctx_close(&ctx);
+}
+
+static void test_hub_ingestor_poison_event_dead_lettered_after_tries(void **state) {
+  (void)state;
+  struct hub_ctx ctx;
+  struct acks acks = {0};
+  struct hub_ingestor *ing = NULL;
+  shoal_diag d = {{0}};
+  open_ctx(&ctx, "poison");
+  /* Storing receipt r2 fails with a database error (not bad input). */
+  assert_int_equal(shoal_db_exec(ctx.db,
+                                 "CREATE TRIGGER poison BEFORE INSERT ON sales "
+                                 "WHEN NEW.receipt = 'r2' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+                                 &d),
+                   SHOAL_OK);
+  assert_int_equal(hub_ingestor_new(&ctx, 100, record_ack, &acks, &ing, &d), SHOAL_OK);
+  for (int attempt = 1; attempt <= HUB_INGEST_POISON_TRIES; attempt++) {
+    put(ing, UP, sale_event("d1", "s1", "2", 1, 10));
+    const char *e2 = sale_event("d1", "s1", "2", 2, 10);
+    assert_int_not_equal(hub_ingestor_handle(ing, UP, e2, strlen(e2), false, &d), SHOAL_OK);
+    assert_non_null(strstr(d.msg, "boom"));
+    assert_int_equal(acks.n, 0); /* the batch rolled back: nothing acked */
+    assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM events"), 0);
+  }
+  /* The next delivery no longer blocks the device (or the batch it is in). */
+  put(ing, UP, sale_event("d1", "s1", "2", 1, 10));
+  put(ing, UP, sale_event("d1", "s1", "2", 2, 10));
+  put(ing, UP, sale_event("d1", "s1", "2", 3, 10));
+  assert_int_equal(hub_ingestor_flush(ing, &d), SHOAL_OK);
+  assert_string_equal(acks.payload[0], "{\"epoch\":\"2\",\"upto\":3}");
+  assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM sales"), 2);
+  assert_int_equal(q(&ctx, "SELECT seq FROM dead_letters WHERE reason LIKE '%tries%'"), 2);
   hub_ingestor_free(ing);
   hub_ctx_close(&ctx);
 }
@@ -357,6 +397,7 @@ int main(void) {
       cmocka_unit_test(test_hub_ingestor_gap_holds_upto),
       cmocka_unit_test(test_hub_ingestor_abort_stores_and_acks_nothing),
       cmocka_unit_test(test_hub_ingestor_dead_letters_bad_input),
+      cmocka_unit_test(test_hub_ingestor_poison_event_dead_lettered_after_tries),
       cmocka_unit_test(test_hub_ingestor_commits_when_batch_full),
       cmocka_unit_test(test_hub_ingestor_hello_and_presence_fill_registry),
       cmocka_unit_test(test_hub_ingestor_publish_record_versions_per_scope),
