@@ -1,8 +1,9 @@
 /* hub_http.c - the hub's HTTP API for headquarters (SPEC 10) over
  * libmicrohttpd: one internal polling thread, one database handle of its
  * own (only that thread touches it), bearer-token auth on every route but
- * /healthz, /metrics and the static dashboard page (which holds no data and
- * asks the API with the token itself). Invariants: request bodies are
+ * /healthz and /metrics (SPEC 10). The dashboard page also accepts the
+ * token as ?token= because a browser cannot set the header on a page load;
+ * the page then calls the API with the header itself. Invariants: request bodies are
  * bounded (413 past HUB_HTTP_API_BODY_MAX, checked on Content-Length before
  * reading and again while reading); every error is JSON {"error": ...}; the
  * token is compared in constant time and never logged. */
@@ -57,7 +58,7 @@ static const struct {
   enum route route;
   bool auth;
 } routes[] = {
-    {"GET", "/", R_DASHBOARD, false},
+    {"GET", "/", R_DASHBOARD, true},
     {"GET", "/healthz", R_HEALTHZ, false},
     {"GET", "/metrics", R_METRICS, false},
     {"GET", "/api/v1/devices", R_DEVICES, true},
@@ -133,21 +134,27 @@ static enum MHD_Result respond_fail(struct MHD_Connection *c, shoal_err rc, cons
 
 /* ---- auth ---- */
 
-static bool authorized(const struct hub_http *h, struct MHD_Connection *c) {
-  const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-  if (!v || strncasecmp(v, "Bearer ", 7) != 0)
-    return false;
-  v += 7;
+/* Constant time over the configured token: no early exit on a mismatch. */
+static bool token_matches(const struct hub_http *h, const char *v) {
   while (*v == ' ')
     v++;
   size_t n = strlen(v);
   while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
     n--;
-  /* Constant time over the configured token: no early exit on a mismatch. */
   unsigned char diff = (unsigned char)(n != h->token_len);
   for (size_t i = 0; i < h->token_len; i++)
     diff |= (unsigned char)(h->token[i] ^ (i < n ? v[i] : 0));
   return diff == 0;
+}
+
+/* The Authorization: Bearer header; for the dashboard page only, also
+ * ?token= (a browser's page load cannot carry the header). */
+static bool authorized(const struct hub_http *h, struct MHD_Connection *c, bool allow_query) {
+  const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+  if (v && strncasecmp(v, "Bearer ", 7) == 0)
+    return token_matches(h, v + 7);
+  const char *q = allow_query ? MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token") : NULL;
+  return q && token_matches(h, q);
 }
 
 /* ---- handlers ---- */
@@ -317,7 +324,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                method);
       return refuse(c, r, 404, msg);
     }
-    if (auth && !authorized(h, c))
+    if (auth && !authorized(h, c, r->route == R_DASHBOARD))
       return refuse(c, r, 401, "missing or wrong bearer token");
     const char *cl =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);

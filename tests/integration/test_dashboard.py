@@ -197,7 +197,7 @@ def main():
         hours = api(port, f"/api/v1/reports/sales?by=hour&from={DAY}&to=2026-03-03")
         tickets = api(port, "/api/v1/tickets")
 
-        url = f"http://127.0.0.1:{port}/#token={TOKEN}&from={DAY}&to={DAY}"
+        url = f"http://127.0.0.1:{port}/?token={TOKEN}#token={TOKEN}&from={DAY}&to={DAY}"
         flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",

@@ -230,7 +230,14 @@ static void test_hub_http_public_routes_need_no_token(void **state) {
   assert_non_null(strstr(r.body, "shoal_webhook_queue_depth 0\n"));
   assert_non_null(strstr(r.body, "shoal_webhook_failures_total 0\n"));
   resp_free(&r);
+  /* The dashboard needs the token too (SPEC 10): none -> 401; ?token= or the header -> page. */
   r = get("/", NULL);
+  assert_int_equal(r.status, 401);
+  resp_free(&r);
+  r = get("/?token=wrong", NULL);
+  assert_int_equal(r.status, 401);
+  resp_free(&r);
+  r = get("/?token=" TOKEN, NULL);
   assert_int_equal(r.status, 200);
   assert_non_null(strstr(r.ctype, "text/html"));
   assert_non_null(strstr(r.body, "<html"));
