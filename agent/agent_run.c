@@ -60,6 +60,7 @@ struct run {
   int64_t acked;      /* seq the hub has acknowledged */
   int64_t sent_upto;  /* last seq of the window in flight (<= acked: none) */
   int64_t last_progress, last_poll;
+  int64_t resend_ms;  /* current resend timeout: doubles while the hub stays silent */
   int64_t data_version;
   bool dirty;         /* this process changed the outbox */
   bool ack_seen;      /* acks arrived this turn, highest in ack_pending */
@@ -123,6 +124,7 @@ static void apply_acks(struct run *r) {
   if (advanced) {
     r->acked = acked;
     r->last_progress = shoal_mono_ms();
+    r->resend_ms = SHOAL_SYNC_RESEND_MS;
     r->dirty = true;
   }
 }
@@ -246,6 +248,7 @@ static void session_setup(struct run *r) {
   if (agent_sync_acked(&r->ctx, &acked, &d) == SHOAL_OK)
     r->acked = acked;
   r->sent_upto = 0;
+  r->resend_ms = SHOAL_SYNC_RESEND_MS;
   r->dirty = true;
   r->ever_connected = true;
   set_state(r, true, true);
@@ -260,11 +263,14 @@ static void pump(struct run *r) {
   int64_t now = shoal_mono_ms();
   shoal_diag d = {{0}};
   if (r->sent_upto > r->acked) {
-    if (now - r->last_progress < SHOAL_SYNC_RESEND_MS)
+    if (now - r->last_progress < r->resend_ms)
       return;
-    shoal_log(&r->ctx.log, SHOAL_LOG_INFO,
-              "no ack for %d ms: resending from seq %lld", SHOAL_SYNC_RESEND_MS,
-              (long long)(r->acked + 1));
+    shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "no ack for %lld ms: resending from seq %lld",
+              (long long)r->resend_ms, (long long)(r->acked + 1));
+    /* A hub that stays down should not have a whole fleet re-flooding the
+     * broker every few seconds: back off up to SHOAL_SYNC_RESEND_MAX_MS. */
+    r->resend_ms = r->resend_ms * 2 > SHOAL_SYNC_RESEND_MAX_MS ? SHOAL_SYNC_RESEND_MAX_MS
+                                                               : r->resend_ms * 2;
   } else {
     int64_t dv = 0;
     if (data_version(r, &dv, &d) != SHOAL_OK)

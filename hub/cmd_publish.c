@@ -61,9 +61,9 @@ int hub_cmd_keygen(int argc, char **argv) {
     goto fail;
   }
   if (!shoal_args_flag(&args, "force") && (file_exists(priv_path) || file_exists(pub_path))) {
-    rc = shoal_fail(&diag, SHOAL_EINPUT,
-                    "%s already holds a key pair; agents trust it (use --force to replace it)",
-                    out);
+    rc =
+        shoal_fail(&diag, SHOAL_EINPUT,
+                   "%s already holds a key pair; agents trust it (use --force to replace it)", out);
     goto fail;
   }
   if ((rc = shoal_key_generate(&priv, &pub, &diag)) != SHOAL_OK)

@@ -72,8 +72,9 @@ int hub_cmd_report(int argc, char **argv) {
     return 0;
   }
   if (args.npositional != 1)
-    return shoal_cli_usage_error(HUB_PROG, "report", args.npositional ? "one report at a time"
-                                                                      : "missing report name (sales)");
+    return shoal_cli_usage_error(HUB_PROG, "report",
+                                 args.npositional ? "one report at a time"
+                                                  : "missing report name (sales)");
   if (strcmp(args.positional[0], "sales") != 0)
     return shoal_cli_usage_error(HUB_PROG, "report", "unknown report \"%s\" (sales)",
                                  args.positional[0]);

@@ -71,7 +71,8 @@ shoal_err hub_devices_hello(sqlite3 *db, const struct shoal_event *ev, int64_t n
       return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\" must be an object", which);
     const cJSON *v;
     cJSON_ArrayForEach(v, it) {
-      if (strlen(v->string) >= 80 || !(shoal_json_is_int(v) || cJSON_IsNull(v) || cJSON_IsObject(v)))
+      if (strlen(v->string) >= 80 ||
+          !(shoal_json_is_int(v) || cJSON_IsNull(v) || cJSON_IsObject(v)))
         return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\".\"%.80s\" must be a version", which,
                           v->string);
     }
@@ -113,7 +114,8 @@ cleanup:
 }
 
 shoal_err hub_devices_presence(sqlite3 *db, const char *store, const char *device,
-                               const void *payload, size_t len, int64_t now_ms, shoal_diag *diag) {
+                               const void *payload, size_t len, bool retained, int64_t now_ms,
+                               shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   cJSON *root = NULL;
   sqlite3_stmt *st = NULL;
@@ -133,13 +135,15 @@ shoal_err hub_devices_presence(sqlite3 *db, const char *store, const char *devic
   if ((rc = shoal_db_prepare(db,
                              "INSERT INTO devices (device, store, online, last_seen_ms) "
                              "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (device) DO UPDATE SET "
-                             "store = ?2, online = ?3, last_seen_ms = MAX(COALESCE(last_seen_ms, 0), ?4)",
+                             "store = ?2, online = ?3, "
+                             "last_seen_ms = COALESCE(MAX(last_seen_ms, ?4), last_seen_ms, ?4)",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
   sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, store, -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 3, online ? 1 : 0);
-  sqlite3_bind_int64(st, 4, now_ms);
+  if (!retained)
+    sqlite3_bind_int64(st, 4, now_ms); /* else NULL: last_seen unchanged */
   int s = sqlite3_step(st);
   if (s != SQLITE_DONE)
     rc = shoal_db_fail(db, s, "record presence", diag);

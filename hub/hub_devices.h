@@ -5,6 +5,7 @@
 #ifndef HUB_DEVICES_H
 #define HUB_DEVICES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,10 +23,12 @@ shoal_err hub_devices_hello(sqlite3 *db, const struct shoal_event *ev, int64_t n
                             shoal_diag *diag);
 
 /* Records a presence message ({"online": bool, ...}; an empty payload, the
- * clearing of a retained message, is ignored). SHOAL_EINPUT/EJSON for a
- * payload that is not such an object. */
+ * clearing of a retained message, is ignored). A retained message (replayed
+ * by the broker at subscribe time, maybe old) sets online but not
+ * last_seen. SHOAL_EINPUT/EJSON for a payload that is not such an object. */
 shoal_err hub_devices_presence(sqlite3 *db, const char *store, const char *device,
-                               const void *payload, size_t len, int64_t now_ms, shoal_diag *diag);
+                               const void *payload, size_t len, bool retained, int64_t now_ms,
+                               shoal_diag *diag);
 
 /* Notes that device (of store, stream epoch) had an event stored at now_ms:
  * creates its row if needed, moves it to store, sets epoch, last_event_ms

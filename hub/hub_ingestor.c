@@ -26,7 +26,7 @@
 #include "wire.h"
 
 #define DEAD_PAYLOAD_KEEP 4096 /* bytes of an oversized message kept as evidence */
-#define POISON_SLOTS 16
+#define POISON_SLOTS      16
 
 struct stream {
   char device[SHOAL_ID_MAX + 1];
@@ -86,13 +86,13 @@ struct hub_ingestor {
   void *ack_user;
   sqlite3_stmt *st[ST_COUNT];
   bool open;
-  int n;                 /* messages in the open batch */
+  int n; /* messages in the open batch */
   int64_t opened_mono;
-  int64_t now_ms;        /* wall clock at the batch's first message */
+  int64_t now_ms;         /* wall clock at the batch's first message */
   struct stream *streams; /* streams touched by the open batch */
   int nstreams;
-  int *slots;            /* open-addressing index into streams, -1 = empty */
-  unsigned nslots;       /* power of two, > 2 * batch_max */
+  int *slots;      /* open-addressing index into streams, -1 = empty */
+  unsigned nslots; /* power of two, > 2 * batch_max */
   struct poison poison[POISON_SLOTS];
   unsigned poison_next;
   struct hub_ingestor_stats stats;
@@ -197,7 +197,9 @@ static shoal_err batch_open(struct hub_ingestor *ing, shoal_diag *diag) {
   return SHOAL_OK;
 }
 
-bool hub_ingestor_open(const struct hub_ingestor *ing) { return ing->open; }
+bool hub_ingestor_open(const struct hub_ingestor *ing) {
+  return ing->open;
+}
 
 bool hub_ingestor_due(const struct hub_ingestor *ing) {
   return ing->open && shoal_mono_ms() - ing->opened_mono >= HUB_INGEST_BATCH_MS;
@@ -389,8 +391,9 @@ static shoal_err sale_check(const struct shoal_event *ev, struct sale *out, shoa
   if (!shoal_id_valid(out->region))
     return shoal_fail(diag, SHOAL_EINPUT, "\"region\" is not a valid identifier");
   if (strcmp(store, ev->store) != 0)
-    return shoal_fail(diag, SHOAL_EINPUT, "sale for store \"%.64s\" sent by a device of store \"%s\"",
-                      store, ev->store);
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "sale for store \"%.64s\" sent by a device of store \"%s\"", store,
+                      ev->store);
   if ((rc = shoal_time_parse(at, &t, diag)) != SHOAL_OK) {
     shoal_diag_prefix(diag, "\"at\"");
     return SHOAL_EINPUT;
@@ -434,7 +437,8 @@ static bool webhook_wants(const struct hub_ctx *ctx, unsigned ev) {
 static const char *skip_value(const char *p, const char *end) {
   int depth = 0;
   do {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ',' || *p == ':'))
+    while (p < end &&
+           (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ',' || *p == ':'))
       p++;
     if (p >= end)
       return NULL;
@@ -590,8 +594,7 @@ static shoal_err apply_event(struct hub_ingestor *ing, const struct shoal_event 
 }
 
 static shoal_err handle_up(struct hub_ingestor *ing, const char *topic, const char *tstore,
-                           const char *tdevice, const void *payload, size_t len,
-                           shoal_diag *diag) {
+                           const char *tdevice, const void *payload, size_t len, shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   shoal_diag why = {{0}};
   struct shoal_event ev = {0};
@@ -669,13 +672,22 @@ cleanup:
 }
 
 shoal_err hub_ingestor_handle(struct hub_ingestor *ing, const char *topic, const void *payload,
-                              size_t len, shoal_diag *diag) {
+                              size_t len, bool retained, shoal_diag *diag) {
   enum shoal_topic kind;
   char a[SHOAL_ID_MAX + 1], b[SHOAL_ID_MAX + 1];
   shoal_diag why = {{0}};
   const char *prefix = ing->ctx->cfg.topic_prefix ? ing->ctx->cfg.topic_prefix : "shoal/v1";
-  if (shoal_topic_parse(prefix, topic, &kind, a, b) != SHOAL_OK ||
-      (kind != SHOAL_TOPIC_UP && kind != SHOAL_TOPIC_PRESENCE)) {
+  bool parsed = shoal_topic_parse(prefix, topic, &kind, a, b) == SHOAL_OK;
+  if (!parsed) {
+    /* Under the up filter but not P/up/{store}/{device} with valid
+     * identifiers: nobody to ack, but keep it as evidence. */
+    char up[SHOAL_TOPIC_MAX];
+    size_t n = (size_t)snprintf(up, sizeof up, "%s/up/", prefix);
+    if (n >= sizeof up || strncmp(topic, up, n) != 0) {
+      shoal_log(&ing->ctx->log, SHOAL_LOG_DEBUG, "ignored message on %.200s", topic);
+      return SHOAL_OK;
+    }
+  } else if (kind != SHOAL_TOPIC_UP && kind != SHOAL_TOPIC_PRESENCE) {
     shoal_log(&ing->ctx->log, SHOAL_LOG_DEBUG, "ignored message on %.200s", topic);
     return SHOAL_OK;
   }
@@ -685,8 +697,12 @@ shoal_err hub_ingestor_handle(struct hub_ingestor *ing, const char *topic, const
   if (ing->n == 0)
     ing->now_ms = shoal_now_ms();
   ing->n++;
-  if (kind == SHOAL_TOPIC_PRESENCE) {
-    rc = hub_devices_presence(ing->ctx->db, a, b, payload, len, ing->now_ms, &why);
+  if (!parsed) {
+    ing->stats.received++;
+    rc = dead_letter(ing, topic, NULL, NULL, NULL, 0,
+                     "topic is not up/{store}/{device} with valid identifiers", payload, len, diag);
+  } else if (kind == SHOAL_TOPIC_PRESENCE) {
+    rc = hub_devices_presence(ing->ctx->db, a, b, payload, len, retained, ing->now_ms, &why);
     if (rc != SHOAL_OK && input_error(rc)) {
       shoal_log(&ing->ctx->log, SHOAL_LOG_WARN, "ignored presence on %s: %s", topic, why.msg);
       rc = SHOAL_OK;
@@ -726,9 +742,8 @@ shoal_err hub_ingestor_flush(struct hub_ingestor *ing, shoal_diag *diag) {
         goto fail;
       }
     }
-    if (s->stored_new &&
-        (rc = hub_devices_touch(ing->ctx->db, s->store, s->device, s->epoch, ing->now_ms, diag)) !=
-            SHOAL_OK)
+    if (s->stored_new && (rc = hub_devices_touch(ing->ctx->db, s->store, s->device, s->epoch,
+                                                 ing->now_ms, diag)) != SHOAL_OK)
       goto fail;
   }
   int64_t t_commit = shoal_mono_ms();

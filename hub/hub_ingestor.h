@@ -13,9 +13,9 @@
 
 #include "hub_ctx.h"
 
-#define HUB_INGEST_BATCH_MAX 2000      /* messages per transaction, at most */
-#define HUB_INGEST_BATCH_MS 50         /* oldest message in a batch waits at most this */
-#define HUB_INGEST_POISON_TRIES 3      /* failures of one event before it is dead-lettered */
+#define HUB_INGEST_BATCH_MAX    2000 /* messages per transaction, at most */
+#define HUB_INGEST_BATCH_MS     50   /* oldest message in a batch waits at most this */
+#define HUB_INGEST_POISON_TRIES 3    /* failures of one event before it is dead-lettered */
 
 struct hub_ingestor;
 
@@ -43,11 +43,12 @@ void hub_ingestor_free(struct hub_ingestor *ing);
 
 /* Applies one message received on topic (up or presence; others are
  * ignored) to the open batch, opening one if needed; commits the batch when
- * it is full. Bad input is dead-lettered and returns SHOAL_OK. Returns an
- * error only when the database failed: the batch was then rolled back and
- * no ack sent for it (the agents resend). */
+ * it is full. retained: the broker replayed a retained message. Bad input
+ * is dead-lettered and returns SHOAL_OK. Returns an error only when the
+ * database failed: the batch was then rolled back and no ack sent for it
+ * (the agents resend). */
 shoal_err hub_ingestor_handle(struct hub_ingestor *ing, const char *topic, const void *payload,
-                              size_t len, shoal_diag *diag);
+                              size_t len, bool retained, shoal_diag *diag);
 
 /* True when a batch is open and its first message is HUB_INGEST_BATCH_MS old. */
 bool hub_ingestor_due(const struct hub_ingestor *ing);

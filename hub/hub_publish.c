@@ -111,14 +111,15 @@ shoal_err hub_publish_record(sqlite3 *db, const struct shoal_hub_config *cfg, co
   int64_t now = shoal_now_ms();
   char issued_at[40];
   shoal_time_format_utc(now, issued_at, sizeof issued_at);
-  if ((rc = shoal_policy_envelope_sign(key, p.scope, p.version, issued_at, effective_at,
-                                       expires_at, doc_text, &envelope, diag)) != SHOAL_OK)
+  if ((rc = shoal_policy_envelope_sign(key, p.scope, p.version, issued_at, effective_at, expires_at,
+                                       doc_text, &envelope, diag)) != SHOAL_OK)
     goto cleanup;
 
-  if ((rc = shoal_db_prepare(db,
-                             "INSERT INTO policies (scope, version, issued_at, effective_at, "
-                             "expires_at, doc, envelope, published_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                             &st, diag)) != SHOAL_OK)
+  if ((rc = shoal_db_prepare(
+           db,
+           "INSERT INTO policies (scope, version, issued_at, effective_at, "
+           "expires_at, doc, envelope, published_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+           &st, diag)) != SHOAL_OK)
     goto cleanup;
   sqlite3_bind_text(st, 1, p.scope, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, p.version);
@@ -162,7 +163,9 @@ struct pubwait {
   bool lost;
 };
 
-static void pw_connect(void *user, int rc) { ((struct pubwait *)user)->connack = rc; }
+static void pw_connect(void *user, int rc) {
+  ((struct pubwait *)user)->connack = rc;
+}
 static void pw_disconnect(void *user, int rc) {
   (void)rc;
   ((struct pubwait *)user)->lost = true;
@@ -259,8 +262,10 @@ shoal_err hub_publish_policy(sqlite3 *db, const struct shoal_hub_config *cfg, co
   p.envelope = NULL;
   goto cleanup;
 unsent:
-  shoal_diag_prefix(diag, "%s version %" PRId64 " is recorded but not confirmed by the broker "
-                    "(shoal-hub run will publish it)", p.scope, p.version);
+  shoal_diag_prefix(diag,
+                    "%s version %" PRId64 " is recorded but not confirmed by the broker "
+                    "(shoal-hub run will publish it)",
+                    p.scope, p.version);
 cleanup:
   hub_published_cleanup(&p);
   shoal_mqtt_free(m);

@@ -27,14 +27,14 @@
 #include "util.h"
 #include "wire.h"
 
-#define HUB_CLIENT_ID "shoal-hub"
-#define HUB_KEEPALIVE_S 30
-#define HUB_BACKOFF_MIN_S 1
-#define HUB_BACKOFF_MAX_S 5 /* one client, not a fleet: no herd to spread out */
-#define HUB_MAX_INFLIGHT 1000   /* our outgoing acks in flight to the broker */
+#define HUB_CLIENT_ID      "shoal-hub"
+#define HUB_KEEPALIVE_S    30
+#define HUB_BACKOFF_MIN_S  1
+#define HUB_BACKOFF_MAX_S  5    /* one client, not a fleet: no herd to spread out */
+#define HUB_MAX_INFLIGHT   1000 /* our outgoing acks in flight to the broker */
 #define HUB_POLICY_POLL_MS 200  /* how soon a version recorded elsewhere goes out */
-#define HUB_TICK_MS 1000
-#define HUB_STATS_MS 60000
+#define HUB_TICK_MS        1000
+#define HUB_STATS_MS       60000
 
 static volatile sig_atomic_t stop_requested;
 
@@ -48,12 +48,12 @@ struct hub_run {
   struct shoal_mqtt *m;
   struct hub_ingestor *ing;
   bool connected;
-  bool announce;          /* log "subscribed" once the SUBSCRIBE left */
-  bool resync_policies;   /* republish every scope's newest version */
-  int attempt;            /* reconnect attempts since the last success */
-  int64_t next_connect;   /* mono ms */
-  int64_t policy_rowid;   /* newest policies.rowid published */
-  int db_errors;          /* consecutive ingest database failures */
+  bool announce;        /* log "subscribed" once the SUBSCRIBE left */
+  bool resync_policies; /* republish every scope's newest version */
+  int attempt;          /* reconnect attempts since the last success */
+  int64_t next_connect; /* mono ms */
+  int64_t policy_rowid; /* newest policies.rowid published */
+  int db_errors;        /* consecutive ingest database failures */
 };
 
 /* ------------------------------------------------------------ MQTT callbacks */
@@ -107,10 +107,9 @@ static void on_disconnect(void *user, int rc) {
 
 static void on_message(void *user, const char *topic, const void *payload, size_t len,
                        bool retained) {
-  (void)retained;
   struct hub_run *r = user;
   shoal_diag diag = {{0}};
-  if (hub_ingestor_handle(r->ing, topic, payload, len, &diag) != SHOAL_OK) {
+  if (hub_ingestor_handle(r->ing, topic, payload, len, retained, &diag) != SHOAL_OK) {
     /* The batch rolled back and sent no ack: its devices resend. */
     r->db_errors++;
     shoal_log(&r->ctx.log, SHOAL_LOG_ERROR, "ingest batch rolled back: %s", diag.msg);
@@ -315,8 +314,7 @@ int hub_cmd_run(int argc, char **argv) {
   if (!config)
     return shoal_cli_usage_error(HUB_PROG, "run", "missing -c CONFIG");
   if (args.npositional)
-    return shoal_cli_usage_error(HUB_PROG, "run", "unexpected argument \"%s\"",
-                                 args.positional[0]);
+    return shoal_cli_usage_error(HUB_PROG, "run", "unexpected argument \"%s\"", args.positional[0]);
 
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);

@@ -98,17 +98,18 @@ static shoal_err migrate(sqlite3 *db, const char *path, const struct shoal_migra
     char pragma[64];
     if ((rc = shoal_db_begin(db, diag)) != SHOAL_OK)
       return rc;
-    /* Another process (the daemon and a command started together) may have
-     * applied it between our read and our write lock: re-check under it. */
-    int64_t now_at = 0;
-    if ((rc = shoal_db_query_int(db, "PRAGMA user_version", 0, &now_at, diag)) == SHOAL_OK &&
-        now_at >= m->number) {
-      if ((rc = shoal_db_commit(db, diag)) != SHOAL_OK)
-        return rc;
+    /* Another process may have migrated while we waited for the lock (a
+     * daemon and a CLI opening a new database at the same moment). */
+    int64_t now_version = 0;
+    if ((rc = shoal_db_query_int(db, "PRAGMA user_version", 0, &now_version, diag)) != SHOAL_OK) {
+      shoal_db_rollback(db);
+      return rc;
+    }
+    if (now_version >= m->number) {
+      shoal_db_rollback(db);
       continue;
     }
-    if (rc == SHOAL_OK)
-      rc = shoal_db_exec(db, m->sql, diag);
+    rc = shoal_db_exec(db, m->sql, diag);
     if (rc == SHOAL_OK) {
       snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", m->number);
       rc = shoal_db_exec(db, pragma, diag);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "pricing.h"
+#include "shoal_limits.h"
 
 enum shoal_price__type {
   PT_PRICE,
@@ -65,7 +66,8 @@ struct shoal_price__rule {
 };
 
 struct shoal_price__item {
-  const char *sku, *name;
+  char sku[SHOAL_ID_MAX + 1]; /* inline: a lookup's final compare stays in the item's lines */
+  const char *name;
   int64_t price, cost;
   bool has_price, has_cost;
   const char **cats; /* category names */
@@ -80,7 +82,7 @@ struct shoal_pricing_model {
   struct shoal_price__arena *arena;
   struct shoal_price__item *items;
   uint32_t nitems;
-  uint32_t *hash; /* open addressing: item index + 1, 0 = empty */
+  uint64_t *hash; /* open addressing: (hash >> 32) << 32 | (item index + 1); 0 = empty */
   uint32_t hash_mask;
   struct shoal_price__rule *rules;
   uint32_t nrules;

@@ -19,6 +19,7 @@ struct qline {
 };
 
 struct qctx {
+  int64_t remaining; /* sum of all line totals now: the eligible amount of untargeted rules */
   const struct shoal_pricing_model *m;
   const struct shoal_basket *b;
   struct qline *lines;
@@ -324,13 +325,21 @@ static int64_t line_total(const struct qline *l) {
 static void stage3(struct qctx *c, const struct shoal_price__rule *r, const uint32_t *ln, size_t k,
                    int64_t *w, int64_t *saving) {
   int64_t eligible = 0;
-  for (size_t i = 0; i < k; i++) {
-    w[i] = line_total(&c->lines[ln[i]]);
-    eligible += w[i];
-  }
   *saving = 0;
-  if (eligible < r->min || eligible <= 0)
-    return;
+  if (r->target_all) { /* known without a pass over the lines */
+    eligible = c->remaining;
+    if (eligible < r->min || eligible <= 0)
+      return;
+    for (size_t i = 0; i < k; i++)
+      w[i] = line_total(&c->lines[ln[i]]);
+  } else {
+    for (size_t i = 0; i < k; i++) {
+      w[i] = line_total(&c->lines[ln[i]]);
+      eligible += w[i];
+    }
+    if (eligible < r->min || eligible <= 0)
+      return;
+  }
   int64_t d;
   if (r->type == PT_THRESHOLD) {
     __int128 x = r->off;
@@ -413,6 +422,7 @@ shoal_err shoal_pricing_quote(const struct shoal_pricing_model *m, const struct 
       goto done;
     }
   }
+  c.remaining = gross;
   /* Stage-1 applied entries in order of the first line each rule priced. */
   for (size_t i = 0; i < n; i++) {
     int32_t ri = c.lines[i].s1_rule;
@@ -510,6 +520,7 @@ shoal_err shoal_pricing_quote(const struct shoal_pricing_model *m, const struct 
         stage3(&c, r, ln, k, w, &saving);
       if (saving <= 0)
         continue;
+      c.remaining -= saving; /* every saving is shared out to the lines in full */
       if (push_applied(&c, r, saving) != SHOAL_OK)
         goto oom;
       if (r->exclusive) {

@@ -30,6 +30,7 @@
 #define SHOAL_HTTP_BODY_MAX_BYTES (8 * 1024 * 1024)
 #define SHOAL_OUTBOX_BATCH_MAX 1000
 #define SHOAL_SYNC_RESEND_MS 5000             /* agent resends its window when no ack advanced this long */
+#define SHOAL_SYNC_RESEND_MAX_MS 60000        /* ... doubling up to this while the hub stays silent */
 #define SHOAL_WEBHOOKS_MAX 16
 #define SHOAL_TICKET_EVENTS_MAX 100000
 #define SHOAL_TICKET_KIND_MAX 16          /* a ticket event kind, NUL included */

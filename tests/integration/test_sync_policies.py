@@ -100,12 +100,23 @@ def run():
 
         f.broker.stop()  # offline from here on
         later = {"SHOAL_CLOCK_OFFSET_MS": str(2 * 3600 * 1000)}
+        milk = {"region": "cn-sw", "store": "chengdu-001", "at": "2026-11-22T10:00:00+08:00",
+                "lines": [{"sku": "TEA-MILK-L", "qty": 1}]}
+
+        def price(env_=None):
+            return h.run_json([h.binary("shoal-agent"), "price", "-c", f.cfgs["pos-cd-1"],
+                               "--basket", "-"], input=json.dumps(milk), env=env_)["total"]
+        now_price, later_price = price(), price(later)
+        h.check((now_price, later_price) == (1500, 1600),
+                "milk tea at 15.00 under v2 now, 16.00 under v3 two hours later (offline): %r"
+                % ((now_price, later_price),))
         st = f.status("pos-cd-1", env=later)
         h.check(st["policies"]["region/cn-sw"] == 3 and "region/cn-sw" not in st["pending_policies"],
                 "two hours later (offline) v3 applies: %r" % st)
         h.wait_until(lambda: not f.status("pos-cd-1")["connected"], 20,
                      "status to report the broker outage")
-        print("effective_at: v3 pending now, in effect 2h later with the broker down")
+        print("effective_at: v3 pending now, in effect 2h later with the broker down "
+              "(milk tea quoted %d then %d fen)" % (now_price, later_price))
         print("PASS test_sync_policies")
 
 

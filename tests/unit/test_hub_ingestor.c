@@ -13,14 +13,14 @@
 
 #include <cmocka.h>
 
+#include "crypto.h"
 #include "db.h"
 #include "hub_ctx.h"
 #include "hub_devices.h"
 #include "hub_ingestor.h"
 #include "hub_publish.h"
-#include "crypto.h"
-#include "util.h"
 #include "test_util.h"
+#include "util.h"
 
 #define MAX_ACKS 64
 
@@ -28,8 +28,8 @@ struct acks {
   int n;
   char topic[MAX_ACKS][SHOAL_TOPIC_MAX];
   char payload[MAX_ACKS][128];
-  sqlite3 *db;         /* if set, check each ack's upto is committed */
-  int uncommitted;     /* acks sent for something not yet visible elsewhere */
+  sqlite3 *db;     /* if set, check each ack's upto is committed */
+  int uncommitted; /* acks sent for something not yet visible elsewhere */
 };
 
 static shoal_err record_ack(void *user, const char *topic, const char *payload, size_t len,
@@ -82,7 +82,7 @@ static char *sale_event(const char *device, const char *store, const char *epoch
 
 static void put(struct hub_ingestor *ing, const char *topic, const char *payload) {
   shoal_diag d = {{0}};
-  assert_int_equal(hub_ingestor_handle(ing, topic, payload, strlen(payload), &d), SHOAL_OK);
+  assert_int_equal(hub_ingestor_handle(ing, topic, payload, strlen(payload), false, &d), SHOAL_OK);
 }
 
 static int64_t q(struct hub_ctx *ctx, const char *sql) {
@@ -108,7 +108,7 @@ static void test_hub_ingestor_dedupes_and_acks_after_commit(void **state) {
   put(ing, UP, sale_event("d1", "s1", "77", 1, 500));
   put(ing, UP, sale_event("d1", "s1", "77", 2, 700));
   put(ing, UP, sale_event("d1", "s1", "77", 1, 500)); /* redelivered in the same batch */
-  assert_int_equal(acks.n, 0);                         /* nothing acked before commit */
+  assert_int_equal(acks.n, 0);                        /* nothing acked before commit */
   assert_int_equal(hub_ingestor_flush(ing, &d), SHOAL_OK);
   assert_int_equal(acks.n, 1);
   assert_int_equal(acks.uncommitted, 0);
@@ -218,7 +218,7 @@ static void test_hub_ingestor_dead_letters_bad_input(void **state) {
   open_ctx(&ctx, "dead");
   assert_int_equal(hub_ingestor_new(&ctx, 100, record_ack, &acks, &ing, &d), SHOAL_OK);
   put(ing, UP, sale_event("d1", "s1", "3", 1, 100));
-  put(ing, UP, "{\"v\":1");                                   /* malformed */
+  put(ing, UP, "{\"v\":1");                                           /* malformed */
   put(ing, "shoal/v1/up/s2/d1", sale_event("d1", "s1", "3", 2, 100)); /* wrong store topic */
   /* A sale whose total does not add up: refused, but its identity is used. */
   char bad[1200];
@@ -229,16 +229,58 @@ static void test_hub_ingestor_dead_letters_bad_input(void **state) {
   put(ing, UP, bad);
   static char big[SHOAL_EVENT_MAX_BYTES + 10];
   memset(big, 'x', sizeof big - 1);
-  put(ing, UP, big);                                          /* oversized */
+  put(ing, UP, big); /* oversized */
   put(ing, UP, sale_event("d1", "s1", "3", 3, 100));
+  put(ing, "shoal/v1/up/s1/d1/extra", sale_event("d1", "s1", "3", 4, 100)); /* bad topic */
+  put(ing, "shoal/v1/up/s#1/d1", sale_event("d1", "s1", "3", 4, 100));
+  put(ing, "other/v1/up/s1/d1", sale_event("d1", "s1", "3", 4, 100)); /* not ours: ignored */
   assert_int_equal(hub_ingestor_flush(ing, &d), SHOAL_OK);
+  assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE reason LIKE '%topic is not%'"),
+                   2);
+  assert_int_equal(q(&ctx, "DELETE FROM dead_letters WHERE reason LIKE '%topic is not%'"), -1);
   assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters"), 4);
-  assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE seq = 2 AND reason LIKE '%total%'"), 1);
-  assert_int_equal(q(&ctx, "SELECT length(payload) FROM dead_letters WHERE reason LIKE '%limit%'"), 4096);
+  assert_int_equal(
+      q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE seq = 2 AND reason LIKE '%total%'"), 1);
+  assert_int_equal(q(&ctx, "SELECT length(payload) FROM dead_letters WHERE reason LIKE '%limit%'"),
+                   4096);
   assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM sales"), 2);
   assert_int_equal(q(&ctx, "SELECT upto FROM streams WHERE device = 'd1'"), 3);
   /* The mismatched topic did not consume an identity in its own name. */
   assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM events WHERE store = 's2'"), 0);
+  hub_ingestor_free(ing);
+  hub_ctx_close(&ctx);
+}
+
+static void test_hub_ingestor_poison_event_dead_lettered_after_tries(void **state) {
+  (void)state;
+  struct hub_ctx ctx;
+  struct acks acks = {0};
+  struct hub_ingestor *ing = NULL;
+  shoal_diag d = {{0}};
+  open_ctx(&ctx, "poison");
+  /* Storing receipt r2 fails with a database error (not bad input). */
+  assert_int_equal(shoal_db_exec(ctx.db,
+                                 "CREATE TRIGGER poison BEFORE INSERT ON sales "
+                                 "WHEN NEW.receipt = 'r2' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+                                 &d),
+                   SHOAL_OK);
+  assert_int_equal(hub_ingestor_new(&ctx, 100, record_ack, &acks, &ing, &d), SHOAL_OK);
+  for (int attempt = 1; attempt <= HUB_INGEST_POISON_TRIES; attempt++) {
+    put(ing, UP, sale_event("d1", "s1", "2", 1, 10));
+    const char *e2 = sale_event("d1", "s1", "2", 2, 10);
+    assert_int_not_equal(hub_ingestor_handle(ing, UP, e2, strlen(e2), false, &d), SHOAL_OK);
+    assert_non_null(strstr(d.msg, "boom"));
+    assert_int_equal(acks.n, 0); /* the batch rolled back: nothing acked */
+    assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM events"), 0);
+  }
+  /* The next delivery no longer blocks the device (or the batch it is in). */
+  put(ing, UP, sale_event("d1", "s1", "2", 1, 10));
+  put(ing, UP, sale_event("d1", "s1", "2", 2, 10));
+  put(ing, UP, sale_event("d1", "s1", "2", 3, 10));
+  assert_int_equal(hub_ingestor_flush(ing, &d), SHOAL_OK);
+  assert_string_equal(acks.payload[0], "{\"epoch\":\"2\",\"upto\":3}");
+  assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM sales"), 2);
+  assert_int_equal(q(&ctx, "SELECT seq FROM dead_letters WHERE reason LIKE '%tries%'"), 2);
   hub_ingestor_free(ing);
   hub_ctx_close(&ctx);
 }
@@ -275,6 +317,11 @@ static void test_hub_ingestor_hello_and_presence_fill_registry(void **state) {
       "{\"v\":1,\"device\":\"d1\",\"store\":\"s1\",\"epoch\":\"4\",\"seq\":1,\"hlc\":1,"
       "\"type\":\"hello\",\"body\":{\"profile\":\"kiosk\",\"region\":\"cn-e\",\"outbox_depth\":12,"
       "\"agent_version\":\"0.1.0\",\"policies\":{\"global\":2}}}");
+  /* A retained presence replayed at subscribe time says nothing about when. */
+  shoal_diag pd = {{0}};
+  const char *ret = "{\"online\":true}";
+  assert_int_equal(hub_ingestor_handle(ing, "shoal/v1/presence/s1/d9", ret, strlen(ret), true, &pd),
+                   SHOAL_OK);
   put(ing, "shoal/v1/presence/s1/d1", "{\"online\":true}");
   /* A hello with a wrong type is dead-lettered, not half-applied. */
   put(ing, UP,
@@ -283,15 +330,21 @@ static void test_hub_ingestor_hello_and_presence_fill_registry(void **state) {
   assert_int_equal(hub_ingestor_flush(ing, &d), SHOAL_OK);
   assert_int_equal(q(&ctx, "SELECT outbox_depth FROM devices WHERE device = 'd1'"), 12);
   assert_int_equal(q(&ctx, "SELECT online FROM devices WHERE device = 'd1'"), 1);
+  assert_int_equal(q(&ctx, "SELECT online FROM devices WHERE device = 'd9'"), 1);
+  assert_int_equal(q(&ctx, "SELECT last_seen_ms IS NULL FROM devices WHERE device = 'd9'"), 1);
+  assert_int_equal(q(&ctx, "SELECT last_seen_ms > 0 FROM devices WHERE device = 'd1'"), 1);
   assert_int_equal(q(&ctx, "SELECT profile = 'kiosk' AND region = 'cn-e' FROM devices"), 1);
-  assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE reason LIKE '%outbox_depth%'"), 1);
+  assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE reason LIKE '%outbox_depth%'"),
+                   1);
   assert_string_equal(acks.payload[0], "{\"epoch\":\"4\",\"upto\":2}");
   cJSON *list = NULL;
   assert_int_equal(hub_devices_list(ctx.db, &list, &d), SHOAL_OK);
-  assert_int_equal(cJSON_GetArraySize(list), 1);
+  assert_int_equal(cJSON_GetArraySize(list), 2);
   cJSON *dev = cJSON_GetArrayItem(list, 0);
+  assert_string_equal(cJSON_GetObjectItem(dev, "device")->valuestring, "d1");
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(dev, "online")));
-  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(dev, "policies"), "global")->valueint, 2);
+  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(dev, "policies"), "global")->valueint,
+                   2);
   cJSON_Delete(list);
   hub_ingestor_free(ing);
   hub_ctx_close(&ctx);
@@ -318,8 +371,9 @@ static void test_hub_ingestor_publish_record_versions_per_scope(void **state) {
   }
   const char *g = "{\"scope\":\"global\"}";
   memset(&p, 0, sizeof p);
-  assert_int_equal(hub_publish_record(ctx.db, &ctx.cfg, g, strlen(g), "2030-01-01T00:00:00Z", NULL,
-                                      &p, &d), SHOAL_OK);
+  assert_int_equal(
+      hub_publish_record(ctx.db, &ctx.cfg, g, strlen(g), "2030-01-01T00:00:00Z", NULL, &p, &d),
+      SHOAL_OK);
   assert_int_equal(p.version, 1);
   hub_published_cleanup(&p);
   /* Invalid: named, exit-3 class, nothing recorded. */
@@ -328,7 +382,8 @@ static void test_hub_ingestor_publish_record_versions_per_scope(void **state) {
                    SHOAL_EINPUT);
   assert_non_null(strstr(d.msg, "bogus"));
   assert_int_equal(hub_publish_record(ctx.db, &ctx.cfg, doc, strlen(doc), "2030-02-01T00:00:00Z",
-                                      "2030-01-01T00:00:00Z", &p, &d), SHOAL_EINPUT);
+                                      "2030-01-01T00:00:00Z", &p, &d),
+                   SHOAL_EINPUT);
   assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM policies"), 3);
   shoal_secure_free(priv);
   free(pub);
@@ -342,6 +397,7 @@ int main(void) {
       cmocka_unit_test(test_hub_ingestor_gap_holds_upto),
       cmocka_unit_test(test_hub_ingestor_abort_stores_and_acks_nothing),
       cmocka_unit_test(test_hub_ingestor_dead_letters_bad_input),
+      cmocka_unit_test(test_hub_ingestor_poison_event_dead_lettered_after_tries),
       cmocka_unit_test(test_hub_ingestor_commits_when_batch_full),
       cmocka_unit_test(test_hub_ingestor_hello_and_presence_fill_registry),
       cmocka_unit_test(test_hub_ingestor_publish_record_versions_per_scope),
