@@ -54,6 +54,8 @@ struct hub_run {
   int64_t next_connect; /* mono ms */
   int64_t policy_rowid; /* newest policies.rowid published */
   int db_errors;        /* consecutive ingest database failures */
+  bool stopping;        /* the last batch is committed: apply nothing more */
+  long ignored_at_stop; /* messages dropped because of that */
 };
 
 /* ------------------------------------------------------------ MQTT callbacks */
@@ -109,6 +111,13 @@ static void on_message(void *user, const char *topic, const void *payload, size_
                        bool retained) {
   struct hub_run *r = user;
   shoal_diag diag = {{0}};
+  if (r->stopping) {
+    /* After the last commit nothing more is applied, so every committed
+     * event is acked before we disconnect; these were not acked and their
+     * devices resend them. */
+    r->ignored_at_stop++;
+    return;
+  }
   if (hub_ingestor_handle(r->ing, topic, payload, len, retained, &diag) != SHOAL_OK) {
     /* The batch rolled back and sent no ack: its devices resend. */
     r->db_errors++;
@@ -319,6 +328,9 @@ int hub_cmd_run(int argc, char **argv) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
+  /* SA_RESTART keeps SQLite's and libmosquitto's reads and writes whole;
+   * the loop's poll still returns early on the signal. */
+  sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
@@ -355,6 +367,7 @@ int hub_cmd_run(int argc, char **argv) {
 
   shoal_log(&r.ctx.log, SHOAL_LOG_INFO, "stopping");
   flush_batch(&r);
+  r.stopping = true;
   if (r.connected) {
     /* Push out the acks of the last batch, then say goodbye. */
     int64_t until = shoal_mono_ms() + 1000;
@@ -364,6 +377,10 @@ int hub_cmd_run(int argc, char **argv) {
     shoal_mqtt_disconnect(r.m);
     (void)shoal_mqtt_loop(r.m, 20, NULL);
   }
+  if (r.ignored_at_stop)
+    shoal_log(&r.ctx.log, SHOAL_LOG_INFO,
+              "%ld message(s) arrived after the last commit; not acked, their devices resend them",
+              r.ignored_at_stop);
   log_stats(&r);
   goto cleanup;
 fail:

@@ -42,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (shoal_policy_envelope_sign(priv, scope, (int64_t)ver->valuedouble, issued,
                                    str_or_null(o, "effective_at"), str_or_null(o, "expires_at"),
                                    doc, &text, &d) == SHOAL_OK) {
-      if (shoal_policy_envelope_verify(text, strlen(text), keys, 1, &env, &d) == SHOAL_OK) {
+      shoal_err vrc = shoal_policy_envelope_verify(text, strlen(text), keys, 1, &env, &d);
+      if (vrc == SHOAL_OK) {
         enum shoal_policy_verdict verdict;
         shoal_diag cd;
         (void)shoal_policy_envelope_check(&env, "cn-sw", "cd-001", 3, 1795360000000LL,
@@ -50,8 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char sc[SHOAL_SCOPE_MAX];
         (void)shoal_policy_validate(env.doc, strlen(env.doc), sc, &cd);
         shoal_policy_envelope_cleanup(&env);
-      } else if (d.msg[0] && strstr(d.msg, "signature")) {
-        fprintf(stderr, "signed envelope does not verify: %s\n", d.msg);
+      } else {
+        fprintf(stderr, "an envelope sign accepted does not verify: %s\n", d.msg);
         abort();
       }
       free(text);

@@ -20,6 +20,7 @@
 #include "db.h"
 #include "test_util.h"
 #include "trust.h"
+#include "wire.h"
 
 struct pair {
   struct shoal_privkey *priv;
@@ -256,6 +257,19 @@ static void test_trust_agent_stores_update_and_drops_rotated_key(void **state) {
   free(chain);
 }
 
+/* P/trust is in the one topic table: formats and parses back. */
+static void test_trust_topic_in_wire_table(void **state) {
+  (void)state;
+  char t[SHOAL_TOPIC_MAX], a[SHOAL_ID_MAX + 1], b[SHOAL_ID_MAX + 1];
+  enum shoal_topic k;
+  assert_int_equal(shoal_topic_format(t, sizeof t, "shoal/v1", SHOAL_TOPIC_TRUST, NULL, NULL),
+                   SHOAL_OK);
+  assert_string_equal(t, "shoal/v1/trust");
+  assert_int_equal(shoal_topic_parse("shoal/v1", t, &k, a, b), SHOAL_OK);
+  assert_int_equal(k, SHOAL_TOPIC_TRUST);
+  assert_int_equal(shoal_topic_parse("shoal/v1", "shoal/v1/trust/x", &k, a, b), SHOAL_EINPUT);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_trust_chain_walks_offline_agent_through_rotations),
@@ -264,6 +278,7 @@ int main(void) {
       cmocka_unit_test(test_trust_chain_stops_at_first_unverified_update),
       cmocka_unit_test(test_trust_chain_malformed_and_oversized_refused),
       cmocka_unit_test(test_trust_agent_stores_update_and_drops_rotated_key),
+      cmocka_unit_test(test_trust_topic_in_wire_table),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
