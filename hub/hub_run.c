@@ -56,6 +56,7 @@ struct hub_run {
   int db_errors;        /* consecutive ingest database failures */
   bool stopping;        /* the last batch is committed: apply nothing more */
   long ignored_at_stop; /* messages dropped because of that */
+  long unconfirmed;     /* our QoS 1 publishes the broker has not PUBACKed */
 };
 
 /* ------------------------------------------------------------ MQTT callbacks */
@@ -65,7 +66,18 @@ static shoal_err publish_qos1(void *user, const char *topic, const char *payload
   struct hub_run *r = user;
   if (!r->m)
     return shoal_fail(diag, SHOAL_EMQTT, "no broker session");
-  return shoal_mqtt_publish(r->m, topic, payload, len, 1, retain, NULL, diag);
+  shoal_err rc = shoal_mqtt_publish(r->m, topic, payload, len, 1, retain, NULL, diag);
+  if (rc == SHOAL_OK)
+    r->unconfirmed++;
+  return rc;
+}
+
+/* The broker's PUBACK for one of our QoS 1 publishes. */
+static void on_publish(void *user, int mid) {
+  (void)mid;
+  struct hub_run *r = user;
+  if (r->unconfirmed > 0)
+    r->unconfirmed--;
 }
 
 static shoal_err send_ack(void *user, const char *topic, const char *payload, size_t len,
@@ -168,7 +180,7 @@ static void publish_policies(struct hub_run *r) {
     int envlen = sqlite3_column_bytes(st, 3);
     char topic[SHOAL_TOPIC_MAX];
     if (hub_publish_topic(r->ctx.cfg.topic_prefix, scope, topic, sizeof topic, &diag) != SHOAL_OK ||
-        shoal_mqtt_publish(r->m, topic, env, (size_t)envlen, 1, true, NULL, &diag) != SHOAL_OK) {
+        publish_qos1(r, topic, env, (size_t)envlen, true, &diag) != SHOAL_OK) {
       shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "publish %s v%" PRId64 ": %s", scope, version,
                 diag.msg);
       break; /* retried at the next poll */
@@ -351,6 +363,7 @@ int hub_cmd_run(int argc, char **argv) {
       .on_connect = on_connect,
       .on_disconnect = on_disconnect,
       .on_message = on_message,
+      .on_publish = on_publish,
       .user = &r,
       .log = &r.ctx.log,
   };
@@ -369,9 +382,10 @@ int hub_cmd_run(int argc, char **argv) {
   flush_batch(&r);
   r.stopping = true;
   if (r.connected) {
-    /* Push out the acks of the last batch, then say goodbye. */
-    int64_t until = shoal_mono_ms() + 1000;
-    while (shoal_mqtt_want_write(r.m) && shoal_mono_ms() < until)
+    /* Push out the acks of the last batch and wait (bounded) for the
+     * broker to take them, then say goodbye. */
+    int64_t until = shoal_mono_ms() + 2000;
+    while ((r.unconfirmed > 0 || shoal_mqtt_want_write(r.m)) && shoal_mono_ms() < until)
       if (shoal_mqtt_loop(r.m, 20, NULL) != SHOAL_OK)
         break;
     shoal_mqtt_disconnect(r.m);
