@@ -109,6 +109,14 @@ shoal_err agent_ctx_open(struct agent_ctx *ctx, const char *config_path, shoal_d
   if (rc != SHOAL_OK)
     return rc;
   rc = shoal_db_open(ctx->cfg.db, agent_migrations, agent_migrations_count, &ctx->db, diag);
+  /* Fault injection (docs/security.md): SHOAL_DB_MAX_PAGES caps the database
+   * at that many pages, so tests can fill the "disk" without a mount. */
+  const char *max_pages = getenv("SHOAL_DB_MAX_PAGES");
+  if (rc == SHOAL_OK && max_pages && *max_pages) {
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", strtoll(max_pages, NULL, 10));
+    rc = shoal_db_exec(ctx->db, sql, diag);
+  }
   if (rc == SHOAL_OK)
     rc = ensure_epoch(ctx, diag);
   if (rc != SHOAL_OK)

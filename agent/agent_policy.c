@@ -69,12 +69,29 @@ static const char *effective_sql =
     "SELECT version, doc, expires_ms FROM policies WHERE scope = ? AND "
     "(effective_ms IS NULL OR effective_ms <= ?) ORDER BY version DESC LIMIT 1";
 
+/* The time policies take effect by: the device clock, but never earlier
+ * than the newest issued_at accepted. A signed envelope proves the time is
+ * at least its issued_at, so a device whose clock runs a day behind still
+ * applies at once a policy HQ made effective before issuing it. */
+static shoal_err effective_now(struct agent_ctx *ctx, int64_t now_ms, int64_t *out,
+                               shoal_diag *diag) {
+  int64_t newest = 0;
+  shoal_err rc = shoal_db_query_int(ctx->db, "SELECT COALESCE(MAX(issued_ms), 0) FROM policies", 0,
+                                    &newest, diag);
+  if (rc == SHOAL_OK)
+    *out = now_ms > newest ? now_ms : newest;
+  return rc;
+}
+
 shoal_err agent_policy_effective(struct agent_ctx *ctx, int64_t now_ms, char *docs[3],
                                  int64_t versions[3], shoal_diag *diag) {
   char scopes[3][80];
   agent_policy_scopes(ctx, scopes);
   sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(ctx->db, effective_sql, &st, diag);
+  shoal_err rc = effective_now(ctx, now_ms, &now_ms, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  rc = shoal_db_prepare(ctx->db, effective_sql, &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   for (int i = 0; i < 3; i++) {
@@ -115,12 +132,11 @@ shoal_err agent_policy_status(struct agent_ctx *ctx, int64_t now_ms, cJSON *obj,
   sqlite3_stmt *eff = NULL, *pend = NULL;
   /* Expiry is judged against the later of the device clock and the newest
    * issued_at accepted: a clock set back cannot make a stale policy fresh. */
-  int64_t newest = 0;
-  shoal_err rc = shoal_db_query_int(ctx->db, "SELECT COALESCE(MAX(issued_ms), 0) FROM policies", 0,
-                                    &newest, diag);
+  int64_t expiry_now = 0;
+  shoal_err rc = effective_now(ctx, now_ms, &expiry_now, diag);
   if (rc != SHOAL_OK)
     return rc;
-  int64_t expiry_now = now_ms > newest ? now_ms : newest;
+  now_ms = expiry_now; /* the same clock for what is applied and what is pending */
   rc = shoal_db_prepare(ctx->db, effective_sql, &eff, diag);
   if (rc == SHOAL_OK)
     rc = shoal_db_prepare(ctx->db,

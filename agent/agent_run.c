@@ -30,7 +30,7 @@
 #define POLL_IDLE_MS 1000     /* re-read the outbox at least this often when idle */
 #define CONNACK_TIMEOUT_MS 15000
 #define SHUTDOWN_FLUSH_MS 2000
-#define NSUBS 6
+#define NSUBS 7
 
 static volatile sig_atomic_t g_stop;
 
@@ -129,6 +129,17 @@ static void apply_acks(struct run *r) {
   }
 }
 
+/* Key rotation (docs/security.md): a newer signed trust list replaces the
+ * keys policies are verified with from now on. */
+static void handle_trust(struct run *r, const void *payload, size_t len) {
+  shoal_diag d = {{0}};
+  bool changed = false;
+  if (agent_trust_on_update(&r->ctx, &r->trust, payload, len, &changed, &d) != SHOAL_OK)
+    log_diag(r, SHOAL_LOG_WARN, "trust update refused", &d);
+  else if (changed)
+    shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "%s", d.msg);
+}
+
 static void handle_down(struct run *r, const void *payload, size_t len) {
   if (!(r->ctx.profile.modules & SHOAL_MOD_TICKETS))
     return;
@@ -163,6 +174,9 @@ static void cb_message(void *user, const char *topic, const void *payload, size_
   case SHOAL_TOPIC_DOWN_DEVICE:
     if (strcmp(a, r->ctx.cfg.store) == 0)
       handle_down(r, payload, len);
+    break;
+  case SHOAL_TOPIC_TRUST:
+    handle_trust(r, payload, len);
     break;
   default:
     break;
@@ -347,6 +361,9 @@ static shoal_err run_setup(struct run *r, shoal_diag *diag) {
     return shoal_fail(diag, SHOAL_ECONFIG, "%s: topic_prefix \"%s\" makes topics too long",
                       c->path, r->prefix);
   snprintf(r->subs[5], SHOAL_TOPIC_MAX, "%s", r->t_ack);
+  if ((rc = shoal_topic_format(r->subs[6], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_TRUST, NULL,
+                               NULL)) != SHOAL_OK)
+    return shoal_fail(diag, SHOAL_ECONFIG, "%s: topic_prefix too long", c->path);
   snprintf(r->will, sizeof r->will, "{\"online\":false,\"device\":\"%s\",\"store\":\"%s\"}",
            c->device, c->store);
   struct shoal_mqtt_opts o = {

@@ -233,7 +233,7 @@ static shoal_err do_event(struct agent_ctx *ctx, const struct shoal_args *a, con
 /* Verifies a work-order code offline (SPEC 7.4) and records the check-in. */
 static shoal_err do_scan(struct agent_ctx *ctx, const struct shoal_args *a, char *id,
                          shoal_diag *diag) {
-  struct agent_trust trust = {{0}, 0};
+  struct agent_trust trust = {{0}, 0, 0};
   const char *code = shoal_args_get(a, "code");
   int64_t expires = 0;
   cJSON *wrapped = NULL;

@@ -1,17 +1,716 @@
-/* cmd_provision.c - PLACEHOLDER commands until their issue lands: hub_cmd_provision hub_cmd_broker_config. */
+/* cmd_provision.c - `shoal-hub provision` and `shoal-hub broker-config`:
+ * per-device TLS identities from the hub's device CA, and the Mosquitto
+ * config + ACL that confine each identity to its own topics.
+ * Identity model (docs/security.md): a device certificate's CN is the device
+ * id and the broker uses it as the username; the store (and region) a device
+ * belongs to live in the hub's provisioned_devices table, from which the ACL
+ * is written as one explicit `user` block per device. The hub's own identity
+ * is HUB_CA_HUB_IDENTITY, which no device id can equal. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "crypto.h"
+#include "db.h"
+#include "hub_ca.h"
 #include "hub_cli.h"
+#include "hub_ctx.h"
+#include "jsonx.h"
+#include "profile.h"
+#include "util.h"
+#include "wire.h"
 
-static int placeholder(int argc, char **argv) {
-  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    printf("usage: %s %s ...\n\nNot built yet.\n", HUB_PROG, argv[0]);
+#define DEFAULT_PROFILE "pos-terminal"
+#define DEFAULT_REGION  "default"
+#define ACL_MAX_BYTES   (64 * 1024 * 1024)
+
+/* mkdir -p for an output folder. A device bundle is 0700 (it holds the
+ * device key); the broker folder must be 0755 because Mosquitto started as
+ * root drops to its own user before reading the ACL file. */
+static shoal_err mkdir_p(const char *path, int mode, shoal_diag *diag) {
+  char buf[SHOAL_PATH_MAX + 1];
+  if (!shoal_strlcpy(buf, path, sizeof buf))
+    return shoal_fail(diag, SHOAL_ELIMIT, "path too long: %s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+      return shoal_fail(diag, SHOAL_EIO, "cannot create %s: %s", buf, strerror(errno));
+    *p = '/';
+  }
+  if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+    return shoal_fail(diag, SHOAL_EIO, "cannot create %s: %s", buf, strerror(errno));
+  struct stat st;
+  if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+    return shoal_fail(diag, SHOAL_EIO, "%s is not a folder", buf);
+  return SHOAL_OK;
+}
+
+static bool file_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+static shoal_err write_in(const char *dir, const char *name, const char *text, int mode,
+                          char **path_out, shoal_diag *diag) {
+  char *path = shoal_path_resolve(dir, name);
+  if (!path)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  shoal_err rc = shoal_file_write_atomic(path, text, strlen(text), mode, diag);
+  if (rc == SHOAL_OK && path_out)
+    *path_out = path;
+  else
+    free(path);
+  return rc;
+}
+
+/* The device CA's files: the config's device_ca, else device-ca.{crt,key}
+ * beside the hub config (created on first use). */
+static shoal_err open_ca(const struct hub_ctx *ctx, struct hub_ca **ca, bool *created,
+                         shoal_diag *diag) {
+  char *dir = shoal_path_dirname(ctx->cfg.path);
+  char *cert = ctx->cfg.device_ca_cert ? strdup(ctx->cfg.device_ca_cert)
+                                       : shoal_path_resolve(dir, "device-ca.crt");
+  char *key = ctx->cfg.device_ca_key ? strdup(ctx->cfg.device_ca_key)
+                                     : shoal_path_resolve(dir, "device-ca.key");
+  shoal_err rc = (cert && key) ? hub_ca_open(cert, key, ca, created, diag)
+                               : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  free(dir);
+  free(cert);
+  free(key);
+  return rc;
+}
+
+/* Finds firmware profile NAME (or a path to one): SHOAL_PROFILES_DIR, the
+ * hub config's folder, beside the executable (build tree / install), cwd. */
+static shoal_err find_profile(const struct hub_ctx *ctx, const char *name, char **text_out,
+                              char **file_name_out, struct shoal_profile *prof, shoal_diag *diag) {
+  char cand[6][PATH_MAX + 128];
+  int n = 0;
+  bool is_path =
+      strchr(name, '/') || (strlen(name) > 5 && strcmp(name + strlen(name) - 5, ".json") == 0);
+  if (is_path) {
+    snprintf(cand[n++], sizeof cand[0], "%s", name);
+  } else {
+    if (!shoal_id_valid(name))
+      return shoal_fail(diag, SHOAL_EINPUT, "profile \"%s\" is not a profile name or path", name);
+    const char *env = getenv("SHOAL_PROFILES_DIR");
+    if (env && *env)
+      snprintf(cand[n++], sizeof cand[0], "%s/%s.json", env, name);
+    char *cdir = shoal_path_dirname(ctx->cfg.path);
+    if (cdir)
+      snprintf(cand[n++], sizeof cand[0], "%s/firmware-profiles/%s.json", cdir, name);
+    free(cdir);
+    char exe[PATH_MAX];
+    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (el > 0) {
+      exe[el] = '\0';
+      char *slash = strrchr(exe, '/');
+      if (slash)
+        *slash = '\0';
+      snprintf(cand[n++], sizeof cand[0], "%s/../../firmware-profiles/%s.json", exe, name);
+      snprintf(cand[n++], sizeof cand[0], "%s/../share/shoal/firmware-profiles/%s.json", exe, name);
+    }
+    snprintf(cand[n++], sizeof cand[0], "firmware-profiles/%s.json", name);
+  }
+  for (int i = 0; i < n; i++) {
+    if (!file_exists(cand[i]))
+      continue;
+    size_t len = 0;
+    char *text = NULL;
+    shoal_err rc = shoal_file_read(cand[i], SHOAL_PROFILE_MAX_BYTES, &text, &len, diag);
+    if (rc == SHOAL_OK)
+      rc = shoal_profile_parse(text, len, prof, diag);
+    if (rc != SHOAL_OK) {
+      free(text);
+      shoal_diag_prefix(diag, "%s", cand[i]);
+      return rc == SHOAL_EIO ? rc : SHOAL_EINPUT;
+    }
+    const char *base = strrchr(cand[i], '/');
+    *file_name_out = strdup(base ? base + 1 : cand[i]);
+    *text_out = text;
+    return *file_name_out ? SHOAL_OK : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
+  return shoal_fail(diag, SHOAL_EINPUT,
+                    "firmware profile \"%s\" not found (give a path, or set SHOAL_PROFILES_DIR)",
+                    name);
+}
+
+/* Region for a device provisioned without --region: what this device or
+ * another device of the same store was given before, else what the store's
+ * devices reported in hello, else DEFAULT_REGION. */
+static shoal_err default_region(struct hub_ctx *ctx, const char *device, const char *store,
+                                char out[SHOAL_ID_MAX + 1], shoal_diag *diag) {
+  static const char *const queries[] = {
+      "SELECT region FROM provisioned_devices WHERE device = ?1",
+      "SELECT region FROM provisioned_devices WHERE store = ?2 ORDER BY issued_ms DESC LIMIT 1",
+      "SELECT region FROM devices WHERE store = ?2 AND region IS NOT NULL LIMIT 1",
+  };
+  for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+    sqlite3_stmt *st = NULL;
+    shoal_err rc = shoal_db_prepare(ctx->db, queries[i], &st, diag);
+    if (rc != SHOAL_OK)
+      return rc;
+    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, store, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    bool found = s == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+                 shoal_id_valid((const char *)sqlite3_column_text(st, 0));
+    if (found)
+      shoal_strlcpy(out, (const char *)sqlite3_column_text(st, 0), SHOAL_ID_MAX + 1);
+    sqlite3_finalize(st);
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
+      return shoal_db_fail(ctx->db, s, "look up the region", diag);
+    if (found)
+      return SHOAL_OK;
+  }
+  strcpy(out, DEFAULT_REGION);
+  return SHOAL_OK;
+}
+
+static char *agent_config_json(const struct hub_ctx *ctx, const char *device, const char *store,
+                               const char *region, const char *profile_file, bool with_trust) {
+  cJSON *o = cJSON_CreateObject(), *mqtt = NULL, *tls = NULL, *trust = NULL;
+  char *text = NULL;
+  if (!o || !cJSON_AddStringToObject(o, "device", device) ||
+      !cJSON_AddStringToObject(o, "store", store) ||
+      !cJSON_AddStringToObject(o, "region", region) ||
+      !cJSON_AddStringToObject(o, "profile", profile_file) ||
+      !cJSON_AddStringToObject(o, "db", "agent.db") ||
+      !(mqtt = cJSON_AddObjectToObject(o, "mqtt")) ||
+      !cJSON_AddStringToObject(mqtt, "host", ctx->cfg.mqtt.host) ||
+      !cJSON_AddNumberToObject(mqtt, "port", ctx->cfg.mqtt.port) ||
+      !(tls = cJSON_AddObjectToObject(mqtt, "tls")) ||
+      !cJSON_AddStringToObject(tls, "ca", "ca.crt") ||
+      !cJSON_AddStringToObject(tls, "cert", "device.crt") ||
+      !cJSON_AddStringToObject(tls, "key", "device.key") ||
+      !cJSON_AddStringToObject(o, "topic_prefix", ctx->cfg.topic_prefix))
+    goto cleanup;
+  if (with_trust && (!(trust = cJSON_AddObjectToObject(o, "trust")) ||
+                     !cJSON_AddStringToObject(trust, "policy_pub", "policy-pub.pem")))
+    goto cleanup;
+  text = cJSON_Print(o);
+cleanup:
+  cJSON_Delete(o);
+  return text;
+}
+
+static shoal_err revoke_device(struct hub_ctx *ctx, const char *device, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(
+      ctx->db,
+      "UPDATE provisioned_devices SET revoked_ms = ? WHERE device = ? AND revoked_ms IS NULL", &st,
+      diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, shoal_now_ms());
+  sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
+  int s = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (s != SQLITE_DONE)
+    return shoal_db_fail(ctx->db, s, "revoke", diag);
+  if (sqlite3_changes(ctx->db) == 0)
+    return shoal_fail(diag, SHOAL_ENOTFOUND, "device %s is not provisioned (or already revoked)",
+                      device);
+  printf("{\"device\": \"%s\", \"revoked\": true}\n", device);
+  return SHOAL_OK;
+}
+
+static const struct shoal_argspec provision_spec[] = {
+    {"config", 'c', true, false, "CONFIG", "hub config file"},
+    {"store", 0, true, false, "S", "store the device belongs to"},
+    {"device", 0, true, false, "D", "device id (the certificate's CN)"},
+    {"out", 0, true, false, "DIR", "folder for the device's certificate, key and agent config"},
+    {"region", 0, true, false, "R", "region (default: the store's, else \"" DEFAULT_REGION "\")"},
+    {"profile", 0, true, false, "NAME",
+     "firmware profile name or file (default " DEFAULT_PROFILE ")"},
+    {"days", 0, true, false, "N", "certificate lifetime in days (default 1825)"},
+    {"force", 0, false, false, NULL, "re-provision a device already provisioned for another store"},
+    {"revoke", 0, false, false, NULL,
+     "revoke --device (drop it from the ACL at the next broker-config)"},
+    {"help", 'h', false, false, NULL, "show this help"},
+};
+
+int hub_cmd_provision(int argc, char **argv) {
+  struct shoal_args a;
+  shoal_diag diag = {{0}};
+  shoal_err rc = SHOAL_OK;
+  struct hub_ctx ctx;
+  memset(&ctx, 0, sizeof ctx);
+  struct hub_ca *ca = NULL;
+  char *cert = NULL, *key = NULL, *pub = NULL, *conf = NULL, *prof_text = NULL, *prof_file = NULL;
+  char *conf_path = NULL, *out_abs = NULL;
+  bool in_tx = false;
+  const int nspec = (int)(sizeof provision_spec / sizeof provision_spec[0]);
+  if (shoal_args_parse(&a, provision_spec, nspec, argc, argv, 1, &diag) != SHOAL_OK)
+    return shoal_cli_usage_error(HUB_PROG, "provision", "%s", diag.msg);
+  if (a.help) {
+    shoal_args_usage(
+        stdout,
+        HUB_PROG " provision -c CONFIG --store S --device D --out DIR [--region R] "
+                 "[--profile NAME]\n       " HUB_PROG " provision -c CONFIG --device D --revoke",
+        "Issues a TLS client certificate (CN = the device id) from the hub's device CA "
+        "(created on first use) and writes, in DIR, everything the device needs: "
+        "ca.crt, device.crt, device.key, policy-pub.pem, its firmware profile and "
+        "agent.json. The device is recorded for the broker ACL; re-run broker-config "
+        "and reload the broker (SIGHUP) afterwards.",
+        provision_spec, nspec);
     return 0;
   }
-  fprintf(stderr, "%s: error: '%s' is not built yet\n", HUB_PROG, argv[0]);
-  return 1;
+  const char *config = shoal_args_get(&a, "config"), *store = shoal_args_get(&a, "store"),
+             *device = shoal_args_get(&a, "device"), *out = shoal_args_get(&a, "out"),
+             *region_arg = shoal_args_get(&a, "region"), *days_s = shoal_args_get(&a, "days");
+  const char *profile =
+      shoal_args_get(&a, "profile") ? shoal_args_get(&a, "profile") : DEFAULT_PROFILE;
+  bool do_revoke = shoal_args_flag(&a, "revoke");
+  if (!config || !device || (!do_revoke && (!store || !out)))
+    return shoal_cli_usage_error(HUB_PROG, "provision",
+                                 do_revoke ? "-c CONFIG and --device are required"
+                                           : "-c CONFIG, --store, --device and --out are required");
+  /* Identifiers are checked before anything is opened or written: a device
+   * name with '/', '+' or '#' would be a foothold in other stores' topics. */
+  if (!shoal_id_valid(device) || (store && !shoal_id_valid(store)) ||
+      (region_arg && !shoal_id_valid(region_arg))) {
+    const char *bad = !shoal_id_valid(device)             ? device
+                      : (store && !shoal_id_valid(store)) ? store
+                                                          : region_arg;
+    rc = shoal_fail(&diag, SHOAL_EINPUT,
+                    "\"%s\" is not a valid identifier (^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$); "
+                    "nothing was issued",
+                    bad);
+    goto cleanup;
+  }
+  int days = HUB_CA_DEVICE_DAYS;
+  if (days_s) {
+    char *end = NULL;
+    long d = strtol(days_s, &end, 10);
+    if (!*days_s || *end || d < 1 || d > 36500)
+      return shoal_cli_usage_error(HUB_PROG, "provision", "--days must be 1..36500");
+    days = (int)d;
+  }
+  if ((rc = hub_ctx_open(&ctx, config, &diag)) != SHOAL_OK)
+    goto cleanup;
+  if ((rc = shoal_db_begin(ctx.db, &diag)) != SHOAL_OK)
+    goto cleanup;
+  in_tx = true;
+  if (do_revoke) {
+    if ((rc = revoke_device(&ctx, device, &diag)) == SHOAL_OK &&
+        (rc = shoal_db_commit(ctx.db, &diag)) == SHOAL_OK)
+      in_tx = false;
+    goto cleanup;
+  }
+  /* A device belongs to one store: moving one is an explicit act. */
+  {
+    sqlite3_stmt *st = NULL;
+    if ((rc = shoal_db_prepare(ctx.db, "SELECT store FROM provisioned_devices WHERE device = ?",
+                               &st, &diag)) != SHOAL_OK)
+      goto cleanup;
+    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    char prev[SHOAL_ID_MAX + 1] = "";
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+      shoal_strlcpy(prev, (const char *)sqlite3_column_text(st, 0), sizeof prev);
+    sqlite3_finalize(st);
+    if (*prev && strcmp(prev, store) != 0 && !shoal_args_flag(&a, "force")) {
+      rc = shoal_fail(&diag, SHOAL_EINPUT,
+                      "device %s is already provisioned for store %s (give --force to move it "
+                      "to %s)",
+                      device, prev, store);
+      goto cleanup;
+    }
+  }
+  char region[SHOAL_ID_MAX + 1];
+  if (region_arg)
+    shoal_strlcpy(region, region_arg, sizeof region);
+  else if ((rc = default_region(&ctx, device, store, region, &diag)) != SHOAL_OK)
+    goto cleanup;
+  struct shoal_profile prof;
+  if ((rc = find_profile(&ctx, profile, &prof_text, &prof_file, &prof, &diag)) != SHOAL_OK)
+    goto cleanup;
+  if (ctx.cfg.signing_key) {
+    if ((rc = hub_ca_pubkey_pem_from_key(ctx.cfg.signing_key, &pub, &diag)) != SHOAL_OK)
+      goto cleanup;
+  } else {
+    fprintf(stderr,
+            "%s: warning: %s has no signing_key; agent.json gets no trust.policy_pub "
+            "(add it before the agent verifies policies)\n",
+            HUB_PROG, ctx.cfg.path);
+  }
+  bool created = false;
+  if ((rc = open_ca(&ctx, &ca, &created, &diag)) != SHOAL_OK)
+    goto cleanup;
+  char serial[33];
+  if ((rc = hub_ca_issue(ca, HUB_CERT_DEVICE, device, NULL, 0, days, &cert, &key, serial, &diag)) !=
+      SHOAL_OK)
+    goto cleanup;
+  if (!(conf = agent_config_json(&ctx, device, store, region, prof_file, pub != NULL))) {
+    rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  if ((rc = mkdir_p(out, 0700, &diag)) != SHOAL_OK)
+    goto cleanup;
+  out_abs = realpath(out, NULL);
+  if (!out_abs) {
+    rc = shoal_fail(&diag, SHOAL_EIO, "cannot resolve %s: %s", out, strerror(errno));
+    goto cleanup;
+  }
+  if ((rc = write_in(out_abs, "ca.crt", hub_ca_cert_pem(ca), 0644, NULL, &diag)) ||
+      (rc = write_in(out_abs, "device.key", key, 0600, NULL, &diag)) ||
+      (rc = write_in(out_abs, "device.crt", cert, 0644, NULL, &diag)) ||
+      (pub && (rc = write_in(out_abs, "policy-pub.pem", pub, 0644, NULL, &diag))) ||
+      (rc = write_in(out_abs, prof_file, prof_text, 0644, NULL, &diag)) ||
+      (rc = write_in(out_abs, "agent.json", conf, 0600, &conf_path, &diag)))
+    goto cleanup;
+  {
+    sqlite3_stmt *st = NULL;
+    if ((rc = shoal_db_prepare(
+             ctx.db,
+             "INSERT INTO provisioned_devices (device, store, region, profile, cert_serial, "
+             "issued_ms, revoked_ms) VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT(device) DO UPDATE "
+             "SET store = excluded.store, region = excluded.region, profile = excluded.profile, "
+             "cert_serial = excluded.cert_serial, issued_ms = excluded.issued_ms, revoked_ms = "
+             "NULL",
+             &st, &diag)) != SHOAL_OK)
+      goto cleanup;
+    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, store, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, region, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, prof.name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, serial, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, shoal_now_ms());
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE) {
+      rc = shoal_db_fail(ctx.db, s, "record the provisioned device", &diag);
+      goto cleanup;
+    }
+  }
+  if ((rc = shoal_db_commit(ctx.db, &diag)) != SHOAL_OK)
+    goto cleanup;
+  in_tx = false;
+  cJSON *res = cJSON_CreateObject();
+  if (res) {
+    cJSON_AddStringToObject(res, "device", device);
+    cJSON_AddStringToObject(res, "store", store);
+    cJSON_AddStringToObject(res, "region", region);
+    cJSON_AddStringToObject(res, "profile", prof.name);
+    cJSON_AddStringToObject(res, "config", conf_path);
+    cJSON_AddStringToObject(res, "dir", out_abs);
+    cJSON_AddStringToObject(res, "serial", serial);
+    cJSON_AddBoolToObject(res, "ca_created", created);
+    char *txt = shoal_json_print(res);
+    if (txt)
+      printf("%s\n", txt);
+    free(txt);
+    cJSON_Delete(res);
+  }
+cleanup:
+  if (in_tx)
+    shoal_db_rollback(ctx.db);
+  hub_ca_free(ca);
+  free(cert);
+  shoal_secure_free(key);
+  free(pub);
+  free(conf);
+  free(prof_text);
+  free(prof_file);
+  free(conf_path);
+  free(out_abs);
+  hub_ctx_close(&ctx);
+  return rc == SHOAL_OK ? 0 : shoal_cli_fail(HUB_PROG, rc, &diag);
 }
-int hub_cmd_provision(int argc, char **argv) { return placeholder(argc, argv); }
-int hub_cmd_broker_config(int argc, char **argv) { return placeholder(argc, argv); }
+
+/* ---- broker-config ---------------------------------------------------- */
+
+/* Appends printf output to a growing buffer (bounded by ACL_MAX_BYTES). */
+struct sbuf {
+  char *p;
+  size_t len, cap;
+  bool oom;
+};
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *b, const char *fmt, ...) {
+  if (b->oom)
+    return;
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+      b->oom = true;
+      return;
+    }
+    if (b->p && b->len + (size_t)n < b->cap) {
+      b->len += (size_t)n;
+      return;
+    }
+    size_t cap = b->cap ? b->cap * 2 : 4096;
+    while (cap < b->len + (size_t)n + 1)
+      cap *= 2;
+    char *np = cap > ACL_MAX_BYTES ? NULL : realloc(b->p, cap);
+    if (!np) {
+      b->oom = true;
+      return;
+    }
+    b->p = np;
+    b->cap = cap;
+  }
+}
+
+/* A topic of kind k for the ACL (identifiers were validated on insert and
+ * are checked again by shoal_topic_format). */
+static shoal_err acl_topic(struct sbuf *b, const char *access, const char *prefix,
+                           enum shoal_topic k, const char *x, const char *y) {
+  char t[SHOAL_TOPIC_MAX];
+  shoal_err rc = shoal_topic_format(t, sizeof t, prefix, k, x, y);
+  if (rc == SHOAL_OK)
+    sb_printf(b, "topic %s %s\n", access, t);
+  return rc;
+}
+
+static shoal_err write_acl(struct hub_ctx *ctx, const char *path, int *ndevices, shoal_diag *diag) {
+  struct sbuf b = {0};
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = SHOAL_OK;
+  const char *P = ctx->cfg.topic_prefix;
+  sb_printf(&b,
+            "# Mosquitto ACL written by shoal-hub broker-config; do not edit: re-run it after\n"
+            "# provisioning and send the broker SIGHUP. Usernames are certificate CNs\n"
+            "# (use_identity_as_username). Anything not granted here is denied.\n\n"
+            "# The hub: ingest, acks, policies, downlinks, presence, trust updates.\n"
+            "user %s\ntopic readwrite %s/#\n",
+            HUB_CA_HUB_IDENTITY, P);
+  if ((rc = shoal_db_prepare(ctx->db,
+                             "SELECT device, store, region FROM provisioned_devices WHERE "
+                             "revoked_ms IS NULL ORDER BY device",
+                             &st, diag)) != SHOAL_OK)
+    goto cleanup;
+  int n = 0, s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *d = (const char *)sqlite3_column_text(st, 0);
+    const char *S = (const char *)sqlite3_column_text(st, 1);
+    const char *R = (const char *)sqlite3_column_text(st, 2);
+    /* A row that is not a valid identifier triple is skipped, never
+     * written: it could otherwise widen another device's grants. */
+    if (!d || !S || !R || !shoal_id_valid(d) || !shoal_id_valid(S) || !shoal_id_valid(R))
+      continue;
+    sb_printf(&b, "\n# device %s, store %s, region %s\nuser %s\n", d, S, R, d);
+    if ((rc = acl_topic(&b, "write", P, SHOAL_TOPIC_UP, S, d)) ||
+        (rc = acl_topic(&b, "write", P, SHOAL_TOPIC_PRESENCE, S, d)) ||
+        (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_ACK, S, d)) ||
+        (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_DOWN_STORE, S, NULL)) ||
+        (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_DOWN_DEVICE, S, d)) ||
+        (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_POLICY_GLOBAL, NULL, NULL)) ||
+        (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_POLICY_REGION, R, NULL)) ||
+        (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_POLICY_STORE, S, NULL)) ||
+        (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_TRUST, NULL, NULL))) {
+      rc = shoal_fail(diag, rc, "ACL topic for device %s", d);
+      goto cleanup;
+    }
+    n++;
+  }
+  if (s != SQLITE_DONE) {
+    rc = shoal_db_fail(ctx->db, s, "read provisioned devices", diag);
+    goto cleanup;
+  }
+  if (b.oom) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "ACL too large");
+    goto cleanup;
+  }
+  if ((rc = shoal_file_write_atomic(path, b.p, b.len, 0644, diag)) != SHOAL_OK)
+    goto cleanup;
+  *ndevices = n;
+cleanup:
+  sqlite3_finalize(st);
+  free(b.p);
+  return rc;
+}
+
+/* Keeps an identity (cert + key files) that already chains to the CA with
+ * the right CN; otherwise issues a new one. */
+static shoal_err ensure_identity(struct hub_ca *ca, enum hub_cert_kind kind, const char *cn,
+                                 const char *const *sans, size_t nsans, const char *cert_path,
+                                 const char *key_path, bool *issued, shoal_diag *diag) {
+  *issued = false;
+  if (file_exists(cert_path) && file_exists(key_path)) {
+    char *pem = NULL;
+    size_t len = 0;
+    shoal_diag ignore;
+    bool ok = shoal_file_read(cert_path, 65536, &pem, &len, &ignore) == SHOAL_OK &&
+              hub_ca_verify(ca, pem, cn, &ignore) == SHOAL_OK;
+    free(pem);
+    if (ok)
+      return SHOAL_OK;
+  }
+  char *cert = NULL, *key = NULL, serial[33];
+  shoal_err rc =
+      hub_ca_issue(ca, kind, cn, sans, nsans, HUB_CA_DEVICE_DAYS, &cert, &key, serial, diag);
+  if (rc == SHOAL_OK &&
+      (rc = shoal_file_write_atomic(key_path, key, strlen(key), 0600, diag)) == SHOAL_OK)
+    rc = shoal_file_write_atomic(cert_path, cert, strlen(cert), 0644, diag);
+  free(cert);
+  shoal_secure_free(key);
+  if (rc == SHOAL_OK)
+    *issued = true;
+  return rc;
+}
+
+static const struct shoal_argspec broker_spec[] = {
+    {"config", 'c', true, false, "CONFIG", "hub config file"},
+    {"out", 0, true, false, "DIR", "folder for mosquitto.conf, acl and the broker's TLS files"},
+    {"help", 'h', false, false, NULL, "show this help"},
+};
+
+int hub_cmd_broker_config(int argc, char **argv) {
+  struct shoal_args a;
+  shoal_diag diag = {{0}};
+  shoal_err rc = SHOAL_OK;
+  struct hub_ctx ctx;
+  memset(&ctx, 0, sizeof ctx);
+  struct hub_ca *ca = NULL;
+  char *dir = NULL, *conf_path = NULL, *acl_path = NULL, *ca_path = NULL, *srv_crt = NULL,
+       *srv_key = NULL, *hub_crt = NULL, *hub_key = NULL;
+  struct sbuf conf = {0};
+  const int nspec = (int)(sizeof broker_spec / sizeof broker_spec[0]);
+  if (shoal_args_parse(&a, broker_spec, nspec, argc, argv, 1, &diag) != SHOAL_OK)
+    return shoal_cli_usage_error(HUB_PROG, "broker-config", "%s", diag.msg);
+  if (a.help) {
+    shoal_args_usage(stdout, HUB_PROG " broker-config -c CONFIG --out DIR",
+                     "Writes a Mosquitto config for a TLS listener on the hub config's mqtt "
+                     "host:port (client certificates required, CN used as the username, no "
+                     "anonymous clients) and an ACL confining each provisioned device to its own "
+                     "topics, plus the broker's server certificate and the hub's client identity "
+                     "(CN " HUB_CA_HUB_IDENTITY ") issued by the device CA.",
+                     broker_spec, nspec);
+    return 0;
+  }
+  const char *config = shoal_args_get(&a, "config"), *out = shoal_args_get(&a, "out");
+  if (!config || !out)
+    return shoal_cli_usage_error(HUB_PROG, "broker-config", "-c CONFIG and --out DIR are required");
+  if ((rc = hub_ctx_open(&ctx, config, &diag)) != SHOAL_OK)
+    goto cleanup;
+  bool created = false;
+  if ((rc = open_ca(&ctx, &ca, &created, &diag)) != SHOAL_OK ||
+      (rc = mkdir_p(out, 0755, &diag)) != SHOAL_OK)
+    goto cleanup;
+  if (!(dir = realpath(out, NULL))) {
+    rc = shoal_fail(&diag, SHOAL_EIO, "cannot resolve %s: %s", out, strerror(errno));
+    goto cleanup;
+  }
+  conf_path = shoal_path_resolve(dir, "mosquitto.conf");
+  acl_path = shoal_path_resolve(dir, "acl");
+  ca_path = shoal_path_resolve(dir, "ca.crt");
+  srv_crt = shoal_path_resolve(dir, "server.crt");
+  srv_key = shoal_path_resolve(dir, "server.key");
+  hub_crt = shoal_path_resolve(dir, "hub.crt");
+  hub_key = shoal_path_resolve(dir, "hub.key");
+  if (!conf_path || !acl_path || !ca_path || !srv_crt || !srv_key || !hub_crt || !hub_key) {
+    rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  const char *host = ctx.cfg.mqtt.host;
+  const char *sans[4] = {host};
+  size_t nsans = 1;
+  const char *extra[] = {"127.0.0.1", "::1", "localhost"};
+  for (size_t i = 0; i < 3; i++)
+    if (strcmp(extra[i], host) != 0)
+      sans[nsans++] = extra[i];
+  bool srv_issued = false, hub_issued = false;
+  if ((rc = shoal_file_write_atomic(ca_path, hub_ca_cert_pem(ca), strlen(hub_ca_cert_pem(ca)), 0644,
+                                    &diag)) != SHOAL_OK ||
+      (rc = ensure_identity(ca, HUB_CERT_SERVER, host, sans, nsans, srv_crt, srv_key, &srv_issued,
+                            &diag)) != SHOAL_OK ||
+      (rc = ensure_identity(ca, HUB_CERT_HUB, HUB_CA_HUB_IDENTITY, NULL, 0, hub_crt, hub_key,
+                            &hub_issued, &diag)) != SHOAL_OK)
+    goto cleanup;
+  /* A hub config that names TLS files that do not exist yet gets them, so
+   * `broker-config` then `run` is the whole setup. */
+  const struct shoal_mqtt_config *m = &ctx.cfg.mqtt;
+  if (m->tls_ca && !file_exists(m->tls_ca) &&
+      (rc = shoal_file_write_atomic(m->tls_ca, hub_ca_cert_pem(ca), strlen(hub_ca_cert_pem(ca)),
+                                    0644, &diag)) != SHOAL_OK)
+    goto cleanup;
+  if (m->tls_cert && m->tls_key && !file_exists(m->tls_cert) && !file_exists(m->tls_key)) {
+    bool ignored;
+    if ((rc = ensure_identity(ca, HUB_CERT_HUB, HUB_CA_HUB_IDENTITY, NULL, 0, m->tls_cert,
+                              m->tls_key, &ignored, &diag)) != SHOAL_OK)
+      goto cleanup;
+  }
+  int ndev = 0;
+  if ((rc = write_acl(&ctx, acl_path, &ndev, &diag)) != SHOAL_OK)
+    goto cleanup;
+  sb_printf(&conf,
+            "# Mosquitto config written by shoal-hub broker-config from %s.\n"
+            "# Re-run broker-config rather than editing; reload with SIGHUP.\n"
+            "per_listener_settings false\n"
+            "allow_anonymous false\n"
+            "acl_file %s\n"
+            "# The broker is not Shoal's durable store (SPEC 4.2); enable persistence\n"
+            "# with a persistence_location the broker's user can write to keep retained\n"
+            "# policies across broker restarts.\n"
+            "persistence false\n"
+            "set_tcp_nodelay true\n"
+            "max_queued_messages 10000\n\n"
+            "listener %d %s\n"
+            "protocol mqtt\n"
+            "cafile %s\n"
+            "certfile %s\n"
+            "keyfile %s\n"
+            "require_certificate true\n"
+            "use_identity_as_username true\n",
+            ctx.cfg.path, acl_path, m->port, host, ca_path, srv_crt, srv_key);
+  /* Mosquitto started as root switches to user "mosquitto" before it reads
+   * the ACL and the server key, which root wrote here with mode 0600 (often
+   * in a 0700 folder). Written as root, the broker is told to stay root; a
+   * production install changes this to a dedicated user owning DIR. */
+  if (geteuid() == 0)
+    sb_printf(&conf,
+              "\n# Generated as root: change to the broker's own user once it owns %s.\n"
+              "user root\n",
+              dir);
+  if (conf.oom) {
+    rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  if ((rc = shoal_file_write_atomic(conf_path, conf.p, conf.len, 0644, &diag)) != SHOAL_OK)
+    goto cleanup;
+  cJSON *res = cJSON_CreateObject();
+  if (res) {
+    cJSON_AddStringToObject(res, "config", conf_path);
+    cJSON_AddStringToObject(res, "acl", acl_path);
+    cJSON_AddStringToObject(res, "ca", ca_path);
+    cJSON_AddStringToObject(res, "hub_identity", HUB_CA_HUB_IDENTITY);
+    cJSON_AddStringToObject(res, "hub_cert", hub_crt);
+    cJSON_AddStringToObject(res, "hub_key", hub_key);
+    cJSON_AddNumberToObject(res, "devices", ndev);
+    cJSON_AddBoolToObject(res, "ca_created", created);
+    char *txt = shoal_json_print(res);
+    if (txt)
+      printf("%s\n", txt);
+    free(txt);
+    cJSON_Delete(res);
+  }
+cleanup:
+  hub_ca_free(ca);
+  free(conf.p);
+  free(dir);
+  free(conf_path);
+  free(acl_path);
+  free(ca_path);
+  free(srv_crt);
+  free(srv_key);
+  free(hub_crt);
+  free(hub_key);
+  hub_ctx_close(&ctx);
+  return rc == SHOAL_OK ? 0 : shoal_cli_fail(HUB_PROG, rc, &diag);
+}

@@ -20,6 +20,7 @@ static const struct {
     {"settle", hub_cmd_settle, "store commission settlement for a period"},
     {"provision", hub_cmd_provision, "issue a device certificate and agent config"},
     {"broker-config", hub_cmd_broker_config, "write a Mosquitto TLS config and ACL file"},
+    {"trust", hub_cmd_trust, "key rotation: sign and publish the list of trusted policy keys"},
 };
 
 static void usage(FILE *out) {

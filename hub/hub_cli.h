@@ -16,5 +16,6 @@ int hub_cmd_ticket(int argc, char **argv);        /* cmd_ticket.c */
 int hub_cmd_settle(int argc, char **argv);        /* cmd_settle.c */
 int hub_cmd_provision(int argc, char **argv);     /* cmd_provision.c */
 int hub_cmd_broker_config(int argc, char **argv); /* cmd_provision.c */
+int hub_cmd_trust(int argc, char **argv);         /* cmd_trust.c */
 
 #endif

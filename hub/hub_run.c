@@ -1,7 +1,8 @@
 /* hub_run.c - `shoal-hub run -c CONFIG`: the hub daemon. One thread drives
  * one persistent MQTT session (client id "shoal-hub", clean session off)
  * and the ingest engine: messages are applied in batches, a batch commits
- * when full or HUB_INGEST_BATCH_MS old, and acks leave after the commit.
+ * when full, when input goes idle, or when HUB_INGEST_BATCH_MS old, and
+ * acks leave after the commit.
  * The same loop publishes recorded policy versions, runs the ticket timers
  * once a second and reconnects with backoff when the broker goes away.
  * SIGTERM/SIGINT: the in-flight batch is committed (or rolled back), acks
@@ -18,6 +19,7 @@
 #include "db.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
+#include "hub_trust.h"
 #include "hub_http.h"
 #include "hub_ingest.h"
 #include "hub_ingestor.h"
@@ -204,6 +206,15 @@ static void publish_policies(struct hub_run *r) {
   if (resync) {
     if (n)
       shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "republished the newest version of %d scope(s)", n);
+    /* The retained trust chain (key rotation) is lost with the broker's
+     * retained messages too. */
+    char *chain = NULL, topic[SHOAL_TOPIC_MAX];
+    if (hub_trust_chain(&r->ctx, &chain, &diag) == SHOAL_OK &&
+        shoal_topic_format(topic, sizeof topic, r->ctx.cfg.topic_prefix, SHOAL_TOPIC_TRUST, NULL,
+                           NULL) == SHOAL_OK &&
+        shoal_mqtt_publish(r->m, topic, chain, strlen(chain), 1, true, NULL, &diag) != SHOAL_OK)
+      shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "republish trust chain: %s", diag.msg);
+    free(chain);
     r->resync_policies = false;
   }
   r->policy_rowid = max_rowid;
@@ -254,8 +265,19 @@ static void run_loop(struct hub_run *r) {
     if (r->connected || connecting) {
       /* Short waits while a batch is open (its commit is due within
        * HUB_INGEST_BATCH_MS); longer when idle: a message wakes us anyway. */
-      int wait_ms = hub_ingestor_due(r->ing) ? 0 : hub_ingestor_open(r->ing) ? 5 : 50;
-      if (shoal_mqtt_loop(r->m, wait_ms, &diag) != SHOAL_OK) {
+      int wait_ms = hub_ingestor_due(r->ing) ? 0 : hub_ingestor_open(r->ing) ? 2 : 50;
+      struct hub_ingestor_stats before, after;
+      hub_ingestor_stats(r->ing, &before);
+      shoal_err lrc = shoal_mqtt_loop(r->m, wait_ms, &diag);
+      hub_ingestor_stats(r->ing, &after);
+      /* Input went idle with a batch open: commit now rather than at
+       * HUB_INGEST_BATCH_MS. A device keeps one batch in flight and waits
+       * for its ack (SPEC 4.2), so a timer-only commit would cap one
+       * device's drain at batch / HUB_INGEST_BATCH_MS; under steady load
+       * from many devices input is never idle and batches still fill. */
+      if (lrc == SHOAL_OK && after.received == before.received && hub_ingestor_open(r->ing))
+        flush_batch(r);
+      if (lrc != SHOAL_OK) {
         shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "%s", diag.msg);
         r->connected = connecting = false;
         schedule_reconnect(r);

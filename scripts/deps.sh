@@ -9,6 +9,7 @@ PKGS=(
   libmbedtls-dev libcjson-dev libcurl4-openssl-dev libmicrohttpd-dev
   libcmocka-dev
   curl iproute2 procps
+  chromium
 )
 missing=()
 for p in "${PKGS[@]}"; do

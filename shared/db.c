@@ -7,23 +7,35 @@
  * transactions on power failure, which the outbox contract forbids. */
 #include "db.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+/* A full disk surfaces as SQLITE_FULL, or - in WAL mode, when the shared
+ * memory file cannot grow - as an I/O error whose errno is ENOSPC. Both are
+ * "storage full" to the user: free space, and the device sells again. */
+static bool is_full(sqlite3 *db, int rc) {
+  if ((rc & 0xff) == SQLITE_FULL || rc == SQLITE_IOERR_SHMSIZE)
+    return true;
+  return (rc & 0xff) == SQLITE_IOERR && db && sqlite3_system_errno(db) == ENOSPC;
+}
+
 shoal_err shoal_db_fail(sqlite3 *db, int sqlite_rc, const char *what, shoal_diag *diag) {
-  int base = sqlite_rc & 0xff;
-  shoal_err err = base == SQLITE_FULL ? SHOAL_EFULL : SHOAL_EDB;
-  return shoal_fail(diag, err, "%s: %s (sqlite %d)", what, db ? sqlite3_errmsg(db) : "no handle",
-                    sqlite_rc);
+  shoal_err err = is_full(db, sqlite_rc) ? SHOAL_EFULL : SHOAL_EDB;
+  return shoal_fail(diag, err, "%s: %s%s (sqlite %d)", what,
+                    err == SHOAL_EFULL ? "storage full: " : "",
+                    db ? sqlite3_errmsg(db) : "no handle", sqlite_rc);
 }
 
 shoal_err shoal_db_exec(sqlite3 *db, const char *sql, shoal_diag *diag) {
   char *msg = NULL;
   int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
   if (rc != SQLITE_OK) {
-    shoal_err err = (rc & 0xff) == SQLITE_FULL ? SHOAL_EFULL : SHOAL_EDB;
-    shoal_fail(diag, err, "database: %s (sqlite %d)", msg ? msg : sqlite3_errstr(rc), rc);
+    shoal_err err = is_full(db, rc) ? SHOAL_EFULL : SHOAL_EDB;
+    shoal_fail(diag, err, "database: %s%s (sqlite %d)", err == SHOAL_EFULL ? "storage full: " : "",
+               msg ? msg : sqlite3_errstr(rc), rc);
     sqlite3_free(msg);
     return err;
   }

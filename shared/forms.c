@@ -864,11 +864,17 @@ shoal_err shoal_form_on_submit(const shoal_form *f, const struct shoal_form_resu
 
 /* ---- data parsing -------------------------------------------------------- */
 
+/* Skips what cJSON skips between tokens: every byte <= 0x20, NUL
+ * included, so this walk stays in step with the parse it shadows (a NUL
+ * treated as a token once made it step past the end). */
 static const char *skip_ws(const char *p, const char *end) {
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+  while (p < end && (unsigned char)*p <= 0x20)
     p++;
   return p;
 }
+
+/* One byte forward, never past end. */
+static const char *step(const char *p, const char *end) { return p < end ? p + 1 : end; }
 
 static const char *skip_string(const char *p, const char *end) {
   for (p++; p < end; p++) {
@@ -882,6 +888,8 @@ static const char *skip_string(const char *p, const char *end) {
 
 /* Skips one JSON value already known to be well formed. */
 static const char *skip_value(const char *p, const char *end) {
+  if (p >= end)
+    return end;
   if (*p == '"')
     return skip_string(p, end);
   if (*p == '{' || *p == '[') {
@@ -899,8 +907,7 @@ static const char *skip_value(const char *p, const char *end) {
     }
     return end;
   }
-  while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' && *p != '\n' &&
-         *p != '\r')
+  while (p < end && *p != ',' && *p != '}' && *p != ']' && (unsigned char)*p > 0x20)
     p++;
   return p;
 }
@@ -930,7 +937,7 @@ shoal_err shoal_forms_data_parse(const char *text, size_t len, cJSON **out, shoa
   p = text;
   if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
     p += 3;                /* cJSON skips a UTF-8 byte order mark too */
-  p = skip_ws(p, end) + 1; /* past '{' */
+  p = step(skip_ws(p, end), end); /* past '{' */
   cJSON *c = root->child;
   for (; c; c = c->next) {
     for (const cJSON *o = root->child; o != c; o = o->next)
@@ -941,11 +948,11 @@ shoal_err shoal_forms_data_parse(const char *text, size_t len, cJSON **out, shoa
       }
     p = skip_ws(p, end);
     p = skip_string(p, end); /* key */
-    p = skip_ws(p, end) + 1; /* ':' */
+    p = step(skip_ws(p, end), end); /* ':' */
     p = skip_ws(p, end);
     const char *v = p;
     p = skip_value(p, end);
-    p = skip_ws(p, end) + 1; /* ',' or '}' */
+    p = step(skip_ws(p, end), end); /* ',' or '}' */
     if (cJSON_IsNumber(c)) {
       size_t n = (size_t)(skip_value(v, end) - v);
       char *raw = malloc(n + 1);

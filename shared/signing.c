@@ -54,6 +54,16 @@ shoal_err shoal_policy_envelope_sign(const struct shoal_privkey *key, const char
   char *payload = NULL, *sig64 = NULL;
   cJSON *o = NULL;
   int64_t t;
+  /* Never sign what shoal_policy_envelope_verify would refuse to read. */
+  enum shoal_scope_kind kind;
+  const char *id;
+  if ((rc = shoal_scope_parse(scope, &kind, &id, diag)) != SHOAL_OK)
+    return rc;
+  if (version < 1 || !issued_at || !*issued_at || strlen(issued_at) >= 40 ||
+      (effective_at && strlen(effective_at) >= 40) || (expires_at && strlen(expires_at) >= 40))
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "policy envelope: version must be >= 1 and timestamps ISO-8601 (issued_at "
+                      "required)");
   if ((rc = parse_time_opt("issued_at", issued_at, &t, diag)) ||
       (rc = parse_time_opt("effective_at", effective_at, &t, diag)) ||
       (rc = parse_time_opt("expires_at", expires_at, &t, diag)))

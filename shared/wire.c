@@ -23,6 +23,7 @@ static const struct {
     {SHOAL_TOPIC_DOWN_STORE, "down/%s", "down/+", 1},
     {SHOAL_TOPIC_DOWN_DEVICE, "down/%s/%s", "down/+/+", 2},
     {SHOAL_TOPIC_PRESENCE, "presence/%s/%s", "presence/+/+", 2},
+    {SHOAL_TOPIC_TRUST, "trust", "trust", 0},
 };
 #define NTOPICS (sizeof topics / sizeof topics[0])
 
@@ -96,6 +97,8 @@ shoal_err shoal_topic_parse(const char *prefix, const char *topic, enum shoal_to
     kind = SHOAL_TOPIC_POLICY_REGION, nids = 1, ids_from = 2;
   else if (n == 3 && strcmp(segs[0], "policy") == 0 && strcmp(segs[1], "store") == 0)
     kind = SHOAL_TOPIC_POLICY_STORE, nids = 1, ids_from = 2;
+  else if (n == 1 && strcmp(segs[0], "trust") == 0)
+    kind = SHOAL_TOPIC_TRUST, nids = 0;
   else
     return SHOAL_EINPUT;
   if (nids >= 1) {

@@ -22,6 +22,7 @@ enum shoal_topic {
   SHOAL_TOPIC_DOWN_STORE,    /* P/down/{store}                 hub -> agents  */
   SHOAL_TOPIC_DOWN_DEVICE,   /* P/down/{store}/{device}        hub -> agent   */
   SHOAL_TOPIC_PRESENCE,      /* P/presence/{store}/{device}    agent LWT, retained */
+  SHOAL_TOPIC_TRUST,         /* P/trust                        hub -> agents, retained (key rotation) */
 };
 
 /* Formats the topic of kind k. a and b are the identifiers the kind needs

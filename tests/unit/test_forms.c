@@ -446,6 +446,32 @@ static void test_forms_policy_doc_validation(void **state) {
   assert_non_null(strstr(d.msg, "at column 2: expected a value"));
 }
 
+/* Fuzzer finding: cJSON skips every byte <= 0x20 (NUL too) between tokens;
+ * the raw-number walk must stay in step and never read past the input.
+ * The buffers are exactly sized so ASan catches any overread. */
+static void test_forms_data_parse_control_bytes_stay_in_bounds(void **state) {
+  (void)state;
+  static const char nul_after_brace[] = {'{', 0, '"', 'c', '"', ':', '1', ',', '"', '"', ':', '1', '}'};
+  char *exact = malloc(sizeof nul_after_brace);
+  memcpy(exact, nul_after_brace, sizeof nul_after_brace);
+  cJSON *d = NULL;
+  shoal_diag diag = {{0}};
+  shoal_err rc = shoal_forms_data_parse(exact, sizeof nul_after_brace, &d, &diag);
+  if (rc == SHOAL_OK) {
+    /* Parsed: the number keeps its exact text. */
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(d, "c"));
+    cJSON_Delete(d);
+  }
+  free(exact);
+  static const char ctl_ws[] = "{\x01\"a\"\x02:\x1f 12.50\x03,\"b\":\x04[1,2]\x05}";
+  exact = malloc(sizeof ctl_ws - 1);
+  memcpy(exact, ctl_ws, sizeof ctl_ws - 1);
+  rc = shoal_forms_data_parse(exact, sizeof ctl_ws - 1, &d, &diag);
+  if (rc == SHOAL_OK)
+    cJSON_Delete(d);
+  free(exact);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_forms_hidden_field_dropped),
@@ -465,6 +491,7 @@ int main(void) {
       cmocka_unit_test(test_forms_on_submit_matches_in_order),
       cmocka_unit_test(test_forms_policy_refuses_bad_forms),
       cmocka_unit_test(test_forms_policy_doc_validation),
+      cmocka_unit_test(test_forms_data_parse_control_bytes_stay_in_bounds),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,600 @@
+/* hub_reports.c - HQ reports over the hub database (see hub_reports.h).
+ * Read-only: every query runs on the handle given, so the HTTP thread's own
+ * connection reads a consistent WAL snapshot while ingest writes. Money is
+ * summed in SQLite's 64-bit integers and never touches a double on the way
+ * out (cJSON numbers are exact below 2^53, far above SHOAL_MONEY_MAX sums). */
+#include "hub_reports.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "jsonx.h"
+#include "policy.h"
+#include "settle.h"
+#include "shoal_limits.h"
+#include "timeutil.h"
+#include "util.h"
+
+shoal_err hub_reports_time_parse(const char *s, const char *what, int64_t *out_ms,
+                                 shoal_diag *diag) {
+  if (!s || !*s)
+    return SHOAL_OK;
+  int64_t days;
+  if (strlen(s) == 10 && shoal_date_parse(s, &days)) {
+    *out_ms = days * 86400000LL;
+    return SHOAL_OK;
+  }
+  /* An unencoded "+08:00" in a query string arrives as " 08:00" (form
+   * decoding); a timestamp never holds a space, so take it back. */
+  char buf[64];
+  if (!shoal_strlcpy(buf, s, sizeof buf))
+    return shoal_fail(diag, SHOAL_EINPUT, "%s: timestamp too long", what);
+  for (char *p = buf; *p; p++)
+    if (*p == ' ')
+      *p = '+';
+  struct shoal_time t;
+  shoal_err rc = shoal_time_parse(buf, &t, diag);
+  if (rc != SHOAL_OK) {
+    shoal_diag_prefix(diag, "%s", what);
+    return SHOAL_EINPUT;
+  }
+  *out_ms = t.unix_ms;
+  return SHOAL_OK;
+}
+
+static void add_text_or_null(cJSON *obj, const char *key, sqlite3_stmt *st, int col) {
+  const unsigned char *v = sqlite3_column_text(st, col);
+  if (v)
+    cJSON_AddStringToObject(obj, key, (const char *)v);
+  else
+    cJSON_AddNullToObject(obj, key);
+}
+
+static void add_time_or_null(cJSON *obj, const char *key, sqlite3_stmt *st, int col) {
+  if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+    cJSON_AddNullToObject(obj, key);
+    return;
+  }
+  char buf[40];
+  shoal_time_format_utc(sqlite3_column_int64(st, col), buf, sizeof buf);
+  cJSON_AddStringToObject(obj, key, buf);
+}
+
+shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_t to_ms,
+                            cJSON **out, shoal_diag *diag) {
+  static const struct {
+    const char *by;
+    const char *sql;
+  } q[] = {
+      {"region", "SELECT region, COUNT(*), SUM(total) FROM sales WHERE at_ms >= ?1 AND at_ms < ?2 "
+                 "GROUP BY region ORDER BY region"},
+      {"store", "SELECT store, MAX(region), COUNT(*), SUM(total) FROM sales "
+                "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY store ORDER BY store"},
+      {"device", "SELECT device, store, MAX(region), COUNT(*), SUM(total) FROM sales "
+                 "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY device, store ORDER BY store, device"},
+      {"hour", "SELECT (at_ms / 3600000) * 3600000 AS h, region, COUNT(*), SUM(total) FROM sales "
+               "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY h, region ORDER BY h, region"},
+  };
+  size_t which = sizeof q / sizeof q[0];
+  for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
+    if (by && strcmp(by, q[i].by) == 0)
+      which = i;
+  if (which == sizeof q / sizeof q[0])
+    return shoal_fail(diag, SHOAL_EINPUT, "by must be region, store, device or hour");
+  sqlite3_stmt *st = NULL;
+  cJSON *arr = NULL;
+  shoal_err rc = shoal_db_prepare(db, q[which].sql, &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, from_ms);
+  sqlite3_bind_int64(st, 2, to_ms);
+  arr = cJSON_CreateArray();
+  int src;
+  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    cJSON *row = cJSON_CreateObject();
+    int c = 0;
+    switch (which) {
+    case 0:
+      add_text_or_null(row, "region", st, c++);
+      break;
+    case 1:
+      add_text_or_null(row, "store", st, c++);
+      add_text_or_null(row, "region", st, c++);
+      break;
+    case 2:
+      add_text_or_null(row, "device", st, c++);
+      add_text_or_null(row, "store", st, c++);
+      add_text_or_null(row, "region", st, c++);
+      break;
+    default:
+      add_time_or_null(row, "hour", st, c++);
+      add_text_or_null(row, "region", st, c++);
+      break;
+    }
+    cJSON_AddNumberToObject(row, "count", (double)sqlite3_column_int64(st, c));
+    cJSON_AddNumberToObject(row, "total", (double)sqlite3_column_int64(st, c + 1));
+    cJSON_AddItemToArray(arr, row);
+  }
+  if (src != SQLITE_DONE) {
+    rc = shoal_db_fail(db, src, "sales report", diag);
+    goto cleanup;
+  }
+  *out = arr;
+  arr = NULL;
+cleanup:
+  sqlite3_finalize(st);
+  cJSON_Delete(arr);
+  return rc;
+}
+
+/* Latest published documents by scope, parsed once per report. */
+#define DOC_CACHE_MAX 256
+struct doc_cache {
+  size_t n;
+  struct {
+    char scope[SHOAL_SCOPE_MAX];
+    cJSON *doc; /* NULL: no published version */
+  } e[DOC_CACHE_MAX];
+};
+
+static void doc_cache_cleanup(struct doc_cache *c) {
+  for (size_t i = 0; i < c->n; i++)
+    cJSON_Delete(c->e[i].doc);
+  c->n = 0;
+}
+
+/* The latest published document of scope (borrowed from the cache), or NULL. */
+static shoal_err doc_cache_get(sqlite3 *db, struct doc_cache *c, const char *scope,
+                               const cJSON **out, shoal_diag *diag) {
+  for (size_t i = 0; i < c->n; i++)
+    if (strcmp(c->e[i].scope, scope) == 0) {
+      *out = c->e[i].doc;
+      return SHOAL_OK;
+    }
+  sqlite3_stmt *st = NULL;
+  cJSON *doc = NULL;
+  shoal_err rc = shoal_db_prepare(
+      db,
+      "SELECT doc FROM policies WHERE scope = ?1 AND (effective_at IS NULL OR "
+      "julianday(effective_at) <= ?2 / 86400000.0 + 2440587.5) ORDER BY version DESC LIMIT 1",
+      &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, shoal_now_ms());
+  int src = sqlite3_step(st);
+  if (src == SQLITE_ROW) {
+    rc = shoal_json_parse((const char *)sqlite3_column_text(st, 0),
+                          (size_t)sqlite3_column_bytes(st, 0), &doc, diag);
+    if (rc != SHOAL_OK) {
+      shoal_diag_prefix(diag, "published policy %s", scope);
+      goto cleanup;
+    }
+  } else if (src != SQLITE_DONE) {
+    rc = shoal_db_fail(db, src, "reading policies", diag);
+    goto cleanup;
+  }
+  if (c->n < DOC_CACHE_MAX) {
+    shoal_strlcpy(c->e[c->n].scope, scope, sizeof c->e[c->n].scope);
+    c->e[c->n].doc = doc;
+    c->n++;
+    *out = doc;
+    doc = NULL;
+  } else {
+    rc = shoal_fail(diag, SHOAL_ELIMIT, "more than %d policy scopes in one report", DOC_CACHE_MAX);
+  }
+cleanup:
+  sqlite3_finalize(st);
+  cJSON_Delete(doc);
+  return rc;
+}
+
+/* The "settlement" section in effect for a store: store, region, global. */
+static shoal_err settlement_for(sqlite3 *db, struct doc_cache *c, const char *store,
+                                const char *region, const cJSON **out, shoal_diag *diag) {
+  char scopes[3][SHOAL_SCOPE_MAX];
+  int n = 0;
+  snprintf(scopes[n++], SHOAL_SCOPE_MAX, "store/%s", store);
+  if (region && *region)
+    snprintf(scopes[n++], SHOAL_SCOPE_MAX, "region/%s", region);
+  snprintf(scopes[n++], SHOAL_SCOPE_MAX, "global");
+  *out = NULL;
+  for (int i = 0; i < n; i++) {
+    const cJSON *doc = NULL;
+    shoal_err rc = doc_cache_get(db, c, scopes[i], &doc, diag);
+    if (rc != SHOAL_OK)
+      return rc;
+    const cJSON *s = doc ? cJSON_GetObjectItemCaseSensitive(doc, "settlement") : NULL;
+    if (s) {
+      *out = s;
+      return SHOAL_OK;
+    }
+  }
+  return SHOAL_OK;
+}
+
+shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJSON **out,
+                                 shoal_diag *diag) {
+  /* Every store that sold in the period or that a published settlement
+   * section maps to a scheme, with its region: from its sales, else the
+   * region policy mapping it, else its devices. */
+  static const char *sql =
+      "WITH s AS (SELECT store, MAX(region) AS region, SUM(total) AS t FROM sales "
+      "           WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY store), "
+      "m AS (SELECT j.key AS store, MAX(CASE WHEN p.scope LIKE 'region/%' "
+      "             THEN substr(p.scope, 8) END) AS region "
+      "      FROM policies p, json_each(p.doc, '$.settlement.stores') j "
+      "      WHERE p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope "
+      "        AND (q.effective_at IS NULL OR "
+      "             julianday(q.effective_at) <= ?3 / 86400000.0 + 2440587.5)) "
+      "      GROUP BY j.key), "
+      "d AS (SELECT store, MAX(region) AS region FROM devices GROUP BY store), "
+      "k AS (SELECT store FROM s UNION SELECT store FROM m) "
+      "SELECT k.store, COALESCE(s.region, m.region, d.region), COALESCE(s.t, 0) FROM k "
+      "LEFT JOIN s ON s.store = k.store LEFT JOIN m ON m.store = k.store "
+      "LEFT JOIN d ON d.store = k.store ORDER BY k.store";
+  sqlite3_stmt *st = NULL;
+  cJSON *arr = NULL;
+  struct doc_cache *cache = calloc(1, sizeof *cache);
+  if (!cache)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  shoal_err rc = shoal_db_prepare(db, sql, &st, diag);
+  if (rc != SHOAL_OK)
+    goto cleanup;
+  sqlite3_bind_int64(st, 1, from_ms);
+  sqlite3_bind_int64(st, 2, to_ms);
+  sqlite3_bind_int64(st, 3, shoal_now_ms());
+  arr = cJSON_CreateArray();
+  int src;
+  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *store = (const char *)sqlite3_column_text(st, 0);
+    const char *region = (const char *)sqlite3_column_text(st, 1);
+    int64_t total = sqlite3_column_int64(st, 2);
+    const cJSON *section = NULL;
+    if ((rc = settlement_for(db, cache, store, region, &section, diag)) != SHOAL_OK)
+      goto cleanup;
+    struct shoal_settle_scheme scheme;
+    bool found = false;
+    if (section &&
+        (rc = shoal_settle_store_scheme(section, store, &found, &scheme, diag)) != SHOAL_OK)
+      goto cleanup;
+    int64_t commission = 0;
+    if (found && (rc = shoal_settle_commission(&scheme, total, &commission, diag)) != SHOAL_OK)
+      goto cleanup;
+    cJSON *row = cJSON_CreateObject();
+    cJSON_AddStringToObject(row, "store", store);
+    if (region)
+      cJSON_AddStringToObject(row, "region", region);
+    else
+      cJSON_AddNullToObject(row, "region");
+    if (found)
+      cJSON_AddStringToObject(row, "scheme", scheme.name);
+    else
+      cJSON_AddNullToObject(row, "scheme");
+    cJSON_AddNumberToObject(row, "sales_total", (double)total);
+    cJSON_AddNumberToObject(row, "commission", (double)commission);
+    cJSON_AddItemToArray(arr, row);
+  }
+  if (src != SQLITE_DONE) {
+    rc = shoal_db_fail(db, src, "settlement report", diag);
+    goto cleanup;
+  }
+  *out = arr;
+  arr = NULL;
+cleanup:
+  sqlite3_finalize(st);
+  cJSON_Delete(arr);
+  doc_cache_cleanup(cache);
+  free(cache);
+  return rc;
+}
+
+/* Identifiers cannot hold commas or quotes (SPEC 3), so fields need no quoting. */
+char *hub_reports_settlement_csv(const cJSON *rows) {
+  size_t cap = 128 + (size_t)cJSON_GetArraySize(rows) * (4 * SHOAL_ID_MAX + 64), len = 0;
+  char *buf = malloc(cap);
+  if (!buf)
+    return NULL;
+  len += (size_t)snprintf(buf, cap, "store,region,scheme,sales_total,commission\n");
+  const cJSON *r;
+  cJSON_ArrayForEach(r, rows) {
+    const cJSON *region = cJSON_GetObjectItemCaseSensitive(r, "region");
+    const cJSON *scheme = cJSON_GetObjectItemCaseSensitive(r, "scheme");
+    int n = snprintf(
+        buf + len, cap - len, "%s,%s,%s,%lld,%lld\n",
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "store")),
+        cJSON_IsString(region) ? region->valuestring : "",
+        cJSON_IsString(scheme) ? scheme->valuestring : "",
+        (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "sales_total")),
+        (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "commission")));
+    if (n < 0 || (size_t)n >= cap - len) {
+      free(buf);
+      return NULL;
+    }
+    len += (size_t)n;
+  }
+  return buf;
+}
+
+/* {scope: newest version in effect at now_ms}: a version whose effective_at
+ * is still ahead is held by devices but not applied, so it is not "latest". */
+static shoal_err latest_versions(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(db,
+                                  "SELECT scope, MAX(version) FROM policies WHERE effective_at IS "
+                                  "NULL OR julianday(effective_at) <= ?1 / 86400000.0 + 2440587.5 "
+                                  "GROUP BY scope",
+                                  &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, now_ms);
+  cJSON *obj = cJSON_CreateObject();
+  int src;
+  while ((src = sqlite3_step(st)) == SQLITE_ROW)
+    cJSON_AddNumberToObject(obj, (const char *)sqlite3_column_text(st, 0),
+                            (double)sqlite3_column_int64(st, 1));
+  sqlite3_finalize(st);
+  if (src != SQLITE_DONE) {
+    cJSON_Delete(obj);
+    return shoal_db_fail(db, src, "reading policy versions", diag);
+  }
+  *out = obj;
+  return SHOAL_OK;
+}
+
+/* {"scope#version": expires_ms} for every published version that expires. */
+static shoal_err expiring_versions(sqlite3 *db, cJSON **out, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(
+      db, "SELECT scope, version, expires_at FROM policies WHERE expires_at IS NOT NULL", &st,
+      diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  cJSON *obj = cJSON_CreateObject();
+  int src;
+  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    struct shoal_time t;
+    shoal_diag ignored;
+    char key[SHOAL_SCOPE_MAX + 24];
+    if (shoal_time_parse((const char *)sqlite3_column_text(st, 2), &t, &ignored) != SHOAL_OK)
+      continue;
+    snprintf(key, sizeof key, "%s#%lld", (const char *)sqlite3_column_text(st, 0),
+             (long long)sqlite3_column_int64(st, 1));
+    cJSON_AddNumberToObject(obj, key, (double)t.unix_ms);
+  }
+  sqlite3_finalize(st);
+  if (src != SQLITE_DONE) {
+    cJSON_Delete(obj);
+    return shoal_db_fail(db, src, "reading policy expiry", diag);
+  }
+  *out = obj;
+  return SHOAL_OK;
+}
+
+shoal_err hub_reports_policies(sqlite3 *db, cJSON **out, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(
+      db,
+      "SELECT scope, version, published_ms FROM policies p WHERE version = "
+      "(SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) ORDER BY scope",
+      &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  cJSON *arr = cJSON_CreateArray();
+  int src;
+  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    cJSON *row = cJSON_CreateObject();
+    add_text_or_null(row, "scope", st, 0);
+    cJSON_AddNumberToObject(row, "version", (double)sqlite3_column_int64(st, 1));
+    add_time_or_null(row, "published_at", st, 2);
+    cJSON_AddItemToArray(arr, row);
+  }
+  sqlite3_finalize(st);
+  if (src != SQLITE_DONE) {
+    cJSON_Delete(arr);
+    return shoal_db_fail(db, src, "reading policies", diag);
+  }
+  *out = arr;
+  return SHOAL_OK;
+}
+
+shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  cJSON *latest = NULL, *arr = NULL, *expiring = NULL;
+  shoal_err rc = latest_versions(db, now_ms, &latest, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  if ((rc = expiring_versions(db, &expiring, diag)) != SHOAL_OK)
+    goto cleanup;
+  if ((rc = shoal_db_prepare(
+           db,
+           "SELECT device, store, region, profile, agent_version, online, "
+           "last_hello_ms, last_seen_ms, last_event_ms, outbox_depth, "
+           "policy_versions, (SELECT COUNT(*) FROM dead_letters l WHERE l.device = d.device) "
+           "FROM devices d ORDER BY store, device",
+           &st, diag)) != SHOAL_OK)
+    goto cleanup;
+  arr = cJSON_CreateArray();
+  int src;
+  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    cJSON *row = cJSON_CreateObject();
+    cJSON_AddItemToArray(arr, row);
+    const char *store = (const char *)sqlite3_column_text(st, 1);
+    const char *region = (const char *)sqlite3_column_text(st, 2);
+    bool online = sqlite3_column_int(st, 5) != 0;
+    add_text_or_null(row, "device", st, 0);
+    add_text_or_null(row, "store", st, 1);
+    add_text_or_null(row, "region", st, 2);
+    add_text_or_null(row, "profile", st, 3);
+    add_text_or_null(row, "agent_version", st, 4);
+    cJSON_AddBoolToObject(row, "online", online);
+    add_time_or_null(row, "last_hello", st, 6);
+    add_time_or_null(row, "last_seen", st, 7);
+    add_time_or_null(row, "last_event", st, 8);
+    if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+      cJSON_AddNullToObject(row, "last_seen_age_s");
+    else
+      cJSON_AddNumberToObject(row, "last_seen_age_s",
+                              (double)((now_ms - sqlite3_column_int64(st, 7)) / 1000));
+    int64_t depth = sqlite3_column_int64(st, 9);
+    if (sqlite3_column_type(st, 9) == SQLITE_NULL)
+      cJSON_AddNullToObject(row, "outbox_depth");
+    else
+      cJSON_AddNumberToObject(row, "outbox_depth", (double)depth);
+
+    cJSON_AddNumberToObject(row, "dead_letters", (double)sqlite3_column_int64(st, 11));
+    /* Applied versions as the device last reported them in hello. */
+    cJSON *applied = NULL;
+    const char *pv = (const char *)sqlite3_column_text(st, 10);
+    if (pv) {
+      shoal_diag ignored;
+      if (shoal_json_parse(pv, strlen(pv), &applied, &ignored) != SHOAL_OK ||
+          !cJSON_IsObject(applied)) {
+        cJSON_Delete(applied);
+        applied = NULL;
+      }
+    }
+    if (!applied)
+      applied = cJSON_CreateObject();
+    cJSON_AddItemToObject(row, "policies", applied);
+
+    cJSON *lat = cJSON_AddObjectToObject(row, "latest");
+    cJSON *behind = cJSON_AddArrayToObject(row, "behind");
+    /* Stale (SPEC 4.3): an applied version past its expires_at keeps
+     * applying on the device, and the fleet view flags it. */
+    cJSON *stale = cJSON_AddArrayToObject(row, "stale");
+    const cJSON *av;
+    cJSON_ArrayForEach(av, applied) {
+      char key[SHOAL_SCOPE_MAX + 24];
+      if (!cJSON_IsNumber(av))
+        continue;
+      snprintf(key, sizeof key, "%s#%lld", av->string, (long long)av->valuedouble);
+      const cJSON *exp = cJSON_GetObjectItemCaseSensitive(expiring, key);
+      if (cJSON_IsNumber(exp) && (int64_t)exp->valuedouble <= now_ms)
+        cJSON_AddItemToArray(stale, cJSON_CreateString(av->string));
+    }
+    char chain[3][SHOAL_SCOPE_MAX];
+    int n = 0;
+    snprintf(chain[n++], SHOAL_SCOPE_MAX, "global");
+    if (region)
+      snprintf(chain[n++], SHOAL_SCOPE_MAX, "region/%s", region);
+    if (store)
+      snprintf(chain[n++], SHOAL_SCOPE_MAX, "store/%s", store);
+    for (int i = 0; i < n; i++) {
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive(latest, chain[i]);
+      if (!v)
+        continue;
+      cJSON_AddNumberToObject(lat, chain[i], v->valuedouble);
+      const cJSON *a = cJSON_GetObjectItemCaseSensitive(applied, chain[i]);
+      if (!cJSON_IsNumber(a) || a->valuedouble < v->valuedouble)
+        cJSON_AddItemToArray(behind, cJSON_CreateString(chain[i]));
+    }
+
+    /* Connected but not syncing: online, a backlog reported, and nothing
+     * stored from it (nor a fresh hello) for HUB_SYNC_STALL_MS. */
+    int64_t last_progress = 0;
+    if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+      last_progress = sqlite3_column_int64(st, 8);
+    if (sqlite3_column_type(st, 6) != SQLITE_NULL && sqlite3_column_int64(st, 6) > last_progress)
+      last_progress = sqlite3_column_int64(st, 6);
+    const char *sync = "ok";
+    if (!online)
+      sync = "offline";
+    else if (depth > 0 && now_ms - last_progress > HUB_SYNC_STALL_MS)
+      sync = "not_syncing";
+    else if (cJSON_GetArraySize(behind) > 0)
+      sync = "behind";
+    cJSON_AddStringToObject(row, "sync", sync);
+  }
+  if (src != SQLITE_DONE) {
+    rc = shoal_db_fail(db, src, "fleet report", diag);
+    goto cleanup;
+  }
+  *out = arr;
+  arr = NULL;
+cleanup:
+  sqlite3_finalize(st);
+  cJSON_Delete(arr);
+  cJSON_Delete(latest);
+  cJSON_Delete(expiring);
+  return rc;
+}
+
+/* SLA state of a ticket against its resolve due time. */
+static const char *sla_state(sqlite3_stmt *st, int64_t now_ms) {
+  if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+    return "none";
+  int64_t due = sqlite3_column_int64(st, 7);
+  if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+    return sqlite3_column_int64(st, 8) <= due ? "met" : "breached";
+  const char *state = (const char *)sqlite3_column_text(st, 3);
+  if (state && (strcmp(state, "cancelled") == 0 || strcmp(state, "closed") == 0))
+    return "none";
+  if (now_ms > due)
+    return "breached";
+  int64_t window = sqlite3_column_type(st, 6) != SQLITE_NULL ? due - sqlite3_column_int64(st, 6)
+                                                             : 4 * HUB_SLA_DUE_SOON_MIN_MS;
+  int64_t soon = window / 4 > HUB_SLA_DUE_SOON_MIN_MS ? window / 4 : HUB_SLA_DUE_SOON_MIN_MS;
+  return due - now_ms <= soon ? "due_soon" : "ok";
+}
+
+shoal_err hub_reports_tickets(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_diag *diag) {
+  int64_t has = 0;
+  shoal_err rc = shoal_db_query_int(
+      db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'tickets'", 0, &has,
+      diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  if (!has) {
+    *out = cJSON_CreateArray();
+    return SHOAL_OK;
+  }
+  sqlite3_stmt *st = NULL;
+  if ((rc = shoal_db_prepare(db,
+                             "SELECT id, store, region, state, priority, grp, opened_ms, "
+                             "resolve_due_ms, resolved_ms, escalation_level, doc FROM tickets "
+                             "ORDER BY opened_ms DESC, id LIMIT ?1",
+                             &st, diag)) != SHOAL_OK)
+    return rc;
+  sqlite3_bind_int(st, 1, HUB_TICKETS_LIST_MAX);
+  cJSON *arr = cJSON_CreateArray();
+  int src;
+  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    cJSON *row = cJSON_CreateObject();
+    cJSON_AddItemToArray(arr, row);
+    add_text_or_null(row, "id", st, 0);
+    add_text_or_null(row, "store", st, 1);
+    add_text_or_null(row, "region", st, 2);
+    add_text_or_null(row, "state", st, 3);
+    add_text_or_null(row, "priority", st, 4);
+    add_text_or_null(row, "group", st, 5);
+    /* category and title come from the merged ticket document. */
+    cJSON *doc = NULL;
+    shoal_diag ignored;
+    const char *text = (const char *)sqlite3_column_text(st, 10);
+    if (text &&
+        shoal_json_parse(text, (size_t)sqlite3_column_bytes(st, 10), &doc, &ignored) == SHOAL_OK) {
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "category");
+      if (cJSON_IsString(v))
+        cJSON_AddStringToObject(row, "category", v->valuestring);
+      v = cJSON_GetObjectItemCaseSensitive(doc, "title");
+      if (cJSON_IsString(v))
+        cJSON_AddStringToObject(row, "title", v->valuestring);
+    }
+    cJSON_Delete(doc);
+    add_time_or_null(row, "opened_at", st, 6);
+    add_time_or_null(row, "resolve_due", st, 7);
+    add_time_or_null(row, "resolved_at", st, 8);
+    cJSON_AddNumberToObject(row, "escalation_level", (double)sqlite3_column_int64(st, 9));
+    cJSON_AddStringToObject(row, "sla_state", sla_state(st, now_ms));
+  }
+  sqlite3_finalize(st);
+  if (src != SQLITE_DONE) {
+    cJSON_Delete(arr);
+    return shoal_db_fail(db, src, "ticket list", diag);
+  }
+  *out = arr;
+  return SHOAL_OK;
+}
