@@ -31,6 +31,10 @@
 #define CONNACK_TIMEOUT_MS 15000
 #define SHUTDOWN_FLUSH_MS 2000
 #define NSUBS 7
+/* A policy accepted mid-session is reported to the hub in a fresh hello
+ * (the connect hello goes out before the retained policies arrive), once
+ * the burst of retained topics has settled. */
+#define POLICY_HELLO_DELAY_MS 300
 
 static volatile sig_atomic_t g_stop;
 
@@ -54,6 +58,7 @@ struct run {
   bool need_setup;  /* just connected: subscribe, presence, hello */
   bool lost;        /* set by callbacks: drop the session and back off */
   bool ever_connected;
+  int64_t hello_due; /* monotonic ms a policy-change hello is due; 0: none */
   int attempt;
   int64_t next_connect, session_start;
   /* outbox flow control */
@@ -87,8 +92,10 @@ static void handle_policy(struct run *r, enum shoal_topic k, const char *id, con
   shoal_err rc = agent_sync_on_policy(&r->ctx, &r->trust, scope, payload, len, &out, &d);
   if (rc != SHOAL_OK)
     log_diag(r, SHOAL_LOG_ERROR, "cannot apply a policy", &d);
-  else if (out == AGENT_POLICY_ACCEPTED)
+  else if (out == AGENT_POLICY_ACCEPTED) {
     shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "%s", d.msg);
+    r->hello_due = shoal_mono_ms() + POLICY_HELLO_DELAY_MS;
+  }
   else if (out == AGENT_POLICY_REJECTED)
     shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "policy refused on %s: %s", scope, d.msg);
 }
@@ -234,6 +241,7 @@ static shoal_err publish_presence(struct run *r, bool online, shoal_diag *diag) 
 static void session_setup(struct run *r) {
   shoal_diag d = {{0}};
   r->need_setup = false;
+  r->hello_due = 0; /* the connect hello below reports what is applied */
   for (int i = 0; i < NSUBS; i++)
     if (shoal_mqtt_subscribe(r->m, r->subs[i], 1, &d) != SHOAL_OK) {
       log_diag(r, SHOAL_LOG_WARN, "subscribe", &d);
@@ -478,6 +486,13 @@ int agent_cmd_run(int argc, char **argv) {
     apply_acks(r);
     if (r->connected && r->need_setup)
       session_setup(r);
+    if (r->connected && !r->lost && r->hello_due && now >= r->hello_due) {
+      /* SPEC 4.3: the hub's fleet view shows what each device applied. */
+      r->hello_due = 0;
+      if (agent_sync_hello(&r->ctx, &d) != SHOAL_OK)
+        log_diag(r, SHOAL_LOG_WARN, "hello not queued", &d);
+      r->dirty = true;
+    }
     if (r->connected && !r->lost)
       pump(r);
   }

@@ -394,9 +394,11 @@ static const struct {
 };
 
 int agent_cmd_form(int argc, char **argv) {
-  bool help = argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
-  if (argc < 2 || help) {
-    FILE *out = help ? stdout : stderr;
+  if (argc < 2)
+    return shoal_cli_usage_error(AGENT_PROG, "form",
+                                 "missing subcommand (validate, submit, list, show)");
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    FILE *out = stdout;
     fprintf(out,
             "usage: %s form <subcommand> [options]\n\nHQ-designed forms (SPEC 6), validated "
             "offline.\n\nsubcommands:\n",
@@ -404,7 +406,7 @@ int agent_cmd_form(int argc, char **argv) {
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
       fprintf(out, "  %-9s %s\n", subs[i].name, subs[i].summary);
     fprintf(out, "\nRun '%s form <subcommand> --help' for its options.\n", AGENT_PROG);
-    return help ? 0 : 2;
+    return 0;
   }
   for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
     if (strcmp(subs[i].name, argv[1]) == 0)

@@ -349,8 +349,11 @@ cleanup:
 
 int agent_cmd_ticket(int argc, char **argv) {
   static const char *const subs[] = {"open", "show", "list", "event", "scan"};
-  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-    FILE *o = argc < 2 ? stderr : stdout;
+  if (argc < 2)
+    return shoal_cli_usage_error(AGENT_PROG, "ticket",
+                                 "missing subcommand (fold, open, show, list, event, scan)");
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    FILE *o = stdout;
     fprintf(o,
             "usage: %s ticket (fold|open|show|list|event|scan) ...\n\n"
             "  fold   fold ticket events from a file (pure)\n"
@@ -361,7 +364,7 @@ int agent_cmd_ticket(int argc, char **argv) {
             "  scan   verify a work-order code and check in on site\n\n"
             "Run '%s ticket SUBCOMMAND --help' for options.\n",
             AGENT_PROG, AGENT_PROG);
-    return argc < 2 ? 2 : 0;
+    return 0;
   }
   if (strcmp(argv[1], "fold") == 0)
     return cmd_fold(argc - 1, argv + 1);

@@ -238,7 +238,6 @@ static const struct shoal_argspec provision_spec[] = {
     {"force", 0, false, false, NULL, "re-provision a device already provisioned for another store"},
     {"revoke", 0, false, false, NULL,
      "revoke --device (drop it from the ACL at the next broker-config)"},
-    {"help", 'h', false, false, NULL, "show this help"},
 };
 
 int hub_cmd_provision(int argc, char **argv) {
@@ -568,7 +567,6 @@ static shoal_err ensure_identity(struct hub_ca *ca, enum hub_cert_kind kind, con
 static const struct shoal_argspec broker_spec[] = {
     {"config", 'c', true, false, "CONFIG", "hub config file"},
     {"out", 0, true, false, "DIR", "folder for mosquitto.conf, acl and the broker's TLS files"},
-    {"help", 'h', false, false, NULL, "show this help"},
 };
 
 int hub_cmd_broker_config(int argc, char **argv) {

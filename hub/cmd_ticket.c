@@ -295,14 +295,17 @@ int hub_cmd_ticket(int argc, char **argv) {
   shoal_diag diag = {{0}};
   struct shoal_args args;
   struct hub_ctx ctx = {0};
-  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+  if (argc < 2)
+    return shoal_cli_usage_error(HUB_PROG, "ticket",
+                                 "missing subcommand (code, show, list, statement)");
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     printf("usage: %s ticket (code|show|list|statement) -c CONFIG ...\n\n"
            "  code       --ticket ID [--store S] [--ttl-hours N]: print a signed work-order code\n"
            "  show       --ticket ID: the merged ticket\n"
            "  list       [--state STATE]: merged tickets\n"
            "  statement  --from ISO --to ISO [--format csv]: settlement per store and technician\n",
            HUB_PROG);
-    return argc < 2 ? 2 : 0;
+    return 0;
   }
   const char *sub = argv[1];
   bool known = false;

@@ -35,10 +35,8 @@ static void usage(FILE *out) {
 }
 
 int hub_cli_main(int argc, char **argv) {
-  if (argc < 2) {
-    usage(stderr);
-    return 2;
-  }
+  if (argc < 2) /* SPEC 2: an error is one stderr line */
+    return shoal_cli_usage_error(HUB_PROG, NULL, "missing command");
   const char *cmd = argv[1];
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
     usage(stdout);

@@ -255,6 +255,14 @@ shoal_err shoal_base64_decode(const char *in, bool url, unsigned char *out, size
     return SHOAL_ENOMEM;
   memcpy(tmp, in, n);
   if (url) {
+    /* RFC 4648 section 5 leaves the padding optional: accept it when it
+     * is whole ("...=" / "...==" on a multiple of 4), as Python's
+     * base64.urlsafe_b64encode writes it. */
+    size_t pad = 0;
+    while (pad < 2 && pad < n && tmp[n - 1 - pad] == '=')
+      pad++;
+    if (pad && n % 4 == 0)
+      n -= pad;
     for (size_t i = 0; i < n; i++) {
       if (tmp[i] == '+' || tmp[i] == '/' || tmp[i] == '=') {
         free(tmp);

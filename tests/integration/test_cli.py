@@ -36,6 +36,14 @@ for prog, subs in ((AGENT, ["run", "price", "sale", "status", "form", "ticket", 
     check(r.returncode == 2 and "frobnicate" in r.stderr, "%s unknown subcommand exits 2" % name)
     r = run(prog)
     check(r.returncode == 2, "%s with no arguments exits 2" % name)
+    # SPEC 2: "Errors go to stderr as one line `shoal-agent: error: <what>`".
+    one_line = lambda r: (len(r.stderr.splitlines()) == 1 and r.stdout == ""
+                          and r.stderr.startswith(name + ": error: "))
+    check(one_line(r), "%s with no arguments: one stderr error line" % name)
+    for sub in (["form", "ticket"] if prog == AGENT else ["ticket", "report"]):
+        r = run(prog, sub)
+        check(r.returncode == 2 and one_line(r),
+              "%s %s with no subcommand exits 2 with one stderr error line (%r)" % (name, sub, r.stderr))
     for sub in subs:
         r = run(prog, sub, "--help")
         check(r.returncode == 0 and r.stdout.strip() != "", "%s %s --help exits 0" % (name, sub))

@@ -53,6 +53,19 @@ def run():
         h.check(f.status("pos-sh-1")["rejected_policies"] == 0, "nothing foreign was even offered")
         print("region isolation: cn-sw v2 applied in Chengdu, never seen in Shanghai")
 
+        # The hub's fleet view (SPEC 4.3, 10) knows what each device applied,
+        # not only what it held at connect: the connect hello goes out before
+        # the retained policies arrive, so an accepted policy sends a new one.
+        def hub_versions(dev):
+            rows = env.hub_query("SELECT policy_versions FROM devices WHERE device = ?", (dev,))
+            return json.loads(rows[0][0]) if rows and rows[0][0] else {}
+        h.wait_until(lambda: hub_versions("pos-cd-1") == {"global": 1, "region/cn-sw": 2,
+                                                          "store/chengdu-001": 1},
+                     20, "the hub to record the Chengdu POS's applied versions")
+        h.wait_until(lambda: hub_versions("pos-sh-1") == {"global": 1, "region/cn-east": 1},
+                     20, "the hub to record the Shanghai POS's applied versions")
+        print("fleet view: the hub records the versions each device applied")
+
         topic_sw = h.topic("policy_region", "cn-sw")
         v1 = f.hub_envelope("region/cn-sw", 1)
         v2 = f.hub_envelope("region/cn-sw", 2)

@@ -177,6 +177,20 @@ static void test_signing_hmac_and_base64(void **state) {
   assert_int_equal(n, 3);
   assert_memory_equal(back, raw, 3);
   free(b);
+  /* base64url padding is optional (RFC 4648 section 5): a work-order code
+   * signed by a tool that pads must verify too; broken padding must not. */
+  const unsigned char two[] = {0xfb, 0xff};
+  assert_int_equal(shoal_base64_decode("-_8", true, back, sizeof back, &n), SHOAL_OK);
+  assert_int_equal(n, 2);
+  assert_memory_equal(back, two, 2);
+  assert_int_equal(shoal_base64_decode("-_8=", true, back, sizeof back, &n), SHOAL_OK);
+  assert_int_equal(n, 2);
+  assert_memory_equal(back, two, 2);
+  assert_int_equal(shoal_base64_decode("-w==", true, back, sizeof back, &n), SHOAL_OK);
+  assert_int_equal(n, 1);
+  assert_int_not_equal(shoal_base64_decode("-_8==", true, back, sizeof back, &n), SHOAL_OK);
+  assert_int_not_equal(shoal_base64_decode("-_=8", true, back, sizeof back, &n), SHOAL_OK);
+  assert_int_not_equal(shoal_base64_decode("-_8+", true, back, sizeof back, &n), SHOAL_OK);
 }
 
 int main(void) {
