@@ -103,6 +103,27 @@ static shoal_err record_rejection(struct agent_ctx *ctx, const char *scope, int6
   return rc;
 }
 
+/* The envelope's scope must be the topic's and the document's own. */
+static shoal_err check_scopes(const struct shoal_policy_envelope *env, const char *topic_scope,
+                              shoal_diag *why) {
+  if (topic_scope && strcmp(topic_scope, env->scope) != 0)
+    return shoal_fail(why, SHOAL_ESCOPE, "policy %s v%" PRId64 " arrived on the topic of %s",
+                      env->scope, env->version, topic_scope);
+  cJSON *doc = NULL;
+  shoal_diag ignored = {{0}};
+  if (shoal_json_parse(env->doc, strlen(env->doc), &doc, &ignored) != SHOAL_OK)
+    return shoal_fail(why, SHOAL_EINPUT, "policy %s v%" PRId64 ": document is not JSON", env->scope,
+                      env->version);
+  const cJSON *scope = cJSON_GetObjectItemCaseSensitive(doc, "scope");
+  shoal_err rc = SHOAL_OK;
+  if (!cJSON_IsString(scope) || strcmp(scope->valuestring, env->scope) != 0)
+    rc = shoal_fail(why, SHOAL_ESCOPE, "policy %s v%" PRId64 ": its document is for scope %s",
+                    env->scope, env->version,
+                    cJSON_IsString(scope) ? scope->valuestring : "(none)");
+  cJSON_Delete(doc);
+  return rc;
+}
+
 shoal_err agent_sync_on_policy(struct agent_ctx *ctx, const struct agent_trust *trust,
                                const char *topic_scope, const void *payload, size_t len,
                                enum agent_policy_outcome *outcome, shoal_diag *diag) {
@@ -137,6 +158,11 @@ shoal_err agent_sync_on_policy(struct agent_ctx *ctx, const struct agent_trust *
   enum shoal_policy_verdict verdict;
   shoal_err crc = shoal_policy_envelope_check(&env, ctx->cfg.region, ctx->cfg.store, held,
                                               shoal_now_ms(), newest, &verdict, &why);
+  /* A validly signed envelope replayed on another scope's topic, or whose
+   * document names another scope, would apply one scope's prices under
+   * another: refuse both. */
+  if (crc == SHOAL_OK)
+    crc = check_scopes(&env, topic_scope, &why);
   if (crc == SHOAL_OK && verdict == SHOAL_POLICY_ACCEPT) {
     crc = agent_sync_strip_doc(env.doc, ctx->profile.modules, &stripped, &why);
     if (crc != SHOAL_OK)

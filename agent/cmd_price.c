@@ -121,14 +121,16 @@ static shoal_err open_agent(struct agent_ctx *ctx, const char *config, enum shoa
   return shoal_profile_require(&ctx->profile, mod, diag);
 }
 
-/* A basket priced from the cache must be for this device's region and store. */
+/* A basket priced from the cache must be for this device's region and
+ * store. Another store's basket is refused for security (exit 4, SPEC 2
+ * "wrong store"): a till must not price or record sales as another store. */
 static shoal_err check_device(const struct agent_ctx *ctx, const struct shoal_basket *b,
                               shoal_diag *diag) {
   if (strcmp(b->region, ctx->cfg.region) != 0)
-    return shoal_fail(diag, SHOAL_EINPUT, "basket region \"%s\" is not this device's region \"%s\"",
+    return shoal_fail(diag, SHOAL_ESCOPE, "basket region \"%s\" is not this device's region \"%s\"",
                       b->region, ctx->cfg.region);
   if (strcmp(b->store, ctx->cfg.store) != 0)
-    return shoal_fail(diag, SHOAL_EINPUT, "basket store \"%s\" is not this device's store \"%s\"",
+    return shoal_fail(diag, SHOAL_ESCOPE, "basket store \"%s\" is not this device's store \"%s\"",
                       b->store, ctx->cfg.store);
   return SHOAL_OK;
 }

@@ -91,7 +91,9 @@ def main():
 
         other = dict(BASKET, store="cd-999")
         r = run("sale", "-c", pos, "--basket", put("other.json", other))
-        check(r.returncode == 3 and "cd-999" in r.stderr, "a basket for another store exits 3 naming it")
+        check(r.returncode == 4 and "cd-999" in r.stderr, "a basket for another store exits 4 (wrong store) naming it")
+        r = run("price", "-c", pos, "--basket", put("other-region.json", dict(BASKET, region="cn-east")))
+        check(r.returncode == 4 and "cn-east" in r.stderr, "a basket for another region exits 4 naming it")
         unknown = dict(BASKET, lines=[{"sku": "NOPE", "qty": 1}])
         r = run("sale", "-c", pos, "--basket", put("unknown.json", unknown))
         check(r.returncode == 3 and "NOPE" in r.stderr, "unknown SKU in a sale exits 3 naming it")

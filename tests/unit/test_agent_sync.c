@@ -170,6 +170,27 @@ static void test_agent_sync_refuses_rollback_forgery_scope(void **state) {
   assert_int_equal(out, AGENT_POLICY_EMPTY);
 }
 
+/* A validly signed envelope is refused when it arrives on another scope's
+ * topic, or when its document names a scope other than the envelope's. */
+static void test_agent_sync_refuses_scope_mismatch(void **state) {
+  (void)state;
+  /* This store's own envelope replayed on the region topic. */
+  assert_int_equal(deliver("region/cn-sw", sign(hq, "store/chengdu-001", 2, 1500, NULL, NULL)),
+                   AGENT_POLICY_REJECTED);
+  /* Envelope scope region/cn-sw, document scope global. */
+  char doc[512];
+  snprintf(doc, sizeof doc, DOC_V, "global", 1234);
+  char *env = NULL;
+  shoal_diag d = {{0}};
+  assert_int_equal(shoal_policy_envelope_sign(hq, "region/cn-sw", 11, "2026-11-01T00:00:00Z", NULL,
+                                              NULL, doc, &env, &d),
+                   SHOAL_OK);
+  assert_int_equal(deliver("region/cn-sw", env), AGENT_POLICY_REJECTED);
+  assert_int_equal(held("region/cn-sw"), 0);
+  assert_int_equal(held("store/chengdu-001"), 0);
+  assert_int_equal(count("SELECT COUNT(*) FROM policy_rejections"), 2);
+}
+
 static void test_agent_sync_future_effective_is_pending(void **state) {
   (void)state;
   assert_int_equal(deliver("global", sign(hq, "global", 1, 1200, NULL, NULL)),
@@ -258,6 +279,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_agent_sync_accepts_and_strips, open_device,
                                       close_device),
       cmocka_unit_test_setup_teardown(test_agent_sync_refuses_rollback_forgery_scope, open_device,
+                                      close_device),
+      cmocka_unit_test_setup_teardown(test_agent_sync_refuses_scope_mismatch, open_device,
                                       close_device),
       cmocka_unit_test_setup_teardown(test_agent_sync_future_effective_is_pending, open_device,
                                       close_device),
