@@ -96,13 +96,7 @@ int agent_cmd_status(int argc, char **argv) {
   } else {
     cJSON_AddBoolToObject(out, "connected", false);
   }
-  char *text = cJSON_PrintUnformatted(out);
-  if (!text) {
-    rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
-    goto fail;
-  }
-  printf("%s\n", text);
-  free(text);
+  exit_code = shoal_cli_print_json(AGENT_PROG, out);
   goto cleanup;
 fail:
   exit_code = shoal_cli_fail(AGENT_PROG, rc, &diag);

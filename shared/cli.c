@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int find(const struct shoal_args *a, const char *name) {
@@ -141,6 +142,17 @@ int shoal_cli_usage_error(const char *prog, const char *cmd, const char *fmt, ..
   fprintf(stderr, "%s: error: %s (see '%s%s%s --help')\n", prog, msg, prog, cmd ? " " : "",
           cmd ? cmd : "");
   return 2;
+}
+
+int shoal_cli_print_json(const char *prog, const cJSON *j) {
+  char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+  if (!text) {
+    shoal_diag d;
+    return shoal_cli_fail(prog, shoal_fail(&d, SHOAL_ENOMEM, "out of memory"), &d);
+  }
+  printf("%s\n", text);
+  free(text);
+  return 0;
 }
 
 static void program_usage(const struct shoal_cli_program *p, FILE *out) {

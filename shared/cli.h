@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
 #include "err.h"
 
 #define SHOAL_ARGS_MAX_OPTS 24
@@ -58,6 +60,11 @@ int shoal_cli_fail(const char *prog, shoal_err err, const shoal_diag *diag);
 /* Reports a usage problem (exit 2) with a hint to run --help. */
 int shoal_cli_usage_error(const char *prog, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Prints j as one line of compact JSON on stdout and returns 0; if j is NULL
+ * or cannot be rendered, reports "out of memory" like shoal_cli_fail and
+ * returns its exit code. j stays the caller's. */
+int shoal_cli_print_json(const char *prog, const cJSON *j);
 
 /* One subcommand of an executable: fn gets argv shifted so argv[0] is name. */
 struct shoal_cli_command {
