@@ -109,17 +109,6 @@ static shoal_err find_form(const struct chain *c, const char *id, shoal_form **o
   return shoal_form_compile(def, out, diag);
 }
 
-static int print_json(const cJSON *j) {
-  char *text = cJSON_PrintUnformatted(j);
-  if (!text) {
-    shoal_diag d;
-    return shoal_cli_fail(AGENT_PROG, shoal_fail(&d, SHOAL_ENOMEM, "out of memory"), &d);
-  }
-  printf("%s\n", text);
-  free(text);
-  return 0;
-}
-
 /* Parses options for subcommand `name`; returns -1 to go on, else an exit code. */
 static int parse(struct shoal_args *a, const struct shoal_argspec *spec, int n, int argc,
                  char **argv, const char *name, const char *usage, const char *desc) {
@@ -195,7 +184,7 @@ static int cmd_validate(int argc, char **argv) {
     rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
     goto fail;
   }
-  exit_code = print_json(out);
+  exit_code = shoal_cli_print_json(AGENT_PROG, out);
   if (exit_code == 0 && !r.valid)
     exit_code = shoal_err_exit_code(SHOAL_EINPUT);
   goto cleanup;
@@ -248,7 +237,7 @@ static int cmd_submit(int argc, char **argv) {
       rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
       goto fail;
     }
-    print_json(out);
+    shoal_cli_print_json(AGENT_PROG, out);
     fprintf(stderr, "%s: error: form \"%s\": the data is not valid (see \"errors\")\n", AGENT_PROG,
             form);
     exit_code = shoal_err_exit_code(SHOAL_EINPUT);
@@ -263,7 +252,7 @@ static int cmd_submit(int argc, char **argv) {
   }
   cJSON_AddItemToObject(out, "tickets", tickets);
   tickets = NULL;
-  exit_code = print_json(out);
+  exit_code = shoal_cli_print_json(AGENT_PROG, out);
   goto cleanup;
 fail:
   exit_code = shoal_cli_fail(AGENT_PROG, rc, &diag);
@@ -329,7 +318,7 @@ static int cmd_list(int argc, char **argv) {
       cJSON_AddStringToObject(o, "scope", c.scopes[idx]);
     }
   }
-  exit_code = print_json(out);
+  exit_code = shoal_cli_print_json(AGENT_PROG, out);
   goto cleanup;
 fail:
   exit_code = shoal_cli_fail(AGENT_PROG, rc, &diag);
@@ -370,7 +359,7 @@ static int cmd_show(int argc, char **argv) {
     goto fail;
   }
   cJSON_AddItemToObject(out, "form", def);
-  exit_code = print_json(out);
+  exit_code = shoal_cli_print_json(AGENT_PROG, out);
   goto cleanup;
 fail:
   exit_code = shoal_cli_fail(AGENT_PROG, rc, &diag);

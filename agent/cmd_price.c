@@ -39,15 +39,6 @@ static const struct shoal_argspec import_opts[] = {
 };
 #define NIMPORT ((int)(sizeof import_opts / sizeof import_opts[0]))
 
-static int print_json(cJSON *o, shoal_diag *diag) {
-  char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-  if (!text)
-    return shoal_cli_fail(AGENT_PROG, shoal_fail(diag, SHOAL_ENOMEM, "out of memory"), diag);
-  printf("%s\n", text);
-  free(text);
-  return 0;
-}
-
 static shoal_err load_basket(const char *path, struct shoal_basket **out, shoal_diag *diag) {
   cJSON *j = NULL;
   shoal_err rc = shoal_json_load_file(path, SHOAL_BASKET_MAX_BYTES, &j, diag);
@@ -183,7 +174,7 @@ int agent_cmd_price(int argc, char **argv) {
   if ((rc = shoal_pricing_quote(m, b, &q, &diag)) != SHOAL_OK)
     goto fail;
   out = shoal_quote_to_json(q);
-  exit_code = print_json(out, &diag);
+  exit_code = shoal_cli_print_json(AGENT_PROG, out);
   goto cleanup;
 fail:
   exit_code = shoal_cli_fail(AGENT_PROG, rc, &diag);
@@ -250,7 +241,7 @@ int agent_cmd_sale(int argc, char **argv) {
     rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
     goto fail;
   }
-  exit_code = print_json(out, &diag);
+  exit_code = shoal_cli_print_json(AGENT_PROG, out);
   goto cleanup;
 fail:
   exit_code = shoal_cli_fail(AGENT_PROG, rc, &diag);
@@ -371,7 +362,7 @@ int agent_cmd_policy(int argc, char **argv) {
     exit_code = shoal_cli_fail(AGENT_PROG, rc, &diag);
     goto cleanup;
   }
-  exit_code = print_json(out, &diag);
+  exit_code = shoal_cli_print_json(AGENT_PROG, out);
 cleanup:
   cJSON_Delete(out);
   agent_ctx_close(&ctx);

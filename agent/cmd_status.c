@@ -18,16 +18,6 @@ static const struct shoal_argspec status_opts[] = {
 };
 #define NOPTS ((int)(sizeof status_opts / sizeof status_opts[0]))
 
-static void add_time(cJSON *obj, const char *key, sqlite3_stmt *st, int col) {
-  if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-    cJSON_AddNullToObject(obj, key);
-    return;
-  }
-  char buf[40];
-  shoal_time_format_utc(sqlite3_column_int64(st, col), buf, sizeof buf);
-  cJSON_AddStringToObject(obj, key, buf);
-}
-
 int agent_cmd_status(int argc, char **argv) {
   shoal_diag diag = {{0}};
   struct shoal_args args;
@@ -90,19 +80,13 @@ int agent_cmd_status(int argc, char **argv) {
         fclose(f);
     }
     cJSON_AddBoolToObject(out, "connected", connected);
-    add_time(out, "last_ack", st, 2);
-    add_time(out, "last_connect", st, 5);
+    shoal_db_json_add_time(out, "last_ack", st, 2);
+    shoal_db_json_add_time(out, "last_connect", st, 5);
     cJSON_AddNumberToObject(out, "acked_upto", (double)sqlite3_column_int64(st, 3));
   } else {
     cJSON_AddBoolToObject(out, "connected", false);
   }
-  char *text = cJSON_PrintUnformatted(out);
-  if (!text) {
-    rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
-    goto fail;
-  }
-  printf("%s\n", text);
-  free(text);
+  exit_code = shoal_cli_print_json(AGENT_PROG, out);
   goto cleanup;
 fail:
   exit_code = shoal_cli_fail(AGENT_PROG, rc, &diag);

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include "hub_ctx.h"
 #include "jsonx.h"
 #include "profile.h"
+#include "sbuf.h"
 #include "util.h"
 #include "wire.h"
 
@@ -430,65 +430,30 @@ cleanup:
 
 /* ---- broker-config ---------------------------------------------------- */
 
-/* Appends printf output to a growing buffer (bounded by ACL_MAX_BYTES). */
-struct sbuf {
-  char *p;
-  size_t len, cap;
-  bool oom;
-};
-
-__attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *b, const char *fmt, ...) {
-  if (b->oom)
-    return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-      b->oom = true;
-      return;
-    }
-    if (b->p && b->len + (size_t)n < b->cap) {
-      b->len += (size_t)n;
-      return;
-    }
-    size_t cap = b->cap ? b->cap * 2 : 4096;
-    while (cap < b->len + (size_t)n + 1)
-      cap *= 2;
-    char *np = cap > ACL_MAX_BYTES ? NULL : realloc(b->p, cap);
-    if (!np) {
-      b->oom = true;
-      return;
-    }
-    b->p = np;
-    b->cap = cap;
-  }
-}
-
 /* A topic of kind k for the ACL (identifiers were validated on insert and
  * are checked again by shoal_topic_format). */
-static shoal_err acl_topic(struct sbuf *b, const char *access, const char *prefix,
+static shoal_err acl_topic(struct shoal_sbuf *b, const char *access, const char *prefix,
                            enum shoal_topic k, const char *x, const char *y) {
   char t[SHOAL_TOPIC_MAX];
   shoal_err rc = shoal_topic_format(t, sizeof t, prefix, k, x, y);
   if (rc == SHOAL_OK)
-    sb_printf(b, "topic %s %s\n", access, t);
+    shoal_sbuf_printf(b, "topic %s %s\n", access, t);
   return rc;
 }
 
 static shoal_err write_acl(struct hub_ctx *ctx, const char *path, int *ndevices, shoal_diag *diag) {
-  struct sbuf b = {0};
+  struct shoal_sbuf b = {.max = ACL_MAX_BYTES};
   sqlite3_stmt *st = NULL;
   shoal_err rc = SHOAL_OK;
   const char *P = ctx->cfg.topic_prefix;
-  sb_printf(&b,
-            "# Mosquitto ACL written by shoal-hub broker-config; do not edit: re-run it after\n"
-            "# provisioning and send the broker SIGHUP. Usernames are certificate CNs\n"
-            "# (use_identity_as_username). Anything not granted here is denied.\n\n"
-            "# The hub: ingest, acks, policies, downlinks, presence, trust updates.\n"
-            "user %s\ntopic readwrite %s/#\n",
-            HUB_CA_HUB_IDENTITY, P);
+  shoal_sbuf_printf(
+      &b,
+      "# Mosquitto ACL written by shoal-hub broker-config; do not edit: re-run it after\n"
+      "# provisioning and send the broker SIGHUP. Usernames are certificate CNs\n"
+      "# (use_identity_as_username). Anything not granted here is denied.\n\n"
+      "# The hub: ingest, acks, policies, downlinks, presence, trust updates.\n"
+      "user %s\ntopic readwrite %s/#\n",
+      HUB_CA_HUB_IDENTITY, P);
   if ((rc = shoal_db_prepare(ctx->db,
                              "SELECT device, store, region FROM provisioned_devices WHERE "
                              "revoked_ms IS NULL ORDER BY device",
@@ -503,7 +468,7 @@ static shoal_err write_acl(struct hub_ctx *ctx, const char *path, int *ndevices,
      * written: it could otherwise widen another device's grants. */
     if (!d || !S || !R || !shoal_id_valid(d) || !shoal_id_valid(S) || !shoal_id_valid(R))
       continue;
-    sb_printf(&b, "\n# device %s, store %s, region %s\nuser %s\n", d, S, R, d);
+    shoal_sbuf_printf(&b, "\n# device %s, store %s, region %s\nuser %s\n", d, S, R, d);
     if ((rc = acl_topic(&b, "write", P, SHOAL_TOPIC_UP, S, d)) ||
         (rc = acl_topic(&b, "write", P, SHOAL_TOPIC_PRESENCE, S, d)) ||
         (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_ACK, S, d)) ||
@@ -522,7 +487,7 @@ static shoal_err write_acl(struct hub_ctx *ctx, const char *path, int *ndevices,
     rc = shoal_db_fail(ctx->db, s, "read provisioned devices", diag);
     goto cleanup;
   }
-  if (b.oom) {
+  if (b.failed) {
     rc = shoal_fail(diag, SHOAL_ENOMEM, "ACL too large");
     goto cleanup;
   }
@@ -578,7 +543,7 @@ int hub_cmd_broker_config(int argc, char **argv) {
   struct hub_ca *ca = NULL;
   char *dir = NULL, *conf_path = NULL, *acl_path = NULL, *ca_path = NULL, *srv_crt = NULL,
        *srv_key = NULL, *hub_crt = NULL, *hub_key = NULL;
-  struct sbuf conf = {0};
+  struct shoal_sbuf conf = {.max = ACL_MAX_BYTES};
   const int nspec = (int)(sizeof broker_spec / sizeof broker_spec[0]);
   if (shoal_args_parse(&a, broker_spec, nspec, argc, argv, 1, &diag) != SHOAL_OK)
     return shoal_cli_usage_error(HUB_PROG, "broker-config", "%s", diag.msg);
@@ -647,36 +612,36 @@ int hub_cmd_broker_config(int argc, char **argv) {
   int ndev = 0;
   if ((rc = write_acl(&ctx, acl_path, &ndev, &diag)) != SHOAL_OK)
     goto cleanup;
-  sb_printf(&conf,
-            "# Mosquitto config written by shoal-hub broker-config from %s.\n"
-            "# Re-run broker-config rather than editing; reload with SIGHUP.\n"
-            "per_listener_settings false\n"
-            "allow_anonymous false\n"
-            "acl_file %s\n"
-            "# The broker is not Shoal's durable store (SPEC 4.2); enable persistence\n"
-            "# with a persistence_location the broker's user can write to keep retained\n"
-            "# policies across broker restarts.\n"
-            "persistence false\n"
-            "set_tcp_nodelay true\n"
-            "max_queued_messages 10000\n\n"
-            "listener %d %s\n"
-            "protocol mqtt\n"
-            "cafile %s\n"
-            "certfile %s\n"
-            "keyfile %s\n"
-            "require_certificate true\n"
-            "use_identity_as_username true\n",
-            ctx.cfg.path, acl_path, m->port, host, ca_path, srv_crt, srv_key);
+  shoal_sbuf_printf(&conf,
+                    "# Mosquitto config written by shoal-hub broker-config from %s.\n"
+                    "# Re-run broker-config rather than editing; reload with SIGHUP.\n"
+                    "per_listener_settings false\n"
+                    "allow_anonymous false\n"
+                    "acl_file %s\n"
+                    "# The broker is not Shoal's durable store (SPEC 4.2); enable persistence\n"
+                    "# with a persistence_location the broker's user can write to keep retained\n"
+                    "# policies across broker restarts.\n"
+                    "persistence false\n"
+                    "set_tcp_nodelay true\n"
+                    "max_queued_messages 10000\n\n"
+                    "listener %d %s\n"
+                    "protocol mqtt\n"
+                    "cafile %s\n"
+                    "certfile %s\n"
+                    "keyfile %s\n"
+                    "require_certificate true\n"
+                    "use_identity_as_username true\n",
+                    ctx.cfg.path, acl_path, m->port, host, ca_path, srv_crt, srv_key);
   /* Mosquitto started as root switches to user "mosquitto" before it reads
    * the ACL and the server key, which root wrote here with mode 0600 (often
    * in a 0700 folder). Written as root, the broker is told to stay root; a
    * production install changes this to a dedicated user owning DIR. */
   if (geteuid() == 0)
-    sb_printf(&conf,
-              "\n# Generated as root: change to the broker's own user once it owns %s.\n"
-              "user root\n",
-              dir);
-  if (conf.oom) {
+    shoal_sbuf_printf(&conf,
+                      "\n# Generated as root: change to the broker's own user once it owns %s.\n"
+                      "user root\n",
+                      dir);
+  if (conf.failed) {
     rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
   }

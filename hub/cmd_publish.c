@@ -75,14 +75,8 @@ int hub_cmd_keygen(int argc, char **argv) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "private_key", priv_path);
   cJSON_AddStringToObject(o, "public_key", pub_path);
-  char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+  exit_code = shoal_cli_print_json(HUB_PROG, o);
   cJSON_Delete(o);
-  if (!text) {
-    rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
-    goto fail;
-  }
-  printf("%s\n", text);
-  free(text);
   goto cleanup;
 fail:
   exit_code = shoal_cli_fail(HUB_PROG, rc, &diag);

@@ -84,13 +84,7 @@ int hub_cmd_report(int argc, char **argv) {
   if ((rc = hub_ctx_open(&ctx, config, &diag)) != SHOAL_OK ||
       (rc = report_sales(&ctx, &out, &diag)) != SHOAL_OK)
     goto fail;
-  char *text = cJSON_PrintUnformatted(out);
-  if (!text) {
-    rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
-    goto fail;
-  }
-  printf("%s\n", text);
-  free(text);
+  exit_code = shoal_cli_print_json(HUB_PROG, out);
   goto cleanup;
 fail:
   exit_code = shoal_cli_fail(HUB_PROG, rc, &diag);

@@ -15,15 +15,14 @@
 
 #include <mbedtls/asn1write.h>
 #include <mbedtls/bignum.h>
-#include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecp.h>
-#include <mbedtls/entropy.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/x509_crt.h>
 
 #include "crypto.h"
+#include "rng.h"
 #include "util.h"
 
 #define CA_SUBJECT "CN=Shoal Device CA,O=Shoal"
@@ -35,23 +34,6 @@ struct hub_ca {
   char *pem;         /* the CA certificate file's text */
 };
 
-struct rng {
-  mbedtls_entropy_context entropy;
-  mbedtls_ctr_drbg_context drbg;
-};
-
-static int rng_init(struct rng *r) {
-  mbedtls_entropy_init(&r->entropy);
-  mbedtls_ctr_drbg_init(&r->drbg);
-  static const unsigned char pers[] = "shoal-hub-ca";
-  return mbedtls_ctr_drbg_seed(&r->drbg, mbedtls_entropy_func, &r->entropy, pers, sizeof pers - 1);
-}
-
-static void rng_free(struct rng *r) {
-  mbedtls_ctr_drbg_free(&r->drbg);
-  mbedtls_entropy_free(&r->entropy);
-}
-
 static shoal_err mbed_fail(shoal_diag *diag, const char *what, int mrc) {
   return shoal_fail(diag, SHOAL_ECRYPTO, "%s (mbedtls -0x%04x)", what, (unsigned)-mrc);
 }
@@ -61,7 +43,7 @@ static bool file_exists(const char *path) {
   return stat(path, &st) == 0;
 }
 
-static shoal_err gen_key(mbedtls_pk_context *pk, struct rng *r, shoal_diag *diag) {
+static shoal_err gen_key(mbedtls_pk_context *pk, struct shoal_rng *r, shoal_diag *diag) {
   int m;
   if ((m = mbedtls_pk_setup(pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY))) != 0 ||
       (m = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(*pk),
@@ -79,7 +61,8 @@ static void x509_time(time_t offset_s, char out[16]) {
 }
 
 /* Random positive serial (16 bytes, top bit clear), also as hex. */
-static shoal_err make_serial(mbedtls_mpi *serial, struct rng *r, char hex[33], shoal_diag *diag) {
+static shoal_err make_serial(mbedtls_mpi *serial, struct shoal_rng *r, char hex[33],
+                             shoal_diag *diag) {
   unsigned char b[16];
   int m = mbedtls_ctr_drbg_random(&r->drbg, b, sizeof b);
   if (m != 0)
@@ -167,7 +150,7 @@ static bool host_ok(const char *s) {
 static shoal_err write_cert(const char *subject, const char *issuer,
                             mbedtls_pk_context *subject_key, mbedtls_pk_context *issuer_key,
                             enum hub_cert_kind kind, bool is_ca, const char *const *sans,
-                            size_t nsans, int days, struct rng *r, char **pem_out,
+                            size_t nsans, int days, struct shoal_rng *r, char **pem_out,
                             char serial_hex[33], shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   mbedtls_x509write_cert crt;
@@ -242,15 +225,12 @@ static shoal_err write_key_pem(mbedtls_pk_context *pk, char **out, shoal_diag *d
 
 static shoal_err ca_create(const char *cert_path, const char *key_path, shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
-  struct rng r;
+  struct shoal_rng r;
   mbedtls_pk_context pk;
   mbedtls_pk_init(&pk);
   char *cert = NULL, *key = NULL, serial[33];
-  int m = rng_init(&r);
-  if (m != 0) {
-    rc = mbed_fail(diag, "cannot seed the random generator", m);
+  if ((rc = shoal_rng_init(&r, "shoal-hub-ca", diag)) != SHOAL_OK)
     goto cleanup;
-  }
   if ((rc = gen_key(&pk, &r, diag)) != SHOAL_OK ||
       (rc = write_cert(CA_SUBJECT, CA_SUBJECT, &pk, &pk, HUB_CERT_DEVICE, true, NULL, 0,
                        HUB_CA_CA_DAYS, &r, &cert, serial, diag)) != SHOAL_OK ||
@@ -265,7 +245,7 @@ cleanup:
   free(cert);
   shoal_secure_free(key);
   mbedtls_pk_free(&pk);
-  rng_free(&r);
+  shoal_rng_free(&r);
   return rc;
 }
 
@@ -337,7 +317,7 @@ shoal_err hub_ca_issue(struct hub_ca *ca, enum hub_cert_kind kind, const char *c
                        const char *const *sans, size_t nsans, int days, char **cert_pem,
                        char **key_pem, char serial_hex[33], shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
-  struct rng r;
+  struct shoal_rng r;
   mbedtls_pk_context pk;
   mbedtls_pk_init(&pk);
   char *cert = NULL, *key = NULL;
@@ -371,11 +351,8 @@ shoal_err hub_ca_issue(struct hub_ca *ca, enum hub_cert_kind kind, const char *c
   if (days < 1 || days > 36500)
     return shoal_fail(diag, SHOAL_EINPUT, "certificate lifetime must be 1..36500 days");
   snprintf(subject, sizeof subject, "CN=%s,O=Shoal", cn);
-  int m = rng_init(&r);
-  if (m != 0) {
-    rc = mbed_fail(diag, "cannot seed the random generator", m);
+  if ((rc = shoal_rng_init(&r, "shoal-hub-ca", diag)) != SHOAL_OK)
     goto cleanup;
-  }
   if ((rc = gen_key(&pk, &r, diag)) != SHOAL_OK ||
       (rc = write_cert(subject, ca->subject, &pk, &ca->key, kind, false, sans, nsans, days, &r,
                        &cert, serial_hex, diag)) != SHOAL_OK ||
@@ -395,7 +372,7 @@ cleanup:
   free(cert);
   shoal_secure_free(key);
   mbedtls_pk_free(&pk);
-  rng_free(&r);
+  shoal_rng_free(&r);
   return rc;
 }
 

@@ -175,24 +175,6 @@ shoal_err hub_devices_touch(sqlite3 *db, const char *store, const char *device, 
   return rc;
 }
 
-static void add_time(cJSON *obj, const char *key, sqlite3_stmt *st, int col) {
-  if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-    cJSON_AddNullToObject(obj, key);
-    return;
-  }
-  char buf[40];
-  shoal_time_format_utc(sqlite3_column_int64(st, col), buf, sizeof buf);
-  cJSON_AddStringToObject(obj, key, buf);
-}
-
-static void add_text(cJSON *obj, const char *key, sqlite3_stmt *st, int col) {
-  const unsigned char *t = sqlite3_column_text(st, col);
-  if (t)
-    cJSON_AddStringToObject(obj, key, (const char *)t);
-  else
-    cJSON_AddNullToObject(obj, key);
-}
-
 shoal_err hub_devices_list(sqlite3 *db, cJSON **out, shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   sqlite3_stmt *st = NULL;
@@ -216,15 +198,15 @@ shoal_err hub_devices_list(sqlite3 *db, cJSON **out, shoal_diag *diag) {
       goto cleanup;
     }
     cJSON_AddItemToArray(arr, o);
-    add_text(o, "device", st, 0);
-    add_text(o, "store", st, 1);
-    add_text(o, "region", st, 2);
-    add_text(o, "profile", st, 3);
-    add_text(o, "agent_version", st, 4);
+    shoal_db_json_add_text(o, "device", st, 0);
+    shoal_db_json_add_text(o, "store", st, 1);
+    shoal_db_json_add_text(o, "region", st, 2);
+    shoal_db_json_add_text(o, "profile", st, 3);
+    shoal_db_json_add_text(o, "agent_version", st, 4);
     cJSON_AddBoolToObject(o, "online", sqlite3_column_int(st, 5) != 0);
-    add_time(o, "last_seen", st, 6);
-    add_time(o, "last_event", st, 7);
-    add_time(o, "last_hello", st, 8);
+    shoal_db_json_add_time(o, "last_seen", st, 6);
+    shoal_db_json_add_time(o, "last_event", st, 7);
+    shoal_db_json_add_time(o, "last_hello", st, 8);
     if (sqlite3_column_type(st, 9) == SQLITE_NULL)
       cJSON_AddNullToObject(o, "outbox_depth");
     else

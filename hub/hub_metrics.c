@@ -4,83 +4,44 @@
  * minute (Prometheus derives finer rates from the *_total counters). */
 #include "hub_metrics.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
+#include "sbuf.h"
 
-struct sbuf {
-  char *p;
-  size_t len, cap;
-  bool over;
-};
-
-__attribute__((format(printf, 2, 3))) static void put(struct sbuf *b, const char *fmt, ...) {
-  if (b->over)
-    return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-      b->over = true;
-      return;
-    }
-    if (b->p && (size_t)n < b->cap - b->len) {
-      b->len += (size_t)n;
-      return;
-    }
-    size_t need = b->len + (size_t)n + 1, cap = b->cap ? b->cap : 4096;
-    while (cap < need)
-      cap *= 2;
-    if (cap > HUB_METRICS_MAX_BYTES) {
-      b->over = true;
-      return;
-    }
-    char *np = realloc(b->p, cap);
-    if (!np) {
-      b->over = true;
-      return;
-    }
-    b->p = np;
-    b->cap = cap;
-  }
-}
-
-static void head(struct sbuf *b, const char *name, const char *type, const char *help) {
-  put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+static void head(struct shoal_sbuf *b, const char *name, const char *type, const char *help) {
+  shoal_sbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* Label values are identifiers (SPEC 3) or scopes, but escape anyway. */
-static void label(struct sbuf *b, const char *v) {
+static void label(struct shoal_sbuf *b, const char *v) {
   for (const char *s = v ? v : ""; *s; s++) {
     if (*s == '\\' || *s == '"')
-      put(b, "\\%c", *s);
+      shoal_sbuf_printf(b, "\\%c", *s);
     else if (*s == '\n')
-      put(b, "\\n");
+      shoal_sbuf_printf(b, "\\n");
     else
-      put(b, "%c", *s);
+      shoal_sbuf_printf(b, "%c", *s);
   }
 }
 
-static shoal_err scalar(sqlite3 *db, struct sbuf *b, const char *name, const char *type,
+static shoal_err scalar(sqlite3 *db, struct shoal_sbuf *b, const char *name, const char *type,
                         const char *help, const char *sql, shoal_diag *diag) {
   int64_t v = 0;
   shoal_err rc = shoal_db_query_int(db, sql, 0, &v, diag);
   if (rc != SHOAL_OK)
     return rc;
   head(b, name, type, help);
-  put(b, "%s %lld\n", name, (long long)v);
+  shoal_sbuf_printf(b, "%s %lld\n", name, (long long)v);
   return SHOAL_OK;
 }
 
 shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *out_len,
                              shoal_diag *diag) {
-  struct sbuf b = {0};
+  struct shoal_sbuf b = {.max = HUB_METRICS_MAX_BYTES};
   sqlite3_stmt *st = NULL;
   shoal_err rc = SHOAL_OK;
   int src;
@@ -93,9 +54,9 @@ shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *ou
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-    put(&b, "shoal_ingest_events_total{type=\"");
+    shoal_sbuf_printf(&b, "shoal_ingest_events_total{type=\"");
     label(&b, (const char *)sqlite3_column_text(st, 0));
-    put(&b, "\"} %lld\n", (long long)sqlite3_column_int64(st, 1));
+    shoal_sbuf_printf(&b, "\"} %lld\n", (long long)sqlite3_column_int64(st, 1));
   }
   sqlite3_finalize(st);
   st = NULL;
@@ -108,8 +69,8 @@ shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *ou
     goto cleanup;
   head(&b, "shoal_ingest_events_per_second", "gauge",
        "Events stored per second, averaged over the last minute.");
-  put(&b, "shoal_ingest_events_per_second %.3f\n",
-      (double)recent * 1000.0 / HUB_METRICS_RATE_WINDOW_MS);
+  shoal_sbuf_printf(&b, "shoal_ingest_events_per_second %.3f\n",
+                    (double)recent * 1000.0 / HUB_METRICS_RATE_WINDOW_MS);
 
   if ((rc = scalar(db, &b, "shoal_sales_total", "counter", "Sales stored.",
                    "SELECT COALESCE(SUM(value), 0) FROM hub_counters WHERE name = 'sales_total'",
@@ -128,24 +89,25 @@ shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *ou
                              "ORDER BY store, device",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
-  struct sbuf depth = {0}, age = {0};
+  struct shoal_sbuf depth = {.max = HUB_METRICS_MAX_BYTES}, age = {.max = HUB_METRICS_MAX_BYTES};
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
     const char *dev = (const char *)sqlite3_column_text(st, 0);
     const char *store = (const char *)sqlite3_column_text(st, 1);
     if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
-      put(&depth, "shoal_device_outbox_depth{device=\"");
+      shoal_sbuf_printf(&depth, "shoal_device_outbox_depth{device=\"");
       label(&depth, dev);
-      put(&depth, "\",store=\"");
+      shoal_sbuf_printf(&depth, "\",store=\"");
       label(&depth, store);
-      put(&depth, "\"} %lld\n", (long long)sqlite3_column_int64(st, 2));
+      shoal_sbuf_printf(&depth, "\"} %lld\n", (long long)sqlite3_column_int64(st, 2));
     }
     if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
       int64_t a = now_ms - sqlite3_column_int64(st, 3);
-      put(&age, "shoal_device_last_seen_age_seconds{device=\"");
+      shoal_sbuf_printf(&age, "shoal_device_last_seen_age_seconds{device=\"");
       label(&age, dev);
-      put(&age, "\",store=\"");
+      shoal_sbuf_printf(&age, "\",store=\"");
       label(&age, store);
-      put(&age, "\"} %lld.%03lld\n", (long long)(a / 1000), (long long)((a < 0 ? -a : a) % 1000));
+      shoal_sbuf_printf(&age, "\"} %lld.%03lld\n", (long long)(a / 1000),
+                        (long long)((a < 0 ? -a : a) % 1000));
     }
   }
   sqlite3_finalize(st);
@@ -153,13 +115,13 @@ shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *ou
   head(&b, "shoal_device_outbox_depth", "gauge",
        "Events waiting in a device's outbox, as it last reported.");
   if (depth.p)
-    put(&b, "%s", depth.p);
+    shoal_sbuf_printf(&b, "%s", depth.p);
   head(&b, "shoal_device_last_seen_age_seconds", "gauge",
        "Seconds since the hub last heard from a device.");
   if (age.p)
-    put(&b, "%s", age.p);
-  if (depth.over || age.over)
-    b.over = true;
+    shoal_sbuf_printf(&b, "%s", age.p);
+  if (depth.failed || age.failed)
+    b.failed = true;
   free(depth.p);
   free(age.p);
 
@@ -169,9 +131,9 @@ shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *ou
            diag)) != SHOAL_OK)
     goto cleanup;
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-    put(&b, "shoal_policy_version{scope=\"");
+    shoal_sbuf_printf(&b, "shoal_policy_version{scope=\"");
     label(&b, (const char *)sqlite3_column_text(st, 0));
-    put(&b, "\"} %lld\n", (long long)sqlite3_column_int64(st, 1));
+    shoal_sbuf_printf(&b, "\"} %lld\n", (long long)sqlite3_column_int64(st, 1));
   }
   sqlite3_finalize(st);
   st = NULL;
@@ -192,7 +154,7 @@ shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *ou
                    "SELECT COUNT(*) FROM webhook_dead", diag)) != SHOAL_OK)
     goto cleanup;
 
-  if (b.over) {
+  if (b.failed) {
     rc = shoal_fail(diag, SHOAL_ELIMIT, "metrics page over %d bytes", HUB_METRICS_MAX_BYTES);
     goto cleanup;
   }

@@ -44,24 +44,6 @@ shoal_err hub_reports_time_parse(const char *s, const char *what, int64_t *out_m
   return SHOAL_OK;
 }
 
-static void add_text_or_null(cJSON *obj, const char *key, sqlite3_stmt *st, int col) {
-  const unsigned char *v = sqlite3_column_text(st, col);
-  if (v)
-    cJSON_AddStringToObject(obj, key, (const char *)v);
-  else
-    cJSON_AddNullToObject(obj, key);
-}
-
-static void add_time_or_null(cJSON *obj, const char *key, sqlite3_stmt *st, int col) {
-  if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-    cJSON_AddNullToObject(obj, key);
-    return;
-  }
-  char buf[40];
-  shoal_time_format_utc(sqlite3_column_int64(st, col), buf, sizeof buf);
-  cJSON_AddStringToObject(obj, key, buf);
-}
-
 shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_t to_ms,
                             cJSON **out, shoal_diag *diag) {
   static const struct {
@@ -97,20 +79,20 @@ shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_
     int c = 0;
     switch (which) {
     case 0:
-      add_text_or_null(row, "region", st, c++);
+      shoal_db_json_add_text(row, "region", st, c++);
       break;
     case 1:
-      add_text_or_null(row, "store", st, c++);
-      add_text_or_null(row, "region", st, c++);
+      shoal_db_json_add_text(row, "store", st, c++);
+      shoal_db_json_add_text(row, "region", st, c++);
       break;
     case 2:
-      add_text_or_null(row, "device", st, c++);
-      add_text_or_null(row, "store", st, c++);
-      add_text_or_null(row, "region", st, c++);
+      shoal_db_json_add_text(row, "device", st, c++);
+      shoal_db_json_add_text(row, "store", st, c++);
+      shoal_db_json_add_text(row, "region", st, c++);
       break;
     default:
-      add_time_or_null(row, "hour", st, c++);
-      add_text_or_null(row, "region", st, c++);
+      shoal_db_json_add_time(row, "hour", st, c++);
+      shoal_db_json_add_text(row, "region", st, c++);
       break;
     }
     cJSON_AddNumberToObject(row, "count", (double)sqlite3_column_int64(st, c));
@@ -386,9 +368,9 @@ shoal_err hub_reports_policies(sqlite3 *db, cJSON **out, shoal_diag *diag) {
   int src;
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
     cJSON *row = cJSON_CreateObject();
-    add_text_or_null(row, "scope", st, 0);
+    shoal_db_json_add_text(row, "scope", st, 0);
     cJSON_AddNumberToObject(row, "version", (double)sqlite3_column_int64(st, 1));
-    add_time_or_null(row, "published_at", st, 2);
+    shoal_db_json_add_time(row, "published_at", st, 2);
     cJSON_AddItemToArray(arr, row);
   }
   sqlite3_finalize(st);
@@ -424,15 +406,15 @@ shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
     const char *store = (const char *)sqlite3_column_text(st, 1);
     const char *region = (const char *)sqlite3_column_text(st, 2);
     bool online = sqlite3_column_int(st, 5) != 0;
-    add_text_or_null(row, "device", st, 0);
-    add_text_or_null(row, "store", st, 1);
-    add_text_or_null(row, "region", st, 2);
-    add_text_or_null(row, "profile", st, 3);
-    add_text_or_null(row, "agent_version", st, 4);
+    shoal_db_json_add_text(row, "device", st, 0);
+    shoal_db_json_add_text(row, "store", st, 1);
+    shoal_db_json_add_text(row, "region", st, 2);
+    shoal_db_json_add_text(row, "profile", st, 3);
+    shoal_db_json_add_text(row, "agent_version", st, 4);
     cJSON_AddBoolToObject(row, "online", online);
-    add_time_or_null(row, "last_hello", st, 6);
-    add_time_or_null(row, "last_seen", st, 7);
-    add_time_or_null(row, "last_event", st, 8);
+    shoal_db_json_add_time(row, "last_hello", st, 6);
+    shoal_db_json_add_time(row, "last_seen", st, 7);
+    shoal_db_json_add_time(row, "last_event", st, 8);
     if (sqlite3_column_type(st, 7) == SQLITE_NULL)
       cJSON_AddNullToObject(row, "last_seen_age_s");
     else
@@ -564,12 +546,12 @@ shoal_err hub_reports_tickets(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
     cJSON *row = cJSON_CreateObject();
     cJSON_AddItemToArray(arr, row);
-    add_text_or_null(row, "id", st, 0);
-    add_text_or_null(row, "store", st, 1);
-    add_text_or_null(row, "region", st, 2);
-    add_text_or_null(row, "state", st, 3);
-    add_text_or_null(row, "priority", st, 4);
-    add_text_or_null(row, "group", st, 5);
+    shoal_db_json_add_text(row, "id", st, 0);
+    shoal_db_json_add_text(row, "store", st, 1);
+    shoal_db_json_add_text(row, "region", st, 2);
+    shoal_db_json_add_text(row, "state", st, 3);
+    shoal_db_json_add_text(row, "priority", st, 4);
+    shoal_db_json_add_text(row, "group", st, 5);
     /* category and title come from the merged ticket document. */
     cJSON *doc = NULL;
     shoal_diag ignored;
@@ -584,9 +566,9 @@ shoal_err hub_reports_tickets(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
         cJSON_AddStringToObject(row, "title", v->valuestring);
     }
     cJSON_Delete(doc);
-    add_time_or_null(row, "opened_at", st, 6);
-    add_time_or_null(row, "resolve_due", st, 7);
-    add_time_or_null(row, "resolved_at", st, 8);
+    shoal_db_json_add_time(row, "opened_at", st, 6);
+    shoal_db_json_add_time(row, "resolve_due", st, 7);
+    shoal_db_json_add_time(row, "resolved_at", st, 8);
     cJSON_AddNumberToObject(row, "escalation_level", (double)sqlite3_column_int64(st, 9));
     cJSON_AddStringToObject(row, "sla_state", sla_state(st, now_ms));
   }

@@ -1,7 +1,9 @@
-/* cli.c - option parsing and error reporting for the executables' cores. */
+/* cli.c - option parsing, subcommand dispatch and error reporting for the
+ * executables' cores. */
 #include "cli.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int find(const struct shoal_args *a, const char *name) {
@@ -140,4 +142,44 @@ int shoal_cli_usage_error(const char *prog, const char *cmd, const char *fmt, ..
   fprintf(stderr, "%s: error: %s (see '%s%s%s --help')\n", prog, msg, prog, cmd ? " " : "",
           cmd ? cmd : "");
   return 2;
+}
+
+int shoal_cli_print_json(const char *prog, const cJSON *j) {
+  char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+  if (!text) {
+    shoal_diag d;
+    return shoal_cli_fail(prog, shoal_fail(&d, SHOAL_ENOMEM, "out of memory"), &d);
+  }
+  printf("%s\n", text);
+  free(text);
+  return 0;
+}
+
+static void program_usage(const struct shoal_cli_program *p, FILE *out) {
+  fprintf(out, "usage: %s <command> [options]\n       %s --version\n\n", p->prog, p->prog);
+  fprintf(out, "%s\n\ncommands:\n", p->description);
+  for (size_t i = 0; i < p->ncommands; i++)
+    fprintf(out, "  %-*s %s\n", p->name_width, p->commands[i].name, p->commands[i].summary);
+  fprintf(out,
+          "\nRun '%s <command> --help' for a command's options.\n"
+          "Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 invalid input, 4 security.\n",
+          p->prog);
+}
+
+int shoal_cli_dispatch(const struct shoal_cli_program *p, int argc, char **argv) {
+  if (argc < 2) /* SPEC 2: an error is one stderr line */
+    return shoal_cli_usage_error(p->prog, NULL, "missing command");
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    program_usage(p, stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+    printf("%s %s\n", p->prog, SHOAL_VERSION);
+    return 0;
+  }
+  for (size_t i = 0; i < p->ncommands; i++)
+    if (strcmp(p->commands[i].name, cmd) == 0)
+      return p->commands[i].fn(argc - 1, argv + 1);
+  return shoal_cli_usage_error(p->prog, NULL, "unknown command \"%s\"", cmd);
 }

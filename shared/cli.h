@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
 #include "err.h"
 
 #define SHOAL_ARGS_MAX_OPTS 24
@@ -58,5 +60,34 @@ int shoal_cli_fail(const char *prog, shoal_err err, const shoal_diag *diag);
 /* Reports a usage problem (exit 2) with a hint to run --help. */
 int shoal_cli_usage_error(const char *prog, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Prints j as one line of compact JSON on stdout and returns 0; if j is NULL
+ * or cannot be rendered, reports "out of memory" like shoal_cli_fail and
+ * returns its exit code. j stays the caller's. */
+int shoal_cli_print_json(const char *prog, const cJSON *j);
+
+/* One subcommand of an executable: fn gets argv shifted so argv[0] is name. */
+struct shoal_cli_command {
+  const char *name;
+  int (*fn)(int argc, char **argv);
+  const char *summary;
+};
+
+/* An executable's top level: description is the paragraph shown by --help
+ * between the usage lines and the command list; name_width is the column
+ * width of the command names in that list. */
+struct shoal_cli_program {
+  const char *prog;
+  const char *description;
+  int name_width;
+  const struct shoal_cli_command *commands;
+  size_t ncommands;
+};
+
+/* Runs argv[1] as a subcommand of p and returns the process exit code:
+ * --help/-h/help prints usage (0), --version/version prints "<prog>
+ * <version>" (0), no command prints usage on stderr (2), an unknown one is a
+ * usage error (2). */
+int shoal_cli_dispatch(const struct shoal_cli_program *p, int argc, char **argv);
 
 #endif

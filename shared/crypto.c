@@ -6,15 +6,14 @@
 #include <string.h>
 
 #include <mbedtls/base64.h>
-#include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
-#include <mbedtls/entropy.h>
 #include <mbedtls/md.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
+#include "rng.h"
 #include "shoal_limits.h"
 #include "util.h"
 
@@ -29,25 +28,6 @@ static shoal_err mbed_fail(shoal_diag *diag, shoal_err err, const char *what, in
   return shoal_fail(diag, err, "%s (mbedtls -0x%04x)", what, (unsigned)-mrc);
 }
 
-/* A DRBG seeded from the system entropy source; one per operation keeps
- * the library free of global state. */
-struct rng {
-  mbedtls_entropy_context entropy;
-  mbedtls_ctr_drbg_context drbg;
-};
-
-static int rng_init(struct rng *r) {
-  mbedtls_entropy_init(&r->entropy);
-  mbedtls_ctr_drbg_init(&r->drbg);
-  static const unsigned char pers[] = "shoal";
-  return mbedtls_ctr_drbg_seed(&r->drbg, mbedtls_entropy_func, &r->entropy, pers, sizeof pers - 1);
-}
-
-static void rng_free(struct rng *r) {
-  mbedtls_ctr_drbg_free(&r->drbg);
-  mbedtls_entropy_free(&r->entropy);
-}
-
 static bool is_p256(const mbedtls_pk_context *pk) {
   return mbedtls_pk_get_type(pk) == MBEDTLS_PK_ECKEY &&
          mbedtls_pk_ec(*pk)->grp.id == MBEDTLS_ECP_DP_SECP256R1;
@@ -55,15 +35,13 @@ static bool is_p256(const mbedtls_pk_context *pk) {
 
 shoal_err shoal_key_generate(char **priv_pem, char **pub_pem, shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
-  struct rng r;
+  struct shoal_rng r;
   mbedtls_pk_context pk;
   char *priv = NULL, *pub = NULL;
   mbedtls_pk_init(&pk);
-  int m = rng_init(&r);
-  if (m != 0) {
-    rc = mbed_fail(diag, SHOAL_ECRYPTO, "cannot seed the random generator", m);
+  int m;
+  if ((rc = shoal_rng_init(&r, "shoal", diag)) != SHOAL_OK)
     goto cleanup;
-  }
   if ((m = mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY))) != 0 ||
       (m = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk),
                                mbedtls_ctr_drbg_random, &r.drbg)) != 0) {
@@ -90,7 +68,7 @@ cleanup:
   free(priv);
   free(pub);
   mbedtls_pk_free(&pk);
-  rng_free(&r);
+  shoal_rng_free(&r);
   return rc;
 }
 
@@ -178,13 +156,11 @@ void shoal_pubkey_free(struct shoal_pubkey *key) {
 shoal_err shoal_sign(const struct shoal_privkey *key, const void *msg, size_t len,
                      unsigned char *sig, size_t *sig_len, shoal_diag *diag) {
   unsigned char hash[32];
-  struct rng r;
+  struct shoal_rng r;
   shoal_err rc = SHOAL_OK;
-  int m = rng_init(&r);
-  if (m != 0) {
-    rc = mbed_fail(diag, SHOAL_ECRYPTO, "cannot seed the random generator", m);
+  int m;
+  if ((rc = shoal_rng_init(&r, "shoal", diag)) != SHOAL_OK)
     goto cleanup;
-  }
   mbedtls_sha256_ret(msg, len, hash, 0);
   size_t n = 0;
   m = mbedtls_pk_sign((mbedtls_pk_context *)&key->pk, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, &n,
@@ -195,7 +171,7 @@ shoal_err shoal_sign(const struct shoal_privkey *key, const void *msg, size_t le
   }
   *sig_len = n;
 cleanup:
-  rng_free(&r);
+  shoal_rng_free(&r);
   return rc;
 }
 

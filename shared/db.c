@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "timeutil.h"
+
 /* A full disk surfaces as SQLITE_FULL, or - in WAL mode, when the shared
  * memory file cannot grow - as an I/O error whose errno is ENOSPC. Both are
  * "storage full" to the user: free space, and the device sells again. */
@@ -171,4 +173,22 @@ fail:
 void shoal_db_close(sqlite3 *db) {
   if (db)
     sqlite3_close(db);
+}
+
+void shoal_db_json_add_text(cJSON *obj, const char *key, sqlite3_stmt *st, int col) {
+  const unsigned char *t = sqlite3_column_text(st, col);
+  if (t)
+    cJSON_AddStringToObject(obj, key, (const char *)t);
+  else
+    cJSON_AddNullToObject(obj, key);
+}
+
+void shoal_db_json_add_time(cJSON *obj, const char *key, sqlite3_stmt *st, int col) {
+  if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+    cJSON_AddNullToObject(obj, key);
+    return;
+  }
+  char buf[40];
+  shoal_time_format_utc(sqlite3_column_int64(st, col), buf, sizeof buf);
+  cJSON_AddStringToObject(obj, key, buf);
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
 #include <sqlite3.h>
 
 #include "err.h"
@@ -47,5 +48,11 @@ shoal_err shoal_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out, sho
  * set to dflt if there is no row. */
 shoal_err shoal_db_query_int(sqlite3 *db, const char *sql, int64_t dflt, int64_t *out,
                              shoal_diag *diag);
+
+/* Adds column col of st's current row to obj under key, as JSON null when
+ * the column is SQL NULL: _text as a string, _time (Unix ms) as an ISO 8601
+ * UTC string (shoal_time_format_utc). */
+void shoal_db_json_add_text(cJSON *obj, const char *key, sqlite3_stmt *st, int col);
+void shoal_db_json_add_time(cJSON *obj, const char *key, sqlite3_stmt *st, int col);
 
 #endif

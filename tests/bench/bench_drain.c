@@ -28,6 +28,7 @@
 
 #include "agent_ctx.h"
 #include "agent_outbox.h"
+#include "bench_util.h"
 #include "crypto.h"
 #include "db.h"
 #include "util.h"
@@ -37,18 +38,6 @@
 
 static char g_epoch[24];
 static int64_t g_upto, g_acked_sent;
-
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-      getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-    return 0;
-  int port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
 
 static pid_t spawn(const char *log, char *const argv[]) {
   pid_t pid = fork();
@@ -133,7 +122,7 @@ int main(int argc, char **argv) {
   snprintf(path[2], PATH_MAX, "%s/policy-pub.pem", dir);
   snprintf(path[3], PATH_MAX, "%s/hub.json", dir);
   snprintf(path[4], PATH_MAX, "%s/mosquitto.conf", dir);
-  int port = free_port(), exit_code = 1;
+  int port = bench_free_port(), exit_code = 1;
   pid_t broker = -1, hub = -1, agent = -1;
   struct mosquitto *acker = NULL;
   sqlite3 *ro = NULL;

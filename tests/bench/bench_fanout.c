@@ -20,6 +20,7 @@
 
 #include <mosquitto.h>
 
+#include "bench_util.h"
 #include "crypto.h"
 #include "signing.h"
 #include "timeutil.h"
@@ -92,19 +93,6 @@ static pid_t start_broker(int port, const char *dir) {
   return pid;
 }
 
-static int free_port(void) {
-  /* Bind port 0 and read back what the kernel picked. */
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-      getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-    return 0;
-  int port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
 /* One pass over every client: poll the sockets, then read, write, misc. */
 static void pump(struct sim *sims, int n, int timeout_ms) {
   static struct pollfd pfd[MAX_AGENTS + OTHER_REGION];
@@ -152,7 +140,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_fanout: key: %s\n", d.msg);
     goto cleanup;
   }
-  int port = free_port();
+  int port = bench_free_port();
   broker = start_broker(port, dir);
   mosquitto_lib_init();
   usleep(300 * 1000);

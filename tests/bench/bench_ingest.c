@@ -38,6 +38,8 @@
 #include <mosquitto.h>
 #include <sqlite3.h>
 
+#include "bench_util.h"
+
 #define MAX_DEVICES 1000
 #define PAYLOAD_MAX 1024
 
@@ -53,14 +55,9 @@ static void die(const char *what) {
 }
 
 static int free_port(void) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 ||
-      getsockname(s, (struct sockaddr *)&a, &len) != 0)
+  int port = bench_free_port();
+  if (!port)
     die("no free port");
-  int port = ntohs(a.sin_port);
-  close(s);
   return port;
 }
 
