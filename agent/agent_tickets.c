@@ -53,7 +53,7 @@ static shoal_err chain_load(struct agent_ctx *ctx, struct chain *c, shoal_diag *
 /* Re-folds ticket id from its stored events and rewrites its row. */
 static shoal_err refold(struct agent_ctx *ctx, const char *id, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
-  cJSON *events = cJSON_CreateArray(), *doc = NULL;
+  cJSON *events = NULL, *doc = NULL;
   char *text = NULL;
   struct chain chain = {{0}, 0};
   struct shoal_ticket_summary sum;
@@ -62,18 +62,8 @@ static shoal_err refold(struct agent_ctx *ctx, const char *id, shoal_diag *diag)
   if (rc != SHOAL_OK)
     goto cleanup;
   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *env = (const char *)sqlite3_column_text(st, 0);
-    cJSON *e = NULL;
-    if ((rc = shoal_json_parse(env, strlen(env), &e, diag)) != SHOAL_OK)
-      goto cleanup;
-    cJSON_AddItemToArray(events, e);
-  }
-  if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(ctx->db, s, "read ticket events", diag);
+  if ((rc = shoal_db_json_rows(ctx->db, st, "read ticket events", &events, diag)) != SHOAL_OK)
     goto cleanup;
-  }
   sqlite3_finalize(st);
   st = NULL;
   if ((rc = chain_load(ctx, &chain, diag)) != SHOAL_OK)
@@ -108,7 +98,8 @@ static shoal_err refold(struct agent_ctx *ctx, const char *id, shoal_diag *diag)
     sqlite3_bind_text(st, 5, sum.group, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 7, shoal_now_ms());
   sqlite3_bind_text(st, 8, text, -1, SQLITE_STATIC);
-  if ((s = sqlite3_step(st)) != SQLITE_DONE)
+  int s = sqlite3_step(st);
+  if (s != SQLITE_DONE)
     rc = shoal_db_fail(ctx->db, s, "store ticket", diag);
 cleanup:
   sqlite3_finalize(st);

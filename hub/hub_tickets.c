@@ -86,24 +86,9 @@ static shoal_err load_events(struct hub_ctx *ctx, const char *id, cJSON **out, s
   if (rc != SHOAL_OK)
     return rc;
   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  cJSON *arr = cJSON_CreateArray();
-  int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *env = (const char *)sqlite3_column_text(st, 0);
-    cJSON *e = NULL;
-    if ((rc = shoal_json_parse(env, strlen(env), &e, diag)) != SHOAL_OK)
-      break;
-    cJSON_AddItemToArray(arr, e);
-  }
-  if (rc == SHOAL_OK && s != SQLITE_DONE)
-    rc = shoal_db_fail(ctx->db, s, "read ticket events", diag);
+  rc = shoal_db_json_rows(ctx->db, st, "read ticket events", out, diag);
   sqlite3_finalize(st);
-  if (rc != SHOAL_OK) {
-    cJSON_Delete(arr);
-    return rc;
-  }
-  *out = arr;
-  return SHOAL_OK;
+  return rc;
 }
 
 shoal_err hub_ticket_fold(struct hub_ctx *ctx, const char *id, int64_t now_ms, cJSON **out,

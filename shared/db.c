@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jsonx.h"
 #include "timeutil.h"
 
 /* A full disk surfaces as SQLITE_FULL, or - in WAL mode, when the shared
@@ -191,4 +192,28 @@ void shoal_db_json_add_time(cJSON *obj, const char *key, sqlite3_stmt *st, int c
   char buf[40];
   shoal_time_format_utc(sqlite3_column_int64(st, col), buf, sizeof buf);
   cJSON_AddStringToObject(obj, key, buf);
+}
+
+shoal_err shoal_db_json_rows(sqlite3 *db, sqlite3_stmt *st, const char *what, cJSON **out,
+                             shoal_diag *diag) {
+  shoal_err rc = SHOAL_OK;
+  cJSON *arr = cJSON_CreateArray();
+  if (!arr)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    cJSON *item = NULL;
+    if ((rc = shoal_json_parse((const char *)sqlite3_column_text(st, 0),
+                               (size_t)sqlite3_column_bytes(st, 0), &item, diag)) != SHOAL_OK)
+      break;
+    cJSON_AddItemToArray(arr, item);
+  }
+  if (rc == SHOAL_OK && s != SQLITE_DONE)
+    rc = shoal_db_fail(db, s, what, diag);
+  if (rc != SHOAL_OK) {
+    cJSON_Delete(arr);
+    return rc;
+  }
+  *out = arr;
+  return SHOAL_OK;
 }

@@ -55,4 +55,10 @@ shoal_err shoal_db_query_int(sqlite3 *db, const char *sql, int64_t dflt, int64_t
 void shoal_db_json_add_text(cJSON *obj, const char *key, sqlite3_stmt *st, int col);
 void shoal_db_json_add_time(cJSON *obj, const char *key, sqlite3_stmt *st, int col);
 
+/* Steps st (prepared and bound by the caller, who finalizes it) and parses
+ * column 0 of every row as JSON into a new array *out (caller deletes).
+ * what names the query in a database error. */
+shoal_err shoal_db_json_rows(sqlite3 *db, sqlite3_stmt *st, const char *what, cJSON **out,
+                             shoal_diag *diag);
+
 #endif
