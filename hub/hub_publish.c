@@ -12,6 +12,7 @@
 
 #include "crypto.h"
 #include "db.h"
+#include "jsonx.h"
 #include "mqtt.h"
 #include "signing.h"
 #include "timeutil.h"
@@ -270,4 +271,32 @@ cleanup:
   hub_published_cleanup(&p);
   shoal_mqtt_free(m);
   return rc;
+}
+
+shoal_err hub_policy_in_effect(sqlite3 *db, const char *scope, int64_t now_ms, cJSON **out,
+                               shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  cJSON *doc = NULL;
+  shoal_err rc = shoal_db_prepare(db,
+                                  "SELECT doc FROM policies WHERE scope = ? AND (effective_at IS NULL "
+                                  "OR shoal_time_ms(effective_at) <= ?) ORDER BY version DESC LIMIT 1",
+                                  &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, now_ms);
+  int s = sqlite3_step(st);
+  if (s == SQLITE_ROW) {
+    rc = shoal_json_parse((const char *)sqlite3_column_text(st, 0),
+                          (size_t)sqlite3_column_bytes(st, 0), &doc, diag);
+    if (rc != SHOAL_OK)
+      shoal_diag_prefix(diag, "published policy %s", scope);
+  } else if (s != SQLITE_DONE) {
+    rc = shoal_db_fail(db, s, "read policies", diag);
+  }
+  sqlite3_finalize(st);
+  if (rc != SHOAL_OK)
+    return rc;
+  *out = doc;
+  return SHOAL_OK;
 }

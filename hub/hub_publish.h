@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
 #include <sqlite3.h>
 
 #include "config.h"
@@ -63,5 +64,12 @@ shoal_err hub_publish_policy(sqlite3 *db, const struct shoal_hub_config *cfg, co
                              size_t len, const char *effective_at, const char *expires_at,
                              int timeout_ms, const struct shoal_logger *log,
                              struct hub_published *out, shoal_diag *diag);
+
+/* The document of scope in effect at now_ms: the highest published version
+ * whose effective_at has come (parsed as publish accepted it, so every
+ * ISO-8601 form publish takes is understood). *out is a new tree (caller
+ * deletes), or NULL when the scope has no version in effect. */
+shoal_err hub_policy_in_effect(sqlite3 *db, const char *scope, int64_t now_ms, cJSON **out,
+                               shoal_diag *diag);
 
 #endif

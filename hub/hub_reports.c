@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "hub_publish.h"
 #include "jsonx.h"
 #include "policy.h"
 #include "settle.h"
@@ -135,29 +136,10 @@ static shoal_err doc_cache_get(sqlite3 *db, struct doc_cache *c, const char *sco
       *out = c->e[i].doc;
       return SHOAL_OK;
     }
-  sqlite3_stmt *st = NULL;
   cJSON *doc = NULL;
-  shoal_err rc = shoal_db_prepare(
-      db,
-      "SELECT doc FROM policies WHERE scope = ?1 AND (effective_at IS NULL OR "
-      "julianday(effective_at) <= ?2 / 86400000.0 + 2440587.5) ORDER BY version DESC LIMIT 1",
-      &st, diag);
+  shoal_err rc = hub_policy_in_effect(db, scope, shoal_now_ms(), &doc, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, shoal_now_ms());
-  int src = sqlite3_step(st);
-  if (src == SQLITE_ROW) {
-    rc = shoal_json_parse((const char *)sqlite3_column_text(st, 0),
-                          (size_t)sqlite3_column_bytes(st, 0), &doc, diag);
-    if (rc != SHOAL_OK) {
-      shoal_diag_prefix(diag, "published policy %s", scope);
-      goto cleanup;
-    }
-  } else if (src != SQLITE_DONE) {
-    rc = shoal_db_fail(db, src, "reading policies", diag);
-    goto cleanup;
-  }
   if (c->n < DOC_CACHE_MAX) {
     shoal_strlcpy(c->e[c->n].scope, scope, sizeof c->e[c->n].scope);
     c->e[c->n].doc = doc;
@@ -167,8 +149,6 @@ static shoal_err doc_cache_get(sqlite3 *db, struct doc_cache *c, const char *sco
   } else {
     rc = shoal_fail(diag, SHOAL_ELIMIT, "more than %d policy scopes in one report", DOC_CACHE_MAX);
   }
-cleanup:
-  sqlite3_finalize(st);
   cJSON_Delete(doc);
   return rc;
 }
@@ -210,7 +190,7 @@ shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJ
       "      FROM policies p, json_each(p.doc, '$.settlement.stores') j "
       "      WHERE p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope "
       "        AND (q.effective_at IS NULL OR "
-      "             julianday(q.effective_at) <= ?3 / 86400000.0 + 2440587.5)) "
+      "             shoal_time_ms(q.effective_at) <= ?3)) "
       "      GROUP BY j.key), "
       "d AS (SELECT store, MAX(region) AS region FROM devices GROUP BY store), "
       "k AS (SELECT store FROM s UNION SELECT store FROM m) "
@@ -306,7 +286,7 @@ static shoal_err latest_versions(sqlite3 *db, int64_t now_ms, cJSON **out, shoal
   sqlite3_stmt *st = NULL;
   shoal_err rc = shoal_db_prepare(db,
                                   "SELECT scope, MAX(version) FROM policies WHERE effective_at IS "
-                                  "NULL OR julianday(effective_at) <= ?1 / 86400000.0 + 2440587.5 "
+                                  "NULL OR shoal_time_ms(effective_at) <= ?1 "
                                   "GROUP BY scope",
                                   &st, diag);
   if (rc != SHOAL_OK)

@@ -4,6 +4,7 @@
  * down topic after commit, and emits SLA escalations as its own events
  * (device "hub", its own epoch and gapless seq). */
 #include "hub_tickets.h"
+#include "hub_publish.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,33 +29,13 @@ void hub_ticket_chain_cleanup(struct hub_ticket_chain *c) {
   c->n = 0;
 }
 
-/* The document in effect now for scope: the highest published version
- * whose effective_at has come. */
+/* Adds the document in effect at now_ms for scope (if any) to the chain. */
 static shoal_err load_scope(struct hub_ctx *ctx, const char *scope, int64_t now_ms,
                             struct hub_ticket_chain *c, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(ctx->db,
-                                  "SELECT doc, effective_at FROM policies WHERE scope = ? "
-                                  "ORDER BY version DESC",
-                                  &st, diag);
-  if (rc != SHOAL_OK)
-    return rc;
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-  int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *eff = (const char *)sqlite3_column_text(st, 1);
-    struct shoal_time t;
-    if (eff && *eff && shoal_time_parse(eff, &t, NULL) == SHOAL_OK && t.unix_ms > now_ms)
-      continue;
-    const char *doc = (const char *)sqlite3_column_text(st, 0);
-    cJSON *d = NULL;
-    if (shoal_json_parse(doc, strlen(doc), &d, NULL) == SHOAL_OK)
-      c->docs[c->n++] = d;
-    break;
-  }
-  if (s != SQLITE_ROW && s != SQLITE_DONE)
-    rc = shoal_db_fail(ctx->db, s, "read policies", diag);
-  sqlite3_finalize(st);
+  cJSON *doc = NULL;
+  shoal_err rc = hub_policy_in_effect(ctx->db, scope, now_ms, &doc, diag);
+  if (rc == SHOAL_OK && doc)
+    c->docs[c->n++] = doc;
   return rc;
 }
 

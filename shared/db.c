@@ -128,6 +128,21 @@ static shoal_err migrate(sqlite3 *db, const char *path, const struct shoal_migra
   return SHOAL_OK;
 }
 
+/* SQL function shoal_time_ms(text): Unix milliseconds of an ISO-8601
+ * timestamp as shoal_time_parse reads it (every form the commands accept,
+ * e.g. +0800 offsets and comma fractions that SQLite's julianday() cannot
+ * read), or NULL. Registered on every connection so queries compare times
+ * the same way the C code does. */
+static void sql_time_ms(sqlite3_context *c, int argc, sqlite3_value **argv) {
+  (void)argc;
+  const unsigned char *text = sqlite3_value_text(argv[0]);
+  struct shoal_time t;
+  if (text && shoal_time_parse((const char *)text, &t, NULL) == SHOAL_OK)
+    sqlite3_result_int64(c, t.unix_ms);
+  else
+    sqlite3_result_null(c);
+}
+
 shoal_err shoal_db_open(const char *path, const struct shoal_migration *migs, size_t nmigs,
                         sqlite3 **out, shoal_diag *diag) {
   sqlite3 *db = NULL;
@@ -141,6 +156,11 @@ shoal_err shoal_db_open(const char *path, const struct shoal_migration *migs, si
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, 10000);
+  if ((s = sqlite3_create_function(db, "shoal_time_ms", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                   NULL, sql_time_ms, NULL, NULL)) != SQLITE_OK) {
+    rc = shoal_db_fail(db, s, "register shoal_time_ms", diag);
+    goto fail;
+  }
   /* Switching a new file to WAL takes an exclusive lock and does not wait
    * on the busy handler: retry while another process holds it. */
   for (int tries = 0;; tries++) {

@@ -19,7 +19,8 @@ struct shoal_migration {
 };
 
 /* Opens (creating if needed) the database at path, sets WAL,
- * synchronous=FULL, a busy timeout and foreign keys, and applies every
+ * synchronous=FULL, a busy timeout and foreign keys, registers the SQL
+ * function shoal_time_ms(iso_text) -> Unix ms or NULL (shoal_time_parse), and applies every
  * migration above the file's user_version. A file whose user_version is
  * newer than this build knows is refused (a downgrade would corrupt it).
  * On success *out is an open handle the caller closes with shoal_db_close. */

@@ -33,6 +33,14 @@ static void test_db_migrations_apply_once_and_record_version(void **state) {
   assert_int_equal(v, 2);
   assert_int_equal(shoal_db_query_int(db, "PRAGMA synchronous", 0, &v, &d), SHOAL_OK);
   assert_int_equal(v, 2); /* FULL */
+  /* Every connection can compare times the way the C code parses them. */
+  assert_int_equal(shoal_db_query_int(db, "SELECT shoal_time_ms('2026-11-22T15:30:00+0800')", 0,
+                                      &v, &d),
+                   SHOAL_OK);
+  assert_int_equal(v, 1795332600000LL);
+  assert_int_equal(shoal_db_query_int(db, "SELECT shoal_time_ms('soon') IS NULL", 0, &v, &d),
+                   SHOAL_OK);
+  assert_int_equal(v, 1);
   shoal_db_close(db);
   assert_int_equal(shoal_db_open(path, migs, 2, &db, &d), SHOAL_OK);
   assert_int_equal(shoal_db_query_int(db, "SELECT COUNT(*) FROM a", 0, &rows, &d), SHOAL_OK);

@@ -212,6 +212,15 @@ static void test_settle_report_uses_most_specific_scope(void **state) {
   put_policy(ctx.db, "region/west", 1,
              "{\"scope\":\"region/west\",\"settlement\":{\"schemes\":{\"w\":{\"mode\":\"flat\","
              "\"tiers\":[{\"bp\":200}]}},\"stores\":{\"W1\":\"w\",\"W2\":\"w\"}}}");
+  /* Its effective_at is past, written as publish accepts it (+HHMM offset,
+   * fraction after a comma): it applies. SQLite's julianday() cannot read
+   * that form, so queries compare with shoal_time_ms, which parses it as
+   * publish did. */
+  assert_int_equal(sqlite3_exec(ctx.db,
+                                "UPDATE policies SET effective_at = '2020-01-01T00:00:00,5+0800' "
+                                "WHERE scope = 'region/west' AND version = 1",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
   int64_t day = 1767225600000LL; /* 2026-01-01T00:00Z */
   put_sale(ctx.db, "F1", "east", 1, day + 1000, 1000000);
   put_sale(ctx.db, "F1", "east", 2, day + 2000, 234567); /* F1 = 1234567 */
