@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_api.h"
 #include "agent_cli.h"
 #include "agent_ctx.h"
 #include "agent_sync.h"
@@ -71,6 +72,7 @@ struct run {
   bool ack_seen;      /* acks arrived this turn, highest in ack_pending */
   int64_t ack_pending;
   struct agent_sync_batch batch;
+  struct agent_api *api; /* the store API (SPEC 11): its own threads, no broker needed */
 };
 
 static shoal_err data_version(struct run *r, int64_t *out, shoal_diag *diag) {
@@ -445,7 +447,8 @@ int agent_cmd_run(int argc, char **argv) {
   if ((rc = agent_ctx_open(&r->ctx, config, &diag)) != SHOAL_OK ||
       (rc = agent_trust_load(&r->ctx, &r->trust, &diag)) != SHOAL_OK ||
       (rc = run_setup(r, &diag)) != SHOAL_OK ||
-      (rc = agent_sync_acked(&r->ctx, &r->acked, &diag)) != SHOAL_OK)
+      (rc = agent_sync_acked(&r->ctx, &r->acked, &diag)) != SHOAL_OK ||
+      (rc = agent_api_start(&r->ctx, &r->api, &diag)) != SHOAL_OK)
     goto fail;
 
   struct sigaction sa;
@@ -503,6 +506,7 @@ fail:
   exit_code = shoal_cli_fail(AGENT_PROG, rc, &diag);
 cleanup:
   if (r) {
+    agent_api_stop(r->api);
     agent_sync_batch_clear(&r->batch);
     shoal_mqtt_free(r->m);
     agent_trust_cleanup(&r->trust);

@@ -53,6 +53,8 @@ static const struct opt agent_opts[] = {
     {"local_api", OPT_OBJ, 0, false, NULL, 0, 0, 0},
     {"local_api.listen", OPT_STR, offsetof(struct shoal_agent_config, local_api_listen), false,
      NULL, 0, 0, 0},
+    {"local_api.token_file", OPT_PATH, offsetof(struct shoal_agent_config, local_api_token_file),
+     false, NULL, 0, 0, 0},
 };
 
 static const struct opt hub_opts[] = {
@@ -285,6 +287,7 @@ void shoal_agent_config_cleanup(struct shoal_agent_config *cfg) {
   free(cfg->trust_policy_pub_next);
   free(cfg->topic_prefix);
   free(cfg->local_api_listen);
+  free(cfg->local_api_token_file);
   memset(cfg, 0, sizeof *cfg);
 }
 

@@ -42,7 +42,8 @@ struct shoal_agent_config {
   char *trust_policy_pub;   /* path; needed to verify policies and codes */
   char *trust_policy_pub_next; /* optional second trusted key (rotation) */
   char *topic_prefix;       /* default shoal/v1 */
-  char *local_api_listen;   /* optional override of the profile's local_api */
+  char *local_api_listen;   /* optional override of the profile's local_api.listen */
+  char *local_api_token_file; /* optional: bearer token for the store API (SPEC 11) */
 };
 
 struct shoal_hub_config {
