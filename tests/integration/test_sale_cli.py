@@ -4,7 +4,7 @@
 -c from the cache equals price --policy on the same documents; a future
 --effective-at waits; sale prints the SPEC 12 receipt (with id and total), writes the sale and its
 outbox event in one transaction, and receipts stay unique when sales race;
-a kiosk prices but does not sell (exit 2); bad baskets record nothing.
+a kiosk sells (self-checkout), a handheld does not (exit 2); bad baskets record nothing.
 env: SHOAL_AGENT, SHOAL_SOURCE_DIR."""
 import json, os, re, sqlite3, subprocess, sys, tempfile
 
@@ -88,8 +88,8 @@ def main():
         check(r.returncode == 3 and "unknown SKU" in r.stderr, "a kiosk with an empty cache cannot price (exit 3)")
         r = run("price", "-c", hand, "--basket", put("junk.json", {"junk": 1}))
         check(r.returncode == 2 and "pricing" in r.stderr, "a handheld scanner does not price: exit 2 naming module pricing")
-        r = run("sale", "-c", kiosk, "--basket", basket)
-        check(r.returncode == 2 and "sales" in r.stderr, "a kiosk refuses to sell: exit 2 naming module sales")
+        r = run("sale", "-c", hand, "--basket", basket)
+        check(r.returncode == 2 and "sales" in r.stderr, "a handheld refuses to sell: exit 2 naming module sales")
 
         # A sale is stamped by the device clock: the basket's 2026-11-22 "at" is refused.
         r = run("sale", "-c", pos, "--basket", basket)
