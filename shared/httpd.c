@@ -40,6 +40,7 @@ struct conn {
   int fd;
   int64_t start_ms; /* when the current request (or the wait for one) began */
   bool streaming;   /* an event stream: no request deadline */
+  bool in_request;  /* the request line has arrived (else: keep-alive wait) */
   bool cut;
 };
 
@@ -603,6 +604,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   if (k) {
     pthread_mutex_lock(&h->lock);
     k->start_ms = shoal_mono_ms(); /* the wait for the next request starts */
+    k->in_request = false;
     pthread_mutex_unlock(&h->lock);
   }
 }
@@ -615,6 +617,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
   if (k) {
     pthread_mutex_lock(&h->lock);
     k->start_ms = shoal_mono_ms();
+    k->in_request = true;
     pthread_mutex_unlock(&h->lock);
   }
   return NULL;
@@ -845,9 +848,13 @@ static void *sweep_main(void *arg) {
     if (h->stopping)
       break;
     int64_t now = shoal_mono_ms(), limit = (int64_t)h->o.request_max_s * 1000;
+    /* Before its request line a connection is idle keep-alive (MHD's idle
+     * timeout closes it) or trickling that line: bounded by both limits. */
+    int64_t wait_limit = limit + (int64_t)h->o.idle_max_s * 1000;
     unsigned cut = 0;
     for (struct conn *k = h->conns; k; k = k->next) {
-      if (k->streaming || k->cut || k->fd < 0 || now - k->start_ms <= limit)
+      if (k->streaming || k->cut || k->fd < 0 ||
+          now - k->start_ms <= (k->in_request ? limit : wait_limit))
         continue;
       /* MHD sees the end of the stream and closes the connection itself
        * (the descriptor stays valid until NOTIFY_CLOSED, under this lock). */
