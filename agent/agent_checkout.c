@@ -515,6 +515,10 @@ static shoal_err price_basket(struct agent_ctx *ctx, const struct agent_model *m
   shoal_err rc = shoal_basket_parse_text(body, len, &b, diag);
   if (rc == SHOAL_OK)
     rc = check_device(ctx, b, diag);
+  if (rc == SHOAL_OK && (b->member_code || b->redeem_points))
+    rc = shoal_fail(diag, SHOAL_EINPUT,
+                    "basket: \"member_code\"/\"redeem_points\" cannot be verified on this agent "
+                    "yet (loyalty is not available); quote without them");
   if (rc == SHOAL_OK && !b->has_at)
     rc = stamp_now(b, now_ms, m->policy.utc_offset_min, diag);
   if (rc == SHOAL_OK && (rc = shoal_pricing_quote(m->pricing, b, qout, diag)) == SHOAL_ENOTFOUND)
@@ -764,6 +768,9 @@ shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m
       (rc = sale_rows(ctx, b, q, id, n, seq, now_ms, ev_text, r_text, diag)) != SHOAL_OK ||
       (b->request_id &&
        (rc = request_store(ctx, b->request_id, "sale", hash, r_text, now_ms, diag)) != SHOAL_OK))
+    goto cleanup;
+  /* Expired idempotency keys go now and then, in a transaction already open. */
+  if (n % 128 == 0 && (rc = agent_checkout_prune(ctx, now_ms, 0, diag)) != SHOAL_OK)
     goto cleanup;
   if ((rc = shoal_db_commit(ctx->db, diag)) != SHOAL_OK)
     goto cleanup;
