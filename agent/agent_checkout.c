@@ -432,6 +432,33 @@ shoal_err agent_checkout_prune(struct agent_ctx *ctx, int64_t now_ms, int64_t ke
   return rc;
 }
 
+/* Advances a receipt counter table (sale_counter, return_counter) inside
+ * the caller's transaction and reads the new value. */
+static shoal_err counter_next(struct agent_ctx *ctx, const char *table, int64_t *n,
+                              shoal_diag *diag) {
+  char sql[96];
+  snprintf(sql, sizeof sql, "UPDATE %s SET last = last + 1 WHERE id = 1", table);
+  shoal_err rc = shoal_db_exec(ctx->db, sql, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  snprintf(sql, sizeof sql, "SELECT last FROM %s WHERE id = 1", table);
+  return shoal_db_query_int(ctx->db, sql, 0, n, diag);
+}
+
+/* Inside the caller's transaction: SHOAL_OK with *done set and *out the
+ * first result when key was seen with this body (a replay); SHOAL_OK with
+ * *done false when the key is new (or NULL); SHOAL_ECONFLICT otherwise. */
+static shoal_err replay_check(struct agent_ctx *ctx, const char *key, const char *kind,
+                              const char *hash, cJSON **out, bool *done, shoal_diag *diag) {
+  *done = false;
+  if (!key)
+    return SHOAL_OK;
+  shoal_err rc = request_find(ctx, key, kind, hash, out, diag);
+  if (rc == SHOAL_OK)
+    *done = true;
+  return rc == SHOAL_ENOTFOUND ? SHOAL_OK : rc;
+}
+
 /* YYYYMMDD of a local time. */
 static void local_date(int64_t unix_ms, int offset_min, char out[9]) {
   char iso[40];
@@ -488,6 +515,10 @@ static shoal_err price_basket(struct agent_ctx *ctx, const struct agent_model *m
   shoal_err rc = shoal_basket_parse_text(body, len, &b, diag);
   if (rc == SHOAL_OK)
     rc = check_device(ctx, b, diag);
+  if (rc == SHOAL_OK && (b->member_code || b->redeem_points))
+    rc = shoal_fail(diag, SHOAL_EINPUT,
+                    "basket: \"member_code\"/\"redeem_points\" cannot be verified on this agent "
+                    "yet (loyalty is not available); quote without them");
   if (rc == SHOAL_OK && !b->has_at)
     rc = stamp_now(b, now_ms, m->policy.utc_offset_min, diag);
   if (rc == SHOAL_OK && (rc = shoal_pricing_quote(m->pricing, b, qout, diag)) == SHOAL_ENOTFOUND)
@@ -671,7 +702,7 @@ shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m
   struct shoal_quote *q = NULL;
   cJSON *qj = NULL, *r = NULL, *ev = NULL, *prior = NULL;
   char *ev_text = NULL, *r_text = NULL;
-  bool in_tx = false;
+  bool in_tx = false, done = false;
   char hash[65], id[AGENT_RECEIPT_ID_MAX], date[9];
   struct shoal_payment pay[SHOAL_PAYMENT_METHODS_MAX];
   size_t npay = 0;
@@ -713,23 +744,16 @@ shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m
   if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = true;
-  if (b->request_id) {
-    rc = request_find(ctx, b->request_id, "sale", hash, &prior, diag);
-    if (rc == SHOAL_OK) { /* a replay: the first receipt, nothing recorded */
-      if (replayed)
-        *replayed = true;
-      *receipt = prior;
-      prior = NULL;
-      goto cleanup;
-    }
-    if (rc != SHOAL_ENOTFOUND)
-      goto cleanup;
-    rc = SHOAL_OK;
+  if ((rc = replay_check(ctx, b->request_id, "sale", hash, &prior, &done, diag)) != SHOAL_OK)
+    goto cleanup;
+  if (done) { /* a replay: the first receipt, nothing recorded */
+    if (replayed)
+      *replayed = true;
+    *receipt = prior;
+    prior = NULL;
+    goto cleanup;
   }
-  if ((rc = shoal_db_exec(ctx->db, "UPDATE sale_counter SET last = last + 1 WHERE id = 1", diag)) !=
-          SHOAL_OK ||
-      (rc = shoal_db_query_int(ctx->db, "SELECT last FROM sale_counter WHERE id = 1", 0, &n,
-                               diag)) != SHOAL_OK)
+  if ((rc = counter_next(ctx, "sale_counter", &n, diag)) != SHOAL_OK)
     goto cleanup;
   local_date(b->at.unix_ms, b->at.offset_min, date);
   snprintf(id, sizeof id, "%s-%s-%lld", ctx->cfg.device, date, (long long)n);
@@ -744,6 +768,9 @@ shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m
       (rc = sale_rows(ctx, b, q, id, n, seq, now_ms, ev_text, r_text, diag)) != SHOAL_OK ||
       (b->request_id &&
        (rc = request_store(ctx, b->request_id, "sale", hash, r_text, now_ms, diag)) != SHOAL_OK))
+    goto cleanup;
+  /* Expired idempotency keys go now and then, in a transaction already open. */
+  if (n % 128 == 0 && (rc = agent_checkout_prune(ctx, now_ms, 0, diag)) != SHOAL_OK)
     goto cleanup;
   if ((rc = shoal_db_commit(ctx->db, diag)) != SHOAL_OK)
     goto cleanup;
@@ -1129,7 +1156,7 @@ shoal_err agent_checkout_return(struct agent_ctx *ctx, const struct agent_model 
   struct shoal_refund_line *rl = NULL;
   cJSON *o = NULL, *ev = NULL, *prior = NULL;
   char *text = NULL;
-  bool in_tx = false;
+  bool in_tx = false, done = false;
   char hash[65], id[AGENT_RECEIPT_ID_MAX], date[9], at[40];
   int64_t n = 0, seq = 0;
   int off = m ? m->policy.utc_offset_min : 0;
@@ -1142,18 +1169,14 @@ shoal_err agent_checkout_return(struct agent_ctx *ctx, const struct agent_model 
   if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = true;
-  if (req->request_id) {
-    rc = request_find(ctx, req->request_id, "return", hash, &prior, diag);
-    if (rc == SHOAL_OK) {
-      if (replayed)
-        *replayed = true;
-      *out = prior;
-      prior = NULL;
-      goto cleanup;
-    }
-    if (rc != SHOAL_ENOTFOUND)
-      goto cleanup;
-    rc = SHOAL_OK;
+  if ((rc = replay_check(ctx, req->request_id, "return", hash, &prior, &done, diag)) != SHOAL_OK)
+    goto cleanup;
+  if (done) {
+    if (replayed)
+      *replayed = true;
+    *out = prior;
+    prior = NULL;
+    goto cleanup;
   }
   if ((rc = sale_state_load(ctx, req->sale, &s, diag)) != SHOAL_OK)
     goto cleanup;
@@ -1161,10 +1184,7 @@ shoal_err agent_checkout_return(struct agent_ctx *ctx, const struct agent_model 
     rc = oom(diag);
     goto cleanup;
   }
-  if ((rc = shoal_db_exec(ctx->db, "UPDATE return_counter SET last = last + 1 WHERE id = 1",
-                          diag)) != SHOAL_OK ||
-      (rc = shoal_db_query_int(ctx->db, "SELECT last FROM return_counter WHERE id = 1", 0, &n,
-                               diag)) != SHOAL_OK)
+  if ((rc = counter_next(ctx, "return_counter", &n, diag)) != SHOAL_OK)
     goto cleanup;
   local_date(now_ms, off, date);
   snprintf(id, sizeof id, "%s-%s-R%lld", ctx->cfg.device, date, (long long)n);

@@ -110,8 +110,8 @@ shoal_err agent_products_get(const struct agent_model *m, const char *sku, const
                              cJSON **out, shoal_diag *diag);
 
 /* Deletes idempotency keys older than keep_ms (at least 7 days are kept:
- * smaller values are raised to 7 days). Called by the daemon now and then
- * and by each sale. */
+ * smaller values are raised to 7 days). Every 128th sale calls it inside
+ * its own transaction; a server may also call it now and then. */
 shoal_err agent_checkout_prune(struct agent_ctx *ctx, int64_t now_ms, int64_t keep_ms,
                                shoal_diag *diag);
 

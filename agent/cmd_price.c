@@ -98,6 +98,15 @@ static shoal_err open_agent(struct agent_ctx *ctx, const char *config, enum shoa
   return shoal_profile_require(&ctx->profile, mod, diag);
 }
 
+/* Opens the agent for a command that records sales or returns (module
+ * "sales", exit 2 naming it otherwise). */
+static shoal_err open_seller(struct agent_ctx *ctx, const char *config, shoal_diag *diag) {
+  shoal_err rc = open_agent(ctx, config, SHOAL_MOD_SALES, diag);
+  if (rc == SHOAL_EMODULE)
+    shoal_diag_prefix(diag, "this device does not sell");
+  return rc;
+}
+
 /* Reads a request body (file or "-") as text; an unreadable file is bad
  * input to the command (exit 3). */
 static shoal_err read_body(const char *path, size_t max, const char *what, char **text,
@@ -243,11 +252,8 @@ int agent_cmd_sale(int argc, char **argv) {
     return shoal_cli_usage_error(AGENT_PROG, "sale", "missing -c CONFIG");
   if (!basket)
     return shoal_cli_usage_error(AGENT_PROG, "sale", "missing --basket FILE|-");
-  if ((rc = open_agent(&ctx, config, SHOAL_MOD_SALES, &diag)) != SHOAL_OK) {
-    if (rc == SHOAL_EMODULE)
-      shoal_diag_prefix(&diag, "this device does not sell");
+  if ((rc = open_seller(&ctx, config, &diag)) != SHOAL_OK)
     goto fail;
-  }
   int64_t now = shoal_now_ms();
   if ((rc = read_body(basket, SHOAL_BASKET_MAX_BYTES, "basket", &text, &len, &diag)) != SHOAL_OK ||
       (rc = model_for_basket(&ctx, text, len, &m, &diag)) != SHOAL_OK ||
@@ -361,11 +367,8 @@ int agent_cmd_return(int argc, char **argv) {
     return shoal_cli_usage_error(AGENT_PROG, "return", "missing -c CONFIG");
   if (!lines)
     return shoal_cli_usage_error(AGENT_PROG, "return", "missing --lines FILE|-");
-  if ((rc = open_agent(&ctx, config, SHOAL_MOD_SALES, &diag)) != SHOAL_OK) {
-    if (rc == SHOAL_EMODULE)
-      shoal_diag_prefix(&diag, "this device does not sell");
+  if ((rc = open_seller(&ctx, config, &diag)) != SHOAL_OK)
     goto fail;
-  }
   if ((rc = read_body(lines, SHOAL_BASKET_MAX_BYTES, "lines", &text, &len, &diag)) != SHOAL_OK)
     goto fail;
   rc = return_body(text, len, shoal_args_get(&args, "sale"), shoal_args_get(&args, "request-id"),
