@@ -3,12 +3,14 @@
 runs in its own network namespace joined to the broker by a veth pair; the
 partition takes the host end of the link down (when `ip netns` is not
 permitted, the broker is stopped instead). While partitioned the store keeps
-selling: 10,000 sales are recorded. Then the link heals. Proves: nothing
+selling: 10,000 sales are recorded through the store API (4 lanes on a
+unix socket, which reaches into the namespace). Then the link heals. Proves: nothing
 reaches the hub during the partition; afterwards the backlog drains batch
 by batch to exactly the agent's sales (none lost, none twice), the hub's
 watermark reaches the agent's last seq and the outbox is empty.
 SHOAL_PARTITION_EVENTS overrides the 10,000 (e.g. for a quick local run).
 """
+import json
 import os
 import shutil
 import sqlite3
@@ -18,6 +20,7 @@ import threading
 import time
 
 import shoal_harness as h
+from store_api import StoreApi
 
 EVENTS = int(os.environ.get("SHOAL_PARTITION_EVENTS", "10000"))
 WORKERS = 4
@@ -84,13 +87,18 @@ def run(env, net, shm):
     hub = env.start_hub(hub_cfg)
     mqtt = {"host": net.host_ip, "port": port} if use_netns else env.broker.mqtt_config()
     # The agent's database on tmpfs: 10,000 fsync'd sales in seconds, not minutes.
+    sock = env.path("api.sock")
     cfg = env.agent_config("pos1", "cd-001", "cn-sw", local_api=False,
                            db=os.path.join(shm, "pos1.db"), mqtt=mqtt)
+    # The till's way in: the store API on a unix socket (a path, so it is
+    # reachable from the host whatever network namespace the agent is in).
+    c = json.load(open(cfg))
+    c["local_api"] = {"listen": "unix:" + sock}
+    h.write_json(cfg, c)
     pol = env.write_file("global.json", {"scope": "global", "currency": "CNY",
                                          "items": [{"sku": "MT-001", "price": 2800}]})
     h.agent_cmd("policy", "import", "-c", cfg, pol, expect=0)
-    basket = env.write_file("basket.json", {"region": "cn-sw", "store": "cd-001",
-                                            "lines": [{"sku": "MT-001", "qty": 1}]})
+    basket = {"region": "cn-sw", "store": "cd-001", "lines": [{"sku": "MT-001", "qty": 1}]}
     argv = [h.binary("shoal-agent"), "run", "-c", cfg]
     if use_netns:
         argv = ["ip", "netns", "exec", net.ns] + argv
@@ -99,7 +107,9 @@ def run(env, net, shm):
     def status():
         return h.agent_cmd("status", "-c", cfg).json()
     h.wait_until(lambda: status()["connected"], 30, "agent connected across the link")
-    h.agent_cmd("sale", "-c", cfg, "--basket", basket, expect=0)
+    h.wait_until(lambda: os.path.exists(sock), 20, "store API socket")
+    st, r = StoreApi("unix:" + sock).post("/v1/sales", dict(basket, request_id="first"))
+    h.check(st == 201, "first sale through the store API: %r %r" % (st, r))
     h.wait_until(lambda: env.hub_db_count("sales") == 1, 30, "a first sale reaches the hub")
     how = "veth link down between namespace and broker" if use_netns else "broker stopped"
     if use_netns:
@@ -112,15 +122,16 @@ def run(env, net, shm):
     todo, lock, fails = list(range(EVENTS)), threading.Lock(), []
 
     def worker():
+        api = StoreApi("unix:" + sock, timeout=60)
         while True:
             with lock:
                 if not todo:
                     return
-                todo.pop()
-            r = h.agent_cmd("sale", "-c", cfg, "--basket", basket)
-            if r.rc != 0:
+                n = todo.pop()
+            st, r = api.post("/v1/sales", dict(basket, request_id="p-%05d" % n))
+            if st != 201:
                 with lock:
-                    fails.append(r)
+                    fails.append((st, r))
     threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
     for t in threads:
         t.start()
