@@ -36,6 +36,7 @@
  * (the connect hello goes out before the retained policies arrive), once
  * the burst of retained topics has settled. */
 #define POLICY_HELLO_DELAY_MS 300
+#define API_RETRY_MS 5000 /* the store API's address was busy: try again this often */
 
 static volatile sig_atomic_t g_stop;
 
@@ -73,6 +74,7 @@ struct run {
   int64_t ack_pending;
   struct agent_sync_batch batch;
   struct agent_api *api; /* the store API (SPEC 11): its own threads, no broker needed */
+  int64_t api_retry_at;  /* address busy at start: try again then (0: no retry due) */
 };
 
 static shoal_err data_version(struct run *r, int64_t *out, shoal_diag *diag) {
@@ -411,6 +413,21 @@ static void shutdown_session(struct run *r) {
     log_diag(r, SHOAL_LOG_WARN, "cannot record sync state", &d);
 }
 
+/* Starts the store API. A busy address is not fatal: selling, syncing and
+ * the CLI go on, and the API is tried again every API_RETRY_MS. Any other
+ * failure (a bad token file, a bad address) leaves diag set and
+ * api_retry_at 0: the daemon refuses to start. */
+static shoal_err api_try_start(struct run *r, shoal_diag *diag) {
+  shoal_err rc = agent_api_start(&r->ctx, &r->api, diag);
+  r->api_retry_at = 0;
+  if (rc == SHOAL_EIO) {
+    shoal_log(&r->ctx.log, SHOAL_LOG_ERROR, "store API not served yet (retrying): %s", diag->msg);
+    r->api_retry_at = shoal_mono_ms() + API_RETRY_MS;
+    return SHOAL_OK;
+  }
+  return rc;
+}
+
 static const struct shoal_argspec run_opts[] = {
     {"config", 'c', true, false, "CONFIG", "agent config file (required)"},
 };
@@ -447,8 +464,9 @@ int agent_cmd_run(int argc, char **argv) {
   if ((rc = agent_ctx_open(&r->ctx, config, &diag)) != SHOAL_OK ||
       (rc = agent_trust_load(&r->ctx, &r->trust, &diag)) != SHOAL_OK ||
       (rc = run_setup(r, &diag)) != SHOAL_OK ||
-      (rc = agent_sync_acked(&r->ctx, &r->acked, &diag)) != SHOAL_OK ||
-      (rc = agent_api_start(&r->ctx, &r->api, &diag)) != SHOAL_OK)
+      (rc = agent_sync_acked(&r->ctx, &r->acked, &diag)) != SHOAL_OK)
+    goto fail;
+  if ((rc = api_try_start(r, &diag)) != SHOAL_OK)
     goto fail;
 
   struct sigaction sa;
@@ -466,6 +484,11 @@ int agent_cmd_run(int argc, char **argv) {
   r->next_connect = shoal_mono_ms();
   while (!g_stop) {
     int64_t now = shoal_mono_ms();
+    if (r->api_retry_at && now >= r->api_retry_at) {
+      shoal_diag d = {{0}};
+      if (api_try_start(r, &d) != SHOAL_OK)
+        shoal_log(&r->ctx.log, SHOAL_LOG_ERROR, "store API: %s", d.msg);
+    }
     if (!r->session) {
       if (now >= r->next_connect)
         try_connect(r);
