@@ -438,25 +438,11 @@ static void h_product(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp
   reply_result(resp, rc, &d, 200, out);
 }
 
-static void h_quote(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp) {
-  if (!need_module(req, resp, SHOAL_MOD_PRICING) || !need_body(req, resp))
-    return;
-  struct snap *s = need_model(req, resp);
-  if (!s)
-    return;
-  shoal_diag d = {{0}};
-  cJSON *out = NULL;
-  size_t len = req->body_len;
-  char *body = with_channel(API(req), req->body, req->body_len, &len);
-  shoal_err rc = agent_checkout_quote(CTX(req), s->model, body ? body : req->body, len,
-                                      shoal_now_ms(), &out, &d);
-  free(body);
-  snap_put(API(req), s);
-  reply_result(resp, rc, &d, 200, out);
-}
-
-static void h_sale_post(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp) {
-  if (!need_module(req, resp, SHOAL_MOD_SALES) || !need_body(req, resp))
+/* POST /v1/quote (sale = false) and POST /v1/sales: a basket priced on the
+ * snapshot in effect, the device's channel filled in. */
+static void basket_route(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp, bool sale) {
+  if (!need_module(req, resp, sale ? SHOAL_MOD_SALES : SHOAL_MOD_PRICING) ||
+      !need_body(req, resp))
     return;
   struct snap *s = need_model(req, resp);
   if (!s)
@@ -466,11 +452,22 @@ static void h_sale_post(struct shoal_httpd_req *req, struct shoal_httpd_resp *re
   bool replayed = false;
   size_t len = req->body_len;
   char *body = with_channel(API(req), req->body, req->body_len, &len);
-  shoal_err rc = agent_checkout_sale(CTX(req), s->model, body ? body : req->body, len, true,
-                                     shoal_now_ms(), &out, &replayed, &d);
+  const char *text = body ? body : req->body;
+  shoal_err rc = sale ? agent_checkout_sale(CTX(req), s->model, text, len, true, shoal_now_ms(),
+                                            &out, &replayed, &d)
+                      : agent_checkout_quote(CTX(req), s->model, text, len, shoal_now_ms(), &out,
+                                             &d);
   free(body);
   snap_put(API(req), s);
-  reply_result(resp, rc, &d, replayed ? 200 : 201, out);
+  reply_result(resp, rc, &d, !sale || replayed ? 200 : 201, out);
+}
+
+static void h_quote(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp) {
+  basket_route(req, resp, false);
+}
+
+static void h_sale_post(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp) {
+  basket_route(req, resp, true);
 }
 
 static void h_sale_get(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp) {
@@ -707,24 +704,6 @@ static const struct shoal_httpd_route routes_tmpl[] = {
 
 /* ---- start / stop ---- */
 
-static shoal_err read_token(struct agent_api *api, const char *path, shoal_diag *diag) {
-  size_t len = 0;
-  shoal_err rc = shoal_file_read(path, SHOAL_HTTPD_TOKEN_MAX_BYTES, &api->token, &len, diag);
-  if (rc != SHOAL_OK) {
-    shoal_diag_prefix(diag, "local_api.token_file");
-    return rc == SHOAL_EIO ? SHOAL_ECONFIG : rc;
-  }
-  while (len > 0 && strchr(" \t\r\n", api->token[len - 1]))
-    api->token[--len] = '\0';
-  size_t lead = strspn(api->token, " \t\r\n");
-  memmove(api->token, api->token + lead, len - lead + 1);
-  len -= lead;
-  if (len == 0)
-    return shoal_fail(diag, SHOAL_ECONFIG, "local_api.token_file %s is empty", path);
-  api->token_len = len;
-  return SHOAL_OK;
-}
-
 shoal_err agent_api_start(const struct agent_ctx *ctx, struct agent_api **out, shoal_diag *diag) {
   *out = NULL;
   const char *listen =
@@ -747,8 +726,11 @@ shoal_err agent_api_start(const struct agent_ctx *ctx, struct agent_api **out, s
     goto fail;
   }
   if (ctx->cfg.local_api_token_file &&
-      (rc = read_token(api, ctx->cfg.local_api_token_file, diag)) != SHOAL_OK)
+      (rc = shoal_httpd_token_load(ctx->cfg.local_api_token_file, &api->token, &api->token_len,
+                                   diag)) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "local_api.token_file");
     goto fail;
+  }
   if ((rc = agent_ctx_open(&api->wctx, api->cfg_path, diag)) != SHOAL_OK ||
       (rc = snap_build(api, &api->wctx, shoal_now_ms(), &api->snap, diag)) != SHOAL_OK ||
       (rc = shoal_httpd_events_new(0, &api->events, diag)) != SHOAL_OK)

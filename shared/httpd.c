@@ -113,6 +113,26 @@ bool shoal_httpd_token_eq(const char *expected, size_t expected_len, const char 
   return diff == 0;
 }
 
+shoal_err shoal_httpd_token_load(const char *path, char **out, size_t *len, shoal_diag *diag) {
+  char *t = NULL;
+  size_t n = 0;
+  shoal_err rc = shoal_file_read(path, SHOAL_HTTPD_TOKEN_MAX_BYTES, &t, &n, diag);
+  if (rc != SHOAL_OK)
+    return rc == SHOAL_EIO ? SHOAL_ECONFIG : rc;
+  while (n > 0 && strchr(" \t\r\n", t[n - 1]))
+    t[--n] = '\0';
+  size_t lead = strspn(t, " \t\r\n");
+  memmove(t, t + lead, n - lead + 1);
+  n -= lead;
+  if (n == 0) {
+    free(t);
+    return shoal_fail(diag, SHOAL_ECONFIG, "token file %s is empty", path);
+  }
+  *out = t;
+  *len = n;
+  return SHOAL_OK;
+}
+
 static const char *code_for(unsigned status) {
   switch (status) {
   case 400: return "bad_request";

@@ -146,6 +146,11 @@ unsigned shoal_httpd_events_count(struct shoal_httpd_events *ev);
 void shoal_httpd_reply_events(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp,
                               struct shoal_httpd_events *ev, const char *first);
 
+/* Reads a bearer token file (at most SHOAL_HTTPD_TOKEN_MAX_BYTES, blanks
+ * around it trimmed) into *out (free with shoal_secure_free). An unreadable
+ * or empty file is SHOAL_ECONFIG naming it. */
+shoal_err shoal_httpd_token_load(const char *path, char **out, size_t *len, shoal_diag *diag);
+
 /* Constant-time comparison of a presented token with an expected one
  * (time depends only on the expected length). */
 bool shoal_httpd_token_eq(const char *expected, size_t expected_len, const char *given);
