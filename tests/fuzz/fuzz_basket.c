@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 
 #include "fuzz_util.h"
+#include "checkout.h"
 #include "jsonx.h"
 #include "pricing.h"
 
@@ -35,6 +36,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cJSON *json = NULL;
   shoal_diag d;
+  /* The strict text path (SPEC 12: unknown keys, 2.0) the agent uses. */
+  struct shoal_basket *bt = NULL;
+  if (shoal_basket_parse_text((const char *)data, size, &bt, &d) == SHOAL_OK)
+    shoal_basket_free(bt);
   if (shoal_json_parse((const char *)data, size, &json, &d) != SHOAL_OK)
     return 0;
   struct shoal_basket *b = NULL;
