@@ -674,8 +674,11 @@ class Env:
             if self.keys is None:
                 self.keygen()
             cfg["trust"] = {"policy_pub": self.keys[1]}
-        if local_api:
-            cfg["local_api"] = {"listen": "127.0.0.1:%d" % free_port()}
+        # Every agent gets its own free port: the profiles' fixed default
+        # (127.0.0.1:7420) would make agents in one test collide. Tests that
+        # pass local_api=False set their own listen address or none at all
+        # (an empty listen disables the store API).
+        cfg["local_api"] = {"listen": "127.0.0.1:%d" % free_port() if local_api else ""}
         cfg.update(extra)
         return write_json(self.path(device + ".json"), cfg)
 
