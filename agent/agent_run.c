@@ -30,7 +30,8 @@
 #define POLL_IDLE_MS 1000     /* re-read the outbox at least this often when idle */
 #define CONNACK_TIMEOUT_MS 15000
 #define SHUTDOWN_FLUSH_MS 2000
-#define NSUBS 7
+#define NSUBS_FIXED 6 /* policy x3, own device down, ack, trust; + one down per served store */
+#define NSUBS_MAX (NSUBS_FIXED + SHOAL_SERVES_MAX)
 /* A policy accepted mid-session is reported to the hub in a fresh hello
  * (the connect hello goes out before the retained policies arrive), once
  * the burst of retained topics has settled. */
@@ -50,7 +51,8 @@ struct run {
   const char *prefix;
   char client_id[2 * SHOAL_ID_MAX + 16];
   char t_up[SHOAL_TOPIC_MAX], t_ack[SHOAL_TOPIC_MAX], t_presence[SHOAL_TOPIC_MAX];
-  char subs[NSUBS][SHOAL_TOPIC_MAX];
+  char subs[NSUBS_MAX][SHOAL_TOPIC_MAX];
+  int nsubs;
   char will[512];
   /* session */
   bool session;     /* TCP connected, CONNACK pending or accepted */
@@ -178,8 +180,11 @@ static void cb_message(void *user, const char *topic, const void *payload, size_
     handle_policy(r, k, a, payload, len);
     break;
   case SHOAL_TOPIC_DOWN_STORE:
+    if (shoal_agent_config_serves(&r->ctx.cfg, a))
+      handle_down(r, payload, len);
+    break;
   case SHOAL_TOPIC_DOWN_DEVICE:
-    if (strcmp(a, r->ctx.cfg.store) == 0)
+    if (strcmp(a, r->ctx.cfg.store) == 0 && strcmp(b, r->ctx.cfg.device) == 0)
       handle_down(r, payload, len);
     break;
   case SHOAL_TOPIC_TRUST:
@@ -242,7 +247,7 @@ static void session_setup(struct run *r) {
   shoal_diag d = {{0}};
   r->need_setup = false;
   r->hello_due = 0; /* the connect hello below reports what is applied */
-  for (int i = 0; i < NSUBS; i++)
+  for (int i = 0; i < r->nsubs; i++)
     if (shoal_mqtt_subscribe(r->m, r->subs[i], 1, &d) != SHOAL_OK) {
       log_diag(r, SHOAL_LOG_WARN, "subscribe", &d);
       r->lost = true;
@@ -362,16 +367,20 @@ static shoal_err run_setup(struct run *r, shoal_diag *diag) {
                                c->region, NULL)) != SHOAL_OK ||
       (rc = shoal_topic_format(r->subs[2], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_POLICY_STORE,
                                c->store, NULL)) != SHOAL_OK ||
-      (rc = shoal_topic_format(r->subs[3], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_DOWN_STORE,
-                               c->store, NULL)) != SHOAL_OK ||
-      (rc = shoal_topic_format(r->subs[4], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_DOWN_DEVICE,
+      (rc = shoal_topic_format(r->subs[3], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_DOWN_DEVICE,
                                c->store, c->device)) != SHOAL_OK)
     return shoal_fail(diag, SHOAL_ECONFIG, "%s: topic_prefix \"%s\" makes topics too long",
                       c->path, r->prefix);
-  snprintf(r->subs[5], SHOAL_TOPIC_MAX, "%s", r->t_ack);
-  if ((rc = shoal_topic_format(r->subs[6], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_TRUST, NULL,
+  snprintf(r->subs[4], SHOAL_TOPIC_MAX, "%s", r->t_ack);
+  if ((rc = shoal_topic_format(r->subs[5], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_TRUST, NULL,
                                NULL)) != SHOAL_OK)
     return shoal_fail(diag, SHOAL_ECONFIG, "%s: topic_prefix too long", c->path);
+  /* SPEC 15: the down topic of every store this device serves. */
+  r->nsubs = NSUBS_FIXED;
+  for (size_t i = 0; i < c->nserves; i++)
+    if ((rc = shoal_topic_format(r->subs[r->nsubs++], SHOAL_TOPIC_MAX, r->prefix,
+                                 SHOAL_TOPIC_DOWN_STORE, c->serves[i], NULL)) != SHOAL_OK)
+      return shoal_fail(diag, SHOAL_ECONFIG, "%s: topic_prefix too long", c->path);
   snprintf(r->will, sizeof r->will, "{\"online\":false,\"device\":\"%s\",\"store\":\"%s\"}",
            c->device, c->store);
   struct shoal_mqtt_opts o = {

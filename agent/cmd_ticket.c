@@ -250,8 +250,21 @@ static shoal_err do_scan(struct agent_ctx *ctx, const struct shoal_args *a, char
     cJSON_Delete(wrapped);
     return rc;
   }
-  rc = shoal_wo_code_verify(code, (const struct shoal_pubkey *const *)trust.keys, trust.n,
-                            ctx->cfg.store, shoal_now_ms() / 1000, id, &expires, diag);
+  /* SPEC 15: a code for any store this device serves, and no other. */
+  rc = SHOAL_ESCOPE;
+  for (size_t i = 0; i < ctx->cfg.nserves && rc == SHOAL_ESCOPE; i++)
+    rc = shoal_wo_code_verify(code, (const struct shoal_pubkey *const *)trust.keys, trust.n,
+                              ctx->cfg.serves[i], shoal_now_ms() / 1000, id, &expires, diag);
+  if (rc == SHOAL_ESCOPE) {
+    char list[SHOAL_SERVES_MAX * (SHOAL_ID_MAX + 2)] = "";
+    for (size_t i = 0; i < ctx->cfg.nserves; i++) {
+      if (i)
+        strcat(list, ", ");
+      strcat(list, ctx->cfg.serves[i]);
+    }
+    shoal_fail(diag, SHOAL_ESCOPE,
+               "work-order code is for another store, not one this device serves (%s)", list);
+  }
   agent_trust_cleanup(&trust);
   cJSON_Delete(wrapped);
   if (rc != SHOAL_OK) {

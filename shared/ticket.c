@@ -458,9 +458,56 @@ static int cmp_order(const void *pa, const void *pb) {
   return cmp_identity(a, b);
 }
 
-enum tstate { T_NEW, T_ASSIGNED, T_ON_SITE, T_RESOLVED, T_CLOSED, T_CANCELLED };
+enum tstate { T_NEW, T_ASSIGNED, T_ON_SITE, T_RESOLVED, T_CLOSED, T_CANCELLED, T_NSTATES };
 static const char *const state_names[] = {"new",      "assigned", "on_site",
                                           "resolved", "closed",   "cancelled"};
+
+#define S_(x)  (1u << (x))
+#define LIVE_  (S_(T_NEW) | S_(T_ASSIGNED) | S_(T_ON_SITE))
+#define WORK_  (LIVE_ | S_(T_RESOLVED))
+/* SPEC 7.1 transitions, once: the states each kind is allowed from. The
+ * fold and the agent's refusals (shoal_ticket_kind_allowed) read this one
+ * table. Work (labor, part, note) is booked on a live ticket, resolved
+ * included (a technician books time after the fix); closed and cancelled
+ * tickets are final. */
+static const struct {
+  const char *kind;
+  unsigned from;
+} allowed_from[] = {
+    {"assign", S_(T_NEW)},     {"scan", S_(T_ASSIGNED)},  {"resolve", S_(T_ON_SITE)},
+    {"close", S_(T_RESOLVED)}, {"reopen", S_(T_RESOLVED)}, {"cancel", LIVE_},
+    {"labor", WORK_},          {"part", WORK_},           {"note", WORK_},
+    {"priority", LIVE_},       {"escalate", LIVE_},
+};
+
+static bool allowed(const char *kind, enum tstate s) {
+  for (size_t i = 0; i < sizeof allowed_from / sizeof allowed_from[0]; i++)
+    if (strcmp(allowed_from[i].kind, kind) == 0)
+      return (allowed_from[i].from & S_(s)) != 0;
+  return false;
+}
+
+shoal_err shoal_ticket_kind_allowed(const char *state, const char *kind, shoal_diag *diag) {
+  for (int s = 0; s < T_NSTATES; s++) {
+    if (strcmp(state_names[s], state) != 0)
+      continue;
+    if (strcmp(kind, "open") == 0)
+      return shoal_fail(diag, SHOAL_EINPUT, "ticket is already open (state %s)", state);
+    if (allowed(kind, (enum tstate)s))
+      return SHOAL_OK;
+    /* Name the state the event would lead to, so the refusal says both. */
+    static const char *const to[][2] = {{"assign", "assigned"}, {"scan", "on_site"},
+                                        {"resolve", "resolved"}, {"close", "closed"},
+                                        {"reopen", "on_site"},   {"cancel", "cancelled"}};
+    for (size_t i = 0; i < sizeof to / sizeof to[0]; i++)
+      if (strcmp(to[i][0], kind) == 0)
+        return shoal_fail(diag, SHOAL_EINPUT,
+                          "%s is not allowed from state %s (%s -> %s is not a transition)", kind,
+                          state, state, to[i][1]);
+    return shoal_fail(diag, SHOAL_EINPUT, "%s is not allowed in state %s", kind, state);
+  }
+  return shoal_fail(diag, SHOAL_EINPUT, "unknown ticket state \"%.20s\"", state);
+}
 
 struct fold {
   bool opened;
@@ -483,10 +530,6 @@ static void ignore(struct fold *f, const struct tev *t, const char *reason) {
   cJSON_AddStringToObject(o, "kind", t->kind);
   cJSON_AddStringToObject(o, "reason", reason);
   cJSON_AddItemToArray(f->ignored, o);
-}
-
-static bool active(enum tstate s) {
-  return s == T_NEW || s == T_ASSIGNED || s == T_ON_SITE;
 }
 
 /* Adds n to the "key" entry whose "name" member equals name, or appends one. */
@@ -593,9 +636,9 @@ static shoal_err apply(struct fold *f, const struct tev *t, const cJSON *routing
   char why[64];
   snprintf(why, sizeof why, "not allowed in state %s", state_names[f->state]);
   const cJSON *v;
+  if (!allowed(k, f->state))
+    goto refuse;
   if (strcmp(k, "assign") == 0) {
-    if (f->state != T_NEW)
-      goto refuse;
     f->state = T_ASSIGNED;
     if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(b, "group")))
       f->group = v->valuestring;
@@ -604,46 +647,28 @@ static shoal_err apply(struct fold *f, const struct tev *t, const cJSON *routing
     if (!f->first_response_ms)
       f->first_response_ms = ms;
   } else if (strcmp(k, "scan") == 0) {
-    if (f->state != T_ASSIGNED)
-      goto refuse;
     f->state = T_ON_SITE;
   } else if (strcmp(k, "resolve") == 0) {
-    if (f->state != T_ON_SITE)
-      goto refuse;
     f->state = T_RESOLVED;
     if (!f->resolved_ms)
       f->resolved_ms = ms;
   } else if (strcmp(k, "close") == 0) {
-    if (f->state != T_RESOLVED)
-      goto refuse;
     f->state = T_CLOSED;
     f->closed_ms = ms;
   } else if (strcmp(k, "reopen") == 0) {
-    if (f->state != T_RESOLVED)
-      goto refuse;
     f->state = T_ON_SITE;
   } else if (strcmp(k, "cancel") == 0) {
-    if (!active(f->state))
-      goto refuse;
     f->state = T_CANCELLED;
     f->cancelled_ms = ms;
   } else if (strcmp(k, "labor") == 0) {
-    /* Work is recorded on a live ticket (resolved included: a technician
-     * books time after the fix); closed and cancelled tickets are final. */
-    if (f->state == T_CLOSED || f->state == T_CANCELLED)
-      goto refuse;
     int64_t m = shoal_json_int(cJSON_GetObjectItemCaseSensitive(b, "minutes"));
     f->labor_minutes += m;
     sum_into(f->labor, "tech", cJSON_GetObjectItemCaseSensitive(b, "tech")->valuestring, "minutes",
              m);
   } else if (strcmp(k, "part") == 0) {
-    if (f->state == T_CLOSED || f->state == T_CANCELLED)
-      goto refuse;
     sum_into(f->parts, "sku", cJSON_GetObjectItemCaseSensitive(b, "sku")->valuestring, "qty",
              shoal_json_int(cJSON_GetObjectItemCaseSensitive(b, "qty")));
   } else if (strcmp(k, "note") == 0) {
-    if (f->state == T_CLOSED || f->state == T_CANCELLED)
-      goto refuse;
     cJSON *n = cJSON_CreateObject();
     char at[40];
     shoal_time_format_utc(ms, at, sizeof at);
@@ -652,13 +677,9 @@ static shoal_err apply(struct fold *f, const struct tev *t, const cJSON *routing
     cJSON_AddStringToObject(n, "text", cJSON_GetObjectItemCaseSensitive(b, "text")->valuestring);
     cJSON_AddItemToArray(f->notes, n);
   } else if (strcmp(k, "priority") == 0) {
-    if (!active(f->state))
-      goto refuse;
     shoal_strlcpy(f->priority, cJSON_GetObjectItemCaseSensitive(b, "priority")->valuestring,
                   sizeof f->priority);
   } else if (strcmp(k, "escalate") == 0) {
-    if (!active(f->state))
-      goto refuse;
     int level = (int)shoal_json_int(cJSON_GetObjectItemCaseSensitive(b, "level"));
     /* Two emitters of one step (a hub restart) must not double-escalate. */
     if (level <= f->escalation_level) {
