@@ -73,6 +73,7 @@ static const struct opt hub_opts[] = {
     {"device_ca.key", OPT_PATH, offsetof(struct shoal_hub_config, device_ca_key), false, NULL, 0, 0,
      0},
     {"webhooks", OPT_WEBHOOKS, 0, false, NULL, 0, 0, 0},
+    {"media_dir", OPT_PATH, offsetof(struct shoal_hub_config, media_dir), false, NULL, 0, 0, 0},
 };
 
 struct load_ctx {
@@ -344,6 +345,7 @@ void shoal_hub_config_cleanup(struct shoal_hub_config *cfg) {
   free(cfg->topic_prefix);
   free(cfg->device_ca_cert);
   free(cfg->device_ca_key);
+  free(cfg->media_dir);
   for (size_t i = 0; i < cfg->webhook_count; i++) {
     free(cfg->webhooks[i].url);
     free(cfg->webhooks[i].secret_file);
@@ -380,6 +382,13 @@ shoal_err shoal_hub_config_load(const char *path, struct shoal_hub_config *out, 
   memset(out, 0, sizeof *out);
   _Static_assert(sizeof hub_opts / sizeof hub_opts[0] <= 64, "seen[] too small");
   shoal_err rc = load(path, hub_opts, sizeof hub_opts / sizeof hub_opts[0], out, &out->path, diag);
+  if (rc == SHOAL_OK && !out->media_dir) {
+    char *dir = shoal_path_dirname(path);
+    out->media_dir = dir ? shoal_path_resolve(dir, "media") : NULL;
+    free(dir);
+    if (!out->media_dir)
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
   if (rc == SHOAL_OK && !topic_prefix_valid(out->topic_prefix))
     rc = shoal_fail(diag, SHOAL_ECONFIG, "%s: \"topic_prefix\" must not be empty, start or end "
                     "with '/', or contain '+' or '#'", path);

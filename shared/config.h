@@ -62,6 +62,7 @@ struct shoal_hub_config {
   char *topic_prefix;
   char *device_ca_cert; /* optional: device CA for provisioning */
   char *device_ca_key;
+  char *media_dir;    /* photos (SPEC 15); default: "media" beside the config file */
   struct shoal_webhook_config webhooks[SHOAL_WEBHOOKS_MAX];
   size_t webhook_count;
 };

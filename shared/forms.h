@@ -82,4 +82,8 @@ shoal_err shoal_form_on_submit(const shoal_form *f, const struct shoal_form_resu
  * is compared exactly. Duplicate keys are refused. *out: caller deletes. */
 shoal_err shoal_forms_data_parse(const char *text, size_t len, cJSON **out, shoal_diag *diag);
 
+/* True for a v2 photo value (SPEC 15): exactly {"sha256": 64 lower-case hex,
+ * "bytes": 1..SHOAL_MEDIA_MAX_BYTES, "type": "type/subtype"}. */
+bool shoal_forms_photo_valid(const cJSON *v);
+
 #endif
