@@ -35,6 +35,7 @@ static const struct {
     {SHOAL_MOD_TICKETS, "sla"},
     {SHOAL_MOD_TICKETS, "escalation"},
     {SHOAL_MOD_TICKETS, "rates"},
+    {SHOAL_MOD_PRICING | SHOAL_MOD_SALES | SHOAL_MOD_TICKETS, "utc_offset"},
 };
 
 shoal_err agent_sync_strip_doc(const char *doc, unsigned modules, char **out, shoal_diag *diag) {

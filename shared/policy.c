@@ -42,6 +42,7 @@ static const struct {
     {"rules", cJSON_Array},      {"disable", cJSON_Array},   {"round", cJSON_Object},
     {"forms", cJSON_Array},      {"routing", cJSON_Array},   {"sla", cJSON_Object},
     {"escalation", cJSON_Array}, {"rates", cJSON_Object},    {"settlement", cJSON_Object},
+    {"utc_offset", cJSON_String}, /* SPEC 12, 15: checked by the ticket module */
 };
 
 static const char *type_name(int t) {

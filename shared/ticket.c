@@ -15,6 +15,7 @@
 #include "money.h"
 #include "policy.h"
 #include "pricing.h"
+#include "slacal.h"
 #include "timeutil.h"
 #include "util.h"
 
@@ -131,6 +132,11 @@ static shoal_err validate_sla(const cJSON *sla, shoal_diag *diag) {
   for (const cJSON *e = sla->child; e; e = e->next) {
     char ctx[64];
     snprintf(ctx, sizeof ctx, "sla.%.40s", e->string);
+    if (strcmp(e->string, "calendar") == 0) { /* SPEC 15 */
+      if ((rc = shoal_slacal_validate(e, diag)) != SHOAL_OK)
+        return rc;
+      continue;
+    }
     if (!shoal_ticket_priority_valid(e->string))
       return shoal_fail(diag, SHOAL_EINPUT,
                         "sla: unknown priority \"%s\" (low, normal, high, urgent)", e->string);
@@ -226,6 +232,11 @@ shoal_err shoal_ticket_validate_doc(const cJSON *doc, shoal_diag *diag) {
     return rc;
   if ((s = cJSON_GetObjectItemCaseSensitive(doc, "rates")) &&
       (rc = validate_rates(s, diag)) != SHOAL_OK)
+    return rc;
+  int off = 0;
+  if ((s = cJSON_GetObjectItemCaseSensitive(doc, "utc_offset")) &&
+      (rc = shoal_slacal_parse_offset(cJSON_IsString(s) ? s->valuestring : NULL, &off, diag)) !=
+          SHOAL_OK)
     return rc;
   return SHOAL_OK;
 }
@@ -713,11 +724,27 @@ static int64_t int_or0(const cJSON *obj, const char *key) {
   return shoal_json_is_int(v) ? shoal_json_int(v) : 0;
 }
 
-/* Resolve due time in ms for the SLA priority, 0 if no SLA entry. */
-static int64_t sla_due(const cJSON *sla, const char *priority, const char *which, int64_t from_ms) {
+/* Due time in ms for the SLA priority (minutes counted in the calendar),
+ * 0 if no SLA entry. */
+static int64_t sla_due(const cJSON *sla, const struct shoal_slacal *cal, const char *priority,
+                       const char *which, int64_t from_ms) {
   const cJSON *e = cJSON_GetObjectItemCaseSensitive(sla, priority);
   int64_t m = int_or0(e, which);
-  return m > 0 ? from_ms + m * 60000 : 0;
+  return m > 0 ? shoal_slacal_add(cal, from_ms, m) : 0;
+}
+
+/* The ticket's SLA calendar (SPEC 15): sla.calendar and utc_offset, each
+ * from the most specific scope of the chain that sets it. A calendar that
+ * does not parse counts as none (the hub refuses to publish one). */
+static void chain_cal(const cJSON *const *docs, size_t n, const char *region, const char *store,
+                      struct shoal_slacal *cal) {
+  const cJSON *sla = chain_key(docs, n, region, store, "sla");
+  const cJSON *off = chain_key(docs, n, region, store, "utc_offset");
+  if (shoal_slacal_init(cal, cJSON_GetObjectItemCaseSensitive(sla, "calendar"),
+                        cJSON_IsString(off) ? off->valuestring : NULL, NULL) != SHOAL_OK) {
+    shoal_slacal_cleanup(cal);
+    memset(cal, 0, sizeof *cal);
+  }
 }
 
 #define CHECKED(expr)                                                                              \
@@ -730,7 +757,7 @@ static int64_t sla_due(const cJSON *sla, const char *priority, const char *which
 
 /* Settlement (SPEC 7.3), all integer minor units. */
 static shoal_err settle(const struct fold *f, const cJSON *rates, int64_t due_ms,
-                        const struct shoal_ticket_fold_opts *opts, const char *region,
+                        const struct shoal_slacal *cal, const struct shoal_ticket_fold_opts *opts, const char *region,
                         const char *store, cJSON **out, shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   int64_t per_h = int_or0(rates, "labor_per_hour"), cost_h = int_or0(rates, "labor_cost_per_hour");
@@ -772,8 +799,9 @@ static shoal_err settle(const struct fold *f, const cJSON *rates, int64_t due_ms
     CHECKED(shoal_mul_checked(qty, price, &x) && shoal_add_checked(parts_rev, x, &parts_rev));
     CHECKED(shoal_mul_checked(qty, pcost, &x) && shoal_add_checked(parts_cost, x, &parts_cost));
   }
+  /* Late hours are started calendar hours (SPEC 15; wall-clock without one). */
   if (due_ms && f->resolved_ms > due_ms)
-    late_hours = shoal_div_ceil(f->resolved_ms - due_ms, 3600000);
+    late_hours = shoal_div_ceil(shoal_slacal_between(cal, due_ms, f->resolved_ms), 3600000);
   CHECKED(shoal_mul_checked(late_hours, comp_h, &late_comp));
   CHECKED(shoal_add_checked(labor_rev, parts_rev, &revenue) &&
           shoal_add_checked(revenue, travel, &revenue) &&
@@ -836,6 +864,8 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
   char id[SHOAL_ID_MAX + 1] = "";
   struct fold f;
   memset(&f, 0, sizeof f);
+  struct shoal_slacal cal;
+  memset(&cal, 0, sizeof cal);
   cJSON *o = NULL;
   if (!opts)
     opts = &no_opts;
@@ -915,9 +945,10 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
       goto cleanup;
 
   int64_t respond_due = 0, resolve_due = 0;
+  chain_cal(opts->docs, opts->ndocs, region, store, &cal);
   if (f.opened) {
-    respond_due = sla_due(sla, f.open_priority, "respond_min", f.opened_ms);
-    resolve_due = sla_due(sla, f.open_priority, "resolve_min", f.opened_ms);
+    respond_due = sla_due(sla, &cal, f.open_priority, "respond_min", f.opened_ms);
+    resolve_due = sla_due(sla, &cal, f.open_priority, "resolve_min", f.opened_ms);
   }
   o = cJSON_CreateObject();
   const cJSON *ob = f.open;
@@ -977,7 +1008,7 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
     struct fold view = f;
     view.parts = cJSON_GetObjectItemCaseSensitive(o, "parts");
     view.labor = cJSON_GetObjectItemCaseSensitive(o, "labor");
-    if ((rc = settle(&view, rates, resolve_due, opts, region, store, &s, diag)) != SHOAL_OK)
+    if ((rc = settle(&view, rates, resolve_due, &cal, opts, region, store, &s, diag)) != SHOAL_OK)
       goto cleanup;
     cJSON_AddItemToObject(o, "settlement", s);
   }
@@ -1009,6 +1040,7 @@ cleanup:
   cJSON_Delete(f.notes);
   cJSON_Delete(f.ignored);
   cJSON_Delete(f.routed);
+  shoal_slacal_cleanup(&cal);
   tevs_free(v, n);
   return rc;
 }
@@ -1024,8 +1056,11 @@ bool shoal_ticket_escalation_due(const cJSON *const *docs, size_t ndocs,
   const cJSON *step = cJSON_GetArrayItem(esc, t->escalation_level);
   if (!cJSON_IsObject(step))
     return false;
-  int64_t after = int_or0(step, "after_min");
-  if (now_ms < t->resolve_due_ms + after * 60000)
+  struct shoal_slacal cal;
+  chain_cal(docs, ndocs, t->region, t->store, &cal);
+  int64_t due = shoal_slacal_add(&cal, t->resolve_due_ms, int_or0(step, "after_min"));
+  shoal_slacal_cleanup(&cal);
+  if (!due || now_ms < due)
     return false;
   const cJSON *g = cJSON_GetObjectItemCaseSensitive(step, "group");
   const cJSON *p = cJSON_GetObjectItemCaseSensitive(step, "priority");
@@ -1047,5 +1082,9 @@ int64_t shoal_ticket_escalation_next_ms(const cJSON *const *docs, size_t ndocs,
   const cJSON *step = cJSON_GetArrayItem(esc, t->escalation_level);
   if (!cJSON_IsObject(step))
     return 0;
-  return t->resolve_due_ms + int_or0(step, "after_min") * 60000;
+  struct shoal_slacal cal;
+  chain_cal(docs, ndocs, t->region, t->store, &cal);
+  int64_t due = shoal_slacal_add(&cal, t->resolve_due_ms, int_or0(step, "after_min"));
+  shoal_slacal_cleanup(&cal);
+  return due;
 }
