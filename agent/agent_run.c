@@ -18,6 +18,7 @@
 #include "agent_sync.h"
 #include "agent_tickets.h"
 #include "agent_trust.h"
+#include "agent_upload.h"
 #include "cli.h"
 #include "db.h"
 #include "jsonx.h"
@@ -73,6 +74,7 @@ struct run {
   bool ack_seen;      /* acks arrived this turn, highest in ack_pending */
   int64_t ack_pending;
   struct agent_sync_batch batch;
+  struct agent_uploader *uploader; /* photos (SPEC 15); NULL without hub_url */
 };
 
 static shoal_err data_version(struct run *r, int64_t *out, shoal_diag *diag) {
@@ -131,6 +133,7 @@ static void apply_acks(struct run *r) {
     return;
   }
   if (advanced) {
+    agent_uploader_kick(r->uploader); /* photos of acked submissions may go */
     r->acked = acked;
     r->last_progress = shoal_mono_ms();
     r->resend_ms = SHOAL_SYNC_RESEND_MS;
@@ -454,7 +457,8 @@ int agent_cmd_run(int argc, char **argv) {
   if ((rc = agent_ctx_open(&r->ctx, config, &diag)) != SHOAL_OK ||
       (rc = agent_trust_load(&r->ctx, &r->trust, &diag)) != SHOAL_OK ||
       (rc = run_setup(r, &diag)) != SHOAL_OK ||
-      (rc = agent_sync_acked(&r->ctx, &r->acked, &diag)) != SHOAL_OK)
+      (rc = agent_sync_acked(&r->ctx, &r->acked, &diag)) != SHOAL_OK ||
+      (rc = agent_uploader_start(&r->ctx, &r->uploader, &diag)) != SHOAL_OK)
     goto fail;
 
   struct sigaction sa;
@@ -512,6 +516,7 @@ fail:
   exit_code = shoal_cli_fail(AGENT_PROG, rc, &diag);
 cleanup:
   if (r) {
+    agent_uploader_stop(r->uploader);
     agent_sync_batch_clear(&r->batch);
     shoal_mqtt_free(r->m);
     agent_trust_cleanup(&r->trust);
