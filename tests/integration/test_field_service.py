@@ -252,6 +252,35 @@ def run():
                 "the hub still waits for photo 2")
         print("ok   upload cut after %d KB: nothing stored, hub temp file dropped"
               % (proxy.up_bytes // 1024))
+        # Hostile PUTs while photo 2 is named but not held: none stores a byte.
+        def put(sha, body, length=None):
+            c = http.client.HTTPConnection("127.0.0.1", hport, timeout=30)
+            c.putrequest("PUT", "/api/v1/media/" + sha)
+            c.putheader("Content-Length", str(len(body) if length is None else length))
+            c.endheaders()
+            try:
+                c.send(body)
+            except OSError:
+                pass
+            r = c.getresponse()
+            out = (r.status, r.read())
+            c.close()
+            return out
+        wrong = bytearray(photo2)
+        wrong[12345] ^= 0xFF
+        for what, args, want in (
+                ("wrong hash, right size", (sha2, bytes(wrong)), 400),
+                ("wrong size", (sha2, photo2[:1000]), 400),
+                ("unknown hash", (hashlib.sha256(b"x").hexdigest(), b"x"), 404),
+                ("malformed hash", ("ABC", b"x"), 400),
+                ("second copy of a held photo", (sha1, photo), 409)):
+            st, body = put(*args)
+            h.check(st == want, "%s: want %d, got %d %r" % (what, want, st, body))
+        h.check(got(sha2) is None and not os.listdir(tmp), "no hostile PUT stored bytes")
+        h.check(len([n for n in os.listdir(os.path.dirname(tmp)) if n != "tmp"]) == 1,
+                "the hub's media folder holds photo 1 only")
+        print("ok   hostile PUTs refused (wrong hash 400, wrong size 400, unknown 404, "
+              "malformed 400, duplicate 409), nothing stored")
         f.cfgs["hh-ab"] = cfg_direct
         f.start_agent("hh-ab")
         h.wait_until(lambda: got(sha2) is not None, 60, "photo 2 after the restart")
