@@ -260,3 +260,72 @@ cleanup:
   free(data);
   return rc;
 }
+
+shoal_err agent_forms_find(cJSON *const docs[3], const char *id, shoal_form **out,
+                           size_t *scope_idx, shoal_diag *diag) {
+  const cJSON *def = shoal_forms_find((const cJSON *const *)docs, 3, id, 0, scope_idx);
+  if (!def)
+    return shoal_fail(diag, SHOAL_ENOTFOUND, "no form \"%s\" in the policies in effect", id);
+  return shoal_form_compile(def, out, diag);
+}
+
+shoal_err agent_forms_list_json(cJSON *const docs[3], const char scopes[3][80], cJSON **out,
+                                shoal_diag *diag) {
+  cJSON *arr = cJSON_CreateArray();
+  if (!arr)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  for (int i = 0; i < 3; i++) {
+    const cJSON *forms = docs[i] ? cJSON_GetObjectItemCaseSensitive(docs[i], "forms") : NULL;
+    const cJSON *fj;
+    cJSON_ArrayForEach(fj, forms) {
+      const cJSON *fid = cJSON_GetObjectItemCaseSensitive(fj, "id");
+      if (!cJSON_IsString(fid))
+        continue;
+      const cJSON *e;
+      bool seen = false;
+      cJSON_ArrayForEach(e, arr) {
+        if (strcmp(cJSON_GetObjectItemCaseSensitive(e, "id")->valuestring, fid->valuestring) == 0)
+          seen = true;
+      }
+      if (seen)
+        continue;
+      size_t idx = 0;
+      const cJSON *win =
+          shoal_forms_find((const cJSON *const *)docs, 3, fid->valuestring, 0, &idx);
+      cJSON *o = cJSON_CreateObject();
+      if (!o || !cJSON_AddItemToArray(arr, o) ||
+          !cJSON_AddStringToObject(o, "id", fid->valuestring) ||
+          !cJSON_AddItemToObject(
+              o, "version",
+              cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(win, "version"), true)) ||
+          !cJSON_AddItemToObject(
+              o, "title", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(win, "title"), true)) ||
+          !cJSON_AddStringToObject(o, "scope", scopes[idx])) {
+        cJSON_Delete(arr);
+        return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      }
+    }
+  }
+  *out = arr;
+  return SHOAL_OK;
+}
+
+shoal_err agent_forms_show_json(cJSON *const docs[3], const char scopes[3][80], const char *id,
+                                cJSON **out, shoal_diag *diag) {
+  shoal_form *f = NULL;
+  size_t idx = 0;
+  shoal_err rc = agent_forms_find(docs, id, &f, &idx, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  cJSON *o = cJSON_CreateObject();
+  cJSON *def = cJSON_Duplicate(shoal_form_def(f), true);
+  shoal_form_free(f);
+  if (!o || !def || !cJSON_AddStringToObject(o, "scope", scopes[idx])) {
+    cJSON_Delete(def);
+    cJSON_Delete(o);
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
+  cJSON_AddItemToObject(o, "form", def);
+  *out = o;
+  return SHOAL_OK;
+}

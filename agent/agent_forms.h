@@ -36,4 +36,19 @@ shoal_err agent_forms_record(struct agent_ctx *ctx, const shoal_form *f, const c
                              const struct shoal_form_result *r, char *out_id, cJSON **out_tickets,
                              shoal_diag *diag);
 
+/* Finds form id in the chain docs[3] (most specific scope wins) and
+ * compiles it; *scope_idx (may be NULL) names its scope's index.
+ * SHOAL_ENOTFOUND when no scope has it. Caller frees *out. */
+shoal_err agent_forms_find(cJSON *const docs[3], const char *id, shoal_form **out,
+                           size_t *scope_idx, shoal_diag *diag);
+
+/* The forms in effect as `form list` prints them: [{"id", "version",
+ * "title", "scope"}] (*out new array, caller deletes). */
+shoal_err agent_forms_list_json(cJSON *const docs[3], const char scopes[3][80], cJSON **out,
+                                shoal_diag *diag);
+
+/* One form as `form show` prints it: {"scope", "form": {...}}. */
+shoal_err agent_forms_show_json(cJSON *const docs[3], const char scopes[3][80], const char *id,
+                                cJSON **out, shoal_diag *diag);
+
 #endif

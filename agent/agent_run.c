@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_api.h"
 #include "agent_cli.h"
 #include "agent_ctx.h"
 #include "agent_sync.h"
@@ -75,6 +76,7 @@ struct run {
   int64_t ack_pending;
   struct agent_sync_batch batch;
   struct agent_uploader *uploader; /* photos (SPEC 15); NULL without hub_url */
+  struct agent_api *api; /* the store API (SPEC 11): its own threads, no broker needed */
 };
 
 static shoal_err data_version(struct run *r, int64_t *out, shoal_diag *diag) {
@@ -458,7 +460,8 @@ int agent_cmd_run(int argc, char **argv) {
       (rc = agent_trust_load(&r->ctx, &r->trust, &diag)) != SHOAL_OK ||
       (rc = run_setup(r, &diag)) != SHOAL_OK ||
       (rc = agent_sync_acked(&r->ctx, &r->acked, &diag)) != SHOAL_OK ||
-      (rc = agent_uploader_start(&r->ctx, &r->uploader, &diag)) != SHOAL_OK)
+      (rc = agent_uploader_start(&r->ctx, &r->uploader, &diag)) != SHOAL_OK ||
+      (rc = agent_api_start(&r->ctx, &r->api, &diag)) != SHOAL_OK)
     goto fail;
 
   struct sigaction sa;
@@ -517,6 +520,7 @@ fail:
 cleanup:
   if (r) {
     agent_uploader_stop(r->uploader);
+    agent_api_stop(r->api);
     agent_sync_batch_clear(&r->batch);
     shoal_mqtt_free(r->m);
     agent_trust_cleanup(&r->trust);

@@ -11,9 +11,12 @@
 
 #include "agent_outbox.h"
 #include "agent_policy.h"
+#include "agent_trust.h"
 #include "db.h"
 #include "hlc.h"
 #include "jsonx.h"
+#include "signing.h"
+#include "timeutil.h"
 #include "ticket.h"
 #include "util.h"
 #include "wire.h"
@@ -449,5 +452,53 @@ cleanup:
     shoal_db_rollback(ctx->db);
   cJSON_Delete(root);
   cJSON_Delete(touched);
+  return rc;
+}
+
+shoal_err agent_ticket_scan(struct agent_ctx *ctx, const char *code, const cJSON *fields,
+                            char *id_out, shoal_diag *diag) {
+  struct agent_trust trust = {{0}, 0, 0};
+  int64_t expires = 0;
+  char id[SHOAL_ID_MAX + 1];
+  shoal_err rc = agent_trust_load(ctx, &trust, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  /* SPEC 15: a code for any store this device serves, and no other. */
+  rc = SHOAL_ESCOPE;
+  for (size_t i = 0; i < ctx->cfg.nserves && rc == SHOAL_ESCOPE; i++)
+    rc = shoal_wo_code_verify(code, (const struct shoal_pubkey *const *)trust.keys, trust.n,
+                              ctx->cfg.serves[i], shoal_now_ms() / 1000, id, &expires, diag);
+  if (rc == SHOAL_ESCOPE) {
+    char list[SHOAL_SERVES_MAX * (SHOAL_ID_MAX + 2)] = "";
+    for (size_t i = 0; i < ctx->cfg.nserves; i++) {
+      if (i)
+        strcat(list, ", ");
+      strcat(list, ctx->cfg.serves[i]);
+    }
+    shoal_fail(diag, SHOAL_ESCOPE,
+               "work-order code is for another store, not one this device serves (%s)", list);
+  }
+  agent_trust_cleanup(&trust);
+  if (rc != SHOAL_OK) {
+    shoal_diag_prefix(diag, "scan refused");
+    /* A code that does not even parse is no more trustworthy than a
+     * forged one: both are security rejections (exit 4, HTTP 403). */
+    return rc == SHOAL_EINPUT ? SHOAL_ESIG : rc;
+  }
+  cJSON *all = fields ? cJSON_Duplicate(fields, true) : cJSON_CreateObject();
+  if (!all || !cJSON_AddNumberToObject(all, "code_expires", (double)expires)) {
+    cJSON_Delete(all);
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
+  if ((rc = shoal_db_begin(ctx->db, diag)) == SHOAL_OK) {
+    rc = agent_ticket_event_in_tx(ctx, id, "scan", all, diag);
+    if (rc == SHOAL_OK)
+      rc = shoal_db_commit(ctx->db, diag);
+    if (rc != SHOAL_OK)
+      shoal_db_rollback(ctx->db);
+  }
+  cJSON_Delete(all);
+  if (rc == SHOAL_OK)
+    shoal_strlcpy(id_out, id, SHOAL_ID_MAX + 1);
   return rc;
 }

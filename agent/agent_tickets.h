@@ -42,4 +42,13 @@ shoal_err agent_ticket_list(struct agent_ctx *ctx, const char *state, cJSON **ou
 shoal_err agent_tickets_apply_remote(struct agent_ctx *ctx, const char *payload, size_t len,
                                      shoal_diag *diag);
 
+/* Verifies a work-order code offline against the trusted keys (SPEC 7.4)
+ * and records the technician's check-in ("scan" event with fields, e.g.
+ * tech, plus code_expires) in its own transaction. A code that is forged,
+ * foreign, expired or malformed is a security rejection (SHOAL_ESIG,
+ * SHOAL_ESCOPE or SHOAL_EEXPIRED) and records nothing. On success copies
+ * the ticket id into id_out (SHOAL_ID_MAX + 1 bytes). */
+shoal_err agent_ticket_scan(struct agent_ctx *ctx, const char *code, const cJSON *fields,
+                            char *id_out, shoal_diag *diag);
+
 #endif

@@ -103,13 +103,9 @@ static shoal_err load_data(const char *path, cJSON **out, shoal_diag *diag) {
   return rc;
 }
 
-/* Finds and compiles form id in the chain; *scope_idx names its scope. */
 static shoal_err find_form(const struct chain *c, const char *id, shoal_form **out,
                            size_t *scope_idx, shoal_diag *diag) {
-  const cJSON *def = shoal_forms_find((const cJSON *const *)c->docs, 3, id, 0, scope_idx);
-  if (!def)
-    return shoal_fail(diag, SHOAL_ENOTFOUND, "no form \"%s\" in the policies in effect", id);
-  return shoal_form_compile(def, out, diag);
+  return agent_forms_find(c->docs, id, out, scope_idx, diag);
 }
 
 /* Parses options for subcommand `name`; returns -1 to go on, else an exit code. */
@@ -328,43 +324,12 @@ static int cmd_list(int argc, char **argv) {
   shoal_diag diag = {{0}};
   struct agent_ctx ctx = {0};
   struct chain c = {{NULL, NULL, NULL}, {"", "", ""}};
-  cJSON *out = cJSON_CreateArray();
+  cJSON *out = NULL;
   int exit_code = 0;
   shoal_err rc = open_ctx(&ctx, config, &c, &diag);
-  if (rc != SHOAL_OK)
+  if (rc != SHOAL_OK || (rc = agent_forms_list_json(c.docs, (const char(*)[80])c.scopes, &out,
+                                                    &diag)) != SHOAL_OK)
     goto fail;
-  for (int i = 0; i < 3; i++) {
-    const cJSON *forms = c.docs[i] ? cJSON_GetObjectItemCaseSensitive(c.docs[i], "forms") : NULL;
-    const cJSON *fj;
-    cJSON_ArrayForEach(fj, forms) {
-      const cJSON *fid = cJSON_GetObjectItemCaseSensitive(fj, "id");
-      if (!cJSON_IsString(fid))
-        continue;
-      const cJSON *e;
-      bool seen = false;
-      cJSON_ArrayForEach(e, out) {
-        if (strcmp(cJSON_GetObjectItemCaseSensitive(e, "id")->valuestring, fid->valuestring) == 0)
-          seen = true;
-      }
-      if (seen)
-        continue;
-      size_t idx = 0;
-      const cJSON *win =
-          shoal_forms_find((const cJSON *const *)c.docs, 3, fid->valuestring, 0, &idx);
-      cJSON *o = cJSON_CreateObject();
-      if (!o) {
-        rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
-        goto fail;
-      }
-      cJSON_AddItemToArray(out, o);
-      cJSON_AddStringToObject(o, "id", fid->valuestring);
-      cJSON_AddItemToObject(
-          o, "version", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(win, "version"), true));
-      cJSON_AddItemToObject(o, "title",
-                            cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(win, "title"), true));
-      cJSON_AddStringToObject(o, "scope", c.scopes[idx]);
-    }
-  }
   exit_code = shoal_cli_print_json(AGENT_PROG, out);
   goto cleanup;
 fail:
@@ -391,28 +356,18 @@ static int cmd_show(int argc, char **argv) {
   shoal_diag diag = {{0}};
   struct agent_ctx ctx = {0};
   struct chain c = {{NULL, NULL, NULL}, {"", "", ""}};
-  shoal_form *f = NULL;
   cJSON *out = NULL;
-  size_t idx = 0;
   int exit_code = 0;
   shoal_err rc = open_ctx(&ctx, config, &c, &diag);
-  if (rc != SHOAL_OK || (rc = find_form(&c, form, &f, &idx, &diag)) != SHOAL_OK)
+  if (rc != SHOAL_OK || (rc = agent_forms_show_json(c.docs, (const char(*)[80])c.scopes, form,
+                                                    &out, &diag)) != SHOAL_OK)
     goto fail;
-  out = cJSON_CreateObject();
-  cJSON *def = cJSON_Duplicate(shoal_form_def(f), true);
-  if (!out || !def || !cJSON_AddStringToObject(out, "scope", c.scopes[idx])) {
-    cJSON_Delete(def);
-    rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
-    goto fail;
-  }
-  cJSON_AddItemToObject(out, "form", def);
   exit_code = shoal_cli_print_json(AGENT_PROG, out);
   goto cleanup;
 fail:
   exit_code = shoal_cli_fail(AGENT_PROG, rc, &diag);
 cleanup:
   cJSON_Delete(out);
-  shoal_form_free(f);
   chain_free(&c);
   agent_ctx_close(&ctx);
   return exit_code;

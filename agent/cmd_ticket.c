@@ -233,10 +233,8 @@ static shoal_err do_event(struct agent_ctx *ctx, const struct shoal_args *a, con
 /* Verifies a work-order code offline (SPEC 7.4) and records the check-in. */
 static shoal_err do_scan(struct agent_ctx *ctx, const struct shoal_args *a, char *id,
                          shoal_diag *diag) {
-  struct agent_trust trust = {{0}, 0, 0};
   const char *code = shoal_args_get(a, "code");
-  int64_t expires = 0;
-  cJSON *wrapped = NULL;
+  cJSON *wrapped = NULL, *fields = NULL;
   /* Accept the code also as printed JSON ("..." or {"code": "..."}). */
   if ((code[0] == '{' || code[0] == '"') &&
       shoal_json_parse(code, strlen(code), &wrapped, NULL) == SHOAL_OK) {
@@ -245,38 +243,11 @@ static shoal_err do_scan(struct agent_ctx *ctx, const struct shoal_args *a, char
     if (cJSON_IsString(c))
       code = c->valuestring;
   }
-  shoal_err rc = agent_trust_load(ctx, &trust, diag);
-  if (rc != SHOAL_OK) {
-    cJSON_Delete(wrapped);
-    return rc;
-  }
-  /* SPEC 15: a code for any store this device serves, and no other. */
-  rc = SHOAL_ESCOPE;
-  for (size_t i = 0; i < ctx->cfg.nserves && rc == SHOAL_ESCOPE; i++)
-    rc = shoal_wo_code_verify(code, (const struct shoal_pubkey *const *)trust.keys, trust.n,
-                              ctx->cfg.serves[i], shoal_now_ms() / 1000, id, &expires, diag);
-  if (rc == SHOAL_ESCOPE) {
-    char list[SHOAL_SERVES_MAX * (SHOAL_ID_MAX + 2)] = "";
-    for (size_t i = 0; i < ctx->cfg.nserves; i++) {
-      if (i)
-        strcat(list, ", ");
-      strcat(list, ctx->cfg.serves[i]);
-    }
-    shoal_fail(diag, SHOAL_ESCOPE,
-               "work-order code is for another store, not one this device serves (%s)", list);
-  }
-  agent_trust_cleanup(&trust);
+  shoal_err rc = gather_fields(a, &fields, diag);
+  if (rc == SHOAL_OK)
+    rc = agent_ticket_scan(ctx, code, fields, id, diag);
+  cJSON_Delete(fields);
   cJSON_Delete(wrapped);
-  if (rc != SHOAL_OK) {
-    shoal_diag_prefix(diag, "scan refused");
-    /* A code that does not even parse is no more trustworthy than a
-     * forged one: both are security rejections (exit 4). */
-    return rc == SHOAL_EINPUT ? SHOAL_ESIG : rc;
-  }
-  cJSON *extra = cJSON_CreateObject();
-  cJSON_AddNumberToObject(extra, "code_expires", (double)expires);
-  rc = do_event(ctx, a, id, "scan", extra, diag);
-  cJSON_Delete(extra);
   return rc;
 }
 

@@ -55,6 +55,8 @@ static const struct opt agent_opts[] = {
      NULL, 0, 0, 0},
     {"serves", OPT_SERVES, 0, false, NULL, 0, 0, 0},
     {"hub_url", OPT_STR, offsetof(struct shoal_agent_config, hub_url), false, NULL, 0, 0, 0},
+    {"local_api.token_file", OPT_PATH, offsetof(struct shoal_agent_config, local_api_token_file),
+     false, NULL, 0, 0, 0},
 };
 
 static const struct opt hub_opts[] = {
@@ -330,6 +332,7 @@ void shoal_agent_config_cleanup(struct shoal_agent_config *cfg) {
   for (size_t i = 0; i < cfg->nserves; i++)
     free(cfg->serves[i]);
   free(cfg->hub_url);
+  free(cfg->local_api_token_file);
   memset(cfg, 0, sizeof *cfg);
 }
 

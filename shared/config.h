@@ -42,11 +42,12 @@ struct shoal_agent_config {
   char *trust_policy_pub;   /* path; needed to verify policies and codes */
   char *trust_policy_pub_next; /* optional second trusted key (rotation) */
   char *topic_prefix;       /* default shoal/v1 */
-  char *local_api_listen;   /* optional override of the profile's local_api */
   char *serves[SHOAL_SERVES_MAX]; /* stores whose tickets and codes this device handles
                                      (SPEC 15; default: its store) */
   size_t nserves;
   char *hub_url;            /* hub HTTP base URL for photo uploads (http:// or https://) */
+  char *local_api_listen;   /* optional override of the profile's local_api.listen */
+  char *local_api_token_file; /* optional: bearer token for the store API (SPEC 11) */
 };
 
 /* True if the agent serves store (its "serves" list). */

@@ -70,8 +70,8 @@ shoal_err shoal_profile_parse(const char *text, size_t len, struct shoal_profile
     rc = shoal_fail(diag, SHOAL_EINPUT, "a profile must be a JSON object");
     goto cleanup;
   }
-  static const char *const top[] = {"profile", "modules", "cache", "outbox",
-                                    "sync",    "local_api", "media", NULL};
+  static const char *const top[] = {"profile", "modules", "cache", "outbox",   "sync",
+                                    "local_api", "channel", "media", NULL};
   if (!only_keys(root, top, "", diag, &rc))
     goto cleanup;
   const char *name = NULL;
@@ -82,6 +82,17 @@ shoal_err shoal_profile_parse(const char *text, size_t len, struct shoal_profile
     goto cleanup;
   }
   shoal_strlcpy(p.name, name, sizeof p.name);
+  /* The channel this device class sells on (a kiosk: "kiosk"): the store
+   * API fills it into a basket that names none. */
+  const char *channel = NULL;
+  if ((rc = shoal_json_get_str(root, "channel", false, &channel, diag)) != SHOAL_OK)
+    goto cleanup;
+  if (channel && !shoal_id_valid(channel)) {
+    rc = shoal_fail(diag, SHOAL_EINPUT, "\"channel\" is not a valid identifier: \"%s\"", channel);
+    goto cleanup;
+  }
+  if (channel)
+    shoal_strlcpy(p.channel, channel, sizeof p.channel);
 
   const cJSON *mods = cJSON_GetObjectItemCaseSensitive(root, "modules");
   if (!cJSON_IsArray(mods)) {

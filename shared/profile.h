@@ -28,6 +28,7 @@ struct shoal_profile {
   int backoff_max_s;      /* >= backoff_min_s */
   int batch;              /* 1..SHOAL_OUTBOX_BATCH_MAX */
   char local_api_listen[128]; /* "" if none */
+  char channel[65];           /* sales channel of this device class ("" = basket default) */
 };
 
 /* Loads and validates a profile file into *out. Errors name the key. */

@@ -44,4 +44,20 @@
 #define SHOAL_MEDIA_TYPE_MAX 100          /* a photo's MIME type */
 #define SHOAL_MEDIA_ATTACH_MAX 16         /* --attach / multipart files per submission */
 
+/* HTTP servers (shared/httpd.c: the agent's store API, the hub's API). */
+#define SHOAL_HTTPD_PARAMS_MAX 4            /* {param} segments in one route pattern */
+#define SHOAL_HTTPD_HEADER_MAX 256          /* one response header value we set */
+#define SHOAL_HTTPD_THREADS 4               /* worker threads (each its own DB handle) */
+#define SHOAL_HTTPD_CONN_MAX 512            /* concurrent connections, all clients */
+#define SHOAL_HTTPD_PER_IP_MAX 256          /* concurrent connections from one address (TCP) */
+#define SHOAL_HTTPD_REQUEST_MAX_S 10        /* total time of one request, bytes or not */
+#define SHOAL_HTTPD_IDLE_MAX_S 15           /* keep-alive connection idle */
+#define SHOAL_HTTPD_DRAIN_MAX (16 * 1024 * 1024) /* refused body read and dropped, then cut */
+#define SHOAL_HTTPD_CONN_MEMORY (64 * 1024) /* per-connection buffer (request line + headers) */
+#define SHOAL_HTTPD_SSE_SUBS_MAX 32         /* Server-Sent Event subscribers per channel */
+#define SHOAL_HTTPD_SSE_BUF_MAX (64 * 1024) /* bytes one subscriber may lag, then cut off */
+#define SHOAL_HTTPD_SSE_PING_S 15           /* keep-alive comment on idle event streams */
+#define SHOAL_HTTPD_TOKEN_MAX_BYTES 4096    /* a bearer token file */
+#define SHOAL_STORE_API_BODY_MAX (SHOAL_BASKET_MAX_BYTES) /* store API request bodies */
+
 #endif
