@@ -265,6 +265,30 @@ shoal_err agent_media_add_file(struct agent_ctx *ctx, const char *path, cJSON **
   return rc;
 }
 
+shoal_err agent_media_photo_field(const shoal_form *f, const char *field, shoal_diag *diag) {
+  const cJSON *fields = cJSON_GetObjectItemCaseSensitive(shoal_form_def(f), "fields"), *fd;
+  cJSON_ArrayForEach(fd, fields) {
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(fd, "id");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(fd, "type");
+    if (cJSON_IsString(id) && strcmp(id->valuestring, field) == 0 && cJSON_IsString(type) &&
+        strcmp(type->valuestring, "photo") == 0)
+      return SHOAL_OK;
+  }
+  return shoal_fail(diag, SHOAL_EINPUT, "form %s has no photo field %.64s", shoal_form_id(f),
+                    field);
+}
+
+shoal_err agent_media_add_buffer(struct agent_ctx *ctx, const void *data, size_t len,
+                                 const char *type, cJSON **photo, shoal_diag *diag) {
+  struct agent_media_add *a = NULL;
+  shoal_err rc = agent_media_add_begin(ctx, (int64_t)len, &a, diag);
+  if (rc == SHOAL_OK && (rc = agent_media_add_write(a, data, len, diag)) != SHOAL_OK)
+    agent_media_add_abort(a);
+  if (rc == SHOAL_OK)
+    rc = agent_media_add_finish(ctx, a, type && *type ? type : NULL, photo, diag);
+  return rc;
+}
+
 /* Calls fn for each v2 photo value among f's photo fields in data. */
 static shoal_err each_photo(struct agent_ctx *ctx, const shoal_form *f, const cJSON *data,
                             shoal_err (*fn)(struct agent_ctx *, const char *, const cJSON *,

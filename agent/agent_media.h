@@ -41,6 +41,13 @@ void agent_media_add_abort(struct agent_media_add *a);
 shoal_err agent_media_add_file(struct agent_ctx *ctx, const char *path, cJSON **photo,
                                shoal_diag *diag);
 
+/* SHOAL_OK if field is one of f's photo fields, else SHOAL_EINPUT naming it. */
+shoal_err agent_media_photo_field(const shoal_form *f, const char *field, shoal_diag *diag);
+
+/* Bytes already in memory (a store API multipart part): as add_file. */
+shoal_err agent_media_add_buffer(struct agent_ctx *ctx, const void *data, size_t len,
+                                 const char *type, cJSON **photo, shoal_diag *diag);
+
 /* Every photo value in a submission's cleaned data must name a file this
  * device holds, with that size: SHOAL_EINPUT naming the field otherwise. */
 shoal_err agent_media_check(struct agent_ctx *ctx, const shoal_form *f, const cJSON *data,

@@ -208,7 +208,6 @@ static shoal_err attach_photos(struct agent_ctx *ctx, const shoal_form *f,
   int n = shoal_args_count(a, "attach");
   if (n > SHOAL_MEDIA_ATTACH_MAX)
     return shoal_fail(diag, SHOAL_EINPUT, "at most %d --attach files", SHOAL_MEDIA_ATTACH_MAX);
-  const cJSON *fields = cJSON_GetObjectItemCaseSensitive(shoal_form_def(f), "fields");
   for (int i = 0; i < n; i++) {
     const char *spec = shoal_args_at(a, "attach", i);
     const char *eq = strchr(spec, '=');
@@ -217,19 +216,10 @@ static shoal_err attach_photos(struct agent_ctx *ctx, const shoal_form *f,
       return shoal_fail(diag, SHOAL_EINPUT, "--attach \"%.80s\" must be FIELD=PATH", spec);
     memcpy(field, spec, (size_t)(eq - spec));
     field[eq - spec] = '\0';
-    bool photo = false;
-    const cJSON *fd;
-    cJSON_ArrayForEach(fd, fields) {
-      const cJSON *id = cJSON_GetObjectItemCaseSensitive(fd, "id");
-      const cJSON *type = cJSON_GetObjectItemCaseSensitive(fd, "type");
-      if (cJSON_IsString(id) && strcmp(id->valuestring, field) == 0)
-        photo = cJSON_IsString(type) && strcmp(type->valuestring, "photo") == 0;
-    }
-    if (!photo)
-      return shoal_fail(diag, SHOAL_EINPUT, "--attach %s: form %s has no photo field %s", field,
-                        shoal_form_id(f), field);
     cJSON *value = NULL;
-    shoal_err rc = agent_media_add_file(ctx, eq + 1, &value, diag);
+    shoal_err rc = agent_media_photo_field(f, field, diag);
+    if (rc == SHOAL_OK)
+      rc = agent_media_add_file(ctx, eq + 1, &value, diag);
     if (rc != SHOAL_OK) {
       shoal_diag_prefix(diag, "--attach %s", field);
       return rc;

@@ -42,6 +42,7 @@
 #define SHOAL_SLA_HOLIDAYS_MAX 1000       /* sla.calendar.holidays entries */
 #define SHOAL_MEDIA_MAX_BYTES (64LL * 1024 * 1024) /* one photo, whatever media.max_mb allows */
 #define SHOAL_MEDIA_TYPE_MAX 100          /* a photo's MIME type */
+#define SHOAL_STORE_API_UPLOAD_MAX (16 * 1024 * 1024) /* a store API multipart submission with photos */
 #define SHOAL_MEDIA_ATTACH_MAX 16         /* --attach / multipart files per submission */
 
 /* HTTP servers (shared/httpd.c: the agent's store API, the hub's API). */
