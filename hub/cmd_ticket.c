@@ -355,6 +355,7 @@ static int do_statement(struct hub_ctx *ctx, const struct shoal_args *a) {
     bump(row, "revenue", num(set, "revenue"));
     bump(row, "cost", num(set, "cost"));
     bump(row, "profit", num(set, "profit"));
+    bump(row, "late_hours", num(set, "late_hours")); /* calendar hours (SPEC 15) */
     bump(row, "late_comp", num(set, "late_comp"));
     const cJSON *bt;
     cJSON_ArrayForEach(bt, cJSON_GetObjectItemCaseSensitive(set, "by_tech")) {
