@@ -289,30 +289,14 @@ shoal_err agent_media_add_buffer(struct agent_ctx *ctx, const void *data, size_t
   return rc;
 }
 
-/* Calls fn for each v2 photo value among f's photo fields in data. */
-static shoal_err each_photo(struct agent_ctx *ctx, const shoal_form *f, const cJSON *data,
-                            shoal_err (*fn)(struct agent_ctx *, const char *, const cJSON *,
-                                            void *, shoal_diag *),
-                            void *user, shoal_diag *diag) {
-  const cJSON *fields = cJSON_GetObjectItemCaseSensitive(shoal_form_def(f), "fields"), *fd;
-  cJSON_ArrayForEach(fd, fields) {
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(fd, "type");
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(fd, "id");
-    if (!cJSON_IsString(type) || strcmp(type->valuestring, "photo") != 0 || !cJSON_IsString(id))
-      continue;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, id->valuestring);
-    if (!shoal_forms_photo_valid(v))
-      continue;
-    shoal_err rc = fn(ctx, id->valuestring, v, user, diag);
-    if (rc != SHOAL_OK)
-      return rc;
-  }
-  return SHOAL_OK;
-}
+/* The device a shoal_form_each_photo callback works on, and its extra. */
+struct photo_walk {
+  struct agent_ctx *ctx;
+  int64_t seq;
+};
 
-static shoal_err check_one(struct agent_ctx *ctx, const char *field, const cJSON *v, void *user,
-                           shoal_diag *diag) {
-  (void)user;
+static shoal_err check_one(const char *field, const cJSON *v, void *user, shoal_diag *diag) {
+  struct agent_ctx *ctx = ((struct photo_walk *)user)->ctx;
   const char *sha = cJSON_GetObjectItemCaseSensitive(v, "sha256")->valuestring;
   int64_t bytes = (int64_t)cJSON_GetObjectItemCaseSensitive(v, "bytes")->valuedouble;
   sqlite3_stmt *st = NULL;
@@ -337,18 +321,19 @@ static shoal_err check_one(struct agent_ctx *ctx, const char *field, const cJSON
 
 shoal_err agent_media_check(struct agent_ctx *ctx, const shoal_form *f, const cJSON *data,
                             shoal_diag *diag) {
-  return each_photo(ctx, f, data, check_one, NULL, diag);
+  struct photo_walk w = {ctx, 0};
+  return shoal_form_each_photo(f, data, check_one, &w, diag);
 }
 
-static shoal_err link_one(struct agent_ctx *ctx, const char *field, const cJSON *v, void *user,
-                          shoal_diag *diag) {
+static shoal_err link_one(const char *field, const cJSON *v, void *user, shoal_diag *diag) {
   (void)field;
+  struct agent_ctx *ctx = ((struct photo_walk *)user)->ctx;
   sqlite3_stmt *st = NULL;
   shoal_err rc = shoal_db_prepare(
       ctx->db, "UPDATE media SET seq = ? WHERE sha256 = ? AND (seq IS NULL OR seq > ?)", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  int64_t seq = *(const int64_t *)user;
+  int64_t seq = ((struct photo_walk *)user)->seq;
   sqlite3_bind_int64(st, 1, seq);
   sqlite3_bind_text(st, 2, cJSON_GetObjectItemCaseSensitive(v, "sha256")->valuestring, -1,
                     SQLITE_STATIC);
@@ -360,5 +345,6 @@ static shoal_err link_one(struct agent_ctx *ctx, const char *field, const cJSON 
 
 shoal_err agent_media_link_in_tx(struct agent_ctx *ctx, const shoal_form *f, const cJSON *data,
                                  int64_t seq, shoal_diag *diag) {
-  return each_photo(ctx, f, data, link_one, &seq, diag);
+  struct photo_walk w = {ctx, seq};
+  return shoal_form_each_photo(f, data, link_one, &w, diag);
 }

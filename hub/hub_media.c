@@ -18,40 +18,39 @@ struct hub_media_put {
   struct shoal_media_writer *w;
 };
 
+struct name_walk {
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  const char *submission, *store;
+};
+
+static shoal_err name_one(const char *field, const cJSON *v, void *user, shoal_diag *diag) {
+  (void)field;
+  struct name_walk *w = user;
+  shoal_err rc;
+  if (!w->st && (rc = shoal_db_prepare(w->db,
+                                       "INSERT OR IGNORE INTO media (sha256, bytes, type, "
+                                       "submission, store, named_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                                       &w->st, diag)) != SHOAL_OK)
+    return rc;
+  sqlite3_reset(w->st);
+  sqlite3_bind_text(w->st, 1, cJSON_GetObjectItemCaseSensitive(v, "sha256")->valuestring, -1,
+                    SQLITE_STATIC);
+  sqlite3_bind_int64(w->st, 2, (int64_t)cJSON_GetObjectItemCaseSensitive(v, "bytes")->valuedouble);
+  sqlite3_bind_text(w->st, 3, cJSON_GetObjectItemCaseSensitive(v, "type")->valuestring, -1,
+                    SQLITE_STATIC);
+  sqlite3_bind_text(w->st, 4, w->submission, -1, SQLITE_STATIC);
+  sqlite3_bind_text(w->st, 5, w->store, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(w->st, 6, shoal_now_ms());
+  int s = sqlite3_step(w->st);
+  return s == SQLITE_DONE ? SHOAL_OK : shoal_db_fail(w->db, s, "record a named photo", diag);
+}
+
 shoal_err hub_media_name(sqlite3 *db, const shoal_form *f, const cJSON *data,
                          const char *submission, const char *store, shoal_diag *diag) {
-  const cJSON *fields = cJSON_GetObjectItemCaseSensitive(shoal_form_def(f), "fields"), *fd;
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = SHOAL_OK;
-  cJSON_ArrayForEach(fd, fields) {
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(fd, "type");
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(fd, "id");
-    if (!cJSON_IsString(type) || strcmp(type->valuestring, "photo") != 0 || !cJSON_IsString(id))
-      continue;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, id->valuestring);
-    if (!shoal_forms_photo_valid(v))
-      continue; /* absent, hidden, or a v1 reference string */
-    if (!st && (rc = shoal_db_prepare(db,
-                                      "INSERT OR IGNORE INTO media (sha256, bytes, type, "
-                                      "submission, store, named_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                                      &st, diag)) != SHOAL_OK)
-      return rc;
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, cJSON_GetObjectItemCaseSensitive(v, "sha256")->valuestring, -1,
-                      SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (int64_t)cJSON_GetObjectItemCaseSensitive(v, "bytes")->valuedouble);
-    sqlite3_bind_text(st, 3, cJSON_GetObjectItemCaseSensitive(v, "type")->valuestring, -1,
-                      SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, submission, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, store, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, shoal_now_ms());
-    int s = sqlite3_step(st);
-    if (s != SQLITE_DONE) {
-      rc = shoal_db_fail(db, s, "record a named photo", diag);
-      break;
-    }
-  }
-  sqlite3_finalize(st);
+  struct name_walk w = {db, NULL, submission, store};
+  shoal_err rc = shoal_form_each_photo(f, data, name_one, &w, diag);
+  sqlite3_finalize(w.st);
   return rc;
 }
 

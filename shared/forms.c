@@ -233,6 +233,21 @@ bool shoal_forms_photo_valid(const cJSON *v) {
   return true;
 }
 
+shoal_err shoal_form_each_photo(const shoal_form *f, const cJSON *data, shoal_form_photo_fn fn,
+                                void *user, shoal_diag *diag) {
+  for (size_t i = 0; i < f->nfields; i++) {
+    if (f->fields[i].type != F_PHOTO)
+      continue;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, f->fields[i].id);
+    if (!shoal_forms_photo_valid(v))
+      continue; /* absent, hidden, or a v1 reference string */
+    shoal_err rc = fn(f->fields[i].id, v, user, diag);
+    if (rc != SHOAL_OK)
+      return rc;
+  }
+  return SHOAL_OK;
+}
+
 static bool is_string_type(enum ftype t) {
   return t == F_TEXT || t == F_CHOICE || t == F_PHONE || t == F_SCAN || t == F_PHOTO;
 }
