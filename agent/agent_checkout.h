@@ -24,8 +24,10 @@
 #include <cjson/cJSON.h>
 
 #include "agent_ctx.h"
-
+#include "checkout.h"
 #include "pricing.h"
+
+#define AGENT_RECEIPT_ID_MAX 128 /* sale and return ids, NUL included */
 
 /* The compiled model: pricing model of the chain in effect plus the
  * checkout policy (payments, utc_offset, loyalty). Immutable once loaded. */
@@ -59,6 +61,7 @@ shoal_err agent_model_changed(struct agent_ctx *ctx, const struct agent_model *m
 
 /* The pricing model and checkout policy inside (borrowed from m). */
 const struct shoal_pricing_model *agent_model_pricing(const struct agent_model *m);
+const struct shoal_checkout_policy *agent_model_policy(const struct agent_model *m);
 
 /* Quotes a basket (SPEC 5.1 + 12 keys, strict): SPEC 5.3 object plus, per
  * line, "name" and "tax", and "tax_total". "at" absent = now_ms in the

@@ -140,6 +140,7 @@ unsigned shoal_httpd_status_for(shoal_err rc) {
   case SHOAL_EEXPIRED:
   case SHOAL_ESCOPE: return 403;
   case SHOAL_EMODULE: return 503;
+  case SHOAL_ECONFLICT: return 409;
   default: return 500;
   }
 }

@@ -120,7 +120,7 @@ void shoal_httpd_reply_static(struct shoal_httpd_resp *resp, unsigned status, co
 void shoal_httpd_reply_error(struct shoal_httpd_resp *resp, unsigned status, const char *code,
                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* The HTTP status for an error code: EJSON/EUSAGE 400, EINPUT/ELIMIT 422,
- * ENOTFOUND 404, security codes 403, EMODULE 503, else 500. */
+ * ENOTFOUND 404, ECONFLICT 409, security codes 403, EMODULE 503, else 500. */
 unsigned shoal_httpd_status_for(shoal_err rc);
 /* Answers with the status for rc and diag's text. */
 void shoal_httpd_reply_fail(struct shoal_httpd_resp *resp, shoal_err rc, const shoal_diag *diag);

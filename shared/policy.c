@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "checkout.h"
 #include "forms.h"
 #include "jsonx.h"
 #include "shoal_limits.h"
@@ -42,7 +43,7 @@ static const struct {
     {"rules", cJSON_Array},      {"disable", cJSON_Array},   {"round", cJSON_Object},
     {"forms", cJSON_Array},      {"routing", cJSON_Array},   {"sla", cJSON_Object},
     {"escalation", cJSON_Array}, {"rates", cJSON_Object},    {"settlement", cJSON_Object},
-    {"utc_offset", cJSON_String}, /* SPEC 12, 15: checked by the ticket module */
+    {"payments", cJSON_Array},   {"utc_offset", cJSON_String}, {"loyalty", cJSON_Object},
 };
 
 static const char *type_name(int t) {
@@ -82,7 +83,8 @@ shoal_err shoal_policy_validate_json(const cJSON *doc, char *scope_out, shoal_di
   if ((rc = shoal_pricing_validate_doc(doc, diag)) != SHOAL_OK ||
       (rc = shoal_forms_validate_doc(doc, diag)) != SHOAL_OK ||
       (rc = shoal_ticket_validate_doc(doc, diag)) != SHOAL_OK ||
-      (rc = shoal_settle_validate_doc(doc, diag)) != SHOAL_OK)
+      (rc = shoal_settle_validate_doc(doc, diag)) != SHOAL_OK ||
+      (rc = shoal_checkout_validate_doc(doc, diag)) != SHOAL_OK)
     return rc;
   if (scope_out)
     shoal_strlcpy(scope_out, scope, SHOAL_SCOPE_MAX);

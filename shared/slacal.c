@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkout.h"
 #include "jsonx.h"
 #include "shoal_limits.h"
 #include "timeutil.h"
@@ -18,15 +19,10 @@
 #define SLACAL_MAX_DAYS 2000000 /* ~5500 years of days: a walk never runs away */
 
 shoal_err shoal_slacal_parse_offset(const char *s, int *out_min, shoal_diag *diag) {
-  if (!s || strlen(s) != 6 || (s[0] != '+' && s[0] != '-') || s[3] != ':' || s[1] < '0' ||
-      s[1] > '9' || s[2] < '0' || s[2] > '9' || s[4] < '0' || s[4] > '5' || s[5] < '0' ||
-      s[5] > '9')
-    return shoal_fail(diag, SHOAL_EINPUT, "utc_offset \"%.20s\" must be +HH:MM or -HH:MM",
-                      s ? s : "");
-  int m = ((s[1] - '0') * 10 + (s[2] - '0')) * 60 + (s[4] - '0') * 10 + (s[5] - '0');
-  if (m > 14 * 60)
-    return shoal_fail(diag, SHOAL_EINPUT, "utc_offset \"%s\" is beyond +-14:00", s);
-  *out_min = s[0] == '-' ? -m : m;
+  /* One reading of utc_offset for sales and SLA calendars (checkout.c). */
+  if (!s || !shoal_utc_offset_parse(s, out_min))
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "utc_offset \"%.20s\" must be +HH:MM or -HH:MM within +-14:00", s ? s : "");
   return SHOAL_OK;
 }
 

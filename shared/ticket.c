@@ -233,11 +233,6 @@ shoal_err shoal_ticket_validate_doc(const cJSON *doc, shoal_diag *diag) {
   if ((s = cJSON_GetObjectItemCaseSensitive(doc, "rates")) &&
       (rc = validate_rates(s, diag)) != SHOAL_OK)
     return rc;
-  int off = 0;
-  if ((s = cJSON_GetObjectItemCaseSensitive(doc, "utc_offset")) &&
-      (rc = shoal_slacal_parse_offset(cJSON_IsString(s) ? s->valuestring : NULL, &off, diag)) !=
-          SHOAL_OK)
-    return rc;
   return SHOAL_OK;
 }
 

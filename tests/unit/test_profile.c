@@ -1,6 +1,6 @@
 /* test_profile.c - every shipped firmware profile loads and means what
- * SPEC 9 says (a handheld runs forms and tickets, not sales; a kiosk prices
- * but does not sell); malformed profiles are refused naming the key. */
+ * SPEC 9 says (a handheld runs forms and tickets, not sales; a kiosk sells
+ * on channel kiosk but holds no tickets); malformed profiles are refused naming the key. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -52,7 +52,10 @@ static void test_profile_device_classes_have_spec_modules(void **state) {
   assert_int_equal(shoal_profile_require(&hand, SHOAL_MOD_TICKETS, &d), SHOAL_OK);
   assert_int_equal(shoal_profile_require(&hand, SHOAL_MOD_FORMS, &d), SHOAL_OK);
   assert_int_equal(shoal_profile_require(&kiosk, SHOAL_MOD_PRICING, &d), SHOAL_OK);
-  assert_int_equal(shoal_profile_require(&kiosk, SHOAL_MOD_SALES, &d), SHOAL_EMODULE);
+  assert_int_equal(shoal_profile_require(&kiosk, SHOAL_MOD_SALES, &d), SHOAL_OK);
+  assert_int_equal(shoal_profile_require(&kiosk, SHOAL_MOD_TICKETS, &d), SHOAL_EMODULE);
+  assert_string_equal(kiosk.channel, "kiosk");
+  assert_string_equal(pos.channel, "");
   assert_true(pos.backoff_min_s <= pos.backoff_max_s && pos.batch >= 1);
 }
 

@@ -16,6 +16,7 @@
 
 #include "hlc.h"
 #include "jsonx.h"
+#include "policy.h"
 #include "slacal.h"
 #include "ticket.h"
 #include "timeutil.h"
@@ -188,7 +189,7 @@ static void test_slacal_bad_calendars_refused(void **state) {
   assert_int_equal(m, -570);
   /* Through the policy validator: sla.calendar and utc_offset are checked. */
   cJSON *doc = cJSON_Parse("{\"scope\":\"global\",\"utc_offset\":\"+8\",\"sla\":{}}");
-  assert_int_equal(shoal_ticket_validate_doc(doc, NULL), SHOAL_EINPUT);
+  assert_int_equal(shoal_policy_validate_json(doc, NULL, NULL), SHOAL_EINPUT);
   cJSON_Delete(doc);
   doc = cJSON_Parse("{\"scope\":\"global\",\"sla\":{\"calendar\":{\"days\":[8],"
                     "\"hours\":\"09:00-18:00\"}}}");
