@@ -40,8 +40,8 @@ char *agent_media_dir(const struct agent_ctx *ctx) {
 
 shoal_err agent_media_pending(struct agent_ctx *ctx, int64_t *count, int64_t *bytes,
                               shoal_diag *diag) {
-  shoal_err rc = shoal_db_query_int(
-      ctx->db, "SELECT COUNT(*) FROM media WHERE uploaded_ms IS NULL", 0, count, diag);
+  shoal_err rc = shoal_db_query_int(ctx->db, "SELECT COUNT(*) FROM media WHERE uploaded_ms IS NULL",
+                                    0, count, diag);
   if (rc == SHOAL_OK)
     rc = shoal_db_query_int(ctx->db,
                             "SELECT COALESCE(SUM(bytes), 0) FROM media WHERE uploaded_ms IS NULL",
@@ -147,8 +147,8 @@ void agent_media_add_abort(struct agent_media_add *a) {
   free(a);
 }
 
-shoal_err agent_media_add_finish(struct agent_ctx *ctx, struct agent_media_add *a,
-                                 const char *type, cJSON **photo, shoal_diag *diag) {
+shoal_err agent_media_add_finish(struct agent_ctx *ctx, struct agent_media_add *a, const char *type,
+                                 cJSON **photo, shoal_diag *diag) {
   char sha[65];
   int64_t bytes = 0;
   sqlite3_stmt *st = NULL;
@@ -184,9 +184,9 @@ shoal_err agent_media_add_finish(struct agent_ctx *ctx, struct agent_media_add *
   }
   if (sqlite3_changes(ctx->db) == 0) {
     int64_t uploaded = 0;
-    if ((rc = shoal_db_prepare(ctx->db,
-                               "SELECT uploaded_ms IS NOT NULL FROM media WHERE sha256 = ?", &st,
-                               diag)) != SHOAL_OK)
+    if ((rc =
+             shoal_db_prepare(ctx->db, "SELECT uploaded_ms IS NOT NULL FROM media WHERE sha256 = ?",
+                              &st, diag)) != SHOAL_OK)
       goto cleanup;
     sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW)
@@ -215,8 +215,8 @@ cleanup:
 }
 
 static const char *type_of(const char *path) {
-  static const char *const map[][2] = {{".jpg", "image/jpeg"}, {".jpeg", "image/jpeg"},
-                                       {".png", "image/png"},  {".webp", "image/webp"},
+  static const char *const map[][2] = {{".jpg", "image/jpeg"},  {".jpeg", "image/jpeg"},
+                                       {".png", "image/png"},   {".webp", "image/webp"},
                                        {".heic", "image/heic"}, {".gif", "image/gif"}};
   size_t n = strlen(path);
   for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {

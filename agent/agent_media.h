@@ -32,8 +32,8 @@ shoal_err agent_media_add_write(struct agent_media_add *a, const void *data, siz
 /* Verifies, moves into place and records the file (own statement); *photo
  * is the field value {"sha256", "bytes", "type"} (new tree). type: MIME
  * type, NULL for application/octet-stream. Frees a in every case. */
-shoal_err agent_media_add_finish(struct agent_ctx *ctx, struct agent_media_add *a,
-                                 const char *type, cJSON **photo, shoal_diag *diag);
+shoal_err agent_media_add_finish(struct agent_ctx *ctx, struct agent_media_add *a, const char *type,
+                                 cJSON **photo, shoal_diag *diag);
 void agent_media_add_abort(struct agent_media_add *a);
 
 /* A whole file: begin + write in chunks + finish; the type comes from the

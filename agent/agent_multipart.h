@@ -12,8 +12,8 @@
 #define AGENT_MULTIPART_PARTS_MAX (SHOAL_MEDIA_ATTACH_MAX + 1) /* "data" + the photos */
 
 struct agent_multipart_part {
-  char name[SHOAL_ID_MAX + 1];          /* form-data name */
-  char type[SHOAL_MEDIA_TYPE_MAX + 1];  /* Content-Type, "" if none */
+  char name[SHOAL_ID_MAX + 1];         /* form-data name */
+  char type[SHOAL_MEDIA_TYPE_MAX + 1]; /* Content-Type, "" if none */
   int has_filename;
   const char *data; /* borrowed from the body */
   size_t len;

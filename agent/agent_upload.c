@@ -27,10 +27,10 @@
 extern const struct shoal_migration agent_migrations[];
 extern const size_t agent_migrations_count;
 
-#define IDLE_WAIT_MS       1000  /* look for due photos at least this often */
-#define CONNECT_TIMEOUT_S  10
-#define STALL_TIMEOUT_S    60    /* below 1 byte/s this long: give up, retry later */
-#define URL_MAX            2048
+#define IDLE_WAIT_MS      1000 /* look for due photos at least this often */
+#define CONNECT_TIMEOUT_S 10
+#define STALL_TIMEOUT_S   60 /* below 1 byte/s this long: give up, retry later */
+#define URL_MAX           2048
 
 struct agent_uploader {
   pthread_t thread;
@@ -90,9 +90,8 @@ static shoal_err mark(struct agent_uploader *u, const struct due *d, bool done, 
     return rc;
   int64_t now = shoal_now_ms();
   const struct shoal_profile *p = &u->ctx->profile;
-  sqlite3_bind_int64(st, 1,
-                     done ? now : now + shoal_backoff_ms(p->backoff_min_s, p->backoff_max_s,
-                                                         d->attempts));
+  sqlite3_bind_int64(
+      st, 1, done ? now : now + shoal_backoff_ms(p->backoff_min_s, p->backoff_max_s, d->attempts));
   sqlite3_bind_text(st, 2, d->sha, -1, SQLITE_STATIC);
   if (!done)
     sqlite3_bind_text(st, 3, err, -1, SQLITE_TRANSIENT);
@@ -126,8 +125,8 @@ static shoal_err put(struct agent_uploader *u, const struct due *d, long *status
   char *path = shoal_media_path(u->dir, d->sha);
   FILE *f = path ? fopen(path, "rb") : NULL;
   if (!f) {
-    shoal_err rc = shoal_fail(diag, SHOAL_EIO, "cannot open %s: %s", path ? path : "photo",
-                              strerror(errno));
+    shoal_err rc =
+        shoal_fail(diag, SHOAL_EIO, "cannot open %s: %s", path ? path : "photo", strerror(errno));
     free(path);
     return rc;
   }
@@ -255,8 +254,7 @@ shoal_err agent_uploader_start(const struct agent_ctx *ctx, struct agent_uploade
   atomic_init(&u->stop, false);
   pthread_mutex_init(&u->mu, NULL);
   pthread_cond_init(&u->cv, NULL);
-  shoal_err rc =
-      shoal_db_open(ctx->cfg.db, agent_migrations, agent_migrations_count, &u->db, diag);
+  shoal_err rc = shoal_db_open(ctx->cfg.db, agent_migrations, agent_migrations_count, &u->db, diag);
   if (rc == SHOAL_OK && pthread_create(&u->thread, NULL, run, u) != 0)
     rc = shoal_fail(diag, SHOAL_EIO, "cannot start the photo uploader thread");
   if (rc != SHOAL_OK) {

@@ -20,12 +20,12 @@ shoal_err hub_serves_allows(sqlite3 *db, const char *device, const char *store, 
                             shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
   *ok = false;
-  shoal_err rc = shoal_db_prepare(
-      db,
-      "SELECT 1 FROM device_serves s WHERE s.device = ?1 AND s.store = ?2 AND "
-      "(s.source = 'provision' OR NOT EXISTS (SELECT 1 FROM provisioned_devices p "
-      "WHERE p.device = ?1 AND p.revoked_ms IS NULL))",
-      &st, diag);
+  shoal_err rc =
+      shoal_db_prepare(db,
+                       "SELECT 1 FROM device_serves s WHERE s.device = ?1 AND s.store = ?2 AND "
+                       "(s.source = 'provision' OR NOT EXISTS (SELECT 1 FROM provisioned_devices p "
+                       "WHERE p.device = ?1 AND p.revoked_ms IS NULL))",
+                       &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
@@ -68,8 +68,8 @@ static shoal_err replace_serves(sqlite3 *db, const char *device, const char *sou
   return rc;
 }
 
-shoal_err hub_serves_provision(sqlite3 *db, const char *device, const char *const *stores,
-                               size_t n, shoal_diag *diag) {
+shoal_err hub_serves_provision(sqlite3 *db, const char *device, const char *const *stores, size_t n,
+                               shoal_diag *diag) {
   return replace_serves(db, device, "provision", stores, n, diag);
 }
 
@@ -89,8 +89,8 @@ shoal_err hub_serves_hello(sqlite3 *db, const struct shoal_event *ev, shoal_diag
   }
   int64_t provisioned = 0;
   sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(db, "SELECT COUNT(*) FROM provisioned_devices WHERE device = ?",
-                                  &st, diag);
+  shoal_err rc =
+      shoal_db_prepare(db, "SELECT COUNT(*) FROM provisioned_devices WHERE device = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   sqlite3_bind_text(st, 1, ev->device, -1, SQLITE_STATIC);
@@ -183,8 +183,8 @@ static shoal_err finish(struct hub_ctx *ctx, const char *id, shoal_err rc, cJSON
 }
 
 shoal_err hub_dispatch_open(struct hub_ctx *ctx, const cJSON *req, cJSON **out, shoal_diag *diag) {
-  static const char *const keys[] = {"store", "category", "priority", "title", "region",
-                                     "customer", "id",    "tech",     "group", NULL};
+  static const char *const keys[] = {"store",    "category", "priority", "title", "region",
+                                     "customer", "id",       "tech",     "group", NULL};
   const char *store = NULL, *region = NULL, *id = NULL, *tech = NULL, *group = NULL;
   char rbuf[SHOAL_ID_MAX + 1], idbuf[SHOAL_ID_MAX + 1];
   cJSON *body = NULL, *assign = NULL;
@@ -204,8 +204,8 @@ shoal_err hub_dispatch_open(struct hub_ctx *ctx, const cJSON *req, cJSON **out, 
     if ((rc = store_region(ctx->db, store, rbuf, diag)) != SHOAL_OK)
       return rc;
     if (!rbuf[0])
-      return shoal_fail(diag, SHOAL_EINPUT,
-                        "the hub knows no region for store %s: give \"region\"", store);
+      return shoal_fail(diag, SHOAL_EINPUT, "the hub knows no region for store %s: give \"region\"",
+                        store);
     region = rbuf;
   }
   if (!id) {

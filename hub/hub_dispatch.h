@@ -28,8 +28,8 @@ shoal_err hub_serves_hello(sqlite3 *db, const struct shoal_event *ev, shoal_diag
 
 /* Replaces the provisioned serves list of device with stores[0..n) (inside
  * the caller's transaction). */
-shoal_err hub_serves_provision(sqlite3 *db, const char *device, const char *const *stores,
-                               size_t n, shoal_diag *diag);
+shoal_err hub_serves_provision(sqlite3 *db, const char *device, const char *const *stores, size_t n,
+                               shoal_diag *diag);
 
 /* Opens a ticket from HQ in one transaction. req (borrowed): {"store",
  * "category", "priority"?, "title"?, "region"?, "customer"?, "id"?,

@@ -54,15 +54,14 @@ shoal_err hub_media_name(sqlite3 *db, const shoal_form *f, const cJSON *data,
   return rc;
 }
 
-shoal_err hub_media_put_begin(sqlite3 *db, const char *dir, const char *sha,
-                              int64_t content_length, struct hub_media_put **out,
-                              shoal_diag *diag) {
+shoal_err hub_media_put_begin(sqlite3 *db, const char *dir, const char *sha, int64_t content_length,
+                              struct hub_media_put **out, shoal_diag *diag) {
   if (!shoal_media_hash_valid(sha))
     return shoal_fail(diag, SHOAL_EINPUT, "\"%.80s\" is not a SHA-256 (64 lower-case hex digits)",
                       sha);
   sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(db, "SELECT bytes, stored_ms FROM media WHERE sha256 = ?", &st,
-                                  diag);
+  shoal_err rc =
+      shoal_db_prepare(db, "SELECT bytes, stored_ms FROM media WHERE sha256 = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
@@ -84,8 +83,8 @@ shoal_err hub_media_put_begin(sqlite3 *db, const char *dir, const char *sha,
     return shoal_fail(diag, SHOAL_EINPUT, "a photo upload needs Content-Length (%lld bytes)",
                       (long long)bytes);
   if (content_length != bytes)
-    return shoal_fail(diag, SHOAL_EINPUT, "photo %s is %lld bytes, not %lld", sha,
-                      (long long)bytes, (long long)content_length);
+    return shoal_fail(diag, SHOAL_EINPUT, "photo %s is %lld bytes, not %lld", sha, (long long)bytes,
+                      (long long)content_length);
   struct hub_media_put *p = calloc(1, sizeof *p);
   if (!p)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
@@ -117,8 +116,8 @@ shoal_err hub_media_put_finish(sqlite3 *db, struct hub_media_put *p, shoal_diag 
   p->w = NULL;
   if (rc == SHOAL_OK) {
     sqlite3_stmt *st = NULL;
-    if ((rc = shoal_db_prepare(db, "UPDATE media SET stored_ms = ? WHERE sha256 = ?", &st,
-                               diag)) == SHOAL_OK) {
+    if ((rc = shoal_db_prepare(db, "UPDATE media SET stored_ms = ? WHERE sha256 = ?", &st, diag)) ==
+        SHOAL_OK) {
       sqlite3_bind_int64(st, 1, shoal_now_ms());
       sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
       int s = sqlite3_step(st);
@@ -133,8 +132,8 @@ shoal_err hub_media_put_finish(sqlite3 *db, struct hub_media_put *p, shoal_diag 
   return rc;
 }
 
-shoal_err hub_media_get(sqlite3 *db, const char *dir, const char *sha, char **path,
-                        int64_t *bytes, char *type_out, shoal_diag *diag) {
+shoal_err hub_media_get(sqlite3 *db, const char *dir, const char *sha, char **path, int64_t *bytes,
+                        char *type_out, shoal_diag *diag) {
   if (!shoal_media_hash_valid(sha))
     return shoal_fail(diag, SHOAL_EINPUT, "\"%.80s\" is not a SHA-256", sha);
   sqlite3_stmt *st = NULL;

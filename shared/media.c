@@ -45,8 +45,8 @@ char *shoal_media_path(const char *dir, const char *sha) {
 
 static shoal_err mkdir_one(const char *path, shoal_diag *diag) {
   if (mkdir(path, 0700) != 0 && errno != EEXIST)
-    return shoal_fail(diag, errno == ENOSPC ? SHOAL_EFULL : SHOAL_EIO, "cannot create %s: %s",
-                      path, strerror(errno));
+    return shoal_fail(diag, errno == ENOSPC ? SHOAL_EFULL : SHOAL_EIO, "cannot create %s: %s", path,
+                      strerror(errno));
   return SHOAL_OK;
 }
 
@@ -130,8 +130,8 @@ shoal_err shoal_media_writer_commit(struct shoal_media_writer *w, const char *ex
   mbedtls_sha256_finish_ret(&w->sha, digest);
   shoal_hex_encode(digest, sizeof digest, hex);
   if (w->expect_bytes >= 0 && w->written != w->expect_bytes) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "%lld bytes arrived, %lld expected",
-                    (long long)w->written, (long long)w->expect_bytes);
+    rc = shoal_fail(diag, SHOAL_EINPUT, "%lld bytes arrived, %lld expected", (long long)w->written,
+                    (long long)w->expect_bytes);
     goto cleanup;
   }
   if (expect_sha && strcmp(hex, expect_sha) != 0) {

@@ -127,8 +127,7 @@ static bool opens(const struct shoal_slacal *c, int64_t day) {
   int wd = (int)((((day % 7) + 7) % 7 + 3) % 7) + 1; /* 1970-01-01 was a Thursday (4) */
   if (!(c->days & (1u << wd)))
     return false;
-  return !c->nholidays ||
-         !bsearch(&day, c->holidays, c->nholidays, sizeof *c->holidays, cmp_i64);
+  return !c->nholidays || !bsearch(&day, c->holidays, c->nholidays, sizeof *c->holidays, cmp_i64);
 }
 
 /* The window of local day `day` in UTC ms: [*ws, *we). */

@@ -19,12 +19,12 @@
 #include "err.h"
 
 struct shoal_slacal {
-  bool set;           /* false: wall-clock minutes */
-  int offset_min;     /* store local time = UTC + offset */
-  unsigned days;      /* bit d set for ISO weekday d (1 = Monday .. 7 = Sunday) */
-  int open_min;       /* minute of day the window opens, 0..1439 */
-  int len_min;        /* window length in minutes, 1..1440 */
-  int64_t *holidays;  /* local days since 1970-01-01, sorted (owned) */
+  bool set;          /* false: wall-clock minutes */
+  int offset_min;    /* store local time = UTC + offset */
+  unsigned days;     /* bit d set for ISO weekday d (1 = Monday .. 7 = Sunday) */
+  int open_min;      /* minute of day the window opens, 0..1439 */
+  int len_min;       /* window length in minutes, 1..1440 */
+  int64_t *holidays; /* local days since 1970-01-01, sorted (owned) */
   size_t nholidays;
 };
 

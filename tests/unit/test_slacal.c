@@ -146,12 +146,12 @@ static void test_slacal_between_counts_open_time_only(void **state) {
   struct shoal_slacal c;
   cal_init(&c, OFFICE, "+08:00");
   /* Due Friday 17:00, resolved Monday 10:00: 1 h Friday + 1 h Monday. */
-  assert_int_equal(shoal_slacal_between(&c, at("2026-12-04T17:00:00+08:00"),
-                                        at("2026-12-07T10:00:00+08:00")),
-                   2 * HOUR);
-  assert_int_equal(shoal_slacal_between(&c, at("2026-12-05T10:00:00+08:00"),
-                                        at("2026-12-06T10:00:00+08:00")),
-                   0);
+  assert_int_equal(
+      shoal_slacal_between(&c, at("2026-12-04T17:00:00+08:00"), at("2026-12-07T10:00:00+08:00")),
+      2 * HOUR);
+  assert_int_equal(
+      shoal_slacal_between(&c, at("2026-12-05T10:00:00+08:00"), at("2026-12-06T10:00:00+08:00")),
+      0);
   assert_int_equal(shoal_slacal_between(&c, 5, 4), 0);
   shoal_slacal_cleanup(&c);
 }
@@ -238,7 +238,8 @@ static void test_slacal_ticket_due_late_hours_and_escalation(void **state) {
   cJSON_AddItemToArray(events,
                        ev(1, at("2026-12-04T16:00:00+08:00"), "open",
                           "{\"category\":\"pos\",\"priority\":\"normal\",\"region\":\"cn-sw\"}"));
-  cJSON_AddItemToArray(events, ev(2, at("2026-12-04T16:10:00+08:00"), "assign", "{\"tech\":\"li\"}"));
+  cJSON_AddItemToArray(events,
+                       ev(2, at("2026-12-04T16:10:00+08:00"), "assign", "{\"tech\":\"li\"}"));
   cJSON_AddItemToArray(events, ev(3, at("2026-12-09T09:00:00+08:00"), "scan", NULL));
   cJSON_AddItemToArray(events, ev(4, at("2026-12-09T10:30:00+08:00"), "resolve", NULL));
   cJSON *out = NULL;
