@@ -10,10 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "agent_checkout.h"
 #include "agent_forms.h"
+#include "agent_media.h"
+#include "agent_multipart.h"
 #include "agent_policy.h"
 #include "agent_status.h"
 #include "agent_tickets.h"
@@ -341,6 +344,12 @@ static bool need_body(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp
     shoal_httpd_reply_error(resp, 400, NULL, "a JSON body is required");
     return false;
   }
+  /* The server admits SHOAL_STORE_API_UPLOAD_MAX for photo uploads; JSON
+   * bodies keep their own bound. */
+  if (req->body_len > SHOAL_STORE_API_BODY_MAX) {
+    shoal_httpd_reply_error(resp, 413, NULL, "request body over the size limit");
+    return false;
+  }
   if (memchr(req->body, '\0', req->body_len)) {
     shoal_httpd_reply_error(resp, 400, NULL, "the body holds a NUL byte");
     return false;
@@ -507,8 +516,52 @@ static void h_forms(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp) 
 }
 
 /* validate (submit = false) or submit one form's data. */
+/* A multipart submission (SPEC 15): part "data" is the JSON object, every
+ * part with a filename is a photo for the field it names, stored in the
+ * media store; *data receives the data with the photo values. */
+static shoal_err multipart_data(struct shoal_httpd_req *req, const char *ctype,
+                                const shoal_form *f, cJSON **data, shoal_diag *d) {
+  struct agent_multipart_part parts[AGENT_MULTIPART_PARTS_MAX];
+  size_t n = 0;
+  cJSON *out = NULL;
+  shoal_err rc = agent_multipart_parse(ctype, req->body, req->body_len, parts, &n, d);
+  for (size_t i = 0; rc == SHOAL_OK && i < n; i++)
+    if (strcmp(parts[i].name, "data") == 0 && !parts[i].has_filename)
+      rc = shoal_forms_data_parse(parts[i].data, parts[i].len, &out, d);
+  if (rc == SHOAL_OK && !out)
+    out = cJSON_CreateObject();
+  for (size_t i = 0; rc == SHOAL_OK && i < n; i++) {
+    if (strcmp(parts[i].name, "data") == 0 && !parts[i].has_filename)
+      continue;
+    cJSON *photo = NULL;
+    if (!parts[i].has_filename)
+      rc = shoal_fail(d, SHOAL_EINPUT, "multipart part %s is not a file (photos are files; the "
+                      "other fields go in part \"data\")", parts[i].name);
+    else if ((rc = agent_media_photo_field(f, parts[i].name, d)) == SHOAL_OK &&
+             (rc = agent_media_add_buffer(CTX(req), parts[i].data, parts[i].len, parts[i].type,
+                                          &photo, d)) == SHOAL_OK) {
+      cJSON_DeleteItemFromObjectCaseSensitive(out, parts[i].name);
+      cJSON_AddItemToObject(out, parts[i].name, photo);
+    }
+  }
+  if (rc != SHOAL_OK) {
+    cJSON_Delete(out);
+    return rc;
+  }
+  *data = out;
+  return SHOAL_OK;
+}
+
 static void form_data(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp, bool submit) {
-  if (!need_module(req, resp, SHOAL_MOD_FORMS) || !need_body(req, resp))
+  const char *ctype = shoal_httpd_header(req, "Content-Type");
+  bool multipart = submit && ctype && strncasecmp(ctype, "multipart/form-data", 19) == 0;
+  if (!need_module(req, resp, SHOAL_MOD_FORMS))
+    return;
+  if (multipart && (!req->body || !req->body_len)) {
+    shoal_httpd_reply_error(resp, 400, NULL, "an empty multipart body");
+    return;
+  }
+  if (!multipart && !need_body(req, resp))
     return;
   struct snap *s = snap_get(API(req));
   shoal_diag d = {{0}};
@@ -519,9 +572,14 @@ static void form_data(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp
   char id[AGENT_FORM_SUBMISSION_ID_MAX];
   unsigned status = 200;
   shoal_err rc = agent_forms_find(s->forms, req->params[0], &f, &idx, &d);
-  if (rc == SHOAL_OK && (rc = shoal_forms_data_parse(req->body, req->body_len, &data, &d)) ==
-                            SHOAL_OK)
+  if (rc == SHOAL_OK)
+    rc = multipart ? multipart_data(req, ctype, f, &data, &d)
+                   : shoal_forms_data_parse(req->body, req->body_len, &data, &d);
+  if (rc == SHOAL_OK)
     rc = shoal_form_validate(f, data, &r, &d);
+  /* Photo values must name files this device holds (SPEC 15). */
+  if (rc == SHOAL_OK && submit && r.valid)
+    rc = agent_media_check(CTX(req), f, r.data, &d);
   if (rc != SHOAL_OK)
     goto done;
   if (!r.valid || !submit) {
@@ -750,7 +808,7 @@ shoal_err agent_api_start(const struct agent_ctx *ctx, struct agent_api **out, s
       .thread_ctx_new = worker_new,
       .thread_ctx_free = worker_free,
       .thread_ctx_user = api,
-      .body_max = SHOAL_STORE_API_BODY_MAX,
+      .body_max = SHOAL_STORE_API_UPLOAD_MAX, /* JSON routes: need_body bounds them */
       .realm = "shoal-agent",
       .log = &api->log,
   };

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_media.h"
 #include "agent_outbox.h"
 #include "agent_policy.h"
 #include "agent_tickets.h"
@@ -243,6 +244,7 @@ shoal_err agent_forms_record(struct agent_ctx *ctx, const shoal_form *f, const c
   cJSON_AddStringToObject(body, "at", at);
   if ((rc = agent_outbox_append(ctx, "form", body, &seq, NULL, diag)) != SHOAL_OK ||
       (rc = insert_rows(ctx, f, id, def_id, data, now, seq, requests, diag)) != SHOAL_OK ||
+      (rc = agent_media_link_in_tx(ctx, f, r->data, seq, diag)) != SHOAL_OK ||
       (rc = shoal_db_commit(ctx->db, diag)) != SHOAL_OK)
     goto rollback;
   memcpy(out_id, id, sizeof id);

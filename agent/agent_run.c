@@ -19,6 +19,7 @@
 #include "agent_sync.h"
 #include "agent_tickets.h"
 #include "agent_trust.h"
+#include "agent_upload.h"
 #include "cli.h"
 #include "db.h"
 #include "jsonx.h"
@@ -31,7 +32,8 @@
 #define POLL_IDLE_MS 1000     /* re-read the outbox at least this often when idle */
 #define CONNACK_TIMEOUT_MS 15000
 #define SHUTDOWN_FLUSH_MS 2000
-#define NSUBS 7
+#define NSUBS_FIXED 6 /* policy x3, own device down, ack, trust; + one down per served store */
+#define NSUBS_MAX (NSUBS_FIXED + SHOAL_SERVES_MAX)
 /* A policy accepted mid-session is reported to the hub in a fresh hello
  * (the connect hello goes out before the retained policies arrive), once
  * the burst of retained topics has settled. */
@@ -52,7 +54,8 @@ struct run {
   const char *prefix;
   char client_id[2 * SHOAL_ID_MAX + 16];
   char t_up[SHOAL_TOPIC_MAX], t_ack[SHOAL_TOPIC_MAX], t_presence[SHOAL_TOPIC_MAX];
-  char subs[NSUBS][SHOAL_TOPIC_MAX];
+  char subs[NSUBS_MAX][SHOAL_TOPIC_MAX];
+  int nsubs;
   char will[512];
   /* session */
   bool session;     /* TCP connected, CONNACK pending or accepted */
@@ -73,6 +76,7 @@ struct run {
   bool ack_seen;      /* acks arrived this turn, highest in ack_pending */
   int64_t ack_pending;
   struct agent_sync_batch batch;
+  struct agent_uploader *uploader; /* photos (SPEC 15); NULL without hub_url */
   struct agent_api *api; /* the store API (SPEC 11): its own threads, no broker needed */
   int64_t api_retry_at;  /* address busy at start: try again then (0: no retry due) */
 };
@@ -133,6 +137,7 @@ static void apply_acks(struct run *r) {
     return;
   }
   if (advanced) {
+    agent_uploader_kick(r->uploader); /* photos of acked submissions may go */
     r->acked = acked;
     r->last_progress = shoal_mono_ms();
     r->resend_ms = SHOAL_SYNC_RESEND_MS;
@@ -182,8 +187,11 @@ static void cb_message(void *user, const char *topic, const void *payload, size_
     handle_policy(r, k, a, payload, len);
     break;
   case SHOAL_TOPIC_DOWN_STORE:
+    if (shoal_agent_config_serves(&r->ctx.cfg, a))
+      handle_down(r, payload, len);
+    break;
   case SHOAL_TOPIC_DOWN_DEVICE:
-    if (strcmp(a, r->ctx.cfg.store) == 0)
+    if (strcmp(a, r->ctx.cfg.store) == 0 && strcmp(b, r->ctx.cfg.device) == 0)
       handle_down(r, payload, len);
     break;
   case SHOAL_TOPIC_TRUST:
@@ -246,7 +254,7 @@ static void session_setup(struct run *r) {
   shoal_diag d = {{0}};
   r->need_setup = false;
   r->hello_due = 0; /* the connect hello below reports what is applied */
-  for (int i = 0; i < NSUBS; i++)
+  for (int i = 0; i < r->nsubs; i++)
     if (shoal_mqtt_subscribe(r->m, r->subs[i], 1, &d) != SHOAL_OK) {
       log_diag(r, SHOAL_LOG_WARN, "subscribe", &d);
       r->lost = true;
@@ -366,16 +374,20 @@ static shoal_err run_setup(struct run *r, shoal_diag *diag) {
                                c->region, NULL)) != SHOAL_OK ||
       (rc = shoal_topic_format(r->subs[2], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_POLICY_STORE,
                                c->store, NULL)) != SHOAL_OK ||
-      (rc = shoal_topic_format(r->subs[3], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_DOWN_STORE,
-                               c->store, NULL)) != SHOAL_OK ||
-      (rc = shoal_topic_format(r->subs[4], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_DOWN_DEVICE,
+      (rc = shoal_topic_format(r->subs[3], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_DOWN_DEVICE,
                                c->store, c->device)) != SHOAL_OK)
     return shoal_fail(diag, SHOAL_ECONFIG, "%s: topic_prefix \"%s\" makes topics too long",
                       c->path, r->prefix);
-  snprintf(r->subs[5], SHOAL_TOPIC_MAX, "%s", r->t_ack);
-  if ((rc = shoal_topic_format(r->subs[6], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_TRUST, NULL,
+  snprintf(r->subs[4], SHOAL_TOPIC_MAX, "%s", r->t_ack);
+  if ((rc = shoal_topic_format(r->subs[5], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_TRUST, NULL,
                                NULL)) != SHOAL_OK)
     return shoal_fail(diag, SHOAL_ECONFIG, "%s: topic_prefix too long", c->path);
+  /* SPEC 15: the down topic of every store this device serves. */
+  r->nsubs = NSUBS_FIXED;
+  for (size_t i = 0; i < c->nserves; i++)
+    if ((rc = shoal_topic_format(r->subs[r->nsubs++], SHOAL_TOPIC_MAX, r->prefix,
+                                 SHOAL_TOPIC_DOWN_STORE, c->serves[i], NULL)) != SHOAL_OK)
+      return shoal_fail(diag, SHOAL_ECONFIG, "%s: topic_prefix too long", c->path);
   snprintf(r->will, sizeof r->will, "{\"online\":false,\"device\":\"%s\",\"store\":\"%s\"}",
            c->device, c->store);
   struct shoal_mqtt_opts o = {
@@ -464,7 +476,8 @@ int agent_cmd_run(int argc, char **argv) {
   if ((rc = agent_ctx_open(&r->ctx, config, &diag)) != SHOAL_OK ||
       (rc = agent_trust_load(&r->ctx, &r->trust, &diag)) != SHOAL_OK ||
       (rc = run_setup(r, &diag)) != SHOAL_OK ||
-      (rc = agent_sync_acked(&r->ctx, &r->acked, &diag)) != SHOAL_OK)
+      (rc = agent_sync_acked(&r->ctx, &r->acked, &diag)) != SHOAL_OK ||
+      (rc = agent_uploader_start(&r->ctx, &r->uploader, &diag)) != SHOAL_OK)
     goto fail;
   if ((rc = api_try_start(r, &diag)) != SHOAL_OK)
     goto fail;
@@ -529,6 +542,7 @@ fail:
   exit_code = shoal_cli_fail(AGENT_PROG, rc, &diag);
 cleanup:
   if (r) {
+    agent_uploader_stop(r->uploader);
     agent_api_stop(r->api);
     agent_sync_batch_clear(&r->batch);
     shoal_mqtt_free(r->m);

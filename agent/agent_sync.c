@@ -401,6 +401,11 @@ shoal_err agent_sync_hello(struct agent_ctx *ctx, shoal_diag *diag) {
     if (ctx->profile.modules & all[i])
       cJSON_AddItemToArray(mods, cJSON_CreateString(shoal_module_name(all[i])));
   cJSON_AddStringToObject(body, "agent_version", SHOAL_VERSION);
+  /* SPEC 15: the stores whose tickets this device writes (the hub trusts
+   * the list only for devices it did not provision). */
+  cJSON *serves = cJSON_AddArrayToObject(body, "serves");
+  for (size_t i = 0; serves && i < ctx->cfg.nserves; i++)
+    cJSON_AddItemToArray(serves, cJSON_CreateString(ctx->cfg.serves[i]));
   if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = true;

@@ -244,12 +244,42 @@ shoal_err agent_ticket_open_in_tx(struct agent_ctx *ctx, const cJSON *fields, ch
   return SHOAL_OK;
 }
 
+/* SPEC 15: an event is refused unless this device holds the (opened)
+ * ticket and its local state allows the kind; the merge still keeps such
+ * events when they come from other devices. */
+static shoal_err check_local(struct agent_ctx *ctx, const char *id, const char *kind,
+                             shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  char state[16] = "";
+  shoal_err rc = shoal_db_prepare(
+      ctx->db, "SELECT state FROM tickets WHERE id = ? AND store IS NOT NULL", &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  int s = sqlite3_step(st);
+  if (s == SQLITE_ROW)
+    shoal_strlcpy(state, (const char *)sqlite3_column_text(st, 0), sizeof state);
+  else if (s == SQLITE_DONE)
+    rc = shoal_fail(diag, SHOAL_ENOTFOUND, "no such ticket %s on this device", id);
+  else
+    rc = shoal_db_fail(ctx->db, s, "read ticket", diag);
+  sqlite3_finalize(st);
+  if (rc != SHOAL_OK)
+    return rc;
+  if ((rc = shoal_ticket_kind_allowed(state, kind, diag)) != SHOAL_OK)
+    shoal_diag_prefix(diag, "ticket %s", id);
+  return rc;
+}
+
 shoal_err agent_ticket_event_in_tx(struct agent_ctx *ctx, const char *id, const char *kind,
                                    const cJSON *fields, shoal_diag *diag) {
   if (strcmp(kind, "open") == 0)
     return shoal_fail(diag, SHOAL_EINPUT, "use `ticket open` to open a ticket");
   if (!shoal_id_valid(id))
     return shoal_fail(diag, SHOAL_EINPUT, "ticket id \"%.80s\" is not a valid identifier", id);
+  shoal_err crc = check_local(ctx, id, kind, diag);
+  if (crc != SHOAL_OK)
+    return crc;
   cJSON *body = cJSON_CreateObject();
   cJSON_AddStringToObject(body, "ticket", id);
   cJSON_AddStringToObject(body, "kind", kind);
@@ -320,9 +350,13 @@ shoal_err agent_ticket_list(struct agent_ctx *ctx, const char *state, cJSON **ou
   return SHOAL_OK;
 }
 
-/* Stores one event envelope from the hub; adds its ticket to touched. */
-static shoal_err remote_event(struct agent_ctx *ctx, const cJSON *env, cJSON *touched,
-                              uint64_t *max_hlc, shoal_diag *diag) {
+/* Stores one event envelope from the hub; adds its ticket to touched.
+ * ticket (not NULL for the events inside a sync) is the id they must all
+ * name; a lone event must come from a store this device serves. Events
+ * inside a sync may come from any store's devices (a technician of another
+ * store who serves this one): the hub merged them. */
+static shoal_err remote_event(struct agent_ctx *ctx, const cJSON *env, const char *ticket,
+                              cJSON *touched, uint64_t *max_hlc, shoal_diag *diag) {
   struct shoal_event ev;
   char tid[SHOAL_ID_MAX + 1], kind[SHOAL_TICKET_KIND_MAX];
   char *text = NULL;
@@ -331,9 +365,14 @@ static shoal_err remote_event(struct agent_ctx *ctx, const cJSON *env, cJSON *to
     return rc == SHOAL_ENOMEM ? rc : SHOAL_EINPUT;
   if ((rc = shoal_ticket_event_check(&ev, tid, kind, diag)) != SHOAL_OK)
     goto cleanup;
-  if (strcmp(ev.store, ctx->cfg.store) != 0) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "ticket event of store %s sent to store %s", ev.store,
-                    ctx->cfg.store);
+  if (ticket && strcmp(tid, ticket) != 0) {
+    rc = shoal_fail(diag, SHOAL_EINPUT, "ticket sync of %s carries an event of ticket %s", ticket,
+                    tid);
+    goto cleanup;
+  }
+  if (!ticket && !shoal_agent_config_serves(&ctx->cfg, ev.store)) {
+    rc = shoal_fail(diag, SHOAL_EINPUT, "ticket event of store %s, which device %s does not serve",
+                    ev.store, ctx->cfg.device);
     goto cleanup;
   }
   if (!(text = shoal_json_print(env))) {
@@ -380,15 +419,22 @@ shoal_err agent_tickets_apply_remote(struct agent_ctx *ctx, const char *payload,
   if (cJSON_IsString(kind) && strcmp(kind->valuestring, "sync") == 0) {
     /* The hub's merged view: every event of the ticket it holds. */
     const cJSON *events = cJSON_GetObjectItemCaseSensitive(body, "events"), *e;
-    if (!cJSON_IsArray(events)) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "ticket sync without an events array");
+    const cJSON *tk = cJSON_GetObjectItemCaseSensitive(body, "ticket");
+    const cJSON *store = cJSON_GetObjectItemCaseSensitive(root, "store");
+    if (!cJSON_IsArray(events) || !cJSON_IsString(tk) || !cJSON_IsString(store)) {
+      rc = shoal_fail(diag, SHOAL_EINPUT, "ticket sync without a ticket, store or events array");
+      goto cleanup;
+    }
+    if (!shoal_agent_config_serves(&ctx->cfg, store->valuestring)) {
+      rc = shoal_fail(diag, SHOAL_EINPUT, "ticket sync for store %.64s, which device %s does not "
+                      "serve", store->valuestring, ctx->cfg.device);
       goto cleanup;
     }
     cJSON_ArrayForEach(e, events) {
-      if ((rc = remote_event(ctx, e, touched, &max_hlc, diag)) != SHOAL_OK)
+      if ((rc = remote_event(ctx, e, tk->valuestring, touched, &max_hlc, diag)) != SHOAL_OK)
         goto cleanup;
     }
-  } else if ((rc = remote_event(ctx, root, touched, &max_hlc, diag)) != SHOAL_OK) {
+  } else if ((rc = remote_event(ctx, root, NULL, touched, &max_hlc, diag)) != SHOAL_OK) {
     goto cleanup;
   }
   const cJSON *t;
@@ -417,8 +463,21 @@ shoal_err agent_ticket_scan(struct agent_ctx *ctx, const char *code, const cJSON
   shoal_err rc = agent_trust_load(ctx, &trust, diag);
   if (rc != SHOAL_OK)
     return rc;
-  rc = shoal_wo_code_verify(code, (const struct shoal_pubkey *const *)trust.keys, trust.n,
-                            ctx->cfg.store, shoal_now_ms() / 1000, id, &expires, diag);
+  /* SPEC 15: a code for any store this device serves, and no other. */
+  rc = SHOAL_ESCOPE;
+  for (size_t i = 0; i < ctx->cfg.nserves && rc == SHOAL_ESCOPE; i++)
+    rc = shoal_wo_code_verify(code, (const struct shoal_pubkey *const *)trust.keys, trust.n,
+                              ctx->cfg.serves[i], shoal_now_ms() / 1000, id, &expires, diag);
+  if (rc == SHOAL_ESCOPE) {
+    char list[SHOAL_SERVES_MAX * (SHOAL_ID_MAX + 2)] = "";
+    for (size_t i = 0; i < ctx->cfg.nserves; i++) {
+      if (i)
+        strcat(list, ", ");
+      strcat(list, ctx->cfg.serves[i]);
+    }
+    shoal_fail(diag, SHOAL_ESCOPE,
+               "work-order code is for another store, not one this device serves (%s)", list);
+  }
   agent_trust_cleanup(&trust);
   if (rc != SHOAL_OK) {
     shoal_diag_prefix(diag, "scan refused");

@@ -20,7 +20,9 @@ shoal_err agent_ticket_open_in_tx(struct agent_ctx *ctx, const cJSON *fields, ch
 
 /* Records one ticket event of kind (not "open") with fields (borrowed; may
  * be NULL) for ticket id inside the caller's transaction: outbox row, local
- * event row and the re-folded ticket. */
+ * event row and the re-folded ticket. SHOAL_ENOTFOUND ("no such ticket")
+ * when the device does not hold the ticket; SHOAL_EINPUT naming both
+ * states when the kind is not allowed from the local state. */
 shoal_err agent_ticket_event_in_tx(struct agent_ctx *ctx, const char *id, const char *kind,
                                    const cJSON *fields, shoal_diag *diag);
 

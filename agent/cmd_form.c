@@ -10,6 +10,7 @@
 #include "agent_cli.h"
 #include "agent_ctx.h"
 #include "agent_forms.h"
+#include "agent_media.h"
 #include "cli.h"
 #include "forms.h"
 #include "jsonx.h"
@@ -29,6 +30,8 @@ static const struct shoal_argspec submit_opts[] = {
     {"config", 'c', true, false, "CONFIG", "agent config file (required)"},
     {"form", 0, true, false, "ID", "form id (required)"},
     {"data", 0, true, false, "FILE|-", "submitted data, a JSON object (required)"},
+    {"attach", 0, true, true, "FIELD=PATH",
+     "photo field: copy the file into the media store and upload it (repeatable)"},
 };
 static const struct shoal_argspec list_opts[] = {
     {"config", 'c', true, false, "CONFIG", "agent config file (required)"},
@@ -196,10 +199,41 @@ cleanup:
   return exit_code;
 }
 
+/* --attach FIELD=PATH (SPEC 15): each file goes into the media store and
+ * its {"sha256", "bytes", "type"} becomes the field's value. The field must
+ * be one of the form's photo fields; the limits of the media store apply
+ * before anything is recorded. */
+static shoal_err attach_photos(struct agent_ctx *ctx, const shoal_form *f,
+                               const struct shoal_args *a, cJSON *data, shoal_diag *diag) {
+  int n = shoal_args_count(a, "attach");
+  if (n > SHOAL_MEDIA_ATTACH_MAX)
+    return shoal_fail(diag, SHOAL_EINPUT, "at most %d --attach files", SHOAL_MEDIA_ATTACH_MAX);
+  for (int i = 0; i < n; i++) {
+    const char *spec = shoal_args_at(a, "attach", i);
+    const char *eq = strchr(spec, '=');
+    char field[SHOAL_ID_MAX + 1];
+    if (!eq || eq == spec || !eq[1] || (size_t)(eq - spec) > SHOAL_ID_MAX)
+      return shoal_fail(diag, SHOAL_EINPUT, "--attach \"%.80s\" must be FIELD=PATH", spec);
+    memcpy(field, spec, (size_t)(eq - spec));
+    field[eq - spec] = '\0';
+    cJSON *value = NULL;
+    shoal_err rc = agent_media_photo_field(f, field, diag);
+    if (rc == SHOAL_OK)
+      rc = agent_media_add_file(ctx, eq + 1, &value, diag);
+    if (rc != SHOAL_OK) {
+      shoal_diag_prefix(diag, "--attach %s", field);
+      return rc;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(data, field);
+    cJSON_AddItemToObject(data, field, value);
+  }
+  return SHOAL_OK;
+}
+
 static int cmd_submit(int argc, char **argv) {
   struct shoal_args a;
   int x = parse(&a, submit_opts, N(submit_opts), argc, argv, "submit",
-                AGENT_PROG " form submit -c CONFIG --form ID --data FILE|-",
+                AGENT_PROG " form submit -c CONFIG --form ID --data FILE|- [--attach FIELD=PATH ...]",
                 "Validates the data against the form in effect on this device and, if valid,\n"
                 "records it durably with its outbox event and opens the tickets the form's\n"
                 "on_submit asks for; prints {\"id\", \"tickets\": [ticket ids]}. Works offline.\n"
@@ -226,7 +260,10 @@ static int cmd_submit(int argc, char **argv) {
   shoal_err rc = open_ctx(&ctx, config, &c, &diag);
   if (rc != SHOAL_OK || (rc = find_form(&c, form, &f, &idx, &diag)) != SHOAL_OK ||
       (rc = load_data(data_path, &data, &diag)) != SHOAL_OK ||
+      (rc = attach_photos(&ctx, f, &a, data, &diag)) != SHOAL_OK ||
       (rc = shoal_form_validate(f, data, &r, &diag)) != SHOAL_OK)
+    goto fail;
+  if (r.valid && (rc = agent_media_check(&ctx, f, r.data, &diag)) != SHOAL_OK)
     goto fail;
   if (!r.valid) {
     if (!(out = shoal_form_result_json(&r))) {

@@ -23,6 +23,7 @@
 #include "hub_ca.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
+#include "hub_dispatch.h"
 #include "jsonx.h"
 #include "profile.h"
 #include "sbuf.h"
@@ -179,7 +180,8 @@ static shoal_err default_region(struct hub_ctx *ctx, const char *device, const c
 }
 
 static char *agent_config_json(const struct hub_ctx *ctx, const char *device, const char *store,
-                               const char *region, const char *profile_file, bool with_trust) {
+                               const char *region, const char *profile_file, bool with_trust,
+                               const char *const *serves, size_t nserves) {
   cJSON *o = cJSON_CreateObject(), *mqtt = NULL, *tls = NULL, *trust = NULL;
   char *text = NULL;
   if (!o || !cJSON_AddStringToObject(o, "device", device) ||
@@ -199,6 +201,12 @@ static char *agent_config_json(const struct hub_ctx *ctx, const char *device, co
   if (with_trust && (!(trust = cJSON_AddObjectToObject(o, "trust")) ||
                      !cJSON_AddStringToObject(trust, "policy_pub", "policy-pub.pem")))
     goto cleanup;
+  if (nserves) {
+    cJSON *arr = cJSON_AddArrayToObject(o, "serves");
+    for (size_t i = 0; i < nserves; i++)
+      if (!arr || !cJSON_AddItemToArray(arr, cJSON_CreateString(serves[i])))
+        goto cleanup;
+  }
   text = cJSON_Print(o);
 cleanup:
   cJSON_Delete(o);
@@ -235,6 +243,8 @@ static const struct shoal_argspec provision_spec[] = {
     {"profile", 0, true, false, "NAME",
      "firmware profile name or file (default " DEFAULT_PROFILE ")"},
     {"days", 0, true, false, "N", "certificate lifetime in days (default 1825)"},
+    {"serves", 0, true, false, "S1,S2",
+     "stores whose tickets the device handles (default: its store); the ACL grants exactly these"},
     {"force", 0, false, false, NULL, "re-provision a device already provisioned for another store"},
     {"revoke", 0, false, false, NULL,
      "revoke --device (drop it from the ACL at the next broker-config)"},
@@ -297,6 +307,37 @@ int hub_cmd_provision(int argc, char **argv) {
       return shoal_cli_usage_error(HUB_PROG, "provision", "--days must be 1..36500");
     days = (int)d;
   }
+  /* --serves S1,S2 (SPEC 15): checked like every identifier, before
+   * anything is written. */
+  char serves_buf[SHOAL_SERVES_MAX * (SHOAL_ID_MAX + 1) + 1];
+  const char *serves[SHOAL_SERVES_MAX];
+  size_t nserves = 0;
+  const char *serves_arg = shoal_args_get(&a, "serves");
+  if (serves_arg && !do_revoke) {
+    if (!shoal_strlcpy(serves_buf, serves_arg, sizeof serves_buf))
+      return shoal_cli_usage_error(HUB_PROG, "provision", "--serves lists too many stores");
+    for (char *save = NULL, *tok = strtok_r(serves_buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+      if (nserves == SHOAL_SERVES_MAX)
+        return shoal_cli_usage_error(HUB_PROG, "provision", "--serves lists more than %d stores",
+                                     SHOAL_SERVES_MAX);
+      if (!shoal_id_valid(tok)) {
+        rc = shoal_fail(&diag, SHOAL_EINPUT,
+                        "--serves: \"%s\" is not a valid store identifier; nothing was issued",
+                        tok);
+        goto cleanup;
+      }
+      bool dup = false;
+      for (size_t i = 0; i < nserves; i++)
+        dup = dup || strcmp(serves[i], tok) == 0;
+      if (!dup)
+        serves[nserves++] = tok;
+    }
+    if (nserves == 0)
+      return shoal_cli_usage_error(HUB_PROG, "provision", "--serves needs at least one store");
+  } else if (store) {
+    serves[nserves++] = store;
+  }
   if ((rc = hub_ctx_open(&ctx, config, &diag)) != SHOAL_OK)
     goto cleanup;
   if ((rc = shoal_db_begin(ctx.db, &diag)) != SHOAL_OK)
@@ -351,7 +392,8 @@ int hub_cmd_provision(int argc, char **argv) {
   if ((rc = hub_ca_issue(ca, HUB_CERT_DEVICE, device, NULL, 0, days, &cert, &key, serial, &diag)) !=
       SHOAL_OK)
     goto cleanup;
-  if (!(conf = agent_config_json(&ctx, device, store, region, prof_file, pub != NULL))) {
+  if (!(conf = agent_config_json(&ctx, device, store, region, prof_file, pub != NULL, serves,
+                                 serves_arg ? nserves : 0))) {
     rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
   }
@@ -392,6 +434,8 @@ int hub_cmd_provision(int argc, char **argv) {
       rc = shoal_db_fail(ctx.db, s, "record the provisioned device", &diag);
       goto cleanup;
     }
+    if ((rc = hub_serves_provision(ctx.db, device, serves, nserves, &diag)) != SHOAL_OK)
+      goto cleanup;
   }
   if ((rc = shoal_db_commit(ctx.db, &diag)) != SHOAL_OK)
     goto cleanup;
@@ -401,6 +445,9 @@ int hub_cmd_provision(int argc, char **argv) {
     cJSON_AddStringToObject(res, "device", device);
     cJSON_AddStringToObject(res, "store", store);
     cJSON_AddStringToObject(res, "region", region);
+    cJSON *sv = cJSON_AddArrayToObject(res, "serves");
+    for (size_t i = 0; sv && i < nserves; i++)
+      cJSON_AddItemToArray(sv, cJSON_CreateString(serves[i]));
     cJSON_AddStringToObject(res, "profile", prof.name);
     cJSON_AddStringToObject(res, "config", conf_path);
     cJSON_AddStringToObject(res, "dir", out_abs);
@@ -441,6 +488,35 @@ static shoal_err acl_topic(struct shoal_sbuf *b, const char *access, const char 
   return rc;
 }
 
+/* Read grants on P/down/{store} for each store device serves (SPEC 15):
+ * its provisioned list, or its own store for a device provisioned before
+ * serves existed. */
+static shoal_err acl_down(struct hub_ctx *ctx, struct shoal_sbuf *b, const char *P, const char *d,
+                          const char *S, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(ctx->db,
+                                  "SELECT store FROM device_serves WHERE device = ? AND "
+                                  "source = 'provision' ORDER BY store",
+                                  &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, d, -1, SQLITE_STATIC);
+  int s, n = 0;
+  while (rc == SHOAL_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *x = (const char *)sqlite3_column_text(st, 0);
+    if (!x || !shoal_id_valid(x))
+      continue;
+    n++;
+    if ((rc = acl_topic(b, "read", P, SHOAL_TOPIC_DOWN_STORE, x, NULL)) != SHOAL_OK)
+      rc = shoal_fail(diag, rc, "ACL down topic of store %s for device %s", x, d);
+  }
+  sqlite3_finalize(st);
+  if (rc == SHOAL_OK && n == 0 &&
+      (rc = acl_topic(b, "read", P, SHOAL_TOPIC_DOWN_STORE, S, NULL)) != SHOAL_OK)
+    rc = shoal_fail(diag, rc, "ACL down topic for device %s", d);
+  return rc;
+}
+
 static shoal_err write_acl(struct hub_ctx *ctx, const char *path, int *ndevices, shoal_diag *diag) {
   struct shoal_sbuf b = {.max = ACL_MAX_BYTES};
   sqlite3_stmt *st = NULL;
@@ -472,7 +548,6 @@ static shoal_err write_acl(struct hub_ctx *ctx, const char *path, int *ndevices,
     if ((rc = acl_topic(&b, "write", P, SHOAL_TOPIC_UP, S, d)) ||
         (rc = acl_topic(&b, "write", P, SHOAL_TOPIC_PRESENCE, S, d)) ||
         (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_ACK, S, d)) ||
-        (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_DOWN_STORE, S, NULL)) ||
         (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_DOWN_DEVICE, S, d)) ||
         (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_POLICY_GLOBAL, NULL, NULL)) ||
         (rc = acl_topic(&b, "read", P, SHOAL_TOPIC_POLICY_REGION, R, NULL)) ||
@@ -481,6 +556,8 @@ static shoal_err write_acl(struct hub_ctx *ctx, const char *path, int *ndevices,
       rc = shoal_fail(diag, rc, "ACL topic for device %s", d);
       goto cleanup;
     }
+    if ((rc = acl_down(ctx, &b, P, d, S, diag)) != SHOAL_OK)
+      goto cleanup;
     n++;
   }
   if (s != SQLITE_DONE) {

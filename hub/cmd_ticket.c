@@ -11,6 +11,7 @@
 #include "db.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
+#include "hub_dispatch.h"
 #include "hub_tickets.h"
 #include "jsonx.h"
 #include "signing.h"
@@ -30,6 +31,19 @@ static const struct shoal_argspec opts[] = {
     {"to", 0, true, false, "ISO", "statement: period end (exclusive)"},
     {"format", 0, true, false, "json|csv", "statement: output format (default json)"},
     {"state", 0, true, false, "STATE", "list: only tickets in this state"},
+    {"data", 0, true, false, "FILE|-|JSON", "open/event: the fields as a JSON object"},
+    {"region", 0, true, false, "R", "open: the store's region (default: as the hub knows it)"},
+    {"category", 0, true, false, "TEXT", "open: category"},
+    {"priority", 0, true, false, "P", "open/priority event: low, normal, high, urgent"},
+    {"title", 0, true, false, "TEXT", "open: title"},
+    {"customer", 0, true, false, "JSON", "open: customer object {id, tier, tags}"},
+    {"tech", 0, true, false, "TECH", "open/assign: technician"},
+    {"group", 0, true, false, "GROUP", "open/assign: group"},
+    {"kind", 0, true, false, "KIND", "event: assign, labor, part, note, cancel, priority, ..."},
+    {"minutes", 0, true, false, "N", "event labor: minutes"},
+    {"sku", 0, true, false, "SKU", "event part: SKU"},
+    {"qty", 0, true, false, "N", "event part: quantity"},
+    {"text", 0, true, false, "TEXT", "event note: text"},
 };
 #define NOPTS ((int)(sizeof opts / sizeof opts[0]))
 
@@ -174,6 +188,101 @@ static int do_list(struct hub_ctx *ctx, const struct shoal_args *a) {
   return rc == SHOAL_OK ? 0 : shoal_cli_fail(HUB_PROG, rc, &diag);
 }
 
+/* ---- dispatch (SPEC 15) ------------------------------------------------- */
+
+/* The request object: --data (a file, "-" or inline JSON) overlaid with
+ * the individual options. */
+static shoal_err gather(const struct shoal_args *a, bool open, cJSON **out, shoal_diag *diag) {
+  static const char *const strs[] = {"store", "region", "category", "priority", "title",
+                                     "tech",  "group",  "kind",     "sku",      "text"};
+  static const char *const ints[] = {"minutes", "qty"};
+  const char *data = shoal_args_get(a, "data");
+  cJSON *o = NULL;
+  shoal_err rc = SHOAL_OK;
+  if (data && data[0] == '{')
+    rc = strlen(data) > SHOAL_FORM_DATA_MAX_BYTES
+             ? shoal_fail(diag, SHOAL_ELIMIT, "--data is too long")
+             : shoal_json_parse(data, strlen(data), &o, diag);
+  else if (data)
+    rc = shoal_json_load_file(data, SHOAL_FORM_DATA_MAX_BYTES, &o, diag);
+  else
+    o = cJSON_CreateObject();
+  if (rc != SHOAL_OK)
+    return rc;
+  if (!cJSON_IsObject(o)) {
+    cJSON_Delete(o);
+    return shoal_fail(diag, SHOAL_EINPUT, "--data must hold a JSON object");
+  }
+  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+    const char *v = shoal_args_get(a, strs[i]);
+    if (!v || (open && strcmp(strs[i], "kind") == 0))
+      continue;
+    cJSON_DeleteItemFromObjectCaseSensitive(o, strs[i]);
+    cJSON_AddStringToObject(o, strs[i], v);
+  }
+  for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+    const char *v = shoal_args_get(a, ints[i]);
+    if (!v)
+      continue;
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    if (!*v || *end) {
+      cJSON_Delete(o);
+      return shoal_fail(diag, SHOAL_EINPUT, "--%s must be an integer, not \"%s\"", ints[i], v);
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(o, ints[i]);
+    cJSON_AddNumberToObject(o, ints[i], (double)n);
+  }
+  const char *cust = shoal_args_get(a, "customer");
+  if (cust) {
+    cJSON *c = NULL;
+    if ((rc = shoal_json_parse(cust, strlen(cust), &c, diag)) != SHOAL_OK) {
+      shoal_diag_prefix(diag, "--customer");
+      cJSON_Delete(o);
+      return rc;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "customer");
+    cJSON_AddItemToObject(o, "customer", c);
+  }
+  const char *id = shoal_args_get(a, "ticket");
+  if (open && id) {
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "id");
+    cJSON_AddStringToObject(o, "id", id);
+  }
+  *out = o;
+  return SHOAL_OK;
+}
+
+/* open, assign and event: HQ's own ticket events, merged like a device's. */
+static int do_dispatch(struct hub_ctx *ctx, const char *sub, const struct shoal_args *a) {
+  shoal_diag diag = {{0}};
+  cJSON *req = NULL, *out = NULL;
+  const char *id = shoal_args_get(a, "ticket");
+  bool open = strcmp(sub, "open") == 0;
+  char cmd[32];
+  snprintf(cmd, sizeof cmd, "ticket %s", sub);
+  if (!open && !id)
+    return shoal_cli_usage_error(HUB_PROG, cmd, "missing --ticket ID");
+  if (strcmp(sub, "event") == 0 && !shoal_args_get(a, "kind") && !shoal_args_get(a, "data"))
+    return shoal_cli_usage_error(HUB_PROG, cmd, "missing --kind KIND");
+  if (open && !shoal_args_get(a, "store") && !shoal_args_get(a, "data"))
+    return shoal_cli_usage_error(HUB_PROG, cmd, "missing --store STORE");
+  shoal_err rc = gather(a, open, &req, &diag);
+  if (rc == SHOAL_OK && strcmp(sub, "assign") == 0) {
+    cJSON_DeleteItemFromObjectCaseSensitive(req, "kind");
+    cJSON_AddStringToObject(req, "kind", "assign");
+  }
+  if (rc == SHOAL_OK)
+    rc = open ? hub_dispatch_open(ctx, req, &out, &diag)
+              : hub_dispatch_event(ctx, id, req, &out, &diag);
+  cJSON_Delete(req);
+  if (rc != SHOAL_OK)
+    return shoal_cli_fail(HUB_PROG, rc, &diag);
+  int code = shoal_cli_print_json(HUB_PROG, out);
+  cJSON_Delete(out);
+  return code;
+}
+
 static int64_t num(const cJSON *o, const char *key) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
   return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
@@ -246,6 +355,7 @@ static int do_statement(struct hub_ctx *ctx, const struct shoal_args *a) {
     bump(row, "revenue", num(set, "revenue"));
     bump(row, "cost", num(set, "cost"));
     bump(row, "profit", num(set, "profit"));
+    bump(row, "late_hours", num(set, "late_hours")); /* calendar hours (SPEC 15) */
     bump(row, "late_comp", num(set, "late_comp"));
     const cJSON *bt;
     cJSON_ArrayForEach(bt, cJSON_GetObjectItemCaseSensitive(set, "by_tech")) {
@@ -291,19 +401,26 @@ fail:
 }
 
 int hub_cmd_ticket(int argc, char **argv) {
-  static const char *const subs[] = {"code", "show", "list", "statement"};
+  static const char *const subs[] = {"code",      "show", "list",  "statement",
+                                     "open",      "assign", "event"};
   shoal_diag diag = {{0}};
   struct shoal_args args;
   struct hub_ctx ctx = {0};
   if (argc < 2)
     return shoal_cli_usage_error(HUB_PROG, "ticket",
-                                 "missing subcommand (code, show, list, statement)");
+                                 "missing subcommand (code, show, list, statement, open, assign, "
+                                 "event)");
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-    printf("usage: %s ticket (code|show|list|statement) -c CONFIG ...\n\n"
+    printf("usage: %s ticket (code|show|list|statement|open|assign|event) -c CONFIG ...\n\n"
            "  code       --ticket ID [--store S] [--ttl-hours N]: print a signed work-order code\n"
            "  show       --ticket ID: the merged ticket\n"
            "  list       [--state STATE]: merged tickets\n"
-           "  statement  --from ISO --to ISO [--format csv]: settlement per store and technician\n",
+           "  statement  --from ISO --to ISO [--format csv]: settlement per store and technician\n"
+           "  open       --store S --category C [--priority P] [--title T] [--region R]\n"
+           "             [--customer JSON] [--tech T] [--group G] [--ticket ID]: HQ opens a ticket\n"
+           "  assign     --ticket ID [--tech T] [--group G]: assign it (pushed to the store's "
+           "devices)\n"
+           "  event      --ticket ID --kind KIND [fields | --data JSON]: any other event\n",
            HUB_PROG);
     return 0;
   }
@@ -338,6 +455,8 @@ int hub_cmd_ticket(int argc, char **argv) {
     code = do_show(&ctx, &args);
   else if (strcmp(sub, "list") == 0)
     code = do_list(&ctx, &args);
+  else if (strcmp(sub, "open") == 0 || strcmp(sub, "assign") == 0 || strcmp(sub, "event") == 0)
+    code = do_dispatch(&ctx, sub, &args);
   else
     code = do_statement(&ctx, &args);
   hub_ctx_close(&ctx);

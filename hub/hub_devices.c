@@ -2,6 +2,7 @@
  * first thing heard from it (event, hello or presence) and never deleted;
  * each writer updates only the columns it knows about. */
 #include "hub_devices.h"
+#include "hub_dispatch.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,8 @@ shoal_err hub_devices_hello(sqlite3 *db, const struct shoal_event *ev, int64_t n
   int s = sqlite3_step(st);
   if (s != SQLITE_DONE)
     rc = shoal_db_fail(db, s, "record hello", diag);
+  else
+    rc = hub_serves_hello(db, ev, diag);
 cleanup:
   sqlite3_finalize(st);
   free(pol_text);

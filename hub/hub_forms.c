@@ -12,6 +12,7 @@
 #include "db.h"
 #include "forms.h"
 #include "hub_ingest.h"
+#include "hub_media.h"
 #include "jsonx.h"
 #include "timeutil.h"
 #include "util.h"
@@ -289,6 +290,8 @@ shoal_err hub_forms_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, sh
   int s = sqlite3_step(st);
   if (s != SQLITE_DONE)
     rc = shoal_db_fail(ctx->db, s, "store form submission", diag);
+  else /* SPEC 15: the photos it names may now be uploaded */
+    rc = hub_media_name(ctx->db, f, r.data, sub, store, diag);
 cleanup:
   sqlite3_finalize(st);
   free(data_text);

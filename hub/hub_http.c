@@ -16,10 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "db.h"
+#include "hub_dispatch.h"
+#include "hub_media.h"
 #include "hub_metrics.h"
 #include "hub_publish.h"
 #include "hub_reports.h"
@@ -51,6 +55,10 @@ enum route {
   R_TICKETS,
   R_SALES,
   R_SETTLEMENT,
+  R_TICKET_OPEN,  /* SPEC 15: HQ dispatch (hub_dispatch.c) */
+  R_TICKET_EVENT, /* /api/v1/tickets/{id}/events */
+  R_MEDIA_PUT,    /* /api/v1/media/{sha256}: photos (hub_media.c) */
+  R_MEDIA_GET,
 };
 
 static const struct {
@@ -66,7 +74,57 @@ static const struct {
     {"GET", "/api/v1/tickets", R_TICKETS, true},
     {"GET", "/api/v1/reports/sales", R_SALES, true},
     {"GET", "/api/v1/settlement", R_SETTLEMENT, true},
+    {"POST", "/api/v1/tickets", R_TICKET_OPEN, true},
 };
+
+/* Routes with an id in the path (SPEC 15). A photo PUT needs no token: the
+ * hub accepts only bytes an ingested submission named (hub_media.c). */
+static enum route field_route(const char *method, const char *url, char *arg, size_t argsz,
+                              bool *auth, bool *path_known) {
+  static const char tickets[] = "/api/v1/tickets/", media[] = "/api/v1/media/";
+  const char *rest;
+  if (strncmp(url, tickets, sizeof tickets - 1) == 0) {
+    rest = url + sizeof tickets - 1;
+    const char *slash = strchr(rest, '/');
+    if (!slash || strcmp(slash, "/events") != 0 || (size_t)(slash - rest) >= argsz)
+      return R_NONE;
+    *path_known = true;
+    memcpy(arg, rest, (size_t)(slash - rest));
+    arg[slash - rest] = '\0';
+    *auth = true;
+    return strcmp(method, "POST") == 0 ? R_TICKET_EVENT : R_NONE;
+  }
+  if (strncmp(url, media, sizeof media - 1) == 0) {
+    rest = url + sizeof media - 1;
+    if (!*rest || strchr(rest, '/') || !shoal_strlcpy(arg, rest, argsz))
+      return R_NONE;
+    *path_known = true;
+    if (strcmp(method, "PUT") == 0) {
+      *auth = false;
+      return R_MEDIA_PUT;
+    }
+    *auth = true;
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? R_MEDIA_GET : R_NONE;
+  }
+  return R_NONE;
+}
+
+/* Field-service failures: 404 unknown, 409 already held, 413 over size. */
+static unsigned field_status(shoal_err rc) {
+  switch (rc) {
+  case SHOAL_ENOTFOUND:
+    return 404;
+  case SHOAL_ESTATE:
+    return 409;
+  case SHOAL_ELIMIT:
+    return 413;
+  case SHOAL_EINPUT:
+  case SHOAL_EJSON:
+    return 400;
+  default:
+    return 500;
+  }
+}
 
 struct req {
   enum route route;
@@ -76,6 +134,8 @@ struct req {
   size_t drained;
   char *body;
   size_t len, cap;
+  char arg[96];               /* the id in a field route's path */
+  struct hub_media_put *put;  /* R_MEDIA_PUT in progress */
 };
 
 /* ---- responses ---- */
@@ -255,6 +315,63 @@ static enum MHD_Result handle(struct hub_http *h, struct MHD_Connection *c, stru
     hub_published_cleanup(&pub);
     break;
   }
+  case R_TICKET_OPEN:
+  case R_TICKET_EVENT: {
+    /* The HTTP thread's own handle; the ingest loop publishes the changed
+     * ticket to its store's devices on its next tick. */
+    struct hub_ctx hc = *h->ctx;
+    hc.db = h->db;
+    hc.publish = NULL;
+    cJSON *req = NULL;
+    if (!r->body || r->len == 0)
+      return respond_error(c, 400, "the body must be a JSON object");
+    if ((rc = shoal_json_parse(r->body, r->len, &req, &d)) == SHOAL_OK)
+      rc = r->route == R_TICKET_OPEN ? hub_dispatch_open(&hc, req, &out, &d)
+                                     : hub_dispatch_event(&hc, r->arg, req, &out, &d);
+    cJSON_Delete(req);
+    if (rc != SHOAL_OK)
+      return respond_error(c, field_status(rc), d.msg[0] ? d.msg : shoal_err_str(rc));
+    ret = respond_json(c, r->route == R_TICKET_OPEN ? 201 : 200, out);
+    cJSON_Delete(out);
+    return ret;
+  }
+  case R_MEDIA_PUT: {
+    struct hub_media_put *p = r->put;
+    r->put = NULL;
+    if (!p) /* an empty body never began */
+      return respond_error(c, 400, "empty photo upload");
+    if ((rc = hub_media_put_finish(h->db, p, &d)) != SHOAL_OK)
+      return respond_error(c, field_status(rc), d.msg);
+    out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "sha256", r->arg);
+    cJSON_AddBoolToObject(out, "stored", true);
+    ret = respond_json(c, 201, out);
+    cJSON_Delete(out);
+    return ret;
+  }
+  case R_MEDIA_GET: {
+    char *path = NULL, type[SHOAL_MEDIA_TYPE_MAX + 1];
+    int64_t bytes = 0;
+    if ((rc = hub_media_get(h->db, h->ctx->cfg.media_dir, r->arg, &path, &bytes, type, &d)) !=
+        SHOAL_OK)
+      return respond_error(c, field_status(rc), d.msg);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    if (fd < 0)
+      return respond_error(c, 500, "the photo file is missing");
+    /* The file streams from disk; MHD closes fd with the response. */
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)bytes, fd);
+    if (!resp) {
+      close(fd);
+      return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "private, max-age=86400");
+    ret = MHD_queue_response(c, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+  }
   default:
     return respond_error(c, 404, "no such route");
   }
@@ -318,6 +435,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         auth = routes[i].auth;
       }
     }
+    if (r->route == R_NONE)
+      r->route = field_route(method, url, r->arg, sizeof r->arg, &auth, &path_known);
     if (r->route == R_NONE) {
       char msg[160];
       snprintf(msg, sizeof msg, path_known ? "method %.16s not allowed here" : "no such route",
@@ -328,6 +447,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       return refuse(c, r, 401, "missing or wrong bearer token");
     const char *cl =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (r->route == R_MEDIA_PUT) {
+      /* Refused before a byte is stored: unknown, held or wrong size. */
+      shoal_diag d = {{0}};
+      int64_t len = cl && *cl && strspn(cl, "0123456789") == strlen(cl) && strlen(cl) < 19
+                        ? (int64_t)strtoll(cl, NULL, 10)
+                        : -1;
+      shoal_err rc = hub_media_put_begin(h->db, h->ctx->cfg.media_dir, r->arg, len, &r->put, &d);
+      return rc == SHOAL_OK ? MHD_YES : refuse(c, r, field_status(rc), d.msg);
+    }
     if (cl && strtoull(cl, NULL, 10) > (unsigned long long)HUB_HTTP_API_BODY_MAX)
       return refuse(c, r, 413, "request body over the size limit");
     return MHD_YES;
@@ -337,7 +465,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_data_size > 0) {
     size_t n = *upload_data_size;
     *upload_data_size = 0;
-    if (r->err_status || r->route != R_POLICIES) {
+    if (r->put && !r->err_status) {
+      shoal_diag d = {{0}};
+      shoal_err rc = hub_media_put_write(r->put, upload_data, n, &d);
+      if (rc != SHOAL_OK) {
+        hub_media_put_abort(r->put);
+        r->put = NULL;
+        r->err_status = field_status(rc);
+        shoal_strlcpy(r->err_msg, d.msg, sizeof r->err_msg);
+        r->drained = n;
+      }
+      return MHD_YES;
+    }
+    if (r->err_status || (r->route != R_POLICIES && r->route != R_TICKET_OPEN &&
+                          r->route != R_TICKET_EVENT)) {
       /* Only POST /api/v1/policies reads a body; the rest is dropped, and a
        * sender that does not stop is cut off. */
       r->drained += n;
@@ -378,6 +519,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   (void)cls, (void)c, (void)toe;
   struct req *r = *con_cls;
   if (r) {
+    hub_media_put_abort(r->put); /* a client gone mid-upload leaves nothing */
     free(r->body);
     free(r);
     *con_cls = NULL;

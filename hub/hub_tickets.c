@@ -14,6 +14,7 @@
 #include "db.h"
 #include "hlc.h"
 #include "hub_http.h"
+#include "hub_dispatch.h"
 #include "hub_ingest.h"
 #include "jsonx.h"
 #include "ticket.h"
@@ -200,9 +201,16 @@ shoal_err hub_tickets_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, 
   if (sqlite3_step(st) == SQLITE_ROW) {
     const char *store = (const char *)sqlite3_column_text(st, 0);
     int64_t count = sqlite3_column_int64(st, 1);
-    if (strcmp(store, ev->store) != 0)
-      rc = shoal_fail(diag, SHOAL_EINPUT, "ticket %s belongs to store %s, not %s", id, store,
-                      ev->store);
+    bool serves = strcmp(store, ev->store) == 0;
+    /* SPEC 15: a technician's device of another store that serves it. */
+    if (!serves && (rc = hub_serves_allows(ctx->db, ev->device, store, &serves, diag)) != SHOAL_OK) {
+      sqlite3_finalize(st);
+      return rc;
+    }
+    if (!serves)
+      rc = shoal_fail(diag, SHOAL_EINPUT,
+                      "ticket %s belongs to store %s, which device %s of store %s does not serve",
+                      id, store, ev->device, ev->store);
     else if (count >= SHOAL_TICKET_EVENTS_MAX)
       rc = shoal_fail(diag, SHOAL_ELIMIT, "ticket %s has %d events, the limit", id,
                       SHOAL_TICKET_EVENTS_MAX);
@@ -416,34 +424,73 @@ cleanup:
   return rc;
 }
 
+/* Writes one event of the hub's own stream (device "hub", its epoch and
+ * gapless seq, an HLC after min_hlc) for ticket id of store, body borrowed;
+ * checked like any device's event. *text_out (may be NULL) gets the
+ * envelope (caller frees). Inside the caller's transaction. */
+static shoal_err emit_own(struct hub_ctx *ctx, const char *id, const char *store, uint64_t min_hlc,
+                          const cJSON *body, int64_t now_ms, char **text_out, shoal_diag *diag) {
+  struct shoal_event ev;
+  memset(&ev, 0, sizeof ev);
+  char tid[SHOAL_ID_MAX + 1], kind[SHOAL_TICKET_KIND_MAX];
+  strcpy(ev.device, "hub");
+  shoal_strlcpy(ev.store, store, sizeof ev.store);
+  strcpy(ev.type, "ticket");
+  ev.body = (cJSON *)body;
+  shoal_err rc = shoal_ticket_event_check(&ev, tid, kind, diag);
+  if (rc != SHOAL_OK)
+    return rc == SHOAL_ENOMEM ? rc : SHOAL_EINPUT;
+  if (strcmp(tid, id) != 0)
+    return shoal_fail(diag, SHOAL_EINTERNAL, "hub event for ticket %s names %s", id, tid);
+  if ((rc = clock_next(ctx, now_ms, min_hlc, true, ev.epoch, &ev.seq, &ev.hlc, diag)) != SHOAL_OK ||
+      (rc = insert_event(ctx, &ev, id, kind, diag)) != SHOAL_OK)
+    return rc;
+  if (text_out && shoal_event_encode(&ev, text_out) != SHOAL_OK)
+    return shoal_fail(diag, SHOAL_ENOMEM, "cannot encode ticket event");
+  return SHOAL_OK;
+}
+
+shoal_err hub_tickets_emit(struct hub_ctx *ctx, const char *id, const char *store,
+                           const cJSON *body, int64_t now_ms, struct shoal_ticket_summary *sum,
+                           shoal_diag *diag) {
+  /* After every event the hub holds of it: the hub's word comes last. */
+  sqlite3_stmt *st = NULL;
+  uint64_t last = 0;
+  shoal_err rc = shoal_db_prepare(
+      ctx->db, "SELECT COALESCE(MAX(hlc), 0) FROM ticket_events WHERE ticket = ?", &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  int s = sqlite3_step(st);
+  if (s == SQLITE_ROW)
+    last = (uint64_t)sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  if (s != SQLITE_ROW)
+    return shoal_db_fail(ctx->db, s, "read ticket events", diag);
+  if ((rc = emit_own(ctx, id, store, last, body, now_ms, NULL, diag)) != SHOAL_OK)
+    return rc;
+  return refold(ctx, id, store, now_ms, sum, diag);
+}
+
 /* Emits one escalate event for a ticket (inside the caller's transaction). */
 static shoal_err emit_escalate(struct hub_ctx *ctx, const struct shoal_ticket_summary *t, int level,
                                const char *group, const char *priority, int64_t now_ms,
                                shoal_diag *diag) {
-  struct shoal_event ev;
-  memset(&ev, 0, sizeof ev);
-  strcpy(ev.device, "hub");
-  shoal_strlcpy(ev.store, t->store, sizeof ev.store);
-  strcpy(ev.type, "ticket");
-  shoal_err rc = clock_next(ctx, now_ms, t->last_hlc, true, ev.epoch, &ev.seq, &ev.hlc, diag);
-  if (rc != SHOAL_OK)
-    return rc;
-  ev.body = cJSON_CreateObject();
-  cJSON_AddStringToObject(ev.body, "ticket", t->id);
-  cJSON_AddStringToObject(ev.body, "kind", "escalate");
-  cJSON_AddNumberToObject(ev.body, "level", level);
-  cJSON_AddStringToObject(ev.body, "group", group);
-  if (priority)
-    cJSON_AddStringToObject(ev.body, "priority", priority);
-  rc = insert_event(ctx, &ev, t->id, "escalate", diag);
-  if (rc == SHOAL_OK) {
-    char *text = NULL;
-    if (shoal_event_encode(&ev, &text) == SHOAL_OK) {
-      rc = hub_webhook_enqueue(ctx, "escalation", text, diag);
-      free(text);
-    }
+  cJSON *body = cJSON_CreateObject();
+  char *text = NULL;
+  if (!body || !cJSON_AddStringToObject(body, "ticket", t->id) ||
+      !cJSON_AddStringToObject(body, "kind", "escalate") ||
+      !cJSON_AddNumberToObject(body, "level", level) ||
+      !cJSON_AddStringToObject(body, "group", group) ||
+      (priority && !cJSON_AddStringToObject(body, "priority", priority))) {
+    cJSON_Delete(body);
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
-  shoal_event_cleanup(&ev);
+  shoal_err rc = emit_own(ctx, t->id, t->store, t->last_hlc, body, now_ms, &text, diag);
+  if (rc == SHOAL_OK)
+    rc = hub_webhook_enqueue(ctx, "escalation", text, diag);
+  free(text);
+  cJSON_Delete(body);
   return rc;
 }
 

@@ -29,4 +29,15 @@ void hub_ticket_chain_cleanup(struct hub_ticket_chain *c);
 shoal_err hub_ticket_fold(struct hub_ctx *ctx, const char *id, int64_t now_ms, cJSON **out,
                           struct shoal_ticket_summary *sum, shoal_diag *diag);
 
+/* Writes one event of the hub's own stream (SPEC 15: HQ dispatch; device
+ * "hub", its epoch and gapless seq, ordered after every event the hub holds
+ * of the ticket) for ticket id of store with body {ticket, kind, ...}
+ * (borrowed), and re-folds the ticket (marked changed, so it is published
+ * to P/down/{store}). Inside the caller's transaction on ctx->db; *sum
+ * receives the folded summary. SHOAL_EINPUT for a
+ * body the ticket model refuses. */
+shoal_err hub_tickets_emit(struct hub_ctx *ctx, const char *id, const char *store,
+                           const cJSON *body, int64_t now_ms, struct shoal_ticket_summary *sum,
+                           shoal_diag *diag);
+
 #endif

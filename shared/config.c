@@ -14,7 +14,7 @@
 #include "jsonx.h"
 #include "util.h"
 
-enum opt_type { OPT_OBJ, OPT_STR, OPT_ID, OPT_PATH, OPT_INT, OPT_WEBHOOKS };
+enum opt_type { OPT_OBJ, OPT_STR, OPT_ID, OPT_PATH, OPT_INT, OPT_WEBHOOKS, OPT_SERVES };
 
 struct opt {
   const char *name; /* dotted path, e.g. "mqtt.tls.ca" */
@@ -53,6 +53,8 @@ static const struct opt agent_opts[] = {
     {"local_api", OPT_OBJ, 0, false, NULL, 0, 0, 0},
     {"local_api.listen", OPT_STR, offsetof(struct shoal_agent_config, local_api_listen), false,
      NULL, 0, 0, 0},
+    {"serves", OPT_SERVES, 0, false, NULL, 0, 0, 0},
+    {"hub_url", OPT_STR, offsetof(struct shoal_agent_config, hub_url), false, NULL, 0, 0, 0},
     {"local_api.token_file", OPT_PATH, offsetof(struct shoal_agent_config, local_api_token_file),
      false, NULL, 0, 0, 0},
 };
@@ -73,6 +75,7 @@ static const struct opt hub_opts[] = {
     {"device_ca.key", OPT_PATH, offsetof(struct shoal_hub_config, device_ca_key), false, NULL, 0, 0,
      0},
     {"webhooks", OPT_WEBHOOKS, 0, false, NULL, 0, 0, 0},
+    {"media_dir", OPT_PATH, offsetof(struct shoal_hub_config, media_dir), false, NULL, 0, 0, 0},
 };
 
 struct load_ctx {
@@ -161,6 +164,39 @@ static shoal_err load_webhooks(struct load_ctx *c, const cJSON *arr, shoal_diag 
   return SHOAL_OK;
 }
 
+/* "serves": a non-empty array of distinct store identifiers. */
+static shoal_err load_serves(struct load_ctx *c, const cJSON *arr, shoal_diag *diag) {
+  struct shoal_agent_config *a = c->out;
+  if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0)
+    return shoal_fail(diag, SHOAL_ECONFIG, "%s: \"serves\" must be a non-empty array of store ids",
+                      c->file);
+  if (cJSON_GetArraySize(arr) > SHOAL_SERVES_MAX)
+    return shoal_fail(diag, SHOAL_ECONFIG, "%s: \"serves\" lists more than %d stores", c->file,
+                      SHOAL_SERVES_MAX);
+  const cJSON *e;
+  cJSON_ArrayForEach(e, arr) {
+    if (!cJSON_IsString(e) || !shoal_id_valid(e->valuestring))
+      return shoal_fail(diag, SHOAL_ECONFIG, "%s: \"serves\": %s%s%s is not a valid store id",
+                        c->file, cJSON_IsString(e) ? "\"" : "",
+                        cJSON_IsString(e) ? e->valuestring : "an element",
+                        cJSON_IsString(e) ? "\"" : "");
+    if (shoal_agent_config_serves(a, e->valuestring))
+      return shoal_fail(diag, SHOAL_ECONFIG, "%s: \"serves\" names store %s twice", c->file,
+                        e->valuestring);
+    if (!(a->serves[a->nserves] = strdup(e->valuestring)))
+      return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    a->nserves++;
+  }
+  return SHOAL_OK;
+}
+
+bool shoal_agent_config_serves(const struct shoal_agent_config *cfg, const char *store) {
+  for (size_t i = 0; i < cfg->nserves; i++)
+    if (strcmp(cfg->serves[i], store) == 0)
+      return true;
+  return false;
+}
+
 static shoal_err walk(struct load_ctx *c, const cJSON *obj, const char *prefix, shoal_diag *diag) {
   const cJSON *item;
   cJSON_ArrayForEach(item, obj) {
@@ -216,6 +252,12 @@ static shoal_err walk(struct load_ctx *c, const cJSON *obj, const char *prefix, 
       shoal_err wrc = load_webhooks(c, item, diag);
       if (wrc != SHOAL_OK)
         return wrc;
+      break;
+    }
+    case OPT_SERVES: {
+      shoal_err src = load_serves(c, item, diag);
+      if (src != SHOAL_OK)
+        return src;
       break;
     }
     }
@@ -289,6 +331,9 @@ void shoal_agent_config_cleanup(struct shoal_agent_config *cfg) {
   free(cfg->trust_policy_pub_next);
   free(cfg->topic_prefix);
   free(cfg->local_api_listen);
+  for (size_t i = 0; i < cfg->nserves; i++)
+    free(cfg->serves[i]);
+  free(cfg->hub_url);
   free(cfg->local_api_token_file);
   memset(cfg, 0, sizeof *cfg);
 }
@@ -305,6 +350,7 @@ void shoal_hub_config_cleanup(struct shoal_hub_config *cfg) {
   free(cfg->topic_prefix);
   free(cfg->device_ca_cert);
   free(cfg->device_ca_key);
+  free(cfg->media_dir);
   for (size_t i = 0; i < cfg->webhook_count; i++) {
     free(cfg->webhooks[i].url);
     free(cfg->webhooks[i].secret_file);
@@ -321,6 +367,17 @@ shoal_err shoal_agent_config_load(const char *path, struct shoal_agent_config *o
   if (rc == SHOAL_OK && !topic_prefix_valid(out->topic_prefix))
     rc = shoal_fail(diag, SHOAL_ECONFIG, "%s: \"topic_prefix\" must not be empty, start or end "
                     "with '/', or contain '+' or '#'", path);
+  if (rc == SHOAL_OK && out->hub_url && strncmp(out->hub_url, "http://", 7) != 0 &&
+      strncmp(out->hub_url, "https://", 8) != 0)
+    rc = shoal_fail(diag, SHOAL_ECONFIG, "%s: \"hub_url\" must start with http:// or https://",
+                    path);
+  /* serves defaults to the device's own store (SPEC 15). */
+  if (rc == SHOAL_OK && out->nserves == 0) {
+    if ((out->serves[0] = strdup(out->store)) != NULL)
+      out->nserves = 1;
+    else
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
   if (rc != SHOAL_OK)
     shoal_agent_config_cleanup(out);
   return rc;
@@ -330,6 +387,13 @@ shoal_err shoal_hub_config_load(const char *path, struct shoal_hub_config *out, 
   memset(out, 0, sizeof *out);
   _Static_assert(sizeof hub_opts / sizeof hub_opts[0] <= 64, "seen[] too small");
   shoal_err rc = load(path, hub_opts, sizeof hub_opts / sizeof hub_opts[0], out, &out->path, diag);
+  if (rc == SHOAL_OK && !out->media_dir) {
+    char *dir = shoal_path_dirname(path);
+    out->media_dir = dir ? shoal_path_resolve(dir, "media") : NULL;
+    free(dir);
+    if (!out->media_dir)
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
   if (rc == SHOAL_OK && !topic_prefix_valid(out->topic_prefix))
     rc = shoal_fail(diag, SHOAL_ECONFIG, "%s: \"topic_prefix\" must not be empty, start or end "
                     "with '/', or contain '+' or '#'", path);

@@ -43,9 +43,16 @@ struct shoal_agent_config {
   char *trust_policy_pub;   /* path; needed to verify policies and codes */
   char *trust_policy_pub_next; /* optional second trusted key (rotation) */
   char *topic_prefix;       /* default shoal/v1 */
+  char *serves[SHOAL_SERVES_MAX]; /* stores whose tickets and codes this device handles
+                                     (SPEC 15; default: its store) */
+  size_t nserves;
+  char *hub_url;            /* hub HTTP base URL for photo uploads (http:// or https://) */
   char *local_api_listen;   /* optional override of the profile's local_api.listen */
   char *local_api_token_file; /* optional: bearer token for the store API (SPEC 11) */
 };
+
+/* True if the agent serves store (its "serves" list). */
+bool shoal_agent_config_serves(const struct shoal_agent_config *cfg, const char *store);
 
 struct shoal_hub_config {
   char *path;
@@ -57,6 +64,7 @@ struct shoal_hub_config {
   char *topic_prefix;
   char *device_ca_cert; /* optional: device CA for provisioning */
   char *device_ca_key;
+  char *media_dir;    /* photos (SPEC 15); default: "media" beside the config file */
   struct shoal_webhook_config webhooks[SHOAL_WEBHOOKS_MAX];
   size_t webhook_count;
 };

@@ -4,6 +4,7 @@
  * holding only the fields that passed (hidden, empty and failed fields are
  * null). No floating point: numbers are compared as exact decimal text. */
 #include "forms.h"
+#include "media.h"
 
 #include <math.h>
 #include <regex.h>
@@ -208,6 +209,45 @@ static bool in_choices(const cJSON *choices, const char *s) {
   return false;
 }
 
+bool shoal_forms_photo_valid(const cJSON *v) {
+  if (!cJSON_IsObject(v) || cJSON_GetArraySize(v) != 3)
+    return false;
+  const cJSON *sha = cJSON_GetObjectItemCaseSensitive(v, "sha256");
+  const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(v, "bytes");
+  const cJSON *type = cJSON_GetObjectItemCaseSensitive(v, "type");
+  if (!cJSON_IsString(sha) || !shoal_media_hash_valid(sha->valuestring))
+    return false;
+  if (!shoal_json_is_int(bytes) || shoal_json_int(bytes) < 1 ||
+      shoal_json_int(bytes) > SHOAL_MEDIA_MAX_BYTES)
+    return false;
+  if (!cJSON_IsString(type) || !*type->valuestring ||
+      strlen(type->valuestring) > SHOAL_MEDIA_TYPE_MAX)
+    return false;
+  /* type/subtype, printable, no spaces or separators a header could abuse */
+  const char *slash = strchr(type->valuestring, '/');
+  if (!slash || slash == type->valuestring || !slash[1])
+    return false;
+  for (const char *p = type->valuestring; *p; p++)
+    if (*p <= ' ' || *p >= 127 || *p == ';' || *p == ',' || *p == '"')
+      return false;
+  return true;
+}
+
+shoal_err shoal_form_each_photo(const shoal_form *f, const cJSON *data, shoal_form_photo_fn fn,
+                                void *user, shoal_diag *diag) {
+  for (size_t i = 0; i < f->nfields; i++) {
+    if (f->fields[i].type != F_PHOTO)
+      continue;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, f->fields[i].id);
+    if (!shoal_forms_photo_valid(v))
+      continue; /* absent, hidden, or a v1 reference string */
+    shoal_err rc = fn(f->fields[i].id, v, user, diag);
+    if (rc != SHOAL_OK)
+      return rc;
+  }
+  return SHOAL_OK;
+}
+
 static bool is_string_type(enum ftype t) {
   return t == F_TEXT || t == F_CHOICE || t == F_PHONE || t == F_SCAN || t == F_PHOTO;
 }
@@ -216,9 +256,15 @@ static bool is_string_type(enum ftype t) {
 static const char *check_value(const struct field *f, const cJSON *v) {
   char b1[48], b2[48];
   switch (f->type) {
+  case F_PHOTO:
+    /* v1: a blob reference string; v2 (SPEC 15): {"sha256", "bytes", "type"}. */
+    if (!cJSON_IsString(v) && !shoal_forms_photo_valid(v))
+      return "type";
+    if (!cJSON_IsString(v))
+      return NULL;
+    break;
   case F_TEXT:
   case F_SCAN:
-  case F_PHOTO:
   case F_CHOICE:
     if (!cJSON_IsString(v))
       return "type";

@@ -82,4 +82,15 @@ shoal_err shoal_form_on_submit(const shoal_form *f, const struct shoal_form_resu
  * is compared exactly. Duplicate keys are refused. *out: caller deletes. */
 shoal_err shoal_forms_data_parse(const char *text, size_t len, cJSON **out, shoal_diag *diag);
 
+/* True for a v2 photo value (SPEC 15): exactly {"sha256": 64 lower-case hex,
+ * "bytes": 1..SHOAL_MEDIA_MAX_BYTES, "type": "type/subtype"}. */
+bool shoal_forms_photo_valid(const cJSON *v);
+
+/* Calls fn for each photo field of f whose value in data (cleaned data) is
+ * a v2 photo, in field order; stops at and returns the first failure. */
+typedef shoal_err (*shoal_form_photo_fn)(const char *field, const cJSON *photo, void *user,
+                                         shoal_diag *diag);
+shoal_err shoal_form_each_photo(const shoal_form *f, const cJSON *data, shoal_form_photo_fn fn,
+                                void *user, shoal_diag *diag);
+
 #endif

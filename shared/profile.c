@@ -70,8 +70,8 @@ shoal_err shoal_profile_parse(const char *text, size_t len, struct shoal_profile
     rc = shoal_fail(diag, SHOAL_EINPUT, "a profile must be a JSON object");
     goto cleanup;
   }
-  static const char *const top[] = {"profile", "modules", "cache", "outbox", "sync", "local_api",
-                                    "channel", NULL};
+  static const char *const top[] = {"profile", "modules", "cache", "outbox",   "sync",
+                                    "local_api", "channel", "media", NULL};
   if (!only_keys(root, top, "", diag, &rc))
     goto cleanup;
   const char *name = NULL;
@@ -145,6 +145,19 @@ shoal_err shoal_profile_parse(const char *text, size_t len, struct shoal_profile
   if (p.backoff_max_s < p.backoff_min_s) {
     rc = shoal_fail(diag, SHOAL_EINPUT, "\"sync.backoff_max_s\" is below \"sync.backoff_min_s\"");
     goto cleanup;
+  }
+  /* media {max_mb}: the photo store's bound (SPEC 15), optional. */
+  static const char *const media_keys[] = {"max_mb", NULL};
+  const cJSON *media = cJSON_GetObjectItemCaseSensitive(root, "media");
+  p.media_max_mb = SHOAL_PROFILE_MEDIA_MB;
+  if (media) {
+    if (!cJSON_IsObject(media)) {
+      rc = shoal_fail(diag, SHOAL_EINPUT, "\"media\" must be an object");
+      goto cleanup;
+    }
+    if (!only_keys(media, media_keys, "media.", diag, &rc) ||
+        (rc = get_bounded(media, "media.", "max_mb", 1, 1 << 20, &p.media_max_mb, diag)))
+      goto cleanup;
   }
   const cJSON *api = cJSON_GetObjectItemCaseSensitive(root, "local_api");
   if (api) {

@@ -15,10 +15,13 @@ enum shoal_module {
   SHOAL_MOD_TICKETS = 1u << 3,
 };
 
+#define SHOAL_PROFILE_MEDIA_MB 256 /* media.max_mb when a profile does not say */
+
 struct shoal_profile {
   char name[65];
   unsigned modules;       /* mask of enum shoal_module */
   int cache_max_mb;       /* >= 1 */
+  int media_max_mb;       /* photo store bound (SPEC 15), default SHOAL_PROFILE_MEDIA_MB */
   int outbox_max_events;  /* >= 1 */
   int keepalive_s;        /* 5..3600 */
   int backoff_min_s;      /* >= 0 */

@@ -38,6 +38,12 @@
 #define SHOAL_TICKET_MINUTES_MAX 100000   /* one labour entry */
 #define SHOAL_TICKET_ESC_STEPS_MAX 32     /* escalation ladder */
 #define SHOAL_TICKET_ROUTING_MAX 1000     /* routing rules per document */
+#define SHOAL_SERVES_MAX 32               /* stores one device serves (agent config "serves") */
+#define SHOAL_SLA_HOLIDAYS_MAX 1000       /* sla.calendar.holidays entries */
+#define SHOAL_MEDIA_MAX_BYTES (64LL * 1024 * 1024) /* one photo, whatever media.max_mb allows */
+#define SHOAL_MEDIA_TYPE_MAX 100          /* a photo's MIME type */
+#define SHOAL_STORE_API_UPLOAD_MAX (16 * 1024 * 1024) /* a store API multipart submission with photos */
+#define SHOAL_MEDIA_ATTACH_MAX 16         /* --attach / multipart files per submission */
 
 /* HTTP servers (shared/httpd.c: the agent's store API, the hub's API). */
 #define SHOAL_HTTPD_PARAMS_MAX 4            /* {param} segments in one route pattern */

@@ -15,6 +15,7 @@
 #include "money.h"
 #include "policy.h"
 #include "pricing.h"
+#include "slacal.h"
 #include "timeutil.h"
 #include "util.h"
 
@@ -131,6 +132,11 @@ static shoal_err validate_sla(const cJSON *sla, shoal_diag *diag) {
   for (const cJSON *e = sla->child; e; e = e->next) {
     char ctx[64];
     snprintf(ctx, sizeof ctx, "sla.%.40s", e->string);
+    if (strcmp(e->string, "calendar") == 0) { /* SPEC 15 */
+      if ((rc = shoal_slacal_validate(e, diag)) != SHOAL_OK)
+        return rc;
+      continue;
+    }
     if (!shoal_ticket_priority_valid(e->string))
       return shoal_fail(diag, SHOAL_EINPUT,
                         "sla: unknown priority \"%s\" (low, normal, high, urgent)", e->string);
@@ -458,9 +464,56 @@ static int cmp_order(const void *pa, const void *pb) {
   return cmp_identity(a, b);
 }
 
-enum tstate { T_NEW, T_ASSIGNED, T_ON_SITE, T_RESOLVED, T_CLOSED, T_CANCELLED };
+enum tstate { T_NEW, T_ASSIGNED, T_ON_SITE, T_RESOLVED, T_CLOSED, T_CANCELLED, T_NSTATES };
 static const char *const state_names[] = {"new",      "assigned", "on_site",
                                           "resolved", "closed",   "cancelled"};
+
+#define S_(x)  (1u << (x))
+#define LIVE_  (S_(T_NEW) | S_(T_ASSIGNED) | S_(T_ON_SITE))
+#define WORK_  (LIVE_ | S_(T_RESOLVED))
+/* SPEC 7.1 transitions, once: the states each kind is allowed from. The
+ * fold and the agent's refusals (shoal_ticket_kind_allowed) read this one
+ * table. Work (labor, part, note) is booked on a live ticket, resolved
+ * included (a technician books time after the fix); closed and cancelled
+ * tickets are final. */
+static const struct {
+  const char *kind;
+  unsigned from;
+} allowed_from[] = {
+    {"assign", S_(T_NEW)},     {"scan", S_(T_ASSIGNED)},  {"resolve", S_(T_ON_SITE)},
+    {"close", S_(T_RESOLVED)}, {"reopen", S_(T_RESOLVED)}, {"cancel", LIVE_},
+    {"labor", WORK_},          {"part", WORK_},           {"note", WORK_},
+    {"priority", LIVE_},       {"escalate", LIVE_},
+};
+
+static bool allowed(const char *kind, enum tstate s) {
+  for (size_t i = 0; i < sizeof allowed_from / sizeof allowed_from[0]; i++)
+    if (strcmp(allowed_from[i].kind, kind) == 0)
+      return (allowed_from[i].from & S_(s)) != 0;
+  return false;
+}
+
+shoal_err shoal_ticket_kind_allowed(const char *state, const char *kind, shoal_diag *diag) {
+  for (int s = 0; s < T_NSTATES; s++) {
+    if (strcmp(state_names[s], state) != 0)
+      continue;
+    if (strcmp(kind, "open") == 0)
+      return shoal_fail(diag, SHOAL_EINPUT, "ticket is already open (state %s)", state);
+    if (allowed(kind, (enum tstate)s))
+      return SHOAL_OK;
+    /* Name the state the event would lead to, so the refusal says both. */
+    static const char *const to[][2] = {{"assign", "assigned"}, {"scan", "on_site"},
+                                        {"resolve", "resolved"}, {"close", "closed"},
+                                        {"reopen", "on_site"},   {"cancel", "cancelled"}};
+    for (size_t i = 0; i < sizeof to / sizeof to[0]; i++)
+      if (strcmp(to[i][0], kind) == 0)
+        return shoal_fail(diag, SHOAL_EINPUT,
+                          "%s is not allowed from state %s (%s -> %s is not a transition)", kind,
+                          state, state, to[i][1]);
+    return shoal_fail(diag, SHOAL_EINPUT, "%s is not allowed in state %s", kind, state);
+  }
+  return shoal_fail(diag, SHOAL_EINPUT, "unknown ticket state \"%.20s\"", state);
+}
 
 struct fold {
   bool opened;
@@ -483,10 +536,6 @@ static void ignore(struct fold *f, const struct tev *t, const char *reason) {
   cJSON_AddStringToObject(o, "kind", t->kind);
   cJSON_AddStringToObject(o, "reason", reason);
   cJSON_AddItemToArray(f->ignored, o);
-}
-
-static bool active(enum tstate s) {
-  return s == T_NEW || s == T_ASSIGNED || s == T_ON_SITE;
 }
 
 /* Adds n to the "key" entry whose "name" member equals name, or appends one. */
@@ -593,9 +642,9 @@ static shoal_err apply(struct fold *f, const struct tev *t, const cJSON *routing
   char why[64];
   snprintf(why, sizeof why, "not allowed in state %s", state_names[f->state]);
   const cJSON *v;
+  if (!allowed(k, f->state))
+    goto refuse;
   if (strcmp(k, "assign") == 0) {
-    if (f->state != T_NEW)
-      goto refuse;
     f->state = T_ASSIGNED;
     if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(b, "group")))
       f->group = v->valuestring;
@@ -604,46 +653,28 @@ static shoal_err apply(struct fold *f, const struct tev *t, const cJSON *routing
     if (!f->first_response_ms)
       f->first_response_ms = ms;
   } else if (strcmp(k, "scan") == 0) {
-    if (f->state != T_ASSIGNED)
-      goto refuse;
     f->state = T_ON_SITE;
   } else if (strcmp(k, "resolve") == 0) {
-    if (f->state != T_ON_SITE)
-      goto refuse;
     f->state = T_RESOLVED;
     if (!f->resolved_ms)
       f->resolved_ms = ms;
   } else if (strcmp(k, "close") == 0) {
-    if (f->state != T_RESOLVED)
-      goto refuse;
     f->state = T_CLOSED;
     f->closed_ms = ms;
   } else if (strcmp(k, "reopen") == 0) {
-    if (f->state != T_RESOLVED)
-      goto refuse;
     f->state = T_ON_SITE;
   } else if (strcmp(k, "cancel") == 0) {
-    if (!active(f->state))
-      goto refuse;
     f->state = T_CANCELLED;
     f->cancelled_ms = ms;
   } else if (strcmp(k, "labor") == 0) {
-    /* Work is recorded on a live ticket (resolved included: a technician
-     * books time after the fix); closed and cancelled tickets are final. */
-    if (f->state == T_CLOSED || f->state == T_CANCELLED)
-      goto refuse;
     int64_t m = shoal_json_int(cJSON_GetObjectItemCaseSensitive(b, "minutes"));
     f->labor_minutes += m;
     sum_into(f->labor, "tech", cJSON_GetObjectItemCaseSensitive(b, "tech")->valuestring, "minutes",
              m);
   } else if (strcmp(k, "part") == 0) {
-    if (f->state == T_CLOSED || f->state == T_CANCELLED)
-      goto refuse;
     sum_into(f->parts, "sku", cJSON_GetObjectItemCaseSensitive(b, "sku")->valuestring, "qty",
              shoal_json_int(cJSON_GetObjectItemCaseSensitive(b, "qty")));
   } else if (strcmp(k, "note") == 0) {
-    if (f->state == T_CLOSED || f->state == T_CANCELLED)
-      goto refuse;
     cJSON *n = cJSON_CreateObject();
     char at[40];
     shoal_time_format_utc(ms, at, sizeof at);
@@ -652,13 +683,9 @@ static shoal_err apply(struct fold *f, const struct tev *t, const cJSON *routing
     cJSON_AddStringToObject(n, "text", cJSON_GetObjectItemCaseSensitive(b, "text")->valuestring);
     cJSON_AddItemToArray(f->notes, n);
   } else if (strcmp(k, "priority") == 0) {
-    if (!active(f->state))
-      goto refuse;
     shoal_strlcpy(f->priority, cJSON_GetObjectItemCaseSensitive(b, "priority")->valuestring,
                   sizeof f->priority);
   } else if (strcmp(k, "escalate") == 0) {
-    if (!active(f->state))
-      goto refuse;
     int level = (int)shoal_json_int(cJSON_GetObjectItemCaseSensitive(b, "level"));
     /* Two emitters of one step (a hub restart) must not double-escalate. */
     if (level <= f->escalation_level) {
@@ -692,11 +719,27 @@ static int64_t int_or0(const cJSON *obj, const char *key) {
   return shoal_json_is_int(v) ? shoal_json_int(v) : 0;
 }
 
-/* Resolve due time in ms for the SLA priority, 0 if no SLA entry. */
-static int64_t sla_due(const cJSON *sla, const char *priority, const char *which, int64_t from_ms) {
+/* Due time in ms for the SLA priority (minutes counted in the calendar),
+ * 0 if no SLA entry. */
+static int64_t sla_due(const cJSON *sla, const struct shoal_slacal *cal, const char *priority,
+                       const char *which, int64_t from_ms) {
   const cJSON *e = cJSON_GetObjectItemCaseSensitive(sla, priority);
   int64_t m = int_or0(e, which);
-  return m > 0 ? from_ms + m * 60000 : 0;
+  return m > 0 ? shoal_slacal_add(cal, from_ms, m) : 0;
+}
+
+/* The ticket's SLA calendar (SPEC 15): sla.calendar and utc_offset, each
+ * from the most specific scope of the chain that sets it. A calendar that
+ * does not parse counts as none (the hub refuses to publish one). */
+static void chain_cal(const cJSON *const *docs, size_t n, const char *region, const char *store,
+                      struct shoal_slacal *cal) {
+  const cJSON *sla = chain_key(docs, n, region, store, "sla");
+  const cJSON *off = chain_key(docs, n, region, store, "utc_offset");
+  if (shoal_slacal_init(cal, cJSON_GetObjectItemCaseSensitive(sla, "calendar"),
+                        cJSON_IsString(off) ? off->valuestring : NULL, NULL) != SHOAL_OK) {
+    shoal_slacal_cleanup(cal);
+    memset(cal, 0, sizeof *cal);
+  }
 }
 
 #define CHECKED(expr)                                                                              \
@@ -709,7 +752,7 @@ static int64_t sla_due(const cJSON *sla, const char *priority, const char *which
 
 /* Settlement (SPEC 7.3), all integer minor units. */
 static shoal_err settle(const struct fold *f, const cJSON *rates, int64_t due_ms,
-                        const struct shoal_ticket_fold_opts *opts, const char *region,
+                        const struct shoal_slacal *cal, const struct shoal_ticket_fold_opts *opts, const char *region,
                         const char *store, cJSON **out, shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   int64_t per_h = int_or0(rates, "labor_per_hour"), cost_h = int_or0(rates, "labor_cost_per_hour");
@@ -751,8 +794,9 @@ static shoal_err settle(const struct fold *f, const cJSON *rates, int64_t due_ms
     CHECKED(shoal_mul_checked(qty, price, &x) && shoal_add_checked(parts_rev, x, &parts_rev));
     CHECKED(shoal_mul_checked(qty, pcost, &x) && shoal_add_checked(parts_cost, x, &parts_cost));
   }
+  /* Late hours are started calendar hours (SPEC 15; wall-clock without one). */
   if (due_ms && f->resolved_ms > due_ms)
-    late_hours = shoal_div_ceil(f->resolved_ms - due_ms, 3600000);
+    late_hours = shoal_div_ceil(shoal_slacal_between(cal, due_ms, f->resolved_ms), 3600000);
   CHECKED(shoal_mul_checked(late_hours, comp_h, &late_comp));
   CHECKED(shoal_add_checked(labor_rev, parts_rev, &revenue) &&
           shoal_add_checked(revenue, travel, &revenue) &&
@@ -815,6 +859,8 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
   char id[SHOAL_ID_MAX + 1] = "";
   struct fold f;
   memset(&f, 0, sizeof f);
+  struct shoal_slacal cal;
+  memset(&cal, 0, sizeof cal);
   cJSON *o = NULL;
   if (!opts)
     opts = &no_opts;
@@ -894,9 +940,10 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
       goto cleanup;
 
   int64_t respond_due = 0, resolve_due = 0;
+  chain_cal(opts->docs, opts->ndocs, region, store, &cal);
   if (f.opened) {
-    respond_due = sla_due(sla, f.open_priority, "respond_min", f.opened_ms);
-    resolve_due = sla_due(sla, f.open_priority, "resolve_min", f.opened_ms);
+    respond_due = sla_due(sla, &cal, f.open_priority, "respond_min", f.opened_ms);
+    resolve_due = sla_due(sla, &cal, f.open_priority, "resolve_min", f.opened_ms);
   }
   o = cJSON_CreateObject();
   const cJSON *ob = f.open;
@@ -956,7 +1003,7 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
     struct fold view = f;
     view.parts = cJSON_GetObjectItemCaseSensitive(o, "parts");
     view.labor = cJSON_GetObjectItemCaseSensitive(o, "labor");
-    if ((rc = settle(&view, rates, resolve_due, opts, region, store, &s, diag)) != SHOAL_OK)
+    if ((rc = settle(&view, rates, resolve_due, &cal, opts, region, store, &s, diag)) != SHOAL_OK)
       goto cleanup;
     cJSON_AddItemToObject(o, "settlement", s);
   }
@@ -988,6 +1035,7 @@ cleanup:
   cJSON_Delete(f.notes);
   cJSON_Delete(f.ignored);
   cJSON_Delete(f.routed);
+  shoal_slacal_cleanup(&cal);
   tevs_free(v, n);
   return rc;
 }
@@ -1003,8 +1051,11 @@ bool shoal_ticket_escalation_due(const cJSON *const *docs, size_t ndocs,
   const cJSON *step = cJSON_GetArrayItem(esc, t->escalation_level);
   if (!cJSON_IsObject(step))
     return false;
-  int64_t after = int_or0(step, "after_min");
-  if (now_ms < t->resolve_due_ms + after * 60000)
+  struct shoal_slacal cal;
+  chain_cal(docs, ndocs, t->region, t->store, &cal);
+  int64_t due = shoal_slacal_add(&cal, t->resolve_due_ms, int_or0(step, "after_min"));
+  shoal_slacal_cleanup(&cal);
+  if (!due || now_ms < due)
     return false;
   const cJSON *g = cJSON_GetObjectItemCaseSensitive(step, "group");
   const cJSON *p = cJSON_GetObjectItemCaseSensitive(step, "priority");
@@ -1026,5 +1077,9 @@ int64_t shoal_ticket_escalation_next_ms(const cJSON *const *docs, size_t ndocs,
   const cJSON *step = cJSON_GetArrayItem(esc, t->escalation_level);
   if (!cJSON_IsObject(step))
     return 0;
-  return t->resolve_due_ms + int_or0(step, "after_min") * 60000;
+  struct shoal_slacal cal;
+  chain_cal(docs, ndocs, t->region, t->store, &cal);
+  int64_t due = shoal_slacal_add(&cal, t->resolve_due_ms, int_or0(step, "after_min"));
+  shoal_slacal_cleanup(&cal);
+  return due;
 }

@@ -33,6 +33,11 @@ int shoal_ticket_priority_rank(const char *p);
 shoal_err shoal_ticket_event_check(const struct shoal_event *ev, char *ticket_out, char *kind_out,
                                    shoal_diag *diag);
 
+/* Whether an event of kind may be applied to a ticket in state (SPEC 7.1,
+ * the same table the fold uses). SHOAL_EINPUT naming both the state and the
+ * state the event would lead to when it may not; also for "open". */
+shoal_err shoal_ticket_kind_allowed(const char *state, const char *kind, shoal_diag *diag);
+
 /* Price and cost of a part (SKU) in the ticket's store chain. Returns
  * SHOAL_ENOTFOUND for an unknown SKU. */
 typedef shoal_err (*shoal_ticket_item_fn)(void *user, const char *sku, int64_t *price,
