@@ -71,6 +71,9 @@ static const struct opt hub_opts[] = {
     {"device_ca.key", OPT_PATH, offsetof(struct shoal_hub_config, device_ca_key), false, NULL, 0, 0,
      0},
     {"webhooks", OPT_WEBHOOKS, 0, false, NULL, 0, 0, 0},
+    {"orders", OPT_OBJ, 0, false, NULL, 0, 0, 0},
+    {"orders.secret_file", OPT_PATH, offsetof(struct shoal_hub_config, orders_secret_file), false,
+     NULL, 0, 0, 0},
 };
 
 struct load_ctx {
@@ -300,6 +303,7 @@ void shoal_hub_config_cleanup(struct shoal_hub_config *cfg) {
   free(cfg->topic_prefix);
   free(cfg->device_ca_cert);
   free(cfg->device_ca_key);
+  free(cfg->orders_secret_file);
   for (size_t i = 0; i < cfg->webhook_count; i++) {
     free(cfg->webhooks[i].url);
     free(cfg->webhooks[i].secret_file);
