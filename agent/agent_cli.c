@@ -8,6 +8,7 @@ static const struct shoal_cli_command commands[] = {
     {"run", agent_cmd_run, "run the store device daemon (sync with the hub) in the foreground"},
     {"price", agent_cmd_price, "quote a basket from the cache or from policy files"},
     {"sale", agent_cmd_sale, "price a basket and record the sale durably"},
+    {"return", agent_cmd_return, "return units of a sale made on this device"},
     {"status", agent_cmd_status, "show the device's sync and policy state as JSON"},
     {"form", agent_cmd_form, "list, show, validate and submit HQ-designed forms"},
     {"ticket", agent_cmd_ticket, "work orders: open, show, list, scan, event, fold"},

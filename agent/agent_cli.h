@@ -12,6 +12,7 @@ int agent_cli_main(int argc, char **argv);
 int agent_cmd_run(int argc, char **argv);    /* agent_run.c */
 int agent_cmd_price(int argc, char **argv);  /* cmd_price.c */
 int agent_cmd_sale(int argc, char **argv);   /* cmd_price.c */
+int agent_cmd_return(int argc, char **argv); /* cmd_price.c */
 int agent_cmd_policy(int argc, char **argv); /* cmd_price.c: policy import (dev aid) */
 int agent_cmd_status(int argc, char **argv); /* cmd_status.c */
 int agent_cmd_form(int argc, char **argv);   /* cmd_form.c */

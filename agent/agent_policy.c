@@ -121,6 +121,31 @@ shoal_err agent_policy_effective(struct agent_ctx *ctx, int64_t now_ms, char *do
   return rc;
 }
 
+shoal_err agent_policy_effective_versions(struct agent_ctx *ctx, int64_t now_ms,
+                                          int64_t versions[3], shoal_diag *diag) {
+  char scopes[3][80];
+  agent_policy_scopes(ctx, scopes);
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = effective_now(ctx, now_ms, &now_ms, diag);
+  if (rc == SHOAL_OK)
+    rc = shoal_db_prepare(ctx->db,
+                          "SELECT MAX(version) FROM policies WHERE scope = ? AND "
+                          "(effective_ms IS NULL OR effective_ms <= ?)",
+                          &st, diag);
+  for (int i = 0; i < 3 && rc == SHOAL_OK; i++) {
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, scopes[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_ms);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+      versions[i] = sqlite3_column_int64(st, 0); /* NULL reads as 0: none */
+    else
+      rc = shoal_db_fail(ctx->db, s, "read policy versions", diag);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
 shoal_err agent_policy_status(struct agent_ctx *ctx, int64_t now_ms, cJSON *obj, shoal_diag *diag) {
   char scopes[3][80];
   agent_policy_scopes(ctx, scopes);

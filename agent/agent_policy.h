@@ -42,6 +42,11 @@ void agent_policy_scopes(const struct agent_ctx *ctx, char scopes[3][80]);
 shoal_err agent_policy_effective(struct agent_ctx *ctx, int64_t now_ms, char *docs[3],
                                  int64_t versions[3], shoal_diag *diag);
 
+/* Only the versions agent_policy_effective would give (no documents read):
+ * a cheap check whether a compiled model is still current. */
+shoal_err agent_policy_effective_versions(struct agent_ctx *ctx, int64_t now_ms,
+                                          int64_t versions[3], shoal_diag *diag);
+
 /* Adds "policies" {scope: version in effect}, "pending_policies" (versions
  * stored but not yet effective) and "stale" (scopes whose effective version
  * has expired) to obj. */

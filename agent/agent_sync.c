@@ -30,6 +30,9 @@ static const struct {
     {SHOAL_MOD_PRICING | SHOAL_MOD_SALES, "rules"},
     {SHOAL_MOD_PRICING | SHOAL_MOD_SALES, "disable"},
     {SHOAL_MOD_PRICING | SHOAL_MOD_SALES, "round"},
+    {SHOAL_MOD_PRICING | SHOAL_MOD_SALES, "payments"},                        /* SPEC 12 */
+    {SHOAL_MOD_PRICING | SHOAL_MOD_SALES, "loyalty"},                         /* SPEC 13 */
+    {SHOAL_MOD_PRICING | SHOAL_MOD_SALES | SHOAL_MOD_FORMS | SHOAL_MOD_TICKETS, "utc_offset"},
     {SHOAL_MOD_FORMS, "forms"},
     {SHOAL_MOD_TICKETS, "routing"},
     {SHOAL_MOD_TICKETS, "sla"},

@@ -1,6 +1,6 @@
 /* cmd_report.c - `shoal-hub report sales -c CONFIG`: one object per device
- * that has sales at the hub (store, device, count, total), from the sales
- * table that ingest fills exactly once per sale event. */
+ * that has sales or returns at the hub (store, device, count, total,
+ * returns, net), from the tables ingest fills exactly once per event. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,47 +11,17 @@
 #include "db.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
+#include "hub_reports.h"
 
 static const struct shoal_argspec report_opts[] = {
     {"config", 'c', true, false, "CONFIG", "hub config file (required)"},
 };
 #define NOPTS ((int)(sizeof report_opts / sizeof report_opts[0]))
 
+/* One object per device over all time: the device grouping of the sales
+ * report (store, device, region, count, total, returns, net). */
 static shoal_err report_sales(struct hub_ctx *ctx, cJSON **out, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  cJSON *arr = cJSON_CreateArray();
-  shoal_err rc = SHOAL_OK;
-  if (!arr)
-    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  if ((rc = shoal_db_prepare(ctx->db,
-                             "SELECT store, device, COUNT(*), SUM(total) FROM sales "
-                             "GROUP BY store, device ORDER BY store, device",
-                             &st, diag)) != SHOAL_OK)
-    goto cleanup;
-  int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-    cJSON *o = cJSON_CreateObject();
-    if (!o) {
-      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-      goto cleanup;
-    }
-    cJSON_AddItemToArray(arr, o);
-    cJSON_AddStringToObject(o, "store", (const char *)sqlite3_column_text(st, 0));
-    cJSON_AddStringToObject(o, "device", (const char *)sqlite3_column_text(st, 1));
-    cJSON_AddNumberToObject(o, "count", (double)sqlite3_column_int64(st, 2));
-    /* Totals stay far below 2^53 (SHOAL_MONEY_MAX per sale): exact as a number. */
-    cJSON_AddNumberToObject(o, "total", (double)sqlite3_column_int64(st, 3));
-  }
-  if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(ctx->db, s, "read sales", diag);
-    goto cleanup;
-  }
-  *out = arr;
-  arr = NULL;
-cleanup:
-  sqlite3_finalize(st);
-  cJSON_Delete(arr);
-  return rc;
+  return hub_reports_sales(ctx->db, "device", HUB_PERIOD_ALL_FROM, HUB_PERIOD_ALL_TO, out, diag);
 }
 
 int hub_cmd_report(int argc, char **argv) {
@@ -66,8 +36,9 @@ int hub_cmd_report(int argc, char **argv) {
   if (args.help) {
     shoal_args_usage(stdout, HUB_PROG " report sales -c CONFIG",
                      "Reports from the hub database as JSON.\n"
-                     "  sales   one object per device with sales: store, device, count, total\n"
-                     "          (minor units), each sale counted once.",
+                     "  sales   one object per device with sales or returns: store, device,\n"
+                     "          region, count, total, returns (refunds) and net (total -\n"
+                     "          returns), minor units, each event counted once.",
                      report_opts, NOPTS);
     return 0;
   }

@@ -584,6 +584,56 @@ shoal_err hub_customers_on_sale(sqlite3 *db, const char *event, const char *stor
   return rc;
 }
 
+shoal_err hub_customers_on_return(sqlite3 *db, const char *event, const char *device,
+                                  const char *store, const cJSON *body, const char *sale,
+                                  int64_t refund, int64_t at_ms, shoal_diag *diag) {
+  char customer[SHOAL_ID_MAX + 1] = "";
+  int64_t reversed = 0, refunded = 0;
+  shoal_err rc = SHOAL_OK;
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, "member");
+  if (m && !cJSON_IsNull(m)) {
+    const char *id = NULL;
+    if (!cJSON_IsObject(m) || shoal_json_get_str(m, "id", true, &id, diag) != SHOAL_OK ||
+        !shoal_member_field_valid(id) ||
+        shoal_json_get_int(m, "points_reversed", false, &reversed, diag) != SHOAL_OK ||
+        shoal_json_get_int(m, "points_refunded", false, &refunded, diag) != SHOAL_OK ||
+        reversed < 0 || refunded < 0 || reversed > SHOAL_POINTS_MAX || refunded > SHOAL_POINTS_MAX)
+      return shoal_fail(diag, SHOAL_EINPUT,
+                        "\"member\" must be {id, points_reversed, points_refunded} (points >= 0)");
+    shoal_strlcpy(customer, id, sizeof customer);
+    if ((rc = hub_loyalty_book_return(db, event, customer, reversed, refunded, at_ms, sale, diag)))
+      return rc;
+  } else {
+    sqlite3_stmt *st = NULL;
+    if ((rc = shoal_db_prepare(db,
+                               "SELECT json_extract(body, '$.customer.id') FROM sales "
+                               "WHERE device = ? AND receipt = ? LIMIT 1",
+                               &st, diag)) != SHOAL_OK)
+      return rc;
+    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, sale, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
+      shoal_strlcpy(customer, (const char *)sqlite3_column_text(st, 0), sizeof customer);
+    sqlite3_finalize(st);
+    if (!customer[0] || !shoal_id_valid(customer))
+      return SHOAL_OK;
+  }
+  cJSON *sum = cJSON_CreateObject();
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(body, "id");
+  if (!sum || !cJSON_AddStringToObject(sum, "store", store) ||
+      !cJSON_AddStringToObject(sum, "sale", sale) ||
+      !cJSON_AddNumberToObject(sum, "refund", (double)refund) ||
+      !cJSON_AddNumberToObject(sum, "points_reversed", (double)reversed) ||
+      !cJSON_AddNumberToObject(sum, "points_refunded", (double)refunded)) {
+    cJSON_Delete(sum);
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
+  rc = hub_customers_timeline_add(db, customer, at_ms, "return",
+                                  cJSON_IsString(id) ? id->valuestring : event, sum, diag);
+  cJSON_Delete(sum);
+  return rc;
+}
+
 shoal_err hub_customers_history(sqlite3 *db, const char *customer, cJSON **out, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
   char sql[256];

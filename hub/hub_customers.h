@@ -47,6 +47,14 @@ shoal_err hub_customers_on_sale(sqlite3 *db, const char *event, const char *stor
                                 const cJSON *body, int64_t at_ms, int64_t now_ms,
                                 shoal_diag *diag);
 
+/* Records a stored return (inside its ingest savepoint): its member block
+ * {id, points_reversed, points_refunded} goes to the ledger once by event
+ * identity; the return goes on the timeline of the member or of the
+ * customer its sale named. SHOAL_EINPUT for a bad member block. */
+shoal_err hub_customers_on_return(sqlite3 *db, const char *event, const char *device,
+                                  const char *store, const cJSON *body, const char *sale,
+                                  int64_t refund, int64_t at_ms, shoal_diag *diag);
+
 /* Adds a timeline entry (kind, ref unique per customer) with summary (not
  * taken). */
 shoal_err hub_customers_timeline_add(sqlite3 *db, const char *customer, int64_t at_ms,

@@ -17,6 +17,11 @@ shoal_err hub_forms_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, sh
 /* Ticket events (type "ticket"): store, merge, re-publish. hub_tickets.c */
 shoal_err hub_tickets_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, shoal_diag *diag);
 
+/* Returns (type "return", SPEC 12): the sale must be one of the sending
+ * device's and the refund within what remains of it; store, webhook.
+ * hub_returns.c */
+shoal_err hub_returns_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, shoal_diag *diag);
+
 /* After each committed ingest batch: publish merged tickets that changed
  * (to P/down/{store}) through ctx->publish. hub_tickets.c */
 shoal_err hub_tickets_after_commit(struct hub_ctx *ctx, shoal_diag *diag);

@@ -588,6 +588,8 @@ static shoal_err apply_event(struct hub_ingestor *ing, const struct shoal_event 
     rc = hub_forms_ingest(ing->ctx, ev, diag);
   else if (strcmp(ev->type, "ticket") == 0)
     rc = hub_tickets_ingest(ing->ctx, ev, diag);
+  else if (strcmp(ev->type, "return") == 0)
+    rc = hub_returns_ingest(ing->ctx, ev, diag);
   else
     rc = shoal_fail(diag, SHOAL_EINPUT, "unknown event type \"%s\"", ev->type);
   if (rc != SHOAL_OK) {

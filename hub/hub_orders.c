@@ -385,7 +385,7 @@ static shoal_err book_paid(sqlite3 *db, const struct order *o, const char *body,
 }
 
 /* The refund of a paid order: the order's row, the return in the sales
- * ledger (hub_orders_refund_hook), the points back, the timeline. */
+ * ledger, the points back, the timeline. */
 static shoal_err book_refund(sqlite3 *db, const struct order *o, int64_t row, const char *customer,
                              int64_t total, int64_t points, int64_t now_ms, shoal_diag *diag) {
   int64_t at = o->refunded_ms ? o->refunded_ms : now_ms;
@@ -398,10 +398,13 @@ static shoal_err book_refund(sqlite3 *db, const struct order *o, int64_t row, co
   sqlite3_bind_int64(st, 2, row);
   if ((rc = step_done(db, st, "refund order", diag)) != SHOAL_OK)
     return rc;
+  /* A return in the sales ledger, like a till's (SPEC 12): same device,
+   * epoch and seq as the order's sale row, counted at its own time. */
   if ((rc = shoal_db_prepare(db,
-                             "INSERT INTO order_refunds (order_row, channel, order_id, store, "
-                             "region, at_ms, total) SELECT id, channel, order_id, store, region, "
-                             "?, total FROM orders WHERE id = ?",
+                             "INSERT INTO returns (device, epoch, seq, store, region, id, sale, "
+                             "channel, at_ms, refund, body) SELECT channel, 'orders', id, store, "
+                             "region, order_id, order_id, channel, ?, total, body FROM orders "
+                             "WHERE id = ?",
                              &st, diag)) != SHOAL_OK)
     return rc;
   sqlite3_bind_int64(st, 1, at);

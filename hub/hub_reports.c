@@ -45,60 +45,153 @@ shoal_err hub_reports_time_parse(const char *s, const char *what, int64_t *out_m
   return SHOAL_OK;
 }
 
+/* The ledger a sales report groups: one row per sale (count 1, its total)
+ * and one per return (its refund), each at its own time (SPEC 12). */
+#define LEDGER                                                                                   \
+  "WITH l AS (SELECT device, store, region, COALESCE(json_extract(body, '$.channel'), 'pos') "  \
+  "AS channel, at_ms, 1 AS n, total AS t, 0 AS r FROM sales WHERE at_ms >= ?1 AND at_ms < ?2 "  \
+  "UNION ALL SELECT device, store, region, channel, at_ms, 0, 0, refund FROM returns "          \
+  "WHERE at_ms >= ?1 AND at_ms < ?2) "
+#define SUMS "SUM(n), SUM(t), SUM(r)"
+
+/* Lines sold and returned per SKU. */
+#define BY_SKU                                                                                   \
+  "WITH l AS (SELECT json_extract(j.value, '$.sku') AS sku, 1 AS n, "                           \
+  "json_extract(j.value, '$.qty') AS q, json_extract(j.value, '$.total') AS t, 0 AS rq, 0 AS r " \
+  "FROM sales s, json_each(s.body, '$.lines') j WHERE s.at_ms >= ?1 AND s.at_ms < ?2 "          \
+  "UNION ALL SELECT json_extract(j.value, '$.sku'), 0, 0, 0, json_extract(j.value, '$.qty'), "  \
+  "json_extract(j.value, '$.refund') FROM returns x, json_each(x.body, '$.lines') j "           \
+  "WHERE x.at_ms >= ?1 AND x.at_ms < ?2) "                                                      \
+  "SELECT sku, SUM(n), SUM(q), SUM(t), SUM(rq), SUM(r) FROM l GROUP BY sku ORDER BY sku"
+
+/* Money taken per payment method (cash net of change; sales recorded
+ * without payments were cash) and refunded per method. */
+#define BY_PAYMENT                                                                               \
+  "WITH s AS (SELECT body, total FROM sales WHERE at_ms >= ?1 AND at_ms < ?2), "                \
+  "l AS (SELECT json_extract(j.value, '$.method') AS m, 1 AS n, "                               \
+  "json_extract(j.value, '$.amount') AS t, 0 AS r FROM s, json_each(s.body, '$.payments') j "   \
+  "UNION ALL SELECT 'cash', 0, -json_extract(body, '$.change'), 0 FROM s "                      \
+  "WHERE json_extract(body, '$.change') > 0 "                                                   \
+  "UNION ALL SELECT 'cash', 1, total, 0 FROM s WHERE json_type(body, '$.payments') IS NULL "    \
+  "UNION ALL SELECT json_extract(j.value, '$.method'), 0, 0, json_extract(j.value, '$.amount') " \
+  "FROM returns x, json_each(x.body, '$.refunds') j WHERE x.at_ms >= ?1 AND x.at_ms < ?2) "     \
+  "SELECT m, SUM(n), SUM(t), SUM(r) FROM l GROUP BY m ORDER BY m"
+
+/* Discount given per promotion rule (SPEC 5.3 "applied"). */
+#define BY_RULE                                                                                  \
+  "SELECT json_extract(j.value, '$.rule') AS rule, MAX(json_extract(j.value, '$.type')), "      \
+  "MAX(json_extract(j.value, '$.scope')), COUNT(*), SUM(json_extract(j.value, '$.discount')) "  \
+  "FROM sales s, json_each(s.body, '$.applied') j WHERE s.at_ms >= ?1 AND s.at_ms < ?2 "        \
+  "GROUP BY rule ORDER BY rule"
+
+enum by { BY_REGION, BY_STORE, BY_DEVICE, BY_HOUR, BY_CHANNEL, BYK_SKU, BYK_PAYMENT, BYK_RULE };
+
+static const struct {
+  const char *by;
+  const char *sql;
+} sales_q[] = {
+    [BY_REGION] = {"region", LEDGER "SELECT region, " SUMS " FROM l GROUP BY region ORDER BY region"},
+    [BY_STORE] = {"store", LEDGER "SELECT store, MAX(region), " SUMS
+                                  " FROM l GROUP BY store ORDER BY store"},
+    [BY_DEVICE] = {"device", LEDGER "SELECT device, store, MAX(region), " SUMS
+                                    " FROM l GROUP BY device, store ORDER BY store, device"},
+    [BY_HOUR] = {"hour", LEDGER "SELECT (at_ms / 3600000) * 3600000 AS h, region, " SUMS
+                                " FROM l GROUP BY h, region ORDER BY h, region"},
+    [BY_CHANNEL] = {"channel", LEDGER "SELECT channel, " SUMS
+                                      " FROM l GROUP BY channel ORDER BY channel"},
+    [BYK_SKU] = {"sku", BY_SKU},
+    [BYK_PAYMENT] = {"payment", BY_PAYMENT},
+    [BYK_RULE] = {"rule", BY_RULE},
+};
+
+/* count, total, returns, net from columns c.. (count, sales, refunds). */
+static void add_ledger(cJSON *row, sqlite3_stmt *st, int c) {
+  int64_t total = sqlite3_column_int64(st, c + 1), ret = sqlite3_column_int64(st, c + 2);
+  cJSON_AddNumberToObject(row, "count", (double)sqlite3_column_int64(st, c));
+  cJSON_AddNumberToObject(row, "total", (double)total);
+  cJSON_AddNumberToObject(row, "returns", (double)ret);
+  cJSON_AddNumberToObject(row, "net", (double)(total - ret));
+}
+
+static cJSON *sales_row(enum by which, sqlite3_stmt *st) {
+  cJSON *row = cJSON_CreateObject();
+  if (!row)
+    return NULL;
+  int c = 0;
+  switch (which) {
+  case BY_REGION:
+    shoal_db_json_add_text(row, "region", st, c++);
+    break;
+  case BY_STORE:
+    shoal_db_json_add_text(row, "store", st, c++);
+    shoal_db_json_add_text(row, "region", st, c++);
+    break;
+  case BY_DEVICE:
+    shoal_db_json_add_text(row, "device", st, c++);
+    shoal_db_json_add_text(row, "store", st, c++);
+    shoal_db_json_add_text(row, "region", st, c++);
+    break;
+  case BY_HOUR:
+    shoal_db_json_add_time(row, "hour", st, c++);
+    shoal_db_json_add_text(row, "region", st, c++);
+    break;
+  case BY_CHANNEL:
+    shoal_db_json_add_text(row, "channel", st, c++);
+    break;
+  case BYK_SKU: {
+    shoal_db_json_add_text(row, "sku", st, 0);
+    int64_t total = sqlite3_column_int64(st, 3), ret = sqlite3_column_int64(st, 5);
+    cJSON_AddNumberToObject(row, "count", (double)sqlite3_column_int64(st, 1));
+    cJSON_AddNumberToObject(row, "qty", (double)sqlite3_column_int64(st, 2));
+    cJSON_AddNumberToObject(row, "total", (double)total);
+    cJSON_AddNumberToObject(row, "returned_qty", (double)sqlite3_column_int64(st, 4));
+    cJSON_AddNumberToObject(row, "returns", (double)ret);
+    cJSON_AddNumberToObject(row, "net", (double)(total - ret));
+    return row;
+  }
+  case BYK_PAYMENT:
+    shoal_db_json_add_text(row, "method", st, c++);
+    break;
+  case BYK_RULE:
+    shoal_db_json_add_text(row, "rule", st, 0);
+    shoal_db_json_add_text(row, "type", st, 1);
+    shoal_db_json_add_text(row, "scope", st, 2);
+    cJSON_AddNumberToObject(row, "count", (double)sqlite3_column_int64(st, 3));
+    cJSON_AddNumberToObject(row, "discount", (double)sqlite3_column_int64(st, 4));
+    return row;
+  }
+  add_ledger(row, st, c);
+  return row;
+}
+
 shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_t to_ms,
                             cJSON **out, shoal_diag *diag) {
-  static const struct {
-    const char *by;
-    const char *sql;
-  } q[] = {
-      {"region", "SELECT region, COUNT(*), SUM(total) FROM sales WHERE at_ms >= ?1 AND at_ms < ?2 "
-                 "GROUP BY region ORDER BY region"},
-      {"store", "SELECT store, MAX(region), COUNT(*), SUM(total) FROM sales "
-                "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY store ORDER BY store"},
-      {"device", "SELECT device, store, MAX(region), COUNT(*), SUM(total) FROM sales "
-                 "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY device, store ORDER BY store, device"},
-      {"hour", "SELECT (at_ms / 3600000) * 3600000 AS h, region, COUNT(*), SUM(total) FROM sales "
-               "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY h, region ORDER BY h, region"},
-  };
-  size_t which = sizeof q / sizeof q[0];
-  for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
-    if (by && strcmp(by, q[i].by) == 0)
+  size_t n = sizeof sales_q / sizeof sales_q[0], which = n;
+  for (size_t i = 0; i < n; i++)
+    if (by && strcmp(by, sales_q[i].by) == 0)
       which = i;
-  if (which == sizeof q / sizeof q[0])
-    return shoal_fail(diag, SHOAL_EINPUT, "by must be region, store, device or hour");
+  if (which == n)
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "by must be region, store, device, hour, channel, sku, payment or rule");
   sqlite3_stmt *st = NULL;
   cJSON *arr = NULL;
-  shoal_err rc = shoal_db_prepare(db, q[which].sql, &st, diag);
+  shoal_err rc = shoal_db_prepare(db, sales_q[which].sql, &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   sqlite3_bind_int64(st, 1, from_ms);
   sqlite3_bind_int64(st, 2, to_ms);
-  arr = cJSON_CreateArray();
+  if (!(arr = cJSON_CreateArray())) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   int src;
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-    cJSON *row = cJSON_CreateObject();
-    int c = 0;
-    switch (which) {
-    case 0:
-      shoal_db_json_add_text(row, "region", st, c++);
-      break;
-    case 1:
-      shoal_db_json_add_text(row, "store", st, c++);
-      shoal_db_json_add_text(row, "region", st, c++);
-      break;
-    case 2:
-      shoal_db_json_add_text(row, "device", st, c++);
-      shoal_db_json_add_text(row, "store", st, c++);
-      shoal_db_json_add_text(row, "region", st, c++);
-      break;
-    default:
-      shoal_db_json_add_time(row, "hour", st, c++);
-      shoal_db_json_add_text(row, "region", st, c++);
-      break;
+    cJSON *row = sales_row((enum by)which, st);
+    if (!row || !cJSON_AddItemToArray(arr, row)) {
+      cJSON_Delete(row);
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      goto cleanup;
     }
-    cJSON_AddNumberToObject(row, "count", (double)sqlite3_column_int64(st, c));
-    cJSON_AddNumberToObject(row, "total", (double)sqlite3_column_int64(st, c + 1));
-    cJSON_AddItemToArray(arr, row);
   }
   if (src != SQLITE_DONE) {
     rc = shoal_db_fail(db, src, "sales report", diag);
@@ -183,8 +276,11 @@ shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJ
    * section maps to a scheme, with its region: from its sales, else the
    * region policy mapping it, else its devices. */
   static const char *sql =
-      "WITH s AS (SELECT store, MAX(region) AS region, SUM(total) AS t FROM sales "
-      "           WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY store), "
+      "WITH s AS (SELECT store, MAX(region) AS region, SUM(t) AS t, SUM(r) AS r FROM "
+      "           (SELECT store, region, total AS t, 0 AS r FROM sales "
+      "            WHERE at_ms >= ?1 AND at_ms < ?2 UNION ALL "
+      "            SELECT store, region, 0, refund FROM returns "
+      "            WHERE at_ms >= ?1 AND at_ms < ?2) GROUP BY store), "
       "m AS (SELECT j.key AS store, MAX(CASE WHEN p.scope LIKE 'region/%' "
       "             THEN substr(p.scope, 8) END) AS region "
       "      FROM policies p, json_each(p.doc, '$.settlement.stores') j "
@@ -194,7 +290,8 @@ shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJ
       "      GROUP BY j.key), "
       "d AS (SELECT store, MAX(region) AS region FROM devices GROUP BY store), "
       "k AS (SELECT store FROM s UNION SELECT store FROM m) "
-      "SELECT k.store, COALESCE(s.region, m.region, d.region), COALESCE(s.t, 0) FROM k "
+      "SELECT k.store, COALESCE(s.region, m.region, d.region), COALESCE(s.t, 0), "
+      "COALESCE(s.r, 0) FROM k "
       "LEFT JOIN s ON s.store = k.store LEFT JOIN m ON m.store = k.store "
       "LEFT JOIN d ON d.store = k.store ORDER BY k.store";
   sqlite3_stmt *st = NULL;
@@ -213,7 +310,10 @@ shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJ
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
     const char *store = (const char *)sqlite3_column_text(st, 0);
     const char *region = (const char *)sqlite3_column_text(st, 1);
-    int64_t total = sqlite3_column_int64(st, 2);
+    /* SPEC 12: commission is on net sales (sales - returns, each in the
+     * period of its own time). */
+    int64_t gross = sqlite3_column_int64(st, 2), returns = sqlite3_column_int64(st, 3);
+    int64_t total = gross - returns;
     const cJSON *section = NULL;
     if ((rc = settlement_for(db, cache, store, region, &section, diag)) != SHOAL_OK)
       goto cleanup;
@@ -223,7 +323,8 @@ shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJ
         (rc = shoal_settle_store_scheme(section, store, &found, &scheme, diag)) != SHOAL_OK)
       goto cleanup;
     int64_t commission = 0;
-    if (found && (rc = shoal_settle_commission(&scheme, total, &commission, diag)) != SHOAL_OK)
+    if (found && total > 0 &&
+        (rc = shoal_settle_commission(&scheme, total, &commission, diag)) != SHOAL_OK)
       goto cleanup;
     cJSON *row = cJSON_CreateObject();
     cJSON_AddStringToObject(row, "store", store);
@@ -236,6 +337,8 @@ shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJ
     else
       cJSON_AddNullToObject(row, "scheme");
     cJSON_AddNumberToObject(row, "sales_total", (double)total);
+    cJSON_AddNumberToObject(row, "gross", (double)gross);
+    cJSON_AddNumberToObject(row, "returns", (double)returns);
     cJSON_AddNumberToObject(row, "commission", (double)commission);
     cJSON_AddItemToArray(arr, row);
   }

@@ -26,9 +26,14 @@
 shoal_err hub_reports_time_parse(const char *s, const char *what, int64_t *out_ms,
                                  shoal_diag *diag);
 
-/* Sales in [from_ms, to_ms) grouped by "region", "store", "device" or
- * "hour" (UTC hour bucket, split by region). Rows carry the group keys,
- * "count" and "total" (minor units). *out owned by the caller. */
+/* Sales in [from_ms, to_ms) grouped by "region", "store", "device",
+ * "hour" (UTC hour bucket, split by region) or "channel": rows carry the
+ * group keys, "count" and "total" of sales, "returns" (refunds) and "net"
+ * (total - returns), each sale and return counted in the period of its own
+ * time (SPEC 12). "sku": sku, count (lines), qty, total, returned_qty,
+ * returns, net. "payment": method, count, total (cash net of change),
+ * returns (refunded), net. "rule": rule, type, scope, count (sales it
+ * changed), discount. *out owned by the caller. */
 shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_t to_ms,
                             cJSON **out, shoal_diag *diag);
 
@@ -37,7 +42,9 @@ shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_
  * section: store, region, scheme (null if unmapped), sales_total, commission. The
  * settlement section comes, per store, from the most specific scope
  * (store/S, region/R, global) whose latest published document in effect
- * (effective_at absent or come) sets it. */
+ * (effective_at absent or come) sets it. sales_total is NET of returns
+ * (SPEC 12: settlement on net), with "gross" and "returns" beside it; a
+ * negative net earns no commission. */
 shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJSON **out,
                                  shoal_diag *diag);
 

@@ -55,6 +55,8 @@ static unsigned kind_mask(const char *kind) {
     return SHOAL_WEBHOOK_SALE;
   if (strcmp(kind, "ticket") == 0)
     return SHOAL_WEBHOOK_TICKET;
+  if (strcmp(kind, "return") == 0)
+    return SHOAL_WEBHOOK_RETURN;
   if (strcmp(kind, "escalation") == 0)
     return SHOAL_WEBHOOK_ESCALATION;
   return 0;

@@ -121,7 +121,7 @@ sell() {  # sell DEVICE BASKET
   fi
   COUNT[$1]=$((${COUNT[$1]:-0} + 1))
   TOTAL[$1]=$((${TOTAL[$1]:-0} + $(jq_ "$out" "j['total']")))
-  printf '   %-10s sale %s\n' "$1" "$out"
+  printf '   %-10s sale %s\n' "$1" "$(jq_ "$out" "'%s at %s: total %d, VAT %d, paid %s, change %d' % (j['id'], j['at'], j['total'], j['tax_total'], '+'.join('%s %d' % (p['method'], p['amount']) for p in j['payments']), j['change'])")"
 }
 
 # quote DEVICE BASKET: the basket's total from the device's cache, if this

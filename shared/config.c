@@ -136,10 +136,12 @@ static shoal_err load_webhooks(struct load_ctx *c, const cJSON *arr, shoal_diag 
             wc->events |= SHOAL_WEBHOOK_TICKET;
           else if (strcmp(s, "escalation") == 0)
             wc->events |= SHOAL_WEBHOOK_ESCALATION;
+          else if (strcmp(s, "return") == 0)
+            wc->events |= SHOAL_WEBHOOK_RETURN;
           else
             return shoal_fail(diag, SHOAL_ECONFIG,
-                              "%s: webhooks[%zu].events: unknown event \"%s\" (sale, ticket, "
-                              "escalation)",
+                              "%s: webhooks[%zu].events: unknown event \"%s\" (sale, return, "
+                              "ticket, escalation)",
                               c->file, i, s);
         }
       } else if (strcmp(k->string, "url") == 0 || strcmp(k->string, "secret_file") == 0 ||

@@ -25,6 +25,7 @@ enum shoal_webhook_event {
   SHOAL_WEBHOOK_SALE = 1u << 0,
   SHOAL_WEBHOOK_TICKET = 1u << 1,
   SHOAL_WEBHOOK_ESCALATION = 1u << 2,
+  SHOAL_WEBHOOK_RETURN = 1u << 3,
 };
 
 struct shoal_webhook_config {

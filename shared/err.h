@@ -29,7 +29,8 @@
   X(SHOAL_ESTATE,             1, "invalid state")                              \
   X(SHOAL_EFULL,              1, "storage full")                               \
   X(SHOAL_ETIMEOUT,           1, "timed out")                                  \
-  X(SHOAL_EINTERNAL,          1, "internal error")
+  X(SHOAL_EINTERNAL,          1, "internal error")                             \
+  X(SHOAL_ECONFLICT,          3, "conflict")
 
 typedef enum shoal_err {
 #define SHOAL__ERR_ENUM(name, exitcode, text) name,

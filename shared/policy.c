@@ -4,9 +4,9 @@
 
 #include <string.h>
 
+#include "checkout.h"
 #include "forms.h"
 #include "jsonx.h"
-#include "loyalty.h"
 #include "shoal_limits.h"
 #include "pricing.h"
 #include "settle.h"
@@ -43,7 +43,7 @@ static const struct {
     {"rules", cJSON_Array},      {"disable", cJSON_Array},   {"round", cJSON_Object},
     {"forms", cJSON_Array},      {"routing", cJSON_Array},   {"sla", cJSON_Object},
     {"escalation", cJSON_Array}, {"rates", cJSON_Object},    {"settlement", cJSON_Object},
-    {"loyalty", cJSON_Object},
+    {"payments", cJSON_Array},   {"utc_offset", cJSON_String}, {"loyalty", cJSON_Object},
 };
 
 static const char *type_name(int t) {
@@ -83,11 +83,8 @@ shoal_err shoal_policy_validate_json(const cJSON *doc, char *scope_out, shoal_di
   if ((rc = shoal_pricing_validate_doc(doc, diag)) != SHOAL_OK ||
       (rc = shoal_forms_validate_doc(doc, diag)) != SHOAL_OK ||
       (rc = shoal_ticket_validate_doc(doc, diag)) != SHOAL_OK ||
-      (rc = shoal_settle_validate_doc(doc, diag)) != SHOAL_OK)
-    return rc;
-  const cJSON *loy = cJSON_GetObjectItemCaseSensitive(doc, "loyalty");
-  struct shoal_loyalty l;
-  if (loy && (rc = shoal_loyalty_parse(loy, &l, diag)) != SHOAL_OK)
+      (rc = shoal_settle_validate_doc(doc, diag)) != SHOAL_OK ||
+      (rc = shoal_checkout_validate_doc(doc, diag)) != SHOAL_OK)
     return rc;
   if (scope_out)
     shoal_strlcpy(scope_out, scope, SHOAL_SCOPE_MAX);

@@ -2,9 +2,11 @@
  * merged per SKU and field, rules overridden per id and disabled, stages
  * sorted, per-item rule lists precomputed), item lookups, and basket
  * parsing. The model owns every string it keeps (one arena). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkout.h"
 #include "jsonx.h"
 #include "pricing_int.h"
 #include "shoal_limits.h"
@@ -289,6 +291,11 @@ struct build {
   size_t nslots;
 };
 
+static int barcode_cmp(const void *a, const void *b, void *items) {
+  const struct shoal_price__item *it = items;
+  return strcmp(it[*(const uint32_t *)a].barcode, it[*(const uint32_t *)b].barcode);
+}
+
 static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_pricing_src *chain,
                              size_t n, struct build *b) {
   size_t total = 0;
@@ -324,6 +331,13 @@ static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_p
       if ((v = cJSON_GetObjectItemCaseSensitive(it, "cost"))) {
         x->has_cost = true;
         x->cost = shoal_json_int(v);
+      }
+      if ((v = cJSON_GetObjectItemCaseSensitive(it, "tax_bp")))
+        x->tax_bp = shoal_json_int(v);
+      if ((v = cJSON_GetObjectItemCaseSensitive(it, "barcode")) &&
+          !(x->barcode = arena_str(&m->arena, v->valuestring))) {
+        free(items);
+        return SHOAL_ENOMEM;
       }
       if ((v = cJSON_GetObjectItemCaseSensitive(it, "name")) &&
           !(x->name = arena_str(&m->arena, v->valuestring))) {
@@ -362,6 +376,16 @@ static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_p
       h = (h + 1) & m->hash_mask;
     m->hash[h] = (hv >> 32 << 32) | (i + 1);
   }
+  /* Barcode -> item, sorted (SPEC 12: a barcode is unique in the chain; a
+   * duplicate across scopes is reported at lookup, never guessed). */
+  m->by_barcode = malloc(sizeof(uint32_t) * ((size_t)k + 1));
+  if (!m->by_barcode)
+    return SHOAL_ENOMEM;
+  for (uint32_t i = 0; i < k; i++)
+    if (items[i].barcode)
+      m->by_barcode[m->nbarcodes++] = i;
+  if (m->nbarcodes > 1)
+    qsort_r(m->by_barcode, m->nbarcodes, sizeof *m->by_barcode, barcode_cmp, items);
   /* Category -> items (CSR), for category targets. */
   size_t ncat_entries = 0;
   for (uint32_t i = 0; i < k; i++)
@@ -657,6 +681,7 @@ void shoal_pricing_model_free(struct shoal_pricing_model *m) {
     return;
   free(m->items);
   free(m->hash);
+  free(m->by_barcode);
   free(m->rules);
   free(m->s1_list);
   free(m->s23_list);
@@ -696,6 +721,38 @@ shoal_err shoal_pricing_item_info(const struct shoal_pricing_model *m, const cha
   return SHOAL_OK;
 }
 
+shoal_err shoal_pricing_item_checkout(const struct shoal_pricing_model *m, const char *sku,
+                                      const char **barcode, int64_t *tax_bp) {
+  int32_t i = m && sku ? shoal_price__find(m, sku) : -1;
+  if (i < 0)
+    return SHOAL_ENOTFOUND;
+  if (barcode)
+    *barcode = m->items[i].barcode;
+  if (tax_bp)
+    *tax_bp = m->items[i].tax_bp;
+  return SHOAL_OK;
+}
+
+shoal_err shoal_pricing_find_barcode(const struct shoal_pricing_model *m, const char *barcode,
+                                     const char **sku, shoal_diag *diag) {
+  size_t lo = 0, hi = m->nbarcodes;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (strcmp(m->items[m->by_barcode[mid]].barcode, barcode) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == m->nbarcodes || strcmp(m->items[m->by_barcode[lo]].barcode, barcode) != 0)
+    return shoal_fail(diag, SHOAL_ENOTFOUND, "no product has barcode \"%s\"", barcode);
+  if (lo + 1 < m->nbarcodes && strcmp(m->items[m->by_barcode[lo + 1]].barcode, barcode) == 0)
+    return shoal_fail(diag, SHOAL_EINPUT, "barcode \"%s\" is given to both %s and %s in the chain",
+                      barcode, m->items[m->by_barcode[lo]].sku,
+                      m->items[m->by_barcode[lo + 1]].sku);
+  *sku = m->items[m->by_barcode[lo]].sku;
+  return SHOAL_OK;
+}
+
 const char *shoal_pricing_currency(const struct shoal_pricing_model *m) {
   return m->currency;
 }
@@ -726,10 +783,76 @@ static shoal_err basket_id(const cJSON *j, const char *key, const char **out, sh
   return SHOAL_OK;
 }
 
+/* Refuses any key of obj not in keys (NULL-terminated), naming it. */
+static shoal_err basket_keys(const cJSON *obj, const char *const *keys, const char *where,
+                             shoal_diag *diag) {
+  const cJSON *k;
+  cJSON_ArrayForEach(k, obj) {
+    const char *const *p;
+    for (p = keys; *p; p++)
+      if (strcmp(*p, k->string) == 0)
+        break;
+    if (!*p)
+      return shoal_fail(diag, SHOAL_EINPUT, "%s: unknown key \"%s\"", where, k->string);
+    for (const cJSON *o = obj->child; o != k; o = o->next)
+      if (strcmp(o->string, k->string) == 0)
+        return shoal_fail(diag, SHOAL_EINPUT, "%s: duplicate key \"%s\"", where, k->string);
+  }
+  return SHOAL_OK;
+}
+
+/* SPEC 12 keys: kept raw or borrowed; shapes checked here. */
+static shoal_err basket_checkout_keys(struct shoal_basket *b, shoal_diag *diag) {
+  const cJSON *j = b->json, *v;
+  if ((v = cJSON_GetObjectItemCaseSensitive(j, "request_id"))) {
+    if (!cJSON_IsString(v) || !shoal_id_valid(v->valuestring))
+      return shoal_fail(diag, SHOAL_EINPUT, "basket: \"request_id\" must be an identifier");
+    b->request_id = v->valuestring;
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(j, "cashier"))) {
+    if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) > SHOAL_ID_MAX)
+      return shoal_fail(diag, SHOAL_EINPUT,
+                        "basket: \"cashier\" must be a string of 1 to %d bytes", SHOAL_ID_MAX);
+    b->cashier = v->valuestring;
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(j, "payments"))) {
+    struct shoal_payment pay[SHOAL_PAYMENT_METHODS_MAX];
+    size_t n = 0;
+    shoal_err rc = shoal_payments_parse(v, "basket: payments", pay, &n, diag);
+    if (rc != SHOAL_OK)
+      return rc;
+    b->payments = v;
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(j, "member_code"))) {
+    if (!cJSON_IsString(v) || !v->valuestring[0])
+      return shoal_fail(diag, SHOAL_EINPUT, "basket: \"member_code\" must be a non-empty string");
+    b->member_code = v;
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(j, "redeem_points"))) {
+    if (!shoal_json_is_int(v) || shoal_json_int(v) < 0)
+      return shoal_fail(diag, SHOAL_EINPUT, "basket: \"redeem_points\" must be an integer >= 0");
+    b->redeem_points = v;
+  }
+  return SHOAL_OK;
+}
+
 shoal_err shoal_basket_parse(const cJSON *json, struct shoal_basket **out, shoal_diag *diag) {
+  return shoal_basket_parse_opts(json, false, out, diag);
+}
+
+shoal_err shoal_basket_parse_opts(const cJSON *json, bool at_optional, struct shoal_basket **out,
+                                  shoal_diag *diag) {
+  static const char *const top[] = {"region",  "store",   "at",          "channel",
+                                    "customer", "coupons", "lines",       "request_id",
+                                    "cashier",  "payments", "member_code", "redeem_points",
+                                    NULL};
+  static const char *const cust_keys[] = {"id", "tier", "tags", NULL};
+  static const char *const line_keys[] = {"sku", "qty", NULL};
   shoal_err rc = SHOAL_OK;
   if (!cJSON_IsObject(json))
     return shoal_fail(diag, SHOAL_EINPUT, "basket: must be a JSON object");
+  if ((rc = basket_keys(json, top, "basket", diag)) != SHOAL_OK)
+    return rc;
   struct shoal_basket *b = calloc(1, sizeof *b);
   if (!b || !(b->json = cJSON_Duplicate(json, true))) {
     free(b);
@@ -740,19 +863,24 @@ shoal_err shoal_basket_parse(const cJSON *json, struct shoal_basket **out, shoal
       (rc = basket_id(j, "store", &b->store, diag)) != SHOAL_OK)
     goto fail;
   v = cJSON_GetObjectItemCaseSensitive(j, "at");
-  if (!v) {
+  if (!v && !at_optional) {
     rc = shoal_fail(diag, SHOAL_EINPUT, "basket: missing \"at\"");
     goto fail;
   }
-  if (!cJSON_IsString(v)) {
+  if (!v) {
+    b->has_at = false;
+  } else if (!cJSON_IsString(v)) {
     rc = shoal_fail(diag, SHOAL_EINPUT, "basket: \"at\" must be an ISO-8601 string with offset");
     goto fail;
-  }
-  if ((rc = shoal_time_parse(v->valuestring, &b->at, diag)) != SHOAL_OK) {
+  } else if ((rc = shoal_time_parse(v->valuestring, &b->at, diag)) != SHOAL_OK) {
     shoal_diag_prefix(diag, "basket: \"at\"");
     goto fail;
+  } else {
+    b->at_text = v->valuestring;
+    b->has_at = true;
   }
-  b->at_text = v->valuestring;
+  if ((rc = basket_checkout_keys(b, diag)) != SHOAL_OK)
+    goto fail;
   b->channel = "pos";
   v = cJSON_GetObjectItemCaseSensitive(j, "channel");
   if (v) {
@@ -770,6 +898,8 @@ shoal_err shoal_basket_parse(const cJSON *json, struct shoal_basket **out, shoal
       goto fail;
     }
     b->customer = v;
+    if ((rc = basket_keys(v, cust_keys, "basket: customer", diag)) != SHOAL_OK)
+      goto fail;
     if ((rc = shoal_json_get_str(v, "id", false, &(const char *){NULL}, diag)) != SHOAL_OK ||
         (rc = shoal_json_get_str(v, "tier", false, &b->tier, diag)) != SHOAL_OK) {
       shoal_diag_prefix(diag, "basket: customer");
@@ -857,6 +987,10 @@ shoal_err shoal_basket_parse(const cJSON *json, struct shoal_basket **out, shoal
                       sku->valuestring);
       goto fail;
     }
+    char where[48];
+    snprintf(where, sizeof where, "basket: lines[%d]", i);
+    if ((rc = basket_keys(e, line_keys, where, diag)) != SHOAL_OK)
+      goto fail;
     if (!shoal_json_is_int(qty) || shoal_json_int(qty) < 1 ||
         shoal_json_int(qty) > SHOAL_LINE_MAX_QTY) {
       rc = shoal_fail(

@@ -65,6 +65,16 @@ shoal_err shoal_pricing_item_info(const struct shoal_pricing_model *m, const cha
                                   const char **name, const char *const **categories,
                                   size_t *ncategories);
 
+/* Barcode (NULL if none) and VAT rate in bp (SPEC 12) of a known SKU;
+ * pointer owned by the model. SHOAL_ENOTFOUND for an unknown SKU. */
+shoal_err shoal_pricing_item_checkout(const struct shoal_pricing_model *m, const char *sku,
+                                      const char **barcode, int64_t *tax_bp);
+
+/* The SKU (owned by the model) carrying barcode. SHOAL_ENOTFOUND if none;
+ * SHOAL_EINPUT naming both SKUs if two items of the chain carry it. */
+shoal_err shoal_pricing_find_barcode(const struct shoal_pricing_model *m, const char *barcode,
+                                     const char **sku, shoal_diag *diag);
+
 /* Currency in effect (most specific scope that sets it; "CNY" if none). */
 const char *shoal_pricing_currency(const struct shoal_pricing_model *m);
 
@@ -94,13 +104,27 @@ struct shoal_basket {
   size_t ncoupons;
   struct shoal_basket_line *lines;
   size_t nlines;
+  /* SPEC 12 additions (NULL when absent); quoting ignores them. */
+  const char *request_id;     /* identifier */
+  const char *cashier;        /* non-empty string */
+  const cJSON *payments;      /* array of {method, amount}, shape checked */
+  const cJSON *member_code;   /* raw value, for the loyalty module (SPEC 13) */
+  const cJSON *redeem_points; /* raw value, for the loyalty module (SPEC 13) */
+  bool has_at;                /* false: "at" was absent and allowed (at_text NULL) */
 };
 
-/* Parses and checks a basket: region/store identifiers, "at" with offset,
- * every qty an integer in 1..SHOAL_LINE_MAX_QTY (also after merging), at
- * most SHOAL_BASKET_MAX_LINES lines. Errors are exit-3 codes naming the
- * field. json is copied; the caller frees *out with shoal_basket_free. */
+/* Parses and checks a basket: only the keys of SPEC 5.1 and 12 (any other
+ * key, also inside lines and customer, is an error naming it),
+ * region/store identifiers, "at" with offset, every qty an integer in
+ * 1..SHOAL_LINE_MAX_QTY (also after merging), at most
+ * SHOAL_BASKET_MAX_LINES lines. Errors are exit-3 codes naming the field.
+ * json is copied; the caller frees *out with shoal_basket_free. */
 shoal_err shoal_basket_parse(const cJSON *json, struct shoal_basket **out, shoal_diag *diag);
+
+/* The same; with at_optional an absent "at" is allowed (has_at false, the
+ * caller stamps the time: store API quotes, SPEC 11). */
+shoal_err shoal_basket_parse_opts(const cJSON *json, bool at_optional, struct shoal_basket **out,
+                                  shoal_diag *diag);
 
 void shoal_basket_free(struct shoal_basket *b);
 

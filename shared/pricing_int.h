@@ -68,7 +68,9 @@ struct shoal_price__rule {
 struct shoal_price__item {
   char sku[SHOAL_ID_MAX + 1]; /* inline: a lookup's final compare stays in the item's lines */
   const char *name;
+  const char *barcode; /* NULL: none (SPEC 12) */
   int64_t price, cost;
+  int64_t tax_bp; /* VAT included in the price, bp (SPEC 12); 0 by default */
   bool has_price, has_cost;
   const char **cats; /* category names */
   uint32_t ncats;
@@ -92,6 +94,8 @@ struct shoal_pricing_model {
   uint32_t ns1_all;
   uint64_t *s23_all_bits; /* stage-2/3 rules with no target (never bundles) */
   uint32_t nwords;        /* words in a rule bitmap */
+  uint32_t *by_barcode;   /* items with a barcode, sorted by barcode */
+  uint32_t nbarcodes;
   const char **codes;     /* sorted coupon codes carried by the chain's rules */
   uint32_t ncodes;
   const char *currency;

@@ -170,8 +170,8 @@ static shoal_err only_keys(const cJSON *obj, const char *const *a, const char *c
 
 /* One item, with "where" naming it in messages (built by the caller). */
 static shoal_err check_item(const cJSON *it, const char *where, shoal_diag *diag) {
-  static const char *const keys[] = {"sku",  "name",        "categories", "price",
-                                     "cost", "description", NULL};
+  static const char *const keys[] = {"sku",         "name",    "categories", "price", "cost",
+                                     "description", "barcode", "tax_bp",     NULL};
   shoal_err rc;
   if (!cJSON_IsObject(it))
     return shoal_fail(diag, SHOAL_EINPUT, "%s must be an object", where);
@@ -191,7 +191,13 @@ static shoal_err check_item(const cJSON *it, const char *where, shoal_diag *diag
     snprintf(w2, sizeof w2, "%s: \"categories\"", where);
     return str_array(cats, w2, false, diag);
   }
-  if ((rc = int_field(it, "price", false, 0, SHOAL_MONEY_MAX, where, diag)) != SHOAL_OK)
+  const cJSON *bc = cJSON_GetObjectItemCaseSensitive(it, "barcode");
+  if (bc && !short_str(bc, SHOAL_ID_MAX))
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "%s: \"barcode\" must be a non-empty string of at most %d bytes", where,
+                      SHOAL_ID_MAX);
+  if ((rc = int_field(it, "price", false, 0, SHOAL_MONEY_MAX, where, diag)) != SHOAL_OK ||
+      (rc = int_field(it, "tax_bp", false, 0, 10000, where, diag)) != SHOAL_OK)
     return rc;
   return int_field(it, "cost", false, 0, SHOAL_MONEY_MAX, where, diag);
 }
@@ -200,9 +206,14 @@ static shoal_err check_items(const cJSON *items, shoal_diag *diag) {
   const cJSON *it;
   int i = 0;
   shoal_err rc = SHOAL_OK;
-  struct strset seen;
-  if (!strset_init(&seen, (size_t)cJSON_GetArraySize(items)))
+  struct strset seen, codes;
+  memset(&codes, 0, sizeof codes);
+  if (!strset_init(&seen, (size_t)cJSON_GetArraySize(items)) ||
+      !strset_init(&codes, (size_t)cJSON_GetArraySize(items))) {
+    free(seen.slot);
+    free(codes.slot);
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
   cJSON_ArrayForEach(it, items) {
     /* Catalogs hold 10^4 items: check first, and only name the item (a
      * formatted "where") when there is something to report. */
@@ -222,9 +233,17 @@ static shoal_err check_items(const cJSON *items, shoal_diag *diag) {
       rc = shoal_fail(diag, SHOAL_EINPUT, "items: duplicate sku \"%s\"", sku);
       break;
     }
+    /* SPEC 12: a barcode names one product. */
+    const cJSON *bc = cJSON_GetObjectItemCaseSensitive(it, "barcode");
+    if (bc && !strset_add(&codes, bc->valuestring)) {
+      rc = shoal_fail(diag, SHOAL_EINPUT, "items: barcode \"%s\" of %s is already another item's",
+                      bc->valuestring, sku);
+      break;
+    }
     i++;
   }
   free(seen.slot);
+  free(codes.slot);
   return rc;
 }
 

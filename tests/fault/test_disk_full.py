@@ -99,7 +99,7 @@ def setup(env, disk):
         {"sku": "MT-001", "name": "Milk tea " + "x" * 200, "price": 2800}]})
     h.agent_cmd("policy", "import", "-c", cfg, pol, expect=0)
     basket = env.write_file("basket.json", {
-        "region": "cn-sw", "store": "cd-001", "at": "2026-11-22T10:00:00+08:00",
+        "region": "cn-sw", "store": "cd-001",
         "lines": [{"sku": "MT-001", "qty": 2}]})
     confirmed = []
     for _ in range(5):

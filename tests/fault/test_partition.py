@@ -90,7 +90,6 @@ def run(env, net, shm):
                                          "items": [{"sku": "MT-001", "price": 2800}]})
     h.agent_cmd("policy", "import", "-c", cfg, pol, expect=0)
     basket = env.write_file("basket.json", {"region": "cn-sw", "store": "cd-001",
-                                            "at": "2026-11-22T10:00:00+08:00",
                                             "lines": [{"sku": "MT-001", "qty": 1}]})
     argv = [h.binary("shoal-agent"), "run", "-c", cfg]
     if use_netns:

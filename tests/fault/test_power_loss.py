@@ -36,7 +36,7 @@ def test():
                                                        {"sku": "CK-001", "price": 1800}]})
         h.agent_cmd("policy", "import", "-c", cfg, pol, expect=0)
         basket = env.write_file("basket.json", {
-            "region": "cn-sw", "store": "cd-001", "at": "2026-11-22T10:00:00+08:00",
+            "region": "cn-sw", "store": "cd-001",
             "lines": [{"sku": "MT-001", "qty": 1}, {"sku": "CK-001", "qty": 2}]})
         agent = env.start_agent(cfg)
 

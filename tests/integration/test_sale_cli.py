@@ -2,7 +2,7 @@
 """`shoal-agent policy import`, `price -c` and `sale` with no broker (SPEC 2,
 4.2, 5): imports go to the device's own chain only (exit 4 otherwise); price
 -c from the cache equals price --policy on the same documents; a future
---effective-at waits; sale prints {id, total}, writes the sale and its
+--effective-at waits; sale prints the SPEC 12 receipt (with id and total), writes the sale and its
 outbox event in one transaction, and receipts stay unique when sales race;
 a kiosk prices but does not sell (exit 2); bad baskets record nothing.
 env: SHOAL_AGENT, SHOAL_SOURCE_DIR."""
@@ -71,9 +71,17 @@ def main():
 
         r1 = run("price", "-c", pos, "--basket", basket)
         r2 = run("price", "--policy", g, "--policy", rg, "--policy", east, "--basket", basket)
-        check(r1.returncode == 0 and r2.returncode == 0 and json.loads(r1.stdout) == json.loads(r2.stdout),
-              "price -c from the cache equals price --policy (and the future version is not yet in effect)")
-        q = json.loads(r1.stdout)
+        q = json.loads(r1.stdout) if r1.returncode == 0 else {}
+        # -c adds the SPEC 12 checkout fields (name, tax) beside the SPEC 5.3 object.
+        plain = dict(q, lines=[{k: v for k, v in l.items() if k not in ("name", "tax_bp", "tax")}
+                               for l in q.get("lines", [])])
+        plain.pop("tax_total", None)
+        check(r1.returncode == 0 and r2.returncode == 0 and plain == json.loads(r2.stdout)
+              and "tax_total" in q and all("name" in l and "tax" in l for l in q["lines"]),
+              "price -c from the cache equals price --policy plus name/tax (and the future version is not yet in effect)")
+        r3 = run("price", "-c", pos, "--basket", basket)
+        check(r3.returncode == 0 and json.loads(r3.stdout) == q,
+              "price -c answers the same from the compiled snapshot (second call)")
         check(q["total"] == 2 * 1980 + 1800 - 800, "cache price uses the region price map and rules (total %d)" % q["total"])
 
         r = run("price", "-c", kiosk, "--basket", basket)
@@ -83,21 +91,27 @@ def main():
         r = run("sale", "-c", kiosk, "--basket", basket)
         check(r.returncode == 2 and "sales" in r.stderr, "a kiosk refuses to sell: exit 2 naming module sales")
 
-        r = run("sale", "-c", pos, "--basket", "-", stdin=json.dumps(BASKET))
+        # A sale is stamped by the device clock: the basket's 2026-11-22 "at" is refused.
+        r = run("sale", "-c", pos, "--basket", basket)
+        check(r.returncode == 3 and "10 minutes" in r.stderr and BASKET["at"] in r.stderr,
+              "a sale whose at is far from the device clock exits 3 naming both times")
+        SALE = {k: v for k, v in BASKET.items() if k != "at"}
+        basket = put("sale.json", SALE)
+        r = run("sale", "-c", pos, "--basket", "-", stdin=json.dumps(SALE))
         ok = r.returncode == 0
         sale = json.loads(r.stdout) if ok else {}
-        check(ok and sale.get("total") == q["total"] and re.fullmatch(r"pos-7-20261122-1", sale.get("id", "")),
-              "sale prints {id, total} with a readable receipt (%s)" % r.stdout.strip())
+        check(ok and sale.get("total") == q["total"] and re.fullmatch(r"pos-7-\d{8}-1", sale.get("id", "")),
+              "sale prints a receipt with id and total and a readable receipt id (%s)" % r.stdout.strip()[:80])
 
-        other = dict(BASKET, store="cd-999")
+        other = dict(SALE, store="cd-999")
         r = run("sale", "-c", pos, "--basket", put("other.json", other))
         check(r.returncode == 4 and "cd-999" in r.stderr, "a basket for another store exits 4 (wrong store) naming it")
         r = run("price", "-c", pos, "--basket", put("other-region.json", dict(BASKET, region="cn-east")))
         check(r.returncode == 4 and "cn-east" in r.stderr, "a basket for another region exits 4 naming it")
-        unknown = dict(BASKET, lines=[{"sku": "NOPE", "qty": 1}])
+        unknown = dict(SALE, lines=[{"sku": "NOPE", "qty": 1}])
         r = run("sale", "-c", pos, "--basket", put("unknown.json", unknown))
         check(r.returncode == 3 and "NOPE" in r.stderr, "unknown SKU in a sale exits 3 naming it")
-        r = run("sale", "-c", pos, "--basket", put("badqty.json", dict(BASKET, lines=[{"sku": "MT-001", "qty": 0}])))
+        r = run("sale", "-c", pos, "--basket", put("badqty.json", dict(SALE, lines=[{"sku": "MT-001", "qty": 0}])))
         check(r.returncode == 3, "qty 0 in a sale exits 3")
 
         # Racing sales: every receipt unique, one outbox event each.
@@ -116,13 +130,16 @@ def main():
         check(nsales == 9 and nlines == 18, "9 sales with 2 lines each recorded (%d, %d)" % (nsales, nlines))
         env = json.loads(db.execute("SELECT envelope FROM outbox WHERE seq = 1").fetchone()[0])
         body = env["body"]
-        want = {"receipt", "region", "store", "at", "currency", "subtotal", "discount", "rounding", "total",
-                "lines", "applied", "coupons", "customer", "policy_versions"}
+        want = {"receipt", "id", "device", "channel", "region", "store", "at", "currency", "subtotal", "discount",
+                "rounding", "total", "lines", "applied", "coupons", "tax_total", "payments", "change", "customer",
+                "policy_versions"}
         check(env["type"] == "sale" and set(body) == want, "sale event body has exactly the agreed keys (%s)" % sorted(body))
-        check(body["policy_versions"] == {"global": 1, "region/cn-sw": 1} and body["at"] == BASKET["at"]
+        check(body["policy_versions"] == {"global": 1, "region/cn-sw": 1} and body["at"] == sale["at"]
               and body["customer"]["id"] == "c9" and body["total"] == q["total"],
               "sale event records policy versions used, basket time, customer and total")
         check(body["lines"] == q["lines"] and body["applied"] == q["applied"], "sale event lines/applied match the quote")
+        check(body["payments"] == [{"method": "cash", "amount": q["total"]}] and body["change"] == 0,
+              "absent payments record one cash payment of the total")
         db.close()
 
     print("%d failure(s)" % len(failures))

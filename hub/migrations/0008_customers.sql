@@ -103,15 +103,3 @@ CREATE TABLE customer_events (
 ) WITHOUT ROWID;
 CREATE INDEX customer_events_by_time ON customer_events (customer, at_ms);
 
--- Refunds of e-commerce orders: returns in the sales ledger, counted in the
--- period of their own time.
-CREATE TABLE order_refunds (
-  order_row  INTEGER PRIMARY KEY,         -- orders.id
-  channel    TEXT NOT NULL,
-  order_id   TEXT NOT NULL,
-  store      TEXT NOT NULL,
-  region     TEXT,
-  at_ms      INTEGER NOT NULL,
-  total      INTEGER NOT NULL
-);
-CREATE INDEX order_refunds_by_time ON order_refunds (at_ms);

@@ -1,0 +1,160 @@
+/* hub_returns.c - ingest of "return" events (SPEC 12). Runs inside the
+ * ingest transaction with the event's identity, so a return is stored once.
+ * A return must name a sale the same device sent, and its refund must fit
+ * in what earlier returns left of that sale's total; otherwise it is an
+ * input error and the event is dead-lettered (and still acknowledged). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "hub_customers.h"
+#include "hub_http.h"
+#include "hub_ingest.h"
+#include "jsonx.h"
+#include "shoal_limits.h"
+#include "timeutil.h"
+#include "util.h"
+
+struct ret {
+  const char *id, *sale;
+  int64_t at_ms, refund;
+};
+
+static shoal_err return_check(const struct shoal_event *ev, struct ret *r, shoal_diag *diag) {
+  const cJSON *b = ev->body;
+  const char *at = NULL, *store = NULL;
+  struct shoal_time t;
+  shoal_err rc;
+  if ((rc = shoal_json_get_str(b, "id", true, &r->id, diag)) != SHOAL_OK ||
+      (rc = shoal_json_get_str(b, "sale", true, &r->sale, diag)) != SHOAL_OK ||
+      (rc = shoal_json_get_str(b, "store", true, &store, diag)) != SHOAL_OK ||
+      (rc = shoal_json_get_str(b, "at", true, &at, diag)) != SHOAL_OK ||
+      (rc = shoal_json_get_int(b, "refund", true, &r->refund, diag)) != SHOAL_OK)
+    return SHOAL_EINPUT;
+  if (!r->id[0] || strlen(r->id) > 128 || !r->sale[0] || strlen(r->sale) > 128)
+    return shoal_fail(diag, SHOAL_EINPUT, "\"id\" and \"sale\" must be 1 to 128 characters");
+  if (strcmp(store, ev->store) != 0)
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "return for store \"%.64s\" sent by a device of store \"%s\"", store,
+                      ev->store);
+  if (shoal_time_parse(at, &t, diag) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "\"at\"");
+    return SHOAL_EINPUT;
+  }
+  r->at_ms = t.unix_ms;
+  if (r->refund < 0 || r->refund > SHOAL_MONEY_MAX)
+    return shoal_fail(diag, SHOAL_EINPUT, "\"refund\" is out of range");
+  const cJSON *lines = cJSON_GetObjectItemCaseSensitive(b, "lines");
+  const cJSON *refunds = cJSON_GetObjectItemCaseSensitive(b, "refunds");
+  if (!cJSON_IsArray(lines) || cJSON_GetArraySize(lines) > SHOAL_BASKET_MAX_LINES ||
+      !cJSON_IsArray(refunds))
+    return shoal_fail(diag, SHOAL_EINPUT, "\"lines\" and \"refunds\" must be arrays");
+  /* The refunds must add up to the refund. */
+  int64_t sum = 0, a = 0;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, refunds) {
+    if (shoal_json_get_int(e, "amount", true, &a, diag) != SHOAL_OK || a <= 0 ||
+        a > SHOAL_MONEY_MAX)
+      return shoal_fail(diag, SHOAL_EINPUT, "refunds: each needs an \"amount\" > 0");
+    sum += a;
+  }
+  if (sum != r->refund)
+    return shoal_fail(diag, SHOAL_EINPUT, "refunds add up to %" PRId64 ", not the refund %" PRId64,
+                      sum, r->refund);
+  return SHOAL_OK;
+}
+
+shoal_err hub_returns_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, shoal_diag *diag) {
+  struct ret r;
+  sqlite3_stmt *st = NULL;
+  char *body = NULL, *hook = NULL, *channel = NULL, *region = NULL;
+  shoal_err rc = return_check(ev, &r, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  /* The sale: this device's, and what is left of it after earlier returns. */
+  if ((rc = shoal_db_prepare(ctx->db,
+                             "SELECT s.total - COALESCE((SELECT SUM(x.refund) FROM returns x "
+                             "WHERE x.device = s.device AND x.sale = s.receipt), 0), "
+                             "COALESCE(json_extract(s.body, '$.channel'), 'pos'), s.region "
+                             "FROM sales s WHERE s.device = ? AND s.receipt = ? LIMIT 1",
+                             &st, diag)) != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, ev->device, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, r.sale, -1, SQLITE_STATIC);
+  int s = sqlite3_step(st);
+  if (s == SQLITE_DONE) {
+    rc = shoal_fail(diag, SHOAL_EINPUT, "return %s names sale %s, which device %s never sent",
+                    r.id, r.sale, ev->device);
+    goto cleanup;
+  }
+  if (s != SQLITE_ROW) {
+    rc = shoal_db_fail(ctx->db, s, "read sale of return", diag);
+    goto cleanup;
+  }
+  int64_t remaining = sqlite3_column_int64(st, 0);
+  channel = shoal_strdup((const char *)sqlite3_column_text(st, 1));
+  region = sqlite3_column_text(st, 2) ? shoal_strdup((const char *)sqlite3_column_text(st, 2))
+                                      : NULL;
+  sqlite3_finalize(st);
+  st = NULL;
+  if (!channel) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  if (r.refund > remaining) {
+    rc = shoal_fail(diag, SHOAL_EINPUT,
+                    "return %s refunds %" PRId64 " but only %" PRId64 " of sale %s remains",
+                    r.id, r.refund, remaining, r.sale);
+    goto cleanup;
+  }
+  if (!(body = shoal_json_print(ev->body))) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  if ((rc = shoal_db_prepare(ctx->db,
+                             "INSERT INTO returns (device, epoch, seq, store, region, id, sale, "
+                             "channel, at_ms, refund, body) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                             &st, diag)) != SHOAL_OK)
+    goto cleanup;
+  sqlite3_bind_text(st, 1, ev->device, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, ev->epoch, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, ev->seq);
+  sqlite3_bind_text(st, 4, ev->store, -1, SQLITE_STATIC);
+  if (region)
+    sqlite3_bind_text(st, 5, region, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, 5);
+  sqlite3_bind_text(st, 6, r.id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 7, r.sale, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 8, channel, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 9, r.at_ms);
+  sqlite3_bind_int64(st, 10, r.refund);
+  sqlite3_bind_text(st, 11, body, -1, SQLITE_STATIC);
+  if ((s = sqlite3_step(st)) != SQLITE_DONE) {
+    rc = shoal_db_fail(ctx->db, s, "store return", diag);
+    goto cleanup;
+  }
+  char event[2 * SHOAL_ID_MAX + 64];
+  snprintf(event, sizeof event, "return:%s/%s/%" PRId64, ev->device, ev->epoch, ev->seq);
+  if ((rc = hub_customers_on_return(ctx->db, event, ev->device, ev->store, ev->body, r.sale,
+                                    r.refund, r.at_ms, diag)) != SHOAL_OK)
+    goto cleanup;
+  /* The envelope (identity, hlc) with the return as its body. */
+  cJSON *env = shoal_event_to_json(ev);
+  hook = env ? shoal_json_print(env) : NULL;
+  cJSON_Delete(env);
+  if (!hook) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  rc = hub_webhook_enqueue(ctx, "return", hook, diag);
+cleanup:
+  sqlite3_finalize(st);
+  free(body);
+  free(hook);
+  free(channel);
+  free(region);
+  return rc;
+}
