@@ -1225,6 +1225,60 @@ static shoal_err return_rows(struct agent_ctx *ctx, const char *id, int64_t n, c
   return rc;
 }
 
+/* A member sale's return (SPEC 13) gives back its share of the points:
+ * earned points reversed in proportion to the refund, redeemed points
+ * refunded in proportion to what goes back to method "points"; returns that
+ * give back everything give back every point. Adds "member" {id,
+ * points_reversed, points_refunded} to the return output o. */
+static shoal_err return_member(struct agent_ctx *ctx, const char *sale, int64_t sale_total,
+                               cJSON *o, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(
+      ctx->db,
+      "SELECT json_extract(s.body, '$.member.id'), json_extract(s.body, '$.member.points_earned'), "
+      "json_extract(s.body, '$.member.points_redeemed'), "
+      "(SELECT COALESCE(SUM(json_extract(p.value, '$.amount')), 0) FROM json_each(s.body, "
+      "'$.payments') p WHERE json_extract(p.value, '$.method') = 'points'), "
+      "(SELECT COALESCE(SUM(r.refund), 0) FROM returns r WHERE r.sale = s.receipt), "
+      "(SELECT COALESCE(SUM(json_extract(f.value, '$.amount')), 0) FROM returns r, "
+      "json_each(r.body, '$.refunds') f WHERE r.sale = s.receipt AND "
+      "json_extract(f.value, '$.method') = 'points') FROM sales s WHERE s.receipt = ?",
+      &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, sale, -1, SQLITE_STATIC);
+  int r = sqlite3_step(st);
+  if (r != SQLITE_ROW || sqlite3_column_type(st, 0) != SQLITE_TEXT) {
+    sqlite3_finalize(st);
+    return r == SQLITE_ROW || r == SQLITE_DONE ? SHOAL_OK
+                                               : shoal_db_fail(ctx->db, r, "read member sale", diag);
+  }
+  char mid[SHOAL_ID_MAX + 1];
+  shoal_strlcpy(mid, (const char *)sqlite3_column_text(st, 0), sizeof mid);
+  int64_t earned = sqlite3_column_int64(st, 1), redeemed = sqlite3_column_int64(st, 2);
+  int64_t points_paid = sqlite3_column_int64(st, 3), before = sqlite3_column_int64(st, 4);
+  int64_t points_before = sqlite3_column_int64(st, 5);
+  sqlite3_finalize(st);
+  int64_t refund = shoal_json_int(cJSON_GetObjectItemCaseSensitive(o, "refund")), to_points = 0;
+  const cJSON *f;
+  cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(o, "refunds")) {
+    const cJSON *meth = cJSON_GetObjectItemCaseSensitive(f, "method");
+    if (cJSON_IsString(meth) && strcmp(meth->valuestring, "points") == 0)
+      to_points += shoal_json_int(cJSON_GetObjectItemCaseSensitive(f, "amount"));
+  }
+  int64_t reversed = shoal_loyalty_share(earned, before, refund, sale_total);
+  int64_t back = shoal_loyalty_share(redeemed, points_before, to_points, points_paid);
+  cJSON *mb = cJSON_CreateObject();
+  if (!mb || !cJSON_AddStringToObject(mb, "id", mid) ||
+      !cJSON_AddNumberToObject(mb, "points_reversed", (double)reversed) ||
+      !cJSON_AddNumberToObject(mb, "points_refunded", (double)back) ||
+      !cJSON_AddItemToObject(o, "member", mb)) {
+    cJSON_Delete(mb);
+    return oom(diag);
+  }
+  return SHOAL_OK;
+}
+
 shoal_err agent_checkout_return(struct agent_ctx *ctx, const struct agent_model *m,
                                 const char *body, size_t len, bool require_request_id,
                                 int64_t now_ms, cJSON **out, bool *replayed, shoal_diag *diag) {
@@ -1274,7 +1328,8 @@ shoal_err agent_checkout_return(struct agent_ctx *ctx, const struct agent_model 
   local_date(now_ms, off, date);
   snprintf(id, sizeof id, "%s-%s-R%lld", ctx->cfg.device, date, (long long)n);
   shoal_time_format_local(now_ms, off, at, sizeof at);
-  if ((rc = return_compute(m, req, &s, id, at, &o, rl, diag)) != SHOAL_OK)
+  if ((rc = return_compute(m, req, &s, id, at, &o, rl, diag)) != SHOAL_OK ||
+      (rc = return_member(ctx, req->sale, s.total, o, diag)) != SHOAL_OK)
     goto cleanup;
   /* The event: the output plus store/region for the hub. */
   if (!(ev = cJSON_Duplicate(o, true)) || !add_str(ev, "store", ctx->cfg.store) ||

@@ -103,6 +103,7 @@ def test():
 
         # --- a second till spends the same code while till 1 is offline
         r = sell(till2, redeem, expect=0).json()
+        sale2 = r["id"]
         h.check(r["member"]["points_redeemed"] == 40, "till 2 accepts (one use per device)")
         h.wait_until(lambda: call(port, "GET", "/api/v1/customers/M1")[1]["points"] == 90 - 40 + 41,
                      what="till 2's redemption reached the hub")
@@ -120,6 +121,19 @@ def test():
         h.check(kinds.count("sale") == 3, "three sales on the timeline: %s" % kinds)
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as m:
             h.check("shoal_loyalty_overdraft_total 1" in m.read().decode(), "overdraft metric")
+
+        # --- returns: earned points reversed in proportion, redeemed refunded
+        bal = c["points"]
+        ret = h.run_cmd([h.binary("shoal-agent"), "return", "-c", till2, "--sale", sale2,
+                         "--lines", "-"], input=json.dumps([{"sku": "TEA-1", "qty": 1}]),
+                        expect=0).json()
+        h.check(ret["refund"] == 4500 and ret["member"] == {"id": "M1", "points_reversed": 41,
+                                                            "points_refunded": 40},
+                "full return gives back every point: %s" % ret)
+        h.wait_until(lambda: call(port, "GET", "/api/v1/customers/M1")[1]["points"] == bal - 41 + 40,
+                     what="return booked at the hub")
+        c = call(port, "GET", "/api/v1/customers/M1")[1]
+        h.check([e["kind"] for e in c["timeline"]].count("return") == 1, "return on the timeline")
 
         # --- no PII on any device
         a1.stop()
