@@ -130,7 +130,7 @@ shoal_err shoal_scope_format(char *buf, size_t bufsz, enum shoal_topic k, const 
 
 bool shoal_event_type_valid(const char *type) {
   return strcmp(type, "sale") == 0 || strcmp(type, "form") == 0 || strcmp(type, "ticket") == 0 ||
-         strcmp(type, "hello") == 0;
+         strcmp(type, "hello") == 0 || strcmp(type, "return") == 0;
 }
 
 cJSON *shoal_event_to_json(const struct shoal_event *ev) {

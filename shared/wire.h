@@ -50,7 +50,7 @@ struct shoal_event {
   char epoch[24]; /* decimal string of a 64-bit value */
   int64_t seq;    /* >= 1 */
   uint64_t hlc;
-  char type[16];  /* sale, form, ticket, hello */
+  char type[16];  /* sale, return, form, ticket, hello */
   cJSON *body;    /* an object */
 };
 
