@@ -11,6 +11,8 @@
   till's redemption): accepted per SPEC 13's one-redemption-per-device rule,
   and the hub books it as an overdraft (per customer and in /metrics);
 - after till 1 reconnects the ledger converges to the exact sum;
+- a work order naming the member, opened at a till, reaches the store's
+  handheld with customer_history (the member's purchases, newest first);
 - the agents' database files (and WAL) hold no customer name or phone."""
 
 import glob
@@ -58,6 +60,8 @@ def test():
         h.check(st == 200, "policy published")
         till1 = env.agent_config("till-1", "s1", "cn-sw")
         till2 = env.agent_config("till-2", "s1", "cn-sw")
+        hh = env.agent_config("hh-1", "s1", "cn-sw", profile="handheld-scanner")
+        env.start_agent(hh)
         a1 = env.start_agent(till1)
         a2 = env.start_agent(till2)
         for cfg in (till1, till2):
@@ -135,10 +139,27 @@ def test():
         c = call(port, "GET", "/api/v1/customers/M1")[1]
         h.check([e["kind"] for e in c["timeline"]].count("return") == 1, "return on the timeline")
 
+        # --- a work order for the member carries the history to the handheld
+        opened = h.run_cmd([h.binary("shoal-agent"), "ticket", "open", "-c", till2,
+                            "--category", "repair", "--priority", "normal", "--title", "kettle",
+                            "--customer", json.dumps({"id": "M1", "tier": "gold", "tags": ["tea"]})],
+                           expect=0).json()
+        tid = opened["id"]
+
+        def hh_ticket():
+            r = h.run_cmd([h.binary("shoal-agent"), "ticket", "show", "-c", hh, "--ticket", tid])
+            return r.json() if r.rc == 0 and "customer_history" in r.out else None
+        t = h.wait_until(hh_ticket, timeout=30, what="ticket with history on the handheld")
+        hist = t["customer_history"]
+        h.check(len(hist) == 3 and all(x["sku"] == "TEA-1" and x["channel"] == "pos" for x in hist)
+                and [x["at"] for x in hist] == sorted([x["at"] for x in hist], reverse=True),
+                "three purchases, newest first: %s" % hist)
+        h.check(NAME not in json.dumps(t) and PHONE not in json.dumps(t), "no PII in the ticket")
+
         # --- no PII on any device
         a1.stop()
         a2.stop()
-        files = [f for d in ("till-1", "till-2") for f in glob.glob(env.path(d + ".db*"))]
+        files = [f for d in ("till-1", "till-2", "hh-1") for f in glob.glob(env.path(d + ".db*"))]
         h.check(any(f.endswith("-wal") for f in files) or files, "agent db files: %s" % files)
         for f in files:
             data = open(f, "rb").read()
