@@ -32,6 +32,11 @@ shoal_err agent_member_apply(struct agent_ctx *ctx, const char *body, size_t len
                     "names the customer)");
     goto cleanup;
   }
+  if (shoal_member_code_decode(mc->valuestring, code, diag) != SHOAL_OK) {
+    rc = SHOAL_ESIG; /* SPEC 13: malformed is refused like forged, exit 4 */
+    shoal_diag_prefix(diag, "basket: member_code");
+    goto cleanup;
+  }
   if ((rc = agent_trust_load(ctx, &trust, diag)) != SHOAL_OK)
     goto cleanup;
   trust_loaded = true;

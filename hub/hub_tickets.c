@@ -350,7 +350,12 @@ static shoal_err ticket_customer_history(struct hub_ctx *ctx, const char *id, cJ
   sqlite3_finalize(st);
   if (!cust[0] || !shoal_id_valid(cust))
     return SHOAL_OK;
-  return hub_customers_history(ctx->db, cust, out, diag);
+  rc = hub_customers_history(ctx->db, cust, out, diag);
+  if (rc == SHOAL_OK && cJSON_GetArraySize(*out) == 0) {
+    cJSON_Delete(*out); /* nothing bought: no history to carry */
+    *out = NULL;
+  }
+  return rc;
 }
 
 /* Publishes one changed ticket: all its events, in chunks that fit an envelope. */
