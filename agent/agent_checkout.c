@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_member.h"
 #include "agent_outbox.h"
 #include "agent_policy.h"
 #include "crypto.h"
 #include "db.h"
 #include "jsonx.h"
+#include "loyalty.h"
 #include "money.h"
 #include "shoal_limits.h"
 #include "timeutil.h"
@@ -512,7 +514,19 @@ static shoal_err price_basket(struct agent_ctx *ctx, const struct agent_model *m
                               size_t len, int64_t now_ms, struct shoal_basket **bout,
                               struct shoal_quote **qout, shoal_diag *diag) {
   struct shoal_basket *b = NULL;
-  shoal_err rc = shoal_basket_parse_text(body, len, &b, diag);
+  struct shoal_member_code code;
+  bool has_code = false;
+  char *member_text = NULL;
+  /* A quote with a member code prices with the member's tier and tags. */
+  shoal_err rc = agent_member_apply(ctx, body, len, now_ms, &member_text, &code, &has_code, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  if (member_text) {
+    body = member_text;
+    len = strlen(member_text);
+  }
+  rc = shoal_basket_parse_text(body, len, &b, diag);
+  free(member_text);
   if (rc == SHOAL_OK)
     rc = check_device(ctx, b, diag);
   if (rc == SHOAL_OK && (b->member_code || b->redeem_points))
@@ -667,6 +681,66 @@ static shoal_err sale_rows(struct agent_ctx *ctx, const struct shoal_basket *b,
   return rc;
 }
 
+/* redeem_points (SPEC 13): at most the code's points, with a loyalty
+ * policy, worth redeem x loyalty.redeem_value and not more than the total. */
+static shoal_err member_redeem(const struct agent_model *m, const struct shoal_basket *b,
+                               const struct shoal_member_code *code, int64_t total,
+                               int64_t *redeem, int64_t *paid, shoal_diag *diag) {
+  *redeem = *paid = 0;
+  if (!b->redeem_points)
+    return SHOAL_OK;
+  if (!shoal_json_is_int(b->redeem_points) || shoal_json_int(b->redeem_points) < 0)
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: \"redeem_points\" must be an integer >= 0");
+  *redeem = shoal_json_int(b->redeem_points);
+  if (!code)
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: \"redeem_points\" needs a \"member_code\"");
+  if (*redeem > code->points)
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "basket: redeem_points %lld is more than the member code's %lld points",
+                      (long long)*redeem, (long long)code->points);
+  if (*redeem > 0 && !m->policy.has_loyalty)
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: no \"loyalty\" policy: points cannot pay");
+  *paid = *redeem * m->policy.redeem_value;
+  if (*paid > total)
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "basket: %lld points are worth %lld, more than the total %lld",
+                      (long long)*redeem, (long long)*paid, (long long)total);
+  return SHOAL_OK;
+}
+
+/* Given payments carry the points payment exactly when points are redeemed. */
+static shoal_err member_payments_check(const struct shoal_payment *pay, size_t npay,
+                                       int64_t points_paid, shoal_diag *diag) {
+  int64_t got = 0;
+  for (size_t i = 0; i < npay; i++)
+    if (strcmp(pay[i].method, "points") == 0)
+      got += pay[i].amount;
+  if (got != points_paid)
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "basket: the \"points\" payment is %lld but redeem_points are worth %lld",
+                      (long long)got, (long long)points_paid);
+  return SHOAL_OK;
+}
+
+/* The receipt's member block {id, tier, points_earned, points_redeemed}. */
+static bool member_block(cJSON *r, const struct shoal_member_code *code,
+                         const struct agent_model *m, int64_t total, int64_t points_paid,
+                         int64_t redeem) {
+  struct shoal_loyalty l = {m->policy.earn_per, m->policy.redeem_value, 0, 0};
+  int64_t earned = m->policy.has_loyalty ? shoal_loyalty_earned(&l, total, points_paid) : 0;
+  cJSON *mb = cJSON_CreateObject();
+  bool ok = mb && cJSON_AddStringToObject(mb, "id", code->customer) &&
+            (code->tier[0] ? cJSON_AddStringToObject(mb, "tier", code->tier)
+                           : cJSON_AddNullToObject(mb, "tier")) &&
+            cJSON_AddNumberToObject(mb, "points_earned", (double)earned) &&
+            cJSON_AddNumberToObject(mb, "points_redeemed", (double)redeem);
+  if (!ok || !cJSON_AddItemToObject(r, "member", mb)) {
+    cJSON_Delete(mb);
+    return false;
+  }
+  return true;
+}
+
 /* Checks a sale's basket beyond pricing: request_id, lines, member code,
  * the 10-minute clock window; stamps the time. */
 static shoal_err sale_precheck(const struct agent_model *m, struct shoal_basket *b,
@@ -675,11 +749,7 @@ static shoal_err sale_precheck(const struct agent_model *m, struct shoal_basket 
     return shoal_fail(diag, SHOAL_EINPUT, "basket: a sale needs a \"request_id\"");
   if (b->nlines == 0)
     return shoal_fail(diag, SHOAL_EINPUT, "basket: a sale needs at least one line");
-  if (b->member_code)
-    return shoal_fail(diag, SHOAL_EINPUT,
-                      "basket: \"member_code\" cannot be verified on this agent yet (loyalty is "
-                      "not available); sell without it");
-  if (b->redeem_points)
+  if (b->redeem_points && !b->member_code)
     return shoal_fail(diag, SHOAL_EINPUT, "basket: \"redeem_points\" needs a \"member_code\"");
   if (b->has_at) {
     int64_t d = b->at.unix_ms - now_ms;
@@ -707,7 +777,18 @@ shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m
   struct shoal_payment pay[SHOAL_PAYMENT_METHODS_MAX];
   size_t npay = 0;
   int64_t change = 0, tax_total = 0, n = 0, seq = 0;
+  struct shoal_member_code code;
+  bool has_code = false;
+  char *member_text = NULL;
+  int64_t redeem = 0, points_paid = 0;
 
+  /* A member code names the customer (tier and tag rules apply). */
+  if ((rc = agent_member_apply(ctx, body, len, now_ms, &member_text, &code, &has_code, diag)))
+    goto cleanup;
+  if (member_text) {
+    body = member_text;
+    len = strlen(member_text);
+  }
   if ((rc = shoal_basket_parse_text(body, len, &b, diag)) != SHOAL_OK ||
       (rc = check_device(ctx, b, diag)) != SHOAL_OK)
     goto cleanup;
@@ -720,9 +801,22 @@ shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m
       rc = SHOAL_EINPUT;
     goto cleanup;
   }
+  if ((rc = member_redeem(m, b, has_code ? &code : NULL, q->total, &redeem, &points_paid,
+                          diag)) != SHOAL_OK)
+    goto cleanup;
   if (b->payments) {
-    if ((rc = shoal_payments_parse(b->payments, "basket: payments", pay, &npay, diag)) != SHOAL_OK)
+    if ((rc = shoal_payments_parse(b->payments, "basket: payments", pay, &npay, diag)) != SHOAL_OK ||
+        (rc = member_payments_check(pay, npay, points_paid, diag)) != SHOAL_OK)
       goto cleanup;
+  } else if (points_paid > 0) {
+    shoal_strlcpy(pay[0].method, "points", sizeof pay[0].method);
+    pay[0].amount = points_paid;
+    npay = 1;
+    if (q->total > points_paid) {
+      shoal_strlcpy(pay[1].method, "cash", sizeof pay[1].method);
+      pay[1].amount = q->total - points_paid;
+      npay = 2;
+    }
   } else if (q->total > 0) {
     shoal_strlcpy(pay[0].method, "cash", sizeof pay[0].method);
     pay[0].amount = q->total;
@@ -759,7 +853,17 @@ shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m
   snprintf(id, sizeof id, "%s-%s-%lld", ctx->cfg.device, date, (long long)n);
   r = receipt_json(ctx, b, qj, id, pay, npay, change);
   qj = NULL;
-  if (!r || !(ev = sale_event(ctx, m, b, r)) || !(ev_text = shoal_json_print(ev)) ||
+  if (r && has_code &&
+      !member_block(r, &code, m, q->total, points_paid, redeem)) {
+    rc = oom(diag);
+    goto cleanup;
+  }
+  if (has_code && (rc = agent_member_record(ctx, &code, id, redeem, now_ms, diag)) != SHOAL_OK)
+    goto cleanup;
+  if (!r || !(ev = sale_event(ctx, m, b, r)) ||
+      (has_code && !cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(ev, "member"),
+                                            "nonce", code.nonce)) ||
+      !(ev_text = shoal_json_print(ev)) ||
       !(r_text = shoal_json_print(r))) {
     rc = oom(diag);
     goto cleanup;
@@ -788,6 +892,7 @@ cleanup:
   cJSON_Delete(prior);
   free(ev_text);
   free(r_text);
+  free(member_text);
   shoal_quote_free(q);
   shoal_basket_free(b);
   return rc;
@@ -1147,6 +1252,60 @@ static shoal_err return_rows(struct agent_ctx *ctx, const char *id, int64_t n, c
   return rc;
 }
 
+/* A member sale's return (SPEC 13) gives back its share of the points:
+ * earned points reversed in proportion to the refund, redeemed points
+ * refunded in proportion to what goes back to method "points"; returns that
+ * give back everything give back every point. Adds "member" {id,
+ * points_reversed, points_refunded} to the return output o. */
+static shoal_err return_member(struct agent_ctx *ctx, const char *sale, int64_t sale_total,
+                               cJSON *o, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(
+      ctx->db,
+      "SELECT json_extract(s.body, '$.member.id'), json_extract(s.body, '$.member.points_earned'), "
+      "json_extract(s.body, '$.member.points_redeemed'), "
+      "(SELECT COALESCE(SUM(json_extract(p.value, '$.amount')), 0) FROM json_each(s.body, "
+      "'$.payments') p WHERE json_extract(p.value, '$.method') = 'points'), "
+      "(SELECT COALESCE(SUM(r.refund), 0) FROM returns r WHERE r.sale = s.receipt), "
+      "(SELECT COALESCE(SUM(json_extract(f.value, '$.amount')), 0) FROM returns r, "
+      "json_each(r.body, '$.refunds') f WHERE r.sale = s.receipt AND "
+      "json_extract(f.value, '$.method') = 'points') FROM sales s WHERE s.receipt = ?",
+      &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, sale, -1, SQLITE_STATIC);
+  int r = sqlite3_step(st);
+  if (r != SQLITE_ROW || sqlite3_column_type(st, 0) != SQLITE_TEXT) {
+    sqlite3_finalize(st);
+    return r == SQLITE_ROW || r == SQLITE_DONE ? SHOAL_OK
+                                               : shoal_db_fail(ctx->db, r, "read member sale", diag);
+  }
+  char mid[SHOAL_ID_MAX + 1];
+  shoal_strlcpy(mid, (const char *)sqlite3_column_text(st, 0), sizeof mid);
+  int64_t earned = sqlite3_column_int64(st, 1), redeemed = sqlite3_column_int64(st, 2);
+  int64_t points_paid = sqlite3_column_int64(st, 3), before = sqlite3_column_int64(st, 4);
+  int64_t points_before = sqlite3_column_int64(st, 5);
+  sqlite3_finalize(st);
+  int64_t refund = shoal_json_int(cJSON_GetObjectItemCaseSensitive(o, "refund")), to_points = 0;
+  const cJSON *f;
+  cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(o, "refunds")) {
+    const cJSON *meth = cJSON_GetObjectItemCaseSensitive(f, "method");
+    if (cJSON_IsString(meth) && strcmp(meth->valuestring, "points") == 0)
+      to_points += shoal_json_int(cJSON_GetObjectItemCaseSensitive(f, "amount"));
+  }
+  int64_t reversed = shoal_loyalty_share(earned, before, refund, sale_total);
+  int64_t back = shoal_loyalty_share(redeemed, points_before, to_points, points_paid);
+  cJSON *mb = cJSON_CreateObject();
+  if (!mb || !cJSON_AddStringToObject(mb, "id", mid) ||
+      !cJSON_AddNumberToObject(mb, "points_reversed", (double)reversed) ||
+      !cJSON_AddNumberToObject(mb, "points_refunded", (double)back) ||
+      !cJSON_AddItemToObject(o, "member", mb)) {
+    cJSON_Delete(mb);
+    return oom(diag);
+  }
+  return SHOAL_OK;
+}
+
 shoal_err agent_checkout_return(struct agent_ctx *ctx, const struct agent_model *m,
                                 const char *body, size_t len, bool require_request_id,
                                 int64_t now_ms, cJSON **out, bool *replayed, shoal_diag *diag) {
@@ -1189,7 +1348,8 @@ shoal_err agent_checkout_return(struct agent_ctx *ctx, const struct agent_model 
   local_date(now_ms, off, date);
   snprintf(id, sizeof id, "%s-%s-R%lld", ctx->cfg.device, date, (long long)n);
   shoal_time_format_local(now_ms, off, at, sizeof at);
-  if ((rc = return_compute(m, req, &s, id, at, &o, rl, diag)) != SHOAL_OK)
+  if ((rc = return_compute(m, req, &s, id, at, &o, rl, diag)) != SHOAL_OK ||
+      (rc = return_member(ctx, req->sale, s.total, o, diag)) != SHOAL_OK)
     goto cleanup;
   /* The event: the output plus store/region for the hub. */
   if (!(ev = cJSON_Duplicate(o, true)) || !add_str(ev, "store", ctx->cfg.store) ||

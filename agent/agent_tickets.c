@@ -291,16 +291,57 @@ shoal_err agent_ticket_event_in_tx(struct agent_ctx *ctx, const char *id, const 
   return rc;
 }
 
+/* Keeps a sync's customer_history (SPEC 13) for its ticket: an array of at
+ * most SHOAL_CUSTOMER_HISTORY_MAX purchases, else refused as input. */
+static shoal_err keep_history(struct agent_ctx *ctx, const cJSON *body, shoal_diag *diag) {
+  const cJSON *hist = cJSON_GetObjectItemCaseSensitive(body, "customer_history");
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(body, "ticket");
+  if (!hist)
+    return SHOAL_OK;
+  if (!cJSON_IsArray(hist) || cJSON_GetArraySize(hist) > SHOAL_CUSTOMER_HISTORY_MAX ||
+      !cJSON_IsString(id))
+    return shoal_fail(diag, SHOAL_EINPUT, "ticket sync: bad customer_history");
+  char *text = shoal_json_print(hist);
+  if (!text)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(ctx->db,
+                                  "INSERT INTO ticket_customer_history (ticket, history, updated_ms) "
+                                  "VALUES (?, ?, ?) ON CONFLICT (ticket) DO UPDATE SET "
+                                  "history = excluded.history, updated_ms = excluded.updated_ms",
+                                  &st, diag);
+  if (rc == SHOAL_OK) {
+    sqlite3_bind_text(st, 1, id->valuestring, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, shoal_now_ms());
+    int s = sqlite3_step(st);
+    if (s != SQLITE_DONE)
+      rc = shoal_db_fail(ctx->db, s, "keep customer history", diag);
+  }
+  sqlite3_finalize(st);
+  free(text);
+  return rc;
+}
+
 shoal_err agent_ticket_get(struct agent_ctx *ctx, const char *id, cJSON **out, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(ctx->db, "SELECT doc FROM tickets WHERE id = ?", &st, diag);
+  shoal_err rc = shoal_db_prepare(ctx->db,
+                                  "SELECT doc, (SELECT history FROM ticket_customer_history h "
+                                  "WHERE h.ticket = tickets.id) FROM tickets WHERE id = ?",
+                                  &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
   int s = sqlite3_step(st);
   if (s == SQLITE_ROW) {
     const char *doc = (const char *)sqlite3_column_text(st, 0);
+    const char *hist = (const char *)sqlite3_column_text(st, 1);
+    cJSON *h = NULL;
     rc = shoal_json_parse(doc, strlen(doc), out, diag);
+    /* SPEC 13: the customer's purchases, as the hub sent them. */
+    if (rc == SHOAL_OK && hist && shoal_json_parse(hist, strlen(hist), &h, diag) == SHOAL_OK &&
+        !cJSON_AddItemToObject(*out, "customer_history", h))
+      cJSON_Delete(h);
   } else if (s == SQLITE_DONE) {
     rc = shoal_fail(diag, SHOAL_ENOTFOUND, "unknown ticket %s", id);
   } else {
@@ -434,6 +475,8 @@ shoal_err agent_tickets_apply_remote(struct agent_ctx *ctx, const char *payload,
       if ((rc = remote_event(ctx, e, tk->valuestring, touched, &max_hlc, diag)) != SHOAL_OK)
         goto cleanup;
     }
+    if ((rc = keep_history(ctx, body, diag)) != SHOAL_OK)
+      goto cleanup;
   } else if ((rc = remote_event(ctx, root, NULL, touched, &max_hlc, diag)) != SHOAL_OK) {
     goto cleanup;
   }

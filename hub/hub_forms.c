@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "hub_customers.h"
 #include "forms.h"
 #include "hub_ingest.h"
 #include "hub_media.h"
@@ -204,6 +205,26 @@ static void describe_errors(const cJSON *errors, char *buf, size_t sz) {
   }
 }
 
+/* A submission whose data names a customer (field "customer" or
+ * "customer_id", an identifier) goes on that customer's timeline (SPEC 13). */
+static shoal_err form_on_timeline(struct hub_ctx *ctx, const cJSON *data, const char *sub,
+                                  const char *form, const char *store, int64_t at_ms,
+                                  shoal_diag *diag) {
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive(data, "customer");
+  if (!cJSON_IsString(c))
+    c = cJSON_GetObjectItemCaseSensitive(data, "customer_id");
+  if (!cJSON_IsString(c) || !shoal_id_valid(c->valuestring))
+    return SHOAL_OK;
+  cJSON *e = cJSON_CreateObject();
+  shoal_err rc = SHOAL_OK;
+  if (!e || !cJSON_AddStringToObject(e, "form", form) || !cJSON_AddStringToObject(e, "store", store))
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  else
+    rc = hub_customers_timeline_add(ctx->db, c->valuestring, at_ms, "form", sub, e, diag);
+  cJSON_Delete(e);
+  return rc;
+}
+
 shoal_err hub_forms_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, shoal_diag *diag) {
   const cJSON *b = ev->body;
   const char *sub = NULL, *form = NULL, *region = NULL, *store = NULL, *at = NULL;
@@ -290,8 +311,9 @@ shoal_err hub_forms_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, sh
   int s = sqlite3_step(st);
   if (s != SQLITE_DONE)
     rc = shoal_db_fail(ctx->db, s, "store form submission", diag);
-  else /* SPEC 15: the photos it names may now be uploaded */
-    rc = hub_media_name(ctx->db, f, r.data, sub, store, diag);
+  else if ((rc = hub_media_name(ctx->db, f, r.data, sub, store, diag)) == SHOAL_OK)
+    /* SPEC 15: the photos it names may now be uploaded; SPEC 13: the timeline */
+    rc = form_on_timeline(ctx, r.data, sub, form, store, at_t.unix_ms, diag);
 cleanup:
   sqlite3_finalize(st);
   free(data_text);

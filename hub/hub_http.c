@@ -27,6 +27,7 @@
 #include "hub_metrics.h"
 #include "hub_publish.h"
 #include "hub_reports.h"
+#include "hub_routes.h"
 #include "jsonx.h"
 #include "timeutil.h"
 #include "util.h"
@@ -59,6 +60,7 @@ enum route {
   R_TICKET_EVENT, /* /api/v1/tickets/{id}/events */
   R_MEDIA_PUT,    /* /api/v1/media/{sha256}: photos (hub_media.c) */
   R_MEDIA_GET,
+  R_EXT, /* a route of hub_routes.c (customers, orders, SPEC 13) */
 };
 
 static const struct {
@@ -128,6 +130,8 @@ static unsigned field_status(shoal_err rc) {
 
 struct req {
   enum route route;
+  struct hub_route_match ext; /* R_EXT */
+  bool bearer_ok;
   bool responded;
   unsigned err_status; /* answer this once the body is drained (0: none) */
   char err_msg[160];
@@ -239,7 +243,16 @@ static shoal_err period(struct MHD_Connection *c, bool required, int64_t *from, 
   return SHOAL_OK;
 }
 
-static enum MHD_Result handle(struct hub_http *h, struct MHD_Connection *c, struct req *r) {
+static const char *ext_query(void *conn, const char *key) {
+  return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static const char *ext_header(void *conn, const char *name) {
+  return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result handle(struct hub_http *h, struct MHD_Connection *c, const char *url,
+                              struct req *r) {
   shoal_diag d = {{0}};
   shoal_err rc = SHOAL_OK;
   cJSON *out = NULL;
@@ -295,6 +308,17 @@ static enum MHD_Result handle(struct hub_http *h, struct MHD_Connection *c, stru
       return respond_error(c, 400, "format must be json or csv");
     }
     break;
+  }
+  case R_EXT: {
+    struct hub_route_req q = {r->ext.id, url, r->body, r->len, r->bearer_ok, ext_query,
+                              ext_header, c};
+    struct hub_route_resp resp = {0};
+    hub_routes_handle(h->ctx, h->db, &q, &resp);
+    if (!resp.json)
+      return respond_error(c, 500, "out of memory");
+    ret = respond_json(c, resp.status, resp.json);
+    cJSON_Delete(resp.json);
+    return ret;
   }
   case R_POLICIES: {
     /* The same check, versioning and signing as `shoal-hub publish`; the
@@ -437,6 +461,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (r->route == R_NONE)
       r->route = field_route(method, url, r->arg, sizeof r->arg, &auth, &path_known);
+    bool ext_known = false;
+    if (r->route == R_NONE && hub_routes_match(method, url, &r->ext, &ext_known)) {
+      r->route = R_EXT;
+      r->bearer_ok = authorized(h, c, false);
+      if (!r->bearer_ok && (r->ext.auth == HUB_ROUTE_BEARER ||
+                            !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Shoal-Signature")))
+        return refuse(c, r, 401, "missing or wrong bearer token");
+      const char *len =
+          MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+      if (len && strtoull(len, NULL, 10) > (unsigned long long)r->ext.body_max)
+        return refuse(c, r, 413, "request body over the size limit");
+      return MHD_YES;
+    }
+    path_known |= ext_known;
     if (r->route == R_NONE) {
       char msg[160];
       snprintf(msg, sizeof msg, path_known ? "method %.16s not allowed here" : "no such route",
@@ -477,14 +515,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       }
       return MHD_YES;
     }
-    if (r->err_status || (r->route != R_POLICIES && r->route != R_TICKET_OPEN &&
-                          r->route != R_TICKET_EVENT)) {
+    size_t body_max = r->route == R_EXT ? r->ext.body_max : HUB_HTTP_API_BODY_MAX;
+    if (r->err_status ||
+        (r->route != R_POLICIES && r->route != R_TICKET_OPEN && r->route != R_TICKET_EVENT &&
+         !(r->route == R_EXT && body_max > 0))) {
       /* Only POST /api/v1/policies reads a body; the rest is dropped, and a
        * sender that does not stop is cut off. */
       r->drained += n;
       return r->drained > HUB_HTTP_DRAIN_MAX ? MHD_NO : MHD_YES;
     }
-    if (r->len + n > HUB_HTTP_API_BODY_MAX) {
+    if (r->len + n > body_max) {
       free(r->body);
       r->body = NULL;
       r->len = r->cap = 0;
@@ -511,7 +551,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   r->responded = true;
   if (r->err_status)
     return respond_error(c, r->err_status, r->err_msg);
-  return handle(h, c, r);
+  return handle(h, c, url, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,

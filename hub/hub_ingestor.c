@@ -16,9 +16,11 @@
 #include <string.h>
 
 #include "db.h"
+#include "hub_customers.h"
 #include "hub_devices.h"
 #include "hub_http.h"
 #include "hub_ingest.h"
+#include "hub_loyalty.h"
 #include "jsonx.h"
 #include "shoal_limits.h"
 #include "timeutil.h"
@@ -422,7 +424,10 @@ static shoal_err sale_check(const struct shoal_event *ev, struct sale *out, shoa
     if (++n > SHOAL_BASKET_MAX_LINES)
       return shoal_fail(diag, SHOAL_EINPUT, "more than %d lines", SHOAL_BASKET_MAX_LINES);
   }
-  return SHOAL_OK;
+  /* The member block is checked here, before anything is written (SPEC 13). */
+  const char *mid, *nonce;
+  int64_t earned, redeemed;
+  return hub_loyalty_member_parse(b, &mid, &nonce, &earned, &redeemed, diag);
 }
 
 static bool webhook_wants(const struct hub_ctx *ctx, unsigned ev) {
@@ -535,6 +540,11 @@ static shoal_err sale_store(struct hub_ingestor *ing, const struct shoal_event *
     rc = shoal_db_fail(ing->ctx->db, r, "store sale", diag);
     goto cleanup;
   }
+  char event[2 * SHOAL_ID_MAX + 64];
+  snprintf(event, sizeof event, "sale:%s/%s/%" PRId64, ev->device, ev->epoch, ev->seq);
+  if ((rc = hub_customers_on_sale(ing->ctx->db, event, ev->store, ev->body, sale->at_ms,
+                                  ing->now_ms, diag)) != SHOAL_OK)
+    goto cleanup;
   if (webhook_wants(ing->ctx, SHOAL_WEBHOOK_SALE)) {
     /* The envelope (identity, hlc) with the sale as its body. */
     cJSON *env = shoal_event_to_json(ev);

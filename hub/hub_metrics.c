@@ -81,7 +81,17 @@ shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *ou
       (rc = scalar(db, &b, "shoal_devices", "gauge", "Devices known to the hub.",
                    "SELECT COUNT(*) FROM devices", diag)) != SHOAL_OK ||
       (rc = scalar(db, &b, "shoal_devices_online", "gauge", "Devices currently online.",
-                   "SELECT COUNT(*) FROM devices WHERE online != 0", diag)) != SHOAL_OK)
+                   "SELECT COUNT(*) FROM devices WHERE online != 0", diag)) != SHOAL_OK ||
+      (rc = scalar(db, &b, "shoal_loyalty_overdraft_total", "counter",
+                   "Point redemptions booked after their member code's reservation had ended.",
+                   "SELECT COALESCE(SUM(value), 0) FROM hub_counters "
+                   "WHERE name = 'loyalty_overdraft_total'",
+                   diag)) != SHOAL_OK ||
+      (rc = scalar(db, &b, "shoal_orders_unknown_sku_total", "counter",
+                   "E-commerce orders accepted with SKUs no policy prices (flagged).",
+                   "SELECT COALESCE(SUM(value), 0) FROM hub_counters "
+                   "WHERE name = 'orders_unknown_sku_total'",
+                   diag)) != SHOAL_OK)
     goto cleanup;
 
   if ((rc = shoal_db_prepare(db,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "hub_customers.h"
 #include "hub_http.h"
 #include "hub_ingest.h"
 #include "jsonx.h"
@@ -135,6 +136,11 @@ shoal_err hub_returns_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, 
     rc = shoal_db_fail(ctx->db, s, "store return", diag);
     goto cleanup;
   }
+  char event[2 * SHOAL_ID_MAX + 64];
+  snprintf(event, sizeof event, "return:%s/%s/%" PRId64, ev->device, ev->epoch, ev->seq);
+  if ((rc = hub_customers_on_return(ctx->db, event, ev->device, ev->store, ev->body, r.sale,
+                                    r.refund, r.at_ms, diag)) != SHOAL_OK)
+    goto cleanup;
   /* The envelope (identity, hlc) with the return as its body. */
   cJSON *env = shoal_event_to_json(ev);
   hook = env ? shoal_json_print(env) : NULL;

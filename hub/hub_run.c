@@ -23,6 +23,7 @@
 #include "hub_http.h"
 #include "hub_ingest.h"
 #include "hub_ingestor.h"
+#include "hub_loyalty.h"
 #include "hub_publish.h"
 #include "mqtt.h"
 #include "util.h"
@@ -310,6 +311,8 @@ static void run_loop(struct hub_run *r) {
       flush_batch(r);
       if (hub_tickets_tick(&r->ctx, shoal_now_ms(), &diag) != SHOAL_OK)
         shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "ticket timers: %s", diag.msg);
+      if (hub_loyalty_release_due(r->ctx.db, shoal_now_ms(), NULL, &diag) != SHOAL_OK)
+        shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "member code reservations: %s", diag.msg);
     }
     if (now - last_stats >= HUB_STATS_MS) {
       last_stats = now;

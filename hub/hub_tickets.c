@@ -4,6 +4,7 @@
  * down topic after commit, and emits SLA escalations as its own events
  * (device "hub", its own epoch and gapless seq). */
 #include "hub_tickets.h"
+#include "hub_customers.h"
 #include "hub_publish.h"
 
 #include <inttypes.h>
@@ -104,6 +105,28 @@ cleanup:
   return rc;
 }
 
+/* A ticket naming a customer goes on that customer's timeline (SPEC 13). */
+static shoal_err ticket_on_timeline(struct hub_ctx *ctx, const char *id, const cJSON *doc,
+                                    const struct shoal_ticket_summary *sum, shoal_diag *diag) {
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive(doc, "customer");
+  const cJSON *cid = cJSON_IsObject(c) ? cJSON_GetObjectItemCaseSensitive(c, "id") : NULL;
+  if (!cJSON_IsString(cid) || !shoal_id_valid(cid->valuestring))
+    return SHOAL_OK;
+  cJSON *e = cJSON_CreateObject();
+  static const char *const keys[] = {"category", "title", "priority"};
+  bool ok = e && cJSON_AddStringToObject(e, "store", sum->store);
+  for (size_t i = 0; ok && i < 3; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, keys[i]);
+    if (cJSON_IsString(v))
+      ok = cJSON_AddStringToObject(e, keys[i], v->valuestring) != NULL;
+  }
+  shoal_err rc = ok ? hub_customers_timeline_add(ctx->db, cid->valuestring, sum->opened_ms,
+                                                 "ticket", id, e, diag)
+                    : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  cJSON_Delete(e);
+  return rc;
+}
+
 /* Re-folds id and rewrites its row, marked changed for publishing. */
 static shoal_err refold(struct hub_ctx *ctx, const char *id, const char *store, int64_t now_ms,
                         struct shoal_ticket_summary *sum, shoal_diag *diag) {
@@ -149,6 +172,8 @@ static shoal_err refold(struct hub_ctx *ctx, const char *id, const char *store, 
     rc = shoal_db_fail(ctx->db, s, "store ticket", diag);
   else
     rc = hub_webhook_enqueue(ctx, "ticket", text, diag);
+  if (rc == SHOAL_OK && sum->opened)
+    rc = ticket_on_timeline(ctx, id, doc, sum, diag);
 cleanup:
   sqlite3_finalize(st);
   free(text);
@@ -287,7 +312,8 @@ static shoal_err clock_next(struct hub_ctx *ctx, int64_t now_ms, uint64_t min_hl
 
 /* Publishes one down message for store with the given events. */
 static shoal_err publish_chunk(struct hub_ctx *ctx, const char *id, const char *store,
-                               cJSON *events, uint64_t min_hlc, int64_t now_ms, shoal_diag *diag) {
+                               cJSON *events, cJSON *history, uint64_t min_hlc, int64_t now_ms,
+                               shoal_diag *diag) {
   struct shoal_event ev;
   memset(&ev, 0, sizeof ev);
   char topic[SHOAL_TOPIC_MAX], *text = NULL;
@@ -305,12 +331,38 @@ static shoal_err publish_chunk(struct hub_ctx *ctx, const char *id, const char *
   cJSON_AddStringToObject(ev.body, "ticket", id);
   cJSON_AddStringToObject(ev.body, "kind", "sync");
   cJSON_AddItemReferenceToObject(ev.body, "events", events);
+  if (history) /* SPEC 13: the customer's purchases, no name or phone */
+    cJSON_AddItemReferenceToObject(ev.body, "customer_history", history);
   rc = shoal_event_encode(&ev, &text);
   cJSON_Delete(ev.body);
   if (rc != SHOAL_OK)
     return shoal_fail(diag, rc, "cannot encode ticket sync");
   rc = ctx->publish(ctx->publish_user, topic, text, strlen(text), false, diag);
   free(text);
+  return rc;
+}
+
+/* The purchase history of the customer a ticket names (NULL if none). */
+static shoal_err ticket_customer_history(struct hub_ctx *ctx, const char *id, cJSON **out,
+                                         shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  char cust[SHOAL_ID_MAX + 1] = "";
+  *out = NULL;
+  shoal_err rc = shoal_db_prepare(
+      ctx->db, "SELECT json_extract(doc, '$.customer.id') FROM tickets WHERE id = ?", &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
+    shoal_strlcpy(cust, (const char *)sqlite3_column_text(st, 0), sizeof cust);
+  sqlite3_finalize(st);
+  if (!cust[0] || !shoal_id_valid(cust))
+    return SHOAL_OK;
+  rc = hub_customers_history(ctx->db, cust, out, diag);
+  if (rc == SHOAL_OK && cJSON_GetArraySize(*out) == 0) {
+    cJSON_Delete(*out); /* nothing bought: no history to carry */
+    *out = NULL;
+  }
   return rc;
 }
 
@@ -321,7 +373,11 @@ static shoal_err publish_ticket(struct hub_ctx *ctx, const char *id, const char 
   cJSON *chunk = cJSON_CreateArray();
   size_t bytes = 0;
   uint64_t max_hlc = 0;
-  shoal_err rc = shoal_db_prepare(ctx->db,
+  cJSON *history = NULL;
+  shoal_err rc = ticket_customer_history(ctx, id, &history, diag);
+  if (rc != SHOAL_OK)
+    goto cleanup;
+  rc = shoal_db_prepare(ctx->db,
                                   "SELECT envelope, hlc FROM ticket_events WHERE ticket = ? "
                                   "ORDER BY hlc, device, epoch, seq",
                                   &st, diag);
@@ -334,7 +390,7 @@ static shoal_err publish_ticket(struct hub_ctx *ctx, const char *id, const char 
     size_t len = strlen(env);
     uint64_t h = (uint64_t)sqlite3_column_int64(st, 1);
     if (bytes && bytes + len > DOWN_CHUNK_BYTES) {
-      if ((rc = publish_chunk(ctx, id, store, chunk, max_hlc, now_ms, diag)) != SHOAL_OK)
+      if ((rc = publish_chunk(ctx, id, store, chunk, history, max_hlc, now_ms, diag)) != SHOAL_OK)
         goto cleanup;
       cJSON_Delete(chunk);
       chunk = cJSON_CreateArray();
@@ -353,10 +409,11 @@ static shoal_err publish_ticket(struct hub_ctx *ctx, const char *id, const char 
     goto cleanup;
   }
   if (bytes)
-    rc = publish_chunk(ctx, id, store, chunk, max_hlc, now_ms, diag);
+    rc = publish_chunk(ctx, id, store, chunk, history, max_hlc, now_ms, diag);
 cleanup:
   sqlite3_finalize(st);
   cJSON_Delete(chunk);
+  cJSON_Delete(history);
   return rc;
 }
 

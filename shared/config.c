@@ -76,6 +76,9 @@ static const struct opt hub_opts[] = {
      0},
     {"webhooks", OPT_WEBHOOKS, 0, false, NULL, 0, 0, 0},
     {"media_dir", OPT_PATH, offsetof(struct shoal_hub_config, media_dir), false, NULL, 0, 0, 0},
+    {"orders", OPT_OBJ, 0, false, NULL, 0, 0, 0},
+    {"orders.secret_file", OPT_PATH, offsetof(struct shoal_hub_config, orders_secret_file), false,
+     NULL, 0, 0, 0},
 };
 
 struct load_ctx {
@@ -351,6 +354,7 @@ void shoal_hub_config_cleanup(struct shoal_hub_config *cfg) {
   free(cfg->device_ca_cert);
   free(cfg->device_ca_key);
   free(cfg->media_dir);
+  free(cfg->orders_secret_file);
   for (size_t i = 0; i < cfg->webhook_count; i++) {
     free(cfg->webhooks[i].url);
     free(cfg->webhooks[i].secret_file);

@@ -67,6 +67,7 @@ struct shoal_hub_config {
   char *media_dir;    /* photos (SPEC 15); default: "media" beside the config file */
   struct shoal_webhook_config webhooks[SHOAL_WEBHOOKS_MAX];
   size_t webhook_count;
+  char *orders_secret_file; /* optional: HMAC key for POST /api/v1/orders (SPEC 13) */
 };
 
 /* Loads and validates an agent config file. On success fills *out (release

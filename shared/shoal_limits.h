@@ -61,4 +61,14 @@
 #define SHOAL_HTTPD_TOKEN_MAX_BYTES 4096    /* a bearer token file */
 #define SHOAL_STORE_API_BODY_MAX (SHOAL_BASKET_MAX_BYTES) /* store API request bodies */
 
+/* Customers, loyalty and e-commerce orders (SPEC 13) */
+#define SHOAL_MEMBER_TAGS_MAX 16          /* tags of one customer (and in a member code) */
+#define SHOAL_MEMBER_NONCE_MAX 32         /* a member code's nonce (base64url) */
+#define SHOAL_MEMBER_CODE_MAX 1024        /* one member code, whole */
+#define SHOAL_POINTS_MAX 1000000000000LL  /* 10^12 points: points x money stays in 128 bits */
+#define SHOAL_CUSTOMER_TEXT_MAX 256       /* a customer's name or phone, bytes */
+#define SHOAL_ORDER_BODY_MAX (256 * 1024) /* one POST /api/v1/orders body */
+#define SHOAL_CUSTOMER_HISTORY_MAX 50     /* purchases a ticket carries (customer_history) */
+#define SHOAL_TIMELINE_MAX 500            /* entries of a customer's timeline */
+
 #endif

@@ -92,7 +92,6 @@ def offline(env):
          "10 minutes"),
         ("at 11 minutes behind", dict(base, at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 660))),
          "10 minutes"),
-        ("member code before loyalty", dict(base, member_code="SHOALM1.x"), "member_code"),
     ]:
         if b is None:
             r = agent("sale", "-c", cfg, "--basket", "-",
@@ -100,6 +99,9 @@ def offline(env):
         else:
             r = sale(b)
         h.check(r.rc == 3 and needle in r.err, "%s: exit 3 naming %s (%d %s)" % (what, needle, r.rc, r.err.strip()))
+    r = sale(dict(base, member_code="SHOALM1.x"))  # SPEC 13: malformed is refused like forged
+    h.check(r.rc == 4 and "member_code" in r.err, "malformed member code: exit 4 (%d %s)"
+            % (r.rc, r.err.strip()))
     r = sale(dict(base, at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 300))))
     h.check(r.rc == 0, "an at 5 minutes off is accepted (%r)" % r.err)
     q = agent("price", "-c", cfg, "--basket", "-",

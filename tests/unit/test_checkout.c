@@ -363,7 +363,7 @@ static void test_checkout_agent_sale_and_returns(void **state) {
        SHOAL_EINPUT, NULL);
   sale(&ctx, m, "{\"region\":\"r1\",\"store\":\"s1\",\"request_id\":\"k2\",\"lines\":[{\"sku\":"
                 "\"CK\",\"qty\":1}],\"member_code\":\"SHOALM1.x\"}",
-       SHOAL_EINPUT, NULL);
+       SHOAL_ESIG, NULL); /* SPEC 13: a malformed member code is refused, exit 4 */
   sale(&ctx, m, "{\"region\":\"r1\",\"store\":\"s1\",\"request_id\":\"k2\",\"at\":"
                 "\"2019-01-01T00:00:00+08:00\",\"lines\":[{\"sku\":\"CK\",\"qty\":1}]}",
        SHOAL_EINPUT, NULL);

@@ -1,0 +1,97 @@
+/* agent_member.c - member codes at the till (see agent_member.h). The
+ * redemption row is written in the sale's own transaction, so a crash
+ * leaves both or neither, and its primary key makes a reuse fail even when
+ * two lanes race. */
+#include "agent_member.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_trust.h"
+#include "db.h"
+#include "jsonx.h"
+
+shoal_err agent_member_apply(struct agent_ctx *ctx, const char *body, size_t len,
+                             int64_t now_ms, char **text_out, struct shoal_member_code *code,
+                             bool *has_code, shoal_diag *diag) {
+  cJSON *j = NULL;
+  struct agent_trust trust;
+  memset(&trust, 0, sizeof trust);
+  bool trust_loaded = false;
+  *text_out = NULL;
+  *has_code = false;
+  shoal_err rc = shoal_json_parse(body, len, &j, diag);
+  if (rc != SHOAL_OK)
+    return SHOAL_OK; /* the basket parser names the problem */
+  const cJSON *mc = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "member_code") : NULL;
+  if (!cJSON_IsString(mc))
+    goto cleanup; /* absent, or a wrong type the basket parser refuses */
+  if (cJSON_GetObjectItemCaseSensitive(j, "customer")) {
+    rc = shoal_fail(diag, SHOAL_EINPUT,
+                    "basket: give \"member_code\" or \"customer\", not both (the member code "
+                    "names the customer)");
+    goto cleanup;
+  }
+  if (shoal_member_code_decode(mc->valuestring, code, diag) != SHOAL_OK) {
+    rc = SHOAL_ESIG; /* SPEC 13: malformed is refused like forged, exit 4 */
+    shoal_diag_prefix(diag, "basket: member_code");
+    goto cleanup;
+  }
+  if ((rc = agent_trust_load(ctx, &trust, diag)) != SHOAL_OK)
+    goto cleanup;
+  trust_loaded = true;
+  if ((rc = shoal_member_code_verify(mc->valuestring, (const struct shoal_pubkey *const *)trust.keys,
+                                     trust.n, now_ms / 1000, code, diag)) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "basket: member_code");
+    goto cleanup;
+  }
+  /* Reuse on this device is refused by agent_member_record, inside the
+   * sale's transaction and after its request_id lookup, so a till's retry
+   * of the same sale still gets its first receipt. */
+  cJSON *c = cJSON_CreateObject(), *tags = NULL;
+  bool ok = c && cJSON_AddStringToObject(c, "id", code->customer) &&
+            (!code->tier[0] || cJSON_AddStringToObject(c, "tier", code->tier)) &&
+            (tags = cJSON_AddArrayToObject(c, "tags")) != NULL;
+  for (size_t i = 0; ok && i < code->ntags; i++) {
+    cJSON *t = cJSON_CreateString(code->tags[i]);
+    ok = t && cJSON_AddItemToArray(tags, t);
+  }
+  if (!ok || !cJSON_AddItemToObject(j, "customer", c)) {
+    if (!ok)
+      cJSON_Delete(c);
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  if (!(*text_out = shoal_json_print(j))) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  *has_code = true;
+cleanup:
+  if (trust_loaded)
+    agent_trust_cleanup(&trust);
+  cJSON_Delete(j);
+  return rc;
+}
+
+shoal_err agent_member_record(struct agent_ctx *ctx, const struct shoal_member_code *code,
+                              const char *sale, int64_t points, int64_t now_ms, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(ctx->db,
+                                  "INSERT INTO member_redemptions (nonce, customer, sale, points, "
+                                  "expires, at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                                  &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, code->nonce, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, code->customer, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, sale, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, points);
+  sqlite3_bind_int64(st, 5, code->expires);
+  sqlite3_bind_int64(st, 6, now_ms);
+  int s = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if ((s & 0xff) == SQLITE_CONSTRAINT)
+    return shoal_fail(diag, SHOAL_ESCOPE, "basket: member_code was already used on this device");
+  return s == SQLITE_DONE ? SHOAL_OK : shoal_db_fail(ctx->db, s, "record member redemption", diag);
+}

@@ -1,0 +1,251 @@
+/* hub_loyalty.c - the points ledger (see hub_loyalty.h). Invariants: a
+ * ledger row is unique by (event, kind), and the customer's points change
+ * only together with a row inserted in the same transaction, so
+ * customers.points always equals SUM(loyalty_ledger.points). */
+#include "hub_loyalty.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "db.h"
+#include "hub_publish.h"
+#include "jsonx.h"
+#include "member_code.h"
+#include "shoal_limits.h"
+
+static shoal_err step_done(sqlite3 *db, sqlite3_stmt *st, const char *what, shoal_diag *diag) {
+  int s = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return s == SQLITE_DONE ? SHOAL_OK : shoal_db_fail(db, s, what, diag);
+}
+
+static shoal_err ensure_customer(sqlite3 *db, const char *id, int64_t now_ms, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(
+      db, "INSERT OR IGNORE INTO customers (id, created_ms, updated_ms) VALUES (?, ?, ?)", &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, now_ms);
+  sqlite3_bind_int64(st, 3, now_ms);
+  return step_done(db, st, "create customer", diag);
+}
+
+/* Inserts one ledger row and applies it to the balance; *booked false when
+ * (event, kind) was booked before (nothing changes then). */
+static shoal_err book(sqlite3 *db, const char *event, const char *kind, const char *customer,
+                      int64_t points, int64_t at_ms, const char *ref, bool overdraft, bool *booked,
+                      shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  *booked = false;
+  shoal_err rc = shoal_db_prepare(db,
+                                  "INSERT OR IGNORE INTO loyalty_ledger (event, kind, customer, "
+                                  "points, at_ms, ref, overdraft) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                  &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, event, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, customer, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, points);
+  sqlite3_bind_int64(st, 5, at_ms);
+  if (ref)
+    sqlite3_bind_text(st, 6, ref, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 7, overdraft ? 1 : 0);
+  if ((rc = step_done(db, st, "book points", diag)) != SHOAL_OK)
+    return rc;
+  if (sqlite3_changes(db) == 0)
+    return SHOAL_OK;
+  *booked = true;
+  if ((rc = shoal_db_prepare(db,
+                             "UPDATE customers SET points = points + ?, overdrafts = overdrafts + ? "
+                             "WHERE id = ?",
+                             &st, diag)) != SHOAL_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, points);
+  sqlite3_bind_int(st, 2, overdraft ? 1 : 0);
+  sqlite3_bind_text(st, 3, customer, -1, SQLITE_STATIC);
+  if ((rc = step_done(db, st, "update balance", diag)) != SHOAL_OK)
+    return rc;
+  if (overdraft)
+    rc = shoal_db_exec(db,
+                       "INSERT INTO hub_counters (name, value) VALUES ('loyalty_overdraft_total', 1) "
+                       "ON CONFLICT (name) DO UPDATE SET value = value + 1",
+                       diag);
+  return rc;
+}
+
+/* Ends the reservation of nonce (if still reserved, for customer) and
+ * counts the use. *was_reserved tells whether the sale found it held. */
+static shoal_err use_code(sqlite3 *db, const char *nonce, const char *customer, int64_t now_ms,
+                          bool *was_reserved, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  *was_reserved = false;
+  shoal_err rc = shoal_db_prepare(
+      db, "SELECT points, state FROM member_codes WHERE nonce = ? AND customer = ?", &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, nonce, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, customer, -1, SQLITE_STATIC);
+  int s = sqlite3_step(st);
+  int64_t points = 0;
+  bool known = s == SQLITE_ROW;
+  if (known) {
+    points = sqlite3_column_int64(st, 0);
+    *was_reserved = strcmp((const char *)sqlite3_column_text(st, 1), "reserved") == 0;
+  }
+  sqlite3_finalize(st);
+  if (s != SQLITE_ROW && s != SQLITE_DONE)
+    return shoal_db_fail(db, s, "read member code", diag);
+  if (!known)
+    return SHOAL_OK;
+  if ((rc = shoal_db_prepare(db,
+                             "UPDATE member_codes SET uses = uses + 1, state = 'used', "
+                             "ended_ms = COALESCE(ended_ms, ?) WHERE nonce = ?",
+                             &st, diag)) != SHOAL_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, now_ms);
+  sqlite3_bind_text(st, 2, nonce, -1, SQLITE_STATIC);
+  if ((rc = step_done(db, st, "use member code", diag)) != SHOAL_OK || !*was_reserved)
+    return rc;
+  if ((rc = shoal_db_prepare(db, "UPDATE customers SET reserved = reserved - ? WHERE id = ?", &st,
+                             diag)) != SHOAL_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, points);
+  sqlite3_bind_text(st, 2, customer, -1, SQLITE_STATIC);
+  return step_done(db, st, "release reservation", diag);
+}
+
+shoal_err hub_loyalty_book_sale(sqlite3 *db, const struct hub_loyalty_sale *s, int64_t now_ms,
+                                shoal_diag *diag) {
+  shoal_err rc;
+  bool booked, reserved = false;
+  if ((rc = ensure_customer(db, s->customer, now_ms, diag)) != SHOAL_OK)
+    return rc;
+  if (s->nonce && (rc = use_code(db, s->nonce, s->customer, now_ms, &reserved, diag)) != SHOAL_OK)
+    return rc;
+  if (s->earned > 0 && (rc = book(db, s->event, "earn", s->customer, s->earned, s->at_ms, s->ref,
+                                  false, &booked, diag)) != SHOAL_OK)
+    return rc;
+  /* A redemption whose reservation had already ended (used by another
+   * till, or released at expiry + grace) still counts: an overdraft. */
+  if (s->redeemed > 0 && (rc = book(db, s->event, "redeem", s->customer, -s->redeemed, s->at_ms,
+                                    s->ref, !reserved, &booked, diag)) != SHOAL_OK)
+    return rc;
+  return SHOAL_OK;
+}
+
+shoal_err hub_loyalty_book_return(sqlite3 *db, const char *event, const char *customer,
+                                  int64_t reversed, int64_t refunded, int64_t at_ms,
+                                  const char *ref, shoal_diag *diag) {
+  shoal_err rc;
+  bool booked;
+  if ((rc = ensure_customer(db, customer, at_ms, diag)) != SHOAL_OK)
+    return rc;
+  if (reversed > 0 && (rc = book(db, event, "reverse_earn", customer, -reversed, at_ms, ref, false,
+                                 &booked, diag)) != SHOAL_OK)
+    return rc;
+  if (refunded > 0 && (rc = book(db, event, "refund_redeem", customer, refunded, at_ms, ref, false,
+                                 &booked, diag)) != SHOAL_OK)
+    return rc;
+  return SHOAL_OK;
+}
+
+shoal_err hub_loyalty_release_due(sqlite3 *db, int64_t now_ms, int64_t *released,
+                                  shoal_diag *diag) {
+  shoal_err rc = shoal_db_begin(db, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_stmt *st = NULL;
+  /* Give each customer back what its due codes held, then end them. */
+  if ((rc = shoal_db_prepare(
+           db,
+           "UPDATE customers SET reserved = reserved - (SELECT COALESCE(SUM(points), 0) FROM "
+           "member_codes m WHERE m.customer = customers.id AND m.state = 'reserved' AND "
+           "m.release_ms <= ?1) WHERE id IN (SELECT customer FROM member_codes WHERE state = "
+           "'reserved' AND release_ms <= ?1)",
+           &st, diag)) != SHOAL_OK)
+    goto fail;
+  sqlite3_bind_int64(st, 1, now_ms);
+  if ((rc = step_done(db, st, "release reservations", diag)) != SHOAL_OK)
+    goto fail;
+  if ((rc = shoal_db_prepare(db,
+                             "UPDATE member_codes SET state = 'released', ended_ms = ?1 "
+                             "WHERE state = 'reserved' AND release_ms <= ?1",
+                             &st, diag)) != SHOAL_OK)
+    goto fail;
+  sqlite3_bind_int64(st, 1, now_ms);
+  if ((rc = step_done(db, st, "end reservations", diag)) != SHOAL_OK)
+    goto fail;
+  int64_t n = sqlite3_changes(db);
+  if ((rc = shoal_db_commit(db, diag)) != SHOAL_OK)
+    goto fail;
+  if (released)
+    *released = n;
+  return SHOAL_OK;
+fail:
+  shoal_db_rollback(db);
+  return rc;
+}
+
+shoal_err hub_loyalty_policy(sqlite3 *db, const char *region, const char *store, int64_t now_ms,
+                             struct shoal_loyalty *out, shoal_diag *diag) {
+  char scopes[3][SHOAL_ID_MAX + 16];
+  int n = 0;
+  snprintf(scopes[n++], sizeof scopes[0], "global");
+  if (region && *region)
+    snprintf(scopes[n++], sizeof scopes[0], "region/%s", region);
+  if (store && *store)
+    snprintf(scopes[n++], sizeof scopes[0], "store/%s", store);
+  shoal_loyalty_defaults(out);
+  for (int i = 0; i < n; i++) {
+    cJSON *doc = NULL;
+    shoal_err rc = hub_policy_in_effect(db, scopes[i], now_ms, &doc, diag);
+    if (rc != SHOAL_OK)
+      return rc;
+    const cJSON *l = doc ? cJSON_GetObjectItemCaseSensitive(doc, "loyalty") : NULL;
+    if (l) {
+      struct shoal_loyalty got;
+      if (shoal_loyalty_parse(l, &got, diag) == SHOAL_OK)
+        *out = got; /* publish validated it; a bad one is skipped */
+    }
+    cJSON_Delete(doc);
+  }
+  return SHOAL_OK;
+}
+
+static shoal_err points_field(const cJSON *m, const char *key, int64_t *out, shoal_diag *diag) {
+  shoal_err rc = shoal_json_get_int(m, key, false, out, diag);
+  if (rc != SHOAL_OK)
+    return SHOAL_EINPUT;
+  if (*out < 0 || *out > SHOAL_POINTS_MAX)
+    return shoal_fail(diag, SHOAL_EINPUT, "member.%s out of range", key);
+  return SHOAL_OK;
+}
+
+shoal_err hub_loyalty_member_parse(const cJSON *body, const char **id, const char **nonce,
+                                   int64_t *earned, int64_t *redeemed, shoal_diag *diag) {
+  *id = NULL;
+  *nonce = NULL;
+  *earned = *redeemed = 0;
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, "member");
+  if (!m || cJSON_IsNull(m))
+    return SHOAL_OK;
+  if (!cJSON_IsObject(m))
+    return shoal_fail(diag, SHOAL_EINPUT, "\"member\" must be an object");
+  const char *cid = NULL, *n = NULL;
+  if (shoal_json_get_str(m, "id", true, &cid, diag) != SHOAL_OK ||
+      shoal_json_get_str(m, "nonce", false, &n, diag) != SHOAL_OK)
+    return SHOAL_EINPUT;
+  if (!shoal_member_field_valid(cid))
+    return shoal_fail(diag, SHOAL_EINPUT, "member.id is not a member identifier");
+  if (n && (strlen(n) > SHOAL_MEMBER_NONCE_MAX || !*n))
+    return shoal_fail(diag, SHOAL_EINPUT, "member.nonce is not a code nonce");
+  shoal_err rc;
+  if ((rc = points_field(m, "points_earned", earned, diag)) != SHOAL_OK ||
+      (rc = points_field(m, "points_redeemed", redeemed, diag)) != SHOAL_OK)
+    return rc;
+  *id = cid;
+  *nonce = n;
+  return SHOAL_OK;
+}

@@ -1,0 +1,30 @@
+/* hub_orders.h - e-commerce orders (SPEC 13): POST /api/v1/orders, once
+ * per (channel, order_id). A paid order joins the sales ledger (a `sales`
+ * row with the channel as device) and earns its customer points; a
+ * `refunded` after `paid` books the refund and reverses the points. The
+ * whole order is written in one transaction or not at all. */
+#ifndef HUB_ORDERS_H
+#define HUB_ORDERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include "err.h"
+
+/* Checks the X-Shoal-Signature header value ("sha256=<hex HMAC-SHA256 of
+ * body>") against secret, in constant time. */
+bool hub_orders_signature_ok(const char *header, const char *secret, size_t secret_len,
+                             const char *body, size_t len);
+
+/* Ingests one order body. *status is the HTTP status to answer (201 new,
+ * 200 seen before); *out the result {"channel", "order_id", "status",
+ * "result": "created"|"refunded"|"unchanged", "points", "unknown_skus"}.
+ * SHOAL_EINPUT (422) naming the problem, SHOAL_EJSON (400), SHOAL_ESTATE
+ * (409: the same order id with another total). */
+shoal_err hub_orders_ingest(sqlite3 *db, const char *body, size_t len, int64_t now_ms,
+                            unsigned *status, cJSON **out, shoal_diag *diag);
+
+#endif

@@ -1,0 +1,174 @@
+"""Members at the till (SPEC 13) with a real broker, hub and two agents:
+- a member earns points online: the basket's member_code names the
+  customer, the gold-tier rule applies, the receipt's member block shows the
+  points earned and the hub's balance follows;
+- the member redeems offline at till 1 (its daemon stopped): points pay as
+  method `points` worth redeem_points x redeem_value; the same code again at
+  till 1 is refused (exit 4), as are forged, other-chain and malformed codes
+  and redeem_points over the code's points (exit 3); another chain's
+  key is covered by the unit test test_member_code;
+- a second till spends the same code (no device can know of an offline
+  till's redemption): accepted per SPEC 13's one-redemption-per-device rule,
+  and the hub books it as an overdraft (per customer and in /metrics);
+- after till 1 reconnects the ledger converges to the exact sum;
+- a work order naming the member, opened at a till, reaches the store's
+  handheld with customer_history (the member's purchases, newest first);
+- the agents' database files (and WAL) hold no customer name or phone."""
+
+import glob
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+
+import shoal_harness as h
+
+TOKEN = "test-token"
+NAME, PHONE = "Zhang Min", "+8613911112222"
+
+
+def call(port, method, path, obj=None):
+    body = json.dumps(obj).encode() if obj is not None else None
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method=method, data=body)
+    req.add_header("Authorization", "Bearer " + TOKEN)
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def sell(cfg, basket, expect=None):
+    return h.run_cmd([h.binary("shoal-agent"), "sale", "-c", cfg, "--basket", "-"],
+                     input=json.dumps(basket), expect=expect)
+
+
+def test():
+    with h.Env("customers-till") as env:
+        env.start_broker()
+        env.hub_config(http=True)
+        env.start_hub()
+        port = int(json.load(open(env.hub_cfg))["http"]["listen"].split(":")[1])
+        policy = {"scope": "global", "currency": "CNY",
+                  "items": [{"sku": "TEA-1", "name": "Tea", "price": 5000}],
+                  "rules": [{"id": "gold10", "type": "percent", "bp": 1000,
+                             "when": {"tiers": ["gold"]}}],
+                  "loyalty": {"earn_per": 100, "redeem_value": 10, "code_ttl_s": 600,
+                              "grace_s": 3600}}
+        st, _ = call(port, "POST", "/api/v1/policies", policy)
+        h.check(st == 200, "policy published")
+        till1 = env.agent_config("till-1", "s1", "cn-sw")
+        till2 = env.agent_config("till-2", "s1", "cn-sw")
+        hh = env.agent_config("hh-1", "s1", "cn-sw", profile="handheld-scanner")
+        env.start_agent(hh)
+        a1 = env.start_agent(till1)
+        a2 = env.start_agent(till2)
+        for cfg in (till1, till2):
+            h.wait_until(lambda: h.run_json([h.binary("shoal-agent"), "status", "-c", cfg])
+                         ["policies"].get("global") == 1, what="policy at " + cfg)
+        st, _ = call(port, "POST", "/api/v1/customers",
+                     {"id": "M1", "name": NAME, "phone": PHONE, "tier": "gold", "tags": ["tea"]})
+        h.check(st == 201, "member registered")
+
+        # --- earn online: a 0-point code only names the member
+        st, c0 = call(port, "POST", "/api/v1/customers/M1/code", {})
+        h.check(st == 201 and c0["points"] == 0, "code issued: %s" % c0)
+        basket = {"region": "cn-sw", "store": "s1", "member_code": c0["code"],
+                  "lines": [{"sku": "TEA-1", "qty": 2}]}
+        r = sell(till1, basket, expect=0).json()
+        h.check(r["total"] == 9000 and r["member"] == {"id": "M1", "tier": "gold",
+                                                      "points_earned": 90, "points_redeemed": 0},
+                "gold price and points earned: %s" % r)
+        h.wait_until(lambda: call(port, "GET", "/api/v1/customers/M1")[1]["points"] == 90,
+                     what="hub balance 90")
+
+        # --- redeem offline at till 1
+        st, code = call(port, "POST", "/api/v1/customers/M1/code", {"points": 50})
+        h.check(st == 201, "50-point code issued")
+        a1.stop()
+        redeem = dict(basket, member_code=code["code"], redeem_points=40,
+                      lines=[{"sku": "TEA-1", "qty": 1}])
+        r = sell(till1, dict(redeem, redeem_points=51), expect=3)
+        h.check("redeem_points" in r.err, "over the code's points refused: %s" % r.err)
+        r = sell(till1, redeem, expect=0).json()
+        pays = {p["method"]: p["amount"] for p in r["payments"]}
+        h.check(r["total"] == 4500 and pays == {"points": 400, "cash": 4100}
+                and r["member"]["points_redeemed"] == 40 and r["member"]["points_earned"] == 41,
+                "offline redemption: %s" % r)
+        r = sell(till1, redeem, expect=4)
+        h.check("already used" in r.err, "same code again on till 1 refused: %s" % r.err)
+        forged = code["code"].replace(".50.", ".500.")
+        r = sell(till1, dict(redeem, member_code=forged), expect=4)
+        h.check("signature" in r.err, "forged code refused: %s" % r.err)
+        r = sell(till1, dict(redeem, member_code="SHOALM1.M1.gold"), expect=4)
+        h.check("malformed" in r.err, "malformed code refused: %s" % r.err)
+        # (A code signed with another chain's key: test_member_code, unit.)
+
+        # --- a second till spends the same code while till 1 is offline
+        r = sell(till2, redeem, expect=0).json()
+        sale2 = r["id"]
+        h.check(r["member"]["points_redeemed"] == 40, "till 2 accepts (one use per device)")
+        h.wait_until(lambda: call(port, "GET", "/api/v1/customers/M1")[1]["points"] == 90 - 40 + 41,
+                     what="till 2's redemption reached the hub")
+        c = call(port, "GET", "/api/v1/customers/M1")[1]
+        h.check(c["reserved"] == 0 and c["overdrafts"] == 0,
+                "first redemption to arrive ends the reservation: %s" % c)
+
+        # --- till 1 reconnects: its redemption is the overdraft; converged
+        a1 = env.start_agent(till1)
+        h.wait_until(lambda: call(port, "GET", "/api/v1/customers/M1")[1]["overdrafts"] == 1,
+                     what="till 1's redemption booked as an overdraft")
+        c = call(port, "GET", "/api/v1/customers/M1")[1]
+        h.check(c["points"] == 90 - 40 + 41 - 40 + 41, "ledger converged: %s" % c["points"])
+        kinds = [e["kind"] for e in c["timeline"]]
+        h.check(kinds.count("sale") == 3, "three sales on the timeline: %s" % kinds)
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as m:
+            h.check("shoal_loyalty_overdraft_total 1" in m.read().decode(), "overdraft metric")
+
+        # --- returns: earned points reversed in proportion, redeemed refunded
+        bal = c["points"]
+        ret = h.run_cmd([h.binary("shoal-agent"), "return", "-c", till2, "--sale", sale2,
+                         "--lines", "-"], input=json.dumps([{"sku": "TEA-1", "qty": 1}]),
+                        expect=0).json()
+        h.check(ret["refund"] == 4500 and ret["member"] == {"id": "M1", "points_reversed": 41,
+                                                            "points_refunded": 40},
+                "full return gives back every point: %s" % ret)
+        h.wait_until(lambda: call(port, "GET", "/api/v1/customers/M1")[1]["points"] == bal - 41 + 40,
+                     what="return booked at the hub")
+        c = call(port, "GET", "/api/v1/customers/M1")[1]
+        h.check([e["kind"] for e in c["timeline"]].count("return") == 1, "return on the timeline")
+
+        # --- a work order for the member carries the history to the handheld
+        opened = h.run_cmd([h.binary("shoal-agent"), "ticket", "open", "-c", till2,
+                            "--category", "repair", "--priority", "normal", "--title", "kettle",
+                            "--customer", json.dumps({"id": "M1", "tier": "gold", "tags": ["tea"]})],
+                           expect=0).json()
+        tid = opened["id"]
+
+        def hh_ticket():
+            r = h.run_cmd([h.binary("shoal-agent"), "ticket", "show", "-c", hh, "--ticket", tid])
+            return r.json() if r.rc == 0 and "customer_history" in r.out else None
+        t = h.wait_until(hh_ticket, timeout=30, what="ticket with history on the handheld")
+        hist = t["customer_history"]
+        h.check(len(hist) == 3 and all(x["sku"] == "TEA-1" and x["channel"] == "pos" for x in hist)
+                and [x["at"] for x in hist] == sorted([x["at"] for x in hist], reverse=True),
+                "three purchases, newest first: %s" % hist)
+        h.check(NAME not in json.dumps(t) and PHONE not in json.dumps(t), "no PII in the ticket")
+
+        # --- no PII on any device
+        a1.stop()
+        a2.stop()
+        files = [f for d in ("till-1", "till-2", "hh-1") for f in glob.glob(env.path(d + ".db*"))]
+        h.check(any(f.endswith("-wal") for f in files) or files, "agent db files: %s" % files)
+        for f in files:
+            data = open(f, "rb").read()
+            for secret in (NAME, PHONE, PHONE[1:], "Zhang"):
+                h.check(secret.encode() not in data, "%s holds %r" % (f, secret))
+        h.check(b"M1" in open(env.path("till-1.db"), "rb").read() or
+                any(b"M1" in open(f, "rb").read() for f in files),
+                "the scan reads real data (the member id is there)")
+
+
+if __name__ == "__main__":
+    h.main(test)
