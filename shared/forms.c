@@ -924,10 +924,7 @@ shoal_err shoal_forms_data_parse(const char *text, size_t len, cJSON **out, shoa
   if (!root)
     return shoal_fail(diag, SHOAL_EJSON, "malformed JSON near byte %zu",
                       endp && endp >= text ? (size_t)(endp - text) : 0);
-  if ((crc = shoal_json_check_keys(root, diag)) != SHOAL_OK) {
-    cJSON_Delete(root);
-    return crc;
-  }
+  /* Duplicate keys are refused below, while the members are walked. */
   const char *end = text + len;
   const char *p = skip_ws(endp, end);
   if (p < end && *p) {

@@ -96,7 +96,8 @@ static void test_jsonx_form_data_is_as_strict(void **state) {
   shoal_diag d = {{0}};
   cJSON *out = NULL;
   const char *dup = "{\"qty\":1,\"\\u0071ty\":2}";
-  assert_int_equal(shoal_forms_data_parse(dup, strlen(dup), &out, &d), SHOAL_EJSON);
+  assert_int_equal(shoal_forms_data_parse(dup, strlen(dup), &out, &d), SHOAL_EINPUT);
+  assert_non_null(strstr(d.msg, "duplicate key \"qty\""));
   assert_null(out);
   const char *nul = "{\"serial\":\"SN1\\u0000evil\"}";
   assert_int_equal(shoal_forms_data_parse(nul, strlen(nul), &out, &d), SHOAL_EJSON);
