@@ -110,6 +110,13 @@ struct hub_ingestor {
   struct poison poison[POISON_SLOTS];
   unsigned poison_next;
   struct hub_ingestor_stats stats;
+  /* The registry's last answer (origin_check), valid within one batch:
+   * consecutive events mostly come from one device. */
+  struct {
+    bool valid;
+    char device[SHOAL_ID_MAX + 1];
+    char pstore[SHOAL_ID_MAX + 1], pregion[SHOAL_ID_MAX + 1], hregion[SHOAL_ID_MAX + 1];
+  } reg;
   uint64_t pending_dead; /* dead letters in the open batch */
   uint64_t pending_stored;
   uint64_t pending_dups;
@@ -188,6 +195,7 @@ static void batch_reset(struct hub_ingestor *ing) {
   ing->nstreams = 0;
   ing->n = 0;
   ing->open = false;
+  ing->reg.valid = false;
   ing->pending_dead = ing->pending_stored = ing->pending_dups = 0;
 }
 
@@ -373,22 +381,30 @@ static shoal_err dead_letter(struct hub_ingestor *ing, const char *topic, const 
  * its last hello. Devices the registry does not know pass. */
 static shoal_err origin_check(struct hub_ingestor *ing, const struct shoal_event *ev,
                               const char *region, bool provisioned_only, shoal_diag *diag) {
-  sqlite3_stmt *q = stmt(ing, ST_REGISTRY);
-  sqlite3_bind_text(q, 1, ev->device, -1, SQLITE_STATIC);
-  int r = sqlite3_step(q);
-  if (r != SQLITE_ROW) {
+  if (!ing->reg.valid || strcmp(ing->reg.device, ev->device) != 0) {
+    sqlite3_stmt *q = stmt(ing, ST_REGISTRY);
+    sqlite3_bind_text(q, 1, ev->device, -1, SQLITE_STATIC);
+    int r = sqlite3_step(q);
+    if (r != SQLITE_ROW) {
+      sqlite3_reset(q);
+      ing->reg.valid = false;
+      return shoal_db_fail(ing->ctx->db, r, "read device registry", diag);
+    }
+    const char *t;
+    t = (const char *)sqlite3_column_text(q, 0);
+    shoal_strlcpy(ing->reg.pstore, t ? t : "", sizeof ing->reg.pstore);
+    t = (const char *)sqlite3_column_text(q, 1);
+    shoal_strlcpy(ing->reg.pregion, t ? t : "", sizeof ing->reg.pregion);
+    t = (const char *)sqlite3_column_text(q, 2);
+    shoal_strlcpy(ing->reg.hregion, t ? t : "", sizeof ing->reg.hregion);
+    shoal_strlcpy(ing->reg.device, ev->device, sizeof ing->reg.device);
+    ing->reg.valid = true;
     sqlite3_reset(q);
-    return shoal_db_fail(ing->ctx->db, r, "read device registry", diag);
   }
-  char pstore[SHOAL_ID_MAX + 1] = "", want[SHOAL_ID_MAX + 1] = "";
-  const char *t;
-  if ((t = (const char *)sqlite3_column_text(q, 0)))
-    shoal_strlcpy(pstore, t, sizeof pstore);
-  if ((t = (const char *)sqlite3_column_text(q, 1)))
-    shoal_strlcpy(want, t, sizeof want);
-  else if (!provisioned_only && (t = (const char *)sqlite3_column_text(q, 2)))
-    shoal_strlcpy(want, t, sizeof want);
-  sqlite3_reset(q);
+  const char *pstore = ing->reg.pstore;
+  const char *want = ing->reg.pregion[0] ? ing->reg.pregion
+                     : provisioned_only  ? ""
+                                         : ing->reg.hregion;
   if (pstore[0] && strcmp(pstore, ev->store) != 0)
     return shoal_fail(diag, SHOAL_EINPUT, "device %s is registered in store %s, not store %s",
                       ev->device, pstore, ev->store);
@@ -661,6 +677,7 @@ static shoal_err apply_event(struct hub_ingestor *ing, const struct shoal_event 
     const cJSON *reg = cJSON_GetObjectItemCaseSensitive(ev->body, "region");
     if ((rc = origin_check(ing, ev, cJSON_IsString(reg) ? reg->valuestring : NULL, true, diag)))
       return rc;
+    ing->reg.valid = false; /* the hello may change the device's region */
     return hub_devices_hello(ing->ctx->db, ev, ing->now_ms, diag);
   }
   if ((rc = exec_stmt(ing, ST_SAVEPOINT, "savepoint", diag)) != SHOAL_OK)
