@@ -16,6 +16,7 @@
 #include "agent_api.h"
 #include "agent_cli.h"
 #include "agent_ctx.h"
+#include "agent_replay.h"
 #include "agent_sync.h"
 #include "agent_tickets.h"
 #include "agent_trust.h"
@@ -79,6 +80,11 @@ struct run {
   struct agent_uploader *uploader; /* photos (SPEC 15); NULL without hub_url */
   struct agent_api *api; /* the store API (SPEC 11): its own threads, no broker needed */
   int64_t api_retry_at;  /* address busy at start: try again then (0: no retry due) */
+  /* hub restored from an older backup (agent_replay.h) */
+  bool behind_seen;      /* an ack below what it had acknowledged arrived */
+  int64_t behind_upto;   /* the upto of that ack */
+  int64_t replay_from;   /* first seq of the last chunk re-sent */
+  int64_t replay_at;     /* when it was re-sent (monotonic ms) */
 };
 
 static shoal_err data_version(struct run *r, int64_t *out, shoal_diag *diag) {
@@ -120,6 +126,12 @@ static void handle_ack(struct run *r, const void *payload, size_t len) {
   }
   if (!ours)
     return;
+  if (upto < r->acked) {
+    /* The hub holds less than it once acknowledged: restored from a backup. */
+    r->behind_seen = true;
+    r->behind_upto = upto;
+    return;
+  }
   r->ack_seen = true;
   if (upto > r->ack_pending)
     r->ack_pending = upto;
@@ -143,6 +155,44 @@ static void apply_acks(struct run *r) {
     r->resend_ms = SHOAL_SYNC_RESEND_MS;
     r->dirty = true;
   }
+}
+
+/* A hub behind this device's acknowledged seq gets the missing seqs back,
+ * one chunk per ack (its acks pace the replay as they pace the outbox); a
+ * chunk is not re-sent before the resend timeout unless the hub moved. */
+static void replay(struct run *r) {
+  if (!r->behind_seen)
+    return;
+  r->behind_seen = false;
+  int64_t from = r->behind_upto + 1, now = shoal_mono_ms();
+  if (from > r->acked)
+    return;
+  if (from == r->replay_from && now - r->replay_at < SHOAL_SYNC_RESEND_MS)
+    return;
+  int64_t to = from + r->ctx.profile.batch - 1;
+  if (to > r->acked)
+    to = r->acked;
+  struct agent_sync_batch b = {0};
+  shoal_diag d = {{0}};
+  if (agent_replay_fetch(&r->ctx, from, to, &b, &d) != SHOAL_OK) {
+    log_diag(r, SHOAL_LOG_ERROR, "cannot rebuild events for a restored hub", &d);
+    return;
+  }
+  shoal_log(&r->ctx.log, SHOAL_LOG_WARN,
+            "the hub holds seq %lld but had acknowledged %lld (restored from a backup?): "
+            "re-sending seqs %lld..%lld from this device's records",
+            (long long)r->behind_upto, (long long)r->acked, (long long)from, (long long)to);
+  for (size_t i = 0; i < b.n; i++) {
+    if (shoal_mqtt_publish(r->m, r->t_up, b.envelope[i], strlen(b.envelope[i]), 1, false, NULL,
+                           &d) != SHOAL_OK) {
+      log_diag(r, SHOAL_LOG_WARN, "publish", &d);
+      r->lost = true;
+      break;
+    }
+  }
+  agent_sync_batch_clear(&b);
+  r->replay_from = from;
+  r->replay_at = now;
 }
 
 /* Key rotation (docs/security.md): a newer signed trust list replaces the
@@ -532,6 +582,8 @@ int agent_cmd_run(int argc, char **argv) {
         log_diag(r, SHOAL_LOG_WARN, "hello not queued", &d);
       r->dirty = true;
     }
+    if (r->connected && !r->lost)
+      replay(r);
     if (r->connected && !r->lost)
       pump(r);
   }

@@ -416,6 +416,12 @@ shoal_err agent_sync_hello(struct agent_ctx *ctx, shoal_diag *diag) {
   if ((rc = agent_outbox_pending(ctx, &pending, diag)) != SHOAL_OK)
     goto cleanup;
   cJSON_AddNumberToObject(body, "outbox_pending", (double)pending);
+  /* What the hub has acknowledged to this device: a hub restored from an
+   * older backup sees that it is behind (docs/troubleshooting.md). */
+  int64_t acked = 0;
+  if ((rc = agent_sync_acked(ctx, &acked, diag)) != SHOAL_OK)
+    goto cleanup;
+  cJSON_AddNumberToObject(body, "acked", (double)acked);
   if ((rc = agent_outbox_append(ctx, "hello", body, NULL, NULL, diag)) != SHOAL_OK)
     goto cleanup;
   rc = shoal_db_commit(ctx->db, diag);

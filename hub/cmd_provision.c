@@ -21,6 +21,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "hub_ca.h"
+#include "hub_publish.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
 #include "hub_dispatch.h"
@@ -528,8 +529,10 @@ static shoal_err write_acl(struct hub_ctx *ctx, const char *path, int *ndevices,
       "# provisioning and send the broker SIGHUP. Usernames are certificate CNs\n"
       "# (use_identity_as_username). Anything not granted here is denied.\n\n"
       "# The hub: ingest, acks, policies, downlinks, presence, trust updates.\n"
+      "user %s\ntopic readwrite %s/#\n\n"
+      "# The hub's command-line tools (publish, trust): same grants, own client id.\n"
       "user %s\ntopic readwrite %s/#\n",
-      HUB_CA_HUB_IDENTITY, P);
+      HUB_CA_HUB_IDENTITY, P, HUB_CA_TOOLS_IDENTITY, P);
   if ((rc = shoal_db_prepare(ctx->db,
                              "SELECT device, store, region FROM provisioned_devices WHERE "
                              "revoked_ms IS NULL ORDER BY device",
@@ -619,7 +622,7 @@ int hub_cmd_broker_config(int argc, char **argv) {
   memset(&ctx, 0, sizeof ctx);
   struct hub_ca *ca = NULL;
   char *dir = NULL, *conf_path = NULL, *acl_path = NULL, *ca_path = NULL, *srv_crt = NULL,
-       *srv_key = NULL, *hub_crt = NULL, *hub_key = NULL;
+       *srv_key = NULL, *hub_crt = NULL, *hub_key = NULL, *tools_crt = NULL, *tools_key = NULL;
   struct shoal_sbuf conf = {.max = ACL_MAX_BYTES};
   const int nspec = (int)(sizeof broker_spec / sizeof broker_spec[0]);
   if (shoal_args_parse(&a, broker_spec, nspec, argc, argv, 1, &diag) != SHOAL_OK)
@@ -654,7 +657,10 @@ int hub_cmd_broker_config(int argc, char **argv) {
   srv_key = shoal_path_resolve(dir, "server.key");
   hub_crt = shoal_path_resolve(dir, "hub.crt");
   hub_key = shoal_path_resolve(dir, "hub.key");
-  if (!conf_path || !acl_path || !ca_path || !srv_crt || !srv_key || !hub_crt || !hub_key) {
+  tools_crt = shoal_path_resolve(dir, HUB_TOOLS_CERT_FILE);
+  tools_key = shoal_path_resolve(dir, HUB_TOOLS_KEY_FILE);
+  if (!conf_path || !acl_path || !ca_path || !srv_crt || !srv_key || !hub_crt || !hub_key ||
+      !tools_crt || !tools_key) {
     rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
   }
@@ -665,13 +671,15 @@ int hub_cmd_broker_config(int argc, char **argv) {
   for (size_t i = 0; i < 3; i++)
     if (strcmp(extra[i], host) != 0)
       sans[nsans++] = extra[i];
-  bool srv_issued = false, hub_issued = false;
+  bool srv_issued = false, hub_issued = false, tools_issued = false;
   if ((rc = shoal_file_write_atomic(ca_path, hub_ca_cert_pem(ca), strlen(hub_ca_cert_pem(ca)), 0644,
                                     &diag)) != SHOAL_OK ||
       (rc = ensure_identity(ca, HUB_CERT_SERVER, host, sans, nsans, srv_crt, srv_key, &srv_issued,
                             &diag)) != SHOAL_OK ||
       (rc = ensure_identity(ca, HUB_CERT_HUB, HUB_CA_HUB_IDENTITY, NULL, 0, hub_crt, hub_key,
-                            &hub_issued, &diag)) != SHOAL_OK)
+                            &hub_issued, &diag)) != SHOAL_OK ||
+      (rc = ensure_identity(ca, HUB_CERT_TOOLS, HUB_CA_TOOLS_IDENTITY, NULL, 0, tools_crt,
+                            tools_key, &tools_issued, &diag)) != SHOAL_OK)
     goto cleanup;
   /* A hub config that names TLS files that do not exist yet gets them, so
    * `broker-config` then `run` is the whole setup. */
@@ -685,6 +693,23 @@ int hub_cmd_broker_config(int argc, char **argv) {
     if ((rc = ensure_identity(ca, HUB_CERT_HUB, HUB_CA_HUB_IDENTITY, NULL, 0, m->tls_cert,
                               m->tls_key, &ignored, &diag)) != SHOAL_OK)
       goto cleanup;
+  }
+  /* The tools' identity beside the hub's own certificate, where
+   * hub_publish_tools_mqtt looks for it. */
+  if (m->tls_cert) {
+    struct shoal_mqtt_config tm;
+    char *tp[2];
+    hub_publish_tools_mqtt(m, &tm, tp);
+    bool ignored;
+    if (tp[0] && tp[1] &&
+        (rc = ensure_identity(ca, HUB_CERT_TOOLS, HUB_CA_TOOLS_IDENTITY, NULL, 0, tp[0], tp[1],
+                              &ignored, &diag)) != SHOAL_OK) {
+      free(tp[0]);
+      free(tp[1]);
+      goto cleanup;
+    }
+    free(tp[0]);
+    free(tp[1]);
   }
   int ndev = 0;
   if ((rc = write_acl(&ctx, acl_path, &ndev, &diag)) != SHOAL_OK)
@@ -707,7 +732,10 @@ int hub_cmd_broker_config(int argc, char **argv) {
                     "certfile %s\n"
                     "keyfile %s\n"
                     "require_certificate true\n"
-                    "use_identity_as_username true\n",
+                    "use_identity_as_username true\n"
+                    "# The client id is the certificate's CN: no client can take over\n"
+                    "# another's session (the hub's, another device's) by naming its id.\n"
+                    "use_username_as_clientid true\n",
                     ctx.cfg.path, acl_path, m->port, host, ca_path, srv_crt, srv_key);
   /* Mosquitto started as root switches to user "mosquitto" before it reads
    * the ACL and the server key, which root wrote here with mode 0600 (often
@@ -732,6 +760,8 @@ int hub_cmd_broker_config(int argc, char **argv) {
     cJSON_AddStringToObject(res, "hub_identity", HUB_CA_HUB_IDENTITY);
     cJSON_AddStringToObject(res, "hub_cert", hub_crt);
     cJSON_AddStringToObject(res, "hub_key", hub_key);
+    cJSON_AddStringToObject(res, "tools_identity", HUB_CA_TOOLS_IDENTITY);
+    cJSON_AddStringToObject(res, "tools_cert", tools_crt);
     cJSON_AddNumberToObject(res, "devices", ndev);
     cJSON_AddBoolToObject(res, "ca_created", created);
     char *txt = shoal_json_print(res);
@@ -751,6 +781,8 @@ cleanup:
   free(srv_key);
   free(hub_crt);
   free(hub_key);
+  free(tools_crt);
+  free(tools_key);
   hub_ctx_close(&ctx);
   return rc == SHOAL_OK ? 0 : shoal_cli_fail(HUB_PROG, rc, &diag);
 }

@@ -12,6 +12,7 @@
 #include "hub_cli.h"
 #include "hub_ctx.h"
 #include "hub_dispatch.h"
+#include "hub_reports.h"
 #include "hub_tickets.h"
 #include "jsonx.h"
 #include "signing.h"
@@ -27,8 +28,8 @@ static const struct shoal_argspec opts[] = {
     {"store", 0, true, false, "STORE",
      "code: the store, when the hub does not know the ticket yet"},
     {"ttl-hours", 0, true, false, "N", "code: hours the code stays valid (default 72)"},
-    {"from", 0, true, false, "ISO", "statement: period start (inclusive)"},
-    {"to", 0, true, false, "ISO", "statement: period end (exclusive)"},
+    {"from", 0, true, false, "ISO", "statement: period start, inclusive (ISO-8601 or YYYY-MM-DD)"},
+    {"to", 0, true, false, "ISO", "statement: period end, exclusive (ISO-8601 or YYYY-MM-DD)"},
     {"format", 0, true, false, "json|csv", "statement: output format (default json)"},
     {"state", 0, true, false, "STATE", "list: only tickets in this state"},
     {"data", 0, true, false, "FILE|-|JSON", "open/event: the fields as a JSON object"},
@@ -316,7 +317,7 @@ static int do_statement(struct hub_ctx *ctx, const struct shoal_args *a) {
   shoal_diag diag = {{0}};
   const char *from_s = shoal_args_get(a, "from"), *to_s = shoal_args_get(a, "to");
   const char *format = shoal_args_get(a, "format");
-  struct shoal_time from, to;
+  int64_t from_ms = 0, to_ms = 0;
   sqlite3_stmt *st = NULL;
   cJSON *out = NULL;
   shoal_err rc = SHOAL_OK;
@@ -324,9 +325,14 @@ static int do_statement(struct hub_ctx *ctx, const struct shoal_args *a) {
     return shoal_cli_usage_error(HUB_PROG, "ticket statement", "missing --from ISO --to ISO");
   if (format && strcmp(format, "json") && strcmp(format, "csv"))
     return shoal_cli_usage_error(HUB_PROG, "ticket statement", "--format is json or csv");
-  if ((rc = shoal_time_parse(from_s, &from, &diag)) != SHOAL_OK ||
-      (rc = shoal_time_parse(to_s, &to, &diag)) != SHOAL_OK)
+  /* The same date forms as `settle` (ISO-8601 or YYYY-MM-DD): one parser. */
+  if ((rc = hub_reports_time_parse(from_s, "--from", &from_ms, &diag)) != SHOAL_OK ||
+      (rc = hub_reports_time_parse(to_s, "--to", &to_ms, &diag)) != SHOAL_OK)
     goto fail;
+  if (to_ms < from_ms) {
+    rc = shoal_fail(&diag, SHOAL_EINPUT, "--to is before --from");
+    goto fail;
+  }
   /* A ticket belongs to the period of its first resolve: that is when the
    * work is done and its late hours are fixed. */
   if ((rc = shoal_db_prepare(ctx->db,
@@ -334,8 +340,8 @@ static int do_statement(struct hub_ctx *ctx, const struct shoal_args *a) {
                              "resolved_ms < ? ORDER BY store, id",
                              &st, &diag)) != SHOAL_OK)
     goto fail;
-  sqlite3_bind_int64(st, 1, from.unix_ms);
-  sqlite3_bind_int64(st, 2, to.unix_ms);
+  sqlite3_bind_int64(st, 1, from_ms);
+  sqlite3_bind_int64(st, 2, to_ms);
   out = cJSON_CreateObject();
   cJSON_AddStringToObject(out, "from", from_s);
   cJSON_AddStringToObject(out, "to", to_s);

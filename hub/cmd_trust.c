@@ -16,6 +16,7 @@
 #include "db.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
+#include "hub_publish.h"
 #include "hub_trust.h"
 #include "jsonx.h"
 #include "mqtt.h"
@@ -51,8 +52,11 @@ static shoal_err publish_once(struct hub_ctx *ctx, const char *topic, const char
   struct oneshot st = {-1, false, false};
   char client_id[64];
   snprintf(client_id, sizeof client_id, "shoal-hub-trust-%ld", (long)(shoal_mono_ms() % 1000000));
+  struct shoal_mqtt_config mq;
+  char *tool_paths[2];
+  hub_publish_tools_mqtt(&ctx->cfg.mqtt, &mq, tool_paths);
   struct shoal_mqtt_opts o = {
-      .cfg = &ctx->cfg.mqtt,
+      .cfg = &mq,
       .client_id = client_id,
       .clean_session = true,
       .keepalive_s = 30,
@@ -65,7 +69,7 @@ static shoal_err publish_once(struct hub_ctx *ctx, const char *topic, const char
   struct shoal_mqtt *m = NULL;
   shoal_err rc = shoal_mqtt_new(&o, &m, diag);
   if (rc != SHOAL_OK)
-    return rc;
+    goto cleanup;
   if ((rc = shoal_mqtt_connect(m, diag)) != SHOAL_OK)
     goto cleanup;
   int64_t deadline = shoal_mono_ms() + PUBLISH_TIMEOUT_MS;
@@ -94,6 +98,8 @@ static shoal_err publish_once(struct hub_ctx *ctx, const char *topic, const char
   (void)shoal_mqtt_loop(m, 100, diag);
 cleanup:
   shoal_mqtt_free(m);
+  free(tool_paths[0]);
+  free(tool_paths[1]);
   return rc;
 }
 

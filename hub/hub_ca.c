@@ -335,6 +335,10 @@ shoal_err hub_ca_issue(struct hub_ca *ca, enum hub_cert_kind kind, const char *c
     cn = HUB_CA_HUB_IDENTITY;
     nsans = 0;
     break;
+  case HUB_CERT_TOOLS:
+    cn = HUB_CA_TOOLS_IDENTITY;
+    nsans = 0;
+    break;
   case HUB_CERT_SERVER:
     if (!cn || !host_ok(cn))
       return shoal_fail(diag, SHOAL_EINPUT, "broker host \"%s\" is not a host name or IP address",

@@ -16,6 +16,11 @@
 /* The hub's MQTT identity (CN of its client certificate). '@' is outside the
  * identifier alphabet of SPEC 3, so it cannot collide with a device id. */
 #define HUB_CA_HUB_IDENTITY "hub@shoal"
+/* The identity of the hub's short-lived command-line tools (publish,
+ * trust). The broker binds every client id to its CN
+ * (use_username_as_clientid), so the tools need their own CN: with the
+ * daemon's they would close `shoal-hub run`'s session. */
+#define HUB_CA_TOOLS_IDENTITY "hub-tools@shoal"
 #define HUB_CA_SAN_MAX      8    /* subjectAltName entries of a server certificate */
 #define HUB_CA_PEM_MAX      4096 /* one PEM certificate or key we write */
 #define HUB_CA_DEVICE_DAYS  1825 /* default lifetime of a device/hub/server certificate */
@@ -25,6 +30,7 @@ enum hub_cert_kind {
   HUB_CERT_DEVICE, /* client cert, CN = a device id (validated) */
   HUB_CERT_HUB,    /* client cert, CN = HUB_CA_HUB_IDENTITY */
   HUB_CERT_SERVER, /* broker server cert, CN = host, SANs = names / IPs */
+  HUB_CERT_TOOLS,  /* client cert, CN = HUB_CA_TOOLS_IDENTITY */
 };
 
 struct hub_ca; /* opaque: the CA certificate and private key */

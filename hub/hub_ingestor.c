@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "db.h"
 #include "hub_customers.h"
 #include "hub_devices.h"
@@ -27,7 +28,6 @@
 #include "util.h"
 #include "wire.h"
 
-#define DEAD_PAYLOAD_KEEP 4096 /* bytes of an oversized message kept as evidence */
 #define POISON_SLOTS      16
 
 struct stream {
@@ -56,6 +56,9 @@ enum stmt_id {
   ST_PUT_STREAM,
   ST_INS_DEAD,
   ST_DEV_EPOCH,
+  ST_DEAD_COUNT,
+  ST_DEAD_DROP,
+  ST_REGISTRY,
   ST_SAVEPOINT,
   ST_RELEASE,
   ST_ROLLBACK_TO,
@@ -74,7 +77,18 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PUT_STREAM] = "INSERT INTO streams (device, epoch, upto) VALUES (?, ?, ?) "
                       "ON CONFLICT (device, epoch) DO UPDATE SET upto = excluded.upto",
     [ST_INS_DEAD] = "INSERT INTO dead_letters (received_ms, topic, device, store, epoch, seq, "
-                    "reason, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "reason, payload, payload_bytes, payload_sha256) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_DEAD_COUNT] = "SELECT COUNT(*) FROM dead_letters WHERE device IS ?",
+    [ST_DEAD_DROP] = "INSERT INTO dead_letters_dropped (device, count, last_ms) VALUES (?, 1, ?) "
+                     "ON CONFLICT (device) DO UPDATE SET count = count + 1, "
+                     "last_ms = excluded.last_ms",
+    /* Where the registry puts a device: provisioned store and region (the
+     * authority), and the region of its last hello. */
+    [ST_REGISTRY] = "SELECT (SELECT store FROM provisioned_devices WHERE device = ?1 AND "
+                    "revoked_ms IS NULL), (SELECT region FROM provisioned_devices WHERE "
+                    "device = ?1 AND revoked_ms IS NULL), (SELECT region FROM devices WHERE "
+                    "device = ?1)",
     [ST_DEV_EPOCH] = "SELECT epoch FROM devices WHERE device = ? AND store = ?",
     [ST_SAVEPOINT] = "SAVEPOINT ingest_event",
     [ST_RELEASE] = "RELEASE ingest_event",
@@ -98,6 +112,13 @@ struct hub_ingestor {
   struct poison poison[POISON_SLOTS];
   unsigned poison_next;
   struct hub_ingestor_stats stats;
+  /* The registry's last answer (origin_check), valid within one batch:
+   * consecutive events mostly come from one device. */
+  struct {
+    bool valid;
+    char device[SHOAL_ID_MAX + 1];
+    char pstore[SHOAL_ID_MAX + 1], pregion[SHOAL_ID_MAX + 1], hregion[SHOAL_ID_MAX + 1];
+  } reg;
   uint64_t pending_dead; /* dead letters in the open batch */
   uint64_t pending_stored;
   uint64_t pending_dups;
@@ -176,6 +197,7 @@ static void batch_reset(struct hub_ingestor *ing) {
   ing->nstreams = 0;
   ing->n = 0;
   ing->open = false;
+  ing->reg.valid = false;
   ing->pending_dead = ing->pending_stored = ing->pending_dups = 0;
 }
 
@@ -290,9 +312,47 @@ static shoal_err stream_stored(struct hub_ingestor *ing, struct stream *s, int64
 
 /* ------------------------------------------------------------ dead letters */
 
+/* Past the device's cap a dead letter is only counted. */
+static shoal_err dead_letter_capped(struct hub_ingestor *ing, const char *device, bool *capped,
+                                    shoal_diag *diag) {
+  sqlite3_stmt *q = stmt(ing, ST_DEAD_COUNT);
+  if (device && *device)
+    sqlite3_bind_text(q, 1, device, -1, SQLITE_STATIC);
+  int r = sqlite3_step(q);
+  int64_t n = r == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+  sqlite3_reset(q);
+  if (r != SQLITE_ROW)
+    return shoal_db_fail(ing->ctx->db, r, "count dead letters", diag);
+  *capped = n >= HUB_DEAD_LETTERS_PER_DEVICE;
+  if (!*capped)
+    return SHOAL_OK;
+  q = stmt(ing, ST_DEAD_DROP);
+  sqlite3_bind_text(q, 1, device && *device ? device : "", -1, SQLITE_STATIC);
+  sqlite3_bind_int64(q, 2, ing->now_ms);
+  r = sqlite3_step(q);
+  sqlite3_reset(q);
+  if (r != SQLITE_DONE)
+    return shoal_db_fail(ing->ctx->db, r, "count a dropped dead letter", diag);
+  return SHOAL_OK;
+}
+
+/* Records a refused message: an excerpt of the payload with its size and
+ * sha256 (bounded evidence), or only a count past the device's cap. */
 static shoal_err dead_letter(struct hub_ingestor *ing, const char *topic, const char *device,
                              const char *store, const char *epoch, int64_t seq, const char *reason,
                              const void *payload, size_t len, shoal_diag *diag) {
+  bool capped = false;
+  shoal_err rc = dead_letter_capped(ing, device, &capped, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  ing->pending_dead++;
+  if (capped) {
+    shoal_log(&ing->ctx->log, SHOAL_LOG_DEBUG, "dead letter from %s counted only: %s", topic,
+              reason);
+    return SHOAL_OK;
+  }
+  char hex[65];
+  shoal_sha256_hex(payload, len, hex);
   sqlite3_stmt *q = stmt(ing, ST_INS_DEAD);
   sqlite3_bind_int64(q, 1, ing->now_ms);
   sqlite3_bind_text(q, 2, topic, -1, SQLITE_STATIC);
@@ -305,14 +365,55 @@ static shoal_err dead_letter(struct hub_ingestor *ing, const char *topic, const 
   if (seq > 0)
     sqlite3_bind_int64(q, 6, seq);
   sqlite3_bind_text(q, 7, reason, -1, SQLITE_STATIC);
-  sqlite3_bind_blob(q, 8, payload, (int)(len > SHOAL_EVENT_MAX_BYTES ? DEAD_PAYLOAD_KEEP : len),
+  sqlite3_bind_blob(q, 8, payload, (int)(len > HUB_DEAD_EXCERPT_BYTES ? HUB_DEAD_EXCERPT_BYTES : len),
                     SQLITE_STATIC);
+  sqlite3_bind_int64(q, 9, (int64_t)len);
+  sqlite3_bind_text(q, 10, hex, -1, SQLITE_TRANSIENT);
   int r = sqlite3_step(q);
   sqlite3_reset(q);
   if (r != SQLITE_DONE)
     return shoal_db_fail(ing->ctx->db, r, "record dead letter", diag);
-  ing->pending_dead++;
   shoal_log(&ing->ctx->log, SHOAL_LOG_WARN, "dead letter from %s: %s", topic, reason);
+  return SHOAL_OK;
+}
+
+/* The registry's word on where ev's device is: SHOAL_EINPUT if it is
+ * provisioned in another store, or if region (when given) is not its
+ * region: the provisioned one, else (unless provisioned_only) the one of
+ * its last hello. Devices the registry does not know pass. */
+static shoal_err origin_check(struct hub_ingestor *ing, const struct shoal_event *ev,
+                              const char *region, bool provisioned_only, shoal_diag *diag) {
+  if (!ing->reg.valid || strcmp(ing->reg.device, ev->device) != 0) {
+    sqlite3_stmt *q = stmt(ing, ST_REGISTRY);
+    sqlite3_bind_text(q, 1, ev->device, -1, SQLITE_STATIC);
+    int r = sqlite3_step(q);
+    if (r != SQLITE_ROW) {
+      sqlite3_reset(q);
+      ing->reg.valid = false;
+      return shoal_db_fail(ing->ctx->db, r, "read device registry", diag);
+    }
+    const char *t;
+    t = (const char *)sqlite3_column_text(q, 0);
+    shoal_strlcpy(ing->reg.pstore, t ? t : "", sizeof ing->reg.pstore);
+    t = (const char *)sqlite3_column_text(q, 1);
+    shoal_strlcpy(ing->reg.pregion, t ? t : "", sizeof ing->reg.pregion);
+    t = (const char *)sqlite3_column_text(q, 2);
+    shoal_strlcpy(ing->reg.hregion, t ? t : "", sizeof ing->reg.hregion);
+    shoal_strlcpy(ing->reg.device, ev->device, sizeof ing->reg.device);
+    ing->reg.valid = true;
+    sqlite3_reset(q);
+  }
+  const char *pstore = ing->reg.pstore;
+  const char *want = ing->reg.pregion[0] ? ing->reg.pregion
+                     : provisioned_only  ? ""
+                                         : ing->reg.hregion;
+  if (pstore[0] && strcmp(pstore, ev->store) != 0)
+    return shoal_fail(diag, SHOAL_EINPUT, "device %s is registered in store %s, not store %s",
+                      ev->device, pstore, ev->store);
+  if (region && want[0] && strcmp(region, want) != 0)
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "region \"%.64s\" is not the region of device %s in the registry (%s)",
+                      region, ev->device, want);
   return SHOAL_OK;
 }
 
@@ -578,10 +679,17 @@ static shoal_err apply_event(struct hub_ingestor *ing, const struct shoal_event 
     struct sale sale;
     if ((rc = sale_check(ev, &sale, diag)) != SHOAL_OK)
       return input_error(rc) ? rc : SHOAL_EINPUT;
+    if ((rc = origin_check(ing, ev, sale.region, false, diag)) != SHOAL_OK)
+      return rc;
     return sale_store(ing, ev, &sale, payload, len, diag);
   }
-  if (strcmp(ev->type, "hello") == 0)
+  if (strcmp(ev->type, "hello") == 0) {
+    const cJSON *reg = cJSON_GetObjectItemCaseSensitive(ev->body, "region");
+    if ((rc = origin_check(ing, ev, cJSON_IsString(reg) ? reg->valuestring : NULL, true, diag)))
+      return rc;
+    ing->reg.valid = false; /* the hello may change the device's region */
     return hub_devices_hello(ing->ctx->db, ev, ing->now_ms, diag);
+  }
   if ((rc = exec_stmt(ing, ST_SAVEPOINT, "savepoint", diag)) != SHOAL_OK)
     return rc;
   if (strcmp(ev->type, "form") == 0)
@@ -635,6 +743,17 @@ static shoal_err handle_up(struct hub_ingestor *ing, const char *topic, const ch
       rc = ack_current(ing, tstore, tdevice, diag);
     goto cleanup;
   }
+  /* A device the registry places in another store does not get to use
+   * this store's topic, nor consume its own sequence numbers from it. */
+  if ((rc = origin_check(ing, &ev, NULL, true, &why)) != SHOAL_OK) {
+    if (!input_error(rc)) {
+      *diag = why;
+      goto cleanup;
+    }
+    snprintf(reason, sizeof reason, "%s event refused: %s", ev.type, why.msg);
+    rc = dead_letter(ing, topic, tdevice, tstore, ev.epoch, ev.seq, reason, payload, len, diag);
+    goto cleanup;
+  }
   if ((rc = stream_get(ing, ev.store, ev.device, ev.epoch, &s, diag)) != SHOAL_OK)
     goto cleanup;
 
@@ -678,6 +797,19 @@ static shoal_err handle_up(struct hub_ingestor *ing, const char *topic, const ch
   }
   if (rc == SHOAL_OK)
     rc = stream_stored(ing, s, ev.seq, diag);
+  if (rc == SHOAL_OK && strcmp(ev.type, "hello") == 0) {
+    /* The device says what the hub acknowledged to it; above what the hub
+     * holds, the hub was restored from an older backup. The device heals
+     * it from this ack on (agent_replay.h); the operator hears of it here. */
+    int64_t acked = 0;
+    shoal_diag ignore = {{0}};
+    if (shoal_json_get_int(ev.body, "acked", false, &acked, &ignore) == SHOAL_OK &&
+        acked > s->upto)
+      shoal_log(&ing->ctx->log, SHOAL_LOG_WARN,
+                "device %s/%s had seqs up to %" PRId64 " acknowledged but the hub holds %" PRId64
+                " (restored from a backup?): the device re-sends the missing events",
+                ev.store, ev.device, acked, s->upto);
+  }
 cleanup:
   shoal_event_cleanup(&ev);
   return rc;

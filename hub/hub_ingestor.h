@@ -16,6 +16,13 @@
 #define HUB_INGEST_BATCH_MAX    2000 /* messages per transaction, at most */
 #define HUB_INGEST_BATCH_MS     50   /* oldest message in a batch waits at most this */
 #define HUB_INGEST_POISON_TRIES 3    /* failures of one event before it is dead-lettered */
+/* Dead letters are evidence, not storage: each keeps at most an excerpt of
+ * its payload (plus the payload's size and sha256), and a device keeps at
+ * most HUB_DEAD_LETTERS_PER_DEVICE rows; past that they are only counted
+ * (dead_letters_dropped, shoal_dead_letters_dropped_total), so one device
+ * cannot fill the hub's disk and stop ingest for all. */
+#define HUB_DEAD_EXCERPT_BYTES      1024
+#define HUB_DEAD_LETTERS_PER_DEVICE 1000
 
 struct hub_ingestor;
 

@@ -76,8 +76,15 @@ shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *ou
                    "SELECT COALESCE(SUM(value), 0) FROM hub_counters WHERE name = 'sales_total'",
                    diag)) != SHOAL_OK ||
       (rc = scalar(db, &b, "shoal_dead_letters_total", "counter",
-                   "Events refused into the dead-letter table.",
-                   "SELECT COUNT(*) FROM dead_letters", diag)) != SHOAL_OK ||
+                   "Events refused (kept in the dead-letter table or, past a device's cap, "
+                   "only counted).",
+                   "SELECT (SELECT COUNT(*) FROM dead_letters) + "
+                   "(SELECT COALESCE(SUM(count), 0) FROM dead_letters_dropped)",
+                   diag)) != SHOAL_OK ||
+      (rc = scalar(db, &b, "shoal_dead_letters_dropped_total", "counter",
+                   "Refused events only counted: their device had reached its dead-letter cap.",
+                   "SELECT COALESCE(SUM(count), 0) FROM dead_letters_dropped", diag)) !=
+          SHOAL_OK ||
       (rc = scalar(db, &b, "shoal_devices", "gauge", "Devices known to the hub.",
                    "SELECT COUNT(*) FROM devices", diag)) != SHOAL_OK ||
       (rc = scalar(db, &b, "shoal_devices_online", "gauge", "Devices currently online.",

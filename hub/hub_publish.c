@@ -195,6 +195,27 @@ static void mark_confirmed(sqlite3 *db, const struct hub_published *p,
   sqlite3_finalize(st);
 }
 
+void hub_publish_tools_mqtt(const struct shoal_mqtt_config *in, struct shoal_mqtt_config *out,
+                            char *paths[2]) {
+  *out = *in;
+  paths[0] = paths[1] = NULL;
+  if (!in->tls_cert)
+    return;
+  char *dir = shoal_strdup(in->tls_cert);
+  if (!dir)
+    return;
+  char *slash = strrchr(dir, '/');
+  if (slash)
+    *slash = '\0';
+  paths[0] = shoal_path_resolve(slash ? dir : ".", HUB_TOOLS_CERT_FILE);
+  paths[1] = shoal_path_resolve(slash ? dir : ".", HUB_TOOLS_KEY_FILE);
+  free(dir);
+  if (paths[0] && paths[1] && access(paths[0], R_OK) == 0 && access(paths[1], R_OK) == 0) {
+    out->tls_cert = paths[0];
+    out->tls_key = paths[1];
+  }
+}
+
 shoal_err hub_publish_policy(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
                              size_t len, const char *effective_at, const char *expires_at,
                              int timeout_ms, const struct shoal_logger *log,
@@ -206,6 +227,7 @@ shoal_err hub_publish_policy(sqlite3 *db, const struct shoal_hub_config *cfg, co
   memset(&p, 0, sizeof p);
   char scope[SHOAL_SCOPE_MAX];
   char client_id[64];
+  char *tool_paths[2] = {NULL, NULL};
   uint32_t r = 0;
 
   /* A bad document is exit 3 whether or not the broker is up. */
@@ -215,8 +237,10 @@ shoal_err hub_publish_policy(sqlite3 *db, const struct shoal_hub_config *cfg, co
     timeout_ms = HUB_PUBLISH_TIMEOUT_MS;
   (void)shoal_random_bytes(&r, sizeof r);
   snprintf(client_id, sizeof client_id, "shoal-hub-publish-%ld-%08x", (long)getpid(), r);
+  struct shoal_mqtt_config mq;
+  hub_publish_tools_mqtt(&cfg->mqtt, &mq, tool_paths);
   struct shoal_mqtt_opts o = {
-      .cfg = &cfg->mqtt,
+      .cfg = &mq,
       .client_id = client_id,
       .clean_session = true,
       .keepalive_s = 30,
@@ -270,6 +294,8 @@ unsent:
 cleanup:
   hub_published_cleanup(&p);
   shoal_mqtt_free(m);
+  free(tool_paths[0]);
+  free(tool_paths[1]);
   return rc;
 }
 

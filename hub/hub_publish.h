@@ -60,6 +60,19 @@ shoal_err hub_publish_record(sqlite3 *db, const struct shoal_hub_config *cfg, co
  * record, publish retained QoS 1 and wait for the broker's PUBACK (at most
  * timeout_ms; SHOAL_ETIMEOUT/SHOAL_EMQTT then, the version stays recorded
  * for `run` to publish). log may be NULL. */
+/* File names, in the folder of the hub's client certificate, of the tools'
+ * own identity (CN HUB_CA_TOOLS_IDENTITY) written by `broker-config`. */
+#define HUB_TOOLS_CERT_FILE "hub-tools.crt"
+#define HUB_TOOLS_KEY_FILE  "hub-tools.key"
+
+/* The MQTT settings a hub command-line tool connects with: in's, except
+ * that when hub-tools.crt and hub-tools.key exist beside in->tls_cert they
+ * replace the daemon's certificate, so a tool never takes `shoal-hub run`'s
+ * client id (the broker binds ids to CNs). *paths (caller frees both with
+ * free()) holds the replaced strings; out borrows from in and *paths. */
+void hub_publish_tools_mqtt(const struct shoal_mqtt_config *in, struct shoal_mqtt_config *out,
+                            char *paths[2]);
+
 shoal_err hub_publish_policy(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
                              size_t len, const char *effective_at, const char *expires_at,
                              int timeout_ms, const struct shoal_logger *log,

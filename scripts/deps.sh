@@ -3,7 +3,7 @@
 # demo on Debian 12. Idempotent: packages already present are left alone.
 set -euo pipefail
 PKGS=(
-  build-essential cmake pkg-config git python3
+  build-essential cmake pkg-config git python3 dpkg-dev
   libmosquitto-dev mosquitto mosquitto-clients
   libsqlite3-dev sqlite3
   libmbedtls-dev libcjson-dev libcurl4-openssl-dev libmicrohttpd-dev

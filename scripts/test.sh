@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh - the README's test command: installs dependencies, configures and
-# builds from scratch, and runs the whole CTest suite.
+# builds from scratch, checks `cmake --install` and the .deb packages
+# (scripts/check_packages.sh), and runs the whole CTest suite.
 #   scripts/test.sh            normal build in build/
 #   scripts/test.sh --sanitize ASan+UBSan build in build-asan/
 #   SHOAL_TEST_LABELS=unit scripts/test.sh   run only one label
@@ -17,6 +18,8 @@ if [ "${1:-}" = "--sanitize" ]; then
 fi
 cmake -S . -B "$BUILD" "${FLAGS[@]}"
 cmake --build "$BUILD" -j "$(nproc)"
+# Install rules and .deb packages (normal build only; ~10 s).
+[ "$BUILD" = build ] && bash scripts/check_packages.sh "$BUILD"
 LABEL_ARGS=()
 [ -n "${SHOAL_TEST_LABELS:-}" ] && LABEL_ARGS=(-L "$SHOAL_TEST_LABELS")
 cd "$BUILD" && ctest --output-on-failure -j "$(nproc)" "${LABEL_ARGS[@]}"

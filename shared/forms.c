@@ -963,10 +963,14 @@ shoal_err shoal_forms_data_parse(const char *text, size_t len, cJSON **out, shoa
     return shoal_fail(diag, SHOAL_ELIMIT, "form data of %zu bytes is over the limit of %d", len,
                       SHOAL_FORM_DATA_MAX_BYTES);
   const char *endp = NULL;
+  shoal_err crc = shoal_json_check_text(text, len, diag);
+  if (crc != SHOAL_OK)
+    return crc;
   cJSON *root = cJSON_ParseWithLengthOpts(text, len, &endp, 0);
   if (!root)
     return shoal_fail(diag, SHOAL_EJSON, "malformed JSON near byte %zu",
                       endp && endp >= text ? (size_t)(endp - text) : 0);
+  /* Duplicate keys are refused below, while the members are walked. */
   const char *end = text + len;
   const char *p = skip_ws(endp, end);
   if (p < end && *p) {

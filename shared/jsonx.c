@@ -74,9 +74,135 @@ static char *quote_hlc_values(const char *text, size_t len, size_t *out_len) {
   return out;
 }
 
+/* Length of the UTF-8 sequence at p (at most n bytes left), 0 if it is not
+ * one: overlong forms, surrogates and code points above U+10FFFF are not. */
+static size_t utf8_seq(const unsigned char *p, size_t n) {
+  unsigned char c = p[0];
+  if (c < 0x80)
+    return 1;
+  size_t need;
+  uint32_t cp, min;
+  if ((c & 0xE0) == 0xC0) {
+    need = 2, cp = c & 0x1F, min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    need = 3, cp = c & 0x0F, min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    need = 4, cp = c & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (n < need)
+    return 0;
+  for (size_t i = 1; i < need; i++) {
+    if ((p[i] & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (p[i] & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return need;
+}
+
+shoal_err shoal_json_check_text(const char *text, size_t len, shoal_diag *diag) {
+  const unsigned char *s = (const unsigned char *)text;
+  bool in_str = false;
+  for (size_t i = 0; i < len;) {
+    unsigned char c = s[i];
+    if (c == 0)
+      return shoal_fail(diag, SHOAL_EJSON, "malformed JSON: NUL byte at byte %zu", i);
+    if (c >= 0x80) {
+      size_t k = utf8_seq(s + i, len - i);
+      if (!k)
+        return shoal_fail(diag, SHOAL_EJSON, "malformed JSON: invalid UTF-8 at byte %zu", i);
+      i += k;
+      continue;
+    }
+    if (!in_str) {
+      in_str = c == '"';
+      i++;
+      continue;
+    }
+    if (c < 0x20)
+      return shoal_fail(diag, SHOAL_EJSON,
+                        "malformed JSON: control character 0x%02x in a string at byte %zu", c, i);
+    if (c == '"') {
+      in_str = false;
+    } else if (c == '\\' && i + 1 < len) {
+      /* "\u0000" would reach C as the end of the string: "MT-001\u0000X"
+       * read as "MT-001". Refused, as a raw NUL is. */
+      if (s[i + 1] == 'u' && i + 6 <= len && memcmp(s + i + 2, "0000", 4) == 0)
+        return shoal_fail(diag, SHOAL_EJSON,
+                          "malformed JSON: a string holds NUL (\\u0000) at byte %zu", i);
+      i++; /* the escaped character is never '"' that ends the string */
+    }
+    i++;
+  }
+  return SHOAL_OK;
+}
+
+static int name_cmp(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+#define DUP_LINEAR_MAX 16 /* members compared pairwise; more are sorted */
+
+/* The first member name of obj that appears twice (names are unescaped, so
+ * "sku" and "\u0073ku" are the same), or NULL. */
+static const char *object_dup(const cJSON *obj, shoal_err *rc) {
+  int n = cJSON_GetArraySize(obj);
+  *rc = SHOAL_OK;
+  if (n < 2)
+    return NULL;
+  if (n <= DUP_LINEAR_MAX) {
+    for (const cJSON *a = obj->child; a; a = a->next)
+      for (const cJSON *b = a->next; b; b = b->next)
+        if (strcmp(a->string, b->string) == 0)
+          return a->string;
+    return NULL;
+  }
+  const char **names = malloc((size_t)n * sizeof *names);
+  if (!names) {
+    *rc = SHOAL_ENOMEM;
+    return NULL;
+  }
+  int i = 0;
+  for (const cJSON *a = obj->child; a; a = a->next)
+    names[i++] = a->string;
+  qsort(names, (size_t)n, sizeof *names, name_cmp);
+  const char *dup = NULL;
+  for (i = 1; i < n && !dup; i++)
+    if (strcmp(names[i - 1], names[i]) == 0)
+      dup = names[i];
+  free(names);
+  return dup;
+}
+
+shoal_err shoal_json_check_keys(const cJSON *item, shoal_diag *diag) {
+  /* cJSON's own nesting limit bounds this recursion. */
+  for (; item; item = item->next) {
+    if (cJSON_IsObject(item)) {
+      shoal_err rc;
+      const char *dup = object_dup(item, &rc);
+      if (rc != SHOAL_OK)
+        return shoal_fail(diag, rc, "out of memory checking JSON keys");
+      if (dup)
+        return shoal_fail(diag, SHOAL_EJSON, "malformed JSON: duplicate key \"%.64s\"", dup);
+    }
+    if ((cJSON_IsObject(item) || cJSON_IsArray(item)) && item->child) {
+      shoal_err rc = shoal_json_check_keys(item->child, diag);
+      if (rc != SHOAL_OK)
+        return rc;
+    }
+  }
+  return SHOAL_OK;
+}
+
 shoal_err shoal_json_parse(const char *text, size_t len, cJSON **out, shoal_diag *diag) {
   const char *end = NULL;
   size_t qlen = 0;
+  shoal_err crc = shoal_json_check_text(text, len, diag);
+  if (crc != SHOAL_OK)
+    return crc;
   char *quoted = quote_hlc_values(text, len, &qlen);
   if (!quoted)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory parsing JSON");
@@ -105,6 +231,11 @@ shoal_err shoal_json_parse(const char *text, size_t len, cJSON **out, shoal_diag
     }
   }
   free(quoted);
+  shoal_err krc = shoal_json_check_keys(root, diag);
+  if (krc != SHOAL_OK) {
+    cJSON_Delete(root);
+    return krc;
+  }
   *out = root;
   return SHOAL_OK;
 }

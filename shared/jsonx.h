@@ -14,9 +14,21 @@
 
 /* Parses text (len bytes, need not be NUL-terminated) into a tree; the caller
  * frees it with cJSON_Delete. Errors name the byte offset of the problem.
- * The value of any "hlc" key is delivered as a string of digits (exact
+ * Refuses NUL, invalid UTF-8 and duplicate keys (shoal_json_check_text,
+ * shoal_json_check_keys). The value of any "hlc" key is delivered as a string of digits (exact
  * 64-bit); read it with shoal_json_get_u64. */
 shoal_err shoal_json_parse(const char *text, size_t len, cJSON **out, shoal_diag *diag);
+
+/* The checks shoal_json_parse makes before and after cJSON, for the few
+ * callers that run cJSON themselves. check_text refuses (SHOAL_EJSON) a
+ * NUL byte anywhere, a string holding \u0000 (C would cut it there),
+ * control characters in strings and any byte sequence that is not UTF-8.
+ * check_keys refuses an object naming one key twice, compared after
+ * unescaping ("sku" and "\u0073ku"), in item and everything below it and
+ * its siblings: a document is validated with one value and stored with
+ * another otherwise. */
+shoal_err shoal_json_check_text(const char *text, size_t len, shoal_diag *diag);
+shoal_err shoal_json_check_keys(const cJSON *item, shoal_diag *diag);
 
 /* Reads a file (or "-") of at most max_bytes and parses it. what names it in errors. */
 shoal_err shoal_json_load_file(const char *path, size_t max_bytes, cJSON **out, shoal_diag *diag);

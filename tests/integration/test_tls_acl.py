@@ -194,23 +194,52 @@ def test():
         print("ok   shoal-agent run connects over TLS with agent.json and announces presence")
 
         # --- the hub over TLS: honest event stored, mismatched envelope dead-lettered
-        help_ = h.hub_cmd("run", "--help")
-        if "Not built yet" in help_.out:
-            print("SKIP shoal-hub run is not built in this tree: hub dead-letter check not run")
-        else:
-            hub = env.start_hub(hub_cfg)
-            epoch = h.new_epoch()
-            ok_ev = h.event("pos1", "s1", epoch, 1, "sale", h.sale_body("s1", "r1"))
-            bad_ev = h.event("pos2", "s1", h.new_epoch(), 1, "sale", h.sale_body("s1", "r1"))
-            pub(a1, "%s/up/s1/pos1" % P, ok_ev)
-            pub(a1, "%s/up/s1/pos1" % P, bad_ev)
-            h.wait_until(lambda: env.hub_db_count("dead_letters") >= 1, 20, "dead letter")
-            h.wait_until(lambda: env.hub_db_count("events", "device = 'pos1'") == 1, 20, "honest event")
-            h.check(env.hub_db_count("events", "device = 'pos2'") == 0,
-                    "the hub stored an event whose envelope device does not match its topic")
-            reason = env.hub_query("SELECT reason FROM dead_letters")[0][0]
-            print("ok   hub stores pos1's event and dead-letters the envelope claiming pos2 (%s)" % reason)
-            hub.stop()
+        # (the test's own subscribers hold the hub's and pos9's identities:
+        # client ids are CNs now, so they leave before the daemons share them)
+        for s in subs:
+            s.stop()
+        hub = env.start_hub(hub_cfg)
+        time.sleep(1.0)
+
+        # --- client-id takeover: pos1 connects with the hub's client id, then
+        # with pos9's agent's; neither session is closed (the broker binds
+        # each client id to the certificate's CN), and the hub keeps ingesting.
+        mark_b, mark_h, mark_a = (len(broker.log_text()), len(hub.log_text()),
+                                  len(agent.log_text()))
+        for victim in ("shoal-hub", "hub@shoal", "shoal-agent-s2-pos9", "pos9"):
+            thief = TlsSub(a1 + ["-i", victim], ["%s/down/s1" % P])
+            time.sleep(1.0)
+            thief.stop()
+        blog = broker.log_text()[mark_b:]
+        h.check("already connected, closing old connection" not in blog,
+                "a device took over another client's session:\n%s" % blog[-1500:])
+        h.check("disconnected" not in hub.log_text()[mark_h:].lower(),
+                "the hub lost its session to a device: %s" % hub.log_text()[mark_h:][-800:])
+        h.check("disconnected" not in agent.log_text()[mark_a:].lower(),
+                "pos9's agent lost its session: %s" % agent.log_text()[mark_a:][-800:])
+        print("ok   pos1 using the hub's or pos9's client id kicks nobody off")
+
+        # The hub's command-line tools have their own identity: publishing
+        # while `shoal-hub run` is connected does not take its session.
+        mark_h = len(hub.log_text())
+        pol = env.write_file("g.json", {"scope": "global", "items": [{"sku": "A", "price": 100}]})
+        h.run_json([h.binary("shoal-hub"), "publish", "-c", hub_cfg, "--policy", pol])
+        time.sleep(0.5)
+        h.check("disconnected" not in hub.log_text()[mark_h:].lower(),
+                "shoal-hub publish kicked shoal-hub run off: %s" % hub.log_text()[mark_h:][-800:])
+        print("ok   shoal-hub publish (identity hub-tools@shoal) leaves shoal-hub run connected")
+        epoch = h.new_epoch()
+        ok_ev = h.event("pos1", "s1", epoch, 1, "sale", h.sale_body("s1", "r1"))
+        bad_ev = h.event("pos2", "s1", h.new_epoch(), 1, "sale", h.sale_body("s1", "r1"))
+        pub(a1, "%s/up/s1/pos1" % P, ok_ev)
+        pub(a1, "%s/up/s1/pos1" % P, bad_ev)
+        h.wait_until(lambda: env.hub_db_count("dead_letters") >= 1, 20, "dead letter")
+        h.wait_until(lambda: env.hub_db_count("events", "device = 'pos1'") == 1, 20, "honest event")
+        h.check(env.hub_db_count("events", "device = 'pos2'") == 0,
+                "the hub stored an event whose envelope device does not match its topic")
+        reason = env.hub_query("SELECT reason FROM dead_letters")[0][0]
+        print("ok   hub stores pos1's event and dead-letters the envelope claiming pos2 (%s)" % reason)
+        hub.stop()
         agent.stop()
         for s in subs:
             s.stop()

@@ -242,7 +242,7 @@ static void test_hub_ingestor_dead_letters_bad_input(void **state) {
   assert_int_equal(
       q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE seq = 2 AND reason LIKE '%total%'"), 1);
   assert_int_equal(q(&ctx, "SELECT length(payload) FROM dead_letters WHERE reason LIKE '%limit%'"),
-                   4096);
+                   HUB_DEAD_EXCERPT_BYTES);
   assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM sales"), 2);
   assert_int_equal(q(&ctx, "SELECT upto FROM streams WHERE device = 'd1'"), 3);
   /* The mismatched topic did not consume an identity in its own name. */
