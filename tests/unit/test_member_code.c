@@ -167,7 +167,8 @@ static void test_member_code_loyalty_policy(void **state) {
   struct shoal_loyalty l;
   shoal_diag d = {{0}};
   cJSON *o = NULL;
-  assert_int_equal(shoal_json_parse("{\"earn_per\":100,\"redeem_value\":10}", 35, &o, &d), SHOAL_OK);
+  const char *good = "{\"earn_per\":100,\"redeem_value\":10}";
+  assert_int_equal(shoal_json_parse(good, strlen(good), &o, &d), SHOAL_OK);
   assert_int_equal(shoal_loyalty_parse(o, &l, &d), SHOAL_OK);
   assert_int_equal(l.code_ttl_s, 300);
   assert_int_equal(l.grace_s, 86400);
