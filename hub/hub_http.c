@@ -1,9 +1,9 @@
 /* hub_http.c - the hub's HTTP API for headquarters (SPEC 10) over
  * libmicrohttpd: one internal polling thread, one database handle of its
  * own (only that thread touches it), bearer-token auth on every route but
- * /healthz and /metrics (SPEC 10). The dashboard page also accepts the
- * token as ?token= because a browser cannot set the header on a page load;
- * the page then calls the API with the header itself. Invariants: request bodies are
+ * /healthz, /metrics and the dashboard's static files (hub_dashboard.h: they
+ * hold no data; the pages call the API with the token the user types in, so
+ * a token never travels in a URL). Invariants: request bodies are
  * bounded (413 past HUB_HTTP_API_BODY_MAX, checked on Content-Length before
  * reading and again while reading); every error is JSON {"error": ...}; the
  * token is compared in constant time and never logged. */
@@ -20,6 +20,7 @@
 
 #include "crypto.h"
 #include "db.h"
+#include "hub_dashboard.h"
 #include "hub_metrics.h"
 #include "hub_publish.h"
 #include "hub_reports.h"
@@ -29,8 +30,6 @@
 
 extern const struct shoal_migration hub_migrations[];
 extern const size_t hub_migrations_count;
-extern const unsigned char hub_dashboard_html[];
-extern const size_t hub_dashboard_html_len;
 
 struct hub_http {
   struct MHD_Daemon *daemon;
@@ -43,7 +42,6 @@ struct hub_http {
 
 enum route {
   R_NONE,
-  R_DASHBOARD,
   R_HEALTHZ,
   R_METRICS,
   R_DEVICES,
@@ -58,7 +56,6 @@ static const struct {
   enum route route;
   bool auth;
 } routes[] = {
-    {"GET", "/", R_DASHBOARD, true},
     {"GET", "/healthz", R_HEALTHZ, false},
     {"GET", "/metrics", R_METRICS, false},
     {"GET", "/api/v1/devices", R_DEVICES, true},
@@ -92,6 +89,28 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const 
   if (status == MHD_HTTP_UNAUTHORIZED)
     MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"shoal-hub\"");
   enum MHD_Result ret = MHD_queue_response(c, status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+/* A dashboard file: static, no data, so no token; the page may run only
+ * its own scripts and may not be framed (clickjacking). */
+static enum MHD_Result respond_asset(struct MHD_Connection *c, const struct hub_asset *a,
+                                     const char *ctype) {
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+  if (!r)
+    return MHD_NO;
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(r, "X-Frame-Options", "DENY");
+  MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+  MHD_add_response_header(r, "Content-Security-Policy",
+                          "default-src 'self'; img-src 'self' blob: data:; "
+                          "style-src 'self' 'unsafe-inline'; object-src 'none'; "
+                          "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+  enum MHD_Result ret = MHD_queue_response(c, 200, r);
   MHD_destroy_response(r);
   return ret;
 }
@@ -147,14 +166,10 @@ static bool token_matches(const struct hub_http *h, const char *v) {
   return diff == 0;
 }
 
-/* The Authorization: Bearer header; for the dashboard page only, also
- * ?token= (a browser's page load cannot carry the header). */
-static bool authorized(const struct hub_http *h, struct MHD_Connection *c, bool allow_query) {
+/* The Authorization: Bearer header (never a query parameter). */
+static bool authorized(const struct hub_http *h, struct MHD_Connection *c) {
   const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-  if (v && strncasecmp(v, "Bearer ", 7) == 0)
-    return token_matches(h, v + 7);
-  const char *q = allow_query ? MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token") : NULL;
-  return q && token_matches(h, q);
+  return v && strncasecmp(v, "Bearer ", 7) == 0 && token_matches(h, v + 7);
 }
 
 /* ---- handlers ---- */
@@ -186,8 +201,6 @@ static enum MHD_Result handle(struct hub_http *h, struct MHD_Connection *c, stru
   enum MHD_Result ret;
   int64_t now = shoal_now_ms(), from, to;
   switch (r->route) {
-  case R_DASHBOARD:
-    return respond(c, 200, "text/html; charset=utf-8", hub_dashboard_html, hub_dashboard_html_len);
   case R_HEALTHZ: {
     int64_t one = 0;
     if ((rc = shoal_db_query_int(h->db, "SELECT 1", 0, &one, &d)) != SHOAL_OK)
@@ -307,6 +320,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!r)
       return MHD_NO;
     *con_cls = r;
+    const char *ctype = NULL;
+    const struct hub_asset *asset = NULL;
+    if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) && !has_body(c) &&
+        (asset = hub_dashboard_find(url, &ctype)) != NULL) {
+      r->responded = true;
+      return respond_asset(c, asset, ctype);
+    }
     bool auth = true, path_known = false;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
       if (strcmp(routes[i].path, url) != 0)
@@ -324,7 +344,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                method);
       return refuse(c, r, 404, msg);
     }
-    if (auth && !authorized(h, c, r->route == R_DASHBOARD))
+    if (auth && !authorized(h, c))
       return refuse(c, r, 401, "missing or wrong bearer token");
     const char *cl =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
