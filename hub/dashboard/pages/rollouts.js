@@ -15,6 +15,12 @@ function stageText(s) {
   return JSON.stringify(s);
 }
 
+function stageVersion(r, cur) {
+  const s = (r.stages || [])[cur];
+  const v = (s && s.version) ?? r.version;
+  return v !== undefined && v !== null ? "v" + v : "–";
+}
+
 function bar(applied, targeted) {
   const pct = targeted ? Math.round((100 * applied) / targeted) : 0;
   return el("div", { class: "row" }, el("div", { class: "bar", style: "width:120px" }, el("span", { style: "width:" + pct + "%" })),
@@ -43,10 +49,11 @@ async function list(main) {
     card("Rollouts", table([
       { h: "Id", key: "id", f: (r) => String(r.id) },
       { h: "Scope", f: (r) => r.scope || "" },
-      { h: "Version", num: true, f: (r) => r.version ?? "" },
+      { h: "Version", num: true, f: (r) => stageVersion(r, (r.stage || 1) - 1) },
       { h: "State", key: "state", f: (r) => pill(r.state || "unknown") },
       { h: "Stage", num: true, f: (r) => (r.stage ?? "") + (r.stages ? " / " + r.stages.length : "") },
-    ], [...rows].reverse().sort((a, b) => String(b.id).localeCompare(String(a.id), undefined, { numeric: true })),
+      { h: "Applied", f: (r) => bar(r.applied ?? 0, r.targeted ?? 0) },
+    ], rows,
     { rowAttrs: (r) => ({ "data-rollout": r.id }), onRow: (r) => { location.hash = "#/rollouts/" + encodeURIComponent(r.id); },
       empty: "no rollouts yet" })));
 }
@@ -75,14 +82,15 @@ async function detail(main, id) {
   async function load() {
     r = await api("/api/v1/rollouts/" + encodeURIComponent(id));
     const stages = r.stages || [];
-    const cur = typeof r.stage === "number" ? r.stage : null;
+    const cur = typeof r.stage === "number" ? r.stage - 1 : null; // the hub counts stages from 1
     const finished = ["done", "completed", "aborted", "finished"].includes(r.state);
     head.replaceChildren(el("div", { class: "summary" },
       el("div", null, el("b", { "data-field": "state" }, pill(r.state || "unknown")), "state"),
       el("div", null, el("b", null, r.scope || ""), "scope"),
-      el("div", null, el("b", { "data-field": "version" }, r.version !== undefined ? "v" + r.version : "–"), "new version"),
+      el("div", null, el("b", { "data-field": "version" }, stageVersion(r, cur)), "version of this stage"),
       el("div", null, el("b", null, r.stable_version !== undefined ? "v" + r.stable_version : "–"), "stable version"),
-      el("div", null, el("b", { "data-field": "stage" }, cur === null ? "–" : String(cur)), "current stage")),
+      r.final_version ? el("div", null, el("b", null, "v" + r.final_version), "ended with") : null,
+      el("div", null, el("b", { "data-field": "stage" }, cur === null ? "–" : (cur + 1) + " / " + stages.length), "stage")),
       r.gate ? el("p", { class: "small mute" }, "Advances by itself when ≥ " + Math.round((r.gate.min_applied ?? 0) * 100) +
         "% of targeted devices report the version and " + (r.gate.wait_s ?? 0) + " s have passed.") : null);
     document.body.dataset.rolloutState = r.state || "";
