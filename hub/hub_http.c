@@ -24,6 +24,7 @@
 #include "hub_metrics.h"
 #include "hub_publish.h"
 #include "hub_reports.h"
+#include "hub_submissions.h"
 #include "jsonx.h"
 #include "timeutil.h"
 #include "util.h"
@@ -49,6 +50,7 @@ enum route {
   R_TICKETS,
   R_SALES,
   R_SETTLEMENT,
+  R_SUBMISSIONS,
 };
 
 static const struct {
@@ -63,6 +65,7 @@ static const struct {
     {"GET", "/api/v1/tickets", R_TICKETS, true},
     {"GET", "/api/v1/reports/sales", R_SALES, true},
     {"GET", "/api/v1/settlement", R_SETTLEMENT, true},
+    {"GET", "/api/v1/forms/submissions", R_SUBMISSIONS, true},
 };
 
 struct req {
@@ -247,6 +250,13 @@ static enum MHD_Result handle(struct hub_http *h, struct MHD_Connection *c, stru
       cJSON_Delete(out);
       return respond_error(c, 400, "format must be json or csv");
     }
+    break;
+  }
+  case R_SUBMISSIONS: {
+    const char *form = arg(c, "form"), *store = arg(c, "store");
+    if ((rc = period(c, false, &from, &to, &d)) == SHOAL_OK)
+      rc = hub_submissions_list(h->db, form && *form ? form : NULL, store && *store ? store : NULL,
+                                from, to, &out, &d);
     break;
   }
   case R_POLICIES: {
