@@ -17,6 +17,10 @@ import * as forms from "./pages/forms.js";
 import * as customers from "./pages/customers.js";
 import * as audit from "./pages/audit.js";
 
+const TITLES = { fleet: "The fleet view", sales: "Sales reports", prices: "The price map (policy routes)",
+                 promotions: "Promotions (policy routes)", quote: "The preview basket", publish: "Publishing",
+                 history: "Version history", rollouts: "Staged rollouts", tickets: "Tickets",
+                 forms: "Form submissions", customers: "Customers", audit: "The audit log" };
 const PAGES = { fleet, sales, prices, promotions, quote, publish, history, rollouts, tickets,
                 forms, customers, audit };
 const $ = (id) => document.getElementById(id);
@@ -107,7 +111,7 @@ async function route() {
     setStatus("updated " + new Date().toLocaleTimeString());
   } catch (e) {
     if (current !== mine) return;
-    main.replaceChildren(errorBox(e, name));
+    main.replaceChildren(errorBox(e, TITLES[name]));
     document.body.dataset.state = "error";
   }
 }

@@ -16,13 +16,15 @@ Steps, each checked through the API and on the agents themselves
      stage 2 = 100%; the rollout page shows stage 1 applied 1/1 and the
      agents agree: chengdu-001 sells at 15.00, chengdu-002 still at 16.00,
      Shanghai untouched;
-  5. advance: the rollout ends done, both Chengdu stores sell at 15.00;
+  5. advance to stage 2 (100%): the page shows 2/2 applied and both Chengdu
+     stores sell at 15.00; finish: the rollout is done, prices hold;
   6. version history: diff of v1 against the newest shows the price, then
      roll back to v1 -> a new version carrying v1's document; every Chengdu
      device sells at 16.00 again;
-  7. the audit log names the manager for each write.
+  7. the audit log names the manager for each write;
+  8. a viewer signing in gets the pages with rollback and price edits disabled.
 Screenshots: <build>/dashboard-{login,pricemap,quote,rollout-stage1,
-rollout-done,history}.png.
+rollout-stage2,rollout-done,history}.png.
 """
 import json
 import os
@@ -36,6 +38,7 @@ from sync_helpers import Fleet, example
 
 ADMIN = "test-token"
 MANAGER = "manager-secret-token"
+VIEWER = "viewer-secret-token"
 SKU = "TEA-MILK-L"
 OLD, NEW = 1600, 1500
 STORES = {"pos-cd1": ("chengdu-001", "cn-sw"), "pos-cd2": ("chengdu-002", "cn-sw"),
@@ -79,8 +82,10 @@ def run():
     with h.Env("dashboard_rollout") as env:
         f = Fleet(env)
         mtok = env.write_file("manager-token", MANAGER + "\n")
+        vtok = env.write_file("viewer-token", VIEWER + "\n")
         f.hub_cfg = env.hub_config(http=True, users=[
-            {"name": "manager", "token_file": mtok, "role": "operator"}])
+            {"name": "manager", "token_file": mtok, "role": "operator"},
+            {"name": "auditor", "token_file": vtok, "role": "viewer"}])
         with open(f.hub_cfg) as fh:
             port = int(json.load(fh)["http"]["listen"].rsplit(":", 1)[1])
         f.start_hub()
@@ -112,7 +117,8 @@ def run():
             ready(b, "prices")
             b.type("#price-search", "milk", commit=False)
             b.wait("[...document.querySelectorAll('#pricemap tbody tr')].filter((r) => !r.hidden)"
-                   ".map((r) => r.dataset.sku).join() === 'TEA-MILK-L'", 10, "search narrows to milk tea")
+                   ".map((r) => r.dataset.sku).sort().join() === 'TEA-MALA-MILK,TEA-MILK-L'", 10,
+                   "search narrows to the two milk teas")
             cell = f'#pricemap input[data-scope="region/cn-sw"][data-sku="{SKU}"]'
             h.check(b.eval(f"document.querySelector('{cell}').value") == "16.00", "cn-sw shows 16.00")
             b.type(cell, "15.00")
@@ -160,13 +166,21 @@ def run():
                          "only chengdu-001 sells at the new price")
             shot(b, "rollout-stage1")
 
-            # 5. Advance to all stores.
+            # 5. Advance to all stores (stage 2: 100%), watch them apply, then
+            #    finish: the new document becomes the scope's stable version.
             b.click("#rollout-advance")
-            b.wait("document.body.dataset.rolloutState === 'done'", 30, "the rollout done")
+            b.wait("(() => { const s = document.querySelector('tr[data-stage=\"1\"]');"
+                   " return s && s.dataset.targeted === '2' && s.dataset.applied === '2'; })()", 60,
+                   "stage 2: both Chengdu devices applied it")
             h.wait_until(lambda: prices(f) == {"pos-cd1": NEW, "pos-cd2": NEW, "pos-sh1": 2000}, 30,
                          "both Chengdu stores sell at the new price, Shanghai untouched")
-            b.wait("[...document.querySelectorAll('tr[data-stage]')].every((s) => s.dataset.applied === s.dataset.targeted)",
-                   30, "every stage fully applied on the page")
+            shot(b, "rollout-stage2")
+            b.click("#rollout-advance")
+            b.wait("document.body.dataset.rolloutState === 'done'", 30, "the rollout done")
+            ro = call(port, f"/api/v1/rollouts/{rid}")
+            h.check(ro["state"] == "done", f"rollout done: {ro}")
+            h.wait_until(lambda: prices(f) == {"pos-cd1": NEW, "pos-cd2": NEW, "pos-sh1": 2000}, 30,
+                         "the stable version keeps the new price everywhere in Chengdu")
             shot(b, "rollout-done")
 
             # 6. History: diff, then roll back to v1.
@@ -194,6 +208,22 @@ def run():
             audit = call(port, "/api/v1/audit")
             mine = {a["action"] for a in audit if a.get("user") == "manager"}
             h.check(len(mine) >= 3, f"audit has the manager's writes: {mine}")
+
+            # 8. A viewer sees the same pages with the writes disabled.
+            b.click("#logout")
+            b.wait("document.body.dataset.state === 'login' && !sessionStorage.getItem('shoal.token')", 10,
+                   "logged out")
+            b.type("#login-token", VIEWER, commit=False)
+            b.click("#login button[type=submit]")
+            b.wait("document.getElementById('who-role').dataset.role === 'viewer'", 30, "viewer signed in")
+            b.eval("location.hash = '#/history/region/cn-sw'")
+            ready(b, "history")
+            h.check(b.eval("[...document.querySelectorAll('button.rollback')].every((x) => x.disabled)"),
+                    "rollback buttons disabled for a viewer")
+            b.eval("location.hash = '#/prices'")
+            ready(b, "prices")
+            h.check(b.eval("[...document.querySelectorAll('#pricemap input')].every((x) => x.readOnly)"),
+                    "price cells read-only for a viewer")
             h.check(not b.errors, f"no exception in the page: {b.errors[:3]}")
         print(f"manager signed in (operator), edited the Chengdu price in the grid, previewed "
               f"15.00 vs 16.00, rolled out to chengdu-001 then all stores (agents agreed at "

@@ -57,7 +57,7 @@ export async function render(main, arg) {
       v.effective_at && Date.parse(v.effective_at) > now ? pill("scheduled") : pill("none", "superseded") },
     { h: "Takes effect (local)", f: (v) => v.effective_at ? localTime(v.effective_at, off) : "on publish" },
     { h: "Published (local)", f: (v) => localTime(v.published_at, off) },
-    { h: "By", f: (v) => v.published_by || "–" },
+    { h: "By", f: (v) => (v.published_by || "–") + (v.rollout ? " (rollout " + v.rollout + ")" : "") },
     { h: "", f: (v) => v === inEffect ? "" : el("button", { type: "button", class: "rollback", "data-min-role": "operator",
       onclick: (ev) => { ev.stopPropagation(); rollback(v); } }, "Roll back to v" + v.version) },
   ], versions, { rowAttrs: (v) => ({ "data-version": v.version }) })), msg, card("Diff", diffBox));

@@ -5,7 +5,7 @@
 // drafts are previewed and published from the publish page.
 "use strict";
 import { el, card, money, moneyInput, parseMoney, policyList, policyDoc, editableDoc, setDraft,
-         fleetPlaces, clearErrors, fieldError, clone, drafts, can } from "../lib.js";
+         fleetPlaces, clearErrors, fieldError, clone, can } from "../lib.js";
 
 function priceIn(doc, sku) {
   const it = (doc.items || []).find((i) => i.sku === sku);
@@ -99,5 +99,5 @@ export async function render(main) {
     card(null, el("div", { class: "row" },
       el("a", { class: "button", href: "#/quote", id: "goto-quote" }, "Preview a basket with the drafts"),
       el("a", { class: "button primary", href: "#/publish", id: "goto-publish" }, "Review & publish"),
-      discard, el("span", { class: "small mute" }, Object.keys(drafts()).length ? "" : "no drafts yet"))));
+      discard)));
 }

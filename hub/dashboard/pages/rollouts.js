@@ -84,7 +84,7 @@ async function detail(main, id) {
     const stages = r.stages || [];
     const cur = typeof r.stage === "number" ? r.stage - 1 : null; // the hub counts stages from 1
     const finished = ["done", "completed", "aborted", "finished"].includes(r.state);
-    head.replaceChildren(el("div", { class: "summary" },
+    head.replaceChildren(...[el("div", { class: "summary" },
       el("div", null, el("b", { "data-field": "state" }, pill(r.state || "unknown")), "state"),
       el("div", null, el("b", null, r.scope || ""), "scope"),
       el("div", null, el("b", { "data-field": "version" }, stageVersion(r, cur)), "version of this stage"),
@@ -92,7 +92,8 @@ async function detail(main, id) {
       r.final_version ? el("div", null, el("b", null, "v" + r.final_version), "ended with") : null,
       el("div", null, el("b", { "data-field": "stage" }, cur === null ? "–" : (cur + 1) + " / " + stages.length), "stage")),
       r.gate ? el("p", { class: "small mute" }, "Advances by itself when ≥ " + Math.round((r.gate.min_applied ?? 0) * 100) +
-        "% of targeted devices report the version and " + (r.gate.wait_s ?? 0) + " s have passed.") : null);
+        "% of targeted devices report the version and " + (r.gate.wait_s ?? 0) + " s have passed.") :
+        el("p", { class: "small mute" }, "No gate: advance by hand.")].filter(Boolean));
     document.body.dataset.rolloutState = r.state || "";
     stagesBox.replaceChildren(table([
       { h: "#", num: true, f: (s) => String(s.n + 1) },
@@ -101,6 +102,8 @@ async function detail(main, id) {
       { h: "", f: (s) => s.n === cur && !finished ? pill("running", "current") : "" },
     ], stages.map((s, i) => ({ ...s, n: i })),
     { rowAttrs: (s) => ({ "data-stage": s.n, "data-targeted": s.targeted ?? 0, "data-applied": s.applied ?? 0 }) }));
+    const adv = buttons.querySelector("#rollout-advance");
+    adv.textContent = cur !== null && cur >= stages.length - 1 ? "Finish: make it the stable version" : "Advance to stage " + (cur + 2);
     for (const b of buttons.querySelectorAll("button")) {
       b.disabled = finished || (b.dataset.action === "pause" && r.state === "paused");
       delete b.dataset.roleLocked;

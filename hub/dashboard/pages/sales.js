@@ -51,8 +51,9 @@ export async function render(main) {
     body.replaceChildren(...Object.values(cards));
     const get = async (by) => {
       try { return await api("/api/v1/reports/sales?by=" + by + "&" + q.toString()); } catch (e) {
-        cards[by].append(e instanceof ApiError && e.status === 404 ? missingRoute("Sales by " + by, e) :
-          e instanceof ApiError && e.status === 400 ? missingRoute("Sales by " + by, Object.assign(e, { status: 400 })) : errorBox(e));
+        // a hub without this grouping answers 404, or 400 naming the by= value it does not know
+        const unsupported = e instanceof ApiError && (e.status === 404 || (e.status === 400 && /\bby\b/.test(e.message)));
+        cards[by].append(unsupported ? missingRoute("Sales by " + by, e) : errorBox(e));
         return null;
       }
     };
