@@ -45,8 +45,28 @@ shoal_err hub_reports_time_parse(const char *s, const char *what, int64_t *out_m
   return SHOAL_OK;
 }
 
+shoal_err hub_reports_tz_parse(const char *tz, int64_t *offset_ms, shoal_diag *diag) {
+  /* "+08:00", "-05:30", "Z"; a "+" decoded from a query string as " ". */
+  if (strcmp(tz, "Z") == 0 || strcmp(tz, "UTC") == 0) {
+    *offset_ms = 0;
+    return SHOAL_OK;
+  }
+  int hh = 0, mm = 0;
+  char sign = tz[0] == ' ' ? '+' : tz[0];
+  if (strlen(tz) != 6 || (sign != '+' && sign != '-') || tz[3] != ':' ||
+      sscanf(tz + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 14 || mm > 59)
+    return shoal_fail(diag, SHOAL_EINPUT, "tz must be an offset like +08:00 (got \"%s\")", tz);
+  *offset_ms = (sign == '-' ? -1 : 1) * ((int64_t)hh * 3600000 + (int64_t)mm * 60000);
+  return SHOAL_OK;
+}
+
 shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_t to_ms,
                             cJSON **out, shoal_diag *diag) {
+  return hub_reports_sales_tz(db, by, from_ms, to_ms, 0, out, diag);
+}
+
+shoal_err hub_reports_sales_tz(sqlite3 *db, const char *by, int64_t from_ms, int64_t to_ms,
+                               int64_t tz_ms, cJSON **out, shoal_diag *diag) {
   static const struct {
     const char *by;
     const char *sql;
@@ -57,8 +77,11 @@ shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_
                 "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY store ORDER BY store"},
       {"device", "SELECT device, store, MAX(region), COUNT(*), SUM(total) FROM sales "
                  "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY device, store ORDER BY store, device"},
-      {"hour", "SELECT (at_ms / 3600000) * 3600000 AS h, region, COUNT(*), SUM(total) FROM sales "
-               "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY h, region ORDER BY h, region"},
+      /* Local hours of offset ?3 (whole-hour offsets keep UTC buckets;
+       * +05:30 shifts them by half an hour). */
+      {"hour", "SELECT ((at_ms + ?3) / 3600000) * 3600000 - ?3 AS h, region, COUNT(*), "
+               "SUM(total) FROM sales WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY h, region "
+               "ORDER BY h, region"},
   };
   size_t which = sizeof q / sizeof q[0];
   for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
@@ -73,6 +96,8 @@ shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_
     return rc;
   sqlite3_bind_int64(st, 1, from_ms);
   sqlite3_bind_int64(st, 2, to_ms);
+  if (which == 3)
+    sqlite3_bind_int64(st, 3, tz_ms);
   arr = cJSON_CreateArray();
   int src;
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -91,10 +116,19 @@ shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_
       shoal_db_json_add_text(row, "store", st, c++);
       shoal_db_json_add_text(row, "region", st, c++);
       break;
-    default:
-      shoal_db_json_add_time(row, "hour", st, c++);
+    default: {
+      shoal_db_json_add_time(row, "hour", st, c);
+      /* The bucket's start in the requested local time ("...T14:00+08:00"). */
+      char local[40];
+      int64_t h = sqlite3_column_int64(st, c++);
+      shoal_time_format_utc(h + tz_ms, local, sizeof local);
+      int64_t am = tz_ms < 0 ? -tz_ms : tz_ms;
+      snprintf(local + 16, sizeof local - 16, "%c%02d:%02d", tz_ms < 0 ? '-' : '+',
+               (int)(am / 3600000), (int)(am % 3600000 / 60000));
+      cJSON_AddStringToObject(row, "hour_local", local);
       shoal_db_json_add_text(row, "region", st, c++);
       break;
+    }
     }
     cJSON_AddNumberToObject(row, "count", (double)sqlite3_column_int64(st, c));
     cJSON_AddNumberToObject(row, "total", (double)sqlite3_column_int64(st, c + 1));
@@ -374,7 +408,13 @@ shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
            db,
            "SELECT device, store, region, profile, agent_version, online, "
            "last_hello_ms, last_seen_ms, last_event_ms, outbox_depth, "
-           "policy_versions, (SELECT COUNT(*) FROM dead_letters l WHERE l.device = d.device) "
+           "policy_versions, (SELECT COUNT(*) FROM dead_letters l WHERE l.device = d.device), "
+           /* Live outbox: the agent holds every seq above the ack watermark
+            * up to the newest seq the hub knows of (its last hello's, or a
+            * later event's). */
+           "MAX(COALESCE(d.hello_seq, 0), COALESCE((SELECT MAX(seq) FROM events e WHERE "
+           "e.device = d.device AND e.epoch = d.epoch), 0)) - COALESCE((SELECT upto FROM "
+           "streams s WHERE s.device = d.device AND s.epoch = d.epoch), 0), hello_seq "
            "FROM devices d ORDER BY store, device",
            &st, diag)) != SHOAL_OK)
     goto cleanup;
@@ -405,6 +445,17 @@ shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
       cJSON_AddNullToObject(row, "outbox_depth");
     else
       cJSON_AddNumberToObject(row, "outbox_depth", (double)depth);
+    /* outbox: live, from the newest seq known and the ack watermark;
+     * outbox_depth stays what the last hello said. */
+    if (sqlite3_column_type(st, 13) == SQLITE_NULL) {
+      if (sqlite3_column_type(st, 9) == SQLITE_NULL)
+        cJSON_AddNullToObject(row, "outbox");
+      else
+        cJSON_AddNumberToObject(row, "outbox", (double)depth);
+    } else {
+      int64_t live = sqlite3_column_int64(st, 12);
+      cJSON_AddNumberToObject(row, "outbox", (double)(live > 0 ? live : 0));
+    }
 
     cJSON_AddNumberToObject(row, "dead_letters", (double)sqlite3_column_int64(st, 11));
     /* Applied versions as the device last reported them in hello. */

@@ -24,6 +24,7 @@
 #include "hub_ingest.h"
 #include "hub_ingestor.h"
 #include "hub_publish.h"
+#include "hub_rollout.h"
 #include "mqtt.h"
 #include "util.h"
 #include "wire.h"
@@ -310,6 +311,11 @@ static void run_loop(struct hub_run *r) {
       flush_batch(r);
       if (hub_tickets_tick(&r->ctx, shoal_now_ms(), &diag) != SHOAL_OK)
         shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "ticket timers: %s", diag.msg);
+      /* Rollout gates (SPEC 14): a stage version it records goes out with
+       * the next policy poll. */
+      if (hub_rollouts_tick(r->ctx.db, &r->ctx.cfg, &r->ctx.log, shoal_now_ms(), &diag) !=
+          SHOAL_OK)
+        shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "rollout gates: %s", diag.msg);
     }
     if (now - last_stats >= HUB_STATS_MS) {
       last_stats = now;

@@ -231,8 +231,11 @@ static void test_hub_http_public_routes_need_no_token(void **state) {
   assert_non_null(strstr(r.body, "shoal_webhook_failures_total 0\n"));
   resp_free(&r);
   /* The dashboard's files hold no data and load without a token (SPEC 14:
-   * the token is typed into the page, never put in a URL); the API does
-   * not take a token from the query string. */
+   * the token is typed into the page, never put in a URL); the API behind
+   * it needs the token and never takes one from the query string. */
+  r = get("/api/v1/devices", NULL);
+  assert_int_equal(r.status, 401);
+  resp_free(&r);
   r = get("/", NULL);
   assert_int_equal(r.status, 200);
   assert_non_null(strstr(r.ctype, "text/html"));
@@ -302,7 +305,7 @@ static void test_hub_http_unknown_route_is_404(void **state) {
   struct resp r = get("/api/v1/nothing", TOKEN);
   assert_json_error(&r, 404);
   resp_free(&r);
-  r = get("/api/v1/policies", TOKEN); /* wrong method */
+  r = request("DELETE", "/api/v1/policies", TOKEN, NULL, 0, NULL); /* wrong method */
   assert_json_error(&r, 404);
   resp_free(&r);
   r = get("/api/v1/reports/sales?by=planet", TOKEN);
