@@ -365,8 +365,11 @@ shoal_err hub_h_quote(struct hub_call *call, cJSON **out, shoal_diag *diag) {
     chain[s].doc = current[s];
   }
   if ((rc = shoal_pricing_model_new(chain, SHOAL_PRICING_SCOPES, &m, diag)) != SHOAL_OK ||
-      (rc = shoal_pricing_quote(m, b, &q, diag)) != SHOAL_OK)
+      (rc = shoal_pricing_quote(m, b, &q, diag)) != SHOAL_OK) {
+    if (rc == SHOAL_ENOTFOUND)
+      call->status = 400; /* an unknown SKU is bad input, not a missing route */
     goto cleanup;
+  }
   if (!(*out = shoal_quote_to_json(q)))
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
 cleanup:
