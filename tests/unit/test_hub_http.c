@@ -260,6 +260,31 @@ static void test_hub_http_public_routes_need_no_token(void **state) {
   resp_free(&r);
 }
 
+/* GET /api/v1/me names the token's user and role (the dashboard shows it);
+ * GET /api/v1/forms/submissions answers a JSON array; both need a token. */
+static void test_hub_http_me_and_submissions(void **state) {
+  (void)state;
+  struct resp r = get("/api/v1/me", NULL);
+  assert_int_equal(r.status, 401);
+  resp_free(&r);
+  r = get("/api/v1/me", TOKEN);
+  assert_int_equal(r.status, 200);
+  cJSON *j = json_of(&r);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "role")), "admin");
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "name")), "admin");
+  cJSON_Delete(j);
+  resp_free(&r);
+  r = get("/api/v1/forms/submissions?form=fault&from=2026-01-01", TOKEN);
+  assert_int_equal(r.status, 200);
+  j = json_of(&r);
+  assert_true(cJSON_IsArray(j));
+  cJSON_Delete(j);
+  resp_free(&r);
+  r = get("/api/v1/forms/submissions?from=nonsense", TOKEN);
+  assert_json_error(&r, 400);
+  resp_free(&r);
+}
+
 /* listen 127.0.0.1:P binds that address only: 127.0.0.2 (also loopback
  * on Linux, but another address) is refused. */
 static void test_hub_http_binds_exactly_the_listen_address(void **state) {
@@ -687,6 +712,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hub_http_public_routes_need_no_token),
       cmocka_unit_test(test_hub_http_binds_exactly_the_listen_address),
+      cmocka_unit_test(test_hub_http_me_and_submissions),
       cmocka_unit_test(test_hub_http_api_needs_the_token),
       cmocka_unit_test(test_hub_http_unknown_route_is_404),
       cmocka_unit_test(test_hub_http_oversized_body_is_413),
