@@ -151,6 +151,12 @@ def main():
         tickets = api(port, "/api/v1/tickets")
 
         problems = []
+        # The app shell loads without a token, under a strict CSP (the
+        # browser checks below then prove every page works under it).
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
+            csp = r.headers.get("Content-Security-Policy") or ""
+            if "default-src 'self'" not in csp or "frame-ancestors 'none'" not in csp:
+                problems.append(f"app shell CSP {csp!r}")
         with cdp.Browser(env.path("chrome"), width=1400, height=1000) as b:
             b.goto(f"http://127.0.0.1:{port}/")
             b.wait("document.body.dataset.state === 'login'", 30, "the login form")
