@@ -8,7 +8,8 @@ sales, work orders against an SLA), then signs in through the login form as
 a user would (the token typed once; it must never appear in a URL), and
 checks that what the pages show equals what the API returns: fleet sync
 health and outbox depths, sales per region and hour of day in each region's
-LOCAL time (EAST_SHIFT), open tickets by SLA state; then that a
+LOCAL time (EAST_SHIFT), open tickets by SLA state, a form submission
+with its photo and CSV export; then that a
 page whose route the hub lacks says so instead of breaking, and that the
 layout works at phone width. Saves <build>/dashboard.png and
 <build>/dashboard-phone.png.
@@ -143,6 +144,14 @@ def main():
         db = sqlite3.connect(env.hub_db(), timeout=10)
         db.execute("UPDATE devices SET last_hello_ms = ?, last_event_ms = ? WHERE device = 'pos-2'",
                    (now - 15 * m, now - 15 * m))
+        # A stored form submission with a photo reference (as ingest stores
+        # one; its file was never uploaded), for the submissions page.
+        photo = {"sha256": "ab" * 32, "bytes": 1234, "type": "image/jpeg"}
+        db.execute("INSERT INTO form_submissions (device, epoch, seq, submission, store, region, "
+                   "form_id, version, scope, data, tickets, at, at_ms, received_ms) VALUES "
+                   "('pos-1', '1', 999, 'sub-1', 'S1', 'east', 'fault', 1, 'global', ?, '[\"t1\"]', "
+                   "?, ?, ?)", (json.dumps({"what": "=fridge, door", "photo": photo}),
+                                DAY + "T10:00:00.000Z", 1772445600000, now))
         db.commit()
         db.close()
 
@@ -245,6 +254,30 @@ def main():
             rows = b.eval("document.querySelectorAll('tr[data-ticket]').length")
             if rows != open_n:
                 problems.append(f"{rows} open tickets listed, API {open_n}")
+
+            # Form submissions: the row, its photo (not uploaded: said so),
+            # and the CSV export (formula-looking cells neutralised).
+            b.eval("location.hash = '#/forms'")
+            ready_js = "document.body.dataset.page === 'forms' && document.body.dataset.state === 'ready'"
+            b.wait(ready_js, 30, "the submissions page")
+            b.eval(f"document.getElementById('sub-from').value = '2026-03-01'")
+            b.click("#page .card button.primary")
+            b.wait("!!document.querySelector('tr[data-submission=\"sub-1\"]')", 20, "the submission row")
+            b.click('tr[data-submission="sub-1"]')
+            b.wait("!!document.querySelector('.photos .photo') && "
+                   "!document.querySelector('.photos .photo').textContent.startsWith('…')", 20, "the photo cell")
+            ptxt = b.text(".photos .photo")
+            if "not uploaded" not in ptxt and not b.eval("!!document.querySelector('.photos img')"):
+                problems.append(f"photo cell shows {ptxt!r}")
+            csv = b.eval("import('/pages/forms.js').then((m) => m.toCsv([{id: 'sub-1', form: 'fault', version: 1, "
+                         "store: 'S1', region: 'east', device: 'pos-1', at: 'x', data: {what: '=fridge, door', "
+                         "photo: {sha256: '" + "ab" * 32 + "', bytes: 1, type: 'image/jpeg'}}}]))")
+            if csv != ("id,form,version,store,region,device,at,what,photo\r\n"
+                       "sub-1,fault,1,S1,east,pos-1,x,\"'=fridge, door\"," + "ab" * 32 + "\r\n"):
+                problems.append(f"CSV export {csv!r}")
+            if b.eval("document.getElementById('sub-csv').disabled"):
+                problems.append("CSV export button disabled with a row shown")
+            b.click("#sub-csv")
 
             # A route this hub may not have degrades to a message, not a broken page.
             b.eval("location.hash = '#/customers'")
