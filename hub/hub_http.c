@@ -31,6 +31,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "crypto.h"
 #include "db.h"
@@ -73,6 +74,11 @@ struct hub_http {
   sqlite3 *pool[HUB_HTTP_CONN_MAX];
   size_t pool_free; /* handles in pool[0..pool_free) are idle */
   size_t pool_open; /* handles opened in all */
+  /* Heavy reports running now (at most HUB_HTTP_HEAVY_MAX): the others wait
+   * asleep, so CPU-bound reports never starve /healthz, light API calls or
+   * ingest of the machine's cores. */
+  pthread_cond_t heavy_cv;
+  int heavy_running;
 };
 
 /* ---- handlers defined here ---- */
@@ -183,25 +189,25 @@ static shoal_err h_me(struct hub_call *call, cJSON **out, shoal_diag *d) {
  * call->rest). Add new routes here with their least role and, for writes,
  * the audit action. */
 static const struct hub_route routes[] = {
-    {"GET", "/healthz", HUB_ROLE_PUBLIC, NULL, h_healthz},
-    {"GET", "/metrics", HUB_ROLE_PUBLIC, NULL, h_metrics},
-    {"GET", "/api/v1/devices", HUB_ROLE_VIEWER, NULL, h_devices},
-    {"GET", "/api/v1/tickets", HUB_ROLE_VIEWER, NULL, h_tickets},
-    {"GET", "/api/v1/reports/sales", HUB_ROLE_VIEWER, NULL, h_sales},
-    {"GET", "/api/v1/settlement", HUB_ROLE_VIEWER, NULL, h_settlement},
+    {"GET", "/healthz", HUB_ROLE_PUBLIC, NULL, h_healthz, false},
+    {"GET", "/metrics", HUB_ROLE_PUBLIC, NULL, h_metrics, false},
+    {"GET", "/api/v1/devices", HUB_ROLE_VIEWER, NULL, h_devices, false},
+    {"GET", "/api/v1/tickets", HUB_ROLE_VIEWER, NULL, h_tickets, false},
+    {"GET", "/api/v1/reports/sales", HUB_ROLE_VIEWER, NULL, h_sales, true},
+    {"GET", "/api/v1/settlement", HUB_ROLE_VIEWER, NULL, h_settlement, true},
     /* SPEC 14: policy lifecycle */
-    {"GET", "/api/v1/policies", HUB_ROLE_VIEWER, NULL, hub_h_policies_list},
-    {"POST", "/api/v1/policies", HUB_ROLE_OPERATOR, "policy.publish", hub_h_policies_publish},
-    {"GET", "/api/v1/policies/", HUB_ROLE_VIEWER, NULL, hub_h_policies_scope},
-    {"POST", "/api/v1/policies/", HUB_ROLE_OPERATOR, "policy.rollback", hub_h_policies_rollback},
-    {"POST", "/api/v1/quote", HUB_ROLE_OPERATOR, "quote", hub_h_quote},
-    {"GET", "/api/v1/rollouts", HUB_ROLE_VIEWER, NULL, hub_h_rollouts_list},
-    {"POST", "/api/v1/rollouts", HUB_ROLE_OPERATOR, "rollout.create", hub_h_rollouts_create},
-    {"GET", "/api/v1/rollouts/", HUB_ROLE_VIEWER, NULL, hub_h_rollout_get},
-    {"POST", "/api/v1/rollouts/", HUB_ROLE_OPERATOR, "rollout.action", hub_h_rollout_action},
-    {"GET", "/api/v1/audit", HUB_ROLE_VIEWER, NULL, hub_h_audit},
-    {"GET", "/api/v1/me", HUB_ROLE_VIEWER, NULL, h_me},
-    {"GET", "/api/v1/forms/submissions", HUB_ROLE_VIEWER, NULL, h_submissions},
+    {"GET", "/api/v1/policies", HUB_ROLE_VIEWER, NULL, hub_h_policies_list, false},
+    {"POST", "/api/v1/policies", HUB_ROLE_OPERATOR, "policy.publish", hub_h_policies_publish, false},
+    {"GET", "/api/v1/policies/", HUB_ROLE_VIEWER, NULL, hub_h_policies_scope, false},
+    {"POST", "/api/v1/policies/", HUB_ROLE_OPERATOR, "policy.rollback", hub_h_policies_rollback, false},
+    {"POST", "/api/v1/quote", HUB_ROLE_OPERATOR, "quote", hub_h_quote, false},
+    {"GET", "/api/v1/rollouts", HUB_ROLE_VIEWER, NULL, hub_h_rollouts_list, false},
+    {"POST", "/api/v1/rollouts", HUB_ROLE_OPERATOR, "rollout.create", hub_h_rollouts_create, false},
+    {"GET", "/api/v1/rollouts/", HUB_ROLE_VIEWER, NULL, hub_h_rollout_get, false},
+    {"POST", "/api/v1/rollouts/", HUB_ROLE_OPERATOR, "rollout.action", hub_h_rollout_action, false},
+    {"GET", "/api/v1/audit", HUB_ROLE_VIEWER, NULL, hub_h_audit, false},
+    {"GET", "/api/v1/me", HUB_ROLE_VIEWER, NULL, h_me, false},
+    {"GET", "/api/v1/forms/submissions", HUB_ROLE_VIEWER, NULL, h_submissions, true},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -305,6 +311,36 @@ shoal_err hub_call_json(const struct hub_call *call, cJSON **out, shoal_diag *di
 /* ---- database pool ---- */
 
 #define HUB_HTTP_QUERY_MAX_MS 30000 /* a request's queries, in all */
+#define HUB_HTTP_HEAVY_MAX    2     /* heavy reports at once (about the cores HQ spares) */
+
+/* Waits (at most until deadline_mono_ms) for a heavy-report slot. */
+static bool heavy_enter(struct hub_http *h, int64_t deadline_mono_ms) {
+  pthread_mutex_lock(&h->pool_mu);
+  while (h->heavy_running >= HUB_HTTP_HEAVY_MAX) {
+    int64_t left = deadline_mono_ms - shoal_mono_ms();
+    if (left <= 0) {
+      pthread_mutex_unlock(&h->pool_mu);
+      return false;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t wait = left < 200 ? left : 200;
+    ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+    ts.tv_sec += wait / 1000 + ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(&h->heavy_cv, &h->pool_mu, &ts);
+  }
+  h->heavy_running++;
+  pthread_mutex_unlock(&h->pool_mu);
+  return true;
+}
+
+static void heavy_leave(struct hub_http *h) {
+  pthread_mutex_lock(&h->pool_mu);
+  h->heavy_running--;
+  pthread_cond_signal(&h->heavy_cv);
+  pthread_mutex_unlock(&h->pool_mu);
+}
 
 /* Interrupts a statement once the request's deadline passed. */
 static int progress_deadline(void *arg) {
@@ -482,8 +518,11 @@ static enum MHD_Result handle(struct hub_http *h, struct MHD_Connection *c, stru
       audit(h, NULL, r, rt->action, NULL, 400, "the body is not valid UTF-8");
     return respond_error(c, 400, "the body is not valid UTF-8");
   }
-  shoal_err rc = pool_get(h, &call.db, &d);
   int64_t deadline = shoal_mono_ms() + HUB_HTTP_QUERY_MAX_MS;
+  bool heavy = rt->heavy && heavy_enter(h, deadline);
+  shoal_err rc = rt->heavy && !heavy
+                     ? shoal_fail(&d, SHOAL_ETIMEOUT, "too many reports running; try again")
+                     : pool_get(h, &call.db, &d);
   if (rc == SHOAL_OK) {
     sqlite3_progress_handler(call.db, 10000, progress_deadline, &deadline);
     rc = rt->handler(&call, &out, &d);
@@ -497,6 +536,8 @@ static enum MHD_Result handle(struct hub_http *h, struct MHD_Connection *c, stru
     audit(h, call.db, r, call.action ? call.action : rt->action, call.target[0] ? call.target : NULL,
           status, msg);
   pool_put(h, call.db);
+  if (heavy)
+    heavy_leave(h);
   if (rc != SHOAL_OK) {
     cJSON_Delete(out);
     free(call.raw);
@@ -780,6 +821,7 @@ shoal_err hub_http_start(struct hub_ctx *ctx, struct hub_http **out, shoal_diag 
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   h->ctx = ctx;
   pthread_mutex_init(&h->pool_mu, NULL);
+  pthread_cond_init(&h->heavy_cv, NULL);
   if (ctx->cfg.http_token_file) {
     if ((rc = load_user(&h->users[h->nusers], "admin", ctx->cfg.http_token_file, HUB_ROLE_ADMIN,
                         "http.token_file", diag)) != SHOAL_OK)
@@ -845,6 +887,7 @@ void hub_http_stop(struct hub_http *http) {
   for (size_t i = 0; i < http->pool_free; i++)
     shoal_db_close(http->pool[i]);
   pthread_mutex_destroy(&http->pool_mu);
+  pthread_cond_destroy(&http->heavy_cv);
   free_users(http);
   free(http);
 }

@@ -56,6 +56,7 @@ struct hub_route {
   enum hub_role role;
   const char *action;
   hub_handler handler;
+  bool heavy; /* a report that scans many rows: at most HUB_HTTP_HEAVY_MAX run at once */
 };
 
 /* Query string argument of the request, or NULL. */

@@ -71,10 +71,24 @@ shoal_err hub_reports_sales_tz(sqlite3 *db, const char *by, int64_t from_ms, int
     const char *by;
     const char *sql;
   } q[] = {
-      {"region", "SELECT region, COUNT(*), SUM(total) FROM sales WHERE at_ms >= ?1 AND at_ms < ?2 "
+      /* Whole UTC days [?4, ?5) from the daily rollup, the partial days
+       * at the edges ([?1, ?4) and [?5, ?2)) from sales. */
+      {"region", "SELECT region, SUM(c), SUM(t) FROM ("
+                 "SELECT region, COUNT(*) AS c, SUM(total) AS t FROM sales "
+                 "WHERE at_ms >= ?1 AND at_ms < ?4 GROUP BY region UNION ALL "
+                 "SELECT region, COUNT(*), SUM(total) FROM sales "
+                 "WHERE at_ms >= ?5 AND at_ms < ?2 GROUP BY region UNION ALL "
+                 "SELECT NULLIF(region, ''), SUM(count), SUM(total) FROM sales_daily "
+                 "WHERE day_ms >= ?4 AND day_ms < ?5 GROUP BY region) "
                  "GROUP BY region ORDER BY region"},
-      {"store", "SELECT store, MAX(region), COUNT(*), SUM(total) FROM sales "
-                "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY store ORDER BY store"},
+      {"store", "SELECT store, MAX(region), SUM(c), SUM(t) FROM ("
+                "SELECT store, MAX(region) AS region, COUNT(*) AS c, SUM(total) AS t FROM sales "
+                "WHERE at_ms >= ?1 AND at_ms < ?4 GROUP BY store UNION ALL "
+                "SELECT store, MAX(region), COUNT(*), SUM(total) FROM sales "
+                "WHERE at_ms >= ?5 AND at_ms < ?2 GROUP BY store UNION ALL "
+                "SELECT store, MAX(NULLIF(region, '')), SUM(count), SUM(total) FROM sales_daily "
+                "WHERE day_ms >= ?4 AND day_ms < ?5 GROUP BY store) "
+                "GROUP BY store ORDER BY store"},
       {"device", "SELECT device, store, MAX(region), COUNT(*), SUM(total) FROM sales "
                  "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY device, store ORDER BY store, device"},
       /* Local hours of offset ?3 (whole-hour offsets keep UTC buckets;
@@ -98,6 +112,24 @@ shoal_err hub_reports_sales_tz(sqlite3 *db, const char *by, int64_t from_ms, int
   sqlite3_bind_int64(st, 2, to_ms);
   if (which == 3)
     sqlite3_bind_int64(st, 3, tz_ms);
+  if (which <= 1) {
+    /* The whole UTC days inside [from, to); none: the raw rows cover it all. */
+    const int64_t day = 86400000;
+    int64_t lo = from_ms < -day * 1000000 ? -day * 1000000 : from_ms;
+    int64_t hi = to_ms > day * 1000000 ? day * 1000000 : to_ms;
+    int64_t ds = lo >= 0 ? (lo + day - 1) / day * day : -((-lo) / day * day);
+    int64_t de = hi >= 0 ? hi / day * day : -((-hi + day - 1) / day * day);
+    if (ds >= de)
+      ds = de = to_ms;
+    else {
+      if (lo != from_ms)
+        ds = lo;
+      if (hi != to_ms)
+        de = hi;
+    }
+    sqlite3_bind_int64(st, 4, ds);
+    sqlite3_bind_int64(st, 5, de);
+  }
   arr = cJSON_CreateArray();
   int src;
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {

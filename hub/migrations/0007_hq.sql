@@ -49,3 +49,31 @@ ALTER TABLE devices ADD COLUMN hello_seq INTEGER;
 
 -- Reports over a million sales: covering indexes for the by= groupings.
 CREATE INDEX sales_by_time_cover ON sales (at_ms, store, region, device, total);
+
+-- Daily rollup of sales per (UTC day, store, region), kept by a trigger in
+-- the same transaction as each sale: region and store reports over long
+-- periods read whole days from here and only the partial days at the edges
+-- from sales (hub_reports_sales). region '' stands for NULL.
+CREATE TABLE sales_daily (
+  day_ms INTEGER NOT NULL,
+  store  TEXT NOT NULL,
+  region TEXT NOT NULL,
+  count  INTEGER NOT NULL,
+  total  INTEGER NOT NULL,
+  PRIMARY KEY (day_ms, store, region)
+) WITHOUT ROWID;
+INSERT INTO sales_daily (day_ms, store, region, count, total)
+  SELECT (at_ms / 86400000) * 86400000 - (CASE WHEN at_ms < 0 AND at_ms % 86400000 <> 0 THEN 86400000 ELSE 0 END),
+         store, COALESCE(region, ''), COUNT(*), SUM(total)
+  FROM sales GROUP BY 1, 2, 3;
+CREATE TRIGGER sales_daily_add AFTER INSERT ON sales BEGIN
+  INSERT INTO sales_daily (day_ms, store, region, count, total)
+  VALUES ((NEW.at_ms / 86400000) * 86400000 - (CASE WHEN NEW.at_ms < 0 AND NEW.at_ms % 86400000 <> 0 THEN 86400000 ELSE 0 END),
+          NEW.store, COALESCE(NEW.region, ''), 1, NEW.total)
+  ON CONFLICT (day_ms, store, region) DO UPDATE SET count = count + 1, total = total + excluded.total;
+END;
+CREATE TRIGGER sales_daily_del AFTER DELETE ON sales BEGIN
+  UPDATE sales_daily SET count = count - 1, total = total - OLD.total
+  WHERE day_ms = (OLD.at_ms / 86400000) * 86400000 - (CASE WHEN OLD.at_ms < 0 AND OLD.at_ms % 86400000 <> 0 THEN 86400000 ELSE 0 END)
+    AND store = OLD.store AND region = COALESCE(OLD.region, '');
+END;
