@@ -46,7 +46,7 @@ export async function render(main) {
     for (const d of devices) {
       if (d.online) counts.online++;
       counts[d.sync] = (counts[d.sync] || 0) + 1;
-      counts.outbox += d.outbox_live ?? d.outbox_depth ?? 0;
+      counts.outbox += d.outbox ?? d.outbox_depth ?? 0;
     }
     summary.replaceChildren(...[["total", "devices"], ["online", "online"], ["ok", "in sync"], ["behind", "behind"],
       ["not_syncing", "not syncing"], ["offline", "offline"], ["outbox", "events waiting"]].map(([k, label]) =>
@@ -60,7 +60,7 @@ export async function render(main) {
       { h: "Online", key: "online", f: (d) => d.online ? "yes" : "no" },
       { h: "Last seen (store time)", key: "last_seen", f: (d) => el("span", { title: age(d.last_seen_age_s) + " ago" },
         localTime(d.last_seen, offsets.get(d.region + "/" + d.store) || 0)) },
-      { h: "Outbox", num: true, key: "outbox_depth", f: (d) => d.outbox_live ?? d.outbox_depth ?? "–" },
+      { h: "Outbox", num: true, key: "outbox_depth", f: (d) => d.outbox ?? d.outbox_depth ?? "–" },
       { h: "Policies (applied / latest)", key: "policies", f: versions },
     ], devices, { rowAttrs: (d) => ({ "data-device": d.device, "data-store": d.store }), empty: "no device has reported yet" }));
     setStatus("fleet updated " + new Date().toLocaleTimeString());
