@@ -151,6 +151,15 @@ shoal_err agent_sync_on_policy(struct agent_ctx *ctx, const struct agent_trust *
     *outcome = AGENT_POLICY_REJECTED;
     goto cleanup;
   }
+  /* A staged rollout (docs/protocol.md): a device whose store the stage
+   * does not target takes the stable document under the same version, so
+   * versions only ever grow and an abort is just a newer version. */
+  bool outside_stage = env.has_rollout && !shoal_rollout_targets(&env.rollout, ctx->cfg.store);
+  if (outside_stage) {
+    free(env.doc);
+    env.doc = env.rollout.stable_doc;
+    env.rollout.stable_doc = NULL;
+  }
   if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = true;
@@ -200,9 +209,11 @@ shoal_err agent_sync_on_policy(struct agent_ctx *ctx, const struct agent_trust *
     };
     if ((rc = agent_policy_store(ctx, &row, diag)) != SHOAL_OK)
       goto cleanup;
-    snprintf(diag->msg, sizeof diag->msg, "policy %s v%" PRId64 " accepted%s%s", env.scope,
+    snprintf(diag->msg, sizeof diag->msg, "policy %s v%" PRId64 " accepted%s%s%s%s", env.scope,
              env.version, env.effective_ms != SHOAL_NO_TIME ? ", effective at " : "",
-             env.effective_at);
+             env.effective_at,
+             env.has_rollout ? (outside_stage ? " (rollout " : " (rollout stage, ") : "",
+             env.has_rollout ? (outside_stage ? "stable document)" : "new document)") : "");
     *outcome = AGENT_POLICY_ACCEPTED;
   }
   rc = shoal_db_commit(ctx->db, diag);

@@ -116,7 +116,9 @@ int hub_cmd_publish(int argc, char **argv) {
         "Validates the policy document (exit 3 naming the problem), assigns the next\n"
         "version of its scope, signs it, records it and publishes it retained (QoS 1)\n"
         "on the scope's topic, waiting for the broker's acknowledgement.\n"
-        "Prints {\"scope\": ..., \"version\": N}.\n"
+        "Prints {\"scope\": ..., \"version\": N}, plus \"unreachable\": [versions] when\n"
+        "it overtakes scheduled versions (they will never take effect) and\n"
+        "\"warnings\" (a rule on a SKU no scope prices, a scope no device reported).\n"
         "If the broker cannot be reached nothing is recorded (exit 1); if it stops\n"
         "answering after the version was recorded, exit 1 too, and `shoal-hub run`\n"
         "publishes that version when it is connected.",
@@ -152,7 +154,10 @@ int hub_cmd_publish(int argc, char **argv) {
                                shoal_args_get(&args, "expires-at"), timeout_ms, &ctx.log, &pub,
                                &diag)) != SHOAL_OK)
     goto fail;
-  printf("{\"scope\":\"%s\",\"version\":%" PRId64 "}\n", pub.scope, pub.version);
+  /* {"scope", "version"} plus SPEC 14's "unreachable" and "warnings". */
+  cJSON *res = hub_published_json(&pub);
+  exit_code = shoal_cli_print_json(HUB_PROG, res);
+  cJSON_Delete(res);
   goto cleanup;
 fail:
   exit_code = shoal_cli_fail(HUB_PROG, rc, &diag);

@@ -84,13 +84,13 @@ shoal_err hub_devices_hello(sqlite3 *db, const struct shoal_event *ev, int64_t n
   if ((rc = shoal_db_prepare(
            db,
            "INSERT INTO devices (device, store, region, profile, agent_version, epoch, "
-           "last_hello_ms, last_seen_ms, outbox_depth, policy_versions) "
-           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9) "
+           "last_hello_ms, last_seen_ms, outbox_depth, policy_versions, hello_seq) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10) "
            "ON CONFLICT (device) DO UPDATE SET store = ?2, region = COALESCE(?3, region), "
            "profile = COALESCE(?4, profile), agent_version = COALESCE(?5, agent_version), "
            "epoch = ?6, last_hello_ms = ?7, last_seen_ms = ?7, "
            "outbox_depth = COALESCE(?8, outbox_depth), "
-           "policy_versions = COALESCE(?9, policy_versions)",
+           "policy_versions = COALESCE(?9, policy_versions), hello_seq = ?10",
            &st, diag)) != SHOAL_OK)
     goto cleanup;
   sqlite3_bind_text(st, 1, ev->device, -1, SQLITE_STATIC);
@@ -105,6 +105,7 @@ shoal_err hub_devices_hello(sqlite3 *db, const struct shoal_event *ev, int64_t n
   else
     sqlite3_bind_null(st, 8);
   bind_text_or_null(st, 9, pol_text);
+  sqlite3_bind_int64(st, 10, (sqlite3_int64)ev->seq);
   int s = sqlite3_step(st);
   if (s != SQLITE_DONE)
     rc = shoal_db_fail(db, s, "record hello", diag);

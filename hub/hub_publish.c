@@ -24,6 +24,155 @@ void hub_published_cleanup(struct hub_published *p) {
     return;
   free(p->envelope);
   p->envelope = NULL;
+  cJSON_Delete(p->unreachable);
+  cJSON_Delete(p->warnings);
+  p->unreachable = p->warnings = NULL;
+}
+
+void hub_published_notes(const struct hub_published *p, cJSON *obj) {
+  if (cJSON_GetArraySize(p->unreachable) > 0)
+    cJSON_AddItemToObject(obj, "unreachable", cJSON_Duplicate(p->unreachable, true));
+  if (cJSON_GetArraySize(p->warnings) > 0)
+    cJSON_AddItemToObject(obj, "warnings", cJSON_Duplicate(p->warnings, true));
+}
+
+cJSON *hub_published_json(const struct hub_published *p) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o)
+    return NULL;
+  cJSON_AddStringToObject(o, "scope", p->scope);
+  cJSON_AddNumberToObject(o, "version", (double)p->version);
+  hub_published_notes(p, o);
+  return o;
+}
+
+/* Scheduled versions of scope (effective_at still to come at now_ms) that
+ * the new version, effective at eff_ms, overtakes: at any time such a
+ * version would be in effect, the new one is too and is higher (SPEC 14
+ * timeline), so it never takes effect. */
+static shoal_err find_unreachable(sqlite3 *db, const char *scope, int64_t version, int64_t eff_ms,
+                                  int64_t now_ms, cJSON **out, shoal_diag *diag) {
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_db_prepare(
+      db,
+      "SELECT version FROM policies WHERE scope = ?1 AND version < ?2 AND effective_at IS NOT "
+      "NULL AND shoal_time_ms(effective_at) > ?3 AND shoal_time_ms(effective_at) >= ?4 "
+      "ORDER BY version",
+      &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, version);
+  sqlite3_bind_int64(st, 3, now_ms);
+  sqlite3_bind_int64(st, 4, eff_ms);
+  cJSON *arr = cJSON_CreateArray();
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW)
+    cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)sqlite3_column_int64(st, 0)));
+  sqlite3_finalize(st);
+  if (s != SQLITE_DONE) {
+    cJSON_Delete(arr);
+    return shoal_db_fail(db, s, "find unreachable versions", diag);
+  }
+  *out = arr;
+  return SHOAL_OK;
+}
+
+static void warn(cJSON *arr, const char *code, const char *fmt, const char *a, const char *b) {
+  char msg[400];
+  snprintf(msg, sizeof msg, fmt, a, b ? b : "");
+  cJSON *w = cJSON_CreateObject();
+  cJSON_AddStringToObject(w, "code", code);
+  cJSON_AddStringToObject(w, "message", msg);
+  cJSON_AddItemToArray(arr, w);
+}
+
+/* Adds every SKU given a price in doc's items to set (an object used as a set). */
+static void priced_skus(const cJSON *doc, cJSON *set) {
+  const cJSON *it;
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "items")) {
+    const cJSON *sku = cJSON_GetObjectItemCaseSensitive(it, "sku");
+    if (cJSON_IsString(sku) && cJSON_GetObjectItemCaseSensitive(it, "price") &&
+        !cJSON_GetObjectItemCaseSensitive(set, sku->valuestring))
+      cJSON_AddTrueToObject(set, sku->valuestring);
+  }
+}
+
+/* SPEC 14 publish warnings (never errors): a rule targeting a SKU that no
+ * scope prices (this document or the newest version of any other scope),
+ * and a region/store scope that no device has ever reported. */
+static shoal_err publish_warnings(sqlite3 *db, const char *scope, const char *doc_text,
+                                  cJSON **out, shoal_diag *diag) {
+  cJSON *doc = NULL, *set = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+  sqlite3_stmt *st = NULL;
+  shoal_err rc = shoal_json_parse(doc_text, strlen(doc_text), &doc, diag);
+  if (rc != SHOAL_OK)
+    goto cleanup;
+  priced_skus(doc, set);
+  if ((rc = shoal_db_prepare(db,
+                             "SELECT p.doc FROM policies p WHERE p.scope <> ?1 AND p.version = "
+                             "(SELECT MAX(version) FROM policies q WHERE q.scope = p.scope)",
+                             &st, diag)) != SHOAL_OK)
+    goto cleanup;
+  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    cJSON *other = NULL;
+    shoal_diag ignored;
+    if (shoal_json_parse((const char *)sqlite3_column_text(st, 0),
+                         (size_t)sqlite3_column_bytes(st, 0), &other, &ignored) == SHOAL_OK)
+      priced_skus(other, set);
+    cJSON_Delete(other);
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (s != SQLITE_DONE) {
+    rc = shoal_db_fail(db, s, "read policies", diag);
+    goto cleanup;
+  }
+  const cJSON *rule;
+  cJSON_ArrayForEach(rule, cJSON_GetObjectItemCaseSensitive(doc, "rules")) {
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(rule, "id");
+    const char *rid = cJSON_IsString(id) ? id->valuestring : "?";
+    const cJSON *target = cJSON_GetObjectItemCaseSensitive(rule, "target"), *sku;
+    cJSON_ArrayForEach(sku, cJSON_GetObjectItemCaseSensitive(target, "skus")) {
+      if (cJSON_IsString(sku) && !cJSON_GetObjectItemCaseSensitive(set, sku->valuestring))
+        warn(arr, "unpriced_sku", "rule %s targets SKU %s, which no scope prices", rid,
+             sku->valuestring);
+    }
+    const cJSON *item;
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(rule, "items")) {
+      sku = cJSON_GetObjectItemCaseSensitive(item, "sku");
+      if (cJSON_IsString(sku) && !cJSON_GetObjectItemCaseSensitive(set, sku->valuestring))
+        warn(arr, "unpriced_sku", "rule %s targets SKU %s, which no scope prices", rid,
+             sku->valuestring);
+    }
+  }
+  enum shoal_scope_kind kind;
+  const char *sid = NULL;
+  if (shoal_scope_parse(scope, &kind, &sid, diag) == SHOAL_OK && kind != SHOAL_SCOPE_GLOBAL) {
+    int64_t n = 0;
+    if ((rc = shoal_db_prepare(db,
+                               kind == SHOAL_SCOPE_REGION
+                                   ? "SELECT COUNT(*) FROM devices WHERE region = ?"
+                                   : "SELECT COUNT(*) FROM devices WHERE store = ?",
+                               &st, diag)) != SHOAL_OK)
+      goto cleanup;
+    sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+      n = sqlite3_column_int64(st, 0);
+    if (n == 0)
+      warn(arr, "unknown_scope", "no device has ever reported %s %s",
+           kind == SHOAL_SCOPE_REGION ? "region" : "store", sid);
+  }
+  *out = arr;
+  arr = NULL;
+cleanup:
+  sqlite3_finalize(st);
+  cJSON_Delete(doc);
+  cJSON_Delete(set);
+  cJSON_Delete(arr);
+  return rc;
 }
 
 shoal_err hub_publish_topic(const char *prefix, const char *scope, char *buf, size_t bufsz,
@@ -65,6 +214,14 @@ shoal_err hub_publish_check(const char *doc, size_t len, const char *effective_a
 shoal_err hub_publish_record(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
                              size_t len, const char *effective_at, const char *expires_at,
                              struct hub_published *out, shoal_diag *diag) {
+  struct hub_publish_meta meta = {0};
+  return hub_publish_record_ex(db, cfg, doc, len, effective_at, expires_at, &meta, out, diag);
+}
+
+shoal_err hub_publish_record_ex(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
+                                size_t len, const char *effective_at, const char *expires_at,
+                                const struct hub_publish_meta *meta, struct hub_published *out,
+                                shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   struct shoal_privkey *key = NULL;
   sqlite3_stmt *st = NULL;
@@ -91,9 +248,11 @@ shoal_err hub_publish_record(sqlite3 *db, const struct shoal_hub_config *cfg, co
   memcpy(doc_text, doc, len);
   doc_text[len] = '\0';
 
-  if ((rc = shoal_db_begin(db, diag)) != SHOAL_OK)
-    goto cleanup;
-  in_txn = true;
+  if (!meta->in_txn) {
+    if ((rc = shoal_db_begin(db, diag)) != SHOAL_OK)
+      goto cleanup;
+    in_txn = true;
+  }
   int64_t last = 0;
   if ((rc = shoal_db_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM policies WHERE scope = ?",
                              &st, diag)) != SHOAL_OK)
@@ -112,14 +271,22 @@ shoal_err hub_publish_record(sqlite3 *db, const struct shoal_hub_config *cfg, co
   int64_t now = shoal_now_ms();
   char issued_at[40];
   shoal_time_format_utc(now, issued_at, sizeof issued_at);
-  if ((rc = shoal_policy_envelope_sign(key, p.scope, p.version, issued_at, effective_at, expires_at,
-                                       doc_text, &envelope, diag)) != SHOAL_OK)
+  if ((rc = shoal_policy_envelope_sign_rollout(key, p.scope, p.version, issued_at, effective_at,
+                                               expires_at, doc_text, meta->rollout, &envelope,
+                                               diag)) != SHOAL_OK)
     goto cleanup;
+  if (strlen(envelope) > SHOAL_POLICY_ENVELOPE_MAX_BYTES) {
+    rc = shoal_fail(diag, SHOAL_ELIMIT,
+                    "the signed envelope would be %zu bytes, over the limit of %d agents accept",
+                    strlen(envelope), SHOAL_POLICY_ENVELOPE_MAX_BYTES);
+    goto cleanup;
+  }
 
   if ((rc = shoal_db_prepare(
            db,
            "INSERT INTO policies (scope, version, issued_at, effective_at, "
-           "expires_at, doc, envelope, published_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+           "expires_at, doc, envelope, published_ms, published_by, rollout) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
            &st, diag)) != SHOAL_OK)
     goto cleanup;
   sqlite3_bind_text(st, 1, p.scope, -1, SQLITE_STATIC);
@@ -132,6 +299,8 @@ shoal_err hub_publish_record(sqlite3 *db, const struct shoal_hub_config *cfg, co
   sqlite3_bind_text(st, 6, doc_text, (int)len, SQLITE_STATIC);
   sqlite3_bind_text(st, 7, envelope, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 8, now);
+  sqlite3_bind_text(st, 9, meta->published_by ? meta->published_by : "cli", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 10, meta->rollout_id, -1, SQLITE_STATIC);
   s = sqlite3_step(st);
   if (s != SQLITE_DONE) {
     rc = shoal_db_fail(db, s, "record the policy version", diag);
@@ -139,16 +308,30 @@ shoal_err hub_publish_record(sqlite3 *db, const struct shoal_hub_config *cfg, co
   }
   sqlite3_finalize(st);
   st = NULL;
-  if ((rc = shoal_db_commit(db, diag)) != SHOAL_OK)
+  int64_t eff_ms = now;
+  if (effective_at) {
+    struct shoal_time t;
+    if (shoal_time_parse(effective_at, &t, diag) == SHOAL_OK)
+      eff_ms = t.unix_ms;
+  }
+  if ((rc = find_unreachable(db, p.scope, p.version, eff_ms, now, &p.unreachable, diag)) !=
+          SHOAL_OK ||
+      (rc = publish_warnings(db, p.scope, doc_text, &p.warnings, diag)) != SHOAL_OK)
     goto cleanup;
-  in_txn = false;
+  if (in_txn) {
+    if ((rc = shoal_db_commit(db, diag)) != SHOAL_OK)
+      goto cleanup;
+    in_txn = false;
+  }
   p.envelope = envelope;
   envelope = NULL;
   *out = p;
+  memset(&p, 0, sizeof p);
 cleanup:
   sqlite3_finalize(st);
   if (in_txn)
     shoal_db_rollback(db);
+  hub_published_cleanup(&p);
   free(envelope);
   free(doc_text);
   shoal_privkey_free(key);
@@ -284,7 +467,7 @@ shoal_err hub_publish_policy(sqlite3 *db, const struct shoal_hub_config *cfg, co
   for (int i = 0; i < 5 && shoal_mqtt_want_write(m); i++)
     (void)shoal_mqtt_loop(m, 20, NULL);
   *out = p;
-  p.envelope = NULL;
+  memset(&p, 0, sizeof p);
   goto cleanup;
 unsent:
   shoal_diag_prefix(diag,

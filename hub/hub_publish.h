@@ -22,6 +22,7 @@
 #include "log.h"
 #include "policy.h"
 #include "shoal_limits.h"
+#include "signing.h"
 
 #define HUB_PUBLISH_TIMEOUT_MS 10000 /* broker connect + PUBACK, at most */
 
@@ -30,9 +31,30 @@ struct hub_published {
   int64_t version;
   char topic[SHOAL_TOPIC_MAX];
   char *envelope; /* heap: the signed envelope text */
+  /* SPEC 14 notes for the result: scheduled versions this one makes
+   * unreachable, and validation warnings ([{"code", "message"}]). Both
+   * are arrays (maybe empty) after a successful record. */
+  cJSON *unreachable;
+  cJSON *warnings;
 };
 
-/* Frees out->envelope. */
+/* Who and what published a version (SPEC 14). */
+struct hub_publish_meta {
+  const char *published_by;                   /* a user name; NULL: "cli" */
+  const char *rollout_id;                     /* the rollout publishing it, or NULL */
+  const struct shoal_policy_rollout *rollout; /* stage targeting, or NULL: a plain version */
+  bool in_txn;                                /* the caller holds a write transaction on db */
+};
+
+/* Adds "unreachable" (when not empty) and "warnings" (when not empty) of p
+ * to the result object obj. */
+void hub_published_notes(const struct hub_published *p, cJSON *obj);
+
+/* The {"scope", "version", "unreachable"?, "warnings"?} result object of a
+ * publish (NULL on out of memory). */
+cJSON *hub_published_json(const struct hub_published *p);
+
+/* Frees out->envelope and the notes. */
 void hub_published_cleanup(struct hub_published *p);
 
 /* The policy topic of a scope ("global", "region/R", "store/S") under prefix. */
@@ -54,6 +76,13 @@ shoal_err hub_publish_check(const char *doc, size_t len, const char *effective_a
 shoal_err hub_publish_record(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
                              size_t len, const char *effective_at, const char *expires_at,
                              struct hub_published *out, shoal_diag *diag);
+
+/* hub_publish_record with SPEC 14 metadata (published_by, rollout). With
+ * meta->in_txn the caller's transaction is used (nothing committed here). */
+shoal_err hub_publish_record_ex(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
+                                size_t len, const char *effective_at, const char *expires_at,
+                                const struct hub_publish_meta *meta, struct hub_published *out,
+                                shoal_diag *diag);
 
 /* The whole `shoal-hub publish`: check, connect to the broker of cfg (a
  * short session of its own, SHOAL_EMQTT if unreachable: nothing recorded),

@@ -45,6 +45,21 @@ shoal_err hub_reports_time_parse(const char *s, const char *what, int64_t *out_m
   return SHOAL_OK;
 }
 
+shoal_err hub_reports_tz_parse(const char *tz, int64_t *offset_ms, shoal_diag *diag) {
+  /* "+08:00", "-05:30", "Z"; a "+" decoded from a query string as " ". */
+  if (strcmp(tz, "Z") == 0 || strcmp(tz, "UTC") == 0) {
+    *offset_ms = 0;
+    return SHOAL_OK;
+  }
+  int hh = 0, mm = 0;
+  char sign = tz[0] == ' ' ? '+' : tz[0];
+  if (strlen(tz) != 6 || (sign != '+' && sign != '-') || tz[3] != ':' ||
+      sscanf(tz + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 14 || mm > 59)
+    return shoal_fail(diag, SHOAL_EINPUT, "tz must be an offset like +08:00 (got \"%s\")", tz);
+  *offset_ms = (sign == '-' ? -1 : 1) * ((int64_t)hh * 3600000 + (int64_t)mm * 60000);
+  return SHOAL_OK;
+}
+
 /* The ledger a sales report groups: one row per sale (count 1, its total)
  * and one per return (its refund), each at its own time (SPEC 12). */
 #define LEDGER                                                                                   \
@@ -53,6 +68,19 @@ shoal_err hub_reports_time_parse(const char *s, const char *what, int64_t *out_m
   "UNION ALL SELECT device, store, region, channel, at_ms, 0, 0, refund FROM returns "          \
   "WHERE at_ms >= ?1 AND at_ms < ?2) "
 #define SUMS "SUM(n), SUM(t), SUM(r)"
+
+/* Region and store over long periods: whole UTC days [?4, ?5) from the
+ * daily rollup (sales_daily), the partial days at the edges ([?1, ?4) and
+ * [?5, ?2)) from sales, returns from their own (small) table. */
+#define ROLLUP(key, keyagg, dailykey)                                                            \
+  "WITH l AS (SELECT " key " AS k, " keyagg " AS region, COUNT(*) AS n, SUM(total) AS t, 0 AS r "     \
+  "FROM sales WHERE at_ms >= ?1 AND at_ms < ?4 GROUP BY " key " UNION ALL "                     \
+  "SELECT " key ", " keyagg ", COUNT(*), SUM(total), 0 FROM sales "                              \
+  "WHERE at_ms >= ?5 AND at_ms < ?2 GROUP BY " key " UNION ALL "                                 \
+  "SELECT " dailykey ", MAX(NULLIF(region, '')), SUM(count), SUM(total), 0 FROM sales_daily "    \
+  "WHERE day_ms >= ?4 AND day_ms < ?5 GROUP BY " dailykey " UNION ALL "                          \
+  "SELECT " key ", " keyagg ", 0, 0, SUM(refund) FROM returns "                                  \
+  "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY " key ") "
 
 /* Lines sold and returned per SKU. */
 #define BY_SKU                                                                                   \
@@ -90,13 +118,16 @@ static const struct {
   const char *by;
   const char *sql;
 } sales_q[] = {
-    [BY_REGION] = {"region", LEDGER "SELECT region, " SUMS " FROM l GROUP BY region ORDER BY region"},
-    [BY_STORE] = {"store", LEDGER "SELECT store, MAX(region), " SUMS
-                                  " FROM l GROUP BY store ORDER BY store"},
+    [BY_REGION] = {"region", ROLLUP("region", "region", "NULLIF(region, '')")
+                   "SELECT k, " SUMS " FROM l GROUP BY k ORDER BY k"},
+    [BY_STORE] = {"store", ROLLUP("store", "MAX(region)", "store")
+                  "SELECT k, MAX(region), " SUMS " FROM l GROUP BY k ORDER BY k"},
     [BY_DEVICE] = {"device", LEDGER "SELECT device, store, MAX(region), " SUMS
                                     " FROM l GROUP BY device, store ORDER BY store, device"},
-    [BY_HOUR] = {"hour", LEDGER "SELECT (at_ms / 3600000) * 3600000 AS h, region, " SUMS
-                                " FROM l GROUP BY h, region ORDER BY h, region"},
+    /* Local hours of offset ?3 (whole-hour offsets keep UTC buckets; +05:30
+     * shifts them by half an hour). */
+    [BY_HOUR] = {"hour", LEDGER "SELECT ((at_ms + ?3) / 3600000) * 3600000 - ?3 AS h, region, "
+                                SUMS " FROM l GROUP BY h, region ORDER BY h, region"},
     [BY_CHANNEL] = {"channel", LEDGER "SELECT channel, " SUMS
                                       " FROM l GROUP BY channel ORDER BY channel"},
     [BYK_SKU] = {"sku", BY_SKU},
@@ -113,7 +144,7 @@ static void add_ledger(cJSON *row, sqlite3_stmt *st, int c) {
   cJSON_AddNumberToObject(row, "net", (double)(total - ret));
 }
 
-static cJSON *sales_row(enum by which, sqlite3_stmt *st) {
+static cJSON *sales_row(enum by which, sqlite3_stmt *st, int64_t tz_ms) {
   cJSON *row = cJSON_CreateObject();
   if (!row)
     return NULL;
@@ -131,10 +162,19 @@ static cJSON *sales_row(enum by which, sqlite3_stmt *st) {
     shoal_db_json_add_text(row, "store", st, c++);
     shoal_db_json_add_text(row, "region", st, c++);
     break;
-  case BY_HOUR:
-    shoal_db_json_add_time(row, "hour", st, c++);
+  case BY_HOUR: {
+    shoal_db_json_add_time(row, "hour", st, c);
+    /* The bucket's start in the requested local time ("...T14:00+08:00"). */
+    char local[40];
+    int64_t h = sqlite3_column_int64(st, c++);
+    shoal_time_format_utc(h + tz_ms, local, sizeof local);
+    int64_t am = tz_ms < 0 ? -tz_ms : tz_ms;
+    snprintf(local + 16, sizeof local - 16, "%c%02d:%02d", tz_ms < 0 ? '-' : '+',
+             (int)(am / 3600000), (int)(am % 3600000 / 60000));
+    cJSON_AddStringToObject(row, "hour_local", local);
     shoal_db_json_add_text(row, "region", st, c++);
     break;
+  }
   case BY_CHANNEL:
     shoal_db_json_add_text(row, "channel", st, c++);
     break;
@@ -166,6 +206,29 @@ static cJSON *sales_row(enum by which, sqlite3_stmt *st) {
 
 shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_t to_ms,
                             cJSON **out, shoal_diag *diag) {
+  return hub_reports_sales_tz(db, by, from_ms, to_ms, 0, out, diag);
+}
+
+/* The whole UTC days [*ds, *de) inside [from_ms, to_ms); none: both to_ms
+ * (the raw rows cover it all). */
+static void whole_days(int64_t from_ms, int64_t to_ms, int64_t *ds, int64_t *de) {
+  const int64_t day = 86400000;
+  int64_t lo = from_ms < -day * 1000000 ? -day * 1000000 : from_ms;
+  int64_t hi = to_ms > day * 1000000 ? day * 1000000 : to_ms;
+  *ds = lo >= 0 ? (lo + day - 1) / day * day : -((-lo) / day * day);
+  *de = hi >= 0 ? hi / day * day : -((-hi + day - 1) / day * day);
+  if (*ds >= *de) {
+    *ds = *de = to_ms;
+    return;
+  }
+  if (lo != from_ms)
+    *ds = lo;
+  if (hi != to_ms)
+    *de = hi;
+}
+
+shoal_err hub_reports_sales_tz(sqlite3 *db, const char *by, int64_t from_ms, int64_t to_ms,
+                               int64_t tz_ms, cJSON **out, shoal_diag *diag) {
   size_t n = sizeof sales_q / sizeof sales_q[0], which = n;
   for (size_t i = 0; i < n; i++)
     if (by && strcmp(by, sales_q[i].by) == 0)
@@ -180,13 +243,21 @@ shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_
     return rc;
   sqlite3_bind_int64(st, 1, from_ms);
   sqlite3_bind_int64(st, 2, to_ms);
+  if (which == BY_HOUR)
+    sqlite3_bind_int64(st, 3, tz_ms);
+  if (which == BY_REGION || which == BY_STORE) {
+    int64_t ds, de;
+    whole_days(from_ms, to_ms, &ds, &de);
+    sqlite3_bind_int64(st, 4, ds);
+    sqlite3_bind_int64(st, 5, de);
+  }
   if (!(arr = cJSON_CreateArray())) {
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
   }
   int src;
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-    cJSON *row = sales_row((enum by)which, st);
+    cJSON *row = sales_row((enum by)which, st, tz_ms);
     if (!row || !cJSON_AddItemToArray(arr, row)) {
       cJSON_Delete(row);
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
@@ -477,7 +548,13 @@ shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
            db,
            "SELECT device, store, region, profile, agent_version, online, "
            "last_hello_ms, last_seen_ms, last_event_ms, outbox_depth, "
-           "policy_versions, (SELECT COUNT(*) FROM dead_letters l WHERE l.device = d.device) "
+           "policy_versions, (SELECT COUNT(*) FROM dead_letters l WHERE l.device = d.device), "
+           /* Live outbox: the agent holds every seq above the ack watermark
+            * up to the newest seq the hub knows of (its last hello's, or a
+            * later event's). */
+           "MAX(COALESCE(d.hello_seq, 0), COALESCE((SELECT MAX(seq) FROM events e WHERE "
+           "e.device = d.device AND e.epoch = d.epoch), 0)) - COALESCE((SELECT upto FROM "
+           "streams s WHERE s.device = d.device AND s.epoch = d.epoch), 0), hello_seq "
            "FROM devices d ORDER BY store, device",
            &st, diag)) != SHOAL_OK)
     goto cleanup;
@@ -508,6 +585,17 @@ shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
       cJSON_AddNullToObject(row, "outbox_depth");
     else
       cJSON_AddNumberToObject(row, "outbox_depth", (double)depth);
+    /* outbox: live, from the newest seq known and the ack watermark;
+     * outbox_depth stays what the last hello said. */
+    if (sqlite3_column_type(st, 13) == SQLITE_NULL) {
+      if (sqlite3_column_type(st, 9) == SQLITE_NULL)
+        cJSON_AddNullToObject(row, "outbox");
+      else
+        cJSON_AddNumberToObject(row, "outbox", (double)depth);
+    } else {
+      int64_t live = sqlite3_column_int64(st, 12);
+      cJSON_AddNumberToObject(row, "outbox", (double)(live > 0 ? live : 0));
+    }
 
     cJSON_AddNumberToObject(row, "dead_letters", (double)sqlite3_column_int64(st, 11));
     /* Applied versions as the device last reported them in hello. */

@@ -34,6 +34,12 @@ shoal_err hub_reports_time_parse(const char *s, const char *what, int64_t *out_m
  * returns, net. "payment": method, count, total (cash net of change),
  * returns (refunded), net. "rule": rule, type, scope, count (sales it
  * changed), discount. *out owned by the caller. */
+/* "+08:00" / "-05:30" / "Z" -> offset ms (SHOAL_EINPUT otherwise). */
+shoal_err hub_reports_tz_parse(const char *tz, int64_t *offset_ms, shoal_diag *diag);
+/* hub_reports_sales with "hour" buckets in local time at offset tz_ms (each
+ * row also gets "hour_local", the bucket start with its offset). */
+shoal_err hub_reports_sales_tz(sqlite3 *db, const char *by, int64_t from_ms, int64_t to_ms,
+                               int64_t tz_ms, cJSON **out, shoal_diag *diag);
 shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_t to_ms,
                             cJSON **out, shoal_diag *diag);
 

@@ -14,7 +14,7 @@
 #include "jsonx.h"
 #include "util.h"
 
-enum opt_type { OPT_OBJ, OPT_STR, OPT_ID, OPT_PATH, OPT_INT, OPT_WEBHOOKS, OPT_SERVES };
+enum opt_type { OPT_OBJ, OPT_STR, OPT_ID, OPT_PATH, OPT_INT, OPT_WEBHOOKS, OPT_SERVES, OPT_USERS };
 
 struct opt {
   const char *name; /* dotted path, e.g. "mqtt.tls.ca" */
@@ -79,6 +79,7 @@ static const struct opt hub_opts[] = {
     {"orders", OPT_OBJ, 0, false, NULL, 0, 0, 0},
     {"orders.secret_file", OPT_PATH, offsetof(struct shoal_hub_config, orders_secret_file), false,
      NULL, 0, 0, 0},
+    {"users", OPT_USERS, 0, false, NULL, 0, 0, 0},
 };
 
 struct load_ctx {
@@ -193,6 +194,68 @@ static shoal_err load_serves(struct load_ctx *c, const cJSON *arr, shoal_diag *d
   return SHOAL_OK;
 }
 
+/* "users": [{"name", "token_file", "role"}] (SPEC 14): every key required,
+ * names unique identifiers, roles viewer|operator|admin. */
+static shoal_err load_users(struct load_ctx *c, const cJSON *arr, shoal_diag *diag) {
+  struct shoal_hub_config *hub = c->out;
+  static const char *const roles[] = {"viewer", "operator", "admin"};
+  if (!cJSON_IsArray(arr))
+    return shoal_fail(diag, SHOAL_ECONFIG, "%s: \"users\" must be an array", c->file);
+  const cJSON *u;
+  cJSON_ArrayForEach(u, arr) {
+    size_t i = hub->user_count;
+    if (i >= SHOAL_USERS_MAX)
+      return shoal_fail(diag, SHOAL_ECONFIG, "%s: more than %d users", c->file, SHOAL_USERS_MAX);
+    if (!cJSON_IsObject(u))
+      return shoal_fail(diag, SHOAL_ECONFIG, "%s: users[%zu] must be an object", c->file, i);
+    struct shoal_user_config *uc = &hub->users[i];
+    hub->user_count++;
+    uc->role = -1;
+    const cJSON *k;
+    cJSON_ArrayForEach(k, u) {
+      if (!cJSON_IsString(k) || !*k->valuestring || strlen(k->valuestring) > SHOAL_PATH_MAX) {
+        if (strcmp(k->string, "name") && strcmp(k->string, "token_file") && strcmp(k->string, "role"))
+          return shoal_fail(diag, SHOAL_ECONFIG, "%s: unknown key \"users[%zu].%s\"", c->file, i,
+                            k->string);
+        return shoal_fail(diag, SHOAL_ECONFIG, "%s: users[%zu].%s must be a non-empty string",
+                          c->file, i, k->string);
+      }
+      if (strcmp(k->string, "name") == 0) {
+        if (!shoal_id_valid(k->valuestring))
+          return shoal_fail(diag, SHOAL_ECONFIG, "%s: users[%zu].name \"%s\" is not a valid identifier",
+                            c->file, i, k->valuestring);
+        for (size_t j = 0; j < i; j++)
+          if (strcmp(hub->users[j].name, k->valuestring) == 0)
+            return shoal_fail(diag, SHOAL_ECONFIG, "%s: users[%zu].name \"%s\" given twice",
+                              c->file, i, k->valuestring);
+        free(uc->name);
+        uc->name = strdup(k->valuestring);
+      } else if (strcmp(k->string, "token_file") == 0) {
+        free(uc->token_file);
+        uc->token_file = shoal_path_resolve(c->dir, k->valuestring);
+      } else if (strcmp(k->string, "role") == 0) {
+        for (int r = 0; r < 3; r++)
+          if (strcmp(k->valuestring, roles[r]) == 0)
+            uc->role = r;
+        if (uc->role < 0)
+          return shoal_fail(diag, SHOAL_ECONFIG,
+                            "%s: users[%zu].role \"%s\" must be viewer, operator or admin", c->file,
+                            i, k->valuestring);
+      } else {
+        return shoal_fail(diag, SHOAL_ECONFIG, "%s: unknown key \"users[%zu].%s\"", c->file, i,
+                          k->string);
+      }
+    }
+    if (!uc->name)
+      return shoal_fail(diag, SHOAL_ECONFIG, "%s: missing key \"users[%zu].name\"", c->file, i);
+    if (!uc->token_file)
+      return shoal_fail(diag, SHOAL_ECONFIG, "%s: missing key \"users[%zu].token_file\"", c->file, i);
+    if (uc->role < 0)
+      return shoal_fail(diag, SHOAL_ECONFIG, "%s: missing key \"users[%zu].role\"", c->file, i);
+  }
+  return SHOAL_OK;
+}
+
 bool shoal_agent_config_serves(const struct shoal_agent_config *cfg, const char *store) {
   for (size_t i = 0; i < cfg->nserves; i++)
     if (strcmp(cfg->serves[i], store) == 0)
@@ -251,6 +314,12 @@ static shoal_err walk(struct load_ctx *c, const cJSON *obj, const char *prefix, 
                           c->file, name, (long long)o->min, (long long)o->max);
       *(int *)field = (int)v;
       break;
+    case OPT_USERS: {
+      shoal_err urc = load_users(c, item, diag);
+      if (urc != SHOAL_OK)
+        return urc;
+      break;
+    }
     case OPT_WEBHOOKS: {
       shoal_err wrc = load_webhooks(c, item, diag);
       if (wrc != SHOAL_OK)
@@ -358,6 +427,10 @@ void shoal_hub_config_cleanup(struct shoal_hub_config *cfg) {
   for (size_t i = 0; i < cfg->webhook_count; i++) {
     free(cfg->webhooks[i].url);
     free(cfg->webhooks[i].secret_file);
+  }
+  for (size_t i = 0; i < cfg->user_count; i++) {
+    free(cfg->users[i].name);
+    free(cfg->users[i].token_file);
   }
   memset(cfg, 0, sizeof *cfg);
 }

@@ -34,6 +34,13 @@ struct shoal_webhook_config {
   char *secret_file;
 };
 
+/* A hub HTTP user (SPEC 14); role: 0 viewer, 1 operator, 2 admin. */
+struct shoal_user_config {
+  char *name;
+  char *token_file;
+  int role;
+};
+
 struct shoal_agent_config {
   char *path;         /* the file it came from */
   char *device, *store, *region;
@@ -68,6 +75,8 @@ struct shoal_hub_config {
   struct shoal_webhook_config webhooks[SHOAL_WEBHOOKS_MAX];
   size_t webhook_count;
   char *orders_secret_file; /* optional: HMAC key for POST /api/v1/orders (SPEC 13) */
+  struct shoal_user_config users[SHOAL_USERS_MAX]; /* "users" (SPEC 14) */
+  size_t user_count;
 };
 
 /* Loads and validates an agent config file. On success fills *out (release

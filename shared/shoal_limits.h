@@ -32,6 +32,7 @@
 #define SHOAL_SYNC_RESEND_MS 5000             /* agent resends its window when no ack advanced this long */
 #define SHOAL_SYNC_RESEND_MAX_MS 60000        /* ... doubling up to this while the hub stays silent */
 #define SHOAL_WEBHOOKS_MAX 16
+#define SHOAL_USERS_MAX 32 /* hub config "users" */
 #define SHOAL_TICKET_EVENTS_MAX 100000
 #define SHOAL_TICKET_KIND_MAX 16          /* a ticket event kind, NUL included */
 #define SHOAL_TICKET_TEXT_MAX 4096        /* title, category, note text */

@@ -16,18 +16,121 @@
 #include "timeutil.h"
 #include "util.h"
 
-static shoal_err signed_payload(const char *scope, int64_t version, const char *issued_at,
-                                const char *effective_at, const char *expires_at, const char *doc,
-                                char **out) {
+/* The rollout lines appended to the signed text (docs/protocol.md). */
+static shoal_err rollout_lines(const struct shoal_policy_rollout *r, char **out) {
   char hex[65];
-  shoal_sha256_hex(doc, strlen(doc), hex);
-  size_t n = strlen(scope) + strlen(issued_at) + strlen(effective_at) + strlen(expires_at) + 160;
+  shoal_sha256_hex(r->stable_doc, strlen(r->stable_doc), hex);
+  size_t n = strlen(r->id) + 200;
+  for (size_t i = 0; i < r->nstores; i++)
+    n += strlen(r->stores[i]) + 1;
   char *buf = malloc(n);
   if (!buf)
     return SHOAL_ENOMEM;
-  snprintf(buf, n, "shoal-policy-v1\n%s\n%" PRId64 "\n%s\n%s\n%s\n%s", scope, version, issued_at,
-           effective_at, expires_at, hex);
+  int k = snprintf(buf, n, "\nrollout\n%s\n%" PRId64 "\n%d\n", r->id, r->stable_version,
+                   r->percent);
+  size_t off = (size_t)k;
+  for (size_t i = 0; i < r->nstores; i++)
+    off += (size_t)snprintf(buf + off, n - off, "%s%s", i ? "," : "", r->stores[i]);
+  snprintf(buf + off, n - off, "\n%s", hex);
   *out = buf;
+  return SHOAL_OK;
+}
+
+static shoal_err signed_payload(const char *scope, int64_t version, const char *issued_at,
+                                const char *effective_at, const char *expires_at, const char *doc,
+                                const struct shoal_policy_rollout *r, char **out) {
+  char hex[65];
+  char *extra = NULL;
+  if (r && rollout_lines(r, &extra) != SHOAL_OK)
+    return SHOAL_ENOMEM;
+  shoal_sha256_hex(doc, strlen(doc), hex);
+  size_t n = strlen(scope) + strlen(issued_at) + strlen(effective_at) + strlen(expires_at) + 160 +
+             (extra ? strlen(extra) : 0);
+  char *buf = malloc(n);
+  if (!buf) {
+    free(extra);
+    return SHOAL_ENOMEM;
+  }
+  snprintf(buf, n, "shoal-policy-v1\n%s\n%" PRId64 "\n%s\n%s\n%s\n%s%s", scope, version, issued_at,
+           effective_at, expires_at, hex, extra ? extra : "");
+  free(extra);
+  *out = buf;
+  return SHOAL_OK;
+}
+
+int shoal_rollout_bucket(const char *store) {
+  uint32_t h = 2166136261u;
+  for (const unsigned char *p = (const unsigned char *)store; *p; p++) {
+    h ^= *p;
+    h *= 16777619u;
+  }
+  return (int)(h % 100u);
+}
+
+bool shoal_rollout_targets(const struct shoal_policy_rollout *r, const char *store) {
+  for (size_t i = 0; i < r->nstores; i++)
+    if (strcmp(r->stores[i], store) == 0)
+      return true;
+  return shoal_rollout_bucket(store) < r->percent;
+}
+
+void shoal_policy_rollout_cleanup(struct shoal_policy_rollout *r) {
+  if (!r)
+    return;
+  for (size_t i = 0; i < r->nstores; i++)
+    free(r->stores[i]);
+  free(r->stores);
+  free(r->stable_doc);
+  r->stores = NULL;
+  r->nstores = 0;
+  r->stable_doc = NULL;
+}
+
+/* Reads and checks an envelope's "rollout" object into r. */
+static shoal_err rollout_parse(const cJSON *o, struct shoal_policy_rollout *r, shoal_diag *diag) {
+  const char *id = NULL, *stable = NULL;
+  int64_t pct = 0;
+  shoal_err rc;
+  if (!cJSON_IsObject(o))
+    return shoal_fail(diag, SHOAL_EINPUT, "policy envelope: \"rollout\" must be an object");
+  const cJSON *k;
+  cJSON_ArrayForEach(k, o) {
+    if (strcmp(k->string, "id") && strcmp(k->string, "stable_version") &&
+        strcmp(k->string, "percent") && strcmp(k->string, "stores") &&
+        strcmp(k->string, "stable_doc"))
+      return shoal_fail(diag, SHOAL_EINPUT, "policy envelope: unknown key \"rollout.%s\"",
+                        k->string);
+  }
+  if ((rc = shoal_json_get_str(o, "id", true, &id, diag)) ||
+      (rc = shoal_json_get_int(o, "stable_version", true, &r->stable_version, diag)) ||
+      (rc = shoal_json_get_int(o, "percent", true, &pct, diag)) ||
+      (rc = shoal_json_get_str(o, "stable_doc", true, &stable, diag))) {
+    shoal_diag_prefix(diag, "policy envelope rollout");
+    return rc;
+  }
+  if (!shoal_id_valid(id) || r->stable_version < 0 || pct < 0 || pct > 100)
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "policy envelope: rollout id, stable_version or percent out of range");
+  shoal_strlcpy(r->id, id, sizeof r->id);
+  r->percent = (int)pct;
+  const cJSON *stores = cJSON_GetObjectItemCaseSensitive(o, "stores");
+  if (!cJSON_IsArray(stores) || cJSON_GetArraySize(stores) > SHOAL_ROLLOUT_STORES_MAX)
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "policy envelope: rollout.stores must be an array of at most %d ids",
+                      SHOAL_ROLLOUT_STORES_MAX);
+  size_t n = (size_t)cJSON_GetArraySize(stores);
+  if (n && !(r->stores = calloc(n, sizeof *r->stores)))
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  const cJSON *st;
+  cJSON_ArrayForEach(st, stores) {
+    if (!cJSON_IsString(st) || !shoal_id_valid(st->valuestring))
+      return shoal_fail(diag, SHOAL_EINPUT, "policy envelope: rollout.stores holds a bad store id");
+    if (!(r->stores[r->nstores] = strdup(st->valuestring)))
+      return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    r->nstores++;
+  }
+  if (!(r->stable_doc = strdup(stable)))
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   return SHOAL_OK;
 }
 
@@ -50,6 +153,16 @@ shoal_err shoal_policy_envelope_sign(const struct shoal_privkey *key, const char
                                      int64_t version, const char *issued_at,
                                      const char *effective_at, const char *expires_at,
                                      const char *doc, char **out, shoal_diag *diag) {
+  return shoal_policy_envelope_sign_rollout(key, scope, version, issued_at, effective_at,
+                                            expires_at, doc, NULL, out, diag);
+}
+
+shoal_err shoal_policy_envelope_sign_rollout(const struct shoal_privkey *key, const char *scope,
+                                             int64_t version, const char *issued_at,
+                                             const char *effective_at, const char *expires_at,
+                                             const char *doc,
+                                             const struct shoal_policy_rollout *r, char **out,
+                                             shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   char *payload = NULL, *sig64 = NULL;
   cJSON *o = NULL;
@@ -68,8 +181,14 @@ shoal_err shoal_policy_envelope_sign(const struct shoal_privkey *key, const char
       (rc = parse_time_opt("effective_at", effective_at, &t, diag)) ||
       (rc = parse_time_opt("expires_at", expires_at, &t, diag)))
     return rc;
+  if (r && (!shoal_id_valid(r->id) || r->percent < 0 || r->percent > 100 || !r->stable_doc ||
+            r->nstores > SHOAL_ROLLOUT_STORES_MAX))
+    return shoal_fail(diag, SHOAL_EINPUT, "policy envelope: bad rollout");
+  for (size_t i = 0; r && i < r->nstores; i++)
+    if (!shoal_id_valid(r->stores[i]))
+      return shoal_fail(diag, SHOAL_EINPUT, "policy envelope: bad rollout store id");
   if ((rc = signed_payload(scope, version, issued_at, effective_at ? effective_at : "",
-                           expires_at ? expires_at : "", doc, &payload)) != SHOAL_OK)
+                           expires_at ? expires_at : "", doc, r, &payload)) != SHOAL_OK)
     return shoal_fail(diag, rc, "out of memory");
   unsigned char sig[SHOAL_SIG_MAX];
   size_t sig_len = 0;
@@ -85,7 +204,24 @@ shoal_err shoal_policy_envelope_sign(const struct shoal_privkey *key, const char
                      : cJSON_AddNullToObject(o, "effective_at")) ||
       !(expires_at ? cJSON_AddStringToObject(o, "expires_at", expires_at)
                    : cJSON_AddNullToObject(o, "expires_at")) ||
-      !cJSON_AddStringToObject(o, "doc", doc) || !cJSON_AddStringToObject(o, "sig", sig64)) {
+      !cJSON_AddStringToObject(o, "doc", doc)) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  if (r) {
+    cJSON *ro = cJSON_AddObjectToObject(o, "rollout");
+    cJSON *stores = ro ? cJSON_AddArrayToObject(ro, "stores") : NULL;
+    if (!stores || !cJSON_AddStringToObject(ro, "id", r->id) ||
+        !cJSON_AddNumberToObject(ro, "stable_version", (double)r->stable_version) ||
+        !cJSON_AddNumberToObject(ro, "percent", r->percent) ||
+        !cJSON_AddStringToObject(ro, "stable_doc", r->stable_doc)) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      goto cleanup;
+    }
+    for (size_t i = 0; i < r->nstores; i++)
+      cJSON_AddItemToArray(stores, cJSON_CreateString(r->stores[i]));
+  }
+  if (!cJSON_AddStringToObject(o, "sig", sig64)) {
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
   }
@@ -170,8 +306,14 @@ shoal_err shoal_policy_envelope_verify(const char *payload, size_t len,
                     scope, env.version);
     goto cleanup;
   }
+  const cJSON *ro = cJSON_GetObjectItemCaseSensitive(root, "rollout");
+  if (ro && !cJSON_IsNull(ro)) {
+    env.has_rollout = true;
+    if ((rc = rollout_parse(ro, &env.rollout, diag)) != SHOAL_OK)
+      goto cleanup;
+  }
   if ((rc = signed_payload(scope, env.version, env.issued_at, env.effective_at, env.expires_at, doc,
-                           &signed_text)) != SHOAL_OK) {
+                           env.has_rollout ? &env.rollout : NULL, &signed_text)) != SHOAL_OK) {
     rc = shoal_fail(diag, rc, "out of memory");
     goto cleanup;
   }
@@ -190,7 +332,9 @@ shoal_err shoal_policy_envelope_verify(const char *payload, size_t len,
     goto cleanup;
   }
   *out = env;
+  memset(&env, 0, sizeof env);
 cleanup:
+  shoal_policy_envelope_cleanup(&env);
   free(signed_text);
   cJSON_Delete(root);
   return rc;
@@ -201,6 +345,8 @@ void shoal_policy_envelope_cleanup(struct shoal_policy_envelope *env) {
     return;
   free(env->doc);
   env->doc = NULL;
+  shoal_policy_rollout_cleanup(&env->rollout);
+  env->has_rollout = false;
 }
 
 shoal_err shoal_policy_envelope_check(const struct shoal_policy_envelope *env, const char *region,

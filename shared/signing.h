@@ -16,6 +16,31 @@
 #define SHOAL_NO_TIME INT64_MIN /* an absent effective_at / expires_at */
 #define SHOAL_TRUST_KEYS_MAX 4
 
+/* A staged rollout's targeting (docs/protocol.md "Staged rollout"): the
+ * envelope's doc applies on devices of the listed stores and of stores
+ * whose bucket (shoal_rollout_bucket) is below percent; every other device
+ * takes stable_doc under the same version. Covered by the signature. */
+struct shoal_policy_rollout {
+  char id[SHOAL_ID_MAX + 1];
+  int64_t stable_version; /* the scope's stable version when the rollout began (0: none) */
+  int percent;            /* 0..100 */
+  char **stores;          /* heap array of heap ids */
+  size_t nstores;
+  char *stable_doc;       /* heap: the document for devices outside the stage */
+};
+
+#define SHOAL_ROLLOUT_STORES_MAX 4096 /* explicit stores in one envelope */
+
+/* The stable 0..99 bucket of a store id (FNV-1a 32 mod 100): a store in at
+ * 10% stays in at 50%. */
+int shoal_rollout_bucket(const char *store);
+
+/* True when store is targeted by r (listed, or bucket < percent). */
+bool shoal_rollout_targets(const struct shoal_policy_rollout *r, const char *store);
+
+/* Frees r's heap parts; NULL no-op. */
+void shoal_policy_rollout_cleanup(struct shoal_policy_rollout *r);
+
 struct shoal_policy_envelope {
   char scope[SHOAL_SCOPE_MAX];
   int64_t version;          /* >= 1 */
@@ -26,6 +51,8 @@ struct shoal_policy_envelope {
   int64_t effective_ms;     /* SHOAL_NO_TIME when null */
   int64_t expires_ms;       /* SHOAL_NO_TIME when null */
   char *doc;                /* heap: the policy document text, exactly as signed */
+  bool has_rollout;         /* the envelope carries "rollout" (then rollout is filled) */
+  struct shoal_policy_rollout rollout;
 };
 
 /* Builds and signs an envelope; *out is the JSON text (heap). effective_at
@@ -34,6 +61,17 @@ shoal_err shoal_policy_envelope_sign(const struct shoal_privkey *key, const char
                                      int64_t version, const char *issued_at,
                                      const char *effective_at, const char *expires_at,
                                      const char *doc, char **out, shoal_diag *diag);
+
+/* As shoal_policy_envelope_sign, for a rollout stage: the envelope also
+ * carries "rollout" (r), and the signed text gains the lines
+ * "rollout\n{id}\n{stable_version}\n{percent}\n{stores joined by ,}\n{hex sha256 of stable_doc}".
+ * r NULL is exactly shoal_policy_envelope_sign. */
+shoal_err shoal_policy_envelope_sign_rollout(const struct shoal_privkey *key, const char *scope,
+                                             int64_t version, const char *issued_at,
+                                             const char *effective_at, const char *expires_at,
+                                             const char *doc,
+                                             const struct shoal_policy_rollout *r, char **out,
+                                             shoal_diag *diag);
 
 /* Parses an envelope of at most SHOAL_POLICY_ENVELOPE_MAX_BYTES (refused
  * before parsing when larger) and verifies its signature against any of

@@ -41,12 +41,13 @@ def main():
         h.wait_until(lambda: h.port_open(port), 20, "store API")
         api = StoreApi(listen, TOKEN)
 
-        b = Browser(chromium)
+        b = Browser(env.path("chromium"), width=1100, height=900, chromium=chromium)
+        b.start()
         try:
-            b.open("http://%s/till" % listen)
+            b.goto("http://%s/till" % listen)
             b.wait("document.getElementById('token') && !document.getElementById('login').hidden",
                    what="the sign-in form")
-            b.type("#token", TOKEN)
+            b.type("#token", TOKEN, commit=False)
             b.click("#token-save")
             b.wait("document.body.dataset.ready === '1'", what="the till after sign-in")
             h.check(TOKEN not in b.eval("location.href"), "the token is not in the URL")
@@ -54,20 +55,20 @@ def main():
                     "the token is kept in sessionStorage")
 
             # Two milk teas by SKU (quantity typed), one cake by its barcode (Enter).
-            b.type("#scan", "MT-001")
-            b.type("#qty", "2")
+            b.type("#scan", "MT-001", commit=False)
+            b.type("#qty", "2", commit=False)
             b.click("#scan-add")
-            b.wait("document.querySelector('#lines tr[data-sku=\"MT-001\"]')", what="tea line")
-            b.type("#scan", "6900000000017")
-            b.press_enter()
-            b.wait("document.querySelector('#lines tr[data-sku=\"CK-001\"]')", what="cake line")
+            b.wait("!!document.querySelector('#lines tr[data-sku=\"MT-001\"]')", what="tea line")
+            b.type("#scan", "6900000000017", commit=False)
+            b.key("Enter", vk=13, text="\r")
+            b.wait("!!document.querySelector('#lines tr[data-sku=\"CK-001\"]')", what="cake line")
             # 2 x 2800 -10% = 5040, + 1800 = 6840
             b.wait("document.getElementById('total').textContent === '68.40'", what="quote 68.40")
             quote = api.post("/v1/quote", {"region": "cn-sw", "store": "cd-001", "lines": [{"sku": "MT-001", "qty": 2},
                                                      {"sku": "CK-001", "qty": 1}]})[1]
             h.check(quote["total"] == 6840, "the page shows the API's quote: %r" % quote["total"])
 
-            b.type("#tendered", "100.00")
+            b.type("#tendered", "100.00", commit=False)
             b.click("#pay")
             b.wait("document.getElementById('receipt-id').textContent !== ''", what="the receipt")
             h.check(b.eval("document.getElementById('change').textContent") == "31.60",
@@ -87,8 +88,8 @@ def main():
             # Return one milk tea of that sale (the page pre-fills the sale id).
             h.check(b.eval("document.getElementById('ret-sale').value") == sid,
                     "the return box holds the last sale")
-            b.type("#ret-sku", "MT-001")
-            b.type("#ret-qty", "1")
+            b.type("#ret-sku", "MT-001", commit=False)
+            b.type("#ret-qty", "1", commit=False)
             b.click("#ret-do")
             b.wait("document.getElementById('refund').dataset.fen", what="the refund")
             refund = int(b.eval("document.getElementById('refund').dataset.fen"))
@@ -99,7 +100,7 @@ def main():
             b.screenshot(os.path.join(build, "till.png"))
             h.log("screenshot saved to %s" % os.path.join(build, "till.png"))
         finally:
-            b.close()
+            b.stop()
 
 
 if __name__ == "__main__":

@@ -1,15 +1,30 @@
-"""Drives headless Chromium over the DevTools protocol with the Python
-stdlib only (--remote-debugging-pipe: NUL-separated JSON on fds 3 and 4):
-open a page, click elements with real mouse events, type with real key
-input, evaluate JavaScript, take screenshots."""
+"""cdp - drive headless Chromium over the DevTools protocol with the Python
+standard library only (a minimal RFC 6455 WebSocket client), for the
+dashboard's browser tests.
+
+    with cdp.Browser(workdir) as b:
+        b.goto("http://127.0.0.1:%d/" % port)
+        b.type("#login-token", "secret"); b.click("#login button[type=submit]")
+        b.wait("document.body.dataset.state === 'ready'", 20, "page ready")
+        b.screenshot(path)
+
+Input goes through Input.dispatchMouseEvent / Input.insertText at the
+element's on-screen position, as a user's would (a hidden or covered element
+cannot be clicked). JavaScript dialogs (confirm) are accepted. Exceptions
+thrown by the page are collected in .errors; the test decides. Every wait is
+bounded in time. Chromium listens on 127.0.0.1 only (port picked by itself).
+"""
 
 import base64
 import json
 import os
+import re
 import shutil
+import socket
+import struct
 import subprocess
-import tempfile
 import time
+import urllib.request
 
 
 def find_chromium():
@@ -17,122 +32,275 @@ def find_chromium():
         p = shutil.which(name)
         if p:
             return p
-    return "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
+    return None
 
 
-class Browser:
-    def __init__(self, chromium=None, width=1280, height=900):
-        self.profile = tempfile.mkdtemp(prefix="shoal-chromium-")
-        r_cmd, w_cmd = os.pipe()   # we write commands -> chromium fd 3
-        r_res, w_res = os.pipe()   # chromium fd 4 -> we read results
-        self.proc = subprocess.Popen(
-            [chromium or find_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu",
-             "--remote-debugging-pipe", "--no-first-run", "--user-data-dir=" + self.profile,
-             "--window-size=%d,%d" % (width, height), "about:blank"],
-            pass_fds=(3, 4), preexec_fn=lambda: (os.dup2(r_cmd, 3), os.dup2(w_res, 4)),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(r_cmd)
-        os.close(w_res)
-        self.w = os.fdopen(w_cmd, "wb", buffering=0)
-        self.r = os.fdopen(r_res, "rb", buffering=0)
-        self.buf = b""
-        self.next_id = 0
-        self.session = None
-
-    def _read_msg(self, deadline):
-        while b"\0" not in self.buf:
-            if time.time() > deadline:
-                raise AssertionError("chromium did not answer in time")
-            chunk = os.read(self.r.fileno(), 1 << 16)
+class _WebSocket:
+    def __init__(self, url, timeout=30):
+        m = re.match(r"ws://([^/:]+):(\d+)(/.*)", url)
+        self.sock = socket.create_connection((m.group(1), int(m.group(2))), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        req = ("GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+               % (m.group(3), m.group(1), m.group(2), key))
+        self.sock.sendall(req.encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(4096)
             if not chunk:
-                raise AssertionError("chromium closed the pipe")
+                raise ConnectionError("websocket handshake: connection closed")
+            head += chunk
+        status = head.split(b"\r\n", 1)[0]
+        if b" 101 " not in status:
+            raise ConnectionError("websocket handshake refused: %r" % status)
+        self.buf = head.split(b"\r\n\r\n", 1)[1]
+
+    def send(self, text):
+        data = text.encode()
+        hdr = bytearray([0x81])
+        n = len(data)
+        if n < 126:
+            hdr.append(0x80 | n)
+        elif n < 65536:
+            hdr.append(0x80 | 126)
+            hdr += struct.pack(">H", n)
+        else:
+            hdr.append(0x80 | 127)
+            hdr += struct.pack(">Q", n)
+        mask = os.urandom(4)
+        hdr += mask
+        self.sock.sendall(bytes(hdr) + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("websocket closed")
             self.buf += chunk
-        msg, self.buf = self.buf.split(b"\0", 1)
-        return json.loads(msg)
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
 
-    def send(self, method, params=None, session=True, timeout=30):
-        self.next_id += 1
-        m = {"id": self.next_id, "method": method, "params": params or {}}
-        if session and self.session:
-            m["sessionId"] = self.session
-        self.w.write(json.dumps(m).encode() + b"\0")
-        deadline = time.time() + timeout
+    def recv(self):
+        """One whole text message (continuation frames joined)."""
+        parts = []
         while True:
-            r = self._read_msg(deadline)
-            if r.get("id") == self.next_id:
-                if "error" in r:
-                    raise AssertionError("%s: %s" % (method, r["error"]))
-                return r.get("result", {})
-
-    def open(self, url):
-        t = self.send("Target.createTarget", {"url": "about:blank"}, session=False)
-        s = self.send("Target.attachToTarget", {"targetId": t["targetId"], "flatten": True},
-                      session=False)
-        self.session = s["sessionId"]
-        self.send("Page.enable")
-        self.send("Runtime.enable")
-        self.send("Page.navigate", {"url": url})
-
-    def eval(self, expr, timeout=30):
-        r = self.send("Runtime.evaluate", {"expression": expr, "awaitPromise": True,
-                                           "returnByValue": True}, timeout=timeout)
-        if "exceptionDetails" in r:
-            raise AssertionError("JS error in %r: %s" % (expr, r["exceptionDetails"]))
-        return r.get("result", {}).get("value")
-
-    def wait(self, expr, timeout=20, what=None):
-        end = time.time() + timeout
-        while time.time() < end:
-            try:
-                v = self.eval("!!(%s)" % expr)
-            except AssertionError:
-                v = None
-            if v:
-                return v
-            time.sleep(0.1)
-        raise AssertionError("page: %s not true within %ss" % (what or expr, timeout))
-
-    def click(self, selector):
-        """A real mouse click at the element's centre."""
-        box = self.eval("(() => { const e = document.querySelector(%s); e.scrollIntoView({block: "
-                        "'center'}); const r = e.getBoundingClientRect(); return [r.x + r.width/2, "
-                        "r.y + r.height/2]; })()" % json.dumps(selector))
-        for t in ("mousePressed", "mouseReleased"):
-            self.send("Input.dispatchMouseEvent", {"type": t, "x": box[0], "y": box[1],
-                                                   "button": "left", "clickCount": 1})
-
-    def type(self, selector, text, clear=True):
-        """Clicks into the field and types text key by key."""
-        self.click(selector)
-        if clear:
-            self.eval("document.querySelector(%s).select()" % json.dumps(selector))
-            self.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": "Backspace",
-                                                 "code": "Backspace", "windowsVirtualKeyCode": 8})
-            self.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": "Backspace",
-                                                 "code": "Backspace", "windowsVirtualKeyCode": 8})
-        for ch in text:
-            self.send("Input.dispatchKeyEvent", {"type": "keyDown", "text": ch, "key": ch})
-            self.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": ch})
-
-    def press_enter(self):
-        for t in ("keyDown", "keyUp"):
-            self.send("Input.dispatchKeyEvent", {"type": t, "key": "Enter", "code": "Enter",
-                                                 "windowsVirtualKeyCode": 13,
-                                                 **({"text": "\r"} if t == "keyDown" else {})})
-
-    def screenshot(self, path):
-        r = self.send("Page.captureScreenshot", {"format": "png"})
-        with open(path, "wb") as f:
-            f.write(base64.b64decode(r["data"]))
+            b0, b1 = self._read(2)
+            op, n = b0 & 0x0F, b1 & 0x7F
+            if n == 126:
+                n = struct.unpack(">H", self._read(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", self._read(8))[0]
+            payload = self._read(n)
+            if op == 0x8:
+                raise ConnectionError("websocket closed by the browser")
+            if op == 0x9:  # ping: answer, keep reading
+                continue
+            if op in (0x1, 0x0, 0x2):
+                parts.append(payload)
+                if b0 & 0x80:
+                    return b"".join(parts).decode()
 
     def close(self):
         try:
-            self.send("Browser.close", session=False, timeout=5)
-        except (AssertionError, OSError):
+            self.sock.close()
+        except OSError:
             pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+class Browser:
+    def __init__(self, workdir, width=1280, height=900, chromium=None):
+        self.chromium = chromium or find_chromium()
+        if not self.chromium:
+            raise AssertionError("chromium not installed (scripts/deps.sh installs it)")
+        self.workdir = workdir
+        self.width, self.height = width, height
+        self.errors = []    # exceptions thrown in the page
+        self.console = []   # console messages (type, text)
+        self.dialogs = []   # messages of dialogs accepted
+        self._id = 0
+        self.proc = None
+        self.ws = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def start(self):
+        os.makedirs(self.workdir, exist_ok=True)
+        self.log_path = os.path.join(self.workdir, "chromium.log")
+        log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [self.chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+             "--disable-features=Translate,MediaRouter", "--remote-debugging-address=127.0.0.1",
+             "--remote-debugging-port=0", "--user-data-dir=" + os.path.join(self.workdir, "profile"),
+             "--window-size=%d,%d" % (self.width, self.height), "about:blank"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        port_file = os.path.join(self.workdir, "profile", "DevToolsActivePort")
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("chromium exited: " + open(self.log_path).read()[-2000:])
+            if os.path.exists(port_file):
+                lines = open(port_file).read().split("\n")
+                if len(lines) >= 2 and lines[0].strip():
+                    break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("chromium did not open its DevTools port in 30 s")
+        port = int(lines[0])
+        pages = []
+        deadline = time.time() + 15
+        while time.time() < deadline and not pages:
+            with urllib.request.urlopen("http://127.0.0.1:%d/json/list" % port, timeout=5) as r:
+                pages = [t for t in json.loads(r.read()) if t.get("type") == "page"]
+            if not pages:
+                time.sleep(0.1)
+        if not pages:
+            raise AssertionError("chromium has no page target")
+        self.ws = _WebSocket(pages[0]["webSocketDebuggerUrl"])
+        for domain in ("Page", "Runtime", "Log"):
+            self.send(domain + ".enable")
+        self.viewport(self.width, self.height)
+
+    def stop(self):
+        if self.ws:
+            self.ws.close()
+            self.ws = None
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    # --- protocol
+    def _event(self, msg):
+        m, p = msg.get("method"), msg.get("params", {})
+        if m == "Page.javascriptDialogOpening":
+            self.dialogs.append(p.get("message"))
+            self._id += 1
+            self.ws.send(json.dumps({"id": self._id, "method": "Page.handleJavaScriptDialog",
+                                     "params": {"accept": True}}))
+        elif m == "Runtime.exceptionThrown":
+            d = p.get("exceptionDetails", {})
+            self.errors.append((d.get("exception") or {}).get("description") or d.get("text"))
+        elif m == "Runtime.consoleAPICalled":
+            self.console.append((p.get("type"), " ".join(str(a.get("value", a.get("description", "")))
+                                                         for a in p.get("args", []))))
+        elif m == "Log.entryAdded":
+            e = p.get("entry", {})
+            self.console.append((e.get("level"), e.get("text", "") + " " + e.get("url", "")))
+
+    def send(self, method, timeout=60, **params):
+        self._id += 1
+        my = self._id
+        self.ws.send(json.dumps({"id": my, "method": method, "params": params}))
+        self.ws.sock.settimeout(timeout)
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == my:
+                if "error" in msg:
+                    raise AssertionError("%s: %s" % (method, msg["error"]))
+                return msg.get("result", {})
+            if "method" in msg:
+                self._event(msg)
+
+    def eval(self, expr, timeout=60):
+        """Value of a JS expression (awaited if a promise)."""
+        r = self.send("Runtime.evaluate", timeout=timeout, expression=expr, awaitPromise=True,
+                      returnByValue=True, userGesture=True)
+        if "exceptionDetails" in r:
+            d = r["exceptionDetails"]
+            raise AssertionError("page JS failed: %s (%s)" % (
+                (d.get("exception") or {}).get("description") or d.get("text"), expr[:200]))
+        return r.get("result", {}).get("value")
+
+    def wait(self, expr, timeout=20, what=None, interval=0.1):
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            try:
+                last = self.eval(expr)
+                if last:
+                    return last
+            except AssertionError as e:
+                last = e
+            time.sleep(interval)
+        raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what or expr, last))
+
+    # --- user actions
+    def goto(self, url):
+        self.send("Page.navigate", url=url)
+
+    def viewport(self, width, height, mobile=False):
+        self.width, self.height = width, height
+        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                  deviceScaleFactor=1, mobile=mobile)
+
+    def _center(self, selector):
+        sel = json.dumps(selector)
+        js = ("(() => { const e = document.querySelector(%s); if (!e) return null;"
+              " e.scrollIntoView({block: 'center', inline: 'center'});"
+              " const r = e.getBoundingClientRect(); if (!r.width || !r.height) return null;"
+              " const x = r.left + r.width / 2, y = r.top + r.height / 2;"
+              " const top = document.elementFromPoint(x, y);"
+              " if (!top || (top !== e && !e.contains(top) && !top.contains(e) && top.closest('label') !== e.closest('label'))) return 'covered';"
+              " return [x, y]; })()" % sel)
+        return self.wait(js + " || null", 15, "clickable " + selector)
+
+    def click(self, selector):
+        pos = self._center(selector)
+        if pos == "covered":
+            raise AssertionError("%s is covered by another element" % selector)
+        x, y = pos
+        self.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+        self.send("Input.dispatchMouseEvent", type="mousePressed", x=x, y=y, button="left", clickCount=1)
+        self.send("Input.dispatchMouseEvent", type="mouseReleased", x=x, y=y, button="left", clickCount=1)
+
+    def key(self, key, code=None, vk=0, text=None):
+        base = {"key": key, "code": code or key, "windowsVirtualKeyCode": vk}
+        self.send("Input.dispatchKeyEvent", type="keyDown", text=text, **base) if text else \
+            self.send("Input.dispatchKeyEvent", type="rawKeyDown", **base)
+        self.send("Input.dispatchKeyEvent", type="keyUp", **base)
+
+    def type(self, selector, text, clear=True, commit=True):
+        """Clicks the field, replaces its text by typing, then leaves it
+        (Tab), so its change event fires as for a user."""
+        self.click(selector)
+        if clear:
+            self.eval("(() => { const e = document.activeElement; if (e && e.select) e.select(); })()")
+            self.key("Backspace", vk=8)
+        self.send("Input.insertText", text=text)
+        if commit:
+            self.key("Tab", vk=9)
+
+    def select(self, selector, value):
+        """Chooses an option of a <select> (as a user's pick: change fires)."""
+        ok = self.eval("(() => { const e = document.querySelector(%s); if (!e) return false;"
+                       " e.focus(); e.value = %s; e.dispatchEvent(new Event('input', {bubbles: true}));"
+                       " e.dispatchEvent(new Event('change', {bubbles: true})); return e.value === %s; })()"
+                       % (json.dumps(selector), json.dumps(value), json.dumps(value)))
+        if not ok:
+            raise AssertionError("no option %r in %s" % (value, selector))
+
+    def text(self, selector):
+        return self.eval("(() => { const e = document.querySelector(%s); return e ? e.innerText : null; })()"
+                         % json.dumps(selector))
+
+    def screenshot(self, path, full=True):
+        params = {"format": "png"}
+        if full:
+            h = self.eval("Math.ceil(Math.max(document.documentElement.scrollHeight, document.body.scrollHeight))") or self.height
+            params["clip"] = {"x": 0, "y": 0, "width": self.width, "height": min(int(h), 6000), "scale": 1}
+            params["captureBeyondViewport"] = True
+        data = self.send("Page.captureScreenshot", **params)["data"]
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(data))
+        return path

@@ -274,6 +274,92 @@ static void test_agent_sync_hello_is_an_event(void **state) {
                    1);
 }
 
+/* A rollout stage envelope (docs/protocol.md): stable document at 1200,
+ * new at 990, targeting the listed stores and percent. */
+static char *sign_rollout(struct shoal_privkey *key, int64_t version, const char *store,
+                          int percent) {
+  char doc[512], stable[512];
+  snprintf(doc, sizeof doc, DOC_V, "region/cn-sw", 990);
+  snprintf(stable, sizeof stable, DOC_V, "region/cn-sw", 1200);
+  char *stores[1] = {(char *)store};
+  struct shoal_policy_rollout r = {.stable_version = 1, .percent = percent, .stores = stores,
+                                   .nstores = store ? 1 : 0, .stable_doc = stable};
+  strcpy(r.id, "ro-1");
+  char *out = NULL;
+  shoal_diag d = {{0}};
+  assert_int_equal(shoal_policy_envelope_sign_rollout(key, "region/cn-sw", version,
+                                                      "2026-11-01T00:00:00Z", NULL, NULL, doc, &r,
+                                                      &out, &d),
+                   SHOAL_OK);
+  return out;
+}
+
+static int64_t price_held(void) {
+  return count("SELECT CAST(substr(doc, instr(doc, '\"price\":') + 8, 4) AS INTEGER) FROM policies "
+               "WHERE scope = 'region/cn-sw' ORDER BY version DESC LIMIT 1");
+}
+
+/* Proves: a targeted store takes the new document, an untargeted one the
+ * stable document under the same version; an abort (a newer plain version)
+ * is accepted, not a rollback; the rollout fields are signed (tampering
+ * with stores, percent or the stable document, or stripping the object,
+ * is a bad signature); the percent bucket is stable. */
+static void test_agent_sync_rollout_envelope(void **state) {
+  (void)state;
+  /* chengdu-001 listed: new document. */
+  assert_int_equal(deliver("region/cn-sw", sign_rollout(hq, 2, "chengdu-001", 0)),
+                   AGENT_POLICY_ACCEPTED);
+  assert_int_equal(held("region/cn-sw"), 2);
+  assert_int_equal(price_held(), 990);
+  /* Next stage lists another store only and 0%: this device takes the
+   * stable document under v3. */
+  assert_int_equal(deliver("region/cn-sw", sign_rollout(hq, 3, "xian-002", 0)),
+                   AGENT_POLICY_ACCEPTED);
+  assert_int_equal(held("region/cn-sw"), 3);
+  assert_int_equal(price_held(), 1200);
+  /* 100%: everyone. */
+  assert_int_equal(deliver("region/cn-sw", sign_rollout(hq, 4, NULL, 100)), AGENT_POLICY_ACCEPTED);
+  assert_int_equal(price_held(), 990);
+  /* Abort: the stable document as plain v5, accepted (no rollback). */
+  assert_int_equal(deliver("region/cn-sw", sign(hq, "region/cn-sw", 5, 1200, NULL, NULL)),
+                   AGENT_POLICY_ACCEPTED);
+  assert_int_equal(price_held(), 1200);
+  assert_int_equal(count("SELECT COUNT(*) FROM policy_rejections"), 0);
+  /* Tampering with any rollout field, or stripping it, breaks the signature. */
+  static const char *const swaps[][2] = {
+      {"\"xian-002\"", "\"chengdu-001\""},
+      {"\"percent\":0", "\"percent\":100"},
+      {"\\\"price\\\":1200", "\\\"price\\\":1"},
+  };
+  for (size_t i = 0; i < sizeof swaps / sizeof swaps[0]; i++) {
+    char *env = sign_rollout(hq, 6, "xian-002", 0);
+    char *at = strstr(env, swaps[i][0]);
+    assert_non_null(at);
+    size_t n = strlen(env) + 64;
+    char *t = malloc(n);
+    snprintf(t, n, "%.*s%s%s", (int)(at - env), env, swaps[i][1], at + strlen(swaps[i][0]));
+    free(env);
+    assert_int_equal(deliver("region/cn-sw", t), AGENT_POLICY_REJECTED);
+  }
+  char *env = sign_rollout(hq, 6, "xian-002", 0);
+  char *ro = strstr(env, ",\"rollout\":");
+  char *sig = strstr(env, ",\"sig\":");
+  assert_true(ro && sig && ro < sig);
+  memmove(ro, sig, strlen(sig) + 1);
+  assert_int_equal(deliver("region/cn-sw", env), AGENT_POLICY_REJECTED);
+  assert_int_equal(held("region/cn-sw"), 5);
+  assert_int_equal(count("SELECT COUNT(*) FROM policy_rejections"), 4);
+  /* Stable buckets: the same store always lands in the same bucket, and a
+   * store in at p% stays in at any larger percent. */
+  int b = shoal_rollout_bucket("chengdu-001");
+  assert_true(b >= 0 && b < 100);
+  assert_int_equal(shoal_rollout_bucket("chengdu-001"), b);
+  struct shoal_policy_rollout r = {.percent = b + 1};
+  assert_true(shoal_rollout_targets(&r, "chengdu-001"));
+  r.percent = b;
+  assert_false(shoal_rollout_targets(&r, "chengdu-001"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_agent_sync_accepts_and_strips, open_device,
@@ -286,6 +372,7 @@ int main(void) {
                                       close_device),
       cmocka_unit_test_setup_teardown(test_agent_sync_acks_delete_covered_rows, open_device,
                                       close_device),
+      cmocka_unit_test_setup_teardown(test_agent_sync_rollout_envelope, open_device, close_device),
       cmocka_unit_test_setup_teardown(test_agent_sync_hello_is_an_event, open_device,
                                       close_device),
   };

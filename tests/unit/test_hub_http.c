@@ -230,17 +230,58 @@ static void test_hub_http_public_routes_need_no_token(void **state) {
   assert_non_null(strstr(r.body, "shoal_webhook_queue_depth 0\n"));
   assert_non_null(strstr(r.body, "shoal_webhook_failures_total 0\n"));
   resp_free(&r);
-  /* The dashboard needs the token too (SPEC 10): none -> 401; ?token= or the header -> page. */
+  /* The dashboard's files hold no data and load without a token (SPEC 14:
+   * the token is typed into the page, never put in a URL); the API behind
+   * it needs the token and never takes one from the query string. */
+  r = get("/api/v1/devices", NULL);
+  assert_int_equal(r.status, 401);
+  resp_free(&r);
   r = get("/", NULL);
-  assert_int_equal(r.status, 401);
-  resp_free(&r);
-  r = get("/?token=wrong", NULL);
-  assert_int_equal(r.status, 401);
-  resp_free(&r);
-  r = get("/?token=" TOKEN, NULL);
   assert_int_equal(r.status, 200);
   assert_non_null(strstr(r.ctype, "text/html"));
   assert_non_null(strstr(r.body, "<html"));
+  resp_free(&r);
+  r = get("/app.js", NULL);
+  assert_int_equal(r.status, 200);
+  assert_non_null(strstr(r.ctype, "text/javascript"));
+  resp_free(&r);
+  r = get("/vendor/chart.umd.min.js", NULL);
+  assert_int_equal(r.status, 200);
+  assert_non_null(strstr(r.body, "Chart.js"));
+  resp_free(&r);
+  r = get("/../hub.json", NULL);
+  assert_int_equal(r.status, 404);
+  resp_free(&r);
+  r = get("/nothing.js", NULL);
+  assert_int_equal(r.status, 404);
+  resp_free(&r);
+  r = get("/api/v1/devices?token=" TOKEN, NULL);
+  assert_int_equal(r.status, 401);
+  resp_free(&r);
+}
+
+/* GET /api/v1/me names the token's user and role (the dashboard shows it);
+ * GET /api/v1/forms/submissions answers a JSON array; both need a token. */
+static void test_hub_http_me_and_submissions(void **state) {
+  (void)state;
+  struct resp r = get("/api/v1/me", NULL);
+  assert_int_equal(r.status, 401);
+  resp_free(&r);
+  r = get("/api/v1/me", TOKEN);
+  assert_int_equal(r.status, 200);
+  cJSON *j = json_of(&r);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "role")), "admin");
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "name")), "admin");
+  cJSON_Delete(j);
+  resp_free(&r);
+  r = get("/api/v1/forms/submissions?form=fault&from=2026-01-01", TOKEN);
+  assert_int_equal(r.status, 200);
+  j = json_of(&r);
+  assert_true(cJSON_IsArray(j));
+  cJSON_Delete(j);
+  resp_free(&r);
+  r = get("/api/v1/forms/submissions?from=nonsense", TOKEN);
+  assert_json_error(&r, 400);
   resp_free(&r);
 }
 
@@ -289,7 +330,7 @@ static void test_hub_http_unknown_route_is_404(void **state) {
   struct resp r = get("/api/v1/nothing", TOKEN);
   assert_json_error(&r, 404);
   resp_free(&r);
-  r = get("/api/v1/policies", TOKEN); /* wrong method */
+  r = request("DELETE", "/api/v1/policies", TOKEN, NULL, 0, NULL); /* wrong method */
   assert_json_error(&r, 404);
   resp_free(&r);
   r = get("/api/v1/reports/sales?by=planet", TOKEN);
@@ -671,6 +712,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hub_http_public_routes_need_no_token),
       cmocka_unit_test(test_hub_http_binds_exactly_the_listen_address),
+      cmocka_unit_test(test_hub_http_me_and_submissions),
       cmocka_unit_test(test_hub_http_api_needs_the_token),
       cmocka_unit_test(test_hub_http_unknown_route_is_404),
       cmocka_unit_test(test_hub_http_oversized_body_is_413),

@@ -1,0 +1,67 @@
+/* hub_rollout.h - staged rollouts of a policy version (SPEC 14; the wire is
+ * in docs/protocol.md "Staged rollout").
+ *
+ * A rollout publishes one signed version per stage reached. Each stage
+ * version's envelope carries "rollout" {id, stable_version, percent,
+ * stores, stable_doc}: devices of targeted stores apply the new document,
+ * the others take the stable document under the same version. Versions
+ * only grow: advancing past the last stage publishes the new document as a
+ * plain version (the scope's new stable version), and an abort publishes
+ * the stable document as a plain newer version, so no agent ever sees a
+ * lower version (no rollback alarm), every byte is signed, and a device
+ * that connects mid-rollout gets the retained newest envelope and lands
+ * in the right state for its store.
+ *
+ * Stages are cumulative: stage k targets the union of the stores lists of
+ * stages 1..k and the largest percent among them (stores whose
+ * shoal_rollout_bucket is below it). */
+#ifndef HUB_ROLLOUT_H
+#define HUB_ROLLOUT_H
+
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "shoal_limits.h"
+
+#define HUB_ROLLOUT_STAGES_MAX 20
+#define HUB_ROLLOUT_LIST_MAX   200
+
+/* Copies into id_out (SHOAL_ID_MAX + 1 bytes) the id of the running or
+ * paused rollout of scope, or "" when there is none. */
+shoal_err hub_rollout_active(sqlite3 *db, const char *scope, char *id_out, shoal_diag *diag);
+
+/* Creates a rollout from a request object {"scope", "doc", "stages",
+ * "gate"?, "id"?} and publishes its first stage (records the version; the
+ * running hub sends it). by is the user. *out: the rollout as
+ * hub_rollout_get shows it. SHOAL_EINPUT naming the problem; SHOAL_ESTATE
+ * when the scope already has a rollout in progress or a scheduled version. */
+shoal_err hub_rollout_create(sqlite3 *db, const struct shoal_hub_config *cfg, const cJSON *req,
+                             const char *by, int64_t now_ms, cJSON **out, shoal_diag *diag);
+
+/* "advance", "pause" or "abort" (SPEC 14). SHOAL_ENOTFOUND for an unknown
+ * id, SHOAL_ESTATE when the rollout has ended. *out as hub_rollout_get. */
+shoal_err hub_rollout_act(sqlite3 *db, const struct shoal_hub_config *cfg, const char *id,
+                          const char *verb, const char *by, int64_t now_ms, cJSON **out,
+                          shoal_diag *diag);
+
+/* {"id", "scope", "state", "stage", "stages": [{stores|percent, "version",
+ * "targeted", "applied"}], "targeted", "applied" (current stage),
+ * "stable_version", "final_version", "gate", "created_at", "created_by",
+ * "stage_since"}. Counts come from the versions devices report in hello. */
+shoal_err hub_rollout_get(sqlite3 *db, const char *id, cJSON **out, shoal_diag *diag);
+
+/* Every rollout, newest first (at most HUB_ROLLOUT_LIST_MAX), as hub_rollout_get. */
+shoal_err hub_rollout_list(sqlite3 *db, cJSON **out, shoal_diag *diag);
+
+/* The periodic duty of `shoal-hub run`: advances each running rollout
+ * whose gate holds (share of targeted devices reporting the stage's
+ * version >= min_applied, and wait_s passed since the stage began). */
+shoal_err hub_rollouts_tick(sqlite3 *db, const struct shoal_hub_config *cfg,
+                            const struct shoal_logger *log, int64_t now_ms, shoal_diag *diag);
+
+#endif
