@@ -64,12 +64,17 @@ for p in agent hub; do
     fail "shoal-$p not installed"
   "$R/usr/bin/shoal-$p" --help >/dev/null || fail "installed shoal-$p does not run"
 done
+# The example basket is a till's sale (its time comes from the device clock);
+# `price` quotes a basket at a stated time, so the check adds one.
+python3 -c 'import json,sys; b=json.load(open(sys.argv[1])); b["at"]="2026-07-04T15:00:00+08:00"; b.pop("payments",None); b.pop("cashier",None); json.dump(b,open(sys.argv[2],"w"))' \
+  "$R/usr/share/shoal-hub/examples/basket-chengdu.json" "$TMP/basket.json" ||
+  fail "installed example basket is not JSON"
 "$R/usr/bin/shoal-agent" price --policy "$R/usr/share/shoal-hub/examples/global.json" \
-  --basket "$R/usr/share/shoal-hub/examples/basket-chengdu.json" >/dev/null 2>&1 ||
-  "$R/usr/bin/shoal-agent" price --policy "$R/usr/share/shoal-hub/examples/global.json" \
   --policy "$R/usr/share/shoal-hub/examples/region-cn-sw.json" \
-  --basket "$R/usr/share/shoal-hub/examples/basket-chengdu.json" >/dev/null ||
+  --basket "$TMP/basket.json" >"$TMP/quote.json" ||
   fail "installed shoal-agent cannot price the installed example basket"
+grep -q '"total":4380' "$TMP/quote.json" ||
+  fail "installed shoal-agent priced the example basket wrongly: $(cat "$TMP/quote.json")"
 "${DPKG[@]}" -r shoal-agent shoal-hub >/dev/null || fail "dpkg -r"
 [ ! -e "$R/usr/bin/shoal-agent" ] && [ ! -e "$R/usr/bin/shoal-hub" ] || fail "dpkg -r left binaries"
 echo "ok   dpkg -i into a scratch root: installed, binaries run and price the example, dpkg -r clean"

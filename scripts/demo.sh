@@ -3,9 +3,14 @@
 # Installs what it needs, builds, starts a Mosquitto broker on a free
 # loopback port, a hub and three store devices in two regions (a POS in
 # Chengdu, cn-sw; a POS in Shanghai, cn-east; a handheld scanner in Chengdu),
-# publishes the tea chain's catalog and a Chengdu price change from
-# hub/examples/, sells, cuts the broker, sells offline, restores it, and
-# shows every sale at the hub exactly once. Stops everything it started;
+# publishes the tea chain's catalog from hub/examples/. The Chengdu till
+# works as a till vendor's app would: over the agent's store API (quote,
+# sale with payment and change, a return). HQ's pricing manager lowers the
+# Chengdu milk tea price through the dashboard in headless Chromium
+# (scripts/demo_hq.py: price map, preview, publish). Then it sells, cuts the
+# broker, sells offline, restores it, and shows every sale and return at the
+# hub exactly once. SHOAL_DEMO_STAY=1 leaves everything running at the end
+# (dashboard and till page URLs printed) until Ctrl-C. Stops everything it started;
 # every wait is bounded; exits non-zero if any part of the story fails.
 # SHOAL_DEMO_KEEP=1 keeps the work folder (logs, databases) for a look.
 set -euo pipefail
@@ -16,6 +21,7 @@ bash scripts/deps.sh
 echo "== building (Release)"
 cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-demo -j "${JOBS:-2}" --target shoal-agent shoal-hub >/dev/null
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 AGENT=$ROOT/build-demo/agent/shoal-agent
 HUB=$ROOT/build-demo/hub/shoal-hub
 EX=$ROOT/hub/examples
@@ -72,8 +78,14 @@ start_broker
 
 echo "== hub: policy key pair, then shoal-hub run"
 "$HUB" keygen --out "$WORK/keys" >/dev/null
+HTTP_PORT=$(free_port)
+HUB_URL=http://127.0.0.1:$HTTP_PORT
+head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$WORK/admin.token"
+head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$WORK/manager.token"
 cat >"$WORK/hub.json" <<EOF
-{"db": "hub.db", "mqtt": {"host": "127.0.0.1", "port": $PORT}, "signing_key": "keys/policy-key.pem"}
+{"db": "hub.db", "mqtt": {"host": "127.0.0.1", "port": $PORT}, "signing_key": "keys/policy-key.pem",
+ "http": {"listen": "127.0.0.1:$HTTP_PORT", "token_file": "admin.token"},
+ "users": [{"name": "li.manager", "token_file": "manager.token", "role": "operator"}]}
 EOF
 "$HUB" run -c "$WORK/hub.json" >"$WORK/hub.log" 2>&1 &
 PIDS+=($!)
@@ -86,10 +98,14 @@ DEVICES=("pos-cd-1 chengdu-001 cn-sw pos-terminal"
 echo "== agents: Chengdu POS, Shanghai POS, Chengdu handheld"
 for d in "${DEVICES[@]}"; do
   read -r dev store region prof <<<"$d"
+  api_port=$(free_port)
+  echo "127.0.0.1:$api_port" >"$WORK/$dev.api"
+  head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$WORK/$dev.token"
   cat >"$WORK/$dev.json" <<EOF
 {"device": "$dev", "store": "$store", "region": "$region",
  "profile": "$ROOT/firmware-profiles/$prof.json", "db": "$dev.db",
- "mqtt": {"host": "127.0.0.1", "port": $PORT}, "trust": {"policy_pub": "keys/policy-pub.pem"}}
+ "mqtt": {"host": "127.0.0.1", "port": $PORT}, "trust": {"policy_pub": "keys/policy-pub.pem"},
+ "local_api": {"listen": "127.0.0.1:$api_port", "token_file": "$dev.token"}}
 EOF
   "$AGENT" run -c "$WORK/$dev.json" >"$WORK/$dev.log" 2>&1 &
   PIDS+=($!)
@@ -124,6 +140,55 @@ sell() {  # sell DEVICE BASKET
   printf '   %-10s sale %s\n' "$1" "$(jq_ "$out" "'%s at %s: total %d, VAT %d, paid %s, change %d' % (j['id'], j['at'], j['total'], j['tax_total'], '+'.join('%s %d' % (p['method'], p['amount']) for p in j['payments']), j['change'])")"
 }
 
+# The Chengdu till talks to its agent over the store API (docs/store-api.md),
+# as a till vendor's app does: bearer token, JSON, one request per action.
+# api DEVICE METHOD PATH [BODY]: prints the answer; fails on an HTTP error.
+api() {
+  python3 - "$(cat "$WORK/$1.api")" "$(cat "$WORK/$1.token")" "$2" "$3" "${4:-}" <<'PY'
+import http.client, sys
+addr, token, method, path, body = sys.argv[1:]
+host, port = addr.rsplit(":", 1)
+c = http.client.HTTPConnection(host, int(port), timeout=20)
+c.request(method, path, body=body.encode() or None,
+          headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+r = c.getresponse()
+text = r.read().decode()
+if r.status >= 300:
+    sys.exit("HTTP %d %s %s: %s" % (r.status, method, path, text))
+print(text)
+PY
+}
+TILL_SEQ=0
+declare -A RETURNS=()
+till_sell() {  # till_sell DEVICE BASKET: quote, then the sale paid as the basket says
+  local body quote out replay
+  TILL_SEQ=$((TILL_SEQ + 1))
+  body=$(python3 -c 'import json,sys; b=json.load(open(sys.argv[1])); b["request_id"]=sys.argv[2]; print(json.dumps(b))' \
+    "$2" "till-$1-$TILL_SEQ")
+  quote=$(api "$1" POST /v1/quote "$(jq_ "$body" "json.dumps({k: v for k, v in j.items() if k not in ('request_id', 'payments', 'cashier')})")") ||
+    fail "quote on $1's store API"
+  out=$(api "$1" POST /v1/sales "$body") || fail "sale on $1's store API"
+  COUNT[$1]=$((${COUNT[$1]:-0} + 1))
+  TOTAL[$1]=$((${TOTAL[$1]:-0} + $(jq_ "$out" "j['total']")))
+  LAST_SALE=$(jq_ "$out" "j['id']")
+  printf '   %-10s till: quote %s, sale %s\n' "$1" "$(jq_ "$quote" "j['total']")" \
+    "$(jq_ "$out" "'%s total %d (VAT %d), paid %s, change %d' % (j['id'], j['total'], j['tax_total'], '+'.join('%s %d' % (p['method'], p['amount']) for p in j['payments']), j['change'])")"
+  if [ "$TILL_SEQ" = 1 ]; then
+    # A till that lost the answer sends the same request again: same receipt, no second sale.
+    replay=$(api "$1" POST /v1/sales "$body") || fail "replayed sale on $1"
+    [ "$(jq_ "$replay" "j['id']")" = "$LAST_SALE" ] || fail "a replayed request_id made a second sale"
+    echo "              the same request_id again answers the same receipt $LAST_SALE (no second sale)"
+  fi
+}
+till_return() {  # till_return DEVICE SALE SKU: one unit back, refunded exactly
+  local out
+  out=$(api "$1" POST /v1/returns "{\"request_id\": \"ret-$2-$3\", \"sale\": \"$2\", \"lines\": [{\"sku\": \"$3\", \"qty\": 1}], \"reason\": \"spilled\"}") ||
+    fail "return on $1's store API"
+  RETURNS[$1]=$((${RETURNS[$1]:-0} + $(jq_ "$out" "j['refund']")))
+  printf '   %-10s till: return %s of one %s from %s, refund %s\n' "$1" "$(jq_ "$out" "j['id']")" "$3" "$2" \
+    "$(jq_ "$out" "'+'.join('%s %d' % (r['method'], r['amount']) for r in j['refunds'])")"
+}
+
 # quote DEVICE BASKET: the basket's total from the device's cache, if this
 # build has the pricing engine.
 quote() {
@@ -133,22 +198,22 @@ quote() {
   fi
 }
 
-echo "== selling online"
-quote pos-cd-1 "$EX/basket-chengdu.json"
-sell pos-cd-1 "$EX/basket-chengdu.json"
+echo "== selling online (Chengdu: the till over the store API; Shanghai: the one-shot CLI)"
+till_sell pos-cd-1 "$EX/basket-chengdu.json"
 sell pos-sh-1 "$EX/basket-shanghai.json"
-sell pos-cd-1 "$EX/basket-chengdu.json"
+till_sell pos-cd-1 "$EX/basket-chengdu.json"
+till_return pos-cd-1 "$LAST_SALE" TEA-MILK-L
 
-echo "== HQ lowers the Chengdu milk tea price (region/cn-sw v2)"
-printf '   %s\n' "$("$HUB" publish -c "$WORK/hub.json" --policy "$EX/region-cn-sw-price-change.json" 2>>"$WORK/publish.log")"
+echo "== HQ's pricing manager lowers the Chengdu milk tea price in the dashboard ($HUB_URL/)"
+python3 "$ROOT/scripts/demo_hq.py" "$HUB_URL" "$(cat "$WORK/manager.token")" TEA-MILK-L region/cn-sw 15.00 \
+  'cn-sw|chengdu-001' "$ROOT/build-demo" || fail "HQ's dashboard session"
 wait_for 20 "the price change in Chengdu" has_version pos-cd-1 region/cn-sw 2
 wait_for 20 "the price change on the handheld" has_version scan-cd-1 region/cn-sw 2
 sleep 0.5
 [ "$(jq_ "$(status pos-sh-1)" "'region/cn-sw' in j['policies']")" = False ] ||
   fail "the Chengdu price change reached Shanghai"
 echo "   reached pos-cd-1 and scan-cd-1 (cn-sw); pos-sh-1 (cn-east) never saw it"
-quote pos-cd-1 "$EX/basket-chengdu.json"
-sell pos-cd-1 "$EX/basket-chengdu.json"
+till_sell pos-cd-1 "$EX/basket-chengdu.json"
 
 echo "== cutting the broker (Mosquitto stopped; its in-memory queues are gone)"
 kill -TERM "$BROKER"
@@ -158,9 +223,10 @@ for d in pos-cd-1 pos-sh-1; do
 done
 echo "== selling offline"
 for _ in 1 2 3; do
-  sell pos-cd-1 "$EX/basket-chengdu.json"
+  till_sell pos-cd-1 "$EX/basket-chengdu.json"
   sell pos-sh-1 "$EX/basket-shanghai.json"
 done
+till_return pos-cd-1 "$LAST_SALE" TOP-PEARL
 for d in pos-cd-1 pos-sh-1; do
   echo "   $d outbox while offline: $(jq_ "$(status $d)" "j['outbox_pending']") events"
 done
@@ -188,10 +254,10 @@ echo "== sales at the hub (shoal-hub report sales)"
 REPORT=$("$HUB" report sales -c "$WORK/hub.json")
 ok=1
 for dev in pos-cd-1 pos-sh-1; do
-  got=$(jq_ "$REPORT" "[ (r['count'], r['total']) for r in j if r['device'] == '$dev' ]")
-  want="[(${COUNT[$dev]}, ${TOTAL[$dev]})]"
+  got=$(jq_ "$REPORT" "[ (r['count'], r['total'], r['returns']) for r in j if r['device'] == '$dev' ]")
+  want="[(${COUNT[$dev]}, ${TOTAL[$dev]}, ${RETURNS[$dev]:-0})]"
   mark=ok; [ "$got" = "$want" ] || { mark=MISMATCH; ok=0; }
-  printf '   %-10s hub count/total %-14s made %-14s %s\n' "$dev" "$got" "$want" "$mark"
+  printf '   %-10s hub count/total/returns %-20s made %-20s %s\n' "$dev" "$got" "$want" "$mark"
 done
 echo "   raw: $REPORT"
 echo
@@ -208,4 +274,12 @@ dups=$(python3 -c "import sqlite3; print(sqlite3.connect('$WORK/hub.db').execute
 [ "$dups" = 0 ] || { ok=0; echo "   $dups receipts stored twice"; }
 [ $ok = 1 ] || fail "the hub's sales differ from the sales made"
 echo
-echo "demo: OK - every sale, online and offline, is at the hub exactly once; outboxes are empty."
+echo "demo: OK - every sale and return, online and offline, is at the hub exactly once; outboxes are empty."
+echo "   HQ dashboard screenshots: $ROOT/build-demo/dashboard-*.png"
+if [ "${SHOAL_DEMO_STAY:-}" = 1 ]; then
+  echo
+  echo "Still running (Ctrl-C stops everything):"
+  echo "   dashboard  $HUB_URL/   manager token: $(cat "$WORK/manager.token")"
+  echo "   till page  http://$(cat "$WORK/pos-cd-1.api")/till   token: $(cat "$WORK/pos-cd-1.token")"
+  while :; do sleep 3600; done
+fi
