@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -72,6 +73,8 @@ struct shoal_httpd {
   struct shoal_httpd_opts o;
   char *listen;
   char *unix_path;
+  char listen_host[256]; /* TCP: the host part of listen (a name the Host header may give) */
+  char hostname[256];    /* this machine's name (a name the Host header may give) */
   int port;
   pthread_key_t key;
   bool key_ok;
@@ -474,6 +477,71 @@ static enum MHD_Result queue(struct shoal_httpd *h, struct MHD_Connection *c, st
   return ret;
 }
 
+/* The host part of a Host header value or an Origin's authority
+ * ("h", "h:port", "[v6]:port") into out; false when it does not fit. */
+static bool host_part(const char *v, char *out, size_t outsz) {
+  size_t n;
+  if (v[0] == '[') {
+    const char *e = strchr(v, ']');
+    if (!e)
+      return false;
+    n = (size_t)(e - v) + 1;
+  } else {
+    const char *colon = strchr(v, ':');
+    n = colon ? (size_t)(colon - v) : strlen(v);
+  }
+  if (n == 0 || n >= outsz)
+    return false;
+  memcpy(out, v, n);
+  out[n] = '\0';
+  return true;
+}
+
+/* A browser defence for a TCP listener (no token is needed on the loopback
+ * or when the operator set none): the Host header must name this device by
+ * an IP literal, "localhost", the listen host or the machine's name, so a
+ * page whose own name was re-pointed at this address (DNS rebinding) is
+ * refused; and a request carrying an Origin (browsers send one on every
+ * cross-site POST, even a "simple" text/plain or multipart one that needs
+ * no preflight) must come from the origin it is sent to. Clients that send
+ * neither header (tills, curl) are not affected. */
+static bool host_allowed(struct shoal_httpd *h, struct MHD_Connection *c, char *msg,
+                         size_t msgsz) {
+  const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+  const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+  char name[256];
+  if (host) {
+    struct in_addr a4;
+    struct in6_addr a6;
+    bool ok = host_part(host, name, sizeof name);
+    if (ok && name[0] == '[') {
+      name[strlen(name) - 1] = '\0';
+      ok = inet_pton(AF_INET6, name + 1, &a6) == 1;
+    } else if (ok) {
+      ok = inet_pton(AF_INET, name, &a4) == 1 || strcasecmp(name, "localhost") == 0 ||
+           (h->listen_host[0] && strcasecmp(name, h->listen_host) == 0) ||
+           (h->hostname[0] && strcasecmp(name, h->hostname) == 0);
+      size_t hn = strlen(h->hostname);
+      if (!ok && hn && strncasecmp(name, h->hostname, hn) == 0 &&
+          strcasecmp(name + hn, ".local") == 0)
+        ok = true;
+    }
+    if (!ok) {
+      snprintf(msg, msgsz, "Host \"%.64s\" does not name this device (use its IP address, "
+               "localhost or its host name)", host);
+      return false;
+    }
+  }
+  if (origin) {
+    const char *auth = strstr(origin, "://");
+    if (!auth || !host || strcasecmp(auth + 3, host) != 0) {
+      snprintf(msg, msgsz, "cross-origin request from \"%.64s\" refused", origin);
+      return false;
+    }
+  }
+  return true;
+}
+
 /* First call for a request: route, auth, announced length. */
 static enum MHD_Result begin(struct shoal_httpd *h, struct MHD_Connection *c, struct req *r,
                              const char *url, const char *method) {
@@ -506,6 +574,11 @@ static enum MHD_Result begin(struct shoal_httpd *h, struct MHD_Connection *c, st
       return refuse(h, c, r, 405, NULL, msg);
     }
     return refuse(h, c, r, 404, NULL, "no such route");
+  }
+  if (!h->unix_path) {
+    char msg[200];
+    if (!host_allowed(h, c, msg, sizeof msg))
+      return refuse(h, c, r, 403, NULL, msg);
   }
   if (!(r->route->flags & SHOAL_HTTPD_PUBLIC) && h->o.auth) {
     const char *v =
@@ -1029,6 +1102,13 @@ shoal_err shoal_httpd_start(const struct shoal_httpd_opts *opts, struct shoal_ht
     }
   } else if ((rc = parse_tcp(opts->listen, &ss, diag)) != SHOAL_OK) {
     goto fail;
+  } else {
+    host_part(opts->listen, h->listen_host, sizeof h->listen_host);
+    if (h->listen_host[0] == '[')
+      h->listen_host[0] = '\0'; /* a v6 literal is allowed as one anyway */
+    if (gethostname(h->hostname, sizeof h->hostname) != 0)
+      h->hostname[0] = '\0';
+    h->hostname[sizeof h->hostname - 1] = '\0';
   }
   if (pthread_key_create(&h->key, thread_slot_free) != 0) {
     rc = shoal_fail(diag, SHOAL_EINTERNAL, "pthread_key_create failed");

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Store API under the attacks of the review pass (SPEC 11-12), real
+`shoal-agent run`, no broker, no token file (the profiles' default):
+- a web page the store's browser opens must not sell through the agent:
+  a cross-site "simple" POST (text/plain, no preflight) carrying a foreign
+  Origin is 403 and records nothing; a Host header naming another site
+  (DNS rebinding) is 403; the agent's own till page origin, IP literals,
+  localhost and clients that send no Origin still work.
+env: SHOAL_AGENT, SHOAL_SOURCE_DIR."""
+
+import json
+import socket
+
+import shoal_harness as h
+from store_api import StoreApi
+
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+GLOBAL = {"scope": "global", "currency": "CNY",
+          "items": [{"sku": "MT-001", "name": "Milk tea", "categories": ["tea"], "price": 2800,
+                     "tax_bp": 600}]}
+BASKET = {"region": "cn-sw", "store": "cd-001", "lines": [{"sku": "MT-001", "qty": 1}]}
+
+
+def raw(port, req):
+    """One raw request; returns (status, body bytes)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    s.sendall(req)
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            if b"\r\n\r\n" in data:
+                head, _, body = data.partition(b"\r\n\r\n")
+                n = [int(l.split(b":")[1]) for l in head.split(b"\r\n")
+                     if l.lower().startswith(b"content-length:")]
+                if n and len(body) >= n[0]:
+                    break
+    except OSError:
+        pass
+    s.close()
+    if not data.startswith(b"HTTP/1."):
+        return 0, data
+    return int(data[9:12]), data.partition(b"\r\n\r\n")[2]
+
+
+def post(port, path, body, headers):
+    b = json.dumps(body).encode()
+    hdr = "".join("%s: %s\r\n" % kv for kv in headers.items())
+    return raw(port, ("POST %s HTTP/1.1\r\n%sContent-Length: %d\r\nConnection: close\r\n\r\n"
+                      % (path, hdr, len(b))).encode() + b)
+
+
+def sales(env):
+    return env.query(env.path("pos-1.db"), "SELECT COUNT(*) FROM sales")[0][0]
+
+
+def browser_guard(env, port):
+    host = "127.0.0.1:%d" % port
+    before = sales(env)
+    st, body = post(port, "/v1/sales", dict(BASKET, request_id="csrf-1"),
+                    {"Host": host, "Origin": "http://evil.example", "Content-Type": "text/plain"})
+    check(st == 403 and b"cross-origin" in body,
+          "a cross-site text/plain POST /v1/sales is 403: %r %r" % (st, body[:120]))
+    st, body = post(port, "/v1/forms/f/submissions", {},
+                    {"Host": host, "Origin": "null", "Content-Type": "multipart/form-data; boundary=x"})
+    check(st == 403, "an Origin \"null\" (sandboxed page) POST is 403: %r" % st)
+    st, body = post(port, "/v1/sales", dict(BASKET, request_id="rebind-1"),
+                    {"Host": "evil.example:%d" % port, "Origin": "http://evil.example:%d" % port,
+                     "Content-Type": "application/json"})
+    check(st == 403 and b"does not name this device" in body,
+          "a rebound Host (evil.example) POST /v1/sales is 403: %r %r" % (st, body[:120]))
+    st, body = raw(port, ("GET /v1/status HTTP/1.1\r\nHost: evil.example:%d\r\n"
+                          "Connection: close\r\n\r\n" % port).encode())
+    check(st == 403, "a rebound Host cannot read /v1/status: %r" % st)
+    check(sales(env) == before, "the refused browser requests recorded no sale")
+    # What must keep working.
+    st, body = post(port, "/v1/sales", dict(BASKET, request_id="same-origin-1"),
+                    {"Host": host, "Origin": "http://" + host, "Content-Type": "application/json"})
+    check(st == 201, "the till page's own origin sells: %r %r" % (st, body[:120]))
+    for hv in ("localhost:%d" % port, "127.0.0.1", "[::1]:%d" % port, socket.gethostname()):
+        st, _ = raw(port, ("GET /v1/status HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                           % hv).encode())
+        check(st == 200, "Host %s is accepted: %r" % (hv, st))
+    st, _ = raw(port, b"GET /v1/status HTTP/1.0\r\n\r\n")
+    check(st == 200, "a client without Host/Origin (HTTP/1.0) is accepted: %r" % st)
+    check(sales(env) == before + 1, "exactly the same-origin sale was recorded")
+
+
+def main():
+    with h.Env("store-api-attacks") as env:
+        cfg = env.agent_config("pos-1", "cd-001", "cn-sw")
+        listen = json.load(open(cfg))["local_api"]["listen"]
+        port = int(listen.rsplit(":", 1)[1])
+        env.agent("policy", "import", "-c", cfg, env.write_file("g.json", GLOBAL), expect=0)
+        agent = env.start_agent(cfg)
+        h.wait_until(lambda: h.port_open(port), 20, "store API")
+        api = StoreApi(listen)
+        browser_guard(env, port)
+        check(agent.alive(), "the daemon survived")
+        api.close()
+    if failures:
+        raise AssertionError("%d check(s) failed: %s" % (len(failures), "; ".join(failures)))
+
+
+if __name__ == "__main__":
+    h.main(main)
