@@ -6,6 +6,9 @@
   Origin is 403 and records nothing; a Host header naming another site
   (DNS rebinding) is 403; the agent's own till page origin, IP literals,
   localhost and clients that send no Origin still work.
+- a till that retries a sale or return with the same basket serialised in
+  another key order (or other whitespace) gets the first result (200, same
+  id, nothing recorded again), not a 409; another body is still 409.
 env: SHOAL_AGENT, SHOAL_SOURCE_DIR."""
 
 import json
@@ -97,6 +100,40 @@ def browser_guard(env, port):
     check(sales(env) == before + 1, "exactly the same-origin sale was recorded")
 
 
+def reordered(obj):
+    """The same JSON with every object's keys in reverse order."""
+    if isinstance(obj, dict):
+        return {k: reordered(obj[k]) for k in reversed(list(obj))}
+    if isinstance(obj, list):
+        return [reordered(x) for x in obj]
+    return obj
+
+
+def idempotent_key_order(env, api):
+    sale = dict(BASKET, request_id="order-1", cashier="ann",
+                payments=[{"method": "cash", "amount": 5000}])
+    st, first = api.post("/v1/sales", sale)
+    check(st == 201, "sale order-1 recorded: %r %r" % (st, first))
+    before = (sales(env), env.query(env.path("pos-1.db"), "SELECT COUNT(*) FROM outbox")[0][0])
+    text = json.dumps(reordered(sale), indent=2)
+    check(text != json.dumps(sale), "the retry's text differs from the first body")
+    st, again = api.post("/v1/sales", text)
+    check(st == 200 and isinstance(again, dict) and again.get("id") == first.get("id"),
+          "the same sale with its keys in another order replays (200, same id): %r %r"
+          % (st, again))
+    after = (sales(env), env.query(env.path("pos-1.db"), "SELECT COUNT(*) FROM outbox")[0][0])
+    check(after == before, "the replay recorded nothing: %r vs %r" % (after, before))
+    st, _ = api.post("/v1/sales", dict(sale, cashier="bob"))
+    check(st == 409, "the same key with another body is still 409: %r" % st)
+    ret = {"request_id": "order-r1", "sale": first["id"], "reason": "spilt",
+           "lines": [{"sku": "MT-001", "qty": 1}]}
+    st, r1 = api.post("/v1/returns", ret)
+    check(st == 201, "return order-r1 recorded: %r %r" % (st, r1))
+    st, r2 = api.post("/v1/returns", json.dumps(reordered(ret)))
+    check(st == 200 and isinstance(r2, dict) and r2.get("id") == r1.get("id"),
+          "the same return with its keys in another order replays (200): %r %r" % (st, r2))
+
+
 def main():
     with h.Env("store-api-attacks") as env:
         cfg = env.agent_config("pos-1", "cd-001", "cn-sw")
@@ -107,6 +144,7 @@ def main():
         h.wait_until(lambda: h.port_open(port), 20, "store API")
         api = StoreApi(listen)
         browser_guard(env, port)
+        idempotent_key_order(env, api)
         check(agent.alive(), "the daemon survived")
         api.close()
     if failures:
