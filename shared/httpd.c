@@ -542,6 +542,10 @@ static bool host_allowed(struct shoal_httpd *h, struct MHD_Connection *c, char *
   return true;
 }
 
+static size_t route_body_max(const struct shoal_httpd *h, const struct shoal_httpd_route *rt) {
+  return rt->body_max && rt->body_max < h->o.body_max ? rt->body_max : h->o.body_max;
+}
+
 /* First call for a request: route, auth, announced length. */
 static enum MHD_Result begin(struct shoal_httpd *h, struct MHD_Connection *c, struct req *r,
                              const char *url, const char *method) {
@@ -596,7 +600,7 @@ static enum MHD_Result begin(struct shoal_httpd *h, struct MHD_Connection *c, st
   }
   const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
   if ((r->route->flags & SHOAL_HTTPD_BODY) && cl &&
-      strtoull(cl, NULL, 10) > (unsigned long long)h->o.body_max)
+      strtoull(cl, NULL, 10) > (unsigned long long)route_body_max(h, r->route))
     return refuse(h, c, r, 413, NULL, "request body over the size limit");
   return MHD_YES;
 }
@@ -609,7 +613,7 @@ static enum MHD_Result take_body(struct shoal_httpd *h, struct req *r, const cha
     r->drained += n;
     return r->drained > SHOAL_HTTPD_DRAIN_MAX ? MHD_NO : MHD_YES;
   }
-  if (r->len + n > h->o.body_max) {
+  if (r->len + n > route_body_max(h, r->route)) {
     free(r->body);
     r->body = NULL;
     r->len = r->cap = 0;

@@ -58,6 +58,7 @@ struct shoal_httpd_route {
   shoal_httpd_handler fn;
   unsigned flags;      /* enum shoal_httpd_route_flags */
   void *user;
+  size_t body_max;     /* this route's body cap; 0: the server's opts.body_max */
 };
 
 /* Decides whether a request may go on. bearer is the token after

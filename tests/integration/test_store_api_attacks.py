@@ -9,6 +9,10 @@
 - a till that retries a sale or return with the same basket serialised in
   another key order (or other whitespace) gets the first result (200, same
   id, nothing recorded again), not a 409; another body is still 409.
+- a JSON route announcing a body past its 1 MiB cap is 413 before any body
+  byte is read (it was admitted up to the 16 MiB photo-upload cap and
+  buffered whole: 512 connections x 16 MiB of memory); a photo submission
+  may still announce more than 1 MiB.
 env: SHOAL_AGENT, SHOAL_SOURCE_DIR."""
 
 import json
@@ -134,6 +138,33 @@ def idempotent_key_order(env, api):
           "the same return with its keys in another order replays (200): %r %r" % (st, r2))
 
 
+def json_body_cap(port):
+    for path in ("/v1/quote", "/v1/sales", "/v1/returns", "/v1/tickets/scan",
+                 "/v1/forms/f/validate"):
+        s = socket.create_connection(("127.0.0.1", port), timeout=20)
+        s.sendall(("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                   "Content-Length: %d\r\nExpect: 100-continue\r\n\r\n"
+                   % (path, 2 * 1024 * 1024)).encode())
+        try:
+            resp = s.recv(300)
+        except OSError:
+            resp = b""
+        s.close()
+        check(resp.startswith(b"HTTP/1.1 413") and b"too_large" in resp,
+              "%s: a 2 MiB JSON body is 413 before it is read: %r" % (path, resp[:40]))
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    s.sendall(b"POST /v1/forms/f/submissions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+              b"Content-Type: multipart/form-data; boundary=b\r\n"
+              b"Content-Length: 2097152\r\nExpect: 100-continue\r\n\r\n")
+    try:
+        resp = s.recv(300)
+    except OSError:
+        resp = b""
+    s.close()
+    check(resp.startswith(b"HTTP/1.1 100"),
+          "a 2 MiB photo submission is admitted (100 Continue): %r" % resp[:40])
+
+
 def main():
     with h.Env("store-api-attacks") as env:
         cfg = env.agent_config("pos-1", "cd-001", "cn-sw")
@@ -145,6 +176,7 @@ def main():
         api = StoreApi(listen)
         browser_guard(env, port)
         idempotent_key_order(env, api)
+        json_body_cap(port)
         check(agent.alive(), "the daemon survived")
         api.close()
     if failures:
