@@ -95,7 +95,21 @@ struct sse_sub {
   size_t len, off, cap;
   bool suspended, dead;
   int64_t last_ms;
+  struct sockaddr_storage peer; /* AF_UNSPEC: not counted per address */
 };
+
+/* Whether two subscribers came from the same client address (port aside). */
+static bool same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+  if (a->ss_family != b->ss_family)
+    return false;
+  if (a->ss_family == AF_INET)
+    return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+           ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+  if (a->ss_family == AF_INET6)
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                  &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+  return false;
+}
 
 struct shoal_httpd_events {
   pthread_mutex_t lock;
@@ -396,6 +410,14 @@ static struct MHD_Response *stream_response(struct shoal_httpd *h, struct MHD_Co
   s->ev = ev;
   s->mc = c;
   s->last_ms = shoal_mono_ms();
+  /* One address may hold only a few of the channel's streams, so a single
+   * client cannot take every slot and leave the tills without events. */
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (!h->unix_path && ci && ci->client_addr &&
+      (ci->client_addr->sa_family == AF_INET || ci->client_addr->sa_family == AF_INET6))
+    memcpy(&s->peer, ci->client_addr,
+           ci->client_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+                                                 : sizeof(struct sockaddr_in6));
   if (resp->len) {
     s->buf = malloc(resp->len);
     if (!s->buf) {
@@ -407,6 +429,12 @@ static struct MHD_Response *stream_response(struct shoal_httpd *h, struct MHD_Co
   }
   pthread_mutex_lock(&ev->lock);
   bool full = ev->n >= ev->max || ev->closing;
+  if (!full && s->peer.ss_family != AF_UNSPEC) {
+    unsigned mine = 0;
+    for (struct sse_sub *o = ev->subs; o; o = o->next)
+      mine += !o->dead && same_peer(&o->peer, &s->peer);
+    full = mine >= SHOAL_HTTPD_SSE_PER_IP_MAX;
+  }
   if (!full) {
     s->next = ev->subs;
     ev->subs = s;

@@ -13,6 +13,8 @@
   byte is read (it was admitted up to the 16 MiB photo-upload cap and
   buffered whole: 512 connections x 16 MiB of memory); a photo submission
   may still announce more than 1 MiB.
+- one client address cannot take every event-stream slot: its 9th
+  GET /v1/events is 503 while another address still subscribes.
 env: SHOAL_AGENT, SHOAL_SOURCE_DIR."""
 
 import json
@@ -165,6 +167,34 @@ def json_body_cap(port):
           "a 2 MiB photo submission is admitted (100 Continue): %r" % resp[:40])
 
 
+def open_stream(port, src):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    try:
+        head = s.recv(64)
+    except OSError:
+        head = b""
+    return s, int(head[9:12]) if head.startswith(b"HTTP/1.1 ") else 0
+
+
+def sse_per_address(port):
+    socks, codes = [], []
+    for _ in range(9):
+        s, st = open_stream(port, "127.0.0.2")
+        socks.append(s)
+        codes.append(st)
+    check(codes[:8] == [200] * 8, "8 event streams from one address are served: %r" % codes)
+    check(codes[8] == 503, "the 9th stream from that address is 503: %r" % codes[8])
+    s, st = open_stream(port, "127.0.0.3")
+    socks.append(s)
+    check(st == 200, "another address still subscribes: %r" % st)
+    for s in socks:
+        s.close()
+
+
 def main():
     with h.Env("store-api-attacks") as env:
         cfg = env.agent_config("pos-1", "cd-001", "cn-sw")
@@ -177,6 +207,7 @@ def main():
         browser_guard(env, port)
         idempotent_key_order(env, api)
         json_body_cap(port)
+        sse_per_address(port)
         check(agent.alive(), "the daemon survived")
         api.close()
     if failures:
