@@ -491,6 +491,9 @@ static enum MHD_Result queue(struct shoal_httpd *h, struct MHD_Connection *c, st
                           resp->ctype ? resp->ctype : "application/json");
   MHD_add_response_header(m, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   MHD_add_response_header(m, "X-Content-Type-Options", "nosniff");
+  /* No page of ours may be framed by another site (clickjacking the till). */
+  MHD_add_response_header(m, "X-Frame-Options", "DENY");
+  MHD_add_response_header(m, "Content-Security-Policy", "frame-ancestors 'none'");
   if (resp->status == 401) {
     char v[128];
     snprintf(v, sizeof v, "Bearer realm=\"%s\"", h->o.realm ? h->o.realm : "shoal");

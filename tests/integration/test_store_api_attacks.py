@@ -15,6 +15,8 @@
   may still announce more than 1 MiB.
 - one client address cannot take every event-stream slot: its 9th
   GET /v1/events is 503 while another address still subscribes.
+- the till page cannot be framed by another site (clickjacking the Pay
+  button): X-Frame-Options DENY and CSP frame-ancestors 'none'.
 env: SHOAL_AGENT, SHOAL_SOURCE_DIR."""
 
 import json
@@ -147,10 +149,15 @@ def json_body_cap(port):
         s.sendall(("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                    "Content-Length: %d\r\nExpect: 100-continue\r\n\r\n"
                    % (path, 2 * 1024 * 1024)).encode())
+        resp = b""
         try:
-            resp = s.recv(300)
+            while not resp.endswith(b"}"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                resp += chunk
         except OSError:
-            resp = b""
+            pass
         s.close()
         check(resp.startswith(b"HTTP/1.1 413") and b"too_large" in resp,
               "%s: a 2 MiB JSON body is 413 before it is read: %r" % (path, resp[:40]))
@@ -195,6 +202,15 @@ def sse_per_address(port):
         s.close()
 
 
+def no_framing(api):
+    for path in ("/", "/till", "/v1/health"):
+        st, hdr, _ = api.raw("GET", path)
+        check(st == 200 and hdr.get("x-frame-options") == "DENY" and
+              "frame-ancestors 'none'" in hdr.get("content-security-policy", ""),
+              "GET %s forbids framing: %r %r" % (path, hdr.get("x-frame-options"),
+                                                hdr.get("content-security-policy")))
+
+
 def main():
     with h.Env("store-api-attacks") as env:
         cfg = env.agent_config("pos-1", "cd-001", "cn-sw")
@@ -208,6 +224,7 @@ def main():
         idempotent_key_order(env, api)
         json_body_cap(port)
         sse_per_address(port)
+        no_framing(api)
         check(agent.alive(), "the daemon survived")
         api.close()
     if failures:
