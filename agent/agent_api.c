@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "agent_checkout.h"
@@ -790,6 +791,13 @@ shoal_err agent_api_start(const struct agent_ctx *ctx, struct agent_api **out, s
     shoal_diag_prefix(diag, "local_api.token_file");
     goto fail;
   }
+  struct stat tst;
+  if (api->token && stat(ctx->cfg.local_api_token_file, &tst) == 0 &&
+      (tst.st_mode & (S_IROTH | S_IWOTH)))
+    shoal_log(&api->log, SHOAL_LOG_WARN,
+              "local_api.token_file %s is readable or writable by every user of this device "
+              "(mode %03o): chmod 600 or 640 it",
+              ctx->cfg.local_api_token_file, (unsigned)(tst.st_mode & 0777));
   if ((rc = agent_ctx_open(&api->wctx, api->cfg_path, diag)) != SHOAL_OK ||
       (rc = snap_build(api, &api->wctx, shoal_now_ms(), &api->snap, diag)) != SHOAL_OK ||
       (rc = shoal_httpd_events_new(0, &api->events, diag)) != SHOAL_OK)

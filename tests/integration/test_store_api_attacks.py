@@ -17,6 +17,8 @@
   GET /v1/events is 503 while another address still subscribes.
 - the till page cannot be framed by another site (clickjacking the Pay
   button): X-Frame-Options DENY and CSP frame-ancestors 'none'.
+- a bearer token file every local user can read is named in a warning at
+  start (the token itself never reaches the log); a 0600 one is not.
 env: SHOAL_AGENT, SHOAL_SOURCE_DIR."""
 
 import json
@@ -211,6 +213,31 @@ def no_framing(api):
                                                 hdr.get("content-security-policy")))
 
 
+def token_file_mode(env):
+    import os
+    for device, mode, warned in (("pos-7", 0o644, True), ("pos-8", 0o600, False)):
+        tok = env.write_file(device + ".token", "tok-%s-secret\n" % device)
+        os.chmod(tok, mode)
+        cfg = env.agent_config(device, "cd-001", "cn-sw")
+        c = json.load(open(cfg))
+        c["local_api"]["token_file"] = tok
+        h.write_json(cfg, c)
+        listen = c["local_api"]["listen"]
+        env.agent("policy", "import", "-c", cfg, env.path("g.json"), expect=0)
+        pr = env.start_agent(cfg)
+        port = int(listen.rsplit(":", 1)[1])
+        h.wait_until(lambda: h.port_open(port), 20, "store API " + device)
+        st, _ = StoreApi(listen, "tok-%s-secret" % device).get("/v1/status")
+        check(st == 200, "%s: the token works: %r" % (device, st))
+        pr.stop()
+        text = pr.log_text()
+        has = "token_file" in text and "every user" in text and "%o" % mode in text
+        check(has == warned, "%s: token file mode %o %s" % (
+            device, mode, "warned" if warned else "not warned") + ("" if has == warned else
+                                                                   ": " + text[-300:]))
+        check("secret" not in text, "%s: the token is not in the log" % device)
+
+
 def main():
     with h.Env("store-api-attacks") as env:
         cfg = env.agent_config("pos-1", "cd-001", "cn-sw")
@@ -225,6 +252,7 @@ def main():
         json_body_cap(port)
         sse_per_address(port)
         no_framing(api)
+        token_file_mode(env)
         check(agent.alive(), "the daemon survived")
         api.close()
     if failures:
