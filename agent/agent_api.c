@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "agent_checkout.h"
@@ -738,25 +739,26 @@ static void h_events(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp)
 }
 
 static const struct shoal_httpd_route routes_tmpl[] = {
-    {"GET", "/", h_till, SHOAL_HTTPD_PUBLIC, NULL},
-    {"GET", "/till", h_till, SHOAL_HTTPD_PUBLIC, NULL},
-    {"GET", "/v1/health", h_health, SHOAL_HTTPD_PUBLIC, NULL},
-    {"GET", "/v1/status", h_status, 0, NULL},
-    {"GET", "/v1/products", h_product, 0, NULL},
-    {"GET", "/v1/products/{sku}", h_product, 0, NULL},
-    {"POST", "/v1/quote", h_quote, SHOAL_HTTPD_BODY, NULL},
-    {"POST", "/v1/sales", h_sale_post, SHOAL_HTTPD_BODY, NULL},
-    {"GET", "/v1/sales/{id}", h_sale_get, 0, NULL},
-    {"POST", "/v1/returns", h_return, SHOAL_HTTPD_BODY, NULL},
-    {"GET", "/v1/forms", h_forms, 0, NULL},
-    {"GET", "/v1/forms/{id}", h_forms, 0, NULL},
-    {"POST", "/v1/forms/{id}/validate", h_form_validate, SHOAL_HTTPD_BODY, NULL},
-    {"POST", "/v1/forms/{id}/submissions", h_form_submit, SHOAL_HTTPD_BODY, NULL},
-    {"GET", "/v1/tickets", h_tickets, 0, NULL},
-    {"POST", "/v1/tickets/scan", h_ticket_scan, SHOAL_HTTPD_BODY, NULL},
-    {"GET", "/v1/tickets/{id}", h_tickets, 0, NULL},
-    {"POST", "/v1/tickets/{id}/events", h_ticket_event, SHOAL_HTTPD_BODY, NULL},
-    {"GET", "/v1/events", h_events, 0, NULL},
+    {"GET", "/", h_till, SHOAL_HTTPD_PUBLIC, NULL, 0},
+    {"GET", "/till", h_till, SHOAL_HTTPD_PUBLIC, NULL, 0},
+    {"GET", "/v1/health", h_health, SHOAL_HTTPD_PUBLIC, NULL, 0},
+    {"GET", "/v1/status", h_status, 0, NULL, 0},
+    {"GET", "/v1/products", h_product, 0, NULL, 0},
+    {"GET", "/v1/products/{sku}", h_product, 0, NULL, 0},
+    {"POST", "/v1/quote", h_quote, SHOAL_HTTPD_BODY, NULL, 0},
+    {"POST", "/v1/sales", h_sale_post, SHOAL_HTTPD_BODY, NULL, 0},
+    {"GET", "/v1/sales/{id}", h_sale_get, 0, NULL, 0},
+    {"POST", "/v1/returns", h_return, SHOAL_HTTPD_BODY, NULL, 0},
+    {"GET", "/v1/forms", h_forms, 0, NULL, 0},
+    {"GET", "/v1/forms/{id}", h_forms, 0, NULL, 0},
+    {"POST", "/v1/forms/{id}/validate", h_form_validate, SHOAL_HTTPD_BODY, NULL, 0},
+    {"POST", "/v1/forms/{id}/submissions", h_form_submit, SHOAL_HTTPD_BODY, NULL,
+     SHOAL_STORE_API_UPLOAD_MAX},
+    {"GET", "/v1/tickets", h_tickets, 0, NULL, 0},
+    {"POST", "/v1/tickets/scan", h_ticket_scan, SHOAL_HTTPD_BODY, NULL, 0},
+    {"GET", "/v1/tickets/{id}", h_tickets, 0, NULL, 0},
+    {"POST", "/v1/tickets/{id}/events", h_ticket_event, SHOAL_HTTPD_BODY, NULL, 0},
+    {"GET", "/v1/events", h_events, 0, NULL, 0},
 };
 #define NROUTES (sizeof routes_tmpl / sizeof routes_tmpl[0])
 
@@ -789,14 +791,26 @@ shoal_err agent_api_start(const struct agent_ctx *ctx, struct agent_api **out, s
     shoal_diag_prefix(diag, "local_api.token_file");
     goto fail;
   }
+  struct stat tst;
+  if (api->token && stat(ctx->cfg.local_api_token_file, &tst) == 0 &&
+      (tst.st_mode & (S_IROTH | S_IWOTH)))
+    shoal_log(&api->log, SHOAL_LOG_WARN,
+              "local_api.token_file %s is readable or writable by every user of this device "
+              "(mode %03o): chmod 600 or 640 it",
+              ctx->cfg.local_api_token_file, (unsigned)(tst.st_mode & 0777));
   if ((rc = agent_ctx_open(&api->wctx, api->cfg_path, diag)) != SHOAL_OK ||
       (rc = snap_build(api, &api->wctx, shoal_now_ms(), &api->snap, diag)) != SHOAL_OK ||
       (rc = shoal_httpd_events_new(0, &api->events, diag)) != SHOAL_OK)
     goto fail;
   /* Each server's routes carry its api (no globals). */
   memcpy(api->routes, routes_tmpl, sizeof routes_tmpl);
-  for (size_t i = 0; i < NROUTES; i++)
+  for (size_t i = 0; i < NROUTES; i++) {
     api->routes[i].user = api;
+    /* Only photo submissions may be large; a JSON body is refused past its
+     * own cap before it is buffered (413 on the announced length). */
+    if (!api->routes[i].body_max)
+      api->routes[i].body_max = SHOAL_STORE_API_BODY_MAX;
+  }
   shoal_db_query_int(api->wctx.db, "SELECT COALESCE(MAX(updated_ms), 0) FROM tickets", 0,
                      &api->ticket_ms, NULL);
   struct shoal_httpd_opts o = {
@@ -808,7 +822,7 @@ shoal_err agent_api_start(const struct agent_ctx *ctx, struct agent_api **out, s
       .thread_ctx_new = worker_new,
       .thread_ctx_free = worker_free,
       .thread_ctx_user = api,
-      .body_max = SHOAL_STORE_API_UPLOAD_MAX, /* JSON routes: need_body bounds them */
+      .body_max = SHOAL_STORE_API_UPLOAD_MAX, /* the largest route cap (photo submissions) */
       .realm = "shoal-agent",
       .log = &api->log,
   };

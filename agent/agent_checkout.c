@@ -356,9 +356,45 @@ static shoal_err stamp_now(struct shoal_basket *b, int64_t now_ms, int offset_mi
   return SHOAL_OK;
 }
 
-/* sha256 hex of the canonical (re-printed) JSON of a request body. */
+/* Sorts every object's members by key, recursively (insertion sort on the
+ * linked list: bodies are small and keys are unique, the parser refuses
+ * duplicates). */
+static void json_sort_keys(cJSON *j) {
+  for (cJSON *c = j ? j->child : NULL; c; c = c->next)
+    json_sort_keys(c);
+  if (!cJSON_IsObject(j) || !j->child)
+    return;
+  cJSON *sorted = NULL;
+  for (cJSON *c = j->child, *next; c; c = next) {
+    next = c->next;
+    cJSON **at = &sorted, *prev = NULL;
+    while (*at && strcmp((*at)->string, c->string) < 0) {
+      prev = *at;
+      at = &(*at)->next;
+    }
+    c->next = *at;
+    c->prev = prev;
+    if (*at)
+      (*at)->prev = c;
+    *at = c;
+  }
+  cJSON *last = sorted;
+  while (last->next)
+    last = last->next;
+  sorted->prev = last; /* cJSON: the first child's prev is the last one */
+  j->child = sorted;
+}
+
+/* sha256 hex of the canonical JSON of a request body: re-printed with
+ * every object's keys sorted, so a retry that sends the same basket with
+ * its keys in another order or other whitespace is the same body. */
 static shoal_err body_hash(const cJSON *j, char out[65], shoal_diag *diag) {
-  char *t = shoal_json_print(j);
+  cJSON *c = cJSON_Duplicate(j, true);
+  if (!c)
+    return oom(diag);
+  json_sort_keys(c);
+  char *t = shoal_json_print(c);
+  cJSON_Delete(c);
   if (!t)
     return oom(diag);
   shoal_sha256_hex(t, strlen(t), out);

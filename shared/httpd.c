@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -72,6 +73,8 @@ struct shoal_httpd {
   struct shoal_httpd_opts o;
   char *listen;
   char *unix_path;
+  char listen_host[256]; /* TCP: the host part of listen (a name the Host header may give) */
+  char hostname[256];    /* this machine's name (a name the Host header may give) */
   int port;
   pthread_key_t key;
   bool key_ok;
@@ -92,7 +95,21 @@ struct sse_sub {
   size_t len, off, cap;
   bool suspended, dead;
   int64_t last_ms;
+  struct sockaddr_storage peer; /* AF_UNSPEC: not counted per address */
 };
+
+/* Whether two subscribers came from the same client address (port aside). */
+static bool same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+  if (a->ss_family != b->ss_family)
+    return false;
+  if (a->ss_family == AF_INET)
+    return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+           ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+  if (a->ss_family == AF_INET6)
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                  &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+  return false;
+}
 
 struct shoal_httpd_events {
   pthread_mutex_t lock;
@@ -393,6 +410,14 @@ static struct MHD_Response *stream_response(struct shoal_httpd *h, struct MHD_Co
   s->ev = ev;
   s->mc = c;
   s->last_ms = shoal_mono_ms();
+  /* One address may hold only a few of the channel's streams, so a single
+   * client cannot take every slot and leave the tills without events. */
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (!h->unix_path && ci && ci->client_addr &&
+      (ci->client_addr->sa_family == AF_INET || ci->client_addr->sa_family == AF_INET6))
+    memcpy(&s->peer, ci->client_addr,
+           ci->client_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+                                                 : sizeof(struct sockaddr_in6));
   if (resp->len) {
     s->buf = malloc(resp->len);
     if (!s->buf) {
@@ -404,6 +429,12 @@ static struct MHD_Response *stream_response(struct shoal_httpd *h, struct MHD_Co
   }
   pthread_mutex_lock(&ev->lock);
   bool full = ev->n >= ev->max || ev->closing;
+  if (!full && s->peer.ss_family != AF_UNSPEC) {
+    unsigned mine = 0;
+    for (struct sse_sub *o = ev->subs; o; o = o->next)
+      mine += !o->dead && same_peer(&o->peer, &s->peer);
+    full = mine >= SHOAL_HTTPD_SSE_PER_IP_MAX;
+  }
   if (!full) {
     s->next = ev->subs;
     ev->subs = s;
@@ -460,6 +491,9 @@ static enum MHD_Result queue(struct shoal_httpd *h, struct MHD_Connection *c, st
                           resp->ctype ? resp->ctype : "application/json");
   MHD_add_response_header(m, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   MHD_add_response_header(m, "X-Content-Type-Options", "nosniff");
+  /* No page of ours may be framed by another site (clickjacking the till). */
+  MHD_add_response_header(m, "X-Frame-Options", "DENY");
+  MHD_add_response_header(m, "Content-Security-Policy", "frame-ancestors 'none'");
   if (resp->status == 401) {
     char v[128];
     snprintf(v, sizeof v, "Bearer realm=\"%s\"", h->o.realm ? h->o.realm : "shoal");
@@ -472,6 +506,75 @@ static enum MHD_Result queue(struct shoal_httpd *h, struct MHD_Connection *c, st
   enum MHD_Result ret = MHD_queue_response(c, resp->status, m);
   MHD_destroy_response(m);
   return ret;
+}
+
+/* The host part of a Host header value or an Origin's authority
+ * ("h", "h:port", "[v6]:port") into out; false when it does not fit. */
+static bool host_part(const char *v, char *out, size_t outsz) {
+  size_t n;
+  if (v[0] == '[') {
+    const char *e = strchr(v, ']');
+    if (!e)
+      return false;
+    n = (size_t)(e - v) + 1;
+  } else {
+    const char *colon = strchr(v, ':');
+    n = colon ? (size_t)(colon - v) : strlen(v);
+  }
+  if (n == 0 || n >= outsz)
+    return false;
+  memcpy(out, v, n);
+  out[n] = '\0';
+  return true;
+}
+
+/* A browser defence for a TCP listener (no token is needed on the loopback
+ * or when the operator set none): the Host header must name this device by
+ * an IP literal, "localhost", the listen host or the machine's name, so a
+ * page whose own name was re-pointed at this address (DNS rebinding) is
+ * refused; and a request carrying an Origin (browsers send one on every
+ * cross-site POST, even a "simple" text/plain or multipart one that needs
+ * no preflight) must come from the origin it is sent to. Clients that send
+ * neither header (tills, curl) are not affected. */
+static bool host_allowed(struct shoal_httpd *h, struct MHD_Connection *c, char *msg,
+                         size_t msgsz) {
+  const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+  const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+  char name[256];
+  if (host) {
+    struct in_addr a4;
+    struct in6_addr a6;
+    bool ok = host_part(host, name, sizeof name);
+    if (ok && name[0] == '[') {
+      name[strlen(name) - 1] = '\0';
+      ok = inet_pton(AF_INET6, name + 1, &a6) == 1;
+    } else if (ok) {
+      ok = inet_pton(AF_INET, name, &a4) == 1 || strcasecmp(name, "localhost") == 0 ||
+           (h->listen_host[0] && strcasecmp(name, h->listen_host) == 0) ||
+           (h->hostname[0] && strcasecmp(name, h->hostname) == 0);
+      size_t hn = strlen(h->hostname);
+      if (!ok && hn && strncasecmp(name, h->hostname, hn) == 0 &&
+          strcasecmp(name + hn, ".local") == 0)
+        ok = true;
+    }
+    if (!ok) {
+      snprintf(msg, msgsz, "Host \"%.64s\" does not name this device (use its IP address, "
+               "localhost or its host name)", host);
+      return false;
+    }
+  }
+  if (origin) {
+    const char *auth = strstr(origin, "://");
+    if (!auth || !host || strcasecmp(auth + 3, host) != 0) {
+      snprintf(msg, msgsz, "cross-origin request from \"%.64s\" refused", origin);
+      return false;
+    }
+  }
+  return true;
+}
+
+static size_t route_body_max(const struct shoal_httpd *h, const struct shoal_httpd_route *rt) {
+  return rt->body_max && rt->body_max < h->o.body_max ? rt->body_max : h->o.body_max;
 }
 
 /* First call for a request: route, auth, announced length. */
@@ -507,6 +610,11 @@ static enum MHD_Result begin(struct shoal_httpd *h, struct MHD_Connection *c, st
     }
     return refuse(h, c, r, 404, NULL, "no such route");
   }
+  if (!h->unix_path) {
+    char msg[200];
+    if (!host_allowed(h, c, msg, sizeof msg))
+      return refuse(h, c, r, 403, NULL, msg);
+  }
   if (!(r->route->flags & SHOAL_HTTPD_PUBLIC) && h->o.auth) {
     const char *v =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -523,7 +631,7 @@ static enum MHD_Result begin(struct shoal_httpd *h, struct MHD_Connection *c, st
   }
   const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
   if ((r->route->flags & SHOAL_HTTPD_BODY) && cl &&
-      strtoull(cl, NULL, 10) > (unsigned long long)h->o.body_max)
+      strtoull(cl, NULL, 10) > (unsigned long long)route_body_max(h, r->route))
     return refuse(h, c, r, 413, NULL, "request body over the size limit");
   return MHD_YES;
 }
@@ -536,7 +644,7 @@ static enum MHD_Result take_body(struct shoal_httpd *h, struct req *r, const cha
     r->drained += n;
     return r->drained > SHOAL_HTTPD_DRAIN_MAX ? MHD_NO : MHD_YES;
   }
-  if (r->len + n > h->o.body_max) {
+  if (r->len + n > route_body_max(h, r->route)) {
     free(r->body);
     r->body = NULL;
     r->len = r->cap = 0;
@@ -1029,6 +1137,13 @@ shoal_err shoal_httpd_start(const struct shoal_httpd_opts *opts, struct shoal_ht
     }
   } else if ((rc = parse_tcp(opts->listen, &ss, diag)) != SHOAL_OK) {
     goto fail;
+  } else {
+    host_part(opts->listen, h->listen_host, sizeof h->listen_host);
+    if (h->listen_host[0] == '[')
+      h->listen_host[0] = '\0'; /* a v6 literal is allowed as one anyway */
+    if (gethostname(h->hostname, sizeof h->hostname) != 0)
+      h->hostname[0] = '\0';
+    h->hostname[sizeof h->hostname - 1] = '\0';
   }
   if (pthread_key_create(&h->key, thread_slot_free) != 0) {
     rc = shoal_fail(diag, SHOAL_EINTERNAL, "pthread_key_create failed");

@@ -58,6 +58,7 @@ struct shoal_httpd_route {
   shoal_httpd_handler fn;
   unsigned flags;      /* enum shoal_httpd_route_flags */
   void *user;
+  size_t body_max;     /* this route's body cap; 0: the server's opts.body_max */
 };
 
 /* Decides whether a request may go on. bearer is the token after
@@ -127,7 +128,8 @@ void shoal_httpd_reply_fail(struct shoal_httpd_resp *resp, shoal_err rc, const s
 
 /* ---- Server-Sent Events ---- */
 
-/* A broadcast channel. At most max_subs subscribers (0: SHOAL_HTTPD_SSE_SUBS_MAX);
+/* A broadcast channel. At most max_subs subscribers (0: SHOAL_HTTPD_SSE_SUBS_MAX),
+ * SHOAL_HTTPD_SSE_PER_IP_MAX of them from one TCP client address;
  * a subscriber that falls SHOAL_HTTPD_SSE_BUF_MAX bytes behind is cut off.
  * Idle subscribers hold no thread; a comment line goes out every
  * SHOAL_HTTPD_SSE_PING_S so dead peers are noticed. */

@@ -57,6 +57,7 @@
 #define SHOAL_HTTPD_DRAIN_MAX (16 * 1024 * 1024) /* refused body read and dropped, then cut */
 #define SHOAL_HTTPD_CONN_MEMORY (64 * 1024) /* per-connection buffer (request line + headers) */
 #define SHOAL_HTTPD_SSE_SUBS_MAX 32         /* Server-Sent Event subscribers per channel */
+#define SHOAL_HTTPD_SSE_PER_IP_MAX 8       /* of those, from one client address (TCP) */
 #define SHOAL_HTTPD_SSE_BUF_MAX (64 * 1024) /* bytes one subscriber may lag, then cut off */
 #define SHOAL_HTTPD_SSE_PING_S 15           /* keep-alive comment on idle event streams */
 #define SHOAL_HTTPD_TOKEN_MAX_BYTES 4096    /* a bearer token file */
