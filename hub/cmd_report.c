@@ -8,7 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "db.h"
+#include "store.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
 
@@ -18,38 +18,38 @@ static const struct shoal_argspec report_opts[] = {
 #define NOPTS ((int)(sizeof report_opts / sizeof report_opts[0]))
 
 static shoal_err report_sales(struct hub_ctx *ctx, cJSON **out, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   cJSON *arr = cJSON_CreateArray();
   shoal_err rc = SHOAL_OK;
   if (!arr)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  if ((rc = shoal_db_prepare(ctx->db,
+  if ((rc = hub_store_prepare(ctx->db,
                              "SELECT store, device, COUNT(*), SUM(total) FROM sales "
                              "GROUP BY store, device ORDER BY store, device",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
   int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *o = cJSON_CreateObject();
     if (!o) {
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
       goto cleanup;
     }
     cJSON_AddItemToArray(arr, o);
-    cJSON_AddStringToObject(o, "store", (const char *)sqlite3_column_text(st, 0));
-    cJSON_AddStringToObject(o, "device", (const char *)sqlite3_column_text(st, 1));
-    cJSON_AddNumberToObject(o, "count", (double)sqlite3_column_int64(st, 2));
+    cJSON_AddStringToObject(o, "store", (const char *)hub_store_column_text(st, 0));
+    cJSON_AddStringToObject(o, "device", (const char *)hub_store_column_text(st, 1));
+    cJSON_AddNumberToObject(o, "count", (double)hub_store_column_int64(st, 2));
     /* Totals stay far below 2^53 (SHOAL_MONEY_MAX per sale): exact as a number. */
-    cJSON_AddNumberToObject(o, "total", (double)sqlite3_column_int64(st, 3));
+    cJSON_AddNumberToObject(o, "total", (double)hub_store_column_int64(st, 3));
   }
-  if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(ctx->db, s, "read sales", diag);
+  if (s != HUB_STORE_DONE) {
+    rc = hub_store_fail(ctx->db, s, "read sales", diag);
     goto cleanup;
   }
   *out = arr;
   arr = NULL;
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   cJSON_Delete(arr);
   return rc;
 }

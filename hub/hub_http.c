@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 
 #include "crypto.h"
-#include "db.h"
+#include "store.h"
 #include "hub_metrics.h"
 #include "hub_publish.h"
 #include "hub_reports.h"
@@ -27,14 +27,12 @@
 #include "timeutil.h"
 #include "util.h"
 
-extern const struct shoal_migration hub_migrations[];
-extern const size_t hub_migrations_count;
 extern const unsigned char hub_dashboard_html[];
 extern const size_t hub_dashboard_html_len;
 
 struct hub_http {
   struct MHD_Daemon *daemon;
-  sqlite3 *db; /* used only on the daemon's thread */
+  hub_store *db; /* used only on the daemon's thread */
   struct hub_ctx *ctx;
   char *token;
   size_t token_len;
@@ -190,7 +188,7 @@ static enum MHD_Result handle(struct hub_http *h, struct MHD_Connection *c, stru
     return respond(c, 200, "text/html; charset=utf-8", hub_dashboard_html, hub_dashboard_html_len);
   case R_HEALTHZ: {
     int64_t one = 0;
-    if ((rc = shoal_db_query_int(h->db, "SELECT 1", 0, &one, &d)) != SHOAL_OK)
+    if ((rc = hub_store_query_int(h->db, "SELECT 1", 0, &one, &d)) != SHOAL_OK)
       return respond_fail(c, rc, &d);
     return respond(c, 200, "application/json", "{\"ok\":true}", 11);
   }
@@ -469,7 +467,7 @@ shoal_err hub_http_start(struct hub_ctx *ctx, struct hub_http **out, shoal_diag 
     goto fail;
   }
   h->token_len = len;
-  if ((rc = shoal_db_open(ctx->cfg.db, hub_migrations, hub_migrations_count, &h->db, diag)) !=
+  if ((rc = hub_store_open(ctx->cfg.db, &h->db, diag)) !=
       SHOAL_OK)
     goto fail;
   /* One polling thread (epoll/poll, not select: no FD_SETSIZE cap). */
@@ -492,7 +490,7 @@ shoal_err hub_http_start(struct hub_ctx *ctx, struct hub_http **out, shoal_diag 
   return SHOAL_OK;
 fail:
   shoal_secure_free(h->token);
-  shoal_db_close(h->db);
+  hub_store_close(h->db);
   free(h);
   return rc;
 }
@@ -505,7 +503,7 @@ void hub_http_stop(struct hub_http *http) {
   if (!http)
     return;
   MHD_stop_daemon(http->daemon);
-  shoal_db_close(http->db);
+  hub_store_close(http->db);
   shoal_secure_free(http->token);
   free(http);
 }

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
-#include "db.h"
+#include "store.h"
 #include "jsonx.h"
 #include "mqtt.h"
 #include "signing.h"
@@ -62,12 +62,12 @@ shoal_err hub_publish_check(const char *doc, size_t len, const char *effective_a
   return SHOAL_OK;
 }
 
-shoal_err hub_publish_record(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
+shoal_err hub_publish_record(hub_store *db, const struct shoal_hub_config *cfg, const char *doc,
                              size_t len, const char *effective_at, const char *expires_at,
                              struct hub_published *out, shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   struct shoal_privkey *key = NULL;
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   char *envelope = NULL, *doc_text = NULL;
   bool in_txn = false;
   struct hub_published p;
@@ -91,21 +91,21 @@ shoal_err hub_publish_record(sqlite3 *db, const struct shoal_hub_config *cfg, co
   memcpy(doc_text, doc, len);
   doc_text[len] = '\0';
 
-  if ((rc = shoal_db_begin(db, diag)) != SHOAL_OK)
+  if ((rc = hub_store_begin(db, diag)) != SHOAL_OK)
     goto cleanup;
   in_txn = true;
   int64_t last = 0;
-  if ((rc = shoal_db_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM policies WHERE scope = ?",
+  if ((rc = hub_store_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM policies WHERE scope = ?",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, p.scope, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  if (s != SQLITE_ROW) {
-    rc = shoal_db_fail(db, s, "read the last policy version", diag);
+  hub_store_bind_text(st, 1, p.scope, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
+  if (s != HUB_STORE_ROW) {
+    rc = hub_store_fail(db, s, "read the last policy version", diag);
     goto cleanup;
   }
-  last = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
+  last = hub_store_column_int64(st, 0);
+  hub_store_finalize(st);
   st = NULL;
   p.version = last + 1;
 
@@ -116,39 +116,39 @@ shoal_err hub_publish_record(sqlite3 *db, const struct shoal_hub_config *cfg, co
                                        doc_text, &envelope, diag)) != SHOAL_OK)
     goto cleanup;
 
-  if ((rc = shoal_db_prepare(
+  if ((rc = hub_store_prepare(
            db,
            "INSERT INTO policies (scope, version, issued_at, effective_at, "
            "expires_at, doc, envelope, published_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
            &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, p.scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, p.version);
-  sqlite3_bind_text(st, 3, issued_at, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 1, p.scope, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 2, p.version);
+  hub_store_bind_text(st, 3, issued_at, -1, HUB_STORE_STATIC);
   if (effective_at)
-    sqlite3_bind_text(st, 4, effective_at, -1, SQLITE_STATIC);
+    hub_store_bind_text(st, 4, effective_at, -1, HUB_STORE_STATIC);
   if (expires_at)
-    sqlite3_bind_text(st, 5, expires_at, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 6, doc_text, (int)len, SQLITE_STATIC);
-  sqlite3_bind_text(st, 7, envelope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 8, now);
-  s = sqlite3_step(st);
-  if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(db, s, "record the policy version", diag);
+    hub_store_bind_text(st, 5, expires_at, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 6, doc_text, (int)len, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 7, envelope, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 8, now);
+  s = hub_store_step(st);
+  if (s != HUB_STORE_DONE) {
+    rc = hub_store_fail(db, s, "record the policy version", diag);
     goto cleanup;
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   st = NULL;
-  if ((rc = shoal_db_commit(db, diag)) != SHOAL_OK)
+  if ((rc = hub_store_commit(db, diag)) != SHOAL_OK)
     goto cleanup;
   in_txn = false;
   p.envelope = envelope;
   envelope = NULL;
   *out = p;
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   if (in_txn)
-    shoal_db_rollback(db);
+    hub_store_rollback(db);
   free(envelope);
   free(doc_text);
   shoal_privkey_free(key);
@@ -178,24 +178,24 @@ static void pw_publish(void *user, int mid) {
 }
 
 /* Notes the broker's PUBACK so a running hub does not publish it again. */
-static void mark_confirmed(sqlite3 *db, const struct hub_published *p,
+static void mark_confirmed(hub_store *db, const struct hub_published *p,
                            const struct shoal_logger *log) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   shoal_diag diag = {{0}};
-  if (shoal_db_prepare(db, "UPDATE policies SET confirmed_ms = ? WHERE scope = ? AND version = ?",
+  if (hub_store_prepare(db, "UPDATE policies SET confirmed_ms = ? WHERE scope = ? AND version = ?",
                        &st, &diag) == SHOAL_OK) {
-    sqlite3_bind_int64(st, 1, shoal_now_ms());
-    sqlite3_bind_text(st, 2, p->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, p->version);
-    int s = sqlite3_step(st);
-    if (s != SQLITE_DONE)
+    hub_store_bind_int64(st, 1, shoal_now_ms());
+    hub_store_bind_text(st, 2, p->scope, -1, HUB_STORE_STATIC);
+    hub_store_bind_int64(st, 3, p->version);
+    int s = hub_store_step(st);
+    if (s != HUB_STORE_DONE)
       shoal_log(log, SHOAL_LOG_WARN, "cannot note the broker's confirmation: %s",
-                sqlite3_errmsg(db));
+                hub_store_errmsg(db));
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
 }
 
-shoal_err hub_publish_policy(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
+shoal_err hub_publish_policy(hub_store *db, const struct shoal_hub_config *cfg, const char *doc,
                              size_t len, const char *effective_at, const char *expires_at,
                              int timeout_ms, const struct shoal_logger *log,
                              struct hub_published *out, shoal_diag *diag) {
@@ -273,28 +273,28 @@ cleanup:
   return rc;
 }
 
-shoal_err hub_policy_in_effect(sqlite3 *db, const char *scope, int64_t now_ms, cJSON **out,
+shoal_err hub_policy_in_effect(hub_store *db, const char *scope, int64_t now_ms, cJSON **out,
                                shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   cJSON *doc = NULL;
-  shoal_err rc = shoal_db_prepare(db,
+  shoal_err rc = hub_store_prepare(db,
                                   "SELECT doc FROM policies WHERE scope = ? AND (effective_at IS NULL "
                                   "OR shoal_time_ms(effective_at) <= ?) ORDER BY version DESC LIMIT 1",
                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, now_ms);
-  int s = sqlite3_step(st);
-  if (s == SQLITE_ROW) {
-    rc = shoal_json_parse((const char *)sqlite3_column_text(st, 0),
-                          (size_t)sqlite3_column_bytes(st, 0), &doc, diag);
+  hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 2, now_ms);
+  int s = hub_store_step(st);
+  if (s == HUB_STORE_ROW) {
+    rc = shoal_json_parse((const char *)hub_store_column_text(st, 0),
+                          (size_t)hub_store_column_bytes(st, 0), &doc, diag);
     if (rc != SHOAL_OK)
       shoal_diag_prefix(diag, "published policy %s", scope);
-  } else if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(db, s, "read policies", diag);
+  } else if (s != HUB_STORE_DONE) {
+    rc = hub_store_fail(db, s, "read policies", diag);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   if (rc != SHOAL_OK)
     return rc;
   *out = doc;

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
+#include "store.h"
 
 #include "config.h"
 #include "err.h"
@@ -51,7 +51,7 @@ shoal_err hub_publish_check(const char *doc, size_t len, const char *effective_a
  * UTC) and records it in table policies. Nothing is sent: a running hub
  * publishes it within a fraction of a second. On success fills *out
  * (release with hub_published_cleanup). db is the caller's handle. */
-shoal_err hub_publish_record(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
+shoal_err hub_publish_record(hub_store *db, const struct shoal_hub_config *cfg, const char *doc,
                              size_t len, const char *effective_at, const char *expires_at,
                              struct hub_published *out, shoal_diag *diag);
 
@@ -60,7 +60,7 @@ shoal_err hub_publish_record(sqlite3 *db, const struct shoal_hub_config *cfg, co
  * record, publish retained QoS 1 and wait for the broker's PUBACK (at most
  * timeout_ms; SHOAL_ETIMEOUT/SHOAL_EMQTT then, the version stays recorded
  * for `run` to publish). log may be NULL. */
-shoal_err hub_publish_policy(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
+shoal_err hub_publish_policy(hub_store *db, const struct shoal_hub_config *cfg, const char *doc,
                              size_t len, const char *effective_at, const char *expires_at,
                              int timeout_ms, const struct shoal_logger *log,
                              struct hub_published *out, shoal_diag *diag);
@@ -69,7 +69,7 @@ shoal_err hub_publish_policy(sqlite3 *db, const struct shoal_hub_config *cfg, co
  * whose effective_at has come (parsed as publish accepted it, so every
  * ISO-8601 form publish takes is understood). *out is a new tree (caller
  * deletes), or NULL when the scope has no version in effect. */
-shoal_err hub_policy_in_effect(sqlite3 *db, const char *scope, int64_t now_ms, cJSON **out,
+shoal_err hub_policy_in_effect(hub_store *db, const char *scope, int64_t now_ms, cJSON **out,
                                shoal_diag *diag);
 
 #endif

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "db.h"
+#include "store.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
 #include "hub_trust.h"
@@ -149,36 +149,49 @@ static void on_message(void *user, const char *topic, const void *payload, size_
  * PUBACK). Never an older version after a newer one: subscribed agents
  * would count it as a rollback. */
 static void publish_policies(struct hub_run *r) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   shoal_diag diag = {{0}};
   bool resync = r->resync_policies;
-  const char *sql =
-      resync ? "SELECT p.rowid, p.scope, p.version, p.envelope FROM policies p "
-               "WHERE p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
-               "ORDER BY p.rowid"
-             : "SELECT p.rowid, p.scope, p.version, p.envelope FROM policies p "
-               "WHERE p.rowid > ? AND p.confirmed_ms IS NULL "
-               "AND p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
-               "ORDER BY p.rowid LIMIT 100";
+  /* Recording order: SQLite's rowid; on PostgreSQL the policies.id
+   * identity column (ids are taken under the writers' lock, so they commit
+   * in order). */
+  static const char *const sql[2][2] = {
+      {"SELECT p.rowid, p.scope, p.version, p.envelope FROM policies p "
+       "WHERE p.rowid > ? AND p.confirmed_ms IS NULL "
+       "AND p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
+       "ORDER BY p.rowid LIMIT 100",
+       "SELECT p.rowid, p.scope, p.version, p.envelope FROM policies p "
+       "WHERE p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
+       "ORDER BY p.rowid"},
+      {"SELECT p.id, p.scope, p.version, p.envelope FROM policies p "
+       "WHERE p.id > ? AND p.confirmed_ms IS NULL "
+       "AND p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
+       "ORDER BY p.id LIMIT 100",
+       "SELECT p.id, p.scope, p.version, p.envelope FROM policies p "
+       "WHERE p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
+       "ORDER BY p.id"}};
+  int pg = hub_store_dialect(r->ctx.db) == HUB_STORE_PG;
   /* Versions published per poll are capped (LIMIT 100); the rest go next time. */
-  if (shoal_db_prepare(r->ctx.db, sql, &st, &diag) != SHOAL_OK) {
+  if (hub_store_prepare(r->ctx.db, sql[pg][resync], &st, &diag) != SHOAL_OK) {
     shoal_log(&r->ctx.log, SHOAL_LOG_ERROR, "read policies: %s", diag.msg);
     return;
   }
   if (!resync)
-    sqlite3_bind_int64(st, 1, r->policy_rowid);
-  sqlite3_stmt *mark = NULL;
-  if (shoal_db_prepare(r->ctx.db, "UPDATE policies SET confirmed_ms = ? WHERE rowid = ?", &mark,
-                       &diag) != SHOAL_OK)
+    hub_store_bind_int64(st, 1, r->policy_rowid);
+  hub_stmt *mark = NULL;
+  if (hub_store_prepare(r->ctx.db,
+                        pg ? "UPDATE policies SET confirmed_ms = ? WHERE id = ?"
+                           : "UPDATE policies SET confirmed_ms = ? WHERE rowid = ?",
+                        &mark, &diag) != SHOAL_OK)
     mark = NULL;
   int s, n = 0;
   int64_t max_rowid = r->policy_rowid;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-    int64_t rowid = sqlite3_column_int64(st, 0);
-    const char *scope = (const char *)sqlite3_column_text(st, 1);
-    int64_t version = sqlite3_column_int64(st, 2);
-    const char *env = (const char *)sqlite3_column_text(st, 3);
-    int envlen = sqlite3_column_bytes(st, 3);
+  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
+    int64_t rowid = hub_store_column_int64(st, 0);
+    const char *scope = (const char *)hub_store_column_text(st, 1);
+    int64_t version = hub_store_column_int64(st, 2);
+    const char *env = (const char *)hub_store_column_text(st, 3);
+    int envlen = hub_store_column_bytes(st, 3);
     char topic[SHOAL_TOPIC_MAX];
     if (hub_publish_topic(r->ctx.cfg.topic_prefix, scope, topic, sizeof topic, &diag) != SHOAL_OK ||
         publish_qos1(r, topic, env, (size_t)envlen, true, &diag) != SHOAL_OK) {
@@ -188,18 +201,18 @@ static void publish_policies(struct hub_run *r) {
     }
     n++;
     if (mark) {
-      sqlite3_reset(mark);
-      sqlite3_bind_int64(mark, 1, shoal_now_ms());
-      sqlite3_bind_int64(mark, 2, rowid);
-      (void)sqlite3_step(mark);
+      hub_store_reset(mark);
+      hub_store_bind_int64(mark, 1, shoal_now_ms());
+      hub_store_bind_int64(mark, 2, rowid);
+      (void)hub_store_step(mark);
     }
     if (!resync)
       shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "published %s version %" PRId64, scope, version);
     if (rowid > max_rowid)
       max_rowid = rowid;
   }
-  sqlite3_finalize(st);
-  sqlite3_finalize(mark);
+  hub_store_finalize(st);
+  hub_store_finalize(mark);
   /* At a resync the newest version of the scope holding the highest rowid
    * was read, so every row recorded after the read is above max_rowid and
    * goes out at the next poll. */
