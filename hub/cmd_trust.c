@@ -103,7 +103,7 @@ shoal_err hub_trust_chain(struct hub_ctx *ctx, char **out, shoal_diag *diag) {
   size_t n = 0;
   shoal_err rc = hub_store_prepare(ctx->db,
                                   "SELECT update_json FROM (SELECT version, update_json FROM "
-                                  "trust_updates ORDER BY version DESC LIMIT ?) ORDER BY version",
+                                  "trust_updates ORDER BY version DESC LIMIT ?) u ORDER BY version",
                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;

@@ -25,6 +25,12 @@
  *   - an integer column is BIGINT on PostgreSQL; booleans come back as 0/1
  *     through hub_store_column_int64; SUM() is read with column_int64;
  *   - shoal_time_ms(iso_text) exists on both;
+ *   - a subquery in FROM needs an alias: FROM (SELECT ...) x (PostgreSQL 15);
+ *   - in ON CONFLICT ... DO UPDATE SET, name the table's own columns with
+ *     the table (SET n = t.n + 1, COALESCE(?1, t.c)): unqualified they are
+ *     ambiguous with excluded.* on PostgreSQL;
+ *   - ORDER BY whenever more than one row may come back and order matters
+ *     (PostgreSQL returns rows in no particular order without it);
  *   - a statement that fails inside a transaction aborts the transaction on
  *     PostgreSQL: never rely on a failing statement and carry on (use
  *     ON CONFLICT, or a SAVEPOINT).

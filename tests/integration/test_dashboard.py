@@ -14,7 +14,6 @@ import html.parser
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -187,11 +186,8 @@ def main():
             dev.presence(online)
         h.wait_until(lambda: env.hub_db_count("devices", "online = 1") == 3, 10, "presence recorded")
         # pos-2 has been connected with a backlog and no progress for 15 min.
-        db = sqlite3.connect(env.hub_db(), timeout=10)
-        db.execute("UPDATE devices SET last_hello_ms = ?, last_event_ms = ? WHERE device = 'pos-2'",
-                   (now - 15 * m, now - 15 * m))
-        db.commit()
-        db.close()
+        env.hub_sql("UPDATE devices SET last_hello_ms = ?, last_event_ms = ? WHERE device = 'pos-2'",
+                    (now - 15 * m, now - 15 * m))
 
         devices = api(port, "/api/v1/devices")
         hours = api(port, f"/api/v1/reports/sales?by=hour&from={DAY}&to=2026-03-03")
