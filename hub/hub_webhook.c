@@ -15,8 +15,9 @@
 #include <string.h>
 
 #include "crypto.h"
-#include "store.h"
+#include "hub_duties.h"
 #include "hub_http.h"
+#include "store.h"
 #include "util.h"
 
 
@@ -32,6 +33,7 @@ struct hub_webhooks {
   pthread_cond_t cv;
   atomic_bool stop;
   hub_store *db;
+  struct hub_duty duty; /* dispatch runs on one hub at a time (SPEC 16) */
   struct shoal_logger log;
   struct hub_webhook_opts opts;
   struct hook hooks[SHOAL_WEBHOOKS_MAX];
@@ -355,11 +357,18 @@ static void *worker(void *arg) {
     shoal_log(&w->log, SHOAL_LOG_ERROR, "webhooks: curl_easy_init failed");
     return NULL;
   }
-  bury_unconfigured(w);
+  bool buried = false;
   while (!atomic_load(&w->stop)) {
-    int delivered = deliver_round(w, curl);
-    if (delivered > 0)
-      continue; /* more may be due right away */
+    if (hub_duty_held(&w->duty)) {
+      if (!buried)
+        bury_unconfigured(w);
+      buried = true;
+      int delivered = deliver_round(w, curl);
+      if (delivered > 0)
+        continue; /* more may be due right away */
+    } else {
+      buried = false; /* the configs of the hubs may differ: look again when ours */
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t ns = ts.tv_nsec + (w->opts.poll_ms % 1000) * 1000000LL;
@@ -385,6 +394,7 @@ static void webhooks_free(struct hub_webhooks *w) {
     shoal_secure_free(w->hooks[i].secret);
   }
   hub_store_close(w->db);
+  hub_duty_close(&w->duty);
   pthread_cond_destroy(&w->cv);
   pthread_mutex_destroy(&w->mu);
   free(w);
@@ -426,8 +436,8 @@ shoal_err hub_webhooks_start_opts(struct hub_ctx *ctx, const struct hub_webhook_
       h->secret_len = len;
     }
   }
-  if ((rc = hub_store_open(ctx->cfg.db, &w->db, diag)) !=
-      SHOAL_OK)
+  if ((rc = hub_store_open(ctx->cfg.db, &w->db, diag)) != SHOAL_OK ||
+      (rc = hub_duty_open(ctx, HUB_DUTY_WEBHOOKS, "webhooks", &w->duty, diag)) != SHOAL_OK)
     goto fail;
   if (pthread_create(&w->thread, NULL, worker, w) != 0) {
     rc = shoal_fail(diag, SHOAL_EINTERNAL, "cannot start the webhook thread");

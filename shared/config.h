@@ -57,6 +57,8 @@ struct shoal_hub_config {
   char *device_ca_key;
   struct shoal_webhook_config webhooks[SHOAL_WEBHOOKS_MAX];
   size_t webhook_count;
+  bool ingest_shared;   /* "ingest": {"shared": {...}} given (SPEC 16) */
+  char *ingest_group;   /* its "group": MQTT shared subscription group */
 };
 
 /* Loads and validates an agent config file. On success fills *out (release

@@ -782,7 +782,10 @@ def hub_sql(db_path, sql, args=()):
     """Runs sql on the hub database at db_path (SQLite) or, in the pg test
     variants, on its PostgreSQL database through psql. Integers come back as
     int, NULL as None, the rest as str (as sqlite3 returns them)."""
-    uri = hub_pg_uri(db_path)
+    if db_path.startswith(("postgresql://", "postgres://")):
+        uri = db_path
+    else:
+        uri = hub_pg_uri(db_path)
     if uri is None:
         con = sqlite3.connect(db_path, timeout=10)
         try:
