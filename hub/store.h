@@ -15,7 +15,8 @@
  *   -> `hub_store_open(path, &db, diag)`; `sqlite3_exec(db, sql, ...)` ->
  *   `hub_store_exec(db, sql, diag)`; a new connection: hub_store_open_again
  * SQL both engines accept (keep ONE dialect):
- *   - `?` and `?N` placeholders (rewritten to $n on PostgreSQL);
+ *   - `?` and `?N` placeholders (rewritten to $n on PostgreSQL; `x IS ?`
+ *     becomes IS NOT DISTINCT FROM);
  *   - `INSERT OR IGNORE INTO t ...` (rewritten to `... ON CONFLICT DO
  *     NOTHING`; better: write the ON CONFLICT form yourself); no INSERT OR
  *     REPLACE (use ON CONFLICT (key) DO UPDATE SET c = excluded.c);

@@ -205,6 +205,14 @@ static char *rewrite(const char *sql, int *nparams, unsigned char *used) {
       if (n > maxp)
         maxp = n;
       used[n] = 1;
+      /* SQLite's `x IS ?` / `x IS NOT ?` (NULL-safe comparison). */
+      const char *b = o;
+      while (b > out && b[-1] == ' ')
+        b--;
+      if (b - out >= 7 && strncasecmp(b - 7, " IS NOT", 7) == 0)
+        o = (char *)b - 7 + sprintf((char *)b - 7, " IS DISTINCT FROM ");
+      else if (b - out >= 3 && strncasecmp(b - 3, " IS", 3) == 0)
+        o = (char *)b - 3 + sprintf((char *)b - 3, " IS NOT DISTINCT FROM ");
       o += sprintf(o, "$%d", n);
     } else if ((p == sql || !((p[-1] >= 'A' && p[-1] <= 'Z') || (p[-1] >= 'a' && p[-1] <= 'z') ||
                               p[-1] == '_')) &&

@@ -523,6 +523,7 @@ int main(int argc, char **argv) {
     else
       snprintf(script, sizeof script, "%s/../../tests/lib/pg_server.py", hub);
     snprintf(pgdir, sizeof pgdir, "%s/pg", dir);
+    chmod(dir, 0755); /* the server runs as the postgres user */
     snprintf(cmd, sizeof cmd, "python3 '%s' start '%s' > /dev/null", script, pgdir);
     if (system(cmd) != 0)
       die("cannot start PostgreSQL (tests/lib/pg_server.py; set SHOAL_SOURCE_DIR)");

@@ -85,6 +85,15 @@ static void test_hub_store_statements_same_on_both(void **state) {
   assert_int_equal(hub_store_column_type(st, 0), HUB_STORE_NULL);
   assert_null(hub_store_column_text(st, 1));
   hub_store_finalize(st);
+  /* NULL-safe comparison with a parameter (SQLite's IS ?). */
+  assert_int_equal(hub_store_prepare(db, "SELECT COUNT(*) FROM t WHERE s IS ? AND k IS NOT ?",
+                                     &st, &d),
+                   SHOAL_OK);
+  hub_store_bind_null(st, 1);
+  hub_store_bind_text(st, 2, "a", -1, HUB_STORE_STATIC);
+  assert_int_equal(hub_store_step(st), HUB_STORE_ROW);
+  assert_int_equal(hub_store_column_int64(st, 0), 1); /* row b: s NULL, k not 'a' */
+  hub_store_finalize(st);
   assert_int_equal(q(db, "SELECT shoal_time_ms('2026-01-01T08:00:00,5+0800')"), 1767225600500LL);
   assert_int_equal(q(db, "SELECT shoal_time_ms('not a time') IS NULL"), 1);
   hub_store_close(db);
