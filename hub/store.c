@@ -38,46 +38,88 @@ void hub_store_close(hub_store *db) {
     db->vt->close(db);
 }
 
-enum hub_store_dialect hub_store_dialect(const hub_store *db) { return db->vt->dialect; }
+enum hub_store_dialect hub_store_dialect(const hub_store *db) {
+  return db->vt->dialect;
+}
 
 shoal_err hub_store_prepare(hub_store *db, const char *sql, hub_stmt **out, shoal_diag *diag) {
   return db->vt->prepare(db, sql, out, diag);
 }
 
-int hub_store_bind_int64(hub_stmt *st, int i, int64_t v) { return st->vt->bind_int64(st, i, v); }
-int hub_store_bind_int(hub_stmt *st, int i, int v) { return st->vt->bind_int64(st, i, v); }
-int hub_store_bind_double(hub_stmt *st, int i, double v) { return st->vt->bind_double(st, i, v); }
-int hub_store_bind_null(hub_stmt *st, int i) { return st->vt->bind_null(st, i); }
+int hub_store_bind_int64(hub_stmt *st, int i, int64_t v) {
+  return st->vt->bind_int64(st, i, v);
+}
+int hub_store_bind_int(hub_stmt *st, int i, int v) {
+  return st->vt->bind_int64(st, i, v);
+}
+int hub_store_bind_double(hub_stmt *st, int i, double v) {
+  return st->vt->bind_double(st, i, v);
+}
+int hub_store_bind_null(hub_stmt *st, int i) {
+  return st->vt->bind_null(st, i);
+}
 int hub_store_bind_text(hub_stmt *st, int i, const char *text, int len, void (*del)(void *)) {
   return st->vt->bind_text(st, i, text, len, del);
 }
 int hub_store_bind_blob(hub_stmt *st, int i, const void *data, int len, void (*del)(void *)) {
   return st->vt->bind_blob(st, i, data, len, del);
 }
-int hub_store_bind_parameter_count(hub_stmt *st) { return st->vt->bind_parameter_count(st); }
-int hub_store_step(hub_stmt *st) { return st->vt->step(st); }
-int hub_store_reset(hub_stmt *st) { return st->vt->reset(st); }
-int hub_store_clear_bindings(hub_stmt *st) { return st->vt->clear_bindings(st); }
-int hub_store_finalize(hub_stmt *st) { return st ? st->vt->finalize(st) : HUB_STORE_OK; }
-int hub_store_column_count(hub_stmt *st) { return st->vt->column_count(st); }
-int hub_store_column_type(hub_stmt *st, int col) { return st->vt->column_type(st, col); }
-int64_t hub_store_column_int64(hub_stmt *st, int col) { return st->vt->column_int64(st, col); }
-int hub_store_column_int(hub_stmt *st, int col) { return (int)st->vt->column_int64(st, col); }
-double hub_store_column_double(hub_stmt *st, int col) { return st->vt->column_double(st, col); }
+int hub_store_bind_parameter_count(hub_stmt *st) {
+  return st->vt->bind_parameter_count(st);
+}
+int hub_store_step(hub_stmt *st) {
+  return st->vt->step(st);
+}
+int hub_store_reset(hub_stmt *st) {
+  return st->vt->reset(st);
+}
+int hub_store_clear_bindings(hub_stmt *st) {
+  return st->vt->clear_bindings(st);
+}
+int hub_store_finalize(hub_stmt *st) {
+  return st ? st->vt->finalize(st) : HUB_STORE_OK;
+}
+int hub_store_column_count(hub_stmt *st) {
+  return st->vt->column_count(st);
+}
+int hub_store_column_type(hub_stmt *st, int col) {
+  return st->vt->column_type(st, col);
+}
+int64_t hub_store_column_int64(hub_stmt *st, int col) {
+  return st->vt->column_int64(st, col);
+}
+int hub_store_column_int(hub_stmt *st, int col) {
+  return (int)st->vt->column_int64(st, col);
+}
+double hub_store_column_double(hub_stmt *st, int col) {
+  return st->vt->column_double(st, col);
+}
 const unsigned char *hub_store_column_text(hub_stmt *st, int col) {
   return st->vt->column_text(st, col);
 }
-const void *hub_store_column_blob(hub_stmt *st, int col) { return st->vt->column_blob(st, col); }
-int hub_store_column_bytes(hub_stmt *st, int col) { return st->vt->column_bytes(st, col); }
-int64_t hub_store_changes(hub_store *db) { return db->vt->changes(db); }
-int64_t hub_store_last_insert_id(hub_store *db) { return db->vt->last_insert_id(db); }
-const char *hub_store_errmsg(hub_store *db) { return db ? db->vt->errmsg(db) : "no handle"; }
+const void *hub_store_column_blob(hub_stmt *st, int col) {
+  return st->vt->column_blob(st, col);
+}
+int hub_store_column_bytes(hub_stmt *st, int col) {
+  return st->vt->column_bytes(st, col);
+}
+int64_t hub_store_changes(hub_store *db) {
+  return db->vt->changes(db);
+}
+int64_t hub_store_last_insert_id(hub_store *db) {
+  return db->vt->last_insert_id(db);
+}
+const char *hub_store_errmsg(hub_store *db) {
+  return db ? db->vt->errmsg(db) : "no handle";
+}
 
 shoal_err hub_store_exec(hub_store *db, const char *sql, shoal_diag *diag) {
   return db->vt->exec(db, sql, diag);
 }
 
-shoal_err hub_store_begin(hub_store *db, shoal_diag *diag) { return db->vt->begin(db, diag); }
+shoal_err hub_store_begin(hub_store *db, shoal_diag *diag) {
+  return db->vt->begin(db, diag);
+}
 
 shoal_err hub_store_commit(hub_store *db, shoal_diag *diag) {
   shoal_err rc = db->vt->exec(db, "COMMIT", diag);
@@ -94,11 +136,13 @@ void hub_store_rollback(hub_store *db) {
 shoal_err hub_store_fail(hub_store *db, int rc, const char *what, shoal_diag *diag) {
   int full = db && db->vt->is_full(db, rc);
   return shoal_fail(diag, full ? SHOAL_EFULL : SHOAL_EDB, "%s: %s%s (%s %d)", what,
-                    full ? "storage full: " : "", hub_store_errmsg(db),
-                    db ? db->vt->name : "db", rc);
+                    full ? "storage full: " : "", hub_store_errmsg(db), db ? db->vt->name : "db",
+                    rc);
 }
 
-int hub_store_try_lock(hub_store *db, int64_t key) { return db->vt->try_lock(db, key); }
+int hub_store_try_lock(hub_store *db, int64_t key) {
+  return db->vt->try_lock(db, key);
+}
 
 shoal_err hub_store_query_int(hub_store *db, const char *sql, int64_t dflt, int64_t *out,
                               shoal_diag *diag) {

@@ -65,13 +65,18 @@ enum {
 };
 
 /* Column types (hub_store_column_type). */
-enum { HUB_STORE_INTEGER = 1, HUB_STORE_FLOAT = 2, HUB_STORE_TEXT = 3, HUB_STORE_BLOB = 4,
-       HUB_STORE_NULL = 5 };
+enum {
+  HUB_STORE_INTEGER = 1,
+  HUB_STORE_FLOAT = 2,
+  HUB_STORE_TEXT = 3,
+  HUB_STORE_BLOB = 4,
+  HUB_STORE_NULL = 5
+};
 
 /* Bind destructors: both make the bound value valid until the next bind,
  * clear_bindings or finalize (PostgreSQL always copies). */
 #define HUB_STORE_STATIC    ((void (*)(void *))0)
-#define HUB_STORE_TRANSIENT ((void (*)(void *))-1)
+#define HUB_STORE_TRANSIENT ((void (*)(void *)) - 1)
 
 enum hub_store_dialect { HUB_STORE_SQLITE, HUB_STORE_PG };
 

@@ -156,8 +156,9 @@ static int run(struct pg_store *s, const char *sql, PGresult **out) {
 
 static bool word_at(const char *p, const char *w) {
   size_t n = strlen(w);
-  return strncasecmp(p, w, n) == 0 && !(p[n] == '_' || (p[n] >= 'A' && p[n] <= 'Z') ||
-                                        (p[n] >= 'a' && p[n] <= 'z') || (p[n] >= '0' && p[n] <= '9'));
+  return strncasecmp(p, w, n) == 0 &&
+         !(p[n] == '_' || (p[n] >= 'A' && p[n] <= 'Z') || (p[n] >= 'a' && p[n] <= 'z') ||
+           (p[n] >= '0' && p[n] <= '9'));
 }
 
 /* Rewrites the hub dialect to PostgreSQL's; *nparams: the highest $n;
@@ -232,7 +233,7 @@ static char *rewrite(const char *sql, int *nparams, unsigned char *used) {
           p = r + 6;
         }
       }
-    } else if (word_at(p, "BEGIN") && (p == sql) ) {
+    } else if (word_at(p, "BEGIN") && (p == sql)) {
       const char *q = p + 5;
       while (*q == ' ')
         q++;
@@ -331,7 +332,9 @@ static int pg_bind_double(hub_stmt *st, int i, double v) {
   int n = snprintf(b, sizeof b, "%.17g", v);
   return set_param(st, i, b, n, 0);
 }
-static int pg_bind_null(hub_stmt *st, int i) { return set_param(st, i, NULL, 0, 0); }
+static int pg_bind_null(hub_stmt *st, int i) {
+  return set_param(st, i, NULL, 0, 0);
+}
 static int pg_bind_text(hub_stmt *st, int i, const char *t, int len, void (*del)(void *)) {
   (void)del;
   if (!t)
@@ -344,7 +347,9 @@ static int pg_bind_blob(hub_stmt *st, int i, const void *d, int len, void (*del)
     return pg_bind_null(st, i);
   return set_param(st, i, d, len, 1);
 }
-static int pg_bind_parameter_count(hub_stmt *st) { return PST(st)->nparams; }
+static int pg_bind_parameter_count(hub_stmt *st) {
+  return PST(st)->nparams;
+}
 
 static int pg_clear_bindings(hub_stmt *h) {
   struct pg_stmt *st = PST(h);
@@ -413,7 +418,9 @@ static bool have_cell(struct pg_stmt *st, int c) {
   return st->res && st->row >= 0 && st->row < st->nrows && c >= 0 && c < PQnfields(st->res);
 }
 
-static int pg_column_count(hub_stmt *st) { return PST(st)->res ? PQnfields(PST(st)->res) : 0; }
+static int pg_column_count(hub_stmt *st) {
+  return PST(st)->res ? PQnfields(PST(st)->res) : 0;
+}
 
 static int pg_column_type(hub_stmt *h, int c) {
   struct pg_stmt *st = PST(h);
@@ -464,8 +471,7 @@ static const unsigned char *blob_of(struct pg_stmt *st, int c) {
   free(st->blob);
   st->blob = NULL;
   size_t n = 0;
-  unsigned char *raw =
-      PQunescapeBytea((const unsigned char *)PQgetvalue(st->res, st->row, c), &n);
+  unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(st->res, st->row, c), &n);
   if (!raw)
     return NULL;
   st->blob = malloc(n + 1);
@@ -491,7 +497,9 @@ static const unsigned char *pg_column_text(hub_stmt *h, int c) {
   return (const unsigned char *)PQgetvalue(st->res, st->row, c);
 }
 
-static const void *pg_column_blob(hub_stmt *h, int c) { return pg_column_text(h, c); }
+static const void *pg_column_blob(hub_stmt *h, int c) {
+  return pg_column_text(h, c);
+}
 
 static int pg_column_bytes(hub_stmt *h, int c) {
   struct pg_stmt *st = PST(h);
@@ -506,7 +514,9 @@ static int pg_column_bytes(hub_stmt *h, int c) {
 
 /* ------------------------------------------------------------ connection */
 
-static int64_t pg_changes(hub_store *db) { return PGS(db)->changes; }
+static int64_t pg_changes(hub_store *db) {
+  return PGS(db)->changes;
+}
 
 static int64_t pg_last_insert_id(hub_store *db) {
   PGresult *r = NULL;
@@ -518,7 +528,9 @@ static int64_t pg_last_insert_id(hub_store *db) {
   return id;
 }
 
-static const char *pg_errmsg(hub_store *db) { return PGS(db)->err; }
+static const char *pg_errmsg(hub_store *db) {
+  return PGS(db)->err;
+}
 
 static shoal_err pg_exec(hub_store *db, const char *sql, shoal_diag *diag) {
   struct pg_store *s = PGS(db);
@@ -614,7 +626,8 @@ static shoal_err connect_to(const char *uri, struct pg_store **out, shoal_diag *
   s->conn = PQconnectdb(uri);
   if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
     set_err(s, s->conn ? PQerrorMessage(s->conn) : "out of memory");
-    shoal_err rc = shoal_fail(diag, SHOAL_EDB, "cannot connect to PostgreSQL %s: %s", shown, s->err);
+    shoal_err rc =
+        shoal_fail(diag, SHOAL_EDB, "cannot connect to PostgreSQL %s: %s", shown, s->err);
     hub_store__pg.close(&s->base);
     return rc;
   }
@@ -643,8 +656,8 @@ static shoal_err migrate(struct pg_store *s, shoal_diag *diag) {
   if ((rc = pg_exec(db, sql, diag)) != SHOAL_OK ||
       (rc = pg_exec(db, "CREATE TABLE IF NOT EXISTS shoal_schema (version BIGINT NOT NULL)",
                     diag)) != SHOAL_OK ||
-      (rc = hub_store_query_int(db, "SELECT MAX(version) FROM shoal_schema", -1, &version,
-                                diag)) != SHOAL_OK)
+      (rc = hub_store_query_int(db, "SELECT MAX(version) FROM shoal_schema", -1, &version, diag)) !=
+          SHOAL_OK)
     goto fail;
   if (version < 0) {
     if ((rc = pg_exec(db, "INSERT INTO shoal_schema (version) VALUES (0)", diag)) != SHOAL_OK)
@@ -708,8 +721,8 @@ shoal_err hub_store__pg_test_uri(const char *path, const char *base, char *out, 
   snprintf(admin, sizeof admin, "%s/postgres", uri);
   PGconn *c = PQconnectdb(admin);
   if (PQstatus(c) != CONNECTION_OK) {
-    shoal_err rc = shoal_fail(diag, SHOAL_EDB, "SHOAL_TEST_HUB_PG: cannot connect to %s: %s",
-                              admin, PQerrorMessage(c));
+    shoal_err rc = shoal_fail(diag, SHOAL_EDB, "SHOAL_TEST_HUB_PG: cannot connect to %s: %s", admin,
+                              PQerrorMessage(c));
     PQfinish(c);
     return rc;
   }
@@ -717,8 +730,8 @@ shoal_err hub_store__pg_test_uri(const char *path, const char *base, char *out, 
   PGresult *r = PQexec(c, sql);
   const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
   shoal_err rc = SHOAL_OK;
-  if (PQresultStatus(r) != PGRES_COMMAND_OK && !(state && (strcmp(state, "42P04") == 0 ||
-                                                           strcmp(state, "23505") == 0)))
+  if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+      !(state && (strcmp(state, "42P04") == 0 || strcmp(state, "23505") == 0)))
     rc = shoal_fail(diag, SHOAL_EDB, "SHOAL_TEST_HUB_PG: %s", PQresultErrorMessage(r));
   PQclear(r);
   PQfinish(c);

@@ -75,43 +75,79 @@ static shoal_err sq_prepare(hub_store *db, const char *sql, hub_stmt **out, shoa
   return SHOAL_OK;
 }
 
-static int sq_bind_int64(hub_stmt *st, int i, int64_t v) { return sqlite3_bind_int64(ST(st), i, v); }
-static int sq_bind_double(hub_stmt *st, int i, double v) { return sqlite3_bind_double(ST(st), i, v); }
-static int sq_bind_null(hub_stmt *st, int i) { return sqlite3_bind_null(ST(st), i); }
+static int sq_bind_int64(hub_stmt *st, int i, int64_t v) {
+  return sqlite3_bind_int64(ST(st), i, v);
+}
+static int sq_bind_double(hub_stmt *st, int i, double v) {
+  return sqlite3_bind_double(ST(st), i, v);
+}
+static int sq_bind_null(hub_stmt *st, int i) {
+  return sqlite3_bind_null(ST(st), i);
+}
 static int sq_bind_text(hub_stmt *st, int i, const char *t, int len, void (*del)(void *)) {
-  return sqlite3_bind_text(ST(st), i, t, len, del == HUB_STORE_STATIC ? SQLITE_STATIC
-                                                                      : SQLITE_TRANSIENT);
+  return sqlite3_bind_text(ST(st), i, t, len,
+                           del == HUB_STORE_STATIC ? SQLITE_STATIC : SQLITE_TRANSIENT);
 }
 static int sq_bind_blob(hub_stmt *st, int i, const void *d, int len, void (*del)(void *)) {
-  return sqlite3_bind_blob(ST(st), i, d, len, del == HUB_STORE_STATIC ? SQLITE_STATIC
-                                                                      : SQLITE_TRANSIENT);
+  return sqlite3_bind_blob(ST(st), i, d, len,
+                           del == HUB_STORE_STATIC ? SQLITE_STATIC : SQLITE_TRANSIENT);
 }
-static int sq_bind_parameter_count(hub_stmt *st) { return sqlite3_bind_parameter_count(ST(st)); }
-static int sq_step(hub_stmt *st) { return sqlite3_step(ST(st)); }
-static int sq_reset(hub_stmt *st) { return sqlite3_reset(ST(st)); }
-static int sq_clear_bindings(hub_stmt *st) { return sqlite3_clear_bindings(ST(st)); }
+static int sq_bind_parameter_count(hub_stmt *st) {
+  return sqlite3_bind_parameter_count(ST(st));
+}
+static int sq_step(hub_stmt *st) {
+  return sqlite3_step(ST(st));
+}
+static int sq_reset(hub_stmt *st) {
+  return sqlite3_reset(ST(st));
+}
+static int sq_clear_bindings(hub_stmt *st) {
+  return sqlite3_clear_bindings(ST(st));
+}
 static int sq_finalize(hub_stmt *st) {
   int rc = sqlite3_finalize(ST(st));
   free(st);
   return rc;
 }
-static int sq_column_count(hub_stmt *st) { return sqlite3_column_count(ST(st)); }
-static int sq_column_type(hub_stmt *st, int c) { return sqlite3_column_type(ST(st), c); }
-static int64_t sq_column_int64(hub_stmt *st, int c) { return sqlite3_column_int64(ST(st), c); }
-static double sq_column_double(hub_stmt *st, int c) { return sqlite3_column_double(ST(st), c); }
+static int sq_column_count(hub_stmt *st) {
+  return sqlite3_column_count(ST(st));
+}
+static int sq_column_type(hub_stmt *st, int c) {
+  return sqlite3_column_type(ST(st), c);
+}
+static int64_t sq_column_int64(hub_stmt *st, int c) {
+  return sqlite3_column_int64(ST(st), c);
+}
+static double sq_column_double(hub_stmt *st, int c) {
+  return sqlite3_column_double(ST(st), c);
+}
 static const unsigned char *sq_column_text(hub_stmt *st, int c) {
   return sqlite3_column_text(ST(st), c);
 }
-static const void *sq_column_blob(hub_stmt *st, int c) { return sqlite3_column_blob(ST(st), c); }
-static int sq_column_bytes(hub_stmt *st, int c) { return sqlite3_column_bytes(ST(st), c); }
-static int64_t sq_changes(hub_store *db) { return sqlite3_changes(DB(db)); }
-static int64_t sq_last_insert_id(hub_store *db) { return sqlite3_last_insert_rowid(DB(db)); }
-static const char *sq_errmsg(hub_store *db) { return sqlite3_errmsg(DB(db)); }
+static const void *sq_column_blob(hub_stmt *st, int c) {
+  return sqlite3_column_blob(ST(st), c);
+}
+static int sq_column_bytes(hub_stmt *st, int c) {
+  return sqlite3_column_bytes(ST(st), c);
+}
+static int64_t sq_changes(hub_store *db) {
+  return sqlite3_changes(DB(db));
+}
+static int64_t sq_last_insert_id(hub_store *db) {
+  return sqlite3_last_insert_rowid(DB(db));
+}
+static const char *sq_errmsg(hub_store *db) {
+  return sqlite3_errmsg(DB(db));
+}
 static shoal_err sq_exec(hub_store *db, const char *sql, shoal_diag *diag) {
   return shoal_db_exec(DB(db), sql, diag);
 }
-static shoal_err sq_begin(hub_store *db, shoal_diag *diag) { return shoal_db_begin(DB(db), diag); }
-static void sq_rollback(hub_store *db) { shoal_db_rollback(DB(db)); }
+static shoal_err sq_begin(hub_store *db, shoal_diag *diag) {
+  return shoal_db_begin(DB(db), diag);
+}
+static void sq_rollback(hub_store *db) {
+  shoal_db_rollback(DB(db));
+}
 
 /* As shared/db.c: SQLITE_FULL, or a WAL shared-memory I/O error on ENOSPC. */
 static int sq_is_full(hub_store *db, int rc) {

@@ -86,9 +86,9 @@ static void test_hub_store_statements_same_on_both(void **state) {
   assert_null(hub_store_column_text(st, 1));
   hub_store_finalize(st);
   /* NULL-safe comparison with a parameter (SQLite's IS ?). */
-  assert_int_equal(hub_store_prepare(db, "SELECT COUNT(*) FROM t WHERE s IS ? AND k IS NOT ?",
-                                     &st, &d),
-                   SHOAL_OK);
+  assert_int_equal(
+      hub_store_prepare(db, "SELECT COUNT(*) FROM t WHERE s IS ? AND k IS NOT ?", &st, &d),
+      SHOAL_OK);
   hub_store_bind_null(st, 1);
   hub_store_bind_text(st, 2, "a", -1, HUB_STORE_STATIC);
   assert_int_equal(hub_store_step(st), HUB_STORE_ROW);
