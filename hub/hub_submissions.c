@@ -1,13 +1,13 @@
 /* hub_submissions.c - form submissions for HQ (see hub_submissions.h). Each
- * row is built as JSON by SQLite and parsed once (shoal_db_json_rows). */
+ * row is built as JSON by SQLite and parsed once (hub_store_json_rows). */
 #include "hub_submissions.h"
 
-#include "db.h"
+#include "store.h"
 
-shoal_err hub_submissions_list(sqlite3 *db, const char *form, const char *store, int64_t from_ms,
+shoal_err hub_submissions_list(hub_store *db, const char *form, const char *store, int64_t from_ms,
                                int64_t to_ms, cJSON **out, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(
       db,
       "SELECT json_object('id', submission, 'form', form_id, 'version', version, "
       "'store', store, 'region', region, 'device', device, 'at', at, "
@@ -18,13 +18,13 @@ shoal_err hub_submissions_list(sqlite3 *db, const char *form, const char *store,
   if (rc != SHOAL_OK)
     return rc;
   if (form)
-    sqlite3_bind_text(st, 1, form, -1, SQLITE_TRANSIENT);
+    hub_store_bind_text(st, 1, form, -1, HUB_STORE_TRANSIENT);
   if (store)
-    sqlite3_bind_text(st, 2, store, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(st, 3, from_ms);
-  sqlite3_bind_int64(st, 4, to_ms);
-  sqlite3_bind_int(st, 5, HUB_SUBMISSIONS_LIST_MAX);
-  rc = shoal_db_json_rows(db, st, "list form submissions", out, diag);
-  sqlite3_finalize(st);
+    hub_store_bind_text(st, 2, store, -1, HUB_STORE_TRANSIENT);
+  hub_store_bind_int64(st, 3, from_ms);
+  hub_store_bind_int64(st, 4, to_ms);
+  hub_store_bind_int(st, 5, HUB_SUBMISSIONS_LIST_MAX);
+  rc = hub_store_json_rows(db, st, "list form submissions", out, diag);
+  hub_store_finalize(st);
   return rc;
 }
