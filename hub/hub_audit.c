@@ -10,7 +10,7 @@ shoal_err hub_audit_record(hub_store *db, int64_t at_ms, const char *user, const
                            const char *target, const char *result, shoal_diag *diag) {
   hub_stmt *st = NULL;
   shoal_err rc = hub_store_prepare(
-      db, "INSERT INTO audit (at_ms, user, action, target, result) VALUES (?, ?, ?, ?, ?)", &st,
+      db, "INSERT INTO audit (at_ms, \"user\", action, target, result) VALUES (?, ?, ?, ?, ?)", &st,
       diag);
   if (rc != SHOAL_OK)
     return rc;
@@ -30,7 +30,7 @@ shoal_err hub_audit_list(hub_store *db, int64_t limit, int64_t before_id, cJSON 
                          shoal_diag *diag) {
   hub_stmt *st = NULL;
   shoal_err rc = hub_store_prepare(db,
-                                  "SELECT id, at_ms, user, action, target, result FROM audit "
+                                  "SELECT id, at_ms, \"user\", action, target, result FROM audit "
                                   "WHERE (?1 <= 0 OR id < ?1) ORDER BY id DESC LIMIT ?2",
                                   &st, diag);
   if (rc != SHOAL_OK)

@@ -60,10 +60,23 @@ shoal_err hub_reports_tz_parse(const char *tz, int64_t *offset_ms, shoal_diag *d
   return SHOAL_OK;
 }
 
+/* JSON in SQL: the one place the dialects differ. D is SQ (SQLite's json1)
+ * or PG (jsonb): D##_J text at a key, D##_JN a number there, D##_EACH the
+ * elements of an array at a key as rows of alias(value), D##_ABSENT no
+ * such key. */
+#define SQ_J(doc, key)          "json_extract(" doc ", '$." key "')"
+#define SQ_JN(doc, key)         "json_extract(" doc ", '$." key "')"
+#define SQ_EACH(doc, key, a)    "json_each(" doc ", '$." key "') " a
+#define SQ_ABSENT(doc, key)     "json_type(" doc ", '$." key "') IS NULL"
+#define PG_J(doc, key)          "((" doc ")::jsonb ->> '" key "')"
+#define PG_JN(doc, key)         "((" doc ")::jsonb ->> '" key "')::bigint"
+#define PG_EACH(doc, key, a)    "jsonb_array_elements((" doc ")::jsonb -> '" key "') " a "(value)"
+#define PG_ABSENT(doc, key)     "((" doc ")::jsonb -> '" key "') IS NULL"
+
 /* The ledger a sales report groups: one row per sale (count 1, its total)
  * and one per return (its refund), each at its own time (SPEC 12). */
-#define LEDGER                                                                                   \
-  "WITH l AS (SELECT device, store, region, COALESCE(json_extract(body, '$.channel'), 'pos') "  \
+#define LEDGER(D)                                                                                \
+  "WITH l AS (SELECT device, store, region, COALESCE(" D##_J("body", "channel") ", 'pos') "     \
   "AS channel, at_ms, 1 AS n, total AS t, 0 AS r FROM sales WHERE at_ms >= ?1 AND at_ms < ?2 "  \
   "UNION ALL SELECT device, store, region, channel, at_ms, 0, 0, refund FROM returns "          \
   "WHERE at_ms >= ?1 AND at_ms < ?2) "
@@ -83,57 +96,58 @@ shoal_err hub_reports_tz_parse(const char *tz, int64_t *offset_ms, shoal_diag *d
   "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY " key ") "
 
 /* Lines sold and returned per SKU. */
-#define BY_SKU                                                                                   \
-  "WITH l AS (SELECT json_extract(j.value, '$.sku') AS sku, 1 AS n, "                           \
-  "json_extract(j.value, '$.qty') AS q, json_extract(j.value, '$.total') AS t, 0 AS rq, 0 AS r " \
-  "FROM sales s, json_each(s.body, '$.lines') j WHERE s.at_ms >= ?1 AND s.at_ms < ?2 "          \
-  "UNION ALL SELECT json_extract(j.value, '$.sku'), 0, 0, 0, json_extract(j.value, '$.qty'), "  \
-  "json_extract(j.value, '$.refund') FROM returns x, json_each(x.body, '$.lines') j "           \
+#define BY_SKU(D)                                                                                \
+  "WITH l AS (SELECT " D##_J("j.value", "sku") " AS sku, 1 AS n, "                              \
+  D##_JN("j.value", "qty") " AS q, " D##_JN("j.value", "total") " AS t, 0 AS rq, 0 AS r "        \
+  "FROM sales s, " D##_EACH("s.body", "lines", "j") " WHERE s.at_ms >= ?1 AND s.at_ms < ?2 "     \
+  "UNION ALL SELECT " D##_J("j.value", "sku") ", 0, 0, 0, " D##_JN("j.value", "qty") ", "        \
+  D##_JN("j.value", "refund") " FROM returns x, " D##_EACH("x.body", "lines", "j") " "           \
   "WHERE x.at_ms >= ?1 AND x.at_ms < ?2) "                                                      \
   "SELECT sku, SUM(n), SUM(q), SUM(t), SUM(rq), SUM(r) FROM l GROUP BY sku ORDER BY sku"
 
 /* Money taken per payment method (cash net of change; sales recorded
  * without payments were cash) and refunded per method. */
-#define BY_PAYMENT                                                                               \
+#define BY_PAYMENT(D)                                                                            \
   "WITH s AS (SELECT body, total FROM sales WHERE at_ms >= ?1 AND at_ms < ?2), "                \
-  "l AS (SELECT json_extract(j.value, '$.method') AS m, 1 AS n, "                               \
-  "json_extract(j.value, '$.amount') AS t, 0 AS r FROM s, json_each(s.body, '$.payments') j "   \
-  "UNION ALL SELECT 'cash', 0, -json_extract(body, '$.change'), 0 FROM s "                      \
-  "WHERE json_extract(body, '$.change') > 0 "                                                   \
-  "UNION ALL SELECT 'cash', 1, total, 0 FROM s WHERE json_type(body, '$.payments') IS NULL "    \
-  "UNION ALL SELECT json_extract(j.value, '$.method'), 0, 0, json_extract(j.value, '$.amount') " \
-  "FROM returns x, json_each(x.body, '$.refunds') j WHERE x.at_ms >= ?1 AND x.at_ms < ?2) "     \
+  "l AS (SELECT " D##_J("j.value", "method") " AS m, 1 AS n, "                                  \
+  D##_JN("j.value", "amount") " AS t, 0 AS r FROM s, " D##_EACH("s.body", "payments", "j") " "   \
+  "UNION ALL SELECT 'cash', 0, -" D##_JN("body", "change") ", 0 FROM s "                        \
+  "WHERE " D##_JN("body", "change") " > 0 "                                                     \
+  "UNION ALL SELECT 'cash', 1, total, 0 FROM s WHERE " D##_ABSENT("body", "payments") " "        \
+  "UNION ALL SELECT " D##_J("j.value", "method") ", 0, 0, " D##_JN("j.value", "amount") " "      \
+  "FROM returns x, " D##_EACH("x.body", "refunds", "j") " WHERE x.at_ms >= ?1 AND x.at_ms < ?2) " \
   "SELECT m, SUM(n), SUM(t), SUM(r) FROM l GROUP BY m ORDER BY m"
 
 /* Discount given per promotion rule (SPEC 5.3 "applied"). */
-#define BY_RULE                                                                                  \
-  "SELECT json_extract(j.value, '$.rule') AS rule, MAX(json_extract(j.value, '$.type')), "      \
-  "MAX(json_extract(j.value, '$.scope')), COUNT(*), SUM(json_extract(j.value, '$.discount')) "  \
-  "FROM sales s, json_each(s.body, '$.applied') j WHERE s.at_ms >= ?1 AND s.at_ms < ?2 "        \
-  "GROUP BY rule ORDER BY rule"
+#define BY_RULE(D)                                                                               \
+  "SELECT " D##_J("j.value", "rule") " AS rule, MAX(" D##_J("j.value", "type") "), "            \
+  "MAX(" D##_J("j.value", "scope") "), COUNT(*), SUM(" D##_JN("j.value", "discount") ") "        \
+  "FROM sales s, " D##_EACH("s.body", "applied", "j") " WHERE s.at_ms >= ?1 AND s.at_ms < ?2 "   \
+  "GROUP BY 1 ORDER BY 1"
 
 enum by { BY_REGION, BY_STORE, BY_DEVICE, BY_HOUR, BY_CHANNEL, BYK_SKU, BYK_PAYMENT, BYK_RULE };
 
-static const struct {
-  const char *by;
-  const char *sql;
-} sales_q[] = {
-    [BY_REGION] = {"region", ROLLUP("region", "region", "NULLIF(region, '')")
-                   "SELECT k, " SUMS " FROM l GROUP BY k ORDER BY k"},
-    [BY_STORE] = {"store", ROLLUP("store", "MAX(region)", "store")
-                  "SELECT k, MAX(region), " SUMS " FROM l GROUP BY k ORDER BY k"},
-    [BY_DEVICE] = {"device", LEDGER "SELECT device, store, MAX(region), " SUMS
-                                    " FROM l GROUP BY device, store ORDER BY store, device"},
-    /* Local hours of offset ?3 (whole-hour offsets keep UTC buckets; +05:30
-     * shifts them by half an hour). */
-    [BY_HOUR] = {"hour", LEDGER "SELECT ((at_ms + ?3) / 3600000) * 3600000 - ?3 AS h, region, "
-                                SUMS " FROM l GROUP BY h, region ORDER BY h, region"},
-    [BY_CHANNEL] = {"channel", LEDGER "SELECT channel, " SUMS
-                                      " FROM l GROUP BY channel ORDER BY channel"},
-    [BYK_SKU] = {"sku", BY_SKU},
-    [BYK_PAYMENT] = {"payment", BY_PAYMENT},
-    [BYK_RULE] = {"rule", BY_RULE},
-};
+#define SALES_Q(D)                                                                               \
+  {[BY_REGION] = ROLLUP("region", "region", "NULLIF(region, '')")                                \
+       "SELECT k, " SUMS " FROM l GROUP BY k ORDER BY k",                                          \
+   [BY_STORE] = ROLLUP("store", "MAX(region)", "store")                                          \
+       "SELECT k, MAX(region), " SUMS " FROM l GROUP BY k ORDER BY k",                             \
+   [BY_DEVICE] = LEDGER(D) "SELECT device, store, MAX(region), " SUMS                            \
+                           " FROM l GROUP BY device, store ORDER BY store, device",                \
+   /* Local hours of offset ?3 (whole-hour offsets keep UTC buckets; +05:30                      \
+    * shifts them by half an hour). */                                                           \
+   [BY_HOUR] = LEDGER(D) "SELECT ((at_ms + ?3) / 3600000) * 3600000 - ?3 AS h, region, "         \
+                         SUMS " FROM l GROUP BY h, region ORDER BY h, region",                   \
+   [BY_CHANNEL] = LEDGER(D) "SELECT channel, " SUMS " FROM l GROUP BY channel ORDER BY channel", \
+   [BYK_SKU] = BY_SKU(D),                                                                        \
+   [BYK_PAYMENT] = BY_PAYMENT(D),                                                                \
+   [BYK_RULE] = BY_RULE(D)}
+
+static const char *const sales_by[] = {
+    [BY_REGION] = "region", [BY_STORE] = "store",     [BY_DEVICE] = "device", [BY_HOUR] = "hour",
+    [BY_CHANNEL] = "channel", [BYK_SKU] = "sku", [BYK_PAYMENT] = "payment", [BYK_RULE] = "rule"};
+static const char *const sales_sql[2][sizeof sales_by / sizeof sales_by[0]] = {SALES_Q(SQ),
+                                                                                SALES_Q(PG)};
 
 /* count, total, returns, net from columns c.. (count, sales, refunds). */
 static void add_ledger(cJSON *row, hub_stmt *st, int c) {
@@ -229,16 +243,16 @@ static void whole_days(int64_t from_ms, int64_t to_ms, int64_t *ds, int64_t *de)
 
 shoal_err hub_reports_sales_tz(hub_store *db, const char *by, int64_t from_ms, int64_t to_ms,
                                int64_t tz_ms, cJSON **out, shoal_diag *diag) {
-  size_t n = sizeof sales_q / sizeof sales_q[0], which = n;
+  size_t n = sizeof sales_by / sizeof sales_by[0], which = n;
   for (size_t i = 0; i < n; i++)
-    if (by && strcmp(by, sales_q[i].by) == 0)
+    if (by && strcmp(by, sales_by[i]) == 0)
       which = i;
   if (which == n)
     return shoal_fail(diag, SHOAL_EINPUT,
                       "by must be region, store, device, hour, channel, sku, payment or rule");
   hub_stmt *st = NULL;
   cJSON *arr = NULL;
-  shoal_err rc = hub_store_prepare(db, sales_q[which].sql, &st, diag);
+  shoal_err rc = hub_store_prepare(db, sales_sql[hub_store_dialect(db) == HUB_STORE_PG][which], &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_int64(st, 1, from_ms);

@@ -270,7 +270,7 @@ static shoal_err scope_devices(hub_store *db, const char *scope, struct dev **ou
   hub_stmt *st = NULL;
   if ((rc = hub_store_prepare(db,
                              kind == SHOAL_SCOPE_GLOBAL   ? "SELECT store, policy_versions FROM "
-                                                            "devices WHERE ?1 IS NOT NULL"
+                                                            "devices WHERE CAST(?1 AS TEXT) IS NOT NULL"
                              : kind == SHOAL_SCOPE_REGION ? "SELECT store, policy_versions FROM "
                                                             "devices WHERE region = ?1"
                                                           : "SELECT store, policy_versions FROM "
