@@ -171,7 +171,7 @@ static int do_list(struct hub_ctx *ctx, const struct shoal_args *a) {
   hub_stmt *st = NULL;
   const char *state = shoal_args_get(a, "state");
   shoal_err rc = hub_store_prepare(ctx->db,
-                                  "SELECT doc FROM tickets WHERE (?1 IS NULL OR state = ?1) "
+                                  "SELECT doc FROM tickets WHERE (CAST(?1 AS TEXT) IS NULL OR state = ?1) "
                                   "ORDER BY opened_ms DESC, id LIMIT 10000",
                                   &st, &diag);
   if (rc != SHOAL_OK)

@@ -268,8 +268,8 @@ shoal_err hub_customers_upsert(hub_store *db, const char *body, size_t len, int6
            db,
            "INSERT INTO customers (id, name, phone, tier, tags, created_ms, updated_ms) "
            "VALUES (?1, ?2, ?3, ?4, COALESCE(?5, '[]'), ?9, ?9) ON CONFLICT (id) DO UPDATE SET "
-           "name = CASE WHEN ?6 THEN ?2 ELSE name END, phone = CASE WHEN ?7 THEN ?3 ELSE phone END, "
-           "tier = CASE WHEN ?8 THEN ?4 ELSE tier END, tags = COALESCE(?5, tags), updated_ms = ?9",
+           "name = CASE WHEN ?6 THEN ?2 ELSE customers.name END, phone = CASE WHEN ?7 THEN ?3 ELSE customers.phone END, "
+           "tier = CASE WHEN ?8 THEN ?4 ELSE customers.tier END, tags = COALESCE(?5, customers.tags), updated_ms = ?9",
            &st, diag)) != SHOAL_OK)
     goto cleanup;
   hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);

@@ -81,7 +81,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_DEAD_COUNT] = "SELECT COUNT(*) FROM dead_letters WHERE device IS ?",
     [ST_DEAD_DROP] = "INSERT INTO dead_letters_dropped (device, count, last_ms) VALUES (?, 1, ?) "
-                     "ON CONFLICT (device) DO UPDATE SET count = count + 1, "
+                     "ON CONFLICT (device) DO UPDATE SET count = dead_letters_dropped.count + 1, "
                      "last_ms = excluded.last_ms",
     /* Where the registry puts a device: provisioned store and region (the
      * authority), and the region of its last hello. */

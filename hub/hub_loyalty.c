@@ -70,7 +70,7 @@ static shoal_err book(hub_store *db, const char *event, const char *kind, const 
   if (overdraft)
     rc = hub_store_exec(db,
                        "INSERT INTO hub_counters (name, value) VALUES ('loyalty_overdraft_total', 1) "
-                       "ON CONFLICT (name) DO UPDATE SET value = value + 1",
+                       "ON CONFLICT (name) DO UPDATE SET value = hub_counters.value + 1",
                        diag);
   return rc;
 }

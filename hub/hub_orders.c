@@ -534,7 +534,7 @@ shoal_err hub_orders_ingest(hub_store *db, const char *body, size_t len, int64_t
     if (flagged && (rc = hub_store_exec(db,
                                        "INSERT INTO hub_counters (name, value) VALUES "
                                        "('orders_unknown_sku_total', 1) ON CONFLICT (name) DO "
-                                       "UPDATE SET value = value + 1",
+                                       "UPDATE SET value = hub_counters.value + 1",
                                        diag)) != SHOAL_OK)
       goto cleanup;
     *status = 201;

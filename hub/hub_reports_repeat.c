@@ -54,7 +54,7 @@ shoal_err hub_reports_repeat(hub_store *db, const char *by, const char *utc_offs
            "(SELECT channel FROM per p2 WHERE p2.customer = per.customer "
            "ORDER BY at_ms, source LIMIT 1) AS channel, MIN(at_ms) AS first_ms "
            "FROM per GROUP BY customer) "
-           "SELECT %s AS k, COUNT(*), SUM(n >= 2) FROM firsts GROUP BY k ORDER BY k",
+           "SELECT %s AS k, COUNT(*), SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) FROM firsts GROUP BY k ORDER BY k",
            hour ? "(((first_ms / 1000 + ?1) % 86400 + 86400) % 86400) / 3600" : "channel");
   hub_stmt *st = NULL;
   if ((rc = hub_store_prepare(db, sql, &st, diag)) != SHOAL_OK)

@@ -13,7 +13,7 @@ shoal_err hub_submissions_list(hub_store *db, const char *form, const char *stor
   "SELECT " obj "('id', submission, 'form', form_id, 'version', version, "                       \
   "'store', store, 'region', region, 'device', device, 'at', at, "                              \
   "'data', " js("data") ", 'tickets', " js("tickets") ") "                                     \
-  "FROM form_submissions WHERE (?1 IS NULL OR form_id = ?1) AND (?2 IS NULL OR store = ?2) "    \
+  "FROM form_submissions WHERE (CAST(?1 AS TEXT) IS NULL OR form_id = ?1) AND (CAST(?2 AS TEXT) IS NULL OR store = ?2) "    \
   "AND at_ms >= ?3 AND at_ms < ?4 ORDER BY at_ms DESC, submission LIMIT ?5"
 #define SQ_JSON(c) "json(" c ")"
 #define PG_JSON(c) c "::json"

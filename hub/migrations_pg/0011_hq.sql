@@ -84,3 +84,12 @@ END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER sales_daily_add AFTER INSERT ON sales FOR EACH ROW EXECUTE FUNCTION shoal_sales_daily();
 CREATE TRIGGER sales_daily_del AFTER DELETE ON sales FOR EACH ROW EXECUTE FUNCTION shoal_sales_daily();
+
+-- SQLite's two-argument scalar MAX/MIN for the SQL hub code shares between
+-- the dialects (NULL if either is NULL, as SQLite; the aggregates stay).
+CREATE FUNCTION max(a BIGINT, b BIGINT) RETURNS BIGINT AS $$
+  SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL WHEN a > b THEN a ELSE b END
+$$ LANGUAGE sql IMMUTABLE;
+CREATE FUNCTION min(a BIGINT, b BIGINT) RETURNS BIGINT AS $$
+  SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL WHEN a < b THEN a ELSE b END
+$$ LANGUAGE sql IMMUTABLE;
