@@ -21,8 +21,18 @@
  *     NOTHING`; better: write the ON CONFLICT form yourself); no INSERT OR
  *     REPLACE (use ON CONFLICT (key) DO UPDATE SET c = excluded.c);
  *   - COALESCE not IFNULL; no rowid, PRAGMA, sqlite_master, julianday,
- *     strftime, json_each/json_extract, GLOB, MAX(a, b) as a scalar
- *     (CASE WHEN a > b ...); comparisons are case-sensitive on both;
+ *     strftime, json_each, json(), json_object, GLOB; comparisons are
+ *     case-sensitive on both;
+ *   - json_extract(doc, '$.a.b') where the value is read as TEXT, and the
+ *     two-argument scalar MAX(a, b)/MIN(a, b) over integers, exist on both
+ *     (PostgreSQL twins in hub/migrations_pg/0007 and 0011); JSON numbers,
+ *     arrays and objects built in SQL differ: branch on the dialect
+ *     (hub_reports.c SQ_/PG_ macros, hub_submissions.c);
+ *   - a parameter that may be NULL and is only compared with IS NULL needs
+ *     its type: CAST(?1 AS TEXT) IS NULL OR col = ?1;
+ *   - no boolean arithmetic: SUM(CASE WHEN x THEN 1 ELSE 0 END), not SUM(x);
+ *   - a column named with a word PostgreSQL reserves is double-quoted in
+ *     every statement ("user" in audit);
  *   - an integer column is BIGINT on PostgreSQL; booleans come back as 0/1
  *     through hub_store_column_int64; SUM() is read with column_int64;
  *   - shoal_time_ms(iso_text) exists on both;
