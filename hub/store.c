@@ -148,6 +148,10 @@ int hub_store_in_tx(hub_store *db) {
   return db->vt->in_tx(db);
 }
 
+const char *hub_store_name(hub_store *db) {
+  return db->vt->db_name(db);
+}
+
 void hub_store_set_deadline(hub_store *db, const int64_t *deadline_mono_ms) {
   db->vt->set_deadline(db, deadline_mono_ms);
 }

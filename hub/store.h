@@ -187,6 +187,11 @@ int hub_store_try_lock(hub_store *db, int64_t key);
  * rolled back), else 0. */
 int hub_store_in_tx(hub_store *db);
 
+/* What db was opened by: the SQLite path or the PostgreSQL URI (as given;
+ * it may hold a password: not for messages). Two connections to one
+ * database give equal names (sqlite3_db_filename converts to this). */
+const char *hub_store_name(hub_store *db);
+
 /* Bounds every later statement of db by *deadline_mono_ms (shoal_mono_ms();
  * 0 = none; the pointer stays valid until the next call): a statement past
  * it fails. NULL removes the bound. SQLite: a progress handler; PostgreSQL:

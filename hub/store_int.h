@@ -38,6 +38,7 @@ struct hub_store_vt {
   int (*is_full)(hub_store *db, int rc);
   int (*try_lock)(hub_store *db, int64_t key);
   int (*in_tx)(hub_store *db);
+  const char *(*db_name)(hub_store *db);
   void (*set_deadline)(hub_store *db, const int64_t *deadline_mono_ms);
 };
 

@@ -588,6 +588,10 @@ static void pg_rollback(hub_store *db) {
   s->broken_tx = false;
 }
 
+static const char *pg_name(hub_store *db) {
+  return PGS(db)->uri;
+}
+
 static int pg_in_tx(hub_store *db) {
   return PGS(db)->in_tx || PGS(db)->broken_tx;
 }
@@ -837,6 +841,7 @@ const struct hub_store_vt hub_store__pg = {
     .exec = pg_exec,
     .begin = pg_begin,
     .in_tx = pg_in_tx,
+    .db_name = pg_name,
     .set_deadline = pg_set_deadline,
     .rollback = pg_rollback,
     .is_full = pg_is_full,

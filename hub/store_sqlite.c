@@ -151,6 +151,10 @@ static void sq_rollback(hub_store *db) {
 }
 
 /* As shared/db.c: SQLITE_FULL, or a WAL shared-memory I/O error on ENOSPC. */
+static const char *sq_name(hub_store *db) {
+  return ((struct sq_store *)db)->path;
+}
+
 static int sq_in_tx(hub_store *db) {
   return !sqlite3_get_autocommit(DB(db));
 }
@@ -213,5 +217,6 @@ const struct hub_store_vt hub_store__sqlite = {
     .is_full = sq_is_full,
     .try_lock = sq_try_lock,
     .in_tx = sq_in_tx,
+    .db_name = sq_name,
     .set_deadline = sq_set_deadline,
 };

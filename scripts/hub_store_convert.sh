@@ -13,6 +13,8 @@ for f in "$@"; do
     -e 's/\bsqlite3_(bind_[a-z0-9]+|column_[a-z0-9]+|step|reset|finalize|clear_bindings|changes|errmsg|bind_parameter_count)\b/hub_store_\1/g' \
     -e 's/\bshoal_db_open\(([^,]+), hub_migrations, hub_migrations_count, /hub_store_open(\1, /g' \
     -e 's/\bsqlite3_last_insert_rowid\b/hub_store_last_insert_id/g' \
+    -e 's/\bsqlite3_db_filename\(([^,]+), "main"\)/hub_store_name(\1)/g' \
+    -e 's/\bsqlite3_get_autocommit\(([^)]+)\)/!hub_store_in_tx(\1)/g' \
     -e 's/\bSQLITE_(ROW|DONE|OK|NULL|STATIC|TRANSIENT|INTEGER|TEXT|BLOB|FLOAT|CONSTRAINT|BUSY|FULL)\b/HUB_STORE_\1/g' \
     -e 's/\bshoal_db_(prepare|exec|begin|commit|rollback|query_int|fail|json_add_text|json_add_time|json_rows|close)\b/hub_store_\1/g' \
     -e 's/^#include "db.h"$/#include "store.h"/' \

@@ -14,6 +14,7 @@
 
 #include "store.h"
 #include "test_util.h"
+#include "util.h"
 
 static int n_db;
 
@@ -133,6 +134,39 @@ static void test_hub_store_transactions(void **state) {
   hub_store_close(db);
 }
 
+/* What the HTTP pool and request bounds rely on: in_tx follows begin /
+ * commit / rollback, a second connection names the same database, and a
+ * statement past its deadline fails (and a removed bound lets it run). */
+static void test_hub_store_session_state(void **state) {
+  (void)state;
+  hub_store *db = open_db(), *again = NULL;
+  shoal_diag d = {{0}};
+  assert_int_equal(hub_store_open_again(db, &again, &d), SHOAL_OK);
+  assert_string_equal(hub_store_name(db), hub_store_name(again));
+  assert_int_equal(hub_store_in_tx(db), 0);
+  assert_int_equal(hub_store_begin(db, &d), SHOAL_OK);
+  assert_int_equal(hub_store_in_tx(db), 1);
+  assert_int_equal(hub_store_in_tx(again), 0);
+  assert_int_equal(hub_store_commit(db, &d), SHOAL_OK);
+  assert_int_equal(hub_store_in_tx(db), 0);
+  assert_int_equal(hub_store_begin(db, &d), SHOAL_OK);
+  hub_store_rollback(db);
+  assert_int_equal(hub_store_in_tx(db), 0);
+  /* A long query (a million-row recursive count) against a deadline already
+   * passed fails; with the bound removed it completes. */
+  static const char *slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                            "WHERE x < 3000000) SELECT COUNT(*) FROM c";
+  int64_t deadline = shoal_mono_ms() - 1;
+  hub_store_set_deadline(again, &deadline);
+  int64_t v = 0;
+  assert_int_not_equal(hub_store_query_int(again, slow, -1, &v, &d), SHOAL_OK);
+  hub_store_set_deadline(again, NULL);
+  assert_int_equal(hub_store_query_int(again, slow, -1, &v, &d), SHOAL_OK);
+  assert_int_equal(v, 3000000);
+  hub_store_close(again);
+  hub_store_close(db);
+}
+
 static void test_hub_store_refuses_newer_schema(void **state) {
   (void)state;
   char path[1200];
@@ -163,6 +197,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hub_store_statements_same_on_both),
       cmocka_unit_test(test_hub_store_transactions),
+      cmocka_unit_test(test_hub_store_session_state),
       cmocka_unit_test(test_hub_store_refuses_newer_schema),
       cmocka_unit_test(test_hub_store_unreachable_uri_refused),
   };
