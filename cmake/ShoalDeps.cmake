@@ -17,6 +17,7 @@ shoal_pkg(SQLITE sqlite3 libsqlite3-dev)
 shoal_pkg(CJSON libcjson libcjson-dev)
 shoal_pkg(CURL libcurl libcurl4-openssl-dev)
 shoal_pkg(MHD libmicrohttpd libmicrohttpd-dev)
+shoal_pkg(PQ libpq libpq-dev)
 
 # mbedTLS 2.28 ships no pkg-config file on Debian 12.
 find_path(MBEDTLS_INCLUDE_DIR mbedtls/ssl.h)

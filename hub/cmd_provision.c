@@ -19,7 +19,7 @@
 
 #include "cli.h"
 #include "crypto.h"
-#include "db.h"
+#include "store.h"
 #include "hub_ca.h"
 #include "hub_publish.h"
 #include "hub_cli.h"
@@ -159,20 +159,20 @@ static shoal_err default_region(struct hub_ctx *ctx, const char *device, const c
       "SELECT region FROM devices WHERE store = ?2 AND region IS NOT NULL LIMIT 1",
   };
   for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
-    sqlite3_stmt *st = NULL;
-    shoal_err rc = shoal_db_prepare(ctx->db, queries[i], &st, diag);
+    hub_stmt *st = NULL;
+    shoal_err rc = hub_store_prepare(ctx->db, queries[i], &st, diag);
     if (rc != SHOAL_OK)
       return rc;
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, store, -1, SQLITE_STATIC);
-    int s = sqlite3_step(st);
-    bool found = s == SQLITE_ROW && sqlite3_column_text(st, 0) &&
-                 shoal_id_valid((const char *)sqlite3_column_text(st, 0));
+    hub_store_bind_text(st, 1, device, -1, HUB_STORE_STATIC);
+    hub_store_bind_text(st, 2, store, -1, HUB_STORE_STATIC);
+    int s = hub_store_step(st);
+    bool found = s == HUB_STORE_ROW && hub_store_column_text(st, 0) &&
+                 shoal_id_valid((const char *)hub_store_column_text(st, 0));
     if (found)
-      shoal_strlcpy(out, (const char *)sqlite3_column_text(st, 0), SHOAL_ID_MAX + 1);
-    sqlite3_finalize(st);
-    if (s != SQLITE_ROW && s != SQLITE_DONE)
-      return shoal_db_fail(ctx->db, s, "look up the region", diag);
+      shoal_strlcpy(out, (const char *)hub_store_column_text(st, 0), SHOAL_ID_MAX + 1);
+    hub_store_finalize(st);
+    if (s != HUB_STORE_ROW && s != HUB_STORE_DONE)
+      return hub_store_fail(ctx->db, s, "look up the region", diag);
     if (found)
       return SHOAL_OK;
   }
@@ -215,20 +215,20 @@ cleanup:
 }
 
 static shoal_err revoke_device(struct hub_ctx *ctx, const char *device, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(
       ctx->db,
       "UPDATE provisioned_devices SET revoked_ms = ? WHERE device = ? AND revoked_ms IS NULL", &st,
       diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_int64(st, 1, shoal_now_ms());
-  sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  sqlite3_finalize(st);
-  if (s != SQLITE_DONE)
-    return shoal_db_fail(ctx->db, s, "revoke", diag);
-  if (sqlite3_changes(ctx->db) == 0)
+  hub_store_bind_int64(st, 1, shoal_now_ms());
+  hub_store_bind_text(st, 2, device, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
+  hub_store_finalize(st);
+  if (s != HUB_STORE_DONE)
+    return hub_store_fail(ctx->db, s, "revoke", diag);
+  if (hub_store_changes(ctx->db) == 0)
     return shoal_fail(diag, SHOAL_ENOTFOUND, "device %s is not provisioned (or already revoked)",
                       device);
   printf("{\"device\": \"%s\", \"revoked\": true}\n", device);
@@ -341,26 +341,26 @@ int hub_cmd_provision(int argc, char **argv) {
   }
   if ((rc = hub_ctx_open(&ctx, config, &diag)) != SHOAL_OK)
     goto cleanup;
-  if ((rc = shoal_db_begin(ctx.db, &diag)) != SHOAL_OK)
+  if ((rc = hub_store_begin(ctx.db, &diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = true;
   if (do_revoke) {
     if ((rc = revoke_device(&ctx, device, &diag)) == SHOAL_OK &&
-        (rc = shoal_db_commit(ctx.db, &diag)) == SHOAL_OK)
+        (rc = hub_store_commit(ctx.db, &diag)) == SHOAL_OK)
       in_tx = false;
     goto cleanup;
   }
   /* A device belongs to one store: moving one is an explicit act. */
   {
-    sqlite3_stmt *st = NULL;
-    if ((rc = shoal_db_prepare(ctx.db, "SELECT store FROM provisioned_devices WHERE device = ?",
+    hub_stmt *st = NULL;
+    if ((rc = hub_store_prepare(ctx.db, "SELECT store FROM provisioned_devices WHERE device = ?",
                                &st, &diag)) != SHOAL_OK)
       goto cleanup;
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    hub_store_bind_text(st, 1, device, -1, HUB_STORE_STATIC);
     char prev[SHOAL_ID_MAX + 1] = "";
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-      shoal_strlcpy(prev, (const char *)sqlite3_column_text(st, 0), sizeof prev);
-    sqlite3_finalize(st);
+    if (hub_store_step(st) == HUB_STORE_ROW && hub_store_column_text(st, 0))
+      shoal_strlcpy(prev, (const char *)hub_store_column_text(st, 0), sizeof prev);
+    hub_store_finalize(st);
     if (*prev && strcmp(prev, store) != 0 && !shoal_args_flag(&a, "force")) {
       rc = shoal_fail(&diag, SHOAL_EINPUT,
                       "device %s is already provisioned for store %s (give --force to move it "
@@ -413,8 +413,8 @@ int hub_cmd_provision(int argc, char **argv) {
       (rc = write_in(out_abs, "agent.json", conf, 0600, &conf_path, &diag)))
     goto cleanup;
   {
-    sqlite3_stmt *st = NULL;
-    if ((rc = shoal_db_prepare(
+    hub_stmt *st = NULL;
+    if ((rc = hub_store_prepare(
              ctx.db,
              "INSERT INTO provisioned_devices (device, store, region, profile, cert_serial, "
              "issued_ms, revoked_ms) VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT(device) DO UPDATE "
@@ -423,22 +423,22 @@ int hub_cmd_provision(int argc, char **argv) {
              "NULL",
              &st, &diag)) != SHOAL_OK)
       goto cleanup;
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, store, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, region, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, prof.name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, serial, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, shoal_now_ms());
-    int s = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (s != SQLITE_DONE) {
-      rc = shoal_db_fail(ctx.db, s, "record the provisioned device", &diag);
+    hub_store_bind_text(st, 1, device, -1, HUB_STORE_STATIC);
+    hub_store_bind_text(st, 2, store, -1, HUB_STORE_STATIC);
+    hub_store_bind_text(st, 3, region, -1, HUB_STORE_STATIC);
+    hub_store_bind_text(st, 4, prof.name, -1, HUB_STORE_STATIC);
+    hub_store_bind_text(st, 5, serial, -1, HUB_STORE_STATIC);
+    hub_store_bind_int64(st, 6, shoal_now_ms());
+    int s = hub_store_step(st);
+    hub_store_finalize(st);
+    if (s != HUB_STORE_DONE) {
+      rc = hub_store_fail(ctx.db, s, "record the provisioned device", &diag);
       goto cleanup;
     }
     if ((rc = hub_serves_provision(ctx.db, device, serves, nserves, &diag)) != SHOAL_OK)
       goto cleanup;
   }
-  if ((rc = shoal_db_commit(ctx.db, &diag)) != SHOAL_OK)
+  if ((rc = hub_store_commit(ctx.db, &diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = false;
   cJSON *res = cJSON_CreateObject();
@@ -462,7 +462,7 @@ int hub_cmd_provision(int argc, char **argv) {
   }
 cleanup:
   if (in_tx)
-    shoal_db_rollback(ctx.db);
+    hub_store_rollback(ctx.db);
   hub_ca_free(ca);
   free(cert);
   shoal_secure_free(key);
@@ -494,24 +494,24 @@ static shoal_err acl_topic(struct shoal_sbuf *b, const char *access, const char 
  * serves existed. */
 static shoal_err acl_down(struct hub_ctx *ctx, struct shoal_sbuf *b, const char *P, const char *d,
                           const char *S, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(ctx->db,
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(ctx->db,
                                   "SELECT store FROM device_serves WHERE device = ? AND "
                                   "source = 'provision' ORDER BY store",
                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, d, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 1, d, -1, HUB_STORE_STATIC);
   int s, n = 0;
-  while (rc == SHOAL_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *x = (const char *)sqlite3_column_text(st, 0);
+  while (rc == SHOAL_OK && (s = hub_store_step(st)) == HUB_STORE_ROW) {
+    const char *x = (const char *)hub_store_column_text(st, 0);
     if (!x || !shoal_id_valid(x))
       continue;
     n++;
     if ((rc = acl_topic(b, "read", P, SHOAL_TOPIC_DOWN_STORE, x, NULL)) != SHOAL_OK)
       rc = shoal_fail(diag, rc, "ACL down topic of store %s for device %s", x, d);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   if (rc == SHOAL_OK && n == 0 &&
       (rc = acl_topic(b, "read", P, SHOAL_TOPIC_DOWN_STORE, S, NULL)) != SHOAL_OK)
     rc = shoal_fail(diag, rc, "ACL down topic for device %s", d);
@@ -520,7 +520,7 @@ static shoal_err acl_down(struct hub_ctx *ctx, struct shoal_sbuf *b, const char 
 
 static shoal_err write_acl(struct hub_ctx *ctx, const char *path, int *ndevices, shoal_diag *diag) {
   struct shoal_sbuf b = {.max = ACL_MAX_BYTES};
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   shoal_err rc = SHOAL_OK;
   const char *P = ctx->cfg.topic_prefix;
   shoal_sbuf_printf(
@@ -533,16 +533,16 @@ static shoal_err write_acl(struct hub_ctx *ctx, const char *path, int *ndevices,
       "# The hub's command-line tools (publish, trust): same grants, own client id.\n"
       "user %s\ntopic readwrite %s/#\n",
       HUB_CA_HUB_IDENTITY, P, HUB_CA_TOOLS_IDENTITY, P);
-  if ((rc = shoal_db_prepare(ctx->db,
+  if ((rc = hub_store_prepare(ctx->db,
                              "SELECT device, store, region FROM provisioned_devices WHERE "
                              "revoked_ms IS NULL ORDER BY device",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
   int n = 0, s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *d = (const char *)sqlite3_column_text(st, 0);
-    const char *S = (const char *)sqlite3_column_text(st, 1);
-    const char *R = (const char *)sqlite3_column_text(st, 2);
+  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
+    const char *d = (const char *)hub_store_column_text(st, 0);
+    const char *S = (const char *)hub_store_column_text(st, 1);
+    const char *R = (const char *)hub_store_column_text(st, 2);
     /* A row that is not a valid identifier triple is skipped, never
      * written: it could otherwise widen another device's grants. */
     if (!d || !S || !R || !shoal_id_valid(d) || !shoal_id_valid(S) || !shoal_id_valid(R))
@@ -563,8 +563,8 @@ static shoal_err write_acl(struct hub_ctx *ctx, const char *path, int *ndevices,
       goto cleanup;
     n++;
   }
-  if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(ctx->db, s, "read provisioned devices", diag);
+  if (s != HUB_STORE_DONE) {
+    rc = hub_store_fail(ctx->db, s, "read provisioned devices", diag);
     goto cleanup;
   }
   if (b.failed) {
@@ -575,7 +575,7 @@ static shoal_err write_acl(struct hub_ctx *ctx, const char *path, int *ndevices,
     goto cleanup;
   *ndevices = n;
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   free(b.p);
   return rc;
 }

@@ -8,7 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "db.h"
+#include "store.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
 #include "hub_reports.h"

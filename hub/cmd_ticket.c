@@ -8,7 +8,7 @@
 
 #include "cli.h"
 #include "crypto.h"
-#include "db.h"
+#include "store.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
 #include "hub_dispatch.h"
@@ -49,42 +49,42 @@ static const struct shoal_argspec opts[] = {
 #define NOPTS ((int)(sizeof opts / sizeof opts[0]))
 
 static shoal_err ticket_store(struct hub_ctx *ctx, const char *id, char *store, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(ctx->db, "SELECT store FROM tickets WHERE id = ?", &st, diag);
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(ctx->db, "SELECT store FROM tickets WHERE id = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  if (s == SQLITE_ROW)
-    shoal_strlcpy(store, (const char *)sqlite3_column_text(st, 0), SHOAL_ID_MAX + 1);
-  else if (s == SQLITE_DONE)
+  hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
+  if (s == HUB_STORE_ROW)
+    shoal_strlcpy(store, (const char *)hub_store_column_text(st, 0), SHOAL_ID_MAX + 1);
+  else if (s == HUB_STORE_DONE)
     rc = SHOAL_ENOTFOUND;
   else
-    rc = shoal_db_fail(ctx->db, s, "read ticket", diag);
-  sqlite3_finalize(st);
+    rc = hub_store_fail(ctx->db, s, "read ticket", diag);
+  hub_store_finalize(st);
   return rc;
 }
 
 /* A ticket the hub has not merged yet (opened offline): agents name their
  * tickets "{device}-...", and the hub knows each device's store. */
 static shoal_err device_store(struct hub_ctx *ctx, const char *id, char *store, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   shoal_err rc =
-      shoal_db_prepare(ctx->db,
+      hub_store_prepare(ctx->db,
                        "SELECT store FROM devices WHERE substr(?1, 1, length(device) + 1) "
                        "= device || '-' ORDER BY length(device) DESC LIMIT 1",
                        &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  if (s == SQLITE_ROW)
-    shoal_strlcpy(store, (const char *)sqlite3_column_text(st, 0), SHOAL_ID_MAX + 1);
-  else if (s == SQLITE_DONE)
+  hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
+  if (s == HUB_STORE_ROW)
+    shoal_strlcpy(store, (const char *)hub_store_column_text(st, 0), SHOAL_ID_MAX + 1);
+  else if (s == HUB_STORE_DONE)
     rc = SHOAL_ENOTFOUND;
   else
-    rc = shoal_db_fail(ctx->db, s, "read devices", diag);
-  sqlite3_finalize(st);
+    rc = hub_store_fail(ctx->db, s, "read devices", diag);
+  hub_store_finalize(st);
   return rc;
 }
 
@@ -168,24 +168,24 @@ static int do_show(struct hub_ctx *ctx, const struct shoal_args *a) {
 
 static int do_list(struct hub_ctx *ctx, const struct shoal_args *a) {
   shoal_diag diag = {{0}};
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   const char *state = shoal_args_get(a, "state");
-  shoal_err rc = shoal_db_prepare(ctx->db,
-                                  "SELECT doc FROM tickets WHERE (?1 IS NULL OR state = ?1) "
+  shoal_err rc = hub_store_prepare(ctx->db,
+                                  "SELECT doc FROM tickets WHERE (CAST(?1 AS TEXT) IS NULL OR state = ?1) "
                                   "ORDER BY opened_ms DESC, id LIMIT 10000",
                                   &st, &diag);
   if (rc != SHOAL_OK)
     return shoal_cli_fail(HUB_PROG, rc, &diag);
   if (state)
-    sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+    hub_store_bind_text(st, 1, state, -1, HUB_STORE_STATIC);
   fputs("[", stdout);
   int s, n = 0;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW)
-    printf("%s%s", n++ ? "," : "", (const char *)sqlite3_column_text(st, 0));
+  while ((s = hub_store_step(st)) == HUB_STORE_ROW)
+    printf("%s%s", n++ ? "," : "", (const char *)hub_store_column_text(st, 0));
   fputs("]\n", stdout);
-  if (s != SQLITE_DONE)
-    rc = shoal_db_fail(ctx->db, s, "list tickets", &diag);
-  sqlite3_finalize(st);
+  if (s != HUB_STORE_DONE)
+    rc = hub_store_fail(ctx->db, s, "list tickets", &diag);
+  hub_store_finalize(st);
   return rc == SHOAL_OK ? 0 : shoal_cli_fail(HUB_PROG, rc, &diag);
 }
 
@@ -318,7 +318,7 @@ static int do_statement(struct hub_ctx *ctx, const struct shoal_args *a) {
   const char *from_s = shoal_args_get(a, "from"), *to_s = shoal_args_get(a, "to");
   const char *format = shoal_args_get(a, "format");
   int64_t from_ms = 0, to_ms = 0;
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   cJSON *out = NULL;
   shoal_err rc = SHOAL_OK;
   if (!from_s || !to_s)
@@ -335,22 +335,22 @@ static int do_statement(struct hub_ctx *ctx, const struct shoal_args *a) {
   }
   /* A ticket belongs to the period of its first resolve: that is when the
    * work is done and its late hours are fixed. */
-  if ((rc = shoal_db_prepare(ctx->db,
+  if ((rc = hub_store_prepare(ctx->db,
                              "SELECT store, doc FROM tickets WHERE resolved_ms >= ? AND "
                              "resolved_ms < ? ORDER BY store, id",
                              &st, &diag)) != SHOAL_OK)
     goto fail;
-  sqlite3_bind_int64(st, 1, from_ms);
-  sqlite3_bind_int64(st, 2, to_ms);
+  hub_store_bind_int64(st, 1, from_ms);
+  hub_store_bind_int64(st, 2, to_ms);
   out = cJSON_CreateObject();
   cJSON_AddStringToObject(out, "from", from_s);
   cJSON_AddStringToObject(out, "to", to_s);
   cJSON *stores = cJSON_AddArrayToObject(out, "stores");
   cJSON *techs = cJSON_AddArrayToObject(out, "techs");
   int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *store = (const char *)sqlite3_column_text(st, 0);
-    const char *text = (const char *)sqlite3_column_text(st, 1);
+  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
+    const char *store = (const char *)hub_store_column_text(st, 0);
+    const char *text = (const char *)hub_store_column_text(st, 1);
     cJSON *doc = NULL;
     if ((rc = shoal_json_parse(text, strlen(text), &doc, &diag)) != SHOAL_OK)
       goto fail;
@@ -374,11 +374,11 @@ static int do_statement(struct hub_ctx *ctx, const struct shoal_args *a) {
     }
     cJSON_Delete(doc);
   }
-  if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(ctx->db, s, "read tickets", &diag);
+  if (s != HUB_STORE_DONE) {
+    rc = hub_store_fail(ctx->db, s, "read tickets", &diag);
     goto fail;
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   st = NULL;
   if (format && strcmp(format, "csv") == 0) {
     printf("kind,store,tech,tickets,labor_minutes,revenue,cost,profit\n");
@@ -401,7 +401,7 @@ static int do_statement(struct hub_ctx *ctx, const struct shoal_args *a) {
   cJSON_Delete(out);
   return 0;
 fail:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   cJSON_Delete(out);
   return shoal_cli_fail(HUB_PROG, rc, &diag);
 }

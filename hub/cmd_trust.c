@@ -13,7 +13,7 @@
 
 #include "cli.h"
 #include "crypto.h"
-#include "db.h"
+#include "store.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
 #include "hub_publish.h"
@@ -104,24 +104,24 @@ cleanup:
 }
 
 shoal_err hub_trust_chain(struct hub_ctx *ctx, char **out, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   char *ups[SHOAL_TRUST_CHAIN_MAX] = {0};
   size_t n = 0;
-  shoal_err rc = shoal_db_prepare(ctx->db,
+  shoal_err rc = hub_store_prepare(ctx->db,
                                   "SELECT update_json FROM (SELECT version, update_json FROM "
-                                  "trust_updates ORDER BY version DESC LIMIT ?) ORDER BY version",
+                                  "trust_updates ORDER BY version DESC LIMIT ?) u ORDER BY version",
                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_int(st, 1, SHOAL_TRUST_CHAIN_MAX);
+  hub_store_bind_int(st, 1, SHOAL_TRUST_CHAIN_MAX);
   int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW && n < SHOAL_TRUST_CHAIN_MAX)
-    if (!(ups[n++] = shoal_strdup((const char *)sqlite3_column_text(st, 0)))) {
+  while ((s = hub_store_step(st)) == HUB_STORE_ROW && n < SHOAL_TRUST_CHAIN_MAX)
+    if (!(ups[n++] = shoal_strdup((const char *)hub_store_column_text(st, 0)))) {
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
       goto cleanup;
     }
-  if (s != SQLITE_DONE && s != SQLITE_ROW) {
-    rc = shoal_db_fail(ctx->db, s, "read trust updates", diag);
+  if (s != HUB_STORE_DONE && s != HUB_STORE_ROW) {
+    rc = hub_store_fail(ctx->db, s, "read trust updates", diag);
     goto cleanup;
   }
   if (n == 0) {
@@ -130,7 +130,7 @@ shoal_err hub_trust_chain(struct hub_ctx *ctx, char **out, shoal_diag *diag) {
   }
   rc = shoal_trust_chain_encode((const char *const *)ups, n, out, diag);
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   for (size_t i = 0; i < n; i++)
     free(ups[i]);
   return rc;
@@ -188,7 +188,7 @@ int hub_cmd_trust(int argc, char **argv) {
     rc = shoal_fail(&diag, rc, "topic_prefix too long");
     goto cleanup;
   }
-  if ((rc = shoal_db_begin(ctx.db, &diag)) != SHOAL_OK)
+  if ((rc = hub_store_begin(ctx.db, &diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = true;
   if (!republish) {
@@ -212,7 +212,7 @@ int hub_cmd_trust(int argc, char **argv) {
       }
     }
     if ((rc = shoal_privkey_load(ctx.cfg.signing_key, &key, &diag)) != SHOAL_OK ||
-        (rc = shoal_db_query_int(ctx.db, "SELECT MAX(version) FROM trust_updates", 0, &version,
+        (rc = hub_store_query_int(ctx.db, "SELECT MAX(version) FROM trust_updates", 0, &version,
                                  &diag)) != SHOAL_OK)
       goto cleanup;
     version++;
@@ -221,23 +221,23 @@ int hub_cmd_trust(int argc, char **argv) {
     if ((rc = shoal_trust_update_sign(key, version, issued, (const char *const *)pems,
                                       (size_t)nkeys, &update, &diag)) != SHOAL_OK)
       goto cleanup;
-    sqlite3_stmt *st = NULL;
-    if ((rc = shoal_db_prepare(ctx.db,
+    hub_stmt *st = NULL;
+    if ((rc = hub_store_prepare(ctx.db,
                                "INSERT INTO trust_updates (version, issued_at, update_json, "
                                "published_ms) VALUES (?, ?, ?, ?)",
                                &st, &diag)) != SHOAL_OK)
       goto cleanup;
-    sqlite3_bind_int64(st, 1, version);
-    sqlite3_bind_text(st, 2, issued, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, update, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, shoal_now_ms());
-    int s = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (s != SQLITE_DONE) {
-      rc = shoal_db_fail(ctx.db, s, "record the trust update", &diag);
+    hub_store_bind_int64(st, 1, version);
+    hub_store_bind_text(st, 2, issued, -1, HUB_STORE_STATIC);
+    hub_store_bind_text(st, 3, update, -1, HUB_STORE_STATIC);
+    hub_store_bind_int64(st, 4, shoal_now_ms());
+    int s = hub_store_step(st);
+    hub_store_finalize(st);
+    if (s != HUB_STORE_DONE) {
+      rc = hub_store_fail(ctx.db, s, "record the trust update", &diag);
       goto cleanup;
     }
-  } else if ((rc = shoal_db_query_int(ctx.db, "SELECT MAX(version) FROM trust_updates", 0, &version,
+  } else if ((rc = hub_store_query_int(ctx.db, "SELECT MAX(version) FROM trust_updates", 0, &version,
                                       &diag)) != SHOAL_OK) {
     goto cleanup;
   }
@@ -247,14 +247,14 @@ int hub_cmd_trust(int argc, char **argv) {
     goto cleanup;
   if (!no_pub && (rc = publish_once(&ctx, topic, chain, &diag)) != SHOAL_OK)
     goto cleanup;
-  if ((rc = shoal_db_commit(ctx.db, &diag)) != SHOAL_OK)
+  if ((rc = hub_store_commit(ctx.db, &diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = false;
   printf("{\"version\": %" PRId64 ", \"keys\": %d, \"topic\": \"%s\", \"published\": %s}\n",
          version, republish ? 0 : nkeys, topic, no_pub ? "false" : "true");
 cleanup:
   if (in_tx)
-    shoal_db_rollback(ctx.db);
+    hub_store_rollback(ctx.db);
   shoal_privkey_free(key);
   for (int i = 0; i < SHOAL_TRUST_KEYS_MAX; i++)
     free(pems[i]);

@@ -3,56 +3,56 @@
 
 #include <stdlib.h>
 
-#include "db.h"
+#include "store.h"
 #include "hub_http_int.h"
 
-shoal_err hub_audit_record(sqlite3 *db, int64_t at_ms, const char *user, const char *action,
+shoal_err hub_audit_record(hub_store *db, int64_t at_ms, const char *user, const char *action,
                            const char *target, const char *result, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(
-      db, "INSERT INTO audit (at_ms, user, action, target, result) VALUES (?, ?, ?, ?, ?)", &st,
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(
+      db, "INSERT INTO audit (at_ms, \"user\", action, target, result) VALUES (?, ?, ?, ?, ?)", &st,
       diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_int64(st, 1, at_ms);
-  sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 4, target, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 5, result, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  if (s != SQLITE_DONE)
-    rc = shoal_db_fail(db, s, "write the audit log", diag);
-  sqlite3_finalize(st);
+  hub_store_bind_int64(st, 1, at_ms);
+  hub_store_bind_text(st, 2, user, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 3, action, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 4, target, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 5, result, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
+  if (s != HUB_STORE_DONE)
+    rc = hub_store_fail(db, s, "write the audit log", diag);
+  hub_store_finalize(st);
   return rc;
 }
 
-shoal_err hub_audit_list(sqlite3 *db, int64_t limit, int64_t before_id, cJSON **out,
+shoal_err hub_audit_list(hub_store *db, int64_t limit, int64_t before_id, cJSON **out,
                          shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(db,
-                                  "SELECT id, at_ms, user, action, target, result FROM audit "
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(db,
+                                  "SELECT id, at_ms, \"user\", action, target, result FROM audit "
                                   "WHERE (?1 <= 0 OR id < ?1) ORDER BY id DESC LIMIT ?2",
                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_int64(st, 1, before_id);
-  sqlite3_bind_int64(st, 2, limit);
+  hub_store_bind_int64(st, 1, before_id);
+  hub_store_bind_int64(st, 2, limit);
   cJSON *arr = cJSON_CreateArray();
   int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *row = cJSON_CreateObject();
     cJSON_AddItemToArray(arr, row);
-    cJSON_AddNumberToObject(row, "id", (double)sqlite3_column_int64(st, 0));
-    shoal_db_json_add_time(row, "at", st, 1);
-    shoal_db_json_add_text(row, "user", st, 2);
-    shoal_db_json_add_text(row, "action", st, 3);
-    shoal_db_json_add_text(row, "target", st, 4);
-    shoal_db_json_add_text(row, "result", st, 5);
+    cJSON_AddNumberToObject(row, "id", (double)hub_store_column_int64(st, 0));
+    hub_store_json_add_time(row, "at", st, 1);
+    hub_store_json_add_text(row, "user", st, 2);
+    hub_store_json_add_text(row, "action", st, 3);
+    hub_store_json_add_text(row, "target", st, 4);
+    hub_store_json_add_text(row, "result", st, 5);
   }
-  sqlite3_finalize(st);
-  if (s != SQLITE_DONE) {
+  hub_store_finalize(st);
+  if (s != HUB_STORE_DONE) {
     cJSON_Delete(arr);
-    return shoal_db_fail(db, s, "read the audit log", diag);
+    return hub_store_fail(db, s, "read the audit log", diag);
   }
   *out = arr;
   return SHOAL_OK;

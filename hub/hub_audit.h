@@ -6,19 +6,19 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
+#include "store.h"
 
 #include "err.h"
 
 #define HUB_AUDIT_LIST_MAX 1000 /* entries per GET /api/v1/audit */
 
 /* Appends one entry (its own statement). user and target may be NULL. */
-shoal_err hub_audit_record(sqlite3 *db, int64_t at_ms, const char *user, const char *action,
+shoal_err hub_audit_record(hub_store *db, int64_t at_ms, const char *user, const char *action,
                            const char *target, const char *result, shoal_diag *diag);
 
 /* Newest first, at most limit (1..HUB_AUDIT_LIST_MAX) entries, older than
  * before_id when > 0: [{"id", "at", "user", "action", "target", "result"}]. */
-shoal_err hub_audit_list(sqlite3 *db, int64_t limit, int64_t before_id, cJSON **out,
+shoal_err hub_audit_list(hub_store *db, int64_t limit, int64_t before_id, cJSON **out,
                          shoal_diag *diag);
 
 #endif

@@ -5,10 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
+#include "store.h"
 
-extern const struct shoal_migration hub_migrations[];
-extern const size_t hub_migrations_count;
 
 void hub_log_stderr(void *user, enum shoal_log_level level, const char *msg) {
   (void)user;
@@ -22,7 +20,7 @@ shoal_err hub_ctx_open(struct hub_ctx *ctx, const char *config_path, shoal_diag 
   shoal_err rc = shoal_hub_config_load(config_path, &ctx->cfg, diag);
   if (rc != SHOAL_OK)
     return rc;
-  rc = shoal_db_open(ctx->cfg.db, hub_migrations, hub_migrations_count, &ctx->db, diag);
+  rc = hub_store_open(ctx->cfg.db, &ctx->db, diag);
   if (rc != SHOAL_OK)
     hub_ctx_close(ctx);
   return rc;
@@ -31,7 +29,7 @@ shoal_err hub_ctx_open(struct hub_ctx *ctx, const char *config_path, shoal_diag 
 void hub_ctx_close(struct hub_ctx *ctx) {
   if (!ctx)
     return;
-  shoal_db_close(ctx->db);
+  hub_store_close(ctx->db);
   ctx->db = NULL;
   shoal_hub_config_cleanup(&ctx->cfg);
 }

@@ -3,7 +3,7 @@
 #ifndef HUB_CTX_H
 #define HUB_CTX_H
 
-#include <sqlite3.h>
+#include "store.h"
 
 #include "config.h"
 #include "err.h"
@@ -20,7 +20,7 @@ typedef shoal_err (*hub_publish_fn)(void *user, const char *topic, const char *p
 
 struct hub_ctx {
   struct shoal_hub_config cfg;
-  sqlite3 *db;
+  hub_store *db;
   struct shoal_logger log;
   hub_publish_fn publish; /* may be NULL */
   void *publish_user;

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "crypto.h"
-#include "db.h"
+#include "store.h"
 #include "hub_loyalty.h"
 #include "jsonx.h"
 #include "member_code.h"
@@ -61,28 +61,28 @@ static bool tag_valid(const char *s) {
 
 /* ---------------------------------------------------------------- profile */
 
-static cJSON *profile_json(sqlite3_stmt *st) {
+static cJSON *profile_json(hub_stmt *st) {
   /* columns: id, name, phone, tier, tags, points, reserved, overdrafts, created, updated */
   cJSON *o = cJSON_CreateObject();
   if (!o)
     return NULL;
-  shoal_db_json_add_text(o, "id", st, 0);
-  shoal_db_json_add_text(o, "name", st, 1);
-  shoal_db_json_add_text(o, "phone", st, 2);
-  shoal_db_json_add_text(o, "tier", st, 3);
+  hub_store_json_add_text(o, "id", st, 0);
+  hub_store_json_add_text(o, "name", st, 1);
+  hub_store_json_add_text(o, "phone", st, 2);
+  hub_store_json_add_text(o, "tier", st, 3);
   cJSON *tags = NULL;
   shoal_diag ignore = {{0}};
-  const char *t = (const char *)sqlite3_column_text(st, 4);
+  const char *t = (const char *)hub_store_column_text(st, 4);
   if (!t || shoal_json_parse(t, strlen(t), &tags, &ignore) != SHOAL_OK)
     tags = cJSON_CreateArray();
   cJSON_AddItemToObject(o, "tags", tags);
-  int64_t points = sqlite3_column_int64(st, 5), reserved = sqlite3_column_int64(st, 6);
+  int64_t points = hub_store_column_int64(st, 5), reserved = hub_store_column_int64(st, 6);
   cJSON_AddNumberToObject(o, "points", (double)points);
   cJSON_AddNumberToObject(o, "reserved", (double)reserved);
   cJSON_AddNumberToObject(o, "available", (double)(points - reserved > 0 ? points - reserved : 0));
-  cJSON_AddNumberToObject(o, "overdrafts", (double)sqlite3_column_int64(st, 7));
-  shoal_db_json_add_time(o, "created_at", st, 8);
-  shoal_db_json_add_time(o, "updated_at", st, 9);
+  cJSON_AddNumberToObject(o, "overdrafts", (double)hub_store_column_int64(st, 7));
+  hub_store_json_add_time(o, "created_at", st, 8);
+  hub_store_json_add_time(o, "updated_at", st, 9);
   if (!cJSON_GetObjectItemCaseSensitive(o, "updated_at")) {
     cJSON_Delete(o);
     return NULL;
@@ -93,33 +93,33 @@ static cJSON *profile_json(sqlite3_stmt *st) {
 #define PROFILE_COLS                                                                               \
   "id, name, phone, tier, tags, points, reserved, overdrafts, created_ms, updated_ms"
 
-static shoal_err timeline(sqlite3 *db, const char *id, cJSON *out, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+static shoal_err timeline(hub_store *db, const char *id, cJSON *out, shoal_diag *diag) {
+  hub_stmt *st = NULL;
   char sql[160];
   snprintf(sql, sizeof sql,
            "SELECT at_ms, kind, ref, summary FROM customer_events WHERE customer = ? "
            "ORDER BY at_ms DESC, kind, ref LIMIT %d",
            SHOAL_TIMELINE_MAX);
-  shoal_err rc = shoal_db_prepare(db, sql, &st, diag);
+  shoal_err rc = hub_store_prepare(db, sql, &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
   cJSON *arr = cJSON_AddArrayToObject(out, "timeline");
   int s;
-  while (arr && (s = sqlite3_step(st)) == SQLITE_ROW) {
+  while (arr && (s = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *e = NULL;
-    const char *sum = (const char *)sqlite3_column_text(st, 3);
+    const char *sum = (const char *)hub_store_column_text(st, 3);
     if (shoal_json_parse(sum, strlen(sum), &e, diag) != SHOAL_OK || !cJSON_IsObject(e)) {
       cJSON_Delete(e);
       e = cJSON_CreateObject();
     }
     char at[40];
-    shoal_time_format_utc(sqlite3_column_int64(st, 0), at, sizeof at);
+    shoal_time_format_utc(hub_store_column_int64(st, 0), at, sizeof at);
     /* at, kind and ref first, then what the summary says. */
     cJSON *entry = cJSON_CreateObject();
     cJSON_AddStringToObject(entry, "at", at);
-    shoal_db_json_add_text(entry, "kind", st, 1);
-    shoal_db_json_add_text(entry, "ref", st, 2);
+    hub_store_json_add_text(entry, "kind", st, 1);
+    hub_store_json_add_text(entry, "ref", st, 2);
     cJSON *child = e->child;
     e->child = NULL;
     while (child) {
@@ -131,34 +131,34 @@ static shoal_err timeline(sqlite3 *db, const char *id, cJSON *out, shoal_diag *d
     cJSON_Delete(e);
     cJSON_AddItemToArray(arr, entry);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   if (!arr)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  if (s != SQLITE_DONE)
-    return shoal_db_fail(db, s, "read timeline", diag);
+  if (s != HUB_STORE_DONE)
+    return hub_store_fail(db, s, "read timeline", diag);
   return SHOAL_OK;
 }
 
-static shoal_err get_where(sqlite3 *db, const char *where, const char *key, bool with_timeline,
+static shoal_err get_where(hub_store *db, const char *where, const char *key, bool with_timeline,
                            cJSON **out, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   char sql[256];
   snprintf(sql, sizeof sql, "SELECT " PROFILE_COLS " FROM customers WHERE %s", where);
-  shoal_err rc = shoal_db_prepare(db, sql, &st, diag);
+  shoal_err rc = hub_store_prepare(db, sql, &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
+  hub_store_bind_text(st, 1, key, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
   cJSON *o = NULL;
-  if (s == SQLITE_ROW) {
+  if (s == HUB_STORE_ROW) {
     if (!(o = profile_json(st)))
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  } else if (s == SQLITE_DONE) {
+  } else if (s == HUB_STORE_DONE) {
     rc = shoal_fail(diag, SHOAL_ENOTFOUND, "no such customer");
   } else {
-    rc = shoal_db_fail(db, s, "read customer", diag);
+    rc = hub_store_fail(db, s, "read customer", diag);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   if (rc == SHOAL_OK && with_timeline) {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
     rc = timeline(db, id->valuestring, o, diag);
@@ -171,12 +171,12 @@ static shoal_err get_where(sqlite3 *db, const char *where, const char *key, bool
   return SHOAL_OK;
 }
 
-shoal_err hub_customers_get(sqlite3 *db, const char *id, bool with_timeline, cJSON **out,
+shoal_err hub_customers_get(hub_store *db, const char *id, bool with_timeline, cJSON **out,
                             shoal_diag *diag) {
   return get_where(db, "id = ?", id, with_timeline, out, diag);
 }
 
-shoal_err hub_customers_find_phone(sqlite3 *db, const char *phone, cJSON **out, shoal_diag *diag) {
+shoal_err hub_customers_find_phone(hub_store *db, const char *phone, cJSON **out, shoal_diag *diag) {
   if (!phone_valid(phone))
     return shoal_fail(diag, SHOAL_EINPUT, "phone must match ^\\+?[0-9]{5,20}$");
   return get_where(db, "phone = ? ORDER BY id LIMIT 1", phone, false, out, diag);
@@ -214,10 +214,10 @@ static shoal_err upsert_check(const cJSON *o, const char **id, shoal_diag *diag)
   return SHOAL_OK;
 }
 
-shoal_err hub_customers_upsert(sqlite3 *db, const char *body, size_t len, int64_t now_ms,
+shoal_err hub_customers_upsert(hub_store *db, const char *body, size_t len, int64_t now_ms,
                                cJSON **out, bool *created, shoal_diag *diag) {
   cJSON *o = NULL;
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   char *tags_text = NULL;
   bool in_tx = false;
   const char *id = NULL, *name = NULL, *phone = NULL, *tier = NULL;
@@ -236,19 +236,19 @@ shoal_err hub_customers_upsert(sqlite3 *db, const char *body, size_t len, int64_
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
   }
-  if ((rc = shoal_db_begin(db, diag)) != SHOAL_OK)
+  if ((rc = hub_store_begin(db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = true;
   if (phone) {
     int64_t other = 0;
-    if ((rc = shoal_db_prepare(db, "SELECT COUNT(*) FROM customers WHERE phone = ? AND id <> ?",
+    if ((rc = hub_store_prepare(db, "SELECT COUNT(*) FROM customers WHERE phone = ? AND id <> ?",
                                &st, diag)) != SHOAL_OK)
       goto cleanup;
-    sqlite3_bind_text(st, 1, phone, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-      other = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    hub_store_bind_text(st, 1, phone, -1, HUB_STORE_STATIC);
+    hub_store_bind_text(st, 2, id, -1, HUB_STORE_STATIC);
+    if (hub_store_step(st) == HUB_STORE_ROW)
+      other = hub_store_column_int64(st, 0);
+    hub_store_finalize(st);
     st = NULL;
     if (other) {
       rc = shoal_fail(diag, SHOAL_ESTATE, "phone %s belongs to another customer", phone);
@@ -256,51 +256,51 @@ shoal_err hub_customers_upsert(sqlite3 *db, const char *body, size_t len, int64_
     }
   }
   int64_t existed = 0;
-  if ((rc = shoal_db_prepare(db, "SELECT COUNT(*) FROM customers WHERE id = ?", &st, diag)))
+  if ((rc = hub_store_prepare(db, "SELECT COUNT(*) FROM customers WHERE id = ?", &st, diag)))
     goto cleanup;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW)
-    existed = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
+  hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
+  if (hub_store_step(st) == HUB_STORE_ROW)
+    existed = hub_store_column_int64(st, 0);
+  hub_store_finalize(st);
   st = NULL;
   /* ?n given flags: a key not given keeps the stored value. */
-  if ((rc = shoal_db_prepare(
+  if ((rc = hub_store_prepare(
            db,
            "INSERT INTO customers (id, name, phone, tier, tags, created_ms, updated_ms) "
            "VALUES (?1, ?2, ?3, ?4, COALESCE(?5, '[]'), ?9, ?9) ON CONFLICT (id) DO UPDATE SET "
-           "name = CASE WHEN ?6 THEN ?2 ELSE name END, phone = CASE WHEN ?7 THEN ?3 ELSE phone END, "
-           "tier = CASE WHEN ?8 THEN ?4 ELSE tier END, tags = COALESCE(?5, tags), updated_ms = ?9",
+           "name = CASE WHEN ?6 THEN ?2 ELSE customers.name END, phone = CASE WHEN ?7 THEN ?3 ELSE customers.phone END, "
+           "tier = CASE WHEN ?8 THEN ?4 ELSE customers.tier END, tags = COALESCE(?5, customers.tags), updated_ms = ?9",
            &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
   if (name)
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    hub_store_bind_text(st, 2, name, -1, HUB_STORE_STATIC);
   if (phone)
-    sqlite3_bind_text(st, 3, phone, -1, SQLITE_STATIC);
+    hub_store_bind_text(st, 3, phone, -1, HUB_STORE_STATIC);
   if (tier)
-    sqlite3_bind_text(st, 4, tier, -1, SQLITE_STATIC);
+    hub_store_bind_text(st, 4, tier, -1, HUB_STORE_STATIC);
   if (tags_text)
-    sqlite3_bind_text(st, 5, tags_text, -1, SQLITE_STATIC);
-  sqlite3_bind_int(st, 6, g_name);
-  sqlite3_bind_int(st, 7, g_phone);
-  sqlite3_bind_int(st, 8, g_tier);
-  sqlite3_bind_int64(st, 9, now_ms);
-  int s = sqlite3_step(st);
-  sqlite3_finalize(st);
+    hub_store_bind_text(st, 5, tags_text, -1, HUB_STORE_STATIC);
+  hub_store_bind_int(st, 6, g_name);
+  hub_store_bind_int(st, 7, g_phone);
+  hub_store_bind_int(st, 8, g_tier);
+  hub_store_bind_int64(st, 9, now_ms);
+  int s = hub_store_step(st);
+  hub_store_finalize(st);
   st = NULL;
-  if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(db, s, "store customer", diag);
+  if (s != HUB_STORE_DONE) {
+    rc = hub_store_fail(db, s, "store customer", diag);
     goto cleanup;
   }
-  if ((rc = shoal_db_commit(db, diag)) != SHOAL_OK)
+  if ((rc = hub_store_commit(db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = false;
   *created = existed == 0;
   rc = hub_customers_get(db, id, false, out, diag);
 cleanup:
   if (in_tx)
-    shoal_db_rollback(db);
-  sqlite3_finalize(st);
+    hub_store_rollback(db);
+  hub_store_finalize(st);
   free(tags_text);
   cJSON_Delete(o);
   return rc;
@@ -330,12 +330,12 @@ static shoal_err code_body(const char *body, size_t len, int64_t *points, shoal_
   return rc;
 }
 
-shoal_err hub_customers_issue_code(sqlite3 *db, const struct shoal_hub_config *cfg, const char *id,
+shoal_err hub_customers_issue_code(hub_store *db, const struct shoal_hub_config *cfg, const char *id,
                                    const char *body, size_t len, int64_t now_ms, cJSON **out,
                                    shoal_diag *diag) {
   struct shoal_privkey *key = NULL;
   struct shoal_member_code c;
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   char *code = NULL;
   bool in_tx = false;
   cJSON *o = NULL, *tags = NULL;
@@ -351,26 +351,26 @@ shoal_err hub_customers_issue_code(sqlite3 *db, const struct shoal_hub_config *c
   struct shoal_loyalty loy;
   if ((rc = hub_loyalty_policy(db, NULL, NULL, now_ms, &loy, diag)) != SHOAL_OK)
     goto cleanup;
-  if ((rc = shoal_db_begin(db, diag)) != SHOAL_OK)
+  if ((rc = hub_store_begin(db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = true;
-  if ((rc = shoal_db_prepare(db, "SELECT tier, tags, points, reserved FROM customers WHERE id = ?",
+  if ((rc = hub_store_prepare(db, "SELECT tier, tags, points, reserved FROM customers WHERE id = ?",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  if (s != SQLITE_ROW) {
-    rc = s == SQLITE_DONE ? shoal_fail(diag, SHOAL_ENOTFOUND, "no such customer")
-                          : shoal_db_fail(db, s, "read customer", diag);
+  hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
+  if (s != HUB_STORE_ROW) {
+    rc = s == HUB_STORE_DONE ? shoal_fail(diag, SHOAL_ENOTFOUND, "no such customer")
+                          : hub_store_fail(db, s, "read customer", diag);
     goto cleanup;
   }
   if (!shoal_strlcpy(c.customer, id, sizeof c.customer) ||
-      (sqlite3_column_text(st, 0) &&
-       !shoal_strlcpy(c.tier, (const char *)sqlite3_column_text(st, 0), sizeof c.tier))) {
+      (hub_store_column_text(st, 0) &&
+       !shoal_strlcpy(c.tier, (const char *)hub_store_column_text(st, 0), sizeof c.tier))) {
     rc = shoal_fail(diag, SHOAL_EINPUT, "customer id or tier too long for a member code");
     goto cleanup;
   }
-  const char *tt = (const char *)sqlite3_column_text(st, 1);
+  const char *tt = (const char *)hub_store_column_text(st, 1);
   if (tt && shoal_json_parse(tt, strlen(tt), &tags, diag) == SHOAL_OK && cJSON_IsArray(tags)) {
     const cJSON *t;
     cJSON_ArrayForEach(t, tags) {
@@ -378,8 +378,8 @@ shoal_err hub_customers_issue_code(sqlite3 *db, const struct shoal_hub_config *c
         shoal_strlcpy(c.tags[c.ntags++], t->valuestring, SHOAL_ID_MAX + 1);
     }
   }
-  int64_t balance = sqlite3_column_int64(st, 2), reserved = sqlite3_column_int64(st, 3);
-  sqlite3_finalize(st);
+  int64_t balance = hub_store_column_int64(st, 2), reserved = hub_store_column_int64(st, 3);
+  hub_store_finalize(st);
   st = NULL;
   if (points > balance - reserved) {
     rc = shoal_fail(diag, SHOAL_EINPUT,
@@ -400,37 +400,37 @@ shoal_err hub_customers_issue_code(sqlite3 *db, const struct shoal_hub_config *c
   c.expires = now_ms / 1000 + loy.code_ttl_s;
   if ((rc = shoal_member_code_make(key, &c, &code, diag)) != SHOAL_OK)
     goto cleanup;
-  if ((rc = shoal_db_prepare(db,
+  if ((rc = hub_store_prepare(db,
                              "INSERT INTO member_codes (nonce, customer, points, issued_ms, "
                              "expires_ms, release_ms) VALUES (?, ?, ?, ?, ?, ?)",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, c.nonce, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, points);
-  sqlite3_bind_int64(st, 4, now_ms);
-  sqlite3_bind_int64(st, 5, c.expires * 1000);
-  sqlite3_bind_int64(st, 6, (c.expires + loy.grace_s) * 1000);
-  s = sqlite3_step(st);
-  sqlite3_finalize(st);
+  hub_store_bind_text(st, 1, c.nonce, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 2, id, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 3, points);
+  hub_store_bind_int64(st, 4, now_ms);
+  hub_store_bind_int64(st, 5, c.expires * 1000);
+  hub_store_bind_int64(st, 6, (c.expires + loy.grace_s) * 1000);
+  s = hub_store_step(st);
+  hub_store_finalize(st);
   st = NULL;
-  if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(db, s, "record member code", diag);
+  if (s != HUB_STORE_DONE) {
+    rc = hub_store_fail(db, s, "record member code", diag);
     goto cleanup;
   }
-  if ((rc = shoal_db_prepare(db, "UPDATE customers SET reserved = reserved + ? WHERE id = ?", &st,
+  if ((rc = hub_store_prepare(db, "UPDATE customers SET reserved = reserved + ? WHERE id = ?", &st,
                              diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_int64(st, 1, points);
-  sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-  s = sqlite3_step(st);
-  sqlite3_finalize(st);
+  hub_store_bind_int64(st, 1, points);
+  hub_store_bind_text(st, 2, id, -1, HUB_STORE_STATIC);
+  s = hub_store_step(st);
+  hub_store_finalize(st);
   st = NULL;
-  if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(db, s, "reserve points", diag);
+  if (s != HUB_STORE_DONE) {
+    rc = hub_store_fail(db, s, "reserve points", diag);
     goto cleanup;
   }
-  if ((rc = shoal_db_commit(db, diag)) != SHOAL_OK)
+  if ((rc = hub_store_commit(db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = false;
   char exp[40];
@@ -448,8 +448,8 @@ shoal_err hub_customers_issue_code(sqlite3 *db, const struct shoal_hub_config *c
   o = NULL;
 cleanup:
   if (in_tx)
-    shoal_db_rollback(db);
-  sqlite3_finalize(st);
+    hub_store_rollback(db);
+  hub_store_finalize(st);
   shoal_privkey_free(key);
   cJSON_Delete(tags);
   cJSON_Delete(o);
@@ -459,61 +459,61 @@ cleanup:
 
 /* ---------------------------------------------------------------- history */
 
-shoal_err hub_customers_timeline_add(sqlite3 *db, const char *customer, int64_t at_ms,
+shoal_err hub_customers_timeline_add(hub_store *db, const char *customer, int64_t at_ms,
                                      const char *kind, const char *ref, const cJSON *summary,
                                      shoal_diag *diag) {
   char *text = shoal_json_print(summary);
   if (!text)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(db,
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(db,
                                   "INSERT OR IGNORE INTO customer_events (customer, at_ms, kind, ref, "
                                   "summary) VALUES (?, ?, ?, ?, ?)",
                                   &st, diag);
   if (rc == SHOAL_OK) {
-    sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, at_ms);
-    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, ref, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
-    int s = sqlite3_step(st);
-    if (s != SQLITE_DONE)
-      rc = shoal_db_fail(db, s, "record timeline entry", diag);
+    hub_store_bind_text(st, 1, customer, -1, HUB_STORE_STATIC);
+    hub_store_bind_int64(st, 2, at_ms);
+    hub_store_bind_text(st, 3, kind, -1, HUB_STORE_STATIC);
+    hub_store_bind_text(st, 4, ref, -1, HUB_STORE_STATIC);
+    hub_store_bind_text(st, 5, text, -1, HUB_STORE_STATIC);
+    int s = hub_store_step(st);
+    if (s != HUB_STORE_DONE)
+      rc = hub_store_fail(db, s, "record timeline entry", diag);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   free(text);
   return rc;
 }
 
-shoal_err hub_customers_purchase_add(sqlite3 *db, const char *customer, int64_t at_ms,
+shoal_err hub_customers_purchase_add(hub_store *db, const char *customer, int64_t at_ms,
                                      const char *source, const char *channel, const char *store,
                                      int line_no, const char *sku, const char *name, int64_t qty,
                                      int64_t total, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(db,
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(db,
                                   "INSERT OR IGNORE INTO customer_purchases (customer, at_ms, source, "
                                   "channel, store, line_no, sku, name, qty, total) "
                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, at_ms);
-  sqlite3_bind_text(st, 3, source, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 4, channel, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 5, store, -1, SQLITE_STATIC);
-  sqlite3_bind_int(st, 6, line_no);
-  sqlite3_bind_text(st, 7, sku, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 1, customer, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 2, at_ms);
+  hub_store_bind_text(st, 3, source, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 4, channel, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 5, store, -1, HUB_STORE_STATIC);
+  hub_store_bind_int(st, 6, line_no);
+  hub_store_bind_text(st, 7, sku, -1, HUB_STORE_STATIC);
   if (name)
-    sqlite3_bind_text(st, 8, name, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 9, qty);
-  sqlite3_bind_int64(st, 10, total);
-  int s = sqlite3_step(st);
-  sqlite3_finalize(st);
-  return s == SQLITE_DONE ? SHOAL_OK : shoal_db_fail(db, s, "record purchase", diag);
+    hub_store_bind_text(st, 8, name, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 9, qty);
+  hub_store_bind_int64(st, 10, total);
+  int s = hub_store_step(st);
+  hub_store_finalize(st);
+  return s == HUB_STORE_DONE ? SHOAL_OK : hub_store_fail(db, s, "record purchase", diag);
 }
 
-shoal_err hub_customers_on_sale(sqlite3 *db, const char *event, const char *store,
+shoal_err hub_customers_on_sale(hub_store *db, const char *event, const char *store,
                                 const cJSON *body, int64_t at_ms, int64_t now_ms,
                                 shoal_diag *diag) {
   const char *mid = NULL, *nonce = NULL;
@@ -538,19 +538,19 @@ shoal_err hub_customers_on_sale(sqlite3 *db, const char *event, const char *stor
       return rc;
   } else {
     /* A customer named without a member code: still on the timeline. */
-    sqlite3_stmt *st = NULL;
-    if ((rc = shoal_db_prepare(db,
+    hub_stmt *st = NULL;
+    if ((rc = hub_store_prepare(db,
                                "INSERT OR IGNORE INTO customers (id, created_ms, updated_ms) "
                                "VALUES (?, ?, ?)",
                                &st, diag)) != SHOAL_OK)
       return rc;
-    sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ms);
-    sqlite3_bind_int64(st, 3, now_ms);
-    int s = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (s != SQLITE_DONE)
-      return shoal_db_fail(db, s, "create customer", diag);
+    hub_store_bind_text(st, 1, customer, -1, HUB_STORE_STATIC);
+    hub_store_bind_int64(st, 2, now_ms);
+    hub_store_bind_int64(st, 3, now_ms);
+    int s = hub_store_step(st);
+    hub_store_finalize(st);
+    if (s != HUB_STORE_DONE)
+      return hub_store_fail(db, s, "create customer", diag);
   }
   const cJSON *lines = cJSON_GetObjectItemCaseSensitive(body, "lines"), *l;
   int n = 0;
@@ -584,7 +584,7 @@ shoal_err hub_customers_on_sale(sqlite3 *db, const char *event, const char *stor
   return rc;
 }
 
-shoal_err hub_customers_on_return(sqlite3 *db, const char *event, const char *device,
+shoal_err hub_customers_on_return(hub_store *db, const char *event, const char *device,
                                   const char *store, const cJSON *body, const char *sale,
                                   int64_t refund, int64_t at_ms, shoal_diag *diag) {
   char customer[SHOAL_ID_MAX + 1] = "";
@@ -604,17 +604,17 @@ shoal_err hub_customers_on_return(sqlite3 *db, const char *event, const char *de
     if ((rc = hub_loyalty_book_return(db, event, customer, reversed, refunded, at_ms, sale, diag)))
       return rc;
   } else {
-    sqlite3_stmt *st = NULL;
-    if ((rc = shoal_db_prepare(db,
+    hub_stmt *st = NULL;
+    if ((rc = hub_store_prepare(db,
                                "SELECT json_extract(body, '$.customer.id') FROM sales "
                                "WHERE device = ? AND receipt = ? LIMIT 1",
                                &st, diag)) != SHOAL_OK)
       return rc;
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, sale, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
-      shoal_strlcpy(customer, (const char *)sqlite3_column_text(st, 0), sizeof customer);
-    sqlite3_finalize(st);
+    hub_store_bind_text(st, 1, device, -1, HUB_STORE_STATIC);
+    hub_store_bind_text(st, 2, sale, -1, HUB_STORE_STATIC);
+    if (hub_store_step(st) == HUB_STORE_ROW && hub_store_column_type(st, 0) == HUB_STORE_TEXT)
+      shoal_strlcpy(customer, (const char *)hub_store_column_text(st, 0), sizeof customer);
+    hub_store_finalize(st);
     if (!customer[0] || !shoal_id_valid(customer))
       return SHOAL_OK;
   }
@@ -634,40 +634,40 @@ shoal_err hub_customers_on_return(sqlite3 *db, const char *event, const char *de
   return rc;
 }
 
-shoal_err hub_customers_history(sqlite3 *db, const char *customer, cJSON **out, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+shoal_err hub_customers_history(hub_store *db, const char *customer, cJSON **out, shoal_diag *diag) {
+  hub_stmt *st = NULL;
   char sql[256];
   snprintf(sql, sizeof sql,
            "SELECT sku, name, qty, at_ms, channel, store FROM customer_purchases "
            "WHERE customer = ? ORDER BY at_ms DESC, source, line_no LIMIT %d",
            SHOAL_CUSTOMER_HISTORY_MAX);
-  shoal_err rc = shoal_db_prepare(db, sql, &st, diag);
+  shoal_err rc = hub_store_prepare(db, sql, &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 1, customer, -1, HUB_STORE_STATIC);
   cJSON *arr = cJSON_CreateArray();
   int s;
-  while (arr && (s = sqlite3_step(st)) == SQLITE_ROW) {
+  while (arr && (s = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *e = cJSON_CreateObject();
     if (!e) {
       cJSON_Delete(arr);
       arr = NULL;
       break;
     }
-    shoal_db_json_add_text(e, "sku", st, 0);
-    shoal_db_json_add_text(e, "name", st, 1);
-    cJSON_AddNumberToObject(e, "qty", (double)sqlite3_column_int64(st, 2));
-    shoal_db_json_add_time(e, "at", st, 3);
-    shoal_db_json_add_text(e, "channel", st, 4);
-    shoal_db_json_add_text(e, "store", st, 5);
+    hub_store_json_add_text(e, "sku", st, 0);
+    hub_store_json_add_text(e, "name", st, 1);
+    cJSON_AddNumberToObject(e, "qty", (double)hub_store_column_int64(st, 2));
+    hub_store_json_add_time(e, "at", st, 3);
+    hub_store_json_add_text(e, "channel", st, 4);
+    hub_store_json_add_text(e, "store", st, 5);
     cJSON_AddItemToArray(arr, e);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   if (!arr)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  if (s != SQLITE_DONE) {
+  if (s != HUB_STORE_DONE) {
     cJSON_Delete(arr);
-    return shoal_db_fail(db, s, "read purchase history", diag);
+    return hub_store_fail(db, s, "read purchase history", diag);
   }
   *out = arr;
   return SHOAL_OK;

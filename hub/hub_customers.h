@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
+#include "store.h"
 
 #include "config.h"
 #include "err.h"
@@ -18,16 +18,16 @@
  * value). *created tells which; *out is the profile without timeline.
  * SHOAL_EINPUT for a bad body, SHOAL_ESTATE when the phone belongs to
  * another customer. */
-shoal_err hub_customers_upsert(sqlite3 *db, const char *body, size_t len, int64_t now_ms,
+shoal_err hub_customers_upsert(hub_store *db, const char *body, size_t len, int64_t now_ms,
                                cJSON **out, bool *created, shoal_diag *diag);
 
 /* The profile of id with points, reserved, overdrafts and (with_timeline)
  * its timeline, newest first. SHOAL_ENOTFOUND if unknown. */
-shoal_err hub_customers_get(sqlite3 *db, const char *id, bool with_timeline, cJSON **out,
+shoal_err hub_customers_get(hub_store *db, const char *id, bool with_timeline, cJSON **out,
                             shoal_diag *diag);
 
 /* The one customer with this phone number (SHOAL_ENOTFOUND if none). */
-shoal_err hub_customers_find_phone(sqlite3 *db, const char *phone, cJSON **out, shoal_diag *diag);
+shoal_err hub_customers_find_phone(hub_store *db, const char *phone, cJSON **out, shoal_diag *diag);
 
 /* POST /api/v1/customers/{id}/code: reserves points (<= balance - reserved)
  * and signs a member code with the hub's policy key, valid for the global
@@ -35,7 +35,7 @@ shoal_err hub_customers_find_phone(sqlite3 *db, const char *phone, cJSON **out, 
  * "nonce", "expires_at"}. SHOAL_ENOTFOUND, SHOAL_EINPUT (bad body, points
  * over what is available, id or tier that cannot be in a code), SHOAL_ECONFIG
  * (no signing key). */
-shoal_err hub_customers_issue_code(sqlite3 *db, const struct shoal_hub_config *cfg, const char *id,
+shoal_err hub_customers_issue_code(hub_store *db, const struct shoal_hub_config *cfg, const char *id,
                                    const char *body, size_t len, int64_t now_ms, cJSON **out,
                                    shoal_diag *diag);
 
@@ -43,7 +43,7 @@ shoal_err hub_customers_issue_code(sqlite3 *db, const struct shoal_hub_config *c
  * lines, timeline entry, ledger via hub_loyalty) inside the ingest
  * transaction. event is the identity text "sale:{device}/{epoch}/{seq}".
  * A body naming no customer is a no-op. SHOAL_EINPUT for a bad member block. */
-shoal_err hub_customers_on_sale(sqlite3 *db, const char *event, const char *store,
+shoal_err hub_customers_on_sale(hub_store *db, const char *event, const char *store,
                                 const cJSON *body, int64_t at_ms, int64_t now_ms,
                                 shoal_diag *diag);
 
@@ -51,18 +51,18 @@ shoal_err hub_customers_on_sale(sqlite3 *db, const char *event, const char *stor
  * {id, points_reversed, points_refunded} goes to the ledger once by event
  * identity; the return goes on the timeline of the member or of the
  * customer its sale named. SHOAL_EINPUT for a bad member block. */
-shoal_err hub_customers_on_return(sqlite3 *db, const char *event, const char *device,
+shoal_err hub_customers_on_return(hub_store *db, const char *event, const char *device,
                                   const char *store, const cJSON *body, const char *sale,
                                   int64_t refund, int64_t at_ms, shoal_diag *diag);
 
 /* Adds a timeline entry (kind, ref unique per customer) with summary (not
  * taken). */
-shoal_err hub_customers_timeline_add(sqlite3 *db, const char *customer, int64_t at_ms,
+shoal_err hub_customers_timeline_add(hub_store *db, const char *customer, int64_t at_ms,
                                      const char *kind, const char *ref, const cJSON *summary,
                                      shoal_diag *diag);
 
 /* Records one purchase line of customer (for history and reports). */
-shoal_err hub_customers_purchase_add(sqlite3 *db, const char *customer, int64_t at_ms,
+shoal_err hub_customers_purchase_add(hub_store *db, const char *customer, int64_t at_ms,
                                      const char *source, const char *channel, const char *store,
                                      int line_no, const char *sku, const char *name, int64_t qty,
                                      int64_t total, shoal_diag *diag);
@@ -70,6 +70,6 @@ shoal_err hub_customers_purchase_add(sqlite3 *db, const char *customer, int64_t 
 /* customer_history for a work order: up to SHOAL_CUSTOMER_HISTORY_MAX
  * purchases [{"sku", "name", "qty", "at", "channel", "store"}], newest
  * first. No name or phone of the customer. */
-shoal_err hub_customers_history(sqlite3 *db, const char *customer, cJSON **out, shoal_diag *diag);
+shoal_err hub_customers_history(hub_store *db, const char *customer, cJSON **out, shoal_diag *diag);
 
 #endif

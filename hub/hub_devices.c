@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
+#include "store.h"
 #include "jsonx.h"
 #include "timeutil.h"
 #include "util.h"
@@ -24,14 +24,14 @@ static const cJSON *get_any(const cJSON *obj, const char *const *names, const ch
   return NULL;
 }
 
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s) {
+static void bind_text_or_null(hub_stmt *st, int i, const char *s) {
   if (s)
-    sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    hub_store_bind_text(st, i, s, -1, HUB_STORE_TRANSIENT);
   else
-    sqlite3_bind_null(st, i);
+    hub_store_bind_null(st, i);
 }
 
-shoal_err hub_devices_hello(sqlite3 *db, const struct shoal_event *ev, int64_t now_ms,
+shoal_err hub_devices_hello(hub_store *db, const struct shoal_event *ev, int64_t now_ms,
                             shoal_diag *diag) {
   static const char *const k_profile[] = {"profile", NULL};
   static const char *const k_region[] = {"region", NULL};
@@ -39,7 +39,7 @@ shoal_err hub_devices_hello(sqlite3 *db, const struct shoal_event *ev, int64_t n
   static const char *const k_depth[] = {"outbox_depth", "outbox_pending", NULL};
   static const char *const k_pol[] = {"policies", "policy_versions", "versions", NULL};
   shoal_err rc = SHOAL_OK;
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   char *pol_text = NULL;
   const char *which = NULL;
   const cJSON *body = ev->body;
@@ -81,48 +81,48 @@ shoal_err hub_devices_hello(sqlite3 *db, const struct shoal_event *ev, int64_t n
       return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
 
-  if ((rc = shoal_db_prepare(
+  if ((rc = hub_store_prepare(
            db,
            "INSERT INTO devices (device, store, region, profile, agent_version, epoch, "
            "last_hello_ms, last_seen_ms, outbox_depth, policy_versions, hello_seq) "
            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10) "
-           "ON CONFLICT (device) DO UPDATE SET store = ?2, region = COALESCE(?3, region), "
-           "profile = COALESCE(?4, profile), agent_version = COALESCE(?5, agent_version), "
+           "ON CONFLICT (device) DO UPDATE SET store = ?2, region = COALESCE(?3, devices.region), "
+           "profile = COALESCE(?4, devices.profile), agent_version = COALESCE(?5, devices.agent_version), "
            "epoch = ?6, last_hello_ms = ?7, last_seen_ms = ?7, "
-           "outbox_depth = COALESCE(?8, outbox_depth), "
-           "policy_versions = COALESCE(?9, policy_versions), hello_seq = ?10",
+           "outbox_depth = COALESCE(?8, devices.outbox_depth), "
+           "policy_versions = COALESCE(?9, devices.policy_versions), hello_seq = ?10",
            &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, ev->device, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, ev->store, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 1, ev->device, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 2, ev->store, -1, HUB_STORE_STATIC);
   bind_text_or_null(st, 3, region);
   bind_text_or_null(st, 4, profile);
   bind_text_or_null(st, 5, agent_version);
-  sqlite3_bind_text(st, 6, ev->epoch, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 7, now_ms);
+  hub_store_bind_text(st, 6, ev->epoch, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 7, now_ms);
   if (depth >= 0)
-    sqlite3_bind_int64(st, 8, depth);
+    hub_store_bind_int64(st, 8, depth);
   else
-    sqlite3_bind_null(st, 8);
+    hub_store_bind_null(st, 8);
   bind_text_or_null(st, 9, pol_text);
-  sqlite3_bind_int64(st, 10, (sqlite3_int64)ev->seq);
-  int s = sqlite3_step(st);
-  if (s != SQLITE_DONE)
-    rc = shoal_db_fail(db, s, "record hello", diag);
+  hub_store_bind_int64(st, 10, (int64_t)ev->seq);
+  int s = hub_store_step(st);
+  if (s != HUB_STORE_DONE)
+    rc = hub_store_fail(db, s, "record hello", diag);
   else
     rc = hub_serves_hello(db, ev, diag);
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   free(pol_text);
   return rc;
 }
 
-shoal_err hub_devices_presence(sqlite3 *db, const char *store, const char *device,
+shoal_err hub_devices_presence(hub_store *db, const char *store, const char *device,
                                const void *payload, size_t len, bool retained, int64_t now_ms,
                                shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   cJSON *root = NULL;
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   bool online = false;
   if (len == 0)
     return SHOAL_OK;
@@ -136,56 +136,58 @@ shoal_err hub_devices_presence(sqlite3 *db, const char *store, const char *devic
   }
   if ((rc = shoal_json_get_bool(root, "online", true, &online, diag)) != SHOAL_OK)
     goto cleanup;
-  if ((rc = shoal_db_prepare(db,
+  if ((rc = hub_store_prepare(db,
                              "INSERT INTO devices (device, store, online, last_seen_ms) "
                              "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (device) DO UPDATE SET "
                              "store = ?2, online = ?3, "
-                             "last_seen_ms = COALESCE(MAX(last_seen_ms, ?4), last_seen_ms, ?4)",
+                             "last_seen_ms = COALESCE(CASE WHEN devices.last_seen_ms > ?4 THEN devices.last_seen_ms "
+                             "ELSE ?4 END, devices.last_seen_ms)",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, store, -1, SQLITE_STATIC);
-  sqlite3_bind_int(st, 3, online ? 1 : 0);
+  hub_store_bind_text(st, 1, device, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 2, store, -1, HUB_STORE_STATIC);
+  hub_store_bind_int(st, 3, online ? 1 : 0);
   if (!retained)
-    sqlite3_bind_int64(st, 4, now_ms); /* else NULL: last_seen unchanged */
-  int s = sqlite3_step(st);
-  if (s != SQLITE_DONE)
-    rc = shoal_db_fail(db, s, "record presence", diag);
+    hub_store_bind_int64(st, 4, now_ms); /* else NULL: last_seen unchanged */
+  int s = hub_store_step(st);
+  if (s != HUB_STORE_DONE)
+    rc = hub_store_fail(db, s, "record presence", diag);
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   cJSON_Delete(root);
   return rc;
 }
 
-shoal_err hub_devices_touch(sqlite3 *db, const char *store, const char *device, const char *epoch,
+shoal_err hub_devices_touch(hub_store *db, const char *store, const char *device, const char *epoch,
                             int64_t now_ms, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(
       db,
       "INSERT INTO devices (device, store, epoch, last_seen_ms, last_event_ms) "
       "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (device) DO UPDATE SET store = ?2, epoch = ?3, "
-      "last_seen_ms = MAX(COALESCE(last_seen_ms, 0), ?4), last_event_ms = ?4",
+      "last_seen_ms = CASE WHEN devices.last_seen_ms > ?4 THEN devices.last_seen_ms ELSE ?4 END, "
+      "last_event_ms = ?4",
       &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, store, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, epoch, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 4, now_ms);
-  int s = sqlite3_step(st);
-  if (s != SQLITE_DONE)
-    rc = shoal_db_fail(db, s, "record device activity", diag);
-  sqlite3_finalize(st);
+  hub_store_bind_text(st, 1, device, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 2, store, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 3, epoch, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 4, now_ms);
+  int s = hub_store_step(st);
+  if (s != HUB_STORE_DONE)
+    rc = hub_store_fail(db, s, "record device activity", diag);
+  hub_store_finalize(st);
   return rc;
 }
 
-shoal_err hub_devices_list(sqlite3 *db, cJSON **out, shoal_diag *diag) {
+shoal_err hub_devices_list(hub_store *db, cJSON **out, shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   cJSON *arr = cJSON_CreateArray();
   if (!arr)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  if ((rc = shoal_db_prepare(
+  if ((rc = hub_store_prepare(
            db,
            "SELECT device, store, region, profile, agent_version, online, last_seen_ms, "
            "last_event_ms, last_hello_ms, outbox_depth, policy_versions, "
@@ -195,42 +197,42 @@ shoal_err hub_devices_list(sqlite3 *db, cJSON **out, shoal_diag *diag) {
            &st, diag)) != SHOAL_OK)
     goto cleanup;
   int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *o = cJSON_CreateObject();
     if (!o) {
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
       goto cleanup;
     }
     cJSON_AddItemToArray(arr, o);
-    shoal_db_json_add_text(o, "device", st, 0);
-    shoal_db_json_add_text(o, "store", st, 1);
-    shoal_db_json_add_text(o, "region", st, 2);
-    shoal_db_json_add_text(o, "profile", st, 3);
-    shoal_db_json_add_text(o, "agent_version", st, 4);
-    cJSON_AddBoolToObject(o, "online", sqlite3_column_int(st, 5) != 0);
-    shoal_db_json_add_time(o, "last_seen", st, 6);
-    shoal_db_json_add_time(o, "last_event", st, 7);
-    shoal_db_json_add_time(o, "last_hello", st, 8);
-    if (sqlite3_column_type(st, 9) == SQLITE_NULL)
+    hub_store_json_add_text(o, "device", st, 0);
+    hub_store_json_add_text(o, "store", st, 1);
+    hub_store_json_add_text(o, "region", st, 2);
+    hub_store_json_add_text(o, "profile", st, 3);
+    hub_store_json_add_text(o, "agent_version", st, 4);
+    cJSON_AddBoolToObject(o, "online", hub_store_column_int(st, 5) != 0);
+    hub_store_json_add_time(o, "last_seen", st, 6);
+    hub_store_json_add_time(o, "last_event", st, 7);
+    hub_store_json_add_time(o, "last_hello", st, 8);
+    if (hub_store_column_type(st, 9) == HUB_STORE_NULL)
       cJSON_AddNullToObject(o, "outbox_depth");
     else
-      cJSON_AddNumberToObject(o, "outbox_depth", (double)sqlite3_column_int64(st, 9));
+      cJSON_AddNumberToObject(o, "outbox_depth", (double)hub_store_column_int64(st, 9));
     cJSON *pol = NULL;
-    const char *pt = (const char *)sqlite3_column_text(st, 10);
+    const char *pt = (const char *)hub_store_column_text(st, 10);
     if (pt)
       pol = cJSON_Parse(pt);
     cJSON_AddItemToObject(o, "policies", pol ? pol : cJSON_CreateObject());
-    cJSON_AddNumberToObject(o, "events", (double)sqlite3_column_int64(st, 11));
-    cJSON_AddNumberToObject(o, "dead_letters", (double)sqlite3_column_int64(st, 12));
+    cJSON_AddNumberToObject(o, "events", (double)hub_store_column_int64(st, 11));
+    cJSON_AddNumberToObject(o, "dead_letters", (double)hub_store_column_int64(st, 12));
   }
-  if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(db, s, "list devices", diag);
+  if (s != HUB_STORE_DONE) {
+    rc = hub_store_fail(db, s, "list devices", diag);
     goto cleanup;
   }
   *out = arr;
   arr = NULL;
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   cJSON_Delete(arr);
   return rc;
 }

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
+#include "store.h"
 
 #include "err.h"
 #include "wire.h"
@@ -19,27 +19,27 @@
  * "region", "agent_version" (or "version"), "outbox_depth" (or
  * "outbox_pending"), "policies" (or "policy_versions": {scope: version}).
  * SHOAL_EINPUT names a key of the wrong type (the event is dead-lettered). */
-shoal_err hub_devices_hello(sqlite3 *db, const struct shoal_event *ev, int64_t now_ms,
+shoal_err hub_devices_hello(hub_store *db, const struct shoal_event *ev, int64_t now_ms,
                             shoal_diag *diag);
 
 /* Records a presence message ({"online": bool, ...}; an empty payload, the
  * clearing of a retained message, is ignored). A retained message (replayed
  * by the broker at subscribe time, maybe old) sets online but not
  * last_seen. SHOAL_EINPUT/EJSON for a payload that is not such an object. */
-shoal_err hub_devices_presence(sqlite3 *db, const char *store, const char *device,
+shoal_err hub_devices_presence(hub_store *db, const char *store, const char *device,
                                const void *payload, size_t len, bool retained, int64_t now_ms,
                                shoal_diag *diag);
 
 /* Notes that device (of store, stream epoch) had an event stored at now_ms:
  * creates its row if needed, moves it to store, sets epoch, last_event_ms
  * and last_seen_ms. */
-shoal_err hub_devices_touch(sqlite3 *db, const char *store, const char *device, const char *epoch,
+shoal_err hub_devices_touch(hub_store *db, const char *store, const char *device, const char *epoch,
                             int64_t now_ms, shoal_diag *diag);
 
 /* The registry as a JSON array (caller deletes), one object per device:
  * device, store, region, profile, agent_version, online, last_seen,
  * last_event, last_hello (ISO UTC or null), outbox_depth, policies (object),
  * events (stored count), dead_letters (count). */
-shoal_err hub_devices_list(sqlite3 *db, cJSON **out, shoal_diag *diag);
+shoal_err hub_devices_list(hub_store *db, cJSON **out, shoal_diag *diag);
 
 #endif

@@ -9,71 +9,71 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
+#include "store.h"
 #include "hub_tickets.h"
 #include "jsonx.h"
 #include "ticket.h"
 #include "timeutil.h"
 #include "util.h"
 
-shoal_err hub_serves_allows(sqlite3 *db, const char *device, const char *store, bool *ok,
+shoal_err hub_serves_allows(hub_store *db, const char *device, const char *store, bool *ok,
                             shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   *ok = false;
   shoal_err rc =
-      shoal_db_prepare(db,
+      hub_store_prepare(db,
                        "SELECT 1 FROM device_serves s WHERE s.device = ?1 AND s.store = ?2 AND "
                        "(s.source = 'provision' OR NOT EXISTS (SELECT 1 FROM provisioned_devices p "
                        "WHERE p.device = ?1 AND p.revoked_ms IS NULL))",
                        &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, store, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  if (s == SQLITE_ROW)
+  hub_store_bind_text(st, 1, device, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 2, store, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
+  if (s == HUB_STORE_ROW)
     *ok = true;
-  else if (s != SQLITE_DONE)
-    rc = shoal_db_fail(db, s, "read device_serves", diag);
-  sqlite3_finalize(st);
+  else if (s != HUB_STORE_DONE)
+    rc = hub_store_fail(db, s, "read device_serves", diag);
+  hub_store_finalize(st);
   return rc;
 }
 
 /* Replaces device's rows of one source with stores. */
-static shoal_err replace_serves(sqlite3 *db, const char *device, const char *source,
+static shoal_err replace_serves(hub_store *db, const char *device, const char *source,
                                 const char *const *stores, size_t n, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(db, "DELETE FROM device_serves WHERE device = ?", &st, diag);
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(db, "DELETE FROM device_serves WHERE device = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  sqlite3_finalize(st);
-  if (s != SQLITE_DONE)
-    return shoal_db_fail(db, s, "clear device_serves", diag);
-  if ((rc = shoal_db_prepare(db,
+  hub_store_bind_text(st, 1, device, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
+  hub_store_finalize(st);
+  if (s != HUB_STORE_DONE)
+    return hub_store_fail(db, s, "clear device_serves", diag);
+  if ((rc = hub_store_prepare(db,
                              "INSERT OR IGNORE INTO device_serves (device, store, source) "
                              "VALUES (?, ?, ?)",
                              &st, diag)) != SHOAL_OK)
     return rc;
   for (size_t i = 0; i < n && rc == SHOAL_OK; i++) {
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, stores[i], -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, source, -1, SQLITE_STATIC);
-    if ((s = sqlite3_step(st)) != SQLITE_DONE)
-      rc = shoal_db_fail(db, s, "record device_serves", diag);
+    hub_store_reset(st);
+    hub_store_bind_text(st, 1, device, -1, HUB_STORE_STATIC);
+    hub_store_bind_text(st, 2, stores[i], -1, HUB_STORE_STATIC);
+    hub_store_bind_text(st, 3, source, -1, HUB_STORE_STATIC);
+    if ((s = hub_store_step(st)) != HUB_STORE_DONE)
+      rc = hub_store_fail(db, s, "record device_serves", diag);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   return rc;
 }
 
-shoal_err hub_serves_provision(sqlite3 *db, const char *device, const char *const *stores, size_t n,
+shoal_err hub_serves_provision(hub_store *db, const char *device, const char *const *stores, size_t n,
                                shoal_diag *diag) {
   return replace_serves(db, device, "provision", stores, n, diag);
 }
 
-shoal_err hub_serves_hello(sqlite3 *db, const struct shoal_event *ev, shoal_diag *diag) {
+shoal_err hub_serves_hello(hub_store *db, const struct shoal_event *ev, shoal_diag *diag) {
   const cJSON *list = cJSON_GetObjectItemCaseSensitive(ev->body, "serves"), *e;
   if (!list)
     return SHOAL_OK;
@@ -88,15 +88,15 @@ shoal_err hub_serves_hello(sqlite3 *db, const struct shoal_event *ev, shoal_diag
     stores[n++] = e->valuestring;
   }
   int64_t provisioned = 0;
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   shoal_err rc =
-      shoal_db_prepare(db, "SELECT COUNT(*) FROM provisioned_devices WHERE device = ?", &st, diag);
+      hub_store_prepare(db, "SELECT COUNT(*) FROM provisioned_devices WHERE device = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, ev->device, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW)
-    provisioned = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
+  hub_store_bind_text(st, 1, ev->device, -1, HUB_STORE_STATIC);
+  if (hub_store_step(st) == HUB_STORE_ROW)
+    provisioned = hub_store_column_int64(st, 0);
+  hub_store_finalize(st);
   /* A provisioned device's grants are HQ's decision (and its broker ACL),
    * never its own claim. */
   if (provisioned)
@@ -121,7 +121,7 @@ static shoal_err check_keys(const cJSON *req, const char *const *keys, const cha
 }
 
 /* The store's region as provisioning or the store's devices know it. */
-static shoal_err store_region(sqlite3 *db, const char *store, char *out, shoal_diag *diag) {
+static shoal_err store_region(hub_store *db, const char *store, char *out, shoal_diag *diag) {
   static const char *const queries[] = {
       "SELECT region FROM provisioned_devices WHERE store = ? ORDER BY issued_ms DESC LIMIT 1",
       "SELECT region FROM devices WHERE store = ? AND region IS NOT NULL "
@@ -129,41 +129,41 @@ static shoal_err store_region(sqlite3 *db, const char *store, char *out, shoal_d
   };
   out[0] = '\0';
   for (size_t i = 0; i < 2 && !out[0]; i++) {
-    sqlite3_stmt *st = NULL;
-    shoal_err rc = shoal_db_prepare(db, queries[i], &st, diag);
+    hub_stmt *st = NULL;
+    shoal_err rc = hub_store_prepare(db, queries[i], &st, diag);
     if (rc != SHOAL_OK)
       return rc;
-    sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
-    int s = sqlite3_step(st);
-    if (s == SQLITE_ROW && sqlite3_column_text(st, 0) &&
-        shoal_id_valid((const char *)sqlite3_column_text(st, 0)))
-      shoal_strlcpy(out, (const char *)sqlite3_column_text(st, 0), SHOAL_ID_MAX + 1);
-    sqlite3_finalize(st);
-    if (s != SQLITE_ROW && s != SQLITE_DONE)
-      return shoal_db_fail(db, s, "look up the store's region", diag);
+    hub_store_bind_text(st, 1, store, -1, HUB_STORE_STATIC);
+    int s = hub_store_step(st);
+    if (s == HUB_STORE_ROW && hub_store_column_text(st, 0) &&
+        shoal_id_valid((const char *)hub_store_column_text(st, 0)))
+      shoal_strlcpy(out, (const char *)hub_store_column_text(st, 0), SHOAL_ID_MAX + 1);
+    hub_store_finalize(st);
+    if (s != HUB_STORE_ROW && s != HUB_STORE_DONE)
+      return hub_store_fail(db, s, "look up the store's region", diag);
   }
   return SHOAL_OK;
 }
 
 /* The merged ticket's store and state; SHOAL_ENOTFOUND if not opened here. */
-static shoal_err ticket_state(sqlite3 *db, const char *id, char *store, char *state,
+static shoal_err ticket_state(hub_store *db, const char *id, char *store, char *state,
                               shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(
       db, "SELECT store, state FROM tickets WHERE id = ? AND opened_ms IS NOT NULL", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  if (s == SQLITE_ROW) {
-    shoal_strlcpy(store, (const char *)sqlite3_column_text(st, 0), SHOAL_ID_MAX + 1);
-    shoal_strlcpy(state, (const char *)sqlite3_column_text(st, 1), 16);
-  } else if (s == SQLITE_DONE) {
+  hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
+  if (s == HUB_STORE_ROW) {
+    shoal_strlcpy(store, (const char *)hub_store_column_text(st, 0), SHOAL_ID_MAX + 1);
+    shoal_strlcpy(state, (const char *)hub_store_column_text(st, 1), 16);
+  } else if (s == HUB_STORE_DONE) {
     rc = shoal_fail(diag, SHOAL_ENOTFOUND, "no such ticket %s", id);
   } else {
-    rc = shoal_db_fail(db, s, "read ticket", diag);
+    rc = hub_store_fail(db, s, "read ticket", diag);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   return rc;
 }
 
@@ -171,11 +171,11 @@ static shoal_err ticket_state(sqlite3 *db, const char *id, char *store, char *st
 static shoal_err finish(struct hub_ctx *ctx, const char *id, shoal_err rc, cJSON **out,
                         shoal_diag *diag) {
   if (rc != SHOAL_OK) {
-    shoal_db_rollback(ctx->db);
+    hub_store_rollback(ctx->db);
     return rc;
   }
-  if ((rc = shoal_db_commit(ctx->db, diag)) != SHOAL_OK) {
-    shoal_db_rollback(ctx->db);
+  if ((rc = hub_store_commit(ctx->db, diag)) != SHOAL_OK) {
+    hub_store_rollback(ctx->db);
     return rc;
   }
   struct shoal_ticket_summary sum;
@@ -237,16 +237,16 @@ shoal_err hub_dispatch_open(struct hub_ctx *ctx, const cJSON *req, cJSON **out, 
     if (group)
       cJSON_AddStringToObject(assign, "group", group);
   }
-  if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
+  if ((rc = hub_store_begin(ctx->db, diag)) != SHOAL_OK)
     goto cleanup;
   int64_t exists = 0;
-  sqlite3_stmt *st = NULL;
-  if ((rc = shoal_db_prepare(ctx->db, "SELECT COUNT(*) FROM ticket_events WHERE ticket = ?", &st,
+  hub_stmt *st = NULL;
+  if ((rc = hub_store_prepare(ctx->db, "SELECT COUNT(*) FROM ticket_events WHERE ticket = ?", &st,
                              diag)) == SHOAL_OK) {
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-      exists = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
+    if (hub_store_step(st) == HUB_STORE_ROW)
+      exists = hub_store_column_int64(st, 0);
+    hub_store_finalize(st);
   }
   struct shoal_ticket_summary sum;
   int64_t now = shoal_now_ms();
@@ -284,7 +284,7 @@ shoal_err hub_dispatch_event(struct hub_ctx *ctx, const char *id, const cJSON *r
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   if (!named)
     cJSON_AddStringToObject(body, "ticket", id);
-  if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK) {
+  if ((rc = hub_store_begin(ctx->db, diag)) != SHOAL_OK) {
     cJSON_Delete(body);
     return rc;
   }

@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
+#include "store.h"
 
 #include "hub_ctx.h"
 #include "wire.h"
@@ -18,17 +18,17 @@
 /* *ok: device may write ticket events for store (a device_serves row that
  * provisioning wrote, or that its hello wrote when the hub never
  * provisioned it). */
-shoal_err hub_serves_allows(sqlite3 *db, const char *device, const char *store, bool *ok,
+shoal_err hub_serves_allows(hub_store *db, const char *device, const char *store, bool *ok,
                             shoal_diag *diag);
 
 /* Records the "serves" list of a hello (ev->body; absent: nothing) for a
  * device the hub has not provisioned; a provisioned device's list comes
  * from provisioning only. Malformed lists are SHOAL_EINPUT. */
-shoal_err hub_serves_hello(sqlite3 *db, const struct shoal_event *ev, shoal_diag *diag);
+shoal_err hub_serves_hello(hub_store *db, const struct shoal_event *ev, shoal_diag *diag);
 
 /* Replaces the provisioned serves list of device with stores[0..n) (inside
  * the caller's transaction). */
-shoal_err hub_serves_provision(sqlite3 *db, const char *device, const char *const *stores, size_t n,
+shoal_err hub_serves_provision(hub_store *db, const char *device, const char *const *stores, size_t n,
                                shoal_diag *diag);
 
 /* Opens a ticket from HQ in one transaction. req (borrowed): {"store",

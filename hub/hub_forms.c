@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
+#include "store.h"
 #include "hub_customers.h"
 #include "forms.h"
 #include "hub_ingest.h"
@@ -26,26 +26,26 @@
 /* Reads one published policy version's forms into form_defs. */
 static shoal_err index_version(struct hub_ctx *ctx, const char *scope, int64_t version,
                                shoal_diag *diag) {
-  sqlite3_stmt *st = NULL, *ins = NULL;
+  hub_stmt *st = NULL, *ins = NULL;
   cJSON *doc = NULL;
-  shoal_err rc = shoal_db_prepare(
+  shoal_err rc = hub_store_prepare(
       ctx->db, "SELECT doc FROM policies WHERE scope = ? AND version = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, version);
-  int s = sqlite3_step(st);
-  if (s == SQLITE_ROW) {
+  hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 2, version);
+  int s = hub_store_step(st);
+  if (s == HUB_STORE_ROW) {
     shoal_diag pd = {{0}};
-    if (shoal_json_parse((const char *)sqlite3_column_text(st, 0),
-                         (size_t)sqlite3_column_bytes(st, 0), &doc, &pd) != SHOAL_OK)
+    if (shoal_json_parse((const char *)hub_store_column_text(st, 0),
+                         (size_t)hub_store_column_bytes(st, 0), &doc, &pd) != SHOAL_OK)
       shoal_log(&ctx->log, SHOAL_LOG_WARN, "published policy %s v%" PRId64 " unreadable: %s", scope,
                 version, pd.msg);
-  } else if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(ctx->db, s, "read published policy", diag);
+  } else if (s != HUB_STORE_DONE) {
+    rc = hub_store_fail(ctx->db, s, "read published policy", diag);
     goto cleanup;
   }
-  if ((rc = shoal_db_prepare(ctx->db,
+  if ((rc = hub_store_prepare(ctx->db,
                              "INSERT OR IGNORE INTO form_defs (scope, policy_version, form_id, "
                              "form_version, def) VALUES (?, ?, ?, ?, ?)",
                              &ins, diag)) != SHOAL_OK)
@@ -62,32 +62,32 @@ static shoal_err index_version(struct hub_ctx *ctx, const char *scope, int64_t v
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
       goto cleanup;
     }
-    sqlite3_reset(ins);
-    sqlite3_bind_text(ins, 1, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(ins, 2, version);
-    sqlite3_bind_text(ins, 3, id->valuestring, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(ins, 4, shoal_json_int(v));
-    sqlite3_bind_text(ins, 5, def, -1, SQLITE_TRANSIENT);
-    s = sqlite3_step(ins);
+    hub_store_reset(ins);
+    hub_store_bind_text(ins, 1, scope, -1, HUB_STORE_STATIC);
+    hub_store_bind_int64(ins, 2, version);
+    hub_store_bind_text(ins, 3, id->valuestring, -1, HUB_STORE_STATIC);
+    hub_store_bind_int64(ins, 4, shoal_json_int(v));
+    hub_store_bind_text(ins, 5, def, -1, HUB_STORE_TRANSIENT);
+    s = hub_store_step(ins);
     free(def);
-    if (s != SQLITE_DONE) {
-      rc = shoal_db_fail(ctx->db, s, "index form definition", diag);
+    if (s != HUB_STORE_DONE) {
+      rc = hub_store_fail(ctx->db, s, "index form definition", diag);
       goto cleanup;
     }
   }
-  sqlite3_finalize(ins);
+  hub_store_finalize(ins);
   ins = NULL;
-  if ((rc = shoal_db_prepare(
+  if ((rc = hub_store_prepare(
            ctx->db, "INSERT OR IGNORE INTO form_index (scope, policy_version) VALUES (?, ?)", &ins,
            diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(ins, 1, scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(ins, 2, version);
-  if ((s = sqlite3_step(ins)) != SQLITE_DONE)
-    rc = shoal_db_fail(ctx->db, s, "index form definitions", diag);
+  hub_store_bind_text(ins, 1, scope, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(ins, 2, version);
+  if ((s = hub_store_step(ins)) != HUB_STORE_DONE)
+    rc = hub_store_fail(ctx->db, s, "index form definitions", diag);
 cleanup:
-  sqlite3_finalize(st);
-  sqlite3_finalize(ins);
+  hub_store_finalize(st);
+  hub_store_finalize(ins);
   cJSON_Delete(doc);
   return rc;
 }
@@ -97,8 +97,8 @@ static shoal_err index_scope(struct hub_ctx *ctx, const char *scope, shoal_diag 
   for (;;) {
     int64_t versions[INDEX_BATCH];
     size_t n = 0;
-    sqlite3_stmt *st = NULL;
-    shoal_err rc = shoal_db_prepare(
+    hub_stmt *st = NULL;
+    shoal_err rc = hub_store_prepare(
         ctx->db,
         "SELECT version FROM policies p WHERE scope = ?1 AND NOT EXISTS (SELECT 1 FROM "
         "form_index i WHERE i.scope = ?1 AND i.policy_version = p.version) ORDER BY version LIMIT "
@@ -106,14 +106,14 @@ static shoal_err index_scope(struct hub_ctx *ctx, const char *scope, shoal_diag 
         &st, diag);
     if (rc != SHOAL_OK)
       return rc;
-    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, INDEX_BATCH);
+    hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
+    hub_store_bind_int(st, 2, INDEX_BATCH);
     int s;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW)
-      versions[n++] = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (s != SQLITE_DONE)
-      return shoal_db_fail(ctx->db, s, "list published policies", diag);
+    while ((s = hub_store_step(st)) == HUB_STORE_ROW)
+      versions[n++] = hub_store_column_int64(st, 0);
+    hub_store_finalize(st);
+    if (s != HUB_STORE_DONE)
+      return hub_store_fail(ctx->db, s, "list published policies", diag);
     for (size_t i = 0; i < n; i++)
       if ((rc = index_version(ctx, scope, versions[i], diag)) != SHOAL_OK)
         return rc;
@@ -136,23 +136,23 @@ static shoal_err find_form(struct hub_ctx *ctx, const char *region, const char *
   for (int i = 0; i < 3; i++)
     if ((rc = index_scope(ctx, scopes[i], diag)) != SHOAL_OK)
       return rc;
-  sqlite3_stmt *st = NULL;
-  if ((rc = shoal_db_prepare(ctx->db,
+  hub_stmt *st = NULL;
+  if ((rc = hub_store_prepare(ctx->db,
                              "SELECT scope, def FROM form_defs WHERE scope IN (?1, ?2, ?3) AND "
                              "form_id = ?4 AND form_version = ?5 ORDER BY CASE scope WHEN ?3 "
                              "THEN 0 WHEN ?2 THEN 1 ELSE 2 END, policy_version DESC LIMIT 1",
                              &st, diag)) != SHOAL_OK)
     return rc;
   for (int i = 0; i < 3; i++)
-    sqlite3_bind_text(st, i + 1, scopes[i], -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 5, version);
-  int s = sqlite3_step(st);
-  if (s == SQLITE_ROW) {
+    hub_store_bind_text(st, i + 1, scopes[i], -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 4, id, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 5, version);
+  int s = hub_store_step(st);
+  if (s == HUB_STORE_ROW) {
     cJSON *def = NULL;
-    shoal_strlcpy(scope_out, (const char *)sqlite3_column_text(st, 0), scope_sz);
-    rc = shoal_json_parse((const char *)sqlite3_column_text(st, 1),
-                          (size_t)sqlite3_column_bytes(st, 1), &def, diag);
+    shoal_strlcpy(scope_out, (const char *)hub_store_column_text(st, 0), scope_sz);
+    rc = shoal_json_parse((const char *)hub_store_column_text(st, 1),
+                          (size_t)hub_store_column_bytes(st, 1), &def, diag);
     if (rc == SHOAL_OK)
       rc = shoal_form_compile(def, out, diag);
     if (rc != SHOAL_OK) {
@@ -160,33 +160,33 @@ static shoal_err find_form(struct hub_ctx *ctx, const char *region, const char *
       rc = SHOAL_EINPUT;
     }
     cJSON_Delete(def);
-  } else if (s == SQLITE_DONE) {
+  } else if (s == HUB_STORE_DONE) {
     rc = shoal_fail(diag, SHOAL_EINPUT,
                     "form \"%s\" version %" PRId64 " was never published for store %s (region %s)",
                     id, version, store, region);
   } else {
-    rc = shoal_db_fail(ctx->db, s, "read form definitions", diag);
+    rc = hub_store_fail(ctx->db, s, "read form definitions", diag);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   return rc;
 }
 
 /* The region the hub knows for a device (from hello), or "" if none. */
 static shoal_err device_region(struct hub_ctx *ctx, const char *device, char *out, size_t sz,
                                shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   shoal_err rc =
-      shoal_db_prepare(ctx->db, "SELECT region FROM devices WHERE device = ?", &st, diag);
+      hub_store_prepare(ctx->db, "SELECT region FROM devices WHERE device = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 1, device, -1, HUB_STORE_STATIC);
   out[0] = '\0';
-  int s = sqlite3_step(st);
-  if (s == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-    shoal_strlcpy(out, (const char *)sqlite3_column_text(st, 0), sz);
-  else if (s != SQLITE_ROW && s != SQLITE_DONE)
-    rc = shoal_db_fail(ctx->db, s, "read device", diag);
-  sqlite3_finalize(st);
+  int s = hub_store_step(st);
+  if (s == HUB_STORE_ROW && hub_store_column_type(st, 0) != HUB_STORE_NULL)
+    shoal_strlcpy(out, (const char *)hub_store_column_text(st, 0), sz);
+  else if (s != HUB_STORE_ROW && s != HUB_STORE_DONE)
+    rc = hub_store_fail(ctx->db, s, "read device", diag);
+  hub_store_finalize(st);
   return rc;
 }
 
@@ -272,7 +272,7 @@ shoal_err hub_forms_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, sh
   struct shoal_form_result r = {0};
   char scope[80] = "";
   char *data_text = NULL, *tickets_text = NULL;
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   if ((rc = find_form(ctx, region, store, form, version, &f, scope, sizeof scope, diag)) !=
           SHOAL_OK ||
       (rc = shoal_form_validate(f, data, &r, diag)) != SHOAL_OK)
@@ -288,34 +288,34 @@ shoal_err hub_forms_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, sh
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
   }
-  if ((rc = shoal_db_prepare(ctx->db,
+  if ((rc = hub_store_prepare(ctx->db,
                              "INSERT INTO form_submissions (device, epoch, seq, submission, store, "
                              "region, form_id, version, scope, data, tickets, at, at_ms, "
                              "received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, ev->device, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, ev->epoch, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, ev->seq);
-  sqlite3_bind_text(st, 4, sub, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 5, store, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 6, region, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 7, form, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 8, version);
-  sqlite3_bind_text(st, 9, scope, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 10, data_text, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 11, tickets_text, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 12, at, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 13, at_t.unix_ms);
-  sqlite3_bind_int64(st, 14, shoal_now_ms());
-  int s = sqlite3_step(st);
-  if (s != SQLITE_DONE)
-    rc = shoal_db_fail(ctx->db, s, "store form submission", diag);
+  hub_store_bind_text(st, 1, ev->device, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 2, ev->epoch, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 3, ev->seq);
+  hub_store_bind_text(st, 4, sub, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 5, store, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 6, region, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 7, form, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 8, version);
+  hub_store_bind_text(st, 9, scope, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 10, data_text, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 11, tickets_text, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 12, at, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 13, at_t.unix_ms);
+  hub_store_bind_int64(st, 14, shoal_now_ms());
+  int s = hub_store_step(st);
+  if (s != HUB_STORE_DONE)
+    rc = hub_store_fail(ctx->db, s, "store form submission", diag);
   else if ((rc = hub_media_name(ctx->db, f, r.data, sub, store, diag)) == SHOAL_OK)
     /* SPEC 15: the photos it names may now be uploaded; SPEC 13: the timeline */
     rc = form_on_timeline(ctx, r.data, sub, form, store, at_t.unix_ms, diag);
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   free(data_text);
   free(tickets_text);
   shoal_form_result_cleanup(&r);

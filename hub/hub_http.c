@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
-#include "db.h"
+#include "store.h"
 #include "hub_audit.h"
 #include "hub_dispatch.h"
 #include "hub_http_int.h"
@@ -49,8 +49,6 @@
 #include "timeutil.h"
 #include "util.h"
 
-extern const struct shoal_migration hub_migrations[];
-extern const size_t hub_migrations_count;
 
 /* The dashboard web app (cmake/ShoalEmbedDir.cmake). */
 struct shoal_asset {
@@ -76,7 +74,7 @@ struct hub_http {
   int port;
   /* Database connection pool: at most HUB_HTTP_CONN_MAX handles. */
   pthread_mutex_t pool_mu;
-  sqlite3 *pool[HUB_HTTP_CONN_MAX];
+  hub_store *pool[HUB_HTTP_CONN_MAX];
   size_t pool_free; /* handles in pool[0..pool_free) are idle */
   size_t pool_open; /* handles opened in all */
   /* Heavy reports running now (at most HUB_HTTP_HEAVY_MAX): the others wait
@@ -90,7 +88,7 @@ struct hub_http {
 
 static shoal_err h_healthz(struct hub_call *call, cJSON **out, shoal_diag *d) {
   int64_t one = 0;
-  shoal_err rc = shoal_db_query_int(call->db, "SELECT 1", 0, &one, d);
+  shoal_err rc = hub_store_query_int(call->db, "SELECT 1", 0, &one, d);
   if (rc == SHOAL_OK && (*out = cJSON_CreateObject()))
     cJSON_AddBoolToObject(*out, "ok", true);
   return rc;
@@ -486,15 +484,9 @@ static void heavy_leave(struct hub_http *h) {
   pthread_mutex_unlock(&h->pool_mu);
 }
 
-/* Interrupts a statement once the request's deadline passed. */
-static int progress_deadline(void *arg) {
-  const int64_t *deadline = arg;
-  return *deadline && shoal_mono_ms() > *deadline;
-}
-
-static shoal_err pool_get(struct hub_http *h, sqlite3 **out, shoal_diag *diag) {
+static shoal_err pool_get(struct hub_http *h, hub_store **out, shoal_diag *diag) {
   pthread_mutex_lock(&h->pool_mu);
-  sqlite3 *db = h->pool_free ? h->pool[--h->pool_free] : NULL;
+  hub_store *db = h->pool_free ? h->pool[--h->pool_free] : NULL;
   bool may_open = !db && h->pool_open < HUB_HTTP_CONN_MAX;
   if (may_open)
     h->pool_open++;
@@ -505,7 +497,7 @@ static shoal_err pool_get(struct hub_http *h, sqlite3 **out, shoal_diag *diag) {
   }
   if (!may_open)
     return shoal_fail(diag, SHOAL_ETIMEOUT, "too many requests at once");
-  shoal_err rc = shoal_db_open(h->ctx->cfg.db, hub_migrations, hub_migrations_count, &db, diag);
+  shoal_err rc = hub_store_open_again(h->ctx->db, &db, diag);
   if (rc != SHOAL_OK) {
     pthread_mutex_lock(&h->pool_mu);
     h->pool_open--;
@@ -516,12 +508,12 @@ static shoal_err pool_get(struct hub_http *h, sqlite3 **out, shoal_diag *diag) {
   return SHOAL_OK;
 }
 
-static void pool_put(struct hub_http *h, sqlite3 *db) {
+static void pool_put(struct hub_http *h, hub_store *db) {
   if (!db)
     return;
-  sqlite3_progress_handler(db, 0, NULL, NULL);
-  if (!sqlite3_get_autocommit(db))
-    shoal_db_rollback(db);
+  hub_store_set_deadline(db, NULL);
+  if (hub_store_in_tx(db))
+    hub_store_rollback(db);
   pthread_mutex_lock(&h->pool_mu);
   h->pool[h->pool_free++] = db;
   pthread_mutex_unlock(&h->pool_mu);
@@ -598,7 +590,7 @@ static bool utf8_valid(const unsigned char *s, size_t n) {
 
 /* ---- the audit hook ---- */
 
-static void audit(struct hub_http *h, sqlite3 *db, const struct req *r, const char *action,
+static void audit(struct hub_http *h, hub_store *db, const struct req *r, const char *action,
                   const char *target, unsigned status, const char *why) {
   char result[300];
   if (status < 300)
@@ -606,7 +598,7 @@ static void audit(struct hub_http *h, sqlite3 *db, const struct req *r, const ch
   else
     snprintf(result, sizeof result, "%u %.280s", status, why ? why : "");
   shoal_diag d = {{0}};
-  sqlite3 *own = NULL;
+  hub_store *own = NULL;
   if (!db && pool_get(h, &own, &d) != SHOAL_OK) {
     shoal_log(&h->ctx->log, SHOAL_LOG_WARN, "http: cannot write the audit log: %s", d.msg);
     return;
@@ -671,7 +663,7 @@ static enum MHD_Result handle(struct hub_http *h, struct MHD_Connection *c, stru
                      ? shoal_fail(&d, SHOAL_ETIMEOUT, "too many reports running; try again")
                      : pool_get(h, &call.db, &d);
   if (rc == SHOAL_OK) {
-    sqlite3_progress_handler(call.db, 10000, progress_deadline, &deadline);
+    hub_store_set_deadline(call.db, &deadline);
     rc = rt->handler(&call, &out, &d);
     if (rc == SHOAL_EDB && shoal_mono_ms() > deadline)
       rc = shoal_fail(&d, SHOAL_ETIMEOUT, "the request ran past %d ms", HUB_HTTP_QUERY_MAX_MS);
@@ -841,7 +833,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                         ? (int64_t)strtoll(cl, NULL, 10)
                         : -1;
       shoal_diag d = {{0}};
-      sqlite3 *db = NULL;
+      hub_store *db = NULL;
       shoal_err rc = pool_get(h, &db, &d);
       if (rc == SHOAL_OK)
         rc = hub_media_put_begin(db, h->ctx->cfg.media_dir, url + strlen(r->route->path), len,
@@ -1047,7 +1039,7 @@ shoal_err hub_http_start(struct hub_ctx *ctx, struct hub_http **out, shoal_diag 
         goto fail;
       }
   /* Open one pool handle now: a bad db path fails at start, not per request. */
-  sqlite3 *first = NULL;
+  hub_store *first = NULL;
   if ((rc = pool_get(h, &first, diag)) != SHOAL_OK)
     goto fail;
   pool_put(h, first);
@@ -1086,7 +1078,7 @@ void hub_http_stop(struct hub_http *http) {
   if (http->daemon)
     MHD_stop_daemon(http->daemon);
   for (size_t i = 0; i < http->pool_free; i++)
-    shoal_db_close(http->pool[i]);
+    hub_store_close(http->pool[i]);
   pthread_mutex_destroy(&http->pool_mu);
   pthread_cond_destroy(&http->heavy_cv);
   free_users(http);

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
+#include "store.h"
 
 #include "err.h"
 #include "hub_ctx.h"
@@ -28,7 +28,7 @@ enum hub_role {
 /* One request, as a handler sees it. */
 struct hub_call {
   struct hub_ctx *ctx;
-  sqlite3 *db;              /* this request's own connection (a pool handle) */
+  hub_store *db;              /* this request's own connection (a pool handle) */
   struct MHD_Connection *conn;
   const char *method;       /* "GET", "POST", ... (HEAD is answered as GET) */
   const char *url;          /* the path, no query */

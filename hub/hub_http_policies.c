@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
+#include "store.h"
 #include "hub_http_int.h"
 #include "hub_publish.h"
 #include "hub_rollout.h"
@@ -24,39 +24,39 @@
   "confirmed_ms"
 
 /* Adds the metadata columns (POLICY_COLS order) of st's row to obj. */
-static void add_meta(cJSON *obj, sqlite3_stmt *st) {
-  shoal_db_json_add_text(obj, "scope", st, 0);
-  cJSON_AddNumberToObject(obj, "version", (double)sqlite3_column_int64(st, 1));
-  shoal_db_json_add_text(obj, "effective_at", st, 2);
-  shoal_db_json_add_time(obj, "published_at", st, 3);
-  shoal_db_json_add_text(obj, "published_by", st, 4);
-  shoal_db_json_add_text(obj, "expires_at", st, 5);
-  shoal_db_json_add_text(obj, "issued_at", st, 6);
-  shoal_db_json_add_text(obj, "rollout", st, 7);
-  cJSON_AddBoolToObject(obj, "confirmed", sqlite3_column_type(st, 8) != SQLITE_NULL);
+static void add_meta(cJSON *obj, hub_stmt *st) {
+  hub_store_json_add_text(obj, "scope", st, 0);
+  cJSON_AddNumberToObject(obj, "version", (double)hub_store_column_int64(st, 1));
+  hub_store_json_add_text(obj, "effective_at", st, 2);
+  hub_store_json_add_time(obj, "published_at", st, 3);
+  hub_store_json_add_text(obj, "published_by", st, 4);
+  hub_store_json_add_text(obj, "expires_at", st, 5);
+  hub_store_json_add_text(obj, "issued_at", st, 6);
+  hub_store_json_add_text(obj, "rollout", st, 7);
+  cJSON_AddBoolToObject(obj, "confirmed", hub_store_column_type(st, 8) != HUB_STORE_NULL);
 }
 
 /* Rows of a metadata query as an array; with_doc adds column 9 as "doc"
  * (parsed). */
-static shoal_err meta_rows(sqlite3 *db, sqlite3_stmt *st, bool with_doc, cJSON **out,
+static shoal_err meta_rows(hub_store *db, hub_stmt *st, bool with_doc, cJSON **out,
                            shoal_diag *diag) {
   cJSON *arr = cJSON_CreateArray();
   int s;
   shoal_err rc = SHOAL_OK;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *row = cJSON_CreateObject();
     cJSON_AddItemToArray(arr, row);
     add_meta(row, st);
     if (with_doc) {
       cJSON *doc = NULL;
-      if ((rc = shoal_json_parse((const char *)sqlite3_column_text(st, 9),
-                                 (size_t)sqlite3_column_bytes(st, 9), &doc, diag)) != SHOAL_OK)
+      if ((rc = shoal_json_parse((const char *)hub_store_column_text(st, 9),
+                                 (size_t)hub_store_column_bytes(st, 9), &doc, diag)) != SHOAL_OK)
         break;
       cJSON_AddItemToObject(row, "doc", doc);
     }
   }
-  if (rc == SHOAL_OK && s != SQLITE_DONE)
-    rc = shoal_db_fail(db, s, "read policies", diag);
+  if (rc == SHOAL_OK && s != HUB_STORE_DONE)
+    rc = hub_store_fail(db, s, "read policies", diag);
   if (rc != SHOAL_OK) {
     cJSON_Delete(arr);
     return rc;
@@ -67,8 +67,8 @@ static shoal_err meta_rows(sqlite3 *db, sqlite3_stmt *st, bool with_doc, cJSON *
 
 /* GET /api/v1/policies: the newest version of every scope. */
 shoal_err hub_h_policies_list(struct hub_call *call, cJSON **out, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(call->db,
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(call->db,
                                   "SELECT " POLICY_COLS " FROM policies p WHERE version = "
                                   "(SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
                                   "ORDER BY scope",
@@ -76,7 +76,7 @@ shoal_err hub_h_policies_list(struct hub_call *call, cJSON **out, shoal_diag *di
   if (rc != SHOAL_OK)
     return rc;
   rc = meta_rows(call->db, st, false, out, diag);
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   return rc;
 }
 
@@ -128,20 +128,20 @@ static shoal_err parse_version(const char *s, int64_t *out, shoal_diag *diag) {
 }
 
 /* One version (with doc) of scope; version 0: the newest. */
-static shoal_err one_version(sqlite3 *db, const char *scope, int64_t version, cJSON **out,
+static shoal_err one_version(hub_store *db, const char *scope, int64_t version, cJSON **out,
                              shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   cJSON *arr = NULL;
-  shoal_err rc = shoal_db_prepare(db,
+  shoal_err rc = hub_store_prepare(db,
                                   "SELECT " POLICY_COLS ", doc FROM policies WHERE scope = ?1 "
                                   "AND (?2 = 0 OR version = ?2) ORDER BY version DESC LIMIT 1",
                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, version);
+  hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 2, version);
   rc = meta_rows(db, st, true, &arr, diag);
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   if (rc != SHOAL_OK)
     return rc;
   if (cJSON_GetArraySize(arr) == 0) {
@@ -163,15 +163,15 @@ shoal_err hub_h_policies_scope(struct hub_call *call, cJSON **out, shoal_diag *d
   if (sp.tail[0] == '\0')
     return one_version(call->db, sp.scope, 0, out, diag);
   if (strcmp(sp.tail, "versions") == 0) {
-    sqlite3_stmt *st = NULL;
-    if ((rc = shoal_db_prepare(call->db,
+    hub_stmt *st = NULL;
+    if ((rc = hub_store_prepare(call->db,
                                "SELECT " POLICY_COLS " FROM policies WHERE scope = ? "
                                "ORDER BY version DESC",
                                &st, diag)) != SHOAL_OK)
       return rc;
-    sqlite3_bind_text(st, 1, sp.scope, -1, SQLITE_STATIC);
+    hub_store_bind_text(st, 1, sp.scope, -1, HUB_STORE_STATIC);
     rc = meta_rows(call->db, st, false, out, diag);
-    sqlite3_finalize(st);
+    hub_store_finalize(st);
     if (rc == SHOAL_OK && cJSON_GetArraySize(*out) == 0) {
       cJSON_Delete(*out);
       *out = NULL;
@@ -272,15 +272,15 @@ shoal_err hub_h_policies_rollback(struct hub_call *call, cJSON **out, shoal_diag
     goto cleanup;
   }
   /* The recorded document's exact text, re-signed under a new version. */
-  sqlite3_stmt *st = NULL;
-  if ((rc = shoal_db_prepare(call->db, "SELECT doc FROM policies WHERE scope = ? AND version = ?",
+  hub_stmt *st = NULL;
+  if ((rc = hub_store_prepare(call->db, "SELECT doc FROM policies WHERE scope = ? AND version = ?",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, sp.scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, to);
-  if (sqlite3_step(st) == SQLITE_ROW)
-    doc = strdup((const char *)sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
+  hub_store_bind_text(st, 1, sp.scope, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 2, to);
+  if (hub_store_step(st) == HUB_STORE_ROW)
+    doc = strdup((const char *)hub_store_column_text(st, 0));
+  hub_store_finalize(st);
   if (!doc) {
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "crypto.h"
-#include "db.h"
+#include "store.h"
 #include "hub_customers.h"
 #include "hub_devices.h"
 #include "hub_http.h"
@@ -81,7 +81,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_DEAD_COUNT] = "SELECT COUNT(*) FROM dead_letters WHERE device IS ?",
     [ST_DEAD_DROP] = "INSERT INTO dead_letters_dropped (device, count, last_ms) VALUES (?, 1, ?) "
-                     "ON CONFLICT (device) DO UPDATE SET count = count + 1, "
+                     "ON CONFLICT (device) DO UPDATE SET count = dead_letters_dropped.count + 1, "
                      "last_ms = excluded.last_ms",
     /* Where the registry puts a device: provisioned store and region (the
      * authority), and the region of its last hello. */
@@ -100,7 +100,7 @@ struct hub_ingestor {
   int batch_max;
   hub_ack_fn ack;
   void *ack_user;
-  sqlite3_stmt *st[ST_COUNT];
+  hub_stmt *st[ST_COUNT];
   bool open;
   int n; /* messages in the open batch */
   int64_t opened_mono;
@@ -126,20 +126,20 @@ struct hub_ingestor {
 
 /* ------------------------------------------------------------ statements */
 
-static sqlite3_stmt *stmt(struct hub_ingestor *ing, enum stmt_id id) {
-  sqlite3_stmt *s = ing->st[id];
-  sqlite3_reset(s);
-  sqlite3_clear_bindings(s);
+static hub_stmt *stmt(struct hub_ingestor *ing, enum stmt_id id) {
+  hub_stmt *s = ing->st[id];
+  hub_store_reset(s);
+  hub_store_clear_bindings(s);
   return s;
 }
 
 static shoal_err exec_stmt(struct hub_ingestor *ing, enum stmt_id id, const char *what,
                            shoal_diag *diag) {
-  sqlite3_stmt *s = stmt(ing, id);
-  int rc = sqlite3_step(s);
-  sqlite3_reset(s);
-  if (rc != SQLITE_DONE)
-    return shoal_db_fail(ing->ctx->db, rc, what, diag);
+  hub_stmt *s = stmt(ing, id);
+  int rc = hub_store_step(s);
+  hub_store_reset(s);
+  if (rc != HUB_STORE_DONE)
+    return hub_store_fail(ing->ctx->db, rc, what, diag);
   return SHOAL_OK;
 }
 
@@ -166,7 +166,7 @@ shoal_err hub_ingestor_new(struct hub_ctx *ctx, int batch_max, hub_ack_fn ack, v
   }
   memset(ing->slots, 0xff, ing->nslots * sizeof *ing->slots);
   for (int i = 0; i < ST_COUNT; i++)
-    if ((rc = shoal_db_prepare(ctx->db, stmt_sql[i], &ing->st[i], diag)) != SHOAL_OK)
+    if ((rc = hub_store_prepare(ctx->db, stmt_sql[i], &ing->st[i], diag)) != SHOAL_OK)
       goto fail;
   *out = ing;
   return SHOAL_OK;
@@ -180,7 +180,7 @@ void hub_ingestor_free(struct hub_ingestor *ing) {
     return;
   hub_ingestor_abort(ing);
   for (int i = 0; i < ST_COUNT; i++)
-    sqlite3_finalize(ing->st[i]);
+    hub_store_finalize(ing->st[i]);
   free(ing->streams);
   free(ing->slots);
   free(ing);
@@ -204,7 +204,7 @@ static void batch_reset(struct hub_ingestor *ing) {
 void hub_ingestor_abort(struct hub_ingestor *ing) {
   if (!ing || !ing->open)
     return;
-  shoal_db_rollback(ing->ctx->db);
+  hub_store_rollback(ing->ctx->db);
   ing->stats.rollbacks++;
   batch_reset(ing);
 }
@@ -212,7 +212,7 @@ void hub_ingestor_abort(struct hub_ingestor *ing) {
 static shoal_err batch_open(struct hub_ingestor *ing, shoal_diag *diag) {
   if (ing->open)
     return SHOAL_OK;
-  shoal_err rc = shoal_db_begin(ing->ctx->db, diag);
+  shoal_err rc = hub_store_begin(ing->ctx->db, diag);
   if (rc != SHOAL_OK)
     return rc;
   ing->open = true;
@@ -259,27 +259,27 @@ static shoal_err stream_get(struct hub_ingestor *ing, const char *store, const c
   shoal_strlcpy(s->device, device, sizeof s->device);
   shoal_strlcpy(s->store, store, sizeof s->store);
   shoal_strlcpy(s->epoch, epoch, sizeof s->epoch);
-  sqlite3_stmt *q = stmt(ing, ST_SEL_STREAM);
-  sqlite3_bind_text(q, 1, device, -1, SQLITE_STATIC);
-  sqlite3_bind_text(q, 2, epoch, -1, SQLITE_STATIC);
-  int r = sqlite3_step(q);
-  if (r == SQLITE_ROW) {
+  hub_stmt *q = stmt(ing, ST_SEL_STREAM);
+  hub_store_bind_text(q, 1, device, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(q, 2, epoch, -1, HUB_STORE_STATIC);
+  int r = hub_store_step(q);
+  if (r == HUB_STORE_ROW) {
     s->in_db = true;
-    s->upto = s->orig_upto = sqlite3_column_int64(q, 0);
-  } else if (r != SQLITE_DONE) {
-    sqlite3_reset(q);
-    return shoal_db_fail(ing->ctx->db, r, "read ack watermark", diag);
+    s->upto = s->orig_upto = hub_store_column_int64(q, 0);
+  } else if (r != HUB_STORE_DONE) {
+    hub_store_reset(q);
+    return hub_store_fail(ing->ctx->db, r, "read ack watermark", diag);
   }
-  sqlite3_reset(q);
+  hub_store_reset(q);
   q = stmt(ing, ST_MAX_SEQ);
-  sqlite3_bind_text(q, 1, device, -1, SQLITE_STATIC);
-  sqlite3_bind_text(q, 2, epoch, -1, SQLITE_STATIC);
-  r = sqlite3_step(q);
-  if (r == SQLITE_ROW)
-    s->max_stored = sqlite3_column_int64(q, 0); /* NULL reads as 0 */
-  sqlite3_reset(q);
-  if (r != SQLITE_ROW)
-    return shoal_db_fail(ing->ctx->db, r, "read stream", diag);
+  hub_store_bind_text(q, 1, device, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(q, 2, epoch, -1, HUB_STORE_STATIC);
+  r = hub_store_step(q);
+  if (r == HUB_STORE_ROW)
+    s->max_stored = hub_store_column_int64(q, 0); /* NULL reads as 0 */
+  hub_store_reset(q);
+  if (r != HUB_STORE_ROW)
+    return hub_store_fail(ing->ctx->db, r, "read stream", diag);
   ing->slots[i] = ing->nstreams++;
   *out = s;
   return SHOAL_OK;
@@ -295,16 +295,16 @@ static shoal_err stream_stored(struct hub_ingestor *ing, struct stream *s, int64
     return SHOAL_OK; /* above a gap (or below the watermark): upto waits */
   s->upto = seq;
   while (s->upto < s->max_stored) {
-    sqlite3_stmt *q = stmt(ing, ST_PROBE);
-    sqlite3_bind_text(q, 1, s->device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, s->epoch, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 3, s->upto + 1);
-    int r = sqlite3_step(q);
-    sqlite3_reset(q);
-    if (r == SQLITE_DONE)
+    hub_stmt *q = stmt(ing, ST_PROBE);
+    hub_store_bind_text(q, 1, s->device, -1, HUB_STORE_STATIC);
+    hub_store_bind_text(q, 2, s->epoch, -1, HUB_STORE_STATIC);
+    hub_store_bind_int64(q, 3, s->upto + 1);
+    int r = hub_store_step(q);
+    hub_store_reset(q);
+    if (r == HUB_STORE_DONE)
       break;
-    if (r != SQLITE_ROW)
-      return shoal_db_fail(ing->ctx->db, r, "advance ack watermark", diag);
+    if (r != HUB_STORE_ROW)
+      return hub_store_fail(ing->ctx->db, r, "advance ack watermark", diag);
     s->upto++;
   }
   return SHOAL_OK;
@@ -315,24 +315,24 @@ static shoal_err stream_stored(struct hub_ingestor *ing, struct stream *s, int64
 /* Past the device's cap a dead letter is only counted. */
 static shoal_err dead_letter_capped(struct hub_ingestor *ing, const char *device, bool *capped,
                                     shoal_diag *diag) {
-  sqlite3_stmt *q = stmt(ing, ST_DEAD_COUNT);
+  hub_stmt *q = stmt(ing, ST_DEAD_COUNT);
   if (device && *device)
-    sqlite3_bind_text(q, 1, device, -1, SQLITE_STATIC);
-  int r = sqlite3_step(q);
-  int64_t n = r == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
-  sqlite3_reset(q);
-  if (r != SQLITE_ROW)
-    return shoal_db_fail(ing->ctx->db, r, "count dead letters", diag);
+    hub_store_bind_text(q, 1, device, -1, HUB_STORE_STATIC);
+  int r = hub_store_step(q);
+  int64_t n = r == HUB_STORE_ROW ? hub_store_column_int64(q, 0) : 0;
+  hub_store_reset(q);
+  if (r != HUB_STORE_ROW)
+    return hub_store_fail(ing->ctx->db, r, "count dead letters", diag);
   *capped = n >= HUB_DEAD_LETTERS_PER_DEVICE;
   if (!*capped)
     return SHOAL_OK;
   q = stmt(ing, ST_DEAD_DROP);
-  sqlite3_bind_text(q, 1, device && *device ? device : "", -1, SQLITE_STATIC);
-  sqlite3_bind_int64(q, 2, ing->now_ms);
-  r = sqlite3_step(q);
-  sqlite3_reset(q);
-  if (r != SQLITE_DONE)
-    return shoal_db_fail(ing->ctx->db, r, "count a dropped dead letter", diag);
+  hub_store_bind_text(q, 1, device && *device ? device : "", -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(q, 2, ing->now_ms);
+  r = hub_store_step(q);
+  hub_store_reset(q);
+  if (r != HUB_STORE_DONE)
+    return hub_store_fail(ing->ctx->db, r, "count a dropped dead letter", diag);
   return SHOAL_OK;
 }
 
@@ -353,26 +353,26 @@ static shoal_err dead_letter(struct hub_ingestor *ing, const char *topic, const 
   }
   char hex[65];
   shoal_sha256_hex(payload, len, hex);
-  sqlite3_stmt *q = stmt(ing, ST_INS_DEAD);
-  sqlite3_bind_int64(q, 1, ing->now_ms);
-  sqlite3_bind_text(q, 2, topic, -1, SQLITE_STATIC);
+  hub_stmt *q = stmt(ing, ST_INS_DEAD);
+  hub_store_bind_int64(q, 1, ing->now_ms);
+  hub_store_bind_text(q, 2, topic, -1, HUB_STORE_STATIC);
   if (device && *device)
-    sqlite3_bind_text(q, 3, device, -1, SQLITE_STATIC);
+    hub_store_bind_text(q, 3, device, -1, HUB_STORE_STATIC);
   if (store && *store)
-    sqlite3_bind_text(q, 4, store, -1, SQLITE_STATIC);
+    hub_store_bind_text(q, 4, store, -1, HUB_STORE_STATIC);
   if (epoch && *epoch)
-    sqlite3_bind_text(q, 5, epoch, -1, SQLITE_STATIC);
+    hub_store_bind_text(q, 5, epoch, -1, HUB_STORE_STATIC);
   if (seq > 0)
-    sqlite3_bind_int64(q, 6, seq);
-  sqlite3_bind_text(q, 7, reason, -1, SQLITE_STATIC);
-  sqlite3_bind_blob(q, 8, payload, (int)(len > HUB_DEAD_EXCERPT_BYTES ? HUB_DEAD_EXCERPT_BYTES : len),
-                    SQLITE_STATIC);
-  sqlite3_bind_int64(q, 9, (int64_t)len);
-  sqlite3_bind_text(q, 10, hex, -1, SQLITE_TRANSIENT);
-  int r = sqlite3_step(q);
-  sqlite3_reset(q);
-  if (r != SQLITE_DONE)
-    return shoal_db_fail(ing->ctx->db, r, "record dead letter", diag);
+    hub_store_bind_int64(q, 6, seq);
+  hub_store_bind_text(q, 7, reason, -1, HUB_STORE_STATIC);
+  hub_store_bind_blob(q, 8, payload, (int)(len > HUB_DEAD_EXCERPT_BYTES ? HUB_DEAD_EXCERPT_BYTES : len),
+                    HUB_STORE_STATIC);
+  hub_store_bind_int64(q, 9, (int64_t)len);
+  hub_store_bind_text(q, 10, hex, -1, HUB_STORE_TRANSIENT);
+  int r = hub_store_step(q);
+  hub_store_reset(q);
+  if (r != HUB_STORE_DONE)
+    return hub_store_fail(ing->ctx->db, r, "record dead letter", diag);
   shoal_log(&ing->ctx->log, SHOAL_LOG_WARN, "dead letter from %s: %s", topic, reason);
   return SHOAL_OK;
 }
@@ -384,24 +384,24 @@ static shoal_err dead_letter(struct hub_ingestor *ing, const char *topic, const 
 static shoal_err origin_check(struct hub_ingestor *ing, const struct shoal_event *ev,
                               const char *region, bool provisioned_only, shoal_diag *diag) {
   if (!ing->reg.valid || strcmp(ing->reg.device, ev->device) != 0) {
-    sqlite3_stmt *q = stmt(ing, ST_REGISTRY);
-    sqlite3_bind_text(q, 1, ev->device, -1, SQLITE_STATIC);
-    int r = sqlite3_step(q);
-    if (r != SQLITE_ROW) {
-      sqlite3_reset(q);
+    hub_stmt *q = stmt(ing, ST_REGISTRY);
+    hub_store_bind_text(q, 1, ev->device, -1, HUB_STORE_STATIC);
+    int r = hub_store_step(q);
+    if (r != HUB_STORE_ROW) {
+      hub_store_reset(q);
       ing->reg.valid = false;
-      return shoal_db_fail(ing->ctx->db, r, "read device registry", diag);
+      return hub_store_fail(ing->ctx->db, r, "read device registry", diag);
     }
     const char *t;
-    t = (const char *)sqlite3_column_text(q, 0);
+    t = (const char *)hub_store_column_text(q, 0);
     shoal_strlcpy(ing->reg.pstore, t ? t : "", sizeof ing->reg.pstore);
-    t = (const char *)sqlite3_column_text(q, 1);
+    t = (const char *)hub_store_column_text(q, 1);
     shoal_strlcpy(ing->reg.pregion, t ? t : "", sizeof ing->reg.pregion);
-    t = (const char *)sqlite3_column_text(q, 2);
+    t = (const char *)hub_store_column_text(q, 2);
     shoal_strlcpy(ing->reg.hregion, t ? t : "", sizeof ing->reg.hregion);
     shoal_strlcpy(ing->reg.device, ev->device, sizeof ing->reg.device);
     ing->reg.valid = true;
-    sqlite3_reset(q);
+    hub_store_reset(q);
   }
   const char *pstore = ing->reg.pstore;
   const char *want = ing->reg.pregion[0] ? ing->reg.pregion
@@ -422,15 +422,15 @@ static shoal_err origin_check(struct hub_ingestor *ing, const struct shoal_event
 static shoal_err ack_current(struct hub_ingestor *ing, const char *store, const char *device,
                              shoal_diag *diag) {
   char epoch[24] = "";
-  sqlite3_stmt *q = stmt(ing, ST_DEV_EPOCH);
-  sqlite3_bind_text(q, 1, device, -1, SQLITE_STATIC);
-  sqlite3_bind_text(q, 2, store, -1, SQLITE_STATIC);
-  int r = sqlite3_step(q);
-  if (r == SQLITE_ROW && sqlite3_column_text(q, 0))
-    shoal_strlcpy(epoch, (const char *)sqlite3_column_text(q, 0), sizeof epoch);
-  sqlite3_reset(q);
-  if (r != SQLITE_ROW && r != SQLITE_DONE)
-    return shoal_db_fail(ing->ctx->db, r, "read device epoch", diag);
+  hub_stmt *q = stmt(ing, ST_DEV_EPOCH);
+  hub_store_bind_text(q, 1, device, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(q, 2, store, -1, HUB_STORE_STATIC);
+  int r = hub_store_step(q);
+  if (r == HUB_STORE_ROW && hub_store_column_text(q, 0))
+    shoal_strlcpy(epoch, (const char *)hub_store_column_text(q, 0), sizeof epoch);
+  hub_store_reset(q);
+  if (r != HUB_STORE_ROW && r != HUB_STORE_DONE)
+    return hub_store_fail(ing->ctx->db, r, "read device epoch", diag);
   if (!epoch[0])
     return SHOAL_OK;
   struct stream *s;
@@ -622,23 +622,23 @@ static shoal_err sale_store(struct hub_ingestor *ing, const struct shoal_event *
     raw = body;
     raw_len = strlen(body);
   }
-  sqlite3_stmt *q = stmt(ing, ST_INS_SALE);
-  sqlite3_bind_text(q, 1, ev->device, -1, SQLITE_STATIC);
-  sqlite3_bind_text(q, 2, ev->epoch, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(q, 3, ev->seq);
-  sqlite3_bind_text(q, 4, ev->store, -1, SQLITE_STATIC);
-  sqlite3_bind_text(q, 5, sale->region, -1, SQLITE_STATIC);
-  sqlite3_bind_text(q, 6, sale->receipt, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(q, 7, sale->at_ms);
-  sqlite3_bind_int64(q, 8, sale->subtotal);
-  sqlite3_bind_int64(q, 9, sale->discount);
-  sqlite3_bind_int64(q, 10, sale->rounding);
-  sqlite3_bind_int64(q, 11, sale->total);
-  sqlite3_bind_text(q, 12, raw, (int)raw_len, SQLITE_STATIC);
-  int r = sqlite3_step(q);
-  sqlite3_reset(q);
-  if (r != SQLITE_DONE) {
-    rc = shoal_db_fail(ing->ctx->db, r, "store sale", diag);
+  hub_stmt *q = stmt(ing, ST_INS_SALE);
+  hub_store_bind_text(q, 1, ev->device, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(q, 2, ev->epoch, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(q, 3, ev->seq);
+  hub_store_bind_text(q, 4, ev->store, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(q, 5, sale->region, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(q, 6, sale->receipt, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(q, 7, sale->at_ms);
+  hub_store_bind_int64(q, 8, sale->subtotal);
+  hub_store_bind_int64(q, 9, sale->discount);
+  hub_store_bind_int64(q, 10, sale->rounding);
+  hub_store_bind_int64(q, 11, sale->total);
+  hub_store_bind_text(q, 12, raw, (int)raw_len, HUB_STORE_STATIC);
+  int r = hub_store_step(q);
+  hub_store_reset(q);
+  if (r != HUB_STORE_DONE) {
+    rc = hub_store_fail(ing->ctx->db, r, "store sale", diag);
     goto cleanup;
   }
   char event[2 * SHOAL_ID_MAX + 64];
@@ -757,21 +757,21 @@ static shoal_err handle_up(struct hub_ingestor *ing, const char *topic, const ch
   if ((rc = stream_get(ing, ev.store, ev.device, ev.epoch, &s, diag)) != SHOAL_OK)
     goto cleanup;
 
-  sqlite3_stmt *q = stmt(ing, ST_INS_EVENT);
-  sqlite3_bind_text(q, 1, ev.device, -1, SQLITE_STATIC);
-  sqlite3_bind_text(q, 2, ev.epoch, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(q, 3, ev.seq);
-  sqlite3_bind_text(q, 4, ev.store, -1, SQLITE_STATIC);
-  sqlite3_bind_text(q, 5, ev.type, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(q, 6, (int64_t)ev.hlc);
-  sqlite3_bind_int64(q, 7, ing->now_ms);
-  int r = sqlite3_step(q);
-  sqlite3_reset(q);
-  if (r != SQLITE_DONE) {
-    rc = shoal_db_fail(ing->ctx->db, r, "record event identity", diag);
+  hub_stmt *q = stmt(ing, ST_INS_EVENT);
+  hub_store_bind_text(q, 1, ev.device, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(q, 2, ev.epoch, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(q, 3, ev.seq);
+  hub_store_bind_text(q, 4, ev.store, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(q, 5, ev.type, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(q, 6, (int64_t)ev.hlc);
+  hub_store_bind_int64(q, 7, ing->now_ms);
+  int r = hub_store_step(q);
+  hub_store_reset(q);
+  if (r != HUB_STORE_DONE) {
+    rc = hub_store_fail(ing->ctx->db, r, "record event identity", diag);
     goto cleanup;
   }
-  if (sqlite3_changes(ing->ctx->db) == 0) {
+  if (hub_store_changes(ing->ctx->db) == 0) {
     ing->pending_dups++; /* redelivered: nothing changes; the stream is acked again */
     goto cleanup;
   }
@@ -875,14 +875,14 @@ shoal_err hub_ingestor_flush(struct hub_ingestor *ing, shoal_diag *diag) {
     if (s->in_db && s->upto == s->orig_upto && !s->stored_new)
       continue;
     if (!s->in_db || s->upto != s->orig_upto) {
-      sqlite3_stmt *q = stmt(ing, ST_PUT_STREAM);
-      sqlite3_bind_text(q, 1, s->device, -1, SQLITE_STATIC);
-      sqlite3_bind_text(q, 2, s->epoch, -1, SQLITE_STATIC);
-      sqlite3_bind_int64(q, 3, s->upto);
-      int r = sqlite3_step(q);
-      sqlite3_reset(q);
-      if (r != SQLITE_DONE) {
-        rc = shoal_db_fail(ing->ctx->db, r, "store ack watermark", diag);
+      hub_stmt *q = stmt(ing, ST_PUT_STREAM);
+      hub_store_bind_text(q, 1, s->device, -1, HUB_STORE_STATIC);
+      hub_store_bind_text(q, 2, s->epoch, -1, HUB_STORE_STATIC);
+      hub_store_bind_int64(q, 3, s->upto);
+      int r = hub_store_step(q);
+      hub_store_reset(q);
+      if (r != HUB_STORE_DONE) {
+        rc = hub_store_fail(ing->ctx->db, r, "store ack watermark", diag);
         goto fail;
       }
     }
@@ -891,7 +891,7 @@ shoal_err hub_ingestor_flush(struct hub_ingestor *ing, shoal_diag *diag) {
       goto fail;
   }
   int64_t t_commit = shoal_mono_ms();
-  if ((rc = shoal_db_commit(ing->ctx->db, diag)) != SHOAL_OK)
+  if ((rc = hub_store_commit(ing->ctx->db, diag)) != SHOAL_OK)
     goto fail;
   shoal_log(&ing->ctx->log, SHOAL_LOG_DEBUG,
             "batch: %d messages, %d streams, open %" PRId64 " ms, commit %" PRId64 " ms", ing->n,

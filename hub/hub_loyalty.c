@@ -7,116 +7,116 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "db.h"
+#include "store.h"
 #include "hub_publish.h"
 #include "jsonx.h"
 #include "member_code.h"
 #include "shoal_limits.h"
 
-static shoal_err step_done(sqlite3 *db, sqlite3_stmt *st, const char *what, shoal_diag *diag) {
-  int s = sqlite3_step(st);
-  sqlite3_finalize(st);
-  return s == SQLITE_DONE ? SHOAL_OK : shoal_db_fail(db, s, what, diag);
+static shoal_err step_done(hub_store *db, hub_stmt *st, const char *what, shoal_diag *diag) {
+  int s = hub_store_step(st);
+  hub_store_finalize(st);
+  return s == HUB_STORE_DONE ? SHOAL_OK : hub_store_fail(db, s, what, diag);
 }
 
-static shoal_err ensure_customer(sqlite3 *db, const char *id, int64_t now_ms, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(
+static shoal_err ensure_customer(hub_store *db, const char *id, int64_t now_ms, shoal_diag *diag) {
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(
       db, "INSERT OR IGNORE INTO customers (id, created_ms, updated_ms) VALUES (?, ?, ?)", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, now_ms);
-  sqlite3_bind_int64(st, 3, now_ms);
+  hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 2, now_ms);
+  hub_store_bind_int64(st, 3, now_ms);
   return step_done(db, st, "create customer", diag);
 }
 
 /* Inserts one ledger row and applies it to the balance; *booked false when
  * (event, kind) was booked before (nothing changes then). */
-static shoal_err book(sqlite3 *db, const char *event, const char *kind, const char *customer,
+static shoal_err book(hub_store *db, const char *event, const char *kind, const char *customer,
                       int64_t points, int64_t at_ms, const char *ref, bool overdraft, bool *booked,
                       shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   *booked = false;
-  shoal_err rc = shoal_db_prepare(db,
+  shoal_err rc = hub_store_prepare(db,
                                   "INSERT OR IGNORE INTO loyalty_ledger (event, kind, customer, "
                                   "points, at_ms, ref, overdraft) VALUES (?, ?, ?, ?, ?, ?, ?)",
                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, event, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, customer, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 4, points);
-  sqlite3_bind_int64(st, 5, at_ms);
+  hub_store_bind_text(st, 1, event, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 2, kind, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 3, customer, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 4, points);
+  hub_store_bind_int64(st, 5, at_ms);
   if (ref)
-    sqlite3_bind_text(st, 6, ref, -1, SQLITE_STATIC);
-  sqlite3_bind_int(st, 7, overdraft ? 1 : 0);
+    hub_store_bind_text(st, 6, ref, -1, HUB_STORE_STATIC);
+  hub_store_bind_int(st, 7, overdraft ? 1 : 0);
   if ((rc = step_done(db, st, "book points", diag)) != SHOAL_OK)
     return rc;
-  if (sqlite3_changes(db) == 0)
+  if (hub_store_changes(db) == 0)
     return SHOAL_OK;
   *booked = true;
-  if ((rc = shoal_db_prepare(db,
+  if ((rc = hub_store_prepare(db,
                              "UPDATE customers SET points = points + ?, overdrafts = overdrafts + ? "
                              "WHERE id = ?",
                              &st, diag)) != SHOAL_OK)
     return rc;
-  sqlite3_bind_int64(st, 1, points);
-  sqlite3_bind_int(st, 2, overdraft ? 1 : 0);
-  sqlite3_bind_text(st, 3, customer, -1, SQLITE_STATIC);
+  hub_store_bind_int64(st, 1, points);
+  hub_store_bind_int(st, 2, overdraft ? 1 : 0);
+  hub_store_bind_text(st, 3, customer, -1, HUB_STORE_STATIC);
   if ((rc = step_done(db, st, "update balance", diag)) != SHOAL_OK)
     return rc;
   if (overdraft)
-    rc = shoal_db_exec(db,
+    rc = hub_store_exec(db,
                        "INSERT INTO hub_counters (name, value) VALUES ('loyalty_overdraft_total', 1) "
-                       "ON CONFLICT (name) DO UPDATE SET value = value + 1",
+                       "ON CONFLICT (name) DO UPDATE SET value = hub_counters.value + 1",
                        diag);
   return rc;
 }
 
 /* Ends the reservation of nonce (if still reserved, for customer) and
  * counts the use. *was_reserved tells whether the sale found it held. */
-static shoal_err use_code(sqlite3 *db, const char *nonce, const char *customer, int64_t now_ms,
+static shoal_err use_code(hub_store *db, const char *nonce, const char *customer, int64_t now_ms,
                           bool *was_reserved, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   *was_reserved = false;
-  shoal_err rc = shoal_db_prepare(
+  shoal_err rc = hub_store_prepare(
       db, "SELECT points, state FROM member_codes WHERE nonce = ? AND customer = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, nonce, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, customer, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
+  hub_store_bind_text(st, 1, nonce, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 2, customer, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
   int64_t points = 0;
-  bool known = s == SQLITE_ROW;
+  bool known = s == HUB_STORE_ROW;
   if (known) {
-    points = sqlite3_column_int64(st, 0);
-    *was_reserved = strcmp((const char *)sqlite3_column_text(st, 1), "reserved") == 0;
+    points = hub_store_column_int64(st, 0);
+    *was_reserved = strcmp((const char *)hub_store_column_text(st, 1), "reserved") == 0;
   }
-  sqlite3_finalize(st);
-  if (s != SQLITE_ROW && s != SQLITE_DONE)
-    return shoal_db_fail(db, s, "read member code", diag);
+  hub_store_finalize(st);
+  if (s != HUB_STORE_ROW && s != HUB_STORE_DONE)
+    return hub_store_fail(db, s, "read member code", diag);
   if (!known)
     return SHOAL_OK;
-  if ((rc = shoal_db_prepare(db,
+  if ((rc = hub_store_prepare(db,
                              "UPDATE member_codes SET uses = uses + 1, state = 'used', "
                              "ended_ms = COALESCE(ended_ms, ?) WHERE nonce = ?",
                              &st, diag)) != SHOAL_OK)
     return rc;
-  sqlite3_bind_int64(st, 1, now_ms);
-  sqlite3_bind_text(st, 2, nonce, -1, SQLITE_STATIC);
+  hub_store_bind_int64(st, 1, now_ms);
+  hub_store_bind_text(st, 2, nonce, -1, HUB_STORE_STATIC);
   if ((rc = step_done(db, st, "use member code", diag)) != SHOAL_OK || !*was_reserved)
     return rc;
-  if ((rc = shoal_db_prepare(db, "UPDATE customers SET reserved = reserved - ? WHERE id = ?", &st,
+  if ((rc = hub_store_prepare(db, "UPDATE customers SET reserved = reserved - ? WHERE id = ?", &st,
                              diag)) != SHOAL_OK)
     return rc;
-  sqlite3_bind_int64(st, 1, points);
-  sqlite3_bind_text(st, 2, customer, -1, SQLITE_STATIC);
+  hub_store_bind_int64(st, 1, points);
+  hub_store_bind_text(st, 2, customer, -1, HUB_STORE_STATIC);
   return step_done(db, st, "release reservation", diag);
 }
 
-shoal_err hub_loyalty_book_sale(sqlite3 *db, const struct hub_loyalty_sale *s, int64_t now_ms,
+shoal_err hub_loyalty_book_sale(hub_store *db, const struct hub_loyalty_sale *s, int64_t now_ms,
                                 shoal_diag *diag) {
   shoal_err rc;
   bool booked, reserved = false;
@@ -135,7 +135,7 @@ shoal_err hub_loyalty_book_sale(sqlite3 *db, const struct hub_loyalty_sale *s, i
   return SHOAL_OK;
 }
 
-shoal_err hub_loyalty_book_return(sqlite3 *db, const char *event, const char *customer,
+shoal_err hub_loyalty_book_return(hub_store *db, const char *event, const char *customer,
                                   int64_t reversed, int64_t refunded, int64_t at_ms,
                                   const char *ref, shoal_diag *diag) {
   shoal_err rc;
@@ -151,14 +151,14 @@ shoal_err hub_loyalty_book_return(sqlite3 *db, const char *event, const char *cu
   return SHOAL_OK;
 }
 
-shoal_err hub_loyalty_release_due(sqlite3 *db, int64_t now_ms, int64_t *released,
+shoal_err hub_loyalty_release_due(hub_store *db, int64_t now_ms, int64_t *released,
                                   shoal_diag *diag) {
-  shoal_err rc = shoal_db_begin(db, diag);
+  shoal_err rc = hub_store_begin(db, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   /* Give each customer back what its due codes held, then end them. */
-  if ((rc = shoal_db_prepare(
+  if ((rc = hub_store_prepare(
            db,
            "UPDATE customers SET reserved = reserved - (SELECT COALESCE(SUM(points), 0) FROM "
            "member_codes m WHERE m.customer = customers.id AND m.state = 'reserved' AND "
@@ -166,29 +166,29 @@ shoal_err hub_loyalty_release_due(sqlite3 *db, int64_t now_ms, int64_t *released
            "'reserved' AND release_ms <= ?1)",
            &st, diag)) != SHOAL_OK)
     goto fail;
-  sqlite3_bind_int64(st, 1, now_ms);
+  hub_store_bind_int64(st, 1, now_ms);
   if ((rc = step_done(db, st, "release reservations", diag)) != SHOAL_OK)
     goto fail;
-  if ((rc = shoal_db_prepare(db,
+  if ((rc = hub_store_prepare(db,
                              "UPDATE member_codes SET state = 'released', ended_ms = ?1 "
                              "WHERE state = 'reserved' AND release_ms <= ?1",
                              &st, diag)) != SHOAL_OK)
     goto fail;
-  sqlite3_bind_int64(st, 1, now_ms);
+  hub_store_bind_int64(st, 1, now_ms);
   if ((rc = step_done(db, st, "end reservations", diag)) != SHOAL_OK)
     goto fail;
-  int64_t n = sqlite3_changes(db);
-  if ((rc = shoal_db_commit(db, diag)) != SHOAL_OK)
+  int64_t n = hub_store_changes(db);
+  if ((rc = hub_store_commit(db, diag)) != SHOAL_OK)
     goto fail;
   if (released)
     *released = n;
   return SHOAL_OK;
 fail:
-  shoal_db_rollback(db);
+  hub_store_rollback(db);
   return rc;
 }
 
-shoal_err hub_loyalty_policy(sqlite3 *db, const char *region, const char *store, int64_t now_ms,
+shoal_err hub_loyalty_policy(hub_store *db, const char *region, const char *store, int64_t now_ms,
                              struct shoal_loyalty *out, shoal_diag *diag) {
   char scopes[3][SHOAL_ID_MAX + 16];
   int n = 0;

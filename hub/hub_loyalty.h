@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
+#include "store.h"
 
 #include "err.h"
 #include "loyalty.h"
@@ -28,24 +28,24 @@ struct hub_loyalty_sale {
  * used or released (or unknown) makes the redemption an overdraft, counted
  * per customer and in shoal_loyalty_overdraft_total. Creates a bare
  * customer row if the registry does not know the id. */
-shoal_err hub_loyalty_book_sale(sqlite3 *db, const struct hub_loyalty_sale *s, int64_t now_ms,
+shoal_err hub_loyalty_book_sale(hub_store *db, const struct hub_loyalty_sale *s, int64_t now_ms,
                                 shoal_diag *diag);
 
 /* Books a return's reversal once per event: -reversed earned points and
  * +refunded redeemed points. */
-shoal_err hub_loyalty_book_return(sqlite3 *db, const char *event, const char *customer,
+shoal_err hub_loyalty_book_return(hub_store *db, const char *event, const char *customer,
                                   int64_t reversed, int64_t refunded, int64_t at_ms,
                                   const char *ref, shoal_diag *diag);
 
 /* Releases every reservation whose release time (expiry + grace) is at or
  * before now_ms, in its own transaction. *released (may be NULL) counts them. */
-shoal_err hub_loyalty_release_due(sqlite3 *db, int64_t now_ms, int64_t *released,
+shoal_err hub_loyalty_release_due(hub_store *db, int64_t now_ms, int64_t *released,
                                   shoal_diag *diag);
 
 /* The `loyalty` policy for a scope chain in effect at now_ms (the most
  * specific scope that sets it wins; defaults when none does). region and
  * store may be NULL. */
-shoal_err hub_loyalty_policy(sqlite3 *db, const char *region, const char *store, int64_t now_ms,
+shoal_err hub_loyalty_policy(hub_store *db, const char *region, const char *store, int64_t now_ms,
                              struct shoal_loyalty *out, shoal_diag *diag);
 
 /* The member block of a sale or return event body, checked: id a code-safe

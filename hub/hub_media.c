@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
+#include "store.h"
 #include "media.h"
 #include "shoal_limits.h"
 #include "timeutil.h"
@@ -19,8 +19,8 @@ struct hub_media_put {
 };
 
 struct name_walk {
-  sqlite3 *db;
-  sqlite3_stmt *st;
+  hub_store *db;
+  hub_stmt *st;
   const char *submission, *store;
 };
 
@@ -28,55 +28,55 @@ static shoal_err name_one(const char *field, const cJSON *v, void *user, shoal_d
   (void)field;
   struct name_walk *w = user;
   shoal_err rc;
-  if (!w->st && (rc = shoal_db_prepare(w->db,
+  if (!w->st && (rc = hub_store_prepare(w->db,
                                        "INSERT OR IGNORE INTO media (sha256, bytes, type, "
                                        "submission, store, named_ms) VALUES (?, ?, ?, ?, ?, ?)",
                                        &w->st, diag)) != SHOAL_OK)
     return rc;
-  sqlite3_reset(w->st);
-  sqlite3_bind_text(w->st, 1, cJSON_GetObjectItemCaseSensitive(v, "sha256")->valuestring, -1,
-                    SQLITE_STATIC);
-  sqlite3_bind_int64(w->st, 2, (int64_t)cJSON_GetObjectItemCaseSensitive(v, "bytes")->valuedouble);
-  sqlite3_bind_text(w->st, 3, cJSON_GetObjectItemCaseSensitive(v, "type")->valuestring, -1,
-                    SQLITE_STATIC);
-  sqlite3_bind_text(w->st, 4, w->submission, -1, SQLITE_STATIC);
-  sqlite3_bind_text(w->st, 5, w->store, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(w->st, 6, shoal_now_ms());
-  int s = sqlite3_step(w->st);
-  return s == SQLITE_DONE ? SHOAL_OK : shoal_db_fail(w->db, s, "record a named photo", diag);
+  hub_store_reset(w->st);
+  hub_store_bind_text(w->st, 1, cJSON_GetObjectItemCaseSensitive(v, "sha256")->valuestring, -1,
+                    HUB_STORE_STATIC);
+  hub_store_bind_int64(w->st, 2, (int64_t)cJSON_GetObjectItemCaseSensitive(v, "bytes")->valuedouble);
+  hub_store_bind_text(w->st, 3, cJSON_GetObjectItemCaseSensitive(v, "type")->valuestring, -1,
+                    HUB_STORE_STATIC);
+  hub_store_bind_text(w->st, 4, w->submission, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(w->st, 5, w->store, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(w->st, 6, shoal_now_ms());
+  int s = hub_store_step(w->st);
+  return s == HUB_STORE_DONE ? SHOAL_OK : hub_store_fail(w->db, s, "record a named photo", diag);
 }
 
-shoal_err hub_media_name(sqlite3 *db, const shoal_form *f, const cJSON *data,
+shoal_err hub_media_name(hub_store *db, const shoal_form *f, const cJSON *data,
                          const char *submission, const char *store, shoal_diag *diag) {
   struct name_walk w = {db, NULL, submission, store};
   shoal_err rc = shoal_form_each_photo(f, data, name_one, &w, diag);
-  sqlite3_finalize(w.st);
+  hub_store_finalize(w.st);
   return rc;
 }
 
-shoal_err hub_media_put_begin(sqlite3 *db, const char *dir, const char *sha, int64_t content_length,
+shoal_err hub_media_put_begin(hub_store *db, const char *dir, const char *sha, int64_t content_length,
                               struct hub_media_put **out, shoal_diag *diag) {
   if (!shoal_media_hash_valid(sha))
     return shoal_fail(diag, SHOAL_EINPUT, "\"%.80s\" is not a SHA-256 (64 lower-case hex digits)",
                       sha);
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   shoal_err rc =
-      shoal_db_prepare(db, "SELECT bytes, stored_ms FROM media WHERE sha256 = ?", &st, diag);
+      hub_store_prepare(db, "SELECT bytes, stored_ms FROM media WHERE sha256 = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
+  hub_store_bind_text(st, 1, sha, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
   int64_t bytes = 0;
   bool stored = false;
-  if (s == SQLITE_ROW) {
-    bytes = sqlite3_column_int64(st, 0);
-    stored = sqlite3_column_type(st, 1) != SQLITE_NULL;
+  if (s == HUB_STORE_ROW) {
+    bytes = hub_store_column_int64(st, 0);
+    stored = hub_store_column_type(st, 1) != HUB_STORE_NULL;
   }
-  sqlite3_finalize(st);
-  if (s == SQLITE_DONE)
+  hub_store_finalize(st);
+  if (s == HUB_STORE_DONE)
     return shoal_fail(diag, SHOAL_ENOTFOUND, "no submission the hub holds names photo %s", sha);
-  if (s != SQLITE_ROW)
-    return shoal_db_fail(db, s, "read media", diag);
+  if (s != HUB_STORE_ROW)
+    return hub_store_fail(db, s, "read media", diag);
   if (stored)
     return shoal_fail(diag, SHOAL_ESTATE, "photo %s is already held", sha);
   if (content_length < 0)
@@ -110,20 +110,20 @@ void hub_media_put_abort(struct hub_media_put *p) {
   free(p);
 }
 
-shoal_err hub_media_put_finish(sqlite3 *db, struct hub_media_put *p, shoal_diag *diag) {
+shoal_err hub_media_put_finish(hub_store *db, struct hub_media_put *p, shoal_diag *diag) {
   char sha[65];
   shoal_err rc = shoal_media_writer_commit(p->w, p->sha, sha, NULL, diag);
   p->w = NULL;
   if (rc == SHOAL_OK) {
-    sqlite3_stmt *st = NULL;
-    if ((rc = shoal_db_prepare(db, "UPDATE media SET stored_ms = ? WHERE sha256 = ?", &st, diag)) ==
+    hub_stmt *st = NULL;
+    if ((rc = hub_store_prepare(db, "UPDATE media SET stored_ms = ? WHERE sha256 = ?", &st, diag)) ==
         SHOAL_OK) {
-      sqlite3_bind_int64(st, 1, shoal_now_ms());
-      sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
-      int s = sqlite3_step(st);
-      if (s != SQLITE_DONE)
-        rc = shoal_db_fail(db, s, "record a stored photo", diag);
-      sqlite3_finalize(st);
+      hub_store_bind_int64(st, 1, shoal_now_ms());
+      hub_store_bind_text(st, 2, sha, -1, HUB_STORE_STATIC);
+      int s = hub_store_step(st);
+      if (s != HUB_STORE_DONE)
+        rc = hub_store_fail(db, s, "record a stored photo", diag);
+      hub_store_finalize(st);
     }
   } else {
     shoal_diag_prefix(diag, "photo %s refused", p->sha);
@@ -132,27 +132,27 @@ shoal_err hub_media_put_finish(sqlite3 *db, struct hub_media_put *p, shoal_diag 
   return rc;
 }
 
-shoal_err hub_media_get(sqlite3 *db, const char *dir, const char *sha, char **path, int64_t *bytes,
+shoal_err hub_media_get(hub_store *db, const char *dir, const char *sha, char **path, int64_t *bytes,
                         char *type_out, shoal_diag *diag) {
   if (!shoal_media_hash_valid(sha))
     return shoal_fail(diag, SHOAL_EINPUT, "\"%.80s\" is not a SHA-256", sha);
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(
       db, "SELECT bytes, type FROM media WHERE sha256 = ? AND stored_ms IS NOT NULL", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  if (s == SQLITE_ROW) {
-    *bytes = sqlite3_column_int64(st, 0);
-    shoal_strlcpy(type_out, (const char *)sqlite3_column_text(st, 1), SHOAL_MEDIA_TYPE_MAX + 1);
+  hub_store_bind_text(st, 1, sha, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
+  if (s == HUB_STORE_ROW) {
+    *bytes = hub_store_column_int64(st, 0);
+    shoal_strlcpy(type_out, (const char *)hub_store_column_text(st, 1), SHOAL_MEDIA_TYPE_MAX + 1);
     if (!(*path = shoal_media_path(dir, sha)))
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  } else if (s == SQLITE_DONE) {
+  } else if (s == HUB_STORE_DONE) {
     rc = shoal_fail(diag, SHOAL_ENOTFOUND, "the hub holds no photo %s", sha);
   } else {
-    rc = shoal_db_fail(db, s, "read media", diag);
+    rc = hub_store_fail(db, s, "read media", diag);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   return rc;
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
+#include "store.h"
 #include "sbuf.h"
 
 static void head(struct shoal_sbuf *b, const char *name, const char *type, const char *help) {
@@ -28,10 +28,10 @@ static void label(struct shoal_sbuf *b, const char *v) {
   }
 }
 
-static shoal_err scalar(sqlite3 *db, struct shoal_sbuf *b, const char *name, const char *type,
+static shoal_err scalar(hub_store *db, struct shoal_sbuf *b, const char *name, const char *type,
                         const char *help, const char *sql, shoal_diag *diag) {
   int64_t v = 0;
-  shoal_err rc = shoal_db_query_int(db, sql, 0, &v, diag);
+  shoal_err rc = hub_store_query_int(db, sql, 0, &v, diag);
   if (rc != SHOAL_OK)
     return rc;
   head(b, name, type, help);
@@ -39,33 +39,33 @@ static shoal_err scalar(sqlite3 *db, struct shoal_sbuf *b, const char *name, con
   return SHOAL_OK;
 }
 
-shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *out_len,
+shoal_err hub_metrics_render(hub_store *db, int64_t now_ms, char **out, size_t *out_len,
                              shoal_diag *diag) {
   struct shoal_sbuf b = {.max = HUB_METRICS_MAX_BYTES};
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   shoal_err rc = SHOAL_OK;
   int src;
 
   head(&b, "shoal_ingest_events_total", "counter", "Events stored by the hub, by type.");
   /* Totals kept by triggers (migration 0005), not counted here. */
-  if ((rc = shoal_db_prepare(db,
+  if ((rc = hub_store_prepare(db,
                              "SELECT substr(name, 14), value FROM hub_counters "
                              "WHERE name LIKE 'events\\_total:%' ESCAPE '\\' ORDER BY name",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
-  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((src = hub_store_step(st)) == HUB_STORE_ROW) {
     shoal_sbuf_printf(&b, "shoal_ingest_events_total{type=\"");
-    label(&b, (const char *)sqlite3_column_text(st, 0));
-    shoal_sbuf_printf(&b, "\"} %lld\n", (long long)sqlite3_column_int64(st, 1));
+    label(&b, (const char *)hub_store_column_text(st, 0));
+    shoal_sbuf_printf(&b, "\"} %lld\n", (long long)hub_store_column_int64(st, 1));
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   st = NULL;
 
   int64_t recent = 0;
   char sql[256];
   snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM events WHERE received_ms > %lld",
            (long long)(now_ms - HUB_METRICS_RATE_WINDOW_MS));
-  if ((rc = shoal_db_query_int(db, sql, 0, &recent, diag)) != SHOAL_OK)
+  if ((rc = hub_store_query_int(db, sql, 0, &recent, diag)) != SHOAL_OK)
     goto cleanup;
   head(&b, "shoal_ingest_events_per_second", "gauge",
        "Events stored per second, averaged over the last minute.");
@@ -101,24 +101,24 @@ shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *ou
                    diag)) != SHOAL_OK)
     goto cleanup;
 
-  if ((rc = shoal_db_prepare(db,
+  if ((rc = hub_store_prepare(db,
                              "SELECT device, store, outbox_depth, last_seen_ms FROM devices "
                              "ORDER BY store, device",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
   struct shoal_sbuf depth = {.max = HUB_METRICS_MAX_BYTES}, age = {.max = HUB_METRICS_MAX_BYTES};
-  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *dev = (const char *)sqlite3_column_text(st, 0);
-    const char *store = (const char *)sqlite3_column_text(st, 1);
-    if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
+  while ((src = hub_store_step(st)) == HUB_STORE_ROW) {
+    const char *dev = (const char *)hub_store_column_text(st, 0);
+    const char *store = (const char *)hub_store_column_text(st, 1);
+    if (hub_store_column_type(st, 2) != HUB_STORE_NULL) {
       shoal_sbuf_printf(&depth, "shoal_device_outbox_depth{device=\"");
       label(&depth, dev);
       shoal_sbuf_printf(&depth, "\",store=\"");
       label(&depth, store);
-      shoal_sbuf_printf(&depth, "\"} %lld\n", (long long)sqlite3_column_int64(st, 2));
+      shoal_sbuf_printf(&depth, "\"} %lld\n", (long long)hub_store_column_int64(st, 2));
     }
-    if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
-      int64_t a = now_ms - sqlite3_column_int64(st, 3);
+    if (hub_store_column_type(st, 3) != HUB_STORE_NULL) {
+      int64_t a = now_ms - hub_store_column_int64(st, 3);
       shoal_sbuf_printf(&age, "shoal_device_last_seen_age_seconds{device=\"");
       label(&age, dev);
       shoal_sbuf_printf(&age, "\",store=\"");
@@ -127,7 +127,7 @@ shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *ou
                         (long long)((a < 0 ? -a : a) % 1000));
     }
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   st = NULL;
   head(&b, "shoal_device_outbox_depth", "gauge",
        "Events waiting in a device's outbox, as it last reported.");
@@ -143,16 +143,16 @@ shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *ou
   free(age.p);
 
   head(&b, "shoal_policy_version", "gauge", "Latest published policy version per scope.");
-  if ((rc = shoal_db_prepare(
+  if ((rc = hub_store_prepare(
            db, "SELECT scope, MAX(version) FROM policies GROUP BY scope ORDER BY scope", &st,
            diag)) != SHOAL_OK)
     goto cleanup;
-  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((src = hub_store_step(st)) == HUB_STORE_ROW) {
     shoal_sbuf_printf(&b, "shoal_policy_version{scope=\"");
-    label(&b, (const char *)sqlite3_column_text(st, 0));
-    shoal_sbuf_printf(&b, "\"} %lld\n", (long long)sqlite3_column_int64(st, 1));
+    label(&b, (const char *)hub_store_column_text(st, 0));
+    shoal_sbuf_printf(&b, "\"} %lld\n", (long long)hub_store_column_int64(st, 1));
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   st = NULL;
 
   if ((rc = scalar(db, &b, "shoal_webhook_queue_depth", "gauge", "Webhook deliveries waiting.",
@@ -179,7 +179,7 @@ shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *ou
   *out_len = b.len;
   b.p = NULL;
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   free(b.p);
   return rc;
 }

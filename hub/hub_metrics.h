@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
+#include "store.h"
 
 #include "err.h"
 
@@ -17,7 +17,7 @@
 
 /* Renders the metrics page at now_ms; *out is heap text (caller frees) of
  * *out_len bytes. SHOAL_ELIMIT past HUB_METRICS_MAX_BYTES. */
-shoal_err hub_metrics_render(sqlite3 *db, int64_t now_ms, char **out, size_t *out_len,
+shoal_err hub_metrics_render(hub_store *db, int64_t now_ms, char **out, size_t *out_len,
                              shoal_diag *diag);
 
 #endif

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "crypto.h"
-#include "db.h"
+#include "store.h"
 #include "hub_customers.h"
 #include "hub_loyalty.h"
 #include "hub_publish.h"
@@ -217,23 +217,23 @@ static void catalogue_clear(void) {
   cat.n = 0;
 }
 
-static shoal_err catalogue_load(sqlite3 *db, int64_t now_ms, shoal_diag *diag) {
+static shoal_err catalogue_load(hub_store *db, int64_t now_ms, shoal_diag *diag) {
   int64_t rows = 0, ms = 0;
   shoal_err rc;
-  if ((rc = shoal_db_query_int(db, "SELECT COUNT(*) FROM policies", 0, &rows, diag)) ||
-      (rc = shoal_db_query_int(db, "SELECT COALESCE(MAX(published_ms), 0) FROM policies", 0, &ms,
+  if ((rc = hub_store_query_int(db, "SELECT COUNT(*) FROM policies", 0, &rows, diag)) ||
+      (rc = hub_store_query_int(db, "SELECT COALESCE(MAX(published_ms), 0) FROM policies", 0, &ms,
                                diag)))
     return rc;
   /* A scheduled version takes effect without a new row: look again each 5 s. */
   if (cat.entries && rows == cat.key_rows && ms == cat.key_ms && now_ms - cat.built_ms < 5000)
     return SHOAL_OK;
   catalogue_clear();
-  sqlite3_stmt *st = NULL;
-  if ((rc = shoal_db_prepare(db, "SELECT DISTINCT scope FROM policies", &st, diag)) != SHOAL_OK)
+  hub_stmt *st = NULL;
+  if ((rc = hub_store_prepare(db, "SELECT DISTINCT scope FROM policies", &st, diag)) != SHOAL_OK)
     return rc;
   size_t cap = 0;
-  while (sqlite3_step(st) == SQLITE_ROW && rc == SHOAL_OK) {
-    const char *scope = (const char *)sqlite3_column_text(st, 0);
+  while (hub_store_step(st) == HUB_STORE_ROW && rc == SHOAL_OK) {
+    const char *scope = (const char *)hub_store_column_text(st, 0);
     cJSON *doc = NULL;
     if ((rc = hub_policy_in_effect(db, scope, now_ms, &doc, diag)) != SHOAL_OK || !doc)
       continue;
@@ -261,7 +261,7 @@ static shoal_err catalogue_load(sqlite3 *db, int64_t now_ms, shoal_diag *diag) {
     }
     cJSON_Delete(doc);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   if (rc != SHOAL_OK) {
     catalogue_clear();
     return rc;
@@ -303,59 +303,59 @@ static cJSON *unknown_skus(const struct order *o) {
 
 /* ---------------------------------------------------------------- booking */
 
-static shoal_err step_done(sqlite3 *db, sqlite3_stmt *st, const char *what, shoal_diag *diag) {
-  int s = sqlite3_step(st);
-  sqlite3_finalize(st);
-  return s == SQLITE_DONE ? SHOAL_OK : shoal_db_fail(db, s, what, diag);
+static shoal_err step_done(hub_store *db, hub_stmt *st, const char *what, shoal_diag *diag) {
+  int s = hub_store_step(st);
+  hub_store_finalize(st);
+  return s == HUB_STORE_DONE ? SHOAL_OK : hub_store_fail(db, s, what, diag);
 }
 
-static shoal_err book_paid(sqlite3 *db, const struct order *o, const char *body, size_t len,
+static shoal_err book_paid(hub_store *db, const struct order *o, const char *body, size_t len,
                            const char *unknown, int64_t points, int64_t now_ms, int64_t *row,
                            shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   const char *store = o->store ? o->store : o->channel;
-  shoal_err rc = shoal_db_prepare(db,
+  shoal_err rc = hub_store_prepare(db,
                                   "INSERT INTO orders (channel, order_id, customer, store, region, "
                                   "status, paid_ms, total, points, unknown_skus, body, received_ms) "
                                   "VALUES (?, ?, ?, ?, ?, 'paid', ?, ?, ?, ?, ?, ?)",
                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, o->channel, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, o->order_id, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 1, o->channel, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 2, o->order_id, -1, HUB_STORE_STATIC);
   if (o->customer)
-    sqlite3_bind_text(st, 3, o->customer, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 4, store, -1, SQLITE_STATIC);
+    hub_store_bind_text(st, 3, o->customer, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 4, store, -1, HUB_STORE_STATIC);
   if (o->region)
-    sqlite3_bind_text(st, 5, o->region, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 6, o->paid_ms);
-  sqlite3_bind_int64(st, 7, o->total);
-  sqlite3_bind_int64(st, 8, points);
+    hub_store_bind_text(st, 5, o->region, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 6, o->paid_ms);
+  hub_store_bind_int64(st, 7, o->total);
+  hub_store_bind_int64(st, 8, points);
   if (unknown)
-    sqlite3_bind_text(st, 9, unknown, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 10, body, (int)len, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 11, now_ms);
+    hub_store_bind_text(st, 9, unknown, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 10, body, (int)len, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 11, now_ms);
   if ((rc = step_done(db, st, "store order", diag)) != SHOAL_OK)
     return rc;
-  *row = sqlite3_last_insert_rowid(db);
+  *row = hub_store_last_insert_id(db);
   /* The sales ledger: the channel stands as the device, so per-device and
    * per-store reports count the shop like a till. */
-  if ((rc = shoal_db_prepare(db,
+  if ((rc = hub_store_prepare(db,
                              "INSERT INTO sales (device, epoch, seq, store, region, receipt, at_ms, "
                              "subtotal, discount, rounding, total, body) "
                              "VALUES (?, 'orders', ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
                              &st, diag)) != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, o->channel, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, *row);
-  sqlite3_bind_text(st, 3, store, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 1, o->channel, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 2, *row);
+  hub_store_bind_text(st, 3, store, -1, HUB_STORE_STATIC);
   if (o->region)
-    sqlite3_bind_text(st, 4, o->region, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 5, o->order_id, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 6, o->paid_ms);
-  sqlite3_bind_int64(st, 7, o->total);
-  sqlite3_bind_int64(st, 8, o->total);
-  sqlite3_bind_text(st, 9, body, (int)len, SQLITE_STATIC);
+    hub_store_bind_text(st, 4, o->region, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 5, o->order_id, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 6, o->paid_ms);
+  hub_store_bind_int64(st, 7, o->total);
+  hub_store_bind_int64(st, 8, o->total);
+  hub_store_bind_text(st, 9, body, (int)len, HUB_STORE_STATIC);
   if ((rc = step_done(db, st, "store order as sale", diag)) != SHOAL_OK)
     return rc;
   if (!o->customer)
@@ -386,29 +386,29 @@ static shoal_err book_paid(sqlite3 *db, const struct order *o, const char *body,
 
 /* The refund of a paid order: the order's row, the return in the sales
  * ledger, the points back, the timeline. */
-static shoal_err book_refund(sqlite3 *db, const struct order *o, int64_t row, const char *customer,
+static shoal_err book_refund(hub_store *db, const struct order *o, int64_t row, const char *customer,
                              int64_t total, int64_t points, int64_t now_ms, shoal_diag *diag) {
   int64_t at = o->refunded_ms ? o->refunded_ms : now_ms;
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(
       db, "UPDATE orders SET status = 'refunded', refunded_ms = ? WHERE id = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_int64(st, 1, at);
-  sqlite3_bind_int64(st, 2, row);
+  hub_store_bind_int64(st, 1, at);
+  hub_store_bind_int64(st, 2, row);
   if ((rc = step_done(db, st, "refund order", diag)) != SHOAL_OK)
     return rc;
   /* A return in the sales ledger, like a till's (SPEC 12): same device,
    * epoch and seq as the order's sale row, counted at its own time. */
-  if ((rc = shoal_db_prepare(db,
+  if ((rc = hub_store_prepare(db,
                              "INSERT INTO returns (device, epoch, seq, store, region, id, sale, "
                              "channel, at_ms, refund, body) SELECT channel, 'orders', id, store, "
                              "region, order_id, order_id, channel, ?, total, body FROM orders "
                              "WHERE id = ?",
                              &st, diag)) != SHOAL_OK)
     return rc;
-  sqlite3_bind_int64(st, 1, at);
-  sqlite3_bind_int64(st, 2, row);
+  hub_store_bind_int64(st, 1, at);
+  hub_store_bind_int64(st, 2, row);
   if ((rc = step_done(db, st, "book order refund", diag)) != SHOAL_OK || !customer)
     return rc;
   char event[ORDER_ID_MAX + SHOAL_ID_MAX + 16];
@@ -448,13 +448,13 @@ static shoal_err result(const struct order *o, const char *status, const char *w
   return SHOAL_OK;
 }
 
-shoal_err hub_orders_ingest(sqlite3 *db, const char *body, size_t len, int64_t now_ms,
+shoal_err hub_orders_ingest(hub_store *db, const char *body, size_t len, int64_t now_ms,
                             unsigned *status, cJSON **out, shoal_diag *diag) {
   cJSON *j = NULL, *unk = NULL;
   char *unknown = NULL;
   struct order o;
   memset(&o, 0, sizeof o);
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   bool in_tx = false;
   shoal_err rc = shoal_json_parse(body, len, &j, diag);
   if (rc != SHOAL_OK)
@@ -468,33 +468,33 @@ shoal_err hub_orders_ingest(sqlite3 *db, const char *body, size_t len, int64_t n
     goto cleanup;
   }
   bool flagged = cJSON_GetArraySize(unk) > 0;
-  if ((rc = shoal_db_begin(db, diag)) != SHOAL_OK)
+  if ((rc = hub_store_begin(db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = true;
-  if ((rc = shoal_db_prepare(db,
+  if ((rc = hub_store_prepare(db,
                              "SELECT id, status, total, points, customer, unknown_skus FROM orders "
                              "WHERE channel = ? AND order_id = ?",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, o.channel, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, o.order_id, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  if (s != SQLITE_ROW && s != SQLITE_DONE) {
-    rc = shoal_db_fail(db, s, "read order", diag);
+  hub_store_bind_text(st, 1, o.channel, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 2, o.order_id, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
+  if (s != HUB_STORE_ROW && s != HUB_STORE_DONE) {
+    rc = hub_store_fail(db, s, "read order", diag);
     goto cleanup;
   }
   const char *what, *held = o.status;
   int64_t points = 0;
-  if (s == SQLITE_ROW) {
-    int64_t row = sqlite3_column_int64(st, 0), total = sqlite3_column_int64(st, 2);
-    bool was_paid = strcmp((const char *)sqlite3_column_text(st, 1), "paid") == 0;
-    points = sqlite3_column_int64(st, 3);
+  if (s == HUB_STORE_ROW) {
+    int64_t row = hub_store_column_int64(st, 0), total = hub_store_column_int64(st, 2);
+    bool was_paid = strcmp((const char *)hub_store_column_text(st, 1), "paid") == 0;
+    points = hub_store_column_int64(st, 3);
     char cust[SHOAL_ID_MAX + 1] = "";
-    if (sqlite3_column_text(st, 4))
-      shoal_strlcpy(cust, (const char *)sqlite3_column_text(st, 4), sizeof cust);
+    if (hub_store_column_text(st, 4))
+      shoal_strlcpy(cust, (const char *)hub_store_column_text(st, 4), sizeof cust);
     free(unknown);
-    unknown = sqlite3_column_text(st, 5) ? strdup((const char *)sqlite3_column_text(st, 5)) : NULL;
-    sqlite3_finalize(st);
+    unknown = hub_store_column_text(st, 5) ? strdup((const char *)hub_store_column_text(st, 5)) : NULL;
+    hub_store_finalize(st);
     st = NULL;
     if (total != o.total) {
       rc = shoal_fail(diag, SHOAL_ESTATE,
@@ -514,7 +514,7 @@ shoal_err hub_orders_ingest(sqlite3 *db, const char *body, size_t len, int64_t n
       *status = 200;
     }
   } else {
-    sqlite3_finalize(st);
+    hub_store_finalize(st);
     st = NULL;
     if (o.customer) {
       struct shoal_loyalty loy;
@@ -531,22 +531,22 @@ shoal_err hub_orders_ingest(sqlite3 *db, const char *body, size_t len, int64_t n
     if (strcmp(o.status, "refunded") == 0 &&
         (rc = book_refund(db, &o, row, o.customer, o.total, points, now_ms, diag)) != SHOAL_OK)
       goto cleanup;
-    if (flagged && (rc = shoal_db_exec(db,
+    if (flagged && (rc = hub_store_exec(db,
                                        "INSERT INTO hub_counters (name, value) VALUES "
                                        "('orders_unknown_sku_total', 1) ON CONFLICT (name) DO "
-                                       "UPDATE SET value = value + 1",
+                                       "UPDATE SET value = hub_counters.value + 1",
                                        diag)) != SHOAL_OK)
       goto cleanup;
     *status = 201;
   }
-  if ((rc = shoal_db_commit(db, diag)) != SHOAL_OK)
+  if ((rc = hub_store_commit(db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = false;
   rc = result(&o, held, what, points, unknown, out, diag);
 cleanup:
   if (in_tx)
-    shoal_db_rollback(db);
-  sqlite3_finalize(st);
+    hub_store_rollback(db);
+  hub_store_finalize(st);
   cJSON_Delete(unk);
   free(unknown);
   free(o.lines);

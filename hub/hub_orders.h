@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
+#include "store.h"
 
 #include "err.h"
 
@@ -24,7 +24,7 @@ bool hub_orders_signature_ok(const char *header, const char *secret, size_t secr
  * "result": "created"|"refunded"|"unchanged", "points", "unknown_skus"}.
  * SHOAL_EINPUT (422) naming the problem, SHOAL_EJSON (400), SHOAL_ESTATE
  * (409: the same order id with another total). */
-shoal_err hub_orders_ingest(sqlite3 *db, const char *body, size_t len, int64_t now_ms,
+shoal_err hub_orders_ingest(hub_store *db, const char *body, size_t len, int64_t now_ms,
                             unsigned *status, cJSON **out, shoal_diag *diag);
 
 #endif

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
-#include "db.h"
+#include "store.h"
 #include "jsonx.h"
 #include "mqtt.h"
 #include "signing.h"
@@ -50,10 +50,10 @@ cJSON *hub_published_json(const struct hub_published *p) {
  * the new version, effective at eff_ms, overtakes: at any time such a
  * version would be in effect, the new one is too and is higher (SPEC 14
  * timeline), so it never takes effect. */
-static shoal_err find_unreachable(sqlite3 *db, const char *scope, int64_t version, int64_t eff_ms,
+static shoal_err find_unreachable(hub_store *db, const char *scope, int64_t version, int64_t eff_ms,
                                   int64_t now_ms, cJSON **out, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(
       db,
       "SELECT version FROM policies WHERE scope = ?1 AND version < ?2 AND effective_at IS NOT "
       "NULL AND shoal_time_ms(effective_at) > ?3 AND shoal_time_ms(effective_at) >= ?4 "
@@ -61,18 +61,18 @@ static shoal_err find_unreachable(sqlite3 *db, const char *scope, int64_t versio
       &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, version);
-  sqlite3_bind_int64(st, 3, now_ms);
-  sqlite3_bind_int64(st, 4, eff_ms);
+  hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 2, version);
+  hub_store_bind_int64(st, 3, now_ms);
+  hub_store_bind_int64(st, 4, eff_ms);
   cJSON *arr = cJSON_CreateArray();
   int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW)
-    cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)sqlite3_column_int64(st, 0)));
-  sqlite3_finalize(st);
-  if (s != SQLITE_DONE) {
+  while ((s = hub_store_step(st)) == HUB_STORE_ROW)
+    cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)hub_store_column_int64(st, 0)));
+  hub_store_finalize(st);
+  if (s != HUB_STORE_DONE) {
     cJSON_Delete(arr);
-    return shoal_db_fail(db, s, "find unreachable versions", diag);
+    return hub_store_fail(db, s, "find unreachable versions", diag);
   }
   *out = arr;
   return SHOAL_OK;
@@ -101,33 +101,33 @@ static void priced_skus(const cJSON *doc, cJSON *set) {
 /* SPEC 14 publish warnings (never errors): a rule targeting a SKU that no
  * scope prices (this document or the newest version of any other scope),
  * and a region/store scope that no device has ever reported. */
-static shoal_err publish_warnings(sqlite3 *db, const char *scope, const char *doc_text,
+static shoal_err publish_warnings(hub_store *db, const char *scope, const char *doc_text,
                                   cJSON **out, shoal_diag *diag) {
   cJSON *doc = NULL, *set = cJSON_CreateObject(), *arr = cJSON_CreateArray();
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   shoal_err rc = shoal_json_parse(doc_text, strlen(doc_text), &doc, diag);
   if (rc != SHOAL_OK)
     goto cleanup;
   priced_skus(doc, set);
-  if ((rc = shoal_db_prepare(db,
+  if ((rc = hub_store_prepare(db,
                              "SELECT p.doc FROM policies p WHERE p.scope <> ?1 AND p.version = "
                              "(SELECT MAX(version) FROM policies q WHERE q.scope = p.scope)",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
   int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *other = NULL;
     shoal_diag ignored;
-    if (shoal_json_parse((const char *)sqlite3_column_text(st, 0),
-                         (size_t)sqlite3_column_bytes(st, 0), &other, &ignored) == SHOAL_OK)
+    if (shoal_json_parse((const char *)hub_store_column_text(st, 0),
+                         (size_t)hub_store_column_bytes(st, 0), &other, &ignored) == SHOAL_OK)
       priced_skus(other, set);
     cJSON_Delete(other);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   st = NULL;
-  if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(db, s, "read policies", diag);
+  if (s != HUB_STORE_DONE) {
+    rc = hub_store_fail(db, s, "read policies", diag);
     goto cleanup;
   }
   const cJSON *rule;
@@ -152,15 +152,15 @@ static shoal_err publish_warnings(sqlite3 *db, const char *scope, const char *do
   const char *sid = NULL;
   if (shoal_scope_parse(scope, &kind, &sid, diag) == SHOAL_OK && kind != SHOAL_SCOPE_GLOBAL) {
     int64_t n = 0;
-    if ((rc = shoal_db_prepare(db,
+    if ((rc = hub_store_prepare(db,
                                kind == SHOAL_SCOPE_REGION
                                    ? "SELECT COUNT(*) FROM devices WHERE region = ?"
                                    : "SELECT COUNT(*) FROM devices WHERE store = ?",
                                &st, diag)) != SHOAL_OK)
       goto cleanup;
-    sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-      n = sqlite3_column_int64(st, 0);
+    hub_store_bind_text(st, 1, sid, -1, HUB_STORE_STATIC);
+    if (hub_store_step(st) == HUB_STORE_ROW)
+      n = hub_store_column_int64(st, 0);
     if (n == 0)
       warn(arr, "unknown_scope", "no device has ever reported %s %s",
            kind == SHOAL_SCOPE_REGION ? "region" : "store", sid);
@@ -168,7 +168,7 @@ static shoal_err publish_warnings(sqlite3 *db, const char *scope, const char *do
   *out = arr;
   arr = NULL;
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   cJSON_Delete(doc);
   cJSON_Delete(set);
   cJSON_Delete(arr);
@@ -211,20 +211,20 @@ shoal_err hub_publish_check(const char *doc, size_t len, const char *effective_a
   return SHOAL_OK;
 }
 
-shoal_err hub_publish_record(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
+shoal_err hub_publish_record(hub_store *db, const struct shoal_hub_config *cfg, const char *doc,
                              size_t len, const char *effective_at, const char *expires_at,
                              struct hub_published *out, shoal_diag *diag) {
   struct hub_publish_meta meta = {0};
   return hub_publish_record_ex(db, cfg, doc, len, effective_at, expires_at, &meta, out, diag);
 }
 
-shoal_err hub_publish_record_ex(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
+shoal_err hub_publish_record_ex(hub_store *db, const struct shoal_hub_config *cfg, const char *doc,
                                 size_t len, const char *effective_at, const char *expires_at,
                                 const struct hub_publish_meta *meta, struct hub_published *out,
                                 shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   struct shoal_privkey *key = NULL;
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   char *envelope = NULL, *doc_text = NULL;
   bool in_txn = false;
   struct hub_published p;
@@ -249,22 +249,22 @@ shoal_err hub_publish_record_ex(sqlite3 *db, const struct shoal_hub_config *cfg,
   doc_text[len] = '\0';
 
   if (!meta->in_txn) {
-    if ((rc = shoal_db_begin(db, diag)) != SHOAL_OK)
+    if ((rc = hub_store_begin(db, diag)) != SHOAL_OK)
       goto cleanup;
     in_txn = true;
   }
   int64_t last = 0;
-  if ((rc = shoal_db_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM policies WHERE scope = ?",
+  if ((rc = hub_store_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM policies WHERE scope = ?",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, p.scope, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  if (s != SQLITE_ROW) {
-    rc = shoal_db_fail(db, s, "read the last policy version", diag);
+  hub_store_bind_text(st, 1, p.scope, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
+  if (s != HUB_STORE_ROW) {
+    rc = hub_store_fail(db, s, "read the last policy version", diag);
     goto cleanup;
   }
-  last = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
+  last = hub_store_column_int64(st, 0);
+  hub_store_finalize(st);
   st = NULL;
   p.version = last + 1;
 
@@ -282,31 +282,31 @@ shoal_err hub_publish_record_ex(sqlite3 *db, const struct shoal_hub_config *cfg,
     goto cleanup;
   }
 
-  if ((rc = shoal_db_prepare(
+  if ((rc = hub_store_prepare(
            db,
            "INSERT INTO policies (scope, version, issued_at, effective_at, "
            "expires_at, doc, envelope, published_ms, published_by, rollout) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
            &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, p.scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, p.version);
-  sqlite3_bind_text(st, 3, issued_at, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 1, p.scope, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 2, p.version);
+  hub_store_bind_text(st, 3, issued_at, -1, HUB_STORE_STATIC);
   if (effective_at)
-    sqlite3_bind_text(st, 4, effective_at, -1, SQLITE_STATIC);
+    hub_store_bind_text(st, 4, effective_at, -1, HUB_STORE_STATIC);
   if (expires_at)
-    sqlite3_bind_text(st, 5, expires_at, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 6, doc_text, (int)len, SQLITE_STATIC);
-  sqlite3_bind_text(st, 7, envelope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 8, now);
-  sqlite3_bind_text(st, 9, meta->published_by ? meta->published_by : "cli", -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 10, meta->rollout_id, -1, SQLITE_STATIC);
-  s = sqlite3_step(st);
-  if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(db, s, "record the policy version", diag);
+    hub_store_bind_text(st, 5, expires_at, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 6, doc_text, (int)len, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 7, envelope, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 8, now);
+  hub_store_bind_text(st, 9, meta->published_by ? meta->published_by : "cli", -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 10, meta->rollout_id, -1, HUB_STORE_STATIC);
+  s = hub_store_step(st);
+  if (s != HUB_STORE_DONE) {
+    rc = hub_store_fail(db, s, "record the policy version", diag);
     goto cleanup;
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   st = NULL;
   int64_t eff_ms = now;
   if (effective_at) {
@@ -319,7 +319,7 @@ shoal_err hub_publish_record_ex(sqlite3 *db, const struct shoal_hub_config *cfg,
       (rc = publish_warnings(db, p.scope, doc_text, &p.warnings, diag)) != SHOAL_OK)
     goto cleanup;
   if (in_txn) {
-    if ((rc = shoal_db_commit(db, diag)) != SHOAL_OK)
+    if ((rc = hub_store_commit(db, diag)) != SHOAL_OK)
       goto cleanup;
     in_txn = false;
   }
@@ -328,9 +328,9 @@ shoal_err hub_publish_record_ex(sqlite3 *db, const struct shoal_hub_config *cfg,
   *out = p;
   memset(&p, 0, sizeof p);
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   if (in_txn)
-    shoal_db_rollback(db);
+    hub_store_rollback(db);
   hub_published_cleanup(&p);
   free(envelope);
   free(doc_text);
@@ -361,21 +361,21 @@ static void pw_publish(void *user, int mid) {
 }
 
 /* Notes the broker's PUBACK so a running hub does not publish it again. */
-static void mark_confirmed(sqlite3 *db, const struct hub_published *p,
+static void mark_confirmed(hub_store *db, const struct hub_published *p,
                            const struct shoal_logger *log) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   shoal_diag diag = {{0}};
-  if (shoal_db_prepare(db, "UPDATE policies SET confirmed_ms = ? WHERE scope = ? AND version = ?",
+  if (hub_store_prepare(db, "UPDATE policies SET confirmed_ms = ? WHERE scope = ? AND version = ?",
                        &st, &diag) == SHOAL_OK) {
-    sqlite3_bind_int64(st, 1, shoal_now_ms());
-    sqlite3_bind_text(st, 2, p->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, p->version);
-    int s = sqlite3_step(st);
-    if (s != SQLITE_DONE)
+    hub_store_bind_int64(st, 1, shoal_now_ms());
+    hub_store_bind_text(st, 2, p->scope, -1, HUB_STORE_STATIC);
+    hub_store_bind_int64(st, 3, p->version);
+    int s = hub_store_step(st);
+    if (s != HUB_STORE_DONE)
       shoal_log(log, SHOAL_LOG_WARN, "cannot note the broker's confirmation: %s",
-                sqlite3_errmsg(db));
+                hub_store_errmsg(db));
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
 }
 
 void hub_publish_tools_mqtt(const struct shoal_mqtt_config *in, struct shoal_mqtt_config *out,
@@ -399,7 +399,7 @@ void hub_publish_tools_mqtt(const struct shoal_mqtt_config *in, struct shoal_mqt
   }
 }
 
-shoal_err hub_publish_policy(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
+shoal_err hub_publish_policy(hub_store *db, const struct shoal_hub_config *cfg, const char *doc,
                              size_t len, const char *effective_at, const char *expires_at,
                              int timeout_ms, const struct shoal_logger *log,
                              struct hub_published *out, shoal_diag *diag) {
@@ -482,28 +482,28 @@ cleanup:
   return rc;
 }
 
-shoal_err hub_policy_in_effect(sqlite3 *db, const char *scope, int64_t now_ms, cJSON **out,
+shoal_err hub_policy_in_effect(hub_store *db, const char *scope, int64_t now_ms, cJSON **out,
                                shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   cJSON *doc = NULL;
-  shoal_err rc = shoal_db_prepare(db,
+  shoal_err rc = hub_store_prepare(db,
                                   "SELECT doc FROM policies WHERE scope = ? AND (effective_at IS NULL "
                                   "OR shoal_time_ms(effective_at) <= ?) ORDER BY version DESC LIMIT 1",
                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, now_ms);
-  int s = sqlite3_step(st);
-  if (s == SQLITE_ROW) {
-    rc = shoal_json_parse((const char *)sqlite3_column_text(st, 0),
-                          (size_t)sqlite3_column_bytes(st, 0), &doc, diag);
+  hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 2, now_ms);
+  int s = hub_store_step(st);
+  if (s == HUB_STORE_ROW) {
+    rc = shoal_json_parse((const char *)hub_store_column_text(st, 0),
+                          (size_t)hub_store_column_bytes(st, 0), &doc, diag);
     if (rc != SHOAL_OK)
       shoal_diag_prefix(diag, "published policy %s", scope);
-  } else if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(db, s, "read policies", diag);
+  } else if (s != HUB_STORE_DONE) {
+    rc = hub_store_fail(db, s, "read policies", diag);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   if (rc != SHOAL_OK)
     return rc;
   *out = doc;

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
+#include "store.h"
 
 #include "config.h"
 #include "err.h"
@@ -73,13 +73,13 @@ shoal_err hub_publish_check(const char *doc, size_t len, const char *effective_a
  * UTC) and records it in table policies. Nothing is sent: a running hub
  * publishes it within a fraction of a second. On success fills *out
  * (release with hub_published_cleanup). db is the caller's handle. */
-shoal_err hub_publish_record(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
+shoal_err hub_publish_record(hub_store *db, const struct shoal_hub_config *cfg, const char *doc,
                              size_t len, const char *effective_at, const char *expires_at,
                              struct hub_published *out, shoal_diag *diag);
 
 /* hub_publish_record with SPEC 14 metadata (published_by, rollout). With
  * meta->in_txn the caller's transaction is used (nothing committed here). */
-shoal_err hub_publish_record_ex(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
+shoal_err hub_publish_record_ex(hub_store *db, const struct shoal_hub_config *cfg, const char *doc,
                                 size_t len, const char *effective_at, const char *expires_at,
                                 const struct hub_publish_meta *meta, struct hub_published *out,
                                 shoal_diag *diag);
@@ -102,7 +102,7 @@ shoal_err hub_publish_record_ex(sqlite3 *db, const struct shoal_hub_config *cfg,
 void hub_publish_tools_mqtt(const struct shoal_mqtt_config *in, struct shoal_mqtt_config *out,
                             char *paths[2]);
 
-shoal_err hub_publish_policy(sqlite3 *db, const struct shoal_hub_config *cfg, const char *doc,
+shoal_err hub_publish_policy(hub_store *db, const struct shoal_hub_config *cfg, const char *doc,
                              size_t len, const char *effective_at, const char *expires_at,
                              int timeout_ms, const struct shoal_logger *log,
                              struct hub_published *out, shoal_diag *diag);
@@ -111,7 +111,7 @@ shoal_err hub_publish_policy(sqlite3 *db, const struct shoal_hub_config *cfg, co
  * whose effective_at has come (parsed as publish accepted it, so every
  * ISO-8601 form publish takes is understood). *out is a new tree (caller
  * deletes), or NULL when the scope has no version in effect. */
-shoal_err hub_policy_in_effect(sqlite3 *db, const char *scope, int64_t now_ms, cJSON **out,
+shoal_err hub_policy_in_effect(hub_store *db, const char *scope, int64_t now_ms, cJSON **out,
                                shoal_diag *diag);
 
 #endif

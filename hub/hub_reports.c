@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
+#include "store.h"
 #include "hub_publish.h"
 #include "jsonx.h"
 #include "policy.h"
@@ -60,10 +60,23 @@ shoal_err hub_reports_tz_parse(const char *tz, int64_t *offset_ms, shoal_diag *d
   return SHOAL_OK;
 }
 
+/* JSON in SQL: the one place the dialects differ. D is SQ (SQLite's json1)
+ * or PG (jsonb): D##_J text at a key, D##_JN a number there, D##_EACH the
+ * elements of an array at a key as rows of alias(value), D##_ABSENT no
+ * such key. */
+#define SQ_J(doc, key)          "json_extract(" doc ", '$." key "')"
+#define SQ_JN(doc, key)         "json_extract(" doc ", '$." key "')"
+#define SQ_EACH(doc, key, a)    "json_each(" doc ", '$." key "') " a
+#define SQ_ABSENT(doc, key)     "json_type(" doc ", '$." key "') IS NULL"
+#define PG_J(doc, key)          "((" doc ")::jsonb ->> '" key "')"
+#define PG_JN(doc, key)         "((" doc ")::jsonb ->> '" key "')::bigint"
+#define PG_EACH(doc, key, a)    "jsonb_array_elements((" doc ")::jsonb -> '" key "') " a "(value)"
+#define PG_ABSENT(doc, key)     "((" doc ")::jsonb -> '" key "') IS NULL"
+
 /* The ledger a sales report groups: one row per sale (count 1, its total)
  * and one per return (its refund), each at its own time (SPEC 12). */
-#define LEDGER                                                                                   \
-  "WITH l AS (SELECT device, store, region, COALESCE(json_extract(body, '$.channel'), 'pos') "  \
+#define LEDGER(D)                                                                                \
+  "WITH l AS (SELECT device, store, region, COALESCE(" D##_J("body", "channel") ", 'pos') "     \
   "AS channel, at_ms, 1 AS n, total AS t, 0 AS r FROM sales WHERE at_ms >= ?1 AND at_ms < ?2 "  \
   "UNION ALL SELECT device, store, region, channel, at_ms, 0, 0, refund FROM returns "          \
   "WHERE at_ms >= ?1 AND at_ms < ?2) "
@@ -83,128 +96,129 @@ shoal_err hub_reports_tz_parse(const char *tz, int64_t *offset_ms, shoal_diag *d
   "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY " key ") "
 
 /* Lines sold and returned per SKU. */
-#define BY_SKU                                                                                   \
-  "WITH l AS (SELECT json_extract(j.value, '$.sku') AS sku, 1 AS n, "                           \
-  "json_extract(j.value, '$.qty') AS q, json_extract(j.value, '$.total') AS t, 0 AS rq, 0 AS r " \
-  "FROM sales s, json_each(s.body, '$.lines') j WHERE s.at_ms >= ?1 AND s.at_ms < ?2 "          \
-  "UNION ALL SELECT json_extract(j.value, '$.sku'), 0, 0, 0, json_extract(j.value, '$.qty'), "  \
-  "json_extract(j.value, '$.refund') FROM returns x, json_each(x.body, '$.lines') j "           \
+#define BY_SKU(D)                                                                                \
+  "WITH l AS (SELECT " D##_J("j.value", "sku") " AS sku, 1 AS n, "                              \
+  D##_JN("j.value", "qty") " AS q, " D##_JN("j.value", "total") " AS t, 0 AS rq, 0 AS r "        \
+  "FROM sales s, " D##_EACH("s.body", "lines", "j") " WHERE s.at_ms >= ?1 AND s.at_ms < ?2 "     \
+  "UNION ALL SELECT " D##_J("j.value", "sku") ", 0, 0, 0, " D##_JN("j.value", "qty") ", "        \
+  D##_JN("j.value", "refund") " FROM returns x, " D##_EACH("x.body", "lines", "j") " "           \
   "WHERE x.at_ms >= ?1 AND x.at_ms < ?2) "                                                      \
   "SELECT sku, SUM(n), SUM(q), SUM(t), SUM(rq), SUM(r) FROM l GROUP BY sku ORDER BY sku"
 
 /* Money taken per payment method (cash net of change; sales recorded
  * without payments were cash) and refunded per method. */
-#define BY_PAYMENT                                                                               \
+#define BY_PAYMENT(D)                                                                            \
   "WITH s AS (SELECT body, total FROM sales WHERE at_ms >= ?1 AND at_ms < ?2), "                \
-  "l AS (SELECT json_extract(j.value, '$.method') AS m, 1 AS n, "                               \
-  "json_extract(j.value, '$.amount') AS t, 0 AS r FROM s, json_each(s.body, '$.payments') j "   \
-  "UNION ALL SELECT 'cash', 0, -json_extract(body, '$.change'), 0 FROM s "                      \
-  "WHERE json_extract(body, '$.change') > 0 "                                                   \
-  "UNION ALL SELECT 'cash', 1, total, 0 FROM s WHERE json_type(body, '$.payments') IS NULL "    \
-  "UNION ALL SELECT json_extract(j.value, '$.method'), 0, 0, json_extract(j.value, '$.amount') " \
-  "FROM returns x, json_each(x.body, '$.refunds') j WHERE x.at_ms >= ?1 AND x.at_ms < ?2) "     \
+  "l AS (SELECT " D##_J("j.value", "method") " AS m, 1 AS n, "                                  \
+  D##_JN("j.value", "amount") " AS t, 0 AS r FROM s, " D##_EACH("s.body", "payments", "j") " "   \
+  "UNION ALL SELECT 'cash', 0, -" D##_JN("body", "change") ", 0 FROM s "                        \
+  "WHERE " D##_JN("body", "change") " > 0 "                                                     \
+  "UNION ALL SELECT 'cash', 1, total, 0 FROM s WHERE " D##_ABSENT("body", "payments") " "        \
+  "UNION ALL SELECT " D##_J("j.value", "method") ", 0, 0, " D##_JN("j.value", "amount") " "      \
+  "FROM returns x, " D##_EACH("x.body", "refunds", "j") " WHERE x.at_ms >= ?1 AND x.at_ms < ?2) " \
   "SELECT m, SUM(n), SUM(t), SUM(r) FROM l GROUP BY m ORDER BY m"
 
 /* Discount given per promotion rule (SPEC 5.3 "applied"). */
-#define BY_RULE                                                                                  \
-  "SELECT json_extract(j.value, '$.rule') AS rule, MAX(json_extract(j.value, '$.type')), "      \
-  "MAX(json_extract(j.value, '$.scope')), COUNT(*), SUM(json_extract(j.value, '$.discount')) "  \
-  "FROM sales s, json_each(s.body, '$.applied') j WHERE s.at_ms >= ?1 AND s.at_ms < ?2 "        \
-  "GROUP BY rule ORDER BY rule"
+#define BY_RULE(D)                                                                               \
+  "SELECT " D##_J("j.value", "rule") " AS rule, MAX(" D##_J("j.value", "type") "), "            \
+  "MAX(" D##_J("j.value", "scope") "), COUNT(*), SUM(" D##_JN("j.value", "discount") ") "        \
+  "FROM sales s, " D##_EACH("s.body", "applied", "j") " WHERE s.at_ms >= ?1 AND s.at_ms < ?2 "   \
+  "GROUP BY 1 ORDER BY 1"
 
 enum by { BY_REGION, BY_STORE, BY_DEVICE, BY_HOUR, BY_CHANNEL, BYK_SKU, BYK_PAYMENT, BYK_RULE };
 
-static const struct {
-  const char *by;
-  const char *sql;
-} sales_q[] = {
-    [BY_REGION] = {"region", ROLLUP("region", "region", "NULLIF(region, '')")
-                   "SELECT k, " SUMS " FROM l GROUP BY k ORDER BY k"},
-    [BY_STORE] = {"store", ROLLUP("store", "MAX(region)", "store")
-                  "SELECT k, MAX(region), " SUMS " FROM l GROUP BY k ORDER BY k"},
-    [BY_DEVICE] = {"device", LEDGER "SELECT device, store, MAX(region), " SUMS
-                                    " FROM l GROUP BY device, store ORDER BY store, device"},
-    /* Local hours of offset ?3 (whole-hour offsets keep UTC buckets; +05:30
-     * shifts them by half an hour). */
-    [BY_HOUR] = {"hour", LEDGER "SELECT ((at_ms + ?3) / 3600000) * 3600000 - ?3 AS h, region, "
-                                SUMS " FROM l GROUP BY h, region ORDER BY h, region"},
-    [BY_CHANNEL] = {"channel", LEDGER "SELECT channel, " SUMS
-                                      " FROM l GROUP BY channel ORDER BY channel"},
-    [BYK_SKU] = {"sku", BY_SKU},
-    [BYK_PAYMENT] = {"payment", BY_PAYMENT},
-    [BYK_RULE] = {"rule", BY_RULE},
-};
+#define SALES_Q(D)                                                                               \
+  {[BY_REGION] = ROLLUP("region", "region", "NULLIF(region, '')")                                \
+       "SELECT k, " SUMS " FROM l GROUP BY k ORDER BY k",                                          \
+   [BY_STORE] = ROLLUP("store", "MAX(region)", "store")                                          \
+       "SELECT k, MAX(region), " SUMS " FROM l GROUP BY k ORDER BY k",                             \
+   [BY_DEVICE] = LEDGER(D) "SELECT device, store, MAX(region), " SUMS                            \
+                           " FROM l GROUP BY device, store ORDER BY store, device",                \
+   /* Local hours of offset ?3 (whole-hour offsets keep UTC buckets; +05:30                      \
+    * shifts them by half an hour). */                                                           \
+   [BY_HOUR] = LEDGER(D) "SELECT ((at_ms + ?3) / 3600000) * 3600000 - ?3 AS h, region, "         \
+                         SUMS " FROM l GROUP BY h, region ORDER BY h, region",                   \
+   [BY_CHANNEL] = LEDGER(D) "SELECT channel, " SUMS " FROM l GROUP BY channel ORDER BY channel", \
+   [BYK_SKU] = BY_SKU(D),                                                                        \
+   [BYK_PAYMENT] = BY_PAYMENT(D),                                                                \
+   [BYK_RULE] = BY_RULE(D)}
+
+static const char *const sales_by[] = {
+    [BY_REGION] = "region", [BY_STORE] = "store",     [BY_DEVICE] = "device", [BY_HOUR] = "hour",
+    [BY_CHANNEL] = "channel", [BYK_SKU] = "sku", [BYK_PAYMENT] = "payment", [BYK_RULE] = "rule"};
+static const char *const sales_sql[2][sizeof sales_by / sizeof sales_by[0]] = {SALES_Q(SQ),
+                                                                                SALES_Q(PG)};
 
 /* count, total, returns, net from columns c.. (count, sales, refunds). */
-static void add_ledger(cJSON *row, sqlite3_stmt *st, int c) {
-  int64_t total = sqlite3_column_int64(st, c + 1), ret = sqlite3_column_int64(st, c + 2);
-  cJSON_AddNumberToObject(row, "count", (double)sqlite3_column_int64(st, c));
+static void add_ledger(cJSON *row, hub_stmt *st, int c) {
+  int64_t total = hub_store_column_int64(st, c + 1), ret = hub_store_column_int64(st, c + 2);
+  cJSON_AddNumberToObject(row, "count", (double)hub_store_column_int64(st, c));
   cJSON_AddNumberToObject(row, "total", (double)total);
   cJSON_AddNumberToObject(row, "returns", (double)ret);
   cJSON_AddNumberToObject(row, "net", (double)(total - ret));
 }
 
-static cJSON *sales_row(enum by which, sqlite3_stmt *st, int64_t tz_ms) {
+static cJSON *sales_row(enum by which, hub_stmt *st, int64_t tz_ms) {
   cJSON *row = cJSON_CreateObject();
   if (!row)
     return NULL;
   int c = 0;
   switch (which) {
   case BY_REGION:
-    shoal_db_json_add_text(row, "region", st, c++);
+    hub_store_json_add_text(row, "region", st, c++);
     break;
   case BY_STORE:
-    shoal_db_json_add_text(row, "store", st, c++);
-    shoal_db_json_add_text(row, "region", st, c++);
+    hub_store_json_add_text(row, "store", st, c++);
+    hub_store_json_add_text(row, "region", st, c++);
     break;
   case BY_DEVICE:
-    shoal_db_json_add_text(row, "device", st, c++);
-    shoal_db_json_add_text(row, "store", st, c++);
-    shoal_db_json_add_text(row, "region", st, c++);
+    hub_store_json_add_text(row, "device", st, c++);
+    hub_store_json_add_text(row, "store", st, c++);
+    hub_store_json_add_text(row, "region", st, c++);
     break;
   case BY_HOUR: {
-    shoal_db_json_add_time(row, "hour", st, c);
+    hub_store_json_add_time(row, "hour", st, c);
     /* The bucket's start in the requested local time ("...T14:00+08:00"). */
     char local[40];
-    int64_t h = sqlite3_column_int64(st, c++);
+    int64_t h = hub_store_column_int64(st, c++);
     shoal_time_format_utc(h + tz_ms, local, sizeof local);
     int64_t am = tz_ms < 0 ? -tz_ms : tz_ms;
     snprintf(local + 16, sizeof local - 16, "%c%02d:%02d", tz_ms < 0 ? '-' : '+',
              (int)(am / 3600000), (int)(am % 3600000 / 60000));
     cJSON_AddStringToObject(row, "hour_local", local);
-    shoal_db_json_add_text(row, "region", st, c++);
+    hub_store_json_add_text(row, "region", st, c++);
     break;
   }
   case BY_CHANNEL:
-    shoal_db_json_add_text(row, "channel", st, c++);
+    hub_store_json_add_text(row, "channel", st, c++);
     break;
   case BYK_SKU: {
-    shoal_db_json_add_text(row, "sku", st, 0);
-    int64_t total = sqlite3_column_int64(st, 3), ret = sqlite3_column_int64(st, 5);
-    cJSON_AddNumberToObject(row, "count", (double)sqlite3_column_int64(st, 1));
-    cJSON_AddNumberToObject(row, "qty", (double)sqlite3_column_int64(st, 2));
+    hub_store_json_add_text(row, "sku", st, 0);
+    int64_t total = hub_store_column_int64(st, 3), ret = hub_store_column_int64(st, 5);
+    cJSON_AddNumberToObject(row, "count", (double)hub_store_column_int64(st, 1));
+    cJSON_AddNumberToObject(row, "qty", (double)hub_store_column_int64(st, 2));
     cJSON_AddNumberToObject(row, "total", (double)total);
-    cJSON_AddNumberToObject(row, "returned_qty", (double)sqlite3_column_int64(st, 4));
+    cJSON_AddNumberToObject(row, "returned_qty", (double)hub_store_column_int64(st, 4));
     cJSON_AddNumberToObject(row, "returns", (double)ret);
     cJSON_AddNumberToObject(row, "net", (double)(total - ret));
     return row;
   }
   case BYK_PAYMENT:
-    shoal_db_json_add_text(row, "method", st, c++);
+    hub_store_json_add_text(row, "method", st, c++);
     break;
   case BYK_RULE:
-    shoal_db_json_add_text(row, "rule", st, 0);
-    shoal_db_json_add_text(row, "type", st, 1);
-    shoal_db_json_add_text(row, "scope", st, 2);
-    cJSON_AddNumberToObject(row, "count", (double)sqlite3_column_int64(st, 3));
-    cJSON_AddNumberToObject(row, "discount", (double)sqlite3_column_int64(st, 4));
+    hub_store_json_add_text(row, "rule", st, 0);
+    hub_store_json_add_text(row, "type", st, 1);
+    hub_store_json_add_text(row, "scope", st, 2);
+    cJSON_AddNumberToObject(row, "count", (double)hub_store_column_int64(st, 3));
+    cJSON_AddNumberToObject(row, "discount", (double)hub_store_column_int64(st, 4));
     return row;
   }
   add_ledger(row, st, c);
   return row;
 }
 
-shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_t to_ms,
+shoal_err hub_reports_sales(hub_store *db, const char *by, int64_t from_ms, int64_t to_ms,
                             cJSON **out, shoal_diag *diag) {
   return hub_reports_sales_tz(db, by, from_ms, to_ms, 0, out, diag);
 }
@@ -227,36 +241,36 @@ static void whole_days(int64_t from_ms, int64_t to_ms, int64_t *ds, int64_t *de)
     *de = hi;
 }
 
-shoal_err hub_reports_sales_tz(sqlite3 *db, const char *by, int64_t from_ms, int64_t to_ms,
+shoal_err hub_reports_sales_tz(hub_store *db, const char *by, int64_t from_ms, int64_t to_ms,
                                int64_t tz_ms, cJSON **out, shoal_diag *diag) {
-  size_t n = sizeof sales_q / sizeof sales_q[0], which = n;
+  size_t n = sizeof sales_by / sizeof sales_by[0], which = n;
   for (size_t i = 0; i < n; i++)
-    if (by && strcmp(by, sales_q[i].by) == 0)
+    if (by && strcmp(by, sales_by[i]) == 0)
       which = i;
   if (which == n)
     return shoal_fail(diag, SHOAL_EINPUT,
                       "by must be region, store, device, hour, channel, sku, payment or rule");
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   cJSON *arr = NULL;
-  shoal_err rc = shoal_db_prepare(db, sales_q[which].sql, &st, diag);
+  shoal_err rc = hub_store_prepare(db, sales_sql[hub_store_dialect(db) == HUB_STORE_PG][which], &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_int64(st, 1, from_ms);
-  sqlite3_bind_int64(st, 2, to_ms);
+  hub_store_bind_int64(st, 1, from_ms);
+  hub_store_bind_int64(st, 2, to_ms);
   if (which == BY_HOUR)
-    sqlite3_bind_int64(st, 3, tz_ms);
+    hub_store_bind_int64(st, 3, tz_ms);
   if (which == BY_REGION || which == BY_STORE) {
     int64_t ds, de;
     whole_days(from_ms, to_ms, &ds, &de);
-    sqlite3_bind_int64(st, 4, ds);
-    sqlite3_bind_int64(st, 5, de);
+    hub_store_bind_int64(st, 4, ds);
+    hub_store_bind_int64(st, 5, de);
   }
   if (!(arr = cJSON_CreateArray())) {
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
   }
   int src;
-  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((src = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *row = sales_row((enum by)which, st, tz_ms);
     if (!row || !cJSON_AddItemToArray(arr, row)) {
       cJSON_Delete(row);
@@ -264,14 +278,14 @@ shoal_err hub_reports_sales_tz(sqlite3 *db, const char *by, int64_t from_ms, int
       goto cleanup;
     }
   }
-  if (src != SQLITE_DONE) {
-    rc = shoal_db_fail(db, src, "sales report", diag);
+  if (src != HUB_STORE_DONE) {
+    rc = hub_store_fail(db, src, "sales report", diag);
     goto cleanup;
   }
   *out = arr;
   arr = NULL;
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   cJSON_Delete(arr);
   return rc;
 }
@@ -293,7 +307,7 @@ static void doc_cache_cleanup(struct doc_cache *c) {
 }
 
 /* The latest published document of scope (borrowed from the cache), or NULL. */
-static shoal_err doc_cache_get(sqlite3 *db, struct doc_cache *c, const char *scope,
+static shoal_err doc_cache_get(hub_store *db, struct doc_cache *c, const char *scope,
                                const cJSON **out, shoal_diag *diag) {
   for (size_t i = 0; i < c->n; i++)
     if (strcmp(c->e[i].scope, scope) == 0) {
@@ -318,7 +332,7 @@ static shoal_err doc_cache_get(sqlite3 *db, struct doc_cache *c, const char *sco
 }
 
 /* The "settlement" section in effect for a store: store, region, global. */
-static shoal_err settlement_for(sqlite3 *db, struct doc_cache *c, const char *store,
+static shoal_err settlement_for(hub_store *db, struct doc_cache *c, const char *store,
                                 const char *region, const cJSON **out, shoal_diag *diag) {
   char scopes[3][SHOAL_SCOPE_MAX];
   int n = 0;
@@ -341,49 +355,55 @@ static shoal_err settlement_for(sqlite3 *db, struct doc_cache *c, const char *st
   return SHOAL_OK;
 }
 
-shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJSON **out,
+shoal_err hub_reports_settlement(hub_store *db, int64_t from_ms, int64_t to_ms, cJSON **out,
                                  shoal_diag *diag) {
   /* Every store that sold in the period or that a published settlement
    * section maps to a scheme, with its region: from its sales, else the
    * region policy mapping it, else its devices. */
-  static const char *sql =
-      "WITH s AS (SELECT store, MAX(region) AS region, SUM(t) AS t, SUM(r) AS r FROM "
-      "           (SELECT store, region, total AS t, 0 AS r FROM sales "
-      "            WHERE at_ms >= ?1 AND at_ms < ?2 UNION ALL "
-      "            SELECT store, region, 0, refund FROM returns "
-      "            WHERE at_ms >= ?1 AND at_ms < ?2) GROUP BY store), "
-      "m AS (SELECT j.key AS store, MAX(CASE WHEN p.scope LIKE 'region/%' "
-      "             THEN substr(p.scope, 8) END) AS region "
-      "      FROM policies p, json_each(p.doc, '$.settlement.stores') j "
-      "      WHERE p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope "
-      "        AND (q.effective_at IS NULL OR "
-      "             shoal_time_ms(q.effective_at) <= ?3)) "
-      "      GROUP BY j.key), "
-      "d AS (SELECT store, MAX(region) AS region FROM devices GROUP BY store), "
-      "k AS (SELECT store FROM s UNION SELECT store FROM m) "
-      "SELECT k.store, COALESCE(s.region, m.region, d.region), COALESCE(s.t, 0), "
-      "COALESCE(s.r, 0) FROM k "
-      "LEFT JOIN s ON s.store = k.store LEFT JOIN m ON m.store = k.store "
-      "LEFT JOIN d ON d.store = k.store ORDER BY k.store";
-  sqlite3_stmt *st = NULL;
+#define SETTLE_SQL(stores_of_p) \
+      "WITH s AS (SELECT store, MAX(region) AS region, SUM(t) AS t, SUM(r) AS r FROM " \
+      "           (SELECT store, region, total AS t, 0 AS r FROM sales " \
+      "            WHERE at_ms >= ?1 AND at_ms < ?2 UNION ALL " \
+      "            SELECT store, region, 0, refund FROM returns " \
+      "            WHERE at_ms >= ?1 AND at_ms < ?2) x GROUP BY store), " \
+      "m AS (SELECT j.key AS store, MAX(CASE WHEN p.scope LIKE 'region/%' " \
+      "             THEN substr(p.scope, 8) END) AS region " \
+      "      FROM policies p, " stores_of_p " j " \
+      "      WHERE p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope " \
+      "        AND (q.effective_at IS NULL OR " \
+      "             shoal_time_ms(q.effective_at) <= ?3)) " \
+      "      GROUP BY j.key), " \
+      "d AS (SELECT store, MAX(region) AS region FROM devices GROUP BY store), " \
+      "k AS (SELECT store FROM s UNION SELECT store FROM m) " \
+      "SELECT k.store, COALESCE(s.region, m.region, d.region), COALESCE(s.t, 0), " \
+      "COALESCE(s.r, 0) FROM k " \
+      "LEFT JOIN s ON s.store = k.store LEFT JOIN m ON m.store = k.store " \
+      "LEFT JOIN d ON d.store = k.store ORDER BY k.store"
+  /* The one place the dialects differ: walking a JSON object's keys. */
+  static const char *const sqls[2] = {
+      SETTLE_SQL("json_each(p.doc, '$.settlement.stores')"),
+      SETTLE_SQL("json_each(p.doc::json -> 'settlement' -> 'stores')")};
+#undef SETTLE_SQL
+  const char *sql = sqls[hub_store_dialect(db) == HUB_STORE_PG];
+  hub_stmt *st = NULL;
   cJSON *arr = NULL;
   struct doc_cache *cache = calloc(1, sizeof *cache);
   if (!cache)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  shoal_err rc = shoal_db_prepare(db, sql, &st, diag);
+  shoal_err rc = hub_store_prepare(db, sql, &st, diag);
   if (rc != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_int64(st, 1, from_ms);
-  sqlite3_bind_int64(st, 2, to_ms);
-  sqlite3_bind_int64(st, 3, shoal_now_ms());
+  hub_store_bind_int64(st, 1, from_ms);
+  hub_store_bind_int64(st, 2, to_ms);
+  hub_store_bind_int64(st, 3, shoal_now_ms());
   arr = cJSON_CreateArray();
   int src;
-  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *store = (const char *)sqlite3_column_text(st, 0);
-    const char *region = (const char *)sqlite3_column_text(st, 1);
+  while ((src = hub_store_step(st)) == HUB_STORE_ROW) {
+    const char *store = (const char *)hub_store_column_text(st, 0);
+    const char *region = (const char *)hub_store_column_text(st, 1);
     /* SPEC 12: commission is on net sales (sales - returns, each in the
      * period of its own time). */
-    int64_t gross = sqlite3_column_int64(st, 2), returns = sqlite3_column_int64(st, 3);
+    int64_t gross = hub_store_column_int64(st, 2), returns = hub_store_column_int64(st, 3);
     int64_t total = gross - returns;
     const cJSON *section = NULL;
     if ((rc = settlement_for(db, cache, store, region, &section, diag)) != SHOAL_OK)
@@ -413,14 +433,14 @@ shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJ
     cJSON_AddNumberToObject(row, "commission", (double)commission);
     cJSON_AddItemToArray(arr, row);
   }
-  if (src != SQLITE_DONE) {
-    rc = shoal_db_fail(db, src, "settlement report", diag);
+  if (src != HUB_STORE_DONE) {
+    rc = hub_store_fail(db, src, "settlement report", diag);
     goto cleanup;
   }
   *out = arr;
   arr = NULL;
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   cJSON_Delete(arr);
   doc_cache_cleanup(cache);
   free(cache);
@@ -456,62 +476,62 @@ char *hub_reports_settlement_csv(const cJSON *rows) {
 
 /* {scope: newest version in effect at now_ms}: a version whose effective_at
  * is still ahead is held by devices but not applied, so it is not "latest". */
-static shoal_err latest_versions(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(db,
+static shoal_err latest_versions(hub_store *db, int64_t now_ms, cJSON **out, shoal_diag *diag) {
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(db,
                                   "SELECT scope, MAX(version) FROM policies WHERE effective_at IS "
                                   "NULL OR shoal_time_ms(effective_at) <= ?1 "
                                   "GROUP BY scope",
                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_int64(st, 1, now_ms);
+  hub_store_bind_int64(st, 1, now_ms);
   cJSON *obj = cJSON_CreateObject();
   int src;
-  while ((src = sqlite3_step(st)) == SQLITE_ROW)
-    cJSON_AddNumberToObject(obj, (const char *)sqlite3_column_text(st, 0),
-                            (double)sqlite3_column_int64(st, 1));
-  sqlite3_finalize(st);
-  if (src != SQLITE_DONE) {
+  while ((src = hub_store_step(st)) == HUB_STORE_ROW)
+    cJSON_AddNumberToObject(obj, (const char *)hub_store_column_text(st, 0),
+                            (double)hub_store_column_int64(st, 1));
+  hub_store_finalize(st);
+  if (src != HUB_STORE_DONE) {
     cJSON_Delete(obj);
-    return shoal_db_fail(db, src, "reading policy versions", diag);
+    return hub_store_fail(db, src, "reading policy versions", diag);
   }
   *out = obj;
   return SHOAL_OK;
 }
 
 /* {"scope#version": expires_ms} for every published version that expires. */
-static shoal_err expiring_versions(sqlite3 *db, cJSON **out, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(
+static shoal_err expiring_versions(hub_store *db, cJSON **out, shoal_diag *diag) {
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(
       db, "SELECT scope, version, expires_at FROM policies WHERE expires_at IS NOT NULL", &st,
       diag);
   if (rc != SHOAL_OK)
     return rc;
   cJSON *obj = cJSON_CreateObject();
   int src;
-  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((src = hub_store_step(st)) == HUB_STORE_ROW) {
     struct shoal_time t;
     shoal_diag ignored;
     char key[SHOAL_SCOPE_MAX + 24];
-    if (shoal_time_parse((const char *)sqlite3_column_text(st, 2), &t, &ignored) != SHOAL_OK)
+    if (shoal_time_parse((const char *)hub_store_column_text(st, 2), &t, &ignored) != SHOAL_OK)
       continue;
-    snprintf(key, sizeof key, "%s#%lld", (const char *)sqlite3_column_text(st, 0),
-             (long long)sqlite3_column_int64(st, 1));
+    snprintf(key, sizeof key, "%s#%lld", (const char *)hub_store_column_text(st, 0),
+             (long long)hub_store_column_int64(st, 1));
     cJSON_AddNumberToObject(obj, key, (double)t.unix_ms);
   }
-  sqlite3_finalize(st);
-  if (src != SQLITE_DONE) {
+  hub_store_finalize(st);
+  if (src != HUB_STORE_DONE) {
     cJSON_Delete(obj);
-    return shoal_db_fail(db, src, "reading policy expiry", diag);
+    return hub_store_fail(db, src, "reading policy expiry", diag);
   }
   *out = obj;
   return SHOAL_OK;
 }
 
-shoal_err hub_reports_policies(sqlite3 *db, cJSON **out, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(
+shoal_err hub_reports_policies(hub_store *db, cJSON **out, shoal_diag *diag) {
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(
       db,
       "SELECT scope, version, published_ms FROM policies p WHERE version = "
       "(SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) ORDER BY scope",
@@ -520,31 +540,31 @@ shoal_err hub_reports_policies(sqlite3 *db, cJSON **out, shoal_diag *diag) {
     return rc;
   cJSON *arr = cJSON_CreateArray();
   int src;
-  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((src = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *row = cJSON_CreateObject();
-    shoal_db_json_add_text(row, "scope", st, 0);
-    cJSON_AddNumberToObject(row, "version", (double)sqlite3_column_int64(st, 1));
-    shoal_db_json_add_time(row, "published_at", st, 2);
+    hub_store_json_add_text(row, "scope", st, 0);
+    cJSON_AddNumberToObject(row, "version", (double)hub_store_column_int64(st, 1));
+    hub_store_json_add_time(row, "published_at", st, 2);
     cJSON_AddItemToArray(arr, row);
   }
-  sqlite3_finalize(st);
-  if (src != SQLITE_DONE) {
+  hub_store_finalize(st);
+  if (src != HUB_STORE_DONE) {
     cJSON_Delete(arr);
-    return shoal_db_fail(db, src, "reading policies", diag);
+    return hub_store_fail(db, src, "reading policies", diag);
   }
   *out = arr;
   return SHOAL_OK;
 }
 
-shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+shoal_err hub_reports_devices(hub_store *db, int64_t now_ms, cJSON **out, shoal_diag *diag) {
+  hub_stmt *st = NULL;
   cJSON *latest = NULL, *arr = NULL, *expiring = NULL;
   shoal_err rc = latest_versions(db, now_ms, &latest, diag);
   if (rc != SHOAL_OK)
     return rc;
   if ((rc = expiring_versions(db, &expiring, diag)) != SHOAL_OK)
     goto cleanup;
-  if ((rc = shoal_db_prepare(
+  if ((rc = hub_store_prepare(
            db,
            "SELECT device, store, region, profile, agent_version, online, "
            "last_hello_ms, last_seen_ms, last_event_ms, outbox_depth, "
@@ -560,47 +580,47 @@ shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
     goto cleanup;
   arr = cJSON_CreateArray();
   int src;
-  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((src = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *row = cJSON_CreateObject();
     cJSON_AddItemToArray(arr, row);
-    const char *store = (const char *)sqlite3_column_text(st, 1);
-    const char *region = (const char *)sqlite3_column_text(st, 2);
-    bool online = sqlite3_column_int(st, 5) != 0;
-    shoal_db_json_add_text(row, "device", st, 0);
-    shoal_db_json_add_text(row, "store", st, 1);
-    shoal_db_json_add_text(row, "region", st, 2);
-    shoal_db_json_add_text(row, "profile", st, 3);
-    shoal_db_json_add_text(row, "agent_version", st, 4);
+    const char *store = (const char *)hub_store_column_text(st, 1);
+    const char *region = (const char *)hub_store_column_text(st, 2);
+    bool online = hub_store_column_int(st, 5) != 0;
+    hub_store_json_add_text(row, "device", st, 0);
+    hub_store_json_add_text(row, "store", st, 1);
+    hub_store_json_add_text(row, "region", st, 2);
+    hub_store_json_add_text(row, "profile", st, 3);
+    hub_store_json_add_text(row, "agent_version", st, 4);
     cJSON_AddBoolToObject(row, "online", online);
-    shoal_db_json_add_time(row, "last_hello", st, 6);
-    shoal_db_json_add_time(row, "last_seen", st, 7);
-    shoal_db_json_add_time(row, "last_event", st, 8);
-    if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+    hub_store_json_add_time(row, "last_hello", st, 6);
+    hub_store_json_add_time(row, "last_seen", st, 7);
+    hub_store_json_add_time(row, "last_event", st, 8);
+    if (hub_store_column_type(st, 7) == HUB_STORE_NULL)
       cJSON_AddNullToObject(row, "last_seen_age_s");
     else
       cJSON_AddNumberToObject(row, "last_seen_age_s",
-                              (double)((now_ms - sqlite3_column_int64(st, 7)) / 1000));
-    int64_t depth = sqlite3_column_int64(st, 9);
-    if (sqlite3_column_type(st, 9) == SQLITE_NULL)
+                              (double)((now_ms - hub_store_column_int64(st, 7)) / 1000));
+    int64_t depth = hub_store_column_int64(st, 9);
+    if (hub_store_column_type(st, 9) == HUB_STORE_NULL)
       cJSON_AddNullToObject(row, "outbox_depth");
     else
       cJSON_AddNumberToObject(row, "outbox_depth", (double)depth);
     /* outbox: live, from the newest seq known and the ack watermark;
      * outbox_depth stays what the last hello said. */
-    if (sqlite3_column_type(st, 13) == SQLITE_NULL) {
-      if (sqlite3_column_type(st, 9) == SQLITE_NULL)
+    if (hub_store_column_type(st, 13) == HUB_STORE_NULL) {
+      if (hub_store_column_type(st, 9) == HUB_STORE_NULL)
         cJSON_AddNullToObject(row, "outbox");
       else
         cJSON_AddNumberToObject(row, "outbox", (double)depth);
     } else {
-      int64_t live = sqlite3_column_int64(st, 12);
+      int64_t live = hub_store_column_int64(st, 12);
       cJSON_AddNumberToObject(row, "outbox", (double)(live > 0 ? live : 0));
     }
 
-    cJSON_AddNumberToObject(row, "dead_letters", (double)sqlite3_column_int64(st, 11));
+    cJSON_AddNumberToObject(row, "dead_letters", (double)hub_store_column_int64(st, 11));
     /* Applied versions as the device last reported them in hello. */
     cJSON *applied = NULL;
-    const char *pv = (const char *)sqlite3_column_text(st, 10);
+    const char *pv = (const char *)hub_store_column_text(st, 10);
     if (pv) {
       shoal_diag ignored;
       if (shoal_json_parse(pv, strlen(pv), &applied, &ignored) != SHOAL_OK ||
@@ -648,10 +668,10 @@ shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
     /* Connected but not syncing: online, a backlog reported, and nothing
      * stored from it (nor a fresh hello) for HUB_SYNC_STALL_MS. */
     int64_t last_progress = 0;
-    if (sqlite3_column_type(st, 8) != SQLITE_NULL)
-      last_progress = sqlite3_column_int64(st, 8);
-    if (sqlite3_column_type(st, 6) != SQLITE_NULL && sqlite3_column_int64(st, 6) > last_progress)
-      last_progress = sqlite3_column_int64(st, 6);
+    if (hub_store_column_type(st, 8) != HUB_STORE_NULL)
+      last_progress = hub_store_column_int64(st, 8);
+    if (hub_store_column_type(st, 6) != HUB_STORE_NULL && hub_store_column_int64(st, 6) > last_progress)
+      last_progress = hub_store_column_int64(st, 6);
     const char *sync = "ok";
     if (!online)
       sync = "offline";
@@ -661,14 +681,14 @@ shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
       sync = "behind";
     cJSON_AddStringToObject(row, "sync", sync);
   }
-  if (src != SQLITE_DONE) {
-    rc = shoal_db_fail(db, src, "fleet report", diag);
+  if (src != HUB_STORE_DONE) {
+    rc = hub_store_fail(db, src, "fleet report", diag);
     goto cleanup;
   }
   *out = arr;
   arr = NULL;
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   cJSON_Delete(arr);
   cJSON_Delete(latest);
   cJSON_Delete(expiring);
@@ -676,59 +696,50 @@ cleanup:
 }
 
 /* SLA state of a ticket against its resolve due time. */
-static const char *sla_state(sqlite3_stmt *st, int64_t now_ms) {
-  if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+static const char *sla_state(hub_stmt *st, int64_t now_ms) {
+  if (hub_store_column_type(st, 7) == HUB_STORE_NULL)
     return "none";
-  int64_t due = sqlite3_column_int64(st, 7);
-  if (sqlite3_column_type(st, 8) != SQLITE_NULL)
-    return sqlite3_column_int64(st, 8) <= due ? "met" : "breached";
-  const char *state = (const char *)sqlite3_column_text(st, 3);
+  int64_t due = hub_store_column_int64(st, 7);
+  if (hub_store_column_type(st, 8) != HUB_STORE_NULL)
+    return hub_store_column_int64(st, 8) <= due ? "met" : "breached";
+  const char *state = (const char *)hub_store_column_text(st, 3);
   if (state && (strcmp(state, "cancelled") == 0 || strcmp(state, "closed") == 0))
     return "none";
   if (now_ms > due)
     return "breached";
-  int64_t window = sqlite3_column_type(st, 6) != SQLITE_NULL ? due - sqlite3_column_int64(st, 6)
+  int64_t window = hub_store_column_type(st, 6) != HUB_STORE_NULL ? due - hub_store_column_int64(st, 6)
                                                              : 4 * HUB_SLA_DUE_SOON_MIN_MS;
   int64_t soon = window / 4 > HUB_SLA_DUE_SOON_MIN_MS ? window / 4 : HUB_SLA_DUE_SOON_MIN_MS;
   return due - now_ms <= soon ? "due_soon" : "ok";
 }
 
-shoal_err hub_reports_tickets(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_diag *diag) {
-  int64_t has = 0;
-  shoal_err rc = shoal_db_query_int(
-      db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'tickets'", 0, &has,
-      diag);
-  if (rc != SHOAL_OK)
-    return rc;
-  if (!has) {
-    *out = cJSON_CreateArray();
-    return SHOAL_OK;
-  }
-  sqlite3_stmt *st = NULL;
-  if ((rc = shoal_db_prepare(db,
+shoal_err hub_reports_tickets(hub_store *db, int64_t now_ms, cJSON **out, shoal_diag *diag) {
+  shoal_err rc = SHOAL_OK;
+  hub_stmt *st = NULL;
+  if ((rc = hub_store_prepare(db,
                              "SELECT id, store, region, state, priority, grp, opened_ms, "
                              "resolve_due_ms, resolved_ms, escalation_level, doc FROM tickets "
                              "ORDER BY opened_ms DESC, id LIMIT ?1",
                              &st, diag)) != SHOAL_OK)
     return rc;
-  sqlite3_bind_int(st, 1, HUB_TICKETS_LIST_MAX);
+  hub_store_bind_int(st, 1, HUB_TICKETS_LIST_MAX);
   cJSON *arr = cJSON_CreateArray();
   int src;
-  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((src = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *row = cJSON_CreateObject();
     cJSON_AddItemToArray(arr, row);
-    shoal_db_json_add_text(row, "id", st, 0);
-    shoal_db_json_add_text(row, "store", st, 1);
-    shoal_db_json_add_text(row, "region", st, 2);
-    shoal_db_json_add_text(row, "state", st, 3);
-    shoal_db_json_add_text(row, "priority", st, 4);
-    shoal_db_json_add_text(row, "group", st, 5);
+    hub_store_json_add_text(row, "id", st, 0);
+    hub_store_json_add_text(row, "store", st, 1);
+    hub_store_json_add_text(row, "region", st, 2);
+    hub_store_json_add_text(row, "state", st, 3);
+    hub_store_json_add_text(row, "priority", st, 4);
+    hub_store_json_add_text(row, "group", st, 5);
     /* category and title come from the merged ticket document. */
     cJSON *doc = NULL;
     shoal_diag ignored;
-    const char *text = (const char *)sqlite3_column_text(st, 10);
+    const char *text = (const char *)hub_store_column_text(st, 10);
     if (text &&
-        shoal_json_parse(text, (size_t)sqlite3_column_bytes(st, 10), &doc, &ignored) == SHOAL_OK) {
+        shoal_json_parse(text, (size_t)hub_store_column_bytes(st, 10), &doc, &ignored) == SHOAL_OK) {
       const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "category");
       if (cJSON_IsString(v))
         cJSON_AddStringToObject(row, "category", v->valuestring);
@@ -737,16 +748,16 @@ shoal_err hub_reports_tickets(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_di
         cJSON_AddStringToObject(row, "title", v->valuestring);
     }
     cJSON_Delete(doc);
-    shoal_db_json_add_time(row, "opened_at", st, 6);
-    shoal_db_json_add_time(row, "resolve_due", st, 7);
-    shoal_db_json_add_time(row, "resolved_at", st, 8);
-    cJSON_AddNumberToObject(row, "escalation_level", (double)sqlite3_column_int64(st, 9));
+    hub_store_json_add_time(row, "opened_at", st, 6);
+    hub_store_json_add_time(row, "resolve_due", st, 7);
+    hub_store_json_add_time(row, "resolved_at", st, 8);
+    cJSON_AddNumberToObject(row, "escalation_level", (double)hub_store_column_int64(st, 9));
     cJSON_AddStringToObject(row, "sla_state", sla_state(st, now_ms));
   }
-  sqlite3_finalize(st);
-  if (src != SQLITE_DONE) {
+  hub_store_finalize(st);
+  if (src != HUB_STORE_DONE) {
     cJSON_Delete(arr);
-    return shoal_db_fail(db, src, "ticket list", diag);
+    return hub_store_fail(db, src, "ticket list", diag);
   }
   *out = arr;
   return SHOAL_OK;

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
+#include "store.h"
 
 #include "err.h"
 
@@ -38,9 +38,9 @@ shoal_err hub_reports_time_parse(const char *s, const char *what, int64_t *out_m
 shoal_err hub_reports_tz_parse(const char *tz, int64_t *offset_ms, shoal_diag *diag);
 /* hub_reports_sales with "hour" buckets in local time at offset tz_ms (each
  * row also gets "hour_local", the bucket start with its offset). */
-shoal_err hub_reports_sales_tz(sqlite3 *db, const char *by, int64_t from_ms, int64_t to_ms,
+shoal_err hub_reports_sales_tz(hub_store *db, const char *by, int64_t from_ms, int64_t to_ms,
                                int64_t tz_ms, cJSON **out, shoal_diag *diag);
-shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_t to_ms,
+shoal_err hub_reports_sales(hub_store *db, const char *by, int64_t from_ms, int64_t to_ms,
                             cJSON **out, shoal_diag *diag);
 
 /* Store settlement for [from_ms, to_ms): one object per store (sorted) that
@@ -51,7 +51,7 @@ shoal_err hub_reports_sales(sqlite3 *db, const char *by, int64_t from_ms, int64_
  * (effective_at absent or come) sets it. sales_total is NET of returns
  * (SPEC 12: settlement on net), with "gross" and "returns" beside it; a
  * negative net earns no commission. */
-shoal_err hub_reports_settlement(sqlite3 *db, int64_t from_ms, int64_t to_ms, cJSON **out,
+shoal_err hub_reports_settlement(hub_store *db, int64_t from_ms, int64_t to_ms, cJSON **out,
                                  shoal_diag *diag);
 
 /* CSV of a settlement array ("store,region,scheme,sales_total,commission");
@@ -63,10 +63,10 @@ char *hub_reports_settlement_csv(const cJSON *rows);
  * hello), latest (newest version in effect per scope of the device's chain),
  * behind (scopes behind), stale (applied scopes past their expires_at), and
  * "sync": "ok" | "offline" | "behind" | "not_syncing". */
-shoal_err hub_reports_devices(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_diag *diag);
+shoal_err hub_reports_devices(hub_store *db, int64_t now_ms, cJSON **out, shoal_diag *diag);
 
 /* Latest published version per scope: [{scope, version, published_at}]. */
-shoal_err hub_reports_policies(sqlite3 *db, cJSON **out, shoal_diag *diag);
+shoal_err hub_reports_policies(hub_store *db, cJSON **out, shoal_diag *diag);
 
 /* Tickets (newest first, at most HUB_TICKETS_LIST_MAX): id, store, region,
  * state, priority, group, category, title, opened_at, resolve_due,
@@ -74,6 +74,6 @@ shoal_err hub_reports_policies(sqlite3 *db, cJSON **out, shoal_diag *diag);
  * "ok", "due_soon" (within a quarter of its window, at least
  * HUB_SLA_DUE_SOON_MIN_MS, of the due time), "breached" (unresolved past
  * due, or resolved late) or "met" (resolved in time). */
-shoal_err hub_reports_tickets(sqlite3 *db, int64_t now_ms, cJSON **out, shoal_diag *diag);
+shoal_err hub_reports_tickets(hub_store *db, int64_t now_ms, cJSON **out, shoal_diag *diag);
 
 #endif

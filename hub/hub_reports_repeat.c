@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "db.h"
+#include "store.h"
 #include "hub_publish.h"
 #include "jsonx.h"
 
@@ -25,7 +25,7 @@ static bool offset_parse(const char *s, int64_t *out) {
   return true;
 }
 
-shoal_err hub_reports_repeat(sqlite3 *db, const char *by, const char *utc_offset, int64_t now_ms,
+shoal_err hub_reports_repeat(hub_store *db, const char *by, const char *utc_offset, int64_t now_ms,
                              cJSON **out, shoal_diag *diag) {
   bool hour = strcmp(by, "hour") == 0;
   if (!hour && strcmp(by, "channel") != 0)
@@ -54,21 +54,21 @@ shoal_err hub_reports_repeat(sqlite3 *db, const char *by, const char *utc_offset
            "(SELECT channel FROM per p2 WHERE p2.customer = per.customer "
            "ORDER BY at_ms, source LIMIT 1) AS channel, MIN(at_ms) AS first_ms "
            "FROM per GROUP BY customer) "
-           "SELECT %s AS k, COUNT(*), SUM(n >= 2) FROM firsts GROUP BY k ORDER BY k",
+           "SELECT %s AS k, COUNT(*), SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) FROM firsts GROUP BY k ORDER BY k",
            hour ? "(((first_ms / 1000 + ?1) % 86400 + 86400) % 86400) / 3600" : "channel");
-  sqlite3_stmt *st = NULL;
-  if ((rc = shoal_db_prepare(db, sql, &st, diag)) != SHOAL_OK)
+  hub_stmt *st = NULL;
+  if ((rc = hub_store_prepare(db, sql, &st, diag)) != SHOAL_OK)
     return rc;
   if (hour)
-    sqlite3_bind_int64(st, 1, off);
+    hub_store_bind_int64(st, 1, off);
   cJSON *arr = cJSON_CreateArray();
   int s;
-  while (arr && (s = sqlite3_step(st)) == SQLITE_ROW) {
-    int64_t n = sqlite3_column_int64(st, 1), rep = sqlite3_column_int64(st, 2);
+  while (arr && (s = hub_store_step(st)) == HUB_STORE_ROW) {
+    int64_t n = hub_store_column_int64(st, 1), rep = hub_store_column_int64(st, 2);
     cJSON *e = cJSON_CreateObject();
-    if (!e || !(hour ? cJSON_AddNumberToObject(e, "hour", (double)sqlite3_column_int64(st, 0))
+    if (!e || !(hour ? cJSON_AddNumberToObject(e, "hour", (double)hub_store_column_int64(st, 0))
                      : cJSON_AddStringToObject(e, "channel",
-                                               (const char *)sqlite3_column_text(st, 0))) ||
+                                               (const char *)hub_store_column_text(st, 0))) ||
         !cJSON_AddNumberToObject(e, "customers", (double)n) ||
         !cJSON_AddNumberToObject(e, "repeat", (double)rep) ||
         !cJSON_AddNumberToObject(e, "rate_bp", (double)((rep * 20000 / n + 1) / 2))) {
@@ -79,12 +79,12 @@ shoal_err hub_reports_repeat(sqlite3 *db, const char *by, const char *utc_offset
     }
     cJSON_AddItemToArray(arr, e);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   if (!arr)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  if (s != SQLITE_DONE) {
+  if (s != HUB_STORE_DONE) {
     cJSON_Delete(arr);
-    return shoal_db_fail(db, s, "repeat-purchase report", diag);
+    return hub_store_fail(db, s, "repeat-purchase report", diag);
   }
   *out = arr;
   return SHOAL_OK;

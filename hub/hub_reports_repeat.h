@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
+#include "store.h"
 
 #include "err.h"
 
@@ -15,7 +15,7 @@
  * policy's utc_offset, else +00:00) places "hour". *out: [{"channel"|"hour",
  * "customers", "repeat", "rate_bp"}] (rate in basis points, rounded half
  * up), sorted by the key. SHOAL_EINPUT for a bad by or offset. */
-shoal_err hub_reports_repeat(sqlite3 *db, const char *by, const char *utc_offset, int64_t now_ms,
+shoal_err hub_reports_repeat(hub_store *db, const char *by, const char *utc_offset, int64_t now_ms,
                              cJSON **out, shoal_diag *diag);
 
 #endif

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
+#include "store.h"
 #include "hub_customers.h"
 #include "hub_http.h"
 #include "hub_ingest.h"
@@ -68,36 +68,36 @@ static shoal_err return_check(const struct shoal_event *ev, struct ret *r, shoal
 
 shoal_err hub_returns_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, shoal_diag *diag) {
   struct ret r;
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   char *body = NULL, *hook = NULL, *channel = NULL, *region = NULL;
   shoal_err rc = return_check(ev, &r, diag);
   if (rc != SHOAL_OK)
     return rc;
   /* The sale: this device's, and what is left of it after earlier returns. */
-  if ((rc = shoal_db_prepare(ctx->db,
+  if ((rc = hub_store_prepare(ctx->db,
                              "SELECT s.total - COALESCE((SELECT SUM(x.refund) FROM returns x "
                              "WHERE x.device = s.device AND x.sale = s.receipt), 0), "
                              "COALESCE(json_extract(s.body, '$.channel'), 'pos'), s.region "
                              "FROM sales s WHERE s.device = ? AND s.receipt = ? LIMIT 1",
                              &st, diag)) != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, ev->device, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, r.sale, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  if (s == SQLITE_DONE) {
+  hub_store_bind_text(st, 1, ev->device, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 2, r.sale, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
+  if (s == HUB_STORE_DONE) {
     rc = shoal_fail(diag, SHOAL_EINPUT, "return %s names sale %s, which device %s never sent",
                     r.id, r.sale, ev->device);
     goto cleanup;
   }
-  if (s != SQLITE_ROW) {
-    rc = shoal_db_fail(ctx->db, s, "read sale of return", diag);
+  if (s != HUB_STORE_ROW) {
+    rc = hub_store_fail(ctx->db, s, "read sale of return", diag);
     goto cleanup;
   }
-  int64_t remaining = sqlite3_column_int64(st, 0);
-  channel = shoal_strdup((const char *)sqlite3_column_text(st, 1));
-  region = sqlite3_column_text(st, 2) ? shoal_strdup((const char *)sqlite3_column_text(st, 2))
+  int64_t remaining = hub_store_column_int64(st, 0);
+  channel = shoal_strdup((const char *)hub_store_column_text(st, 1));
+  region = hub_store_column_text(st, 2) ? shoal_strdup((const char *)hub_store_column_text(st, 2))
                                       : NULL;
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   st = NULL;
   if (!channel) {
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
@@ -113,27 +113,27 @@ shoal_err hub_returns_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, 
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
   }
-  if ((rc = shoal_db_prepare(ctx->db,
+  if ((rc = hub_store_prepare(ctx->db,
                              "INSERT INTO returns (device, epoch, seq, store, region, id, sale, "
                              "channel, at_ms, refund, body) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, ev->device, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, ev->epoch, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, ev->seq);
-  sqlite3_bind_text(st, 4, ev->store, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 1, ev->device, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 2, ev->epoch, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 3, ev->seq);
+  hub_store_bind_text(st, 4, ev->store, -1, HUB_STORE_STATIC);
   if (region)
-    sqlite3_bind_text(st, 5, region, -1, SQLITE_STATIC);
+    hub_store_bind_text(st, 5, region, -1, HUB_STORE_STATIC);
   else
-    sqlite3_bind_null(st, 5);
-  sqlite3_bind_text(st, 6, r.id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 7, r.sale, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 8, channel, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 9, r.at_ms);
-  sqlite3_bind_int64(st, 10, r.refund);
-  sqlite3_bind_text(st, 11, body, -1, SQLITE_STATIC);
-  if ((s = sqlite3_step(st)) != SQLITE_DONE) {
-    rc = shoal_db_fail(ctx->db, s, "store return", diag);
+    hub_store_bind_null(st, 5);
+  hub_store_bind_text(st, 6, r.id, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 7, r.sale, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 8, channel, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 9, r.at_ms);
+  hub_store_bind_int64(st, 10, r.refund);
+  hub_store_bind_text(st, 11, body, -1, HUB_STORE_STATIC);
+  if ((s = hub_store_step(st)) != HUB_STORE_DONE) {
+    rc = hub_store_fail(ctx->db, s, "store return", diag);
     goto cleanup;
   }
   char event[2 * SHOAL_ID_MAX + 64];
@@ -151,7 +151,7 @@ shoal_err hub_returns_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, 
   }
   rc = hub_webhook_enqueue(ctx, "return", hook, diag);
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   free(body);
   free(hook);
   free(channel);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
+#include "store.h"
 #include "hub_http_int.h"
 #include "hub_publish.h"
 #include "jsonx.h"
@@ -47,63 +47,63 @@ static void rollout_free(struct rollout *r) {
   "id, scope, doc, stable_version, stages, min_applied, wait_s, stage, state, stage_versions, "   \
   "stage_since_ms, final_version, created_ms, created_by, updated_ms"
 
-static shoal_err rollout_load(sqlite3 *db, const char *id, struct rollout *r, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+static shoal_err rollout_load(hub_store *db, const char *id, struct rollout *r, shoal_diag *diag) {
+  hub_stmt *st = NULL;
   memset(r, 0, sizeof *r);
   shoal_err rc =
-      shoal_db_prepare(db, "SELECT " ROLLOUT_COLS " FROM rollouts WHERE id = ?", &st, diag);
+      hub_store_prepare(db, "SELECT " ROLLOUT_COLS " FROM rollouts WHERE id = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  if (s == SQLITE_DONE) {
+  hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
+  if (s == HUB_STORE_DONE) {
     rc = shoal_fail(diag, SHOAL_ENOTFOUND, "no rollout %s", id);
-  } else if (s != SQLITE_ROW) {
-    rc = shoal_db_fail(db, s, "read rollout", diag);
+  } else if (s != HUB_STORE_ROW) {
+    rc = hub_store_fail(db, s, "read rollout", diag);
   } else {
-    shoal_strlcpy(r->id, (const char *)sqlite3_column_text(st, 0), sizeof r->id);
-    shoal_strlcpy(r->scope, (const char *)sqlite3_column_text(st, 1), sizeof r->scope);
-    r->doc = strdup((const char *)sqlite3_column_text(st, 2));
-    r->stable_version = sqlite3_column_int64(st, 3);
+    shoal_strlcpy(r->id, (const char *)hub_store_column_text(st, 0), sizeof r->id);
+    shoal_strlcpy(r->scope, (const char *)hub_store_column_text(st, 1), sizeof r->scope);
+    r->doc = strdup((const char *)hub_store_column_text(st, 2));
+    r->stable_version = hub_store_column_int64(st, 3);
     shoal_diag ignored;
-    if (shoal_json_parse((const char *)sqlite3_column_text(st, 4),
-                         (size_t)sqlite3_column_bytes(st, 4), &r->stages, &ignored) != SHOAL_OK)
+    if (shoal_json_parse((const char *)hub_store_column_text(st, 4),
+                         (size_t)hub_store_column_bytes(st, 4), &r->stages, &ignored) != SHOAL_OK)
       r->stages = cJSON_CreateArray();
-    r->has_gate = sqlite3_column_type(st, 5) != SQLITE_NULL;
-    r->min_applied = sqlite3_column_double(st, 5);
-    r->wait_s = sqlite3_column_int64(st, 6);
-    r->stage = sqlite3_column_int64(st, 7);
-    shoal_strlcpy(r->state, (const char *)sqlite3_column_text(st, 8), sizeof r->state);
-    if (shoal_json_parse((const char *)sqlite3_column_text(st, 9),
-                         (size_t)sqlite3_column_bytes(st, 9), &r->stage_versions,
+    r->has_gate = hub_store_column_type(st, 5) != HUB_STORE_NULL;
+    r->min_applied = hub_store_column_double(st, 5);
+    r->wait_s = hub_store_column_int64(st, 6);
+    r->stage = hub_store_column_int64(st, 7);
+    shoal_strlcpy(r->state, (const char *)hub_store_column_text(st, 8), sizeof r->state);
+    if (shoal_json_parse((const char *)hub_store_column_text(st, 9),
+                         (size_t)hub_store_column_bytes(st, 9), &r->stage_versions,
                          &ignored) != SHOAL_OK)
       r->stage_versions = cJSON_CreateArray();
-    r->stage_since_ms = sqlite3_column_int64(st, 10);
-    r->final_version = sqlite3_column_int64(st, 11);
-    r->created_ms = sqlite3_column_int64(st, 12);
-    if (sqlite3_column_type(st, 13) != SQLITE_NULL)
-      shoal_strlcpy(r->created_by, (const char *)sqlite3_column_text(st, 13),
+    r->stage_since_ms = hub_store_column_int64(st, 10);
+    r->final_version = hub_store_column_int64(st, 11);
+    r->created_ms = hub_store_column_int64(st, 12);
+    if (hub_store_column_type(st, 13) != HUB_STORE_NULL)
+      shoal_strlcpy(r->created_by, (const char *)hub_store_column_text(st, 13),
                     sizeof r->created_by);
-    r->updated_ms = sqlite3_column_int64(st, 14);
+    r->updated_ms = hub_store_column_int64(st, 14);
     if (!r->doc)
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   if (rc != SHOAL_OK)
     rollout_free(r);
   return rc;
 }
 
-static shoal_err rollout_save(sqlite3 *db, const struct rollout *r, bool insert,
+static shoal_err rollout_save(hub_store *db, const struct rollout *r, bool insert,
                               shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   char *stages = shoal_json_print(r->stages), *versions = shoal_json_print(r->stage_versions);
   shoal_err rc = SHOAL_OK;
   if (!stages || !versions) {
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
   }
-  if ((rc = shoal_db_prepare(
+  if ((rc = hub_store_prepare(
            db,
            insert ? "INSERT INTO rollouts (" ROLLOUT_COLS ") VALUES "
                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
@@ -111,50 +111,50 @@ static shoal_err rollout_save(sqlite3 *db, const struct rollout *r, bool insert,
                     "stage_since_ms = ?11, final_version = ?12, updated_ms = ?15 WHERE id = ?1",
            &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, r->scope, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, r->doc, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 4, r->stable_version);
-  sqlite3_bind_text(st, 5, stages, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 1, r->id, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 2, r->scope, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 3, r->doc, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 4, r->stable_version);
+  hub_store_bind_text(st, 5, stages, -1, HUB_STORE_STATIC);
   if (r->has_gate) {
-    sqlite3_bind_double(st, 6, r->min_applied);
-    sqlite3_bind_int64(st, 7, r->wait_s);
+    hub_store_bind_double(st, 6, r->min_applied);
+    hub_store_bind_int64(st, 7, r->wait_s);
   }
-  sqlite3_bind_int64(st, 8, r->stage);
-  sqlite3_bind_text(st, 9, r->state, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 10, versions, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 11, r->stage_since_ms);
+  hub_store_bind_int64(st, 8, r->stage);
+  hub_store_bind_text(st, 9, r->state, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 10, versions, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 11, r->stage_since_ms);
   if (r->final_version)
-    sqlite3_bind_int64(st, 12, r->final_version);
-  sqlite3_bind_int64(st, 13, r->created_ms);
+    hub_store_bind_int64(st, 12, r->final_version);
+  hub_store_bind_int64(st, 13, r->created_ms);
   if (r->created_by[0])
-    sqlite3_bind_text(st, 14, r->created_by, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 15, r->updated_ms);
-  int s = sqlite3_step(st);
-  if (s != SQLITE_DONE)
-    rc = shoal_db_fail(db, s, "record rollout", diag);
+    hub_store_bind_text(st, 14, r->created_by, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 15, r->updated_ms);
+  int s = hub_store_step(st);
+  if (s != HUB_STORE_DONE)
+    rc = hub_store_fail(db, s, "record rollout", diag);
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   free(stages);
   free(versions);
   return rc;
 }
 
-shoal_err hub_rollout_active(sqlite3 *db, const char *scope, char *id_out, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+shoal_err hub_rollout_active(hub_store *db, const char *scope, char *id_out, shoal_diag *diag) {
+  hub_stmt *st = NULL;
   id_out[0] = '\0';
-  shoal_err rc = shoal_db_prepare(
+  shoal_err rc = hub_store_prepare(
       db, "SELECT id FROM rollouts WHERE scope = ? AND state IN ('running', 'paused') LIMIT 1",
       &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  if (s == SQLITE_ROW)
-    shoal_strlcpy(id_out, (const char *)sqlite3_column_text(st, 0), SHOAL_ID_MAX + 1);
-  else if (s != SQLITE_DONE)
-    rc = shoal_db_fail(db, s, "read rollouts", diag);
-  sqlite3_finalize(st);
+  hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
+  if (s == HUB_STORE_ROW)
+    shoal_strlcpy(id_out, (const char *)hub_store_column_text(st, 0), SHOAL_ID_MAX + 1);
+  else if (s != HUB_STORE_DONE)
+    rc = hub_store_fail(db, s, "read rollouts", diag);
+  hub_store_finalize(st);
   return rc;
 }
 
@@ -199,7 +199,7 @@ static shoal_err stage_targeting(const cJSON *stages, int64_t k, struct shoal_po
 
 /* The document of the scope's stable version (stable 0: an empty document
  * of the scope: as if the scope had none). */
-static shoal_err stable_doc(sqlite3 *db, const char *scope, int64_t stable, char **out,
+static shoal_err stable_doc(hub_store *db, const char *scope, int64_t stable, char **out,
                             shoal_diag *diag) {
   if (stable == 0) {
     cJSON *o = cJSON_CreateObject();
@@ -208,23 +208,23 @@ static shoal_err stable_doc(sqlite3 *db, const char *scope, int64_t stable, char
     cJSON_Delete(o);
     return *out ? SHOAL_OK : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(db, "SELECT doc FROM policies WHERE scope = ? AND version = ?",
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(db, "SELECT doc FROM policies WHERE scope = ? AND version = ?",
                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, stable);
+  hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 2, stable);
   *out = NULL;
-  if (sqlite3_step(st) == SQLITE_ROW)
-    *out = strdup((const char *)sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
+  if (hub_store_step(st) == HUB_STORE_ROW)
+    *out = strdup((const char *)hub_store_column_text(st, 0));
+  hub_store_finalize(st);
   return *out ? SHOAL_OK : shoal_fail(diag, SHOAL_EDB, "%s v%" PRId64 " is missing", scope, stable);
 }
 
 /* Publishes (records, inside the caller's transaction) the version of
  * stage r->stage, or with final the plain closing version of doc. */
-static shoal_err publish_step(sqlite3 *db, const struct shoal_hub_config *cfg, struct rollout *r,
+static shoal_err publish_step(hub_store *db, const struct shoal_hub_config *cfg, struct rollout *r,
                               bool final, const char *doc, const char *by, int64_t *version,
                               shoal_diag *diag) {
   struct shoal_policy_rollout t;
@@ -260,28 +260,28 @@ struct dev {
 };
 
 /* Devices of scope's audience with their reported version of scope. */
-static shoal_err scope_devices(sqlite3 *db, const char *scope, struct dev **out, size_t *n,
+static shoal_err scope_devices(hub_store *db, const char *scope, struct dev **out, size_t *n,
                                shoal_diag *diag) {
   enum shoal_scope_kind kind;
   const char *sid = NULL;
   shoal_err rc = shoal_scope_parse(scope, &kind, &sid, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_stmt *st = NULL;
-  if ((rc = shoal_db_prepare(db,
+  hub_stmt *st = NULL;
+  if ((rc = hub_store_prepare(db,
                              kind == SHOAL_SCOPE_GLOBAL   ? "SELECT store, policy_versions FROM "
-                                                            "devices WHERE ?1 IS NOT NULL"
+                                                            "devices WHERE CAST(?1 AS TEXT) IS NOT NULL"
                              : kind == SHOAL_SCOPE_REGION ? "SELECT store, policy_versions FROM "
                                                             "devices WHERE region = ?1"
                                                           : "SELECT store, policy_versions FROM "
                                                             "devices WHERE store = ?1",
                              &st, diag)) != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, kind == SHOAL_SCOPE_GLOBAL ? "" : sid, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 1, kind == SHOAL_SCOPE_GLOBAL ? "" : sid, -1, HUB_STORE_STATIC);
   size_t cap = 0, cnt = 0;
   struct dev *arr = NULL;
   int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
     if (cnt == cap) {
       cap = cap ? cap * 2 : 64;
       struct dev *na = realloc(arr, cap * sizeof *na);
@@ -292,9 +292,9 @@ static shoal_err scope_devices(sqlite3 *db, const char *scope, struct dev **out,
       arr = na;
     }
     struct dev *d = &arr[cnt++];
-    shoal_strlcpy(d->store, (const char *)sqlite3_column_text(st, 0), sizeof d->store);
+    shoal_strlcpy(d->store, (const char *)hub_store_column_text(st, 0), sizeof d->store);
     d->version = 0;
-    const char *pv = (const char *)sqlite3_column_text(st, 1);
+    const char *pv = (const char *)hub_store_column_text(st, 1);
     cJSON *j = NULL;
     shoal_diag ignored;
     if (pv && shoal_json_parse(pv, strlen(pv), &j, &ignored) == SHOAL_OK) {
@@ -304,9 +304,9 @@ static shoal_err scope_devices(sqlite3 *db, const char *scope, struct dev **out,
     }
     cJSON_Delete(j);
   }
-  if (rc == SHOAL_OK && s != SQLITE_DONE)
-    rc = shoal_db_fail(db, s, "read devices", diag);
-  sqlite3_finalize(st);
+  if (rc == SHOAL_OK && s != HUB_STORE_DONE)
+    rc = hub_store_fail(db, s, "read devices", diag);
+  hub_store_finalize(st);
   if (rc != SHOAL_OK) {
     free(arr);
     return rc;
@@ -342,7 +342,7 @@ static int64_t stage_version(const struct rollout *r, int64_t k) {
   return shoal_json_is_int(v) ? shoal_json_int(v) : 0;
 }
 
-static shoal_err rollout_json(sqlite3 *db, const struct rollout *r, cJSON **out,
+static shoal_err rollout_json(hub_store *db, const struct rollout *r, cJSON **out,
                               shoal_diag *diag) {
   struct dev *devs = NULL;
   size_t n = 0;
@@ -413,7 +413,7 @@ static shoal_err rollout_json(sqlite3 *db, const struct rollout *r, cJSON **out,
   return SHOAL_OK;
 }
 
-shoal_err hub_rollout_get(sqlite3 *db, const char *id, cJSON **out, shoal_diag *diag) {
+shoal_err hub_rollout_get(hub_store *db, const char *id, cJSON **out, shoal_diag *diag) {
   struct rollout r;
   shoal_err rc = rollout_load(db, id, &r, diag);
   if (rc != SHOAL_OK)
@@ -423,22 +423,22 @@ shoal_err hub_rollout_get(sqlite3 *db, const char *id, cJSON **out, shoal_diag *
   return rc;
 }
 
-shoal_err hub_rollout_list(sqlite3 *db, cJSON **out, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(db, "SELECT id FROM rollouts ORDER BY created_ms DESC LIMIT ?",
+shoal_err hub_rollout_list(hub_store *db, cJSON **out, shoal_diag *diag) {
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(db, "SELECT id FROM rollouts ORDER BY created_ms DESC LIMIT ?",
                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_int(st, 1, HUB_ROLLOUT_LIST_MAX);
+  hub_store_bind_int(st, 1, HUB_ROLLOUT_LIST_MAX);
   cJSON *arr = cJSON_CreateArray();
   int s;
-  while (rc == SHOAL_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
+  while (rc == SHOAL_OK && (s = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *one = NULL;
-    if ((rc = hub_rollout_get(db, (const char *)sqlite3_column_text(st, 0), &one, diag)) ==
+    if ((rc = hub_rollout_get(db, (const char *)hub_store_column_text(st, 0), &one, diag)) ==
         SHOAL_OK)
       cJSON_AddItemToArray(arr, one);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   if (rc != SHOAL_OK) {
     cJSON_Delete(arr);
     return rc;
@@ -487,7 +487,7 @@ static shoal_err check_stages(const cJSON *stages, shoal_diag *diag) {
   return SHOAL_OK;
 }
 
-shoal_err hub_rollout_create(sqlite3 *db, const struct shoal_hub_config *cfg, const cJSON *req,
+shoal_err hub_rollout_create(hub_store *db, const struct shoal_hub_config *cfg, const cJSON *req,
                              const char *by, int64_t now_ms, cJSON **out, shoal_diag *diag) {
   struct rollout r;
   memset(&r, 0, sizeof r);
@@ -562,7 +562,7 @@ shoal_err hub_rollout_create(sqlite3 *db, const struct shoal_hub_config *cfg, co
     rc = shoal_fail(diag, SHOAL_ELIMIT, "doc is over %d bytes", SHOAL_POLICY_DOC_MAX_BYTES);
     goto cleanup;
   }
-  if ((rc = shoal_db_begin(db, diag)) != SHOAL_OK)
+  if ((rc = hub_store_begin(db, diag)) != SHOAL_OK)
     goto cleanup;
   in_txn = true;
   char active[SHOAL_ID_MAX + 1];
@@ -573,42 +573,42 @@ shoal_err hub_rollout_create(sqlite3 *db, const struct shoal_hub_config *cfg, co
     goto cleanup;
   }
   int64_t n = 0;
-  sqlite3_stmt *st = NULL;
-  if ((rc = shoal_db_prepare(db, "SELECT COUNT(*) FROM rollouts WHERE id = ?", &st, diag)) !=
+  hub_stmt *st = NULL;
+  if ((rc = hub_store_prepare(db, "SELECT COUNT(*) FROM rollouts WHERE id = ?", &st, diag)) !=
       SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, r.id, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW)
-    n = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
+  hub_store_bind_text(st, 1, r.id, -1, HUB_STORE_STATIC);
+  if (hub_store_step(st) == HUB_STORE_ROW)
+    n = hub_store_column_int64(st, 0);
+  hub_store_finalize(st);
   if (n) {
     rc = shoal_fail(diag, SHOAL_ESTATE, "rollout %s already exists", r.id);
     goto cleanup;
   }
   /* A scheduled version still to come would take effect mid-rollout. */
-  if ((rc = shoal_db_prepare(db,
+  if ((rc = hub_store_prepare(db,
                              "SELECT COUNT(*) FROM policies WHERE scope = ? AND effective_at IS "
                              "NOT NULL AND shoal_time_ms(effective_at) > ?",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, now_ms);
+  hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 2, now_ms);
   n = 0;
-  if (sqlite3_step(st) == SQLITE_ROW)
-    n = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
+  if (hub_store_step(st) == HUB_STORE_ROW)
+    n = hub_store_column_int64(st, 0);
+  hub_store_finalize(st);
   if (n) {
     rc = shoal_fail(diag, SHOAL_ESTATE,
                     "%s has a scheduled version still to take effect; roll out after it", scope);
     goto cleanup;
   }
-  if ((rc = shoal_db_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM policies WHERE scope = ?",
+  if ((rc = hub_store_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM policies WHERE scope = ?",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW)
-    r.stable_version = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
+  hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
+  if (hub_store_step(st) == HUB_STORE_ROW)
+    r.stable_version = hub_store_column_int64(st, 0);
+  hub_store_finalize(st);
   r.stage = 1;
   shoal_strlcpy(r.state, "running", sizeof r.state);
   r.stage_since_ms = r.created_ms = r.updated_ms = now_ms;
@@ -617,13 +617,13 @@ shoal_err hub_rollout_create(sqlite3 *db, const struct shoal_hub_config *cfg, co
     goto cleanup;
   cJSON_AddItemToArray(r.stage_versions, cJSON_CreateNumber((double)v));
   if ((rc = rollout_save(db, &r, true, diag)) != SHOAL_OK ||
-      (rc = shoal_db_commit(db, diag)) != SHOAL_OK)
+      (rc = hub_store_commit(db, diag)) != SHOAL_OK)
     goto cleanup;
   in_txn = false;
   rc = rollout_json(db, &r, out, diag);
 cleanup:
   if (in_txn)
-    shoal_db_rollback(db);
+    hub_store_rollback(db);
   rollout_free(&r);
   return rc;
 }
@@ -632,7 +632,7 @@ cleanup:
 
 /* Moves r one stage on (inside the caller's transaction); past the last
  * stage publishes the plain closing version. */
-static shoal_err advance(sqlite3 *db, const struct shoal_hub_config *cfg, struct rollout *r,
+static shoal_err advance(hub_store *db, const struct shoal_hub_config *cfg, struct rollout *r,
                          const char *by, int64_t now_ms, shoal_diag *diag) {
   int64_t v = 0;
   int64_t n = cJSON_GetArraySize(r->stages);
@@ -652,7 +652,7 @@ static shoal_err advance(sqlite3 *db, const struct shoal_hub_config *cfg, struct
   return rollout_save(db, r, false, diag);
 }
 
-shoal_err hub_rollout_act(sqlite3 *db, const struct shoal_hub_config *cfg, const char *id,
+shoal_err hub_rollout_act(hub_store *db, const struct shoal_hub_config *cfg, const char *id,
                           const char *verb, const char *by, int64_t now_ms, cJSON **out,
                           shoal_diag *diag) {
   struct rollout r;
@@ -660,7 +660,7 @@ shoal_err hub_rollout_act(sqlite3 *db, const struct shoal_hub_config *cfg, const
   if (strcmp(verb, "advance") && strcmp(verb, "pause") && strcmp(verb, "abort"))
     return shoal_fail(diag, SHOAL_ENOTFOUND, "no rollout action \"%s\" (advance, pause, abort)",
                       verb);
-  shoal_err rc = shoal_db_begin(db, diag);
+  shoal_err rc = hub_store_begin(db, diag);
   if (rc != SHOAL_OK)
     return rc;
   if ((rc = rollout_load(db, id, &r, diag)) != SHOAL_OK)
@@ -690,35 +690,35 @@ shoal_err hub_rollout_act(sqlite3 *db, const struct shoal_hub_config *cfg, const
     }
   }
   if (rc == SHOAL_OK)
-    rc = shoal_db_commit(db, diag);
+    rc = hub_store_commit(db, diag);
   if (rc == SHOAL_OK)
     rc = rollout_json(db, &r, out, diag);
 cleanup:
-  if (!sqlite3_get_autocommit(db))
-    shoal_db_rollback(db);
+  if (hub_store_in_tx(db))
+    hub_store_rollback(db);
   rollout_free(&r);
   return rc;
 }
 
-shoal_err hub_rollouts_tick(sqlite3 *db, const struct shoal_hub_config *cfg,
+shoal_err hub_rollouts_tick(hub_store *db, const struct shoal_hub_config *cfg,
                             const struct shoal_logger *log, int64_t now_ms, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   char ids[16][SHOAL_ID_MAX + 1];
   int nids = 0;
-  shoal_err rc = shoal_db_prepare(
+  shoal_err rc = hub_store_prepare(
       db, "SELECT id FROM rollouts WHERE state = 'running' AND min_applied IS NOT NULL LIMIT 16",
       &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  while (sqlite3_step(st) == SQLITE_ROW && nids < 16)
-    shoal_strlcpy(ids[nids++], (const char *)sqlite3_column_text(st, 0), sizeof ids[0]);
-  sqlite3_finalize(st);
+  while (hub_store_step(st) == HUB_STORE_ROW && nids < 16)
+    shoal_strlcpy(ids[nids++], (const char *)hub_store_column_text(st, 0), sizeof ids[0]);
+  hub_store_finalize(st);
   for (int i = 0; i < nids && rc == SHOAL_OK; i++) {
     struct rollout r;
-    if ((rc = shoal_db_begin(db, diag)) != SHOAL_OK)
+    if ((rc = hub_store_begin(db, diag)) != SHOAL_OK)
       break;
     if ((rc = rollout_load(db, ids[i], &r, diag)) != SHOAL_OK) {
-      shoal_db_rollback(db);
+      hub_store_rollback(db);
       break;
     }
     bool go = false;
@@ -737,9 +737,9 @@ shoal_err hub_rollouts_tick(sqlite3 *db, const struct shoal_hub_config *cfg,
       shoal_log(log, SHOAL_LOG_INFO, "rollout %s: gate held, now %s stage %" PRId64, r.id, r.state,
                 r.stage);
     if (rc == SHOAL_OK)
-      rc = shoal_db_commit(db, diag);
-    if (!sqlite3_get_autocommit(db))
-      shoal_db_rollback(db);
+      rc = hub_store_commit(db, diag);
+    if (hub_store_in_tx(db))
+      hub_store_rollback(db);
     rollout_free(&r);
   }
   return rc;

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
+#include "store.h"
 
 #include "config.h"
 #include "err.h"
@@ -33,19 +33,19 @@
 
 /* Copies into id_out (SHOAL_ID_MAX + 1 bytes) the id of the running or
  * paused rollout of scope, or "" when there is none. */
-shoal_err hub_rollout_active(sqlite3 *db, const char *scope, char *id_out, shoal_diag *diag);
+shoal_err hub_rollout_active(hub_store *db, const char *scope, char *id_out, shoal_diag *diag);
 
 /* Creates a rollout from a request object {"scope", "doc", "stages",
  * "gate"?, "id"?} and publishes its first stage (records the version; the
  * running hub sends it). by is the user. *out: the rollout as
  * hub_rollout_get shows it. SHOAL_EINPUT naming the problem; SHOAL_ESTATE
  * when the scope already has a rollout in progress or a scheduled version. */
-shoal_err hub_rollout_create(sqlite3 *db, const struct shoal_hub_config *cfg, const cJSON *req,
+shoal_err hub_rollout_create(hub_store *db, const struct shoal_hub_config *cfg, const cJSON *req,
                              const char *by, int64_t now_ms, cJSON **out, shoal_diag *diag);
 
 /* "advance", "pause" or "abort" (SPEC 14). SHOAL_ENOTFOUND for an unknown
  * id, SHOAL_ESTATE when the rollout has ended. *out as hub_rollout_get. */
-shoal_err hub_rollout_act(sqlite3 *db, const struct shoal_hub_config *cfg, const char *id,
+shoal_err hub_rollout_act(hub_store *db, const struct shoal_hub_config *cfg, const char *id,
                           const char *verb, const char *by, int64_t now_ms, cJSON **out,
                           shoal_diag *diag);
 
@@ -53,15 +53,15 @@ shoal_err hub_rollout_act(sqlite3 *db, const struct shoal_hub_config *cfg, const
  * "targeted", "applied"}], "targeted", "applied" (current stage),
  * "stable_version", "final_version", "gate", "created_at", "created_by",
  * "stage_since"}. Counts come from the versions devices report in hello. */
-shoal_err hub_rollout_get(sqlite3 *db, const char *id, cJSON **out, shoal_diag *diag);
+shoal_err hub_rollout_get(hub_store *db, const char *id, cJSON **out, shoal_diag *diag);
 
 /* Every rollout, newest first (at most HUB_ROLLOUT_LIST_MAX), as hub_rollout_get. */
-shoal_err hub_rollout_list(sqlite3 *db, cJSON **out, shoal_diag *diag);
+shoal_err hub_rollout_list(hub_store *db, cJSON **out, shoal_diag *diag);
 
 /* The periodic duty of `shoal-hub run`: advances each running rollout
  * whose gate holds (share of targeted devices reporting the stage's
  * version >= min_applied, and wait_s passed since the stage began). */
-shoal_err hub_rollouts_tick(sqlite3 *db, const struct shoal_hub_config *cfg,
+shoal_err hub_rollouts_tick(hub_store *db, const struct shoal_hub_config *cfg,
                             const struct shoal_logger *log, int64_t now_ms, shoal_diag *diag);
 
 #endif

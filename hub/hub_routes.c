@@ -143,7 +143,7 @@ static bool order_authorized(struct hub_ctx *ctx, const struct hub_route_req *q)
   return ok;
 }
 
-void hub_routes_handle(struct hub_ctx *ctx, sqlite3 *db, const struct hub_route_req *q,
+void hub_routes_handle(struct hub_ctx *ctx, hub_store *db, const struct hub_route_req *q,
                        struct hub_route_resp *r) {
   shoal_diag d = {{0}};
   shoal_err rc = SHOAL_OK;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
+#include "store.h"
 
 #include "hub_ctx.h"
 
@@ -49,7 +49,7 @@ struct hub_route_resp {
 
 /* Serves one matched request on db (the server's own handle). Always fills
  * resp (a JSON body and a status). */
-void hub_routes_handle(struct hub_ctx *ctx, sqlite3 *db, const struct hub_route_req *req,
+void hub_routes_handle(struct hub_ctx *ctx, hub_store *db, const struct hub_route_req *req,
                        struct hub_route_resp *resp);
 
 #endif

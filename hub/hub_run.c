@@ -16,9 +16,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "db.h"
+#include "store.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
+#include "hub_duties.h"
 #include "hub_trust.h"
 #include "hub_http.h"
 #include "hub_ingest.h"
@@ -60,6 +61,7 @@ struct hub_run {
   bool stopping;        /* the last batch is committed: apply nothing more */
   long ignored_at_stop; /* messages dropped because of that */
   long unconfirmed;     /* our QoS 1 publishes the broker has not PUBACKed */
+  struct hub_duty clock; /* singleton duties of the loop (SPEC 16) */
 };
 
 /* ------------------------------------------------------------ MQTT callbacks */
@@ -104,7 +106,14 @@ static void on_connect(void *user, int rc) {
    * the session after a restart. */
   static const enum shoal_topic kinds[] = {SHOAL_TOPIC_UP, SHOAL_TOPIC_PRESENCE};
   for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-    if (shoal_topic_filter(filter, sizeof filter, r->ctx.cfg.topic_prefix, kinds[i]) != SHOAL_OK ||
+    /* ingest.shared (SPEC 16): device events go to one hub of the group
+     * each ($share/{group}/...); presence (retained, idempotent) to all. */
+    size_t off = 0;
+    if (kinds[i] == SHOAL_TOPIC_UP && r->ctx.cfg.ingest_group)
+      off = (size_t)snprintf(filter, sizeof filter, "$share/%s/", r->ctx.cfg.ingest_group);
+    if (off >= sizeof filter ||
+        shoal_topic_filter(filter + off, sizeof filter - off, r->ctx.cfg.topic_prefix, kinds[i]) !=
+            SHOAL_OK ||
         shoal_mqtt_subscribe(r->m, filter, 1, &diag) != SHOAL_OK) {
       shoal_log(&r->ctx.log, SHOAL_LOG_ERROR, "subscribe %s: %s", filter, diag.msg);
       continue;
@@ -151,36 +160,49 @@ static void on_message(void *user, const char *topic, const void *payload, size_
  * PUBACK). Never an older version after a newer one: subscribed agents
  * would count it as a rollback. */
 static void publish_policies(struct hub_run *r) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   shoal_diag diag = {{0}};
   bool resync = r->resync_policies;
-  const char *sql =
-      resync ? "SELECT p.rowid, p.scope, p.version, p.envelope FROM policies p "
-               "WHERE p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
-               "ORDER BY p.rowid"
-             : "SELECT p.rowid, p.scope, p.version, p.envelope FROM policies p "
-               "WHERE p.rowid > ? AND p.confirmed_ms IS NULL "
-               "AND p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
-               "ORDER BY p.rowid LIMIT 100";
+  /* Recording order: SQLite's rowid; on PostgreSQL the policies.id
+   * identity column (ids are taken under the writers' lock, so they commit
+   * in order). */
+  static const char *const sql[2][2] = {
+      {"SELECT p.rowid, p.scope, p.version, p.envelope FROM policies p "
+       "WHERE p.rowid > ? AND p.confirmed_ms IS NULL "
+       "AND p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
+       "ORDER BY p.rowid LIMIT 100",
+       "SELECT p.rowid, p.scope, p.version, p.envelope FROM policies p "
+       "WHERE p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
+       "ORDER BY p.rowid"},
+      {"SELECT p.id, p.scope, p.version, p.envelope FROM policies p "
+       "WHERE p.id > ? AND p.confirmed_ms IS NULL "
+       "AND p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
+       "ORDER BY p.id LIMIT 100",
+       "SELECT p.id, p.scope, p.version, p.envelope FROM policies p "
+       "WHERE p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
+       "ORDER BY p.id"}};
+  int pg = hub_store_dialect(r->ctx.db) == HUB_STORE_PG;
   /* Versions published per poll are capped (LIMIT 100); the rest go next time. */
-  if (shoal_db_prepare(r->ctx.db, sql, &st, &diag) != SHOAL_OK) {
+  if (hub_store_prepare(r->ctx.db, sql[pg][resync], &st, &diag) != SHOAL_OK) {
     shoal_log(&r->ctx.log, SHOAL_LOG_ERROR, "read policies: %s", diag.msg);
     return;
   }
   if (!resync)
-    sqlite3_bind_int64(st, 1, r->policy_rowid);
-  sqlite3_stmt *mark = NULL;
-  if (shoal_db_prepare(r->ctx.db, "UPDATE policies SET confirmed_ms = ? WHERE rowid = ?", &mark,
-                       &diag) != SHOAL_OK)
+    hub_store_bind_int64(st, 1, r->policy_rowid);
+  hub_stmt *mark = NULL;
+  if (hub_store_prepare(r->ctx.db,
+                        pg ? "UPDATE policies SET confirmed_ms = ? WHERE id = ?"
+                           : "UPDATE policies SET confirmed_ms = ? WHERE rowid = ?",
+                        &mark, &diag) != SHOAL_OK)
     mark = NULL;
   int s, n = 0;
   int64_t max_rowid = r->policy_rowid;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-    int64_t rowid = sqlite3_column_int64(st, 0);
-    const char *scope = (const char *)sqlite3_column_text(st, 1);
-    int64_t version = sqlite3_column_int64(st, 2);
-    const char *env = (const char *)sqlite3_column_text(st, 3);
-    int envlen = sqlite3_column_bytes(st, 3);
+  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
+    int64_t rowid = hub_store_column_int64(st, 0);
+    const char *scope = (const char *)hub_store_column_text(st, 1);
+    int64_t version = hub_store_column_int64(st, 2);
+    const char *env = (const char *)hub_store_column_text(st, 3);
+    int envlen = hub_store_column_bytes(st, 3);
     char topic[SHOAL_TOPIC_MAX];
     if (hub_publish_topic(r->ctx.cfg.topic_prefix, scope, topic, sizeof topic, &diag) != SHOAL_OK ||
         publish_qos1(r, topic, env, (size_t)envlen, true, &diag) != SHOAL_OK) {
@@ -190,18 +212,18 @@ static void publish_policies(struct hub_run *r) {
     }
     n++;
     if (mark) {
-      sqlite3_reset(mark);
-      sqlite3_bind_int64(mark, 1, shoal_now_ms());
-      sqlite3_bind_int64(mark, 2, rowid);
-      (void)sqlite3_step(mark);
+      hub_store_reset(mark);
+      hub_store_bind_int64(mark, 1, shoal_now_ms());
+      hub_store_bind_int64(mark, 2, rowid);
+      (void)hub_store_step(mark);
     }
     if (!resync)
       shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "published %s version %" PRId64, scope, version);
     if (rowid > max_rowid)
       max_rowid = rowid;
   }
-  sqlite3_finalize(st);
-  sqlite3_finalize(mark);
+  hub_store_finalize(st);
+  hub_store_finalize(mark);
   /* At a resync the newest version of the scope holding the highest rowid
    * was read, so every row recorded after the read is above max_rowid and
    * goes out at the next poll. */
@@ -252,6 +274,7 @@ static void run_loop(struct hub_run *r) {
   shoal_diag diag = {{0}};
   int64_t last_tick = shoal_mono_ms(), last_poll = 0, last_stats = shoal_mono_ms();
   bool connecting = false; /* TCP up, CONNACK not seen yet */
+  bool was_duty = false;
   int64_t connack_deadline = 0;
   while (!stop_requested) {
     int64_t now = shoal_mono_ms();
@@ -302,12 +325,16 @@ static void run_loop(struct hub_run *r) {
       shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "subscribed to up and presence topics");
     }
     now = shoal_mono_ms();
-    if (r->connected && (r->resync_policies || now - last_poll >= HUB_POLICY_POLL_MS)) {
+    bool duty = hub_duty_held(&r->clock);
+    if (duty && !was_duty) /* a new holder republishes what the last one may not have */
+      r->resync_policies = true;
+    was_duty = duty;
+    if (duty && r->connected && (r->resync_policies || now - last_poll >= HUB_POLICY_POLL_MS)) {
       flush_batch(r);
       publish_policies(r);
       last_poll = now;
     }
-    if (now - last_tick >= HUB_TICK_MS) {
+    if (duty && now - last_tick >= HUB_TICK_MS) {
       last_tick = now;
       flush_batch(r);
       if (hub_tickets_tick(&r->ctx, shoal_now_ms(), &diag) != SHOAL_OK)
@@ -375,10 +402,24 @@ int hub_cmd_run(int argc, char **argv) {
   r.ctx.publish_user = &r;
   if ((rc = hub_ingestor_new(&r.ctx, 0, send_ack, &r, &r.ing, &diag)) != SHOAL_OK)
     goto fail;
+  if ((rc = hub_duty_open(&r.ctx, HUB_DUTY_CLOCK, "timers", &r.clock, &diag)) != SHOAL_OK)
+    goto fail;
+  /* Hubs sharing ingest are distinct broker clients with throwaway
+   * sessions: a dead hub's session must not hold back its share of the
+   * device traffic (the devices resend what was never acked). */
+  char client_id[96];
+  bool shared = r.ctx.cfg.ingest_group != NULL;
+  if (shared) {
+    char host[48] = "host";
+    gethostname(host, sizeof host - 1);
+    snprintf(client_id, sizeof client_id, "%s-%.40s-%ld", HUB_CLIENT_ID, host, (long)getpid());
+  } else {
+    snprintf(client_id, sizeof client_id, "%s", HUB_CLIENT_ID);
+  }
   struct shoal_mqtt_opts o = {
       .cfg = &r.ctx.cfg.mqtt,
-      .client_id = HUB_CLIENT_ID,
-      .clean_session = false,
+      .client_id = client_id,
+      .clean_session = shared,
       .keepalive_s = HUB_KEEPALIVE_S,
       .max_inflight = HUB_MAX_INFLIGHT,
       .on_connect = on_connect,
@@ -394,8 +435,10 @@ int hub_cmd_run(int argc, char **argv) {
     goto fail;
   if ((rc = hub_webhooks_start(&r.ctx, &hooks, &diag)) != SHOAL_OK)
     goto fail;
-  shoal_log(&r.ctx.log, SHOAL_LOG_INFO, "hub %s started (db %s, broker %s:%d)", SHOAL_VERSION,
-            r.ctx.cfg.db, r.ctx.cfg.mqtt.host, r.ctx.cfg.mqtt.port);
+  shoal_log(&r.ctx.log, SHOAL_LOG_INFO, "hub %s started (db %s, broker %s:%d%s%s)", SHOAL_VERSION,
+            hub_store_dialect(r.ctx.db) == HUB_STORE_PG ? "postgresql" : r.ctx.cfg.db,
+            r.ctx.cfg.mqtt.host, r.ctx.cfg.mqtt.port, shared ? ", shared ingest group " : "",
+            shared ? r.ctx.cfg.ingest_group : "");
 
   run_loop(&r);
 
@@ -424,6 +467,7 @@ cleanup:
   hub_webhooks_stop(hooks);
   hub_http_stop(http);
   hub_ingestor_free(r.ing);
+  hub_duty_close(&r.clock);
   shoal_mqtt_free(r.m);
   hub_ctx_close(&r.ctx);
   return exit_code;

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
+#include "store.h"
 
 #include "err.h"
 
@@ -22,7 +22,7 @@
  * field is {"sha256", "bytes", "type"}, served by GET /api/v1/media/{sha256}).
  * *out is a new array the caller deletes.
  */
-shoal_err hub_submissions_list(sqlite3 *db, const char *form, const char *store, int64_t from_ms,
+shoal_err hub_submissions_list(hub_store *db, const char *form, const char *store, int64_t from_ms,
                                int64_t to_ms, cJSON **out, shoal_diag *diag);
 
 #endif

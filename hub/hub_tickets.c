@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
+#include "store.h"
 #include "hlc.h"
 #include "hub_http.h"
 #include "hub_dispatch.h"
@@ -61,16 +61,16 @@ shoal_err hub_ticket_chain_load(struct hub_ctx *ctx, const char *region, const c
 
 /* Every stored event envelope of ticket id, in (hlc) order, as a JSON array. */
 static shoal_err load_events(struct hub_ctx *ctx, const char *id, cJSON **out, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(ctx->db,
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(ctx->db,
                                   "SELECT envelope FROM ticket_events WHERE ticket = ? "
                                   "ORDER BY hlc, device, epoch, seq",
                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  rc = shoal_db_json_rows(ctx->db, st, "read ticket events", out, diag);
-  sqlite3_finalize(st);
+  hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
+  rc = hub_store_json_rows(ctx->db, st, "read ticket events", out, diag);
+  hub_store_finalize(st);
   return rc;
 }
 
@@ -132,7 +132,7 @@ static shoal_err refold(struct hub_ctx *ctx, const char *id, const char *store, 
                         struct shoal_ticket_summary *sum, shoal_diag *diag) {
   cJSON *doc = NULL;
   char *text = NULL;
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   shoal_err rc = hub_ticket_fold(ctx, id, now_ms, &doc, sum, diag);
   if (rc != SHOAL_OK)
     return rc;
@@ -140,7 +140,7 @@ static shoal_err refold(struct hub_ctx *ctx, const char *id, const char *store, 
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
   }
-  if ((rc = shoal_db_prepare(
+  if ((rc = hub_store_prepare(
            ctx->db,
            "INSERT INTO tickets (id, store, region, state, priority, grp, opened_ms, "
            "resolve_due_ms, resolved_ms, escalation_level, doc, changed, updated_ms) "
@@ -150,32 +150,32 @@ static shoal_err refold(struct hub_ctx *ctx, const char *id, const char *store, 
            "doc = ?11, changed = 1, updated_ms = ?12, esc_next_ms = NULL",
            &st, diag)) != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, sum->opened ? sum->store : store, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 2, sum->opened ? sum->store : store, -1, HUB_STORE_STATIC);
   if (sum->opened) {
-    sqlite3_bind_text(st, 3, sum->region, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, sum->priority, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, sum->opened_ms);
+    hub_store_bind_text(st, 3, sum->region, -1, HUB_STORE_STATIC);
+    hub_store_bind_text(st, 5, sum->priority, -1, HUB_STORE_STATIC);
+    hub_store_bind_int64(st, 7, sum->opened_ms);
   }
-  sqlite3_bind_text(st, 4, sum->state, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 4, sum->state, -1, HUB_STORE_STATIC);
   if (sum->group[0])
-    sqlite3_bind_text(st, 6, sum->group, -1, SQLITE_STATIC);
+    hub_store_bind_text(st, 6, sum->group, -1, HUB_STORE_STATIC);
   if (sum->resolve_due_ms)
-    sqlite3_bind_int64(st, 8, sum->resolve_due_ms);
+    hub_store_bind_int64(st, 8, sum->resolve_due_ms);
   if (sum->resolved_ms)
-    sqlite3_bind_int64(st, 9, sum->resolved_ms);
-  sqlite3_bind_int(st, 10, sum->escalation_level);
-  sqlite3_bind_text(st, 11, text, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 12, now_ms);
-  int s = sqlite3_step(st);
-  if (s != SQLITE_DONE)
-    rc = shoal_db_fail(ctx->db, s, "store ticket", diag);
+    hub_store_bind_int64(st, 9, sum->resolved_ms);
+  hub_store_bind_int(st, 10, sum->escalation_level);
+  hub_store_bind_text(st, 11, text, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 12, now_ms);
+  int s = hub_store_step(st);
+  if (s != HUB_STORE_DONE)
+    rc = hub_store_fail(ctx->db, s, "store ticket", diag);
   else
     rc = hub_webhook_enqueue(ctx, "ticket", text, diag);
   if (rc == SHOAL_OK && sum->opened)
     rc = ticket_on_timeline(ctx, id, doc, sum, diag);
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   free(text);
   cJSON_Delete(doc);
   return rc;
@@ -184,27 +184,27 @@ cleanup:
 static shoal_err insert_event(struct hub_ctx *ctx, const struct shoal_event *ev, const char *id,
                               const char *kind, shoal_diag *diag) {
   char *text = NULL;
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   shoal_err rc = shoal_event_encode(ev, &text);
   if (rc != SHOAL_OK)
     return shoal_fail(diag, rc, "cannot encode ticket event");
-  if ((rc = shoal_db_prepare(ctx->db,
+  if ((rc = hub_store_prepare(ctx->db,
                              "INSERT OR IGNORE INTO ticket_events (device, epoch, seq, ticket, "
                              "store, kind, hlc, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                              &st, diag)) == SHOAL_OK) {
-    sqlite3_bind_text(st, 1, ev->device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ev->epoch, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, ev->seq);
-    sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, ev->store, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, (sqlite3_int64)ev->hlc);
-    sqlite3_bind_text(st, 8, text, -1, SQLITE_STATIC);
-    int s = sqlite3_step(st);
-    if (s != SQLITE_DONE)
-      rc = shoal_db_fail(ctx->db, s, "store ticket event", diag);
+    hub_store_bind_text(st, 1, ev->device, -1, HUB_STORE_STATIC);
+    hub_store_bind_text(st, 2, ev->epoch, -1, HUB_STORE_STATIC);
+    hub_store_bind_int64(st, 3, ev->seq);
+    hub_store_bind_text(st, 4, id, -1, HUB_STORE_STATIC);
+    hub_store_bind_text(st, 5, ev->store, -1, HUB_STORE_STATIC);
+    hub_store_bind_text(st, 6, kind, -1, HUB_STORE_STATIC);
+    hub_store_bind_int64(st, 7, (int64_t)ev->hlc);
+    hub_store_bind_text(st, 8, text, -1, HUB_STORE_STATIC);
+    int s = hub_store_step(st);
+    if (s != HUB_STORE_DONE)
+      rc = hub_store_fail(ctx->db, s, "store ticket event", diag);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   free(text);
   return rc;
 }
@@ -216,20 +216,20 @@ shoal_err hub_tickets_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, 
     return rc == SHOAL_ENOMEM ? rc : SHOAL_EINPUT;
   /* A ticket belongs to the store that opened it (or first spoke of it):
    * another store's device cannot write into it. */
-  sqlite3_stmt *st = NULL;
-  if ((rc = shoal_db_prepare(ctx->db,
+  hub_stmt *st = NULL;
+  if ((rc = hub_store_prepare(ctx->db,
                              "SELECT store, (SELECT COUNT(*) FROM ticket_events WHERE ticket = ?1) "
                              "FROM tickets WHERE id = ?1",
                              &st, diag)) != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    const char *store = (const char *)sqlite3_column_text(st, 0);
-    int64_t count = sqlite3_column_int64(st, 1);
+  hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
+  if (hub_store_step(st) == HUB_STORE_ROW) {
+    const char *store = (const char *)hub_store_column_text(st, 0);
+    int64_t count = hub_store_column_int64(st, 1);
     bool serves = strcmp(store, ev->store) == 0;
     /* SPEC 15: a technician's device of another store that serves it. */
     if (!serves && (rc = hub_serves_allows(ctx->db, ev->device, store, &serves, diag)) != SHOAL_OK) {
-      sqlite3_finalize(st);
+      hub_store_finalize(st);
       return rc;
     }
     if (!serves)
@@ -240,20 +240,20 @@ shoal_err hub_tickets_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, 
       rc = shoal_fail(diag, SHOAL_ELIMIT, "ticket %s has %d events, the limit", id,
                       SHOAL_TICKET_EVENTS_MAX);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   if (rc != SHOAL_OK)
     return rc;
   /* A savepoint: an event the fold refuses goes to the dead letters
    * without leaving its row behind. */
   struct shoal_ticket_summary sum;
-  if ((rc = shoal_db_exec(ctx->db, "SAVEPOINT hub_ticket", diag)) != SHOAL_OK)
+  if ((rc = hub_store_exec(ctx->db, "SAVEPOINT hub_ticket", diag)) != SHOAL_OK)
     return rc;
   if ((rc = insert_event(ctx, ev, id, kind, diag)) == SHOAL_OK)
     rc = refold(ctx, id, ev->store, shoal_now_ms(), &sum, diag);
   if (rc != SHOAL_OK)
-    shoal_db_exec(ctx->db, "ROLLBACK TO hub_ticket", NULL);
+    hub_store_exec(ctx->db, "ROLLBACK TO hub_ticket", NULL);
   shoal_diag d2;
-  shoal_err rrc = shoal_db_exec(ctx->db, "RELEASE hub_ticket", &d2);
+  shoal_err rrc = hub_store_exec(ctx->db, "RELEASE hub_ticket", &d2);
   if (rc == SHOAL_OK && rrc != SHOAL_OK) {
     if (diag)
       *diag = d2;
@@ -267,47 +267,47 @@ shoal_err hub_tickets_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, 
  * carrier rather than an event, reuses the current one (at least 1). */
 static shoal_err clock_next(struct hub_ctx *ctx, int64_t now_ms, uint64_t min_hlc, bool consume,
                             char *epoch, int64_t *seq, uint64_t *hlc, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   uint64_t r = 0;
   while (r == 0)
     if (shoal_random_bytes(&r, sizeof r) != SHOAL_OK)
       return shoal_fail(diag, SHOAL_EIO, "cannot read random bytes for the hub's epoch");
   char fresh[24];
   snprintf(fresh, sizeof fresh, "%" PRIu64, r);
-  shoal_err rc = shoal_db_prepare(ctx->db,
+  shoal_err rc = hub_store_prepare(ctx->db,
                                   "INSERT OR IGNORE INTO ticket_clock (id, epoch, seq, hlc) "
                                   "VALUES (1, ?, 0, 0)",
                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, fresh, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  sqlite3_finalize(st);
-  if (s != SQLITE_DONE)
-    return shoal_db_fail(ctx->db, s, "init hub clock", diag);
-  if ((rc = shoal_db_prepare(ctx->db, "SELECT epoch, seq, hlc FROM ticket_clock WHERE id = 1", &st,
+  hub_store_bind_text(st, 1, fresh, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
+  hub_store_finalize(st);
+  if (s != HUB_STORE_DONE)
+    return hub_store_fail(ctx->db, s, "init hub clock", diag);
+  if ((rc = hub_store_prepare(ctx->db, "SELECT epoch, seq, hlc FROM ticket_clock WHERE id = 1", &st,
                              diag)) != SHOAL_OK)
     return rc;
-  if ((s = sqlite3_step(st)) != SQLITE_ROW) {
-    sqlite3_finalize(st);
-    return shoal_db_fail(ctx->db, s, "read hub clock", diag);
+  if ((s = hub_store_step(st)) != HUB_STORE_ROW) {
+    hub_store_finalize(st);
+    return hub_store_fail(ctx->db, s, "read hub clock", diag);
   }
-  shoal_strlcpy(epoch, (const char *)sqlite3_column_text(st, 0), 24);
-  int64_t cur = sqlite3_column_int64(st, 1);
+  shoal_strlcpy(epoch, (const char *)hub_store_column_text(st, 0), 24);
+  int64_t cur = hub_store_column_int64(st, 1);
   *seq = consume ? cur + 1 : (cur > 0 ? cur : 1);
-  struct shoal_hlc clk = {(uint64_t)sqlite3_column_int64(st, 2)};
-  sqlite3_finalize(st);
+  struct shoal_hlc clk = {(uint64_t)hub_store_column_int64(st, 2)};
+  hub_store_finalize(st);
   if (min_hlc > clk.last)
     clk.last = min_hlc;
   *hlc = shoal_hlc_tick(&clk, now_ms);
-  if ((rc = shoal_db_prepare(ctx->db, "UPDATE ticket_clock SET seq = ?, hlc = ? WHERE id = 1", &st,
+  if ((rc = hub_store_prepare(ctx->db, "UPDATE ticket_clock SET seq = ?, hlc = ? WHERE id = 1", &st,
                              diag)) != SHOAL_OK)
     return rc;
-  sqlite3_bind_int64(st, 1, consume ? *seq : cur);
-  sqlite3_bind_int64(st, 2, (sqlite3_int64)*hlc);
-  s = sqlite3_step(st);
-  sqlite3_finalize(st);
-  return s == SQLITE_DONE ? SHOAL_OK : shoal_db_fail(ctx->db, s, "advance hub clock", diag);
+  hub_store_bind_int64(st, 1, consume ? *seq : cur);
+  hub_store_bind_int64(st, 2, (int64_t)*hlc);
+  s = hub_store_step(st);
+  hub_store_finalize(st);
+  return s == HUB_STORE_DONE ? SHOAL_OK : hub_store_fail(ctx->db, s, "advance hub clock", diag);
 }
 
 /* Publishes one down message for store with the given events. */
@@ -345,17 +345,17 @@ static shoal_err publish_chunk(struct hub_ctx *ctx, const char *id, const char *
 /* The purchase history of the customer a ticket names (NULL if none). */
 static shoal_err ticket_customer_history(struct hub_ctx *ctx, const char *id, cJSON **out,
                                          shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   char cust[SHOAL_ID_MAX + 1] = "";
   *out = NULL;
-  shoal_err rc = shoal_db_prepare(
+  shoal_err rc = hub_store_prepare(
       ctx->db, "SELECT json_extract(doc, '$.customer.id') FROM tickets WHERE id = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
-    shoal_strlcpy(cust, (const char *)sqlite3_column_text(st, 0), sizeof cust);
-  sqlite3_finalize(st);
+  hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
+  if (hub_store_step(st) == HUB_STORE_ROW && hub_store_column_type(st, 0) == HUB_STORE_TEXT)
+    shoal_strlcpy(cust, (const char *)hub_store_column_text(st, 0), sizeof cust);
+  hub_store_finalize(st);
   if (!cust[0] || !shoal_id_valid(cust))
     return SHOAL_OK;
   rc = hub_customers_history(ctx->db, cust, out, diag);
@@ -369,7 +369,7 @@ static shoal_err ticket_customer_history(struct hub_ctx *ctx, const char *id, cJ
 /* Publishes one changed ticket: all its events, in chunks that fit an envelope. */
 static shoal_err publish_ticket(struct hub_ctx *ctx, const char *id, const char *store,
                                 int64_t now_ms, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   cJSON *chunk = cJSON_CreateArray();
   size_t bytes = 0;
   uint64_t max_hlc = 0;
@@ -377,18 +377,18 @@ static shoal_err publish_ticket(struct hub_ctx *ctx, const char *id, const char 
   shoal_err rc = ticket_customer_history(ctx, id, &history, diag);
   if (rc != SHOAL_OK)
     goto cleanup;
-  rc = shoal_db_prepare(ctx->db,
+  rc = hub_store_prepare(ctx->db,
                                   "SELECT envelope, hlc FROM ticket_events WHERE ticket = ? "
                                   "ORDER BY hlc, device, epoch, seq",
                                   &st, diag);
   if (rc != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
   int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *env = (const char *)sqlite3_column_text(st, 0);
+  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
+    const char *env = (const char *)hub_store_column_text(st, 0);
     size_t len = strlen(env);
-    uint64_t h = (uint64_t)sqlite3_column_int64(st, 1);
+    uint64_t h = (uint64_t)hub_store_column_int64(st, 1);
     if (bytes && bytes + len > DOWN_CHUNK_BYTES) {
       if ((rc = publish_chunk(ctx, id, store, chunk, history, max_hlc, now_ms, diag)) != SHOAL_OK)
         goto cleanup;
@@ -404,14 +404,14 @@ static shoal_err publish_ticket(struct hub_ctx *ctx, const char *id, const char 
     if (h > max_hlc)
       max_hlc = h;
   }
-  if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(ctx->db, s, "read ticket events", diag);
+  if (s != HUB_STORE_DONE) {
+    rc = hub_store_fail(ctx->db, s, "read ticket events", diag);
     goto cleanup;
   }
   if (bytes)
     rc = publish_chunk(ctx, id, store, chunk, history, max_hlc, now_ms, diag);
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   cJSON_Delete(chunk);
   cJSON_Delete(history);
   return rc;
@@ -420,24 +420,24 @@ cleanup:
 shoal_err hub_tickets_after_commit(struct hub_ctx *ctx, shoal_diag *diag) {
   if (!ctx->publish)
     return SHOAL_OK;
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   cJSON *ids = cJSON_CreateArray(), *it;
   int64_t now_ms = shoal_now_ms();
-  shoal_err rc = shoal_db_prepare(
+  shoal_err rc = hub_store_prepare(
       ctx->db, "SELECT id, store FROM tickets WHERE changed = 1 LIMIT 1000", &st, diag);
   if (rc != SHOAL_OK)
     goto cleanup;
   int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *pair = cJSON_CreateArray();
-    cJSON_AddItemToArray(pair, cJSON_CreateString((const char *)sqlite3_column_text(st, 0)));
-    cJSON_AddItemToArray(pair, cJSON_CreateString((const char *)sqlite3_column_text(st, 1)));
+    cJSON_AddItemToArray(pair, cJSON_CreateString((const char *)hub_store_column_text(st, 0)));
+    cJSON_AddItemToArray(pair, cJSON_CreateString((const char *)hub_store_column_text(st, 1)));
     cJSON_AddItemToArray(ids, pair);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   st = NULL;
-  if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(ctx->db, s, "list changed tickets", diag);
+  if (s != HUB_STORE_DONE) {
+    rc = hub_store_fail(ctx->db, s, "list changed tickets", diag);
     goto cleanup;
   }
   /* The clock and the changed flags are written in one transaction per
@@ -445,30 +445,30 @@ shoal_err hub_tickets_after_commit(struct hub_ctx *ctx, shoal_diag *diag) {
    * ignore identities they hold). */
   if (cJSON_GetArraySize(ids) == 0)
     goto cleanup;
-  if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
+  if ((rc = hub_store_begin(ctx->db, diag)) != SHOAL_OK)
     goto cleanup;
   cJSON_ArrayForEach(it, ids) {
     const char *id = cJSON_GetArrayItem(it, 0)->valuestring;
     const char *store = cJSON_GetArrayItem(it, 1)->valuestring;
     if ((rc = publish_ticket(ctx, id, store, now_ms, diag)) != SHOAL_OK)
       break;
-    if ((rc = shoal_db_prepare(ctx->db, "UPDATE tickets SET changed = 0 WHERE id = ?", &st,
+    if ((rc = hub_store_prepare(ctx->db, "UPDATE tickets SET changed = 0 WHERE id = ?", &st,
                                diag)) != SHOAL_OK)
       break;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    s = sqlite3_step(st);
-    sqlite3_finalize(st);
+    hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
+    s = hub_store_step(st);
+    hub_store_finalize(st);
     st = NULL;
-    if (s != SQLITE_DONE) {
-      rc = shoal_db_fail(ctx->db, s, "mark ticket published", diag);
+    if (s != HUB_STORE_DONE) {
+      rc = hub_store_fail(ctx->db, s, "mark ticket published", diag);
       break;
     }
   }
   /* What was published stays marked, even if a later ticket failed. */
   shoal_diag d2;
-  shoal_err crc = shoal_db_commit(ctx->db, &d2);
+  shoal_err crc = hub_store_commit(ctx->db, &d2);
   if (crc != SHOAL_OK) {
-    shoal_db_rollback(ctx->db);
+    hub_store_rollback(ctx->db);
     if (rc == SHOAL_OK) {
       rc = crc;
       if (diag)
@@ -476,7 +476,7 @@ shoal_err hub_tickets_after_commit(struct hub_ctx *ctx, shoal_diag *diag) {
     }
   }
 cleanup:
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   cJSON_Delete(ids);
   return rc;
 }
@@ -511,19 +511,19 @@ shoal_err hub_tickets_emit(struct hub_ctx *ctx, const char *id, const char *stor
                            const cJSON *body, int64_t now_ms, struct shoal_ticket_summary *sum,
                            shoal_diag *diag) {
   /* After every event the hub holds of it: the hub's word comes last. */
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   uint64_t last = 0;
-  shoal_err rc = shoal_db_prepare(
+  shoal_err rc = hub_store_prepare(
       ctx->db, "SELECT COALESCE(MAX(hlc), 0) FROM ticket_events WHERE ticket = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  if (s == SQLITE_ROW)
-    last = (uint64_t)sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  if (s != SQLITE_ROW)
-    return shoal_db_fail(ctx->db, s, "read ticket events", diag);
+  hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
+  int s = hub_store_step(st);
+  if (s == HUB_STORE_ROW)
+    last = (uint64_t)hub_store_column_int64(st, 0);
+  hub_store_finalize(st);
+  if (s != HUB_STORE_ROW)
+    return hub_store_fail(ctx->db, s, "read ticket events", diag);
   if ((rc = emit_own(ctx, id, store, last, body, now_ms, NULL, diag)) != SHOAL_OK)
     return rc;
   return refold(ctx, id, store, now_ms, sum, diag);
@@ -557,45 +557,38 @@ static shoal_err emit_escalate(struct hub_ctx *ctx, const struct shoal_ticket_su
 /* Marks for publishing the live tickets of every store where a device said
  * hello since the last time (it may have missed merged tickets). */
 static shoal_err mark_resync(struct hub_ctx *ctx, int64_t now_ms, shoal_diag *diag) {
-  static const char *const sql =
+  static const char *const sql[] = {
       "WITH hellos AS (SELECT store, MAX(last_hello_ms) AS ms FROM devices "
       "  WHERE last_hello_ms IS NOT NULL GROUP BY store), "
       "due AS (SELECT h.store, h.ms FROM hellos h LEFT JOIN ticket_resync r ON r.store = h.store "
       "  WHERE r.last_ms IS NULL OR h.ms > r.last_ms) "
       "UPDATE tickets SET changed = 1 WHERE store IN (SELECT store FROM due) AND "
-      "(state NOT IN ('closed', 'cancelled') OR updated_ms > ?1); "
+      "(state NOT IN ('closed', 'cancelled') OR updated_ms > ?1)",
       "INSERT INTO ticket_resync (store, last_ms) "
       "SELECT h.store, h.ms FROM (SELECT store, MAX(last_hello_ms) AS ms FROM devices "
       "  WHERE last_hello_ms IS NOT NULL GROUP BY store) h "
       "LEFT JOIN ticket_resync r ON r.store = h.store WHERE r.last_ms IS NULL OR h.ms > r.last_ms "
-      "ON CONFLICT(store) DO UPDATE SET last_ms = excluded.last_ms";
-  /* Two statements: prepare and run each in turn. */
-  const char *tail = sql;
+      "ON CONFLICT(store) DO UPDATE SET last_ms = excluded.last_ms"};
   shoal_err rc = SHOAL_OK;
-  while (rc == SHOAL_OK && tail && *tail) {
-    sqlite3_stmt *st = NULL;
-    const char *next = NULL;
-    int s = sqlite3_prepare_v2(ctx->db, tail, -1, &st, &next);
-    if (s != SQLITE_OK)
-      return shoal_db_fail(ctx->db, s, "prepare ticket resync", diag);
-    if (!st)
-      break;
-    if (sqlite3_bind_parameter_count(st) >= 1)
-      sqlite3_bind_int64(st, 1, now_ms - RESYNC_RECENT_MS);
-    s = sqlite3_step(st);
-    if (s != SQLITE_DONE)
-      rc = shoal_db_fail(ctx->db, s, "ticket resync", diag);
-    sqlite3_finalize(st);
-    tail = next;
+  for (size_t i = 0; rc == SHOAL_OK && i < sizeof sql / sizeof sql[0]; i++) {
+    hub_stmt *st = NULL;
+    if ((rc = hub_store_prepare(ctx->db, sql[i], &st, diag)) != SHOAL_OK)
+      return rc;
+    if (i == 0)
+      hub_store_bind_int64(st, 1, now_ms - RESYNC_RECENT_MS);
+    int s = hub_store_step(st);
+    if (s != HUB_STORE_DONE)
+      rc = hub_store_fail(ctx->db, s, "ticket resync", diag);
+    hub_store_finalize(st);
   }
   return rc;
 }
 
 shoal_err hub_tickets_tick(struct hub_ctx *ctx, int64_t now_ms, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   cJSON *ids = cJSON_CreateArray(), *it;
   bool in_tx = false;
-  shoal_err rc = shoal_db_prepare(
+  shoal_err rc = hub_store_prepare(
       ctx->db,
       "SELECT id, store, region, state, resolve_due_ms, escalation_level, "
       "(SELECT MAX(hlc) FROM ticket_events e WHERE e.ticket = t.id) FROM tickets t "
@@ -605,27 +598,27 @@ shoal_err hub_tickets_tick(struct hub_ctx *ctx, int64_t now_ms, shoal_diag *diag
       &st, diag);
   if (rc != SHOAL_OK)
     goto cleanup;
-  sqlite3_bind_int64(st, 1, now_ms);
+  hub_store_bind_int64(st, 1, now_ms);
   int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *row = cJSON_CreateArray();
     for (int c = 0; c < 4; c++)
-      cJSON_AddItemToArray(row, cJSON_CreateString(sqlite3_column_type(st, c) == SQLITE_NULL
+      cJSON_AddItemToArray(row, cJSON_CreateString(hub_store_column_type(st, c) == HUB_STORE_NULL
                                                        ? ""
-                                                       : (const char *)sqlite3_column_text(st, c)));
+                                                       : (const char *)hub_store_column_text(st, c)));
     for (int c = 4; c < 7; c++)
-      cJSON_AddItemToArray(row, shoal_json_u64((uint64_t)sqlite3_column_int64(st, c)));
+      cJSON_AddItemToArray(row, shoal_json_u64((uint64_t)hub_store_column_int64(st, c)));
     cJSON_AddItemToArray(ids, row);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   st = NULL;
-  if (s != SQLITE_DONE) {
-    rc = shoal_db_fail(ctx->db, s, "list overdue tickets", diag);
+  if (s != HUB_STORE_DONE) {
+    rc = hub_store_fail(ctx->db, s, "list overdue tickets", diag);
     goto cleanup;
   }
   /* Most ticks have nothing to do: write nothing then. */
   int64_t hellos = 0;
-  if ((rc = shoal_db_query_int(ctx->db,
+  if ((rc = hub_store_query_int(ctx->db,
                                "SELECT COUNT(*) FROM (SELECT store, MAX(last_hello_ms) AS ms "
                                "FROM devices WHERE last_hello_ms IS NOT NULL GROUP BY store) h "
                                "LEFT JOIN ticket_resync r ON r.store = h.store "
@@ -634,7 +627,7 @@ shoal_err hub_tickets_tick(struct hub_ctx *ctx, int64_t now_ms, shoal_diag *diag
     goto cleanup;
   if (hellos == 0 && cJSON_GetArraySize(ids) == 0)
     goto publish;
-  if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
+  if ((rc = hub_store_begin(ctx->db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = true;
   if ((rc = mark_resync(ctx, now_ms, diag)) != SHOAL_OK)
@@ -677,20 +670,20 @@ shoal_err hub_tickets_tick(struct hub_ctx *ctx, int64_t now_ms, shoal_diag *diag
       goto cleanup;
     if (!next || next > now_ms + ESC_RECHECK_MS)
       next = now_ms + ESC_RECHECK_MS;
-    if ((rc = shoal_db_prepare(ctx->db, "UPDATE tickets SET esc_next_ms = ? WHERE id = ?", &st,
+    if ((rc = hub_store_prepare(ctx->db, "UPDATE tickets SET esc_next_ms = ? WHERE id = ?", &st,
                                diag)) != SHOAL_OK)
       goto cleanup;
-    sqlite3_bind_int64(st, 1, next);
-    sqlite3_bind_text(st, 2, t.id, -1, SQLITE_STATIC);
-    s = sqlite3_step(st);
-    sqlite3_finalize(st);
+    hub_store_bind_int64(st, 1, next);
+    hub_store_bind_text(st, 2, t.id, -1, HUB_STORE_STATIC);
+    s = hub_store_step(st);
+    hub_store_finalize(st);
     st = NULL;
-    if (s != SQLITE_DONE) {
-      rc = shoal_db_fail(ctx->db, s, "schedule ticket timer", diag);
+    if (s != HUB_STORE_DONE) {
+      rc = hub_store_fail(ctx->db, s, "schedule ticket timer", diag);
       goto cleanup;
     }
   }
-  rc = shoal_db_commit(ctx->db, diag);
+  rc = hub_store_commit(ctx->db, diag);
   in_tx = false;
   if (rc != SHOAL_OK)
     goto cleanup;
@@ -699,8 +692,8 @@ publish:
   rc = hub_tickets_after_commit(ctx, diag);
 cleanup:
   if (in_tx)
-    shoal_db_rollback(ctx->db);
-  sqlite3_finalize(st);
+    hub_store_rollback(ctx->db);
+  hub_store_finalize(st);
   cJSON_Delete(ids);
   return rc;
 }

@@ -15,12 +15,11 @@
 #include <string.h>
 
 #include "crypto.h"
-#include "db.h"
+#include "hub_duties.h"
 #include "hub_http.h"
+#include "store.h"
 #include "util.h"
 
-extern const struct shoal_migration hub_migrations[];
-extern const size_t hub_migrations_count;
 
 struct hook {
   char *url;
@@ -33,7 +32,8 @@ struct hub_webhooks {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   atomic_bool stop;
-  sqlite3 *db;
+  hub_store *db;
+  struct hub_duty duty; /* dispatch runs on one hub at a time (SPEC 16) */
   struct shoal_logger log;
   struct hub_webhook_opts opts;
   struct hook hooks[SHOAL_WEBHOOKS_MAX];
@@ -71,13 +71,13 @@ shoal_err hub_webhook_enqueue(struct hub_ctx *ctx, const char *kind, const char 
   /* An oversized body must not refuse the event that produced it: it goes
    * straight to the dead list (with a note, not the body) and ingest goes on. */
   bool too_big = len > HUB_WEBHOOK_BODY_MAX;
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   shoal_err rc = SHOAL_OK;
   int64_t now = shoal_now_ms();
   for (size_t i = 0; i < ctx->cfg.webhook_count; i++) {
     if (!(ctx->cfg.webhooks[i].events & mask))
       continue;
-    if (!st && (rc = shoal_db_prepare(
+    if (!st && (rc = hub_store_prepare(
                     ctx->db,
                     too_big ? "INSERT INTO webhook_dead (url, kind, body, created_ms, attempts, "
                               "failed_ms, last_error) VALUES (?1, ?2, ?3, ?4, 0, ?4, "
@@ -86,53 +86,53 @@ shoal_err hub_webhook_enqueue(struct hub_ctx *ctx, const char *kind, const char 
                               "VALUES (?1, ?2, ?3, ?4, ?4)",
                     &st, diag)) != SHOAL_OK)
       return rc;
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, ctx->cfg.webhooks[i].url, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    hub_store_reset(st);
+    hub_store_bind_text(st, 1, ctx->cfg.webhooks[i].url, -1, HUB_STORE_STATIC);
+    hub_store_bind_text(st, 2, kind, -1, HUB_STORE_STATIC);
     if (too_big) {
       char note[96];
       snprintf(note, sizeof note, "{\"omitted_bytes\":%zu}", len);
-      sqlite3_bind_text(st, 3, note, -1, SQLITE_TRANSIENT);
+      hub_store_bind_text(st, 3, note, -1, HUB_STORE_TRANSIENT);
     } else {
-      sqlite3_bind_text(st, 3, body_json, (int)len, SQLITE_STATIC);
+      hub_store_bind_text(st, 3, body_json, (int)len, HUB_STORE_STATIC);
     }
-    sqlite3_bind_int64(st, 4, now);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE) {
-      rc = shoal_db_fail(ctx->db, src, "queueing a webhook delivery", diag);
+    hub_store_bind_int64(st, 4, now);
+    int src = hub_store_step(st);
+    if (src != HUB_STORE_DONE) {
+      rc = hub_store_fail(ctx->db, src, "queueing a webhook delivery", diag);
       break;
     }
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   return rc;
 }
 
 /* ---- worker ---- */
 
-static shoal_err exec_bind(sqlite3 *db, const char *sql, const char *t1, int64_t i2, int64_t i3,
+static shoal_err exec_bind(hub_store *db, const char *sql, const char *t1, int64_t i2, int64_t i3,
                            const char *t4, shoal_diag *diag) {
-  sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(db, sql, &st, diag);
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(db, sql, &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   if (t1)
-    sqlite3_bind_text(st, 1, t1, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(st, 2, i2);
-  sqlite3_bind_int64(st, 3, i3);
+    hub_store_bind_text(st, 1, t1, -1, HUB_STORE_TRANSIENT);
+  hub_store_bind_int64(st, 2, i2);
+  hub_store_bind_int64(st, 3, i3);
   if (t4)
-    sqlite3_bind_text(st, 4, t4, -1, SQLITE_TRANSIENT);
-  int src = sqlite3_step(st);
-  if (src != SQLITE_DONE)
-    rc = shoal_db_fail(db, src, "webhook queue", diag);
-  sqlite3_finalize(st);
+    hub_store_bind_text(st, 4, t4, -1, HUB_STORE_TRANSIENT);
+  int src = hub_store_step(st);
+  if (src != HUB_STORE_DONE)
+    rc = hub_store_fail(db, src, "webhook queue", diag);
+  hub_store_finalize(st);
   return rc;
 }
 
-static void count(sqlite3 *db, const char *name, int64_t by) {
+static void count(hub_store *db, const char *name, int64_t by) {
   shoal_diag d;
   exec_bind(db,
             "INSERT INTO hub_counters (name, value) VALUES (?1, ?2) "
-            "ON CONFLICT (name) DO UPDATE SET value = value + ?2",
+            "ON CONFLICT (name) DO UPDATE SET value = hub_counters.value + ?2",
             name, by, 0, NULL, &d);
 }
 
@@ -201,7 +201,7 @@ static const struct hook *find_hook(const struct hub_webhooks *w, const char *ur
 
 static void to_dead(struct hub_webhooks *w, int64_t id, const char *why) {
   shoal_diag d;
-  if (shoal_db_begin(w->db, &d) != SHOAL_OK)
+  if (hub_store_begin(w->db, &d) != SHOAL_OK)
     return;
   if (exec_bind(w->db,
                 "INSERT INTO webhook_dead (url, kind, body, created_ms, attempts, failed_ms, "
@@ -210,11 +210,11 @@ static void to_dead(struct hub_webhooks *w, int64_t id, const char *why) {
                 NULL, shoal_now_ms(), id, why, &d) != SHOAL_OK ||
       exec_bind(w->db, "DELETE FROM webhook_queue WHERE id = ?3", NULL, 0, id, NULL, &d) !=
           SHOAL_OK) {
-    shoal_db_rollback(w->db);
+    hub_store_rollback(w->db);
     return;
   }
   count(w->db, "webhook_dead_total", 1);
-  shoal_db_commit(w->db, &d);
+  hub_store_commit(w->db, &d);
   shoal_log(&w->log, SHOAL_LOG_WARN, "webhook delivery %lld given up: %s", (long long)id, why);
 }
 
@@ -251,13 +251,13 @@ static void failed(struct hub_webhooks *w, int64_t id, const char *url, int atte
  * delivery). A crash before this commits re-sends them: at least once. */
 static void flush_delivered(struct hub_webhooks *w, const int64_t *ids, int n) {
   shoal_diag d;
-  if (n == 0 || shoal_db_begin(w->db, &d) != SHOAL_OK)
+  if (n == 0 || hub_store_begin(w->db, &d) != SHOAL_OK)
     return;
   for (int i = 0; i < n; i++)
     exec_bind(w->db, "DELETE FROM webhook_queue WHERE id = ?3", NULL, 0, ids[i], NULL, &d);
   count(w->db, "webhook_delivered_total", n);
-  if (shoal_db_commit(w->db, &d) != SHOAL_OK)
-    shoal_db_rollback(w->db);
+  if (hub_store_commit(w->db, &d) != SHOAL_OK)
+    hub_store_rollback(w->db);
 }
 
 /* Delivers the due head of one receiver's queue, in id order. The row
@@ -270,31 +270,31 @@ static int deliver_hook(struct hub_webhooks *w, CURL *curl, const struct hook *h
   int64_t created[HUB_WEBHOOK_BATCH], next[HUB_WEBHOOK_BATCH];
   char *kinds[HUB_WEBHOOK_BATCH], *bodies[HUB_WEBHOOK_BATCH];
   size_t lens[HUB_WEBHOOK_BATCH];
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   shoal_diag d;
-  if (shoal_db_prepare(w->db,
+  if (hub_store_prepare(w->db,
                        "SELECT id, kind, body, attempts, created_ms, next_ms FROM webhook_queue "
                        "WHERE url = ?1 ORDER BY id LIMIT ?2",
                        &st, &d) != SHOAL_OK) {
     shoal_log(&w->log, SHOAL_LOG_ERROR, "webhooks: %s", d.msg);
     return 0;
   }
-  sqlite3_bind_text(st, 1, h->url, -1, SQLITE_STATIC);
-  sqlite3_bind_int(st, 2, HUB_WEBHOOK_BATCH);
+  hub_store_bind_text(st, 1, h->url, -1, HUB_STORE_STATIC);
+  hub_store_bind_int(st, 2, HUB_WEBHOOK_BATCH);
   int64_t now = shoal_now_ms();
-  while (n < HUB_WEBHOOK_BATCH && sqlite3_step(st) == SQLITE_ROW) {
-    next[n] = sqlite3_column_int64(st, 5);
+  while (n < HUB_WEBHOOK_BATCH && hub_store_step(st) == HUB_STORE_ROW) {
+    next[n] = hub_store_column_int64(st, 5);
     if (next[n] > now)
       break; /* the head waits for its retry: so does the rest */
-    ids[n] = sqlite3_column_int64(st, 0);
-    kinds[n] = shoal_strdup((const char *)sqlite3_column_text(st, 1));
-    lens[n] = (size_t)sqlite3_column_bytes(st, 2);
-    bodies[n] = shoal_strdup((const char *)sqlite3_column_text(st, 2));
-    attempts[n] = sqlite3_column_int(st, 3);
-    created[n] = sqlite3_column_int64(st, 4);
+    ids[n] = hub_store_column_int64(st, 0);
+    kinds[n] = shoal_strdup((const char *)hub_store_column_text(st, 1));
+    lens[n] = (size_t)hub_store_column_bytes(st, 2);
+    bodies[n] = shoal_strdup((const char *)hub_store_column_text(st, 2));
+    attempts[n] = hub_store_column_int(st, 3);
+    created[n] = hub_store_column_int64(st, 4);
     n++;
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   int64_t started = shoal_mono_ms();
   for (int i = 0; i < n && !atomic_load(&w->stop); i++) {
     /* A slow receiver yields to the others after its time slice. */
@@ -333,18 +333,18 @@ static int deliver_round(struct hub_webhooks *w, CURL *curl) {
 
 /* Deliveries queued for a URL no longer in the config can never be sent. */
 static void bury_unconfigured(struct hub_webhooks *w) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   shoal_diag d;
   int64_t ids[HUB_WEBHOOK_BATCH];
   for (int round = 0; round < 100000 && !atomic_load(&w->stop); round++) {
     int n = 0;
-    if (shoal_db_prepare(w->db, "SELECT id, url FROM webhook_queue ORDER BY url, id", &st, &d) !=
+    if (hub_store_prepare(w->db, "SELECT id, url FROM webhook_queue ORDER BY url, id", &st, &d) !=
         SHOAL_OK)
       return;
-    while (n < HUB_WEBHOOK_BATCH && sqlite3_step(st) == SQLITE_ROW)
-      if (!find_hook(w, (const char *)sqlite3_column_text(st, 1)))
-        ids[n++] = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    while (n < HUB_WEBHOOK_BATCH && hub_store_step(st) == HUB_STORE_ROW)
+      if (!find_hook(w, (const char *)hub_store_column_text(st, 1)))
+        ids[n++] = hub_store_column_int64(st, 0);
+    hub_store_finalize(st);
     for (int i = 0; i < n; i++)
       to_dead(w, ids[i], "webhook no longer configured");
     if (n < HUB_WEBHOOK_BATCH)
@@ -359,11 +359,18 @@ static void *worker(void *arg) {
     shoal_log(&w->log, SHOAL_LOG_ERROR, "webhooks: curl_easy_init failed");
     return NULL;
   }
-  bury_unconfigured(w);
+  bool buried = false;
   while (!atomic_load(&w->stop)) {
-    int delivered = deliver_round(w, curl);
-    if (delivered > 0)
-      continue; /* more may be due right away */
+    if (hub_duty_held(&w->duty)) {
+      if (!buried)
+        bury_unconfigured(w);
+      buried = true;
+      int delivered = deliver_round(w, curl);
+      if (delivered > 0)
+        continue; /* more may be due right away */
+    } else {
+      buried = false; /* the configs of the hubs may differ: look again when ours */
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t ns = ts.tv_nsec + (w->opts.poll_ms % 1000) * 1000000LL;
@@ -388,7 +395,8 @@ static void webhooks_free(struct hub_webhooks *w) {
     free(w->hooks[i].url);
     shoal_secure_free(w->hooks[i].secret);
   }
-  shoal_db_close(w->db);
+  hub_store_close(w->db);
+  hub_duty_close(&w->duty);
   pthread_cond_destroy(&w->cv);
   pthread_mutex_destroy(&w->mu);
   free(w);
@@ -430,8 +438,8 @@ shoal_err hub_webhooks_start_opts(struct hub_ctx *ctx, const struct hub_webhook_
       h->secret_len = len;
     }
   }
-  if ((rc = shoal_db_open(ctx->cfg.db, hub_migrations, hub_migrations_count, &w->db, diag)) !=
-      SHOAL_OK)
+  if ((rc = hub_store_open(ctx->cfg.db, &w->db, diag)) != SHOAL_OK ||
+      (rc = hub_duty_open(ctx, HUB_DUTY_WEBHOOKS, "webhooks", &w->duty, diag)) != SHOAL_OK)
     goto fail;
   if (pthread_create(&w->thread, NULL, worker, w) != 0) {
     rc = shoal_fail(diag, SHOAL_EINTERNAL, "cannot start the webhook thread");

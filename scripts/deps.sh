@@ -6,6 +6,7 @@ PKGS=(
   build-essential cmake pkg-config git python3 dpkg-dev
   libmosquitto-dev mosquitto mosquitto-clients
   libsqlite3-dev sqlite3
+  libpq-dev postgresql
   libmbedtls-dev libcjson-dev libcurl4-openssl-dev libmicrohttpd-dev
   libcmocka-dev
   curl iproute2 procps

@@ -80,6 +80,11 @@ static const struct opt hub_opts[] = {
     {"orders.secret_file", OPT_PATH, offsetof(struct shoal_hub_config, orders_secret_file), false,
      NULL, 0, 0, 0},
     {"users", OPT_USERS, 0, false, NULL, 0, 0, 0},
+    {"ingest", OPT_OBJ, 0, false, NULL, 0, 0, 0},
+    {"ingest.shared", OPT_OBJ, offsetof(struct shoal_hub_config, ingest_shared), false, NULL, 0, 0,
+     0},
+    {"ingest.shared.group", OPT_ID, offsetof(struct shoal_hub_config, ingest_group), false, NULL, 0,
+     0, 0},
 };
 
 struct load_ctx {
@@ -282,6 +287,8 @@ static shoal_err walk(struct load_ctx *c, const cJSON *obj, const char *prefix, 
     case OPT_OBJ:
       if (!cJSON_IsObject(item))
         return shoal_fail(diag, SHOAL_ECONFIG, "%s: \"%s\" must be an object", c->file, name);
+      if (o->offset) /* an object whose presence is itself a setting */
+        *(bool *)field = true;
       shoal_err rc = walk(c, item, name, diag);
       if (rc != SHOAL_OK)
         return rc;
@@ -417,6 +424,7 @@ void shoal_hub_config_cleanup(struct shoal_hub_config *cfg) {
   free(cfg->db);
   mqtt_cleanup(&cfg->mqtt);
   free(cfg->signing_key);
+  free(cfg->ingest_group);
   free(cfg->http_listen);
   free(cfg->http_token_file);
   free(cfg->topic_prefix);
@@ -474,6 +482,8 @@ shoal_err shoal_hub_config_load(const char *path, struct shoal_hub_config *out, 
   if (rc == SHOAL_OK && !topic_prefix_valid(out->topic_prefix))
     rc = shoal_fail(diag, SHOAL_ECONFIG, "%s: \"topic_prefix\" must not be empty, start or end "
                     "with '/', or contain '+' or '#'", path);
+  if (rc == SHOAL_OK && out->ingest_shared && !out->ingest_group)
+    rc = shoal_fail(diag, SHOAL_ECONFIG, "%s: missing key \"ingest.shared.group\"", path);
   if (rc != SHOAL_OK)
     shoal_hub_config_cleanup(out);
   return rc;

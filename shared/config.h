@@ -77,6 +77,8 @@ struct shoal_hub_config {
   char *orders_secret_file; /* optional: HMAC key for POST /api/v1/orders (SPEC 13) */
   struct shoal_user_config users[SHOAL_USERS_MAX]; /* "users" (SPEC 14) */
   size_t user_count;
+  bool ingest_shared;   /* "ingest": {"shared": {...}} given (SPEC 16) */
+  char *ingest_group;   /* its "group": MQTT shared subscription group */
 };
 
 /* Loads and validates an agent config file. On success fills *out (release

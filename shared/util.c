@@ -160,7 +160,7 @@ shoal_err shoal_random_bytes(void *buf, size_t len) {
 char *shoal_path_resolve(const char *base_dir, const char *rel) {
   if (!rel)
     return NULL;
-  if (rel[0] == '/' || !base_dir || !*base_dir)
+  if (rel[0] == '/' || !base_dir || !*base_dir || strstr(rel, "://")) /* absolute, or a URI */
     return strdup(rel);
   size_t n = strlen(base_dir) + 1 + strlen(rel) + 1;
   char *out = malloc(n);

@@ -16,13 +16,11 @@
 #include <unistd.h>
 
 #include "bench_util.h"
-#include "db.h"
+#include "store.h"
 #include "hub_ctx.h"
 #include "hub_http.h"
 #include "util.h"
 
-extern const struct shoal_migration hub_migrations[];
-extern const size_t hub_migrations_count;
 
 static void die(const char *m) {
   fprintf(stderr, "bench_customers: %s\n", m);
@@ -40,23 +38,23 @@ static int64_t now_us(void) {
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void exec(sqlite3 *db, const char *sql) {
+static void exec(hub_store *db, const char *sql) {
   shoal_diag d = {{0}};
-  if (shoal_db_exec(db, sql, &d) != SHOAL_OK) {
+  if (hub_store_exec(db, sql, &d) != SHOAL_OK) {
     fprintf(stderr, "%s\n", d.msg);
     die("sql");
   }
 }
 
-static void seed(sqlite3 *db, long customers, long ledger) {
+static void seed(hub_store *db, long customers, long ledger) {
   exec(db, "BEGIN");
-  sqlite3_stmt *c = NULL, *l = NULL;
+  hub_stmt *c = NULL, *l = NULL;
   shoal_diag d = {{0}};
-  if (shoal_db_prepare(db,
+  if (hub_store_prepare(db,
                        "INSERT INTO customers (id, name, phone, tier, tags, points, created_ms, "
                        "updated_ms) VALUES (?, 'Name', ?, 'gold', '[\"tea\"]', ?, 0, 0)",
                        &c, &d) ||
-      shoal_db_prepare(db,
+      hub_store_prepare(db,
                        "INSERT INTO loyalty_ledger (event, kind, customer, points, at_ms, ref) "
                        "VALUES (?, 'earn', ?, 10, ?, 'r')",
                        &l, &d))
@@ -67,25 +65,25 @@ static void seed(sqlite3 *db, long customers, long ledger) {
     snprintf(id, sizeof id, "C%07ld", i);
     snprintf(phone, sizeof phone, "+86139%08ld", i);
     long n = per + (i < extra ? 1 : 0);
-    sqlite3_reset(c);
-    sqlite3_bind_text(c, 1, id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(c, 2, phone, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(c, 3, n * 10);
-    if (sqlite3_step(c) != SQLITE_DONE)
+    hub_store_reset(c);
+    hub_store_bind_text(c, 1, id, -1, HUB_STORE_TRANSIENT);
+    hub_store_bind_text(c, 2, phone, -1, HUB_STORE_TRANSIENT);
+    hub_store_bind_int64(c, 3, n * 10);
+    if (hub_store_step(c) != HUB_STORE_DONE)
       die("insert customer");
     for (long k = 0; k < n; k++) {
       char ev[64];
       snprintf(ev, sizeof ev, "sale:seed/%ld/%ld", i, k);
-      sqlite3_reset(l);
-      sqlite3_bind_text(l, 1, ev, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(l, 2, id, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int64(l, 3, k * 1000);
-      if (sqlite3_step(l) != SQLITE_DONE)
+      hub_store_reset(l);
+      hub_store_bind_text(l, 1, ev, -1, HUB_STORE_TRANSIENT);
+      hub_store_bind_text(l, 2, id, -1, HUB_STORE_TRANSIENT);
+      hub_store_bind_int64(l, 3, k * 1000);
+      if (hub_store_step(l) != HUB_STORE_DONE)
         die("insert ledger");
     }
   }
-  sqlite3_finalize(c);
-  sqlite3_finalize(l);
+  hub_store_finalize(c);
+  hub_store_finalize(l);
   exec(db, "COMMIT");
 }
 
@@ -190,8 +188,8 @@ int main(int argc, char **argv) {
   fputs("bench-token\n", f);
   fclose(f);
   shoal_diag d = {{0}};
-  sqlite3 *db = NULL;
-  if (shoal_db_open(dbp, hub_migrations, hub_migrations_count, &db, &d) != SHOAL_OK)
+  hub_store *db = NULL;
+  if (hub_store_open(dbp, &db, &d) != SHOAL_OK)
     die(d.msg);
   int64_t t0 = now_us();
   seed(db, customers, ledger);
@@ -252,7 +250,7 @@ int main(int argc, char **argv) {
          "failed (target >= 2000/s)\n",
          orders, conns, orders / secs, failures);
   hub_http_stop(srv);
-  shoal_db_close(db);
+  hub_store_close(db);
   char cmd[PATH_MAX + 32];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0)

@@ -14,8 +14,15 @@
  * Rounds (default 2) alternate raw and hub runs and the best of each is
  * compared: the machine is shared, and one run can be starved.
  *
+ * Scale-out (SPEC 16): --pg URI runs the hub(s) on PostgreSQL (URI of a
+ * server without a database; a fresh database "shoal_bench" per round), or
+ * --pg auto starts a throwaway server with tests/lib/pg_server.py; --hubs N
+ * runs N hubs sharing ingest ($share/bench/...) on that one database. Hub
+ * CPU is the sum over the hubs (PostgreSQL's own CPU is not included).
+ *
  * usage: bench_ingest [--events N] [--devices D] [--batch B] [--rounds R]
- *                     [--port P] [--hub PATH] [--dir DIR] */
+ *                     [--port P] [--hub PATH] [--dir DIR] [--pg URI|auto]
+ *                     [--hubs N] */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -35,12 +42,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <mosquitto.h>
 #include <sqlite3.h>
 
 #include "bench_util.h"
 
 #define MAX_DEVICES 1000
+#define MAX_HUBS    8
 #define PAYLOAD_MAX 1024
 
 static int64_t mono_ms(void) {
@@ -282,12 +291,43 @@ static void sim_on_subscribe(struct mosquitto *m, void *u, int mid, int n, const
 
 /* One hub run: a fresh database, D devices, N events. Prints its figures;
  * returns true if every event was acked and stored exactly once. */
+/* A fresh PostgreSQL database for a round: base + "/shoal_bench". */
+static void pg_fresh_db(const char *base, char *uri, size_t n) {
+  char admin[700];
+  snprintf(admin, sizeof admin, "%s/postgres", base);
+  PGconn *c = PQconnectdb(admin);
+  if (PQstatus(c) != CONNECTION_OK)
+    die(PQerrorMessage(c));
+  PQclear(PQexec(c, "DROP DATABASE IF EXISTS shoal_bench"));
+  PGresult *r = PQexec(c, "CREATE DATABASE shoal_bench TEMPLATE template0");
+  if (PQresultStatus(r) != PGRES_COMMAND_OK)
+    die(PQresultErrorMessage(r));
+  PQclear(r);
+  PQfinish(c);
+  snprintf(uri, n, "%s/shoal_bench", base);
+}
+
+/* sales, identities, SUM(total) from a PostgreSQL hub database. */
+static void pg_counts(const char *uri, int64_t *nsales, int64_t *nevents, int64_t *sum) {
+  PGconn *c = PQconnectdb(uri);
+  PGresult *r = PQexec(c, "SELECT (SELECT COUNT(*) FROM sales), (SELECT COUNT(*) FROM events), "
+                          "(SELECT SUM(total) FROM sales)");
+  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+    *nsales = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    *nevents = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    *sum = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+  }
+  PQclear(r);
+  PQfinish(c);
+}
+
 static bool bench_hub(const char *hub, const char *dir, int port, long events, int devices,
-                      int batch, double *rate_out) {
-  char cfg[PATH_MAX + 64], db[PATH_MAX + 64], hub_log[PATH_MAX + 64];
+                      int batch, const char *pg, int hubs, double *rate_out, double *cpu_out) {
+  char cfg[PATH_MAX + 64], db[PATH_MAX + 64], hub_log[MAX_HUBS][PATH_MAX + 64];
   snprintf(cfg, sizeof cfg, "%s/hub.json", dir);
   snprintf(db, sizeof db, "%s/hub.db", dir);
-  snprintf(hub_log, sizeof hub_log, "%s/hub.log", dir);
+  for (int k = 0; k < hubs; k++)
+    snprintf(hub_log[k], sizeof hub_log[k], "%s/hub-%d.log", dir, k);
   unlink(db);
   char side[PATH_MAX + 80];
   snprintf(side, sizeof side, "%s-wal", db);
@@ -302,18 +342,26 @@ static bool bench_hub(const char *hub, const char *dir, int port, long events, i
   FILE *f = fopen(cfg, "w");
   if (!f)
     die("cannot write hub.json");
-  fprintf(f, "{\"db\": \"%s\", \"mqtt\": {\"host\": \"127.0.0.1\", \"port\": %d}}\n", db, port);
+  if (pg)
+    pg_fresh_db(pg, db, sizeof db);
+  fprintf(f, "{\"db\": \"%s\", \"mqtt\": {\"host\": \"127.0.0.1\", \"port\": %d}%s}\n", db,
+          port, hubs > 1 ? ", \"ingest\": {\"shared\": {\"group\": \"bench\"}}" : "");
   fclose(f);
   char *hargv[] = {(char *)hub, "run", "-c", cfg, NULL};
-  pid_t hubpid = spawn(hargv, hub_log);
-  int64_t t = mono_ms();
-  while (!file_contains(hub_log, "subscribed to up") && mono_ms() - t < 20000)
-    usleep(20000);
-  if (!file_contains(hub_log, "subscribed to up")) {
-    stop(hubpid);
-    printf("the hub did not come up (see %s)\n", hub_log);
-    return false;
+  pid_t hubpid[MAX_HUBS];
+  for (int k = 0; k < hubs; k++) {
+    hubpid[k] = spawn(hargv, hub_log[k]);
+    int64_t t = mono_ms();
+    while (!file_contains(hub_log[k], "subscribed to up") && mono_ms() - t < 20000)
+      usleep(20000);
+    if (!file_contains(hub_log[k], "subscribed to up")) {
+      for (int j = 0; j <= k; j++)
+        stop(hubpid[j]);
+      printf("hub %d did not come up (see %s)\n", k, hub_log[k]);
+      return false;
+    }
   }
+  int64_t t;
 
   sim.ndev = devices;
   sim.batch = batch;
@@ -362,7 +410,9 @@ static bool bench_hub(const char *hub, const char *dir, int port, long events, i
   mosquitto_disconnect(sim.m);
   mosquitto_loop_stop(sim.m, false);
   mosquitto_destroy(sim.m);
-  double hub_cpu = stop(hubpid);
+  double hub_cpu = 0;
+  for (int k = 0; k < hubs; k++)
+    hub_cpu += stop(hubpid[k]);
 
   /* Durable and deduped: check the hub's database after it stopped. */
   sqlite3 *hdb = NULL;
@@ -370,7 +420,9 @@ static bool bench_hub(const char *hub, const char *dir, int port, long events, i
   for (int i = 0; i < devices; i++)
     for (int64_t s = 1; s <= sim.dev[i].total_events; s++)
       want_sum += 1000 + s % 997;
-  if (sqlite3_open_v2(db, &hdb, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+  if (pg)
+    pg_counts(db, &nsales, &nevents, &sum);
+  else if (sqlite3_open_v2(db, &hdb, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(hdb,
                            "SELECT (SELECT COUNT(*) FROM sales), (SELECT COUNT(*) FROM events), "
@@ -385,12 +437,13 @@ static bool bench_hub(const char *hub, const char *dir, int port, long events, i
   }
   sqlite3_close(hdb);
   double rate = (double)events * 1000.0 / (double)(ms > 0 ? ms : 1);
-  printf("hub ingest: %ld sale events from %d devices (batch %d), all acked in %.2f s: "
-         "%.0f events/s (%ld acks, %ld resends)\n",
-         events, devices, batch, (double)ms / 1000, rate, atomic_load(&sim.acks),
-         atomic_load(&sim.resends));
+  printf("hub ingest (%s, %d hub%s): %ld sale events from %d devices (batch %d), all acked in "
+         "%.2f s: %.0f events/s (%ld acks, %ld resends)\n",
+         pg ? "postgresql" : "sqlite", hubs, hubs > 1 ? "s sharing" : "", events, devices, batch,
+         (double)ms / 1000, rate, atomic_load(&sim.acks), atomic_load(&sim.resends));
   printf("hub CPU: %.2f s (%.0f us per event; the machine's load skews wall-clock rates)\n",
          hub_cpu, hub_cpu * 1e6 / (double)events);
+  *cpu_out = hub_cpu * 1e6 / (double)events;
   printf("hub database: %" PRId64 " sales, %" PRId64 " identities, totals %s\n", nsales, nevents,
          sum == want_sum ? "exact" : "WRONG");
   *rate_out = rate;
@@ -401,7 +454,9 @@ static bool bench_hub(const char *hub, const char *dir, int port, long events, i
 
 int main(int argc, char **argv) {
   long events = 100000;
-  int devices = 50, batch = 200, port = 0, rounds = 2;
+  int devices = 50, batch = 200, port = 0, rounds = 2, hubs = 1;
+  const char *pg = NULL;
+  static char pg_base[600];
   const char *hub = getenv("SHOAL_HUB");
   char dir[PATH_MAX] = "";
   bool own_dir = false;
@@ -421,17 +476,21 @@ int main(int argc, char **argv) {
       hub = argv[++i];
     else if (strcmp(a, "--dir") == 0 && v)
       snprintf(dir, sizeof dir, "%s", argv[++i]);
+    else if (strcmp(a, "--pg") == 0 && v)
+      pg = argv[++i];
+    else if (strcmp(a, "--hubs") == 0 && v)
+      hubs = atoi(argv[++i]);
     else {
       fprintf(stderr,
               "usage: %s [--events N] [--devices D] [--batch B] [--rounds R] [--port P] "
-              "[--hub PATH] [--dir DIR]\n",
+              "[--hub PATH] [--dir DIR] [--pg URI|auto] [--hubs N]\n",
               argv[0]);
       return 2;
     }
   }
   if (devices < 1 || devices > MAX_DEVICES || events < devices || batch < 1 || rounds < 1 ||
-      rounds > 10)
-    die("bad --events/--devices/--batch");
+      rounds > 10 || hubs < 1 || hubs > MAX_HUBS || (hubs > 1 && !pg))
+    die("bad --events/--devices/--batch/--hubs (more than one hub needs --pg)");
   static char hub_path[PATH_MAX];
   if (!hub) {
     char self[PATH_MAX - 64];
@@ -454,6 +513,28 @@ int main(int argc, char **argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   mosquitto_lib_init();
+  char pgdir[PATH_MAX + 16] = "", cmd[2 * PATH_MAX + 200];
+  if (pg && strcmp(pg, "auto") == 0) {
+    /* A throwaway server, as the tests start one. */
+    const char *src = getenv("SHOAL_SOURCE_DIR");
+    char script[PATH_MAX + 64];
+    if (src)
+      snprintf(script, sizeof script, "%s/tests/lib/pg_server.py", src);
+    else
+      snprintf(script, sizeof script, "%s/../../tests/lib/pg_server.py", hub);
+    snprintf(pgdir, sizeof pgdir, "%s/pg", dir);
+    chmod(dir, 0755); /* the server runs as the postgres user */
+    snprintf(cmd, sizeof cmd, "python3 '%s' start '%s' > /dev/null", script, pgdir);
+    if (system(cmd) != 0)
+      die("cannot start PostgreSQL (tests/lib/pg_server.py; set SHOAL_SOURCE_DIR)");
+    snprintf(cmd, sizeof cmd, "%s/uri", pgdir);
+    FILE *uf = fopen(cmd, "r");
+    if (!uf || !fgets(pg_base, sizeof pg_base, uf))
+      die("no PostgreSQL URI");
+    fclose(uf);
+    pg_base[strcspn(pg_base, "\r\n")] = '\0';
+    pg = pg_base;
+  }
 
   pid_t broker = 0;
   char path[PATH_MAX + 64], log_path[PATH_MAX + 64];
@@ -483,7 +564,7 @@ int main(int argc, char **argv) {
 
   /* Rounds alternate raw and hub runs; the best of each is compared, since
    * the machine is shared and one run can be starved by other work. */
-  double best_raw = 0, best_hub = 0;
+  double best_raw = 0, best_hub = 0, best_cpu = 0;
   bool ok = true;
   for (int round = 1; round <= rounds; round++) {
     atomic_store(&raw_received, 0);
@@ -491,9 +572,11 @@ int main(int argc, char **argv) {
     double raw = bench_raw(port, events);
     printf("round %d: raw mosquitto QoS 1: %ld messages, %.0f msg/s\n", round, events, raw);
     fflush(stdout);
-    double rate = 0;
+    double rate = 0, cpu = 0;
     printf("round %d: ", round);
-    ok = bench_hub(hub, dir, port, events, devices, batch, &rate) && ok;
+    ok = bench_hub(hub, dir, port, events, devices, batch, pg, hubs, &rate, &cpu) && ok;
+    if (best_cpu == 0 || cpu < best_cpu)
+      best_cpu = cpu;
     printf("round %d: hub/raw ratio %.2f\n", round, rate / (raw > 0 ? raw : 1));
     fflush(stdout);
     if (raw > best_raw)
@@ -501,13 +584,31 @@ int main(int argc, char **argv) {
     if (rate > best_hub)
       best_hub = rate;
   }
-  printf("best of %d: raw %.0f msg/s, hub %.0f events/s, hub/raw ratio: %.2f (target >= 0.5)\n",
-         rounds, best_raw, best_hub, best_hub / (best_raw > 0 ? best_raw : 1));
+  printf("best of %d: raw %.0f msg/s, hub %.0f events/s (%s, %d hub%s), hub/raw ratio: %.2f "
+         "(target >= 0.5), hub CPU %.0f us per event\n",
+         rounds, best_raw, best_hub, pg ? "postgresql" : "sqlite", hubs, hubs > 1 ? "s" : "",
+         best_hub / (best_raw > 0 ? best_raw : 1), best_cpu);
+  if (pgdir[0]) {
+    snprintf(cmd, sizeof cmd, "python3 '%s/../../tests/lib/pg_server.py' stop '%s' > /dev/null 2>&1",
+             hub, pgdir);
+    if (getenv("SHOAL_SOURCE_DIR"))
+      snprintf(cmd, sizeof cmd, "python3 '%s/tests/lib/pg_server.py' stop '%s' > /dev/null 2>&1",
+               getenv("SHOAL_SOURCE_DIR"), pgdir);
+    if (system(cmd) != 0)
+      fprintf(stderr, "bench_ingest: could not stop PostgreSQL in %s\n", pgdir);
+  }
   stop(broker);
   mosquitto_lib_cleanup();
   if (own_dir && !getenv("SHOAL_KEEP_TMP")) {
     static const char *const files[] = {"mosquitto.conf", "mosquitto.log", "hub.json", "hub.db",
-                                        "hub.db-wal",     "hub.db-shm",    "hub.log"};
+                                        "hub.db-wal",     "hub.db-shm",    "hub-0.log", "hub-1.log",
+                                        "hub-2.log",      "hub-3.log",     "hub-4.log", "hub-5.log",
+                                        "hub-6.log",      "hub-7.log"};
+    if (pgdir[0]) {
+      snprintf(cmd, sizeof cmd, "rm -rf '%s'", pgdir);
+      if (system(cmd) != 0)
+        fprintf(stderr, "bench_ingest: could not remove %s\n", pgdir);
+    }
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
       snprintf(path, sizeof path, "%s/%s", dir, files[i]);
       unlink(path);

@@ -118,7 +118,7 @@ class Fleet:
             h.check(got["count"] == n and got["total"] == total,
                     "%s: hub has %r, agent made %d sales totalling %d" % (d, got, n, total))
         dup = self.env.hub_query(
-            "SELECT COUNT(*) FROM (SELECT receipt FROM sales GROUP BY receipt HAVING COUNT(*) > 1)")[0][0]
+            "SELECT COUNT(*) FROM (SELECT receipt FROM sales GROUP BY receipt HAVING COUNT(*) > 1) d")[0][0]
         h.check(dup == 0, "%d receipts stored twice at the hub" % dup)
         return rep
 

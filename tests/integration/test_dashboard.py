@@ -16,7 +16,8 @@ layout works at phone width. Saves <build>/dashboard.png and
 """
 import json
 import os
-import sqlite3
+import shutil
+import subprocess
 import sys
 import time
 import urllib.request
@@ -141,19 +142,16 @@ def main():
             dev.presence(online)
         h.wait_until(lambda: env.hub_db_count("devices", "online = 1") == 3, 10, "presence recorded")
         # pos-2 has been connected with a backlog and no progress for 15 min.
-        db = sqlite3.connect(env.hub_db(), timeout=10)
-        db.execute("UPDATE devices SET last_hello_ms = ?, last_event_ms = ? WHERE device = 'pos-2'",
+        env.hub_sql("UPDATE devices SET last_hello_ms = ?, last_event_ms = ? WHERE device = 'pos-2'",
                    (now - 15 * m, now - 15 * m))
         # A stored form submission with a photo reference (as ingest stores
         # one; its file was never uploaded), for the submissions page.
         photo = {"sha256": "ab" * 32, "bytes": 1234, "type": "image/jpeg"}
-        db.execute("INSERT INTO form_submissions (device, epoch, seq, submission, store, region, "
+        env.hub_sql("INSERT INTO form_submissions (device, epoch, seq, submission, store, region, "
                    "form_id, version, scope, data, tickets, at, at_ms, received_ms) VALUES "
                    "('pos-1', '1', 999, 'sub-1', 'S1', 'east', 'fault', 1, 'global', ?, '[\"t1\"]', "
                    "?, ?, ?)", (json.dumps({"what": "=fridge, door", "photo": photo}),
                                 DAY + "T10:00:00.000Z", 1772445600000, now))
-        db.commit()
-        db.close()
 
         devices = api(port, "/api/v1/devices")
         hours = api(port, f"/api/v1/reports/sales?by=hour&from={DAY}&to=2026-03-03")

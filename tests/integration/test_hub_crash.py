@@ -50,7 +50,7 @@ def test():
         h.check(env.hub_db_count("events") == DEVICES * PER_DEVICE, "every identity once")
         h.check(env.hub_db_count("sales") == DEVICES * PER_DEVICE, "every sale once")
         dup = env.hub_query("SELECT COUNT(*) FROM (SELECT receipt FROM sales GROUP BY device, receipt "
-                            "HAVING COUNT(*) > 1)")[0][0]
+                            "HAVING COUNT(*) > 1) d")[0][0]
         h.check(dup == 0, "no receipt twice")
         rep = {r["device"]: r for r in env.hub("report", "sales", "-c", cfg, expect=0).json()}
         for d in devs:

@@ -10,12 +10,17 @@ agent's last seq and the outbox is empty."""
 import os
 import shutil
 import sqlite3
+import subprocess
 
 import shoal_harness as h
 from sync_helpers import Fleet, basket
 
 
 def backup(src, dst):
+    uri = h.hub_pg_uri(src)
+    if uri:  # the pg variant: the hub's PostgreSQL database, by pg_dump
+        subprocess.run(["pg_dump", "-Fc", "-f", dst, "-d", uri], check=True)
+        return
     s = sqlite3.connect(src)
     d = sqlite3.connect(dst)
     try:
@@ -23,6 +28,18 @@ def backup(src, dst):
     finally:
         d.close()
         s.close()
+
+
+def restore(src, db):
+    uri = h.hub_pg_uri(db)
+    if uri:
+        subprocess.run(["pg_restore", "--clean", "--if-exists", "--single-transaction", "-d", uri,
+                        src], check=True)
+        return
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    shutil.copy(src, db)
 
 
 def run():
@@ -48,10 +65,7 @@ def run():
         f.check_report([dev])
         acked_before = f.agent_query(dev, "SELECT acked_upto FROM sync_state")[0][0]
         hub.stop()
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(db + suffix):
-                os.remove(db + suffix)
-        shutil.copy(env.path("hub-backup.db"), db)
+        restore(env.path("hub-backup.db"), db)
         lost = 14 - env.hub_db_count("sales")
         h.check(lost == 9, "the restored hub lacks the 9 later sales (lacks %d)" % lost)
         hub = f.start_hub()

@@ -739,15 +739,83 @@ class Env:
         finally:
             con.close()
 
+    def hub_sql(self, sql, args=(), db_path=None):
+        """Runs sql (reads or writes, `?` placeholders) on the hub database,
+        on whichever backend the hub uses: SQLite, or PostgreSQL in the pg
+        test variants (SHOAL_TEST_HUB_PG). Returns the rows."""
+        return hub_sql(db_path or self.hub_db(), sql, args)
+
     def hub_db(self):
         with open(self.hub_cfg) as f:
             return json.load(f)["db"]
 
     def hub_query(self, sql, args=()):
-        return self.query(self.hub_db(), sql, args)
+        return self.hub_sql(sql, args)
 
-    def hub_db_count(self, table, where="1", args=()):
+    def hub_db_count(self, table, where="1 = 1", args=()):
         return self.hub_query("SELECT COUNT(*) FROM %s WHERE %s" % (table, where), args)[0][0]
+
+
+# ------------------------------------------------------- hub database access
+
+def hub_pg_uri(db_path):
+    """The PostgreSQL database a hub uses for db_path under SHOAL_TEST_HUB_PG
+    (hub/store_pg.c names it after the absolute path), or None on SQLite."""
+    base = os.environ.get("SHOAL_TEST_HUB_PG")
+    if not base:
+        return None
+    if base.startswith("/"):
+        with open(base) as f:
+            base = f.read().strip()
+    import pg_server
+    return "%s/%s" % (base, pg_server.test_db_name(db_path))
+
+
+def _sql_literal(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def hub_sql(db_path, sql, args=()):
+    """Runs sql on the hub database at db_path (SQLite) or, in the pg test
+    variants, on its PostgreSQL database through psql. Integers come back as
+    int, NULL as None, the rest as str (as sqlite3 returns them)."""
+    if db_path.startswith(("postgresql://", "postgres://")):
+        uri = db_path
+    else:
+        uri = hub_pg_uri(db_path)
+    if uri is None:
+        con = sqlite3.connect(db_path, timeout=10)
+        try:
+            rows = con.execute(sql, args).fetchall()
+            con.commit()
+            return rows
+        finally:
+            con.close()
+    parts = sql.split("?")
+    if len(parts) - 1 != len(args):
+        raise ValueError("hub_sql: %d placeholders, %d args" % (len(parts) - 1, len(args)))
+    text = parts[0] + "".join(_sql_literal(a) + p for a, p in zip(args, parts[1:]))
+    null = "\x01NULL\x01"
+    out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F", "\x1f", "-P", "null=" + null,
+                          "-v", "ON_ERROR_STOP=1", "-d", uri, "-c", text],
+                         capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise RuntimeError("psql %s: %s" % (text, out.stderr.strip()))
+
+    def conv(v):
+        if v == null:
+            return None
+        if v.lstrip("-").isdigit():
+            return int(v)
+        return v
+    return [tuple(conv(v) for v in line.split("\x1f")) for line in out.stdout.splitlines()
+            if line != ""]
 
 
 def main(fn):

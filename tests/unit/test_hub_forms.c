@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "db.h"
+#include "store.h"
 #include "hub_ctx.h"
 #include "hub_ingest.h"
 
@@ -53,21 +53,21 @@ static int setup(void **state) {
       {"region/cn-sw", "1", "{\"scope\":\"region/cn-sw\",\"forms\":[" FORM_V(7, 3) "]}"},
       {"region/cn-n", "1", "{\"scope\":\"region/cn-n\",\"forms\":[" FORM_V(9, 3) "]}"},
   };
-  sqlite3_stmt *st = NULL;
-  assert_int_equal(shoal_db_prepare(ctx->db,
+  hub_stmt *st = NULL;
+  assert_int_equal(hub_store_prepare(ctx->db,
                                     "INSERT INTO policies (scope, version, issued_at, doc, "
                                     "envelope, published_ms) VALUES (?, ?, '2026-11-01T00:00:00Z', "
                                     "?, '{}', 0)",
                                     &st, &d),
                    SHOAL_OK);
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, rows[i][0], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, atoi(rows[i][1]));
-    sqlite3_bind_text(st, 3, rows[i][2], -1, SQLITE_STATIC);
-    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    hub_store_reset(st);
+    hub_store_bind_text(st, 1, rows[i][0], -1, HUB_STORE_STATIC);
+    hub_store_bind_int64(st, 2, atoi(rows[i][1]));
+    hub_store_bind_text(st, 3, rows[i][2], -1, HUB_STORE_STATIC);
+    assert_int_equal(hub_store_step(st), HUB_STORE_DONE);
   }
-  sqlite3_finalize(st);
+  hub_store_finalize(st);
   *state = ctx;
   return 0;
 }
@@ -98,42 +98,42 @@ static shoal_err ingest(struct hub_ctx *ctx, int64_t seq, const char *store, con
       (long long)seq, version, region, store, data);
   ev.body = cJSON_Parse(body);
   assert_non_null(ev.body);
-  assert_int_equal(shoal_db_begin(ctx->db, d), SHOAL_OK);
+  assert_int_equal(hub_store_begin(ctx->db, d), SHOAL_OK);
   shoal_err rc = hub_forms_ingest(ctx, &ev, d);
   if (rc == SHOAL_OK)
-    assert_int_equal(shoal_db_commit(ctx->db, d), SHOAL_OK);
+    assert_int_equal(hub_store_commit(ctx->db, d), SHOAL_OK);
   else
-    shoal_db_rollback(ctx->db);
+    hub_store_rollback(ctx->db);
   shoal_event_cleanup(&ev);
   return rc;
 }
 
 static void stored(struct hub_ctx *ctx, int64_t seq, const char *want_scope,
                    const char *want_data) {
-  sqlite3_stmt *st = NULL;
+  hub_stmt *st = NULL;
   shoal_diag d = {{0}};
   assert_int_equal(
-      shoal_db_prepare(ctx->db,
+      hub_store_prepare(ctx->db,
                        "SELECT scope, data, submission, tickets, at_ms FROM "
                        "form_submissions WHERE device = 'd1' AND epoch = '42' AND seq = ?",
                        &st, &d),
       SHOAL_OK);
-  sqlite3_bind_int64(st, 1, seq);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  assert_string_equal((const char *)sqlite3_column_text(st, 0), want_scope);
-  assert_string_equal((const char *)sqlite3_column_text(st, 1), want_data);
+  hub_store_bind_int64(st, 1, seq);
+  assert_int_equal(hub_store_step(st), HUB_STORE_ROW);
+  assert_string_equal((const char *)hub_store_column_text(st, 0), want_scope);
+  assert_string_equal((const char *)hub_store_column_text(st, 1), want_data);
   char sub[32];
   snprintf(sub, sizeof sub, "d1-F%lld", (long long)seq);
-  assert_string_equal((const char *)sqlite3_column_text(st, 2), sub);
-  assert_string_equal((const char *)sqlite3_column_text(st, 3), "[\"T-1\"]");
-  assert_int_equal(sqlite3_column_int64(st, 4), 1795334400000LL);
-  sqlite3_finalize(st);
+  assert_string_equal((const char *)hub_store_column_text(st, 2), sub);
+  assert_string_equal((const char *)hub_store_column_text(st, 3), "[\"T-1\"]");
+  assert_int_equal(hub_store_column_int64(st, 4), 1795334400000LL);
+  hub_store_finalize(st);
 }
 
 static int64_t count(struct hub_ctx *ctx) {
   int64_t n = -1;
   shoal_diag d = {{0}};
-  assert_int_equal(shoal_db_query_int(ctx->db, "SELECT COUNT(*) FROM form_submissions", 0, &n, &d),
+  assert_int_equal(hub_store_query_int(ctx->db, "SELECT COUNT(*) FROM form_submissions", 0, &n, &d),
                    SHOAL_OK);
   return n;
 }
@@ -181,7 +181,7 @@ static void test_hub_forms_refuses_foreign_store_or_region(void **state) {
   assert_int_equal(ingest(ctx, 1, "cd-002", "cn-sw", 7, "{\"issue\":\"repair\"}", &d),
                    SHOAL_EINPUT);
   assert_non_null(strstr(d.msg, "store cd-002"));
-  assert_int_equal(shoal_db_exec(ctx->db,
+  assert_int_equal(hub_store_exec(ctx->db,
                                  "INSERT INTO devices (device, store, region) VALUES ('d1', "
                                  "'cd-001', 'cn-e')",
                                  &d),
@@ -200,11 +200,11 @@ static void test_hub_forms_sees_versions_published_later(void **state) {
     fail_msg("%s", d.msg);
   /* the definitions read so far are indexed once per policy version */
   int64_t n = 0;
-  assert_int_equal(shoal_db_query_int(ctx->db, "SELECT COUNT(*) FROM form_index", 0, &n, &d),
+  assert_int_equal(hub_store_query_int(ctx->db, "SELECT COUNT(*) FROM form_index", 0, &n, &d),
                    SHOAL_OK);
   assert_int_equal(n, 2); /* global v1 and v2; cn-e and cd-001 have published nothing */
   assert_int_equal(
-      shoal_db_exec(ctx->db,
+      hub_store_exec(ctx->db,
                     "INSERT INTO policies (scope, version, issued_at, doc, envelope, "
                     "published_ms) VALUES ('store/cd-001', 1, '2026-11-02T00:00:00Z', "
                     "'{\"scope\":\"store/cd-001\",\"forms\":[" FORM_V(5, 2) "]}', '{}', 0)",

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "crypto.h"
-#include "db.h"
+#include "store.h"
 #include "hub_ctx.h"
 #include "hub_ingestor.h"
 #include "hub_metrics.h"
@@ -43,7 +43,7 @@ static void open_ctx(struct hub_ctx *ctx, const char *name) {
 static int64_t q(struct hub_ctx *ctx, const char *sql) {
   int64_t v = -1;
   shoal_diag d = {{0}};
-  assert_int_equal(shoal_db_query_int(ctx->db, sql, -1, &v, &d), SHOAL_OK);
+  assert_int_equal(hub_store_query_int(ctx->db, sql, -1, &v, &d), SHOAL_OK);
   return v;
 }
 
@@ -153,7 +153,7 @@ static void test_hub_guard_sale_region_must_match_registry(void **state) {
   shoal_diag d = {{0}};
   open_ctx(&ctx, "region");
   /* pos1 provisioned in s1/cn-sw; pos2 unprovisioned, said hello from cn-east. */
-  assert_int_equal(shoal_db_exec(ctx.db,
+  assert_int_equal(hub_store_exec(ctx.db,
                                  "INSERT INTO provisioned_devices (device, store, region, "
                                  "cert_serial, issued_ms) VALUES ('pos1', 's1', 'cn-sw', '01', 1)",
                                  &d),

@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 
 #include "crypto.h"
-#include "db.h"
+#include "store.h"
 #include "hub_ctx.h"
 #include "hub_http.h"
 #include "jsonx.h"
@@ -140,9 +140,9 @@ static void assert_json_error(const struct resp *r, long status) {
 /* ---- fixture: a hub database with a fleet and sales ---- */
 
 static void sql(const char *s) {
-  char *err = NULL;
-  if (sqlite3_exec(g_ctx.db, s, NULL, NULL, &err) != SQLITE_OK)
-    fail_msg("%s: %s", s, err);
+  shoal_diag d = {{0}};
+  if (hub_store_exec(g_ctx.db, s, &d) != SHOAL_OK)
+    fail_msg("%s: %s", s, d.msg);
 }
 
 static int setup(void **state) {
@@ -373,7 +373,7 @@ static void test_hub_http_publishes_policies_like_publish(void **state) {
   }
   int64_t stored = 0;
   shoal_diag d;
-  assert_int_equal(shoal_db_query_int(g_ctx.db,
+  assert_int_equal(hub_store_query_int(g_ctx.db,
                                       "SELECT COUNT(*) FROM policies WHERE scope = 'region/east' "
                                       "AND envelope LIKE '%\"sig\":%'",
                                       0, &stored, &d),
@@ -388,7 +388,7 @@ static void test_hub_http_publishes_policies_like_publish(void **state) {
     assert_json_error(&r, 400);
     resp_free(&r);
   }
-  assert_int_equal(shoal_db_query_int(g_ctx.db, "SELECT COUNT(*) FROM policies", 0, &stored, &d),
+  assert_int_equal(hub_store_query_int(g_ctx.db, "SELECT COUNT(*) FROM policies", 0, &stored, &d),
                    SHOAL_OK);
   assert_int_equal(stored, 2);
   struct resp r = get("/metrics", NULL);
@@ -630,10 +630,10 @@ static void test_hub_http_webhooks_deliver_after_outage(void **state) {
   shoal_diag dg;
   assert_int_equal(hub_ctx_open(&ctx, path, &dg), SHOAL_OK);
   /* Queued inside the caller's transaction: a rollback queues nothing. */
-  assert_int_equal(shoal_db_begin(ctx.db, &dg), SHOAL_OK);
+  assert_int_equal(hub_store_begin(ctx.db, &dg), SHOAL_OK);
   assert_int_equal(hub_webhook_enqueue(&ctx, "sale", "{\"n\":15}", &dg), SHOAL_OK);
-  shoal_db_rollback(ctx.db);
-  assert_int_equal(shoal_db_begin(ctx.db, &dg), SHOAL_OK);
+  hub_store_rollback(ctx.db);
+  assert_int_equal(hub_store_begin(ctx.db, &dg), SHOAL_OK);
   for (int i = 0; i < 10; i++) {
     char body[64];
     snprintf(body, sizeof body, "{\"n\":%d,\"store\":\"S1\"}", i);
@@ -649,17 +649,17 @@ static void test_hub_http_webhooks_deliver_after_outage(void **state) {
   huge[HUB_WEBHOOK_BODY_MAX + 1] = '\0';
   assert_int_equal(hub_webhook_enqueue(&ctx, "ticket", huge, &dg), SHOAL_OK);
   free(huge);
-  assert_int_equal(shoal_db_commit(ctx.db, &dg), SHOAL_OK);
+  assert_int_equal(hub_store_commit(ctx.db, &dg), SHOAL_OK);
   int64_t queued = 0;
   assert_int_equal(
-      shoal_db_query_int(ctx.db, "SELECT COUNT(*) FROM webhook_queue", 0, &queued, &dg), SHOAL_OK);
+      hub_store_query_int(ctx.db, "SELECT COUNT(*) FROM webhook_queue", 0, &queued, &dg), SHOAL_OK);
   assert_int_equal(queued, 20); /* 10 sales x 2 subscribed webhooks */
   /* Left over from a config that had another receiver: buried, not sent. */
-  assert_int_equal(sqlite3_exec(ctx.db,
-                                "INSERT INTO webhook_queue (url, kind, body, created_ms, next_ms) "
-                                "VALUES ('http://127.0.0.1:9/gone', 'sale', '{\"n\":13}', 0, 0)",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
+  assert_int_equal(hub_store_exec(ctx.db,
+                                  "INSERT INTO webhook_queue (url, kind, body, created_ms, next_ms) "
+                                  "VALUES ('http://127.0.0.1:9/gone', 'sale', '{\"n\":13}', 0, 0)",
+                                  &dg),
+                   SHOAL_OK);
 
   struct hub_webhook_opts o;
   hub_webhook_opts_default(&o);
@@ -673,8 +673,8 @@ static void test_hub_http_webhooks_deliver_after_outage(void **state) {
   int64_t left = -1, dead = 0;
   for (int i = 0; i < 300; i++) { /* at most 15 s */
     usleep(50000);
-    shoal_db_query_int(ctx.db, "SELECT COUNT(*) FROM webhook_queue", 0, &left, &dg);
-    shoal_db_query_int(ctx.db, "SELECT COUNT(*) FROM webhook_dead", 0, &dead, &dg);
+    hub_store_query_int(ctx.db, "SELECT COUNT(*) FROM webhook_queue", 0, &left, &dg);
+    hub_store_query_int(ctx.db, "SELECT COUNT(*) FROM webhook_dead", 0, &dead, &dg);
     if (left == 0)
       break;
   }
@@ -692,9 +692,9 @@ static void test_hub_http_webhooks_deliver_after_outage(void **state) {
    * worker holds them back while the head of the line fails. */
   assert_int_equal(dead, 13); /* + the oversized ticket body for its 2 receivers */
   int64_t attempts = 0;
-  shoal_db_query_int(ctx.db, "SELECT MAX(attempts) FROM webhook_dead", 0, &attempts, &dg);
+  hub_store_query_int(ctx.db, "SELECT MAX(attempts) FROM webhook_dead", 0, &attempts, &dg);
   assert_int_equal(attempts, 4);
-  shoal_db_query_int(ctx.db,
+  hub_store_query_int(ctx.db,
                      "SELECT COUNT(*) FROM webhook_dead WHERE url LIKE '%/gone' AND last_error = "
                      "'webhook no longer configured'",
                      0, &attempts, &dg);

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "crypto.h"
-#include "db.h"
+#include "store.h"
 #include "hub_ctx.h"
 #include "hub_devices.h"
 #include "hub_ingestor.h"
@@ -28,7 +28,7 @@ struct acks {
   int n;
   char topic[MAX_ACKS][SHOAL_TOPIC_MAX];
   char payload[MAX_ACKS][128];
-  sqlite3 *db;     /* if set, check each ack's upto is committed */
+  hub_store *db;     /* if set, check each ack's upto is committed */
   int uncommitted; /* acks sent for something not yet visible elsewhere */
 };
 
@@ -45,7 +45,7 @@ static shoal_err record_ack(void *user, const char *topic, const char *payload, 
     /* A second connection sees only committed data. */
     int64_t upto = -1;
     shoal_diag d = {{0}};
-    shoal_db_query_int(a->db, "SELECT MAX(upto) FROM streams", -1, &upto, &d);
+    hub_store_query_int(a->db, "SELECT MAX(upto) FROM streams", -1, &upto, &d);
     if (upto < 0)
       a->uncommitted++;
   }
@@ -88,7 +88,7 @@ static void put(struct hub_ingestor *ing, const char *topic, const char *payload
 static int64_t q(struct hub_ctx *ctx, const char *sql) {
   int64_t v = -1;
   shoal_diag d = {{0}};
-  assert_int_equal(shoal_db_query_int(ctx->db, sql, -1, &v, &d), SHOAL_OK);
+  assert_int_equal(hub_store_query_int(ctx->db, sql, -1, &v, &d), SHOAL_OK);
   return v;
 }
 
@@ -101,9 +101,7 @@ static void test_hub_ingestor_dedupes_and_acks_after_commit(void **state) {
   struct hub_ingestor *ing = NULL;
   shoal_diag d = {{0}};
   open_ctx(&ctx, "dedupe");
-  char other[1300];
-  snprintf(other, sizeof other, "%s", ctx.cfg.db);
-  assert_int_equal(sqlite3_open(other, &acks.db), SQLITE_OK);
+  assert_int_equal(hub_store_open_again(ctx.db, &acks.db, &d), SHOAL_OK);
   assert_int_equal(hub_ingestor_new(&ctx, 100, record_ack, &acks, &ing, &d), SHOAL_OK);
   put(ing, UP, sale_event("d1", "s1", "77", 1, 500));
   put(ing, UP, sale_event("d1", "s1", "77", 2, 700));
@@ -127,7 +125,7 @@ static void test_hub_ingestor_dedupes_and_acks_after_commit(void **state) {
   assert_int_equal(st.stored, 2);
   assert_int_equal(st.duplicates, 2);
   hub_ingestor_free(ing);
-  sqlite3_close(acks.db);
+  hub_store_close(acks.db);
   hub_ctx_close(&ctx);
 }
 
@@ -150,12 +148,12 @@ static void test_hub_ingestor_stores_sale_body_as_sent(void **state) {
            body);
   put(ing, UP, ev);
   assert_int_equal(hub_ingestor_flush(ing, &d), SHOAL_OK);
-  sqlite3_stmt *st = NULL;
-  assert_int_equal(shoal_db_prepare(ctx.db, "SELECT body, total FROM sales", &st, &d), SHOAL_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  assert_string_equal((const char *)sqlite3_column_text(st, 0), body);
-  assert_int_equal(sqlite3_column_int64(st, 1), 1000);
-  sqlite3_finalize(st);
+  hub_stmt *st = NULL;
+  assert_int_equal(hub_store_prepare(ctx.db, "SELECT body, total FROM sales", &st, &d), SHOAL_OK);
+  assert_int_equal(hub_store_step(st), HUB_STORE_ROW);
+  assert_string_equal((const char *)hub_store_column_text(st, 0), body);
+  assert_int_equal(hub_store_column_int64(st, 1), 1000);
+  hub_store_finalize(st);
   hub_ingestor_free(ing);
   hub_ctx_close(&ctx);
 }
@@ -259,11 +257,18 @@ static void test_hub_ingestor_poison_event_dead_lettered_after_tries(void **stat
   shoal_diag d = {{0}};
   open_ctx(&ctx, "poison");
   /* Storing receipt r2 fails with a database error (not bad input). */
-  assert_int_equal(shoal_db_exec(ctx.db,
-                                 "CREATE TRIGGER poison BEFORE INSERT ON sales "
-                                 "WHEN NEW.receipt = 'r2' BEGIN SELECT RAISE(ABORT, 'boom'); END",
-                                 &d),
-                   SHOAL_OK);
+  assert_int_equal(
+      hub_store_exec(ctx.db,
+                     hub_store_dialect(ctx.db) == HUB_STORE_PG
+                         ? "CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN "
+                           "IF NEW.receipt = 'r2' THEN RAISE EXCEPTION 'boom'; END IF; "
+                           "RETURN NEW; END; $$ LANGUAGE plpgsql; "
+                           "CREATE TRIGGER poison BEFORE INSERT ON sales FOR EACH ROW "
+                           "EXECUTE FUNCTION poison()"
+                         : "CREATE TRIGGER poison BEFORE INSERT ON sales "
+                           "WHEN NEW.receipt = 'r2' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+                     &d),
+      SHOAL_OK);
   assert_int_equal(hub_ingestor_new(&ctx, 100, record_ack, &acks, &ing, &d), SHOAL_OK);
   for (int attempt = 1; attempt <= HUB_INGEST_POISON_TRIES; attempt++) {
     put(ing, UP, sale_event("d1", "s1", "2", 1, 10));
@@ -333,7 +338,7 @@ static void test_hub_ingestor_hello_and_presence_fill_registry(void **state) {
   assert_int_equal(q(&ctx, "SELECT online FROM devices WHERE device = 'd9'"), 1);
   assert_int_equal(q(&ctx, "SELECT last_seen_ms IS NULL FROM devices WHERE device = 'd9'"), 1);
   assert_int_equal(q(&ctx, "SELECT last_seen_ms > 0 FROM devices WHERE device = 'd1'"), 1);
-  assert_int_equal(q(&ctx, "SELECT profile = 'kiosk' AND region = 'cn-e' FROM devices"), 1);
+  assert_int_equal(q(&ctx, "SELECT profile = 'kiosk' AND region = 'cn-e' FROM devices WHERE device = 'd1'"), 1);
   assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE reason LIKE '%outbox_depth%'"),
                    1);
   assert_string_equal(acks.payload[0], "{\"epoch\":\"4\",\"upto\":2}");

@@ -18,9 +18,9 @@
 static struct hub_ctx g_ctx;
 
 static void sql(const char *s) {
-  char *err = NULL;
-  if (sqlite3_exec(g_ctx.db, s, NULL, NULL, &err) != SQLITE_OK)
-    fail_msg("%s: %s", s, err);
+  shoal_diag d;
+  if (hub_store_exec(g_ctx.db, s, &d) != SHOAL_OK)
+    fail_msg("%s: %s", s, d.msg);
 }
 
 static int setup(void **state) {

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "db.h"
+#include "store.h"
 #include "hub_ctx.h"
 #include "hub_reports.h"
 #include "jsonx.h"
@@ -134,21 +134,22 @@ static void test_settle_validate_rejects_bad_sections(void **state) {
   assert_int_equal(validate("{\"scope\":\"global\",\"settlement\":{\"shemes\":{}}}"), SHOAL_EINPUT);
 }
 
-static void put_policy(sqlite3 *db, const char *scope, int version, const char *doc) {
-  sqlite3_stmt *st;
-  assert_int_equal(sqlite3_prepare_v2(db,
-                                      "INSERT INTO policies (scope, version, issued_at, doc, "
-                                      "envelope, published_ms) VALUES (?1, ?2, 'x', ?3, '{}', 0)",
-                                      -1, &st, NULL),
-                   SQLITE_OK);
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int(st, 2, version);
-  sqlite3_bind_text(st, 3, doc, -1, SQLITE_STATIC);
-  assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-  sqlite3_finalize(st);
+static void put_policy(hub_store *db, const char *scope, int version, const char *doc) {
+  hub_stmt *st;
+  shoal_diag d = {{0}};
+  assert_int_equal(hub_store_prepare(db,
+                                     "INSERT INTO policies (scope, version, issued_at, doc, "
+                                     "envelope, published_ms) VALUES (?1, ?2, 'x', ?3, '{}', 0)",
+                                     &st, &d),
+                   SHOAL_OK);
+  hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
+  hub_store_bind_int(st, 2, version);
+  hub_store_bind_text(st, 3, doc, -1, HUB_STORE_STATIC);
+  assert_int_equal(hub_store_step(st), HUB_STORE_DONE);
+  hub_store_finalize(st);
 }
 
-static void put_sale(sqlite3 *db, const char *store, const char *region, int seq, int64_t at_ms,
+static void put_sale(hub_store *db, const char *store, const char *region, int seq, int64_t at_ms,
                      int64_t total) {
   char sql[512];
   snprintf(sql, sizeof sql,
@@ -156,7 +157,8 @@ static void put_sale(sqlite3 *db, const char *store, const char *region, int seq
            "rounding, total, body) VALUES ('%s-d1', '1', %d, '%s', '%s', %lld, %lld, 0, 0, %lld, "
            "'{}')",
            store, seq, store, region, (long long)at_ms, (long long)total, (long long)total);
-  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  shoal_diag d = {{0}};
+  assert_int_equal(hub_store_exec(db, sql, &d), SHOAL_OK);
 }
 
 static const cJSON *row_of(const cJSON *rows, const char *store) {
@@ -202,11 +204,10 @@ static void test_settle_report_uses_most_specific_scope(void **state) {
   put_policy(ctx.db, "global", 3,
              "{\"scope\":\"global\",\"settlement\":{\"schemes\":{\"franchise\":{\"mode\":\"flat\","
              "\"tiers\":[{\"bp\":1}]}},\"stores\":{\"F1\":\"franchise\",\"Z9\":\"franchise\"}}}");
-  assert_int_equal(sqlite3_exec(ctx.db,
+  assert_int_equal(hub_store_exec(ctx.db,
                                 "UPDATE policies SET effective_at = '2099-01-01T00:00:00+08:00' "
-                                "WHERE scope = 'global' AND version = 3",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
+                                "WHERE scope = 'global' AND version = 3", &d),
+                   SHOAL_OK);
   /* region/west sets its own section for its stores: W1 flat 2%; W2 is
    * mapped but sold nothing (listed with 0). */
   put_policy(ctx.db, "region/west", 1,
@@ -216,11 +217,10 @@ static void test_settle_report_uses_most_specific_scope(void **state) {
    * fraction after a comma): it applies. SQLite's julianday() cannot read
    * that form, so queries compare with shoal_time_ms, which parses it as
    * publish did. */
-  assert_int_equal(sqlite3_exec(ctx.db,
+  assert_int_equal(hub_store_exec(ctx.db,
                                 "UPDATE policies SET effective_at = '2020-01-01T00:00:00,5+0800' "
-                                "WHERE scope = 'region/west' AND version = 1",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
+                                "WHERE scope = 'region/west' AND version = 1", &d),
+                   SHOAL_OK);
   int64_t day = 1767225600000LL; /* 2026-01-01T00:00Z */
   put_sale(ctx.db, "F1", "east", 1, day + 1000, 1000000);
   put_sale(ctx.db, "F1", "east", 2, day + 2000, 234567); /* F1 = 1234567 */

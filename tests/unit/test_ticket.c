@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "crypto.h"
-#include "db.h"
+#include "store.h"
 #include "hlc.h"
 #include "hub_ctx.h"
 #include "hub_ingest.h"
@@ -722,7 +722,7 @@ static void open_hub(struct hub_ctx *ctx, const char *name, struct pub_log *log)
 
 static void ingest_all(struct hub_ctx *ctx, cJSON *events) {
   shoal_diag d = {{0}};
-  assert_int_equal(shoal_db_begin(ctx->db, &d), SHOAL_OK);
+  assert_int_equal(hub_store_begin(ctx->db, &d), SHOAL_OK);
   const cJSON *e;
   cJSON_ArrayForEach(e, events) {
     struct shoal_event ev;
@@ -732,22 +732,22 @@ static void ingest_all(struct hub_ctx *ctx, cJSON *events) {
       fail_msg("ingest: %s", d.msg);
     shoal_event_cleanup(&ev);
   }
-  assert_int_equal(shoal_db_commit(ctx->db, &d), SHOAL_OK);
+  assert_int_equal(hub_store_commit(ctx->db, &d), SHOAL_OK);
   assert_int_equal(hub_tickets_after_commit(ctx, &d), SHOAL_OK);
 }
 
 static char *hub_doc(struct hub_ctx *ctx) {
   int64_t n = 0;
   shoal_diag d = {{0}};
-  sqlite3_stmt *st = NULL;
-  assert_int_equal(shoal_db_query_int(ctx->db, "SELECT COUNT(*) FROM tickets", 0, &n, &d),
+  hub_stmt *st = NULL;
+  assert_int_equal(hub_store_query_int(ctx->db, "SELECT COUNT(*) FROM tickets", 0, &n, &d),
                    SHOAL_OK);
   assert_int_equal(n, 1);
-  assert_int_equal(shoal_db_prepare(ctx->db, "SELECT doc FROM tickets WHERE id = 'T1'", &st, &d),
+  assert_int_equal(hub_store_prepare(ctx->db, "SELECT doc FROM tickets WHERE id = 'T1'", &st, &d),
                    SHOAL_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  char *s = shoal_strdup((const char *)sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
+  assert_int_equal(hub_store_step(st), HUB_STORE_ROW);
+  char *s = shoal_strdup((const char *)hub_store_column_text(st, 0));
+  hub_store_finalize(st);
   return s;
 }
 
@@ -790,16 +790,16 @@ static void test_ticket_hub_merges_any_order_and_escalates(void **state) {
 
   /* With a published SLA, the tick emits escalations as they come due. */
   shoal_diag d = {{0}};
-  sqlite3_stmt *ins = NULL;
-  assert_int_equal(shoal_db_prepare(a.db,
+  hub_stmt *ins = NULL;
+  assert_int_equal(hub_store_prepare(a.db,
                                     "INSERT INTO policies (scope, version, issued_at, doc, "
                                     "envelope, published_ms) VALUES ('region/cn-sw', 1, "
                                     "'2023-01-01T00:00:00Z', ?, '{}', 0)",
                                     &ins, &d),
                    SHOAL_OK);
-  sqlite3_bind_text(ins, 1, policy_text, -1, SQLITE_STATIC);
-  assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
-  sqlite3_finalize(ins);
+  hub_store_bind_text(ins, 1, policy_text, -1, HUB_STORE_STATIC);
+  assert_int_equal(hub_store_step(ins), HUB_STORE_DONE);
+  hub_store_finalize(ins);
   /* Re-fold under the policy: one more (duplicate) ingest does it. */
   cJSON *again = cJSON_CreateArray();
   cJSON_AddItemToArray(again, cJSON_Duplicate(cJSON_GetArrayItem(base, 0), 1));
@@ -818,14 +818,14 @@ static void test_ticket_hub_merges_any_order_and_escalates(void **state) {
   cJSON_Delete(t);
   free(dz);
   int64_t n = 0;
-  assert_int_equal(shoal_db_query_int(a.db,
+  assert_int_equal(hub_store_query_int(a.db,
                                       "SELECT COUNT(*) FROM ticket_events WHERE device = 'hub' "
                                       "AND kind = 'escalate'",
                                       0, &n, &d),
                    SHOAL_OK);
   assert_int_equal(n, 2);
   /* The hub's own stream is gapless although sync messages went out between. */
-  assert_int_equal(shoal_db_query_int(a.db,
+  assert_int_equal(hub_store_query_int(a.db,
                                       "SELECT MAX(seq) * 10 + MIN(seq) FROM ticket_events "
                                       "WHERE device = 'hub'",
                                       0, &n, &d),
@@ -838,7 +838,7 @@ static void test_ticket_hub_merges_any_order_and_escalates(void **state) {
 
   /* A device of the store says hello (it reconnected): its store's live
    * tickets go out again, once per hello. */
-  assert_int_equal(shoal_db_exec(a.db,
+  assert_int_equal(hub_store_exec(a.db,
                                  "INSERT INTO devices (device, store, last_hello_ms) "
                                  "VALUES ('hh7', 's1', 5000)",
                                  &d),
@@ -848,7 +848,7 @@ static void test_ticket_hub_merges_any_order_and_escalates(void **state) {
   assert_int_equal(la.count, before + 1);
   assert_int_equal(hub_tickets_tick(&a, T0 + 240 * MIN + 98 * HOUR, &d), SHOAL_OK);
   assert_int_equal(la.count, before + 1);
-  assert_int_equal(shoal_db_exec(a.db, "UPDATE devices SET last_hello_ms = 6000", &d), SHOAL_OK);
+  assert_int_equal(hub_store_exec(a.db, "UPDATE devices SET last_hello_ms = 6000", &d), SHOAL_OK);
   assert_int_equal(hub_tickets_tick(&a, T0 + 240 * MIN + 99 * HOUR, &d), SHOAL_OK);
   assert_int_equal(la.count, before + 2);
 
