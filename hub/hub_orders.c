@@ -562,6 +562,7 @@ struct order_job {
   const char *body;
   size_t len;
   int64_t now_ms;
+  pthread_cond_t cv; /* signalled when done, or when it may lead */
   /* Filled by the leader. */
   bool done;
   shoal_err rc;
@@ -573,11 +574,10 @@ struct order_job {
 
 static struct {
   pthread_mutex_t mu;
-  pthread_cond_t cv;
-  struct order_job *head, *tail;
+  struct order_job *head, *tail; /* queued, not yet taken by a leader */
   bool leading;
   uint64_t batches, orders; /* for the benchmark's figures */
-} gc = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, false, 0, 0};
+} gc = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, false, 0, 0};
 
 static void batch_fail(struct order_job *b, shoal_err rc, const shoal_diag *d) {
   for (; b; b = b->next)
@@ -623,7 +623,7 @@ static void group_commit(sqlite3 *db, struct order_job *job, int batch_max) {
   gc.tail = job;
   while (!job->done) {
     if (gc.leading) {
-      pthread_cond_wait(&gc.cv, &gc.mu);
+      pthread_cond_wait(&job->cv, &gc.mu);
       continue;
     }
     /* Lead: take up to batch_max queued jobs of this database, in order. */
@@ -650,10 +650,18 @@ static void group_commit(sqlite3 *db, struct order_job *job, int batch_max) {
     pthread_mutex_lock(&gc.mu);
     gc.batches++;
     gc.orders += (uint64_t)n;
-    for (struct order_job *j = batch; j; j = j->next)
-      j->done = true; /* next is not read again by its owner */
+    for (struct order_job *j = batch, *next; j; j = next) {
+      next = j->next; /* j belongs to its owner again once done is set */
+      j->done = true;
+      if (j != job)
+        pthread_cond_signal(&j->cv);
+    }
     gc.leading = false;
-    pthread_cond_broadcast(&gc.cv);
+    /* Wake every queued job's owner: the first to run leads the next
+     * batch (waking only one could pick a job of another database file
+     * that then leaves this file's queue asleep). */
+    for (struct order_job *j = gc.head; j; j = j->next)
+      pthread_cond_signal(&j->cv);
   }
   pthread_mutex_unlock(&gc.mu);
 }
@@ -676,11 +684,12 @@ shoal_err hub_orders_ingest(sqlite3 *db, const char *body, size_t len, int64_t n
   if ((rc = parse_order(j, &o, diag)) != SHOAL_OK)
     goto cleanup;
   const char *file = sqlite3_db_filename(db, "main");
-  struct order_job job = {file ? file : "", &o, body, len, now_ms, false, SHOAL_OK, 0, NULL,
-                          {{0}}, NULL};
+  struct order_job job = {file ? file : "", &o, body, len, now_ms, PTHREAD_COND_INITIALIZER,
+                          false, SHOAL_OK, 0, NULL, {{0}}, NULL};
   if (batch_max < 1 || batch_max > SHOAL_ORDER_BATCH_MAX)
     batch_max = SHOAL_ORDER_BATCH_MAX;
   group_commit(db, &job, batch_max);
+  pthread_cond_destroy(&job.cv);
   rc = job.rc;
   if (rc != SHOAL_OK) {
     *diag = job.diag;
