@@ -449,17 +449,49 @@ static shoal_err result(const struct order *o, const char *status, const char *w
   return SHOAL_OK;
 }
 
+/* What one batch's orders share, read once per transaction (the policies
+ * cannot change under it): the catalogue is loaded, and the loyalty policy
+ * per (region, store) the batch has met. */
+#define BATCH_LOYALTY_MAX 8
+struct batch_cache {
+  bool catalogue;
+  int n;
+  struct {
+    char region[SHOAL_ID_MAX + 1], store[SHOAL_ID_MAX + 1];
+    struct shoal_loyalty loy;
+  } e[BATCH_LOYALTY_MAX];
+};
+
+static shoal_err batch_loyalty(sqlite3 *db, struct batch_cache *bc, const struct order *o,
+                               int64_t now_ms, struct shoal_loyalty *out, shoal_diag *diag) {
+  const char *region = o->region ? o->region : "", *store = o->store ? o->store : "";
+  for (int i = 0; i < bc->n; i++)
+    if (strcmp(bc->e[i].region, region) == 0 && strcmp(bc->e[i].store, store) == 0) {
+      *out = bc->e[i].loy;
+      return SHOAL_OK;
+    }
+  shoal_err rc = hub_loyalty_policy(db, o->region, o->store, now_ms, out, diag);
+  if (rc == SHOAL_OK && bc->n < BATCH_LOYALTY_MAX) {
+    shoal_strlcpy(bc->e[bc->n].region, region, sizeof bc->e[0].region);
+    shoal_strlcpy(bc->e[bc->n].store, store, sizeof bc->e[0].store);
+    bc->e[bc->n++].loy = *out;
+  }
+  return rc;
+}
+
 /* Books one parsed order inside the caller's transaction: *status and
  * *out as hub_orders_ingest's. Writes nothing of its own on failure only if
  * the caller rolls back to a savepoint taken before it. */
-static shoal_err order_book(sqlite3 *db, const struct order *o, const char *body, size_t len,
-                            int64_t now_ms, unsigned *status, cJSON **out, shoal_diag *diag) {
+static shoal_err order_book(sqlite3 *db, struct batch_cache *bc, const struct order *o,
+                            const char *body, size_t len, int64_t now_ms, unsigned *status,
+                            cJSON **out, shoal_diag *diag) {
   cJSON *unk = NULL;
   char *unknown = NULL;
   sqlite3_stmt *st = NULL;
-  shoal_err rc = catalogue_load(db, now_ms, diag);
-  if (rc != SHOAL_OK)
+  shoal_err rc = SHOAL_OK;
+  if (!bc->catalogue && (rc = catalogue_load(db, now_ms, diag)) != SHOAL_OK)
     goto cleanup;
+  bc->catalogue = true;
   if (!(unk = unknown_skus(o)) || !(unknown = shoal_json_print(unk))) {
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
@@ -511,7 +543,7 @@ static shoal_err order_book(sqlite3 *db, const struct order *o, const char *body
     st = NULL;
     if (o->customer) {
       struct shoal_loyalty loy;
-      if ((rc = hub_loyalty_policy(db, o->region, o->store, now_ms, &loy, diag)) != SHOAL_OK)
+      if ((rc = batch_loyalty(db, bc, o, now_ms, &loy, diag)) != SHOAL_OK)
         goto cleanup;
       points = shoal_loyalty_earned(&loy, o->total, 0);
     }
@@ -577,7 +609,8 @@ static struct {
   struct order_job *head, *tail; /* queued, not yet taken by a leader */
   bool leading;
   uint64_t batches, orders; /* for the benchmark's figures */
-} gc = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, false, 0, 0};
+  int64_t busy_ms;          /* time a leader spent booking and committing */
+} gc = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, false, 0, 0, 0};
 
 static void batch_fail(struct order_job *b, shoal_err rc, const shoal_diag *d) {
   for (; b; b = b->next)
@@ -591,6 +624,8 @@ static void batch_fail(struct order_job *b, shoal_err rc, const shoal_diag *d) {
 
 static void batch_run(sqlite3 *db, struct order_job *batch) {
   shoal_diag d = {{0}};
+  struct batch_cache bc;
+  memset(&bc, 0, sizeof bc);
   shoal_err rc = shoal_db_begin(db, &d);
   if (rc != SHOAL_OK) {
     batch_fail(batch, rc, &d);
@@ -599,7 +634,7 @@ static void batch_run(sqlite3 *db, struct order_job *batch) {
   for (struct order_job *j = batch; j; j = j->next) {
     if ((rc = shoal_db_exec(db, "SAVEPOINT shoal_order", &d)) != SHOAL_OK)
       break;
-    j->rc = order_book(db, j->o, j->body, j->len, j->now_ms, &j->status, &j->out, &j->diag);
+    j->rc = order_book(db, &bc, j->o, j->body, j->len, j->now_ms, &j->status, &j->out, &j->diag);
     if (j->rc != SHOAL_OK && (rc = shoal_db_exec(db, "ROLLBACK TO shoal_order", &d)) != SHOAL_OK)
       break;
     if ((rc = shoal_db_exec(db, "RELEASE shoal_order", &d)) != SHOAL_OK)
@@ -646,8 +681,11 @@ static void group_commit(sqlite3 *db, struct order_job *job, int batch_max) {
       n++;
     }
     pthread_mutex_unlock(&gc.mu);
+    int64_t t0 = shoal_mono_ms();
     batch_run(db, batch);
+    int64_t t1 = shoal_mono_ms();
     pthread_mutex_lock(&gc.mu);
+    gc.busy_ms += t1 - t0;
     gc.batches++;
     gc.orders += (uint64_t)n;
     for (struct order_job *j = batch, *next; j; j = next) {
@@ -666,10 +704,11 @@ static void group_commit(sqlite3 *db, struct order_job *job, int batch_max) {
   pthread_mutex_unlock(&gc.mu);
 }
 
-void hub_orders_commit_stats(uint64_t *batches, uint64_t *orders) {
+void hub_orders_commit_stats(uint64_t *batches, uint64_t *orders, int64_t *busy_ms) {
   pthread_mutex_lock(&gc.mu);
   *batches = gc.batches;
   *orders = gc.orders;
+  *busy_ms = gc.busy_ms;
   pthread_mutex_unlock(&gc.mu);
 }
 

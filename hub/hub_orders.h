@@ -32,8 +32,9 @@ bool hub_orders_signature_ok(const char *header, const char *secret, size_t secr
 shoal_err hub_orders_ingest(sqlite3 *db, const char *body, size_t len, int64_t now_ms,
                             int batch_max, unsigned *status, cJSON **out, shoal_diag *diag);
 
-/* Group commits run and orders they booked since the process started (for
- * the benchmark: orders / batches is the mean batch size). */
-void hub_orders_commit_stats(uint64_t *batches, uint64_t *orders);
+/* Group commits run, orders they booked and the milliseconds leaders spent
+ * booking and committing them, since the process started (for the
+ * benchmark: orders / batches is the mean batch size). */
+void hub_orders_commit_stats(uint64_t *batches, uint64_t *orders, int64_t *busy_ms);
 
 #endif

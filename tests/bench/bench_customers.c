@@ -163,7 +163,7 @@ static void *order_worker(void *arg) {
 
 int main(int argc, char **argv) {
   long customers = 100000, ledger = 1000000;
-  int orders = 20000, conns = 16, lookups = 20000;
+  int orders = 20000, conns = 32, lookups = 20000;
   char dir[PATH_MAX] = "";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--customers") == 0)
@@ -248,7 +248,8 @@ int main(int argc, char **argv) {
     int n = phase == 0 ? (orders / 5 > conns ? orders / 5 : conns) : orders;
     ctx.cfg.orders_batch_max = phase == 0 ? 1 : 0; /* 0: the default */
     uint64_t b0, o0, b1, o1;
-    hub_orders_commit_stats(&b0, &o0);
+    int64_t busy0, busy1;
+    hub_orders_commit_stats(&b0, &o0, &busy0);
     pthread_t th[32];
     struct worker w[32];
     int64_t s = now_us();
@@ -262,12 +263,13 @@ int main(int argc, char **argv) {
       failures += w[i].failures;
     }
     double secs = (double)(now_us() - s) / 1e6;
-    hub_orders_commit_stats(&b1, &o1);
+    hub_orders_commit_stats(&b1, &o1, &busy1);
     rate[phase] = n / secs;
     printf("order ingest over HTTP, %s (%d orders, %d keep-alive connections): %.0f orders/s, "
-           "%.1f orders per commit\n",
+           "%.1f orders per commit, committer busy %.0f%% (%.3f ms per order)\n",
            phase == 0 ? "baseline, one commit per order" : "group commit", n, conns, rate[phase],
-           b1 > b0 ? (double)(o1 - o0) / (double)(b1 - b0) : 0.0);
+           b1 > b0 ? (double)(o1 - o0) / (double)(b1 - b0) : 0.0,
+           100.0 * (double)(busy1 - busy0) / (secs * 1000.0), (double)(busy1 - busy0) / n);
   }
   printf("order ingest: group commit %.0f orders/s vs baseline %.0f orders/s (x%.1f), %d failed "
          "(target >= 2000/s)\n",
