@@ -13,11 +13,16 @@
 - after till 1 reconnects the ledger converges to the exact sum;
 - a work order naming the member, opened at a till, reaches the store's
   handheld with customer_history (the member's purchases, newest first);
+- a second till that CAN know refuses: once till 1's sale with a new code
+  reaches the hub, the hub announces the code on the store's down topic,
+  till 2 records it and refuses the code (exit 4, "already used at another
+  device of this store"); no second overdraft, the ledger stays exact;
 - the agents' database files (and WAL) hold no customer name or phone."""
 
 import glob
 import json
 import os
+import sqlite3
 import time
 import urllib.error
 import urllib.request
@@ -155,6 +160,38 @@ def test():
                 and [x["at"] for x in hist] == sorted([x["at"] for x in hist], reverse=True),
                 "three purchases, newest first: %s" % hist)
         h.check(NAME not in json.dumps(t) and PHONE not in json.dumps(t), "no PII in the ticket")
+
+        # --- a second till that can know refuses: till 1 (online) spends a
+        #     new code; the hub announces it to store s1; till 2 refuses it.
+        st, code3 = call(port, "POST", "/api/v1/customers/M1/code", {"points": 20})
+        h.check(st == 201, "20-point code issued")
+        before = call(port, "GET", "/api/v1/customers/M1")[1]
+        use = dict(basket, member_code=code3["code"], redeem_points=20,
+                   lines=[{"sku": "TEA-1", "qty": 1}])
+        r = sell(till1, use, expect=0).json()
+        earned = r["member"]["points_earned"]
+        h.check(r["member"]["points_redeemed"] == 20, "till 1 redeems code 3: %s" % r["member"])
+
+        def till2_knows():
+            con = sqlite3.connect("file:%s?mode=ro" % env.path("till-2.db"), uri=True, timeout=10)
+            try:
+                return con.execute("SELECT sale FROM member_redemptions WHERE nonce = ?",
+                                   (code3["nonce"],)).fetchall() == [("",)]
+            finally:
+                con.close()
+        h.wait_until(till2_knows, timeout=30, what="till 2 told that code 3 is spent")
+        r = sell(till2, use, expect=4)
+        h.check("already used at another device of this store" in r.err,
+                "till 2 refuses the spent code: %s" % r.err)
+        r = sell(till1, use, expect=4)
+        h.check("already used on this device" in r.err, "till 1's own use stays its own: %s" % r.err)
+        c = call(port, "GET", "/api/v1/customers/M1")[1]
+        h.check(c["overdrafts"] == 1 and c["reserved"] == 0
+                and c["points"] == before["points"] - 20 + earned,
+                "no second overdraft, ledger exact: %s" % {k: c[k] for k in ("points", "reserved",
+                                                                            "overdrafts")})
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as m:
+            h.check("shoal_loyalty_overdraft_total 1" in m.read().decode(), "overdraft metric still 1")
 
         # --- no PII on any device
         a1.stop()
