@@ -4,9 +4,10 @@
   points earned and the hub's balance follows;
 - the member redeems offline at till 1 (its daemon stopped): points pay as
   method `points` worth redeem_points x redeem_value; the same code again at
-  till 1 is refused (exit 4), as are forged, other-chain and malformed codes
-  and redeem_points over the code's points (exit 3); another chain's
-  key is covered by the unit test test_member_code;
+  till 1 is refused (exit 4), as are forged, malformed, expired (a code
+  issued under code_ttl_s 1, at the end) and another chain's codes (the
+  same text signed with another hub's key), and redeem_points over the
+  code's points (exit 3);
 - a second till spends the same code (no device can know of an offline
   till's redemption): accepted per SPEC 13's one-redemption-per-device rule,
   and the hub books it as an overdraft (per customer and in /metrics);
@@ -19,10 +20,12 @@
   device of this store"); no second overdraft, the ledger stays exact;
 - the agents' database files (and WAL) hold no customer name or phone."""
 
+import base64
 import glob
 import json
 import os
 import sqlite3
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -108,7 +111,15 @@ def test():
         h.check("signature" in r.err, "forged code refused: %s" % r.err)
         r = sell(till1, dict(redeem, member_code="SHOALM1.M1.gold"), expect=4)
         h.check("malformed" in r.err, "malformed code refused: %s" % r.err)
-        # (A code signed with another chain's key: test_member_code, unit.)
+        # Another chain's code: the same text signed with another hub's key.
+        other = h.hub_cmd("keygen", "--out", env.path("other-chain"), expect=0)
+        text = code["code"].rsplit(".", 1)[0]
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign",
+                              os.path.join(env.path("other-chain"), "policy-key.pem")],
+                             input=text.encode(), stdout=subprocess.PIPE, check=True).stdout
+        foreign = text + "." + base64.urlsafe_b64encode(sig).decode().rstrip("=")
+        r = sell(till1, dict(redeem, member_code=foreign), expect=4)
+        h.check("another chain" in r.err, "other chain's code refused: %s (%s)" % (r.err, other.rc))
 
         # --- a second till spends the same code while till 1 is offline
         r = sell(till2, redeem, expect=0).json()
@@ -192,6 +203,16 @@ def test():
                                                                             "overdrafts")})
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as m:
             h.check("shoal_loyalty_overdraft_total 1" in m.read().decode(), "overdraft metric still 1")
+
+        # --- an expired code: code_ttl_s 1 at the hub, the till refuses it (exit 4)
+        st, _ = call(port, "POST", "/api/v1/policies",
+                     dict(policy, loyalty=dict(policy["loyalty"], code_ttl_s=1)))
+        h.check(st == 200, "policy v2 with code_ttl_s 1")
+        st, short = call(port, "POST", "/api/v1/customers/M1/code", {})
+        h.check(st == 201, "short-lived code issued")
+        time.sleep(2.5)
+        r = sell(till2, dict(basket, member_code=short["code"]), expect=4)
+        h.check("expired" in r.err, "expired code refused: %s" % r.err)
 
         # --- no PII on any device
         a1.stop()
