@@ -10,6 +10,7 @@
 #include "agent_trust.h"
 #include "db.h"
 #include "jsonx.h"
+#include "shoal_limits.h"
 
 shoal_err agent_member_apply(struct agent_ctx *ctx, const char *body, size_t len,
                              int64_t now_ms, char **text_out, struct shoal_member_code *code,
@@ -91,7 +92,74 @@ shoal_err agent_member_record(struct agent_ctx *ctx, const struct shoal_member_c
   sqlite3_bind_int64(st, 6, now_ms);
   int s = sqlite3_step(st);
   sqlite3_finalize(st);
-  if ((s & 0xff) == SQLITE_CONSTRAINT)
-    return shoal_fail(diag, SHOAL_ESCOPE, "basket: member_code was already used on this device");
+  if ((s & 0xff) == SQLITE_CONSTRAINT) {
+    /* sale '' marks a use the hub announced from another device. */
+    int64_t remote = 0;
+    if (shoal_db_prepare(ctx->db, "SELECT sale = '' FROM member_redemptions WHERE nonce = ?", &st,
+                         diag) == SHOAL_OK) {
+      sqlite3_bind_text(st, 1, code->nonce, -1, SQLITE_STATIC);
+      if (sqlite3_step(st) == SQLITE_ROW)
+        remote = sqlite3_column_int64(st, 0);
+      sqlite3_finalize(st);
+    }
+    return shoal_fail(diag, SHOAL_ESCOPE, "basket: member_code was already used %s",
+                      remote ? "at another device of this store" : "on this device");
+  }
   return s == SQLITE_DONE ? SHOAL_OK : shoal_db_fail(ctx->db, s, "record member redemption", diag);
+}
+
+shoal_err agent_member_on_notice(struct agent_ctx *ctx, const void *payload, size_t len,
+                                 int64_t now_ms, bool *handled, shoal_diag *diag) {
+  cJSON *j = NULL;
+  sqlite3_stmt *st = NULL;
+  *handled = false;
+  if (len > SHOAL_EVENT_MAX_BYTES)
+    return SHOAL_OK; /* not a notice; the ticket handler refuses it */
+  if (shoal_json_parse(payload, len, &j, diag) != SHOAL_OK)
+    return SHOAL_OK;
+  const cJSON *type = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "type") : NULL;
+  shoal_err rc = SHOAL_OK;
+  if (!cJSON_IsString(type) || strcmp(type->valuestring, "member_code") != 0)
+    goto cleanup;
+  *handled = true;
+  const cJSON *body = cJSON_GetObjectItemCaseSensitive(j, "body");
+  const char *nonce = NULL, *customer = NULL;
+  int64_t expires = 0;
+  if (!cJSON_IsObject(body) || shoal_json_get_str(body, "nonce", true, &nonce, diag) != SHOAL_OK ||
+      shoal_json_get_str(body, "customer", true, &customer, diag) != SHOAL_OK ||
+      shoal_json_get_int(body, "expires", true, &expires, diag) != SHOAL_OK ||
+      strlen(nonce) > SHOAL_MEMBER_NONCE_MAX || !shoal_member_field_valid(nonce) ||
+      !shoal_member_field_valid(customer)) {
+    rc = shoal_fail(diag, SHOAL_EINPUT, "member code notice: malformed body");
+    goto cleanup;
+  }
+  if ((rc = shoal_db_prepare(ctx->db,
+                             "INSERT INTO member_redemptions (nonce, customer, sale, points, "
+                             "expires, at_ms) VALUES (?, ?, '', 0, ?, ?) ON CONFLICT (nonce) DO "
+                             "NOTHING",
+                             &st, diag)) != SHOAL_OK)
+    goto cleanup;
+  sqlite3_bind_text(st, 1, nonce, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, customer, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, expires);
+  sqlite3_bind_int64(st, 4, now_ms);
+  int s = sqlite3_step(st);
+  sqlite3_finalize(st);
+  st = NULL;
+  if (s != SQLITE_DONE) {
+    rc = shoal_db_fail(ctx->db, s, "record member code notice", diag);
+    goto cleanup;
+  }
+  /* A code past its expiry is refused by verification anyway: keep the
+   * table bounded by the codes still alive (plus a day for clock skew). */
+  if ((rc = shoal_db_prepare(ctx->db, "DELETE FROM member_redemptions WHERE expires < ?", &st,
+                             diag)) != SHOAL_OK)
+    goto cleanup;
+  sqlite3_bind_int64(st, 1, now_ms / 1000 - 86400);
+  if ((s = sqlite3_step(st)) != SQLITE_DONE)
+    rc = shoal_db_fail(ctx->db, s, "forget expired member codes", diag);
+cleanup:
+  sqlite3_finalize(st);
+  cJSON_Delete(j);
+  return rc;
 }

@@ -26,4 +26,13 @@ shoal_err agent_member_apply(struct agent_ctx *ctx, const char *body, size_t len
 shoal_err agent_member_record(struct agent_ctx *ctx, const struct shoal_member_code *code,
                               const char *sale, int64_t points, int64_t now_ms, shoal_diag *diag);
 
+/* A message from the store's down topic: if it is the hub's member code
+ * notice (envelope type "member_code", body {"nonce", "customer",
+ * "expires"}; see hub/hub_member_notice.h), records the code as used so
+ * this device refuses it from now on ("already used at another device"),
+ * sets *handled and forgets redemptions expired over a day ago. Any other
+ * message: *handled false, nothing done. A malformed notice: SHOAL_EINPUT. */
+shoal_err agent_member_on_notice(struct agent_ctx *ctx, const void *payload, size_t len,
+                                 int64_t now_ms, bool *handled, shoal_diag *diag);
+
 #endif

@@ -16,6 +16,7 @@
 #include "agent_api.h"
 #include "agent_cli.h"
 #include "agent_ctx.h"
+#include "agent_member.h"
 #include "agent_replay.h"
 #include "agent_sync.h"
 #include "agent_tickets.h"
@@ -207,9 +208,12 @@ static void handle_trust(struct run *r, const void *payload, size_t len) {
 }
 
 static void handle_down(struct run *r, const void *payload, size_t len) {
-  if (!(r->ctx.profile.modules & SHOAL_MOD_TICKETS))
-    return;
   shoal_diag d = {{0}};
+  bool notice = false; /* SPEC 13: a member code another device used */
+  if (agent_member_on_notice(&r->ctx, payload, len, shoal_now_ms(), &notice, &d) != SHOAL_OK)
+    log_diag(r, SHOAL_LOG_WARN, "member code notice ignored", &d);
+  if (notice || !(r->ctx.profile.modules & SHOAL_MOD_TICKETS))
+    return;
   if (agent_tickets_apply_remote(&r->ctx, payload, len, &d) != SHOAL_OK)
     log_diag(r, SHOAL_LOG_WARN, "ticket update ignored", &d);
 }

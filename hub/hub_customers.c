@@ -12,6 +12,7 @@
 #include "crypto.h"
 #include "store.h"
 #include "hub_loyalty.h"
+#include "hub_member_notice.h"
 #include "jsonx.h"
 #include "member_code.h"
 #include "shoal_limits.h"
@@ -535,6 +536,9 @@ shoal_err hub_customers_on_sale(hub_store *db, const char *event, const char *st
   if (mid) {
     struct hub_loyalty_sale s = {event, mid, nonce, earned, redeemed, at_ms, ref};
     if ((rc = hub_loyalty_book_sale(db, &s, now_ms, diag)) != SHOAL_OK)
+      return rc;
+    /* The store's other tills learn the code is spent (hub_member_notice.h). */
+    if (nonce && store && (rc = hub_member_notice_add(db, nonce, mid, store, now_ms, diag)))
       return rc;
   } else {
     /* A customer named without a member code: still on the timeline. */

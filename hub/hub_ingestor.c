@@ -22,6 +22,7 @@
 #include "hub_http.h"
 #include "hub_ingest.h"
 #include "hub_loyalty.h"
+#include "hub_member_notice.h"
 #include "jsonx.h"
 #include "shoal_limits.h"
 #include "timeutil.h"
@@ -923,6 +924,8 @@ shoal_err hub_ingestor_flush(struct hub_ingestor *ing, shoal_diag *diag) {
   shoal_diag why = {{0}};
   if (hub_tickets_after_commit(ing->ctx, &why) != SHOAL_OK)
     shoal_log(&ing->ctx->log, SHOAL_LOG_WARN, "ticket publishing after commit: %s", why.msg);
+  if (hub_member_notice_publish(ing->ctx, shoal_now_ms(), &why) != SHOAL_OK)
+    shoal_log(&ing->ctx->log, SHOAL_LOG_WARN, "member code notices after commit: %s", why.msg);
   return SHOAL_OK;
 fail:
   hub_ingestor_abort(ing);

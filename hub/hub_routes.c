@@ -186,7 +186,8 @@ void hub_routes_handle(struct hub_ctx *ctx, hub_store *db, const struct hub_rout
       return fail(r, 401, "missing bearer token or bad X-Shoal-Signature");
     if (!q->body || !q->len)
       return fail(r, 400, "the body must be an order");
-    rc = hub_orders_ingest(db, q->body, q->len, now, &r->status, &out, &d);
+    rc = hub_orders_ingest(db, q->body, q->len, now, ctx->cfg.orders_batch_max, &r->status,
+                           &out, &d);
     break;
   case RT_REPEAT: {
     const char *by = q->query(q->conn, "by");

@@ -25,6 +25,7 @@
 #include "hub_ingest.h"
 #include "hub_ingestor.h"
 #include "hub_loyalty.h"
+#include "hub_member_notice.h"
 #include "hub_publish.h"
 #include "hub_rollout.h"
 #include "mqtt.h"
@@ -341,6 +342,8 @@ static void run_loop(struct hub_run *r) {
         shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "ticket timers: %s", diag.msg);
       if (hub_loyalty_release_due(r->ctx.db, shoal_now_ms(), NULL, &diag) != SHOAL_OK)
         shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "member code reservations: %s", diag.msg);
+      if (r->connected && hub_member_notice_publish(&r->ctx, shoal_now_ms(), &diag) != SHOAL_OK)
+        shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "member code notices: %s", diag.msg);
       /* Rollout gates (SPEC 14): a stage version it records goes out with
        * the next policy poll. */
       if (hub_rollouts_tick(r->ctx.db, &r->ctx.cfg, &r->ctx.log, shoal_now_ms(), &diag) !=

@@ -79,6 +79,8 @@ static const struct opt hub_opts[] = {
     {"orders", OPT_OBJ, 0, false, NULL, 0, 0, 0},
     {"orders.secret_file", OPT_PATH, offsetof(struct shoal_hub_config, orders_secret_file), false,
      NULL, 0, 0, 0},
+    {"orders.batch_max", OPT_INT, offsetof(struct shoal_hub_config, orders_batch_max), false, NULL,
+     SHOAL_ORDER_BATCH_MAX, 1, SHOAL_ORDER_BATCH_MAX},
     {"users", OPT_USERS, 0, false, NULL, 0, 0, 0},
     {"ingest", OPT_OBJ, 0, false, NULL, 0, 0, 0},
     {"ingest.shared", OPT_OBJ, offsetof(struct shoal_hub_config, ingest_shared), false, NULL, 0, 0,

@@ -75,6 +75,7 @@ struct shoal_hub_config {
   struct shoal_webhook_config webhooks[SHOAL_WEBHOOKS_MAX];
   size_t webhook_count;
   char *orders_secret_file; /* optional: HMAC key for POST /api/v1/orders (SPEC 13) */
+  int orders_batch_max;     /* orders committed together at most (group commit); 1 = one each */
   struct shoal_user_config users[SHOAL_USERS_MAX]; /* "users" (SPEC 14) */
   size_t user_count;
   bool ingest_shared;   /* "ingest": {"shared": {...}} given (SPEC 16) */

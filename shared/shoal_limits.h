@@ -70,6 +70,7 @@
 #define SHOAL_POINTS_MAX 1000000000000LL  /* 10^12 points: points x money stays in 128 bits */
 #define SHOAL_CUSTOMER_TEXT_MAX 256       /* a customer's name or phone, bytes */
 #define SHOAL_ORDER_BODY_MAX (256 * 1024) /* one POST /api/v1/orders body */
+#define SHOAL_ORDER_BATCH_MAX 256          /* orders in one group commit (hub config orders.batch_max) */
 #define SHOAL_CUSTOMER_HISTORY_MAX 50     /* purchases a ticket carries (customer_history) */
 #define SHOAL_TIMELINE_MAX 500            /* entries of a customer's timeline */
 

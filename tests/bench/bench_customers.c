@@ -3,8 +3,11 @@
  * 1M), then
  *   1. points balance lookup: GET /api/v1/customers/{id}?... through the
  *      hub's HTTP server (profile + points + timeline), p50/p99 over random ids;
- *   2. order ingest: POST /api/v1/orders over keep-alive connections
- *      (bearer), orders/s with every order durable before its 201.
+ *   2. order ingest: POST /api/v1/orders over C concurrent keep-alive
+ *      connections (bearer), orders/s with every order durable before its
+ *      201: first the raw baseline (orders.batch_max 1: one COMMIT, one
+ *      fsync, per order), then group commit (the default batch_max), with
+ *      the mean batch size.
  * Prints figures; asserts nothing about speed.
  * usage: bench_customers [--customers N] [--ledger M] [--orders K] [--conns C] [--dir DIR] */
 #include <errno.h>
@@ -19,6 +22,7 @@
 #include "store.h"
 #include "hub_ctx.h"
 #include "hub_http.h"
+#include "hub_orders.h"
 #include "util.h"
 
 
@@ -133,6 +137,7 @@ static int connect_port(int port) {
 
 struct worker {
   int port, from, to, failures;
+  const char *prefix;
 };
 
 static void *order_worker(void *arg) {
@@ -142,11 +147,11 @@ static void *order_worker(void *arg) {
   for (int i = w->from; i < w->to; i++) {
     char body[512];
     snprintf(body, sizeof body,
-             "{\"channel\":\"tmall\",\"order_id\":\"B-%d\",\"status\":\"paid\","
+             "{\"channel\":\"tmall\",\"order_id\":\"%s-%d\",\"status\":\"paid\","
              "\"paid_at\":\"2026-12-05T12:00:00Z\",\"customer\":\"C%07d\",\"lines\":[{\"sku\":"
              "\"TEA-1\",\"qty\":1,\"total\":5000},{\"sku\":\"CUP-1\",\"qty\":2,\"total\":3000}],"
              "\"total\":8000}",
-             i, i % 100000);
+             w->prefix, i, i % 100000);
     if (http(fd, "POST", "/api/v1/orders", body, buf, sizeof buf) != 201)
       w->failures++;
   }
@@ -156,7 +161,7 @@ static void *order_worker(void *arg) {
 
 int main(int argc, char **argv) {
   long customers = 100000, ledger = 1000000;
-  int orders = 20000, conns = 4, lookups = 20000;
+  int orders = 20000, conns = 32, lookups = 20000;
   char dir[PATH_MAX] = "";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--customers") == 0)
@@ -232,23 +237,41 @@ int main(int argc, char **argv) {
          lookups, customers, lat[lookups / 2] / 1000.0, lat[lookups * 99 / 100] / 1000.0);
   free(lat);
 
-  /* 2. order ingest */
-  pthread_t th[32];
-  struct worker w[32];
-  int64_t s = now_us();
-  for (int i = 0; i < conns; i++) {
-    w[i] = (struct worker){port, orders / conns * i, i == conns - 1 ? orders : orders / conns * (i + 1), 0};
-    pthread_create(&th[i], NULL, order_worker, &w[i]);
-  }
+  /* 2. order ingest: the baseline, then group commit */
   int failures = 0;
-  for (int i = 0; i < conns; i++) {
-    pthread_join(th[i], NULL);
-    failures += w[i].failures;
+  double rate[2] = {0, 0};
+  for (int phase = 0; phase < 2; phase++) {
+    /* The baseline commits one order per fsync: a fifth of the orders is
+     * enough to measure it. */
+    int n = phase == 0 ? (orders / 5 > conns ? orders / 5 : conns) : orders;
+    ctx.cfg.orders_batch_max = phase == 0 ? 1 : 0; /* 0: the default */
+    uint64_t b0, o0, b1, o1;
+    int64_t busy0, busy1;
+    hub_orders_commit_stats(&b0, &o0, &busy0);
+    pthread_t th[32];
+    struct worker w[32];
+    int64_t s = now_us();
+    for (int i = 0; i < conns; i++) {
+      w[i] = (struct worker){port, n / conns * i, i == conns - 1 ? n : n / conns * (i + 1), 0,
+                             phase == 0 ? "A" : "B"};
+      pthread_create(&th[i], NULL, order_worker, &w[i]);
+    }
+    for (int i = 0; i < conns; i++) {
+      pthread_join(th[i], NULL);
+      failures += w[i].failures;
+    }
+    double secs = (double)(now_us() - s) / 1e6;
+    hub_orders_commit_stats(&b1, &o1, &busy1);
+    rate[phase] = n / secs;
+    printf("order ingest over HTTP, %s (%d orders, %d keep-alive connections): %.0f orders/s, "
+           "%.1f orders per commit, committer busy %.0f%% (%.3f ms per order)\n",
+           phase == 0 ? "baseline, one commit per order" : "group commit", n, conns, rate[phase],
+           b1 > b0 ? (double)(o1 - o0) / (double)(b1 - b0) : 0.0,
+           100.0 * (double)(busy1 - busy0) / (secs * 1000.0), (double)(busy1 - busy0) / n);
   }
-  double secs = (double)(now_us() - s) / 1e6;
-  printf("order ingest over HTTP (%d orders, %d keep-alive connections): %.0f orders/s, %d "
-         "failed (target >= 2000/s)\n",
-         orders, conns, orders / secs, failures);
+  printf("order ingest: group commit %.0f orders/s vs baseline %.0f orders/s (x%.1f), %d failed "
+         "(target >= 2000/s)\n",
+         rate[1], rate[0], rate[0] > 0 ? rate[1] / rate[0] : 0.0, failures);
   hub_http_stop(srv);
   hub_store_close(db);
   char cmd[PATH_MAX + 32];

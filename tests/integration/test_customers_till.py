@@ -4,20 +4,28 @@
   points earned and the hub's balance follows;
 - the member redeems offline at till 1 (its daemon stopped): points pay as
   method `points` worth redeem_points x redeem_value; the same code again at
-  till 1 is refused (exit 4), as are forged, other-chain and malformed codes
-  and redeem_points over the code's points (exit 3); another chain's
-  key is covered by the unit test test_member_code;
+  till 1 is refused (exit 4), as are forged, malformed, expired (a code
+  issued under code_ttl_s 1, at the end) and another chain's codes (the
+  same text signed with another hub's key), and redeem_points over the
+  code's points (exit 3);
 - a second till spends the same code (no device can know of an offline
   till's redemption): accepted per SPEC 13's one-redemption-per-device rule,
   and the hub books it as an overdraft (per customer and in /metrics);
 - after till 1 reconnects the ledger converges to the exact sum;
 - a work order naming the member, opened at a till, reaches the store's
   handheld with customer_history (the member's purchases, newest first);
+- a second till that CAN know refuses: once till 1's sale with a new code
+  reaches the hub, the hub announces the code on the store's down topic,
+  till 2 records it and refuses the code (exit 4, "already used at another
+  device of this store"); no second overdraft, the ledger stays exact;
 - the agents' database files (and WAL) hold no customer name or phone."""
 
+import base64
 import glob
 import json
 import os
+import sqlite3
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -103,7 +111,15 @@ def test():
         h.check("signature" in r.err, "forged code refused: %s" % r.err)
         r = sell(till1, dict(redeem, member_code="SHOALM1.M1.gold"), expect=4)
         h.check("malformed" in r.err, "malformed code refused: %s" % r.err)
-        # (A code signed with another chain's key: test_member_code, unit.)
+        # Another chain's code: the same text signed with another hub's key.
+        other = h.hub_cmd("keygen", "--out", env.path("other-chain"), expect=0)
+        text = code["code"].rsplit(".", 1)[0]
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign",
+                              os.path.join(env.path("other-chain"), "policy-key.pem")],
+                             input=text.encode(), stdout=subprocess.PIPE, check=True).stdout
+        foreign = text + "." + base64.urlsafe_b64encode(sig).decode().rstrip("=")
+        r = sell(till1, dict(redeem, member_code=foreign), expect=4)
+        h.check("another chain" in r.err, "other chain's code refused: %s (%s)" % (r.err, other.rc))
 
         # --- a second till spends the same code while till 1 is offline
         r = sell(till2, redeem, expect=0).json()
@@ -155,6 +171,48 @@ def test():
                 and [x["at"] for x in hist] == sorted([x["at"] for x in hist], reverse=True),
                 "three purchases, newest first: %s" % hist)
         h.check(NAME not in json.dumps(t) and PHONE not in json.dumps(t), "no PII in the ticket")
+
+        # --- a second till that can know refuses: till 1 (online) spends a
+        #     new code; the hub announces it to store s1; till 2 refuses it.
+        st, code3 = call(port, "POST", "/api/v1/customers/M1/code", {"points": 20})
+        h.check(st == 201, "20-point code issued")
+        before = call(port, "GET", "/api/v1/customers/M1")[1]
+        use = dict(basket, member_code=code3["code"], redeem_points=20,
+                   lines=[{"sku": "TEA-1", "qty": 1}])
+        r = sell(till1, use, expect=0).json()
+        earned = r["member"]["points_earned"]
+        h.check(r["member"]["points_redeemed"] == 20, "till 1 redeems code 3: %s" % r["member"])
+
+        def till2_knows():
+            con = sqlite3.connect("file:%s?mode=ro" % env.path("till-2.db"), uri=True, timeout=10)
+            try:
+                return con.execute("SELECT sale FROM member_redemptions WHERE nonce = ?",
+                                   (code3["nonce"],)).fetchall() == [("",)]
+            finally:
+                con.close()
+        h.wait_until(till2_knows, timeout=30, what="till 2 told that code 3 is spent")
+        r = sell(till2, use, expect=4)
+        h.check("already used at another device of this store" in r.err,
+                "till 2 refuses the spent code: %s" % r.err)
+        r = sell(till1, use, expect=4)
+        h.check("already used on this device" in r.err, "till 1's own use stays its own: %s" % r.err)
+        c = call(port, "GET", "/api/v1/customers/M1")[1]
+        h.check(c["overdrafts"] == 1 and c["reserved"] == 0
+                and c["points"] == before["points"] - 20 + earned,
+                "no second overdraft, ledger exact: %s" % {k: c[k] for k in ("points", "reserved",
+                                                                            "overdrafts")})
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as m:
+            h.check("shoal_loyalty_overdraft_total 1" in m.read().decode(), "overdraft metric still 1")
+
+        # --- an expired code: code_ttl_s 1 at the hub, the till refuses it (exit 4)
+        st, _ = call(port, "POST", "/api/v1/policies",
+                     dict(policy, loyalty=dict(policy["loyalty"], code_ttl_s=1)))
+        h.check(st == 200, "policy v2 with code_ttl_s 1")
+        st, short = call(port, "POST", "/api/v1/customers/M1/code", {})
+        h.check(st == 201, "short-lived code issued")
+        time.sleep(2.5)
+        r = sell(till2, dict(basket, member_code=short["code"]), expect=4)
+        h.check("expired" in r.err, "expired code refused: %s" % r.err)
 
         # --- no PII on any device
         a1.stop()

@@ -106,6 +106,27 @@ static void test_config_hub_with_http_and_webhooks(void **state) {
   assert_non_null(strstr(d.msg, "\"db\""));
 }
 
+/* orders.batch_max (group commit of e-commerce orders): default the
+ * maximum, 1 allowed (one commit per order), 0 and over the maximum refused. */
+static void test_config_hub_orders_batch_max(void **state) {
+  (void)state;
+  struct shoal_hub_config c;
+  shoal_diag d = {{0}};
+  const char *p = test_write_file("o1.json", "{\"db\":\"hub.db\"}");
+  assert_int_equal(shoal_hub_config_load(p, &c, &d), SHOAL_OK);
+  assert_int_equal(c.orders_batch_max, SHOAL_ORDER_BATCH_MAX);
+  shoal_hub_config_cleanup(&c);
+  p = test_write_file("o2.json", "{\"db\":\"hub.db\",\"orders\":{\"batch_max\":1}}");
+  assert_int_equal(shoal_hub_config_load(p, &c, &d), SHOAL_OK);
+  assert_int_equal(c.orders_batch_max, 1);
+  shoal_hub_config_cleanup(&c);
+  p = test_write_file("o3.json", "{\"db\":\"hub.db\",\"orders\":{\"batch_max\":0}}");
+  assert_int_equal(shoal_hub_config_load(p, &c, &d), SHOAL_ECONFIG);
+  assert_non_null(strstr(d.msg, "batch_max"));
+  p = test_write_file("o4.json", "{\"db\":\"hub.db\",\"orders\":{\"batch_max\":257}}");
+  assert_int_equal(shoal_hub_config_load(p, &c, &d), SHOAL_ECONFIG);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_config_agent_minimal_gets_defaults),
@@ -113,6 +134,7 @@ int main(void) {
       cmocka_unit_test(test_config_missing_required_key_is_named),
       cmocka_unit_test(test_config_identifier_with_slash_refused),
       cmocka_unit_test(test_config_wrong_types_and_ranges),
+      cmocka_unit_test(test_config_hub_orders_batch_max),
       cmocka_unit_test(test_config_hub_with_http_and_webhooks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
