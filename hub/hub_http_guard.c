@@ -60,8 +60,8 @@ static void *watchdog(void *arg) {
 }
 
 shoal_err hub_http_guard_new(unsigned general, unsigned reserve, int64_t recv_max_ms,
-                             int64_t body_min_rate, int64_t probe_ms,
-                             struct hub_http_guard **out, shoal_diag *diag) {
+                             int64_t body_min_rate, int64_t probe_ms, struct hub_http_guard **out,
+                             shoal_diag *diag) {
   *out = NULL;
   struct hub_http_guard *g = calloc(1, sizeof *g);
   if (!g)

@@ -22,8 +22,8 @@ struct hub_http_conn;
  * bounds a request on a reserved slot. *out owned by the caller
  * (hub_http_guard_free). */
 shoal_err hub_http_guard_new(unsigned general, unsigned reserve, int64_t recv_max_ms,
-                             int64_t body_min_rate, int64_t probe_ms,
-                             struct hub_http_guard **out, shoal_diag *diag);
+                             int64_t body_min_rate, int64_t probe_ms, struct hub_http_guard **out,
+                             shoal_diag *diag);
 /* Stops the watchdog and frees; NULL is a no-op. Call after the server
  * stopped (no connection open). */
 void hub_http_guard_free(struct hub_http_guard *g);
