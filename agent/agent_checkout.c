@@ -177,10 +177,13 @@ cleanup:
   if (in_tx)
     shoal_db_rollback(ctx->db);
   for (int i = 0; i < SHOAL_PRICING_SCOPES; i++) {
-    if (trees[i] && items[i])
-      cJSON_AddItemToObject(trees[i], "items", items[i]);
-    else
+    /* The trees are the caller's model: without their items they are wrong. */
+    if (trees[i] && items[i]) {
+      if (!shoal_json_put(trees[i], "items", items[i]) && rc == SHOAL_OK)
+        rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    } else {
       cJSON_Delete(items[i]);
+    }
   }
   return rc;
 }
