@@ -346,12 +346,11 @@ static shoal_err stamp_now(struct shoal_basket *b, int64_t now_ms, int offset_mi
   cJSON *v = cJSON_CreateString(at);
   if (!v)
     return oom(diag);
-  if (cJSON_GetObjectItemCaseSensitive(b->json, "at"))
-    cJSON_ReplaceItemInObjectCaseSensitive(b->json, "at", v);
-  else if (!cJSON_AddItemToObject(b->json, "at", v)) {
-    cJSON_Delete(v);
+  /* Not cJSON_ReplaceItemInObject: cJSON 1.7.15 links the item without a
+   * name when copying the key fails (see shared/ticket.c replace_str). */
+  cJSON_DeleteItemFromObjectCaseSensitive(b->json, "at");
+  if (!shoal_json_put(b->json, "at", v))
     return oom(diag);
-  }
   b->at_text = v->valuestring;
   b->at.unix_ms = now_ms;
   b->at.offset_min = offset_min;

@@ -576,13 +576,13 @@ static void sum_into(struct fold *f, cJSON *arr, const char *name_key, const cha
     f->oom = true;
 }
 
-/* Replaces vars[key] with the string v; false if out of memory. */
+/* Replaces vars[key] with the string v; false if out of memory. Not
+ * cJSON_ReplaceItemInObject: cJSON 1.7.15 ignores a failed copy of the key
+ * there and links the item with no name, so the key silently disappears
+ * (found by tests/fault/fault_alloc.c). */
 static bool replace_str(cJSON *vars, const char *key, const char *v) {
-  cJSON *nv = cJSON_CreateString(v);
-  if (nv && cJSON_ReplaceItemInObjectCaseSensitive(vars, key, nv))
-    return true;
-  cJSON_Delete(nv);
-  return false;
+  cJSON_DeleteItemFromObjectCaseSensitive(vars, key);
+  return shoal_json_put(vars, key, cJSON_CreateString(v));
 }
 
 /* Routing (SPEC 7.2): ordered rules over the ticket's fields; each matching
