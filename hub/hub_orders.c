@@ -296,7 +296,10 @@ static cJSON *unknown_skus(const struct order *o) {
     if (priced_at("global", sku) || (region[0] && priced_at(region, sku)) ||
         (store[0] && priced_at(store, sku)))
       continue;
-    cJSON_AddItemToArray(arr, cJSON_CreateString(sku));
+    if (!shoal_json_push(arr, cJSON_CreateString(sku))) {
+      cJSON_Delete(arr);
+      return NULL;
+    }
   }
   return arr;
 }
@@ -432,15 +435,21 @@ static shoal_err result(const struct order *o, const char *status, const char *w
   cJSON *r = cJSON_CreateObject();
   cJSON *u = NULL;
   shoal_diag ignore = {{0}};
-  if (unknown && *unknown)
-    shoal_json_parse(unknown, strlen(unknown), &u, &ignore);
+  /* unknown is our own shoal_json_print output, so a parse failure is no
+   * memory (cJSON cannot tell): fail rather than answer an empty list. */
+  if (unknown && *unknown && shoal_json_parse(unknown, strlen(unknown), &u, &ignore) != SHOAL_OK) {
+    cJSON_Delete(r);
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
   if (!u)
     u = cJSON_CreateArray();
-  if (!r || !u || !cJSON_AddStringToObject(r, "channel", o->channel) ||
-      !cJSON_AddStringToObject(r, "order_id", o->order_id) ||
-      !cJSON_AddStringToObject(r, "status", status) || !cJSON_AddStringToObject(r, "result", what) ||
-      !cJSON_AddNumberToObject(r, "points", (double)points) ||
-      !cJSON_AddItemToObject(r, "unknown_skus", u)) {
+  bool ok = r && cJSON_AddStringToObject(r, "channel", o->channel) &&
+            cJSON_AddStringToObject(r, "order_id", o->order_id) &&
+            cJSON_AddStringToObject(r, "status", status) &&
+            cJSON_AddStringToObject(r, "result", what) &&
+            cJSON_AddNumberToObject(r, "points", (double)points);
+  /* put owns u either way (a NULL object only frees it). */
+  if (!shoal_json_put(ok ? r : NULL, "unknown_skus", u) || !ok) {
     cJSON_Delete(r);
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
@@ -450,7 +459,7 @@ static shoal_err result(const struct order *o, const char *status, const char *w
 
 shoal_err hub_orders_ingest(sqlite3 *db, const char *body, size_t len, int64_t now_ms,
                             unsigned *status, cJSON **out, shoal_diag *diag) {
-  cJSON *j = NULL, *unk = NULL;
+  cJSON *j = NULL, *unk = NULL, *res = NULL;
   char *unknown = NULL;
   struct order o;
   memset(&o, 0, sizeof o);
@@ -539,13 +548,18 @@ shoal_err hub_orders_ingest(sqlite3 *db, const char *body, size_t len, int64_t n
       goto cleanup;
     *status = 201;
   }
-  if ((rc = shoal_db_commit(db, diag)) != SHOAL_OK)
+  /* The answer is built before the commit: a failure to build it must not
+   * leave an order booked that the caller was told failed. */
+  if ((rc = result(&o, held, what, points, unknown, &res, diag)) != SHOAL_OK ||
+      (rc = shoal_db_commit(db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = false;
-  rc = result(&o, held, what, points, unknown, out, diag);
+  *out = res;
+  res = NULL;
 cleanup:
   if (in_tx)
     shoal_db_rollback(db);
+  cJSON_Delete(res);
   sqlite3_finalize(st);
   cJSON_Delete(unk);
   free(unknown);

@@ -19,9 +19,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "db.h"
 #include "expr.h"
 #include "forms.h"
 #include "hlc.h"
+#include "hub_customers.h"
+#include "hub_orders.h"
 #include "jsonx.h"
 #include "pricing.h"
 #include "ticket.h"
@@ -33,9 +36,10 @@
 static long fault_at;    /* fail the fault_at-th allocation (0: never) */
 static long fault_count; /* allocations since armed */
 static bool fault_hit;
+static bool fault_paused; /* a case's set-up and checks: neither counted nor failed */
 
 static bool fail_now(void) {
-  if (!fault_at)
+  if (!fault_at || fault_paused)
     return false;
   if (++fault_count == fault_at) {
     fault_hit = true;
@@ -235,6 +239,60 @@ static shoal_err run_event(const struct fcase *c, cJSON **out) {
   return rc;
 }
 
+extern const struct shoal_migration hub_migrations[];
+extern const size_t hub_migrations_count;
+
+static int64_t count_rows(sqlite3 *db, const char *table) {
+  char sql[128];
+  int64_t n = -1;
+  shoal_diag d;
+  snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s", table);
+  if (shoal_db_query_int(db, sql, -1, &n, &d) != SHOAL_OK)
+    abort();
+  return n;
+}
+
+/* Hub online orders on a fresh hub database holding customer c-1: a =
+ * the order body. The result carries the rows written; a failure must
+ * have written none (nothing partial). */
+static shoal_err run_hub_order(const struct fcase *c, cJSON **out) {
+  static const char *const tables[] = {"orders", "sales", "returns", "customer_purchases"};
+  shoal_diag d = {{0}};
+  sqlite3 *db = NULL;
+  cJSON *res = NULL, *cust = NULL;
+  bool created = false;
+  fault_paused = true;
+  const char *c1 = "{\"id\":\"c-1\",\"name\":\"Li\"}";
+  if (shoal_db_open(":memory:", hub_migrations, hub_migrations_count, &db, &d) != SHOAL_OK ||
+      hub_customers_upsert(db, c1, strlen(c1), 1795360000000LL, &cust, &created, &d) != SHOAL_OK)
+    abort();
+  cJSON_Delete(cust);
+  int64_t before[4];
+  for (int i = 0; i < 4; i++)
+    before[i] = count_rows(db, tables[i]);
+  fault_paused = false;
+  unsigned status = 0;
+  shoal_err rc = hub_orders_ingest(db, c->a, strlen(c->a), 1795360000000LL, &status, &res, &d);
+  fault_paused = true;
+  if (rc == SHOAL_OK) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "status", status);
+    cJSON_AddItemToObject(o, "result", res);
+    for (int i = 0; i < 4; i++)
+      cJSON_AddNumberToObject(o, tables[i], (double)count_rows(db, tables[i]));
+    *out = o;
+  } else {
+    for (int i = 0; i < 4; i++)
+      if (count_rows(db, tables[i]) != before[i]) {
+        fprintf(stderr, "FAIL hub/order: failed (%s) but wrote %s\n", d.msg, tables[i]);
+        abort();
+      }
+  }
+  shoal_db_close(db);
+  fault_paused = false;
+  return rc;
+}
+
 static shoal_err run_json(const struct fcase *c, cJSON **out) {
   shoal_diag d = {{0}};
   return shoal_json_parse(c->a, strlen(c->a), out, &d);
@@ -247,40 +305,40 @@ static shoal_err run_json(const struct fcase *c, cJSON **out) {
   ",\"hlc\":\"" ms "\",\"type\":\"ticket\",\"body\":{\"ticket\":\"T1\",\"kind\":\"" kind           \
   "\"" extra "}}"
 /* HLC values: ms << 16 for ms = 1700000000000 + k minutes. */
-static const char *ticket_events =
-    "[" EV(
-        "pos1", 1, "111411200000000000", "open",
-        ",\"category\":\"fridge\",\"title\":\"Fridge down\",\"priority\":\"normal\","
-        "\"store\":\"s1\",\"region\":\"cn-sw\",\"customer\":{\"id\":\"c7\",\"tier\":\"vip\","
-        "\"tags\":[]}") "," EV("hh1", 1, "111411203932160000",
-                               "assign", ",\"tech\":\"wang\"") "," EV("hh1", 2,
-                                                                      "111411207864320000", "labor",
-                                                                      ",\"minutes\":75,\"tech\":"
-                                                                      "\"wang\"") "," EV("hh1", 3,
-                                                                                         "111411211"
-                                                                                         "79648000"
-                                                                                         "0",
-                                                                                         "part",
-                                                                                         ",\"sku\":"
-                                                                                         "\"P1\","
-                                                                                         "\"qty\":"
-                                                                                         "2") "," EV("hh1",
-                                                                                                     4,
-                                                                                                     "111411215728640000",
-                                                                                                     "note",
-                                                                                                     ",\"text\":\"compressor\"") "," EV("hh1",
-                                                                                                                                        5,
-                                                                                                                                        "111411219660800000",
-                                                                                                                                        "part",
-                                                                                                                                        ",\"sku\":\"P1\",\"qty\":1") "," EV("hh1",
-                                                                                                                                                                            6,
-                                                                                                                                                                            "111411223592960000",
-                                                                                                                                                                            "resolve",
-                                                                                                                                                                            "") "," EV("hh1",
-                                                                                                                                                                                       6,
-                                                                                                                                                                                       "111411223592960000",
-                                                                                                                                                                                       "resolve",
-                                                                                                                                                                                       "") "]";
+static const char *ticket_events = "[" EV(
+    "pos1", 1, "111411200000000000", "open",
+    ",\"category\":\"fridge\",\"title\":\"Fridge down\",\"priority\":\"normal\","
+    "\"store\":\"s1\",\"region\":\"cn-sw\",\"customer\":{\"id\":\"c7\",\"tier\":\"vip\","
+    "\"tags\":[]}") "," EV("hh1", 1, "111411203932160000", "assign",
+                           ",\"tech\":\"wang\"") "," EV("hh1", 2, "111411207864320000", "labor",
+                                                        ",\"minutes\":75,\"tech\":"
+                                                        "\"wang\"") "," EV("hh1", 3,
+                                                                           "111411211"
+                                                                           "79648000"
+                                                                           "0",
+                                                                           "part",
+                                                                           ",\"sku\":"
+                                                                           "\"P1\","
+                                                                           "\"qty\":"
+                                                                           "2") "," EV("hh1", 4,
+                                                                                       "11141121572"
+                                                                                       "8640000",
+                                                                                       "note",
+                                                                                       ",\"text\":"
+                                                                                       "\"compresso"
+                                                                                       "r\"") "," EV("hh1",
+                                                                                                     5,
+                                                                                                     "111411219660800000",
+                                                                                                     "part",
+                                                                                                     ",\"sku\":\"P1\",\"qty\":1") "," EV("hh1",
+                                                                                                                                         6,
+                                                                                                                                         "111411223592960000",
+                                                                                                                                         "resolve",
+                                                                                                                                         "") "," EV("hh1",
+                                                                                                                                                    6,
+                                                                                                                                                    "111411223592960000",
+                                                                                                                                                    "resolve",
+                                                                                                                                                    "") "]";
 
 static const char *ticket_policy =
     "{\"scope\":\"global\","
@@ -434,6 +492,12 @@ int main(void) {
                      "{\"score\":42,\"areas\":[\"kitchen\",\"toilet\"],\"name\":\"a\"}", NULL};
   cases[nc++] = (struct fcase){"wire/event", run_event, event_text, NULL, NULL};
   cases[nc++] = (struct fcase){"json/parse", run_json, ticket_policy, NULL, NULL};
+  cases[nc++] = (struct fcase){
+      "hub/order", run_hub_order,
+      "{\"channel\":\"web\",\"order_id\":\"o-1\",\"customer\":\"c-1\",\"paid_at\":"
+      "\"2026-11-22T08:00:00Z\",\"status\":\"paid\",\"total\":2800,\"store\":\"cd-001\","
+      "\"region\":\"cn-sw\",\"lines\":[{\"sku\":\"MT-001\",\"qty\":1,\"total\":2800}]}",
+      NULL, NULL};
   for (size_t i = 0; i < nc; i++)
     run_case(&cases[i]);
   for (size_t i = 0; i < no; i++)
