@@ -542,7 +542,8 @@ static shoal_err multipart_data(struct shoal_httpd_req *req, const char *ctype,
              (rc = agent_media_add_buffer(CTX(req), parts[i].data, parts[i].len, parts[i].type,
                                           &photo, d)) == SHOAL_OK) {
       cJSON_DeleteItemFromObjectCaseSensitive(out, parts[i].name);
-      cJSON_AddItemToObject(out, parts[i].name, photo);
+      if (!shoal_json_put(out, parts[i].name, photo))
+        rc = shoal_fail(d, SHOAL_ENOMEM, "out of memory");
     }
   }
   if (rc != SHOAL_OK) {
@@ -601,8 +602,12 @@ static void form_data(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp
     rc = shoal_fail(&d, SHOAL_ENOMEM, "out of memory");
     goto done;
   }
-  cJSON_AddItemToObject(out, "tickets", tickets);
+  bool put = shoal_json_put(out, "tickets", tickets);
   tickets = NULL;
+  if (!put) {
+    rc = shoal_fail(&d, SHOAL_ENOMEM, "out of memory");
+    goto done;
+  }
   status = 201;
 done:
   snap_put(API(req), s);

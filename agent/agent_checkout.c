@@ -177,10 +177,13 @@ cleanup:
   if (in_tx)
     shoal_db_rollback(ctx->db);
   for (int i = 0; i < SHOAL_PRICING_SCOPES; i++) {
-    if (trees[i] && items[i])
-      cJSON_AddItemToObject(trees[i], "items", items[i]);
-    else
+    /* The trees are the caller's model: without their items they are wrong. */
+    if (trees[i] && items[i]) {
+      if (!shoal_json_put(trees[i], "items", items[i]) && rc == SHOAL_OK)
+        rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    } else {
       cJSON_Delete(items[i]);
+    }
   }
   return rc;
 }
@@ -343,12 +346,11 @@ static shoal_err stamp_now(struct shoal_basket *b, int64_t now_ms, int offset_mi
   cJSON *v = cJSON_CreateString(at);
   if (!v)
     return oom(diag);
-  if (cJSON_GetObjectItemCaseSensitive(b->json, "at"))
-    cJSON_ReplaceItemInObjectCaseSensitive(b->json, "at", v);
-  else if (!cJSON_AddItemToObject(b->json, "at", v)) {
-    cJSON_Delete(v);
+  /* Not cJSON_ReplaceItemInObject: cJSON 1.7.15 links the item without a
+   * name when copying the key fails (see shared/ticket.c replace_str). */
+  cJSON_DeleteItemFromObjectCaseSensitive(b->json, "at");
+  if (!shoal_json_put(b->json, "at", v))
     return oom(diag);
-  }
   b->at_text = v->valuestring;
   b->at.unix_ms = now_ms;
   b->at.offset_min = offset_min;

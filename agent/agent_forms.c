@@ -122,8 +122,11 @@ static shoal_err open_tickets(struct agent_ctx *ctx, const shoal_form *f,
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
       break;
     }
-    cJSON_AddItemToArray(requests, req);
-    cJSON_AddNumberToObject(req, "idx", idx++);
+    if (!shoal_json_push(requests, req) || !cJSON_AddNumberToObject(req, "idx", idx++)) {
+      cJSON_Delete(fields);
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      break;
+    }
     /* A savepoint per ticket: a failed open leaves nothing half-written. */
     if ((rc = exec(ctx, "SAVEPOINT form_ticket", diag)) != SHOAL_OK) {
       cJSON_Delete(fields);
@@ -136,8 +139,11 @@ static shoal_err open_tickets(struct agent_ctx *ctx, const shoal_form *f,
     if (trc == SHOAL_OK) {
       if ((rc = exec(ctx, "RELEASE form_ticket", diag)) != SHOAL_OK)
         break;
-      cJSON_AddStringToObject(req, "ticket", tid);
-      cJSON_AddItemToArray(ids, cJSON_CreateString(tid));
+      if (!cJSON_AddStringToObject(req, "ticket", tid) ||
+          !shoal_json_push(ids, cJSON_CreateString(tid))) {
+        rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+        break;
+      }
       continue;
     }
     shoal_db_exec(ctx->db, "ROLLBACK TO form_ticket", NULL);
@@ -153,7 +159,10 @@ static shoal_err open_tickets(struct agent_ctx *ctx, const shoal_form *f,
               "submission %s: ticket \"%s\" not opened (%s); the request is kept", sub_id,
               cJSON_GetObjectItemCaseSensitive(t, "title")->valuestring,
               td.msg[0] ? td.msg : shoal_err_str(trc));
-    cJSON_AddStringToObject(req, "error", td.msg[0] ? td.msg : shoal_err_str(trc));
+    if (!cJSON_AddStringToObject(req, "error", td.msg[0] ? td.msg : shoal_err_str(trc))) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      break;
+    }
   }
   cJSON_Delete(wanted);
   return rc;
@@ -239,9 +248,12 @@ shoal_err agent_forms_record(struct agent_ctx *ctx, const shoal_form *f, const c
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     goto rollback;
   }
-  cJSON_AddItemToObject(body, "data", d);
-  cJSON_AddItemToObject(body, "tickets", t);
-  cJSON_AddStringToObject(body, "at", at);
+  bool put = shoal_json_put(body, "data", d);
+  put &= shoal_json_put(body, "tickets", t);
+  if (!put || !cJSON_AddStringToObject(body, "at", at)) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto rollback;
+  }
   if ((rc = agent_outbox_append(ctx, "form", body, &seq, NULL, diag)) != SHOAL_OK ||
       (rc = insert_rows(ctx, f, id, def_id, data, now, seq, requests, diag)) != SHOAL_OK ||
       (rc = agent_media_link_in_tx(ctx, f, r->data, seq, diag)) != SHOAL_OK ||
@@ -290,8 +302,7 @@ shoal_err agent_forms_list_json(cJSON *const docs[3], const char scopes[3][80], 
       if (seen)
         continue;
       size_t idx = 0;
-      const cJSON *win =
-          shoal_forms_find((const cJSON *const *)docs, 3, fid->valuestring, 0, &idx);
+      const cJSON *win = shoal_forms_find((const cJSON *const *)docs, 3, fid->valuestring, 0, &idx);
       cJSON *o = cJSON_CreateObject();
       if (!o || !cJSON_AddItemToArray(arr, o) ||
           !cJSON_AddStringToObject(o, "id", fid->valuestring) ||
@@ -325,7 +336,10 @@ shoal_err agent_forms_show_json(cJSON *const docs[3], const char scopes[3][80], 
     cJSON_Delete(o);
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
-  cJSON_AddItemToObject(o, "form", def);
+  if (!shoal_json_put(o, "form", def)) {
+    cJSON_Delete(o);
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
   *out = o;
   return SHOAL_OK;
 }

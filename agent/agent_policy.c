@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "jsonx.h"
 #include "util.h"
 
 void agent_policy_scopes(const struct agent_ctx *ctx, char scopes[3][80]) {
@@ -172,15 +173,18 @@ shoal_err agent_policy_status(struct agent_ctx *ctx, int64_t now_ms, cJSON *obj,
     sqlite3_bind_text(eff, 1, scopes[i], -1, SQLITE_STATIC);
     sqlite3_bind_int64(eff, 2, now_ms);
     if (sqlite3_step(eff) == SQLITE_ROW) {
-      cJSON_AddNumberToObject(applied, scopes[i], (double)sqlite3_column_int64(eff, 0));
-      if (sqlite3_column_type(eff, 2) != SQLITE_NULL && sqlite3_column_int64(eff, 2) <= expiry_now)
-        cJSON_AddItemToArray(stale, cJSON_CreateString(scopes[i]));
+      if (!cJSON_AddNumberToObject(applied, scopes[i], (double)sqlite3_column_int64(eff, 0)) ||
+          (sqlite3_column_type(eff, 2) != SQLITE_NULL &&
+           sqlite3_column_int64(eff, 2) <= expiry_now &&
+           !shoal_json_push(stale, cJSON_CreateString(scopes[i]))))
+        rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     }
     sqlite3_reset(pend);
     sqlite3_bind_text(pend, 1, scopes[i], -1, SQLITE_STATIC);
     sqlite3_bind_int64(pend, 2, now_ms);
-    if (sqlite3_step(pend) == SQLITE_ROW && sqlite3_column_type(pend, 0) != SQLITE_NULL)
-      cJSON_AddNumberToObject(pending, scopes[i], (double)sqlite3_column_int64(pend, 0));
+    if (sqlite3_step(pend) == SQLITE_ROW && sqlite3_column_type(pend, 0) != SQLITE_NULL &&
+        !cJSON_AddNumberToObject(pending, scopes[i], (double)sqlite3_column_int64(pend, 0)))
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   sqlite3_finalize(eff);
   sqlite3_finalize(pend);

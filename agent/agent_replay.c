@@ -105,13 +105,15 @@ static shoal_err rebuild(struct agent_ctx *ctx, int64_t seq, char type[16], uint
     cJSON *b = cJSON_CreateObject(), *d = NULL, *tickets = cJSON_CreateArray();
     char at[40];
     shoal_time_format_utc(at_ms, at, sizeof at);
-    if (b && tickets && data && shoal_json_parse(data, strlen(data), &d, diag) == SHOAL_OK) {
-      cJSON_AddStringToObject(b, "submission", id);
-      cJSON_AddStringToObject(b, "form", (const char *)sqlite3_column_text(st, 1));
-      cJSON_AddNumberToObject(b, "version", (double)sqlite3_column_int64(st, 2));
-      cJSON_AddStringToObject(b, "region", ctx->cfg.region);
-      cJSON_AddStringToObject(b, "store", ctx->cfg.store);
-      cJSON_AddItemToObject(b, "data", d);
+    if (!b || !tickets)
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    else if (data && shoal_json_parse(data, strlen(data), &d, diag) == SHOAL_OK) {
+      bool ok = cJSON_AddStringToObject(b, "submission", id) != NULL;
+      ok &= cJSON_AddStringToObject(b, "form", (const char *)sqlite3_column_text(st, 1)) != NULL;
+      ok &= cJSON_AddNumberToObject(b, "version", (double)sqlite3_column_int64(st, 2)) != NULL;
+      ok &= cJSON_AddStringToObject(b, "region", ctx->cfg.region) != NULL;
+      ok &= cJSON_AddStringToObject(b, "store", ctx->cfg.store) != NULL;
+      ok &= shoal_json_put(b, "data", d);
       sqlite3_stmt *tq = NULL;
       if (shoal_db_prepare(ctx->db,
                            "SELECT ticket FROM form_ticket_requests WHERE submission = ? AND "
@@ -119,13 +121,17 @@ static shoal_err rebuild(struct agent_ctx *ctx, int64_t seq, char type[16], uint
                            &tq, diag) == SHOAL_OK) {
         sqlite3_bind_text(tq, 1, id, -1, SQLITE_TRANSIENT);
         while (sqlite3_step(tq) == SQLITE_ROW)
-          cJSON_AddItemToArray(tickets,
-                               cJSON_CreateString((const char *)sqlite3_column_text(tq, 0)));
+          ok &= shoal_json_push(tickets,
+                                cJSON_CreateString((const char *)sqlite3_column_text(tq, 0)));
       }
       sqlite3_finalize(tq);
-      cJSON_AddItemToObject(b, "tickets", tickets);
+      ok &= shoal_json_put(b, "tickets", tickets);
       tickets = NULL;
-      cJSON_AddStringToObject(b, "at", at);
+      ok &= cJSON_AddStringToObject(b, "at", at) != NULL;
+      if (!ok)
+        rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    }
+    if (rc == SHOAL_OK && d) {
       snprintf(type, 16, "form");
       *hlc = HLC_OF_MS(at_ms);
       *body = b;
@@ -135,7 +141,7 @@ static shoal_err rebuild(struct agent_ctx *ctx, int64_t seq, char type[16], uint
     cJSON_Delete(tickets);
   }
   sqlite3_finalize(st);
-  return SHOAL_OK;
+  return rc;
 }
 
 shoal_err agent_replay_fetch(struct agent_ctx *ctx, int64_t from, int64_t to,
@@ -155,11 +161,15 @@ shoal_err agent_replay_fetch(struct agent_ctx *ctx, int64_t from, int64_t to,
     if (!type[0]) {
       /* No business record behind this seq (a hello): a hello fills it. */
       body = cJSON_CreateObject();
-      if (body) {
-        cJSON_AddStringToObject(body, "profile", ctx->profile.name);
-        cJSON_AddStringToObject(body, "region", ctx->cfg.region);
-        cJSON_AddStringToObject(body, "agent_version", SHOAL_VERSION);
-        cJSON_AddBoolToObject(body, "replayed", true);
+      bool ok = body != NULL;
+      ok &= cJSON_AddStringToObject(body, "profile", ctx->profile.name) != NULL;
+      ok &= cJSON_AddStringToObject(body, "region", ctx->cfg.region) != NULL;
+      ok &= cJSON_AddStringToObject(body, "agent_version", SHOAL_VERSION) != NULL;
+      ok &= cJSON_AddBoolToObject(body, "replayed", true) != NULL;
+      if (!ok) {
+        cJSON_Delete(body);
+        rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+        break;
       }
       snprintf(type, sizeof type, "hello");
       hlc = HLC_OF_MS(shoal_now_ms());

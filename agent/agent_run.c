@@ -286,13 +286,13 @@ static shoal_err publish_presence(struct run *r, bool online, shoal_diag *diag) 
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   char at[40];
   shoal_time_format_utc(shoal_now_ms(), at, sizeof at);
-  cJSON_AddBoolToObject(p, "online", online);
-  cJSON_AddStringToObject(p, "device", r->ctx.cfg.device);
-  cJSON_AddStringToObject(p, "store", r->ctx.cfg.store);
-  cJSON_AddStringToObject(p, "region", r->ctx.cfg.region);
-  cJSON_AddStringToObject(p, "profile", r->ctx.profile.name);
-  cJSON_AddStringToObject(p, "at", at);
-  char *text = shoal_json_print(p);
+  bool ok = cJSON_AddBoolToObject(p, "online", online) != NULL;
+  ok &= cJSON_AddStringToObject(p, "device", r->ctx.cfg.device) != NULL;
+  ok &= cJSON_AddStringToObject(p, "store", r->ctx.cfg.store) != NULL;
+  ok &= cJSON_AddStringToObject(p, "region", r->ctx.cfg.region) != NULL;
+  ok &= cJSON_AddStringToObject(p, "profile", r->ctx.profile.name) != NULL;
+  ok &= cJSON_AddStringToObject(p, "at", at) != NULL;
+  char *text = ok ? shoal_json_print(p) : NULL;
   cJSON_Delete(p);
   if (!text)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");

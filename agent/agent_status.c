@@ -61,22 +61,27 @@ shoal_err agent_status_get(struct agent_ctx *ctx, int64_t now_ms, cJSON **out, s
       (rc = shoal_db_query_int(ctx->db, "SELECT COUNT(*) FROM policy_rejections", 0, &rejected,
                                diag)) != SHOAL_OK)
     goto cleanup;
-  cJSON_AddNumberToObject(o, "outbox_pending", (double)pending);
-  cJSON_AddNumberToObject(o, "rejected_policies", (double)rejected);
+  if (!cJSON_AddNumberToObject(o, "outbox_pending", (double)pending) ||
+      !cJSON_AddNumberToObject(o, "rejected_policies", (double)rejected)) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   if ((rc = shoal_db_prepare(ctx->db,
                              "SELECT connected, updated_ms, last_ack_ms, acked_upto, daemon_pid, "
                              "last_connect_ms FROM sync_state WHERE id = 1",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
+  bool ok;
   if (sqlite3_step(st) == SQLITE_ROW) {
-    cJSON_AddBoolToObject(o, "connected", sqlite3_column_int(st, 0) != 0 && daemon_alive(st, 4));
-    shoal_db_json_add_time(o, "last_ack", st, 2);
-    shoal_db_json_add_time(o, "last_connect", st, 5);
-    cJSON_AddNumberToObject(o, "acked_upto", (double)sqlite3_column_int64(st, 3));
+    ok = cJSON_AddBoolToObject(o, "connected",
+                               sqlite3_column_int(st, 0) != 0 && daemon_alive(st, 4)) != NULL;
+    ok &= shoal_db_json_add_time(o, "last_ack", st, 2);
+    ok &= shoal_db_json_add_time(o, "last_connect", st, 5);
+    ok &= cJSON_AddNumberToObject(o, "acked_upto", (double)sqlite3_column_int64(st, 3)) != NULL;
   } else {
-    cJSON_AddBoolToObject(o, "connected", false);
+    ok = cJSON_AddBoolToObject(o, "connected", false) != NULL;
   }
-  if (!cJSON_GetObjectItemCaseSensitive(o, "connected"))
+  if (!ok)
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
 cleanup:
   sqlite3_finalize(st);

@@ -30,8 +30,8 @@ static const struct {
     {SHOAL_MOD_PRICING | SHOAL_MOD_SALES, "rules"},
     {SHOAL_MOD_PRICING | SHOAL_MOD_SALES, "disable"},
     {SHOAL_MOD_PRICING | SHOAL_MOD_SALES, "round"},
-    {SHOAL_MOD_PRICING | SHOAL_MOD_SALES, "payments"},                        /* SPEC 12 */
-    {SHOAL_MOD_PRICING | SHOAL_MOD_SALES, "loyalty"},                         /* SPEC 13 */
+    {SHOAL_MOD_PRICING | SHOAL_MOD_SALES, "payments"}, /* SPEC 12 */
+    {SHOAL_MOD_PRICING | SHOAL_MOD_SALES, "loyalty"},  /* SPEC 13 */
     {SHOAL_MOD_PRICING | SHOAL_MOD_SALES | SHOAL_MOD_FORMS | SHOAL_MOD_TICKETS, "utc_offset"},
     {SHOAL_MOD_FORMS, "forms"},
     {SHOAL_MOD_TICKETS, "routing"},
@@ -55,15 +55,20 @@ shoal_err agent_sync_strip_doc(const char *doc, unsigned modules, char **out, sh
     goto cleanup;
   }
   /* Detach and move rather than duplicate: documents may be megabytes. */
+  bool ok = true;
   cJSON *scope = cJSON_DetachItemFromObjectCaseSensitive(in, "scope");
   if (scope)
-    cJSON_AddItemToObject(kept, "scope", scope);
+    ok &= shoal_json_put(kept, "scope", scope);
   for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
     if (!(modules & sections[i].modules))
       continue;
     cJSON *item = cJSON_DetachItemFromObjectCaseSensitive(in, sections[i].key);
     if (item)
-      cJSON_AddItemToObject(kept, sections[i].key, item);
+      ok &= shoal_json_put(kept, sections[i].key, item);
+  }
+  if (!ok) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
   }
   char *text = shoal_json_print(kept);
   if (!text) {
@@ -120,9 +125,9 @@ static shoal_err check_scopes(const struct shoal_policy_envelope *env, const cha
   const cJSON *scope = cJSON_GetObjectItemCaseSensitive(doc, "scope");
   shoal_err rc = SHOAL_OK;
   if (!cJSON_IsString(scope) || strcmp(scope->valuestring, env->scope) != 0)
-    rc = shoal_fail(why, SHOAL_ESCOPE, "policy %s v%" PRId64 ": its document is for scope %s",
-                    env->scope, env->version,
-                    cJSON_IsString(scope) ? scope->valuestring : "(none)");
+    rc =
+        shoal_fail(why, SHOAL_ESCOPE, "policy %s v%" PRId64 ": its document is for scope %s",
+                   env->scope, env->version, cJSON_IsString(scope) ? scope->valuestring : "(none)");
   cJSON_Delete(doc);
   return rc;
 }
@@ -141,9 +146,8 @@ shoal_err agent_sync_on_policy(struct agent_ctx *ctx, const struct agent_trust *
     return SHOAL_OK;
   }
   /* Verification refuses an oversized envelope before parsing it. */
-  shoal_err vrc = shoal_policy_envelope_verify(payload, len,
-                                               (const struct shoal_pubkey *const *)trust->keys,
-                                               trust->n, &env, &why);
+  shoal_err vrc = shoal_policy_envelope_verify(
+      payload, len, (const struct shoal_pubkey *const *)trust->keys, trust->n, &env, &why);
   if (vrc != SHOAL_OK) {
     if ((rc = record_rejection(ctx, topic_scope, 0, why.msg, diag)) != SHOAL_OK)
       goto cleanup;
@@ -232,8 +236,8 @@ shoal_err agent_sync_acked(struct agent_ctx *ctx, int64_t *out, shoal_diag *diag
                             diag);
 }
 
-shoal_err agent_sync_parse_ack(struct agent_ctx *ctx, const void *payload, size_t len,
-                               bool *ours, int64_t *upto_out, shoal_diag *diag) {
+shoal_err agent_sync_parse_ack(struct agent_ctx *ctx, const void *payload, size_t len, bool *ours,
+                               int64_t *upto_out, shoal_diag *diag) {
   cJSON *obj = NULL;
   shoal_diag why = {{0}};
   shoal_err rc = SHOAL_OK;
@@ -295,10 +299,11 @@ shoal_err agent_sync_apply_ack(struct agent_ctx *ctx, int64_t upto, int64_t *ack
     known = upto;
     *advanced = true;
   }
-  if ((rc = shoal_db_prepare(ctx->db,
-                             "UPDATE sync_state SET acked_upto = ?, last_ack_ms = ?, updated_ms = ? "
-                             "WHERE id = 1",
-                             &st, diag)) != SHOAL_OK)
+  if ((rc =
+           shoal_db_prepare(ctx->db,
+                            "UPDATE sync_state SET acked_upto = ?, last_ack_ms = ?, updated_ms = ? "
+                            "WHERE id = 1",
+                            &st, diag)) != SHOAL_OK)
     goto cleanup;
   int64_t now = shoal_now_ms();
   sqlite3_bind_int64(st, 1, known);
@@ -374,11 +379,11 @@ shoal_err agent_sync_fetch(struct agent_ctx *ctx, int64_t after_seq, int limit,
 shoal_err agent_sync_set_state(struct agent_ctx *ctx, bool connected, long pid, bool connect_now,
                                shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(
-      ctx->db,
-      "UPDATE sync_state SET connected = ?, daemon_pid = ?, updated_ms = ?, "
-      "last_connect_ms = CASE WHEN ? THEN ? ELSE last_connect_ms END WHERE id = 1",
-      &st, diag);
+  shoal_err rc =
+      shoal_db_prepare(ctx->db,
+                       "UPDATE sync_state SET connected = ?, daemon_pid = ?, updated_ms = ?, "
+                       "last_connect_ms = CASE WHEN ? THEN ? ELSE last_connect_ms END WHERE id = 1",
+                       &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   int64_t now = shoal_now_ms();
@@ -403,20 +408,26 @@ shoal_err agent_sync_hello(struct agent_ctx *ctx, shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   if (!body)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  cJSON_AddStringToObject(body, "profile", ctx->profile.name);
-  cJSON_AddStringToObject(body, "region", ctx->cfg.region);
+  bool ok = cJSON_AddStringToObject(body, "profile", ctx->profile.name) != NULL;
+  ok &= cJSON_AddStringToObject(body, "region", ctx->cfg.region) != NULL;
   cJSON *mods = cJSON_AddArrayToObject(body, "modules");
   static const enum shoal_module all[] = {SHOAL_MOD_PRICING, SHOAL_MOD_SALES, SHOAL_MOD_FORMS,
                                           SHOAL_MOD_TICKETS};
+  ok &= mods != NULL;
   for (size_t i = 0; mods && i < sizeof all / sizeof all[0]; i++)
     if (ctx->profile.modules & all[i])
-      cJSON_AddItemToArray(mods, cJSON_CreateString(shoal_module_name(all[i])));
-  cJSON_AddStringToObject(body, "agent_version", SHOAL_VERSION);
+      ok &= shoal_json_push(mods, cJSON_CreateString(shoal_module_name(all[i])));
+  ok &= cJSON_AddStringToObject(body, "agent_version", SHOAL_VERSION) != NULL;
   /* SPEC 15: the stores whose tickets this device writes (the hub trusts
    * the list only for devices it did not provision). */
   cJSON *serves = cJSON_AddArrayToObject(body, "serves");
+  ok &= serves != NULL;
   for (size_t i = 0; serves && i < ctx->cfg.nserves; i++)
-    cJSON_AddItemToArray(serves, cJSON_CreateString(ctx->cfg.serves[i]));
+    ok &= shoal_json_push(serves, cJSON_CreateString(ctx->cfg.serves[i]));
+  if (!ok) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = true;
@@ -426,13 +437,19 @@ shoal_err agent_sync_hello(struct agent_ctx *ctx, shoal_diag *diag) {
   int64_t pending = 0;
   if ((rc = agent_outbox_pending(ctx, &pending, diag)) != SHOAL_OK)
     goto cleanup;
-  cJSON_AddNumberToObject(body, "outbox_pending", (double)pending);
+  if (!cJSON_AddNumberToObject(body, "outbox_pending", (double)pending)) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   /* What the hub has acknowledged to this device: a hub restored from an
    * older backup sees that it is behind (docs/troubleshooting.md). */
   int64_t acked = 0;
   if ((rc = agent_sync_acked(ctx, &acked, diag)) != SHOAL_OK)
     goto cleanup;
-  cJSON_AddNumberToObject(body, "acked", (double)acked);
+  if (!cJSON_AddNumberToObject(body, "acked", (double)acked)) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   if ((rc = agent_outbox_append(ctx, "hello", body, NULL, NULL, diag)) != SHOAL_OK)
     goto cleanup;
   rc = shoal_db_commit(ctx->db, diag);

@@ -16,8 +16,8 @@
 #include "hlc.h"
 #include "jsonx.h"
 #include "signing.h"
-#include "timeutil.h"
 #include "ticket.h"
+#include "timeutil.h"
 #include "util.h"
 #include "wire.h"
 
@@ -218,24 +218,27 @@ shoal_err agent_ticket_open_in_tx(struct agent_ctx *ctx, const cJSON *fields, ch
   if ((rc = new_id(ctx, id, sizeof id, diag)) != SHOAL_OK)
     return rc;
   cJSON *body = cJSON_CreateObject();
-  cJSON_AddStringToObject(body, "ticket", id);
-  cJSON_AddStringToObject(body, "kind", "open");
+  bool ok = cJSON_AddStringToObject(body, "ticket", id) != NULL;
+  ok &= cJSON_AddStringToObject(body, "kind", "open") != NULL;
   const cJSON *cat = cJSON_GetObjectItemCaseSensitive(fields, "category");
   const cJSON *pri = cJSON_GetObjectItemCaseSensitive(fields, "priority");
   const cJSON *title = cJSON_GetObjectItemCaseSensitive(fields, "title");
-  cJSON_AddItemToObject(body, "category", cJSON_Duplicate(cat, 1));
+  /* A missing category is left out here and refused by the validation in record(). */
+  if (cat)
+    ok &= shoal_json_put(body, "category", cJSON_Duplicate(cat, 1));
   /* on_submit may leave priority and title out: defaults, not a failure. */
-  cJSON_AddItemToObject(body, "priority",
-                        pri ? cJSON_Duplicate(pri, 1) : cJSON_CreateString("normal"));
-  cJSON_AddItemToObject(body, "title", title ? cJSON_Duplicate(title, 1) : cJSON_Duplicate(cat, 1));
+  ok &= shoal_json_put(body, "priority",
+                       pri ? cJSON_Duplicate(pri, 1) : cJSON_CreateString("normal"));
+  if (title || cat)
+    ok &= shoal_json_put(body, "title", cJSON_Duplicate(title ? title : cat, 1));
   for (const cJSON *f = fields->child; f; f = f->next)
     if (strcmp(f->string, "category") && strcmp(f->string, "priority") &&
         strcmp(f->string, "title") && strcmp(f->string, "ticket") && strcmp(f->string, "kind") &&
         strcmp(f->string, "store") && strcmp(f->string, "region"))
-      cJSON_AddItemToObject(body, f->string, cJSON_Duplicate(f, 1));
-  cJSON_AddStringToObject(body, "store", ctx->cfg.store);
-  cJSON_AddStringToObject(body, "region", ctx->cfg.region);
-  rc = record(ctx, id, body, diag);
+      ok &= shoal_json_put(body, f->string, cJSON_Duplicate(f, 1));
+  ok &= cJSON_AddStringToObject(body, "store", ctx->cfg.store) != NULL;
+  ok &= cJSON_AddStringToObject(body, "region", ctx->cfg.region) != NULL;
+  rc = ok ? record(ctx, id, body, diag) : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   cJSON_Delete(body);
   if (rc != SHOAL_OK)
     return rc;
@@ -281,12 +284,12 @@ shoal_err agent_ticket_event_in_tx(struct agent_ctx *ctx, const char *id, const 
   if (crc != SHOAL_OK)
     return crc;
   cJSON *body = cJSON_CreateObject();
-  cJSON_AddStringToObject(body, "ticket", id);
-  cJSON_AddStringToObject(body, "kind", kind);
+  bool ok = cJSON_AddStringToObject(body, "ticket", id) != NULL;
+  ok &= cJSON_AddStringToObject(body, "kind", kind) != NULL;
   for (const cJSON *f = fields ? fields->child : NULL; f; f = f->next)
     if (strcmp(f->string, "ticket") && strcmp(f->string, "kind"))
-      cJSON_AddItemToObject(body, f->string, cJSON_Duplicate(f, 1));
-  shoal_err rc = record(ctx, id, body, diag);
+      ok &= shoal_json_put(body, f->string, cJSON_Duplicate(f, 1));
+  shoal_err rc = ok ? record(ctx, id, body, diag) : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   cJSON_Delete(body);
   return rc;
 }
@@ -305,11 +308,12 @@ static shoal_err keep_history(struct agent_ctx *ctx, const cJSON *body, shoal_di
   if (!text)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(ctx->db,
-                                  "INSERT INTO ticket_customer_history (ticket, history, updated_ms) "
-                                  "VALUES (?, ?, ?) ON CONFLICT (ticket) DO UPDATE SET "
-                                  "history = excluded.history, updated_ms = excluded.updated_ms",
-                                  &st, diag);
+  shoal_err rc =
+      shoal_db_prepare(ctx->db,
+                       "INSERT INTO ticket_customer_history (ticket, history, updated_ms) "
+                       "VALUES (?, ?, ?) ON CONFLICT (ticket) DO UPDATE SET "
+                       "history = excluded.history, updated_ms = excluded.updated_ms",
+                       &st, diag);
   if (rc == SHOAL_OK) {
     sqlite3_bind_text(st, 1, id->valuestring, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
@@ -366,19 +370,27 @@ shoal_err agent_ticket_list(struct agent_ctx *ctx, const char *state, cJSON **ou
   if (state)
     sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
   cJSON *arr = cJSON_CreateArray();
-  int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+  int s = SQLITE_DONE;
+  if (!arr)
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  while (rc == SHOAL_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
     const char *text = (const char *)sqlite3_column_text(st, 0);
     cJSON *doc = NULL;
     if ((rc = shoal_json_parse(text, strlen(text), &doc, diag)) != SHOAL_OK)
       break;
     cJSON *o = cJSON_CreateObject();
+    bool ok = o != NULL;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
       cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, keys[i]);
-      cJSON_AddItemToObject(o, keys[i], v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
+      ok &= shoal_json_put(o, keys[i], v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
     }
-    cJSON_AddItemToArray(arr, o);
+    if (!ok) {
+      cJSON_Delete(o);
+      o = NULL;
+    }
     cJSON_Delete(doc);
+    if (!shoal_json_push(arr, o))
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   if (rc == SHOAL_OK && s != SQLITE_DONE)
     rc = shoal_db_fail(ctx->db, s, "list tickets", diag);
@@ -429,8 +441,10 @@ static shoal_err remote_event(struct agent_ctx *ctx, const cJSON *env, const cha
     bool seen = false;
     const cJSON *t;
     cJSON_ArrayForEach(t, touched) seen = seen || strcmp(t->valuestring, tid) == 0;
-    if (!seen)
-      cJSON_AddItemToArray(touched, cJSON_CreateString(tid));
+    if (!seen && !shoal_json_push(touched, cJSON_CreateString(tid))) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      goto cleanup;
+    }
   }
 cleanup:
   free(text);
@@ -467,8 +481,10 @@ shoal_err agent_tickets_apply_remote(struct agent_ctx *ctx, const char *payload,
       goto cleanup;
     }
     if (!shoal_agent_config_serves(&ctx->cfg, store->valuestring)) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "ticket sync for store %.64s, which device %s does not "
-                      "serve", store->valuestring, ctx->cfg.device);
+      rc = shoal_fail(diag, SHOAL_EINPUT,
+                      "ticket sync for store %.64s, which device %s does not "
+                      "serve",
+                      store->valuestring, ctx->cfg.device);
       goto cleanup;
     }
     cJSON_ArrayForEach(e, events) {

@@ -127,7 +127,10 @@ shoal_err agent_trust_on_update(struct agent_ctx *ctx, struct agent_trust *trust
     goto cleanup;
   }
   for (size_t i = 0; i < u.nkeys; i++)
-    cJSON_AddItemToArray(arr, cJSON_CreateString(u.keys[i]));
+    if (!shoal_json_push(arr, cJSON_CreateString(u.keys[i]))) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      goto cleanup;
+    }
   if (!(keys_text = shoal_json_print(arr))) {
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;

@@ -225,20 +225,22 @@ static shoal_err attach_photos(struct agent_ctx *ctx, const shoal_form *f,
       return rc;
     }
     cJSON_DeleteItemFromObjectCaseSensitive(data, field);
-    cJSON_AddItemToObject(data, field, value);
+    if (!shoal_json_put(data, field, value))
+      return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   return SHOAL_OK;
 }
 
 static int cmd_submit(int argc, char **argv) {
   struct shoal_args a;
-  int x = parse(&a, submit_opts, N(submit_opts), argc, argv, "submit",
-                AGENT_PROG " form submit -c CONFIG --form ID --data FILE|- [--attach FIELD=PATH ...]",
-                "Validates the data against the form in effect on this device and, if valid,\n"
-                "records it durably with its outbox event and opens the tickets the form's\n"
-                "on_submit asks for; prints {\"id\", \"tickets\": [ticket ids]}. Works offline.\n"
-                "An invalid submission prints {\"valid\", \"errors\", \"data\"} and exits 3.\n"
-                "Needs the \"forms\" module in the device's profile.");
+  int x =
+      parse(&a, submit_opts, N(submit_opts), argc, argv, "submit",
+            AGENT_PROG " form submit -c CONFIG --form ID --data FILE|- [--attach FIELD=PATH ...]",
+            "Validates the data against the form in effect on this device and, if valid,\n"
+            "records it durably with its outbox event and opens the tickets the form's\n"
+            "on_submit asks for; prints {\"id\", \"tickets\": [ticket ids]}. Works offline.\n"
+            "An invalid submission prints {\"valid\", \"errors\", \"data\"} and exits 3.\n"
+            "Needs the \"forms\" module in the device's profile.");
   if (x >= 0)
     return x;
   const char *config = shoal_args_get(&a, "config"), *form = shoal_args_get(&a, "form"),
@@ -283,8 +285,12 @@ static int cmd_submit(int argc, char **argv) {
     rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
     goto fail;
   }
-  cJSON_AddItemToObject(out, "tickets", tickets);
+  bool put = shoal_json_put(out, "tickets", tickets);
   tickets = NULL;
+  if (!put) {
+    rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
+    goto fail;
+  }
   exit_code = shoal_cli_print_json(AGENT_PROG, out);
   goto cleanup;
 fail:
@@ -317,8 +323,8 @@ static int cmd_list(int argc, char **argv) {
   cJSON *out = NULL;
   int exit_code = 0;
   shoal_err rc = open_ctx(&ctx, config, &c, &diag);
-  if (rc != SHOAL_OK || (rc = agent_forms_list_json(c.docs, (const char(*)[80])c.scopes, &out,
-                                                    &diag)) != SHOAL_OK)
+  if (rc != SHOAL_OK ||
+      (rc = agent_forms_list_json(c.docs, (const char(*)[80])c.scopes, &out, &diag)) != SHOAL_OK)
     goto fail;
   exit_code = shoal_cli_print_json(AGENT_PROG, out);
   goto cleanup;
@@ -349,8 +355,8 @@ static int cmd_show(int argc, char **argv) {
   cJSON *out = NULL;
   int exit_code = 0;
   shoal_err rc = open_ctx(&ctx, config, &c, &diag);
-  if (rc != SHOAL_OK || (rc = agent_forms_show_json(c.docs, (const char(*)[80])c.scopes, form,
-                                                    &out, &diag)) != SHOAL_OK)
+  if (rc != SHOAL_OK || (rc = agent_forms_show_json(c.docs, (const char(*)[80])c.scopes, form, &out,
+                                                    &diag)) != SHOAL_OK)
     goto fail;
   exit_code = shoal_cli_print_json(AGENT_PROG, out);
   goto cleanup;

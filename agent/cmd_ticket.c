@@ -130,7 +130,8 @@ static shoal_err add_int_opt(const struct shoal_args *a, const char *name, cJSON
   long long n = strtoll(v, &end, 10);
   if (!*v || *end)
     return shoal_fail(diag, SHOAL_EINPUT, "--%s must be an integer, not \"%s\"", name, v);
-  cJSON_AddNumberToObject(o, name, (double)n);
+  if (!cJSON_AddNumberToObject(o, name, (double)n))
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   return SHOAL_OK;
 }
 
@@ -156,14 +157,17 @@ static shoal_err gather_fields(const struct shoal_args *a, cJSON **out, shoal_di
       cJSON_Delete(o);
       return shoal_fail(diag, SHOAL_EINPUT, "--data must hold a JSON object");
     }
-  } else {
-    o = cJSON_CreateObject();
+  } else if (!(o = cJSON_CreateObject())) {
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
     const char *v = shoal_args_get(a, strs[i]);
     if (v) {
       cJSON_DeleteItemFromObjectCaseSensitive(o, strs[i]);
-      cJSON_AddStringToObject(o, strs[i], v);
+      if (!cJSON_AddStringToObject(o, strs[i], v)) {
+        cJSON_Delete(o);
+        return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      }
     }
   }
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
@@ -183,7 +187,10 @@ static shoal_err gather_fields(const struct shoal_args *a, cJSON **out, shoal_di
       return rc;
     }
     cJSON_DeleteItemFromObjectCaseSensitive(o, "customer");
-    cJSON_AddItemToObject(o, "customer", c);
+    if (!shoal_json_put(o, "customer", c)) {
+      cJSON_Delete(o);
+      return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    }
   }
   *out = o;
   return SHOAL_OK;
@@ -218,7 +225,10 @@ static shoal_err do_event(struct agent_ctx *ctx, const struct shoal_args *a, con
   if (rc != SHOAL_OK)
     return rc;
   for (cJSON *e = extra ? extra->child : NULL; e; e = e->next)
-    cJSON_AddItemToObject(fields, e->string, cJSON_Duplicate(e, 1));
+    if (!shoal_json_put(fields, e->string, cJSON_Duplicate(e, 1))) {
+      cJSON_Delete(fields);
+      return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    }
   if ((rc = shoal_db_begin(ctx->db, diag)) == SHOAL_OK) {
     rc = agent_ticket_event_in_tx(ctx, id, kind, fields, diag);
     if (rc == SHOAL_OK)

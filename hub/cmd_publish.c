@@ -73,8 +73,12 @@ int hub_cmd_keygen(int argc, char **argv) {
       (rc = shoal_file_write_atomic(pub_path, pub, strlen(pub), 0644, &diag)) != SHOAL_OK)
     goto fail;
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "private_key", priv_path);
-  cJSON_AddStringToObject(o, "public_key", pub_path);
+  if (!cJSON_AddStringToObject(o, "private_key", priv_path) ||
+      !cJSON_AddStringToObject(o, "public_key", pub_path)) {
+    cJSON_Delete(o);
+    rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
+    goto fail;
+  }
   exit_code = shoal_cli_print_json(HUB_PROG, o);
   cJSON_Delete(o);
   goto cleanup;

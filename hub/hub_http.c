@@ -39,6 +39,7 @@
 #include "store.h"
 #include "hub_audit.h"
 #include "hub_dispatch.h"
+#include "hub_http_guard.h"
 #include "hub_http_int.h"
 #include "hub_media.h"
 #include "hub_metrics.h"
@@ -82,6 +83,9 @@ struct hub_http {
    * ingest of the machine's cores. */
   pthread_cond_t heavy_cv;
   int heavy_running;
+  /* Slow-client defence: per-connection receive deadlines and the reserved
+   * probe slots (docs/hub-http.md). */
+  struct hub_http_guard *guard;
 };
 
 /* ---- handlers defined here ---- */
@@ -776,6 +780,31 @@ static const struct shoal_asset *find_asset(const char *url) {
   return NULL;
 }
 
+/* The guard's entry for a connection (NULL if the guard table was full). */
+static struct hub_http_conn *conn_of(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? ci->socket_context : NULL;
+}
+
+/* Connection opened/closed: MHD reports the close before closing the
+ * socket, which is what lets the watchdog shut sockets down safely. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+  struct hub_http *h = cls;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct hub_http_conn *hc = ci ? hub_http_guard_opened(h->guard, ci->connect_fd) : NULL;
+    *socket_context = hc;
+    if (!hc && ci)
+      shutdown(ci->connect_fd, SHUT_RDWR); /* no deadline could be kept: refuse */
+  } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+    hub_http_guard_closed(h->guard, *socket_context);
+    *socket_context = NULL;
+  }
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
@@ -798,6 +827,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                method);
       return refuse(c, r, 404, msg);
     }
+    struct hub_http_conn *hc = conn_of(c);
+    if (hub_http_guard_probe_only(hc) &&
+        (r->asset || (r->route->handler != h_healthz && r->route->handler != h_metrics)))
+      return refuse(c, r, 503, "server busy: connection limit reached; only /healthz and "
+                               "/metrics are served on this connection");
     if (r->asset)
       return MHD_YES;
     if (r->route->role == HUB_ROLE_SIGNED) {
@@ -839,13 +873,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rc = hub_media_put_begin(db, h->ctx->cfg.media_dir, url + strlen(r->route->path), len,
                                  &r->put, &d);
       pool_put(h, db);
-      return rc == SHOAL_OK ? MHD_YES : refuse(c, r, fail_status(rc), d.msg);
+      if (rc != SHOAL_OK)
+        return refuse(c, r, fail_status(rc), d.msg);
+      hub_http_guard_headers(h->guard, hc, len, SHOAL_MEDIA_MAX_BYTES);
+      return MHD_YES;
     }
     if (cl && strtoull(cl, NULL, 10) > (unsigned long long)HUB_HTTP_API_BODY_MAX) {
       if (r->route->action)
         audit(h, NULL, r, r->route->action, url, 413, "request body over the size limit");
       return refuse(c, r, 413, "request body over the size limit");
     }
+    /* Accepted: the body (if any) gets time in proportion to its size. */
+    hub_http_guard_headers(h->guard, hc,
+                           has_body(c) ? (cl ? (int64_t)strtoll(cl, NULL, 10) : -1) : 0,
+                           HUB_HTTP_API_BODY_MAX);
     return MHD_YES;
   }
   if (r->responded)
@@ -898,6 +939,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_YES;
   }
   r->responded = true;
+  hub_http_guard_handling(h->guard, conn_of(c)); /* the handler's time is not counted */
   if (r->err_status)
     return respond_error(c, r->err_status, r->err_msg);
   return handle(h, c, r, url, method);
@@ -905,7 +947,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-  (void)cls, (void)c, (void)toe;
+  (void)toe;
+  struct hub_http *h = cls;
+  hub_http_guard_idle(h->guard, conn_of(c)); /* a keep-alive's next request: a new deadline */
   struct req *r = *con_cls;
   if (r) {
     hub_media_put_abort(r->put); /* a client gone mid-upload leaves nothing */
@@ -1043,6 +1087,10 @@ shoal_err hub_http_start(struct hub_ctx *ctx, struct hub_http **out, shoal_diag 
   if ((rc = pool_get(h, &first, diag)) != SHOAL_OK)
     goto fail;
   pool_put(h, first);
+  if ((rc = hub_http_guard_new(HUB_HTTP_CONN_MAX, HUB_HTTP_PROBE_RESERVE,
+                               HUB_HTTP_RECV_MAX_S * 1000LL, HUB_HTTP_BODY_MIN_RATE,
+                               HUB_HTTP_PROBE_RECV_MS, &h->guard, diag)) != SHOAL_OK)
+    goto fail;
   /* A thread per connection: a slow request never delays another. */
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                    MHD_USE_POLL | MHD_USE_ERROR_LOG;
@@ -1050,8 +1098,11 @@ shoal_err hub_http_start(struct hub_ctx *ctx, struct hub_http **out, shoal_diag 
     flags |= MHD_USE_IPv6;
   h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
                                mhd_log, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)HUB_HTTP_CONN_MAX,
+                               MHD_OPTION_CONNECTION_LIMIT,
+                               (unsigned)(HUB_HTTP_CONN_MAX + HUB_HTTP_PROBE_RESERVE),
+                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HUB_HTTP_PER_IP_MAX,
                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HUB_HTTP_CONN_TIMEOUT_S,
+                               MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
   if (!h->daemon) {
     rc = shoal_fail(diag, SHOAL_EIO, "cannot listen on %s (address in use?)", ctx->cfg.http_listen);
@@ -1077,6 +1128,7 @@ void hub_http_stop(struct hub_http *http) {
     return;
   if (http->daemon)
     MHD_stop_daemon(http->daemon);
+  hub_http_guard_free(http->guard); /* after the daemon: no connection is left */
   for (size_t i = 0; i < http->pool_free; i++)
     hub_store_close(http->pool[i]);
   pthread_mutex_destroy(&http->pool_mu);

@@ -13,8 +13,22 @@
 /* A refused body is read and dropped up to this much, so that clients which
  * send before they read still get the status; past it the connection closes. */
 #define HUB_HTTP_DRAIN_MAX      (64 * 1024 * 1024)
-#define HUB_HTTP_CONN_MAX       64 /* concurrent connections */
+#define HUB_HTTP_CONN_MAX       64 /* concurrent connections (requests of any kind) */
 #define HUB_HTTP_CONN_TIMEOUT_S 30 /* idle connection timeout */
+/* Slow clients (docs/hub-http.md "Slow clients"). Connections from one
+ * client address at once: */
+#define HUB_HTTP_PER_IP_MAX 32
+/* Extra connections past HUB_HTTP_CONN_MAX that serve only /healthz and
+ * /metrics, and must send their request within HUB_HTTP_PROBE_RECV_MS: */
+#define HUB_HTTP_PROBE_RESERVE 4
+#define HUB_HTTP_PROBE_RECV_MS 2000
+/* A request's headers must be received within this many seconds of its
+ * connection opening (or of the previous response on a keep-alive
+ * connection), whatever the trickle; an accepted body gets
+ * its Content-Length / HUB_HTTP_BODY_MIN_RATE seconds more. The handler's
+ * time and the response's are not counted. */
+#define HUB_HTTP_RECV_MAX_S    10
+#define HUB_HTTP_BODY_MIN_RATE (16 * 1024) /* bytes/s */
 #define HUB_TOKEN_MAX_BYTES     4096
 
 #define HUB_WEBHOOK_BODY_MAX     (2 * SHOAL_EVENT_MAX_BYTES) /* one delivery */

@@ -297,7 +297,10 @@ static cJSON *unknown_skus(const struct order *o) {
     if (priced_at("global", sku) || (region[0] && priced_at(region, sku)) ||
         (store[0] && priced_at(store, sku)))
       continue;
-    cJSON_AddItemToArray(arr, cJSON_CreateString(sku));
+    if (!shoal_json_push(arr, cJSON_CreateString(sku))) {
+      cJSON_Delete(arr);
+      return NULL;
+    }
   }
   return arr;
 }
@@ -433,15 +436,21 @@ static shoal_err result(const struct order *o, const char *status, const char *w
   cJSON *r = cJSON_CreateObject();
   cJSON *u = NULL;
   shoal_diag ignore = {{0}};
-  if (unknown && *unknown)
-    shoal_json_parse(unknown, strlen(unknown), &u, &ignore);
+  /* unknown is our own shoal_json_print output, so a parse failure is no
+   * memory (cJSON cannot tell): fail rather than answer an empty list. */
+  if (unknown && *unknown && shoal_json_parse(unknown, strlen(unknown), &u, &ignore) != SHOAL_OK) {
+    cJSON_Delete(r);
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
   if (!u)
     u = cJSON_CreateArray();
-  if (!r || !u || !cJSON_AddStringToObject(r, "channel", o->channel) ||
-      !cJSON_AddStringToObject(r, "order_id", o->order_id) ||
-      !cJSON_AddStringToObject(r, "status", status) || !cJSON_AddStringToObject(r, "result", what) ||
-      !cJSON_AddNumberToObject(r, "points", (double)points) ||
-      !cJSON_AddItemToObject(r, "unknown_skus", u)) {
+  bool ok = r && cJSON_AddStringToObject(r, "channel", o->channel) &&
+            cJSON_AddStringToObject(r, "order_id", o->order_id) &&
+            cJSON_AddStringToObject(r, "status", status) &&
+            cJSON_AddStringToObject(r, "result", what) &&
+            cJSON_AddNumberToObject(r, "points", (double)points);
+  /* put owns u either way (a NULL object only frees it). */
+  if (!shoal_json_put(ok ? r : NULL, "unknown_skus", u) || !ok) {
     cJSON_Delete(r);
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }

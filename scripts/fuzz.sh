@@ -77,6 +77,17 @@ for t in ("shoal/v1/up/cd-001/pos-1", "shoal/v1/ack/s/d", "shoal/v1/policy/globa
 for c in ("SHOAL1.T-1.cd-001.1895360000.MEUCIQDx_y-AAAA", "SHOAL1.a.b.c.cd-001.1.AA", "T.1|cd.001",
           "ticket-9|store-1"):
     seed("wo_code", c)
+for c in ("SHOALM1.c-1.gold.vip,new.0.n0nce123.1895360000.MEUCIQDx_y-AAAA", "SHOALM1.c.-.-.0.n.1.AA"):
+    seed("member_code", c)
+order = {"channel": "web", "order_id": "o-1", "customer": "c-1", "paid_at": "2026-11-22T08:00:00Z",
+         "status": "paid", "total": 2800, "store": "cd-001", "region": "cn-sw",
+         "lines": [{"sku": "MT-001", "qty": 1, "total": 2800, "name": "Milk tea"}]}
+seed("hub_bodies", order)
+seed("hub_bodies", dict(order, status="refunded", refunded_at="2026-11-23T08:00:00Z"))
+seed("hub_bodies", {"id": "c-1", "name": "Li", "phone": "+8613800000000", "tier": "gold", "tags": ["vip"]})
+seed("multipart", b'XyZ\n--XyZ\r\nContent-Disposition: form-data; name="data"\r\n\r\n{"n":1}\r\n'
+     b'--XyZ\r\nContent-Disposition: form-data; name="photo"; filename="a.jpg"\r\n'
+     b'Content-Type: image/jpeg\r\n\r\n\xff\xd8\xff\r\n--XyZ--\r\n')
 pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE" + "A" * 86 + "==\n-----END PUBLIC KEY-----\n"
 seed("trust", {"v": 1, "updates": [{"version": 1, "issued_at": "2026-11-22T08:00:00Z", "keys": [pem],
                                     "sig": "MEUCIQD" + "A" * 60 + "=="}]})

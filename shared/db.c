@@ -156,8 +156,8 @@ shoal_err shoal_db_open(const char *path, const struct shoal_migration *migs, si
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, 10000);
-  if ((s = sqlite3_create_function(db, "shoal_time_ms", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-                                   NULL, sql_time_ms, NULL, NULL)) != SQLITE_OK) {
+  if ((s = sqlite3_create_function(db, "shoal_time_ms", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                   sql_time_ms, NULL, NULL)) != SQLITE_OK) {
     rc = shoal_db_fail(db, s, "register shoal_time_ms", diag);
     goto fail;
   }
@@ -196,22 +196,18 @@ void shoal_db_close(sqlite3 *db) {
     sqlite3_close(db);
 }
 
-void shoal_db_json_add_text(cJSON *obj, const char *key, sqlite3_stmt *st, int col) {
+bool shoal_db_json_add_text(cJSON *obj, const char *key, sqlite3_stmt *st, int col) {
   const unsigned char *t = sqlite3_column_text(st, col);
-  if (t)
-    cJSON_AddStringToObject(obj, key, (const char *)t);
-  else
-    cJSON_AddNullToObject(obj, key);
+  return t ? cJSON_AddStringToObject(obj, key, (const char *)t) != NULL
+           : cJSON_AddNullToObject(obj, key) != NULL;
 }
 
-void shoal_db_json_add_time(cJSON *obj, const char *key, sqlite3_stmt *st, int col) {
-  if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-    cJSON_AddNullToObject(obj, key);
-    return;
-  }
+bool shoal_db_json_add_time(cJSON *obj, const char *key, sqlite3_stmt *st, int col) {
+  if (sqlite3_column_type(st, col) == SQLITE_NULL)
+    return cJSON_AddNullToObject(obj, key) != NULL;
   char buf[40];
   shoal_time_format_utc(sqlite3_column_int64(st, col), buf, sizeof buf);
-  cJSON_AddStringToObject(obj, key, buf);
+  return cJSON_AddStringToObject(obj, key, buf) != NULL;
 }
 
 shoal_err shoal_db_json_rows(sqlite3 *db, sqlite3_stmt *st, const char *what, cJSON **out,

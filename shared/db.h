@@ -5,6 +5,7 @@
 #define SHOAL_DB_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
@@ -52,9 +53,9 @@ shoal_err shoal_db_query_int(sqlite3 *db, const char *sql, int64_t dflt, int64_t
 
 /* Adds column col of st's current row to obj under key, as JSON null when
  * the column is SQL NULL: _text as a string, _time (Unix ms) as an ISO 8601
- * UTC string (shoal_time_format_utc). */
-void shoal_db_json_add_text(cJSON *obj, const char *key, sqlite3_stmt *st, int col);
-void shoal_db_json_add_time(cJSON *obj, const char *key, sqlite3_stmt *st, int col);
+ * UTC string (shoal_time_format_utc). False if out of memory (or obj NULL). */
+bool shoal_db_json_add_text(cJSON *obj, const char *key, sqlite3_stmt *st, int col);
+bool shoal_db_json_add_time(cJSON *obj, const char *key, sqlite3_stmt *st, int col);
 
 /* Steps st (prepared and bound by the caller, who finalizes it) and parses
  * column 0 of every row as JSON into a new array *out (caller deletes).

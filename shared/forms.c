@@ -791,9 +791,8 @@ void shoal_form_result_cleanup(struct shoal_form_result *r) {
 
 static bool add_error(cJSON *errors, const char *field, const char *code) {
   cJSON *e = cJSON_CreateObject();
-  if (!e)
+  if (!shoal_json_push(errors, e))
     return false;
-  cJSON_AddItemToArray(errors, e);
   return cJSON_AddStringToObject(e, "field", field) && cJSON_AddStringToObject(e, "code", code);
 }
 
@@ -841,13 +840,10 @@ shoal_err shoal_form_validate(const shoal_form *f, const cJSON *data, struct sho
     cJSON *kept = cJSON_Duplicate(v, true);
     cJSON *seen =
         fd->type == F_DECIMAL ? cJSON_CreateRaw(v->valuestring) : cJSON_Duplicate(v, true);
-    if (!kept || !seen) {
-      cJSON_Delete(kept);
-      cJSON_Delete(seen);
+    /* Each put owns its item, failed or not. */
+    bool put_kept = shoal_json_put(r.data, fd->id, kept);
+    if (!shoal_json_put(r.env, fd->id, seen) || !put_kept)
       goto oom;
-    }
-    cJSON_AddItemToObject(r.data, fd->id, kept);
-    cJSON_AddItemToObject(r.env, fd->id, seen);
   }
   const cJSON *k;
   cJSON_ArrayForEach(k, data) {
@@ -871,14 +867,13 @@ fail:
 cJSON *shoal_form_result_json(const struct shoal_form_result *r) {
   cJSON *o = cJSON_CreateObject();
   cJSON *e = cJSON_Duplicate(r->errors, true), *d = cJSON_Duplicate(r->data, true);
-  if (!o || !e || !d || !cJSON_AddBoolToObject(o, "valid", r->valid)) {
+  bool ok = o && cJSON_AddBoolToObject(o, "valid", r->valid);
+  ok &= shoal_json_put(o, "errors", e);
+  ok &= shoal_json_put(o, "data", d);
+  if (!ok) {
     cJSON_Delete(o);
-    cJSON_Delete(e);
-    cJSON_Delete(d);
     return NULL;
   }
-  cJSON_AddItemToObject(o, "errors", e);
-  cJSON_AddItemToObject(o, "data", d);
   return o;
 }
 
@@ -920,7 +915,9 @@ static const char *skip_ws(const char *p, const char *end) {
 }
 
 /* One byte forward, never past end. */
-static const char *step(const char *p, const char *end) { return p < end ? p + 1 : end; }
+static const char *step(const char *p, const char *end) {
+  return p < end ? p + 1 : end;
+}
 
 static const char *skip_string(const char *p, const char *end) {
   for (p++; p < end; p++) {
@@ -986,7 +983,7 @@ shoal_err shoal_forms_data_parse(const char *text, size_t len, cJSON **out, shoa
    * turn each top-level number into a raw node of its exact text. */
   p = text;
   if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
-    p += 3;                /* cJSON skips a UTF-8 byte order mark too */
+    p += 3;                       /* cJSON skips a UTF-8 byte order mark too */
   p = step(skip_ws(p, end), end); /* past '{' */
   cJSON *c = root->child;
   for (; c; c = c->next) {
@@ -997,7 +994,7 @@ shoal_err shoal_forms_data_parse(const char *text, size_t len, cJSON **out, shoa
         return rc;
       }
     p = skip_ws(p, end);
-    p = skip_string(p, end); /* key */
+    p = skip_string(p, end);        /* key */
     p = step(skip_ws(p, end), end); /* ':' */
     p = skip_ws(p, end);
     const char *v = p;

@@ -262,7 +262,9 @@ bool shoal_json_is_int(const cJSON *item) {
   return d >= -9007199254740992.0 && d <= 9007199254740992.0;
 }
 
-int64_t shoal_json_int(const cJSON *item) { return (int64_t)item->valuedouble; }
+int64_t shoal_json_int(const cJSON *item) {
+  return (int64_t)item->valuedouble;
+}
 
 shoal_err shoal_json_get_int(const cJSON *obj, const char *key, bool required, int64_t *out,
                              shoal_diag *diag) {
@@ -342,4 +344,20 @@ cJSON *shoal_json_u64(uint64_t v) {
   return cJSON_CreateRaw(buf);
 }
 
-char *shoal_json_print(const cJSON *item) { return cJSON_PrintUnformatted(item); }
+char *shoal_json_print(const cJSON *item) {
+  return cJSON_PrintUnformatted(item);
+}
+
+bool shoal_json_put(cJSON *obj, const char *key, cJSON *item) {
+  if (obj && item && cJSON_AddItemToObject(obj, key, item))
+    return true;
+  cJSON_Delete(item);
+  return false;
+}
+
+bool shoal_json_push(cJSON *arr, cJSON *item) {
+  if (arr && item && cJSON_AddItemToArray(arr, item))
+    return true;
+  cJSON_Delete(item);
+  return false;
+}

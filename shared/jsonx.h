@@ -61,4 +61,12 @@ cJSON *shoal_json_u64(uint64_t v);
 /* Serialises without whitespace; caller frees with free(). NULL on OOM. */
 char *shoal_json_print(const cJSON *item);
 
+/* Adds item to obj under key, taking ownership of item in every case: on
+ * failure (obj or item NULL, or no memory for the key) item is deleted and
+ * false returned. Lets a builder write `ok &= shoal_json_put(o, k, f(x));`
+ * with nothing leaked and the failure seen. */
+bool shoal_json_put(cJSON *obj, const char *key, cJSON *item);
+/* The same for appending item to the array arr. */
+bool shoal_json_push(cJSON *arr, cJSON *item);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonx.h"
 #include "money.h"
 #include "pricing_int.h"
 #include "shoal_limits.h"
@@ -612,8 +613,7 @@ static cJSON *num(int64_t v) {
 }
 
 static bool add_num(cJSON *o, const char *k, int64_t v) {
-  cJSON *n = num(v);
-  return n && cJSON_AddItemToObject(o, k, n);
+  return shoal_json_put(o, k, num(v)); /* n is freed if it cannot be added */
 }
 
 cJSON *shoal_quote_to_json(const struct shoal_quote *q) {

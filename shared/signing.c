@@ -26,8 +26,8 @@ static shoal_err rollout_lines(const struct shoal_policy_rollout *r, char **out)
   char *buf = malloc(n);
   if (!buf)
     return SHOAL_ENOMEM;
-  int k = snprintf(buf, n, "\nrollout\n%s\n%" PRId64 "\n%d\n", r->id, r->stable_version,
-                   r->percent);
+  int k =
+      snprintf(buf, n, "\nrollout\n%s\n%" PRId64 "\n%d\n", r->id, r->stable_version, r->percent);
   size_t off = (size_t)k;
   for (size_t i = 0; i < r->nstores; i++)
     off += (size_t)snprintf(buf + off, n - off, "%s%s", i ? "," : "", r->stores[i]);
@@ -160,9 +160,8 @@ shoal_err shoal_policy_envelope_sign(const struct shoal_privkey *key, const char
 shoal_err shoal_policy_envelope_sign_rollout(const struct shoal_privkey *key, const char *scope,
                                              int64_t version, const char *issued_at,
                                              const char *effective_at, const char *expires_at,
-                                             const char *doc,
-                                             const struct shoal_policy_rollout *r, char **out,
-                                             shoal_diag *diag) {
+                                             const char *doc, const struct shoal_policy_rollout *r,
+                                             char **out, shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   char *payload = NULL, *sig64 = NULL;
   cJSON *o = NULL;
@@ -219,7 +218,10 @@ shoal_err shoal_policy_envelope_sign_rollout(const struct shoal_privkey *key, co
       goto cleanup;
     }
     for (size_t i = 0; i < r->nstores; i++)
-      cJSON_AddItemToArray(stores, cJSON_CreateString(r->stores[i]));
+      if (!shoal_json_push(stores, cJSON_CreateString(r->stores[i]))) {
+        rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+        goto cleanup;
+      }
   }
   if (!cJSON_AddStringToObject(o, "sig", sig64)) {
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
@@ -246,7 +248,8 @@ static shoal_err get_time_field(const cJSON *root, const char *key, bool require
     return SHOAL_OK;
   }
   if (!cJSON_IsString(it) || !shoal_strlcpy(buf, it->valuestring, bufsz))
-    return shoal_fail(diag, SHOAL_EINPUT, "policy envelope: \"%s\" must be an ISO-8601 string", key);
+    return shoal_fail(diag, SHOAL_EINPUT, "policy envelope: \"%s\" must be an ISO-8601 string",
+                      key);
   return parse_time_opt(key, buf, ms, diag);
 }
 
@@ -301,7 +304,8 @@ shoal_err shoal_policy_envelope_verify(const char *payload, size_t len,
     goto cleanup;
   unsigned char sig[SHOAL_SIG_MAX + 8];
   size_t sig_len = 0;
-  if (strlen(sig64) > 200 || shoal_base64_decode(sig64, false, sig, sizeof sig, &sig_len) != SHOAL_OK) {
+  if (strlen(sig64) > 200 ||
+      shoal_base64_decode(sig64, false, sig, sizeof sig, &sig_len) != SHOAL_OK) {
     rc = shoal_fail(diag, SHOAL_ESIG, "policy envelope %s v%" PRId64 ": signature is not base64",
                     scope, env.version);
     goto cleanup;
@@ -322,7 +326,8 @@ shoal_err shoal_policy_envelope_verify(const char *payload, size_t len,
     rc = shoal_verify(keys[i], signed_text, strlen(signed_text), sig, sig_len);
   if (rc != SHOAL_OK) {
     rc = shoal_fail(diag, SHOAL_ESIG,
-                    "policy envelope %s v%" PRId64 ": signature does not verify with the trusted key%s",
+                    "policy envelope %s v%" PRId64
+                    ": signature does not verify with the trusted key%s",
                     scope, env.version, nkeys > 1 ? "s" : "");
     goto cleanup;
   }
@@ -351,8 +356,8 @@ void shoal_policy_envelope_cleanup(struct shoal_policy_envelope *env) {
 
 shoal_err shoal_policy_envelope_check(const struct shoal_policy_envelope *env, const char *region,
                                       const char *store, int64_t held_version, int64_t now_ms,
-                                      int64_t newest_issued_ms,
-                                      enum shoal_policy_verdict *verdict, shoal_diag *diag) {
+                                      int64_t newest_issued_ms, enum shoal_policy_verdict *verdict,
+                                      shoal_diag *diag) {
   enum shoal_scope_kind kind;
   const char *id;
   shoal_err rc = shoal_scope_parse(env->scope, &kind, &id, diag);
@@ -388,9 +393,8 @@ static shoal_err code_payload(const char *ticket, const char *store, int64_t exp
   return SHOAL_OK;
 }
 
-shoal_err shoal_wo_code_make(const struct shoal_privkey *key, const char *ticket,
-                             const char *store, int64_t expires_unix_s, char **out,
-                             shoal_diag *diag) {
+shoal_err shoal_wo_code_make(const struct shoal_privkey *key, const char *ticket, const char *store,
+                             int64_t expires_unix_s, char **out, shoal_diag *diag) {
   char payload[2 * SHOAL_ID_MAX + 40];
   if (code_payload(ticket, store, expires_unix_s, payload, sizeof payload) != SHOAL_OK)
     return shoal_fail(diag, SHOAL_EINPUT, "ticket and store must be valid identifiers");
@@ -421,7 +425,8 @@ shoal_err shoal_wo_code_verify(const char *code, const struct shoal_pubkey *cons
    * and expiry are the last two fields, the store has no '.' ambiguity
    * only if we take the expected store's length from the right as well. */
   if (strlen(code) > 512 || strncmp(code, "SHOAL1.", 7) != 0)
-    return shoal_fail(diag, SHOAL_EINPUT, "not a work-order code (want SHOAL1.{ticket}.{store}.{expires}.{signature})");
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "not a work-order code (want SHOAL1.{ticket}.{store}.{expires}.{signature})");
   const char *body = code + 7;
   const char *last = strrchr(body, '.');
   if (!last || last == body)
@@ -457,7 +462,8 @@ shoal_err shoal_wo_code_verify(const char *code, const struct shoal_pubkey *cons
   for (size_t i = 0; i < nkeys && rc != SHOAL_OK; i++)
     rc = shoal_verify(keys[i], signed_text, signed_len, sig, sig_len);
   if (rc != SHOAL_OK)
-    return shoal_fail(diag, SHOAL_ESIG, "work-order code signature is not valid (forged or altered)");
+    return shoal_fail(diag, SHOAL_ESIG,
+                      "work-order code signature is not valid (forged or altered)");
   /* Signed text is "{ticket}.{store}.{expires}"; the ticket is everything
    * before ".{store}.{expires}" — the store is split off by position of
    * the second-to-last '.' before the expiry. */

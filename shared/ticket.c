@@ -468,9 +468,9 @@ enum tstate { T_NEW, T_ASSIGNED, T_ON_SITE, T_RESOLVED, T_CLOSED, T_CANCELLED, T
 static const char *const state_names[] = {"new",      "assigned", "on_site",
                                           "resolved", "closed",   "cancelled"};
 
-#define S_(x)  (1u << (x))
-#define LIVE_  (S_(T_NEW) | S_(T_ASSIGNED) | S_(T_ON_SITE))
-#define WORK_  (LIVE_ | S_(T_RESOLVED))
+#define S_(x) (1u << (x))
+#define LIVE_ (S_(T_NEW) | S_(T_ASSIGNED) | S_(T_ON_SITE))
+#define WORK_ (LIVE_ | S_(T_RESOLVED))
 /* SPEC 7.1 transitions, once: the states each kind is allowed from. The
  * fold and the agent's refusals (shoal_ticket_kind_allowed) read this one
  * table. Work (labor, part, note) is booked on a live ticket, resolved
@@ -480,10 +480,17 @@ static const struct {
   const char *kind;
   unsigned from;
 } allowed_from[] = {
-    {"assign", S_(T_NEW)},     {"scan", S_(T_ASSIGNED)},  {"resolve", S_(T_ON_SITE)},
-    {"close", S_(T_RESOLVED)}, {"reopen", S_(T_RESOLVED)}, {"cancel", LIVE_},
-    {"labor", WORK_},          {"part", WORK_},           {"note", WORK_},
-    {"priority", LIVE_},       {"escalate", LIVE_},
+    {"assign", S_(T_NEW)},
+    {"scan", S_(T_ASSIGNED)},
+    {"resolve", S_(T_ON_SITE)},
+    {"close", S_(T_RESOLVED)},
+    {"reopen", S_(T_RESOLVED)},
+    {"cancel", LIVE_},
+    {"labor", WORK_},
+    {"part", WORK_},
+    {"note", WORK_},
+    {"priority", LIVE_},
+    {"escalate", LIVE_},
 };
 
 static bool allowed(const char *kind, enum tstate s) {
@@ -502,7 +509,7 @@ shoal_err shoal_ticket_kind_allowed(const char *state, const char *kind, shoal_d
     if (allowed(kind, (enum tstate)s))
       return SHOAL_OK;
     /* Name the state the event would lead to, so the refusal says both. */
-    static const char *const to[][2] = {{"assign", "assigned"}, {"scan", "on_site"},
+    static const char *const to[][2] = {{"assign", "assigned"},  {"scan", "on_site"},
                                         {"resolve", "resolved"}, {"close", "closed"},
                                         {"reopen", "on_site"},   {"cancel", "cancelled"}};
     for (size_t i = 0; i < sizeof to / sizeof to[0]; i++)
@@ -526,21 +533,28 @@ struct fold {
   int64_t opened_ms, first_response_ms, resolved_ms, closed_ms, cancelled_ms;
   int64_t labor_minutes;
   cJSON *labor, *parts, *notes, *ignored, *routed;
+  bool oom; /* an allocation failed while folding: the fold fails with ENOMEM */
 };
 
 static void ignore(struct fold *f, const struct tev *t, const char *reason) {
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "device", t->ev.device);
-  cJSON_AddStringToObject(o, "epoch", t->ev.epoch);
-  cJSON_AddNumberToObject(o, "seq", (double)t->ev.seq);
-  cJSON_AddStringToObject(o, "kind", t->kind);
-  cJSON_AddStringToObject(o, "reason", reason);
-  cJSON_AddItemToArray(f->ignored, o);
+  bool ok = o != NULL;
+  ok &= cJSON_AddStringToObject(o, "device", t->ev.device) != NULL;
+  ok &= cJSON_AddStringToObject(o, "epoch", t->ev.epoch) != NULL;
+  ok &= cJSON_AddNumberToObject(o, "seq", (double)t->ev.seq) != NULL;
+  ok &= cJSON_AddStringToObject(o, "kind", t->kind) != NULL;
+  ok &= cJSON_AddStringToObject(o, "reason", reason) != NULL;
+  if (!ok) {
+    cJSON_Delete(o);
+    o = NULL;
+  }
+  if (!shoal_json_push(f->ignored, o))
+    f->oom = true;
 }
 
 /* Adds n to the "key" entry whose "name" member equals name, or appends one. */
-static void sum_into(cJSON *arr, const char *name_key, const char *name, const char *num_key,
-                     int64_t n) {
+static void sum_into(struct fold *f, cJSON *arr, const char *name_key, const char *name,
+                     const char *num_key, int64_t n) {
   cJSON *e;
   cJSON_ArrayForEach(e, arr) {
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, name_key);
@@ -551,9 +565,24 @@ static void sum_into(cJSON *arr, const char *name_key, const char *name, const c
     }
   }
   e = cJSON_CreateObject();
-  cJSON_AddStringToObject(e, name_key, name);
-  cJSON_AddNumberToObject(e, num_key, (double)n);
-  cJSON_AddItemToArray(arr, e);
+  bool ok = e != NULL;
+  ok &= cJSON_AddStringToObject(e, name_key, name) != NULL;
+  ok &= cJSON_AddNumberToObject(e, num_key, (double)n) != NULL;
+  if (!ok) {
+    cJSON_Delete(e);
+    e = NULL;
+  }
+  if (!shoal_json_push(arr, e))
+    f->oom = true;
+}
+
+/* Replaces vars[key] with the string v; false if out of memory. Not
+ * cJSON_ReplaceItemInObject: cJSON 1.7.15 ignores a failed copy of the key
+ * there and links the item with no name, so the key silently disappears
+ * (found by tests/fault/fault_alloc.c). */
+static bool replace_str(cJSON *vars, const char *key, const char *v) {
+  cJSON_DeleteItemFromObjectCaseSensitive(vars, key);
+  return shoal_json_put(vars, key, cJSON_CreateString(v));
 }
 
 /* Routing (SPEC 7.2): ordered rules over the ticket's fields; each matching
@@ -566,15 +595,20 @@ static shoal_err route(struct fold *f, const cJSON *routing, const struct tev *o
     return SHOAL_OK;
   const cJSON *b = open->ev.body;
   cJSON *vars = cJSON_CreateObject();
+  bool ok = vars != NULL;
   const char *keys[] = {"category", "title", "store", "region"};
   for (size_t i = 0; i < 4; i++)
-    cJSON_AddItemToObject(vars, keys[i],
-                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, keys[i]), 1));
-  cJSON_AddStringToObject(vars, "priority", f->priority);
-  cJSON_AddNullToObject(vars, "group");
+    ok &= shoal_json_put(vars, keys[i],
+                         cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, keys[i]), 1));
+  ok &= cJSON_AddStringToObject(vars, "priority", f->priority) != NULL;
+  ok &= cJSON_AddNullToObject(vars, "group") != NULL;
   const cJSON *cust = cJSON_GetObjectItemCaseSensitive(b, "customer");
-  cJSON_AddItemToObject(vars, "customer",
-                        cJSON_IsObject(cust) ? cJSON_Duplicate(cust, 1) : cJSON_CreateNull());
+  ok &= shoal_json_put(vars, "customer",
+                       cJSON_IsObject(cust) ? cJSON_Duplicate(cust, 1) : cJSON_CreateNull());
+  if (!ok) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   const cJSON *r;
   cJSON_ArrayForEach(r, routing) {
     const cJSON *cond = cJSON_GetObjectItemCaseSensitive(r, "if");
@@ -591,17 +625,27 @@ static shoal_err route(struct fold *f, const cJSON *routing, const struct tev *o
     if (!match)
       continue;
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(r, "id");
-    cJSON_AddItemToArray(f->routed, cJSON_CreateString(cJSON_IsString(id) ? id->valuestring : ""));
+    if (!shoal_json_push(f->routed,
+                         cJSON_CreateString(cJSON_IsString(id) ? id->valuestring : ""))) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      goto cleanup;
+    }
     const cJSON *set = cJSON_GetObjectItemCaseSensitive(r, "set");
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(set, "group");
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(set, "priority");
     if (cJSON_IsString(g)) {
       f->group = g->valuestring;
-      cJSON_ReplaceItemInObjectCaseSensitive(vars, "group", cJSON_CreateString(g->valuestring));
+      if (!replace_str(vars, "group", g->valuestring)) {
+        rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+        goto cleanup;
+      }
     }
     if (cJSON_IsString(p) && shoal_ticket_priority_valid(p->valuestring)) {
       shoal_strlcpy(f->priority, p->valuestring, sizeof f->priority);
-      cJSON_ReplaceItemInObjectCaseSensitive(vars, "priority", cJSON_CreateString(p->valuestring));
+      if (!replace_str(vars, "priority", p->valuestring)) {
+        rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+        goto cleanup;
+      }
     }
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "stop")))
       break;
@@ -669,19 +713,26 @@ static shoal_err apply(struct fold *f, const struct tev *t, const cJSON *routing
   } else if (strcmp(k, "labor") == 0) {
     int64_t m = shoal_json_int(cJSON_GetObjectItemCaseSensitive(b, "minutes"));
     f->labor_minutes += m;
-    sum_into(f->labor, "tech", cJSON_GetObjectItemCaseSensitive(b, "tech")->valuestring, "minutes",
-             m);
+    sum_into(f, f->labor, "tech", cJSON_GetObjectItemCaseSensitive(b, "tech")->valuestring,
+             "minutes", m);
   } else if (strcmp(k, "part") == 0) {
-    sum_into(f->parts, "sku", cJSON_GetObjectItemCaseSensitive(b, "sku")->valuestring, "qty",
+    sum_into(f, f->parts, "sku", cJSON_GetObjectItemCaseSensitive(b, "sku")->valuestring, "qty",
              shoal_json_int(cJSON_GetObjectItemCaseSensitive(b, "qty")));
   } else if (strcmp(k, "note") == 0) {
     cJSON *n = cJSON_CreateObject();
     char at[40];
     shoal_time_format_utc(ms, at, sizeof at);
-    cJSON_AddStringToObject(n, "at", at);
-    cJSON_AddStringToObject(n, "device", t->ev.device);
-    cJSON_AddStringToObject(n, "text", cJSON_GetObjectItemCaseSensitive(b, "text")->valuestring);
-    cJSON_AddItemToArray(f->notes, n);
+    bool ok = n != NULL;
+    ok &= cJSON_AddStringToObject(n, "at", at) != NULL;
+    ok &= cJSON_AddStringToObject(n, "device", t->ev.device) != NULL;
+    ok &= cJSON_AddStringToObject(n, "text",
+                                  cJSON_GetObjectItemCaseSensitive(b, "text")->valuestring) != NULL;
+    if (!ok) {
+      cJSON_Delete(n);
+      n = NULL;
+    }
+    if (!shoal_json_push(f->notes, n))
+      f->oom = true;
   } else if (strcmp(k, "priority") == 0) {
     shoal_strlcpy(f->priority, cJSON_GetObjectItemCaseSensitive(b, "priority")->valuestring,
                   sizeof f->priority);
@@ -704,14 +755,13 @@ refuse:
   return SHOAL_OK;
 }
 
-static void add_time(cJSON *o, const char *key, int64_t ms) {
-  if (!ms) {
-    cJSON_AddNullToObject(o, key);
-    return;
-  }
+/* False if out of memory. */
+static bool add_time(cJSON *o, const char *key, int64_t ms) {
+  if (!ms)
+    return cJSON_AddNullToObject(o, key) != NULL;
   char buf[40];
   shoal_time_format_utc(ms, buf, sizeof buf);
-  cJSON_AddStringToObject(o, key, buf);
+  return cJSON_AddStringToObject(o, key, buf) != NULL;
 }
 
 static int64_t int_or0(const cJSON *obj, const char *key) {
@@ -752,16 +802,20 @@ static void chain_cal(const cJSON *const *docs, size_t n, const char *region, co
 
 /* Settlement (SPEC 7.3), all integer minor units. */
 static shoal_err settle(const struct fold *f, const cJSON *rates, int64_t due_ms,
-                        const struct shoal_slacal *cal, const struct shoal_ticket_fold_opts *opts, const char *region,
-                        const char *store, cJSON **out, shoal_diag *diag) {
+                        const struct shoal_slacal *cal, const struct shoal_ticket_fold_opts *opts,
+                        const char *region, const char *store, cJSON **out, shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   int64_t per_h = int_or0(rates, "labor_per_hour"), cost_h = int_or0(rates, "labor_cost_per_hour");
   int64_t comp_h = int_or0(rates, "late_comp_per_hour");
   int64_t travel = int_or0(cJSON_GetObjectItemCaseSensitive(rates, "travel"), region);
   int64_t labor_rev = 0, labor_cost = 0, parts_rev = 0, parts_cost = 0, late_hours = 0,
           late_comp = 0, revenue = 0, cost = 0, profit = 0, x = 0;
-  cJSON *unknown = cJSON_CreateArray();
+  cJSON *unknown = cJSON_CreateArray(), *s = NULL;
   struct shoal_pricing_model *model = NULL;
+  if (!unknown) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   if (!opts->item && cJSON_GetArraySize(f->parts) > 0 &&
       (rc = chain_model(opts->docs, opts->ndocs, region, store, &model, diag)) != SHOAL_OK)
     goto cleanup;
@@ -785,7 +839,10 @@ static shoal_err settle(const struct fold *f, const cJSON *rates, int64_t due_ms
         pcost = 0;
     }
     if (rc == SHOAL_ENOTFOUND && opts->lenient_items) {
-      cJSON_AddItemToArray(unknown, cJSON_CreateString(sku));
+      if (!shoal_json_push(unknown, cJSON_CreateString(sku))) {
+        rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+        goto cleanup;
+      }
       price = pcost = 0;
       rc = SHOAL_OK;
     }
@@ -803,41 +860,54 @@ static shoal_err settle(const struct fold *f, const cJSON *rates, int64_t due_ms
           shoal_add_checked(revenue, -late_comp, &revenue));
   CHECKED(shoal_add_checked(labor_cost, parts_cost, &cost));
   CHECKED(shoal_add_checked(revenue, -cost, &profit));
-  cJSON *s = cJSON_CreateObject();
-  cJSON_AddNumberToObject(s, "revenue", (double)revenue);
-  cJSON_AddNumberToObject(s, "cost", (double)cost);
-  cJSON_AddNumberToObject(s, "profit", (double)profit);
-  cJSON_AddNumberToObject(s, "labor_revenue", (double)labor_rev);
-  cJSON_AddNumberToObject(s, "parts_revenue", (double)parts_rev);
-  cJSON_AddNumberToObject(s, "travel", (double)travel);
-  cJSON_AddNumberToObject(s, "late_hours", (double)late_hours);
-  cJSON_AddNumberToObject(s, "late_comp", (double)late_comp);
-  cJSON_AddNumberToObject(s, "labor_cost", (double)labor_cost);
-  cJSON_AddNumberToObject(s, "parts_cost", (double)parts_cost);
+  s = cJSON_CreateObject();
+  bool ok = s != NULL;
+  ok &= cJSON_AddNumberToObject(s, "revenue", (double)revenue) != NULL;
+  ok &= cJSON_AddNumberToObject(s, "cost", (double)cost) != NULL;
+  ok &= cJSON_AddNumberToObject(s, "profit", (double)profit) != NULL;
+  ok &= cJSON_AddNumberToObject(s, "labor_revenue", (double)labor_rev) != NULL;
+  ok &= cJSON_AddNumberToObject(s, "parts_revenue", (double)parts_rev) != NULL;
+  ok &= cJSON_AddNumberToObject(s, "travel", (double)travel) != NULL;
+  ok &= cJSON_AddNumberToObject(s, "late_hours", (double)late_hours) != NULL;
+  ok &= cJSON_AddNumberToObject(s, "late_comp", (double)late_comp) != NULL;
+  ok &= cJSON_AddNumberToObject(s, "labor_cost", (double)labor_cost) != NULL;
+  ok &= cJSON_AddNumberToObject(s, "parts_cost", (double)parts_cost) != NULL;
   /* Per technician, each share rounded up on its own (for statements). */
   cJSON *by = cJSON_AddArrayToObject(s, "by_tech");
+  ok &= by != NULL;
   cJSON_ArrayForEach(p, f->labor) {
     int64_t m = (int64_t)cJSON_GetObjectItemCaseSensitive(p, "minutes")->valuedouble, r = 0, c = 0;
     if (!shoal_mul_checked(m, per_h, &r) || !shoal_mul_checked(m, cost_h, &c)) {
-      cJSON_Delete(s);
       rc = shoal_fail(diag, SHOAL_ELIMIT, "settlement amount out of range");
       goto cleanup;
     }
     cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "tech", cJSON_GetObjectItemCaseSensitive(p, "tech")->valuestring);
-    cJSON_AddNumberToObject(e, "minutes", (double)m);
-    cJSON_AddNumberToObject(e, "labor_revenue", (double)shoal_div_ceil(r, 60));
-    cJSON_AddNumberToObject(e, "labor_cost", (double)shoal_div_ceil(c, 60));
-    cJSON_AddItemToArray(by, e);
+    bool eok = e != NULL;
+    eok &= cJSON_AddStringToObject(
+               e, "tech", cJSON_GetObjectItemCaseSensitive(p, "tech")->valuestring) != NULL;
+    eok &= cJSON_AddNumberToObject(e, "minutes", (double)m) != NULL;
+    eok &= cJSON_AddNumberToObject(e, "labor_revenue", (double)shoal_div_ceil(r, 60)) != NULL;
+    eok &= cJSON_AddNumberToObject(e, "labor_cost", (double)shoal_div_ceil(c, 60)) != NULL;
+    if (!eok) {
+      cJSON_Delete(e);
+      e = NULL;
+    }
+    ok &= shoal_json_push(by, e);
   }
   if (cJSON_GetArraySize(unknown) > 0) {
-    cJSON_AddItemToObject(s, "unknown_skus", unknown);
+    ok &= shoal_json_put(s, "unknown_skus", unknown);
     unknown = NULL;
   }
+  if (!ok) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   *out = s;
+  s = NULL;
 cleanup:
   shoal_pricing_model_free(model);
   cJSON_Delete(unknown);
+  cJSON_Delete(s);
   return rc;
 }
 
@@ -935,9 +1005,17 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
   f.notes = cJSON_CreateArray();
   f.ignored = cJSON_CreateArray();
   f.routed = cJSON_CreateArray();
+  if (!f.labor || !f.parts || !f.notes || !f.ignored || !f.routed) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   for (size_t i = 0; i < n; i++)
     if ((rc = apply(&f, v[i], routing, diag)) != SHOAL_OK)
       goto cleanup;
+  if (f.oom) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory folding ticket %s", id);
+    goto cleanup;
+  }
 
   int64_t respond_due = 0, resolve_due = 0;
   chain_cal(opts->docs, opts->ndocs, region, store, &cal);
@@ -946,58 +1024,63 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
     resolve_due = sla_due(sla, &cal, f.open_priority, "resolve_min", f.opened_ms);
   }
   o = cJSON_CreateObject();
+  bool ok = o != NULL;
   const cJSON *ob = f.open;
 #define OPEN_STR(key)                                                                              \
   do {                                                                                             \
     const cJSON *s_ = ob ? cJSON_GetObjectItemCaseSensitive(ob, key) : NULL;                       \
     if (cJSON_IsString(s_))                                                                        \
-      cJSON_AddStringToObject(o, key, s_->valuestring);                                            \
+      ok &= cJSON_AddStringToObject(o, key, s_->valuestring) != NULL;                              \
     else                                                                                           \
-      cJSON_AddNullToObject(o, key);                                                               \
+      ok &= cJSON_AddNullToObject(o, key) != NULL;                                                 \
   } while (0)
-  cJSON_AddStringToObject(o, "id", id);
+  ok &= cJSON_AddStringToObject(o, "id", id) != NULL;
   if (store)
-    cJSON_AddStringToObject(o, "store", store);
+    ok &= cJSON_AddStringToObject(o, "store", store) != NULL;
   else
-    cJSON_AddNullToObject(o, "store");
+    ok &= cJSON_AddNullToObject(o, "store") != NULL;
   OPEN_STR("region");
-  cJSON_AddStringToObject(o, "state", state_names[f.state]);
+  ok &= cJSON_AddStringToObject(o, "state", state_names[f.state]) != NULL;
   OPEN_STR("category");
   OPEN_STR("title");
   if (f.opened)
-    cJSON_AddStringToObject(o, "priority", f.priority);
+    ok &= cJSON_AddStringToObject(o, "priority", f.priority) != NULL;
   else
-    cJSON_AddNullToObject(o, "priority");
+    ok &= cJSON_AddNullToObject(o, "priority") != NULL;
   if (f.group)
-    cJSON_AddStringToObject(o, "group", f.group);
+    ok &= cJSON_AddStringToObject(o, "group", f.group) != NULL;
   else
-    cJSON_AddNullToObject(o, "group");
+    ok &= cJSON_AddNullToObject(o, "group") != NULL;
   if (f.tech)
-    cJSON_AddStringToObject(o, "tech", f.tech);
+    ok &= cJSON_AddStringToObject(o, "tech", f.tech) != NULL;
   else
-    cJSON_AddNullToObject(o, "tech");
+    ok &= cJSON_AddNullToObject(o, "tech") != NULL;
   const cJSON *cust = ob ? cJSON_GetObjectItemCaseSensitive(ob, "customer") : NULL;
-  cJSON_AddItemToObject(o, "customer", cust ? cJSON_Duplicate(cust, 1) : cJSON_CreateNull());
+  ok &= shoal_json_put(o, "customer", cust ? cJSON_Duplicate(cust, 1) : cJSON_CreateNull());
   const cJSON *form = ob ? cJSON_GetObjectItemCaseSensitive(ob, "form") : NULL;
-  cJSON_AddItemToObject(o, "form", form ? cJSON_Duplicate(form, 1) : cJSON_CreateNull());
-  cJSON_AddItemToObject(o, "routed", f.routed);
+  ok &= shoal_json_put(o, "form", form ? cJSON_Duplicate(form, 1) : cJSON_CreateNull());
+  ok &= shoal_json_put(o, "routed", f.routed);
   f.routed = NULL;
-  cJSON_AddNumberToObject(o, "escalation_level", f.escalation_level);
-  add_time(o, "opened_at", f.opened_ms);
-  add_time(o, "first_response_at", f.first_response_ms);
-  add_time(o, "resolved_at", f.resolved_ms);
-  add_time(o, "closed_at", f.closed_ms);
-  add_time(o, "cancelled_at", f.cancelled_ms);
-  add_time(o, "respond_due", respond_due);
-  add_time(o, "resolve_due", resolve_due);
-  cJSON_AddNumberToObject(o, "labor_minutes", (double)f.labor_minutes);
-  cJSON_AddItemToObject(o, "labor", f.labor);
-  cJSON_AddItemToObject(o, "parts", f.parts);
-  cJSON_AddItemToObject(o, "notes", f.notes);
+  ok &= cJSON_AddNumberToObject(o, "escalation_level", f.escalation_level) != NULL;
+  ok &= add_time(o, "opened_at", f.opened_ms);
+  ok &= add_time(o, "first_response_at", f.first_response_ms);
+  ok &= add_time(o, "resolved_at", f.resolved_ms);
+  ok &= add_time(o, "closed_at", f.closed_ms);
+  ok &= add_time(o, "cancelled_at", f.cancelled_ms);
+  ok &= add_time(o, "respond_due", respond_due);
+  ok &= add_time(o, "resolve_due", resolve_due);
+  ok &= cJSON_AddNumberToObject(o, "labor_minutes", (double)f.labor_minutes) != NULL;
+  ok &= shoal_json_put(o, "labor", f.labor);
+  ok &= shoal_json_put(o, "parts", f.parts);
+  ok &= shoal_json_put(o, "notes", f.notes);
   f.labor = f.parts = f.notes = NULL;
-  cJSON_AddNumberToObject(o, "events", (double)n);
-  cJSON_AddItemToObject(o, "ignored", f.ignored);
+  ok &= cJSON_AddNumberToObject(o, "events", (double)n) != NULL;
+  ok &= shoal_json_put(o, "ignored", f.ignored);
   f.ignored = NULL;
+  if (!ok) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   if (rates && f.opened) {
     cJSON *s = NULL;
     struct fold view = f;
@@ -1005,7 +1088,11 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
     view.labor = cJSON_GetObjectItemCaseSensitive(o, "labor");
     if ((rc = settle(&view, rates, resolve_due, &cal, opts, region, store, &s, diag)) != SHOAL_OK)
       goto cleanup;
-    cJSON_AddItemToObject(o, "settlement", s);
+    ok &= shoal_json_put(o, "settlement", s);
+  }
+  if (!ok) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
   }
   if (summary) {
     memset(summary, 0, sizeof *summary);

@@ -137,13 +137,15 @@ cJSON *shoal_event_to_json(const struct shoal_event *ev) {
   cJSON *o = cJSON_CreateObject();
   if (!o)
     return NULL;
-  cJSON *body = ev->body ? cJSON_Duplicate(ev->body, 1) : cJSON_CreateObject();
+  /* shoal_json_put owns its item whatever happens: nothing leaks on a failure. */
   if (!cJSON_AddNumberToObject(o, "v", 1) || !cJSON_AddStringToObject(o, "device", ev->device) ||
       !cJSON_AddStringToObject(o, "store", ev->store) ||
       !cJSON_AddStringToObject(o, "epoch", ev->epoch) ||
-      !cJSON_AddNumberToObject(o, "seq", (double)ev->seq) || !body ||
-      !cJSON_AddItemToObject(o, "hlc", shoal_json_u64(ev->hlc)) ||
-      !cJSON_AddStringToObject(o, "type", ev->type) || !cJSON_AddItemToObject(o, "body", body)) {
+      !cJSON_AddNumberToObject(o, "seq", (double)ev->seq) ||
+      !shoal_json_put(o, "hlc", shoal_json_u64(ev->hlc)) ||
+      !cJSON_AddStringToObject(o, "type", ev->type) ||
+      !shoal_json_put(o, "body",
+                      ev->body ? cJSON_Duplicate(ev->body, 1) : cJSON_CreateObject())) {
     cJSON_Delete(o);
     return NULL;
   }
