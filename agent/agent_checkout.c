@@ -738,7 +738,9 @@ static shoal_err member_redeem(const struct agent_model *m, const struct shoal_b
                       (long long)*redeem, (long long)code->points);
   if (*redeem > 0 && !m->policy.has_loyalty)
     return shoal_fail(diag, SHOAL_EINPUT, "basket: no \"loyalty\" policy: points cannot pay");
-  *paid = *redeem * m->policy.redeem_value;
+  if (__builtin_mul_overflow(*redeem, m->policy.redeem_value, paid))
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: %lld points are worth more than the total %lld",
+                      (long long)*redeem, (long long)total);
   if (*paid > total)
     return shoal_fail(diag, SHOAL_EINPUT,
                       "basket: %lld points are worth %lld, more than the total %lld",
