@@ -115,7 +115,7 @@ fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
-REPORT="$BUILD/fuzz-report.txt"
+REPORT="${FUZZ_REPORT:-$BUILD/fuzz-report.txt}"  # FUZZ_REPORT: another file for a second run in parallel
 printf '%-16s %12s %8s %10s %8s  %s\n' target execs seconds exec/s findings regressions | tee "$REPORT"
 for t in "${TARGETS[@]}"; do
   bin="$BUILD/tests/fuzz/fuzz_$t"
