@@ -5,26 +5,21 @@
  * comes with a result and a 200/201 status; an order accepted once is
  * "seen before" (200) when delivered again, never counted twice; a
  * refusal leaves no result. */
-#include <sqlite3.h>
-
-#include "db.h"
 #include "fuzz_util.h"
 #include "hub_customers.h"
 #include "hub_orders.h"
-
-extern const struct shoal_migration hub_migrations[];
-extern const size_t hub_migrations_count;
+#include "store.h"
 
 #define REOPEN_EVERY 500
 
-static sqlite3 *db;
+static hub_store *db;
 static unsigned runs;
 
 static void reopen(void) {
   shoal_diag d;
-  shoal_db_close(db);
+  hub_store_close(db);
   db = NULL;
-  if (shoal_db_open(":memory:", hub_migrations, hub_migrations_count, &db, &d) != SHOAL_OK) {
+  if (hub_store_open(":memory:", &db, &d) != SHOAL_OK) {
     fprintf(stderr, "fuzz: hub db: %s\n", d.msg);
     abort();
   }
@@ -38,14 +33,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int64_t now = 1795360000000LL;
   unsigned status = 0;
   cJSON *out = NULL;
-  shoal_err rc = hub_orders_ingest(db, body, size, now, &status, &out, &d);
+  shoal_err rc = hub_orders_ingest(db, body, size, now, 1, &status, &out, &d);
   if (rc == SHOAL_OK) {
     if (!out || (status != 200 && status != 201))
       abort();
     cJSON_Delete(out);
     out = NULL;
     status = 0;
-    if (hub_orders_ingest(db, body, size, now, &status, &out, &d) != SHOAL_OK || !out ||
+    if (hub_orders_ingest(db, body, size, now, 1, &status, &out, &d) != SHOAL_OK || !out ||
         status != 200) {
       fprintf(stderr, "fuzz: an accepted order was not idempotent (status %u)\n", status);
       abort();
