@@ -134,6 +134,7 @@ static shoal_err put(struct agent_uploader *u, const struct due *d, long *status
   CURL *h = curl_easy_init();
   struct curl_slist *hdrs = NULL;
   char ctype[SHOAL_MEDIA_TYPE_MAX + 32];
+  char errbuf[CURL_ERROR_SIZE] = "";
   snprintf(ctype, sizeof ctype, "Content-Type: %s", d->type);
   hdrs = curl_slist_append(hdrs, ctype);
   shoal_err rc = SHOAL_OK;
@@ -155,10 +156,18 @@ static shoal_err put(struct agent_uploader *u, const struct due *d, long *status
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)STALL_TIMEOUT_S);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
   if (strncmp(c->hub_url, "https://", 8) == 0) {
-    /* The device's identity: the same CA and client certificate as MQTT. */
-    if (c->mqtt.tls_ca)
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    /* The device's identity: the same CA and client certificate as MQTT.
+     * The fleet CA is the only trust anchor, as for MQTT: libcurl builds
+     * carry a default CApath (Debian: /etc/ssl/certs) that CAINFO alone
+     * leaves in place, which would trust every CA of the system store. */
+    if (c->mqtt.tls_ca) {
       curl_easy_setopt(h, CURLOPT_CAINFO, c->mqtt.tls_ca);
+      curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+    }
     if (c->mqtt.tls_cert && c->mqtt.tls_key) {
       curl_easy_setopt(h, CURLOPT_SSLCERT, c->mqtt.tls_cert);
       curl_easy_setopt(h, CURLOPT_SSLKEY, c->mqtt.tls_key);
@@ -167,8 +176,11 @@ static shoal_err put(struct agent_uploader *u, const struct due *d, long *status
   CURLcode cc = curl_easy_perform(h);
   *status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+  /* The error buffer says which check failed ("SSL certificate problem:
+   * unable to get local issuer certificate"); the code's text does not. */
   if (cc != CURLE_OK)
-    rc = shoal_fail(diag, SHOAL_EIO, "upload to %s: %s", c->hub_url, curl_easy_strerror(cc));
+    rc = shoal_fail(diag, SHOAL_EIO, "upload to %s: %s", c->hub_url,
+                    errbuf[0] ? errbuf : curl_easy_strerror(cc));
 cleanup:
   curl_slist_free_all(hdrs);
   if (h)
@@ -196,7 +208,7 @@ static void step(struct agent_uploader *u, bool *did) {
   if (atomic_load(&u->stop) && rc != SHOAL_OK)
     return; /* interrupted by shutdown: not a failure, no backoff */
   bool done = rc == SHOAL_OK && (status == 201 || status == 200 || status == 409);
-  char why[200];
+  char why[SHOAL_DIAG_MAX];
   if (!done && rc == SHOAL_OK)
     snprintf(why, sizeof why, "hub answered %ld", status);
   else

@@ -10,6 +10,9 @@ PKGS=(
   libmbedtls-dev libcjson-dev libcurl4-openssl-dev libmicrohttpd-dev
   libcmocka-dev
   curl iproute2 procps
+  # tests: openssl makes throwaway CAs; test_media_upload_https gives the
+  # agent its own /etc/ssl/certs with unshare (util-linux) and mount
+  openssl ca-certificates util-linux mount
   chromium
 )
 missing=()
