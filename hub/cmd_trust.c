@@ -143,7 +143,6 @@ static const struct shoal_argspec spec[] = {
     {"out", 0, true, false, "FILE", "also write the chain message to FILE"},
     {"no-publish", 0, false, false, NULL, "record and write --out only; publish nothing"},
     {"republish", 0, false, false, NULL, "publish the stored chain again (no new version)"},
-    {"help", 'h', false, false, NULL, "show this help"},
 };
 
 int hub_cmd_trust(int argc, char **argv) {
