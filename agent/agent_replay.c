@@ -2,7 +2,7 @@
  * agent_replay.h and docs/troubleshooting.md). The outbox rows the hub
  * acknowledged before the restore are gone, but the business records are
  * not: each lost seq is rebuilt from the record that produced it (sale,
- * form submission, local ticket event) under its ORIGINAL identity
+ * return, form submission, local ticket event) under its ORIGINAL identity
  * (device, epoch, seq), so the hub's identity check keeps exactly-once true
  * however often a chunk is replayed. A seq whose record is not a business
  * record (a hello) is filled with a hello carrying "replayed": true. */
@@ -58,6 +58,34 @@ static shoal_err rebuild(struct agent_ctx *ctx, int64_t seq, char type[16], uint
     const char *t = (const char *)sqlite3_column_text(st, 0);
     if (t && shoal_json_parse(t, strlen(t), body, diag) == SHOAL_OK) {
       snprintf(type, 16, "sale");
+      *hlc = HLC_OF_MS(sqlite3_column_int64(st, 1));
+    }
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (type[0])
+    return SHOAL_OK;
+  /* A return: its output object was kept; the event adds what the hub
+   * needs beside it (agent_checkout.c: store, region, the sale's time). */
+  if ((rc = shoal_db_prepare(ctx->db,
+                             "SELECT r.body, r.created_ms, s.at FROM returns r JOIN sales s ON "
+                             "s.receipt = r.sale WHERE r.outbox_seq = ?",
+                             &st, diag)) != SHOAL_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, seq);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    const char *t = (const char *)sqlite3_column_text(st, 0);
+    if (t && shoal_json_parse(t, strlen(t), body, diag) == SHOAL_OK) {
+      if (!shoal_json_put(*body, "store", cJSON_CreateString(ctx->cfg.store)) ||
+          !shoal_json_put(*body, "region", cJSON_CreateString(ctx->cfg.region)) ||
+          !shoal_json_put(*body, "sale_at",
+                          cJSON_CreateString((const char *)sqlite3_column_text(st, 2)))) {
+        sqlite3_finalize(st);
+        cJSON_Delete(*body);
+        *body = NULL;
+        return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      }
+      snprintf(type, 16, "return");
       *hlc = HLC_OF_MS(sqlite3_column_int64(st, 1));
     }
   }

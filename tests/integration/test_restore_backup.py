@@ -7,6 +7,7 @@ agent sees the hub acknowledge less than it once did, re-sends the lost
 seqs from its sale records under their original identity, and at the end
 every sale is at the hub exactly once, the hub's watermark equals the
 agent's last seq and the outbox is empty."""
+import json
 import os
 import shutil
 import sqlite3
@@ -60,14 +61,23 @@ def run():
         print("ok   5 sales at the hub, database backed up")
 
         for _ in range(9):
-            f.sale(dev, basket("cn-sw", "chengdu-001"))
+            last = f.sale(dev, basket("cn-sw", "chengdu-001"))
+        # A return after the backup: lost by the restore like the sales, and
+        # rebuilt from the agent's return record.
+        r = h.run_cmd([h.binary("shoal-agent"), "return", "-c", f.cfgs[dev], "--sale", last["id"],
+                       "--lines", "-"], input=json.dumps([{"sku": last["lines"][0]["sku"], "qty": 1}]),
+                      timeout=30)
+        h.check(r.rc == 0, "a return of one unit of %s: %r" % (last["id"], r))
+        refund = r.json()["refund"]
         f.wait_drained([dev], 30)
+        h.check(env.hub_db_count("returns") == 1, "the return reached the hub")
         f.check_report([dev])
         acked_before = f.agent_query(dev, "SELECT acked_upto FROM sync_state")[0][0]
         hub.stop()
         restore(env.path("hub-backup.db"), db)
         lost = 14 - env.hub_db_count("sales")
         h.check(lost == 9, "the restored hub lacks the 9 later sales (lacks %d)" % lost)
+        h.check(env.hub_db_count("returns") == 0, "the restored hub lacks the return")
         hub = f.start_hub()
         # The agent restarts too, so its hello (carrying what the hub had
         # acknowledged to it) tells the hub it is behind.
@@ -85,6 +95,9 @@ def run():
         upto = env.hub_query("SELECT upto FROM streams WHERE device = ?", (dev,))[0][0]
         h.check(upto == last_seq, "hub watermark %d == agent's last seq %d" % (upto, last_seq))
         h.check(env.hub_db_count("sales", "device = ?", (dev,)) == 18, "18 sales at the hub")
+        h.check(env.hub_db_count("returns") == 1, "the lost return is back at the hub, once")
+        h.check(env.hub_query("SELECT refund FROM returns")[0][0] == refund,
+                "the replayed return refunds %d as recorded" % refund)
         h.check(env.hub_db_count("dead_letters") == 0, "no dead letters from the replay")
         agent_log = f.agents[dev].log_text()
         h.check("re-sending seqs" in agent_log, "the agent logged its replay")
