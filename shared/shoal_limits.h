@@ -46,7 +46,8 @@
 #define SHOAL_STORE_API_UPLOAD_MAX (16 * 1024 * 1024) /* a store API multipart submission with photos */
 #define SHOAL_MEDIA_ATTACH_MAX 16         /* --attach / multipart files per submission */
 
-/* HTTP servers (shared/httpd.c: the agent's store API, the hub's API). */
+/* The agent's store API server (shared/httpd.c). The hub's HTTP server has its
+ * own limits in hub/hub_http.h (per-address 32, watchdog, probe slots). */
 #define SHOAL_HTTPD_PARAMS_MAX 4            /* {param} segments in one route pattern */
 #define SHOAL_HTTPD_HEADER_MAX 256          /* one response header value we set */
 #define SHOAL_HTTPD_THREADS 4               /* worker threads (each its own DB handle) */
