@@ -40,7 +40,7 @@ struct snap {
   unsigned refs;
   struct agent_model *model; /* NULL: no pricing module, or it failed to build */
   char model_err[SHOAL_DIAG_MAX];
-  cJSON *forms[3];           /* policy documents in effect (forms module) */
+  cJSON *forms[3]; /* policy documents in effect (forms module) */
   char scopes[3][80];
   int64_t versions[3];
 };
@@ -316,8 +316,7 @@ static void worker_free(void *p) {
   free(ctx);
 }
 
-static bool auth(void *user, const struct shoal_httpd_route *route, const char *bearer,
-                 int *role) {
+static bool auth(void *user, const struct shoal_httpd_route *route, const char *bearer, int *role) {
   (void)route;
   struct agent_api *api = user;
   *role = 1;
@@ -451,8 +450,7 @@ static void h_product(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp
 /* POST /v1/quote (sale = false) and POST /v1/sales: a basket priced on the
  * snapshot in effect, the device's channel filled in. */
 static void basket_route(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp, bool sale) {
-  if (!need_module(req, resp, sale ? SHOAL_MOD_SALES : SHOAL_MOD_PRICING) ||
-      !need_body(req, resp))
+  if (!need_module(req, resp, sale ? SHOAL_MOD_SALES : SHOAL_MOD_PRICING) || !need_body(req, resp))
     return;
   struct snap *s = need_model(req, resp);
   if (!s)
@@ -463,10 +461,10 @@ static void basket_route(struct shoal_httpd_req *req, struct shoal_httpd_resp *r
   size_t len = req->body_len;
   char *body = with_channel(API(req), req->body, req->body_len, &len);
   const char *text = body ? body : req->body;
-  shoal_err rc = sale ? agent_checkout_sale(CTX(req), s->model, text, len, true, shoal_now_ms(),
-                                            &out, &replayed, &d)
-                      : agent_checkout_quote(CTX(req), s->model, text, len, shoal_now_ms(), &out,
-                                             &d);
+  shoal_err rc =
+      sale ? agent_checkout_sale(CTX(req), s->model, text, len, true, shoal_now_ms(), &out,
+                                 &replayed, &d)
+           : agent_checkout_quote(CTX(req), s->model, text, len, shoal_now_ms(), &out, &d);
   free(body);
   snap_put(API(req), s);
   reply_result(resp, rc, &d, !sale || replayed ? 200 : 201, out);
@@ -508,10 +506,10 @@ static void h_forms(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp) 
   struct snap *s = snap_get(API(req));
   shoal_diag d = {{0}};
   cJSON *out = NULL;
-  shoal_err rc = req->nparams
-                     ? agent_forms_show_json(s->forms, (const char(*)[80])s->scopes,
-                                             req->params[0], &out, &d)
-                     : agent_forms_list_json(s->forms, (const char(*)[80])s->scopes, &out, &d);
+  shoal_err rc =
+      req->nparams
+          ? agent_forms_show_json(s->forms, (const char(*)[80])s->scopes, req->params[0], &out, &d)
+          : agent_forms_list_json(s->forms, (const char(*)[80])s->scopes, &out, &d);
   snap_put(API(req), s);
   reply_result(resp, rc, &d, 200, out);
 }
@@ -520,8 +518,8 @@ static void h_forms(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp) 
 /* A multipart submission (SPEC 15): part "data" is the JSON object, every
  * part with a filename is a photo for the field it names, stored in the
  * media store; *data receives the data with the photo values. */
-static shoal_err multipart_data(struct shoal_httpd_req *req, const char *ctype,
-                                const shoal_form *f, cJSON **data, shoal_diag *d) {
+static shoal_err multipart_data(struct shoal_httpd_req *req, const char *ctype, const shoal_form *f,
+                                cJSON **data, shoal_diag *d) {
   struct agent_multipart_part parts[AGENT_MULTIPART_PARTS_MAX];
   size_t n = 0;
   cJSON *out = NULL;
@@ -536,8 +534,10 @@ static shoal_err multipart_data(struct shoal_httpd_req *req, const char *ctype,
       continue;
     cJSON *photo = NULL;
     if (!parts[i].has_filename)
-      rc = shoal_fail(d, SHOAL_EINPUT, "multipart part %s is not a file (photos are files; the "
-                      "other fields go in part \"data\")", parts[i].name);
+      rc = shoal_fail(d, SHOAL_EINPUT,
+                      "multipart part %s is not a file (photos are files; the "
+                      "other fields go in part \"data\")",
+                      parts[i].name);
     else if ((rc = agent_media_photo_field(f, parts[i].name, d)) == SHOAL_OK &&
              (rc = agent_media_add_buffer(CTX(req), parts[i].data, parts[i].len, parts[i].type,
                                           &photo, d)) == SHOAL_OK) {
@@ -785,8 +785,7 @@ shoal_err agent_api_start(const struct agent_ctx *ctx, struct agent_api **out, s
   api->profile = ctx->profile;
   api->log = ctx->log;
   api->last_prune = shoal_mono_ms() - AGENT_API_PRUNE_MS; /* prune once soon after start */
-  if (!(api->cfg_path = strdup(ctx->cfg.path)) ||
-      !(api->routes = malloc(sizeof routes_tmpl))) {
+  if (!(api->cfg_path = strdup(ctx->cfg.path)) || !(api->routes = malloc(sizeof routes_tmpl))) {
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     goto fail;
   }
@@ -870,4 +869,8 @@ void agent_api_stop(struct agent_api *api) {
   free(api->routes);
   free(api->cfg_path);
   free(api);
+}
+
+int agent_api_port(const struct agent_api *api) {
+  return api ? shoal_httpd_port(api->http) : 0;
 }

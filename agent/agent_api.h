@@ -9,7 +9,7 @@
 
 #include "agent_ctx.h"
 
-#define AGENT_API_WATCH_MS 200          /* how often the cache is checked for a new version */
+#define AGENT_API_WATCH_MS 200           /* how often the cache is checked for a new version */
 #define AGENT_API_PRUNE_MS (3600 * 1000) /* idempotency keys pruned this often */
 
 struct agent_api;
@@ -22,5 +22,8 @@ shoal_err agent_api_start(const struct agent_ctx *ctx, struct agent_api **out, s
 
 /* Stops serving, joins every thread, frees; NULL is a no-op. */
 void agent_api_stop(struct agent_api *api);
+
+/* The TCP port the API listens on (useful with local_api.listen port 0). */
+int agent_api_port(const struct agent_api *api);
 
 #endif
