@@ -23,7 +23,7 @@
 #include "timeutil.h"
 #include "util.h"
 
-#define KEEP_MIN_MS (7LL * 24 * 3600 * 1000) /* idempotency keys kept at least */
+#define KEEP_MIN_MS           (7LL * 24 * 3600 * 1000) /* idempotency keys kept at least */
 #define RETURN_BODY_MAX_BYTES (256 * 1024)
 
 struct agent_model {
@@ -460,8 +460,7 @@ shoal_err agent_checkout_prune(struct agent_ctx *ctx, int64_t now_ms, int64_t ke
   if (keep_ms < KEEP_MIN_MS)
     keep_ms = KEEP_MIN_MS;
   sqlite3_stmt *st = NULL;
-  shoal_err rc =
-      shoal_db_prepare(ctx->db, "DELETE FROM requests WHERE created_ms < ?", &st, diag);
+  shoal_err rc = shoal_db_prepare(ctx->db, "DELETE FROM requests WHERE created_ms < ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   sqlite3_bind_int64(st, 1, now_ms - keep_ms);
@@ -583,9 +582,8 @@ static shoal_err price_basket(struct agent_ctx *ctx, const struct agent_model *m
   return SHOAL_OK;
 }
 
-shoal_err agent_checkout_quote(struct agent_ctx *ctx, const struct agent_model *m,
-                               const char *body, size_t len, int64_t now_ms, cJSON **out,
-                               shoal_diag *diag) {
+shoal_err agent_checkout_quote(struct agent_ctx *ctx, const struct agent_model *m, const char *body,
+                               size_t len, int64_t now_ms, cJSON **out, shoal_diag *diag) {
   struct shoal_basket *b = NULL;
   struct shoal_quote *q = NULL;
   int64_t tax_total = 0;
@@ -602,6 +600,17 @@ shoal_err agent_checkout_quote(struct agent_ctx *ctx, const struct agent_model *
 /* Prepends key/value pairs in SPEC order: returns false on OOM. */
 static bool add_str(cJSON *o, const char *k, const char *v) {
   return cJSON_AddStringToObject(o, k, v) != NULL;
+}
+
+cJSON *agent_checkout_return_event(const struct agent_ctx *ctx, const cJSON *out,
+                                   const char *sale_at) {
+  cJSON *ev = cJSON_Duplicate(out, true);
+  if (ev && (!add_str(ev, "store", ctx->cfg.store) || !add_str(ev, "region", ctx->cfg.region) ||
+             !add_str(ev, "sale_at", sale_at))) {
+    cJSON_Delete(ev);
+    ev = NULL;
+  }
+  return ev;
 }
 
 /* The receipt (SPEC 12) from the priced quote object qj (consumed). */
@@ -722,8 +731,8 @@ static shoal_err sale_rows(struct agent_ctx *ctx, const struct shoal_basket *b,
 /* redeem_points (SPEC 13): at most the code's points, with a loyalty
  * policy, worth redeem x loyalty.redeem_value and not more than the total. */
 static shoal_err member_redeem(const struct agent_model *m, const struct shoal_basket *b,
-                               const struct shoal_member_code *code, int64_t total,
-                               int64_t *redeem, int64_t *paid, shoal_diag *diag) {
+                               const struct shoal_member_code *code, int64_t total, int64_t *redeem,
+                               int64_t *paid, shoal_diag *diag) {
   *redeem = *paid = 0;
   if (!b->redeem_points)
     return SHOAL_OK;
@@ -804,9 +813,9 @@ static shoal_err sale_precheck(const struct agent_model *m, struct shoal_basket 
   return stamp_now(b, now_ms, m->policy.utc_offset_min, diag);
 }
 
-shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m,
-                              const char *body, size_t len, bool require_request_id, int64_t now_ms,
-                              cJSON **receipt, bool *replayed, shoal_diag *diag) {
+shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m, const char *body,
+                              size_t len, bool require_request_id, int64_t now_ms, cJSON **receipt,
+                              bool *replayed, shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   struct shoal_basket *b = NULL;
   struct shoal_quote *q = NULL;
@@ -841,11 +850,12 @@ shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m
       rc = SHOAL_EINPUT;
     goto cleanup;
   }
-  if ((rc = member_redeem(m, b, has_code ? &code : NULL, q->total, &redeem, &points_paid,
-                          diag)) != SHOAL_OK)
+  if ((rc = member_redeem(m, b, has_code ? &code : NULL, q->total, &redeem, &points_paid, diag)) !=
+      SHOAL_OK)
     goto cleanup;
   if (b->payments) {
-    if ((rc = shoal_payments_parse(b->payments, "basket: payments", pay, &npay, diag)) != SHOAL_OK ||
+    if ((rc = shoal_payments_parse(b->payments, "basket: payments", pay, &npay, diag)) !=
+            SHOAL_OK ||
         (rc = member_payments_check(pay, npay, points_paid, diag)) != SHOAL_OK)
       goto cleanup;
   } else if (points_paid > 0) {
@@ -862,8 +872,8 @@ shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m
     pay[0].amount = q->total;
     npay = 1;
   }
-  if (npay && (rc = shoal_payments_check(&m->policy, pay, npay, q->total, &change, diag)) !=
-                  SHOAL_OK) {
+  if (npay &&
+      (rc = shoal_payments_check(&m->policy, pay, npay, q->total, &change, diag)) != SHOAL_OK) {
     shoal_diag_prefix(diag, "basket");
     goto cleanup;
   }
@@ -893,18 +903,16 @@ shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m
   snprintf(id, sizeof id, "%s-%s-%lld", ctx->cfg.device, date, (long long)n);
   r = receipt_json(ctx, b, qj, id, pay, npay, change);
   qj = NULL;
-  if (r && has_code &&
-      !member_block(r, &code, m, q->total, points_paid, redeem)) {
+  if (r && has_code && !member_block(r, &code, m, q->total, points_paid, redeem)) {
     rc = oom(diag);
     goto cleanup;
   }
   if (has_code && (rc = agent_member_record(ctx, &code, id, redeem, now_ms, diag)) != SHOAL_OK)
     goto cleanup;
   if (!r || !(ev = sale_event(ctx, m, b, r)) ||
-      (has_code && !cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(ev, "member"),
-                                            "nonce", code.nonce)) ||
-      !(ev_text = shoal_json_print(ev)) ||
-      !(r_text = shoal_json_print(r))) {
+      (has_code && !cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(ev, "member"), "nonce",
+                                            code.nonce)) ||
+      !(ev_text = shoal_json_print(ev)) || !(r_text = shoal_json_print(r))) {
     rc = oom(diag);
     goto cleanup;
   }
@@ -989,13 +997,15 @@ static shoal_err return_parse(const char *body, size_t len, bool require_request
   r->sale = v->valuestring;
   if ((v = cJSON_GetObjectItemCaseSensitive(j, "reason"))) {
     if (!cJSON_IsString(v) || strlen(v->valuestring) > 1024)
-      return shoal_fail(diag, SHOAL_EINPUT, "return: \"reason\" must be a string of at most 1024 bytes");
+      return shoal_fail(diag, SHOAL_EINPUT,
+                        "return: \"reason\" must be a string of at most 1024 bytes");
     r->reason = v->valuestring;
   }
   v = cJSON_GetObjectItemCaseSensitive(j, "lines");
   if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 ||
       cJSON_GetArraySize(v) > SHOAL_BASKET_MAX_LINES)
-    return shoal_fail(diag, SHOAL_EINPUT, "return: \"lines\" must be an array of 1 to %d {sku, qty}",
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "return: \"lines\" must be an array of 1 to %d {sku, qty}",
                       SHOAL_BASKET_MAX_LINES);
   int i = 0;
   const cJSON *e;
@@ -1065,8 +1075,8 @@ static shoal_err sale_state_load(struct agent_ctx *ctx, const char *sale, struct
                                  shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
   cJSON *body = NULL;
-  shoal_err rc = shoal_db_prepare(ctx->db, "SELECT total, body, at FROM sales WHERE receipt = ?",
-                                  &st, diag);
+  shoal_err rc =
+      shoal_db_prepare(ctx->db, "SELECT total, body, at FROM sales WHERE receipt = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   sqlite3_bind_text(st, 1, sale, -1, SQLITE_STATIC);
@@ -1159,8 +1169,8 @@ cleanup:
 
 /* Computes the refund and its split; builds the output object. */
 static shoal_err return_compute(const struct agent_model *m, const struct ret_req *req,
-                                struct sale_state *s, const char *id, const char *at,
-                                cJSON **out, struct shoal_refund_line *rl, shoal_diag *diag) {
+                                struct sale_state *s, const char *id, const char *at, cJSON **out,
+                                struct shoal_refund_line *rl, shoal_diag *diag) {
   for (size_t i = 0; i < s->nlines; i++) {
     rl[i].qty = s->lines[i].qty;
     rl[i].total = s->lines[i].total;
@@ -1205,12 +1215,10 @@ static shoal_err return_compute(const struct agent_model *m, const struct ret_re
     }
     nsplit = req->nrefunds;
     if (sum != refund)
-      return shoal_fail(diag, SHOAL_EINPUT,
-                        "return: refunds add up to %lld but the refund is %lld", (long long)sum,
-                        (long long)refund);
-  } else if (refund > 0 &&
-             (rc = shoal_refund_default(s->net, s->nnet, refund, split, &nsplit, diag)) !=
-                 SHOAL_OK) {
+      return shoal_fail(diag, SHOAL_EINPUT, "return: refunds add up to %lld but the refund is %lld",
+                        (long long)sum, (long long)refund);
+  } else if (refund > 0 && (rc = shoal_refund_default(s->net, s->nnet, refund, split, &nsplit,
+                                                      diag)) != SHOAL_OK) {
     return rc;
   }
   cJSON *o = cJSON_CreateObject();
@@ -1249,10 +1257,11 @@ static shoal_err return_rows(struct agent_ctx *ctx, const char *id, int64_t n, c
                              const cJSON *out, int64_t at_ms, int64_t seq, int64_t now_ms,
                              const char *text, shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(ctx->db,
-                                  "INSERT INTO returns (id, n, sale, at, at_ms, refund, outbox_seq, "
-                                  "created_ms, body) VALUES (?,?,?,?,?,?,?,?,?)",
-                                  &st, diag);
+  shoal_err rc =
+      shoal_db_prepare(ctx->db,
+                       "INSERT INTO returns (id, n, sale, at, at_ms, refund, outbox_seq, "
+                       "created_ms, body) VALUES (?,?,?,?,?,?,?,?,?)",
+                       &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -1317,8 +1326,9 @@ static shoal_err return_member(struct agent_ctx *ctx, const char *sale, int64_t 
   int r = sqlite3_step(st);
   if (r != SQLITE_ROW || sqlite3_column_type(st, 0) != SQLITE_TEXT) {
     sqlite3_finalize(st);
-    return r == SQLITE_ROW || r == SQLITE_DONE ? SHOAL_OK
-                                               : shoal_db_fail(ctx->db, r, "read member sale", diag);
+    return r == SQLITE_ROW || r == SQLITE_DONE
+               ? SHOAL_OK
+               : shoal_db_fail(ctx->db, r, "read member sale", diag);
   }
   char mid[SHOAL_ID_MAX + 1];
   shoal_strlcpy(mid, (const char *)sqlite3_column_text(st, 0), sizeof mid);
@@ -1392,17 +1402,14 @@ shoal_err agent_checkout_return(struct agent_ctx *ctx, const struct agent_model 
       (rc = return_member(ctx, req->sale, s.total, o, diag)) != SHOAL_OK)
     goto cleanup;
   /* The event: the output plus store/region for the hub. */
-  if (!(ev = cJSON_Duplicate(o, true)) || !add_str(ev, "store", ctx->cfg.store) ||
-      !add_str(ev, "region", ctx->cfg.region) || !add_str(ev, "sale_at", s.at) ||
-      !(text = shoal_json_print(o))) {
+  if (!(ev = agent_checkout_return_event(ctx, o, s.at)) || !(text = shoal_json_print(o))) {
     rc = oom(diag);
     goto cleanup;
   }
   if ((rc = agent_outbox_append(ctx, "return", ev, &seq, NULL, diag)) != SHOAL_OK ||
       (rc = return_rows(ctx, id, n, req->sale, o, now_ms, seq, now_ms, text, diag)) != SHOAL_OK ||
       (req->request_id &&
-       (rc = request_store(ctx, req->request_id, "return", hash, text, now_ms, diag)) !=
-           SHOAL_OK))
+       (rc = request_store(ctx, req->request_id, "return", hash, text, now_ms, diag)) != SHOAL_OK))
     goto cleanup;
   if ((rc = shoal_db_commit(ctx->db, diag)) != SHOAL_OK)
     goto cleanup;
@@ -1503,10 +1510,11 @@ shoal_err agent_products_get(const struct agent_model *m, const char *sku, const
   shoal_pricing_item_checkout(m->pricing, sku, &bc, &tax_bp);
   cJSON *o = cJSON_CreateObject();
   cJSON *c = cJSON_CreateArray();
-  bool ok = o && c && add_str(o, "sku", sku) &&
-            cJSON_AddItemToObject(o, "name", name ? cJSON_CreateString(name) : cJSON_CreateNull()) &&
-            cJSON_AddItemToObject(o, "barcode", bc ? cJSON_CreateString(bc) : cJSON_CreateNull()) &&
-            cJSON_AddItemToObject(o, "categories", c);
+  bool ok =
+      o && c && add_str(o, "sku", sku) &&
+      cJSON_AddItemToObject(o, "name", name ? cJSON_CreateString(name) : cJSON_CreateNull()) &&
+      cJSON_AddItemToObject(o, "barcode", bc ? cJSON_CreateString(bc) : cJSON_CreateNull()) &&
+      cJSON_AddItemToObject(o, "categories", c);
   if (!ok && c && (!o || !cJSON_GetObjectItemCaseSensitive(o, "categories")))
     cJSON_Delete(c);
   for (size_t i = 0; ok && i < ncats; i++) {

@@ -67,9 +67,8 @@ const struct shoal_checkout_policy *agent_model_policy(const struct agent_model 
  * line, "name" and "tax", and "tax_total". "at" absent = now_ms in the
  * store's utc_offset; any "at" is accepted. Region/store other than this
  * device's: SHOAL_ESCOPE. Writes nothing. *out owned by the caller. */
-shoal_err agent_checkout_quote(struct agent_ctx *ctx, const struct agent_model *m,
-                               const char *body, size_t len, int64_t now_ms, cJSON **out,
-                               shoal_diag *diag);
+shoal_err agent_checkout_quote(struct agent_ctx *ctx, const struct agent_model *m, const char *body,
+                               size_t len, int64_t now_ms, cJSON **out, shoal_diag *diag);
 
 /* Prices and records a sale durably (sale, lines, idempotency key and
  * "sale" outbox event in one BEGIN IMMEDIATE transaction) and returns the
@@ -81,9 +80,9 @@ shoal_err agent_checkout_quote(struct agent_ctx *ctx, const struct agent_model *
  * another body -> SHOAL_ECONFLICT. A basket with member_code is refused
  * (SHOAL_EINPUT) until member verification lands. *receipt owned by the
  * caller; *replayed may be NULL. */
-shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m,
-                              const char *body, size_t len, bool require_request_id, int64_t now_ms,
-                              cJSON **receipt, bool *replayed, shoal_diag *diag);
+shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m, const char *body,
+                              size_t len, bool require_request_id, int64_t now_ms, cJSON **receipt,
+                              bool *replayed, shoal_diag *diag);
 
 /* Records a return (SPEC 12) of body {"request_id", "sale", "lines":
  * [{sku, qty}], "reason"?, "refunds"?}: refunds exact to the minor unit, the
@@ -114,5 +113,12 @@ shoal_err agent_products_get(const struct agent_model *m, const char *sku, const
  * its own transaction; a server may also call it now and then. */
 shoal_err agent_checkout_prune(struct agent_ctx *ctx, int64_t now_ms, int64_t keep_ms,
                                shoal_diag *diag);
+
+/* The body of a `return` outbox event: a copy of the return's output object
+ * plus what the hub needs beside it (store, region, the sale's `at`). NULL
+ * when out of memory. Used when the return is recorded and when it is
+ * rebuilt for a restored hub (agent_replay.c). */
+cJSON *agent_checkout_return_event(const struct agent_ctx *ctx, const cJSON *out,
+                                   const char *sale_at);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_checkout.h"
 #include "db.h"
 #include "jsonx.h"
 #include "timeutil.h"
@@ -49,43 +50,28 @@ static shoal_err rebuild(struct agent_ctx *ctx, int64_t seq, char type[16], uint
   shoal_err rc = SHOAL_OK;
   type[0] = '\0';
   *body = NULL;
-  /* A sale: its body is stored exactly as sent. */
-  if ((rc = shoal_db_prepare(ctx->db, "SELECT body, created_ms FROM sales WHERE outbox_seq = ?",
-                             &st, diag)) != SHOAL_OK)
-    return rc;
-  sqlite3_bind_int64(st, 1, seq);
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    const char *t = (const char *)sqlite3_column_text(st, 0);
-    if (t && shoal_json_parse(t, strlen(t), body, diag) == SHOAL_OK) {
-      snprintf(type, 16, "sale");
-      *hlc = HLC_OF_MS(sqlite3_column_int64(st, 1));
-    }
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-  if (type[0])
-    return SHOAL_OK;
-  /* A return: its output object was kept; the event adds what the hub
-   * needs beside it (agent_checkout.c: store, region, the sale's time). */
+  /* A sale (its body is stored exactly as sent) or a return (its output
+   * object is stored; the event is rebuilt as when it was recorded). */
   if ((rc = shoal_db_prepare(ctx->db,
-                             "SELECT r.body, r.created_ms, s.at FROM returns r JOIN sales s ON "
-                             "s.receipt = r.sale WHERE r.outbox_seq = ?",
+                             "SELECT body, created_ms, NULL FROM sales WHERE outbox_seq = ?1 "
+                             "UNION ALL SELECT r.body, r.created_ms, s.at FROM returns r "
+                             "JOIN sales s ON s.receipt = r.sale WHERE r.outbox_seq = ?1",
                              &st, diag)) != SHOAL_OK)
     return rc;
   sqlite3_bind_int64(st, 1, seq);
   if (sqlite3_step(st) == SQLITE_ROW) {
     const char *t = (const char *)sqlite3_column_text(st, 0);
-    if (t && shoal_json_parse(t, strlen(t), body, diag) == SHOAL_OK) {
-      if (!shoal_json_put(*body, "store", cJSON_CreateString(ctx->cfg.store)) ||
-          !shoal_json_put(*body, "region", cJSON_CreateString(ctx->cfg.region)) ||
-          !shoal_json_put(*body, "sale_at",
-                          cJSON_CreateString((const char *)sqlite3_column_text(st, 2)))) {
+    const char *sale_at = (const char *)sqlite3_column_text(st, 2);
+    cJSON *stored = NULL;
+    if (t && shoal_json_parse(t, strlen(t), &stored, diag) == SHOAL_OK) {
+      *body = sale_at ? agent_checkout_return_event(ctx, stored, sale_at) : stored;
+      if (sale_at)
+        cJSON_Delete(stored);
+      if (!*body) {
         sqlite3_finalize(st);
-        cJSON_Delete(*body);
-        *body = NULL;
         return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
       }
-      snprintf(type, 16, "return");
+      snprintf(type, 16, sale_at ? "return" : "sale");
       *hlc = HLC_OF_MS(sqlite3_column_int64(st, 1));
     }
   }
