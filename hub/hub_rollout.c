@@ -68,7 +68,7 @@ static shoal_err rollout_load(hub_store *db, const char *id, struct rollout *r, 
     shoal_diag ignored;
     if (shoal_json_parse((const char *)hub_store_column_text(st, 4),
                          (size_t)hub_store_column_bytes(st, 4), &r->stages, &ignored) != SHOAL_OK)
-      r->stages = cJSON_CreateArray();
+      r->stages = cJSON_CreateArray(); /* NULL on OOM: checked below */
     r->has_gate = hub_store_column_type(st, 5) != HUB_STORE_NULL;
     r->min_applied = hub_store_column_double(st, 5);
     r->wait_s = hub_store_column_int64(st, 6);
@@ -85,7 +85,7 @@ static shoal_err rollout_load(hub_store *db, const char *id, struct rollout *r, 
       shoal_strlcpy(r->created_by, (const char *)hub_store_column_text(st, 13),
                     sizeof r->created_by);
     r->updated_ms = hub_store_column_int64(st, 14);
-    if (!r->doc)
+    if (!r->doc || !r->stages || !r->stage_versions)
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   hub_store_finalize(st);
@@ -203,8 +203,7 @@ static shoal_err stable_doc(hub_store *db, const char *scope, int64_t stable, ch
                             shoal_diag *diag) {
   if (stable == 0) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "scope", scope);
-    *out = shoal_json_print(o);
+    *out = cJSON_AddStringToObject(o, "scope", scope) ? shoal_json_print(o) : NULL;
     cJSON_Delete(o);
     return *out ? SHOAL_OK : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
@@ -350,61 +349,68 @@ static shoal_err rollout_json(hub_store *db, const struct rollout *r, cJSON **ou
   if (rc != SHOAL_OK)
     return rc;
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "id", r->id);
-  cJSON_AddStringToObject(o, "scope", r->scope);
-  cJSON_AddStringToObject(o, "state", r->state);
-  cJSON_AddNumberToObject(o, "stage", (double)r->stage);
-  cJSON_AddNumberToObject(o, "stable_version", (double)r->stable_version);
+  bool ok = o != NULL;
+  ok &= cJSON_AddStringToObject(o, "id", r->id) != NULL;
+  ok &= cJSON_AddStringToObject(o, "scope", r->scope) != NULL;
+  ok &= cJSON_AddStringToObject(o, "state", r->state) != NULL;
+  ok &= cJSON_AddNumberToObject(o, "stage", (double)r->stage) != NULL;
+  ok &= cJSON_AddNumberToObject(o, "stable_version", (double)r->stable_version) != NULL;
   if (r->final_version)
-    cJSON_AddNumberToObject(o, "final_version", (double)r->final_version);
+    ok &= cJSON_AddNumberToObject(o, "final_version", (double)r->final_version) != NULL;
   else
-    cJSON_AddNullToObject(o, "final_version");
+    ok &= cJSON_AddNullToObject(o, "final_version") != NULL;
   if (r->has_gate) {
     cJSON *g = cJSON_AddObjectToObject(o, "gate");
-    cJSON_AddNumberToObject(g, "min_applied", r->min_applied);
-    cJSON_AddNumberToObject(g, "wait_s", (double)r->wait_s);
+    ok &= g != NULL;
+    ok &= cJSON_AddNumberToObject(g, "min_applied", r->min_applied) != NULL;
+    ok &= cJSON_AddNumberToObject(g, "wait_s", (double)r->wait_s) != NULL;
   } else {
-    cJSON_AddNullToObject(o, "gate");
+    ok &= cJSON_AddNullToObject(o, "gate") != NULL;
   }
   char t[40];
   shoal_time_format_utc(r->created_ms, t, sizeof t);
-  cJSON_AddStringToObject(o, "created_at", t);
+  ok &= cJSON_AddStringToObject(o, "created_at", t) != NULL;
   if (r->created_by[0])
-    cJSON_AddStringToObject(o, "created_by", r->created_by);
+    ok &= cJSON_AddStringToObject(o, "created_by", r->created_by) != NULL;
   else
-    cJSON_AddNullToObject(o, "created_by");
+    ok &= cJSON_AddNullToObject(o, "created_by") != NULL;
   shoal_time_format_utc(r->stage_since_ms, t, sizeof t);
-  cJSON_AddStringToObject(o, "stage_since", t);
+  ok &= cJSON_AddStringToObject(o, "stage_since", t) != NULL;
   cJSON *stages = cJSON_AddArrayToObject(o, "stages");
   const cJSON *st;
   int64_t k = 0, cur_t = 0, cur_a = 0;
   cJSON_ArrayForEach(st, r->stages) {
     k++;
     cJSON *row = cJSON_Duplicate(st, true);
-    cJSON_AddItemToArray(stages, row);
+    if (!shoal_json_push(stages, row)) { /* row deleted */
+      ok = false;
+      break;
+    }
     int64_t v = stage_version(r, k), tg = 0, ap = 0;
     if ((rc = stage_counts(r, devs, n, k, v, &tg, &ap, diag)) != SHOAL_OK)
       break;
     if (v)
-      cJSON_AddNumberToObject(row, "version", (double)v);
+      ok &= cJSON_AddNumberToObject(row, "version", (double)v) != NULL;
     else
-      cJSON_AddNullToObject(row, "version");
-    cJSON_AddNumberToObject(row, "targeted", (double)tg);
-    cJSON_AddNumberToObject(row, "applied", (double)ap);
+      ok &= cJSON_AddNullToObject(row, "version") != NULL;
+    ok &= cJSON_AddNumberToObject(row, "targeted", (double)tg) != NULL;
+    ok &= cJSON_AddNumberToObject(row, "applied", (double)ap) != NULL;
     if (k == r->stage)
       cur_t = tg, cur_a = ap;
   }
-  cJSON_AddNumberToObject(o, "targeted", (double)cur_t);
-  cJSON_AddNumberToObject(o, "applied", (double)cur_a);
-  cJSON_AddNumberToObject(o, "devices", (double)n);
+  ok &= cJSON_AddNumberToObject(o, "targeted", (double)cur_t) != NULL;
+  ok &= cJSON_AddNumberToObject(o, "applied", (double)cur_a) != NULL;
+  ok &= cJSON_AddNumberToObject(o, "devices", (double)n) != NULL;
   /* After the end: how many of the scope's devices report the closing version. */
   if (r->final_version) {
     int64_t fin = 0;
     for (size_t i = 0; i < n; i++)
       fin += devs[i].version >= r->final_version;
-    cJSON_AddNumberToObject(o, "final_applied", (double)fin);
+    ok &= cJSON_AddNumberToObject(o, "final_applied", (double)fin) != NULL;
   }
   free(devs);
+  if (rc == SHOAL_OK && !ok)
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   if (rc != SHOAL_OK) {
     cJSON_Delete(o);
     return rc;
@@ -615,7 +621,10 @@ shoal_err hub_rollout_create(hub_store *db, const struct shoal_hub_config *cfg, 
   int64_t v = 0;
   if ((rc = publish_step(db, cfg, &r, false, r.doc, by, &v, diag)) != SHOAL_OK)
     goto cleanup;
-  cJSON_AddItemToArray(r.stage_versions, cJSON_CreateNumber((double)v));
+  if (!shoal_json_push(r.stage_versions, cJSON_CreateNumber((double)v))) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   if ((rc = rollout_save(db, &r, true, diag)) != SHOAL_OK ||
       (rc = hub_store_commit(db, diag)) != SHOAL_OK)
     goto cleanup;
@@ -646,7 +655,8 @@ static shoal_err advance(hub_store *db, const struct shoal_hub_config *cfg, stru
     r->stage++;
     if ((rc = publish_step(db, cfg, r, false, r->doc, by, &v, diag)) != SHOAL_OK)
       return rc;
-    cJSON_AddItemToArray(r->stage_versions, cJSON_CreateNumber((double)v));
+    if (!shoal_json_push(r->stage_versions, cJSON_CreateNumber((double)v)))
+      return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   r->stage_since_ms = r->updated_ms = now_ms;
   return rollout_save(db, r, false, diag);
