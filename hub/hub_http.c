@@ -93,8 +93,8 @@ struct hub_http {
 static shoal_err h_healthz(struct hub_call *call, cJSON **out, shoal_diag *d) {
   int64_t one = 0;
   shoal_err rc = hub_store_query_int(call->db, "SELECT 1", 0, &one, d);
-  if (rc == SHOAL_OK && (*out = cJSON_CreateObject()))
-    cJSON_AddBoolToObject(*out, "ok", true);
+  if (rc == SHOAL_OK && (!(*out = cJSON_CreateObject()) || !cJSON_AddTrueToObject(*out, "ok")))
+    rc = shoal_fail(d, SHOAL_ENOMEM, "out of memory"); /* *out is the caller's to delete */
   return rc;
 }
 
@@ -186,8 +186,9 @@ static const char *role_name(enum hub_role r);
 static shoal_err h_me(struct hub_call *call, cJSON **out, shoal_diag *d) {
   if (!(*out = cJSON_CreateObject()))
     return shoal_fail(d, SHOAL_ENOMEM, "out of memory");
-  cJSON_AddStringToObject(*out, "name", call->user ? call->user : "");
-  cJSON_AddStringToObject(*out, "role", role_name(call->role));
+  if (!cJSON_AddStringToObject(*out, "name", call->user ? call->user : "") ||
+      !cJSON_AddStringToObject(*out, "role", role_name(call->role)))
+    return shoal_fail(d, SHOAL_ENOMEM, "out of memory"); /* *out is the caller's to delete */
   return SHOAL_OK;
 }
 
@@ -269,8 +270,9 @@ static shoal_err h_media_put(struct hub_call *call, cJSON **out, shoal_diag *d) 
     return rc;
   if (!(*out = cJSON_CreateObject()))
     return shoal_fail(d, SHOAL_ENOMEM, "out of memory");
-  cJSON_AddStringToObject(*out, "sha256", call->rest);
-  cJSON_AddBoolToObject(*out, "stored", true);
+  if (!cJSON_AddStringToObject(*out, "sha256", call->rest) ||
+      !cJSON_AddTrueToObject(*out, "stored"))
+    return shoal_fail(d, SHOAL_ENOMEM, "out of memory"); /* *out is the caller's to delete */
   call->status = 201;
   return SHOAL_OK;
 }
@@ -406,7 +408,10 @@ static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, c
 
 static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *msg) {
   cJSON *j = cJSON_CreateObject();
-  cJSON_AddStringToObject(j, "error", msg);
+  if (j && !cJSON_AddStringToObject(j, "error", msg)) {
+    cJSON_Delete(j);
+    j = NULL; /* respond_json answers 500 out of memory */
+  }
   enum MHD_Result ret = respond_json(c, status, j);
   cJSON_Delete(j);
   return ret;

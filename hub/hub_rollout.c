@@ -437,12 +437,14 @@ shoal_err hub_rollout_list(hub_store *db, cJSON **out, shoal_diag *diag) {
     return rc;
   hub_store_bind_int(st, 1, HUB_ROLLOUT_LIST_MAX);
   cJSON *arr = cJSON_CreateArray();
-  int s;
-  while (rc == SHOAL_OK && (s = hub_store_step(st)) == HUB_STORE_ROW) {
+  if (!arr)
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  while (rc == SHOAL_OK && hub_store_step(st) == HUB_STORE_ROW) {
     cJSON *one = NULL;
     if ((rc = hub_rollout_get(db, (const char *)hub_store_column_text(st, 0), &one, diag)) ==
-        SHOAL_OK)
-      cJSON_AddItemToArray(arr, one);
+            SHOAL_OK &&
+        !shoal_json_push(arr, one))
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   hub_store_finalize(st);
   if (rc != SHOAL_OK) {

@@ -200,31 +200,44 @@ class File:
         parser), in the same function."""
         s = self.s
         _, _, op, cl = self.sites[self.site_index(start)]
-        m = re.fullmatch(r'.*,\s*(\w+)\s*', s[op + 1:cl], re.S)
+        m = re.fullmatch(r'(.*),\s*(\w+)\s*', s[op + 1:cl], re.S)
         if not m:
             return False
-        v = re.escape(m.group(1))
+        v = re.escape(m.group(2))
         begin = s.rfind('\n}', 0, start)
         before = s[begin + 1 if begin >= 0 else 0:start]
-        return bool(re.search(r'!\s*' + v + r'\b|\b' + v + r'\s*[!=]=\s*NULL|&' + v + r'\b',
-                              before))
+        if not re.search(r'!\s*' + v + r'\b|\b' + v + r'\s*[!=]=\s*NULL|&' + v + r'\b', before):
+            return False
+        # The array itself, when it is a variable, must be tested somewhere
+        # in the function (a NULL array drops the item: a partial result).
+        arr = m.group(1).strip()
+        if re.fullmatch(r'\w+', arr):
+            end = func_end(s, start)
+            return self.tested(arr, s[begin + 1 if begin >= 0 else 0:end])
+        return True
 
-    def var_checked(self, var, pos, seen):
-        s = self.s
-        end = func_end(s, pos)
-        body = s[pos:end]
+    @staticmethod
+    def tested(var, body):
+        """var is tested (or returned) somewhere in body."""
         v = re.escape(var)
         tests = [
             r'!\s*' + v + r'(?![\w\[\.]|\s*->|\s*!=|\s*==)',
+            r'!\s*\(\s*' + v + r'\s*=(?!=)',
             r'\b' + v + r'\s*[!=]=\s*NULL', r'NULL\s*[!=]=\s*' + v + r'\b',
             r'(?:if|while)\s*\(\s*' + v + r'\s*\)',
             r'(?<![\w.>])' + v + r'\s*(?:&&|\|\||\?)',
             r'(?:&&|\|\|)\s*' + v + r'\s*[)&|;]',
             r'\breturn\s+' + v + r'\s*;',
         ]
-        for t in tests:
-            if re.search(t, body):
-                return True
+        return any(re.search(t, body) for t in tests)
+
+    def var_checked(self, var, pos, seen):
+        s = self.s
+        end = func_end(s, pos)
+        body = s[pos:end]
+        v = re.escape(var)
+        if self.tested(var, body):
+            return True
         # passed into a later must-check call that is itself checked
         for k, (st, name, op, cl) in enumerate(self.sites):
             if op < pos or op > end:
@@ -255,7 +268,7 @@ def main(argv):
         for k in bad:
             print('%s:%d: unchecked %s' % (path, f.line(f.sites[k][0]), f.sites[k][1]))
         if verbose or bad:
-            print('%s: %d of %d unchecked' % (path, len(bad), len(f.sites)), file=sys.stderr)
+            print('%s: %d of %d unchecked' % (path, len(bad), len(f.sites)))
     print('%d unchecked cJSON allocation(s) of %d calls' % (total, calls))
     return 1 if total else 0
 

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# test.sh - the README's test command: installs dependencies, configures and
-# builds from scratch, checks `cmake --install` and the .deb packages
-# (scripts/check_packages.sh), and runs the whole CTest suite.
+# test.sh - the README's test command: installs dependencies, lints
+# (scripts/check_cjson_unchecked.py), configures and builds from scratch,
+# checks `cmake --install` and the .deb packages (scripts/check_packages.sh),
+# and runs the whole CTest suite.
 #   scripts/test.sh            normal build in build/
 #   scripts/test.sh --sanitize ASan+UBSan build in build-asan/
 #   SHOAL_TEST_LABELS=unit scripts/test.sh   run only one label
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
+# Lint: every cJSON allocation in shared/, agent/ and hub/ has its result
+# checked (issue 16); lists the unchecked calls and fails if there are any.
+python3 scripts/check_cjson_unchecked.py
 BUILD=build
 FLAGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHOAL_BUILD_TESTS=ON)
 if [ "${1:-}" = "--sanitize" ]; then
