@@ -75,8 +75,9 @@ static cJSON *profile_json(hub_stmt *st) {
   cJSON *tags = NULL;
   shoal_diag ignore = {{0}};
   const char *t = (const char *)hub_store_column_text(st, 4);
-  if (!t || shoal_json_parse(t, strlen(t), &tags, &ignore) != SHOAL_OK)
-    tags = cJSON_CreateArray();
+  shoal_err prc = t ? shoal_json_parse(t, strlen(t), &tags, &ignore) : SHOAL_EINPUT;
+  if (prc != SHOAL_OK) /* unreadable tags show as none; out of memory fails */
+    tags = prc == SHOAL_ENOMEM ? NULL : cJSON_CreateArray();
   ok &= shoal_json_put(o, "tags", tags);
   int64_t points = hub_store_column_int64(st, 5), reserved = hub_store_column_int64(st, 6);
   ok &= cJSON_AddNumberToObject(o, "points", (double)points) != NULL;

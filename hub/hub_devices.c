@@ -219,8 +219,9 @@ shoal_err hub_devices_list(hub_store *db, cJSON **out, shoal_diag *diag) {
       ok &= cJSON_AddNumberToObject(o, "outbox_depth", (double)hub_store_column_int64(st, 9)) != NULL;
     cJSON *pol = NULL;
     const char *pt = (const char *)hub_store_column_text(st, 10);
-    if (pt)
-      pol = cJSON_Parse(pt);
+    shoal_diag ignored;
+    if (pt && shoal_json_parse(pt, strlen(pt), &pol, &ignored) == SHOAL_ENOMEM)
+      ok = false; /* anything else unreadable shows as no versions */
     ok &= shoal_json_put(o, "policies", pol ? pol : cJSON_CreateObject());
     ok &= cJSON_AddNumberToObject(o, "events", (double)hub_store_column_int64(st, 11)) != NULL;
     ok &= cJSON_AddNumberToObject(o, "dead_letters", (double)hub_store_column_int64(st, 12)) != NULL;

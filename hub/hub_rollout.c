@@ -66,9 +66,14 @@ static shoal_err rollout_load(hub_store *db, const char *id, struct rollout *r, 
     r->doc = strdup((const char *)hub_store_column_text(st, 2));
     r->stable_version = hub_store_column_int64(st, 3);
     shoal_diag ignored;
+    /* An unreadable column reads as an empty list; out of memory (NULL
+     * here) fails below. */
     if (shoal_json_parse((const char *)hub_store_column_text(st, 4),
-                         (size_t)hub_store_column_bytes(st, 4), &r->stages, &ignored) != SHOAL_OK)
-      r->stages = cJSON_CreateArray(); /* NULL on OOM: checked below */
+                         (size_t)hub_store_column_bytes(st, 4), &r->stages, &ignored) ==
+        SHOAL_ENOMEM)
+      r->stages = NULL;
+    else if (!r->stages)
+      r->stages = cJSON_CreateArray();
     r->has_gate = hub_store_column_type(st, 5) != HUB_STORE_NULL;
     r->min_applied = hub_store_column_double(st, 5);
     r->wait_s = hub_store_column_int64(st, 6);
@@ -76,7 +81,9 @@ static shoal_err rollout_load(hub_store *db, const char *id, struct rollout *r, 
     shoal_strlcpy(r->state, (const char *)hub_store_column_text(st, 8), sizeof r->state);
     if (shoal_json_parse((const char *)hub_store_column_text(st, 9),
                          (size_t)hub_store_column_bytes(st, 9), &r->stage_versions,
-                         &ignored) != SHOAL_OK)
+                         &ignored) == SHOAL_ENOMEM)
+      r->stage_versions = NULL;
+    else if (!r->stage_versions)
       r->stage_versions = cJSON_CreateArray();
     r->stage_since_ms = hub_store_column_int64(st, 10);
     r->final_version = hub_store_column_int64(st, 11);
