@@ -502,12 +502,35 @@ static shoal_err check_stages(const cJSON *stages, shoal_diag *diag) {
   return SHOAL_OK;
 }
 
-shoal_err hub_rollout_create(hub_store *db, const struct shoal_hub_config *cfg, const cJSON *req,
-                             const char *by, int64_t now_ms, cJSON **out, shoal_diag *diag) {
-  struct rollout r;
-  memset(&r, 0, sizeof r);
-  bool in_txn = false;
-  shoal_err rc = SHOAL_OK;
+/* The request's gate ({"min_applied", "wait_s"} or null) into r. */
+static shoal_err create_gate(const cJSON *gate, struct rollout *r, shoal_diag *diag) {
+  const cJSON *k;
+  if (!gate || cJSON_IsNull(gate))
+    return SHOAL_OK;
+  if (!cJSON_IsObject(gate))
+    return shoal_fail(diag, SHOAL_EINPUT, "\"gate\" must be {\"min_applied\", \"wait_s\"}");
+  cJSON_ArrayForEach(k, gate) {
+    if (strcmp(k->string, "min_applied") && strcmp(k->string, "wait_s"))
+      return shoal_fail(diag, SHOAL_EINPUT, "unknown key \"gate.%s\"", k->string);
+  }
+  const cJSON *ma = cJSON_GetObjectItemCaseSensitive(gate, "min_applied");
+  if (ma && (!cJSON_IsNumber(ma) || ma->valuedouble < 0.0 || ma->valuedouble > 1.0))
+    return shoal_fail(diag, SHOAL_EINPUT, "gate.min_applied must be a number 0.0..1.0");
+  shoal_err rc = shoal_json_get_int(gate, "wait_s", false, &r->wait_s, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  if (r->wait_s < 0 || r->wait_s > 30LL * 86400)
+    return shoal_fail(diag, SHOAL_EINPUT, "gate.wait_s must be 0..2592000");
+  r->has_gate = true;
+  r->min_applied = ma ? ma->valuedouble : 0.0;
+  return SHOAL_OK;
+}
+
+/* Phase 1 of create: the request, checked, into r (id, scope, gate, doc
+ * text, stages, created_by); nothing read from the database yet. */
+static shoal_err create_parse(const cJSON *req, const char *by, struct rollout *r,
+                              shoal_diag *diag) {
+  shoal_err rc;
   const cJSON *k;
   cJSON_ArrayForEach(k, req) {
     if (strcmp(k->string, "scope") && strcmp(k->string, "doc") && strcmp(k->string, "stages") &&
@@ -534,96 +557,93 @@ shoal_err hub_rollout_create(hub_store *db, const struct shoal_hub_config *cfg, 
   if (strcmp(doc_scope, scope) != 0)
     return shoal_fail(diag, SHOAL_EINPUT, "doc is for scope %s, not %s", doc_scope, scope);
   const cJSON *stages = cJSON_GetObjectItemCaseSensitive(req, "stages");
-  if ((rc = check_stages(stages, diag)) != SHOAL_OK)
+  if ((rc = check_stages(stages, diag)) != SHOAL_OK ||
+      (rc = create_gate(cJSON_GetObjectItemCaseSensitive(req, "gate"), r, diag)) != SHOAL_OK)
     return rc;
-  const cJSON *gate = cJSON_GetObjectItemCaseSensitive(req, "gate");
-  if (gate && !cJSON_IsNull(gate)) {
-    if (!cJSON_IsObject(gate))
-      return shoal_fail(diag, SHOAL_EINPUT, "\"gate\" must be {\"min_applied\", \"wait_s\"}");
-    cJSON_ArrayForEach(k, gate) {
-      if (strcmp(k->string, "min_applied") && strcmp(k->string, "wait_s"))
-        return shoal_fail(diag, SHOAL_EINPUT, "unknown key \"gate.%s\"", k->string);
-    }
-    const cJSON *ma = cJSON_GetObjectItemCaseSensitive(gate, "min_applied");
-    if (ma && (!cJSON_IsNumber(ma) || ma->valuedouble < 0.0 || ma->valuedouble > 1.0))
-      return shoal_fail(diag, SHOAL_EINPUT, "gate.min_applied must be a number 0.0..1.0");
-    if ((rc = shoal_json_get_int(gate, "wait_s", false, &r.wait_s, diag)) != SHOAL_OK)
-      return rc;
-    if (r.wait_s < 0 || r.wait_s > 30LL * 86400)
-      return shoal_fail(diag, SHOAL_EINPUT, "gate.wait_s must be 0..2592000");
-    r.has_gate = true;
-    r.min_applied = ma ? ma->valuedouble : 0.0;
-  }
   if (id) {
     if (!shoal_id_valid(id))
       return shoal_fail(diag, SHOAL_EINPUT, "\"id\" must be an identifier");
-    shoal_strlcpy(r.id, id, sizeof r.id);
+    shoal_strlcpy(r->id, id, sizeof r->id);
   } else {
     unsigned char rnd[6];
     char hex[13];
     shoal_random_bytes(rnd, sizeof rnd);
     shoal_hex_encode(rnd, sizeof rnd, hex);
-    snprintf(r.id, sizeof r.id, "ro-%s", hex);
+    snprintf(r->id, sizeof r->id, "ro-%s", hex);
   }
-  shoal_strlcpy(r.scope, scope, sizeof r.scope);
+  shoal_strlcpy(r->scope, scope, sizeof r->scope);
   if (by)
-    shoal_strlcpy(r.created_by, by, sizeof r.created_by);
-  if (!(r.doc = shoal_json_print(doc)) || !(r.stages = cJSON_Duplicate(stages, true)) ||
-      !(r.stage_versions = cJSON_CreateArray())) {
-    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-    goto cleanup;
-  }
-  if (strlen(r.doc) > SHOAL_POLICY_DOC_MAX_BYTES) {
-    rc = shoal_fail(diag, SHOAL_ELIMIT, "doc is over %d bytes", SHOAL_POLICY_DOC_MAX_BYTES);
-    goto cleanup;
-  }
-  if ((rc = hub_store_begin(db, diag)) != SHOAL_OK)
+    shoal_strlcpy(r->created_by, by, sizeof r->created_by);
+  if (!(r->doc = shoal_json_print(doc)) || !(r->stages = cJSON_Duplicate(stages, true)) ||
+      !(r->stage_versions = cJSON_CreateArray()))
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  if (strlen(r->doc) > SHOAL_POLICY_DOC_MAX_BYTES)
+    return shoal_fail(diag, SHOAL_ELIMIT, "doc is over %d bytes", SHOAL_POLICY_DOC_MAX_BYTES);
+  return SHOAL_OK;
+}
+
+/* One integer (a COUNT(*), a MAX) of a query on text ?1 and, when the
+ * query names it, integer ?2. */
+static shoal_err create_count(hub_store *db, const char *sql, const char *text, int64_t num,
+                              int64_t *out, shoal_diag *diag) {
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(db, sql, &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  hub_store_bind_text(st, 1, text, -1, HUB_STORE_STATIC);
+  if (strstr(sql, "?2"))
+    hub_store_bind_int64(st, 2, num);
+  *out = 0;
+  if (hub_store_step(st) == HUB_STORE_ROW)
+    *out = hub_store_column_int64(st, 0);
+  hub_store_finalize(st);
+  return SHOAL_OK;
+}
+
+/* Phase 2 of create (in the caller's transaction): the scope has no
+ * rollout running, the id is free, no scheduled version is still to come;
+ * r->stable_version is the scope's newest version. */
+static shoal_err create_check_scope(hub_store *db, struct rollout *r, int64_t now_ms,
+                                    shoal_diag *diag) {
+  char active[SHOAL_ID_MAX + 1];
+  shoal_err rc = hub_rollout_active(db, r->scope, active, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  if (active[0])
+    return shoal_fail(diag, SHOAL_ESTATE, "%s already has rollout %s in progress", r->scope,
+                      active);
+  int64_t n = 0;
+  if ((rc = create_count(db, "SELECT COUNT(*) FROM rollouts WHERE id = ?1", r->id, 0, &n,
+                         diag)) != SHOAL_OK)
+    return rc;
+  if (n)
+    return shoal_fail(diag, SHOAL_ESTATE, "rollout %s already exists", r->id);
+  /* A scheduled version still to come would take effect mid-rollout. */
+  if ((rc = create_count(db,
+                         "SELECT COUNT(*) FROM policies WHERE scope = ?1 AND effective_at IS "
+                         "NOT NULL AND shoal_time_ms(effective_at) > ?2",
+                         r->scope, now_ms, &n, diag)) != SHOAL_OK)
+    return rc;
+  if (n)
+    return shoal_fail(diag, SHOAL_ESTATE,
+                      "%s has a scheduled version still to take effect; roll out after it",
+                      r->scope);
+  return create_count(db, "SELECT COALESCE(MAX(version), 0) FROM policies WHERE scope = ?1",
+                      r->scope, 0, &r->stable_version, diag);
+}
+
+shoal_err hub_rollout_create(hub_store *db, const struct shoal_hub_config *cfg, const cJSON *req,
+                             const char *by, int64_t now_ms, cJSON **out, shoal_diag *diag) {
+  struct rollout r;
+  memset(&r, 0, sizeof r);
+  bool in_txn = false;
+  shoal_err rc;
+  if ((rc = create_parse(req, by, &r, diag)) != SHOAL_OK ||
+      (rc = hub_store_begin(db, diag)) != SHOAL_OK)
     goto cleanup;
   in_txn = true;
-  char active[SHOAL_ID_MAX + 1];
-  if ((rc = hub_rollout_active(db, scope, active, diag)) != SHOAL_OK)
+  if ((rc = create_check_scope(db, &r, now_ms, diag)) != SHOAL_OK)
     goto cleanup;
-  if (active[0]) {
-    rc = shoal_fail(diag, SHOAL_ESTATE, "%s already has rollout %s in progress", scope, active);
-    goto cleanup;
-  }
-  int64_t n = 0;
-  hub_stmt *st = NULL;
-  if ((rc = hub_store_prepare(db, "SELECT COUNT(*) FROM rollouts WHERE id = ?", &st, diag)) !=
-      SHOAL_OK)
-    goto cleanup;
-  hub_store_bind_text(st, 1, r.id, -1, HUB_STORE_STATIC);
-  if (hub_store_step(st) == HUB_STORE_ROW)
-    n = hub_store_column_int64(st, 0);
-  hub_store_finalize(st);
-  if (n) {
-    rc = shoal_fail(diag, SHOAL_ESTATE, "rollout %s already exists", r.id);
-    goto cleanup;
-  }
-  /* A scheduled version still to come would take effect mid-rollout. */
-  if ((rc = hub_store_prepare(db,
-                             "SELECT COUNT(*) FROM policies WHERE scope = ? AND effective_at IS "
-                             "NOT NULL AND shoal_time_ms(effective_at) > ?",
-                             &st, diag)) != SHOAL_OK)
-    goto cleanup;
-  hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
-  hub_store_bind_int64(st, 2, now_ms);
-  n = 0;
-  if (hub_store_step(st) == HUB_STORE_ROW)
-    n = hub_store_column_int64(st, 0);
-  hub_store_finalize(st);
-  if (n) {
-    rc = shoal_fail(diag, SHOAL_ESTATE,
-                    "%s has a scheduled version still to take effect; roll out after it", scope);
-    goto cleanup;
-  }
-  if ((rc = hub_store_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM policies WHERE scope = ?",
-                             &st, diag)) != SHOAL_OK)
-    goto cleanup;
-  hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
-  if (hub_store_step(st) == HUB_STORE_ROW)
-    r.stable_version = hub_store_column_int64(st, 0);
-  hub_store_finalize(st);
   r.stage = 1;
   shoal_strlcpy(r.state, "running", sizeof r.state);
   r.stage_since_ms = r.created_ms = r.updated_ms = now_ms;
