@@ -4,7 +4,9 @@
  * (a sweeper thread shuts down sockets whose current request began more
  * than request_max_s ago, whatever trickle of bytes they send); bodies are
  * bounded; every error is JSON {"error", "code"}; a bearer token never
- * reaches a log. Event-stream subscribers are suspended connections while
+ * reaches a log; a few slots past the connection limit serve only probe
+ * routes, briefly, so health checks are answered under a connection flood.
+ * Event-stream subscribers are suspended connections while
  * idle (no thread held) and resumed when an event or a ping is due. */
 #include "httpd.h"
 
@@ -40,9 +42,11 @@ struct conn {
   struct conn *prev, *next;
   int fd;
   int64_t start_ms; /* when the current request (or the wait for one) began */
+  int64_t opened_ms; /* when the connection was accepted */
   bool streaming;   /* an event stream: no request deadline */
   bool in_request;  /* the request line has arrived (else: keep-alive wait) */
   bool cut;
+  bool reserved;    /* opened while conn_max others were open: probes only */
 };
 
 /* One request (MHD request context). */
@@ -80,6 +84,7 @@ struct shoal_httpd {
   bool key_ok;
   pthread_mutex_t lock; /* conns, chans, stopping */
   struct conn *conns;
+  unsigned nconns; /* open connections (the list's length) */
   struct shoal_httpd_events *chans[CHANNELS_MAX];
   pthread_t sweeper;
   bool sweeper_ok;
@@ -610,6 +615,15 @@ static enum MHD_Result begin(struct shoal_httpd *h, struct MHD_Connection *c, st
     }
     return refuse(h, c, r, 404, NULL, "no such route");
   }
+  if (!(r->route->flags & SHOAL_HTTPD_PROBE)) {
+    struct conn *k = conn_of(c);
+    pthread_mutex_lock(&h->lock);
+    bool reserved = k && k->reserved;
+    pthread_mutex_unlock(&h->lock);
+    if (reserved)
+      return refuse(h, c, r, 503, NULL,
+                    "server busy: every connection slot is taken; only probes are answered");
+  }
   if (!h->unix_path) {
     char msg[200];
     if (!host_allowed(h, c, msg, sizeof msg))
@@ -760,8 +774,10 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
       return;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     k->fd = ci ? ci->connect_fd : -1;
-    k->start_ms = shoal_mono_ms();
+    k->start_ms = k->opened_ms = shoal_mono_ms();
     pthread_mutex_lock(&h->lock);
+    k->reserved = h->nconns >= h->o.conn_max;
+    h->nconns++;
     k->next = h->conns;
     if (h->conns)
       h->conns->prev = k;
@@ -781,6 +797,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
       h->conns = k->next;
     if (k->next)
       k->next->prev = k->prev;
+    h->nconns--;
     pthread_mutex_unlock(&h->lock);
     free(k);
     *socket_context = NULL;
@@ -979,16 +996,21 @@ static void *sweep_main(void *arg) {
     /* Before its request line a connection is idle keep-alive (MHD's idle
      * timeout closes it) or trickling that line: bounded by both limits. */
     int64_t wait_limit = limit + (int64_t)h->o.idle_max_s * 1000;
-    unsigned cut = 0;
+    unsigned cut = 0, cut_probe = 0;
     for (struct conn *k = h->conns; k; k = k->next) {
-      if (k->streaming || k->cut || k->fd < 0 ||
-          now - k->start_ms <= (k->in_request ? limit : wait_limit))
+      if (k->streaming || k->cut || k->fd < 0)
+        continue;
+      if (k->reserved ? now - k->opened_ms <= SHOAL_HTTPD_PROBE_MAX_MS
+                      : now - k->start_ms <= (k->in_request ? limit : wait_limit))
         continue;
       /* MHD sees the end of the stream and closes the connection itself
        * (the descriptor stays valid until NOTIFY_CLOSED, under this lock). */
       shutdown(k->fd, SHUT_RDWR);
       k->cut = true;
-      cut++;
+      if (k->reserved)
+        cut_probe++;
+      else
+        cut++;
     }
     struct shoal_httpd_events *chans[CHANNELS_MAX];
     memcpy(chans, h->chans, sizeof chans);
@@ -996,6 +1018,10 @@ static void *sweep_main(void *arg) {
     if (cut)
       shoal_log(h->o.log, SHOAL_LOG_WARN, "http: cut %u connection(s) past the %u s deadline", cut,
                 h->o.request_max_s);
+    if (cut_probe)
+      shoal_log(h->o.log, SHOAL_LOG_WARN,
+                "http: cut %u connection(s) on probe slots past %d ms (every general slot taken)",
+                cut_probe, SHOAL_HTTPD_PROBE_MAX_MS);
     for (int i = 0; i < CHANNELS_MAX && chans[i]; i++)
       events_tick(chans[i], now, false);
     pthread_mutex_lock(&h->lock);
@@ -1114,6 +1140,8 @@ shoal_err shoal_httpd_start(const struct shoal_httpd_opts *opts, struct shoal_ht
     h->o.conn_max = SHOAL_HTTPD_CONN_MAX;
   if (!h->o.per_ip_max)
     h->o.per_ip_max = SHOAL_HTTPD_PER_IP_MAX;
+  if (!h->o.probe_reserve)
+    h->o.probe_reserve = SHOAL_HTTPD_PROBE_RESERVE;
   if (!h->o.body_max)
     h->o.body_max = SHOAL_HTTP_BODY_MAX_BYTES;
   if (!h->o.request_max_s)
@@ -1165,7 +1193,8 @@ shoal_err shoal_httpd_start(const struct shoal_httpd_opts *opts, struct shoal_ht
   }
   h->d = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-      MHD_OPTION_THREAD_POOL_SIZE, h->o.threads, MHD_OPTION_CONNECTION_LIMIT, h->o.conn_max,
+      MHD_OPTION_THREAD_POOL_SIZE, h->o.threads, MHD_OPTION_CONNECTION_LIMIT,
+      h->o.conn_max + h->o.probe_reserve,
       MHD_OPTION_CONNECTION_TIMEOUT, h->o.idle_max_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
       (size_t)SHOAL_HTTPD_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
       MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
