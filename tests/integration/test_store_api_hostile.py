@@ -25,13 +25,9 @@ DEADLINE_S = 10  # SHOAL_HTTPD_REQUEST_MAX_S
 PER_IP_MAX = 256  # SHOAL_HTTPD_PER_IP_MAX
 CONN_MAX = 512  # SHOAL_HTTPD_CONN_MAX
 PROBE_MAX_S = 2  # SHOAL_HTTPD_PROBE_MAX_MS
-failures = []
+check = h.Checks()
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 GLOBAL = {"scope": "global", "currency": "CNY",
@@ -236,8 +232,7 @@ def main():
         h.wait_until(lambda: StoreApi(listen).get("/v1/status")[0] == 200, 20,
                      "general slots free again (/v1/status 200, not 503)")
         check(agent.alive(), "the daemon survived")
-    if failures:
-        raise AssertionError("%d check(s) failed: %s" % (len(failures), "; ".join(failures)))
+    check.done()
 
 
 if __name__ == "__main__":
