@@ -1042,34 +1042,34 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   shoal_log(h->o.log, SHOAL_LOG_DEBUG, "http: %s", buf);
 }
 
-static shoal_err parse_tcp(const char *listen, struct sockaddr_storage *ss, shoal_diag *d) {
+shoal_err shoal_httpd_parse_tcp(const char *what, const char *listen, struct sockaddr_storage *ss,
+                                socklen_t *sslen, shoal_diag *d) {
   char host[256], port[16];
   const char *colon;
   if (listen[0] == '[') {
     const char *end = strchr(listen, ']');
     if (!end || end[1] != ':' || (size_t)(end - listen - 1) >= sizeof host)
-      return shoal_fail(d, SHOAL_ECONFIG, "listen \"%s\" must be host:port", listen);
+      return shoal_fail(d, SHOAL_ECONFIG, "%s \"%s\" must be host:port", what, listen);
     memcpy(host, listen + 1, (size_t)(end - listen - 1));
     host[end - listen - 1] = '\0';
     colon = end + 1;
   } else {
     colon = strrchr(listen, ':');
     if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host)
-      return shoal_fail(d, SHOAL_ECONFIG,
-                        "listen \"%s\" must be host:port or unix:/absolute/path", listen);
+      return shoal_fail(d, SHOAL_ECONFIG, "%s \"%s\" must be host:port", what, listen);
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = '\0';
   }
   if (!shoal_strlcpy(port, colon + 1, sizeof port) || !port[0] ||
       strspn(port, "0123456789") != strlen(port) || atoi(port) > 65535)
-    return shoal_fail(d, SHOAL_ECONFIG, "listen \"%s\": bad port", listen);
+    return shoal_fail(d, SHOAL_ECONFIG, "%s \"%s\": bad port", what, listen);
   struct addrinfo hints = {0}, *res = NULL;
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICSERV;
   int gai = getaddrinfo(host, port, &hints, &res);
   if (gai != 0 || !res)
-    return shoal_fail(d, SHOAL_ECONFIG, "listen \"%s\": %s", listen, gai_strerror(gai));
+    return shoal_fail(d, SHOAL_ECONFIG, "%s \"%s\": %s", what, listen, gai_strerror(gai));
   /* "localhost" may resolve to ::1 and 127.0.0.1: IPv4 first, as most
    * clients of "localhost:PORT" try it first. */
   struct addrinfo *pick = res;
@@ -1080,6 +1080,8 @@ static shoal_err parse_tcp(const char *listen, struct sockaddr_storage *ss, shoa
     }
   memset(ss, 0, sizeof *ss);
   memcpy(ss, pick->ai_addr, pick->ai_addrlen);
+  if (sslen)
+    *sslen = pick->ai_addrlen;
   freeaddrinfo(res);
   return SHOAL_OK;
 }
@@ -1163,7 +1165,8 @@ shoal_err shoal_httpd_start(const struct shoal_httpd_opts *opts, struct shoal_ht
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
       goto fail;
     }
-  } else if ((rc = parse_tcp(opts->listen, &ss, diag)) != SHOAL_OK) {
+  } else if ((rc = shoal_httpd_parse_tcp("listen (host:port or unix:/absolute/path)", opts->listen,
+                                          &ss, NULL, diag)) != SHOAL_OK) {
     goto fail;
   } else {
     host_part(opts->listen, h->listen_host, sizeof h->listen_host);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "err.h"
 #include "log.h"
@@ -101,6 +102,11 @@ struct shoal_httpd_opts {
  * replaced, anything else at the path is an error. */
 shoal_err shoal_httpd_start(const struct shoal_httpd_opts *opts, struct shoal_httpd **out,
                             shoal_diag *diag);
+/* Parses "host:port" or "[v6]:port" (a name is resolved; IPv4 preferred)
+ * into *ss and, unless NULL, *sslen. `what` names the setting in errors
+ * (e.g. "http.listen"). */
+shoal_err shoal_httpd_parse_tcp(const char *what, const char *listen, struct sockaddr_storage *ss,
+                                socklen_t *sslen, shoal_diag *d);
 /* The TCP port bound (useful with port 0); 0 for a unix socket. */
 int shoal_httpd_port(const struct shoal_httpd *h);
 /* Stops: closes the listener and every connection, joins the threads
