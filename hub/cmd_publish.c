@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "crypto.h"
 #include "hub_cli.h"
+#include "cmd_publish.h"
 #include "hub_ctx.h"
 #include "hub_publish.h"
 #include "shoal_limits.h"

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "hub_cli.h"
+#include "cmd_settle.h"
 #include "hub_ctx.h"
 #include "hub_reports.h"
 #include "jsonx.h"

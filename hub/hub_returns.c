@@ -10,8 +10,8 @@
 
 #include "store.h"
 #include "hub_customers.h"
-#include "hub_http.h"
-#include "hub_ingest.h"
+#include "hub_webhook.h"
+#include "hub_returns.h"
 #include "jsonx.h"
 #include "shoal_limits.h"
 #include "timeutil.h"
