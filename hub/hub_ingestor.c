@@ -672,35 +672,71 @@ static bool input_error(shoal_err rc) {
   return rc == SHOAL_EINPUT || rc == SHOAL_EJSON || rc == SHOAL_ENOTFOUND || rc == SHOAL_ELIMIT;
 }
 
-/* Runs the per-type handler of a new event inside a savepoint. Returns
- * SHOAL_OK (stored), an input error (diag says why; its writes are undone)
- * or another error (the batch must roll back). */
+/* "sale": checked, its region against the device's, stored as sent. */
+static shoal_err sale_apply(struct hub_ingestor *ing, const struct shoal_event *ev,
+                            const char *payload, size_t len, shoal_diag *diag) {
+  shoal_err rc;
+  struct sale sale;
+  if ((rc = sale_check(ev, &sale, diag)) != SHOAL_OK)
+    return input_error(rc) ? rc : SHOAL_EINPUT;
+  if ((rc = origin_check(ing, ev, sale.region, false, diag)) != SHOAL_OK)
+    return rc;
+  return sale_store(ing, ev, &sale, payload, len, diag);
+}
+
+/* "hello": the device registry (hub_devices.c) records the presence. */
+static shoal_err hello_apply(struct hub_ingestor *ing, const struct shoal_event *ev,
+                             const char *payload, size_t len, shoal_diag *diag) {
+  (void)payload;
+  (void)len;
+  shoal_err rc;
+  const cJSON *reg = cJSON_GetObjectItemCaseSensitive(ev->body, "region");
+  if ((rc = origin_check(ing, ev, cJSON_IsString(reg) ? reg->valuestring : NULL, true, diag)))
+    return rc;
+  ing->reg.valid = false; /* the hello may change the device's region */
+  return hub_devices_hello(ing->ctx->db, ev, ing->now_ms, diag);
+}
+
+/* The event-handler table: one row per event type. Sales and hellos need
+ * the engine itself (its registry cache, statements and the raw payload)
+ * and write one row each, so they run without a savepoint (apply); every
+ * other type is a hub_event_fn in its own file, run inside a savepoint
+ * (handler). */
+static const struct event_type {
+  const char *type;
+  shoal_err (*apply)(struct hub_ingestor *ing, const struct shoal_event *ev, const char *payload,
+                     size_t len, shoal_diag *diag);
+  hub_event_fn handler;
+} event_types[] = {
+    {"sale", sale_apply, NULL},
+    {"hello", hello_apply, NULL},
+    {"form", NULL, hub_forms_ingest},
+    {"ticket", NULL, hub_tickets_ingest},
+    {"return", NULL, hub_returns_ingest},
+};
+
+static const struct event_type *event_type_find(const char *type) {
+  for (size_t i = 0; i < sizeof event_types / sizeof event_types[0]; i++)
+    if (strcmp(event_types[i].type, type) == 0)
+      return &event_types[i];
+  return NULL;
+}
+
+/* Runs the table's handler of a new event (a hub_event_fn inside a
+ * savepoint). Returns SHOAL_OK (stored), an input error (diag says why; its
+ * writes are undone) or another error (the batch must roll back). A type
+ * missing from the table is an input error; shoal_event_decode already
+ * refuses types the protocol does not define (shoal_event_type_valid). */
 static shoal_err apply_event(struct hub_ingestor *ing, const struct shoal_event *ev,
                              const char *payload, size_t len, shoal_diag *diag) {
   shoal_err rc;
-  if (strcmp(ev->type, "sale") == 0) {
-    struct sale sale;
-    if ((rc = sale_check(ev, &sale, diag)) != SHOAL_OK)
-      return input_error(rc) ? rc : SHOAL_EINPUT;
-    if ((rc = origin_check(ing, ev, sale.region, false, diag)) != SHOAL_OK)
-      return rc;
-    return sale_store(ing, ev, &sale, payload, len, diag);
-  }
-  if (strcmp(ev->type, "hello") == 0) {
-    const cJSON *reg = cJSON_GetObjectItemCaseSensitive(ev->body, "region");
-    if ((rc = origin_check(ing, ev, cJSON_IsString(reg) ? reg->valuestring : NULL, true, diag)))
-      return rc;
-    ing->reg.valid = false; /* the hello may change the device's region */
-    return hub_devices_hello(ing->ctx->db, ev, ing->now_ms, diag);
-  }
+  const struct event_type *t = event_type_find(ev->type);
+  if (t && t->apply)
+    return t->apply(ing, ev, payload, len, diag);
   if ((rc = exec_stmt(ing, ST_SAVEPOINT, "savepoint", diag)) != SHOAL_OK)
     return rc;
-  if (strcmp(ev->type, "form") == 0)
-    rc = hub_forms_ingest(ing->ctx, ev, diag);
-  else if (strcmp(ev->type, "ticket") == 0)
-    rc = hub_tickets_ingest(ing->ctx, ev, diag);
-  else if (strcmp(ev->type, "return") == 0)
-    rc = hub_returns_ingest(ing->ctx, ev, diag);
+  if (t)
+    rc = t->handler(ing->ctx, ev, diag);
   else
     rc = shoal_fail(diag, SHOAL_EINPUT, "unknown event type \"%s\"", ev->type);
   if (rc != SHOAL_OK) {
