@@ -541,39 +541,6 @@ static bool webhook_wants(const struct hub_ctx *ctx, unsigned ev) {
   return false;
 }
 
-/* Skips one JSON value at p (already known to be valid JSON); NULL if the
- * text ends first. */
-static const char *skip_value(const char *p, const char *end) {
-  int depth = 0;
-  do {
-    while (p < end &&
-           (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ',' || *p == ':'))
-      p++;
-    if (p >= end)
-      return NULL;
-    if (*p == '"') {
-      for (p++; p < end && *p != '"'; p++)
-        if (*p == '\\')
-          p++;
-      if (p >= end)
-        return NULL;
-      p++;
-    } else if (*p == '{' || *p == '[') {
-      depth++;
-      p++;
-      continue;
-    } else if (*p == '}' || *p == ']') {
-      depth--;
-      p++;
-    } else {
-      while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
-             *p != '\r' && *p != '\t')
-        p++;
-    }
-  } while (depth > 0);
-  return p;
-}
-
 /* The exact bytes of top-level member "body" of a valid JSON object, so the
  * hub stores the sale as sent (and does not pay for re-printing it). False
  * if not found the simple way (an escaped key): the caller re-prints. */
@@ -589,7 +556,7 @@ static bool raw_body(const char *json, size_t len, const char **start, size_t *n
       p++;
     if (p >= end || *p == '}')
       return false;
-    const char *k = p + 1, *q = skip_value(p, end);
+    const char *k = p + 1, *q = shoal_json_skip_value(p, end);
     if (!q)
       return false;
     bool is_body = q - k == 5 && memcmp(k, "body\"", 5) == 0;
@@ -600,7 +567,7 @@ static bool raw_body(const char *json, size_t len, const char **start, size_t *n
     q++;
     while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
       q++;
-    const char *v_end = skip_value(q, end);
+    const char *v_end = shoal_json_skip_value(q, end);
     if (!v_end)
       return false;
     if (is_body) {
