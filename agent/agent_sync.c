@@ -12,11 +12,11 @@
 #include "agent_policy.h"
 #include "db.h"
 #include "jsonx.h"
+#include "wire_payloads.h"
 #include "profile.h"
 #include "signing.h"
 #include "util.h"
 
-#define ACK_MAX_BYTES 1024 /* {"epoch":"<20 digits>","upto":<19 digits>} with room */
 
 /* Policy sections per module (SPEC 9: keep only what the modules use).
  * Sales price baskets, so they need the pricing sections too; tickets use
@@ -238,27 +238,15 @@ shoal_err agent_sync_acked(struct agent_ctx *ctx, int64_t *out, shoal_diag *diag
 
 shoal_err agent_sync_parse_ack(struct agent_ctx *ctx, const void *payload, size_t len, bool *ours,
                                int64_t *upto_out, shoal_diag *diag) {
-  cJSON *obj = NULL;
-  shoal_diag why = {{0}};
-  shoal_err rc = SHOAL_OK;
-  if (len > ACK_MAX_BYTES)
-    return shoal_fail(diag, SHOAL_EINPUT, "ack of %zu bytes is over the limit of %d", len,
-                      ACK_MAX_BYTES);
-  if (shoal_json_parse(payload, len, &obj, &why) != SHOAL_OK)
-    return shoal_fail(diag, SHOAL_EINPUT, "malformed ack (%s)", why.msg);
   uint64_t epoch = 0;
   int64_t upto = 0;
-  if (!cJSON_IsObject(obj) || shoal_json_get_u64(obj, "epoch", true, &epoch, &why) != SHOAL_OK ||
-      shoal_json_get_int(obj, "upto", true, &upto, &why) != SHOAL_OK || upto < 0) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "malformed ack: want {\"epoch\": E, \"upto\": N}");
-    goto cleanup;
-  }
+  shoal_err rc = shoal_ack_decode(payload, len, &epoch, &upto, diag);
+  if (rc != SHOAL_OK)
+    return rc;
   /* An ack for another epoch belongs to an older database of this device. */
   *ours = epoch == strtoull(ctx->epoch, NULL, 10);
   *upto_out = upto;
-cleanup:
-  cJSON_Delete(obj);
-  return rc;
+  return SHOAL_OK;
 }
 
 shoal_err agent_sync_apply_ack(struct agent_ctx *ctx, int64_t upto, int64_t *acked_upto,

@@ -11,6 +11,7 @@
 #include "jsonx.h"
 #include "timeutil.h"
 #include "util.h"
+#include "wire_payloads.h"
 
 /* First key of names[] present in obj (aliases of one field), or NULL. */
 static const cJSON *get_any(const cJSON *obj, const char *const *names, const char **which) {
@@ -121,20 +122,11 @@ shoal_err hub_devices_presence(hub_store *db, const char *store, const char *dev
                                const void *payload, size_t len, bool retained, int64_t now_ms,
                                shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
-  cJSON *root = NULL;
   hub_stmt *st = NULL;
   bool online = false;
   if (len == 0)
     return SHOAL_OK;
-  if (len > 4096)
-    return shoal_fail(diag, SHOAL_ELIMIT, "presence message of %zu bytes is too large", len);
-  if ((rc = shoal_json_parse(payload, len, &root, diag)) != SHOAL_OK)
-    goto cleanup;
-  if (!cJSON_IsObject(root)) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "presence: not a JSON object");
-    goto cleanup;
-  }
-  if ((rc = shoal_json_get_bool(root, "online", true, &online, diag)) != SHOAL_OK)
+  if ((rc = shoal_presence_decode(payload, len, &online, diag)) != SHOAL_OK)
     goto cleanup;
   if ((rc = hub_store_prepare(db,
                              "INSERT INTO devices (device, store, online, last_seen_ms) "
@@ -154,7 +146,6 @@ shoal_err hub_devices_presence(hub_store *db, const char *store, const char *dev
     rc = hub_store_fail(db, s, "record presence", diag);
 cleanup:
   hub_store_finalize(st);
-  cJSON_Delete(root);
   return rc;
 }
 

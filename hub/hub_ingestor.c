@@ -30,6 +30,7 @@
 #include "timeutil.h"
 #include "util.h"
 #include "wire.h"
+#include "wire_payloads.h"
 
 #define POISON_SLOTS      16
 
@@ -912,14 +913,14 @@ shoal_err hub_ingestor_flush(struct hub_ingestor *ing, shoal_diag *diag) {
   const char *prefix = ing->ctx->cfg.topic_prefix ? ing->ctx->cfg.topic_prefix : "shoal/v1";
   for (int i = 0; i < ing->nstreams && ing->ack; i++) {
     const struct stream *s = &ing->streams[i];
-    char topic[SHOAL_TOPIC_MAX], payload[128];
+    char topic[SHOAL_TOPIC_MAX], payload[SHOAL_ACK_MAX_BYTES];
+    size_t n = 0;
     shoal_diag why = {{0}};
     if (shoal_topic_format(topic, sizeof topic, prefix, SHOAL_TOPIC_ACK, s->store, s->device) !=
         SHOAL_OK)
       continue;
-    int n = snprintf(payload, sizeof payload, "{\"epoch\":\"%s\",\"upto\":%" PRId64 "}", s->epoch,
-                     s->upto);
-    if (ing->ack(ing->ack_user, topic, payload, (size_t)n, &why) != SHOAL_OK)
+    if (shoal_ack_encode(s->epoch, s->upto, payload, sizeof payload, &n, &why) != SHOAL_OK ||
+        ing->ack(ing->ack_user, topic, payload, n, &why) != SHOAL_OK)
       shoal_log(&ing->ctx->log, SHOAL_LOG_WARN, "ack to %s not sent (the device will resend): %s",
                 topic, why.msg);
     else

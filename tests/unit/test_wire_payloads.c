@@ -1,0 +1,172 @@
+/* test_wire_payloads.c - the non-envelope wire payloads (wire_payloads.h):
+ * each encoder writes the exact bytes the protocol has always carried (the
+ * literals below are what hubs and agents sent before the codec moved into
+ * shared/), each decoder reads back what its encoder wrote, and refuses
+ * malformed or oversized input with a diag naming the problem. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "wire_payloads.h"
+
+/* ---- ack ---- */
+
+static void test_wire_payloads_ack_bytes_and_round_trip(void **state) {
+  (void)state;
+  char buf[SHOAL_ACK_MAX_BYTES];
+  size_t n = 0;
+  shoal_diag d = {{0}};
+  assert_int_equal(shoal_ack_encode("77", 2, buf, sizeof buf, &n, &d), SHOAL_OK);
+  assert_string_equal(buf, "{\"epoch\":\"77\",\"upto\":2}");
+  assert_int_equal(n, strlen(buf));
+  uint64_t epoch = 0;
+  int64_t upto = -1;
+  assert_int_equal(shoal_ack_decode(buf, n, &epoch, &upto, &d), SHOAL_OK);
+  assert_true(epoch == 77);
+  assert_int_equal(upto, 2);
+  /* The widest values: a 20-digit epoch; a seq up to 2^53 reads back
+   * (JSON numbers are doubles to cJSON), a larger one is refused, never
+   * rounded. */
+  assert_int_equal(shoal_ack_encode("18446744073709551615", INT64_MAX, buf, sizeof buf, &n, &d),
+                   SHOAL_OK);
+  assert_string_equal(buf, "{\"epoch\":\"18446744073709551615\",\"upto\":9223372036854775807}");
+  assert_int_equal(shoal_ack_decode(buf, n, &epoch, &upto, &d), SHOAL_EINPUT);
+  assert_int_equal(
+      shoal_ack_encode("18446744073709551615", 9007199254740992LL, buf, sizeof buf, &n, &d),
+      SHOAL_OK);
+  assert_int_equal(shoal_ack_decode(buf, n, &epoch, &upto, &d), SHOAL_OK);
+  assert_true(epoch == UINT64_MAX);
+  assert_true(upto == 9007199254740992LL);
+  /* upto 0: nothing acknowledged yet is a valid ack. */
+  assert_int_equal(shoal_ack_encode("5", 0, buf, sizeof buf, &n, &d), SHOAL_OK);
+  assert_string_equal(buf, "{\"epoch\":\"5\",\"upto\":0}");
+  /* A number for the epoch is read too (older hubs). */
+  const char *num = "{\"epoch\":12,\"upto\":3}";
+  assert_int_equal(shoal_ack_decode(num, strlen(num), &epoch, &upto, &d), SHOAL_OK);
+  assert_true(epoch == 12 && upto == 3);
+}
+
+static void test_wire_payloads_ack_encode_refuses_bad_input(void **state) {
+  (void)state;
+  char buf[SHOAL_ACK_MAX_BYTES];
+  size_t n = 99;
+  shoal_diag d = {{0}};
+  assert_int_equal(shoal_ack_encode("", 1, buf, sizeof buf, &n, &d), SHOAL_EINPUT);
+  assert_int_equal(shoal_ack_encode("12a", 1, buf, sizeof buf, &n, &d), SHOAL_EINPUT);
+  assert_non_null(strstr(d.msg, "epoch"));
+  assert_int_equal(shoal_ack_encode("123456789012345678901", 1, buf, sizeof buf, &n, &d),
+                   SHOAL_EINPUT);
+  assert_int_equal(shoal_ack_encode(NULL, 1, buf, sizeof buf, &n, &d), SHOAL_EINPUT);
+  assert_int_equal(shoal_ack_encode("7", -1, buf, sizeof buf, &n, &d), SHOAL_EINPUT);
+  assert_non_null(strstr(d.msg, "upto"));
+  char small[10];
+  assert_int_equal(shoal_ack_encode("7", 1, small, sizeof small, &n, &d), SHOAL_ELIMIT);
+  assert_int_equal(n, 99); /* untouched on failure */
+}
+
+static shoal_err ack_dec(const char *text) {
+  uint64_t epoch = 42;
+  int64_t upto = 42;
+  shoal_diag d = {{0}};
+  shoal_err rc = shoal_ack_decode(text, strlen(text), &epoch, &upto, &d);
+  if (rc != SHOAL_OK) {
+    assert_true(epoch == 42 && upto == 42); /* out-params set only on success */
+    assert_non_null(strstr(d.msg, "ack"));
+  }
+  return rc;
+}
+
+static void test_wire_payloads_ack_decode_refuses_malformed(void **state) {
+  (void)state;
+  assert_int_equal(ack_dec("{\"epoch\":\"7\",\"upto\":1}"), SHOAL_OK);
+  assert_int_equal(ack_dec("{\"epoch\":\"7\""), SHOAL_EINPUT);              /* truncated */
+  assert_int_equal(ack_dec("[1,2]"), SHOAL_EINPUT);                         /* not an object */
+  assert_int_equal(ack_dec("{\"upto\":1}"), SHOAL_EINPUT);                  /* no epoch */
+  assert_int_equal(ack_dec("{\"epoch\":\"7\"}"), SHOAL_EINPUT);             /* no upto */
+  assert_int_equal(ack_dec("{\"epoch\":\"7\",\"upto\":-1}"), SHOAL_EINPUT); /* negative */
+  assert_int_equal(ack_dec("{\"epoch\":\"7\",\"upto\":1.5}"), SHOAL_EINPUT);
+  assert_int_equal(ack_dec("{\"epoch\":\"x7\",\"upto\":1}"), SHOAL_EINPUT);
+  assert_int_equal(ack_dec("{\"epoch\":\"7\",\"upto\":1,\"upto\":2}"), SHOAL_EINPUT); /* dup key */
+  char big[SHOAL_ACK_MAX_BYTES + 64];
+  int n = snprintf(big, sizeof big, "{\"epoch\":\"7\",\"upto\":1,\"pad\":\"");
+  memset(big + n, 'x', sizeof big - (size_t)n - 3);
+  memcpy(big + sizeof big - 3, "\"}", 3);
+  assert_int_equal(ack_dec(big), SHOAL_EINPUT); /* over SHOAL_ACK_MAX_BYTES */
+}
+
+/* ---- presence ---- */
+
+static void test_wire_payloads_presence_bytes_and_round_trip(void **state) {
+  (void)state;
+  shoal_diag d = {{0}};
+  char *text = NULL;
+  const struct shoal_presence on = {.online = true,
+                                    .device = "d1",
+                                    .store = "s1",
+                                    .region = "cn-sw",
+                                    .profile = "pos-terminal",
+                                    .at_ms = 1772330400000LL};
+  assert_int_equal(shoal_presence_encode(&on, &text, &d), SHOAL_OK);
+  assert_string_equal(text, "{\"online\":true,\"device\":\"d1\",\"store\":\"s1\",\"region\":"
+                            "\"cn-sw\",\"profile\":\"pos-terminal\",\"at\":"
+                            "\"2026-03-01T02:00:00.000Z\"}");
+  bool online = false;
+  assert_int_equal(shoal_presence_decode(text, strlen(text), &online, &d), SHOAL_OK);
+  assert_true(online);
+  free(text);
+  /* The last will: what the agent used to snprintf. */
+  const struct shoal_presence will = {.online = false, .device = "d1", .store = "s1", .at_ms = -1};
+  assert_int_equal(shoal_presence_encode(&will, &text, &d), SHOAL_OK);
+  assert_string_equal(text, "{\"online\":false,\"device\":\"d1\",\"store\":\"s1\"}");
+  online = true;
+  assert_int_equal(shoal_presence_decode(text, strlen(text), &online, &d), SHOAL_OK);
+  assert_false(online);
+  free(text);
+  const struct shoal_presence nobody = {.online = true, .store = "s1", .at_ms = -1};
+  text = NULL;
+  assert_int_equal(shoal_presence_encode(&nobody, &text, &d), SHOAL_EINPUT);
+  assert_null(text);
+}
+
+static shoal_err presence_dec(const char *text, size_t len) {
+  bool online = true;
+  shoal_diag d = {{0}};
+  shoal_err rc = shoal_presence_decode(text, len, &online, &d);
+  if (rc != SHOAL_OK) {
+    assert_true(online); /* untouched */
+    assert_true(d.msg[0] != '\0');
+  }
+  return rc;
+}
+
+static void test_wire_payloads_presence_decode_refuses_malformed(void **state) {
+  (void)state;
+#define P(s) presence_dec(s, strlen(s))
+  assert_int_equal(P("{\"online\":false}"), SHOAL_OK);
+  assert_int_equal(P("{\"online\":"), SHOAL_EJSON);
+  assert_int_equal(P("\"online\""), SHOAL_EINPUT);
+  assert_int_equal(P("{\"device\":\"d1\"}"), SHOAL_EINPUT);  /* no online */
+  assert_int_equal(P("{\"online\":\"yes\"}"), SHOAL_EINPUT); /* not a boolean */
+  assert_int_equal(P("{\"online\":true,\"online\":false}"), SHOAL_EJSON);
+#undef P
+  char big[SHOAL_PRESENCE_MAX_BYTES + 1];
+  memset(big, ' ', sizeof big);
+  assert_int_equal(presence_dec(big, sizeof big), SHOAL_ELIMIT);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_wire_payloads_ack_bytes_and_round_trip),
+      cmocka_unit_test(test_wire_payloads_ack_encode_refuses_bad_input),
+      cmocka_unit_test(test_wire_payloads_ack_decode_refuses_malformed),
+      cmocka_unit_test(test_wire_payloads_presence_bytes_and_round_trip),
+      cmocka_unit_test(test_wire_payloads_presence_decode_refuses_malformed),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
