@@ -391,53 +391,40 @@ shoal_err agent_sync_set_state(struct agent_ctx *ctx, bool connected, long pid, 
 }
 
 shoal_err agent_sync_hello(struct agent_ctx *ctx, shoal_diag *diag) {
-  cJSON *body = cJSON_CreateObject();
+  cJSON *status = cJSON_CreateObject(), *body = NULL;
   bool in_tx = false;
   shoal_err rc = SHOAL_OK;
-  if (!body)
+  if (!status)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  bool ok = cJSON_AddStringToObject(body, "profile", ctx->profile.name) != NULL;
-  ok &= cJSON_AddStringToObject(body, "region", ctx->cfg.region) != NULL;
-  cJSON *mods = cJSON_AddArrayToObject(body, "modules");
-  static const enum shoal_module all[] = {SHOAL_MOD_PRICING, SHOAL_MOD_SALES, SHOAL_MOD_FORMS,
-                                          SHOAL_MOD_TICKETS};
-  ok &= mods != NULL;
-  for (size_t i = 0; mods && i < sizeof all / sizeof all[0]; i++)
-    if (ctx->profile.modules & all[i])
-      ok &= shoal_json_push(mods, cJSON_CreateString(shoal_module_name(all[i])));
-  ok &= cJSON_AddStringToObject(body, "agent_version", SHOAL_VERSION) != NULL;
-  /* SPEC 15: the stores whose tickets this device writes (the hub trusts
-   * the list only for devices it did not provision). */
-  cJSON *serves = cJSON_AddArrayToObject(body, "serves");
-  ok &= serves != NULL;
-  for (size_t i = 0; serves && i < ctx->cfg.nserves; i++)
-    ok &= shoal_json_push(serves, cJSON_CreateString(ctx->cfg.serves[i]));
-  if (!ok) {
-    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-    goto cleanup;
-  }
   if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = true;
   /* policies / pending_policies / stale, exactly as status reports them. */
-  if ((rc = agent_policy_status(ctx, shoal_now_ms(), body, diag)) != SHOAL_OK)
+  if ((rc = agent_policy_status(ctx, shoal_now_ms(), status, diag)) != SHOAL_OK)
     goto cleanup;
   int64_t pending = 0;
   if ((rc = agent_outbox_pending(ctx, &pending, diag)) != SHOAL_OK)
     goto cleanup;
-  if (!cJSON_AddNumberToObject(body, "outbox_pending", (double)pending)) {
-    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-    goto cleanup;
-  }
   /* What the hub has acknowledged to this device: a hub restored from an
    * older backup sees that it is behind (docs/troubleshooting.md). */
   int64_t acked = 0;
   if ((rc = agent_sync_acked(ctx, &acked, diag)) != SHOAL_OK)
     goto cleanup;
-  if (!cJSON_AddNumberToObject(body, "acked", (double)acked)) {
-    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  /* SPEC 15: serves lists the stores whose tickets this device writes (the
+   * hub trusts the list only for devices it did not provision). */
+  const struct shoal_hello h = {
+      .profile = ctx->profile.name,
+      .region = ctx->cfg.region,
+      .agent_version = SHOAL_VERSION,
+      .modules = ctx->profile.modules,
+      .serves = (const char *const *)ctx->cfg.serves,
+      .nserves = ctx->cfg.nserves,
+      .status = status,
+      .outbox_pending = pending,
+      .acked = acked,
+  };
+  if ((rc = shoal_hello_encode(&h, &body, diag)) != SHOAL_OK)
     goto cleanup;
-  }
   if ((rc = agent_outbox_append(ctx, "hello", body, NULL, NULL, diag)) != SHOAL_OK)
     goto cleanup;
   rc = shoal_db_commit(ctx->db, diag);
@@ -445,6 +432,7 @@ shoal_err agent_sync_hello(struct agent_ctx *ctx, shoal_diag *diag) {
 cleanup:
   if (in_tx)
     shoal_db_rollback(ctx->db);
+  cJSON_Delete(status);
   cJSON_Delete(body);
   return rc;
 }

@@ -808,10 +808,8 @@ static shoal_err handle_up(struct hub_ingestor *ing, const char *topic, const ch
     /* The device says what the hub acknowledged to it; above what the hub
      * holds, the hub was restored from an older backup. The device heals
      * it from this ack on (agent_replay.h); the operator hears of it here. */
-    int64_t acked = 0;
-    shoal_diag ignore = {{0}};
-    if (shoal_json_get_int(ev.body, "acked", false, &acked, &ignore) == SHOAL_OK &&
-        acked > s->upto)
+    int64_t acked = shoal_hello_acked(ev.body);
+    if (acked > s->upto)
       shoal_log(&ing->ctx->log, SHOAL_LOG_WARN,
                 "device %s/%s had seqs up to %" PRId64 " acknowledged but the hub holds %" PRId64
                 " (restored from a backup?): the device re-sends the missing events",

@@ -13,7 +13,9 @@
 #include <cjson/cJSON.h>
 
 #include "jsonx.h"
+#include "profile.h"
 #include "timeutil.h"
+#include "util.h"
 
 #define EPOCH_DIGITS_MAX 20 /* a 64-bit value in decimal */
 
@@ -108,4 +110,138 @@ shoal_err shoal_presence_decode(const void *payload, size_t len, bool *online, s
 cleanup:
   cJSON_Delete(root);
   return rc;
+}
+
+/* ---- hello ---- */
+
+shoal_err shoal_hello_encode(const struct shoal_hello *h, cJSON **out, shoal_diag *diag) {
+  if (!h->profile || !h->region || !h->agent_version)
+    return shoal_fail(diag, SHOAL_EINPUT, "hello: profile, region and agent_version are required");
+  static const enum shoal_module all[] = {SHOAL_MOD_PRICING, SHOAL_MOD_SALES, SHOAL_MOD_FORMS,
+                                          SHOAL_MOD_TICKETS};
+  cJSON *body = cJSON_CreateObject();
+  bool ok = body != NULL;
+  ok = ok && cJSON_AddStringToObject(body, "profile", h->profile) != NULL;
+  ok = ok && cJSON_AddStringToObject(body, "region", h->region) != NULL;
+  if (h->replayed) {
+    ok = ok && cJSON_AddStringToObject(body, "agent_version", h->agent_version) != NULL;
+    ok = ok && cJSON_AddBoolToObject(body, "replayed", true) != NULL;
+    goto done;
+  }
+  cJSON *mods = ok ? cJSON_AddArrayToObject(body, "modules") : NULL;
+  ok = ok && mods != NULL;
+  for (size_t i = 0; ok && i < sizeof all / sizeof all[0]; i++)
+    if (h->modules & all[i])
+      ok = shoal_json_push(mods, cJSON_CreateString(shoal_module_name(all[i])));
+  ok = ok && cJSON_AddStringToObject(body, "agent_version", h->agent_version) != NULL;
+  cJSON *serves = ok ? cJSON_AddArrayToObject(body, "serves") : NULL;
+  ok = ok && serves != NULL;
+  for (size_t i = 0; ok && i < h->nserves; i++)
+    ok = shoal_json_push(serves, cJSON_CreateString(h->serves[i]));
+  for (const cJSON *m = h->status ? h->status->child : NULL; ok && m; m = m->next)
+    ok = shoal_json_put(body, m->string, cJSON_Duplicate(m, true));
+  if (h->outbox_pending >= 0)
+    ok = ok && cJSON_AddNumberToObject(body, "outbox_pending", (double)h->outbox_pending) != NULL;
+  if (h->acked >= 0)
+    ok = ok && cJSON_AddNumberToObject(body, "acked", (double)h->acked) != NULL;
+done:
+  if (!ok) {
+    cJSON_Delete(body);
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
+  *out = body;
+  return SHOAL_OK;
+}
+
+/* First key of names[] present in obj (aliases of one field), or NULL. */
+static const cJSON *get_any(const cJSON *obj, const char *const *names, const char **which) {
+  for (; *names; names++) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, *names);
+    if (it) {
+      *which = *names;
+      return it;
+    }
+  }
+  return NULL;
+}
+
+#define HELLO_PROFILE_MAX 128 /* bytes of "profile" */
+#define HELLO_VERSION_MAX 64  /* bytes of "agent_version" */
+#define HELLO_SCOPE_MAX   80  /* bytes of a scope named in "policies" (incl. NUL) */
+
+shoal_err shoal_hello_decode(const cJSON *body, struct shoal_hello_info *out, shoal_diag *diag) {
+  static const char *const k_profile[] = {"profile", NULL};
+  static const char *const k_region[] = {"region", NULL};
+  static const char *const k_version[] = {"agent_version", "version", NULL};
+  static const char *const k_depth[] = {"outbox_depth", "outbox_pending", NULL};
+  static const char *const k_pol[] = {"policies", "policy_versions", "versions", NULL};
+  struct shoal_hello_info h = {.outbox_depth = -1};
+  const char *which = NULL;
+  const cJSON *it;
+  if (!cJSON_IsObject(body))
+    return shoal_fail(diag, SHOAL_EINPUT, "hello: the body must be an object");
+  if ((it = get_any(body, k_profile, &which))) {
+    if (!cJSON_IsString(it) || strlen(it->valuestring) > HELLO_PROFILE_MAX)
+      return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\" must be a short string", which);
+    h.profile = it->valuestring;
+  }
+  if ((it = get_any(body, k_region, &which))) {
+    if (!cJSON_IsString(it) || !shoal_id_valid(it->valuestring))
+      return shoal_fail(diag, SHOAL_EINPUT, "hello: \"region\" must be an identifier");
+    h.region = it->valuestring;
+  }
+  if ((it = get_any(body, k_version, &which))) {
+    if (!cJSON_IsString(it) || strlen(it->valuestring) > HELLO_VERSION_MAX)
+      return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\" must be a short string", which);
+    h.agent_version = it->valuestring;
+  }
+  if ((it = get_any(body, k_depth, &which))) {
+    if (!shoal_json_is_int(it) || shoal_json_int(it) < 0)
+      return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\" must be an integer >= 0", which);
+    h.outbox_depth = shoal_json_int(it);
+  }
+  if ((it = get_any(body, k_pol, &which))) {
+    if (!cJSON_IsObject(it))
+      return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\" must be an object", which);
+    const cJSON *v;
+    cJSON_ArrayForEach(v, it) {
+      if (strlen(v->string) >= HELLO_SCOPE_MAX ||
+          !(shoal_json_is_int(v) || cJSON_IsNull(v) || cJSON_IsObject(v)))
+        return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\".\"%.80s\" must be a version", which,
+                          v->string);
+    }
+    h.policies = it;
+  }
+  *out = h;
+  return SHOAL_OK;
+}
+
+shoal_err shoal_hello_serves_decode(const cJSON *body, const char **stores, size_t *n,
+                                    bool *present, shoal_diag *diag) {
+  const cJSON *list = cJSON_GetObjectItemCaseSensitive(body, "serves"), *e;
+  size_t k = 0;
+  if (!list) {
+    *n = 0;
+    *present = false;
+    return SHOAL_OK;
+  }
+  if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > SHOAL_SERVES_MAX)
+    return shoal_fail(diag, SHOAL_EINPUT, "hello: \"serves\" must be an array of at most %d stores",
+                      SHOAL_SERVES_MAX);
+  cJSON_ArrayForEach(e, list) {
+    if (!cJSON_IsString(e) || !shoal_id_valid(e->valuestring))
+      return shoal_fail(diag, SHOAL_EINPUT, "hello: \"serves\" must list store identifiers");
+    stores[k++] = e->valuestring;
+  }
+  *n = k;
+  *present = true;
+  return SHOAL_OK;
+}
+
+int64_t shoal_hello_acked(const cJSON *body) {
+  int64_t acked = -1; /* stays when absent */
+  shoal_diag ignore = {{0}};
+  if (shoal_json_get_int(body, "acked", false, &acked, &ignore) != SHOAL_OK || acked < 0)
+    return -1;
+  return acked;
 }

@@ -1,16 +1,17 @@
 /* wire_payloads.h - the payloads that cross the wire besides the event
  * envelope (wire.h), each encoded and decoded here and nowhere else (SPEC
- * 4.2, docs/protocol.md): acks (hub -> agent) and presence (agent ->
- * hub, retained, also the last will). Encoders write the exact bytes the
- * protocol has always used; decoders refuse what is malformed or over the
- * limits of shoal_limits.h with SHOAL_EINPUT / SHOAL_ELIMIT and a diag
- * naming the problem. */
+ * 4.2, docs/protocol.md): acks (hub -> agent), presence (agent -> hub,
+ * retained, also the last will) and the body of the "hello" event. Encoders write the exact bytes
+ * the protocol has always used; decoders refuse what is malformed or over the limits of
+ * shoal_limits.h with SHOAL_EINPUT / SHOAL_ELIMIT and a diag naming the problem. */
 #ifndef SHOAL_WIRE_PAYLOADS_H
 #define SHOAL_WIRE_PAYLOADS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cjson/cJSON.h>
 
 #include "err.h"
 #include "shoal_limits.h"
@@ -55,5 +56,60 @@ shoal_err shoal_presence_encode(const struct shoal_presence *p, char **out, shoa
  * a boolean "online" (other keys are informational and not checked). Sets
  * *online only on success. */
 shoal_err shoal_presence_decode(const void *payload, size_t len, bool *online, shoal_diag *diag);
+
+/* ---- the "hello" event body (agent -> hub, through the outbox) ---- */
+
+/* What a device reports of itself when it connects (or when its policies
+ * change). Strings are borrowed. */
+struct shoal_hello {
+  const char *profile;       /* required */
+  const char *region;        /* required */
+  const char *agent_version; /* required */
+  /* A replayed hello fills a seq that has no business record behind it
+   * (agent_replay.c): it carries profile, region, agent_version and
+   * "replayed": true, nothing else. */
+  bool replayed;
+  unsigned modules;          /* enum shoal_module bits, listed as "modules" */
+  const char *const *serves; /* stores this device serves (SPEC 15) */
+  size_t nserves;
+  /* Members copied into the body after "serves", in order (the agent's
+   * policies / pending_policies / stale, as `status` reports them);
+   * borrowed, NULL for none. */
+  const cJSON *status;
+  int64_t outbox_pending; /* events not yet acknowledged; < 0: omitted */
+  int64_t acked;          /* the hub's last ack to this device; < 0: omitted */
+};
+
+/* Builds the hello body: profile, region, modules, agent_version, serves,
+ * the status members, outbox_pending, acked (a replayed hello: profile,
+ * region, agent_version, replayed). *out is a new tree (caller deletes),
+ * set only on success. SHOAL_EINPUT when a required string is missing. */
+shoal_err shoal_hello_encode(const struct shoal_hello *h, cJSON **out, shoal_diag *diag);
+
+/* A hello as the hub reads it. Strings and policies are borrowed from the
+ * body; every field is optional (NULL / -1 when absent). */
+struct shoal_hello_info {
+  const char *profile;       /* at most 128 bytes */
+  const char *region;        /* an identifier */
+  const char *agent_version; /* "agent_version" or "version", at most 64 bytes */
+  int64_t outbox_depth;      /* "outbox_depth" or "outbox_pending", >= 0 */
+  const cJSON *policies; /* "policies", "policy_versions" or "versions": an object of versions */
+};
+
+/* Reads and checks the identity fields of a hello body (an object). Other
+ * keys are left alone (serves: shoal_hello_serves_decode; acked:
+ * shoal_hello_acked). Sets *out only on success; SHOAL_EINPUT naming the
+ * key otherwise. */
+shoal_err shoal_hello_decode(const cJSON *body, struct shoal_hello_info *out, shoal_diag *diag);
+
+/* Reads "serves": *n = 0 and SHOAL_OK when absent (*present false);
+ * otherwise an array of at most SHOAL_SERVES_MAX store identifiers, borrowed
+ * into stores[] (caller's array of SHOAL_SERVES_MAX). SHOAL_EINPUT else. */
+shoal_err shoal_hello_serves_decode(const cJSON *body, const char **stores, size_t *n,
+                                    bool *present, shoal_diag *diag);
+
+/* "acked" of a hello body: the seq the device last had acknowledged, or -1
+ * when absent or not an integer >= 0 (it is informational). */
+int64_t shoal_hello_acked(const cJSON *body);
 
 #endif

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "jsonx.h"
+#include "profile.h"
 #include "wire_payloads.h"
 
 /* ---- ack ---- */
@@ -160,6 +162,140 @@ static void test_wire_payloads_presence_decode_refuses_malformed(void **state) {
   assert_int_equal(presence_dec(big, sizeof big), SHOAL_ELIMIT);
 }
 
+/* ---- hello ---- */
+
+static char *print(const cJSON *o) {
+  char *t = cJSON_PrintUnformatted(o);
+  assert_non_null(t);
+  return t;
+}
+
+/* The connect hello, in the key order agents have always sent; the
+ * replayed hello carries identity only. Both read back. */
+static void test_wire_payloads_hello_bytes_and_round_trip(void **state) {
+  (void)state;
+  shoal_diag d = {{0}};
+  cJSON *status = NULL;
+  const char *st = "{\"policies\":{\"global\":3,\"store/s1\":null},\"pending_policies\":[],"
+                   "\"stale\":false}";
+  assert_int_equal(shoal_json_parse(st, strlen(st), &status, &d), SHOAL_OK);
+  const char *serves[] = {"s1", "s2"};
+  const struct shoal_hello h = {.profile = "pos-terminal",
+                                .region = "cn-sw",
+                                .agent_version = "1.2.3",
+                                .modules = SHOAL_MOD_PRICING | SHOAL_MOD_TICKETS,
+                                .serves = serves,
+                                .nserves = 2,
+                                .status = status,
+                                .outbox_pending = 4,
+                                .acked = 17};
+  cJSON *body = NULL;
+  assert_int_equal(shoal_hello_encode(&h, &body, &d), SHOAL_OK);
+  char *text = print(body);
+  assert_string_equal(text, "{\"profile\":\"pos-terminal\",\"region\":\"cn-sw\",\"modules\":"
+                            "[\"pricing\",\"tickets\"],\"agent_version\":\"1.2.3\",\"serves\":"
+                            "[\"s1\",\"s2\"],\"policies\":{\"global\":3,\"store/s1\":null},"
+                            "\"pending_policies\":[],\"stale\":false,\"outbox_pending\":4,"
+                            "\"acked\":17}");
+  free(text);
+  struct shoal_hello_info info;
+  assert_int_equal(shoal_hello_decode(body, &info, &d), SHOAL_OK);
+  assert_string_equal(info.profile, "pos-terminal");
+  assert_string_equal(info.region, "cn-sw");
+  assert_string_equal(info.agent_version, "1.2.3");
+  assert_int_equal(info.outbox_depth, 4);
+  assert_non_null(info.policies);
+  assert_int_equal(cJSON_GetArraySize(info.policies), 2);
+  const char *stores[SHOAL_SERVES_MAX];
+  size_t n = 0;
+  bool present = false;
+  assert_int_equal(shoal_hello_serves_decode(body, stores, &n, &present, &d), SHOAL_OK);
+  assert_true(present);
+  assert_int_equal(n, 2);
+  assert_string_equal(stores[1], "s2");
+  assert_int_equal(shoal_hello_acked(body), 17);
+  cJSON_Delete(body);
+  cJSON_Delete(status);
+
+  const struct shoal_hello r = {
+      .profile = "pos-terminal", .region = "cn-sw", .agent_version = "1.2.3", .replayed = true};
+  assert_int_equal(shoal_hello_encode(&r, &body, &d), SHOAL_OK);
+  text = print(body);
+  assert_string_equal(text, "{\"profile\":\"pos-terminal\",\"region\":\"cn-sw\","
+                            "\"agent_version\":\"1.2.3\",\"replayed\":true}");
+  free(text);
+  assert_int_equal(shoal_hello_decode(body, &info, &d), SHOAL_OK);
+  assert_int_equal(info.outbox_depth, -1);
+  assert_null(info.policies);
+  assert_int_equal(shoal_hello_serves_decode(body, stores, &n, &present, &d), SHOAL_OK);
+  assert_false(present);
+  assert_int_equal(n, 0);
+  assert_int_equal(shoal_hello_acked(body), -1);
+  cJSON_Delete(body);
+
+  body = NULL;
+  const struct shoal_hello missing = {.profile = "p", .agent_version = "1"};
+  assert_int_equal(shoal_hello_encode(&missing, &body, &d), SHOAL_EINPUT);
+  assert_null(body);
+}
+
+/* Decodes text as a hello body; returns the code, checks the diag names
+ * want when it fails. */
+static shoal_err hello_dec(const char *text, const char *want) {
+  cJSON *body = NULL;
+  shoal_diag d = {{0}};
+  assert_int_equal(shoal_json_parse(text, strlen(text), &body, &d), SHOAL_OK);
+  struct shoal_hello_info info = {.profile = "untouched"};
+  shoal_err rc = shoal_hello_decode(body, &info, &d);
+  if (rc == SHOAL_OK) {
+    const char *stores[SHOAL_SERVES_MAX];
+    size_t n = 0;
+    bool present = false;
+    rc = shoal_hello_serves_decode(body, stores, &n, &present, &d);
+  } else {
+    assert_string_equal(info.profile, "untouched");
+  }
+  if (rc != SHOAL_OK)
+    assert_non_null(strstr(d.msg, want));
+  cJSON_Delete(body);
+  return rc;
+}
+
+static void test_wire_payloads_hello_decode_refuses_malformed(void **state) {
+  (void)state;
+  assert_int_equal(hello_dec("{}", ""), SHOAL_OK); /* every field is optional */
+  assert_int_equal(hello_dec("{\"version\":\"9\",\"outbox_depth\":0,\"versions\":{}}", ""),
+                   SHOAL_OK); /* older spellings */
+  assert_int_equal(hello_dec("{\"profile\":7}", "\"profile\""), SHOAL_EINPUT);
+  char longp[200];
+  snprintf(longp, sizeof longp, "{\"profile\":\"%0129d\"}", 0);
+  assert_int_equal(hello_dec(longp, "\"profile\""), SHOAL_EINPUT);
+  assert_int_equal(hello_dec("{\"region\":\"cn sw\"}", "\"region\""), SHOAL_EINPUT);
+  assert_int_equal(hello_dec("{\"version\":[]}", "\"version\""), SHOAL_EINPUT);
+  assert_int_equal(hello_dec("{\"outbox_pending\":-1}", "\"outbox_pending\""), SHOAL_EINPUT);
+  assert_int_equal(hello_dec("{\"outbox_depth\":1.5}", "\"outbox_depth\""), SHOAL_EINPUT);
+  assert_int_equal(hello_dec("{\"policies\":[]}", "\"policies\""), SHOAL_EINPUT);
+  assert_int_equal(hello_dec("{\"policy_versions\":{\"global\":\"3\"}}", "\"global\""),
+                   SHOAL_EINPUT);
+  assert_int_equal(hello_dec("{\"serves\":\"s1\"}", "\"serves\""), SHOAL_EINPUT);
+  assert_int_equal(hello_dec("{\"serves\":[\"s1\",\"bad id\"]}", "\"serves\""), SHOAL_EINPUT);
+  char many[1024];
+  int k = snprintf(many, sizeof many, "{\"serves\":[");
+  for (int i = 0; i <= SHOAL_SERVES_MAX; i++)
+    k += snprintf(many + k, sizeof many - (size_t)k, "%s\"s%d\"", i ? "," : "", i);
+  snprintf(many + k, sizeof many - (size_t)k, "]}");
+  assert_int_equal(hello_dec(many, "at most"), SHOAL_EINPUT);
+  cJSON *arr = cJSON_CreateArray();
+  struct shoal_hello_info info;
+  shoal_diag d = {{0}};
+  assert_int_equal(shoal_hello_decode(arr, &info, &d), SHOAL_EINPUT);
+  cJSON_Delete(arr);
+  cJSON *body = NULL;
+  assert_int_equal(shoal_json_parse("{\"acked\":\"x\"}", 13, &body, &d), SHOAL_OK);
+  assert_int_equal(shoal_hello_acked(body), -1);
+  cJSON_Delete(body);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_wire_payloads_ack_bytes_and_round_trip),
@@ -167,6 +303,8 @@ int main(void) {
       cmocka_unit_test(test_wire_payloads_ack_decode_refuses_malformed),
       cmocka_unit_test(test_wire_payloads_presence_bytes_and_round_trip),
       cmocka_unit_test(test_wire_payloads_presence_decode_refuses_malformed),
+      cmocka_unit_test(test_wire_payloads_hello_bytes_and_round_trip),
+      cmocka_unit_test(test_wire_payloads_hello_decode_refuses_malformed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
