@@ -467,72 +467,18 @@ static void poison_note(struct hub_ingestor *ing, const struct shoal_event *ev) 
 
 /* ------------------------------------------------------------ sales */
 
-struct sale {
-  const char *receipt, *region;
-  int64_t at_ms, subtotal, discount, rounding, total;
-};
-
-static shoal_err money_field(const cJSON *body, const char *key, int64_t *out, shoal_diag *diag) {
-  shoal_err rc = shoal_json_get_int(body, key, true, out, diag);
+/* The sale body's shape (shoal_sale_decode: the agent's priced quote plus
+ * receipt, region, store, at; what the hub reports on must be whole and
+ * self-consistent), then its member block (SPEC 13), checked here before
+ * anything is written. */
+static shoal_err sale_check(const struct shoal_event *ev, struct shoal_sale_info *out,
+                            shoal_diag *diag) {
+  shoal_err rc = shoal_sale_decode(ev, out, diag);
   if (rc != SHOAL_OK)
     return rc;
-  if (*out > SHOAL_MONEY_MAX || *out < -SHOAL_MONEY_MAX)
-    return shoal_fail(diag, SHOAL_EINPUT, "\"%s\" is out of range", key);
-  return SHOAL_OK;
-}
-
-/* The sale body's shape (the agent's priced quote plus receipt, region,
- * store, at): what the hub reports on must be whole and self-consistent. */
-static shoal_err sale_check(const struct shoal_event *ev, struct sale *out, shoal_diag *diag) {
-  const cJSON *b = ev->body;
-  const char *store = NULL, *at = NULL;
-  shoal_err rc;
-  struct shoal_time t;
-  if ((rc = shoal_json_get_str(b, "receipt", true, &out->receipt, diag)) != SHOAL_OK ||
-      (rc = shoal_json_get_str(b, "region", true, &out->region, diag)) != SHOAL_OK ||
-      (rc = shoal_json_get_str(b, "store", true, &store, diag)) != SHOAL_OK ||
-      (rc = shoal_json_get_str(b, "at", true, &at, diag)) != SHOAL_OK)
-    return rc;
-  if (!out->receipt[0] || strlen(out->receipt) > 128)
-    return shoal_fail(diag, SHOAL_EINPUT, "\"receipt\" must be 1 to 128 characters");
-  if (!shoal_id_valid(out->region))
-    return shoal_fail(diag, SHOAL_EINPUT, "\"region\" is not a valid identifier");
-  if (strcmp(store, ev->store) != 0)
-    return shoal_fail(diag, SHOAL_EINPUT,
-                      "sale for store \"%.64s\" sent by a device of store \"%s\"", store,
-                      ev->store);
-  if ((rc = shoal_time_parse(at, &t, diag)) != SHOAL_OK) {
-    shoal_diag_prefix(diag, "\"at\"");
-    return SHOAL_EINPUT;
-  }
-  out->at_ms = t.unix_ms;
-  if ((rc = money_field(b, "subtotal", &out->subtotal, diag)) != SHOAL_OK ||
-      (rc = money_field(b, "discount", &out->discount, diag)) != SHOAL_OK ||
-      (rc = money_field(b, "rounding", &out->rounding, diag)) != SHOAL_OK ||
-      (rc = money_field(b, "total", &out->total, diag)) != SHOAL_OK)
-    return rc;
-  if (out->subtotal < 0 || out->total < 0)
-    return shoal_fail(diag, SHOAL_EINPUT, "negative \"subtotal\" or \"total\"");
-  if (out->subtotal - out->discount + out->rounding != out->total)
-    return shoal_fail(diag, SHOAL_EINPUT,
-                      "total %" PRId64 " != subtotal %" PRId64 " - discount %" PRId64
-                      " + rounding %" PRId64,
-                      out->total, out->subtotal, out->discount, out->rounding);
-  const cJSON *lines = cJSON_GetObjectItemCaseSensitive(b, "lines");
-  if (!cJSON_IsArray(lines))
-    return shoal_fail(diag, SHOAL_EINPUT, "\"lines\" must be an array");
-  int n = 0;
-  const cJSON *l;
-  cJSON_ArrayForEach(l, lines) {
-    if (!cJSON_IsObject(l))
-      return shoal_fail(diag, SHOAL_EINPUT, "lines[%d] must be an object", n);
-    if (++n > SHOAL_BASKET_MAX_LINES)
-      return shoal_fail(diag, SHOAL_EINPUT, "more than %d lines", SHOAL_BASKET_MAX_LINES);
-  }
-  /* The member block is checked here, before anything is written (SPEC 13). */
   const char *mid, *nonce;
   int64_t earned, redeemed;
-  return hub_loyalty_member_parse(b, &mid, &nonce, &earned, &redeemed, diag);
+  return hub_loyalty_member_parse(ev->body, &mid, &nonce, &earned, &redeemed, diag);
 }
 
 static bool webhook_wants(const struct hub_ctx *ctx, unsigned ev) {
@@ -581,7 +527,7 @@ static bool raw_body(const char *json, size_t len, const char **start, size_t *n
 }
 
 static shoal_err sale_store(struct hub_ingestor *ing, const struct shoal_event *ev,
-                            const struct sale *sale, const char *payload, size_t len,
+                            const struct shoal_sale_info *sale, const char *payload, size_t len,
                             shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   const char *raw = NULL;
@@ -644,7 +590,7 @@ static bool input_error(shoal_err rc) {
 static shoal_err sale_apply(struct hub_ingestor *ing, const struct shoal_event *ev,
                             const char *payload, size_t len, shoal_diag *diag) {
   shoal_err rc;
-  struct sale sale;
+  struct shoal_sale_info sale;
   if ((rc = sale_check(ev, &sale, diag)) != SHOAL_OK)
     return input_error(rc) ? rc : SHOAL_EINPUT;
   if ((rc = origin_check(ing, ev, sale.region, false, diag)) != SHOAL_OK)

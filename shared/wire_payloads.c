@@ -245,3 +245,157 @@ int64_t shoal_hello_acked(const cJSON *body) {
     return -1;
   return acked;
 }
+
+/* ---- sale ---- */
+
+shoal_err shoal_sale_body_encode(const cJSON *receipt, const cJSON *customer,
+                                 const char *const *scopes, const int64_t *versions, size_t nscopes,
+                                 const char *member_nonce, cJSON **out, shoal_diag *diag) {
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(receipt, "id");
+  if (!cJSON_IsString(id))
+    return shoal_fail(diag, SHOAL_EINPUT, "sale: the receipt has no \"id\"");
+  if (member_nonce && !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(receipt, "member")))
+    return shoal_fail(diag, SHOAL_EINPUT, "sale: a member nonce without a \"member\" block");
+  cJSON *body = cJSON_Duplicate(receipt, true);
+  bool ok = body && cJSON_AddStringToObject(body, "receipt", id->valuestring);
+  if (ok && customer)
+    ok = shoal_json_put(body, "customer", cJSON_Duplicate(customer, true));
+  cJSON *pv = ok ? cJSON_AddObjectToObject(body, "policy_versions") : NULL;
+  ok = pv != NULL;
+  for (size_t i = 0; ok && i < nscopes; i++)
+    if (versions[i] > 0)
+      ok = cJSON_AddNumberToObject(pv, scopes[i], (double)versions[i]) != NULL;
+  if (ok && member_nonce)
+    ok = cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(body, "member"), "nonce",
+                                 member_nonce) != NULL;
+  if (!ok) {
+    cJSON_Delete(body);
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
+  *out = body;
+  return SHOAL_OK;
+}
+
+#define RECEIPT_ID_MAX 128 /* bytes of a receipt or return id */
+
+static shoal_err money_field(const cJSON *body, const char *key, int64_t *out, shoal_diag *diag) {
+  shoal_err rc = shoal_json_get_int(body, key, true, out, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  if (*out > SHOAL_MONEY_MAX || *out < -SHOAL_MONEY_MAX)
+    return shoal_fail(diag, SHOAL_EINPUT, "\"%s\" is out of range", key);
+  return SHOAL_OK;
+}
+
+shoal_err shoal_sale_decode(const struct shoal_event *ev, struct shoal_sale_info *out,
+                            shoal_diag *diag) {
+  const cJSON *b = ev->body;
+  const char *store = NULL, *at = NULL;
+  struct shoal_sale_info s = {0};
+  shoal_err rc;
+  struct shoal_time t;
+  if ((rc = shoal_json_get_str(b, "receipt", true, &s.receipt, diag)) != SHOAL_OK ||
+      (rc = shoal_json_get_str(b, "region", true, &s.region, diag)) != SHOAL_OK ||
+      (rc = shoal_json_get_str(b, "store", true, &store, diag)) != SHOAL_OK ||
+      (rc = shoal_json_get_str(b, "at", true, &at, diag)) != SHOAL_OK)
+    return rc;
+  if (!s.receipt[0] || strlen(s.receipt) > RECEIPT_ID_MAX)
+    return shoal_fail(diag, SHOAL_EINPUT, "\"receipt\" must be 1 to 128 characters");
+  if (!shoal_id_valid(s.region))
+    return shoal_fail(diag, SHOAL_EINPUT, "\"region\" is not a valid identifier");
+  if (strcmp(store, ev->store) != 0)
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "sale for store \"%.64s\" sent by a device of store \"%s\"", store,
+                      ev->store);
+  if ((rc = shoal_time_parse(at, &t, diag)) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "\"at\"");
+    return SHOAL_EINPUT;
+  }
+  s.at_ms = t.unix_ms;
+  if ((rc = money_field(b, "subtotal", &s.subtotal, diag)) != SHOAL_OK ||
+      (rc = money_field(b, "discount", &s.discount, diag)) != SHOAL_OK ||
+      (rc = money_field(b, "rounding", &s.rounding, diag)) != SHOAL_OK ||
+      (rc = money_field(b, "total", &s.total, diag)) != SHOAL_OK)
+    return rc;
+  if (s.subtotal < 0 || s.total < 0)
+    return shoal_fail(diag, SHOAL_EINPUT, "negative \"subtotal\" or \"total\"");
+  if (s.subtotal - s.discount + s.rounding != s.total)
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "total %" PRId64 " != subtotal %" PRId64 " - discount %" PRId64
+                      " + rounding %" PRId64,
+                      s.total, s.subtotal, s.discount, s.rounding);
+  const cJSON *lines = cJSON_GetObjectItemCaseSensitive(b, "lines");
+  if (!cJSON_IsArray(lines))
+    return shoal_fail(diag, SHOAL_EINPUT, "\"lines\" must be an array");
+  int n = 0;
+  const cJSON *l;
+  cJSON_ArrayForEach(l, lines) {
+    if (!cJSON_IsObject(l))
+      return shoal_fail(diag, SHOAL_EINPUT, "lines[%d] must be an object", n);
+    if (++n > SHOAL_BASKET_MAX_LINES)
+      return shoal_fail(diag, SHOAL_EINPUT, "more than %d lines", SHOAL_BASKET_MAX_LINES);
+  }
+  *out = s;
+  return SHOAL_OK;
+}
+
+/* ---- return ---- */
+
+shoal_err shoal_return_body_encode(const cJSON *ret, const char *store, const char *region,
+                                   const char *sale_at, cJSON **out, shoal_diag *diag) {
+  cJSON *ev = cJSON_Duplicate(ret, true);
+  if (!ev || !cJSON_AddStringToObject(ev, "store", store) ||
+      !cJSON_AddStringToObject(ev, "region", region) ||
+      !cJSON_AddStringToObject(ev, "sale_at", sale_at)) {
+    cJSON_Delete(ev);
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
+  *out = ev;
+  return SHOAL_OK;
+}
+
+shoal_err shoal_return_decode(const struct shoal_event *ev, struct shoal_return_info *out,
+                              shoal_diag *diag) {
+  const cJSON *b = ev->body;
+  const char *at = NULL, *store = NULL;
+  struct shoal_return_info r = {0};
+  struct shoal_time t;
+  if (shoal_json_get_str(b, "id", true, &r.id, diag) != SHOAL_OK ||
+      shoal_json_get_str(b, "sale", true, &r.sale, diag) != SHOAL_OK ||
+      shoal_json_get_str(b, "store", true, &store, diag) != SHOAL_OK ||
+      shoal_json_get_str(b, "at", true, &at, diag) != SHOAL_OK ||
+      shoal_json_get_int(b, "refund", true, &r.refund, diag) != SHOAL_OK)
+    return SHOAL_EINPUT;
+  if (!r.id[0] || strlen(r.id) > RECEIPT_ID_MAX || !r.sale[0] || strlen(r.sale) > RECEIPT_ID_MAX)
+    return shoal_fail(diag, SHOAL_EINPUT, "\"id\" and \"sale\" must be 1 to 128 characters");
+  if (strcmp(store, ev->store) != 0)
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "return for store \"%.64s\" sent by a device of store \"%s\"", store,
+                      ev->store);
+  if (shoal_time_parse(at, &t, diag) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "\"at\"");
+    return SHOAL_EINPUT;
+  }
+  r.at_ms = t.unix_ms;
+  if (r.refund < 0 || r.refund > SHOAL_MONEY_MAX)
+    return shoal_fail(diag, SHOAL_EINPUT, "\"refund\" is out of range");
+  const cJSON *lines = cJSON_GetObjectItemCaseSensitive(b, "lines");
+  const cJSON *refunds = cJSON_GetObjectItemCaseSensitive(b, "refunds");
+  if (!cJSON_IsArray(lines) || cJSON_GetArraySize(lines) > SHOAL_BASKET_MAX_LINES ||
+      !cJSON_IsArray(refunds))
+    return shoal_fail(diag, SHOAL_EINPUT, "\"lines\" and \"refunds\" must be arrays");
+  /* The refunds must add up to the refund. */
+  int64_t sum = 0, a = 0;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, refunds) {
+    if (shoal_json_get_int(e, "amount", true, &a, diag) != SHOAL_OK || a <= 0 ||
+        a > SHOAL_MONEY_MAX)
+      return shoal_fail(diag, SHOAL_EINPUT, "refunds: each needs an \"amount\" > 0");
+    sum += a;
+  }
+  if (sum != r.refund)
+    return shoal_fail(diag, SHOAL_EINPUT, "refunds add up to %" PRId64 ", not the refund %" PRId64,
+                      sum, r.refund);
+  *out = r;
+  return SHOAL_OK;
+}

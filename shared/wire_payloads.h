@@ -1,7 +1,8 @@
 /* wire_payloads.h - the payloads that cross the wire besides the event
  * envelope (wire.h), each encoded and decoded here and nowhere else (SPEC
  * 4.2, docs/protocol.md): acks (hub -> agent), presence (agent -> hub,
- * retained, also the last will) and the body of the "hello" event. Encoders write the exact bytes
+ * retained, also the last will) and the bodies of the "hello", "sale" and
+ * "return" events. Encoders write the exact bytes
  * the protocol has always used; decoders refuse what is malformed or over the limits of
  * shoal_limits.h with SHOAL_EINPUT / SHOAL_ELIMIT and a diag naming the problem. */
 #ifndef SHOAL_WIRE_PAYLOADS_H
@@ -15,6 +16,7 @@
 
 #include "err.h"
 #include "shoal_limits.h"
+#include "wire.h"
 
 /* ---- ack: {"epoch":"<decimal>","upto":N} on P/ack/{store}/{device} ---- */
 
@@ -111,5 +113,58 @@ shoal_err shoal_hello_serves_decode(const cJSON *body, const char **stores, size
 /* "acked" of a hello body: the seq the device last had acknowledged, or -1
  * when absent or not an integer >= 0 (it is informational). */
 int64_t shoal_hello_acked(const cJSON *body);
+
+/* ---- the "sale" event body (SPEC 12, agent -> hub) ---- */
+
+/* Builds the sale body: a copy of receipt (an object whose "id" is a
+ * string), then "receipt" (that id), "customer" (a copy, when customer is
+ * not NULL) and "policy_versions" {scopes[i]: versions[i]} for each of the
+ * nscopes scopes with a version > 0. member_nonce, when not NULL, is added
+ * as "nonce" to the receipt's "member" object (which must be there). All
+ * arguments borrowed; *out a new tree (caller deletes), set only on
+ * success. SHOAL_EINPUT for a receipt without an id or member object. */
+shoal_err shoal_sale_body_encode(const cJSON *receipt, const cJSON *customer,
+                                 const char *const *scopes, const int64_t *versions, size_t nscopes,
+                                 const char *member_nonce, cJSON **out, shoal_diag *diag);
+
+/* The fields of a sale body the hub stores and reports on. Strings are
+ * borrowed from the event's body. */
+struct shoal_sale_info {
+  const char *receipt; /* 1 to 128 bytes */
+  const char *region;  /* an identifier */
+  int64_t at_ms;
+  int64_t subtotal, discount, rounding, total; /* minor units, |x| <= SHOAL_MONEY_MAX */
+};
+
+/* Reads and checks ev's sale body: receipt, region, store (the envelope's),
+ * at (an instant), money fields that add up (subtotal - discount + rounding
+ * == total, subtotal and total >= 0), lines an array of at most
+ * SHOAL_BASKET_MAX_LINES objects. Sets *out only on success; an error
+ * (SHOAL_EINPUT, or the code of the failed read) names the key. The member
+ * block is the hub's to check (hub_loyalty_member_parse). */
+shoal_err shoal_sale_decode(const struct shoal_event *ev, struct shoal_sale_info *out,
+                            shoal_diag *diag);
+
+/* ---- the "return" event body (SPEC 12, agent -> hub) ---- */
+
+/* Builds the return body: a copy of ret (the recorded return) plus "store",
+ * "region" and "sale_at" (the returned sale's `at`). Arguments borrowed;
+ * *out a new tree (caller deletes), set only on success. */
+shoal_err shoal_return_body_encode(const cJSON *ret, const char *store, const char *region,
+                                   const char *sale_at, cJSON **out, shoal_diag *diag);
+
+/* The fields of a return body the hub checks and stores; strings borrowed. */
+struct shoal_return_info {
+  const char *id, *sale; /* 1 to 128 bytes each */
+  int64_t at_ms;
+  int64_t refund; /* 0 .. SHOAL_MONEY_MAX, the sum of refunds[].amount */
+};
+
+/* Reads and checks ev's return body: id, sale, store (the envelope's), at,
+ * refund, lines (an array of at most SHOAL_BASKET_MAX_LINES), refunds (an
+ * array of {"amount" > 0} adding up to refund). Sets *out only on success;
+ * SHOAL_EINPUT naming the problem otherwise. */
+shoal_err shoal_return_decode(const struct shoal_event *ev, struct shoal_return_info *out,
+                              shoal_diag *diag);
 
 #endif

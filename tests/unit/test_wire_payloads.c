@@ -296,6 +296,185 @@ static void test_wire_payloads_hello_decode_refuses_malformed(void **state) {
   cJSON_Delete(body);
 }
 
+/* ---- sale and return bodies ---- */
+
+static cJSON *parse_obj(const char *text) {
+  cJSON *o = NULL;
+  shoal_diag d = {{0}};
+  assert_int_equal(shoal_json_parse(text, strlen(text), &o, &d), SHOAL_OK);
+  return o;
+}
+
+/* An envelope of store s1 around body (consumed). */
+static struct shoal_event envelope(const char *type, cJSON *body) {
+  struct shoal_event ev = {.seq = 1, .hlc = 1, .body = body};
+  snprintf(ev.device, sizeof ev.device, "d1");
+  snprintf(ev.store, sizeof ev.store, "s1");
+  snprintf(ev.epoch, sizeof ev.epoch, "9");
+  snprintf(ev.type, sizeof ev.type, "%s", type);
+  return ev;
+}
+
+static const char *RECEIPT =
+    "{\"id\":\"s1-d1-000001\",\"store\":\"s1\",\"region\":\"cn-sw\",\"device\":\"d1\","
+    "\"at\":\"2026-03-01T10:00:00+08:00\",\"channel\":\"pos\",\"currency\":\"CNY\","
+    "\"subtotal\":1000,\"discount\":100,\"rounding\":-5,\"total\":895,\"lines\":[{\"sku\":\"A\"}],"
+    "\"member\":{\"id\":\"m1\",\"earned\":8}}";
+
+/* The sale body as agents have always sent it (receipt, then receipt id,
+ * customer, policy versions of the scopes that have one, and the member
+ * code's nonce inside "member"), and the hub reads it back. */
+static void test_wire_payloads_sale_bytes_and_round_trip(void **state) {
+  (void)state;
+  shoal_diag d = {{0}};
+  cJSON *receipt = parse_obj(RECEIPT);
+  cJSON *customer = parse_obj("{\"id\":\"c1\"}");
+  const char *scopes[3] = {"global", "region/cn-sw", "store/s1"};
+  const int64_t versions[3] = {3, 0, 7};
+  cJSON *body = NULL;
+  assert_int_equal(
+      shoal_sale_body_encode(receipt, customer, scopes, versions, 3, "n0nce", &body, &d), SHOAL_OK);
+  char *text = print(body);
+  assert_string_equal(
+      text, "{\"id\":\"s1-d1-000001\",\"store\":\"s1\",\"region\":\"cn-sw\",\"device\":\"d1\","
+            "\"at\":\"2026-03-01T10:00:00+08:00\",\"channel\":\"pos\",\"currency\":\"CNY\","
+            "\"subtotal\":1000,\"discount\":100,\"rounding\":-5,\"total\":895,\"lines\":"
+            "[{\"sku\":\"A\"}],\"member\":{\"id\":\"m1\",\"earned\":8,\"nonce\":\"n0nce\"},"
+            "\"receipt\":\"s1-d1-000001\",\"customer\":{\"id\":\"c1\"},\"policy_versions\":"
+            "{\"global\":3,\"store/s1\":7}}");
+  free(text);
+  struct shoal_event ev = envelope("sale", body);
+  struct shoal_sale_info info;
+  assert_int_equal(shoal_sale_decode(&ev, &info, &d), SHOAL_OK);
+  assert_string_equal(info.receipt, "s1-d1-000001");
+  assert_string_equal(info.region, "cn-sw");
+  assert_true(info.at_ms == 1772330400000LL);
+  assert_true(info.subtotal == 1000 && info.discount == 100 && info.rounding == -5 &&
+              info.total == 895);
+  shoal_event_cleanup(&ev);
+  /* No customer, no nonce, no versions. */
+  const int64_t none[3] = {0, 0, 0};
+  assert_int_equal(shoal_sale_body_encode(receipt, NULL, scopes, none, 3, NULL, &body, &d),
+                   SHOAL_OK);
+  text = print(body);
+  assert_non_null(strstr(text, "\"member\":{\"id\":\"m1\",\"earned\":8},\"receipt\":"
+                               "\"s1-d1-000001\",\"policy_versions\":{}}"));
+  free(text);
+  cJSON_Delete(body);
+  cJSON_Delete(customer);
+  /* A receipt without an id, a nonce without a member block: refused. */
+  body = NULL;
+  cJSON_DeleteItemFromObject(receipt, "member");
+  assert_int_equal(shoal_sale_body_encode(receipt, NULL, scopes, versions, 3, "n", &body, &d),
+                   SHOAL_EINPUT);
+  cJSON_DeleteItemFromObject(receipt, "id");
+  assert_int_equal(shoal_sale_body_encode(receipt, NULL, scopes, versions, 3, NULL, &body, &d),
+                   SHOAL_EINPUT);
+  assert_null(body);
+  cJSON_Delete(receipt);
+}
+
+/* Decodes RECEIPT with one member replaced by value (raw JSON; NULL
+ * deletes it); checks the diag names want when it fails. */
+static shoal_err sale_dec(const char *key, const char *value, const char *want) {
+  cJSON *b = parse_obj(RECEIPT);
+  cJSON_AddStringToObject(b, "receipt", "r1");
+  if (key) {
+    cJSON_DeleteItemFromObject(b, key);
+    if (value)
+      cJSON_AddItemToObject(b, key, parse_obj(value));
+  }
+  struct shoal_event ev = envelope("sale", b);
+  struct shoal_sale_info info = {.receipt = "untouched"};
+  shoal_diag d = {{0}};
+  shoal_err rc = shoal_sale_decode(&ev, &info, &d);
+  if (rc != SHOAL_OK) {
+    assert_string_equal(info.receipt, "untouched");
+    assert_non_null(strstr(d.msg, want));
+  }
+  shoal_event_cleanup(&ev);
+  return rc;
+}
+
+static void test_wire_payloads_sale_decode_refuses_malformed(void **state) {
+  (void)state;
+  assert_int_equal(sale_dec(NULL, NULL, ""), SHOAL_OK);
+  assert_int_equal(sale_dec("receipt", NULL, "receipt"), SHOAL_EINPUT);
+  assert_int_equal(sale_dec("receipt", "\"\"", "receipt"), SHOAL_EINPUT);
+  assert_int_equal(sale_dec("region", "\"cn sw\"", "region"), SHOAL_EINPUT);
+  assert_int_equal(sale_dec("store", "\"s2\"", "store \"s2\""), SHOAL_EINPUT);
+  assert_int_equal(sale_dec("at", "\"yesterday\"", "\"at\""), SHOAL_EINPUT);
+  assert_int_equal(sale_dec("total", "896", "total 896"), SHOAL_EINPUT);
+  assert_int_equal(sale_dec("total", "1.5", "total"), SHOAL_EINPUT);
+  assert_int_equal(sale_dec("discount", "2000000000000000", "out of range"), SHOAL_EINPUT);
+  assert_int_equal(sale_dec("lines", "{}", "lines"), SHOAL_EINPUT);
+  assert_int_equal(sale_dec("lines", "[1]", "lines[0]"), SHOAL_EINPUT);
+}
+
+static const char *RETURN = "{\"id\":\"ret-1\",\"sale\":\"s1-d1-000001\",\"at\":"
+                            "\"2026-03-02T10:00:00Z\",\"refund\":300,\"lines\":[{\"sku\":\"A\"}],"
+                            "\"refunds\":[{\"method\":\"cash\",\"amount\":100},"
+                            "{\"method\":\"card\",\"amount\":200}]}";
+
+static void test_wire_payloads_return_bytes_and_round_trip(void **state) {
+  (void)state;
+  shoal_diag d = {{0}};
+  cJSON *ret = parse_obj(RETURN), *body = NULL;
+  assert_int_equal(
+      shoal_return_body_encode(ret, "s1", "cn-sw", "2026-03-01T10:00:00+08:00", &body, &d),
+      SHOAL_OK);
+  char *text = print(body);
+  char want[1024];
+  snprintf(want, sizeof want,
+           "%.*s,\"store\":\"s1\",\"region\":\"cn-sw\",\"sale_at\":"
+           "\"2026-03-01T10:00:00+08:00\"}",
+           (int)strlen(RETURN) - 1, RETURN);
+  assert_string_equal(text, want);
+  free(text);
+  cJSON_Delete(ret);
+  struct shoal_event ev = envelope("return", body);
+  struct shoal_return_info info;
+  assert_int_equal(shoal_return_decode(&ev, &info, &d), SHOAL_OK);
+  assert_string_equal(info.id, "ret-1");
+  assert_string_equal(info.sale, "s1-d1-000001");
+  assert_true(info.refund == 300);
+  assert_true(info.at_ms == 1772445600000LL);
+  shoal_event_cleanup(&ev);
+}
+
+static shoal_err return_dec(const char *key, const char *value, const char *want) {
+  cJSON *b = parse_obj(RETURN);
+  cJSON_AddStringToObject(b, "store", "s1");
+  if (key) {
+    cJSON_DeleteItemFromObject(b, key);
+    if (value)
+      cJSON_AddItemToObject(b, key, parse_obj(value));
+  }
+  struct shoal_event ev = envelope("return", b);
+  struct shoal_return_info info = {.id = "untouched"};
+  shoal_diag d = {{0}};
+  shoal_err rc = shoal_return_decode(&ev, &info, &d);
+  if (rc != SHOAL_OK) {
+    assert_string_equal(info.id, "untouched");
+    assert_non_null(strstr(d.msg, want));
+  }
+  shoal_event_cleanup(&ev);
+  return rc;
+}
+
+static void test_wire_payloads_return_decode_refuses_malformed(void **state) {
+  (void)state;
+  assert_int_equal(return_dec(NULL, NULL, ""), SHOAL_OK);
+  assert_int_equal(return_dec("sale", NULL, "sale"), SHOAL_EINPUT);
+  assert_int_equal(return_dec("id", "\"\"", "\"id\""), SHOAL_EINPUT);
+  assert_int_equal(return_dec("store", "\"s2\"", "store \"s2\""), SHOAL_EINPUT);
+  assert_int_equal(return_dec("at", "\"soon\"", "\"at\""), SHOAL_EINPUT);
+  assert_int_equal(return_dec("refund", "-1", "out of range"), SHOAL_EINPUT);
+  assert_int_equal(return_dec("refund", "301", "add up to 300"), SHOAL_EINPUT);
+  assert_int_equal(return_dec("lines", "{}", "arrays"), SHOAL_EINPUT);
+  assert_int_equal(return_dec("refunds", "[{\"amount\":0}]", "amount"), SHOAL_EINPUT);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_wire_payloads_ack_bytes_and_round_trip),
@@ -305,6 +484,10 @@ int main(void) {
       cmocka_unit_test(test_wire_payloads_presence_decode_refuses_malformed),
       cmocka_unit_test(test_wire_payloads_hello_bytes_and_round_trip),
       cmocka_unit_test(test_wire_payloads_hello_decode_refuses_malformed),
+      cmocka_unit_test(test_wire_payloads_sale_bytes_and_round_trip),
+      cmocka_unit_test(test_wire_payloads_sale_decode_refuses_malformed),
+      cmocka_unit_test(test_wire_payloads_return_bytes_and_round_trip),
+      cmocka_unit_test(test_wire_payloads_return_decode_refuses_malformed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
