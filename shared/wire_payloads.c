@@ -287,13 +287,28 @@ static shoal_err money_field(const cJSON *body, const char *key, int64_t *out, s
   return SHOAL_OK;
 }
 
+/* A business body's "store" must be the envelope's, its "at" an instant
+ * (*at_ms). what names the body ("sale", "return") in the message. */
+static shoal_err store_and_at(const struct shoal_event *ev, const char *what, const char *store,
+                              const char *at, int64_t *at_ms, shoal_diag *diag) {
+  struct shoal_time t;
+  if (strcmp(store, ev->store) != 0)
+    return shoal_fail(diag, SHOAL_EINPUT, "%s for store \"%.64s\" sent by a device of store \"%s\"",
+                      what, store, ev->store);
+  if (shoal_time_parse(at, &t, diag) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "\"at\"");
+    return SHOAL_EINPUT;
+  }
+  *at_ms = t.unix_ms;
+  return SHOAL_OK;
+}
+
 shoal_err shoal_sale_decode(const struct shoal_event *ev, struct shoal_sale_info *out,
                             shoal_diag *diag) {
   const cJSON *b = ev->body;
   const char *store = NULL, *at = NULL;
   struct shoal_sale_info s = {0};
   shoal_err rc;
-  struct shoal_time t;
   if ((rc = shoal_json_get_str(b, "receipt", true, &s.receipt, diag)) != SHOAL_OK ||
       (rc = shoal_json_get_str(b, "region", true, &s.region, diag)) != SHOAL_OK ||
       (rc = shoal_json_get_str(b, "store", true, &store, diag)) != SHOAL_OK ||
@@ -303,15 +318,8 @@ shoal_err shoal_sale_decode(const struct shoal_event *ev, struct shoal_sale_info
     return shoal_fail(diag, SHOAL_EINPUT, "\"receipt\" must be 1 to 128 characters");
   if (!shoal_id_valid(s.region))
     return shoal_fail(diag, SHOAL_EINPUT, "\"region\" is not a valid identifier");
-  if (strcmp(store, ev->store) != 0)
-    return shoal_fail(diag, SHOAL_EINPUT,
-                      "sale for store \"%.64s\" sent by a device of store \"%s\"", store,
-                      ev->store);
-  if ((rc = shoal_time_parse(at, &t, diag)) != SHOAL_OK) {
-    shoal_diag_prefix(diag, "\"at\"");
-    return SHOAL_EINPUT;
-  }
-  s.at_ms = t.unix_ms;
+  if ((rc = store_and_at(ev, "sale", store, at, &s.at_ms, diag)) != SHOAL_OK)
+    return rc;
   if ((rc = money_field(b, "subtotal", &s.subtotal, diag)) != SHOAL_OK ||
       (rc = money_field(b, "discount", &s.discount, diag)) != SHOAL_OK ||
       (rc = money_field(b, "rounding", &s.rounding, diag)) != SHOAL_OK ||
@@ -359,7 +367,6 @@ shoal_err shoal_return_decode(const struct shoal_event *ev, struct shoal_return_
   const cJSON *b = ev->body;
   const char *at = NULL, *store = NULL;
   struct shoal_return_info r = {0};
-  struct shoal_time t;
   if (shoal_json_get_str(b, "id", true, &r.id, diag) != SHOAL_OK ||
       shoal_json_get_str(b, "sale", true, &r.sale, diag) != SHOAL_OK ||
       shoal_json_get_str(b, "store", true, &store, diag) != SHOAL_OK ||
@@ -368,15 +375,8 @@ shoal_err shoal_return_decode(const struct shoal_event *ev, struct shoal_return_
     return SHOAL_EINPUT;
   if (!r.id[0] || strlen(r.id) > RECEIPT_ID_MAX || !r.sale[0] || strlen(r.sale) > RECEIPT_ID_MAX)
     return shoal_fail(diag, SHOAL_EINPUT, "\"id\" and \"sale\" must be 1 to 128 characters");
-  if (strcmp(store, ev->store) != 0)
-    return shoal_fail(diag, SHOAL_EINPUT,
-                      "return for store \"%.64s\" sent by a device of store \"%s\"", store,
-                      ev->store);
-  if (shoal_time_parse(at, &t, diag) != SHOAL_OK) {
-    shoal_diag_prefix(diag, "\"at\"");
+  if (store_and_at(ev, "return", store, at, &r.at_ms, diag) != SHOAL_OK)
     return SHOAL_EINPUT;
-  }
-  r.at_ms = t.unix_ms;
   if (r.refund < 0 || r.refund > SHOAL_MONEY_MAX)
     return shoal_fail(diag, SHOAL_EINPUT, "\"refund\" is out of range");
   const cJSON *lines = cJSON_GetObjectItemCaseSensitive(b, "lines");
