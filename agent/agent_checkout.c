@@ -17,12 +17,12 @@
 #include "crypto.h"
 #include "db.h"
 #include "jsonx.h"
-#include "wire_payloads.h"
 #include "loyalty.h"
 #include "money.h"
 #include "shoal_limits.h"
 #include "timeutil.h"
 #include "util.h"
+#include "wire_payloads.h"
 
 #define KEEP_MIN_MS           (7LL * 24 * 3600 * 1000) /* idempotency keys kept at least */
 #define RETURN_BODY_MAX_BYTES (256 * 1024)

@@ -12,11 +12,10 @@
 #include "agent_policy.h"
 #include "db.h"
 #include "jsonx.h"
-#include "wire_payloads.h"
 #include "profile.h"
 #include "signing.h"
 #include "util.h"
-
+#include "wire_payloads.h"
 
 /* Policy sections per module (SPEC 9: keep only what the modules use).
  * Sales price baskets, so they need the pricing sections too; tickets use

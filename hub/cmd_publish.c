@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "cmd_publish.h"
 #include "crypto.h"
 #include "hub_cli.h"
-#include "cmd_publish.h"
 #include "hub_ctx.h"
 #include "hub_publish.h"
 #include "shoal_limits.h"

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "hub_cli.h"
 #include "cmd_settle.h"
+#include "hub_cli.h"
 #include "hub_ctx.h"
 #include "hub_reports.h"
 #include "jsonx.h"

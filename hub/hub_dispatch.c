@@ -83,8 +83,8 @@ shoal_err hub_serves_hello(hub_store *db, const struct shoal_event *ev, shoal_di
     return rc;
   int64_t provisioned = 0;
   hub_stmt *st = NULL;
-  rc = hub_store_prepare(db, "SELECT COUNT(*) FROM provisioned_devices WHERE device = ?", &st,
-                         diag);
+  rc =
+      hub_store_prepare(db, "SELECT COUNT(*) FROM provisioned_devices WHERE device = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, ev->device, -1, HUB_STORE_STATIC);

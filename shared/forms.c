@@ -957,7 +957,7 @@ shoal_err shoal_forms_data_parse(const char *text, size_t len, cJSON **out, shoa
         cJSON_Delete(root);
         return rc;
       }
-    p = shoal_json_skip_value(skip_ws(p, end), end); /* key */
+    p = shoal_json_skip_value(skip_ws(p, end), end);                     /* key */
     const char *v = p ? skip_ws(step(skip_ws(p, end), end), end) : NULL; /* past ':' */
     const char *v_end = v ? shoal_json_skip_value(v, end) : NULL;
     if (!v_end) {
