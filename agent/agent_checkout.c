@@ -22,6 +22,7 @@
 #include "shoal_limits.h"
 #include "timeutil.h"
 #include "util.h"
+#include "wire_payloads.h"
 
 #define KEEP_MIN_MS           (7LL * 24 * 3600 * 1000) /* idempotency keys kept at least */
 #define RETURN_BODY_MAX_BYTES (256 * 1024)
@@ -604,12 +605,11 @@ static bool add_str(cJSON *o, const char *k, const char *v) {
 
 cJSON *agent_checkout_return_event(const struct agent_ctx *ctx, const cJSON *out,
                                    const char *sale_at) {
-  cJSON *ev = cJSON_Duplicate(out, true);
-  if (ev && (!add_str(ev, "store", ctx->cfg.store) || !add_str(ev, "region", ctx->cfg.region) ||
-             !add_str(ev, "sale_at", sale_at))) {
-    cJSON_Delete(ev);
-    ev = NULL;
-  }
+  cJSON *ev = NULL;
+  shoal_diag ignore = {{0}}; /* the one failure is out of memory: NULL says it */
+  if (shoal_return_body_encode(out, ctx->cfg.store, ctx->cfg.region, sale_at, &ev, &ignore) !=
+      SHOAL_OK)
+    return NULL;
   return ev;
 }
 
@@ -641,28 +641,20 @@ static cJSON *receipt_json(struct agent_ctx *ctx, const struct shoal_basket *b, 
   return r;
 }
 
-/* The "sale" event body: the receipt plus "receipt" (its id, for the hub),
- * customer and policy versions. */
+/* The "sale" event body (shoal_sale_body_encode): the receipt plus
+ * "receipt" (its id, for the hub), customer, policy versions and the
+ * member code's nonce (when one was presented). NULL when out of memory. */
 static cJSON *sale_event(struct agent_ctx *ctx, const struct agent_model *m,
-                         const struct shoal_basket *b, const cJSON *receipt) {
-  cJSON *body = cJSON_Duplicate(receipt, true);
-  char scopes[3][80];
+                         const struct shoal_basket *b, const cJSON *receipt,
+                         const char *member_nonce) {
+  char scopes[SHOAL_PRICING_SCOPES][80];
   agent_policy_scopes(ctx, scopes);
-  const cJSON *id = cJSON_GetObjectItemCaseSensitive(receipt, "id");
-  bool ok = body && cJSON_AddStringToObject(body, "receipt", id->valuestring);
-  if (ok && b->customer) {
-    cJSON *c = cJSON_Duplicate(b->customer, true);
-    ok = c && cJSON_AddItemToObject(body, "customer", c);
-  }
-  cJSON *pv = ok ? cJSON_AddObjectToObject(body, "policy_versions") : NULL;
-  ok = pv != NULL;
-  for (int i = 0; ok && i < 3; i++)
-    if (m->versions[i] > 0)
-      ok = cJSON_AddNumberToObject(pv, scopes[i], (double)m->versions[i]) != NULL;
-  if (!ok) {
-    cJSON_Delete(body);
+  const char *names[SHOAL_PRICING_SCOPES] = {scopes[0], scopes[1], scopes[2]};
+  cJSON *body = NULL;
+  shoal_diag ignore = {{0}};
+  if (shoal_sale_body_encode(receipt, b->customer, names, m->versions, SHOAL_PRICING_SCOPES,
+                             member_nonce, &body, &ignore) != SHOAL_OK)
     return NULL;
-  }
   return body;
 }
 
@@ -909,9 +901,7 @@ shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m
   }
   if (has_code && (rc = agent_member_record(ctx, &code, id, redeem, now_ms, diag)) != SHOAL_OK)
     goto cleanup;
-  if (!r || !(ev = sale_event(ctx, m, b, r)) ||
-      (has_code && !cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(ev, "member"), "nonce",
-                                            code.nonce)) ||
+  if (!r || !(ev = sale_event(ctx, m, b, r, has_code ? code.nonce : NULL)) ||
       !(ev_text = shoal_json_print(ev)) || !(r_text = shoal_json_print(r))) {
     rc = oom(diag);
     goto cleanup;

@@ -18,6 +18,7 @@
 #include "timeutil.h"
 #include "util.h"
 #include "wire.h"
+#include "wire_payloads.h"
 
 #define HLC_OF_MS(ms) ((uint64_t)(ms) << 16) /* SPEC 4.2: ms in the high 48 bits */
 
@@ -174,17 +175,12 @@ shoal_err agent_replay_fetch(struct agent_ctx *ctx, int64_t from, int64_t to,
       break;
     if (!type[0]) {
       /* No business record behind this seq (a hello): a hello fills it. */
-      body = cJSON_CreateObject();
-      bool ok = body != NULL;
-      ok &= cJSON_AddStringToObject(body, "profile", ctx->profile.name) != NULL;
-      ok &= cJSON_AddStringToObject(body, "region", ctx->cfg.region) != NULL;
-      ok &= cJSON_AddStringToObject(body, "agent_version", SHOAL_VERSION) != NULL;
-      ok &= cJSON_AddBoolToObject(body, "replayed", true) != NULL;
-      if (!ok) {
-        cJSON_Delete(body);
-        rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      const struct shoal_hello h = {.profile = ctx->profile.name,
+                                    .region = ctx->cfg.region,
+                                    .agent_version = SHOAL_VERSION,
+                                    .replayed = true};
+      if ((rc = shoal_hello_encode(&h, &body, diag)) != SHOAL_OK)
         break;
-      }
       snprintf(type, sizeof type, "hello");
       hlc = HLC_OF_MS(shoal_now_ms());
     }

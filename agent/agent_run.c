@@ -29,6 +29,7 @@
 #include "timeutil.h"
 #include "util.h"
 #include "wire.h"
+#include "wire_payloads.h"
 
 #define LOOP_MS 50            /* network wait per turn: bounds latency of new sales */
 #define POLL_IDLE_MS 1000     /* re-read the outbox at least this often when idle */
@@ -281,22 +282,19 @@ static void set_state(struct run *r, bool connected, bool connect_now) {
 }
 
 static shoal_err publish_presence(struct run *r, bool online, shoal_diag *diag) {
-  cJSON *p = cJSON_CreateObject();
-  if (!p)
-    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  char at[40];
-  shoal_time_format_utc(shoal_now_ms(), at, sizeof at);
-  bool ok = cJSON_AddBoolToObject(p, "online", online) != NULL;
-  ok &= cJSON_AddStringToObject(p, "device", r->ctx.cfg.device) != NULL;
-  ok &= cJSON_AddStringToObject(p, "store", r->ctx.cfg.store) != NULL;
-  ok &= cJSON_AddStringToObject(p, "region", r->ctx.cfg.region) != NULL;
-  ok &= cJSON_AddStringToObject(p, "profile", r->ctx.profile.name) != NULL;
-  ok &= cJSON_AddStringToObject(p, "at", at) != NULL;
-  char *text = ok ? shoal_json_print(p) : NULL;
-  cJSON_Delete(p);
-  if (!text)
-    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  shoal_err rc = shoal_mqtt_publish(r->m, r->t_presence, text, strlen(text), 1, true, NULL, diag);
+  const struct shoal_presence p = {
+      .online = online,
+      .device = r->ctx.cfg.device,
+      .store = r->ctx.cfg.store,
+      .region = r->ctx.cfg.region,
+      .profile = r->ctx.profile.name,
+      .at_ms = shoal_now_ms(),
+  };
+  char *text = NULL;
+  shoal_err rc = shoal_presence_encode(&p, &text, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  rc = shoal_mqtt_publish(r->m, r->t_presence, text, strlen(text), 1, true, NULL, diag);
   free(text);
   return rc;
 }
@@ -442,8 +440,18 @@ static shoal_err run_setup(struct run *r, shoal_diag *diag) {
     if ((rc = shoal_topic_format(r->subs[r->nsubs++], SHOAL_TOPIC_MAX, r->prefix,
                                  SHOAL_TOPIC_DOWN_STORE, c->serves[i], NULL)) != SHOAL_OK)
       return shoal_fail(diag, SHOAL_ECONFIG, "%s: topic_prefix too long", c->path);
-  snprintf(r->will, sizeof r->will, "{\"online\":false,\"device\":\"%s\",\"store\":\"%s\"}",
-           c->device, c->store);
+  /* The last will: offline, no region, profile or time (the broker sends
+   * it, whenever that is). */
+  const struct shoal_presence will = {
+      .online = false, .device = c->device, .store = c->store, .at_ms = -1};
+  char *will_text = NULL;
+  if ((rc = shoal_presence_encode(&will, &will_text, diag)) != SHOAL_OK)
+    return rc;
+  bool will_fits = strlen(will_text) < sizeof r->will;
+  shoal_strlcpy(r->will, will_text, sizeof r->will);
+  free(will_text);
+  if (!will_fits)
+    return shoal_fail(diag, SHOAL_ELIMIT, "presence will over %zu bytes", sizeof r->will);
   struct shoal_mqtt_opts o = {
       .cfg = &c->mqtt,
       .client_id = r->client_id,

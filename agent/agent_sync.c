@@ -15,8 +15,7 @@
 #include "profile.h"
 #include "signing.h"
 #include "util.h"
-
-#define ACK_MAX_BYTES 1024 /* {"epoch":"<20 digits>","upto":<19 digits>} with room */
+#include "wire_payloads.h"
 
 /* Policy sections per module (SPEC 9: keep only what the modules use).
  * Sales price baskets, so they need the pricing sections too; tickets use
@@ -238,27 +237,15 @@ shoal_err agent_sync_acked(struct agent_ctx *ctx, int64_t *out, shoal_diag *diag
 
 shoal_err agent_sync_parse_ack(struct agent_ctx *ctx, const void *payload, size_t len, bool *ours,
                                int64_t *upto_out, shoal_diag *diag) {
-  cJSON *obj = NULL;
-  shoal_diag why = {{0}};
-  shoal_err rc = SHOAL_OK;
-  if (len > ACK_MAX_BYTES)
-    return shoal_fail(diag, SHOAL_EINPUT, "ack of %zu bytes is over the limit of %d", len,
-                      ACK_MAX_BYTES);
-  if (shoal_json_parse(payload, len, &obj, &why) != SHOAL_OK)
-    return shoal_fail(diag, SHOAL_EINPUT, "malformed ack (%s)", why.msg);
   uint64_t epoch = 0;
   int64_t upto = 0;
-  if (!cJSON_IsObject(obj) || shoal_json_get_u64(obj, "epoch", true, &epoch, &why) != SHOAL_OK ||
-      shoal_json_get_int(obj, "upto", true, &upto, &why) != SHOAL_OK || upto < 0) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "malformed ack: want {\"epoch\": E, \"upto\": N}");
-    goto cleanup;
-  }
+  shoal_err rc = shoal_ack_decode(payload, len, &epoch, &upto, diag);
+  if (rc != SHOAL_OK)
+    return rc;
   /* An ack for another epoch belongs to an older database of this device. */
   *ours = epoch == strtoull(ctx->epoch, NULL, 10);
   *upto_out = upto;
-cleanup:
-  cJSON_Delete(obj);
-  return rc;
+  return SHOAL_OK;
 }
 
 shoal_err agent_sync_apply_ack(struct agent_ctx *ctx, int64_t upto, int64_t *acked_upto,
@@ -403,53 +390,40 @@ shoal_err agent_sync_set_state(struct agent_ctx *ctx, bool connected, long pid, 
 }
 
 shoal_err agent_sync_hello(struct agent_ctx *ctx, shoal_diag *diag) {
-  cJSON *body = cJSON_CreateObject();
+  cJSON *status = cJSON_CreateObject(), *body = NULL;
   bool in_tx = false;
   shoal_err rc = SHOAL_OK;
-  if (!body)
+  if (!status)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  bool ok = cJSON_AddStringToObject(body, "profile", ctx->profile.name) != NULL;
-  ok &= cJSON_AddStringToObject(body, "region", ctx->cfg.region) != NULL;
-  cJSON *mods = cJSON_AddArrayToObject(body, "modules");
-  static const enum shoal_module all[] = {SHOAL_MOD_PRICING, SHOAL_MOD_SALES, SHOAL_MOD_FORMS,
-                                          SHOAL_MOD_TICKETS};
-  ok &= mods != NULL;
-  for (size_t i = 0; mods && i < sizeof all / sizeof all[0]; i++)
-    if (ctx->profile.modules & all[i])
-      ok &= shoal_json_push(mods, cJSON_CreateString(shoal_module_name(all[i])));
-  ok &= cJSON_AddStringToObject(body, "agent_version", SHOAL_VERSION) != NULL;
-  /* SPEC 15: the stores whose tickets this device writes (the hub trusts
-   * the list only for devices it did not provision). */
-  cJSON *serves = cJSON_AddArrayToObject(body, "serves");
-  ok &= serves != NULL;
-  for (size_t i = 0; serves && i < ctx->cfg.nserves; i++)
-    ok &= shoal_json_push(serves, cJSON_CreateString(ctx->cfg.serves[i]));
-  if (!ok) {
-    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-    goto cleanup;
-  }
   if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = true;
   /* policies / pending_policies / stale, exactly as status reports them. */
-  if ((rc = agent_policy_status(ctx, shoal_now_ms(), body, diag)) != SHOAL_OK)
+  if ((rc = agent_policy_status(ctx, shoal_now_ms(), status, diag)) != SHOAL_OK)
     goto cleanup;
   int64_t pending = 0;
   if ((rc = agent_outbox_pending(ctx, &pending, diag)) != SHOAL_OK)
     goto cleanup;
-  if (!cJSON_AddNumberToObject(body, "outbox_pending", (double)pending)) {
-    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-    goto cleanup;
-  }
   /* What the hub has acknowledged to this device: a hub restored from an
    * older backup sees that it is behind (docs/troubleshooting.md). */
   int64_t acked = 0;
   if ((rc = agent_sync_acked(ctx, &acked, diag)) != SHOAL_OK)
     goto cleanup;
-  if (!cJSON_AddNumberToObject(body, "acked", (double)acked)) {
-    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  /* SPEC 15: serves lists the stores whose tickets this device writes (the
+   * hub trusts the list only for devices it did not provision). */
+  const struct shoal_hello h = {
+      .profile = ctx->profile.name,
+      .region = ctx->cfg.region,
+      .agent_version = SHOAL_VERSION,
+      .modules = ctx->profile.modules,
+      .serves = (const char *const *)ctx->cfg.serves,
+      .nserves = ctx->cfg.nserves,
+      .status = status,
+      .outbox_pending = pending,
+      .acked = acked,
+  };
+  if ((rc = shoal_hello_encode(&h, &body, diag)) != SHOAL_OK)
     goto cleanup;
-  }
   if ((rc = agent_outbox_append(ctx, "hello", body, NULL, NULL, diag)) != SHOAL_OK)
     goto cleanup;
   rc = shoal_db_commit(ctx->db, diag);
@@ -457,6 +431,7 @@ shoal_err agent_sync_hello(struct agent_ctx *ctx, shoal_diag *diag) {
 cleanup:
   if (in_tx)
     shoal_db_rollback(ctx->db);
+  cJSON_Delete(status);
   cJSON_Delete(body);
   return rc;
 }

@@ -23,6 +23,7 @@
 #include "hub_ca.h"
 #include "hub_publish.h"
 #include "hub_cli.h"
+#include "cmd_provision.h"
 #include "hub_ctx.h"
 #include "hub_dispatch.h"
 #include "jsonx.h"

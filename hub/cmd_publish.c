@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "cmd_publish.h"
 #include "crypto.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"

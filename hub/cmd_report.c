@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "store.h"
 #include "hub_cli.h"
+#include "cmd_report.h"
 #include "hub_ctx.h"
 #include "hub_reports.h"
 

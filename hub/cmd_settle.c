@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_settle.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
 #include "hub_reports.h"

@@ -10,6 +10,7 @@
 #include "crypto.h"
 #include "store.h"
 #include "hub_cli.h"
+#include "cmd_ticket.h"
 #include "hub_ctx.h"
 #include "hub_dispatch.h"
 #include "hub_reports.h"

@@ -21,4 +21,9 @@ shoal_err hub_audit_record(hub_store *db, int64_t at_ms, const char *user, const
 shoal_err hub_audit_list(hub_store *db, int64_t limit, int64_t before_id, cJSON **out,
                          shoal_diag *diag);
 
+/* Route handler (hub_handler, hub_http_int.h) for GET /api/v1/audit; *out
+ * owned by the caller. */
+struct hub_call;
+shoal_err hub_h_audit(struct hub_call *call, cJSON **out, shoal_diag *diag);
+
 #endif

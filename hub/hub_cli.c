@@ -3,6 +3,13 @@
 #include "hub_cli.h"
 
 #include "cli.h"
+#include "cmd_provision.h"
+#include "cmd_publish.h"
+#include "cmd_report.h"
+#include "cmd_settle.h"
+#include "cmd_ticket.h"
+#include "cmd_trust.h"
+#include "hub_run.h"
 
 static const struct shoal_cli_command commands[] = {
     {"run", hub_cmd_run, "run the hub (ingest, merge, HTTP API) in the foreground"},

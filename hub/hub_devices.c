@@ -11,18 +11,7 @@
 #include "jsonx.h"
 #include "timeutil.h"
 #include "util.h"
-
-/* First key of names[] present in obj (aliases of one field), or NULL. */
-static const cJSON *get_any(const cJSON *obj, const char *const *names, const char **which) {
-  for (; *names; names++) {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, *names);
-    if (it) {
-      *which = *names;
-      return it;
-    }
-  }
-  return NULL;
-}
+#include "wire_payloads.h"
 
 static void bind_text_or_null(hub_stmt *st, int i, const char *s) {
   if (s)
@@ -33,53 +22,14 @@ static void bind_text_or_null(hub_stmt *st, int i, const char *s) {
 
 shoal_err hub_devices_hello(hub_store *db, const struct shoal_event *ev, int64_t now_ms,
                             shoal_diag *diag) {
-  static const char *const k_profile[] = {"profile", NULL};
-  static const char *const k_region[] = {"region", NULL};
-  static const char *const k_version[] = {"agent_version", "version", NULL};
-  static const char *const k_depth[] = {"outbox_depth", "outbox_pending", NULL};
-  static const char *const k_pol[] = {"policies", "policy_versions", "versions", NULL};
   shoal_err rc = SHOAL_OK;
   hub_stmt *st = NULL;
   char *pol_text = NULL;
-  const char *which = NULL;
-  const cJSON *body = ev->body;
-  const char *profile = NULL, *region = NULL, *agent_version = NULL;
-  int64_t depth = -1;
-
-  const cJSON *it;
-  if ((it = get_any(body, k_profile, &which))) {
-    if (!cJSON_IsString(it) || strlen(it->valuestring) > 128)
-      return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\" must be a short string", which);
-    profile = it->valuestring;
-  }
-  if ((it = get_any(body, k_region, &which))) {
-    if (!cJSON_IsString(it) || !shoal_id_valid(it->valuestring))
-      return shoal_fail(diag, SHOAL_EINPUT, "hello: \"region\" must be an identifier");
-    region = it->valuestring;
-  }
-  if ((it = get_any(body, k_version, &which))) {
-    if (!cJSON_IsString(it) || strlen(it->valuestring) > 64)
-      return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\" must be a short string", which);
-    agent_version = it->valuestring;
-  }
-  if ((it = get_any(body, k_depth, &which))) {
-    if (!shoal_json_is_int(it) || shoal_json_int(it) < 0)
-      return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\" must be an integer >= 0", which);
-    depth = shoal_json_int(it);
-  }
-  if ((it = get_any(body, k_pol, &which))) {
-    if (!cJSON_IsObject(it))
-      return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\" must be an object", which);
-    const cJSON *v;
-    cJSON_ArrayForEach(v, it) {
-      if (strlen(v->string) >= 80 ||
-          !(shoal_json_is_int(v) || cJSON_IsNull(v) || cJSON_IsObject(v)))
-        return shoal_fail(diag, SHOAL_EINPUT, "hello: \"%s\".\"%.80s\" must be a version", which,
-                          v->string);
-    }
-    if (!(pol_text = shoal_json_print(it)))
-      return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  }
+  struct shoal_hello_info h;
+  if ((rc = shoal_hello_decode(ev->body, &h, diag)) != SHOAL_OK)
+    return rc;
+  if (h.policies && !(pol_text = shoal_json_print(h.policies)))
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
 
   if ((rc = hub_store_prepare(
            db,
@@ -95,13 +45,13 @@ shoal_err hub_devices_hello(hub_store *db, const struct shoal_event *ev, int64_t
     goto cleanup;
   hub_store_bind_text(st, 1, ev->device, -1, HUB_STORE_STATIC);
   hub_store_bind_text(st, 2, ev->store, -1, HUB_STORE_STATIC);
-  bind_text_or_null(st, 3, region);
-  bind_text_or_null(st, 4, profile);
-  bind_text_or_null(st, 5, agent_version);
+  bind_text_or_null(st, 3, h.region);
+  bind_text_or_null(st, 4, h.profile);
+  bind_text_or_null(st, 5, h.agent_version);
   hub_store_bind_text(st, 6, ev->epoch, -1, HUB_STORE_STATIC);
   hub_store_bind_int64(st, 7, now_ms);
-  if (depth >= 0)
-    hub_store_bind_int64(st, 8, depth);
+  if (h.outbox_depth >= 0)
+    hub_store_bind_int64(st, 8, h.outbox_depth);
   else
     hub_store_bind_null(st, 8);
   bind_text_or_null(st, 9, pol_text);
@@ -121,20 +71,11 @@ shoal_err hub_devices_presence(hub_store *db, const char *store, const char *dev
                                const void *payload, size_t len, bool retained, int64_t now_ms,
                                shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
-  cJSON *root = NULL;
   hub_stmt *st = NULL;
   bool online = false;
   if (len == 0)
     return SHOAL_OK;
-  if (len > 4096)
-    return shoal_fail(diag, SHOAL_ELIMIT, "presence message of %zu bytes is too large", len);
-  if ((rc = shoal_json_parse(payload, len, &root, diag)) != SHOAL_OK)
-    goto cleanup;
-  if (!cJSON_IsObject(root)) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "presence: not a JSON object");
-    goto cleanup;
-  }
-  if ((rc = shoal_json_get_bool(root, "online", true, &online, diag)) != SHOAL_OK)
+  if ((rc = shoal_presence_decode(payload, len, &online, diag)) != SHOAL_OK)
     goto cleanup;
   if ((rc = hub_store_prepare(db,
                              "INSERT INTO devices (device, store, online, last_seen_ms) "
@@ -154,7 +95,6 @@ shoal_err hub_devices_presence(hub_store *db, const char *store, const char *dev
     rc = hub_store_fail(db, s, "record presence", diag);
 cleanup:
   hub_store_finalize(st);
-  cJSON_Delete(root);
   return rc;
 }
 

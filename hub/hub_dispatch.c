@@ -15,6 +15,7 @@
 #include "ticket.h"
 #include "timeutil.h"
 #include "util.h"
+#include "wire_payloads.h"
 
 shoal_err hub_serves_allows(hub_store *db, const char *device, const char *store, bool *ok,
                             shoal_diag *diag) {
@@ -74,22 +75,15 @@ shoal_err hub_serves_provision(hub_store *db, const char *device, const char *co
 }
 
 shoal_err hub_serves_hello(hub_store *db, const struct shoal_event *ev, shoal_diag *diag) {
-  const cJSON *list = cJSON_GetObjectItemCaseSensitive(ev->body, "serves"), *e;
-  if (!list)
-    return SHOAL_OK;
-  if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > SHOAL_SERVES_MAX)
-    return shoal_fail(diag, SHOAL_EINPUT, "hello: \"serves\" must be an array of at most %d stores",
-                      SHOAL_SERVES_MAX);
   const char *stores[SHOAL_SERVES_MAX];
   size_t n = 0;
-  cJSON_ArrayForEach(e, list) {
-    if (!cJSON_IsString(e) || !shoal_id_valid(e->valuestring))
-      return shoal_fail(diag, SHOAL_EINPUT, "hello: \"serves\" must list store identifiers");
-    stores[n++] = e->valuestring;
-  }
+  bool present = false;
+  shoal_err rc = shoal_hello_serves_decode(ev->body, stores, &n, &present, diag);
+  if (rc != SHOAL_OK || !present)
+    return rc;
   int64_t provisioned = 0;
   hub_stmt *st = NULL;
-  shoal_err rc =
+  rc =
       hub_store_prepare(db, "SELECT COUNT(*) FROM provisioned_devices WHERE device = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;

@@ -12,7 +12,7 @@
 #include "store.h"
 #include "hub_customers.h"
 #include "forms.h"
-#include "hub_ingest.h"
+#include "hub_forms.h"
 #include "hub_media.h"
 #include "jsonx.h"
 #include "timeutil.h"

@@ -1,9 +1,10 @@
 /* hub_http_int.h - what the hub's HTTP route handlers share (not a public
  * interface of the hub): the call a handler gets, the handler signature,
  * and the route table entry. hub_http.c owns the server, authentication,
- * roles and the audit log; each group of routes lives in its own file
- * (hub_http_policies.c, hub_rollout.c, ...) and is listed once in the
- * route table in hub_http.c. */
+ * roles and the audit log, and defines the functions declared here; each
+ * group of routes lives in its own file (hub_http_policies.c,
+ * hub_rollout.c, ...), is declared by that file's header and is listed once
+ * in the route table in hub_http.c. */
 #ifndef HUB_HTTP_INT_H
 #define HUB_HTTP_INT_H
 
@@ -68,26 +69,11 @@ struct hub_route {
   bool heavy; /* a report that scans many rows: at most HUB_HTTP_HEAVY_MAX run at once */
 };
 
-/* Query string argument of the request, or NULL. */
+/* Query string argument of the request, or NULL (borrowed from the request). */
 const char *hub_call_arg(const struct hub_call *call, const char *key);
 
 /* The body parsed as a JSON object (SHOAL_EINPUT when absent or not an
  * object); *out owned by the caller. */
 shoal_err hub_call_json(const struct hub_call *call, cJSON **out, shoal_diag *diag);
-
-/* ---- handlers, by file ---- */
-/* hub_http_policies.c */
-shoal_err hub_h_policies_list(struct hub_call *call, cJSON **out, shoal_diag *diag);
-shoal_err hub_h_policies_publish(struct hub_call *call, cJSON **out, shoal_diag *diag);
-shoal_err hub_h_policies_scope(struct hub_call *call, cJSON **out, shoal_diag *diag);
-shoal_err hub_h_policies_rollback(struct hub_call *call, cJSON **out, shoal_diag *diag);
-shoal_err hub_h_quote(struct hub_call *call, cJSON **out, shoal_diag *diag);
-/* hub_rollout.c */
-shoal_err hub_h_rollouts_list(struct hub_call *call, cJSON **out, shoal_diag *diag);
-shoal_err hub_h_rollouts_create(struct hub_call *call, cJSON **out, shoal_diag *diag);
-shoal_err hub_h_rollout_get(struct hub_call *call, cJSON **out, shoal_diag *diag);
-shoal_err hub_h_rollout_action(struct hub_call *call, cJSON **out, shoal_diag *diag);
-/* hub_audit.c */
-shoal_err hub_h_audit(struct hub_call *call, cJSON **out, shoal_diag *diag);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "store.h"
 #include "hub_http_int.h"
+#include "hub_http_policies.h"
 #include "hub_publish.h"
 #include "hub_rollout.h"
 #include "jsonx.h"

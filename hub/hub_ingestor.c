@@ -19,15 +19,18 @@
 #include "store.h"
 #include "hub_customers.h"
 #include "hub_devices.h"
-#include "hub_http.h"
-#include "hub_ingest.h"
+#include "hub_forms.h"
 #include "hub_loyalty.h"
 #include "hub_member_notice.h"
+#include "hub_returns.h"
+#include "hub_tickets.h"
+#include "hub_webhook.h"
 #include "jsonx.h"
 #include "shoal_limits.h"
 #include "timeutil.h"
 #include "util.h"
 #include "wire.h"
+#include "wire_payloads.h"
 
 #define POISON_SLOTS      16
 
@@ -464,72 +467,18 @@ static void poison_note(struct hub_ingestor *ing, const struct shoal_event *ev) 
 
 /* ------------------------------------------------------------ sales */
 
-struct sale {
-  const char *receipt, *region;
-  int64_t at_ms, subtotal, discount, rounding, total;
-};
-
-static shoal_err money_field(const cJSON *body, const char *key, int64_t *out, shoal_diag *diag) {
-  shoal_err rc = shoal_json_get_int(body, key, true, out, diag);
+/* The sale body's shape (shoal_sale_decode: the agent's priced quote plus
+ * receipt, region, store, at; what the hub reports on must be whole and
+ * self-consistent), then its member block (SPEC 13), checked here before
+ * anything is written. */
+static shoal_err sale_check(const struct shoal_event *ev, struct shoal_sale_info *out,
+                            shoal_diag *diag) {
+  shoal_err rc = shoal_sale_decode(ev, out, diag);
   if (rc != SHOAL_OK)
     return rc;
-  if (*out > SHOAL_MONEY_MAX || *out < -SHOAL_MONEY_MAX)
-    return shoal_fail(diag, SHOAL_EINPUT, "\"%s\" is out of range", key);
-  return SHOAL_OK;
-}
-
-/* The sale body's shape (the agent's priced quote plus receipt, region,
- * store, at): what the hub reports on must be whole and self-consistent. */
-static shoal_err sale_check(const struct shoal_event *ev, struct sale *out, shoal_diag *diag) {
-  const cJSON *b = ev->body;
-  const char *store = NULL, *at = NULL;
-  shoal_err rc;
-  struct shoal_time t;
-  if ((rc = shoal_json_get_str(b, "receipt", true, &out->receipt, diag)) != SHOAL_OK ||
-      (rc = shoal_json_get_str(b, "region", true, &out->region, diag)) != SHOAL_OK ||
-      (rc = shoal_json_get_str(b, "store", true, &store, diag)) != SHOAL_OK ||
-      (rc = shoal_json_get_str(b, "at", true, &at, diag)) != SHOAL_OK)
-    return rc;
-  if (!out->receipt[0] || strlen(out->receipt) > 128)
-    return shoal_fail(diag, SHOAL_EINPUT, "\"receipt\" must be 1 to 128 characters");
-  if (!shoal_id_valid(out->region))
-    return shoal_fail(diag, SHOAL_EINPUT, "\"region\" is not a valid identifier");
-  if (strcmp(store, ev->store) != 0)
-    return shoal_fail(diag, SHOAL_EINPUT,
-                      "sale for store \"%.64s\" sent by a device of store \"%s\"", store,
-                      ev->store);
-  if ((rc = shoal_time_parse(at, &t, diag)) != SHOAL_OK) {
-    shoal_diag_prefix(diag, "\"at\"");
-    return SHOAL_EINPUT;
-  }
-  out->at_ms = t.unix_ms;
-  if ((rc = money_field(b, "subtotal", &out->subtotal, diag)) != SHOAL_OK ||
-      (rc = money_field(b, "discount", &out->discount, diag)) != SHOAL_OK ||
-      (rc = money_field(b, "rounding", &out->rounding, diag)) != SHOAL_OK ||
-      (rc = money_field(b, "total", &out->total, diag)) != SHOAL_OK)
-    return rc;
-  if (out->subtotal < 0 || out->total < 0)
-    return shoal_fail(diag, SHOAL_EINPUT, "negative \"subtotal\" or \"total\"");
-  if (out->subtotal - out->discount + out->rounding != out->total)
-    return shoal_fail(diag, SHOAL_EINPUT,
-                      "total %" PRId64 " != subtotal %" PRId64 " - discount %" PRId64
-                      " + rounding %" PRId64,
-                      out->total, out->subtotal, out->discount, out->rounding);
-  const cJSON *lines = cJSON_GetObjectItemCaseSensitive(b, "lines");
-  if (!cJSON_IsArray(lines))
-    return shoal_fail(diag, SHOAL_EINPUT, "\"lines\" must be an array");
-  int n = 0;
-  const cJSON *l;
-  cJSON_ArrayForEach(l, lines) {
-    if (!cJSON_IsObject(l))
-      return shoal_fail(diag, SHOAL_EINPUT, "lines[%d] must be an object", n);
-    if (++n > SHOAL_BASKET_MAX_LINES)
-      return shoal_fail(diag, SHOAL_EINPUT, "more than %d lines", SHOAL_BASKET_MAX_LINES);
-  }
-  /* The member block is checked here, before anything is written (SPEC 13). */
   const char *mid, *nonce;
   int64_t earned, redeemed;
-  return hub_loyalty_member_parse(b, &mid, &nonce, &earned, &redeemed, diag);
+  return hub_loyalty_member_parse(ev->body, &mid, &nonce, &earned, &redeemed, diag);
 }
 
 static bool webhook_wants(const struct hub_ctx *ctx, unsigned ev) {
@@ -537,39 +486,6 @@ static bool webhook_wants(const struct hub_ctx *ctx, unsigned ev) {
     if (ctx->cfg.webhooks[i].events & ev)
       return true;
   return false;
-}
-
-/* Skips one JSON value at p (already known to be valid JSON); NULL if the
- * text ends first. */
-static const char *skip_value(const char *p, const char *end) {
-  int depth = 0;
-  do {
-    while (p < end &&
-           (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ',' || *p == ':'))
-      p++;
-    if (p >= end)
-      return NULL;
-    if (*p == '"') {
-      for (p++; p < end && *p != '"'; p++)
-        if (*p == '\\')
-          p++;
-      if (p >= end)
-        return NULL;
-      p++;
-    } else if (*p == '{' || *p == '[') {
-      depth++;
-      p++;
-      continue;
-    } else if (*p == '}' || *p == ']') {
-      depth--;
-      p++;
-    } else {
-      while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
-             *p != '\r' && *p != '\t')
-        p++;
-    }
-  } while (depth > 0);
-  return p;
 }
 
 /* The exact bytes of top-level member "body" of a valid JSON object, so the
@@ -587,7 +503,7 @@ static bool raw_body(const char *json, size_t len, const char **start, size_t *n
       p++;
     if (p >= end || *p == '}')
       return false;
-    const char *k = p + 1, *q = skip_value(p, end);
+    const char *k = p + 1, *q = shoal_json_skip_value(p, end);
     if (!q)
       return false;
     bool is_body = q - k == 5 && memcmp(k, "body\"", 5) == 0;
@@ -598,7 +514,7 @@ static bool raw_body(const char *json, size_t len, const char **start, size_t *n
     q++;
     while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
       q++;
-    const char *v_end = skip_value(q, end);
+    const char *v_end = shoal_json_skip_value(q, end);
     if (!v_end)
       return false;
     if (is_body) {
@@ -611,7 +527,7 @@ static bool raw_body(const char *json, size_t len, const char **start, size_t *n
 }
 
 static shoal_err sale_store(struct hub_ingestor *ing, const struct shoal_event *ev,
-                            const struct sale *sale, const char *payload, size_t len,
+                            const struct shoal_sale_info *sale, const char *payload, size_t len,
                             shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   const char *raw = NULL;
@@ -670,35 +586,71 @@ static bool input_error(shoal_err rc) {
   return rc == SHOAL_EINPUT || rc == SHOAL_EJSON || rc == SHOAL_ENOTFOUND || rc == SHOAL_ELIMIT;
 }
 
-/* Runs the per-type handler of a new event inside a savepoint. Returns
- * SHOAL_OK (stored), an input error (diag says why; its writes are undone)
- * or another error (the batch must roll back). */
+/* "sale": checked, its region against the device's, stored as sent. */
+static shoal_err sale_apply(struct hub_ingestor *ing, const struct shoal_event *ev,
+                            const char *payload, size_t len, shoal_diag *diag) {
+  shoal_err rc;
+  struct shoal_sale_info sale;
+  if ((rc = sale_check(ev, &sale, diag)) != SHOAL_OK)
+    return input_error(rc) ? rc : SHOAL_EINPUT;
+  if ((rc = origin_check(ing, ev, sale.region, false, diag)) != SHOAL_OK)
+    return rc;
+  return sale_store(ing, ev, &sale, payload, len, diag);
+}
+
+/* "hello": the device registry (hub_devices.c) records the presence. */
+static shoal_err hello_apply(struct hub_ingestor *ing, const struct shoal_event *ev,
+                             const char *payload, size_t len, shoal_diag *diag) {
+  (void)payload;
+  (void)len;
+  shoal_err rc;
+  const cJSON *reg = cJSON_GetObjectItemCaseSensitive(ev->body, "region");
+  if ((rc = origin_check(ing, ev, cJSON_IsString(reg) ? reg->valuestring : NULL, true, diag)))
+    return rc;
+  ing->reg.valid = false; /* the hello may change the device's region */
+  return hub_devices_hello(ing->ctx->db, ev, ing->now_ms, diag);
+}
+
+/* The event-handler table: one row per event type. Sales and hellos need
+ * the engine itself (its registry cache, statements and the raw payload)
+ * and write one row each, so they run without a savepoint (apply); every
+ * other type is a hub_event_fn in its own file, run inside a savepoint
+ * (handler). */
+static const struct event_type {
+  const char *type;
+  shoal_err (*apply)(struct hub_ingestor *ing, const struct shoal_event *ev, const char *payload,
+                     size_t len, shoal_diag *diag);
+  hub_event_fn handler;
+} event_types[] = {
+    {"sale", sale_apply, NULL},
+    {"hello", hello_apply, NULL},
+    {"form", NULL, hub_forms_ingest},
+    {"ticket", NULL, hub_tickets_ingest},
+    {"return", NULL, hub_returns_ingest},
+};
+
+static const struct event_type *event_type_find(const char *type) {
+  for (size_t i = 0; i < sizeof event_types / sizeof event_types[0]; i++)
+    if (strcmp(event_types[i].type, type) == 0)
+      return &event_types[i];
+  return NULL;
+}
+
+/* Runs the table's handler of a new event (a hub_event_fn inside a
+ * savepoint). Returns SHOAL_OK (stored), an input error (diag says why; its
+ * writes are undone) or another error (the batch must roll back). A type
+ * missing from the table is an input error; shoal_event_decode already
+ * refuses types the protocol does not define (shoal_event_type_valid). */
 static shoal_err apply_event(struct hub_ingestor *ing, const struct shoal_event *ev,
                              const char *payload, size_t len, shoal_diag *diag) {
   shoal_err rc;
-  if (strcmp(ev->type, "sale") == 0) {
-    struct sale sale;
-    if ((rc = sale_check(ev, &sale, diag)) != SHOAL_OK)
-      return input_error(rc) ? rc : SHOAL_EINPUT;
-    if ((rc = origin_check(ing, ev, sale.region, false, diag)) != SHOAL_OK)
-      return rc;
-    return sale_store(ing, ev, &sale, payload, len, diag);
-  }
-  if (strcmp(ev->type, "hello") == 0) {
-    const cJSON *reg = cJSON_GetObjectItemCaseSensitive(ev->body, "region");
-    if ((rc = origin_check(ing, ev, cJSON_IsString(reg) ? reg->valuestring : NULL, true, diag)))
-      return rc;
-    ing->reg.valid = false; /* the hello may change the device's region */
-    return hub_devices_hello(ing->ctx->db, ev, ing->now_ms, diag);
-  }
+  const struct event_type *t = event_type_find(ev->type);
+  if (t && t->apply)
+    return t->apply(ing, ev, payload, len, diag);
   if ((rc = exec_stmt(ing, ST_SAVEPOINT, "savepoint", diag)) != SHOAL_OK)
     return rc;
-  if (strcmp(ev->type, "form") == 0)
-    rc = hub_forms_ingest(ing->ctx, ev, diag);
-  else if (strcmp(ev->type, "ticket") == 0)
-    rc = hub_tickets_ingest(ing->ctx, ev, diag);
-  else if (strcmp(ev->type, "return") == 0)
-    rc = hub_returns_ingest(ing->ctx, ev, diag);
+  if (t)
+    rc = t->handler(ing->ctx, ev, diag);
   else
     rc = shoal_fail(diag, SHOAL_EINPUT, "unknown event type \"%s\"", ev->type);
   if (rc != SHOAL_OK) {
@@ -802,10 +754,8 @@ static shoal_err handle_up(struct hub_ingestor *ing, const char *topic, const ch
     /* The device says what the hub acknowledged to it; above what the hub
      * holds, the hub was restored from an older backup. The device heals
      * it from this ack on (agent_replay.h); the operator hears of it here. */
-    int64_t acked = 0;
-    shoal_diag ignore = {{0}};
-    if (shoal_json_get_int(ev.body, "acked", false, &acked, &ignore) == SHOAL_OK &&
-        acked > s->upto)
+    int64_t acked = shoal_hello_acked(ev.body);
+    if (acked > s->upto)
       shoal_log(&ing->ctx->log, SHOAL_LOG_WARN,
                 "device %s/%s had seqs up to %" PRId64 " acknowledged but the hub holds %" PRId64
                 " (restored from a backup?): the device re-sends the missing events",
@@ -907,14 +857,14 @@ shoal_err hub_ingestor_flush(struct hub_ingestor *ing, shoal_diag *diag) {
   const char *prefix = ing->ctx->cfg.topic_prefix ? ing->ctx->cfg.topic_prefix : "shoal/v1";
   for (int i = 0; i < ing->nstreams && ing->ack; i++) {
     const struct stream *s = &ing->streams[i];
-    char topic[SHOAL_TOPIC_MAX], payload[128];
+    char topic[SHOAL_TOPIC_MAX], payload[SHOAL_ACK_MAX_BYTES];
+    size_t n = 0;
     shoal_diag why = {{0}};
     if (shoal_topic_format(topic, sizeof topic, prefix, SHOAL_TOPIC_ACK, s->store, s->device) !=
         SHOAL_OK)
       continue;
-    int n = snprintf(payload, sizeof payload, "{\"epoch\":\"%s\",\"upto\":%" PRId64 "}", s->epoch,
-                     s->upto);
-    if (ing->ack(ing->ack_user, topic, payload, (size_t)n, &why) != SHOAL_OK)
+    if (shoal_ack_encode(s->epoch, s->upto, payload, sizeof payload, &n, &why) != SHOAL_OK ||
+        ing->ack(ing->ack_user, topic, payload, n, &why) != SHOAL_OK)
       shoal_log(&ing->ctx->log, SHOAL_LOG_WARN, "ack to %s not sent (the device will resend): %s",
                 topic, why.msg);
     else

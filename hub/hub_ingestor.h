@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "hub_ctx.h"
+#include "wire.h"
 
 #define HUB_INGEST_BATCH_MAX    2000 /* messages per transaction, at most */
 #define HUB_INGEST_BATCH_MS     50   /* oldest message in a batch waits at most this */
@@ -25,6 +26,17 @@
 #define HUB_DEAD_LETTERS_PER_DEVICE 1000
 
 struct hub_ingestor;
+
+/* A per-type event handler, listed in the event-handler table of
+ * hub_ingestor.c and defined in its type's own file (hub_forms.c,
+ * hub_tickets.c, hub_returns.c). It runs for each new event of its type,
+ * inside a savepoint of the same transaction as the dedupe record; ev is
+ * borrowed. Returning SHOAL_EINPUT/SHOAL_EJSON/SHOAL_ENOTFOUND/SHOAL_ELIMIT
+ * undoes its writes and sends the event to the dead-letter table (with diag
+ * as the reason), still acknowledged; any other error rolls the batch back
+ * and it is retried. */
+typedef shoal_err (*hub_event_fn)(struct hub_ctx *ctx, const struct shoal_event *ev,
+                                  shoal_diag *diag);
 
 /* Sends one ack (QoS 1, not retained) on topic; called after commit only. */
 typedef shoal_err (*hub_ack_fn)(void *user, const char *topic, const char *payload, size_t len,

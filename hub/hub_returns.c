@@ -10,67 +10,19 @@
 
 #include "store.h"
 #include "hub_customers.h"
-#include "hub_http.h"
-#include "hub_ingest.h"
+#include "hub_webhook.h"
+#include "hub_returns.h"
 #include "jsonx.h"
 #include "shoal_limits.h"
 #include "timeutil.h"
 #include "util.h"
-
-struct ret {
-  const char *id, *sale;
-  int64_t at_ms, refund;
-};
-
-static shoal_err return_check(const struct shoal_event *ev, struct ret *r, shoal_diag *diag) {
-  const cJSON *b = ev->body;
-  const char *at = NULL, *store = NULL;
-  struct shoal_time t;
-  shoal_err rc;
-  if ((rc = shoal_json_get_str(b, "id", true, &r->id, diag)) != SHOAL_OK ||
-      (rc = shoal_json_get_str(b, "sale", true, &r->sale, diag)) != SHOAL_OK ||
-      (rc = shoal_json_get_str(b, "store", true, &store, diag)) != SHOAL_OK ||
-      (rc = shoal_json_get_str(b, "at", true, &at, diag)) != SHOAL_OK ||
-      (rc = shoal_json_get_int(b, "refund", true, &r->refund, diag)) != SHOAL_OK)
-    return SHOAL_EINPUT;
-  if (!r->id[0] || strlen(r->id) > 128 || !r->sale[0] || strlen(r->sale) > 128)
-    return shoal_fail(diag, SHOAL_EINPUT, "\"id\" and \"sale\" must be 1 to 128 characters");
-  if (strcmp(store, ev->store) != 0)
-    return shoal_fail(diag, SHOAL_EINPUT,
-                      "return for store \"%.64s\" sent by a device of store \"%s\"", store,
-                      ev->store);
-  if (shoal_time_parse(at, &t, diag) != SHOAL_OK) {
-    shoal_diag_prefix(diag, "\"at\"");
-    return SHOAL_EINPUT;
-  }
-  r->at_ms = t.unix_ms;
-  if (r->refund < 0 || r->refund > SHOAL_MONEY_MAX)
-    return shoal_fail(diag, SHOAL_EINPUT, "\"refund\" is out of range");
-  const cJSON *lines = cJSON_GetObjectItemCaseSensitive(b, "lines");
-  const cJSON *refunds = cJSON_GetObjectItemCaseSensitive(b, "refunds");
-  if (!cJSON_IsArray(lines) || cJSON_GetArraySize(lines) > SHOAL_BASKET_MAX_LINES ||
-      !cJSON_IsArray(refunds))
-    return shoal_fail(diag, SHOAL_EINPUT, "\"lines\" and \"refunds\" must be arrays");
-  /* The refunds must add up to the refund. */
-  int64_t sum = 0, a = 0;
-  const cJSON *e;
-  cJSON_ArrayForEach(e, refunds) {
-    if (shoal_json_get_int(e, "amount", true, &a, diag) != SHOAL_OK || a <= 0 ||
-        a > SHOAL_MONEY_MAX)
-      return shoal_fail(diag, SHOAL_EINPUT, "refunds: each needs an \"amount\" > 0");
-    sum += a;
-  }
-  if (sum != r->refund)
-    return shoal_fail(diag, SHOAL_EINPUT, "refunds add up to %" PRId64 ", not the refund %" PRId64,
-                      sum, r->refund);
-  return SHOAL_OK;
-}
+#include "wire_payloads.h"
 
 shoal_err hub_returns_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, shoal_diag *diag) {
-  struct ret r;
+  struct shoal_return_info r;
   hub_stmt *st = NULL;
   char *body = NULL, *hook = NULL, *channel = NULL, *region = NULL;
-  shoal_err rc = return_check(ev, &r, diag);
+  shoal_err rc = shoal_return_decode(ev, &r, diag);
   if (rc != SHOAL_OK)
     return rc;
   /* The sale: this device's, and what is left of it after earlier returns. */

@@ -64,4 +64,16 @@ shoal_err hub_rollout_list(hub_store *db, cJSON **out, shoal_diag *diag);
 shoal_err hub_rollouts_tick(hub_store *db, const struct shoal_hub_config *cfg,
                             const struct shoal_logger *log, int64_t now_ms, shoal_diag *diag);
 
+/* Route handlers (hub_handler, hub_http_int.h), listed in hub_http.c's route
+ * table. */
+struct hub_call;
+/* GET /api/v1/rollouts */
+shoal_err hub_h_rollouts_list(struct hub_call *call, cJSON **out, shoal_diag *diag);
+/* POST /api/v1/rollouts */
+shoal_err hub_h_rollouts_create(struct hub_call *call, cJSON **out, shoal_diag *diag);
+/* GET /api/v1/rollouts/{id} */
+shoal_err hub_h_rollout_get(struct hub_call *call, cJSON **out, shoal_diag *diag);
+/* POST /api/v1/rollouts/{id}/{action} */
+shoal_err hub_h_rollout_action(struct hub_call *call, cJSON **out, shoal_diag *diag);
+
 #endif

@@ -14,9 +14,8 @@
 
 #include "store.h"
 #include "hlc.h"
-#include "hub_http.h"
+#include "hub_webhook.h"
 #include "hub_dispatch.h"
-#include "hub_ingest.h"
 #include "jsonx.h"
 #include "ticket.h"
 #include "timeutil.h"

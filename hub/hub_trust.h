@@ -1,5 +1,6 @@
 /* hub_trust.h - the hub's record of trust updates (key rotation,
- * docs/security.md), shared by `shoal-hub trust` and `shoal-hub run`. */
+ * docs/security.md), shared by `shoal-hub trust` and `shoal-hub run`.
+ * Everything declared here is defined in hub_trust.c. */
 #ifndef HUB_TRUST_H
 #define HUB_TRUST_H
 

@@ -16,7 +16,8 @@
 
 #include "crypto.h"
 #include "hub_duties.h"
-#include "hub_http.h"
+#include "hub_http.h" /* HUB_TOKEN_MAX_BYTES: a secret file is read as a token is */
+#include "hub_webhook.h"
 #include "store.h"
 #include "util.h"
 

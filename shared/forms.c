@@ -919,42 +919,6 @@ static const char *step(const char *p, const char *end) {
   return p < end ? p + 1 : end;
 }
 
-static const char *skip_string(const char *p, const char *end) {
-  for (p++; p < end; p++) {
-    if (*p == '\\')
-      p++;
-    else if (*p == '"')
-      return p + 1;
-  }
-  return end;
-}
-
-/* Skips one JSON value already known to be well formed. */
-static const char *skip_value(const char *p, const char *end) {
-  if (p >= end)
-    return end;
-  if (*p == '"')
-    return skip_string(p, end);
-  if (*p == '{' || *p == '[') {
-    int depth = 0;
-    while (p < end) {
-      if (*p == '"') {
-        p = skip_string(p, end);
-        continue;
-      }
-      if (*p == '{' || *p == '[')
-        depth++;
-      else if ((*p == '}' || *p == ']') && --depth == 0)
-        return p + 1;
-      p++;
-    }
-    return end;
-  }
-  while (p < end && *p != ',' && *p != '}' && *p != ']' && (unsigned char)*p > 0x20)
-    p++;
-  return p;
-}
-
 shoal_err shoal_forms_data_parse(const char *text, size_t len, cJSON **out, shoal_diag *diag) {
   if (len > SHOAL_FORM_DATA_MAX_BYTES)
     return shoal_fail(diag, SHOAL_ELIMIT, "form data of %zu bytes is over the limit of %d", len,
@@ -993,15 +957,17 @@ shoal_err shoal_forms_data_parse(const char *text, size_t len, cJSON **out, shoa
         cJSON_Delete(root);
         return rc;
       }
-    p = skip_ws(p, end);
-    p = skip_string(p, end);        /* key */
-    p = step(skip_ws(p, end), end); /* ':' */
-    p = skip_ws(p, end);
-    const char *v = p;
-    p = skip_value(p, end);
-    p = step(skip_ws(p, end), end); /* ',' or '}' */
+    p = shoal_json_skip_value(skip_ws(p, end), end);                     /* key */
+    const char *v = p ? skip_ws(step(skip_ws(p, end), end), end) : NULL; /* past ':' */
+    const char *v_end = v ? shoal_json_skip_value(v, end) : NULL;
+    if (!v_end) {
+      /* cJSON parsed this text: the walk cannot lose step with it. */
+      cJSON_Delete(root);
+      return shoal_fail(diag, SHOAL_EJSON, "malformed JSON near member \"%s\"", c->string);
+    }
+    p = step(skip_ws(v_end, end), end); /* ',' or '}' */
     if (cJSON_IsNumber(c)) {
-      size_t n = (size_t)(skip_value(v, end) - v);
+      size_t n = (size_t)(v_end - v);
       char *raw = malloc(n + 1);
       if (!raw) {
         cJSON_Delete(root);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shoal_limits.h"
 #include "util.h"
 
 /* cJSON keeps numbers as doubles, exact only up to 2^53; an HLC needs 64
@@ -475,6 +476,56 @@ shoal_err shoal_json_get_u64(const cJSON *obj, const char *key, bool required, u
   }
 bad:
   return shoal_fail(diag, SHOAL_EINPUT, "\"%s\" must be a non-negative 64-bit integer", key);
+}
+
+/* Past the closing quote of the string whose opening quote is at p; NULL
+ * if the text ends first. An escape takes its next byte along. */
+static const char *skip_string(const char *p, const char *end) {
+  for (p++; p < end; p++) {
+    if (*p == '\\') {
+      if (++p >= end)
+        return NULL;
+    } else if (*p == '"') {
+      return p + 1;
+    }
+  }
+  return NULL;
+}
+
+/* A scalar (number, true, false, null) ends where cJSON's would: at a
+ * separator, a closing bracket or whitespace (any byte <= 0x20). */
+static bool scalar_end(char c) {
+  return c == ',' || c == '}' || c == ']' || c == ':' || (unsigned char)c <= 0x20;
+}
+
+const char *shoal_json_skip_value(const char *p, const char *end) {
+  if (!p || !end || p >= end)
+    return NULL;
+  if (*p == '"')
+    return skip_string(p, end);
+  if (*p != '{' && *p != '[') {
+    if (scalar_end(*p) || *p == '"')
+      return NULL; /* not the start of a value */
+    while (p < end && !scalar_end(*p))
+      p++;
+    return p;
+  }
+  int depth = 0;
+  while (p < end) {
+    if (*p == '"') {
+      if (!(p = skip_string(p, end)))
+        return NULL;
+      continue;
+    }
+    if (*p == '{' || *p == '[') {
+      if (++depth > SHOAL_JSON_MAX_DEPTH)
+        return NULL;
+    } else if ((*p == '}' || *p == ']') && --depth == 0) {
+      return p + 1;
+    }
+    p++;
+  }
+  return NULL;
 }
 
 cJSON *shoal_json_u64(uint64_t v) {

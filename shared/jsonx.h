@@ -55,6 +55,17 @@ shoal_err shoal_json_get_bool(const cJSON *obj, const char *key, bool required, 
 shoal_err shoal_json_get_u64(const cJSON *obj, const char *key, bool required, uint64_t *out,
                              shoal_diag *diag);
 
+/* The one JSON skipper, for callers that walk text cJSON has already
+ * parsed (to keep a value's exact bytes): p must point at the first byte of
+ * a value (a string, object, array or scalar; no leading whitespace) inside
+ * [p, end). Returns the byte just past that value, or NULL when the text
+ * ends first (an unterminated string or container), p is not the start of
+ * a value, or containers nest deeper than SHOAL_JSON_MAX_DEPTH. It finds
+ * boundaries only, it does not validate: brackets are counted, strings
+ * (with their escapes) skipped whole. Reads only [p, end); allocates
+ * nothing. */
+const char *shoal_json_skip_value(const char *p, const char *end);
+
 /* A JSON number node printing v exactly (a raw node); NULL on OOM. */
 cJSON *shoal_json_u64(uint64_t v);
 

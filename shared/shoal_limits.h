@@ -12,6 +12,9 @@
 #define SHOAL_POLICY_DOC_MAX_BYTES (8 * 1024 * 1024)       /* one policy document */
 #define SHOAL_POLICY_ENVELOPE_MAX_BYTES (12 * 1024 * 1024) /* doc + signature, base64 etc. */
 #define SHOAL_EVENT_MAX_BYTES (256 * 1024)  /* one up/down event envelope */
+#define SHOAL_ACK_MAX_BYTES 1024            /* one ack: {"epoch":"<20 digits>","upto":<19 digits>} with room */
+#define SHOAL_PRESENCE_MAX_BYTES 4096       /* one presence message */
+#define SHOAL_JSON_MAX_DEPTH 1000           /* nesting shoal_json_skip_value follows (cJSON's own limit) */
 #define SHOAL_BASKET_MAX_BYTES (1024 * 1024)
 #define SHOAL_BASKET_MAX_LINES 1000
 #define SHOAL_LINE_MAX_QTY 1000000

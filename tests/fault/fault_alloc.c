@@ -35,6 +35,7 @@
 #include "ticket.h"
 #include "util.h"
 #include "wire.h"
+#include "wire_payloads.h"
 
 /* ---- the allocator shim ---- */
 
@@ -241,6 +242,85 @@ static shoal_err run_event(const struct fcase *c, cJSON **out) {
     rc = SHOAL_ENOMEM;
   free(text);
   shoal_event_cleanup(&ev);
+  return rc;
+}
+
+/* Wire payloads (wire_payloads.h): every encoder, then the decoders over
+ * what they wrote (a receipt a, a recorded return b, the hello's policy
+ * status c); the result holds the encoded bodies and the decoded fields. */
+static shoal_err run_payloads(const struct fcase *c, cJSON **out) {
+  shoal_diag d = {{0}};
+  shoal_err rc = SHOAL_OK;
+  cJSON *receipt = NULL, *retrec = NULL, *status = NULL, *hello = NULL, *res = NULL;
+  struct shoal_event sale = {.seq = 1, .hlc = 1}, ret = {.seq = 2, .hlc = 2};
+  char *presence = NULL, ack[SHOAL_ACK_MAX_BYTES];
+  size_t ack_len = 0;
+  uint64_t epoch = 0;
+  int64_t upto = 0;
+  bool online = false;
+  struct shoal_sale_info si;
+  struct shoal_return_info ri;
+  snprintf(sale.device, sizeof sale.device, "pos-1");
+  snprintf(sale.store, sizeof sale.store, "s1");
+  snprintf(sale.epoch, sizeof sale.epoch, "7");
+  snprintf(sale.type, sizeof sale.type, "sale");
+  ret = sale;
+  snprintf(ret.type, sizeof ret.type, "return");
+  const char *scopes[3] = {"global", "region/cn-sw", "store/s1"};
+  const int64_t versions[3] = {4, 0, 2};
+  const char *serves[] = {"s1", "s2"};
+  const struct shoal_presence p = {true, "pos-1", "s1", "cn-sw", "pos", 1772330400000LL};
+  if ((rc = shoal_json_parse(c->a, strlen(c->a), &receipt, &d)) != SHOAL_OK ||
+      (rc = shoal_json_parse(c->b, strlen(c->b), &retrec, &d)) != SHOAL_OK ||
+      (rc = shoal_json_parse(c->c, strlen(c->c), &status, &d)) != SHOAL_OK)
+    goto cleanup;
+  const struct shoal_hello h = {.profile = "pos",
+                                .region = "cn-sw",
+                                .agent_version = "1.0.0",
+                                .modules = 3,
+                                .serves = serves,
+                                .nserves = 2,
+                                .status = status,
+                                .outbox_pending = 5,
+                                .acked = 9};
+  if ((rc = shoal_ack_encode("7", 9, ack, sizeof ack, &ack_len, &d)) != SHOAL_OK ||
+      (rc = shoal_ack_decode(ack, ack_len, &epoch, &upto, &d)) != SHOAL_OK ||
+      (rc = shoal_presence_encode(&p, &presence, &d)) != SHOAL_OK ||
+      (rc = shoal_presence_decode(presence, strlen(presence), &online, &d)) != SHOAL_OK ||
+      (rc = shoal_hello_encode(&h, &hello, &d)) != SHOAL_OK ||
+      (rc = shoal_sale_body_encode(receipt, NULL, scopes, versions, 3, "nonce-1", &sale.body,
+                                   &d)) != SHOAL_OK ||
+      (rc = shoal_sale_decode(&sale, &si, &d)) != SHOAL_OK ||
+      (rc = shoal_return_body_encode(retrec, "s1", "cn-sw", "2026-11-22T08:00:00Z", &ret.body,
+                                     &d)) != SHOAL_OK ||
+      (rc = shoal_return_decode(&ret, &ri, &d)) != SHOAL_OK)
+    goto cleanup;
+  res = cJSON_CreateObject();
+  bool ok = shoal_json_put(res, "hello", hello); /* takes hello, even on failure */
+  hello = NULL;
+  ok = ok && shoal_json_put(res, "ack", cJSON_CreateString(ack));
+  ok = ok && shoal_json_put(res, "presence", cJSON_CreateString(presence));
+  ok = ok && shoal_json_put(res, "sale", cJSON_Duplicate(sale.body, true));
+  ok = ok && shoal_json_put(res, "return", cJSON_Duplicate(ret.body, true));
+  ok = ok && shoal_json_put(res, "decoded",
+                            cJSON_CreateIntArray((const int[]){(int)epoch, (int)upto, online,
+                                                               (int)si.total, (int)ri.refund},
+                                                 5));
+  if (!ok) {
+    rc = SHOAL_ENOMEM;
+    goto cleanup;
+  }
+  *out = res;
+  res = NULL;
+cleanup:
+  cJSON_Delete(res);
+  cJSON_Delete(hello);
+  cJSON_Delete(receipt);
+  cJSON_Delete(retrec);
+  cJSON_Delete(status);
+  shoal_event_cleanup(&sale);
+  shoal_event_cleanup(&ret);
+  free(presence);
   return rc;
 }
 
@@ -480,6 +560,14 @@ static const char *event_text =
     "\"lines\":[{\"sku\":\"MT-001\",\"qty\":2,\"total\":5600}],\"total\":5600,"
     "\"region\":\"cn-sw\",\"store\":\"s1\"}}";
 
+static const char *payload_receipt =
+    "{\"id\":\"R-1\",\"store\":\"s1\",\"region\":\"cn-sw\",\"at\":\"2026-11-22T07:00:00Z\","
+    "\"subtotal\":5600,\"discount\":600,\"rounding\":0,\"total\":5000,\"lines\":[{\"sku\":"
+    "\"MT-001\",\"qty\":2}],\"member\":{\"id\":\"m-1\"}}";
+static const char *payload_return =
+    "{\"id\":\"RT-1\",\"sale\":\"R-1\",\"at\":\"2026-11-22T09:00:00Z\",\"refund\":2500,"
+    "\"lines\":[{\"sku\":\"MT-001\",\"qty\":1}],\"refunds\":[{\"amount\":2500}]}";
+
 /* ---- the run ---- */
 
 static int failures;
@@ -642,6 +730,8 @@ int main(void) {
       (struct fcase){"expr/eval", run_expr, "score < 60 and ('kitchen' in areas or name == 'a')",
                      "{\"score\":42,\"areas\":[\"kitchen\",\"toilet\"],\"name\":\"a\"}", NULL};
   cases[nc++] = (struct fcase){"wire/event", run_event, event_text, NULL, NULL};
+  cases[nc++] = (struct fcase){"wire/payloads", run_payloads, payload_receipt, payload_return,
+                               "{\"policies\":{\"global\":4},\"stale\":false}"};
   cases[nc++] = (struct fcase){"json/parse", run_json, ticket_policy, NULL, NULL};
   cases[nc++] = (struct fcase){
       "hub/order", run_hub_order,

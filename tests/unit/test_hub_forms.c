@@ -17,7 +17,7 @@
 
 #include "store.h"
 #include "hub_ctx.h"
-#include "hub_ingest.h"
+#include "hub_forms.h"
 
 static char dir[512];
 

@@ -24,6 +24,7 @@
 #include "store.h"
 #include "hub_ctx.h"
 #include "hub_http.h"
+#include "hub_webhook.h"
 #include "jsonx.h"
 #include "util.h"
 

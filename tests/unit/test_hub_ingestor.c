@@ -2,8 +2,9 @@
  * without MQTT: identities stored once, acks only after commit and
  * cumulative over gaps, a rolled-back batch acks nothing and stores
  * nothing, bad input dead-lettered (and identity kept only when the topic
- * matches the envelope), batches commit when full, hello and presence reach
- * the registry, and policy versions are assigned per scope. */
+ * matches the envelope; an unknown event type too), batches commit when
+ * full, hello and presence reach the registry, and policy versions are
+ * assigned per scope. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -249,6 +250,40 @@ static void test_hub_ingestor_dead_letters_bad_input(void **state) {
   hub_ctx_close(&ctx);
 }
 
+/* An event type the protocol does not define (so no row of the hub's
+ * event-handler table) is refused as malformed when the envelope is
+ * decoded: dead-lettered naming the type, no identity used (the stream
+ * holds at the gap it leaves), the ack repeats what is held; its
+ * neighbours are stored. */
+static void test_hub_ingestor_unknown_type_dead_lettered(void **state) {
+  (void)state;
+  struct hub_ctx ctx;
+  struct acks acks = {0};
+  struct hub_ingestor *ing = NULL;
+  shoal_diag d = {{0}};
+  open_ctx(&ctx, "unknown");
+  assert_int_equal(hub_ingestor_new(&ctx, 100, record_ack, &acks, &ing, &d), SHOAL_OK);
+  put(ing, UP, sale_event("d1", "s1", "5", 1, 100));
+  char odd[1200];
+  snprintf(odd, sizeof odd, "%s", sale_event("d1", "s1", "5", 2, 100));
+  char *t = strstr(odd, "\"type\":\"sale\"");
+  assert_non_null(t);
+  memcpy(t, "\"type\":\"sole\"", 13);
+  put(ing, UP, odd);
+  put(ing, UP, sale_event("d1", "s1", "5", 3, 100));
+  assert_int_equal(hub_ingestor_flush(ing, &d), SHOAL_OK);
+  assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters"), 1);
+  assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE seq IS NULL AND "
+                           "reason LIKE 'malformed event%sole%'"),
+                   1);
+  assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM sales"), 2);
+  assert_int_equal(q(&ctx, "SELECT upto FROM streams WHERE device = 'd1'"), 1);
+  assert_int_equal(acks.n, 1);
+  assert_string_equal(acks.payload[0], "{\"epoch\":\"5\",\"upto\":1}");
+  hub_ingestor_free(ing);
+  hub_ctx_close(&ctx);
+}
+
 static void test_hub_ingestor_poison_event_dead_lettered_after_tries(void **state) {
   (void)state;
   struct hub_ctx ctx;
@@ -402,6 +437,7 @@ int main(void) {
       cmocka_unit_test(test_hub_ingestor_gap_holds_upto),
       cmocka_unit_test(test_hub_ingestor_abort_stores_and_acks_nothing),
       cmocka_unit_test(test_hub_ingestor_dead_letters_bad_input),
+      cmocka_unit_test(test_hub_ingestor_unknown_type_dead_lettered),
       cmocka_unit_test(test_hub_ingestor_poison_event_dead_lettered_after_tries),
       cmocka_unit_test(test_hub_ingestor_commits_when_batch_full),
       cmocka_unit_test(test_hub_ingestor_hello_and_presence_fill_registry),

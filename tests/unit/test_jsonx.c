@@ -2,7 +2,9 @@
  * and stored another (issue 16): a string or key holding NUL (cJSON would
  * silently cut "MT-001\u0000X" to "MT-001"), text that is not UTF-8, raw
  * control characters, and an object naming one key twice (also when one
- * spelling is escaped: "sku" and "\u0073ku"). Valid documents still parse. */
+ * spelling is escaped: "sku" and "\u0073ku"). Valid documents still parse.
+ * And the one JSON skipper (shoal_json_skip_value): exact ends, truncated
+ * text refused, nesting bounded. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 
 #include "forms.h"
 #include "jsonx.h"
+#include "shoal_limits.h"
 #include "wire.h"
 
 static shoal_err parse_n(const char *text, size_t len, shoal_diag *d) {
@@ -28,7 +31,9 @@ static shoal_err parse_n(const char *text, size_t len, shoal_diag *d) {
   return rc;
 }
 
-static shoal_err parse(const char *text, shoal_diag *d) { return parse_n(text, strlen(text), d); }
+static shoal_err parse(const char *text, shoal_diag *d) {
+  return parse_n(text, strlen(text), d);
+}
 
 static void test_jsonx_refuses_escaped_nul(void **state) {
   (void)state;
@@ -119,6 +124,78 @@ static void test_jsonx_event_with_nul_is_refused(void **state) {
   assert_int_equal(shoal_event_decode(dev, strlen(dev), &ev, &d), SHOAL_EJSON);
 }
 
+/* Skips the value at the start of text; returns how many bytes it took,
+ * or -1 when shoal_json_skip_value refuses it. */
+static long skipped(const char *text) {
+  const char *end = text + strlen(text);
+  const char *q = shoal_json_skip_value(text, end);
+  if (!q)
+    return -1;
+  assert_true(q > text && q <= end);
+  return (long)(q - text);
+}
+
+/* The one skipper finds a value's exact end: nested containers, brackets
+ * and quotes inside strings, escaped quotes and backslashes, scalars that
+ * end at a separator or whitespace. */
+static void test_jsonx_skip_value_finds_the_end(void **state) {
+  (void)state;
+  assert_int_equal(skipped("{\"a\":{\"b\":[1,{\"c\":[]}]},\"d\":2} tail"), 30);
+  assert_int_equal(skipped("[[],[[]],{}],9"), 12);
+  assert_int_equal(skipped("\"plain\",1"), 7);
+  assert_int_equal(skipped("\"say \\\"hi\\\" }]\" ,"), 15); /* "say \"hi\" }]" */
+  assert_int_equal(skipped("\"ends in \\\\\"x"), 12);       /* "ends in \\" */
+  assert_int_equal(skipped("{\"k\":\"}\\\"]{\"}x"), 13);    /* braces inside a string */
+  assert_int_equal(skipped("-12.5e3,"), 7);
+  assert_int_equal(skipped("true}"), 4);
+  assert_int_equal(skipped("null"), 4);  /* a scalar may end the text */
+  assert_int_equal(skipped("42\t,"), 2); /* whitespace ends a scalar */
+  assert_int_equal(skipped("{\"a\" : [ 1 , 2 ] }  "), 18);
+}
+
+/* Text that ends inside a value, or that does not start with one, is
+ * refused (NULL) rather than skipped past its end. */
+static void test_jsonx_skip_value_refuses_truncated(void **state) {
+  (void)state;
+  assert_int_equal(skipped("{\"a\":[1,2]"), -1);
+  assert_int_equal(skipped("[[[]]"), -1);
+  assert_int_equal(skipped("\"unterminated"), -1);
+  assert_int_equal(skipped("\"escape at the end\\"), -1);
+  assert_int_equal(skipped("{\"k\":\"open}"), -1); /* the brace is inside a string */
+  assert_int_equal(skipped(""), -1);
+  assert_int_equal(skipped("}"), -1);
+  assert_int_equal(skipped(",1"), -1);
+  assert_int_equal(skipped(" 1"), -1); /* no leading whitespace: the caller skips it */
+  const char *t = "[1,2]";
+  assert_null(shoal_json_skip_value(t, t + 4)); /* end cuts the array short */
+  assert_null(shoal_json_skip_value(t, t));
+  assert_null(shoal_json_skip_value(NULL, t));
+}
+
+/* Nesting is followed to SHOAL_JSON_MAX_DEPTH and refused past it. */
+static void test_jsonx_skip_value_depth_limit(void **state) {
+  (void)state;
+  size_t n = SHOAL_JSON_MAX_DEPTH + 1;
+  char *text = malloc(2 * n + 1);
+  assert_non_null(text);
+  memset(text, '[', n - 1);
+  memset(text + n - 1, ']', n - 1);
+  text[2 * (n - 1)] = '\0';
+  assert_int_equal(skipped(text), (long)(2 * (n - 1))); /* exactly the limit */
+  memset(text, '[', n);
+  memset(text + n, ']', n);
+  text[2 * n] = '\0';
+  assert_int_equal(skipped(text), -1); /* one deeper */
+  for (size_t i = 0; i < n; i++)       /* the same depth inside strings is not nesting */
+    text[i] = '{';
+  text[0] = '"';
+  memset(text + n, ' ', n);
+  text[n] = '"';
+  text[n + 1] = '\0';
+  assert_int_equal(skipped(text), (long)n + 1);
+  free(text);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_jsonx_refuses_escaped_nul),
@@ -127,6 +204,9 @@ int main(void) {
       cmocka_unit_test(test_jsonx_refuses_duplicate_keys),
       cmocka_unit_test(test_jsonx_form_data_is_as_strict),
       cmocka_unit_test(test_jsonx_event_with_nul_is_refused),
+      cmocka_unit_test(test_jsonx_skip_value_finds_the_end),
+      cmocka_unit_test(test_jsonx_skip_value_refuses_truncated),
+      cmocka_unit_test(test_jsonx_skip_value_depth_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

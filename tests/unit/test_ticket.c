@@ -20,7 +20,6 @@
 #include "store.h"
 #include "hlc.h"
 #include "hub_ctx.h"
-#include "hub_ingest.h"
 #include "hub_tickets.h"
 #include "jsonx.h"
 #include "signing.h"
