@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "checkout.h"
 #include "jsonx.h"
 #include "profile.h"
 #include "timeutil.h"
@@ -384,7 +385,11 @@ shoal_err shoal_return_decode(const struct shoal_event *ev, struct shoal_return_
   if (!cJSON_IsArray(lines) || cJSON_GetArraySize(lines) > SHOAL_BASKET_MAX_LINES ||
       !cJSON_IsArray(refunds))
     return shoal_fail(diag, SHOAL_EINPUT, "\"lines\" and \"refunds\" must be arrays");
-  /* The refunds must add up to the refund. */
+  if (cJSON_GetArraySize(refunds) > SHOAL_PAYMENT_METHODS_MAX)
+    return shoal_fail(diag, SHOAL_EINPUT, "\"refunds\" has more than %d entries",
+                      SHOAL_PAYMENT_METHODS_MAX);
+  /* The refunds must add up to the refund. Each amount and the running sum
+   * stay within SHOAL_MONEY_MAX, so the sum cannot overflow. */
   int64_t sum = 0, a = 0;
   const cJSON *e;
   cJSON_ArrayForEach(e, refunds) {
@@ -392,6 +397,8 @@ shoal_err shoal_return_decode(const struct shoal_event *ev, struct shoal_return_
         a > SHOAL_MONEY_MAX)
       return shoal_fail(diag, SHOAL_EINPUT, "refunds: each needs an \"amount\" > 0");
     sum += a;
+    if (sum > SHOAL_MONEY_MAX)
+      return shoal_fail(diag, SHOAL_EINPUT, "refunds add up to more than the money limit");
   }
   if (sum != r.refund)
     return shoal_fail(diag, SHOAL_EINPUT, "refunds add up to %" PRId64 ", not the refund %" PRId64,

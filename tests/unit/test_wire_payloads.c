@@ -473,6 +473,18 @@ static void test_wire_payloads_return_decode_refuses_malformed(void **state) {
   assert_int_equal(return_dec("refund", "301", "add up to 300"), SHOAL_EINPUT);
   assert_int_equal(return_dec("lines", "{}", "arrays"), SHOAL_EINPUT);
   assert_int_equal(return_dec("refunds", "[{\"amount\":0}]", "amount"), SHOAL_EINPUT);
+  /* A device cannot overflow the refunds' sum: at most 16 entries, and the
+   * running sum stays within the money limit (10^15). */
+  char many[2048] = "[";
+  for (int i = 0; i < 17; i++)
+    strcat(many, i ? ",{\"method\":\"cash\",\"amount\":1}" : "{\"method\":\"cash\",\"amount\":1}");
+  strcat(many, "]");
+  assert_int_equal(return_dec("refunds", many, "more than 16"), SHOAL_EINPUT);
+  assert_int_equal(return_dec("refunds",
+                              "[{\"method\":\"cash\",\"amount\":1000000000000000},"
+                              "{\"method\":\"card\",\"amount\":1000000000000000}]",
+                              "money limit"),
+                   SHOAL_EINPUT);
 }
 
 int main(void) {
