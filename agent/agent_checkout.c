@@ -38,11 +38,11 @@ struct agent_model {
 static shoal_err model_from_trees(struct agent_ctx *ctx, cJSON *trees[SHOAL_PRICING_SCOPES],
                                   const int64_t versions[SHOAL_PRICING_SCOPES], bool partial,
                                   struct agent_model **out, shoal_diag *diag) {
-  char scopes[3][80];
-  agent_policy_scopes(ctx, scopes);
+  struct shoal_scope_chain scopes;
+  agent_policy_scopes(ctx, &scopes);
   struct shoal_pricing_src chain[SHOAL_PRICING_SCOPES];
   for (int i = 0; i < SHOAL_PRICING_SCOPES; i++) {
-    chain[i].scope = scopes[i];
+    chain[i].scope = scopes.scope[i];
     chain[i].doc = trees[i];
     chain[i].version = versions[i];
   }
@@ -75,12 +75,12 @@ static shoal_err effective_trees(struct agent_ctx *ctx, int64_t now_ms,
                                  cJSON *trees[SHOAL_PRICING_SCOPES],
                                  int64_t versions[SHOAL_PRICING_SCOPES], shoal_diag *diag) {
   char *docs[3] = {NULL, NULL, NULL};
-  char scopes[3][80];
-  agent_policy_scopes(ctx, scopes);
+  struct shoal_scope_chain scopes;
+  agent_policy_scopes(ctx, &scopes);
   shoal_err rc = agent_policy_effective(ctx, now_ms, docs, versions, diag);
   for (int i = 0; i < 3 && rc == SHOAL_OK; i++)
     if (docs[i] && (rc = shoal_json_parse(docs[i], strlen(docs[i]), &trees[i], diag)) != SHOAL_OK)
-      shoal_diag_prefix(diag, "policy %s", scopes[i]);
+      shoal_diag_prefix(diag, "policy %s", scopes.scope[i]);
   for (int i = 0; i < 3; i++)
     free(docs[i]);
   if (rc != SHOAL_OK)
@@ -646,8 +646,8 @@ static cJSON *receipt_json(struct agent_ctx *ctx, const struct shoal_basket *b, 
 static cJSON *sale_event(struct agent_ctx *ctx, const struct agent_model *m,
                          const struct shoal_basket *b, const cJSON *receipt) {
   cJSON *body = cJSON_Duplicate(receipt, true);
-  char scopes[3][80];
-  agent_policy_scopes(ctx, scopes);
+  struct shoal_scope_chain scopes;
+  agent_policy_scopes(ctx, &scopes);
   const cJSON *id = cJSON_GetObjectItemCaseSensitive(receipt, "id");
   bool ok = body && cJSON_AddStringToObject(body, "receipt", id->valuestring);
   if (ok && b->customer) {
@@ -658,7 +658,7 @@ static cJSON *sale_event(struct agent_ctx *ctx, const struct agent_model *m,
   ok = pv != NULL;
   for (int i = 0; ok && i < 3; i++)
     if (m->versions[i] > 0)
-      ok = cJSON_AddNumberToObject(pv, scopes[i], (double)m->versions[i]) != NULL;
+      ok = cJSON_AddNumberToObject(pv, scopes.scope[i], (double)m->versions[i]) != NULL;
   if (!ok) {
     cJSON_Delete(body);
     return NULL;

@@ -5,6 +5,7 @@
 #define SHOAL_LIMITS_H
 
 #define SHOAL_ID_MAX 64                     /* identifiers: device, store, rule ... */
+#define SHOAL_SCOPE_MAX (SHOAL_ID_MAX + 16) /* a policy scope: "region/" + id + NUL fits */
 #define SHOAL_PATH_MAX 1024                 /* file paths in configs */
 #define SHOAL_TOPIC_MAX 256                 /* full MQTT topic */
 #define SHOAL_CONFIG_MAX_BYTES (256 * 1024) /* a config file */

@@ -276,21 +276,18 @@ static const cJSON *chain_key(const cJSON *const *docs, size_t n, const char *re
 static shoal_err chain_model(const cJSON *const *docs, size_t n, const char *region,
                              const char *store, struct shoal_pricing_model **out,
                              shoal_diag *diag) {
-  char scopes[SHOAL_PRICING_SCOPES][SHOAL_ID_MAX + 16];
+  struct shoal_scope_chain chain;
   struct shoal_pricing_src src[SHOAL_PRICING_SCOPES];
   int link[SHOAL_PRICING_SCOPES]; /* rank -> index in src, -1 if the chain lacks it */
   size_t nsrc = 0;
+  shoal_err rc = shoal_scope_chain(&chain, region, store, diag);
+  if (rc != SHOAL_OK)
+    return rc;
   for (int r = 0; r < SHOAL_PRICING_SCOPES; r++) {
     link[r] = -1;
-    if (r == 0)
-      snprintf(scopes[nsrc], sizeof scopes[nsrc], "global");
-    else if (r == 1 && region)
-      snprintf(scopes[nsrc], sizeof scopes[nsrc], "region/%s", region);
-    else if (r == 2)
-      snprintf(scopes[nsrc], sizeof scopes[nsrc], "store/%s", store);
-    else
+    if (!shoal_scope_chain_has(&chain, (enum shoal_scope_kind)r))
       continue;
-    src[nsrc].scope = scopes[nsrc];
+    src[nsrc].scope = chain.scope[r];
     src[nsrc].doc = NULL;
     src[nsrc].version = 0;
     link[r] = (int)nsrc++;
@@ -301,7 +298,7 @@ static shoal_err chain_model(const cJSON *const *docs, size_t n, const char *reg
     if (r >= 0 && link[r] >= 0)
       src[link[r]].doc = docs[i];
   }
-  shoal_err rc = shoal_pricing_model_new(src, nsrc, out, diag);
+  rc = shoal_pricing_model_new(src, nsrc, out, diag);
   if (rc != SHOAL_OK)
     shoal_diag_prefix(diag, "price chain of store %s", store);
   return rc;
