@@ -11,58 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "shoal_limits.h"
-
-/* ---- arena ------------------------------------------------------------ */
-
-struct arena_block {
-  struct arena_block *next;
-  size_t used, cap;
-  _Alignas(16) unsigned char data[];
-};
-
-struct arena {
-  struct arena_block *head;
-  size_t total; /* bytes obtained from malloc */
-  size_t limit; /* 0: none */
-  bool over;    /* the last failure was the limit, not malloc */
-};
-
-static void *arena_alloc(struct arena *a, size_t n) {
-  n = (n + 15) & ~(size_t)15;
-  if (n == 0)
-    n = 16;
-  struct arena_block *b = a->head;
-  if (!b || b->cap - b->used < n) {
-    size_t cap = n > 4096 ? n : 4096;
-    if (a->limit && a->total + cap > a->limit) {
-      a->over = true;
-      return NULL;
-    }
-    b = malloc(sizeof *b + cap);
-    if (!b)
-      return NULL;
-    b->next = a->head;
-    b->used = 0;
-    b->cap = cap;
-    a->head = b;
-    a->total += cap;
-  }
-  void *p = b->data + b->used;
-  b->used += n;
-  return p;
-}
-
-static void arena_free(struct arena *a) {
-  struct arena_block *b = a->head;
-  while (b) {
-    struct arena_block *next = b->next;
-    free(b);
-    b = next;
-  }
-  a->head = NULL;
-  a->total = 0;
-}
 
 /* ---- exact decimals ---------------------------------------------------- */
 
@@ -412,7 +362,7 @@ struct node {
 struct shoal_expr {
   char *text;
   struct node *root;
-  struct arena ar;
+  struct shoal_arena ar;
   const char **names;
   size_t nnames;
 };
@@ -531,7 +481,7 @@ static bool lex(struct parser *p) {
     }
     t.k = T_NUM;
   } else if (c == '\'' || c == '"') {
-    char *buf = arena_alloc(&p->e->ar, p->len - p->pos + 1);
+    char *buf = shoal_arena_alloc(&p->e->ar, p->len - p->pos + 1);
     if (!buf)
       return oom(p);
     size_t o = 0;
@@ -580,7 +530,7 @@ static bool lex(struct parser *p) {
       if (strlen(kw[j].w) == n && memcmp(kw[j].w, s + p->pos, n) == 0)
         t.k = kw[j].k;
     if (t.k == T_NAME) {
-      t.str = arena_alloc(&p->e->ar, n + 1);
+      t.str = shoal_arena_alloc(&p->e->ar, n + 1);
       if (!t.str)
         return oom(p);
       memcpy(t.str, s + p->pos, n);
@@ -670,7 +620,7 @@ static struct node *new_node(struct parser *p, enum op op) {
     perr(p, SHOAL_ELIMIT, p->cur.start, "expression is too long (over %s parts)", "2048", NULL);
     return NULL;
   }
-  struct node *n = arena_alloc(&p->e->ar, sizeof *n);
+  struct node *n = shoal_arena_alloc(&p->e->ar, sizeof *n);
   if (!n) {
     oom(p);
     return NULL;
@@ -753,7 +703,7 @@ static struct node *parse_primary(struct parser *p) {
           return NULL;
         if (n->nkids == cap) {
           size_t ncap = cap ? cap * 2 : 4;
-          struct node **kids = arena_alloc(&p->e->ar, ncap * sizeof *kids);
+          struct node **kids = shoal_arena_alloc(&p->e->ar, ncap * sizeof *kids);
           if (!kids) {
             oom(p);
             return NULL;
@@ -1012,7 +962,7 @@ shoal_err shoal_expr_compile(const char *text, shoal_expr **out, shoal_diag *dia
 void shoal_expr_free(shoal_expr *e) {
   if (!e)
     return;
-  arena_free(&e->ar);
+  shoal_arena_free(&e->ar);
   free(e->names);
   free(e->text);
   free(e);
@@ -1033,7 +983,7 @@ const char *shoal_expr_name_at(const shoal_expr *e, size_t i) {
 /* ---- evaluation ---------------------------------------------------------- */
 
 struct ev {
-  struct arena ar;
+  struct shoal_arena ar;
   const cJSON *env;
   shoal_diag *diag;
   shoal_err err;
@@ -1097,7 +1047,7 @@ static bool val_from_json(struct ev *ev, const cJSON *j, int depth, struct val *
     size_t n = (size_t)cJSON_GetArraySize(j);
     struct val *items = NULL;
     if (n) {
-      items = arena_alloc(&ev->ar, n * sizeof *items);
+      items = shoal_arena_alloc(&ev->ar, n * sizeof *items);
       if (!items)
         return ev_fail(ev);
     }
@@ -1142,7 +1092,7 @@ static bool eval(struct ev *ev, const struct node *n, struct val *out) {
     return val_from_json(ev, lookup(ev->env, n->name, strlen(n->name)), 0, out);
   case N_LIST: {
     struct val *items = NULL;
-    if (n->nkids && !(items = arena_alloc(&ev->ar, n->nkids * sizeof *items)))
+    if (n->nkids && !(items = shoal_arena_alloc(&ev->ar, n->nkids * sizeof *items)))
       return ev_fail(ev);
     for (size_t i = 0; i < n->nkids; i++)
       if (!eval(ev, n->kids[i], &items[i]))
@@ -1257,7 +1207,7 @@ static bool eval(struct ev *ev, const struct node *n, struct val *out) {
         ev->ar.over = true;
         return ev_fail(ev);
       }
-      char *s = arena_alloc(&ev->ar, a.slen + b.slen + 1);
+      char *s = shoal_arena_alloc(&ev->ar, a.slen + b.slen + 1);
       if (!s)
         return ev_fail(ev);
       memcpy(s, a.s, a.slen);
@@ -1354,7 +1304,7 @@ shoal_err shoal_expr_eval(const shoal_expr *e, const cJSON *env, cJSON **out, sh
     else
       *out = j;
   }
-  arena_free(&ev.ar);
+  shoal_arena_free(&ev.ar);
   return rc;
 }
 
@@ -1364,7 +1314,7 @@ shoal_err shoal_expr_test(const shoal_expr *e, const cJSON *env, bool *out, shoa
   shoal_err rc = run(e, env, &ev, &v, diag);
   if (rc == SHOAL_OK)
     *out = val_truthy(&v);
-  arena_free(&ev.ar);
+  shoal_arena_free(&ev.ar);
   return rc;
 }
 

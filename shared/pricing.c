@@ -10,93 +10,16 @@
 #include "jsonx.h"
 #include "pricing_int.h"
 #include "shoal_limits.h"
+#include "strmap.h"
 #include "util.h"
 
-/* ---- arena ---- */
-
-struct shoal_price__arena {
-  struct shoal_price__arena *next;
-  size_t used, cap;
-  _Alignas(16) unsigned char data[];
-};
-
-static void *arena_alloc(struct shoal_price__arena **a, size_t n) {
-  n = (n + 15) & ~(size_t)15;
-  if (!*a || (*a)->used + n > (*a)->cap) {
-    size_t cap = n > 65536 ? n : 65536;
-    struct shoal_price__arena *c = malloc(sizeof *c + cap);
-    if (!c)
-      return NULL;
-    c->next = *a;
-    c->used = 0;
-    c->cap = cap;
-    *a = c;
-  }
-  void *p = (*a)->data + (*a)->used;
-  (*a)->used += n;
-  return p;
-}
-
-static const char *arena_str(struct shoal_price__arena **a, const char *s) {
-  size_t n = strlen(s) + 1;
-  char *p = arena_alloc(a, n);
-  if (p)
-    memcpy(p, s, n);
-  return p;
-}
-
-static void arena_free(struct shoal_price__arena *a) {
-  while (a) {
-    struct shoal_price__arena *n = a->next;
-    free(a);
-    a = n;
-  }
-}
-
-/* ---- string map (fixed capacity, sized from an upper bound) ---- */
-
-uint64_t shoal_price__hash(const char *s) {
-  uint64_t h = 1469598103934665603ull;
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
-struct smap {
-  const char **key;
-  uint32_t *val;
-  size_t mask;
-};
-
-static bool smap_init(struct smap *m, size_t n) {
-  size_t cap = 16;
-  while (cap < 2 * n + 2)
-    cap <<= 1;
-  m->key = calloc(cap, sizeof *m->key);
-  m->val = calloc(cap, sizeof *m->val);
-  m->mask = cap - 1;
-  return m->key && m->val;
-}
-
-static void smap_cleanup(struct smap *m) {
-  free(m->key);
-  free(m->val);
-}
-
-/* Slot of key (existing or empty). */
-static size_t smap_slot(const struct smap *m, const char *key) {
-  size_t h = shoal_price__hash(key) & m->mask;
-  while (m->key[h] && strcmp(m->key[h], key) != 0)
-    h = (h + 1) & m->mask;
-  return h;
-}
+/* The model arena grows in blocks this big: a 10^4-SKU catalog takes a few. */
+#define MODEL_ARENA_BLOCK (64 * 1024)
 
 /* ---- model ---- */
 
 int32_t shoal_price__find(const struct shoal_pricing_model *m, const char *sku) {
-  uint64_t hv = shoal_price__hash(sku), tag = hv >> 32 << 32;
+  uint64_t hv = shoal_strhash(sku), tag = hv >> 32 << 32;
   size_t h = hv & m->hash_mask;
   for (;;) {
     uint64_t v = m->hash[h];
@@ -119,12 +42,12 @@ static shoal_err copy_strs(struct shoal_pricing_model *m, const cJSON *arr,
                            struct shoal_price__strs *out) {
   int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
   out->n = 0;
-  out->v = arena_alloc(&m->arena, sizeof(char *) * (size_t)(n ? n : 1));
+  out->v = shoal_arena_alloc(&m->arena, sizeof(char *) * (size_t)(n ? n : 1));
   if (!out->v)
     return SHOAL_ENOMEM;
   const cJSON *e;
   cJSON_ArrayForEach(e, arr) {
-    if (!(out->v[out->n++] = arena_str(&m->arena, e->valuestring)))
+    if (!(out->v[out->n++] = shoal_arena_strdup(&m->arena, e->valuestring)))
       return SHOAL_ENOMEM;
   }
   return SHOAL_OK;
@@ -139,7 +62,7 @@ static int64_t get_int(const cJSON *o, const char *key, int64_t dflt) {
 static shoal_err compile_rule(struct shoal_pricing_model *m, const cJSON *r, int scope,
                               struct shoal_price__rule *out) {
   memset(out, 0, sizeof *out);
-  out->id = arena_str(&m->arena, cJSON_GetObjectItemCaseSensitive(r, "id")->valuestring);
+  out->id = shoal_arena_strdup(&m->arena, cJSON_GetObjectItemCaseSensitive(r, "id")->valuestring);
   if (!out->id)
     return SHOAL_ENOMEM;
   out->type = shoal_price__type_of(cJSON_GetObjectItemCaseSensitive(r, "type")->valuestring);
@@ -148,7 +71,7 @@ static shoal_err compile_rule(struct shoal_pricing_model *m, const cJSON *r, int
   out->priority = get_int(r, "priority", 0);
   out->exclusive = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "exclusive"));
   const cJSON *c = cJSON_GetObjectItemCaseSensitive(r, "coupon");
-  if (c && !(out->coupon = arena_str(&m->arena, c->valuestring)))
+  if (c && !(out->coupon = shoal_arena_strdup(&m->arena, c->valuestring)))
     return SHOAL_ENOMEM;
   const cJSON *w = cJSON_GetObjectItemCaseSensitive(r, "when");
   if (w) {
@@ -277,7 +200,7 @@ static uint32_t *build_csr(struct shoal_pricing_model *m, const struct pairs *p,
 }
 
 struct build {
-  struct smap skus, cats, ids;
+  struct shoal_strmap skus, cats, ids;
   uint32_t *cat_items; /* CSR: category -> items */
   uint32_t *cat_off;   /* ncats + 1 */
   uint32_t ncats;
@@ -301,7 +224,7 @@ static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_p
   size_t total = 0;
   for (size_t s = 0; s < n; s++)
     total += (size_t)array_size(chain[s].doc, "items");
-  if (!smap_init(&b->skus, total))
+  if (!shoal_strmap_init(&b->skus, total))
     return SHOAL_ENOMEM;
   struct shoal_price__item *items = calloc(total ? total : 1, sizeof *items);
   if (!items)
@@ -313,7 +236,7 @@ static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_p
     const cJSON *it;
     cJSON_ArrayForEach(it, arr) {
       const char *sku = cJSON_GetObjectItemCaseSensitive(it, "sku")->valuestring;
-      size_t slot = smap_slot(&b->skus, sku);
+      size_t slot = shoal_strmap_slot(&b->skus, sku);
       struct shoal_price__item *x;
       if (!b->skus.key[slot]) {
         x = &items[nitems];
@@ -335,12 +258,12 @@ static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_p
       if ((v = cJSON_GetObjectItemCaseSensitive(it, "tax_bp")))
         x->tax_bp = shoal_json_int(v);
       if ((v = cJSON_GetObjectItemCaseSensitive(it, "barcode")) &&
-          !(x->barcode = arena_str(&m->arena, v->valuestring))) {
+          !(x->barcode = shoal_arena_strdup(&m->arena, v->valuestring))) {
         free(items);
         return SHOAL_ENOMEM;
       }
       if ((v = cJSON_GetObjectItemCaseSensitive(it, "name")) &&
-          !(x->name = arena_str(&m->arena, v->valuestring))) {
+          !(x->name = shoal_arena_strdup(&m->arena, v->valuestring))) {
         free(items);
         return SHOAL_ENOMEM;
       }
@@ -370,7 +293,7 @@ static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_p
     return SHOAL_ENOMEM;
   m->hash_mask = (uint32_t)(cap - 1);
   for (uint32_t i = 0; i < k; i++) {
-    uint64_t hv = shoal_price__hash(items[i].sku);
+    uint64_t hv = shoal_strhash(items[i].sku);
     size_t h = hv & m->hash_mask;
     while (m->hash[h])
       h = (h + 1) & m->hash_mask;
@@ -390,7 +313,7 @@ static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_p
   size_t ncat_entries = 0;
   for (uint32_t i = 0; i < k; i++)
     ncat_entries += items[i].ncats;
-  if (!smap_init(&b->cats, ncat_entries))
+  if (!shoal_strmap_init(&b->cats, ncat_entries))
     return SHOAL_ENOMEM;
   uint32_t *counts = calloc(ncat_entries + 1, sizeof *counts);
   b->cat_items = malloc(sizeof(uint32_t) * (ncat_entries + 1));
@@ -400,7 +323,7 @@ static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_p
   }
   for (uint32_t i = 0; i < k; i++)
     for (uint32_t c = 0; c < items[i].ncats; c++) {
-      size_t slot = smap_slot(&b->cats, items[i].cats[c]);
+      size_t slot = shoal_strmap_slot(&b->cats, items[i].cats[c]);
       if (!b->cats.key[slot]) {
         b->cats.key[slot] = items[i].cats[c];
         b->cats.val[slot] = b->ncats++;
@@ -419,7 +342,7 @@ static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_p
   for (uint32_t i = 0; i < k; i++)
     for (uint32_t c = 0; c < items[i].ncats; c++) {
       /* an item listing a category twice appears twice; targets dedupe by stamp */
-      uint32_t id = b->cats.val[smap_slot(&b->cats, items[i].cats[c])];
+      uint32_t id = b->cats.val[shoal_strmap_slot(&b->cats, items[i].cats[c])];
       b->cat_items[b->cat_off[id] + counts[id]++] = i;
     }
   free(counts);
@@ -433,7 +356,7 @@ static shoal_err resolve_targets(struct shoal_pricing_model *m, const cJSON *rjs
   struct pairs *p = r->stage == 1 ? &b->p1 : &b->p23;
   if (r->type == PT_BUNDLE) {
     const cJSON *bi = cJSON_GetObjectItemCaseSensitive(rjson, "items"), *e;
-    r->bitems = arena_alloc(&m->arena, sizeof *r->bitems * (size_t)cJSON_GetArraySize(bi));
+    r->bitems = shoal_arena_alloc(&m->arena, sizeof *r->bitems * (size_t)cJSON_GetArraySize(bi));
     if (!r->bitems)
       return SHOAL_ENOMEM;
     cJSON_ArrayForEach(e, bi) {
@@ -475,7 +398,7 @@ static shoal_err resolve_targets(struct shoal_pricing_model *m, const cJSON *rjs
     }
   }
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(t, "categories")) {
-    size_t slot = smap_slot(&b->cats, e->valuestring);
+    size_t slot = shoal_strmap_slot(&b->cats, e->valuestring);
     if (!b->cats.key[slot])
       continue;
     uint32_t c = b->cats.val[slot];
@@ -496,7 +419,7 @@ static shoal_err build_rules(struct shoal_pricing_model *m, const struct shoal_p
   size_t total = 0;
   for (size_t s = 0; s < n; s++)
     total += (size_t)array_size(chain[s].doc, "rules");
-  if (!smap_init(&b->ids, total))
+  if (!shoal_strmap_init(&b->ids, total))
     return SHOAL_ENOMEM;
   b->slots = calloc(total ? total : 1, sizeof *b->slots);
   if (!b->slots)
@@ -508,13 +431,13 @@ static shoal_err build_rules(struct shoal_pricing_model *m, const struct shoal_p
       continue;
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(chain[s].doc, "disable")) {
-      size_t slot = smap_slot(&b->ids, e->valuestring);
+      size_t slot = shoal_strmap_slot(&b->ids, e->valuestring);
       if (b->ids.key[slot])
         b->slots[b->ids.val[slot]].alive = false;
     }
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(chain[s].doc, "rules")) {
       const char *id = cJSON_GetObjectItemCaseSensitive(e, "id")->valuestring;
-      size_t slot = smap_slot(&b->ids, id);
+      size_t slot = shoal_strmap_slot(&b->ids, id);
       uint32_t k;
       if (!b->ids.key[slot]) {
         b->ids.key[slot] = id;
@@ -547,7 +470,7 @@ static shoal_err build_rules(struct shoal_pricing_model *m, const struct shoal_p
   qsort(m->rules, m->nrules, sizeof *m->rules, rule_cmp);
   /* Find each sorted rule's JSON again by id (ids are unique among survivors). */
   for (uint32_t i = 0; i < m->nrules; i++)
-    src[i] = b->slots[b->ids.val[smap_slot(&b->ids, m->rules[i].id)]].rule;
+    src[i] = b->slots[b->ids.val[shoal_strmap_slot(&b->ids, m->rules[i].id)]].rule;
   m->s2_begin = m->s3_begin = m->nrules;
   for (uint32_t i = m->nrules; i-- > 0;) {
     if (m->rules[i].stage >= 2)
@@ -571,7 +494,7 @@ static shoal_err build_rules(struct shoal_pricing_model *m, const struct shoal_p
   if (!(m->s1_list = build_csr(m, &b->p1, true)) || !(m->s23_list = build_csr(m, &b->p23, false)))
     return SHOAL_ENOMEM;
   /* Coupon codes the chain knows, for unknown vs not_applicable. */
-  m->codes = arena_alloc(&m->arena, sizeof(char *) * (m->nrules + 1));
+  m->codes = shoal_arena_alloc(&m->arena, sizeof(char *) * (m->nrules + 1));
   if (!m->codes)
     return SHOAL_ENOMEM;
   for (uint32_t i = 0; i < m->nrules; i++)
@@ -604,18 +527,19 @@ shoal_err shoal_pricing_model_new(const struct shoal_pricing_src *chain, size_t 
   struct shoal_pricing_model *m = calloc(1, sizeof *m);
   if (!m)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  shoal_arena_init(&m->arena, MODEL_ARENA_BLOCK, 0);
   m->currency = "CNY";
   m->nscopes = (uint32_t)n;
   for (size_t s = 0; s < n; s++) {
     m->versions[s] = chain[s].version;
-    if (!(m->scopes[s] = arena_str(&m->arena, chain[s].scope))) {
+    if (!(m->scopes[s] = shoal_arena_strdup(&m->arena, chain[s].scope))) {
       rc = SHOAL_ENOMEM;
       goto cleanup;
     }
     if (!chain[s].doc)
       continue;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(chain[s].doc, "currency");
-    if (v && !(m->currency = arena_str(&m->arena, v->valuestring))) {
+    if (v && !(m->currency = shoal_arena_strdup(&m->arena, v->valuestring))) {
       rc = SHOAL_ENOMEM;
       goto cleanup;
     }
@@ -631,9 +555,9 @@ shoal_err shoal_pricing_model_new(const struct shoal_pricing_src *chain, size_t 
       (rc = build_rules(m, chain, n, &b)) != SHOAL_OK)
     goto cleanup;
 cleanup:
-  smap_cleanup(&b.skus);
-  smap_cleanup(&b.cats);
-  smap_cleanup(&b.ids);
+  shoal_strmap_free(&b.skus);
+  shoal_strmap_free(&b.cats);
+  shoal_strmap_free(&b.ids);
   free(b.cat_items);
   free(b.cat_off);
   free(b.stamp);
@@ -687,7 +611,7 @@ void shoal_pricing_model_free(struct shoal_pricing_model *m) {
   free(m->s23_list);
   free(m->s1_all);
   free(m->s23_all_bits);
-  arena_free(m->arena);
+  shoal_arena_free(&m->arena);
   free(m);
 }
 

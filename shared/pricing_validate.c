@@ -9,6 +9,7 @@
 #include "jsonx.h"
 #include "pricing_int.h"
 #include "shoal_limits.h"
+#include "strmap.h"
 #include "util.h"
 
 static const char *const type_names[PT__COUNT] = {
@@ -38,33 +39,6 @@ int shoal_price__stage_of(int type) {
   default:
     return 3;
   }
-}
-
-/* A set of borrowed strings for duplicate checks (documents hold 10^4 SKUs). */
-struct strset {
-  const char **slot;
-  size_t mask;
-};
-
-static bool strset_init(struct strset *s, size_t n) {
-  size_t cap = 16;
-  while (cap < 2 * n + 2)
-    cap <<= 1;
-  s->slot = calloc(cap, sizeof *s->slot);
-  s->mask = cap - 1;
-  return s->slot != NULL;
-}
-
-/* Adds str; false if it was already there. */
-static bool strset_add(struct strset *s, const char *str) {
-  size_t h = shoal_price__hash(str) & s->mask;
-  while (s->slot[h]) {
-    if (strcmp(s->slot[h], str) == 0)
-      return false;
-    h = (h + 1) & s->mask;
-  }
-  s->slot[h] = str;
-  return true;
 }
 
 static bool two_digits(const char *p, int *out) {
@@ -206,12 +180,12 @@ static shoal_err check_items(const cJSON *items, shoal_diag *diag) {
   const cJSON *it;
   int i = 0;
   shoal_err rc = SHOAL_OK;
-  struct strset seen, codes;
+  struct shoal_strmap seen, codes;
   memset(&codes, 0, sizeof codes);
-  if (!strset_init(&seen, (size_t)cJSON_GetArraySize(items)) ||
-      !strset_init(&codes, (size_t)cJSON_GetArraySize(items))) {
-    free(seen.slot);
-    free(codes.slot);
+  if (!shoal_strmap_init(&seen, (size_t)cJSON_GetArraySize(items)) ||
+      !shoal_strmap_init(&codes, (size_t)cJSON_GetArraySize(items))) {
+    shoal_strmap_free(&seen);
+    shoal_strmap_free(&codes);
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   cJSON_ArrayForEach(it, items) {
@@ -229,21 +203,21 @@ static shoal_err check_items(const cJSON *items, shoal_diag *diag) {
     }
     /* Duplicate SKUs inside one document would make "most specific wins" ambiguous. */
     const char *sku = cJSON_GetObjectItemCaseSensitive(it, "sku")->valuestring;
-    if (!strset_add(&seen, sku)) {
+    if (!shoal_strmap_add(&seen, sku, 0)) {
       rc = shoal_fail(diag, SHOAL_EINPUT, "items: duplicate sku \"%s\"", sku);
       break;
     }
     /* SPEC 12: a barcode names one product. */
     const cJSON *bc = cJSON_GetObjectItemCaseSensitive(it, "barcode");
-    if (bc && !strset_add(&codes, bc->valuestring)) {
+    if (bc && !shoal_strmap_add(&codes, bc->valuestring, 0)) {
       rc = shoal_fail(diag, SHOAL_EINPUT, "items: barcode \"%s\" of %s is already another item's",
                       bc->valuestring, sku);
       break;
     }
     i++;
   }
-  free(seen.slot);
-  free(codes.slot);
+  shoal_strmap_free(&seen);
+  shoal_strmap_free(&codes);
   return rc;
 }
 
@@ -478,20 +452,20 @@ shoal_err shoal_pricing_validate_doc(const cJSON *doc, shoal_diag *diag) {
       return shoal_fail(diag, SHOAL_EINPUT, "policy: \"rules\" must be an array");
     const cJSON *r;
     int i = 0;
-    struct strset seen;
-    if (!strset_init(&seen, (size_t)cJSON_GetArraySize(rules)))
+    struct shoal_strmap seen;
+    if (!shoal_strmap_init(&seen, (size_t)cJSON_GetArraySize(rules)))
       return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     cJSON_ArrayForEach(r, rules) {
       if ((rc = check_rule(r, i, diag)) != SHOAL_OK)
         break;
       const char *id = cJSON_GetObjectItemCaseSensitive(r, "id")->valuestring;
-      if (!strset_add(&seen, id)) {
+      if (!shoal_strmap_add(&seen, id, 0)) {
         rc = shoal_fail(diag, SHOAL_EINPUT, "rules: duplicate id \"%s\"", id);
         break;
       }
       i++;
     }
-    free(seen.slot);
+    shoal_strmap_free(&seen);
     if (rc != SHOAL_OK)
       goto fail;
   }
