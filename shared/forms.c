@@ -442,11 +442,11 @@ static shoal_err check_bound(const shoal_form *f, struct field *fd, const cJSON 
   return SHOAL_OK;
 }
 
-static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_diag *diag) {
+/* Known keys only, then "type" and "label". */
+static shoal_err field_type(shoal_form *f, size_t i, const cJSON *jf, shoal_diag *diag) {
+  struct field *fd = &f->fields[i];
   static const char *const keys[] = {"id",  "type", "label",   "required", "visible_if", "pattern",
                                      "min", "max",  "min_len", "max_len",  "choices",    "default"};
-  struct field *fd = &f->fields[i];
-  shoal_err rc;
   const cJSON *k;
   cJSON_ArrayForEach(k, jf) {
     if (!key_known(k->string, keys, sizeof keys / sizeof keys[0]))
@@ -471,7 +471,14 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
   if (label && !cJSON_IsString(label))
     return shoal_fail(diag, SHOAL_EINPUT, "form \"%s\" field \"%s\": \"label\" must be a string",
                       f->id, fd->id);
+  return SHOAL_OK;
+}
 
+/* "required" (a bool or an expression) and "visible_if": expressions may
+ * name only earlier fields. */
+static shoal_err field_conditions(shoal_form *f, size_t i, const cJSON *jf, shoal_diag *diag) {
+  struct field *fd = &f->fields[i];
+  shoal_err rc;
   const cJSON *req = cJSON_GetObjectItemCaseSensitive(jf, "required");
   if (cJSON_IsBool(req))
     fd->required = cJSON_IsTrue(req);
@@ -482,7 +489,12 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
   if (vis &&
       (rc = compile_expr(f, "visible_if", fd->id, 0, vis, i, &fd->visible_if, diag)) != SHOAL_OK)
     return rc;
+  return SHOAL_OK;
+}
 
+/* "pattern": a POSIX extended regex for text, phone and scan fields. */
+static shoal_err field_pattern(shoal_form *f, size_t i, const cJSON *jf, shoal_diag *diag) {
+  struct field *fd = &f->fields[i];
   const cJSON *pat = cJSON_GetObjectItemCaseSensitive(jf, "pattern");
   if (pat) {
     if (fd->type != F_TEXT && fd->type != F_PHONE && fd->type != F_SCAN)
@@ -504,7 +516,13 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
     }
     fd->has_re = true;
   }
+  return SHOAL_OK;
+}
 
+/* "min"/"max" (int, decimal and date fields) and "min_len"/"max_len". */
+static shoal_err field_bounds(shoal_form *f, size_t i, const cJSON *jf, shoal_diag *diag) {
+  struct field *fd = &f->fields[i];
+  shoal_err rc;
   fd->min = cJSON_GetObjectItemCaseSensitive(jf, "min");
   fd->max = cJSON_GetObjectItemCaseSensitive(jf, "max");
   if (fd->min && (rc = check_bound(f, fd, fd->min, "min", diag)) != SHOAL_OK)
@@ -520,6 +538,7 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
       return shoal_fail(diag, SHOAL_EINPUT, "form \"%s\" field \"%s\": \"min\" is above \"max\"",
                         f->id, fd->id);
   }
+
 
   fd->min_len = fd->max_len = -1;
   static const char *const lens[] = {"min_len", "max_len"};
@@ -541,7 +560,12 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
   if (fd->min_len >= 0 && fd->max_len >= 0 && fd->min_len > fd->max_len)
     return shoal_fail(diag, SHOAL_EINPUT,
                       "form \"%s\" field \"%s\": \"min_len\" is above \"max_len\"", f->id, fd->id);
+  return SHOAL_OK;
+}
 
+/* "choices": required for choice and multi fields; no duplicates. */
+static shoal_err field_choices(shoal_form *f, size_t i, const cJSON *jf, shoal_diag *diag) {
+  struct field *fd = &f->fields[i];
   const cJSON *ch = cJSON_GetObjectItemCaseSensitive(jf, "choices");
   if (ch) {
     if (!is_string_type(fd->type) && fd->type != F_MULTI)
@@ -585,7 +609,12 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
     return shoal_fail(diag, SHOAL_EINPUT, "form \"%s\" field \"%s\": a %s field needs \"choices\"",
                       f->id, fd->id, type_names[fd->type]);
   }
+  return SHOAL_OK;
+}
 
+/* "default": a valid value of the field (empty is always allowed). */
+static shoal_err field_default(shoal_form *f, size_t i, const cJSON *jf, shoal_diag *diag) {
+  struct field *fd = &f->fields[i];
   fd->dflt = cJSON_GetObjectItemCaseSensitive(jf, "default");
   if (fd->dflt && !is_empty(fd->dflt)) {
     const char *code = check_value(fd, fd->dflt);
@@ -595,6 +624,17 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
                         fd->id, code);
   }
   return SHOAL_OK;
+}
+
+static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_diag *diag) {
+  shoal_err rc;
+  if ((rc = field_type(f, i, jf, diag)) != SHOAL_OK ||
+      (rc = field_conditions(f, i, jf, diag)) != SHOAL_OK ||
+      (rc = field_pattern(f, i, jf, diag)) != SHOAL_OK ||
+      (rc = field_bounds(f, i, jf, diag)) != SHOAL_OK ||
+      (rc = field_choices(f, i, jf, diag)) != SHOAL_OK)
+    return rc;
+  return field_default(f, i, jf, diag);
 }
 
 static shoal_err compile_action(shoal_form *f, size_t i, const cJSON *ja, shoal_diag *diag) {

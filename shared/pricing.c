@@ -764,165 +764,139 @@ shoal_err shoal_basket_parse(const cJSON *json, struct shoal_basket **out, shoal
   return shoal_basket_parse_opts(json, false, out, diag);
 }
 
-shoal_err shoal_basket_parse_opts(const cJSON *json, bool at_optional, struct shoal_basket **out,
-                                  shoal_diag *diag) {
-  static const char *const top[] = {"region",  "store",   "at",          "channel",
-                                    "customer", "coupons", "lines",       "request_id",
-                                    "cashier",  "payments", "member_code", "redeem_points",
-                                    NULL};
-  static const char *const cust_keys[] = {"id", "tier", "tags", NULL};
-  static const char *const line_keys[] = {"sku", "qty", NULL};
-  shoal_err rc = SHOAL_OK;
-  if (!cJSON_IsObject(json))
-    return shoal_fail(diag, SHOAL_EINPUT, "basket: must be a JSON object");
-  if ((rc = basket_keys(json, top, "basket", diag)) != SHOAL_OK)
-    return rc;
-  struct shoal_basket *b = calloc(1, sizeof *b);
-  if (!b || !(b->json = cJSON_Duplicate(json, true))) {
-    free(b);
-    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  }
-  const cJSON *j = b->json, *v, *e;
-  if ((rc = basket_id(j, "region", &b->region, diag)) != SHOAL_OK ||
-      (rc = basket_id(j, "store", &b->store, diag)) != SHOAL_OK)
-    goto fail;
-  v = cJSON_GetObjectItemCaseSensitive(j, "at");
-  if (!v && !at_optional) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "basket: missing \"at\"");
-    goto fail;
-  }
+/* ---- basket phases: one function per top-level key group ---- */
+
+/* "at": required unless at_optional; kept as text and parsed. */
+static shoal_err basket_at(struct shoal_basket *b, bool at_optional, shoal_diag *diag) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(b->json, "at");
+  shoal_err rc;
+  if (!v && !at_optional)
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: missing \"at\"");
   if (!v) {
     b->has_at = false;
-  } else if (!cJSON_IsString(v)) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "basket: \"at\" must be an ISO-8601 string with offset");
-    goto fail;
-  } else if ((rc = shoal_time_parse(v->valuestring, &b->at, diag)) != SHOAL_OK) {
+    return SHOAL_OK;
+  }
+  if (!cJSON_IsString(v))
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: \"at\" must be an ISO-8601 string with offset");
+  if ((rc = shoal_time_parse(v->valuestring, &b->at, diag)) != SHOAL_OK) {
     shoal_diag_prefix(diag, "basket: \"at\"");
-    goto fail;
-  } else {
-    b->at_text = v->valuestring;
-    b->has_at = true;
+    return rc;
   }
-  if ((rc = basket_checkout_keys(b, diag)) != SHOAL_OK)
-    goto fail;
+  b->at_text = v->valuestring;
+  b->has_at = true;
+  return SHOAL_OK;
+}
+
+/* "channel": a non-empty string, "pos" when absent. */
+static shoal_err basket_channel(struct shoal_basket *b, shoal_diag *diag) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(b->json, "channel");
   b->channel = "pos";
-  v = cJSON_GetObjectItemCaseSensitive(j, "channel");
-  if (v) {
-    if (!cJSON_IsString(v) || !v->valuestring[0]) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "basket: \"channel\" must be a non-empty string");
-      goto fail;
-    }
-    b->channel = v->valuestring;
+  if (!v)
+    return SHOAL_OK;
+  if (!cJSON_IsString(v) || !v->valuestring[0])
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: \"channel\" must be a non-empty string");
+  b->channel = v->valuestring;
+  return SHOAL_OK;
+}
+
+/* "customer": null or {id, tier, tags}; tags borrowed into b->tags. */
+static shoal_err basket_customer(struct shoal_basket *b, shoal_diag *diag) {
+  static const char *const cust_keys[] = {"id", "tier", "tags", NULL};
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(b->json, "customer"), *e;
+  shoal_err rc;
+  if (!v || cJSON_IsNull(v))
+    return SHOAL_OK;
+  if (!cJSON_IsObject(v))
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: \"customer\" must be an object {id, tier, tags}");
+  b->customer = v;
+  if ((rc = basket_keys(v, cust_keys, "basket: customer", diag)) != SHOAL_OK)
+    return rc;
+  if ((rc = shoal_json_get_str(v, "id", false, &(const char *){NULL}, diag)) != SHOAL_OK ||
+      (rc = shoal_json_get_str(v, "tier", false, &b->tier, diag)) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "basket: customer");
+    return rc;
   }
-  v = cJSON_GetObjectItemCaseSensitive(j, "customer");
-  if (v && !cJSON_IsNull(v)) {
-    if (!cJSON_IsObject(v)) {
-      rc =
-          shoal_fail(diag, SHOAL_EINPUT, "basket: \"customer\" must be an object {id, tier, tags}");
-      goto fail;
-    }
-    b->customer = v;
-    if ((rc = basket_keys(v, cust_keys, "basket: customer", diag)) != SHOAL_OK)
-      goto fail;
-    if ((rc = shoal_json_get_str(v, "id", false, &(const char *){NULL}, diag)) != SHOAL_OK ||
-        (rc = shoal_json_get_str(v, "tier", false, &b->tier, diag)) != SHOAL_OK) {
-      shoal_diag_prefix(diag, "basket: customer");
-      goto fail;
-    }
-    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(v, "tags");
-    if (tags) {
-      if (!cJSON_IsArray(tags) || cJSON_GetArraySize(tags) > SHOAL_BASKET_MAX_LINES) {
-        rc = shoal_fail(diag, SHOAL_EINPUT, "basket: customer.tags must be an array of strings");
-        goto fail;
-      }
-      b->tags = calloc((size_t)cJSON_GetArraySize(tags) + 1, sizeof *b->tags);
-      if (!b->tags) {
-        rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-        goto fail;
-      }
-      cJSON_ArrayForEach(e, tags) {
-        if (!cJSON_IsString(e)) {
-          rc = shoal_fail(diag, SHOAL_EINPUT, "basket: customer.tags must be an array of strings");
-          goto fail;
-        }
-        b->tags[b->ntags++] = e->valuestring;
-      }
-    }
+  const cJSON *tags = cJSON_GetObjectItemCaseSensitive(v, "tags");
+  if (!tags)
+    return SHOAL_OK;
+  if (!cJSON_IsArray(tags) || cJSON_GetArraySize(tags) > SHOAL_BASKET_MAX_LINES)
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: customer.tags must be an array of strings");
+  b->tags = calloc((size_t)cJSON_GetArraySize(tags) + 1, sizeof *b->tags);
+  if (!b->tags)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  cJSON_ArrayForEach(e, tags) {
+    if (!cJSON_IsString(e))
+      return shoal_fail(diag, SHOAL_EINPUT, "basket: customer.tags must be an array of strings");
+    b->tags[b->ntags++] = e->valuestring;
   }
-  v = cJSON_GetObjectItemCaseSensitive(j, "coupons");
-  if (v) {
-    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > SHOAL_BASKET_MAX_COUPONS) {
-      rc =
-          shoal_fail(diag, SHOAL_EINPUT, "basket: \"coupons\" must be an array of at most %d codes",
-                     SHOAL_BASKET_MAX_COUPONS);
-      goto fail;
-    }
-    b->coupons = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof *b->coupons);
-    if (!b->coupons) {
-      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-      goto fail;
-    }
-    int i = 0;
-    cJSON_ArrayForEach(e, v) {
-      if (!cJSON_IsString(e) || !e->valuestring[0] || strlen(e->valuestring) > SHOAL_ID_MAX) {
-        rc = shoal_fail(diag, SHOAL_EINPUT, "basket: coupons[%d] must be a code of 1 to %d bytes",
+  return SHOAL_OK;
+}
+
+/* "coupons": at most SHOAL_BASKET_MAX_COUPONS codes; a repeat counts once. */
+static shoal_err basket_coupons(struct shoal_basket *b, shoal_diag *diag) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(b->json, "coupons"), *e;
+  if (!v)
+    return SHOAL_OK;
+  if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > SHOAL_BASKET_MAX_COUPONS)
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: \"coupons\" must be an array of at most %d codes",
+                      SHOAL_BASKET_MAX_COUPONS);
+  b->coupons = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof *b->coupons);
+  if (!b->coupons)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  int i = 0;
+  cJSON_ArrayForEach(e, v) {
+    if (!cJSON_IsString(e) || !e->valuestring[0] || strlen(e->valuestring) > SHOAL_ID_MAX)
+      return shoal_fail(diag, SHOAL_EINPUT, "basket: coupons[%d] must be a code of 1 to %d bytes",
                         i, SHOAL_ID_MAX);
-        goto fail;
-      }
-      size_t k;
-      for (k = 0; k < b->ncoupons; k++) /* a code presented twice counts once */
-        if (strcmp(b->coupons[k], e->valuestring) == 0)
-          break;
-      if (k == b->ncoupons)
-        b->coupons[b->ncoupons++] = e->valuestring;
-      i++;
-    }
+    size_t k;
+    for (k = 0; k < b->ncoupons; k++) /* a code presented twice counts once */
+      if (strcmp(b->coupons[k], e->valuestring) == 0)
+        break;
+    if (k == b->ncoupons)
+      b->coupons[b->ncoupons++] = e->valuestring;
+    i++;
   }
-  v = cJSON_GetObjectItemCaseSensitive(j, "lines");
-  if (!v) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "basket: missing \"lines\"");
-    goto fail;
-  }
-  if (!cJSON_IsArray(v)) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "basket: \"lines\" must be an array of {sku, qty}");
-    goto fail;
-  }
+  return SHOAL_OK;
+}
+
+/* Room for "basket: lines[<int>]" naming a line in a message. */
+#define BASKET_WHERE_MAX 48
+
+/* "lines": {sku, qty} objects, repeats of a SKU merged into its first line. */
+static shoal_err basket_lines(struct shoal_basket *b, shoal_diag *diag) {
+  static const char *const line_keys[] = {"sku", "qty", NULL};
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(b->json, "lines"), *e;
+  shoal_err rc;
+  if (!v)
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: missing \"lines\"");
+  if (!cJSON_IsArray(v))
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: \"lines\" must be an array of {sku, qty}");
   int nl = cJSON_GetArraySize(v);
-  if (nl > SHOAL_BASKET_MAX_LINES) {
-    rc = shoal_fail(diag, SHOAL_ELIMIT, "basket: %d lines is over the limit of %d", nl,
-                    SHOAL_BASKET_MAX_LINES);
-    goto fail;
-  }
+  if (nl > SHOAL_BASKET_MAX_LINES)
+    return shoal_fail(diag, SHOAL_ELIMIT, "basket: %d lines is over the limit of %d", nl,
+                      SHOAL_BASKET_MAX_LINES);
   b->lines = calloc((size_t)nl + 1, sizeof *b->lines);
-  if (!b->lines) {
-    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-    goto fail;
-  }
+  if (!b->lines)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   int i = 0;
   cJSON_ArrayForEach(e, v) {
     const cJSON *sku = cJSON_GetObjectItemCaseSensitive(e, "sku");
     const cJSON *qty = cJSON_GetObjectItemCaseSensitive(e, "qty");
-    if (!cJSON_IsObject(e) || !cJSON_IsString(sku) || !sku->valuestring[0]) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "basket: lines[%d] needs a \"sku\" string", i);
-      goto fail;
-    }
-    if (!qty) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "basket: lines[%d] (%s): missing \"qty\"", i,
-                      sku->valuestring);
-      goto fail;
-    }
-    char where[48];
+    if (!cJSON_IsObject(e) || !cJSON_IsString(sku) || !sku->valuestring[0])
+      return shoal_fail(diag, SHOAL_EINPUT, "basket: lines[%d] needs a \"sku\" string", i);
+    if (!qty)
+      return shoal_fail(diag, SHOAL_EINPUT, "basket: lines[%d] (%s): missing \"qty\"", i,
+                        sku->valuestring);
+    char where[BASKET_WHERE_MAX];
     snprintf(where, sizeof where, "basket: lines[%d]", i);
     if ((rc = basket_keys(e, line_keys, where, diag)) != SHOAL_OK)
-      goto fail;
+      return rc;
     if (!shoal_json_is_int(qty) || shoal_json_int(qty) < 1 ||
-        shoal_json_int(qty) > SHOAL_LINE_MAX_QTY) {
-      rc = shoal_fail(
+        shoal_json_int(qty) > SHOAL_LINE_MAX_QTY)
+      return shoal_fail(
           diag, SHOAL_EINPUT,
           "basket: lines[%d] (%s): bad quantity, \"qty\" must be an integer from 1 to %d", i,
           sku->valuestring, SHOAL_LINE_MAX_QTY);
-      goto fail;
-    }
     /* Merge repeats of a SKU into its first line. Baskets are small; a
      * linear scan beats hashing below SHOAL_BASKET_MAX_LINES. */
     size_t k;
@@ -934,16 +908,39 @@ shoal_err shoal_basket_parse_opts(const cJSON *json, bool at_optional, struct sh
       b->lines[b->nlines++].qty = 0;
     }
     b->lines[k].qty += shoal_json_int(qty);
-    if (b->lines[k].qty > SHOAL_LINE_MAX_QTY) {
-      rc = shoal_fail(diag, SHOAL_ELIMIT, "basket: total quantity of %s is over the limit of %d",
-                      sku->valuestring, SHOAL_LINE_MAX_QTY);
-      goto fail;
-    }
+    if (b->lines[k].qty > SHOAL_LINE_MAX_QTY)
+      return shoal_fail(diag, SHOAL_ELIMIT, "basket: total quantity of %s is over the limit of %d",
+                        sku->valuestring, SHOAL_LINE_MAX_QTY);
     i++;
+  }
+  return SHOAL_OK;
+}
+
+shoal_err shoal_basket_parse_opts(const cJSON *json, bool at_optional, struct shoal_basket **out,
+                                  shoal_diag *diag) {
+  static const char *const top[] = {"region",  "store",   "at",          "channel",
+                                    "customer", "coupons", "lines",       "request_id",
+                                    "cashier",  "payments", "member_code", "redeem_points",
+                                    NULL};
+  shoal_err rc = SHOAL_OK;
+  if (!cJSON_IsObject(json))
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: must be a JSON object");
+  if ((rc = basket_keys(json, top, "basket", diag)) != SHOAL_OK)
+    return rc;
+  struct shoal_basket *b = calloc(1, sizeof *b);
+  if (!b || !(b->json = cJSON_Duplicate(json, true))) {
+    free(b);
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
+  if ((rc = basket_id(b->json, "region", &b->region, diag)) != SHOAL_OK ||
+      (rc = basket_id(b->json, "store", &b->store, diag)) != SHOAL_OK ||
+      (rc = basket_at(b, at_optional, diag)) != SHOAL_OK ||
+      (rc = basket_checkout_keys(b, diag)) != SHOAL_OK ||
+      (rc = basket_channel(b, diag)) != SHOAL_OK || (rc = basket_customer(b, diag)) != SHOAL_OK ||
+      (rc = basket_coupons(b, diag)) != SHOAL_OK || (rc = basket_lines(b, diag)) != SHOAL_OK) {
+    shoal_basket_free(b);
+    return rc;
   }
   *out = b;
   return SHOAL_OK;
-fail:
-  shoal_basket_free(b);
-  return rc;
 }
