@@ -456,6 +456,154 @@ static bool name_char(char c) {
   return name_start(c) || (c >= '0' && c <= '9');
 }
 
+/* A quoted string at p->pos (quote c): decoded into the arena; *i moves
+ * past the closing quote. */
+static bool lex_string(struct parser *p, struct tok *t, size_t *ip, char c) {
+  const char *s = p->src;
+  size_t i = *ip;
+  char *buf = shoal_arena_alloc(&p->e->ar, p->len - p->pos + 1);
+  if (!buf)
+    return oom(p);
+  size_t o = 0;
+  i++;
+  for (;;) {
+    if (i >= p->len)
+      return perr(p, SHOAL_EINPUT, p->pos, "unterminated string", NULL, NULL);
+    char d = s[i++];
+    if (d == c)
+      break;
+    if (d == '\\') {
+      if (i >= p->len)
+        return perr(p, SHOAL_EINPUT, p->pos, "unterminated string", NULL, NULL);
+      d = s[i++];
+      if (d == 'n')
+        d = '\n';
+      else if (d == 't')
+        d = '\t';
+    }
+    buf[o++] = d;
+  }
+  buf[o] = '\0';
+  t->k = T_STR;
+  t->str = buf;
+  t->slen = o;
+  *ip = i;
+  return true;
+}
+
+/* A name (dotted path) or keyword at p->pos; *i moves past it. */
+static bool lex_name(struct parser *p, struct tok *t, size_t *ip) {
+  const char *s = p->src;
+  size_t i = *ip;
+  for (;;) {
+    while (i < p->len && name_char(s[i]))
+      i++;
+    if (i < p->len && s[i] == '.') {
+      if (i + 1 >= p->len || !name_start(s[i + 1]))
+        return perr(p, SHOAL_EINPUT, i + 1, "expected a name after '.'", NULL, NULL);
+      i++;
+      continue;
+    }
+    break;
+  }
+  size_t n = i - p->pos;
+  static const struct {
+    const char *w;
+    enum tk k;
+  } kw[] = {{"and", T_AND},   {"or", T_OR},       {"not", T_NOT},  {"in", T_IN},
+            {"true", T_TRUE}, {"false", T_FALSE}, {"null", T_NULL}};
+  t->k = T_NAME;
+  for (size_t j = 0; j < sizeof kw / sizeof kw[0]; j++)
+    if (strlen(kw[j].w) == n && memcmp(kw[j].w, s + p->pos, n) == 0)
+      t->k = kw[j].k;
+  if (t->k == T_NAME) {
+    t->str = shoal_arena_alloc(&p->e->ar, n + 1);
+    if (!t->str)
+      return oom(p);
+    memcpy(t->str, s + p->pos, n);
+    t->str[n] = '\0';
+    t->slen = n;
+  }
+  *ip = i;
+  return true;
+}
+
+/* A punctuation or operator token starting with c (c2 the next byte, or
+ * NUL); *i is already past c. */
+static bool lex_operator(struct parser *p, struct tok *t, size_t *ip, char c, char c2) {
+  const char *s = p->src;
+  size_t i = *ip;
+  switch (c) {
+  case '(':
+    t->k = T_LP;
+    break;
+  case ')':
+    t->k = T_RP;
+    break;
+  case '[':
+    t->k = T_LB;
+    break;
+  case ']':
+    t->k = T_RB;
+    break;
+  case ',':
+    t->k = T_COMMA;
+    break;
+  case '+':
+    t->k = T_PLUS;
+    break;
+  case '-':
+    t->k = T_MINUS;
+    break;
+  case '*':
+    t->k = T_STAR;
+    break;
+  case '/':
+    t->k = T_SLASH;
+    break;
+  case '=':
+    if (c2 != '=')
+      return perr(p, SHOAL_EINPUT, p->pos, "expected '==' (a single '=' is not an operator)",
+                  NULL, NULL);
+    i++;
+    t->k = T_EQ;
+    break;
+  case '!':
+    if (c2 != '=')
+      return perr(p, SHOAL_EINPUT, p->pos, "expected '!=' (use 'not' for negation)", NULL, NULL);
+    i++;
+    t->k = T_NE;
+    break;
+  case '<':
+    t->k = T_LT;
+    if (c2 == '=') {
+      i++;
+      t->k = T_LE;
+    }
+    break;
+  case '>':
+    t->k = T_GT;
+    if (c2 == '=') {
+      i++;
+      t->k = T_GE;
+    }
+    break;
+  default: {
+    char ch[8];
+    int n = 1;
+    unsigned char u = (unsigned char)c;
+    if (u >= 0xC0)
+      while (p->pos + (size_t)n < p->len && ((unsigned char)s[p->pos + n] & 0xC0) == 0x80 &&
+             n < 4)
+        n++;
+    snprintf(ch, sizeof ch, "%.*s", n, s + p->pos);
+    return perr(p, SHOAL_EINPUT, p->pos, "expected a value or an operator, found '%s'", ch, NULL);
+  }
+  }
+  *ip = i;
+  return true;
+}
+
 static bool lex(struct parser *p) {
   const char *s = p->src;
   while (p->pos < p->len &&
@@ -481,131 +629,15 @@ static bool lex(struct parser *p) {
     }
     t.k = T_NUM;
   } else if (c == '\'' || c == '"') {
-    char *buf = shoal_arena_alloc(&p->e->ar, p->len - p->pos + 1);
-    if (!buf)
-      return oom(p);
-    size_t o = 0;
-    i++;
-    for (;;) {
-      if (i >= p->len)
-        return perr(p, SHOAL_EINPUT, p->pos, "unterminated string", NULL, NULL);
-      char d = s[i++];
-      if (d == c)
-        break;
-      if (d == '\\') {
-        if (i >= p->len)
-          return perr(p, SHOAL_EINPUT, p->pos, "unterminated string", NULL, NULL);
-        d = s[i++];
-        if (d == 'n')
-          d = '\n';
-        else if (d == 't')
-          d = '\t';
-      }
-      buf[o++] = d;
-    }
-    buf[o] = '\0';
-    t.k = T_STR;
-    t.str = buf;
-    t.slen = o;
+    if (!lex_string(p, &t, &i, c))
+      return false;
   } else if (name_start(c)) {
-    for (;;) {
-      while (i < p->len && name_char(s[i]))
-        i++;
-      if (i < p->len && s[i] == '.') {
-        if (i + 1 >= p->len || !name_start(s[i + 1]))
-          return perr(p, SHOAL_EINPUT, i + 1, "expected a name after '.'", NULL, NULL);
-        i++;
-        continue;
-      }
-      break;
-    }
-    size_t n = i - p->pos;
-    static const struct {
-      const char *w;
-      enum tk k;
-    } kw[] = {{"and", T_AND},   {"or", T_OR},       {"not", T_NOT},  {"in", T_IN},
-              {"true", T_TRUE}, {"false", T_FALSE}, {"null", T_NULL}};
-    t.k = T_NAME;
-    for (size_t j = 0; j < sizeof kw / sizeof kw[0]; j++)
-      if (strlen(kw[j].w) == n && memcmp(kw[j].w, s + p->pos, n) == 0)
-        t.k = kw[j].k;
-    if (t.k == T_NAME) {
-      t.str = shoal_arena_alloc(&p->e->ar, n + 1);
-      if (!t.str)
-        return oom(p);
-      memcpy(t.str, s + p->pos, n);
-      t.str[n] = '\0';
-      t.slen = n;
-    }
+    if (!lex_name(p, &t, &i))
+      return false;
   } else {
     i++;
-    switch (c) {
-    case '(':
-      t.k = T_LP;
-      break;
-    case ')':
-      t.k = T_RP;
-      break;
-    case '[':
-      t.k = T_LB;
-      break;
-    case ']':
-      t.k = T_RB;
-      break;
-    case ',':
-      t.k = T_COMMA;
-      break;
-    case '+':
-      t.k = T_PLUS;
-      break;
-    case '-':
-      t.k = T_MINUS;
-      break;
-    case '*':
-      t.k = T_STAR;
-      break;
-    case '/':
-      t.k = T_SLASH;
-      break;
-    case '=':
-      if (c2 != '=')
-        return perr(p, SHOAL_EINPUT, p->pos, "expected '==' (a single '=' is not an operator)",
-                    NULL, NULL);
-      i++;
-      t.k = T_EQ;
-      break;
-    case '!':
-      if (c2 != '=')
-        return perr(p, SHOAL_EINPUT, p->pos, "expected '!=' (use 'not' for negation)", NULL, NULL);
-      i++;
-      t.k = T_NE;
-      break;
-    case '<':
-      t.k = T_LT;
-      if (c2 == '=') {
-        i++;
-        t.k = T_LE;
-      }
-      break;
-    case '>':
-      t.k = T_GT;
-      if (c2 == '=') {
-        i++;
-        t.k = T_GE;
-      }
-      break;
-    default: {
-      char ch[8];
-      int n = 1;
-      unsigned char u = (unsigned char)c;
-      if (u >= 0xC0)
-        while (p->pos + (size_t)n < p->len && ((unsigned char)s[p->pos + n] & 0xC0) == 0x80 &&
-               n < 4)
-          n++;
-      snprintf(ch, sizeof ch, "%.*s", n, s + p->pos);
-      return perr(p, SHOAL_EINPUT, p->pos, "expected a value or an operator, found '%s'", ch, NULL);
-    }
-    }
+    if (!lex_operator(p, &t, &i, c, c2))
+      return false;
   }
   t.end = i;
   p->pos = i;
@@ -1081,9 +1113,9 @@ static bool eval_in(const struct val *x, const struct val *c) {
   return false;
 }
 
-static bool eval(struct ev *ev, const struct node *n, struct val *out) {
+/* Leaves, lists, the short-circuit and/or and the one-operand operators. */
+static bool eval_unary(struct ev *ev, const struct node *n, struct val *out) {
   struct val a, b;
-  *out = VNULL;
   switch (n->op) {
   case N_LIT:
     *out = n->lit;
@@ -1155,9 +1187,68 @@ static bool eval(struct ev *ev, const struct node *n, struct val *out) {
                  (a.k == V_OBJ && !a.obj->child));
     return true;
   default:
-    break;
+    return true;
   }
-  /* binary operators */
+}
+
+/* <, <=, >, >= of two numbers or two strings (bytewise); false otherwise. */
+static void eval_compare(enum op op, const struct val *a, const struct val *b, struct val *out) {
+  int c;
+  if (a->k == V_NUM && b->k == V_NUM) {
+    c = dec_cmp(a->d, b->d);
+  } else if (a->k == V_STR && b->k == V_STR) {
+    size_t m = a->slen < b->slen ? a->slen : b->slen;
+    c = memcmp(a->s, b->s, m);
+    if (c == 0)
+      c = a->slen < b->slen ? -1 : a->slen > b->slen;
+  } else {
+    *out = vbool(false);
+    return;
+  }
+  bool r = op == N_LT ? c < 0 : op == N_LE ? c <= 0 : op == N_GT ? c > 0 : c >= 0;
+  *out = vbool(r);
+}
+
+/* + (numbers, or two strings joined), -, *, /: null unless both are numbers
+ * and the result is in range. */
+static bool eval_arith(struct ev *ev, enum op op, const struct val *a, const struct val *b,
+                       struct val *out) {
+  if (op == N_ADD && a->k == V_STR && b->k == V_STR) {
+    if (a->slen + b->slen > SHOAL_EXPR_EVAL_MAX_BYTES / 2) {
+      ev->ar.over = true;
+      return ev_fail(ev);
+    }
+    char *s = shoal_arena_alloc(&ev->ar, a->slen + b->slen + 1);
+    if (!s)
+      return ev_fail(ev);
+    memcpy(s, a->s, a->slen);
+    memcpy(s + a->slen, b->s, b->slen);
+    s[a->slen + b->slen] = '\0';
+    out->k = V_STR;
+    out->s = s;
+    out->slen = a->slen + b->slen;
+    return true;
+  }
+  if (a->k != V_NUM || b->k != V_NUM)
+    return true; /* null */
+  bool ok;
+  struct dec r;
+  if (op == N_ADD || op == N_SUB)
+    ok = dec_add(a->d, b->d, op == N_SUB, &r);
+  else if (op == N_MUL)
+    ok = dec_mul(a->d, b->d, &r);
+  else
+    ok = dec_div(a->d, b->d, &r);
+  if (ok) {
+    out->k = V_NUM;
+    out->d = r;
+  }
+  return true;
+}
+
+/* Operators that evaluate both operands first. */
+static bool eval_binary(struct ev *ev, const struct node *n, struct val *out) {
+  struct val a, b;
   if (!eval(ev, n->a, &a) || !eval(ev, n->b, &b))
     return false;
   switch (n->op) {
@@ -1170,23 +1261,9 @@ static bool eval(struct ev *ev, const struct node *n, struct val *out) {
   case N_LT:
   case N_LE:
   case N_GT:
-  case N_GE: {
-    int c;
-    if (a.k == V_NUM && b.k == V_NUM) {
-      c = dec_cmp(a.d, b.d);
-    } else if (a.k == V_STR && b.k == V_STR) {
-      size_t m = a.slen < b.slen ? a.slen : b.slen;
-      c = memcmp(a.s, b.s, m);
-      if (c == 0)
-        c = a.slen < b.slen ? -1 : a.slen > b.slen;
-    } else {
-      *out = vbool(false);
-      return true;
-    }
-    bool r = n->op == N_LT ? c < 0 : n->op == N_LE ? c <= 0 : n->op == N_GT ? c > 0 : c >= 0;
-    *out = vbool(r);
+  case N_GE:
+    eval_compare(n->op, &a, &b, out);
     return true;
-  }
   case N_IN:
     *out = vbool(eval_in(&a, &b));
     return true;
@@ -1202,44 +1279,30 @@ static bool eval(struct ev *ev, const struct node *n, struct val *out) {
       *out = vbool(false);
     return true;
   case N_ADD:
-    if (a.k == V_STR && b.k == V_STR) {
-      if (a.slen + b.slen > SHOAL_EXPR_EVAL_MAX_BYTES / 2) {
-        ev->ar.over = true;
-        return ev_fail(ev);
-      }
-      char *s = shoal_arena_alloc(&ev->ar, a.slen + b.slen + 1);
-      if (!s)
-        return ev_fail(ev);
-      memcpy(s, a.s, a.slen);
-      memcpy(s + a.slen, b.s, b.slen);
-      s[a.slen + b.slen] = '\0';
-      out->k = V_STR;
-      out->s = s;
-      out->slen = a.slen + b.slen;
-      return true;
-    }
-    /* fall through */
   case N_SUB:
   case N_MUL:
-  case N_DIV: {
-    if (a.k != V_NUM || b.k != V_NUM)
-      return true; /* null */
-    bool ok;
-    struct dec r;
-    if (n->op == N_ADD || n->op == N_SUB)
-      ok = dec_add(a.d, b.d, n->op == N_SUB, &r);
-    else if (n->op == N_MUL)
-      ok = dec_mul(a.d, b.d, &r);
-    else
-      ok = dec_div(a.d, b.d, &r);
-    if (ok) {
-      out->k = V_NUM;
-      out->d = r;
-    }
-    return true;
-  }
+  case N_DIV:
+    return eval_arith(ev, n->op, &a, &b, out);
   default:
     return true;
+  }
+}
+
+static bool eval(struct ev *ev, const struct node *n, struct val *out) {
+  *out = VNULL;
+  switch (n->op) {
+  case N_LIT:
+  case N_NAME:
+  case N_LIST:
+  case N_OR:
+  case N_AND:
+  case N_NOT:
+  case N_NEG:
+  case N_LEN:
+  case N_EMPTY:
+    return eval_unary(ev, n, out);
+  default:
+    return eval_binary(ev, n, out);
   }
 }
 
