@@ -34,6 +34,9 @@ extern const unsigned char agent_till_html[];
 extern const size_t agent_till_html_len;
 
 #define TICKET_SEEN_MAX 32
+#define TICKET_WATCH_BATCH "1000" /* changed tickets announced per look (SQL LIMIT) */
+#define SSE_RETRY "retry: 3000\n\n" /* clients reconnect after 3 s */
+#define SSE_FIRST_MAX 256         /* the stream's opening event */
 
 /* What requests read: immutable once published, freed with its last reference. */
 struct snap {
@@ -237,7 +240,7 @@ static void watch_tickets(struct agent_api *api) {
   shoal_diag d = {{0}};
   if (shoal_db_prepare(api->wctx.db,
                        "SELECT id, updated_ms FROM tickets WHERE updated_ms >= ? "
-                       "ORDER BY updated_ms LIMIT 1000",
+                       "ORDER BY updated_ms LIMIT " TICKET_WATCH_BATCH,
                        &st, &d) != SHOAL_OK)
     return;
   sqlite3_bind_int64(st, 1, api->ticket_ms);
@@ -735,10 +738,10 @@ static void h_events(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp)
   bool connected = false;
   int64_t pending = 0;
   shoal_diag d = {{0}};
-  char first[256] = "retry: 3000\n\n";
+  char first[SSE_FIRST_MAX] = SSE_RETRY;
   if (agent_status_sync(CTX(req), &connected, &pending, &d) == SHOAL_OK)
     snprintf(first, sizeof first,
-             "retry: 3000\n\nevent: sync\ndata: {\"connected\":%s,\"outbox_pending\":%lld}\n\n",
+             SSE_RETRY "event: sync\ndata: {\"connected\":%s,\"outbox_pending\":%lld}\n\n",
              connected ? "true" : "false", (long long)pending);
   shoal_httpd_reply_events(req, resp, API(req)->events, first);
 }

@@ -221,7 +221,7 @@ shoal_err agent_forms_record(struct agent_ctx *ctx, const shoal_form *f, const c
                              shoal_diag *diag) {
   shoal_err rc;
   char id[AGENT_FORM_SUBMISSION_ID_MAX];
-  char at[40];
+  char at[SHOAL_TIME_TEXT_MAX];
   char *data = NULL;
   int64_t def_id = 0, seq = 0, now = shoal_now_ms();
   cJSON *ids = cJSON_CreateArray(), *requests = cJSON_CreateArray(), *body = NULL;

@@ -284,7 +284,7 @@ static shoal_err publish_presence(struct run *r, bool online, shoal_diag *diag) 
   cJSON *p = cJSON_CreateObject();
   if (!p)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  char at[40];
+  char at[SHOAL_TIME_TEXT_MAX];
   shoal_time_format_utc(shoal_now_ms(), at, sizeof at);
   bool ok = cJSON_AddBoolToObject(p, "online", online) != NULL;
   ok &= cJSON_AddStringToObject(p, "device", r->ctx.cfg.device) != NULL;

@@ -399,7 +399,7 @@ static shoal_err import_policy(struct agent_ctx *ctx, const char *path, const ch
   shoal_err rc = SHOAL_OK;
   char *text = NULL;
   size_t len = 0;
-  char scope[SHOAL_SCOPE_MAX], issued[40];
+  char scope[SHOAL_SCOPE_MAX], issued[SHOAL_TIME_TEXT_MAX];
   struct shoal_scope_chain scopes;
   struct shoal_time eff = {0, 0};
   bool in_tx = false;

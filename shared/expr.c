@@ -14,6 +14,12 @@
 #include "arena.h"
 #include "shoal_limits.h"
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+#define MAX_NODES_TEXT STRINGIFY(SHOAL_EXPR_MAX_NODES) /* for perr, which takes strings */
+#define DOUBLE_TEXT_MAX 40 /* "%.17g" of any double, NUL included */
+#define DOUBLE_EXACT_INT_MAX 9007199254740992.0 /* 2^53: doubles hold every integer up to it */
+
 /* ---- exact decimals ---------------------------------------------------- */
 
 __extension__ typedef __int128 i128;
@@ -227,12 +233,12 @@ static void dec_format(struct dec d, char *buf) {
 static bool dec_from_double(double v, struct dec *out) {
   if (!isfinite(v))
     return false;
-  if (v == floor(v) && fabs(v) <= 9007199254740992.0) {
+  if (v == floor(v) && fabs(v) <= DOUBLE_EXACT_INT_MAX) {
     out->m = (i128)(int64_t)v;
     out->scale = 0;
     return true;
   }
-  char buf[40];
+  char buf[DOUBLE_TEXT_MAX];
   for (int prec = 15; prec <= 17; prec++) {
     snprintf(buf, sizeof buf, "%.*g", prec, v);
     if (strtod(buf, NULL) == v)
@@ -649,7 +655,7 @@ static bool lex(struct parser *p) {
 
 static struct node *new_node(struct parser *p, enum op op) {
   if (++p->nodes > SHOAL_EXPR_MAX_NODES) {
-    perr(p, SHOAL_ELIMIT, p->cur.start, "expression is too long (over %s parts)", "2048", NULL);
+    perr(p, SHOAL_ELIMIT, p->cur.start, "expression is too long (over %s parts)", MAX_NODES_TEXT, NULL);
     return NULL;
   }
   struct node *n = shoal_arena_alloc(&p->e->ar, sizeof *n);

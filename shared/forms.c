@@ -35,6 +35,10 @@ static const char *const type_names[] = {"text",  "int",  "decimal", "bool", "ch
                                          "multi", "date", "phone",   "scan", "photo"};
 #define NTYPES (sizeof type_names / sizeof type_names[0])
 
+#define NUM_TEXT_MAX 48  /* num_text's buffer: "%.17g" of a double or an int64 */
+#define WHERE_MAX 160    /* "form \"<id>\" field \"<id>\"" naming a place in a message */
+#define REGEX_ERR_MAX 128 /* regerror text */
+
 struct field {
   const char *id;
   enum ftype type;
@@ -117,7 +121,7 @@ static bool is_date(const char *s) {
 }
 
 /* The exact decimal text of a number-like item (a JSON number, a raw
- * number node, or a decimal string), or NULL. buf holds at least 40 bytes. */
+ * number node, or a decimal string), or NULL. buf holds NUM_TEXT_MAX bytes. */
 static const char *num_text(const cJSON *j, char *buf, size_t sz) {
   if (cJSON_IsRaw(j) || cJSON_IsString(j))
     return is_decimal_text(j->valuestring) ? j->valuestring : NULL;
@@ -254,7 +258,7 @@ static bool is_string_type(enum ftype t) {
 
 /* Steps 4 and 5 for a non-empty value: the error code, or NULL if valid. */
 static const char *check_value(const struct field *f, const cJSON *v) {
-  char b1[48], b2[48];
+  char b1[NUM_TEXT_MAX], b2[NUM_TEXT_MAX];
   switch (f->type) {
   case F_PHOTO:
     /* v1: a blob reference string; v2 (SPEC 15): {"sha256", "bytes", "type"}. */
@@ -377,7 +381,7 @@ static bool key_known(const char *k, const char *const *keys, size_t n) {
  * `act`) and checks the names it uses: fields before index `limit`. */
 static shoal_err compile_expr(const shoal_form *f, const char *what, const char *fid, size_t act,
                               const cJSON *text, size_t limit, shoal_expr **out, shoal_diag *diag) {
-  char where[160];
+  char where[WHERE_MAX];
   if (fid)
     snprintf(where, sizeof where, "form \"%s\" field \"%s\"", f->id, fid);
   else
@@ -415,7 +419,7 @@ static shoal_err compile_expr(const shoal_form *f, const char *what, const char 
 
 static shoal_err check_bound(const shoal_form *f, struct field *fd, const cJSON *b, const char *key,
                              shoal_diag *diag) {
-  char buf[48];
+  char buf[NUM_TEXT_MAX];
   bool ok;
   switch (fd->type) {
   case F_INT:
@@ -507,7 +511,7 @@ static shoal_err field_pattern(shoal_form *f, size_t i, const cJSON *jf, shoal_d
                         "form \"%s\" field \"%s\": \"pattern\" must be a string", f->id, fd->id);
     int rr = regcomp(&fd->re, pat->valuestring, REG_EXTENDED | REG_NOSUB);
     if (rr != 0) {
-      char msg[128];
+      char msg[REGEX_ERR_MAX];
       regerror(rr, &fd->re, msg, sizeof msg);
       return shoal_fail(diag, SHOAL_EINPUT,
                         "form \"%s\" field \"%s\": pattern \"%.80s\" is not a POSIX extended "
@@ -530,7 +534,7 @@ static shoal_err field_bounds(shoal_form *f, size_t i, const cJSON *jf, shoal_di
   if (fd->max && (rc = check_bound(f, fd, fd->max, "max", diag)) != SHOAL_OK)
     return rc;
   if (fd->min && fd->max) {
-    char b1[48], b2[48];
+    char b1[NUM_TEXT_MAX], b2[NUM_TEXT_MAX];
     int c = fd->type == F_DATE
                 ? strcmp(fd->min->valuestring, fd->max->valuestring)
                 : dec_text_cmp(num_text(fd->min, b1, sizeof b1), num_text(fd->max, b2, sizeof b2));

@@ -12,6 +12,9 @@
 #include "pricing_int.h"
 #include "shoal_limits.h"
 
+/* cJSON prints integers below this (10^15, "%1.15g") exactly. */
+#define JSON_EXACT_INT_MAX 1000000000000000LL
+
 struct qline {
   int32_t item;
   int64_t qty, base, unit, disc;
@@ -664,7 +667,7 @@ done:
 /* Integers print exactly through cJSON below 10^15 (%1.15g); beyond that a
  * raw node keeps every digit. */
 static cJSON *num(int64_t v) {
-  if (v > -1000000000000000LL && v < 1000000000000000LL)
+  if (v > -JSON_EXACT_INT_MAX && v < JSON_EXACT_INT_MAX)
     return cJSON_CreateNumber((double)v);
   char buf[32];
   snprintf(buf, sizeof buf, "%lld", (long long)v);

@@ -135,8 +135,8 @@ shoal_err shoal_profile_parse(const char *text, size_t len, struct shoal_profile
       !only_keys(outbox, outbox_keys, "outbox.", diag, &rc) ||
       !only_keys(sync, sync_keys, "sync.", diag, &rc))
     goto cleanup;
-  if ((rc = get_bounded(cache, "cache.", "max_mb", 1, 1 << 20, &p.cache_max_mb, diag)) ||
-      (rc = get_bounded(outbox, "outbox.", "max_events", 1, 100000000, &p.outbox_max_events, diag)) ||
+  if ((rc = get_bounded(cache, "cache.", "max_mb", 1, SHOAL_CACHE_MAX_MB, &p.cache_max_mb, diag)) ||
+      (rc = get_bounded(outbox, "outbox.", "max_events", 1, SHOAL_OUTBOX_EVENTS_MAX, &p.outbox_max_events, diag)) ||
       (rc = get_bounded(sync, "sync.", "keepalive_s", 5, 3600, &p.keepalive_s, diag)) ||
       (rc = get_bounded(sync, "sync.", "backoff_min_s", 0, 3600, &p.backoff_min_s, diag)) ||
       (rc = get_bounded(sync, "sync.", "backoff_max_s", 1, 86400, &p.backoff_max_s, diag)) ||

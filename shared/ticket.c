@@ -523,8 +523,8 @@ struct fold {
   bool opened;
   enum tstate state;
   const cJSON *open; /* the open body */
-  char priority[16];
-  char open_priority[16]; /* after routing: the SLA clock's priority */
+  char priority[SHOAL_TICKET_WORD_MAX];
+  char open_priority[SHOAL_TICKET_WORD_MAX]; /* after routing: the SLA clock's priority */
   const char *group, *tech;
   int escalation_level;
   int64_t opened_ms, first_response_ms, resolved_ms, closed_ms, cancelled_ms;
@@ -717,7 +717,7 @@ static shoal_err apply(struct fold *f, const struct tev *t, const cJSON *routing
              shoal_json_int(cJSON_GetObjectItemCaseSensitive(b, "qty")));
   } else if (strcmp(k, "note") == 0) {
     cJSON *n = cJSON_CreateObject();
-    char at[40];
+    char at[SHOAL_TIME_TEXT_MAX];
     shoal_time_format_utc(ms, at, sizeof at);
     bool ok = n != NULL;
     ok &= cJSON_AddStringToObject(n, "at", at) != NULL;
@@ -756,7 +756,7 @@ refuse:
 static bool add_time(cJSON *o, const char *key, int64_t ms) {
   if (!ms)
     return cJSON_AddNullToObject(o, key) != NULL;
-  char buf[40];
+  char buf[SHOAL_TIME_TEXT_MAX];
   shoal_time_format_utc(ms, buf, sizeof buf);
   return cJSON_AddStringToObject(o, key, buf) != NULL;
 }
