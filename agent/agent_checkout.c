@@ -816,6 +816,43 @@ static shoal_err sale_precheck(const struct agent_model *m, struct shoal_basket 
   return stamp_now(b, now_ms, m->policy.utc_offset_min, diag);
 }
 
+/* The sale's payments: as the basket gives them, or (none given) points
+ * for what the member redeems and cash for the rest; checked against the
+ * policy's methods and the total, *change set. */
+static shoal_err sale_payments(const struct agent_model *m, const struct shoal_basket *b,
+                               int64_t total, int64_t points_paid,
+                               struct shoal_payment pay[SHOAL_PAYMENT_METHODS_MAX], size_t *npay,
+                               int64_t *change, shoal_diag *diag) {
+  shoal_err rc;
+  *npay = 0;
+  if (b->payments) {
+    if ((rc = shoal_payments_parse(b->payments, "basket: payments", pay, npay, diag)) != SHOAL_OK ||
+        (rc = member_payments_check(pay, *npay, points_paid, diag)) != SHOAL_OK)
+      return rc;
+  } else if (points_paid > 0) {
+    shoal_strlcpy(pay[0].method, "points", sizeof pay[0].method);
+    pay[0].amount = points_paid;
+    *npay = 1;
+    if (total > points_paid) {
+      shoal_strlcpy(pay[1].method, "cash", sizeof pay[1].method);
+      pay[1].amount = total - points_paid;
+      *npay = 2;
+    }
+  } else if (total > 0) {
+    shoal_strlcpy(pay[0].method, "cash", sizeof pay[0].method);
+    pay[0].amount = total;
+    *npay = 1;
+  }
+  if (*npay && (rc = shoal_payments_check(&m->policy, pay, *npay, total, change, diag)) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "basket");
+    return rc;
+  }
+  if (!*npay && total > 0)
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: \"payments\" is empty but the total is %lld",
+                      (long long)total);
+  return SHOAL_OK;
+}
+
 shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m, const char *body,
                               size_t len, bool require_request_id, int64_t now_ms, cJSON **receipt,
                               bool *replayed, shoal_diag *diag) {
@@ -856,35 +893,8 @@ shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m
   if ((rc = member_redeem(m, b, has_code ? &code : NULL, q->total, &redeem, &points_paid, diag)) !=
       SHOAL_OK)
     goto cleanup;
-  if (b->payments) {
-    if ((rc = shoal_payments_parse(b->payments, "basket: payments", pay, &npay, diag)) !=
-            SHOAL_OK ||
-        (rc = member_payments_check(pay, npay, points_paid, diag)) != SHOAL_OK)
-      goto cleanup;
-  } else if (points_paid > 0) {
-    shoal_strlcpy(pay[0].method, "points", sizeof pay[0].method);
-    pay[0].amount = points_paid;
-    npay = 1;
-    if (q->total > points_paid) {
-      shoal_strlcpy(pay[1].method, "cash", sizeof pay[1].method);
-      pay[1].amount = q->total - points_paid;
-      npay = 2;
-    }
-  } else if (q->total > 0) {
-    shoal_strlcpy(pay[0].method, "cash", sizeof pay[0].method);
-    pay[0].amount = q->total;
-    npay = 1;
-  }
-  if (npay &&
-      (rc = shoal_payments_check(&m->policy, pay, npay, q->total, &change, diag)) != SHOAL_OK) {
-    shoal_diag_prefix(diag, "basket");
+  if ((rc = sale_payments(m, b, q->total, points_paid, pay, &npay, &change, diag)) != SHOAL_OK)
     goto cleanup;
-  }
-  if (!npay && q->total > 0) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "basket: \"payments\" is empty but the total is %lld",
-                    (long long)q->total);
-    goto cleanup;
-  }
   if ((rc = quote_json(m, q, &qj, &tax_total, diag)) != SHOAL_OK)
     goto cleanup;
 

@@ -18,6 +18,7 @@
 #define STRINGIFY(x) STRINGIFY_(x)
 #define MAX_NODES_TEXT STRINGIFY(SHOAL_EXPR_MAX_NODES) /* for perr, which takes strings */
 #define DOUBLE_TEXT_MAX 40 /* "%.17g" of any double, NUL included */
+#define EXPECT_TEXT_MAX 64 /* "what was expected" in a parse error */
 #define DOUBLE_EXACT_INT_MAX 9007199254740992.0 /* 2^53: doubles hold every integer up to it */
 
 /* ---- exact decimals ---------------------------------------------------- */
@@ -695,6 +696,104 @@ static bool enter(struct parser *p) {
   return true;
 }
 
+/* A list literal "[a, b, ...]" (the current token is '['). */
+static struct node *parse_list(struct parser *p) {
+  struct node *n = NULL;
+  if (!(n = new_node(p, N_LIST)) || !lex(p))
+    return NULL;
+  size_t cap = 0;
+  if (p->cur.k != T_RB) {
+    for (;;) {
+      struct node *k = parse_or(p);
+      if (!k)
+        return NULL;
+      if (n->nkids == cap) {
+        size_t ncap = cap ? cap * 2 : 4;
+        struct node **kids = shoal_arena_alloc(&p->e->ar, ncap * sizeof *kids);
+        if (!kids) {
+          oom(p);
+          return NULL;
+        }
+        if (n->nkids)
+          memcpy(kids, n->kids, n->nkids * sizeof *kids);
+        n->kids = kids;
+        cap = ncap;
+      }
+      n->kids[n->nkids++] = k;
+      if (p->cur.k == T_COMMA) {
+        if (!lex(p))
+          return NULL;
+        continue;
+      }
+      if (p->cur.k != T_RB) {
+        expect_fail(p, "',' or ']'");
+        return NULL;
+      }
+      break;
+    }
+  }
+  return lex(p) ? n : NULL;
+}
+
+/* A name, or a call len(x) / contains(a, b) / empty(x) (the current
+ * token is the name t). */
+static struct node *parse_name_or_call(struct parser *p, struct tok t) {
+  struct node *n = NULL;
+  if (!lex(p))
+    return NULL;
+  if (p->cur.k != T_LP) {
+    if (!(n = new_node(p, N_NAME)) || !add_name(p, t.str))
+      return NULL;
+    n->name = t.str;
+    return n;
+  }
+  enum op op;
+  int arity;
+  if (strcmp(t.str, "len") == 0) {
+    op = N_LEN;
+    arity = 1;
+  } else if (strcmp(t.str, "contains") == 0) {
+    op = N_CONTAINS;
+    arity = 2;
+  } else if (strcmp(t.str, "empty") == 0) {
+    op = N_EMPTY;
+    arity = 1;
+  } else {
+    perr(p, SHOAL_EINPUT, t.start, "expected a function len, contains or empty, found '%s'",
+         t.str, NULL);
+    return NULL;
+  }
+  if (!(n = new_node(p, op)) || !lex(p))
+    return NULL;
+  for (int i = 0; i < arity; i++) {
+    if (i > 0) {
+      if (p->cur.k != T_COMMA) {
+        char what[EXPECT_TEXT_MAX];
+        snprintf(what, sizeof what, "',' (%s takes %d arguments)", t.str, arity);
+        expect_fail(p, what);
+        return NULL;
+      }
+      if (!lex(p))
+        return NULL;
+    }
+    struct node *a = parse_or(p);
+    if (!a)
+      return NULL;
+    if (i == 0)
+      n->a = a;
+    else
+      n->b = a;
+  }
+  if (p->cur.k != T_RP) {
+    char what[EXPECT_TEXT_MAX];
+    snprintf(what, sizeof what, "')' (%s takes %d argument%s)", t.str, arity,
+             arity == 1 ? "" : "s");
+    expect_fail(p, what);
+    return NULL;
+  }
+  return lex(p) ? n : NULL;
+}
+
 static struct node *parse_primary(struct parser *p) {
   struct tok t = p->cur;
   struct node *n = NULL;
@@ -730,97 +829,10 @@ static struct node *parse_primary(struct parser *p) {
       return NULL;
     }
     return lex(p) ? n : NULL;
-  case T_LB: {
-    if (!(n = new_node(p, N_LIST)) || !lex(p))
-      return NULL;
-    size_t cap = 0;
-    if (p->cur.k != T_RB) {
-      for (;;) {
-        struct node *k = parse_or(p);
-        if (!k)
-          return NULL;
-        if (n->nkids == cap) {
-          size_t ncap = cap ? cap * 2 : 4;
-          struct node **kids = shoal_arena_alloc(&p->e->ar, ncap * sizeof *kids);
-          if (!kids) {
-            oom(p);
-            return NULL;
-          }
-          if (n->nkids)
-            memcpy(kids, n->kids, n->nkids * sizeof *kids);
-          n->kids = kids;
-          cap = ncap;
-        }
-        n->kids[n->nkids++] = k;
-        if (p->cur.k == T_COMMA) {
-          if (!lex(p))
-            return NULL;
-          continue;
-        }
-        if (p->cur.k != T_RB) {
-          expect_fail(p, "',' or ']'");
-          return NULL;
-        }
-        break;
-      }
-    }
-    return lex(p) ? n : NULL;
-  }
-  case T_NAME: {
-    if (!lex(p))
-      return NULL;
-    if (p->cur.k != T_LP) {
-      if (!(n = new_node(p, N_NAME)) || !add_name(p, t.str))
-        return NULL;
-      n->name = t.str;
-      return n;
-    }
-    enum op op;
-    int arity;
-    if (strcmp(t.str, "len") == 0) {
-      op = N_LEN;
-      arity = 1;
-    } else if (strcmp(t.str, "contains") == 0) {
-      op = N_CONTAINS;
-      arity = 2;
-    } else if (strcmp(t.str, "empty") == 0) {
-      op = N_EMPTY;
-      arity = 1;
-    } else {
-      perr(p, SHOAL_EINPUT, t.start, "expected a function len, contains or empty, found '%s'",
-           t.str, NULL);
-      return NULL;
-    }
-    if (!(n = new_node(p, op)) || !lex(p))
-      return NULL;
-    for (int i = 0; i < arity; i++) {
-      if (i > 0) {
-        if (p->cur.k != T_COMMA) {
-          char what[64];
-          snprintf(what, sizeof what, "',' (%s takes %d arguments)", t.str, arity);
-          expect_fail(p, what);
-          return NULL;
-        }
-        if (!lex(p))
-          return NULL;
-      }
-      struct node *a = parse_or(p);
-      if (!a)
-        return NULL;
-      if (i == 0)
-        n->a = a;
-      else
-        n->b = a;
-    }
-    if (p->cur.k != T_RP) {
-      char what[64];
-      snprintf(what, sizeof what, "')' (%s takes %d argument%s)", t.str, arity,
-               arity == 1 ? "" : "s");
-      expect_fail(p, what);
-      return NULL;
-    }
-    return lex(p) ? n : NULL;
-  }
+  case T_LB:
+    return parse_list(p);
+  case T_NAME:
+    return parse_name_or_call(p, t);
   default:
     expect_fail(p, "a value");
     return NULL;

@@ -219,97 +219,74 @@ static int barcode_cmp(const void *a, const void *b, void *items) {
   return strcmp(it[*(const uint32_t *)a].barcode, it[*(const uint32_t *)b].barcode);
 }
 
-static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_pricing_src *chain,
-                             size_t n, struct build *b) {
-  size_t total = 0;
-  for (size_t s = 0; s < n; s++)
-    total += (size_t)array_size(chain[s].doc, "items");
-  if (!shoal_strmap_init(&b->skus, total))
-    return SHOAL_ENOMEM;
-  struct shoal_price__item *items = calloc(total ? total : 1, sizeof *items);
-  if (!items)
-    return SHOAL_ENOMEM;
-  uint32_t nitems = 0;
-  for (size_t s = 0; s < n; s++) {
-    const cJSON *arr =
-        chain[s].doc ? cJSON_GetObjectItemCaseSensitive(chain[s].doc, "items") : NULL;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, arr) {
-      const char *sku = cJSON_GetObjectItemCaseSensitive(it, "sku")->valuestring;
-      size_t slot = shoal_strmap_slot(&b->skus, sku);
-      struct shoal_price__item *x;
-      if (!b->skus.key[slot]) {
-        x = &items[nitems];
-        memcpy(x->sku, sku, strlen(sku) + 1); /* validated: at most SHOAL_ID_MAX bytes */
-        b->skus.key[slot] = sku;              /* the document outlives this map */
-        b->skus.val[slot] = nitems++;
-      } else {
-        x = &items[b->skus.val[slot]];
-      }
-      const cJSON *v;
-      if ((v = cJSON_GetObjectItemCaseSensitive(it, "price"))) {
-        x->has_price = true;
-        x->price = shoal_json_int(v);
-      }
-      if ((v = cJSON_GetObjectItemCaseSensitive(it, "cost"))) {
-        x->has_cost = true;
-        x->cost = shoal_json_int(v);
-      }
-      if ((v = cJSON_GetObjectItemCaseSensitive(it, "tax_bp")))
-        x->tax_bp = shoal_json_int(v);
-      if ((v = cJSON_GetObjectItemCaseSensitive(it, "barcode")) &&
-          !(x->barcode = shoal_arena_strdup(&m->arena, v->valuestring))) {
-        free(items);
-        return SHOAL_ENOMEM;
-      }
-      if ((v = cJSON_GetObjectItemCaseSensitive(it, "name")) &&
-          !(x->name = shoal_arena_strdup(&m->arena, v->valuestring))) {
-        free(items);
-        return SHOAL_ENOMEM;
-      }
-      if ((v = cJSON_GetObjectItemCaseSensitive(it, "categories"))) {
-        struct shoal_price__strs cs;
-        if (copy_strs(m, v, &cs) != SHOAL_OK) {
-          free(items);
-          return SHOAL_ENOMEM;
-        }
-        x->cats = cs.v;
-        x->ncats = cs.n;
-      }
-    }
+/* Merges one document's item it into x: each field it sets replaces the
+ * less specific scope's. */
+static shoal_err merge_item_fields(struct shoal_pricing_model *m, struct shoal_price__item *x,
+                                   const cJSON *it) {
+  const cJSON *v;
+  if ((v = cJSON_GetObjectItemCaseSensitive(it, "price"))) {
+    x->has_price = true;
+    x->price = shoal_json_int(v);
   }
-  /* A SKU with no price anywhere in the chain is unknown: drop it. */
-  uint32_t k = 0;
-  for (uint32_t i = 0; i < nitems; i++)
-    if (items[i].has_price)
-      items[k++] = items[i];
-  m->items = items;
-  m->nitems = k;
+  if ((v = cJSON_GetObjectItemCaseSensitive(it, "cost"))) {
+    x->has_cost = true;
+    x->cost = shoal_json_int(v);
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(it, "tax_bp")))
+    x->tax_bp = shoal_json_int(v);
+  if ((v = cJSON_GetObjectItemCaseSensitive(it, "barcode")) &&
+      !(x->barcode = shoal_arena_strdup(&m->arena, v->valuestring)))
+    return SHOAL_ENOMEM;
+  if ((v = cJSON_GetObjectItemCaseSensitive(it, "name")) &&
+      !(x->name = shoal_arena_strdup(&m->arena, v->valuestring)))
+    return SHOAL_ENOMEM;
+  if ((v = cJSON_GetObjectItemCaseSensitive(it, "categories"))) {
+    struct shoal_price__strs cs;
+    if (copy_strs(m, v, &cs) != SHOAL_OK)
+      return SHOAL_ENOMEM;
+    x->cats = cs.v;
+    x->ncats = cs.n;
+  }
+  return SHOAL_OK;
+}
+
+/* SKU -> item: open addressing, the high hash bits kept as a tag. */
+static shoal_err index_items_by_sku(struct shoal_pricing_model *m) {
   size_t cap = 16;
-  while (cap < 2 * (size_t)k + 2)
+  while (cap < 2 * (size_t)m->nitems + 2)
     cap <<= 1;
   m->hash = calloc(cap, sizeof *m->hash);
   if (!m->hash)
     return SHOAL_ENOMEM;
   m->hash_mask = (uint32_t)(cap - 1);
-  for (uint32_t i = 0; i < k; i++) {
-    uint64_t hv = shoal_strhash(items[i].sku);
+  for (uint32_t i = 0; i < m->nitems; i++) {
+    uint64_t hv = shoal_strhash(m->items[i].sku);
     size_t h = hv & m->hash_mask;
     while (m->hash[h])
       h = (h + 1) & m->hash_mask;
     m->hash[h] = (hv >> 32 << 32) | (i + 1);
   }
-  /* Barcode -> item, sorted (SPEC 12: a barcode is unique in the chain; a
-   * duplicate across scopes is reported at lookup, never guessed). */
-  m->by_barcode = malloc(sizeof(uint32_t) * ((size_t)k + 1));
+  return SHOAL_OK;
+}
+
+/* Barcode -> item, sorted (SPEC 12: a barcode is unique in the chain; a
+ * duplicate across scopes is reported at lookup, never guessed). */
+static shoal_err index_items_by_barcode(struct shoal_pricing_model *m) {
+  m->by_barcode = malloc(sizeof(uint32_t) * ((size_t)m->nitems + 1));
   if (!m->by_barcode)
     return SHOAL_ENOMEM;
-  for (uint32_t i = 0; i < k; i++)
-    if (items[i].barcode)
+  for (uint32_t i = 0; i < m->nitems; i++)
+    if (m->items[i].barcode)
       m->by_barcode[m->nbarcodes++] = i;
   if (m->nbarcodes > 1)
-    qsort_r(m->by_barcode, m->nbarcodes, sizeof *m->by_barcode, barcode_cmp, items);
-  /* Category -> items (CSR), for category targets. */
+    qsort_r(m->by_barcode, m->nbarcodes, sizeof *m->by_barcode, barcode_cmp, m->items);
+  return SHOAL_OK;
+}
+
+/* Category -> items (CSR in b), for category targets. */
+static shoal_err index_categories(const struct shoal_pricing_model *m, struct build *b) {
+  const struct shoal_price__item *items = m->items;
+  uint32_t k = m->nitems;
   size_t ncat_entries = 0;
   for (uint32_t i = 0; i < k; i++)
     ncat_entries += items[i].ncats;
@@ -347,6 +324,54 @@ static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_p
     }
   free(counts);
   return SHOAL_OK;
+}
+
+/* Items of the chain merged per SKU and field (least specific first), the
+ * unpriced dropped, then indexed by SKU, barcode and category. */
+static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_pricing_src *chain,
+                             size_t n, struct build *b) {
+  size_t total = 0;
+  for (size_t s = 0; s < n; s++)
+    total += (size_t)array_size(chain[s].doc, "items");
+  if (!shoal_strmap_init(&b->skus, total))
+    return SHOAL_ENOMEM;
+  struct shoal_price__item *items = calloc(total ? total : 1, sizeof *items);
+  if (!items)
+    return SHOAL_ENOMEM;
+  uint32_t nitems = 0;
+  for (size_t s = 0; s < n; s++) {
+    const cJSON *arr =
+        chain[s].doc ? cJSON_GetObjectItemCaseSensitive(chain[s].doc, "items") : NULL;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) {
+      const char *sku = cJSON_GetObjectItemCaseSensitive(it, "sku")->valuestring;
+      size_t slot = shoal_strmap_slot(&b->skus, sku);
+      struct shoal_price__item *x;
+      if (!b->skus.key[slot]) {
+        x = &items[nitems];
+        memcpy(x->sku, sku, strlen(sku) + 1); /* validated: at most SHOAL_ID_MAX bytes */
+        b->skus.key[slot] = sku;              /* the document outlives this map */
+        b->skus.val[slot] = nitems++;
+      } else {
+        x = &items[b->skus.val[slot]];
+      }
+      if (merge_item_fields(m, x, it) != SHOAL_OK) {
+        free(items);
+        return SHOAL_ENOMEM;
+      }
+    }
+  }
+  /* A SKU with no price anywhere in the chain is unknown: drop it. */
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < nitems; i++)
+    if (items[i].has_price)
+      items[k++] = items[i];
+  m->items = items;
+  m->nitems = k;
+  shoal_err rc;
+  if ((rc = index_items_by_sku(m)) != SHOAL_OK || (rc = index_items_by_barcode(m)) != SHOAL_OK)
+    return rc;
+  return index_categories(m, b);
 }
 
 /* Items a rule targets, each once, pushed as pairs. */

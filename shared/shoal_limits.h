@@ -32,7 +32,7 @@
 #define SHOAL_HTTP_BODY_MAX_BYTES (8 * 1024 * 1024)
 #define SHOAL_OUTBOX_BATCH_MAX 1000
 #define SHOAL_OUTBOX_EVENTS_MAX 100000000     /* profile outbox.max_events */
-#define SHOAL_CACHE_MAX_MB (1 << 20)          /* profile cache.max_mb */
+#define SHOAL_PROFILE_MB_MAX (1 << 20)        /* profile cache.max_mb and media.max_mb */
 #define SHOAL_RULE_PRIORITY_MAX 1000000000    /* |priority| of a pricing rule */
 #define SHOAL_REDEEM_VALUE_MAX 1000000        /* loyalty.redeem_value: minor units per point */
 #define SHOAL_SYNC_RESEND_MS 5000             /* agent resends its window when no ack advanced this long */
