@@ -16,7 +16,10 @@ bool shoal_strmap_init(struct shoal_strmap *m, size_t max_keys) {
   m->key = calloc(cap, sizeof *m->key);
   m->val = calloc(cap, sizeof *m->val);
   m->mask = cap - 1;
-  return m->key && m->val;
+  if (m->key && m->val)
+    return true;
+  shoal_strmap_free(m); /* a failed init holds nothing */
+  return false;
 }
 
 void shoal_strmap_free(struct shoal_strmap *m) {

@@ -26,7 +26,7 @@ static inline uint64_t shoal_strhash(const char *s) {
 }
 
 /* Sizes m for up to max_keys keys (load factor below 1/2). false on
- * out-of-memory (m is then safe to pass to shoal_strmap_free). */
+ * out-of-memory, with nothing allocated (m stays safe to free). */
 bool shoal_strmap_init(struct shoal_strmap *m, size_t max_keys);
 
 /* Frees the tables (not the keys). NULL is a no-op. */
