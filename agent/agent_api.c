@@ -749,7 +749,7 @@ static void h_events(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp)
 static const struct shoal_httpd_route routes_tmpl[] = {
     {"GET", "/", h_till, SHOAL_HTTPD_PUBLIC, NULL, 0},
     {"GET", "/till", h_till, SHOAL_HTTPD_PUBLIC, NULL, 0},
-    {"GET", "/v1/health", h_health, SHOAL_HTTPD_PUBLIC, NULL, 0},
+    {"GET", "/v1/health", h_health, SHOAL_HTTPD_PUBLIC | SHOAL_HTTPD_PROBE, NULL, 0},
     {"GET", "/v1/status", h_status, 0, NULL, 0},
     {"GET", "/v1/products", h_product, 0, NULL, 0},
     {"GET", "/v1/products/{sku}", h_product, 0, NULL, 0},

@@ -462,6 +462,10 @@ shoal_err agent_tickets_apply_remote(struct agent_ctx *ctx, const char *payload,
     rc = shoal_fail(diag, SHOAL_EINPUT, "ticket update of %zu bytes is over the limit", len);
     goto cleanup;
   }
+  if (!touched) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   if ((rc = shoal_json_parse(payload, len, &root, diag)) != SHOAL_OK) {
     rc = SHOAL_EINPUT;
     goto cleanup;

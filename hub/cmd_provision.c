@@ -251,19 +251,80 @@ static const struct shoal_argspec provision_spec[] = {
      "revoke --device (drop it from the ACL at the next broker-config)"},
 };
 
-int hub_cmd_provision(int argc, char **argv) {
-  struct shoal_args a;
-  shoal_diag diag = {{0}};
-  shoal_err rc = SHOAL_OK;
+/* The command line of `provision`, checked before anything is opened. */
+struct provision_opts {
+  const char *config, *store, *device, *out, *region, *profile, *serves_arg;
+  bool revoke, force;
+  int days;
+  char serves_buf[SHOAL_SERVES_MAX * (SHOAL_ID_MAX + 1) + 1];
+  const char *serves[SHOAL_SERVES_MAX];
+  size_t nserves;
+};
+
+/* What one provisioning run makes; freed by provision_run_free. */
+struct provision_run {
   struct hub_ctx ctx;
-  memset(&ctx, 0, sizeof ctx);
-  struct hub_ca *ca = NULL;
-  char *cert = NULL, *key = NULL, *pub = NULL, *conf = NULL, *prof_text = NULL, *prof_file = NULL;
-  char *conf_path = NULL, *out_abs = NULL;
-  bool in_tx = false;
+  struct hub_ca *ca;
+  char *cert, *key, *pub, *conf, *prof_text, *prof_file, *conf_path, *out_abs;
+  char region[SHOAL_ID_MAX + 1];
+  char serial[33];
+  struct shoal_profile prof;
+  bool ca_created;
+};
+
+static void provision_run_free(struct provision_run *r) {
+  hub_ca_free(r->ca);
+  free(r->cert);
+  shoal_secure_free(r->key);
+  free(r->pub);
+  free(r->conf);
+  free(r->prof_text);
+  free(r->prof_file);
+  free(r->conf_path);
+  free(r->out_abs);
+  hub_ctx_close(&r->ctx);
+}
+
+/* --serves S1,S2 (SPEC 15): checked like every identifier, before
+ * anything is written; without it the device serves its own store.
+ * Returns -1 to go on, else the exit code (the error reported). */
+static int provision_parse_serves(struct provision_opts *o, shoal_diag *diag) {
+  if (!o->serves_arg || o->revoke) {
+    if (o->store)
+      o->serves[o->nserves++] = o->store;
+    return -1;
+  }
+  if (!shoal_strlcpy(o->serves_buf, o->serves_arg, sizeof o->serves_buf))
+    return shoal_cli_usage_error(HUB_PROG, "provision", "--serves lists too many stores");
+  for (char *save = NULL, *tok = strtok_r(o->serves_buf, ",", &save); tok;
+       tok = strtok_r(NULL, ",", &save)) {
+    if (o->nserves == SHOAL_SERVES_MAX)
+      return shoal_cli_usage_error(HUB_PROG, "provision", "--serves lists more than %d stores",
+                                   SHOAL_SERVES_MAX);
+    if (!shoal_id_valid(tok))
+      return shoal_cli_fail(
+          HUB_PROG,
+          shoal_fail(diag, SHOAL_EINPUT,
+                     "--serves: \"%s\" is not a valid store identifier; nothing was issued", tok),
+          diag);
+    bool dup = false;
+    for (size_t i = 0; i < o->nserves; i++)
+      dup = dup || strcmp(o->serves[i], tok) == 0;
+    if (!dup)
+      o->serves[o->nserves++] = tok;
+  }
+  if (o->nserves == 0)
+    return shoal_cli_usage_error(HUB_PROG, "provision", "--serves needs at least one store");
+  return -1;
+}
+
+/* Phase 1: options. Returns -1 to go on, else the exit code (help printed
+ * or the error reported). */
+static int provision_parse(int argc, char **argv, struct provision_opts *o, shoal_diag *diag) {
+  struct shoal_args a;
   const int nspec = (int)(sizeof provision_spec / sizeof provision_spec[0]);
-  if (shoal_args_parse(&a, provision_spec, nspec, argc, argv, 1, &diag) != SHOAL_OK)
-    return shoal_cli_usage_error(HUB_PROG, "provision", "%s", diag.msg);
+  if (shoal_args_parse(&a, provision_spec, nspec, argc, argv, 1, diag) != SHOAL_OK)
+    return shoal_cli_usage_error(HUB_PROG, "provision", "%s", diag->msg);
   if (a.help) {
     shoal_args_usage(
         stdout,
@@ -277,203 +338,208 @@ int hub_cmd_provision(int argc, char **argv) {
         provision_spec, nspec);
     return 0;
   }
-  const char *config = shoal_args_get(&a, "config"), *store = shoal_args_get(&a, "store"),
-             *device = shoal_args_get(&a, "device"), *out = shoal_args_get(&a, "out"),
-             *region_arg = shoal_args_get(&a, "region"), *days_s = shoal_args_get(&a, "days");
-  const char *profile =
-      shoal_args_get(&a, "profile") ? shoal_args_get(&a, "profile") : DEFAULT_PROFILE;
-  bool do_revoke = shoal_args_flag(&a, "revoke");
-  if (!config || !device || (!do_revoke && (!store || !out)))
+  o->config = shoal_args_get(&a, "config");
+  o->store = shoal_args_get(&a, "store");
+  o->device = shoal_args_get(&a, "device");
+  o->out = shoal_args_get(&a, "out");
+  o->region = shoal_args_get(&a, "region");
+  o->serves_arg = shoal_args_get(&a, "serves");
+  o->profile = shoal_args_get(&a, "profile") ? shoal_args_get(&a, "profile") : DEFAULT_PROFILE;
+  o->revoke = shoal_args_flag(&a, "revoke");
+  o->force = shoal_args_flag(&a, "force");
+  const char *days_s = shoal_args_get(&a, "days");
+  if (!o->config || !o->device || (!o->revoke && (!o->store || !o->out)))
     return shoal_cli_usage_error(HUB_PROG, "provision",
-                                 do_revoke ? "-c CONFIG and --device are required"
+                                 o->revoke ? "-c CONFIG and --device are required"
                                            : "-c CONFIG, --store, --device and --out are required");
   /* Identifiers are checked before anything is opened or written: a device
    * name with '/', '+' or '#' would be a foothold in other stores' topics. */
-  if (!shoal_id_valid(device) || (store && !shoal_id_valid(store)) ||
-      (region_arg && !shoal_id_valid(region_arg))) {
-    const char *bad = !shoal_id_valid(device)             ? device
-                      : (store && !shoal_id_valid(store)) ? store
-                                                          : region_arg;
-    rc = shoal_fail(&diag, SHOAL_EINPUT,
-                    "\"%s\" is not a valid identifier (^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$); "
-                    "nothing was issued",
-                    bad);
-    goto cleanup;
+  if (!shoal_id_valid(o->device) || (o->store && !shoal_id_valid(o->store)) ||
+      (o->region && !shoal_id_valid(o->region))) {
+    const char *bad = !shoal_id_valid(o->device)                ? o->device
+                      : (o->store && !shoal_id_valid(o->store)) ? o->store
+                                                                : o->region;
+    shoal_err rc = shoal_fail(diag, SHOAL_EINPUT,
+                              "\"%s\" is not a valid identifier (^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$); "
+                              "nothing was issued",
+                              bad);
+    return shoal_cli_fail(HUB_PROG, rc, diag);
   }
-  int days = HUB_CA_DEVICE_DAYS;
+  o->days = HUB_CA_DEVICE_DAYS;
   if (days_s) {
     char *end = NULL;
     long d = strtol(days_s, &end, 10);
     if (!*days_s || *end || d < 1 || d > 36500)
       return shoal_cli_usage_error(HUB_PROG, "provision", "--days must be 1..36500");
-    days = (int)d;
+    o->days = (int)d;
   }
-  /* --serves S1,S2 (SPEC 15): checked like every identifier, before
-   * anything is written. */
-  char serves_buf[SHOAL_SERVES_MAX * (SHOAL_ID_MAX + 1) + 1];
-  const char *serves[SHOAL_SERVES_MAX];
-  size_t nserves = 0;
-  const char *serves_arg = shoal_args_get(&a, "serves");
-  if (serves_arg && !do_revoke) {
-    if (!shoal_strlcpy(serves_buf, serves_arg, sizeof serves_buf))
-      return shoal_cli_usage_error(HUB_PROG, "provision", "--serves lists too many stores");
-    for (char *save = NULL, *tok = strtok_r(serves_buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-      if (nserves == SHOAL_SERVES_MAX)
-        return shoal_cli_usage_error(HUB_PROG, "provision", "--serves lists more than %d stores",
-                                     SHOAL_SERVES_MAX);
-      if (!shoal_id_valid(tok)) {
-        rc = shoal_fail(&diag, SHOAL_EINPUT,
-                        "--serves: \"%s\" is not a valid store identifier; nothing was issued",
-                        tok);
-        goto cleanup;
-      }
-      bool dup = false;
-      for (size_t i = 0; i < nserves; i++)
-        dup = dup || strcmp(serves[i], tok) == 0;
-      if (!dup)
-        serves[nserves++] = tok;
-    }
-    if (nserves == 0)
-      return shoal_cli_usage_error(HUB_PROG, "provision", "--serves needs at least one store");
-  } else if (store) {
-    serves[nserves++] = store;
-  }
-  if ((rc = hub_ctx_open(&ctx, config, &diag)) != SHOAL_OK)
-    goto cleanup;
-  if ((rc = hub_store_begin(ctx.db, &diag)) != SHOAL_OK)
-    goto cleanup;
-  in_tx = true;
-  if (do_revoke) {
-    if ((rc = revoke_device(&ctx, device, &diag)) == SHOAL_OK &&
-        (rc = hub_store_commit(ctx.db, &diag)) == SHOAL_OK)
-      in_tx = false;
-    goto cleanup;
-  }
-  /* A device belongs to one store: moving one is an explicit act. */
-  {
-    hub_stmt *st = NULL;
-    if ((rc = hub_store_prepare(ctx.db, "SELECT store FROM provisioned_devices WHERE device = ?",
-                               &st, &diag)) != SHOAL_OK)
-      goto cleanup;
-    hub_store_bind_text(st, 1, device, -1, HUB_STORE_STATIC);
-    char prev[SHOAL_ID_MAX + 1] = "";
-    if (hub_store_step(st) == HUB_STORE_ROW && hub_store_column_text(st, 0))
-      shoal_strlcpy(prev, (const char *)hub_store_column_text(st, 0), sizeof prev);
-    hub_store_finalize(st);
-    if (*prev && strcmp(prev, store) != 0 && !shoal_args_flag(&a, "force")) {
-      rc = shoal_fail(&diag, SHOAL_EINPUT,
+  return provision_parse_serves(o, diag);
+}
+
+/* A device belongs to one store: moving one is an explicit act (--force). */
+static shoal_err provision_check_move(struct hub_ctx *ctx, const struct provision_opts *o,
+                                      shoal_diag *diag) {
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(ctx->db, "SELECT store FROM provisioned_devices WHERE device = ?",
+                                   &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  hub_store_bind_text(st, 1, o->device, -1, HUB_STORE_STATIC);
+  char prev[SHOAL_ID_MAX + 1] = "";
+  if (hub_store_step(st) == HUB_STORE_ROW && hub_store_column_text(st, 0))
+    shoal_strlcpy(prev, (const char *)hub_store_column_text(st, 0), sizeof prev);
+  hub_store_finalize(st);
+  if (*prev && strcmp(prev, o->store) != 0 && !o->force)
+    return shoal_fail(diag, SHOAL_EINPUT,
                       "device %s is already provisioned for store %s (give --force to move it "
                       "to %s)",
-                      device, prev, store);
-      goto cleanup;
-    }
-  }
-  char region[SHOAL_ID_MAX + 1];
-  if (region_arg)
-    shoal_strlcpy(region, region_arg, sizeof region);
-  else if ((rc = default_region(&ctx, device, store, region, &diag)) != SHOAL_OK)
-    goto cleanup;
-  struct shoal_profile prof;
-  if ((rc = find_profile(&ctx, profile, &prof_text, &prof_file, &prof, &diag)) != SHOAL_OK)
-    goto cleanup;
-  if (ctx.cfg.signing_key) {
-    if ((rc = hub_ca_pubkey_pem_from_key(ctx.cfg.signing_key, &pub, &diag)) != SHOAL_OK)
-      goto cleanup;
+                      o->device, prev, o->store);
+  return SHOAL_OK;
+}
+
+/* Phase 2: identity and profile: region, firmware profile, policy key,
+ * the device certificate and its agent.json (nothing written yet). */
+static shoal_err provision_resolve(struct provision_run *r, const struct provision_opts *o,
+                                   shoal_diag *diag) {
+  shoal_err rc;
+  if (o->region)
+    shoal_strlcpy(r->region, o->region, sizeof r->region);
+  else if ((rc = default_region(&r->ctx, o->device, o->store, r->region, diag)) != SHOAL_OK)
+    return rc;
+  if ((rc = find_profile(&r->ctx, o->profile, &r->prof_text, &r->prof_file, &r->prof, diag)) !=
+      SHOAL_OK)
+    return rc;
+  if (r->ctx.cfg.signing_key) {
+    if ((rc = hub_ca_pubkey_pem_from_key(r->ctx.cfg.signing_key, &r->pub, diag)) != SHOAL_OK)
+      return rc;
   } else {
     fprintf(stderr,
             "%s: warning: %s has no signing_key; agent.json gets no trust.policy_pub "
             "(add it before the agent verifies policies)\n",
-            HUB_PROG, ctx.cfg.path);
+            HUB_PROG, r->ctx.cfg.path);
   }
-  bool created = false;
-  if ((rc = open_ca(&ctx, &ca, &created, &diag)) != SHOAL_OK)
+  if ((rc = open_ca(&r->ctx, &r->ca, &r->ca_created, diag)) != SHOAL_OK ||
+      (rc = hub_ca_issue(r->ca, HUB_CERT_DEVICE, o->device, NULL, 0, o->days, &r->cert, &r->key,
+                         r->serial, diag)) != SHOAL_OK)
+    return rc;
+  if (!(r->conf = agent_config_json(&r->ctx, o->device, o->store, r->region, r->prof_file,
+                                    r->pub != NULL, o->serves, o->serves_arg ? o->nserves : 0)))
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  return SHOAL_OK;
+}
+
+/* Phase 3: the device's folder: CA, key, certificate, policy key, profile,
+ * agent.json. */
+static shoal_err provision_write(struct provision_run *r, const struct provision_opts *o,
+                                 shoal_diag *diag) {
+  shoal_err rc;
+  if ((rc = mkdir_p(o->out, 0700, diag)) != SHOAL_OK)
+    return rc;
+  if (!(r->out_abs = realpath(o->out, NULL)))
+    return shoal_fail(diag, SHOAL_EIO, "cannot resolve %s: %s", o->out, strerror(errno));
+  const char *dir = r->out_abs;
+  if ((rc = write_in(dir, "ca.crt", hub_ca_cert_pem(r->ca), 0644, NULL, diag)) ||
+      (rc = write_in(dir, "device.key", r->key, 0600, NULL, diag)) ||
+      (rc = write_in(dir, "device.crt", r->cert, 0644, NULL, diag)) ||
+      (r->pub && (rc = write_in(dir, "policy-pub.pem", r->pub, 0644, NULL, diag))) ||
+      (rc = write_in(dir, r->prof_file, r->prof_text, 0644, NULL, diag)) ||
+      (rc = write_in(dir, "agent.json", r->conf, 0600, &r->conf_path, diag)))
+    return rc;
+  return SHOAL_OK;
+}
+
+/* Phase 4: the device in provisioned_devices and device_serves (inside
+ * the caller's transaction). */
+static shoal_err provision_record(struct provision_run *r, const struct provision_opts *o,
+                                  shoal_diag *diag) {
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(
+      r->ctx.db,
+      "INSERT INTO provisioned_devices (device, store, region, profile, cert_serial, "
+      "issued_ms, revoked_ms) VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT(device) DO UPDATE "
+      "SET store = excluded.store, region = excluded.region, profile = excluded.profile, "
+      "cert_serial = excluded.cert_serial, issued_ms = excluded.issued_ms, revoked_ms = "
+      "NULL",
+      &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  hub_store_bind_text(st, 1, o->device, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 2, o->store, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 3, r->region, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 4, r->prof.name, -1, HUB_STORE_STATIC);
+  hub_store_bind_text(st, 5, r->serial, -1, HUB_STORE_STATIC);
+  hub_store_bind_int64(st, 6, shoal_now_ms());
+  int s = hub_store_step(st);
+  hub_store_finalize(st);
+  if (s != HUB_STORE_DONE)
+    return hub_store_fail(r->ctx.db, s, "record the provisioned device", diag);
+  return hub_serves_provision(r->ctx.db, o->device, o->serves, o->nserves, diag);
+}
+
+/* Phase 5: the report printed on success; NULL on OOM. Built before the
+ * commit so a run that cannot report changes nothing in the database. */
+static cJSON *provision_report(const struct provision_run *r, const struct provision_opts *o) {
+  cJSON *res = cJSON_CreateObject(), *sv = NULL;
+  bool ok = res && cJSON_AddStringToObject(res, "device", o->device) &&
+            cJSON_AddStringToObject(res, "store", o->store) &&
+            cJSON_AddStringToObject(res, "region", r->region) &&
+            (sv = cJSON_AddArrayToObject(res, "serves"));
+  for (size_t i = 0; ok && i < o->nserves; i++)
+    ok = shoal_json_push(sv, cJSON_CreateString(o->serves[i]));
+  ok = ok && cJSON_AddStringToObject(res, "profile", r->prof.name) &&
+       cJSON_AddStringToObject(res, "config", r->conf_path) &&
+       cJSON_AddStringToObject(res, "dir", r->out_abs) &&
+       cJSON_AddStringToObject(res, "serial", r->serial) &&
+       cJSON_AddBoolToObject(res, "ca_created", r->ca_created);
+  if (!ok) {
+    cJSON_Delete(res);
+    return NULL;
+  }
+  return res;
+}
+
+int hub_cmd_provision(int argc, char **argv) {
+  struct provision_opts o;
+  memset(&o, 0, sizeof o);
+  shoal_diag diag = {{0}};
+  int code = provision_parse(argc, argv, &o, &diag);
+  if (code >= 0)
+    return code;
+  code = 0;
+  struct provision_run r;
+  memset(&r, 0, sizeof r);
+  cJSON *res = NULL;
+  bool in_tx = false;
+  shoal_err rc;
+  if ((rc = hub_ctx_open(&r.ctx, o.config, &diag)) != SHOAL_OK ||
+      (rc = hub_store_begin(r.ctx.db, &diag)) != SHOAL_OK)
     goto cleanup;
-  char serial[33];
-  if ((rc = hub_ca_issue(ca, HUB_CERT_DEVICE, device, NULL, 0, days, &cert, &key, serial, &diag)) !=
-      SHOAL_OK)
+  in_tx = true;
+  if (o.revoke) {
+    if ((rc = revoke_device(&r.ctx, o.device, &diag)) == SHOAL_OK &&
+        (rc = hub_store_commit(r.ctx.db, &diag)) == SHOAL_OK)
+      in_tx = false;
     goto cleanup;
-  if (!(conf = agent_config_json(&ctx, device, store, region, prof_file, pub != NULL, serves,
-                                 serves_arg ? nserves : 0))) {
+  }
+  if ((rc = provision_check_move(&r.ctx, &o, &diag)) != SHOAL_OK ||
+      (rc = provision_resolve(&r, &o, &diag)) != SHOAL_OK ||
+      (rc = provision_write(&r, &o, &diag)) != SHOAL_OK ||
+      (rc = provision_record(&r, &o, &diag)) != SHOAL_OK)
+    goto cleanup;
+  if (!(res = provision_report(&r, &o))) {
     rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
   }
-  if ((rc = mkdir_p(out, 0700, &diag)) != SHOAL_OK)
-    goto cleanup;
-  out_abs = realpath(out, NULL);
-  if (!out_abs) {
-    rc = shoal_fail(&diag, SHOAL_EIO, "cannot resolve %s: %s", out, strerror(errno));
-    goto cleanup;
-  }
-  if ((rc = write_in(out_abs, "ca.crt", hub_ca_cert_pem(ca), 0644, NULL, &diag)) ||
-      (rc = write_in(out_abs, "device.key", key, 0600, NULL, &diag)) ||
-      (rc = write_in(out_abs, "device.crt", cert, 0644, NULL, &diag)) ||
-      (pub && (rc = write_in(out_abs, "policy-pub.pem", pub, 0644, NULL, &diag))) ||
-      (rc = write_in(out_abs, prof_file, prof_text, 0644, NULL, &diag)) ||
-      (rc = write_in(out_abs, "agent.json", conf, 0600, &conf_path, &diag)))
-    goto cleanup;
-  {
-    hub_stmt *st = NULL;
-    if ((rc = hub_store_prepare(
-             ctx.db,
-             "INSERT INTO provisioned_devices (device, store, region, profile, cert_serial, "
-             "issued_ms, revoked_ms) VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT(device) DO UPDATE "
-             "SET store = excluded.store, region = excluded.region, profile = excluded.profile, "
-             "cert_serial = excluded.cert_serial, issued_ms = excluded.issued_ms, revoked_ms = "
-             "NULL",
-             &st, &diag)) != SHOAL_OK)
-      goto cleanup;
-    hub_store_bind_text(st, 1, device, -1, HUB_STORE_STATIC);
-    hub_store_bind_text(st, 2, store, -1, HUB_STORE_STATIC);
-    hub_store_bind_text(st, 3, region, -1, HUB_STORE_STATIC);
-    hub_store_bind_text(st, 4, prof.name, -1, HUB_STORE_STATIC);
-    hub_store_bind_text(st, 5, serial, -1, HUB_STORE_STATIC);
-    hub_store_bind_int64(st, 6, shoal_now_ms());
-    int s = hub_store_step(st);
-    hub_store_finalize(st);
-    if (s != HUB_STORE_DONE) {
-      rc = hub_store_fail(ctx.db, s, "record the provisioned device", &diag);
-      goto cleanup;
-    }
-    if ((rc = hub_serves_provision(ctx.db, device, serves, nserves, &diag)) != SHOAL_OK)
-      goto cleanup;
-  }
-  if ((rc = hub_store_commit(ctx.db, &diag)) != SHOAL_OK)
+  if ((rc = hub_store_commit(r.ctx.db, &diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = false;
-  cJSON *res = cJSON_CreateObject();
-  if (res) {
-    cJSON_AddStringToObject(res, "device", device);
-    cJSON_AddStringToObject(res, "store", store);
-    cJSON_AddStringToObject(res, "region", region);
-    cJSON *sv = cJSON_AddArrayToObject(res, "serves");
-    for (size_t i = 0; sv && i < nserves; i++)
-      cJSON_AddItemToArray(sv, cJSON_CreateString(serves[i]));
-    cJSON_AddStringToObject(res, "profile", prof.name);
-    cJSON_AddStringToObject(res, "config", conf_path);
-    cJSON_AddStringToObject(res, "dir", out_abs);
-    cJSON_AddStringToObject(res, "serial", serial);
-    cJSON_AddBoolToObject(res, "ca_created", created);
-    char *txt = shoal_json_print(res);
-    if (txt)
-      printf("%s\n", txt);
-    free(txt);
-    cJSON_Delete(res);
-  }
+  code = shoal_cli_print_json(HUB_PROG, res);
 cleanup:
   if (in_tx)
-    hub_store_rollback(ctx.db);
-  hub_ca_free(ca);
-  free(cert);
-  shoal_secure_free(key);
-  free(pub);
-  free(conf);
-  free(prof_text);
-  free(prof_file);
-  free(conf_path);
-  free(out_abs);
-  hub_ctx_close(&ctx);
-  return rc == SHOAL_OK ? 0 : shoal_cli_fail(HUB_PROG, rc, &diag);
+    hub_store_rollback(r.ctx.db);
+  cJSON_Delete(res);
+  provision_run_free(&r);
+  return rc == SHOAL_OK ? code : shoal_cli_fail(HUB_PROG, rc, &diag);
 }
 
 /* ---- broker-config ---------------------------------------------------- */
@@ -614,57 +680,44 @@ static const struct shoal_argspec broker_spec[] = {
     {"out", 0, true, false, "DIR", "folder for mosquitto.conf, acl and the broker's TLS files"},
 };
 
-int hub_cmd_broker_config(int argc, char **argv) {
-  struct shoal_args a;
-  shoal_diag diag = {{0}};
-  shoal_err rc = SHOAL_OK;
-  struct hub_ctx ctx;
-  memset(&ctx, 0, sizeof ctx);
-  struct hub_ca *ca = NULL;
-  char *dir = NULL, *conf_path = NULL, *acl_path = NULL, *ca_path = NULL, *srv_crt = NULL,
-       *srv_key = NULL, *hub_crt = NULL, *hub_key = NULL, *tools_crt = NULL, *tools_key = NULL;
-  struct shoal_sbuf conf = {.max = ACL_MAX_BYTES};
-  const int nspec = (int)(sizeof broker_spec / sizeof broker_spec[0]);
-  if (shoal_args_parse(&a, broker_spec, nspec, argc, argv, 1, &diag) != SHOAL_OK)
-    return shoal_cli_usage_error(HUB_PROG, "broker-config", "%s", diag.msg);
-  if (a.help) {
-    shoal_args_usage(stdout, HUB_PROG " broker-config -c CONFIG --out DIR",
-                     "Writes a Mosquitto config for a TLS listener on the hub config's mqtt "
-                     "host:port (client certificates required, CN used as the username, no "
-                     "anonymous clients) and an ACL confining each provisioned device to its own "
-                     "topics, plus the broker's server certificate and the hub's client identity "
-                     "(CN " HUB_CA_HUB_IDENTITY ") issued by the device CA.",
-                     broker_spec, nspec);
-    return 0;
+/* The files broker-config writes, all in dir (its real path). */
+struct broker_paths {
+  char *dir, *conf, *acl, *ca, *srv_crt, *srv_key, *hub_crt, *hub_key, *tools_crt, *tools_key;
+};
+
+static void broker_paths_free(struct broker_paths *p) {
+  char **all[] = {&p->dir,     &p->conf,    &p->acl,     &p->ca,        &p->srv_crt,
+                  &p->srv_key, &p->hub_crt, &p->hub_key, &p->tools_crt, &p->tools_key};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+    free(*all[i]);
+    *all[i] = NULL;
   }
-  const char *config = shoal_args_get(&a, "config"), *out = shoal_args_get(&a, "out");
-  if (!config || !out)
-    return shoal_cli_usage_error(HUB_PROG, "broker-config", "-c CONFIG and --out DIR are required");
-  if ((rc = hub_ctx_open(&ctx, config, &diag)) != SHOAL_OK)
-    goto cleanup;
-  bool created = false;
-  if ((rc = open_ca(&ctx, &ca, &created, &diag)) != SHOAL_OK ||
-      (rc = mkdir_p(out, 0755, &diag)) != SHOAL_OK)
-    goto cleanup;
-  if (!(dir = realpath(out, NULL))) {
-    rc = shoal_fail(&diag, SHOAL_EIO, "cannot resolve %s: %s", out, strerror(errno));
-    goto cleanup;
-  }
-  conf_path = shoal_path_resolve(dir, "mosquitto.conf");
-  acl_path = shoal_path_resolve(dir, "acl");
-  ca_path = shoal_path_resolve(dir, "ca.crt");
-  srv_crt = shoal_path_resolve(dir, "server.crt");
-  srv_key = shoal_path_resolve(dir, "server.key");
-  hub_crt = shoal_path_resolve(dir, "hub.crt");
-  hub_key = shoal_path_resolve(dir, "hub.key");
-  tools_crt = shoal_path_resolve(dir, HUB_TOOLS_CERT_FILE);
-  tools_key = shoal_path_resolve(dir, HUB_TOOLS_KEY_FILE);
-  if (!conf_path || !acl_path || !ca_path || !srv_crt || !srv_key || !hub_crt || !hub_key ||
-      !tools_crt || !tools_key) {
-    rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
-    goto cleanup;
-  }
-  const char *host = ctx.cfg.mqtt.host;
+}
+
+static shoal_err broker_paths_resolve(const char *out, struct broker_paths *p, shoal_diag *diag) {
+  if (!(p->dir = realpath(out, NULL)))
+    return shoal_fail(diag, SHOAL_EIO, "cannot resolve %s: %s", out, strerror(errno));
+  p->conf = shoal_path_resolve(p->dir, "mosquitto.conf");
+  p->acl = shoal_path_resolve(p->dir, "acl");
+  p->ca = shoal_path_resolve(p->dir, "ca.crt");
+  p->srv_crt = shoal_path_resolve(p->dir, "server.crt");
+  p->srv_key = shoal_path_resolve(p->dir, "server.key");
+  p->hub_crt = shoal_path_resolve(p->dir, "hub.crt");
+  p->hub_key = shoal_path_resolve(p->dir, "hub.key");
+  p->tools_crt = shoal_path_resolve(p->dir, HUB_TOOLS_CERT_FILE);
+  p->tools_key = shoal_path_resolve(p->dir, HUB_TOOLS_KEY_FILE);
+  if (!p->conf || !p->acl || !p->ca || !p->srv_crt || !p->srv_key || !p->hub_crt || !p->hub_key ||
+      !p->tools_crt || !p->tools_key)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  return SHOAL_OK;
+}
+
+/* The CA certificate and the broker's, hub's and tools' identities in the
+ * output folder; and the TLS files the hub config names that do not exist
+ * yet, so `broker-config` then `run` is the whole setup. */
+static shoal_err broker_identities(const struct hub_ctx *ctx, struct hub_ca *ca,
+                                   const struct broker_paths *p, shoal_diag *diag) {
+  const char *host = ctx->cfg.mqtt.host;
   const char *sans[4] = {host};
   size_t nsans = 1;
   const char *extra[] = {"127.0.0.1", "::1", "localhost"};
@@ -672,27 +725,26 @@ int hub_cmd_broker_config(int argc, char **argv) {
     if (strcmp(extra[i], host) != 0)
       sans[nsans++] = extra[i];
   bool srv_issued = false, hub_issued = false, tools_issued = false;
-  if ((rc = shoal_file_write_atomic(ca_path, hub_ca_cert_pem(ca), strlen(hub_ca_cert_pem(ca)), 0644,
-                                    &diag)) != SHOAL_OK ||
-      (rc = ensure_identity(ca, HUB_CERT_SERVER, host, sans, nsans, srv_crt, srv_key, &srv_issued,
-                            &diag)) != SHOAL_OK ||
-      (rc = ensure_identity(ca, HUB_CERT_HUB, HUB_CA_HUB_IDENTITY, NULL, 0, hub_crt, hub_key,
-                            &hub_issued, &diag)) != SHOAL_OK ||
-      (rc = ensure_identity(ca, HUB_CERT_TOOLS, HUB_CA_TOOLS_IDENTITY, NULL, 0, tools_crt,
-                            tools_key, &tools_issued, &diag)) != SHOAL_OK)
-    goto cleanup;
-  /* A hub config that names TLS files that do not exist yet gets them, so
-   * `broker-config` then `run` is the whole setup. */
-  const struct shoal_mqtt_config *m = &ctx.cfg.mqtt;
+  shoal_err rc;
+  if ((rc = shoal_file_write_atomic(p->ca, hub_ca_cert_pem(ca), strlen(hub_ca_cert_pem(ca)), 0644,
+                                    diag)) != SHOAL_OK ||
+      (rc = ensure_identity(ca, HUB_CERT_SERVER, host, sans, nsans, p->srv_crt, p->srv_key,
+                            &srv_issued, diag)) != SHOAL_OK ||
+      (rc = ensure_identity(ca, HUB_CERT_HUB, HUB_CA_HUB_IDENTITY, NULL, 0, p->hub_crt, p->hub_key,
+                            &hub_issued, diag)) != SHOAL_OK ||
+      (rc = ensure_identity(ca, HUB_CERT_TOOLS, HUB_CA_TOOLS_IDENTITY, NULL, 0, p->tools_crt,
+                            p->tools_key, &tools_issued, diag)) != SHOAL_OK)
+    return rc;
+  const struct shoal_mqtt_config *m = &ctx->cfg.mqtt;
   if (m->tls_ca && !file_exists(m->tls_ca) &&
       (rc = shoal_file_write_atomic(m->tls_ca, hub_ca_cert_pem(ca), strlen(hub_ca_cert_pem(ca)),
-                                    0644, &diag)) != SHOAL_OK)
-    goto cleanup;
+                                    0644, diag)) != SHOAL_OK)
+    return rc;
   if (m->tls_cert && m->tls_key && !file_exists(m->tls_cert) && !file_exists(m->tls_key)) {
     bool ignored;
     if ((rc = ensure_identity(ca, HUB_CERT_HUB, HUB_CA_HUB_IDENTITY, NULL, 0, m->tls_cert,
-                              m->tls_key, &ignored, &diag)) != SHOAL_OK)
-      goto cleanup;
+                              m->tls_key, &ignored, diag)) != SHOAL_OK)
+      return rc;
   }
   /* The tools' identity beside the hub's own certificate, where
    * hub_publish_tools_mqtt looks for it. */
@@ -701,20 +753,19 @@ int hub_cmd_broker_config(int argc, char **argv) {
     char *tp[2];
     hub_publish_tools_mqtt(m, &tm, tp);
     bool ignored;
-    if (tp[0] && tp[1] &&
-        (rc = ensure_identity(ca, HUB_CERT_TOOLS, HUB_CA_TOOLS_IDENTITY, NULL, 0, tp[0], tp[1],
-                              &ignored, &diag)) != SHOAL_OK) {
-      free(tp[0]);
-      free(tp[1]);
-      goto cleanup;
-    }
+    if (tp[0] && tp[1])
+      rc = ensure_identity(ca, HUB_CERT_TOOLS, HUB_CA_TOOLS_IDENTITY, NULL, 0, tp[0], tp[1],
+                           &ignored, diag);
     free(tp[0]);
     free(tp[1]);
   }
-  int ndev = 0;
-  if ((rc = write_acl(&ctx, acl_path, &ndev, &diag)) != SHOAL_OK)
-    goto cleanup;
-  shoal_sbuf_printf(&conf,
+  return rc;
+}
+
+/* mosquitto.conf's text into conf (conf->failed on OOM). */
+static void broker_conf_text(const struct hub_ctx *ctx, const struct broker_paths *p,
+                             struct shoal_sbuf *conf) {
+  shoal_sbuf_printf(conf,
                     "# Mosquitto config written by shoal-hub broker-config from %s.\n"
                     "# Re-run broker-config rather than editing; reload with SIGHUP.\n"
                     "per_listener_settings false\n"
@@ -736,53 +787,85 @@ int hub_cmd_broker_config(int argc, char **argv) {
                     "# The client id is the certificate's CN: no client can take over\n"
                     "# another's session (the hub's, another device's) by naming its id.\n"
                     "use_username_as_clientid true\n",
-                    ctx.cfg.path, acl_path, m->port, host, ca_path, srv_crt, srv_key);
+                    ctx->cfg.path, p->acl, ctx->cfg.mqtt.port, ctx->cfg.mqtt.host, p->ca,
+                    p->srv_crt, p->srv_key);
   /* Mosquitto started as root switches to user "mosquitto" before it reads
    * the ACL and the server key, which root wrote here with mode 0600 (often
    * in a 0700 folder). Written as root, the broker is told to stay root; a
    * production install changes this to a dedicated user owning DIR. */
   if (geteuid() == 0)
-    shoal_sbuf_printf(&conf,
+    shoal_sbuf_printf(conf,
                       "\n# Generated as root: change to the broker's own user once it owns %s.\n"
                       "user root\n",
-                      dir);
-  if (conf.failed) {
+                      p->dir);
+}
+
+/* The report printed on success; NULL on OOM. */
+static cJSON *broker_report(const struct broker_paths *p, int ndev, bool ca_created) {
+  cJSON *res = cJSON_CreateObject();
+  if (res && cJSON_AddStringToObject(res, "config", p->conf) &&
+      cJSON_AddStringToObject(res, "acl", p->acl) && cJSON_AddStringToObject(res, "ca", p->ca) &&
+      cJSON_AddStringToObject(res, "hub_identity", HUB_CA_HUB_IDENTITY) &&
+      cJSON_AddStringToObject(res, "hub_cert", p->hub_crt) &&
+      cJSON_AddStringToObject(res, "hub_key", p->hub_key) &&
+      cJSON_AddStringToObject(res, "tools_identity", HUB_CA_TOOLS_IDENTITY) &&
+      cJSON_AddStringToObject(res, "tools_cert", p->tools_crt) &&
+      cJSON_AddNumberToObject(res, "devices", ndev) &&
+      cJSON_AddBoolToObject(res, "ca_created", ca_created))
+    return res;
+  cJSON_Delete(res);
+  return NULL;
+}
+
+int hub_cmd_broker_config(int argc, char **argv) {
+  struct shoal_args a;
+  shoal_diag diag = {{0}};
+  shoal_err rc = SHOAL_OK;
+  struct hub_ctx ctx;
+  memset(&ctx, 0, sizeof ctx);
+  struct hub_ca *ca = NULL;
+  struct broker_paths paths;
+  memset(&paths, 0, sizeof paths);
+  struct shoal_sbuf conf = {.max = ACL_MAX_BYTES};
+  cJSON *res = NULL;
+  const int nspec = (int)(sizeof broker_spec / sizeof broker_spec[0]);
+  if (shoal_args_parse(&a, broker_spec, nspec, argc, argv, 1, &diag) != SHOAL_OK)
+    return shoal_cli_usage_error(HUB_PROG, "broker-config", "%s", diag.msg);
+  if (a.help) {
+    shoal_args_usage(stdout, HUB_PROG " broker-config -c CONFIG --out DIR",
+                     "Writes a Mosquitto config for a TLS listener on the hub config's mqtt "
+                     "host:port (client certificates required, CN used as the username, no "
+                     "anonymous clients) and an ACL confining each provisioned device to its own "
+                     "topics, plus the broker's server certificate and the hub's client identity "
+                     "(CN " HUB_CA_HUB_IDENTITY ") issued by the device CA.",
+                     broker_spec, nspec);
+    return 0;
+  }
+  const char *config = shoal_args_get(&a, "config"), *out = shoal_args_get(&a, "out");
+  if (!config || !out)
+    return shoal_cli_usage_error(HUB_PROG, "broker-config", "-c CONFIG and --out DIR are required");
+  bool created = false;
+  int ndev = 0, code = 0;
+  if ((rc = hub_ctx_open(&ctx, config, &diag)) != SHOAL_OK ||
+      (rc = open_ca(&ctx, &ca, &created, &diag)) != SHOAL_OK ||
+      (rc = mkdir_p(out, 0755, &diag)) != SHOAL_OK ||
+      (rc = broker_paths_resolve(out, &paths, &diag)) != SHOAL_OK ||
+      (rc = broker_identities(&ctx, ca, &paths, &diag)) != SHOAL_OK ||
+      (rc = write_acl(&ctx, paths.acl, &ndev, &diag)) != SHOAL_OK)
+    goto cleanup;
+  broker_conf_text(&ctx, &paths, &conf);
+  if (conf.failed || !(res = broker_report(&paths, ndev, created))) {
     rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
   }
-  if ((rc = shoal_file_write_atomic(conf_path, conf.p, conf.len, 0644, &diag)) != SHOAL_OK)
+  if ((rc = shoal_file_write_atomic(paths.conf, conf.p, conf.len, 0644, &diag)) != SHOAL_OK)
     goto cleanup;
-  cJSON *res = cJSON_CreateObject();
-  if (res) {
-    cJSON_AddStringToObject(res, "config", conf_path);
-    cJSON_AddStringToObject(res, "acl", acl_path);
-    cJSON_AddStringToObject(res, "ca", ca_path);
-    cJSON_AddStringToObject(res, "hub_identity", HUB_CA_HUB_IDENTITY);
-    cJSON_AddStringToObject(res, "hub_cert", hub_crt);
-    cJSON_AddStringToObject(res, "hub_key", hub_key);
-    cJSON_AddStringToObject(res, "tools_identity", HUB_CA_TOOLS_IDENTITY);
-    cJSON_AddStringToObject(res, "tools_cert", tools_crt);
-    cJSON_AddNumberToObject(res, "devices", ndev);
-    cJSON_AddBoolToObject(res, "ca_created", created);
-    char *txt = shoal_json_print(res);
-    if (txt)
-      printf("%s\n", txt);
-    free(txt);
-    cJSON_Delete(res);
-  }
+  code = shoal_cli_print_json(HUB_PROG, res);
 cleanup:
   hub_ca_free(ca);
   free(conf.p);
-  free(dir);
-  free(conf_path);
-  free(acl_path);
-  free(ca_path);
-  free(srv_crt);
-  free(srv_key);
-  free(hub_crt);
-  free(hub_key);
-  free(tools_crt);
-  free(tools_key);
+  cJSON_Delete(res);
+  broker_paths_free(&paths);
   hub_ctx_close(&ctx);
-  return rc == SHOAL_OK ? 0 : shoal_cli_fail(HUB_PROG, rc, &diag);
+  return rc == SHOAL_OK ? code : shoal_cli_fail(HUB_PROG, rc, &diag);
 }

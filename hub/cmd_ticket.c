@@ -206,20 +206,21 @@ static shoal_err gather(const struct shoal_args *a, bool open, cJSON **out, shoa
              : shoal_json_parse(data, strlen(data), &o, diag);
   else if (data)
     rc = shoal_json_load_file(data, SHOAL_FORM_DATA_MAX_BYTES, &o, diag);
-  else
-    o = cJSON_CreateObject();
+  else if (!(o = cJSON_CreateObject()))
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   if (rc != SHOAL_OK)
     return rc;
   if (!cJSON_IsObject(o)) {
     cJSON_Delete(o);
     return shoal_fail(diag, SHOAL_EINPUT, "--data must hold a JSON object");
   }
+  bool ok = true;
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
     const char *v = shoal_args_get(a, strs[i]);
     if (!v || (open && strcmp(strs[i], "kind") == 0))
       continue;
     cJSON_DeleteItemFromObjectCaseSensitive(o, strs[i]);
-    cJSON_AddStringToObject(o, strs[i], v);
+    ok &= cJSON_AddStringToObject(o, strs[i], v) != NULL;
   }
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
     const char *v = shoal_args_get(a, ints[i]);
@@ -232,7 +233,7 @@ static shoal_err gather(const struct shoal_args *a, bool open, cJSON **out, shoa
       return shoal_fail(diag, SHOAL_EINPUT, "--%s must be an integer, not \"%s\"", ints[i], v);
     }
     cJSON_DeleteItemFromObjectCaseSensitive(o, ints[i]);
-    cJSON_AddNumberToObject(o, ints[i], (double)n);
+    ok &= cJSON_AddNumberToObject(o, ints[i], (double)n) != NULL;
   }
   const char *cust = shoal_args_get(a, "customer");
   if (cust) {
@@ -243,12 +244,16 @@ static shoal_err gather(const struct shoal_args *a, bool open, cJSON **out, shoa
       return rc;
     }
     cJSON_DeleteItemFromObjectCaseSensitive(o, "customer");
-    cJSON_AddItemToObject(o, "customer", c);
+    ok &= shoal_json_put(o, "customer", c);
   }
   const char *id = shoal_args_get(a, "ticket");
   if (open && id) {
     cJSON_DeleteItemFromObjectCaseSensitive(o, "id");
-    cJSON_AddStringToObject(o, "id", id);
+    ok &= cJSON_AddStringToObject(o, "id", id) != NULL;
+  }
+  if (!ok) {
+    cJSON_Delete(o);
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   *out = o;
   return SHOAL_OK;
@@ -271,7 +276,8 @@ static int do_dispatch(struct hub_ctx *ctx, const char *sub, const struct shoal_
   shoal_err rc = gather(a, open, &req, &diag);
   if (rc == SHOAL_OK && strcmp(sub, "assign") == 0) {
     cJSON_DeleteItemFromObjectCaseSensitive(req, "kind");
-    cJSON_AddStringToObject(req, "kind", "assign");
+    if (!cJSON_AddStringToObject(req, "kind", "assign"))
+      rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
   }
   if (rc == SHOAL_OK)
     rc = open ? hub_dispatch_open(ctx, req, &out, &diag)
@@ -289,7 +295,7 @@ static int64_t num(const cJSON *o, const char *key) {
   return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
 }
 
-/* Adds a ticket's figures to the row of arr whose key field equals name. */
+/* The row of arr whose key field equals name, added if missing; NULL on OOM. */
 static cJSON *row_for(cJSON *arr, const char *k1, const char *v1, const char *k2, const char *v2) {
   cJSON *r;
   cJSON_ArrayForEach(r, arr) {
@@ -298,19 +304,19 @@ static cJSON *row_for(cJSON *arr, const char *k1, const char *v1, const char *k2
       return r;
   }
   r = cJSON_CreateObject();
-  cJSON_AddStringToObject(r, k1, v1);
-  if (k2)
-    cJSON_AddStringToObject(r, k2, v2);
-  cJSON_AddItemToArray(arr, r);
+  if (!shoal_json_push(arr, r) || !cJSON_AddStringToObject(r, k1, v1) ||
+      (k2 && !cJSON_AddStringToObject(r, k2, v2)))
+    return NULL; /* arr (holding r) is the caller's to delete */
   return r;
 }
 
-static void bump(cJSON *row, const char *key, int64_t by) {
+/* Adds by to row's key (created at by); false on OOM or a NULL row. */
+static bool bump(cJSON *row, const char *key, int64_t by) {
   cJSON *v = cJSON_GetObjectItemCaseSensitive(row, key);
   if (!v)
-    cJSON_AddNumberToObject(row, key, (double)by);
-  else
-    cJSON_SetNumberValue(v, v->valuedouble + (double)by);
+    return cJSON_AddNumberToObject(row, key, (double)by) != NULL;
+  cJSON_SetNumberValue(v, v->valuedouble + (double)by);
+  return true;
 }
 
 static int do_statement(struct hub_ctx *ctx, const struct shoal_args *a) {
@@ -343,12 +349,13 @@ static int do_statement(struct hub_ctx *ctx, const struct shoal_args *a) {
   hub_store_bind_int64(st, 1, from_ms);
   hub_store_bind_int64(st, 2, to_ms);
   out = cJSON_CreateObject();
-  cJSON_AddStringToObject(out, "from", from_s);
-  cJSON_AddStringToObject(out, "to", to_s);
-  cJSON *stores = cJSON_AddArrayToObject(out, "stores");
-  cJSON *techs = cJSON_AddArrayToObject(out, "techs");
-  int s;
-  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
+  cJSON *stores = NULL, *techs = NULL;
+  bool ok = out && cJSON_AddStringToObject(out, "from", from_s) &&
+            cJSON_AddStringToObject(out, "to", to_s) &&
+            (stores = cJSON_AddArrayToObject(out, "stores")) &&
+            (techs = cJSON_AddArrayToObject(out, "techs"));
+  int s = HUB_STORE_DONE;
+  while (ok && (s = hub_store_step(st)) == HUB_STORE_ROW) {
     const char *store = (const char *)hub_store_column_text(st, 0);
     const char *text = (const char *)hub_store_column_text(st, 1);
     cJSON *doc = NULL;
@@ -356,23 +363,24 @@ static int do_statement(struct hub_ctx *ctx, const struct shoal_args *a) {
       goto fail;
     const cJSON *set = cJSON_GetObjectItemCaseSensitive(doc, "settlement");
     cJSON *row = row_for(stores, "store", store, NULL, NULL);
-    bump(row, "tickets", 1);
-    bump(row, "labor_minutes", num(doc, "labor_minutes"));
-    bump(row, "revenue", num(set, "revenue"));
-    bump(row, "cost", num(set, "cost"));
-    bump(row, "profit", num(set, "profit"));
-    bump(row, "late_hours", num(set, "late_hours")); /* calendar hours (SPEC 15) */
-    bump(row, "late_comp", num(set, "late_comp"));
+    ok = bump(row, "tickets", 1) && bump(row, "labor_minutes", num(doc, "labor_minutes")) &&
+         bump(row, "revenue", num(set, "revenue")) && bump(row, "cost", num(set, "cost")) &&
+         bump(row, "profit", num(set, "profit")) &&
+         bump(row, "late_hours", num(set, "late_hours")) && /* calendar hours (SPEC 15) */
+         bump(row, "late_comp", num(set, "late_comp"));
     const cJSON *bt;
     cJSON_ArrayForEach(bt, cJSON_GetObjectItemCaseSensitive(set, "by_tech")) {
       const cJSON *tech = cJSON_GetObjectItemCaseSensitive(bt, "tech");
-      cJSON *tr = row_for(techs, "tech", tech->valuestring, "store", store);
-      bump(tr, "tickets", 1);
-      bump(tr, "labor_minutes", num(bt, "minutes"));
-      bump(tr, "labor_revenue", num(bt, "labor_revenue"));
-      bump(tr, "labor_cost", num(bt, "labor_cost"));
+      cJSON *tr = ok ? row_for(techs, "tech", tech->valuestring, "store", store) : NULL;
+      ok = bump(tr, "tickets", 1) && bump(tr, "labor_minutes", num(bt, "minutes")) &&
+           bump(tr, "labor_revenue", num(bt, "labor_revenue")) &&
+           bump(tr, "labor_cost", num(bt, "labor_cost"));
     }
     cJSON_Delete(doc);
+  }
+  if (!ok) {
+    rc = shoal_fail(&diag, SHOAL_ENOMEM, "out of memory");
+    goto fail;
   }
   if (s != HUB_STORE_DONE) {
     rc = hub_store_fail(ctx->db, s, "read tickets", &diag);
@@ -393,13 +401,12 @@ static int do_statement(struct hub_ctx *ctx, const struct shoal_args *a) {
                cJSON_GetObjectItemCaseSensitive(r, "tech")->valuestring, num(r, "tickets"),
                num(r, "labor_minutes"), num(r, "labor_revenue"), num(r, "labor_cost"),
                num(r, "labor_revenue") - num(r, "labor_cost"));
-  } else {
-    char *text = shoal_json_print(out);
-    printf("%s\n", text ? text : "null");
-    free(text);
+    cJSON_Delete(out);
+    return 0;
   }
+  int code = shoal_cli_print_json(HUB_PROG, out);
   cJSON_Delete(out);
-  return 0;
+  return code;
 fail:
   hub_store_finalize(st);
   cJSON_Delete(out);

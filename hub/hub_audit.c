@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "store.h"
+#include "jsonx.h"
 #include "hub_http_int.h"
 
 shoal_err hub_audit_record(hub_store *db, int64_t at_ms, const char *user, const char *action,
@@ -38,21 +39,22 @@ shoal_err hub_audit_list(hub_store *db, int64_t limit, int64_t before_id, cJSON 
   hub_store_bind_int64(st, 1, before_id);
   hub_store_bind_int64(st, 2, limit);
   cJSON *arr = cJSON_CreateArray();
-  int s;
-  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
+  bool ok = arr != NULL;
+  int s = HUB_STORE_DONE;
+  while (ok && (s = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *row = cJSON_CreateObject();
-    cJSON_AddItemToArray(arr, row);
-    cJSON_AddNumberToObject(row, "id", (double)hub_store_column_int64(st, 0));
-    hub_store_json_add_time(row, "at", st, 1);
-    hub_store_json_add_text(row, "user", st, 2);
-    hub_store_json_add_text(row, "action", st, 3);
-    hub_store_json_add_text(row, "target", st, 4);
-    hub_store_json_add_text(row, "result", st, 5);
+    ok = shoal_json_push(arr, row) &&
+         cJSON_AddNumberToObject(row, "id", (double)hub_store_column_int64(st, 0)) &&
+         hub_store_json_add_time(row, "at", st, 1) && hub_store_json_add_text(row, "user", st, 2) &&
+         hub_store_json_add_text(row, "action", st, 3) &&
+         hub_store_json_add_text(row, "target", st, 4) &&
+         hub_store_json_add_text(row, "result", st, 5);
   }
   hub_store_finalize(st);
-  if (s != HUB_STORE_DONE) {
+  if (!ok || s != HUB_STORE_DONE) {
     cJSON_Delete(arr);
-    return hub_store_fail(db, s, "read the audit log", diag);
+    return ok ? hub_store_fail(db, s, "read the audit log", diag)
+              : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   *out = arr;
   return SHOAL_OK;

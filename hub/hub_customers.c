@@ -67,24 +67,26 @@ static cJSON *profile_json(hub_stmt *st) {
   cJSON *o = cJSON_CreateObject();
   if (!o)
     return NULL;
-  hub_store_json_add_text(o, "id", st, 0);
-  hub_store_json_add_text(o, "name", st, 1);
-  hub_store_json_add_text(o, "phone", st, 2);
-  hub_store_json_add_text(o, "tier", st, 3);
+  bool ok = true;
+  ok &= hub_store_json_add_text(o, "id", st, 0);
+  ok &= hub_store_json_add_text(o, "name", st, 1);
+  ok &= hub_store_json_add_text(o, "phone", st, 2);
+  ok &= hub_store_json_add_text(o, "tier", st, 3);
   cJSON *tags = NULL;
   shoal_diag ignore = {{0}};
   const char *t = (const char *)hub_store_column_text(st, 4);
-  if (!t || shoal_json_parse(t, strlen(t), &tags, &ignore) != SHOAL_OK)
-    tags = cJSON_CreateArray();
-  cJSON_AddItemToObject(o, "tags", tags);
+  shoal_err prc = t ? shoal_json_parse(t, strlen(t), &tags, &ignore) : SHOAL_EINPUT;
+  if (prc != SHOAL_OK) /* unreadable tags show as none; out of memory fails */
+    tags = prc == SHOAL_ENOMEM ? NULL : cJSON_CreateArray();
+  ok &= shoal_json_put(o, "tags", tags);
   int64_t points = hub_store_column_int64(st, 5), reserved = hub_store_column_int64(st, 6);
-  cJSON_AddNumberToObject(o, "points", (double)points);
-  cJSON_AddNumberToObject(o, "reserved", (double)reserved);
-  cJSON_AddNumberToObject(o, "available", (double)(points - reserved > 0 ? points - reserved : 0));
-  cJSON_AddNumberToObject(o, "overdrafts", (double)hub_store_column_int64(st, 7));
-  hub_store_json_add_time(o, "created_at", st, 8);
-  hub_store_json_add_time(o, "updated_at", st, 9);
-  if (!cJSON_GetObjectItemCaseSensitive(o, "updated_at")) {
+  ok &= cJSON_AddNumberToObject(o, "points", (double)points) != NULL;
+  ok &= cJSON_AddNumberToObject(o, "reserved", (double)reserved) != NULL;
+  ok &= cJSON_AddNumberToObject(o, "available", (double)(points - reserved > 0 ? points - reserved : 0)) != NULL;
+  ok &= cJSON_AddNumberToObject(o, "overdrafts", (double)hub_store_column_int64(st, 7)) != NULL;
+  ok &= hub_store_json_add_time(o, "created_at", st, 8);
+  ok &= hub_store_json_add_time(o, "updated_at", st, 9);
+  if (!ok) {
     cJSON_Delete(o);
     return NULL;
   }
@@ -110,27 +112,32 @@ static shoal_err timeline(hub_store *db, const char *id, cJSON *out, shoal_diag 
   while (arr && (s = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *e = NULL;
     const char *sum = (const char *)hub_store_column_text(st, 3);
-    if (shoal_json_parse(sum, strlen(sum), &e, diag) != SHOAL_OK || !cJSON_IsObject(e)) {
+    shoal_err prc = shoal_json_parse(sum, strlen(sum), &e, diag);
+    if (prc != SHOAL_OK || !cJSON_IsObject(e)) {
       cJSON_Delete(e);
-      e = cJSON_CreateObject();
+      e = prc == SHOAL_ENOMEM ? NULL : cJSON_CreateObject();
     }
     char at[40];
     shoal_time_format_utc(hub_store_column_int64(st, 0), at, sizeof at);
     /* at, kind and ref first, then what the summary says. */
-    cJSON *entry = cJSON_CreateObject();
-    cJSON_AddStringToObject(entry, "at", at);
-    hub_store_json_add_text(entry, "kind", st, 1);
-    hub_store_json_add_text(entry, "ref", st, 2);
-    cJSON *child = e->child;
-    e->child = NULL;
+    cJSON *entry = e ? cJSON_CreateObject() : NULL; /* owned by arr once pushed */
+    bool ok = shoal_json_push(arr, entry) && cJSON_AddStringToObject(entry, "at", at) &&
+              hub_store_json_add_text(entry, "kind", st, 1) &&
+              hub_store_json_add_text(entry, "ref", st, 2);
+    cJSON *child = ok ? e->child : NULL;
+    if (ok)
+      e->child = NULL;
     while (child) {
       cJSON *next = child->next;
       child->next = child->prev = NULL;
-      cJSON_AddItemToObject(entry, child->string, child);
+      ok &= shoal_json_put(entry, child->string, child);
       child = next;
     }
     cJSON_Delete(e);
-    cJSON_AddItemToArray(arr, entry);
+    if (!ok) {
+      arr = NULL; /* out (and entry in it) is the caller's to delete */
+      break;
+    }
   }
   hub_store_finalize(st);
   if (!arr)
@@ -658,13 +665,21 @@ shoal_err hub_customers_history(hub_store *db, const char *customer, cJSON **out
       arr = NULL;
       break;
     }
-    hub_store_json_add_text(e, "sku", st, 0);
-    hub_store_json_add_text(e, "name", st, 1);
-    cJSON_AddNumberToObject(e, "qty", (double)hub_store_column_int64(st, 2));
-    hub_store_json_add_time(e, "at", st, 3);
-    hub_store_json_add_text(e, "channel", st, 4);
-    hub_store_json_add_text(e, "store", st, 5);
-    cJSON_AddItemToArray(arr, e);
+    bool ok = true;
+    ok &= hub_store_json_add_text(e, "sku", st, 0);
+    ok &= hub_store_json_add_text(e, "name", st, 1);
+    ok &= cJSON_AddNumberToObject(e, "qty", (double)hub_store_column_int64(st, 2)) != NULL;
+    ok &= hub_store_json_add_time(e, "at", st, 3);
+    ok &= hub_store_json_add_text(e, "channel", st, 4);
+    ok &= hub_store_json_add_text(e, "store", st, 5);
+    if (!ok || !shoal_json_push(arr, e)) {
+      if (ok) /* e deleted by shoal_json_push */
+        e = NULL;
+      cJSON_Delete(e);
+      cJSON_Delete(arr);
+      arr = NULL;
+      break;
+    }
   }
   hub_store_finalize(st);
   if (!arr)

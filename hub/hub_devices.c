@@ -203,27 +203,32 @@ shoal_err hub_devices_list(hub_store *db, cJSON **out, shoal_diag *diag) {
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
       goto cleanup;
     }
-    cJSON_AddItemToArray(arr, o);
-    hub_store_json_add_text(o, "device", st, 0);
-    hub_store_json_add_text(o, "store", st, 1);
-    hub_store_json_add_text(o, "region", st, 2);
-    hub_store_json_add_text(o, "profile", st, 3);
-    hub_store_json_add_text(o, "agent_version", st, 4);
-    cJSON_AddBoolToObject(o, "online", hub_store_column_int(st, 5) != 0);
-    hub_store_json_add_time(o, "last_seen", st, 6);
-    hub_store_json_add_time(o, "last_event", st, 7);
-    hub_store_json_add_time(o, "last_hello", st, 8);
+    bool ok = shoal_json_push(arr, o); /* arr not NULL, o not NULL: cannot fail */
+    ok &= hub_store_json_add_text(o, "device", st, 0);
+    ok &= hub_store_json_add_text(o, "store", st, 1);
+    ok &= hub_store_json_add_text(o, "region", st, 2);
+    ok &= hub_store_json_add_text(o, "profile", st, 3);
+    ok &= hub_store_json_add_text(o, "agent_version", st, 4);
+    ok &= cJSON_AddBoolToObject(o, "online", hub_store_column_int(st, 5) != 0) != NULL;
+    ok &= hub_store_json_add_time(o, "last_seen", st, 6);
+    ok &= hub_store_json_add_time(o, "last_event", st, 7);
+    ok &= hub_store_json_add_time(o, "last_hello", st, 8);
     if (hub_store_column_type(st, 9) == HUB_STORE_NULL)
-      cJSON_AddNullToObject(o, "outbox_depth");
+      ok &= cJSON_AddNullToObject(o, "outbox_depth") != NULL;
     else
-      cJSON_AddNumberToObject(o, "outbox_depth", (double)hub_store_column_int64(st, 9));
+      ok &= cJSON_AddNumberToObject(o, "outbox_depth", (double)hub_store_column_int64(st, 9)) != NULL;
     cJSON *pol = NULL;
     const char *pt = (const char *)hub_store_column_text(st, 10);
-    if (pt)
-      pol = cJSON_Parse(pt);
-    cJSON_AddItemToObject(o, "policies", pol ? pol : cJSON_CreateObject());
-    cJSON_AddNumberToObject(o, "events", (double)hub_store_column_int64(st, 11));
-    cJSON_AddNumberToObject(o, "dead_letters", (double)hub_store_column_int64(st, 12));
+    shoal_diag ignored;
+    if (pt && shoal_json_parse(pt, strlen(pt), &pol, &ignored) == SHOAL_ENOMEM)
+      ok = false; /* anything else unreadable shows as no versions */
+    ok &= shoal_json_put(o, "policies", pol ? pol : cJSON_CreateObject());
+    ok &= cJSON_AddNumberToObject(o, "events", (double)hub_store_column_int64(st, 11)) != NULL;
+    ok &= cJSON_AddNumberToObject(o, "dead_letters", (double)hub_store_column_int64(st, 12)) != NULL;
+    if (!ok) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      goto cleanup;
+    }
   }
   if (s != HUB_STORE_DONE) {
     rc = hub_store_fail(db, s, "list devices", diag);

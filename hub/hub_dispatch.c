@@ -223,19 +223,21 @@ shoal_err hub_dispatch_open(struct hub_ctx *ctx, const cJSON *req, cJSON **out, 
   cJSON_DeleteItemFromObjectCaseSensitive(body, "tech");
   cJSON_DeleteItemFromObjectCaseSensitive(body, "group");
   cJSON_DeleteItemFromObjectCaseSensitive(body, "region");
-  if (!cJSON_GetObjectItemCaseSensitive(body, "priority"))
-    cJSON_AddStringToObject(body, "priority", "normal");
-  cJSON_AddStringToObject(body, "ticket", id);
-  cJSON_AddStringToObject(body, "kind", "open");
-  cJSON_AddStringToObject(body, "region", region);
-  if (tech || group) {
+  bool ok = (cJSON_GetObjectItemCaseSensitive(body, "priority") ||
+             cJSON_AddStringToObject(body, "priority", "normal")) &&
+            cJSON_AddStringToObject(body, "ticket", id) &&
+            cJSON_AddStringToObject(body, "kind", "open") &&
+            cJSON_AddStringToObject(body, "region", region);
+  if (ok && (tech || group)) {
     assign = cJSON_CreateObject();
-    cJSON_AddStringToObject(assign, "ticket", id);
-    cJSON_AddStringToObject(assign, "kind", "assign");
-    if (tech)
-      cJSON_AddStringToObject(assign, "tech", tech);
-    if (group)
-      cJSON_AddStringToObject(assign, "group", group);
+    ok = assign && cJSON_AddStringToObject(assign, "ticket", id) &&
+         cJSON_AddStringToObject(assign, "kind", "assign") &&
+         (!tech || cJSON_AddStringToObject(assign, "tech", tech)) &&
+         (!group || cJSON_AddStringToObject(assign, "group", group));
+  }
+  if (!ok) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
   }
   if ((rc = hub_store_begin(ctx->db, diag)) != SHOAL_OK)
     goto cleanup;
@@ -282,8 +284,10 @@ shoal_err hub_dispatch_event(struct hub_ctx *ctx, const char *id, const cJSON *r
   cJSON *body = cJSON_Duplicate(req, true);
   if (!body)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  if (!named)
-    cJSON_AddStringToObject(body, "ticket", id);
+  if (!named && !cJSON_AddStringToObject(body, "ticket", id)) {
+    cJSON_Delete(body);
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
   if ((rc = hub_store_begin(ctx->db, diag)) != SHOAL_OK) {
     cJSON_Delete(body);
     return rc;

@@ -24,7 +24,6 @@
 
 #include <fcntl.h>
 #include <microhttpd.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -46,6 +45,7 @@
 #include "hub_reports.h"
 #include "hub_routes.h"
 #include "hub_submissions.h"
+#include "httpd.h"
 #include "jsonx.h"
 #include "timeutil.h"
 #include "util.h"
@@ -93,8 +93,8 @@ struct hub_http {
 static shoal_err h_healthz(struct hub_call *call, cJSON **out, shoal_diag *d) {
   int64_t one = 0;
   shoal_err rc = hub_store_query_int(call->db, "SELECT 1", 0, &one, d);
-  if (rc == SHOAL_OK && (*out = cJSON_CreateObject()))
-    cJSON_AddBoolToObject(*out, "ok", true);
+  if (rc == SHOAL_OK && (!(*out = cJSON_CreateObject()) || !cJSON_AddTrueToObject(*out, "ok")))
+    rc = shoal_fail(d, SHOAL_ENOMEM, "out of memory"); /* *out is the caller's to delete */
   return rc;
 }
 
@@ -186,8 +186,9 @@ static const char *role_name(enum hub_role r);
 static shoal_err h_me(struct hub_call *call, cJSON **out, shoal_diag *d) {
   if (!(*out = cJSON_CreateObject()))
     return shoal_fail(d, SHOAL_ENOMEM, "out of memory");
-  cJSON_AddStringToObject(*out, "name", call->user ? call->user : "");
-  cJSON_AddStringToObject(*out, "role", role_name(call->role));
+  if (!cJSON_AddStringToObject(*out, "name", call->user ? call->user : "") ||
+      !cJSON_AddStringToObject(*out, "role", role_name(call->role)))
+    return shoal_fail(d, SHOAL_ENOMEM, "out of memory"); /* *out is the caller's to delete */
   return SHOAL_OK;
 }
 
@@ -269,8 +270,9 @@ static shoal_err h_media_put(struct hub_call *call, cJSON **out, shoal_diag *d) 
     return rc;
   if (!(*out = cJSON_CreateObject()))
     return shoal_fail(d, SHOAL_ENOMEM, "out of memory");
-  cJSON_AddStringToObject(*out, "sha256", call->rest);
-  cJSON_AddBoolToObject(*out, "stored", true);
+  if (!cJSON_AddStringToObject(*out, "sha256", call->rest) ||
+      !cJSON_AddTrueToObject(*out, "stored"))
+    return shoal_fail(d, SHOAL_ENOMEM, "out of memory"); /* *out is the caller's to delete */
   call->status = 201;
   return SHOAL_OK;
 }
@@ -406,7 +408,10 @@ static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, c
 
 static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *msg) {
   cJSON *j = cJSON_CreateObject();
-  cJSON_AddStringToObject(j, "error", msg);
+  if (j && !cJSON_AddStringToObject(j, "error", msg)) {
+    cJSON_Delete(j);
+    j = NULL; /* respond_json answers 500 out of memory */
+  }
   enum MHD_Result ret = respond_json(c, status, j);
   cJSON_Delete(j);
   return ret;
@@ -969,49 +974,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   shoal_log(&h->ctx->log, SHOAL_LOG_WARN, "http: %s", buf);
 }
 
-/* "host:port" or "[v6]:port" -> a socket address. */
-static shoal_err parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen,
-                              shoal_diag *d) {
-  char host[256], port[16];
-  const char *colon;
-  if (listen[0] == '[') {
-    const char *end = strchr(listen, ']');
-    if (!end || end[1] != ':' || (size_t)(end - listen - 1) >= sizeof host)
-      return shoal_fail(d, SHOAL_ECONFIG, "http.listen \"%s\" must be host:port", listen);
-    memcpy(host, listen + 1, (size_t)(end - listen - 1));
-    host[end - listen - 1] = '\0';
-    colon = end + 1;
-  } else {
-    colon = strrchr(listen, ':');
-    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host)
-      return shoal_fail(d, SHOAL_ECONFIG, "http.listen \"%s\" must be host:port", listen);
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
-  }
-  if (!shoal_strlcpy(port, colon + 1, sizeof port) || !port[0] ||
-      strspn(port, "0123456789") != strlen(port) || atoi(port) > 65535)
-    return shoal_fail(d, SHOAL_ECONFIG, "http.listen \"%s\": bad port", listen);
-  struct addrinfo hints = {0}, *res = NULL;
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  int gai = getaddrinfo(host, port, &hints, &res);
-  if (gai != 0 || !res)
-    return shoal_fail(d, SHOAL_ECONFIG, "http.listen \"%s\": %s", listen, gai_strerror(gai));
-  /* A name like "localhost" may resolve to ::1 and 127.0.0.1; take IPv4
-   * when offered, as clients of "localhost:PORT" mostly try it first. */
-  struct addrinfo *pick = res;
-  for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
-    if (ai->ai_family == AF_INET) {
-      pick = ai;
-      break;
-    }
-  memcpy(ss, pick->ai_addr, pick->ai_addrlen);
-  *sslen = pick->ai_addrlen;
-  freeaddrinfo(res);
-  return SHOAL_OK;
-}
-
 /* Reads a token file (trimmed, non-empty) into u. */
 static shoal_err load_user(struct hub_user *u, const char *name, const char *file,
                            enum hub_role role, const char *what, shoal_diag *diag) {
@@ -1051,7 +1013,8 @@ shoal_err hub_http_start(struct hub_ctx *ctx, struct hub_http **out, shoal_diag 
   shoal_err rc;
   struct sockaddr_storage ss;
   socklen_t sslen = 0;
-  if ((rc = parse_listen(ctx->cfg.http_listen, &ss, &sslen, diag)) != SHOAL_OK)
+  if ((rc = shoal_httpd_parse_tcp("http.listen", ctx->cfg.http_listen, &ss, &sslen, diag)) !=
+      SHOAL_OK)
     return rc;
   struct hub_http *h = calloc(1, sizeof *h);
   if (!h)

@@ -23,17 +23,18 @@
   "scope, version, effective_at, published_ms, published_by, expires_at, issued_at, rollout, "     \
   "confirmed_ms"
 
-/* Adds the metadata columns (POLICY_COLS order) of st's row to obj. */
-static void add_meta(cJSON *obj, hub_stmt *st) {
-  hub_store_json_add_text(obj, "scope", st, 0);
-  cJSON_AddNumberToObject(obj, "version", (double)hub_store_column_int64(st, 1));
-  hub_store_json_add_text(obj, "effective_at", st, 2);
-  hub_store_json_add_time(obj, "published_at", st, 3);
-  hub_store_json_add_text(obj, "published_by", st, 4);
-  hub_store_json_add_text(obj, "expires_at", st, 5);
-  hub_store_json_add_text(obj, "issued_at", st, 6);
-  hub_store_json_add_text(obj, "rollout", st, 7);
-  cJSON_AddBoolToObject(obj, "confirmed", hub_store_column_type(st, 8) != HUB_STORE_NULL);
+/* Adds the metadata columns (POLICY_COLS order) of st's row to obj; false
+ * on OOM. */
+static bool add_meta(cJSON *obj, hub_stmt *st) {
+  return hub_store_json_add_text(obj, "scope", st, 0) &&
+         cJSON_AddNumberToObject(obj, "version", (double)hub_store_column_int64(st, 1)) &&
+         hub_store_json_add_text(obj, "effective_at", st, 2) &&
+         hub_store_json_add_time(obj, "published_at", st, 3) &&
+         hub_store_json_add_text(obj, "published_by", st, 4) &&
+         hub_store_json_add_text(obj, "expires_at", st, 5) &&
+         hub_store_json_add_text(obj, "issued_at", st, 6) &&
+         hub_store_json_add_text(obj, "rollout", st, 7) &&
+         cJSON_AddBoolToObject(obj, "confirmed", hub_store_column_type(st, 8) != HUB_STORE_NULL);
 }
 
 /* Rows of a metadata query as an array; with_doc adds column 9 as "doc"
@@ -41,18 +42,23 @@ static void add_meta(cJSON *obj, hub_stmt *st) {
 static shoal_err meta_rows(hub_store *db, hub_stmt *st, bool with_doc, cJSON **out,
                            shoal_diag *diag) {
   cJSON *arr = cJSON_CreateArray();
-  int s;
-  shoal_err rc = SHOAL_OK;
-  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
+  int s = HUB_STORE_DONE;
+  shoal_err rc = arr ? SHOAL_OK : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  while (rc == SHOAL_OK && (s = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *row = cJSON_CreateObject();
-    cJSON_AddItemToArray(arr, row);
-    add_meta(row, st);
+    if (!shoal_json_push(arr, row) || !add_meta(row, st)) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      break;
+    }
     if (with_doc) {
       cJSON *doc = NULL;
       if ((rc = shoal_json_parse((const char *)hub_store_column_text(st, 9),
                                  (size_t)hub_store_column_bytes(st, 9), &doc, diag)) != SHOAL_OK)
         break;
-      cJSON_AddItemToObject(row, "doc", doc);
+      if (!shoal_json_put(row, "doc", doc)) {
+        rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+        break;
+      }
     }
   }
   if (rc == SHOAL_OK && s != HUB_STORE_DONE)
@@ -285,8 +291,12 @@ shoal_err hub_h_policies_rollback(struct hub_call *call, cJSON **out, shoal_diag
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
   }
-  if ((rc = publish_as(call, doc, strlen(doc), NULL, NULL, out, diag)) == SHOAL_OK)
-    cJSON_AddNumberToObject(*out, "rolled_back_to", (double)to);
+  if ((rc = publish_as(call, doc, strlen(doc), NULL, NULL, out, diag)) == SHOAL_OK &&
+      !cJSON_AddNumberToObject(*out, "rolled_back_to", (double)to)) {
+    cJSON_Delete(*out);
+    *out = NULL;
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
 cleanup:
   cJSON_Delete(body);
   cJSON_Delete(old);
@@ -324,7 +334,10 @@ shoal_err hub_h_quote(struct hub_call *call, cJSON **out, shoal_diag *diag) {
   if (!cJSON_GetObjectItemCaseSensitive(basket, "at")) {
     char now[40];
     shoal_time_format_utc(call->now_ms, now, sizeof now);
-    cJSON_AddStringToObject(basket, "at", now);
+    if (!cJSON_AddStringToObject(basket, "at", now)) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      goto cleanup;
+    }
   }
   if ((rc = shoal_basket_parse(basket, &b, diag)) != SHOAL_OK) {
     shoal_diag_prefix(diag, "basket");

@@ -39,6 +39,54 @@ static shoal_err scalar(hub_store *db, struct shoal_sbuf *b, const char *name, c
   return SHOAL_OK;
 }
 
+/* The per-device gauges (outbox depth, last-seen age), each family
+ * under one header. */
+static shoal_err per_device(hub_store *db, int64_t now_ms, struct shoal_sbuf *b,
+                            shoal_diag *diag) {
+  hub_stmt *st = NULL;
+  shoal_err rc;
+  if ((rc = hub_store_prepare(db,
+                             "SELECT device, store, outbox_depth, last_seen_ms FROM devices "
+                             "ORDER BY store, device",
+                             &st, diag)) != SHOAL_OK)
+    return rc;
+  struct shoal_sbuf depth = {.max = HUB_METRICS_MAX_BYTES}, age = {.max = HUB_METRICS_MAX_BYTES};
+  while (hub_store_step(st) == HUB_STORE_ROW) {
+    const char *dev = (const char *)hub_store_column_text(st, 0);
+    const char *store = (const char *)hub_store_column_text(st, 1);
+    if (hub_store_column_type(st, 2) != HUB_STORE_NULL) {
+      shoal_sbuf_printf(&depth, "shoal_device_outbox_depth{device=\"");
+      label(&depth, dev);
+      shoal_sbuf_printf(&depth, "\",store=\"");
+      label(&depth, store);
+      shoal_sbuf_printf(&depth, "\"} %lld\n", (long long)hub_store_column_int64(st, 2));
+    }
+    if (hub_store_column_type(st, 3) != HUB_STORE_NULL) {
+      int64_t a = now_ms - hub_store_column_int64(st, 3);
+      shoal_sbuf_printf(&age, "shoal_device_last_seen_age_seconds{device=\"");
+      label(&age, dev);
+      shoal_sbuf_printf(&age, "\",store=\"");
+      label(&age, store);
+      shoal_sbuf_printf(&age, "\"} %lld.%03lld\n", (long long)(a / 1000),
+                        (long long)((a < 0 ? -a : a) % 1000));
+    }
+  }
+  hub_store_finalize(st);
+  head(b, "shoal_device_outbox_depth", "gauge",
+       "Events waiting in a device's outbox, as it last reported.");
+  if (depth.p)
+    shoal_sbuf_printf(b, "%s", depth.p);
+  head(b, "shoal_device_last_seen_age_seconds", "gauge",
+       "Seconds since the hub last heard from a device.");
+  if (age.p)
+    shoal_sbuf_printf(b, "%s", age.p);
+  if (depth.failed || age.failed)
+    b->failed = true;
+  free(depth.p);
+  free(age.p);
+  return SHOAL_OK;
+}
+
 shoal_err hub_metrics_render(hub_store *db, int64_t now_ms, char **out, size_t *out_len,
                              shoal_diag *diag) {
   struct shoal_sbuf b = {.max = HUB_METRICS_MAX_BYTES};
@@ -101,46 +149,8 @@ shoal_err hub_metrics_render(hub_store *db, int64_t now_ms, char **out, size_t *
                    diag)) != SHOAL_OK)
     goto cleanup;
 
-  if ((rc = hub_store_prepare(db,
-                             "SELECT device, store, outbox_depth, last_seen_ms FROM devices "
-                             "ORDER BY store, device",
-                             &st, diag)) != SHOAL_OK)
+  if ((rc = per_device(db, now_ms, &b, diag)) != SHOAL_OK)
     goto cleanup;
-  struct shoal_sbuf depth = {.max = HUB_METRICS_MAX_BYTES}, age = {.max = HUB_METRICS_MAX_BYTES};
-  while ((src = hub_store_step(st)) == HUB_STORE_ROW) {
-    const char *dev = (const char *)hub_store_column_text(st, 0);
-    const char *store = (const char *)hub_store_column_text(st, 1);
-    if (hub_store_column_type(st, 2) != HUB_STORE_NULL) {
-      shoal_sbuf_printf(&depth, "shoal_device_outbox_depth{device=\"");
-      label(&depth, dev);
-      shoal_sbuf_printf(&depth, "\",store=\"");
-      label(&depth, store);
-      shoal_sbuf_printf(&depth, "\"} %lld\n", (long long)hub_store_column_int64(st, 2));
-    }
-    if (hub_store_column_type(st, 3) != HUB_STORE_NULL) {
-      int64_t a = now_ms - hub_store_column_int64(st, 3);
-      shoal_sbuf_printf(&age, "shoal_device_last_seen_age_seconds{device=\"");
-      label(&age, dev);
-      shoal_sbuf_printf(&age, "\",store=\"");
-      label(&age, store);
-      shoal_sbuf_printf(&age, "\"} %lld.%03lld\n", (long long)(a / 1000),
-                        (long long)((a < 0 ? -a : a) % 1000));
-    }
-  }
-  hub_store_finalize(st);
-  st = NULL;
-  head(&b, "shoal_device_outbox_depth", "gauge",
-       "Events waiting in a device's outbox, as it last reported.");
-  if (depth.p)
-    shoal_sbuf_printf(&b, "%s", depth.p);
-  head(&b, "shoal_device_last_seen_age_seconds", "gauge",
-       "Seconds since the hub last heard from a device.");
-  if (age.p)
-    shoal_sbuf_printf(&b, "%s", age.p);
-  if (depth.failed || age.failed)
-    b.failed = true;
-  free(depth.p);
-  free(age.p);
 
   head(&b, "shoal_policy_version", "gauge", "Latest published policy version per scope.");
   if ((rc = hub_store_prepare(

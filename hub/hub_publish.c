@@ -29,20 +29,20 @@ void hub_published_cleanup(struct hub_published *p) {
   p->unreachable = p->warnings = NULL;
 }
 
-void hub_published_notes(const struct hub_published *p, cJSON *obj) {
-  if (cJSON_GetArraySize(p->unreachable) > 0)
-    cJSON_AddItemToObject(obj, "unreachable", cJSON_Duplicate(p->unreachable, true));
-  if (cJSON_GetArraySize(p->warnings) > 0)
-    cJSON_AddItemToObject(obj, "warnings", cJSON_Duplicate(p->warnings, true));
+bool hub_published_notes(const struct hub_published *p, cJSON *obj) {
+  return (cJSON_GetArraySize(p->unreachable) == 0 ||
+          shoal_json_put(obj, "unreachable", cJSON_Duplicate(p->unreachable, true))) &&
+         (cJSON_GetArraySize(p->warnings) == 0 ||
+          shoal_json_put(obj, "warnings", cJSON_Duplicate(p->warnings, true)));
 }
 
 cJSON *hub_published_json(const struct hub_published *p) {
   cJSON *o = cJSON_CreateObject();
-  if (!o)
+  if (!o || !cJSON_AddStringToObject(o, "scope", p->scope) ||
+      !cJSON_AddNumberToObject(o, "version", (double)p->version) || !hub_published_notes(p, o)) {
+    cJSON_Delete(o);
     return NULL;
-  cJSON_AddStringToObject(o, "scope", p->scope);
-  cJSON_AddNumberToObject(o, "version", (double)p->version);
-  hub_published_notes(p, o);
+  }
   return o;
 }
 
@@ -66,36 +66,41 @@ static shoal_err find_unreachable(hub_store *db, const char *scope, int64_t vers
   hub_store_bind_int64(st, 3, now_ms);
   hub_store_bind_int64(st, 4, eff_ms);
   cJSON *arr = cJSON_CreateArray();
-  int s;
-  while ((s = hub_store_step(st)) == HUB_STORE_ROW)
-    cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)hub_store_column_int64(st, 0)));
+  bool ok = arr != NULL;
+  int s = HUB_STORE_DONE;
+  while (ok && (s = hub_store_step(st)) == HUB_STORE_ROW)
+    ok = shoal_json_push(arr, cJSON_CreateNumber((double)hub_store_column_int64(st, 0)));
   hub_store_finalize(st);
-  if (s != HUB_STORE_DONE) {
+  if (!ok || s != HUB_STORE_DONE) {
     cJSON_Delete(arr);
-    return hub_store_fail(db, s, "find unreachable versions", diag);
+    return ok ? hub_store_fail(db, s, "find unreachable versions", diag)
+              : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   *out = arr;
   return SHOAL_OK;
 }
 
-static void warn(cJSON *arr, const char *code, const char *fmt, const char *a, const char *b) {
+/* Appends one warning to arr; false on OOM. */
+static bool warn(cJSON *arr, const char *code, const char *fmt, const char *a, const char *b) {
   char msg[400];
   snprintf(msg, sizeof msg, fmt, a, b ? b : "");
   cJSON *w = cJSON_CreateObject();
-  cJSON_AddStringToObject(w, "code", code);
-  cJSON_AddStringToObject(w, "message", msg);
-  cJSON_AddItemToArray(arr, w);
+  return shoal_json_push(arr, w) && cJSON_AddStringToObject(w, "code", code) &&
+         cJSON_AddStringToObject(w, "message", msg);
 }
 
-/* Adds every SKU given a price in doc's items to set (an object used as a set). */
-static void priced_skus(const cJSON *doc, cJSON *set) {
+/* Adds every SKU given a price in doc's items to set (an object used as a
+ * set); false on OOM. */
+static bool priced_skus(const cJSON *doc, cJSON *set) {
   const cJSON *it;
   cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "items")) {
     const cJSON *sku = cJSON_GetObjectItemCaseSensitive(it, "sku");
     if (cJSON_IsString(sku) && cJSON_GetObjectItemCaseSensitive(it, "price") &&
-        !cJSON_GetObjectItemCaseSensitive(set, sku->valuestring))
-      cJSON_AddTrueToObject(set, sku->valuestring);
+        !cJSON_GetObjectItemCaseSensitive(set, sku->valuestring) &&
+        !cJSON_AddTrueToObject(set, sku->valuestring))
+      return false;
   }
+  return true;
 }
 
 /* SPEC 14 publish warnings (never errors): a rule targeting a SKU that no
@@ -108,25 +113,25 @@ static shoal_err publish_warnings(hub_store *db, const char *scope, const char *
   shoal_err rc = shoal_json_parse(doc_text, strlen(doc_text), &doc, diag);
   if (rc != SHOAL_OK)
     goto cleanup;
-  priced_skus(doc, set);
+  bool ok = set && arr && priced_skus(doc, set);
   if ((rc = hub_store_prepare(db,
                              "SELECT p.doc FROM policies p WHERE p.scope <> ?1 AND p.version = "
                              "(SELECT MAX(version) FROM policies q WHERE q.scope = p.scope)",
                              &st, diag)) != SHOAL_OK)
     goto cleanup;
   hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
-  int s;
-  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
+  int s = HUB_STORE_DONE;
+  while (ok && (s = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *other = NULL;
     shoal_diag ignored;
-    if (shoal_json_parse((const char *)hub_store_column_text(st, 0),
-                         (size_t)hub_store_column_bytes(st, 0), &other, &ignored) == SHOAL_OK)
-      priced_skus(other, set);
+    shoal_err prc = shoal_json_parse((const char *)hub_store_column_text(st, 0),
+                                     (size_t)hub_store_column_bytes(st, 0), &other, &ignored);
+    ok = prc == SHOAL_OK ? priced_skus(other, set) : prc != SHOAL_ENOMEM;
     cJSON_Delete(other);
   }
   hub_store_finalize(st);
   st = NULL;
-  if (s != HUB_STORE_DONE) {
+  if (ok && s != HUB_STORE_DONE) {
     rc = hub_store_fail(db, s, "read policies", diag);
     goto cleanup;
   }
@@ -137,15 +142,15 @@ static shoal_err publish_warnings(hub_store *db, const char *scope, const char *
     const cJSON *target = cJSON_GetObjectItemCaseSensitive(rule, "target"), *sku;
     cJSON_ArrayForEach(sku, cJSON_GetObjectItemCaseSensitive(target, "skus")) {
       if (cJSON_IsString(sku) && !cJSON_GetObjectItemCaseSensitive(set, sku->valuestring))
-        warn(arr, "unpriced_sku", "rule %s targets SKU %s, which no scope prices", rid,
-             sku->valuestring);
+        ok = ok && warn(arr, "unpriced_sku", "rule %s targets SKU %s, which no scope prices", rid,
+                        sku->valuestring);
     }
     const cJSON *item;
     cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(rule, "items")) {
       sku = cJSON_GetObjectItemCaseSensitive(item, "sku");
       if (cJSON_IsString(sku) && !cJSON_GetObjectItemCaseSensitive(set, sku->valuestring))
-        warn(arr, "unpriced_sku", "rule %s targets SKU %s, which no scope prices", rid,
-             sku->valuestring);
+        ok = ok && warn(arr, "unpriced_sku", "rule %s targets SKU %s, which no scope prices", rid,
+                        sku->valuestring);
     }
   }
   enum shoal_scope_kind kind;
@@ -162,8 +167,12 @@ static shoal_err publish_warnings(hub_store *db, const char *scope, const char *
     if (hub_store_step(st) == HUB_STORE_ROW)
       n = hub_store_column_int64(st, 0);
     if (n == 0)
-      warn(arr, "unknown_scope", "no device has ever reported %s %s",
-           shoal_scope_kind_name(kind), sid);
+      ok = ok && warn(arr, "unknown_scope", "no device has ever reported %s %s",
+                      shoal_scope_kind_name(kind), sid);
+  }
+  if (!ok) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
   }
   *out = arr;
   arr = NULL;

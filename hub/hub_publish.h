@@ -47,8 +47,8 @@ struct hub_publish_meta {
 };
 
 /* Adds "unreachable" (when not empty) and "warnings" (when not empty) of p
- * to the result object obj. */
-void hub_published_notes(const struct hub_published *p, cJSON *obj);
+ * to the result object obj; false on out of memory. */
+bool hub_published_notes(const struct hub_published *p, cJSON *obj);
 
 /* The {"scope", "version", "unreachable"?, "warnings"?} result object of a
  * publish (NULL on out of memory). */

@@ -151,12 +151,12 @@ static const char *const sales_sql[2][sizeof sales_by / sizeof sales_by[0]] = {S
                                                                                 SALES_Q(PG)};
 
 /* count, total, returns, net from columns c.. (count, sales, refunds). */
-static void add_ledger(cJSON *row, hub_stmt *st, int c) {
+static bool add_ledger(cJSON *row, hub_stmt *st, int c) {
   int64_t total = hub_store_column_int64(st, c + 1), ret = hub_store_column_int64(st, c + 2);
-  cJSON_AddNumberToObject(row, "count", (double)hub_store_column_int64(st, c));
-  cJSON_AddNumberToObject(row, "total", (double)total);
-  cJSON_AddNumberToObject(row, "returns", (double)ret);
-  cJSON_AddNumberToObject(row, "net", (double)(total - ret));
+  return cJSON_AddNumberToObject(row, "count", (double)hub_store_column_int64(st, c)) &&
+         cJSON_AddNumberToObject(row, "total", (double)total) &&
+         cJSON_AddNumberToObject(row, "returns", (double)ret) &&
+         cJSON_AddNumberToObject(row, "net", (double)(total - ret));
 }
 
 static cJSON *sales_row(enum by which, hub_stmt *st, int64_t tz_ms) {
@@ -164,21 +164,22 @@ static cJSON *sales_row(enum by which, hub_stmt *st, int64_t tz_ms) {
   if (!row)
     return NULL;
   int c = 0;
+  bool ok = true;
   switch (which) {
   case BY_REGION:
-    hub_store_json_add_text(row, "region", st, c++);
+    ok &= hub_store_json_add_text(row, "region", st, c++);
     break;
   case BY_STORE:
-    hub_store_json_add_text(row, "store", st, c++);
-    hub_store_json_add_text(row, "region", st, c++);
+    ok &= hub_store_json_add_text(row, "store", st, c++);
+    ok &= hub_store_json_add_text(row, "region", st, c++);
     break;
   case BY_DEVICE:
-    hub_store_json_add_text(row, "device", st, c++);
-    hub_store_json_add_text(row, "store", st, c++);
-    hub_store_json_add_text(row, "region", st, c++);
+    ok &= hub_store_json_add_text(row, "device", st, c++);
+    ok &= hub_store_json_add_text(row, "store", st, c++);
+    ok &= hub_store_json_add_text(row, "region", st, c++);
     break;
   case BY_HOUR: {
-    hub_store_json_add_time(row, "hour", st, c);
+    ok &= hub_store_json_add_time(row, "hour", st, c);
     /* The bucket's start in the requested local time ("...T14:00+08:00"). */
     char local[40];
     int64_t h = hub_store_column_int64(st, c++);
@@ -186,36 +187,41 @@ static cJSON *sales_row(enum by which, hub_stmt *st, int64_t tz_ms) {
     int64_t am = tz_ms < 0 ? -tz_ms : tz_ms;
     snprintf(local + 16, sizeof local - 16, "%c%02d:%02d", tz_ms < 0 ? '-' : '+',
              (int)(am / 3600000), (int)(am % 3600000 / 60000));
-    cJSON_AddStringToObject(row, "hour_local", local);
-    hub_store_json_add_text(row, "region", st, c++);
+    ok &= cJSON_AddStringToObject(row, "hour_local", local) != NULL;
+    ok &= hub_store_json_add_text(row, "region", st, c++);
     break;
   }
   case BY_CHANNEL:
-    hub_store_json_add_text(row, "channel", st, c++);
+    ok &= hub_store_json_add_text(row, "channel", st, c++);
     break;
   case BYK_SKU: {
-    hub_store_json_add_text(row, "sku", st, 0);
+    ok &= hub_store_json_add_text(row, "sku", st, 0);
     int64_t total = hub_store_column_int64(st, 3), ret = hub_store_column_int64(st, 5);
-    cJSON_AddNumberToObject(row, "count", (double)hub_store_column_int64(st, 1));
-    cJSON_AddNumberToObject(row, "qty", (double)hub_store_column_int64(st, 2));
-    cJSON_AddNumberToObject(row, "total", (double)total);
-    cJSON_AddNumberToObject(row, "returned_qty", (double)hub_store_column_int64(st, 4));
-    cJSON_AddNumberToObject(row, "returns", (double)ret);
-    cJSON_AddNumberToObject(row, "net", (double)(total - ret));
-    return row;
+    ok &= cJSON_AddNumberToObject(row, "count", (double)hub_store_column_int64(st, 1)) != NULL;
+    ok &= cJSON_AddNumberToObject(row, "qty", (double)hub_store_column_int64(st, 2)) != NULL;
+    ok &= cJSON_AddNumberToObject(row, "total", (double)total) != NULL;
+    ok &= cJSON_AddNumberToObject(row, "returned_qty", (double)hub_store_column_int64(st, 4)) != NULL;
+    ok &= cJSON_AddNumberToObject(row, "returns", (double)ret) != NULL;
+    ok &= cJSON_AddNumberToObject(row, "net", (double)(total - ret)) != NULL;
+    goto done;
   }
   case BYK_PAYMENT:
-    hub_store_json_add_text(row, "method", st, c++);
+    ok &= hub_store_json_add_text(row, "method", st, c++);
     break;
   case BYK_RULE:
-    hub_store_json_add_text(row, "rule", st, 0);
-    hub_store_json_add_text(row, "type", st, 1);
-    hub_store_json_add_text(row, "scope", st, 2);
-    cJSON_AddNumberToObject(row, "count", (double)hub_store_column_int64(st, 3));
-    cJSON_AddNumberToObject(row, "discount", (double)hub_store_column_int64(st, 4));
-    return row;
+    ok &= hub_store_json_add_text(row, "rule", st, 0);
+    ok &= hub_store_json_add_text(row, "type", st, 1);
+    ok &= hub_store_json_add_text(row, "scope", st, 2);
+    ok &= cJSON_AddNumberToObject(row, "count", (double)hub_store_column_int64(st, 3)) != NULL;
+    ok &= cJSON_AddNumberToObject(row, "discount", (double)hub_store_column_int64(st, 4)) != NULL;
+    goto done;
   }
-  add_ledger(row, st, c);
+  ok &= add_ledger(row, st, c);
+done:
+  if (!ok) {
+    cJSON_Delete(row);
+    return NULL;
+  }
   return row;
 }
 
@@ -397,7 +403,10 @@ shoal_err hub_reports_settlement(hub_store *db, int64_t from_ms, int64_t to_ms, 
   hub_store_bind_int64(st, 1, from_ms);
   hub_store_bind_int64(st, 2, to_ms);
   hub_store_bind_int64(st, 3, shoal_now_ms());
-  arr = cJSON_CreateArray();
+  if (!(arr = cJSON_CreateArray())) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   int src;
   while ((src = hub_store_step(st)) == HUB_STORE_ROW) {
     const char *store = (const char *)hub_store_column_text(st, 0);
@@ -419,20 +428,26 @@ shoal_err hub_reports_settlement(hub_store *db, int64_t from_ms, int64_t to_ms, 
         (rc = shoal_settle_commission(&scheme, total, &commission, diag)) != SHOAL_OK)
       goto cleanup;
     cJSON *row = cJSON_CreateObject();
-    cJSON_AddStringToObject(row, "store", store);
+    bool ok = row != NULL;
+    ok &= cJSON_AddStringToObject(row, "store", store) != NULL;
     if (region)
-      cJSON_AddStringToObject(row, "region", region);
+      ok &= cJSON_AddStringToObject(row, "region", region) != NULL;
     else
-      cJSON_AddNullToObject(row, "region");
+      ok &= cJSON_AddNullToObject(row, "region") != NULL;
     if (found)
-      cJSON_AddStringToObject(row, "scheme", scheme.name);
+      ok &= cJSON_AddStringToObject(row, "scheme", scheme.name) != NULL;
     else
-      cJSON_AddNullToObject(row, "scheme");
-    cJSON_AddNumberToObject(row, "sales_total", (double)total);
-    cJSON_AddNumberToObject(row, "gross", (double)gross);
-    cJSON_AddNumberToObject(row, "returns", (double)returns);
-    cJSON_AddNumberToObject(row, "commission", (double)commission);
-    cJSON_AddItemToArray(arr, row);
+      ok &= cJSON_AddNullToObject(row, "scheme") != NULL;
+    ok &= cJSON_AddNumberToObject(row, "sales_total", (double)total) != NULL;
+    ok &= cJSON_AddNumberToObject(row, "gross", (double)gross) != NULL;
+    ok &= cJSON_AddNumberToObject(row, "returns", (double)returns) != NULL;
+    ok &= cJSON_AddNumberToObject(row, "commission", (double)commission) != NULL;
+    if (!ok || !shoal_json_push(arr, row)) {
+      if (!ok)
+        cJSON_Delete(row);
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      goto cleanup;
+    }
   }
   if (src != HUB_STORE_DONE) {
     rc = hub_store_fail(db, src, "settlement report", diag);
@@ -488,14 +503,16 @@ static shoal_err latest_versions(hub_store *db, int64_t now_ms, cJSON **out, sho
     return rc;
   hub_store_bind_int64(st, 1, now_ms);
   cJSON *obj = cJSON_CreateObject();
-  int src;
-  while ((src = hub_store_step(st)) == HUB_STORE_ROW)
-    cJSON_AddNumberToObject(obj, (const char *)hub_store_column_text(st, 0),
-                            (double)hub_store_column_int64(st, 1));
+  bool ok = obj != NULL;
+  int src = HUB_STORE_DONE;
+  while (ok && (src = hub_store_step(st)) == HUB_STORE_ROW)
+    ok = cJSON_AddNumberToObject(obj, (const char *)hub_store_column_text(st, 0),
+                                 (double)hub_store_column_int64(st, 1)) != NULL;
   hub_store_finalize(st);
-  if (src != HUB_STORE_DONE) {
+  if (!ok || src != HUB_STORE_DONE) {
     cJSON_Delete(obj);
-    return hub_store_fail(db, src, "reading policy versions", diag);
+    return ok ? hub_store_fail(db, src, "reading policy versions", diag)
+              : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   *out = obj;
   return SHOAL_OK;
@@ -510,8 +527,9 @@ static shoal_err expiring_versions(hub_store *db, cJSON **out, shoal_diag *diag)
   if (rc != SHOAL_OK)
     return rc;
   cJSON *obj = cJSON_CreateObject();
-  int src;
-  while ((src = hub_store_step(st)) == HUB_STORE_ROW) {
+  bool ok = obj != NULL;
+  int src = HUB_STORE_DONE;
+  while (ok && (src = hub_store_step(st)) == HUB_STORE_ROW) {
     struct shoal_time t;
     shoal_diag ignored;
     char key[SHOAL_SCOPE_MAX + 24];
@@ -519,12 +537,13 @@ static shoal_err expiring_versions(hub_store *db, cJSON **out, shoal_diag *diag)
       continue;
     snprintf(key, sizeof key, "%s#%lld", (const char *)hub_store_column_text(st, 0),
              (long long)hub_store_column_int64(st, 1));
-    cJSON_AddNumberToObject(obj, key, (double)t.unix_ms);
+    ok = cJSON_AddNumberToObject(obj, key, (double)t.unix_ms) != NULL;
   }
   hub_store_finalize(st);
-  if (src != HUB_STORE_DONE) {
+  if (!ok || src != HUB_STORE_DONE) {
     cJSON_Delete(obj);
-    return hub_store_fail(db, src, "reading policy expiry", diag);
+    return ok ? hub_store_fail(db, src, "reading policy expiry", diag)
+              : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   *out = obj;
   return SHOAL_OK;
@@ -540,21 +559,60 @@ shoal_err hub_reports_policies(hub_store *db, cJSON **out, shoal_diag *diag) {
   if (rc != SHOAL_OK)
     return rc;
   cJSON *arr = cJSON_CreateArray();
-  int src;
-  while ((src = hub_store_step(st)) == HUB_STORE_ROW) {
+  bool ok = arr != NULL;
+  int src = HUB_STORE_DONE;
+  while (ok && (src = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *row = cJSON_CreateObject();
-    hub_store_json_add_text(row, "scope", st, 0);
-    cJSON_AddNumberToObject(row, "version", (double)hub_store_column_int64(st, 1));
-    hub_store_json_add_time(row, "published_at", st, 2);
-    cJSON_AddItemToArray(arr, row);
+    ok = shoal_json_push(arr, row) && hub_store_json_add_text(row, "scope", st, 0) &&
+         cJSON_AddNumberToObject(row, "version", (double)hub_store_column_int64(st, 1)) &&
+         hub_store_json_add_time(row, "published_at", st, 2);
   }
   hub_store_finalize(st);
-  if (src != HUB_STORE_DONE) {
+  if (!ok || src != HUB_STORE_DONE) {
     cJSON_Delete(arr);
-    return hub_store_fail(db, src, "reading policies", diag);
+    return ok ? hub_store_fail(db, src, "reading policies", diag)
+              : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   *out = arr;
   return SHOAL_OK;
+}
+
+/* A fleet row's columns: identity, presence, ages and outbox figures. */
+static bool device_columns(cJSON *row, hub_stmt *st, int64_t now_ms, bool online) {
+  bool ok = true;
+  ok &= hub_store_json_add_text(row, "device", st, 0);
+  ok &= hub_store_json_add_text(row, "store", st, 1);
+  ok &= hub_store_json_add_text(row, "region", st, 2);
+  ok &= hub_store_json_add_text(row, "profile", st, 3);
+  ok &= hub_store_json_add_text(row, "agent_version", st, 4);
+  ok &= cJSON_AddBoolToObject(row, "online", online) != NULL;
+  ok &= hub_store_json_add_time(row, "last_hello", st, 6);
+  ok &= hub_store_json_add_time(row, "last_seen", st, 7);
+  ok &= hub_store_json_add_time(row, "last_event", st, 8);
+  if (hub_store_column_type(st, 7) == HUB_STORE_NULL)
+    ok &= cJSON_AddNullToObject(row, "last_seen_age_s") != NULL;
+  else
+    ok &= cJSON_AddNumberToObject(row, "last_seen_age_s",
+                            (double)((now_ms - hub_store_column_int64(st, 7)) / 1000)) != NULL;
+  int64_t depth = hub_store_column_int64(st, 9);
+  if (hub_store_column_type(st, 9) == HUB_STORE_NULL)
+    ok &= cJSON_AddNullToObject(row, "outbox_depth") != NULL;
+  else
+    ok &= cJSON_AddNumberToObject(row, "outbox_depth", (double)depth) != NULL;
+  /* outbox: live, from the newest seq known and the ack watermark;
+   * outbox_depth stays what the last hello said. */
+  if (hub_store_column_type(st, 13) == HUB_STORE_NULL) {
+    if (hub_store_column_type(st, 9) == HUB_STORE_NULL)
+      ok &= cJSON_AddNullToObject(row, "outbox") != NULL;
+    else
+      ok &= cJSON_AddNumberToObject(row, "outbox", (double)depth) != NULL;
+  } else {
+    int64_t live = hub_store_column_int64(st, 12);
+    ok &= cJSON_AddNumberToObject(row, "outbox", (double)(live > 0 ? live : 0)) != NULL;
+  }
+
+  ok &= cJSON_AddNumberToObject(row, "dead_letters", (double)hub_store_column_int64(st, 11)) != NULL;
+  return ok;
 }
 
 shoal_err hub_reports_devices(hub_store *db, int64_t now_ms, cJSON **out, shoal_diag *diag) {
@@ -579,66 +637,44 @@ shoal_err hub_reports_devices(hub_store *db, int64_t now_ms, cJSON **out, shoal_
            "FROM devices d ORDER BY store, device",
            &st, diag)) != SHOAL_OK)
     goto cleanup;
-  arr = cJSON_CreateArray();
+  if (!(arr = cJSON_CreateArray())) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   int src;
   while ((src = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *row = cJSON_CreateObject();
-    cJSON_AddItemToArray(arr, row);
+    bool ok = shoal_json_push(arr, row);
     const char *store = (const char *)hub_store_column_text(st, 1);
     const char *region = (const char *)hub_store_column_text(st, 2);
     bool online = hub_store_column_int(st, 5) != 0;
-    hub_store_json_add_text(row, "device", st, 0);
-    hub_store_json_add_text(row, "store", st, 1);
-    hub_store_json_add_text(row, "region", st, 2);
-    hub_store_json_add_text(row, "profile", st, 3);
-    hub_store_json_add_text(row, "agent_version", st, 4);
-    cJSON_AddBoolToObject(row, "online", online);
-    hub_store_json_add_time(row, "last_hello", st, 6);
-    hub_store_json_add_time(row, "last_seen", st, 7);
-    hub_store_json_add_time(row, "last_event", st, 8);
-    if (hub_store_column_type(st, 7) == HUB_STORE_NULL)
-      cJSON_AddNullToObject(row, "last_seen_age_s");
-    else
-      cJSON_AddNumberToObject(row, "last_seen_age_s",
-                              (double)((now_ms - hub_store_column_int64(st, 7)) / 1000));
     int64_t depth = hub_store_column_int64(st, 9);
-    if (hub_store_column_type(st, 9) == HUB_STORE_NULL)
-      cJSON_AddNullToObject(row, "outbox_depth");
-    else
-      cJSON_AddNumberToObject(row, "outbox_depth", (double)depth);
-    /* outbox: live, from the newest seq known and the ack watermark;
-     * outbox_depth stays what the last hello said. */
-    if (hub_store_column_type(st, 13) == HUB_STORE_NULL) {
-      if (hub_store_column_type(st, 9) == HUB_STORE_NULL)
-        cJSON_AddNullToObject(row, "outbox");
-      else
-        cJSON_AddNumberToObject(row, "outbox", (double)depth);
-    } else {
-      int64_t live = hub_store_column_int64(st, 12);
-      cJSON_AddNumberToObject(row, "outbox", (double)(live > 0 ? live : 0));
-    }
-
-    cJSON_AddNumberToObject(row, "dead_letters", (double)hub_store_column_int64(st, 11));
+    ok &= device_columns(row, st, now_ms, online);
     /* Applied versions as the device last reported them in hello. */
     cJSON *applied = NULL;
     const char *pv = (const char *)hub_store_column_text(st, 10);
     if (pv) {
       shoal_diag ignored;
-      if (shoal_json_parse(pv, strlen(pv), &applied, &ignored) != SHOAL_OK ||
-          !cJSON_IsObject(applied)) {
+      shoal_err prc = shoal_json_parse(pv, strlen(pv), &applied, &ignored);
+      ok &= prc != SHOAL_ENOMEM;
+      if (prc != SHOAL_OK || !cJSON_IsObject(applied)) {
         cJSON_Delete(applied);
         applied = NULL;
       }
     }
     if (!applied)
       applied = cJSON_CreateObject();
-    cJSON_AddItemToObject(row, "policies", applied);
+    if (!shoal_json_put(row, "policies", applied)) {
+      ok = false;
+      applied = NULL; /* deleted by shoal_json_put */
+    }
 
     cJSON *lat = cJSON_AddObjectToObject(row, "latest");
     cJSON *behind = cJSON_AddArrayToObject(row, "behind");
     /* Stale (SPEC 4.3): an applied version past its expires_at keeps
      * applying on the device, and the fleet view flags it. */
     cJSON *stale = cJSON_AddArrayToObject(row, "stale");
+    ok &= lat && behind && stale;
     const cJSON *av;
     cJSON_ArrayForEach(av, applied) {
       char key[SHOAL_SCOPE_MAX + 24];
@@ -647,7 +683,7 @@ shoal_err hub_reports_devices(hub_store *db, int64_t now_ms, cJSON **out, shoal_
       snprintf(key, sizeof key, "%s#%lld", av->string, (long long)av->valuedouble);
       const cJSON *exp = cJSON_GetObjectItemCaseSensitive(expiring, key);
       if (cJSON_IsNumber(exp) && (int64_t)exp->valuedouble <= now_ms)
-        cJSON_AddItemToArray(stale, cJSON_CreateString(av->string));
+        ok &= shoal_json_push(stale, cJSON_CreateString(av->string));
     }
     struct shoal_scope_chain chain;
     /* region and store came from a validated hello; an id that is not one
@@ -660,10 +696,10 @@ shoal_err hub_reports_devices(hub_store *db, int64_t now_ms, cJSON **out, shoal_
       const cJSON *v = cJSON_GetObjectItemCaseSensitive(latest, chain.scope[i]);
       if (!v)
         continue;
-      cJSON_AddNumberToObject(lat, chain.scope[i], v->valuedouble);
+      ok &= cJSON_AddNumberToObject(lat, chain.scope[i], v->valuedouble) != NULL;
       const cJSON *a = cJSON_GetObjectItemCaseSensitive(applied, chain.scope[i]);
       if (!cJSON_IsNumber(a) || a->valuedouble < v->valuedouble)
-        cJSON_AddItemToArray(behind, cJSON_CreateString(chain.scope[i]));
+        ok &= shoal_json_push(behind, cJSON_CreateString(chain.scope[i]));
     }
 
     /* Connected but not syncing: online, a backlog reported, and nothing
@@ -680,7 +716,11 @@ shoal_err hub_reports_devices(hub_store *db, int64_t now_ms, cJSON **out, shoal_
       sync = "not_syncing";
     else if (cJSON_GetArraySize(behind) > 0)
       sync = "behind";
-    cJSON_AddStringToObject(row, "sync", sync);
+    ok &= cJSON_AddStringToObject(row, "sync", sync) != NULL;
+    if (!ok) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      goto cleanup;
+    }
   }
   if (src != HUB_STORE_DONE) {
     rc = hub_store_fail(db, src, "fleet report", diag);
@@ -725,40 +765,45 @@ shoal_err hub_reports_tickets(hub_store *db, int64_t now_ms, cJSON **out, shoal_
     return rc;
   hub_store_bind_int(st, 1, HUB_TICKETS_LIST_MAX);
   cJSON *arr = cJSON_CreateArray();
-  int src;
-  while ((src = hub_store_step(st)) == HUB_STORE_ROW) {
+  bool ok = arr != NULL;
+  int src = HUB_STORE_DONE;
+  while (ok && (src = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *row = cJSON_CreateObject();
-    cJSON_AddItemToArray(arr, row);
-    hub_store_json_add_text(row, "id", st, 0);
-    hub_store_json_add_text(row, "store", st, 1);
-    hub_store_json_add_text(row, "region", st, 2);
-    hub_store_json_add_text(row, "state", st, 3);
-    hub_store_json_add_text(row, "priority", st, 4);
-    hub_store_json_add_text(row, "group", st, 5);
+    ok = shoal_json_push(arr, row);
+    ok &= hub_store_json_add_text(row, "id", st, 0);
+    ok &= hub_store_json_add_text(row, "store", st, 1);
+    ok &= hub_store_json_add_text(row, "region", st, 2);
+    ok &= hub_store_json_add_text(row, "state", st, 3);
+    ok &= hub_store_json_add_text(row, "priority", st, 4);
+    ok &= hub_store_json_add_text(row, "group", st, 5);
     /* category and title come from the merged ticket document. */
     cJSON *doc = NULL;
     shoal_diag ignored;
     const char *text = (const char *)hub_store_column_text(st, 10);
-    if (text &&
-        shoal_json_parse(text, (size_t)hub_store_column_bytes(st, 10), &doc, &ignored) == SHOAL_OK) {
+    shoal_err prc = text ? shoal_json_parse(text, (size_t)hub_store_column_bytes(st, 10), &doc,
+                                            &ignored)
+                         : SHOAL_EINPUT;
+    ok &= prc != SHOAL_ENOMEM;
+    if (prc == SHOAL_OK) {
       const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "category");
       if (cJSON_IsString(v))
-        cJSON_AddStringToObject(row, "category", v->valuestring);
+        ok &= cJSON_AddStringToObject(row, "category", v->valuestring) != NULL;
       v = cJSON_GetObjectItemCaseSensitive(doc, "title");
       if (cJSON_IsString(v))
-        cJSON_AddStringToObject(row, "title", v->valuestring);
+        ok &= cJSON_AddStringToObject(row, "title", v->valuestring) != NULL;
     }
     cJSON_Delete(doc);
-    hub_store_json_add_time(row, "opened_at", st, 6);
-    hub_store_json_add_time(row, "resolve_due", st, 7);
-    hub_store_json_add_time(row, "resolved_at", st, 8);
-    cJSON_AddNumberToObject(row, "escalation_level", (double)hub_store_column_int64(st, 9));
-    cJSON_AddStringToObject(row, "sla_state", sla_state(st, now_ms));
+    ok &= hub_store_json_add_time(row, "opened_at", st, 6);
+    ok &= hub_store_json_add_time(row, "resolve_due", st, 7);
+    ok &= hub_store_json_add_time(row, "resolved_at", st, 8);
+    ok &= cJSON_AddNumberToObject(row, "escalation_level", (double)hub_store_column_int64(st, 9)) != NULL;
+    ok &= cJSON_AddStringToObject(row, "sla_state", sla_state(st, now_ms)) != NULL;
   }
   hub_store_finalize(st);
-  if (src != HUB_STORE_DONE) {
+  if (!ok || src != HUB_STORE_DONE) {
     cJSON_Delete(arr);
-    return hub_store_fail(db, src, "ticket list", diag);
+    return ok ? hub_store_fail(db, src, "ticket list", diag)
+              : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   *out = arr;
   return SHOAL_OK;

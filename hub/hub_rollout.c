@@ -66,8 +66,13 @@ static shoal_err rollout_load(hub_store *db, const char *id, struct rollout *r, 
     r->doc = strdup((const char *)hub_store_column_text(st, 2));
     r->stable_version = hub_store_column_int64(st, 3);
     shoal_diag ignored;
+    /* An unreadable column reads as an empty list; out of memory (NULL
+     * here) fails below. */
     if (shoal_json_parse((const char *)hub_store_column_text(st, 4),
-                         (size_t)hub_store_column_bytes(st, 4), &r->stages, &ignored) != SHOAL_OK)
+                         (size_t)hub_store_column_bytes(st, 4), &r->stages, &ignored) ==
+        SHOAL_ENOMEM)
+      r->stages = NULL;
+    else if (!r->stages)
       r->stages = cJSON_CreateArray();
     r->has_gate = hub_store_column_type(st, 5) != HUB_STORE_NULL;
     r->min_applied = hub_store_column_double(st, 5);
@@ -76,7 +81,9 @@ static shoal_err rollout_load(hub_store *db, const char *id, struct rollout *r, 
     shoal_strlcpy(r->state, (const char *)hub_store_column_text(st, 8), sizeof r->state);
     if (shoal_json_parse((const char *)hub_store_column_text(st, 9),
                          (size_t)hub_store_column_bytes(st, 9), &r->stage_versions,
-                         &ignored) != SHOAL_OK)
+                         &ignored) == SHOAL_ENOMEM)
+      r->stage_versions = NULL;
+    else if (!r->stage_versions)
       r->stage_versions = cJSON_CreateArray();
     r->stage_since_ms = hub_store_column_int64(st, 10);
     r->final_version = hub_store_column_int64(st, 11);
@@ -85,7 +92,7 @@ static shoal_err rollout_load(hub_store *db, const char *id, struct rollout *r, 
       shoal_strlcpy(r->created_by, (const char *)hub_store_column_text(st, 13),
                     sizeof r->created_by);
     r->updated_ms = hub_store_column_int64(st, 14);
-    if (!r->doc)
+    if (!r->doc || !r->stages || !r->stage_versions)
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   hub_store_finalize(st);
@@ -203,8 +210,7 @@ static shoal_err stable_doc(hub_store *db, const char *scope, int64_t stable, ch
                             shoal_diag *diag) {
   if (stable == 0) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "scope", scope);
-    *out = shoal_json_print(o);
+    *out = cJSON_AddStringToObject(o, "scope", scope) ? shoal_json_print(o) : NULL;
     cJSON_Delete(o);
     return *out ? SHOAL_OK : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
@@ -350,61 +356,68 @@ static shoal_err rollout_json(hub_store *db, const struct rollout *r, cJSON **ou
   if (rc != SHOAL_OK)
     return rc;
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "id", r->id);
-  cJSON_AddStringToObject(o, "scope", r->scope);
-  cJSON_AddStringToObject(o, "state", r->state);
-  cJSON_AddNumberToObject(o, "stage", (double)r->stage);
-  cJSON_AddNumberToObject(o, "stable_version", (double)r->stable_version);
+  bool ok = o != NULL;
+  ok &= cJSON_AddStringToObject(o, "id", r->id) != NULL;
+  ok &= cJSON_AddStringToObject(o, "scope", r->scope) != NULL;
+  ok &= cJSON_AddStringToObject(o, "state", r->state) != NULL;
+  ok &= cJSON_AddNumberToObject(o, "stage", (double)r->stage) != NULL;
+  ok &= cJSON_AddNumberToObject(o, "stable_version", (double)r->stable_version) != NULL;
   if (r->final_version)
-    cJSON_AddNumberToObject(o, "final_version", (double)r->final_version);
+    ok &= cJSON_AddNumberToObject(o, "final_version", (double)r->final_version) != NULL;
   else
-    cJSON_AddNullToObject(o, "final_version");
+    ok &= cJSON_AddNullToObject(o, "final_version") != NULL;
   if (r->has_gate) {
     cJSON *g = cJSON_AddObjectToObject(o, "gate");
-    cJSON_AddNumberToObject(g, "min_applied", r->min_applied);
-    cJSON_AddNumberToObject(g, "wait_s", (double)r->wait_s);
+    ok &= g != NULL;
+    ok &= cJSON_AddNumberToObject(g, "min_applied", r->min_applied) != NULL;
+    ok &= cJSON_AddNumberToObject(g, "wait_s", (double)r->wait_s) != NULL;
   } else {
-    cJSON_AddNullToObject(o, "gate");
+    ok &= cJSON_AddNullToObject(o, "gate") != NULL;
   }
   char t[40];
   shoal_time_format_utc(r->created_ms, t, sizeof t);
-  cJSON_AddStringToObject(o, "created_at", t);
+  ok &= cJSON_AddStringToObject(o, "created_at", t) != NULL;
   if (r->created_by[0])
-    cJSON_AddStringToObject(o, "created_by", r->created_by);
+    ok &= cJSON_AddStringToObject(o, "created_by", r->created_by) != NULL;
   else
-    cJSON_AddNullToObject(o, "created_by");
+    ok &= cJSON_AddNullToObject(o, "created_by") != NULL;
   shoal_time_format_utc(r->stage_since_ms, t, sizeof t);
-  cJSON_AddStringToObject(o, "stage_since", t);
+  ok &= cJSON_AddStringToObject(o, "stage_since", t) != NULL;
   cJSON *stages = cJSON_AddArrayToObject(o, "stages");
   const cJSON *st;
   int64_t k = 0, cur_t = 0, cur_a = 0;
   cJSON_ArrayForEach(st, r->stages) {
     k++;
     cJSON *row = cJSON_Duplicate(st, true);
-    cJSON_AddItemToArray(stages, row);
+    if (!shoal_json_push(stages, row)) { /* row deleted */
+      ok = false;
+      break;
+    }
     int64_t v = stage_version(r, k), tg = 0, ap = 0;
     if ((rc = stage_counts(r, devs, n, k, v, &tg, &ap, diag)) != SHOAL_OK)
       break;
     if (v)
-      cJSON_AddNumberToObject(row, "version", (double)v);
+      ok &= cJSON_AddNumberToObject(row, "version", (double)v) != NULL;
     else
-      cJSON_AddNullToObject(row, "version");
-    cJSON_AddNumberToObject(row, "targeted", (double)tg);
-    cJSON_AddNumberToObject(row, "applied", (double)ap);
+      ok &= cJSON_AddNullToObject(row, "version") != NULL;
+    ok &= cJSON_AddNumberToObject(row, "targeted", (double)tg) != NULL;
+    ok &= cJSON_AddNumberToObject(row, "applied", (double)ap) != NULL;
     if (k == r->stage)
       cur_t = tg, cur_a = ap;
   }
-  cJSON_AddNumberToObject(o, "targeted", (double)cur_t);
-  cJSON_AddNumberToObject(o, "applied", (double)cur_a);
-  cJSON_AddNumberToObject(o, "devices", (double)n);
+  ok &= cJSON_AddNumberToObject(o, "targeted", (double)cur_t) != NULL;
+  ok &= cJSON_AddNumberToObject(o, "applied", (double)cur_a) != NULL;
+  ok &= cJSON_AddNumberToObject(o, "devices", (double)n) != NULL;
   /* After the end: how many of the scope's devices report the closing version. */
   if (r->final_version) {
     int64_t fin = 0;
     for (size_t i = 0; i < n; i++)
       fin += devs[i].version >= r->final_version;
-    cJSON_AddNumberToObject(o, "final_applied", (double)fin);
+    ok &= cJSON_AddNumberToObject(o, "final_applied", (double)fin) != NULL;
   }
   free(devs);
+  if (rc == SHOAL_OK && !ok)
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   if (rc != SHOAL_OK) {
     cJSON_Delete(o);
     return rc;
@@ -431,12 +444,14 @@ shoal_err hub_rollout_list(hub_store *db, cJSON **out, shoal_diag *diag) {
     return rc;
   hub_store_bind_int(st, 1, HUB_ROLLOUT_LIST_MAX);
   cJSON *arr = cJSON_CreateArray();
-  int s;
-  while (rc == SHOAL_OK && (s = hub_store_step(st)) == HUB_STORE_ROW) {
+  if (!arr)
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  while (rc == SHOAL_OK && hub_store_step(st) == HUB_STORE_ROW) {
     cJSON *one = NULL;
     if ((rc = hub_rollout_get(db, (const char *)hub_store_column_text(st, 0), &one, diag)) ==
-        SHOAL_OK)
-      cJSON_AddItemToArray(arr, one);
+            SHOAL_OK &&
+        !shoal_json_push(arr, one))
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   hub_store_finalize(st);
   if (rc != SHOAL_OK) {
@@ -487,12 +502,35 @@ static shoal_err check_stages(const cJSON *stages, shoal_diag *diag) {
   return SHOAL_OK;
 }
 
-shoal_err hub_rollout_create(hub_store *db, const struct shoal_hub_config *cfg, const cJSON *req,
-                             const char *by, int64_t now_ms, cJSON **out, shoal_diag *diag) {
-  struct rollout r;
-  memset(&r, 0, sizeof r);
-  bool in_txn = false;
-  shoal_err rc = SHOAL_OK;
+/* The request's gate ({"min_applied", "wait_s"} or null) into r. */
+static shoal_err create_gate(const cJSON *gate, struct rollout *r, shoal_diag *diag) {
+  const cJSON *k;
+  if (!gate || cJSON_IsNull(gate))
+    return SHOAL_OK;
+  if (!cJSON_IsObject(gate))
+    return shoal_fail(diag, SHOAL_EINPUT, "\"gate\" must be {\"min_applied\", \"wait_s\"}");
+  cJSON_ArrayForEach(k, gate) {
+    if (strcmp(k->string, "min_applied") && strcmp(k->string, "wait_s"))
+      return shoal_fail(diag, SHOAL_EINPUT, "unknown key \"gate.%s\"", k->string);
+  }
+  const cJSON *ma = cJSON_GetObjectItemCaseSensitive(gate, "min_applied");
+  if (ma && (!cJSON_IsNumber(ma) || ma->valuedouble < 0.0 || ma->valuedouble > 1.0))
+    return shoal_fail(diag, SHOAL_EINPUT, "gate.min_applied must be a number 0.0..1.0");
+  shoal_err rc = shoal_json_get_int(gate, "wait_s", false, &r->wait_s, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  if (r->wait_s < 0 || r->wait_s > 30LL * 86400)
+    return shoal_fail(diag, SHOAL_EINPUT, "gate.wait_s must be 0..2592000");
+  r->has_gate = true;
+  r->min_applied = ma ? ma->valuedouble : 0.0;
+  return SHOAL_OK;
+}
+
+/* Phase 1 of create: the request, checked, into r (id, scope, gate, doc
+ * text, stages, created_by); nothing read from the database yet. */
+static shoal_err create_parse(const cJSON *req, const char *by, struct rollout *r,
+                              shoal_diag *diag) {
+  shoal_err rc;
   const cJSON *k;
   cJSON_ArrayForEach(k, req) {
     if (strcmp(k->string, "scope") && strcmp(k->string, "doc") && strcmp(k->string, "stages") &&
@@ -519,103 +557,103 @@ shoal_err hub_rollout_create(hub_store *db, const struct shoal_hub_config *cfg, 
   if (strcmp(doc_scope, scope) != 0)
     return shoal_fail(diag, SHOAL_EINPUT, "doc is for scope %s, not %s", doc_scope, scope);
   const cJSON *stages = cJSON_GetObjectItemCaseSensitive(req, "stages");
-  if ((rc = check_stages(stages, diag)) != SHOAL_OK)
+  if ((rc = check_stages(stages, diag)) != SHOAL_OK ||
+      (rc = create_gate(cJSON_GetObjectItemCaseSensitive(req, "gate"), r, diag)) != SHOAL_OK)
     return rc;
-  const cJSON *gate = cJSON_GetObjectItemCaseSensitive(req, "gate");
-  if (gate && !cJSON_IsNull(gate)) {
-    if (!cJSON_IsObject(gate))
-      return shoal_fail(diag, SHOAL_EINPUT, "\"gate\" must be {\"min_applied\", \"wait_s\"}");
-    cJSON_ArrayForEach(k, gate) {
-      if (strcmp(k->string, "min_applied") && strcmp(k->string, "wait_s"))
-        return shoal_fail(diag, SHOAL_EINPUT, "unknown key \"gate.%s\"", k->string);
-    }
-    const cJSON *ma = cJSON_GetObjectItemCaseSensitive(gate, "min_applied");
-    if (ma && (!cJSON_IsNumber(ma) || ma->valuedouble < 0.0 || ma->valuedouble > 1.0))
-      return shoal_fail(diag, SHOAL_EINPUT, "gate.min_applied must be a number 0.0..1.0");
-    if ((rc = shoal_json_get_int(gate, "wait_s", false, &r.wait_s, diag)) != SHOAL_OK)
-      return rc;
-    if (r.wait_s < 0 || r.wait_s > 30LL * 86400)
-      return shoal_fail(diag, SHOAL_EINPUT, "gate.wait_s must be 0..2592000");
-    r.has_gate = true;
-    r.min_applied = ma ? ma->valuedouble : 0.0;
-  }
   if (id) {
     if (!shoal_id_valid(id))
       return shoal_fail(diag, SHOAL_EINPUT, "\"id\" must be an identifier");
-    shoal_strlcpy(r.id, id, sizeof r.id);
+    shoal_strlcpy(r->id, id, sizeof r->id);
   } else {
     unsigned char rnd[6];
     char hex[13];
     shoal_random_bytes(rnd, sizeof rnd);
     shoal_hex_encode(rnd, sizeof rnd, hex);
-    snprintf(r.id, sizeof r.id, "ro-%s", hex);
+    snprintf(r->id, sizeof r->id, "ro-%s", hex);
   }
-  shoal_strlcpy(r.scope, scope, sizeof r.scope);
+  shoal_strlcpy(r->scope, scope, sizeof r->scope);
   if (by)
-    shoal_strlcpy(r.created_by, by, sizeof r.created_by);
-  if (!(r.doc = shoal_json_print(doc)) || !(r.stages = cJSON_Duplicate(stages, true)) ||
-      !(r.stage_versions = cJSON_CreateArray())) {
-    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-    goto cleanup;
-  }
-  if (strlen(r.doc) > SHOAL_POLICY_DOC_MAX_BYTES) {
-    rc = shoal_fail(diag, SHOAL_ELIMIT, "doc is over %d bytes", SHOAL_POLICY_DOC_MAX_BYTES);
-    goto cleanup;
-  }
-  if ((rc = hub_store_begin(db, diag)) != SHOAL_OK)
+    shoal_strlcpy(r->created_by, by, sizeof r->created_by);
+  if (!(r->doc = shoal_json_print(doc)) || !(r->stages = cJSON_Duplicate(stages, true)) ||
+      !(r->stage_versions = cJSON_CreateArray()))
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  if (strlen(r->doc) > SHOAL_POLICY_DOC_MAX_BYTES)
+    return shoal_fail(diag, SHOAL_ELIMIT, "doc is over %d bytes", SHOAL_POLICY_DOC_MAX_BYTES);
+  return SHOAL_OK;
+}
+
+/* One integer (a COUNT(*), a MAX) of a query on text ?1 and, when the
+ * query names it, integer ?2. */
+static shoal_err create_count(hub_store *db, const char *sql, const char *text, int64_t num,
+                              int64_t *out, shoal_diag *diag) {
+  hub_stmt *st = NULL;
+  shoal_err rc = hub_store_prepare(db, sql, &st, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  hub_store_bind_text(st, 1, text, -1, HUB_STORE_STATIC);
+  if (strstr(sql, "?2"))
+    hub_store_bind_int64(st, 2, num);
+  *out = 0;
+  if (hub_store_step(st) == HUB_STORE_ROW)
+    *out = hub_store_column_int64(st, 0);
+  hub_store_finalize(st);
+  return SHOAL_OK;
+}
+
+/* Phase 2 of create (in the caller's transaction): the scope has no
+ * rollout running, the id is free, no scheduled version is still to come;
+ * r->stable_version is the scope's newest version. */
+static shoal_err create_check_scope(hub_store *db, struct rollout *r, int64_t now_ms,
+                                    shoal_diag *diag) {
+  char active[SHOAL_ID_MAX + 1];
+  shoal_err rc = hub_rollout_active(db, r->scope, active, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  if (active[0])
+    return shoal_fail(diag, SHOAL_ESTATE, "%s already has rollout %s in progress", r->scope,
+                      active);
+  int64_t n = 0;
+  if ((rc = create_count(db, "SELECT COUNT(*) FROM rollouts WHERE id = ?1", r->id, 0, &n,
+                         diag)) != SHOAL_OK)
+    return rc;
+  if (n)
+    return shoal_fail(diag, SHOAL_ESTATE, "rollout %s already exists", r->id);
+  /* A scheduled version still to come would take effect mid-rollout. */
+  if ((rc = create_count(db,
+                         "SELECT COUNT(*) FROM policies WHERE scope = ?1 AND effective_at IS "
+                         "NOT NULL AND shoal_time_ms(effective_at) > ?2",
+                         r->scope, now_ms, &n, diag)) != SHOAL_OK)
+    return rc;
+  if (n)
+    return shoal_fail(diag, SHOAL_ESTATE,
+                      "%s has a scheduled version still to take effect; roll out after it",
+                      r->scope);
+  return create_count(db, "SELECT COALESCE(MAX(version), 0) FROM policies WHERE scope = ?1",
+                      r->scope, 0, &r->stable_version, diag);
+}
+
+shoal_err hub_rollout_create(hub_store *db, const struct shoal_hub_config *cfg, const cJSON *req,
+                             const char *by, int64_t now_ms, cJSON **out, shoal_diag *diag) {
+  struct rollout r;
+  memset(&r, 0, sizeof r);
+  bool in_txn = false;
+  shoal_err rc;
+  if ((rc = create_parse(req, by, &r, diag)) != SHOAL_OK ||
+      (rc = hub_store_begin(db, diag)) != SHOAL_OK)
     goto cleanup;
   in_txn = true;
-  char active[SHOAL_ID_MAX + 1];
-  if ((rc = hub_rollout_active(db, scope, active, diag)) != SHOAL_OK)
+  if ((rc = create_check_scope(db, &r, now_ms, diag)) != SHOAL_OK)
     goto cleanup;
-  if (active[0]) {
-    rc = shoal_fail(diag, SHOAL_ESTATE, "%s already has rollout %s in progress", scope, active);
-    goto cleanup;
-  }
-  int64_t n = 0;
-  hub_stmt *st = NULL;
-  if ((rc = hub_store_prepare(db, "SELECT COUNT(*) FROM rollouts WHERE id = ?", &st, diag)) !=
-      SHOAL_OK)
-    goto cleanup;
-  hub_store_bind_text(st, 1, r.id, -1, HUB_STORE_STATIC);
-  if (hub_store_step(st) == HUB_STORE_ROW)
-    n = hub_store_column_int64(st, 0);
-  hub_store_finalize(st);
-  if (n) {
-    rc = shoal_fail(diag, SHOAL_ESTATE, "rollout %s already exists", r.id);
-    goto cleanup;
-  }
-  /* A scheduled version still to come would take effect mid-rollout. */
-  if ((rc = hub_store_prepare(db,
-                             "SELECT COUNT(*) FROM policies WHERE scope = ? AND effective_at IS "
-                             "NOT NULL AND shoal_time_ms(effective_at) > ?",
-                             &st, diag)) != SHOAL_OK)
-    goto cleanup;
-  hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
-  hub_store_bind_int64(st, 2, now_ms);
-  n = 0;
-  if (hub_store_step(st) == HUB_STORE_ROW)
-    n = hub_store_column_int64(st, 0);
-  hub_store_finalize(st);
-  if (n) {
-    rc = shoal_fail(diag, SHOAL_ESTATE,
-                    "%s has a scheduled version still to take effect; roll out after it", scope);
-    goto cleanup;
-  }
-  if ((rc = hub_store_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM policies WHERE scope = ?",
-                             &st, diag)) != SHOAL_OK)
-    goto cleanup;
-  hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
-  if (hub_store_step(st) == HUB_STORE_ROW)
-    r.stable_version = hub_store_column_int64(st, 0);
-  hub_store_finalize(st);
   r.stage = 1;
   shoal_strlcpy(r.state, "running", sizeof r.state);
   r.stage_since_ms = r.created_ms = r.updated_ms = now_ms;
   int64_t v = 0;
   if ((rc = publish_step(db, cfg, &r, false, r.doc, by, &v, diag)) != SHOAL_OK)
     goto cleanup;
-  cJSON_AddItemToArray(r.stage_versions, cJSON_CreateNumber((double)v));
+  if (!shoal_json_push(r.stage_versions, cJSON_CreateNumber((double)v))) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   if ((rc = rollout_save(db, &r, true, diag)) != SHOAL_OK ||
       (rc = hub_store_commit(db, diag)) != SHOAL_OK)
     goto cleanup;
@@ -646,7 +684,8 @@ static shoal_err advance(hub_store *db, const struct shoal_hub_config *cfg, stru
     r->stage++;
     if ((rc = publish_step(db, cfg, r, false, r->doc, by, &v, diag)) != SHOAL_OK)
       return rc;
-    cJSON_AddItemToArray(r->stage_versions, cJSON_CreateNumber((double)v));
+    if (!shoal_json_push(r->stage_versions, cJSON_CreateNumber((double)v)))
+      return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   r->stage_since_ms = r->updated_ms = now_ms;
   return rollout_save(db, r, false, diag);

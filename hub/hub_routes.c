@@ -90,8 +90,10 @@ bool hub_routes_match(const char *method, const char *path, struct hub_route_mat
 static void fail(struct hub_route_resp *r, unsigned status, const char *msg) {
   r->status = status;
   r->json = cJSON_CreateObject();
-  if (r->json)
-    cJSON_AddStringToObject(r->json, "error", msg);
+  if (r->json && !cJSON_AddStringToObject(r->json, "error", msg)) {
+    cJSON_Delete(r->json);
+    r->json = NULL; /* the caller answers out of memory */
+  }
 }
 
 static void from_err(struct hub_route_resp *r, shoal_err rc, const shoal_diag *d) {

@@ -324,11 +324,14 @@ static shoal_err publish_chunk(struct hub_ctx *ctx, const char *id, const char *
   if ((rc = clock_next(ctx, now_ms, min_hlc, false, ev.epoch, &ev.seq, &ev.hlc, diag)) != SHOAL_OK)
     return rc;
   ev.body = cJSON_CreateObject();
-  cJSON_AddStringToObject(ev.body, "ticket", id);
-  cJSON_AddStringToObject(ev.body, "kind", "sync");
-  cJSON_AddItemReferenceToObject(ev.body, "events", events);
-  if (history) /* SPEC 13: the customer's purchases, no name or phone */
-    cJSON_AddItemReferenceToObject(ev.body, "customer_history", history);
+  if (!ev.body || !cJSON_AddStringToObject(ev.body, "ticket", id) ||
+      !cJSON_AddStringToObject(ev.body, "kind", "sync") ||
+      !cJSON_AddItemReferenceToObject(ev.body, "events", events) ||
+      /* SPEC 13: the customer's purchases, no name or phone */
+      (history && !cJSON_AddItemReferenceToObject(ev.body, "customer_history", history))) {
+    cJSON_Delete(ev.body);
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
   rc = shoal_event_encode(&ev, &text);
   cJSON_Delete(ev.body);
   if (rc != SHOAL_OK)
@@ -370,7 +373,8 @@ static shoal_err publish_ticket(struct hub_ctx *ctx, const char *id, const char 
   size_t bytes = 0;
   uint64_t max_hlc = 0;
   cJSON *history = NULL;
-  shoal_err rc = ticket_customer_history(ctx, id, &history, diag);
+  shoal_err rc = chunk ? ticket_customer_history(ctx, id, &history, diag)
+                      : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   if (rc != SHOAL_OK)
     goto cleanup;
   rc = hub_store_prepare(ctx->db,
@@ -395,7 +399,10 @@ static shoal_err publish_ticket(struct hub_ctx *ctx, const char *id, const char 
     cJSON *e = NULL;
     if ((rc = shoal_json_parse(env, len, &e, diag)) != SHOAL_OK)
       goto cleanup;
-    cJSON_AddItemToArray(chunk, e);
+    if (!shoal_json_push(chunk, e)) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      goto cleanup;
+    }
     bytes += len + 1;
     if (h > max_hlc)
       max_hlc = h;
@@ -423,15 +430,20 @@ shoal_err hub_tickets_after_commit(struct hub_ctx *ctx, shoal_diag *diag) {
       ctx->db, "SELECT id, store FROM tickets WHERE changed = 1 LIMIT 1000", &st, diag);
   if (rc != SHOAL_OK)
     goto cleanup;
-  int s;
-  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
+  bool ok = ids != NULL;
+  int s = HUB_STORE_DONE;
+  while (ok && (s = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *pair = cJSON_CreateArray();
-    cJSON_AddItemToArray(pair, cJSON_CreateString((const char *)hub_store_column_text(st, 0)));
-    cJSON_AddItemToArray(pair, cJSON_CreateString((const char *)hub_store_column_text(st, 1)));
-    cJSON_AddItemToArray(ids, pair);
+    ok = shoal_json_push(ids, pair) &&
+         shoal_json_push(pair, cJSON_CreateString((const char *)hub_store_column_text(st, 0))) &&
+         shoal_json_push(pair, cJSON_CreateString((const char *)hub_store_column_text(st, 1)));
   }
   hub_store_finalize(st);
   st = NULL;
+  if (!ok) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   if (s != HUB_STORE_DONE) {
     rc = hub_store_fail(ctx->db, s, "list changed tickets", diag);
     goto cleanup;
@@ -595,19 +607,24 @@ shoal_err hub_tickets_tick(struct hub_ctx *ctx, int64_t now_ms, shoal_diag *diag
   if (rc != SHOAL_OK)
     goto cleanup;
   hub_store_bind_int64(st, 1, now_ms);
-  int s;
-  while ((s = hub_store_step(st)) == HUB_STORE_ROW) {
+  bool ok = ids != NULL;
+  int s = HUB_STORE_DONE;
+  while (ok && (s = hub_store_step(st)) == HUB_STORE_ROW) {
     cJSON *row = cJSON_CreateArray();
-    for (int c = 0; c < 4; c++)
-      cJSON_AddItemToArray(row, cJSON_CreateString(hub_store_column_type(st, c) == HUB_STORE_NULL
-                                                       ? ""
-                                                       : (const char *)hub_store_column_text(st, c)));
-    for (int c = 4; c < 7; c++)
-      cJSON_AddItemToArray(row, shoal_json_u64((uint64_t)hub_store_column_int64(st, c)));
-    cJSON_AddItemToArray(ids, row);
+    ok = shoal_json_push(ids, row);
+    for (int c = 0; ok && c < 4; c++)
+      ok = shoal_json_push(row, cJSON_CreateString(hub_store_column_type(st, c) == HUB_STORE_NULL
+                                                        ? ""
+                                                        : (const char *)hub_store_column_text(st, c)));
+    for (int c = 4; ok && c < 7; c++)
+      ok = shoal_json_push(row, shoal_json_u64((uint64_t)hub_store_column_int64(st, c)));
   }
   hub_store_finalize(st);
   st = NULL;
+  if (!ok) {
+    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   if (s != HUB_STORE_DONE) {
     rc = hub_store_fail(ctx->db, s, "list overdue tickets", diag);
     goto cleanup;

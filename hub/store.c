@@ -173,22 +173,19 @@ shoal_err hub_store_query_int(hub_store *db, const char *sql, int64_t dflt, int6
   return rc;
 }
 
-void hub_store_json_add_text(cJSON *obj, const char *key, hub_stmt *st, int col) {
+bool hub_store_json_add_text(cJSON *obj, const char *key, hub_stmt *st, int col) {
   const unsigned char *t = hub_store_column_text(st, col);
   if (t)
-    cJSON_AddStringToObject(obj, key, (const char *)t);
-  else
-    cJSON_AddNullToObject(obj, key);
+    return cJSON_AddStringToObject(obj, key, (const char *)t) != NULL;
+  return cJSON_AddNullToObject(obj, key) != NULL;
 }
 
-void hub_store_json_add_time(cJSON *obj, const char *key, hub_stmt *st, int col) {
-  if (hub_store_column_type(st, col) == HUB_STORE_NULL) {
-    cJSON_AddNullToObject(obj, key);
-    return;
-  }
+bool hub_store_json_add_time(cJSON *obj, const char *key, hub_stmt *st, int col) {
+  if (hub_store_column_type(st, col) == HUB_STORE_NULL)
+    return cJSON_AddNullToObject(obj, key) != NULL;
   char buf[40];
   shoal_time_format_utc(hub_store_column_int64(st, col), buf, sizeof buf);
-  cJSON_AddStringToObject(obj, key, buf);
+  return cJSON_AddStringToObject(obj, key, buf) != NULL;
 }
 
 shoal_err hub_store_json_rows(hub_store *db, hub_stmt *st, const char *what, cJSON **out,
@@ -203,7 +200,10 @@ shoal_err hub_store_json_rows(hub_store *db, hub_stmt *st, const char *what, cJS
     if ((rc = shoal_json_parse((const char *)hub_store_column_text(st, 0),
                                (size_t)hub_store_column_bytes(st, 0), &item, diag)) != SHOAL_OK)
       break;
-    cJSON_AddItemToArray(arr, item);
+    if (!shoal_json_push(arr, item)) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      break;
+    }
   }
   if (rc == SHOAL_OK && s != HUB_STORE_DONE)
     rc = hub_store_fail(db, s, what, diag);

@@ -51,6 +51,7 @@
 #ifndef HUB_STORE_H
 #define HUB_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -168,9 +169,11 @@ shoal_err hub_store_query_int(hub_store *db, const char *sql, int64_t dflt, int6
                               shoal_diag *diag);
 
 /* Adds column col of st's current row to obj under key (JSON null for SQL
- * NULL): _text as a string, _time (Unix ms) as ISO 8601 UTC. */
-void hub_store_json_add_text(cJSON *obj, const char *key, hub_stmt *st, int col);
-void hub_store_json_add_time(cJSON *obj, const char *key, hub_stmt *st, int col);
+ * NULL): _text as a string, _time (Unix ms) as ISO 8601 UTC. False if it
+ * could not (obj NULL or no memory): a builder collects these with
+ * `ok &= ...` and checks once. */
+bool hub_store_json_add_text(cJSON *obj, const char *key, hub_stmt *st, int col);
+bool hub_store_json_add_time(cJSON *obj, const char *key, hub_stmt *st, int col);
 
 /* Steps st (prepared and bound by the caller, who finalizes it) and parses
  * column 0 of every row as JSON into a new array *out (caller deletes). */

@@ -14,6 +14,8 @@ PKGS=(
   # agent its own /etc/ssl/certs with unshare (util-linux) and mount
   openssl ca-certificates util-linux mount
   chromium
+  # scripts/fuzz.sh: libFuzzer targets (the CI smoke run and the long runs)
+  clang
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -4,7 +4,9 @@
  * (a sweeper thread shuts down sockets whose current request began more
  * than request_max_s ago, whatever trickle of bytes they send); bodies are
  * bounded; every error is JSON {"error", "code"}; a bearer token never
- * reaches a log. Event-stream subscribers are suspended connections while
+ * reaches a log; a few slots past the connection limit serve only probe
+ * routes, briefly, so health checks are answered under a connection flood.
+ * Event-stream subscribers are suspended connections while
  * idle (no thread held) and resumed when an event or a ping is due. */
 #include "httpd.h"
 
@@ -40,9 +42,11 @@ struct conn {
   struct conn *prev, *next;
   int fd;
   int64_t start_ms; /* when the current request (or the wait for one) began */
+  int64_t opened_ms; /* when the connection was accepted */
   bool streaming;   /* an event stream: no request deadline */
   bool in_request;  /* the request line has arrived (else: keep-alive wait) */
   bool cut;
+  bool reserved;    /* opened while conn_max others were open: probes only */
 };
 
 /* One request (MHD request context). */
@@ -80,6 +84,7 @@ struct shoal_httpd {
   bool key_ok;
   pthread_mutex_t lock; /* conns, chans, stopping */
   struct conn *conns;
+  unsigned nconns; /* open connections (the list's length) */
   struct shoal_httpd_events *chans[CHANNELS_MAX];
   pthread_t sweeper;
   bool sweeper_ok;
@@ -610,6 +615,15 @@ static enum MHD_Result begin(struct shoal_httpd *h, struct MHD_Connection *c, st
     }
     return refuse(h, c, r, 404, NULL, "no such route");
   }
+  if (!(r->route->flags & SHOAL_HTTPD_PROBE)) {
+    struct conn *k = conn_of(c);
+    pthread_mutex_lock(&h->lock);
+    bool reserved = k && k->reserved;
+    pthread_mutex_unlock(&h->lock);
+    if (reserved)
+      return refuse(h, c, r, 503, NULL,
+                    "server busy: every connection slot is taken; only probes are answered");
+  }
   if (!h->unix_path) {
     char msg[200];
     if (!host_allowed(h, c, msg, sizeof msg))
@@ -760,8 +774,10 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
       return;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     k->fd = ci ? ci->connect_fd : -1;
-    k->start_ms = shoal_mono_ms();
+    k->start_ms = k->opened_ms = shoal_mono_ms();
     pthread_mutex_lock(&h->lock);
+    k->reserved = h->nconns >= h->o.conn_max;
+    h->nconns++;
     k->next = h->conns;
     if (h->conns)
       h->conns->prev = k;
@@ -781,6 +797,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
       h->conns = k->next;
     if (k->next)
       k->next->prev = k->prev;
+    h->nconns--;
     pthread_mutex_unlock(&h->lock);
     free(k);
     *socket_context = NULL;
@@ -979,16 +996,21 @@ static void *sweep_main(void *arg) {
     /* Before its request line a connection is idle keep-alive (MHD's idle
      * timeout closes it) or trickling that line: bounded by both limits. */
     int64_t wait_limit = limit + (int64_t)h->o.idle_max_s * 1000;
-    unsigned cut = 0;
+    unsigned cut = 0, cut_probe = 0;
     for (struct conn *k = h->conns; k; k = k->next) {
-      if (k->streaming || k->cut || k->fd < 0 ||
-          now - k->start_ms <= (k->in_request ? limit : wait_limit))
+      if (k->streaming || k->cut || k->fd < 0)
+        continue;
+      if (k->reserved ? now - k->opened_ms <= SHOAL_HTTPD_PROBE_MAX_MS
+                      : now - k->start_ms <= (k->in_request ? limit : wait_limit))
         continue;
       /* MHD sees the end of the stream and closes the connection itself
        * (the descriptor stays valid until NOTIFY_CLOSED, under this lock). */
       shutdown(k->fd, SHUT_RDWR);
       k->cut = true;
-      cut++;
+      if (k->reserved)
+        cut_probe++;
+      else
+        cut++;
     }
     struct shoal_httpd_events *chans[CHANNELS_MAX];
     memcpy(chans, h->chans, sizeof chans);
@@ -996,6 +1018,10 @@ static void *sweep_main(void *arg) {
     if (cut)
       shoal_log(h->o.log, SHOAL_LOG_WARN, "http: cut %u connection(s) past the %u s deadline", cut,
                 h->o.request_max_s);
+    if (cut_probe)
+      shoal_log(h->o.log, SHOAL_LOG_WARN,
+                "http: cut %u connection(s) on probe slots past %d ms (every general slot taken)",
+                cut_probe, SHOAL_HTTPD_PROBE_MAX_MS);
     for (int i = 0; i < CHANNELS_MAX && chans[i]; i++)
       events_tick(chans[i], now, false);
     pthread_mutex_lock(&h->lock);
@@ -1016,34 +1042,34 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   shoal_log(h->o.log, SHOAL_LOG_DEBUG, "http: %s", buf);
 }
 
-static shoal_err parse_tcp(const char *listen, struct sockaddr_storage *ss, shoal_diag *d) {
+shoal_err shoal_httpd_parse_tcp(const char *what, const char *listen, struct sockaddr_storage *ss,
+                                socklen_t *sslen, shoal_diag *d) {
   char host[256], port[16];
   const char *colon;
   if (listen[0] == '[') {
     const char *end = strchr(listen, ']');
     if (!end || end[1] != ':' || (size_t)(end - listen - 1) >= sizeof host)
-      return shoal_fail(d, SHOAL_ECONFIG, "listen \"%s\" must be host:port", listen);
+      return shoal_fail(d, SHOAL_ECONFIG, "%s \"%s\" must be host:port", what, listen);
     memcpy(host, listen + 1, (size_t)(end - listen - 1));
     host[end - listen - 1] = '\0';
     colon = end + 1;
   } else {
     colon = strrchr(listen, ':');
     if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host)
-      return shoal_fail(d, SHOAL_ECONFIG,
-                        "listen \"%s\" must be host:port or unix:/absolute/path", listen);
+      return shoal_fail(d, SHOAL_ECONFIG, "%s \"%s\" must be host:port", what, listen);
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = '\0';
   }
   if (!shoal_strlcpy(port, colon + 1, sizeof port) || !port[0] ||
       strspn(port, "0123456789") != strlen(port) || atoi(port) > 65535)
-    return shoal_fail(d, SHOAL_ECONFIG, "listen \"%s\": bad port", listen);
+    return shoal_fail(d, SHOAL_ECONFIG, "%s \"%s\": bad port", what, listen);
   struct addrinfo hints = {0}, *res = NULL;
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICSERV;
   int gai = getaddrinfo(host, port, &hints, &res);
   if (gai != 0 || !res)
-    return shoal_fail(d, SHOAL_ECONFIG, "listen \"%s\": %s", listen, gai_strerror(gai));
+    return shoal_fail(d, SHOAL_ECONFIG, "%s \"%s\": %s", what, listen, gai_strerror(gai));
   /* "localhost" may resolve to ::1 and 127.0.0.1: IPv4 first, as most
    * clients of "localhost:PORT" try it first. */
   struct addrinfo *pick = res;
@@ -1054,6 +1080,8 @@ static shoal_err parse_tcp(const char *listen, struct sockaddr_storage *ss, shoa
     }
   memset(ss, 0, sizeof *ss);
   memcpy(ss, pick->ai_addr, pick->ai_addrlen);
+  if (sslen)
+    *sslen = pick->ai_addrlen;
   freeaddrinfo(res);
   return SHOAL_OK;
 }
@@ -1114,6 +1142,8 @@ shoal_err shoal_httpd_start(const struct shoal_httpd_opts *opts, struct shoal_ht
     h->o.conn_max = SHOAL_HTTPD_CONN_MAX;
   if (!h->o.per_ip_max)
     h->o.per_ip_max = SHOAL_HTTPD_PER_IP_MAX;
+  if (!h->o.probe_reserve)
+    h->o.probe_reserve = SHOAL_HTTPD_PROBE_RESERVE;
   if (!h->o.body_max)
     h->o.body_max = SHOAL_HTTP_BODY_MAX_BYTES;
   if (!h->o.request_max_s)
@@ -1135,7 +1165,8 @@ shoal_err shoal_httpd_start(const struct shoal_httpd_opts *opts, struct shoal_ht
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
       goto fail;
     }
-  } else if ((rc = parse_tcp(opts->listen, &ss, diag)) != SHOAL_OK) {
+  } else if ((rc = shoal_httpd_parse_tcp("listen (host:port or unix:/absolute/path)", opts->listen,
+                                          &ss, NULL, diag)) != SHOAL_OK) {
     goto fail;
   } else {
     host_part(opts->listen, h->listen_host, sizeof h->listen_host);
@@ -1165,7 +1196,8 @@ shoal_err shoal_httpd_start(const struct shoal_httpd_opts *opts, struct shoal_ht
   }
   h->d = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-      MHD_OPTION_THREAD_POOL_SIZE, h->o.threads, MHD_OPTION_CONNECTION_LIMIT, h->o.conn_max,
+      MHD_OPTION_THREAD_POOL_SIZE, h->o.threads, MHD_OPTION_CONNECTION_LIMIT,
+      h->o.conn_max + h->o.probe_reserve,
       MHD_OPTION_CONNECTION_TIMEOUT, h->o.idle_max_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
       (size_t)SHOAL_HTTPD_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
       MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,

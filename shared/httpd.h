@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "err.h"
 #include "log.h"
@@ -50,6 +51,7 @@ typedef void (*shoal_httpd_handler)(struct shoal_httpd_req *req, struct shoal_ht
 enum shoal_httpd_route_flags {
   SHOAL_HTTPD_PUBLIC = 1u << 0, /* no auth callback for this route */
   SHOAL_HTTPD_BODY = 1u << 1,   /* reads a request body (else one is refused with 413) */
+  SHOAL_HTTPD_PROBE = 1u << 2,  /* a probe (health, metrics): also served on a reserved slot */
 };
 
 struct shoal_httpd_route {
@@ -81,6 +83,12 @@ struct shoal_httpd_opts {
   void *thread_ctx_user;
   unsigned threads;         /* worker threads; 0: SHOAL_HTTPD_THREADS */
   unsigned conn_max;        /* 0: SHOAL_HTTPD_CONN_MAX */
+  /* Slots beyond conn_max kept for probes: a connection accepted while
+   * conn_max others are open may only ask a SHOAL_HTTPD_PROBE route (others
+   * answer 503) and is cut SHOAL_HTTPD_PROBE_MAX_MS after it opened, so a
+   * flood of slow clients cannot keep a health check from being answered.
+   * 0: SHOAL_HTTPD_PROBE_RESERVE. */
+  unsigned probe_reserve;
   unsigned per_ip_max;      /* 0: SHOAL_HTTPD_PER_IP_MAX (not applied to unix sockets) */
   size_t body_max;          /* 0: SHOAL_HTTP_BODY_MAX_BYTES */
   unsigned request_max_s;   /* total time one request may take; 0: SHOAL_HTTPD_REQUEST_MAX_S */
@@ -94,6 +102,11 @@ struct shoal_httpd_opts {
  * replaced, anything else at the path is an error. */
 shoal_err shoal_httpd_start(const struct shoal_httpd_opts *opts, struct shoal_httpd **out,
                             shoal_diag *diag);
+/* Parses "host:port" or "[v6]:port" (a name is resolved; IPv4 preferred)
+ * into *ss and, unless NULL, *sslen. `what` names the setting in errors
+ * (e.g. "http.listen"). */
+shoal_err shoal_httpd_parse_tcp(const char *what, const char *listen, struct sockaddr_storage *ss,
+                                socklen_t *sslen, shoal_diag *d);
 /* The TCP port bound (useful with port 0); 0 for a unix socket. */
 int shoal_httpd_port(const struct shoal_httpd *h);
 /* Stops: closes the listener and every connection, joins the threads

@@ -197,6 +197,143 @@ shoal_err shoal_json_check_keys(const cJSON *item, shoal_diag *diag) {
   return SHOAL_OK;
 }
 
+/* ---- a syntax check that allocates nothing ----
+ * cJSON returns NULL both for malformed text and when an allocation fails.
+ * When it does, shoal_json_parse runs this check over the same text: a
+ * value that is well formed here (never more lenient than cJSON: RFC 8259
+ * plus cJSON's nesting limit and its refusal of unpaired UTF-16
+ * surrogates) failed for want of memory. */
+
+static const char *syn_ws(const char *p, const char *end) {
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    p++;
+  return p;
+}
+
+static int syn_hex4(const char *p, const char *end) {
+  int v = 0;
+  if (end - p < 4)
+    return -1;
+  for (int i = 0; i < 4; i++) {
+    char c = p[i];
+    int d = c >= '0' && c <= '9' ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
+    if (d < 0)
+      return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+static const char *syn_string(const char *p, const char *end) {
+  for (p++; p < end; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c == '"')
+      return p + 1;
+    if (c < 0x20)
+      return NULL;
+    if (c != '\\')
+      continue;
+    if (++p >= end)
+      return NULL;
+    if (*p && strchr("\"\\/bfnrt", *p))
+      continue;
+    if (*p != 'u')
+      return NULL;
+    int u = syn_hex4(p + 1, end);
+    p += 4;
+    if (u < 0 || (u >= 0xDC00 && u <= 0xDFFF))
+      return NULL;
+    if (u >= 0xD800 && u <= 0xDBFF) { /* a high surrogate needs its low half */
+      if (end - p < 7 || p[1] != '\\' || p[2] != 'u')
+        return NULL;
+      int lo = syn_hex4(p + 3, end);
+      if (lo < 0xDC00 || lo > 0xDFFF)
+        return NULL;
+      p += 6;
+    }
+  }
+  return NULL;
+}
+
+/* Numbers over 63 bytes are refused (cJSON 1.7 before .16 reads at most
+ * 63 into a stack buffer): stricter is safe, it only means "malformed". */
+static const char *syn_number(const char *p, const char *end) {
+  const char *start = p;
+  if (p < end && *p == '-')
+    p++;
+  if (p >= end || *p < '0' || *p > '9')
+    return NULL;
+  if (*p == '0')
+    p++;
+  else
+    while (p < end && *p >= '0' && *p <= '9')
+      p++;
+  if (p < end && *p == '.') {
+    if (++p >= end || *p < '0' || *p > '9')
+      return NULL;
+    while (p < end && *p >= '0' && *p <= '9')
+      p++;
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    if (++p < end && (*p == '+' || *p == '-'))
+      p++;
+    if (p >= end || *p < '0' || *p > '9')
+      return NULL;
+    while (p < end && *p >= '0' && *p <= '9')
+      p++;
+  }
+  return p - start <= 63 ? p : NULL;
+}
+
+/* Past one well-formed value starting at p (no leading whitespace); NULL
+ * if it is not one. */
+static const char *syn_value(const char *p, const char *end, int depth) {
+  static const char *const words[] = {"true", "false", "null"};
+  if (p >= end)
+    return NULL;
+  if (*p == '"')
+    return syn_string(p, end);
+  if (*p == '-' || (*p >= '0' && *p <= '9'))
+    return syn_number(p, end);
+  for (size_t i = 0; i < 3; i++) {
+    size_t n = strlen(words[i]);
+    if ((size_t)(end - p) >= n && memcmp(p, words[i], n) == 0)
+      return p + n;
+  }
+  if ((*p != '{' && *p != '[') || depth >= CJSON_NESTING_LIMIT)
+    return NULL;
+  char close = *p == '{' ? '}' : ']';
+  p = syn_ws(p + 1, end);
+  if (p < end && *p == close)
+    return p + 1;
+  for (;;) {
+    if (close == '}') {
+      if (p >= end || *p != '"' || !(p = syn_string(p, end)))
+        return NULL;
+      p = syn_ws(p, end);
+      if (p >= end || *p != ':')
+        return NULL;
+      p = syn_ws(p + 1, end);
+    }
+    if (!(p = syn_value(p, end, depth + 1)))
+      return NULL;
+    p = syn_ws(p, end);
+    if (p < end && *p == close)
+      return p + 1;
+    if (p >= end || *p != ',')
+      return NULL;
+    p = syn_ws(p + 1, end);
+  }
+}
+
+static bool syntax_ok(const char *text, size_t len) {
+  const char *end = text + len;
+  return syn_value(syn_ws(text, end), end, 0) != NULL;
+}
+
 shoal_err shoal_json_parse(const char *text, size_t len, cJSON **out, shoal_diag *diag) {
   const char *end = NULL;
   size_t qlen = 0;
@@ -213,8 +350,10 @@ shoal_err shoal_json_parse(const char *text, size_t len, cJSON **out, shoal_diag
   cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
   if (!root) {
     size_t off = end && end >= text ? (size_t)(end - text) : 0;
+    bool oom = syntax_ok(text, len); /* well formed: cJSON ran out of memory */
     free(quoted);
-    return shoal_fail(diag, SHOAL_EJSON, "malformed JSON near byte %zu", off);
+    return oom ? shoal_fail(diag, SHOAL_ENOMEM, "out of memory parsing JSON")
+               : shoal_fail(diag, SHOAL_EJSON, "malformed JSON near byte %zu", off);
   }
   /* Only whitespace may follow the value. */
   if (end) {

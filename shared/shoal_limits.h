@@ -60,6 +60,8 @@
 #define SHOAL_HTTPD_THREADS 4               /* worker threads (each its own DB handle) */
 #define SHOAL_HTTPD_CONN_MAX 512            /* concurrent connections, all clients */
 #define SHOAL_HTTPD_PER_IP_MAX 256          /* concurrent connections from one address (TCP) */
+#define SHOAL_HTTPD_PROBE_RESERVE 8         /* slots past CONN_MAX that only serve probes */
+#define SHOAL_HTTPD_PROBE_MAX_MS 2000       /* whole life of a connection on a probe slot */
 #define SHOAL_HTTPD_REQUEST_MAX_S 10        /* total time of one request, bytes or not */
 #define SHOAL_HTTPD_IDLE_MAX_S 15           /* keep-alive connection idle */
 #define SHOAL_HTTPD_DRAIN_MAX (16 * 1024 * 1024) /* refused body read and dropped, then cut */

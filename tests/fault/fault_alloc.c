@@ -3,9 +3,11 @@
  * ticket fold with routing and settlement, an expression, an event round
  * trip, a JSON parse) runs once to count its allocations and record its
  * result, then once for every N up to that count with the Nth allocation
- * failing. Proves: no crash, no leak (run under ASan/LSan), and never
- * SHOAL_OK with a missing or different result: a failed allocation is an
- * error or has no visible effect.
+ * failing; and the hub's builders over a seeded database (order ingest,
+ * the sales, settlement and fleet reports, a customer profile with its
+ * timeline and history, rollout status). Proves: no crash, no leak (run
+ * under ASan/LSan), and never SHOAL_OK with a missing or different
+ * result: a failed allocation is an error or has no visible effect.
  *
  * Allocations are caught by linking with --wrap=malloc,calloc,realloc,
  * strdup,strndup (every call from our static libraries) and cJSON's hooks
@@ -25,6 +27,8 @@
 #include "hlc.h"
 #include "hub_customers.h"
 #include "hub_orders.h"
+#include "hub_reports.h"
+#include "hub_rollout.h"
 #include "jsonx.h"
 #include "pricing.h"
 #include "store.h"
@@ -291,6 +295,123 @@ static shoal_err run_hub_order(const struct fcase *c, cJSON **out) {
   return rc;
 }
 
+/* A fresh hub database (paused: set-up allocations neither counted nor
+ * failed) holding customer c-1, two paid orders of c-1 (o-1 at cd-001,
+ * o-2 at cd-002: sales, purchases and timeline entries), two devices with
+ * the policy versions they applied, one published policy version and one
+ * rollout of region/cn-sw in its first stage. */
+static hub_store *seeded_hub(void) {
+  static const char *const sql[] = {
+      "INSERT INTO devices (device, store, region, profile, agent_version, online, "
+      "last_hello_ms, last_seen_ms, last_event_ms, outbox_depth, policy_versions) VALUES "
+      "('pos-1', 'cd-001', 'cn-sw', 'pos-terminal', '1.0', 1, 1795359000000, 1795359900000, "
+      "1795359800000, 2, '{\"global\":1,\"region/cn-sw\":2}'), "
+      "('pos-2', 'cd-002', 'cn-sw', NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL)",
+      "INSERT INTO policies (scope, version, issued_at, expires_at, doc, envelope, published_ms) "
+      "VALUES ('global', 1, '2026-11-01T00:00:00Z', '2026-11-02T00:00:00Z', "
+      "'{\"scope\":\"global\"}', '{}', 1795300000000), "
+      "('region/cn-sw', 2, '2026-11-01T00:00:00Z', NULL, '{\"scope\":\"region/cn-sw\"}', '{}', "
+      "1795300000000), "
+      "('region/cn-sw', 3, '2026-11-01T00:00:00Z', NULL, '{\"scope\":\"region/cn-sw\"}', '{}', "
+      "1795300000000)",
+      "INSERT INTO rollouts (id, scope, doc, stable_version, stages, min_applied, wait_s, stage, "
+      "state, stage_versions, stage_since_ms, final_version, created_ms, created_by, updated_ms) "
+      "VALUES ('r-1', 'region/cn-sw', '{\"scope\":\"region/cn-sw\"}', 2, "
+      "'[{\"stores\":[\"cd-001\"]},{\"percent\":100}]', 0.9, 60, 1, 'running', '[3]', "
+      "1795350000000, NULL, 1795350000000, 'ops', 1795350000000)",
+  };
+  static const char *const orders[] = {
+      "{\"channel\":\"web\",\"order_id\":\"o-1\",\"customer\":\"c-1\",\"paid_at\":"
+      "\"2026-11-22T08:00:00Z\",\"status\":\"paid\",\"total\":2800,\"store\":\"cd-001\","
+      "\"region\":\"cn-sw\",\"lines\":[{\"sku\":\"MT-001\",\"qty\":1,\"total\":2800}]}",
+      "{\"channel\":\"app\",\"order_id\":\"o-2\",\"customer\":\"c-1\",\"paid_at\":"
+      "\"2026-11-22T09:30:00Z\",\"status\":\"paid\",\"total\":5000,\"store\":\"cd-002\","
+      "\"region\":\"cn-sw\",\"lines\":[{\"sku\":\"MT-001\",\"qty\":1,\"total\":2800},"
+      "{\"sku\":\"TEA-7\",\"qty\":2,\"total\":2200}]}"};
+  shoal_diag d = {{0}};
+  hub_store *db = NULL;
+  cJSON *x = NULL;
+  bool created = false;
+  unsigned status = 0;
+  const char *c1 = "{\"id\":\"c-1\",\"name\":\"Li\",\"phone\":\"13800000000\"}";
+  fault_paused = true;
+  if (hub_store_open(":memory:", &db, &d) != SHOAL_OK ||
+      hub_customers_upsert(db, c1, strlen(c1), 1795360000000LL, &x, &created, &d) != SHOAL_OK)
+    goto fail;
+  cJSON_Delete(x);
+  for (size_t i = 0; i < sizeof orders / sizeof *orders; i++) {
+    x = NULL;
+    if (hub_orders_ingest(db, orders[i], strlen(orders[i]), 1795360000000LL, 1, &status, &x, &d) !=
+        SHOAL_OK)
+      goto fail;
+    cJSON_Delete(x);
+  }
+  for (size_t i = 0; i < sizeof sql / sizeof *sql; i++)
+    if (hub_store_exec(db, sql[i], &d) != SHOAL_OK)
+      goto fail;
+  fault_paused = false;
+  return db;
+fail:
+  fprintf(stderr, "FAIL seeding the hub: %s\n", d.msg);
+  abort();
+}
+
+/* Runs one armed builder on a seeded hub and closes it (paused). */
+#define HUB_CASE(name, call)                                                                       \
+  static shoal_err name(const struct fcase *c, cJSON **out) {                                      \
+    (void)c;                                                                                       \
+    shoal_diag d = {{0}};                                                                          \
+    hub_store *db = seeded_hub();                                                                  \
+    shoal_err rc = (call);                                                                         \
+    fault_paused = true;                                                                           \
+    hub_store_close(db);                                                                           \
+    fault_paused = false;                                                                          \
+    return rc;                                                                                     \
+  }
+
+/* Hub reports: the sales report by every grouping (one object keyed by
+ * "by"), the settlement and the fleet (devices) report. */
+static shoal_err sales_all(hub_store *db, cJSON **out, shoal_diag *d) {
+  static const char *const bys[] = {"region",  "store",   "device", "hour",
+                                    "channel", "sku",     "payment", "rule"};
+  cJSON *o = cJSON_CreateObject();
+  if (!o)
+    return SHOAL_ENOMEM;
+  for (size_t i = 0; i < sizeof bys / sizeof *bys; i++) {
+    cJSON *r = NULL;
+    shoal_err rc = hub_reports_sales_tz(db, bys[i], 1795300000000LL, 1795400000000LL,
+                                        8 * 3600000LL, &r, d);
+    if (rc == SHOAL_OK && !shoal_json_put(o, bys[i], r))
+      rc = SHOAL_ENOMEM;
+    if (rc != SHOAL_OK) {
+      cJSON_Delete(o);
+      return rc;
+    }
+  }
+  *out = o;
+  return SHOAL_OK;
+}
+HUB_CASE(run_hub_sales, sales_all(db, out, &d))
+HUB_CASE(run_hub_settlement,
+         hub_reports_settlement(db, 1795300000000LL, 1795400000000LL, out, &d))
+HUB_CASE(run_hub_fleet, hub_reports_devices(db, 1795360000000LL, out, &d))
+/* Customer profile with its timeline, and its purchase history. */
+static shoal_err customer_all(hub_store *db, cJSON **out, shoal_diag *d) {
+  cJSON *p = NULL, *h = NULL;
+  shoal_err rc = hub_customers_get(db, "c-1", true, &p, d);
+  if (rc == SHOAL_OK && (rc = hub_customers_history(db, "c-1", &h, d)) == SHOAL_OK &&
+      !shoal_json_put(p, "history", h))
+    rc = SHOAL_ENOMEM;
+  if (rc != SHOAL_OK) {
+    cJSON_Delete(p);
+    return rc;
+  }
+  *out = p;
+  return SHOAL_OK;
+}
+HUB_CASE(run_hub_customer, customer_all(db, out, &d))
+HUB_CASE(run_hub_rollout, hub_rollout_list(db, out, &d))
+
 static shoal_err run_json(const struct fcase *c, cJSON **out) {
   shoal_diag d = {{0}};
   return shoal_json_parse(c->a, strlen(c->a), out, &d);
@@ -426,6 +547,38 @@ static char *vector_pricing_docs(const cJSON *v) {
   return s;
 }
 
+/* shoal_json_parse tells a failed allocation (SHOAL_ENOMEM) from bad text
+ * by checking the syntax again when cJSON fails: malformed text, even
+ * text cJSON alone refuses (an unpaired UTF-16 surrogate, nesting past its
+ * limit), must stay SHOAL_EJSON. */
+static void check_malformed_is_not_oom(void) {
+  static const char *const bad[] = {
+      "", " ", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{\"a\":}", "[1 2]", "{1:2}", "tru", "nul",
+      "-", "1e", "01x", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"",
+      "\"\\udc00\"", "\"\\ud800\\u0041\"", "[\"a\" \"b\"]", "{\"a\":[}"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    shoal_diag d = {{0}};
+    cJSON *j = NULL;
+    shoal_err rc = shoal_json_parse(bad[i], strlen(bad[i]), &j, &d);
+    if (rc != SHOAL_EJSON) {
+      fprintf(stderr, "FAIL json/malformed: '%s' gave %s, want EJSON\n", bad[i], shoal_err_str(rc));
+      failures++;
+    }
+    cJSON_Delete(j);
+  }
+  char deep[2 * 1001 + 1];
+  memset(deep, '[', 1001);
+  memset(deep + 1001, ']', 1001);
+  deep[2002] = '\0';
+  shoal_diag d = {{0}};
+  cJSON *j = NULL;
+  if (shoal_json_parse(deep, strlen(deep), &j, &d) != SHOAL_EJSON) {
+    fprintf(stderr, "FAIL json/malformed: 1001 nested arrays are not EJSON\n");
+    failures++;
+  }
+  cJSON_Delete(j);
+}
+
 int main(void) {
   cJSON_Hooks hooks = {hook_malloc, free};
   cJSON_InitHooks(&hooks);
@@ -436,7 +589,7 @@ int main(void) {
                                                 "13-bundle-proportional", "16-coupons"};
   static const char *const forms_vectors[] = {"01-valid-retail", "11-low-score-chain",
                                               "08-choice-and-unknown"};
-  struct fcase cases[16];
+  struct fcase cases[24];
   char *owned[32];
   size_t nc = 0, no = 0;
   char name_buf[16][64];
@@ -496,6 +649,12 @@ int main(void) {
       "\"2026-11-22T08:00:00Z\",\"status\":\"paid\",\"total\":2800,\"store\":\"cd-001\","
       "\"region\":\"cn-sw\",\"lines\":[{\"sku\":\"MT-001\",\"qty\":1,\"total\":2800}]}",
       NULL, NULL};
+  cases[nc++] = (struct fcase){"hub/report-sales", run_hub_sales, NULL, NULL, NULL};
+  cases[nc++] = (struct fcase){"hub/report-settlement", run_hub_settlement, NULL, NULL, NULL};
+  cases[nc++] = (struct fcase){"hub/report-fleet", run_hub_fleet, NULL, NULL, NULL};
+  cases[nc++] = (struct fcase){"hub/customer-profile", run_hub_customer, NULL, NULL, NULL};
+  cases[nc++] = (struct fcase){"hub/rollout-status", run_hub_rollout, NULL, NULL, NULL};
+  check_malformed_is_not_oom();
   for (size_t i = 0; i < nc; i++)
     run_case(&cases[i]);
   for (size_t i = 0; i < no; i++)

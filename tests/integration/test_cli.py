@@ -5,23 +5,18 @@ on one stderr line, --version prints the version, and status works with no
 daemon running."""
 import json, os, subprocess, sys, tempfile
 
+import shoal_harness as h
+
 AGENT = os.environ["SHOAL_AGENT"]
 HUB = os.environ["SHOAL_HUB"]
 SRC = os.environ["SHOAL_SOURCE_DIR"]
-failures = []
-passed = [0]
+check = h.Checks()
 
 
 def run(*args, stdin=None):
     return subprocess.run(list(args), capture_output=True, text=True, timeout=30, input=stdin)
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if cond:
-        passed[0] += 1
-    else:
-        failures.append(what)
 
 
 for prog, subs in ((AGENT, ["run", "price", "sale", "status", "form", "ticket", "policy"]),
@@ -74,5 +69,4 @@ with tempfile.TemporaryDirectory() as d:
     r = run(AGENT, "status", "-c", os.path.join(d, "missing.json"))
     check(r.returncode != 0 and "missing.json" in r.stderr, "a missing config file is named")
 
-print("checks: %d passed, %d failed" % (passed[0], len(failures)))
-sys.exit(1 if failures else 0)
+check.done()

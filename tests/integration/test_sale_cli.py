@@ -8,19 +8,17 @@ a kiosk sells (self-checkout), a handheld does not (exit 2); bad baskets record 
 env: SHOAL_AGENT, SHOAL_SOURCE_DIR."""
 import json, os, re, sqlite3, subprocess, sys, tempfile
 
+import shoal_harness as h
+
 AGENT = os.environ["SHOAL_AGENT"]
 SRC = os.path.abspath(os.environ["SHOAL_SOURCE_DIR"])
-failures = []
+check = h.Checks()
 
 
 def run(*args, stdin=None):
     return subprocess.run([AGENT] + list(args), capture_output=True, text=True, timeout=60, input=stdin)
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
 
 
 GLOBAL = {"scope": "global", "currency": "CNY",
@@ -142,8 +140,8 @@ def main():
               "absent payments record one cash payment of the total")
         db.close()
 
-    print("%d failure(s)" % len(failures))
-    return 1 if failures else 0
+    check.done()
+    return 0
 
 
 if __name__ == "__main__":

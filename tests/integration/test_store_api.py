@@ -18,13 +18,9 @@ import shoal_harness as h
 from store_api import EventStream, StoreApi
 
 TOKEN = "lane-token-1"
-failures = []
+check = h.Checks()
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 GLOBAL = {"scope": "global", "currency": "CNY",
@@ -286,8 +282,7 @@ def main():
         st, b = hapi.get("/v1/tickets")
         check(st == 200, "the handheld serves its own modules without a token file")
         check(agent.alive(), "the daemon survived everything")
-    if failures:
-        raise AssertionError("%d check(s) failed: %s" % (len(failures), "; ".join(failures)))
+    check.done()
 
 
 def _unix_ok(path):

@@ -27,13 +27,9 @@ import socket
 import shoal_harness as h
 from store_api import StoreApi
 
-failures = []
+check = h.Checks()
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 GLOBAL = {"scope": "global", "currency": "CNY",
@@ -255,8 +251,7 @@ def main():
         token_file_mode(env)
         check(agent.alive(), "the daemon survived")
         api.close()
-    if failures:
-        raise AssertionError("%d check(s) failed: %s" % (len(failures), "; ".join(failures)))
+    check.done()
 
 
 if __name__ == "__main__":

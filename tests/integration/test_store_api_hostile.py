@@ -7,7 +7,10 @@ is 413 before it is read, one streamed past the cap is 413 while reading;
 /v1/health keeps answering while 80 connections trickle bytes (slowloris);
 a connection that trickles a byte every 500 ms is cut at the total request
 deadline (the trickle does not extend it); more connections than the
-per-address limit are refused without harming the daemon.
+per-address limit are refused without harming the daemon; with every
+general slot held (512 connections from three addresses) /v1/health is
+still answered on a reserved probe slot, any other route there is 503, and
+a slow client on a reserved slot is cut within 2 s.
 env: SHOAL_AGENT, SHOAL_SOURCE_DIR."""
 
 import json
@@ -20,13 +23,11 @@ from store_api import StoreApi
 
 DEADLINE_S = 10  # SHOAL_HTTPD_REQUEST_MAX_S
 PER_IP_MAX = 256  # SHOAL_HTTPD_PER_IP_MAX
-failures = []
+CONN_MAX = 512  # SHOAL_HTTPD_CONN_MAX
+PROBE_MAX_S = 2  # SHOAL_HTTPD_PROBE_MAX_MS
+check = h.Checks()
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 GLOBAL = {"scope": "global", "currency": "CNY",
@@ -196,9 +197,42 @@ def main():
         for s in socks:
             s.close()
         h.wait_until(lambda: StoreApi(listen).get("/v1/health")[0] == 200, 20, "health after the flood")
+
+        # --- every general slot taken: probes are still answered on a reserved slot
+        time.sleep(1)
+        flood = []
+        for i in range(CONN_MAX):
+            src = "127.0.0.%d" % (2 + i // 200)  # under the per-address limit each
+            s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(src, 0))
+            s.sendall(b"GET /v1/stat")  # a request line that never ends
+            flood.append(s)
+        time.sleep(1.5)
+        t0 = time.time()
+        st, body = StoreApi(listen, timeout=10).get("/v1/health")
+        check(st == 200, "health answered while %d connections hold every general slot: %r (%.2f s)"
+              % (CONN_MAX, st, time.time() - t0))
+        st, body = StoreApi(listen, timeout=10).get("/v1/status")
+        check(st == 503 and body.get("code") == "unavailable",
+              "a non-probe route on a reserved slot is 503 unavailable: %r %r" % (st, body))
+        # A slow client that lands on a reserved slot is cut within its short life.
+        s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.9", 0))
+        t0 = time.time()
+        s.sendall(b"GET /v1/hea")
+        try:
+            got = s.recv(100)
+        except OSError:
+            got = b""
+        cut_after = time.time() - t0
+        s.close()
+        check(got == b"" and cut_after < PROBE_MAX_S + 2,
+              "a slow client on a reserved slot is cut after %.1f s (limit %d s)"
+              % (cut_after, PROBE_MAX_S))
+        for s in flood:
+            s.close()
+        h.wait_until(lambda: StoreApi(listen).get("/v1/status")[0] == 200, 20,
+                     "general slots free again (/v1/status 200, not 503)")
         check(agent.alive(), "the daemon survived")
-    if failures:
-        raise AssertionError("%d check(s) failed: %s" % (len(failures), "; ".join(failures)))
+    check.done()
 
 
 if __name__ == "__main__":

@@ -119,6 +119,30 @@ def check(cond, msg):
         raise AssertionError(msg)
 
 
+class Checks:
+    """Soft checks for a test that reports every broken behaviour at once:
+    check(cond, what) prints "ok   what" or "FAIL what" and remembers the
+    failure; check.done() raises AssertionError naming every failed check."""
+
+    def __init__(self):
+        self.failed = []
+        self.passed = 0
+
+    def __call__(self, cond, what):
+        print(("ok   " if cond else "FAIL ") + what, flush=True)
+        if cond:
+            self.passed += 1
+        else:
+            self.failed.append(what)
+        return bool(cond)
+
+    def done(self):
+        print("checks: %d passed, %d failed" % (self.passed, len(self.failed)), flush=True)
+        if self.failed:
+            raise AssertionError("%d check(s) failed: %s" % (len(self.failed),
+                                                             "; ".join(self.failed)))
+
+
 def write_json(path, obj):
     with open(path, "w") as f:
         json.dump(obj, f, indent=2)

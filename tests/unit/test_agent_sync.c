@@ -21,6 +21,7 @@
 #include "db.h"
 #include "signing.h"
 #include "test_util.h"
+#include "test_keys.h"
 #include "util.h"
 
 static struct shoal_privkey *hq, *evil;
@@ -29,16 +30,11 @@ static struct agent_trust trust;
 static int dbn;
 
 static struct shoal_privkey *make_key(const char *name, bool trusted) {
-  char *ps = NULL, *pubs = NULL;
-  shoal_diag d = {{0}};
   struct shoal_privkey *k = NULL;
-  assert_int_equal(shoal_key_generate(&ps, &pubs, &d), SHOAL_OK);
-  char fn[64];
-  snprintf(fn, sizeof fn, "%s-key.pem", name);
-  assert_int_equal(shoal_privkey_load(test_write_file(fn, ps), &k, &d), SHOAL_OK);
+  char *pubs = NULL;
+  test_key_pair(name, &k, NULL, &pubs);
   if (trusted)
     test_write_file("policy-pub.pem", pubs);
-  shoal_secure_free(ps);
   free(pubs);
   return k;
 }

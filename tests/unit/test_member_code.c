@@ -16,27 +16,15 @@
 #include "loyalty.h"
 #include "member_code.h"
 #include "test_util.h"
+#include "test_keys.h"
 
 static struct shoal_privkey *priv, *other_priv;
 static struct shoal_pubkey *pub, *other_pub;
 
-static void load_pair(const char *name, struct shoal_privkey **pk, struct shoal_pubkey **pb) {
-  char *ps = NULL, *pubs = NULL;
-  shoal_diag d = {{0}};
-  assert_int_equal(shoal_key_generate(&ps, &pubs, &d), SHOAL_OK);
-  char fn[64];
-  snprintf(fn, sizeof fn, "%s-key.pem", name);
-  const char *path = test_write_file(fn, ps);
-  assert_int_equal(shoal_privkey_load(path, pk, &d), SHOAL_OK);
-  assert_int_equal(shoal_pubkey_parse(pubs, strlen(pubs), pb, &d), SHOAL_OK);
-  shoal_secure_free(ps);
-  free(pubs);
-}
-
 static int setup(void **state) {
   (void)state;
-  load_pair("hq", &priv, &pub);
-  load_pair("other", &other_priv, &other_pub);
+  test_key_pair("hq", &priv, &pub, NULL);
+  test_key_pair("other", &other_priv, &other_pub, NULL);
   return 0;
 }
 
