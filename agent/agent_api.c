@@ -34,6 +34,9 @@ extern const unsigned char agent_till_html[];
 extern const size_t agent_till_html_len;
 
 #define TICKET_SEEN_MAX 32
+#define TICKET_WATCH_BATCH "1000" /* changed tickets announced per look (SQL LIMIT) */
+#define SSE_RETRY "retry: 3000\n\n" /* clients reconnect after 3 s */
+#define SSE_FIRST_MAX 256         /* the stream's opening event */
 
 /* What requests read: immutable once published, freed with its last reference. */
 struct snap {
@@ -41,7 +44,7 @@ struct snap {
   struct agent_model *model; /* NULL: no pricing module, or it failed to build */
   char model_err[SHOAL_DIAG_MAX];
   cJSON *forms[3]; /* policy documents in effect (forms module) */
-  char scopes[3][80];
+  struct shoal_scope_chain scopes;
   int64_t versions[3];
 };
 
@@ -99,9 +102,9 @@ static void snap_put(struct agent_api *api, struct snap *s) {
 /* The versions in effect now per scope of the chain: one indexed query,
  * cheap enough to run every AGENT_API_WATCH_MS. */
 static shoal_err versions_now(struct agent_ctx *ctx, int64_t now, int64_t v[3], shoal_diag *d) {
-  char scopes[3][80];
+  struct shoal_scope_chain scopes;
   sqlite3_stmt *st = NULL;
-  agent_policy_scopes(ctx, scopes);
+  agent_policy_scopes(ctx, &scopes);
   shoal_err rc = shoal_db_prepare(ctx->db,
                                   "SELECT MAX(version) FROM policies WHERE scope = ? AND "
                                   "(effective_ms IS NULL OR effective_ms <= ?)",
@@ -110,7 +113,7 @@ static shoal_err versions_now(struct agent_ctx *ctx, int64_t now, int64_t v[3], 
     return rc;
   for (int i = 0; i < 3 && rc == SHOAL_OK; i++) {
     sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, scopes[i], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, scopes.scope[i], -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW)
@@ -128,7 +131,7 @@ static shoal_err snap_build(struct agent_api *api, struct agent_ctx *ctx, int64_
   if (!s)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   s->refs = 1;
-  agent_policy_scopes(ctx, s->scopes);
+  agent_policy_scopes(ctx, &s->scopes);
   shoal_err rc = versions_now(ctx, now, s->versions, diag);
   if (rc == SHOAL_OK && (api->profile.modules & SHOAL_MOD_PRICING)) {
     shoal_diag d = {{0}};
@@ -141,8 +144,8 @@ static shoal_err snap_build(struct agent_api *api, struct agent_ctx *ctx, int64_
     }
   }
   if (rc == SHOAL_OK && (api->profile.modules & SHOAL_MOD_FORMS)) {
-    char scopes[3][80];
-    rc = agent_forms_chain(ctx, now, s->forms, scopes, diag);
+    struct shoal_scope_chain scopes;
+    rc = agent_forms_chain(ctx, now, s->forms, &scopes, diag);
   }
   if (rc != SHOAL_OK) {
     snap_free(s);
@@ -197,12 +200,12 @@ static void watch_policy(struct agent_api *api, int64_t now) {
     if (s->versions[i] == old->versions[i])
       continue;
     cJSON *o = cJSON_CreateObject();
-    if (o && cJSON_AddStringToObject(o, "scope", s->scopes[i]) &&
+    if (o && cJSON_AddStringToObject(o, "scope", s->scopes.scope[i]) &&
         cJSON_AddNumberToObject(o, "version", (double)s->versions[i]))
       publish(api, "policy", o);
     else
       cJSON_Delete(o);
-    shoal_log(&api->log, SHOAL_LOG_INFO, "store API: %s version %lld in effect", s->scopes[i],
+    shoal_log(&api->log, SHOAL_LOG_INFO, "store API: %s version %lld in effect", s->scopes.scope[i],
               (long long)s->versions[i]);
   }
   snap_put(api, old);
@@ -237,7 +240,7 @@ static void watch_tickets(struct agent_api *api) {
   shoal_diag d = {{0}};
   if (shoal_db_prepare(api->wctx.db,
                        "SELECT id, updated_ms FROM tickets WHERE updated_ms >= ? "
-                       "ORDER BY updated_ms LIMIT 1000",
+                       "ORDER BY updated_ms LIMIT " TICKET_WATCH_BATCH,
                        &st, &d) != SHOAL_OK)
     return;
   sqlite3_bind_int64(st, 1, api->ticket_ms);
@@ -508,8 +511,8 @@ static void h_forms(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp) 
   cJSON *out = NULL;
   shoal_err rc =
       req->nparams
-          ? agent_forms_show_json(s->forms, (const char(*)[80])s->scopes, req->params[0], &out, &d)
-          : agent_forms_list_json(s->forms, (const char(*)[80])s->scopes, &out, &d);
+          ? agent_forms_show_json(s->forms, &s->scopes, req->params[0], &out, &d)
+          : agent_forms_list_json(s->forms, &s->scopes, &out, &d);
   snap_put(API(req), s);
   reply_result(resp, rc, &d, 200, out);
 }
@@ -595,7 +598,7 @@ static void form_data(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp
     status = r.valid ? 200 : 422;
     goto done;
   }
-  if ((rc = agent_forms_record(CTX(req), f, s->scopes[idx], &r, id, &tickets, &d)) != SHOAL_OK)
+  if ((rc = agent_forms_record(CTX(req), f, s->scopes.scope[idx], &r, id, &tickets, &d)) != SHOAL_OK)
     goto done;
   out = cJSON_CreateObject();
   if (!out || !cJSON_AddStringToObject(out, "id", id)) {
@@ -735,10 +738,10 @@ static void h_events(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp)
   bool connected = false;
   int64_t pending = 0;
   shoal_diag d = {{0}};
-  char first[256] = "retry: 3000\n\n";
+  char first[SSE_FIRST_MAX] = SSE_RETRY;
   if (agent_status_sync(CTX(req), &connected, &pending, &d) == SHOAL_OK)
     snprintf(first, sizeof first,
-             "retry: 3000\n\nevent: sync\ndata: {\"connected\":%s,\"outbox_pending\":%lld}\n\n",
+             SSE_RETRY "event: sync\ndata: {\"connected\":%s,\"outbox_pending\":%lld}\n\n",
              connected ? "true" : "false", (long long)pending);
   shoal_httpd_reply_events(req, resp, API(req)->events, first);
 }

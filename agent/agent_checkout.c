@@ -26,6 +26,9 @@
 
 #define KEEP_MIN_MS           (7LL * 24 * 3600 * 1000) /* idempotency keys kept at least */
 #define RETURN_BODY_MAX_BYTES (256 * 1024)
+#define SNAPSHOT_KEY_MAX      96 /* "g:<v>|r:<v>|s:<v>" of three int64 versions */
+#define PRUNE_EVERY_SALES     128  /* expired idempotency keys go every this many sales */
+#define RETURN_REASON_MAX     1024 /* a return's "reason", bytes */
 
 struct agent_model {
   struct shoal_pricing_model *pricing;
@@ -39,11 +42,11 @@ struct agent_model {
 static shoal_err model_from_trees(struct agent_ctx *ctx, cJSON *trees[SHOAL_PRICING_SCOPES],
                                   const int64_t versions[SHOAL_PRICING_SCOPES], bool partial,
                                   struct agent_model **out, shoal_diag *diag) {
-  char scopes[3][80];
-  agent_policy_scopes(ctx, scopes);
+  struct shoal_scope_chain scopes;
+  agent_policy_scopes(ctx, &scopes);
   struct shoal_pricing_src chain[SHOAL_PRICING_SCOPES];
   for (int i = 0; i < SHOAL_PRICING_SCOPES; i++) {
-    chain[i].scope = scopes[i];
+    chain[i].scope = scopes.scope[i];
     chain[i].doc = trees[i];
     chain[i].version = versions[i];
   }
@@ -76,12 +79,12 @@ static shoal_err effective_trees(struct agent_ctx *ctx, int64_t now_ms,
                                  cJSON *trees[SHOAL_PRICING_SCOPES],
                                  int64_t versions[SHOAL_PRICING_SCOPES], shoal_diag *diag) {
   char *docs[3] = {NULL, NULL, NULL};
-  char scopes[3][80];
-  agent_policy_scopes(ctx, scopes);
+  struct shoal_scope_chain scopes;
+  agent_policy_scopes(ctx, &scopes);
   shoal_err rc = agent_policy_effective(ctx, now_ms, docs, versions, diag);
   for (int i = 0; i < 3 && rc == SHOAL_OK; i++)
     if (docs[i] && (rc = shoal_json_parse(docs[i], strlen(docs[i]), &trees[i], diag)) != SHOAL_OK)
-      shoal_diag_prefix(diag, "policy %s", scopes[i]);
+      shoal_diag_prefix(diag, "policy %s", scopes.scope[i]);
   for (int i = 0; i < 3; i++)
     free(docs[i]);
   if (rc != SHOAL_OK)
@@ -100,8 +103,8 @@ shoal_err agent_model_load(struct agent_ctx *ctx, int64_t now_ms, struct agent_m
   return rc;
 }
 
-static void snapshot_key(const int64_t v[SHOAL_PRICING_SCOPES], char out[96]) {
-  snprintf(out, 96, "g:%lld|r:%lld|s:%lld", (long long)v[0], (long long)v[1], (long long)v[2]);
+static void snapshot_key(const int64_t v[SHOAL_PRICING_SCOPES], char out[SNAPSHOT_KEY_MAX]) {
+  snprintf(out, SNAPSHOT_KEY_MAX, "g:%lld|r:%lld|s:%lld", (long long)v[0], (long long)v[1], (long long)v[2]);
 }
 
 /* Rewrites the snapshot from trees (which lose their "items" here). */
@@ -264,7 +267,7 @@ shoal_err agent_model_load_skus(struct agent_ctx *ctx, int64_t now_ms, const cha
                                 size_t nskus, struct agent_model **out, shoal_diag *diag) {
   cJSON *trees[SHOAL_PRICING_SCOPES] = {NULL};
   int64_t versions[SHOAL_PRICING_SCOPES] = {0};
-  char key[96];
+  char key[SNAPSHOT_KEY_MAX];
   bool hit = false;
   shoal_err rc = agent_policy_effective_versions(ctx, now_ms, versions, diag);
   if (rc != SHOAL_OK)
@@ -342,7 +345,7 @@ static shoal_err check_device(const struct agent_ctx *ctx, const struct shoal_ba
  * the text in the basket's own tree. */
 static shoal_err stamp_now(struct shoal_basket *b, int64_t now_ms, int offset_min,
                            shoal_diag *diag) {
-  char at[40];
+  char at[SHOAL_TIME_TEXT_MAX];
   shoal_time_format_local(now_ms, offset_min, at, sizeof at);
   cJSON *v = cJSON_CreateString(at);
   if (!v)
@@ -391,7 +394,7 @@ static void json_sort_keys(cJSON *j) {
 /* sha256 hex of the canonical JSON of a request body: re-printed with
  * every object's keys sorted, so a retry that sends the same basket with
  * its keys in another order or other whitespace is the same body. */
-static shoal_err body_hash(const cJSON *j, char out[65], shoal_diag *diag) {
+static shoal_err body_hash(const cJSON *j, char out[SHOAL_SHA256_HEX_MAX], shoal_diag *diag) {
   cJSON *c = cJSON_Duplicate(j, true);
   if (!c)
     return oom(diag);
@@ -501,7 +504,7 @@ static shoal_err replay_check(struct agent_ctx *ctx, const char *key, const char
 
 /* YYYYMMDD of a local time. */
 static void local_date(int64_t unix_ms, int offset_min, char out[9]) {
-  char iso[40];
+  char iso[SHOAL_TIME_TEXT_MAX];
   shoal_time_format_utc_s(unix_ms + (int64_t)offset_min * 60000, iso, sizeof iso);
   memcpy(out, iso, 4);
   memcpy(out + 4, iso + 5, 2);
@@ -647,9 +650,9 @@ static cJSON *receipt_json(struct agent_ctx *ctx, const struct shoal_basket *b, 
 static cJSON *sale_event(struct agent_ctx *ctx, const struct agent_model *m,
                          const struct shoal_basket *b, const cJSON *receipt,
                          const char *member_nonce) {
-  char scopes[SHOAL_PRICING_SCOPES][80];
-  agent_policy_scopes(ctx, scopes);
-  const char *names[SHOAL_PRICING_SCOPES] = {scopes[0], scopes[1], scopes[2]};
+  struct shoal_scope_chain scopes;
+  agent_policy_scopes(ctx, &scopes);
+  const char *names[SHOAL_PRICING_SCOPES] = {scopes.scope[0], scopes.scope[1], scopes.scope[2]};
   cJSON *body = NULL;
   shoal_diag ignore = {{0}};
   if (shoal_sale_body_encode(receipt, b->customer, names, m->versions, SHOAL_PRICING_SCOPES,
@@ -795,7 +798,7 @@ static shoal_err sale_precheck(const struct agent_model *m, struct shoal_basket 
   if (b->has_at) {
     int64_t d = b->at.unix_ms - now_ms;
     if (d > SHOAL_SALE_SKEW_MS || d < -SHOAL_SALE_SKEW_MS) {
-      char dev[40];
+      char dev[SHOAL_TIME_TEXT_MAX];
       shoal_time_format_local(now_ms, m->policy.utc_offset_min, dev, sizeof dev);
       return shoal_fail(diag, SHOAL_EINPUT,
                         "basket: \"at\" %s is more than 10 minutes from the device clock %s",
@@ -803,6 +806,43 @@ static shoal_err sale_precheck(const struct agent_model *m, struct shoal_basket 
     }
   }
   return stamp_now(b, now_ms, m->policy.utc_offset_min, diag);
+}
+
+/* The sale's payments: as the basket gives them, or (none given) points
+ * for what the member redeems and cash for the rest; checked against the
+ * policy's methods and the total, *change set. */
+static shoal_err sale_payments(const struct agent_model *m, const struct shoal_basket *b,
+                               int64_t total, int64_t points_paid,
+                               struct shoal_payment pay[SHOAL_PAYMENT_METHODS_MAX], size_t *npay,
+                               int64_t *change, shoal_diag *diag) {
+  shoal_err rc;
+  *npay = 0;
+  if (b->payments) {
+    if ((rc = shoal_payments_parse(b->payments, "basket: payments", pay, npay, diag)) != SHOAL_OK ||
+        (rc = member_payments_check(pay, *npay, points_paid, diag)) != SHOAL_OK)
+      return rc;
+  } else if (points_paid > 0) {
+    shoal_strlcpy(pay[0].method, "points", sizeof pay[0].method);
+    pay[0].amount = points_paid;
+    *npay = 1;
+    if (total > points_paid) {
+      shoal_strlcpy(pay[1].method, "cash", sizeof pay[1].method);
+      pay[1].amount = total - points_paid;
+      *npay = 2;
+    }
+  } else if (total > 0) {
+    shoal_strlcpy(pay[0].method, "cash", sizeof pay[0].method);
+    pay[0].amount = total;
+    *npay = 1;
+  }
+  if (*npay && (rc = shoal_payments_check(&m->policy, pay, *npay, total, change, diag)) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "basket");
+    return rc;
+  }
+  if (!*npay && total > 0)
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: \"payments\" is empty but the total is %lld",
+                      (long long)total);
+  return SHOAL_OK;
 }
 
 shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m, const char *body,
@@ -814,7 +854,7 @@ shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m
   cJSON *qj = NULL, *r = NULL, *ev = NULL, *prior = NULL;
   char *ev_text = NULL, *r_text = NULL;
   bool in_tx = false, done = false;
-  char hash[65], id[AGENT_RECEIPT_ID_MAX], date[9];
+  char hash[SHOAL_SHA256_HEX_MAX], id[AGENT_RECEIPT_ID_MAX], date[9];
   struct shoal_payment pay[SHOAL_PAYMENT_METHODS_MAX];
   size_t npay = 0;
   int64_t change = 0, tax_total = 0, n = 0, seq = 0;
@@ -845,35 +885,8 @@ shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m
   if ((rc = member_redeem(m, b, has_code ? &code : NULL, q->total, &redeem, &points_paid, diag)) !=
       SHOAL_OK)
     goto cleanup;
-  if (b->payments) {
-    if ((rc = shoal_payments_parse(b->payments, "basket: payments", pay, &npay, diag)) !=
-            SHOAL_OK ||
-        (rc = member_payments_check(pay, npay, points_paid, diag)) != SHOAL_OK)
-      goto cleanup;
-  } else if (points_paid > 0) {
-    shoal_strlcpy(pay[0].method, "points", sizeof pay[0].method);
-    pay[0].amount = points_paid;
-    npay = 1;
-    if (q->total > points_paid) {
-      shoal_strlcpy(pay[1].method, "cash", sizeof pay[1].method);
-      pay[1].amount = q->total - points_paid;
-      npay = 2;
-    }
-  } else if (q->total > 0) {
-    shoal_strlcpy(pay[0].method, "cash", sizeof pay[0].method);
-    pay[0].amount = q->total;
-    npay = 1;
-  }
-  if (npay &&
-      (rc = shoal_payments_check(&m->policy, pay, npay, q->total, &change, diag)) != SHOAL_OK) {
-    shoal_diag_prefix(diag, "basket");
+  if ((rc = sale_payments(m, b, q->total, points_paid, pay, &npay, &change, diag)) != SHOAL_OK)
     goto cleanup;
-  }
-  if (!npay && q->total > 0) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "basket: \"payments\" is empty but the total is %lld",
-                    (long long)q->total);
-    goto cleanup;
-  }
   if ((rc = quote_json(m, q, &qj, &tax_total, diag)) != SHOAL_OK)
     goto cleanup;
 
@@ -912,7 +925,7 @@ shoal_err agent_checkout_sale(struct agent_ctx *ctx, const struct agent_model *m
        (rc = request_store(ctx, b->request_id, "sale", hash, r_text, now_ms, diag)) != SHOAL_OK))
     goto cleanup;
   /* Expired idempotency keys go now and then, in a transaction already open. */
-  if (n % 128 == 0 && (rc = agent_checkout_prune(ctx, now_ms, 0, diag)) != SHOAL_OK)
+  if (n % PRUNE_EVERY_SALES == 0 && (rc = agent_checkout_prune(ctx, now_ms, 0, diag)) != SHOAL_OK)
     goto cleanup;
   if ((rc = shoal_db_commit(ctx->db, diag)) != SHOAL_OK)
     goto cleanup;
@@ -986,9 +999,10 @@ static shoal_err return_parse(const char *body, size_t len, bool require_request
     return shoal_fail(diag, SHOAL_EINPUT, "return: \"sale\" must be a receipt id");
   r->sale = v->valuestring;
   if ((v = cJSON_GetObjectItemCaseSensitive(j, "reason"))) {
-    if (!cJSON_IsString(v) || strlen(v->valuestring) > 1024)
+    if (!cJSON_IsString(v) || strlen(v->valuestring) > RETURN_REASON_MAX)
       return shoal_fail(diag, SHOAL_EINPUT,
-                        "return: \"reason\" must be a string of at most 1024 bytes");
+                        "return: \"reason\" must be a string of at most %d bytes",
+                        RETURN_REASON_MAX);
     r->reason = v->valuestring;
   }
   v = cJSON_GetObjectItemCaseSensitive(j, "lines");
@@ -1037,7 +1051,7 @@ static shoal_err return_parse(const char *body, size_t len, bool require_request
 /* What the sale holds, read inside the return's transaction. */
 struct sale_state {
   int64_t total;
-  char at[40];
+  char at[SHOAL_TIME_TEXT_MAX];
   struct {
     char sku[SHOAL_ID_MAX + 1];
     int64_t qty, total, returned;
@@ -1356,7 +1370,7 @@ shoal_err agent_checkout_return(struct agent_ctx *ctx, const struct agent_model 
   cJSON *o = NULL, *ev = NULL, *prior = NULL;
   char *text = NULL;
   bool in_tx = false, done = false;
-  char hash[65], id[AGENT_RECEIPT_ID_MAX], date[9], at[40];
+  char hash[SHOAL_SHA256_HEX_MAX], id[AGENT_RECEIPT_ID_MAX], date[9], at[SHOAL_TIME_TEXT_MAX];
   int64_t n = 0, seq = 0;
   int off = m ? m->policy.utc_offset_min : 0;
   memset(&s, 0, sizeof s);

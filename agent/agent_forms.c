@@ -20,7 +20,7 @@
 #include "util.h"
 
 shoal_err agent_forms_chain(struct agent_ctx *ctx, int64_t now_ms, cJSON *docs[3],
-                            char scopes[3][80], shoal_diag *diag) {
+                            struct shoal_scope_chain *scopes, shoal_diag *diag) {
   char *texts[3] = {NULL, NULL, NULL};
   int64_t versions[3];
   for (int i = 0; i < 3; i++)
@@ -29,7 +29,7 @@ shoal_err agent_forms_chain(struct agent_ctx *ctx, int64_t now_ms, cJSON *docs[3
   shoal_err rc = agent_policy_effective(ctx, now_ms, texts, versions, diag);
   for (int i = 0; i < 3 && rc == SHOAL_OK; i++) {
     if (texts[i] && (rc = shoal_json_parse(texts[i], strlen(texts[i]), &docs[i], diag)) != SHOAL_OK)
-      shoal_diag_prefix(diag, "cached policy %s v%" PRId64, scopes[i], versions[i]);
+      shoal_diag_prefix(diag, "cached policy %s v%" PRId64, scopes->scope[i], versions[i]);
   }
   for (int i = 0; i < 3; i++)
     free(texts[i]);
@@ -221,7 +221,7 @@ shoal_err agent_forms_record(struct agent_ctx *ctx, const shoal_form *f, const c
                              shoal_diag *diag) {
   shoal_err rc;
   char id[AGENT_FORM_SUBMISSION_ID_MAX];
-  char at[40];
+  char at[SHOAL_TIME_TEXT_MAX];
   char *data = NULL;
   int64_t def_id = 0, seq = 0, now = shoal_now_ms();
   cJSON *ids = cJSON_CreateArray(), *requests = cJSON_CreateArray(), *body = NULL;
@@ -281,7 +281,7 @@ shoal_err agent_forms_find(cJSON *const docs[3], const char *id, shoal_form **ou
   return shoal_form_compile(def, out, diag);
 }
 
-shoal_err agent_forms_list_json(cJSON *const docs[3], const char scopes[3][80], cJSON **out,
+shoal_err agent_forms_list_json(cJSON *const docs[3], const struct shoal_scope_chain *scopes, cJSON **out,
                                 shoal_diag *diag) {
   cJSON *arr = cJSON_CreateArray();
   if (!arr)
@@ -311,7 +311,7 @@ shoal_err agent_forms_list_json(cJSON *const docs[3], const char scopes[3][80], 
               cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(win, "version"), true)) ||
           !cJSON_AddItemToObject(
               o, "title", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(win, "title"), true)) ||
-          !cJSON_AddStringToObject(o, "scope", scopes[idx])) {
+          !cJSON_AddStringToObject(o, "scope", scopes->scope[idx])) {
         cJSON_Delete(arr);
         return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
       }
@@ -321,7 +321,7 @@ shoal_err agent_forms_list_json(cJSON *const docs[3], const char scopes[3][80], 
   return SHOAL_OK;
 }
 
-shoal_err agent_forms_show_json(cJSON *const docs[3], const char scopes[3][80], const char *id,
+shoal_err agent_forms_show_json(cJSON *const docs[3], const struct shoal_scope_chain *scopes, const char *id,
                                 cJSON **out, shoal_diag *diag) {
   shoal_form *f = NULL;
   size_t idx = 0;
@@ -331,7 +331,7 @@ shoal_err agent_forms_show_json(cJSON *const docs[3], const char scopes[3][80], 
   cJSON *o = cJSON_CreateObject();
   cJSON *def = cJSON_Duplicate(shoal_form_def(f), true);
   shoal_form_free(f);
-  if (!o || !def || !cJSON_AddStringToObject(o, "scope", scopes[idx])) {
+  if (!o || !def || !cJSON_AddStringToObject(o, "scope", scopes->scope[idx])) {
     cJSON_Delete(def);
     cJSON_Delete(o);
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent_ctx.h"
+#include "scope.h"
 #include "forms.h"
 
 #define AGENT_FORM_SUBMISSION_ID_MAX 96
@@ -19,7 +20,7 @@
  * scopes receives the chain's scope names. Caller frees with
  * agent_forms_chain_free. */
 shoal_err agent_forms_chain(struct agent_ctx *ctx, int64_t now_ms, cJSON *docs[3],
-                            char scopes[3][80], shoal_diag *diag);
+                            struct shoal_scope_chain *scopes, shoal_diag *diag);
 
 /* Deletes the documents agent_forms_chain loaded. */
 void agent_forms_chain_free(cJSON *docs[3]);
@@ -44,11 +45,11 @@ shoal_err agent_forms_find(cJSON *const docs[3], const char *id, shoal_form **ou
 
 /* The forms in effect as `form list` prints them: [{"id", "version",
  * "title", "scope"}] (*out new array, caller deletes). */
-shoal_err agent_forms_list_json(cJSON *const docs[3], const char scopes[3][80], cJSON **out,
+shoal_err agent_forms_list_json(cJSON *const docs[3], const struct shoal_scope_chain *scopes, cJSON **out,
                                 shoal_diag *diag);
 
 /* One form as `form show` prints it: {"scope", "form": {...}}. */
-shoal_err agent_forms_show_json(cJSON *const docs[3], const char scopes[3][80], const char *id,
+shoal_err agent_forms_show_json(cJSON *const docs[3], const struct shoal_scope_chain *scopes, const char *id,
                                 cJSON **out, shoal_diag *diag);
 
 #endif

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypto.h"
 #include "db.h"
 #include "media.h"
 #include "shoal_limits.h"
@@ -149,7 +150,7 @@ void agent_media_add_abort(struct agent_media_add *a) {
 
 shoal_err agent_media_add_finish(struct agent_ctx *ctx, struct agent_media_add *a, const char *type,
                                  cJSON **photo, shoal_diag *diag) {
-  char sha[65];
+  char sha[SHOAL_SHA256_HEX_MAX];
   int64_t bytes = 0;
   sqlite3_stmt *st = NULL;
   cJSON *o = NULL;

@@ -11,6 +11,7 @@
 #include "util.h"
 
 #define HEADERS_MAX 4096 /* one part's header block */
+#define BOUNDARY_MAX 80  /* a boundary (RFC 2046: at most 70 characters), NUL included */
 
 /* memmem without relying on _GNU_SOURCE. */
 static const char *find(const char *h, size_t hl, const char *n, size_t nl) {
@@ -85,7 +86,7 @@ static shoal_err headers(const char *h, size_t len, struct agent_multipart_part 
 shoal_err agent_multipart_parse(const char *content_type, const char *body, size_t len,
                                 struct agent_multipart_part *parts, size_t *nparts,
                                 shoal_diag *diag) {
-  char b[80], delim[84];
+  char b[BOUNDARY_MAX], delim[BOUNDARY_MAX + 4];
   *nparts = 0;
   const char *bp = content_type ? strcasestr(content_type, "boundary=") : NULL;
   if (!bp || param(bp, strlen(bp), "boundary", b, sizeof b) != 1 || !b[0])
@@ -117,7 +118,7 @@ shoal_err agent_multipart_parse(const char *content_type, const char *body, size
       if (strcmp(parts[i].name, part->name) == 0)
         return shoal_fail(diag, SHOAL_EINPUT, "multipart: part %s given twice", part->name);
     const char *data = hend + 4;
-    char crlf_delim[88];
+    char crlf_delim[BOUNDARY_MAX + 8];
     snprintf(crlf_delim, sizeof crlf_delim, "\r\n%s", delim);
     const char *next = find(data, (size_t)(end - data), crlf_delim, dl + 2);
     if (!next)

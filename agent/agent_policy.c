@@ -9,10 +9,11 @@
 #include "jsonx.h"
 #include "util.h"
 
-void agent_policy_scopes(const struct agent_ctx *ctx, char scopes[3][80]) {
-  snprintf(scopes[0], 80, "global");
-  snprintf(scopes[1], 80, "region/%s", ctx->cfg.region);
-  snprintf(scopes[2], 80, "store/%s", ctx->cfg.store);
+void agent_policy_scopes(const struct agent_ctx *ctx, struct shoal_scope_chain *out) {
+  /* The config loader refused a region or store that is not an id; were one
+   * to slip through, its slot stays "" and matches no stored policy. */
+  if (shoal_scope_chain(out, ctx->cfg.region, ctx->cfg.store, NULL) != SHOAL_OK)
+    (void)shoal_scope_chain(out, NULL, NULL, NULL);
 }
 
 static void bind_time(sqlite3_stmt *st, int i, int64_t v) {
@@ -86,8 +87,8 @@ static shoal_err effective_now(struct agent_ctx *ctx, int64_t now_ms, int64_t *o
 
 shoal_err agent_policy_effective(struct agent_ctx *ctx, int64_t now_ms, char *docs[3],
                                  int64_t versions[3], shoal_diag *diag) {
-  char scopes[3][80];
-  agent_policy_scopes(ctx, scopes);
+  struct shoal_scope_chain scopes;
+  agent_policy_scopes(ctx, &scopes);
   sqlite3_stmt *st = NULL;
   shoal_err rc = effective_now(ctx, now_ms, &now_ms, diag);
   if (rc != SHOAL_OK)
@@ -101,7 +102,7 @@ shoal_err agent_policy_effective(struct agent_ctx *ctx, int64_t now_ms, char *do
   }
   for (int i = 0; i < 3 && rc == SHOAL_OK; i++) {
     sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, scopes[i], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, scopes.scope[i], -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now_ms);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) {
@@ -124,8 +125,8 @@ shoal_err agent_policy_effective(struct agent_ctx *ctx, int64_t now_ms, char *do
 
 shoal_err agent_policy_effective_versions(struct agent_ctx *ctx, int64_t now_ms,
                                           int64_t versions[3], shoal_diag *diag) {
-  char scopes[3][80];
-  agent_policy_scopes(ctx, scopes);
+  struct shoal_scope_chain scopes;
+  agent_policy_scopes(ctx, &scopes);
   sqlite3_stmt *st = NULL;
   shoal_err rc = effective_now(ctx, now_ms, &now_ms, diag);
   if (rc == SHOAL_OK)
@@ -135,7 +136,7 @@ shoal_err agent_policy_effective_versions(struct agent_ctx *ctx, int64_t now_ms,
                           &st, diag);
   for (int i = 0; i < 3 && rc == SHOAL_OK; i++) {
     sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, scopes[i], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, scopes.scope[i], -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now_ms);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW)
@@ -148,8 +149,8 @@ shoal_err agent_policy_effective_versions(struct agent_ctx *ctx, int64_t now_ms,
 }
 
 shoal_err agent_policy_status(struct agent_ctx *ctx, int64_t now_ms, cJSON *obj, shoal_diag *diag) {
-  char scopes[3][80];
-  agent_policy_scopes(ctx, scopes);
+  struct shoal_scope_chain scopes;
+  agent_policy_scopes(ctx, &scopes);
   cJSON *applied = cJSON_AddObjectToObject(obj, "policies");
   cJSON *pending = cJSON_AddObjectToObject(obj, "pending_policies");
   cJSON *stale = cJSON_AddArrayToObject(obj, "stale");
@@ -170,20 +171,20 @@ shoal_err agent_policy_status(struct agent_ctx *ctx, int64_t now_ms, cJSON *obj,
                           &pend, diag);
   for (int i = 0; i < 3 && rc == SHOAL_OK; i++) {
     sqlite3_reset(eff);
-    sqlite3_bind_text(eff, 1, scopes[i], -1, SQLITE_STATIC);
+    sqlite3_bind_text(eff, 1, scopes.scope[i], -1, SQLITE_STATIC);
     sqlite3_bind_int64(eff, 2, now_ms);
     if (sqlite3_step(eff) == SQLITE_ROW) {
-      if (!cJSON_AddNumberToObject(applied, scopes[i], (double)sqlite3_column_int64(eff, 0)) ||
+      if (!cJSON_AddNumberToObject(applied, scopes.scope[i], (double)sqlite3_column_int64(eff, 0)) ||
           (sqlite3_column_type(eff, 2) != SQLITE_NULL &&
            sqlite3_column_int64(eff, 2) <= expiry_now &&
-           !shoal_json_push(stale, cJSON_CreateString(scopes[i]))))
+           !shoal_json_push(stale, cJSON_CreateString(scopes.scope[i]))))
         rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     }
     sqlite3_reset(pend);
-    sqlite3_bind_text(pend, 1, scopes[i], -1, SQLITE_STATIC);
+    sqlite3_bind_text(pend, 1, scopes.scope[i], -1, SQLITE_STATIC);
     sqlite3_bind_int64(pend, 2, now_ms);
     if (sqlite3_step(pend) == SQLITE_ROW && sqlite3_column_type(pend, 0) != SQLITE_NULL &&
-        !cJSON_AddNumberToObject(pending, scopes[i], (double)sqlite3_column_int64(pend, 0)))
+        !cJSON_AddNumberToObject(pending, scopes.scope[i], (double)sqlite3_column_int64(pend, 0)))
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   sqlite3_finalize(eff);

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent_ctx.h"
+#include "scope.h"
 
 #define AGENT_POLICY_NO_TIME INT64_MIN /* effective/expires not set */
 
@@ -33,8 +34,9 @@ shoal_err agent_policy_store(struct agent_ctx *ctx, const struct agent_policy_ro
 shoal_err agent_policy_latest(struct agent_ctx *ctx, const char *scope, int64_t *out,
                               shoal_diag *diag);
 
-/* The scope chain of this device: "global", "region/R", "store/S". */
-void agent_policy_scopes(const struct agent_ctx *ctx, char scopes[3][80]);
+/* The scope chain of this device: "global", "region/R", "store/S" (the
+ * config's region and store are valid ids, so every slot is filled). */
+void agent_policy_scopes(const struct agent_ctx *ctx, struct shoal_scope_chain *out);
 
 /* For each scope of the chain, the document in effect at now_ms: the
  * highest version whose effective time has come. docs[i] are heap strings

@@ -118,7 +118,7 @@ static shoal_err rebuild(struct agent_ctx *ctx, int64_t seq, char type[16], uint
     const char *data = (const char *)sqlite3_column_text(st, 3);
     int64_t at_ms = sqlite3_column_int64(st, 4);
     cJSON *b = cJSON_CreateObject(), *d = NULL, *tickets = cJSON_CreateArray();
-    char at[40];
+    char at[SHOAL_TIME_TEXT_MAX];
     shoal_time_format_utc(at_ms, at, sizeof at);
     if (!b || !tickets)
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");

@@ -102,7 +102,7 @@ static void handle_policy(struct run *r, enum shoal_topic k, const char *id, con
                           size_t len) {
   char scope[SHOAL_SCOPE_MAX];
   shoal_diag d = {{0}};
-  if (shoal_scope_format(scope, sizeof scope, k, id) != SHOAL_OK)
+  if (shoal_topic_scope(scope, sizeof scope, k, id) != SHOAL_OK)
     return;
   enum agent_policy_outcome out;
   shoal_err rc = agent_sync_on_policy(&r->ctx, &r->trust, scope, payload, len, &out, &d);

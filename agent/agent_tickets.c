@@ -253,7 +253,7 @@ shoal_err agent_ticket_open_in_tx(struct agent_ctx *ctx, const cJSON *fields, ch
 static shoal_err check_local(struct agent_ctx *ctx, const char *id, const char *kind,
                              shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
-  char state[16] = "";
+  char state[SHOAL_TICKET_WORD_MAX] = "";
   shoal_err rc = shoal_db_prepare(
       ctx->db, "SELECT state FROM tickets WHERE id = ? AND store IS NOT NULL", &st, diag);
   if (rc != SHOAL_OK)

@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 
 #include "agent_media.h"
+#include "crypto.h"
 #include "db.h"
 #include "media.h"
 #include "mqtt.h"
@@ -44,7 +45,7 @@ struct agent_uploader {
 };
 
 struct due {
-  char sha[65];
+  char sha[SHOAL_SHA256_HEX_MAX];
   char type[SHOAL_MEDIA_TYPE_MAX + 1];
   int64_t bytes;
   int attempts;

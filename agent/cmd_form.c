@@ -45,7 +45,7 @@ static const struct shoal_argspec show_opts[] = {
 /* The policy chain a command works on: docs[0] global, [1] region, [2] store. */
 struct chain {
   cJSON *docs[3];
-  char scopes[3][80];
+  struct shoal_scope_chain scopes;
 };
 
 static void chain_free(struct chain *c) {
@@ -58,9 +58,9 @@ static void chain_free(struct chain *c) {
  * whole document). */
 static shoal_err chain_from_files(const struct shoal_args *a, const char *region, const char *store,
                                   struct chain *c, shoal_diag *diag) {
-  snprintf(c->scopes[0], sizeof c->scopes[0], "global");
-  snprintf(c->scopes[1], sizeof c->scopes[1], "region/%s", region ? region : "");
-  snprintf(c->scopes[2], sizeof c->scopes[2], "store/%s", store ? store : "");
+  shoal_err crc = shoal_scope_chain(&c->scopes, region, store, diag);
+  if (crc != SHOAL_OK)
+    return crc;
   for (int i = 0; i < shoal_args_count(a, "policy"); i++) {
     const char *path = shoal_args_at(a, "policy", i);
     cJSON *doc = NULL;
@@ -79,8 +79,8 @@ static shoal_err chain_from_files(const struct shoal_args *a, const char *region
       cJSON_Delete(doc);
       return rc;
     }
-    int idx = kind == SHOAL_SCOPE_GLOBAL ? 0 : kind == SHOAL_SCOPE_REGION ? 1 : 2;
-    if (strcmp(scope->valuestring, c->scopes[idx]) != 0) {
+    int idx = (int)kind;
+    if (strcmp(scope->valuestring, c->scopes.scope[idx]) != 0) {
       cJSON_Delete(doc);
       continue;
     }
@@ -132,7 +132,7 @@ static shoal_err open_ctx(struct agent_ctx *ctx, const char *config, struct chai
   if (rc == SHOAL_OK)
     rc = shoal_profile_require(&ctx->profile, SHOAL_MOD_FORMS, diag);
   if (rc == SHOAL_OK)
-    rc = agent_forms_chain(ctx, shoal_now_ms(), c->docs, c->scopes, diag);
+    rc = agent_forms_chain(ctx, shoal_now_ms(), c->docs, &c->scopes, diag);
   return rc;
 }
 
@@ -168,7 +168,7 @@ static int cmd_validate(int argc, char **argv) {
 
   shoal_diag diag = {{0}};
   struct agent_ctx ctx = {0};
-  struct chain c = {{NULL, NULL, NULL}, {"", "", ""}};
+  struct chain c = {{NULL, NULL, NULL}, {{"", "", ""}}};
   shoal_form *f = NULL;
   cJSON *data = NULL, *out = NULL;
   struct shoal_form_result r = {0};
@@ -252,7 +252,7 @@ static int cmd_submit(int argc, char **argv) {
                                          : "--data");
   shoal_diag diag = {{0}};
   struct agent_ctx ctx = {0};
-  struct chain c = {{NULL, NULL, NULL}, {"", "", ""}};
+  struct chain c = {{NULL, NULL, NULL}, {{"", "", ""}}};
   shoal_form *f = NULL;
   cJSON *data = NULL, *out = NULL, *tickets = NULL;
   struct shoal_form_result r = {0};
@@ -278,7 +278,7 @@ static int cmd_submit(int argc, char **argv) {
     exit_code = shoal_err_exit_code(SHOAL_EINPUT);
     goto cleanup;
   }
-  if ((rc = agent_forms_record(&ctx, f, c.scopes[idx], &r, id, &tickets, &diag)) != SHOAL_OK)
+  if ((rc = agent_forms_record(&ctx, f, c.scopes.scope[idx], &r, id, &tickets, &diag)) != SHOAL_OK)
     goto fail;
   out = cJSON_CreateObject();
   if (!out || !cJSON_AddStringToObject(out, "id", id)) {
@@ -319,12 +319,12 @@ static int cmd_list(int argc, char **argv) {
     return shoal_cli_usage_error(AGENT_PROG, "form list", "missing -c CONFIG");
   shoal_diag diag = {{0}};
   struct agent_ctx ctx = {0};
-  struct chain c = {{NULL, NULL, NULL}, {"", "", ""}};
+  struct chain c = {{NULL, NULL, NULL}, {{"", "", ""}}};
   cJSON *out = NULL;
   int exit_code = 0;
   shoal_err rc = open_ctx(&ctx, config, &c, &diag);
   if (rc != SHOAL_OK ||
-      (rc = agent_forms_list_json(c.docs, (const char(*)[80])c.scopes, &out, &diag)) != SHOAL_OK)
+      (rc = agent_forms_list_json(c.docs, &c.scopes, &out, &diag)) != SHOAL_OK)
     goto fail;
   exit_code = shoal_cli_print_json(AGENT_PROG, out);
   goto cleanup;
@@ -351,11 +351,11 @@ static int cmd_show(int argc, char **argv) {
                                  !config ? "-c CONFIG" : "--form");
   shoal_diag diag = {{0}};
   struct agent_ctx ctx = {0};
-  struct chain c = {{NULL, NULL, NULL}, {"", "", ""}};
+  struct chain c = {{NULL, NULL, NULL}, {{"", "", ""}}};
   cJSON *out = NULL;
   int exit_code = 0;
   shoal_err rc = open_ctx(&ctx, config, &c, &diag);
-  if (rc != SHOAL_OK || (rc = agent_forms_show_json(c.docs, (const char(*)[80])c.scopes, form, &out,
+  if (rc != SHOAL_OK || (rc = agent_forms_show_json(c.docs, &c.scopes, form, &out,
                                                     &diag)) != SHOAL_OK)
     goto fail;
   exit_code = shoal_cli_print_json(AGENT_PROG, out);

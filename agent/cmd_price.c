@@ -46,14 +46,13 @@ static shoal_err model_from_files(const struct shoal_args *args, const struct sh
   shoal_err rc = SHOAL_OK;
   int n = shoal_args_count(args, "policy");
   cJSON *docs[SHOAL_ARGS_MAX_REPEAT] = {NULL};
-  char scopes[SHOAL_PRICING_SCOPES][SHOAL_SCOPE_MAX];
+  struct shoal_scope_chain scopes;
   struct shoal_pricing_src chain[SHOAL_PRICING_SCOPES];
   const char *from[SHOAL_PRICING_SCOPES] = {NULL};
-  snprintf(scopes[0], sizeof scopes[0], "global");
-  snprintf(scopes[1], sizeof scopes[1], "region/%s", b->region);
-  snprintf(scopes[2], sizeof scopes[2], "store/%s", b->store);
+  if ((rc = shoal_scope_chain(&scopes, b->region, b->store, diag)) != SHOAL_OK)
+    return rc;
   for (int s = 0; s < SHOAL_PRICING_SCOPES; s++) {
-    chain[s].scope = scopes[s];
+    chain[s].scope = scopes.scope[s];
     chain[s].doc = NULL;
     chain[s].version = 0;
   }
@@ -69,9 +68,8 @@ static shoal_err model_from_files(const struct shoal_args *args, const struct sh
       shoal_diag_prefix(diag, "%s", path);
       goto cleanup;
     }
-    for (int s = 0; s < SHOAL_PRICING_SCOPES; s++) {
-      if (strcmp(scope, scopes[s]) != 0)
-        continue;
+    int s = shoal_scope_chain_find(&scopes, scope);
+    if (s >= 0) {
       if (chain[s].doc) {
         rc = shoal_fail(diag, SHOAL_EINPUT, "two policy documents for scope %s: %s and %s", scope,
                         from[s], path);
@@ -401,7 +399,8 @@ static shoal_err import_policy(struct agent_ctx *ctx, const char *path, const ch
   shoal_err rc = SHOAL_OK;
   char *text = NULL;
   size_t len = 0;
-  char scope[SHOAL_SCOPE_MAX], scopes[3][80], issued[40];
+  char scope[SHOAL_SCOPE_MAX], issued[SHOAL_TIME_TEXT_MAX];
+  struct shoal_scope_chain scopes;
   struct shoal_time eff = {0, 0};
   bool in_tx = false;
   int64_t latest = 0;
@@ -418,11 +417,10 @@ static shoal_err import_policy(struct agent_ctx *ctx, const char *path, const ch
     shoal_diag_prefix(diag, "%s", path);
     goto cleanup;
   }
-  agent_policy_scopes(ctx, scopes);
-  if (strcmp(scope, scopes[0]) != 0 && strcmp(scope, scopes[1]) != 0 &&
-      strcmp(scope, scopes[2]) != 0) {
+  agent_policy_scopes(ctx, &scopes);
+  if (shoal_scope_chain_find(&scopes, scope) < 0) {
     rc = shoal_fail(diag, SHOAL_ESCOPE, "scope %s is not in this device's chain (%s, %s, %s)",
-                    scope, scopes[0], scopes[1], scopes[2]);
+                    scope, scopes.scope[0], scopes.scope[1], scopes.scope[2]);
     goto cleanup;
   }
   if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)

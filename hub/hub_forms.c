@@ -15,6 +15,7 @@
 #include "hub_forms.h"
 #include "hub_media.h"
 #include "jsonx.h"
+#include "scope.h"
 #include "timeutil.h"
 #include "util.h"
 
@@ -128,13 +129,12 @@ static shoal_err index_scope(struct hub_ctx *ctx, const char *scope, shoal_diag 
 static shoal_err find_form(struct hub_ctx *ctx, const char *region, const char *store,
                            const char *id, int64_t version, shoal_form **out, char *scope_out,
                            size_t scope_sz, shoal_diag *diag) {
-  char scopes[3][80];
-  snprintf(scopes[0], sizeof scopes[0], "global");
-  snprintf(scopes[1], sizeof scopes[1], "region/%s", region);
-  snprintf(scopes[2], sizeof scopes[2], "store/%s", store);
-  shoal_err rc;
-  for (int i = 0; i < 3; i++)
-    if ((rc = index_scope(ctx, scopes[i], diag)) != SHOAL_OK)
+  struct shoal_scope_chain chain;
+  shoal_err rc = shoal_scope_chain(&chain, region, store, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  for (int i = 0; i < SHOAL_SCOPE_CHAIN_LEN; i++)
+    if ((rc = index_scope(ctx, chain.scope[i], diag)) != SHOAL_OK)
       return rc;
   hub_stmt *st = NULL;
   if ((rc = hub_store_prepare(ctx->db,
@@ -143,8 +143,8 @@ static shoal_err find_form(struct hub_ctx *ctx, const char *region, const char *
                              "THEN 0 WHEN ?2 THEN 1 ELSE 2 END, policy_version DESC LIMIT 1",
                              &st, diag)) != SHOAL_OK)
     return rc;
-  for (int i = 0; i < 3; i++)
-    hub_store_bind_text(st, i + 1, scopes[i], -1, HUB_STORE_STATIC);
+  for (int i = 0; i < SHOAL_SCOPE_CHAIN_LEN; i++)
+    hub_store_bind_text(st, i + 1, chain.scope[i], -1, HUB_STORE_STATIC);
   hub_store_bind_text(st, 4, id, -1, HUB_STORE_STATIC);
   hub_store_bind_int64(st, 5, version);
   int s = hub_store_step(st);

@@ -344,13 +344,12 @@ shoal_err hub_h_quote(struct hub_call *call, cJSON **out, shoal_diag *diag) {
     shoal_diag_prefix(diag, "basket");
     goto cleanup;
   }
-  char scopes[SHOAL_PRICING_SCOPES][SHOAL_SCOPE_MAX];
+  struct shoal_scope_chain scopes;
   struct shoal_pricing_src chain[SHOAL_PRICING_SCOPES];
-  snprintf(scopes[0], sizeof scopes[0], "global");
-  snprintf(scopes[1], sizeof scopes[1], "region/%s", b->region);
-  snprintf(scopes[2], sizeof scopes[2], "store/%s", b->store);
+  if ((rc = shoal_scope_chain(&scopes, b->region, b->store, diag)) != SHOAL_OK)
+    goto cleanup;
   for (int s = 0; s < SHOAL_PRICING_SCOPES; s++)
-    chain[s] = (struct shoal_pricing_src){.scope = scopes[s]};
+    chain[s] = (struct shoal_pricing_src){.scope = scopes.scope[s]};
   int i = 0;
   const cJSON *d;
   cJSON_ArrayForEach(d, drafts) {
@@ -359,9 +358,8 @@ shoal_err hub_h_quote(struct hub_call *call, cJSON **out, shoal_diag *diag) {
       shoal_diag_prefix(diag, "drafts[%d]", i);
       goto cleanup;
     }
-    for (int s = 0; s < SHOAL_PRICING_SCOPES; s++) {
-      if (strcmp(scope, scopes[s]) != 0)
-        continue;
+    int s = shoal_scope_chain_find(&scopes, scope);
+    if (s >= 0) {
       if (chain[s].doc) {
         rc = shoal_fail(diag, SHOAL_EINPUT, "drafts[%d]: a second draft for scope %s", i, scope);
         goto cleanup;
@@ -373,7 +371,7 @@ shoal_err hub_h_quote(struct hub_call *call, cJSON **out, shoal_diag *diag) {
   for (int s = 0; s < SHOAL_PRICING_SCOPES; s++) {
     if (chain[s].doc)
       continue;
-    if ((rc = hub_policy_in_effect(call->db, scopes[s], call->now_ms, &current[s], diag)) !=
+    if ((rc = hub_policy_in_effect(call->db, scopes.scope[s], call->now_ms, &current[s], diag)) !=
         SHOAL_OK)
       goto cleanup;
     chain[s].doc = current[s];

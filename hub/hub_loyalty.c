@@ -10,6 +10,7 @@
 #include "store.h"
 #include "hub_publish.h"
 #include "jsonx.h"
+#include "scope.h"
 #include "member_code.h"
 #include "shoal_limits.h"
 
@@ -190,17 +191,16 @@ fail:
 
 shoal_err hub_loyalty_policy(hub_store *db, const char *region, const char *store, int64_t now_ms,
                              struct shoal_loyalty *out, shoal_diag *diag) {
-  char scopes[3][SHOAL_ID_MAX + 16];
-  int n = 0;
-  snprintf(scopes[n++], sizeof scopes[0], "global");
-  if (region && *region)
-    snprintf(scopes[n++], sizeof scopes[0], "region/%s", region);
-  if (store && *store)
-    snprintf(scopes[n++], sizeof scopes[0], "store/%s", store);
+  struct shoal_scope_chain chain;
   shoal_loyalty_defaults(out);
-  for (int i = 0; i < n; i++) {
+  shoal_err rc = shoal_scope_chain(&chain, region, store, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  for (int i = 0; i < SHOAL_SCOPE_CHAIN_LEN; i++) {
     cJSON *doc = NULL;
-    shoal_err rc = hub_policy_in_effect(db, scopes[i], now_ms, &doc, diag);
+    if (!shoal_scope_chain_has(&chain, (enum shoal_scope_kind)i))
+      continue;
+    rc = hub_policy_in_effect(db, chain.scope[i], now_ms, &doc, diag);
     if (rc != SHOAL_OK)
       return rc;
     const cJSON *l = doc ? cJSON_GetObjectItemCaseSensitive(doc, "loyalty") : NULL;

@@ -18,6 +18,7 @@
 #include "hub_loyalty.h"
 #include "hub_publish.h"
 #include "jsonx.h"
+#include "scope.h"
 #include "member_code.h"
 #include "shoal_limits.h"
 #include "timeutil.h"
@@ -286,16 +287,17 @@ static bool priced_at(const char *scope, const char *sku) {
 
 /* SKUs of o that no scope of its chain prices (a JSON array). */
 static cJSON *unknown_skus(const struct order *o) {
-  char region[SHOAL_ID_MAX + 8] = "", store[SHOAL_ID_MAX + 8] = "";
-  if (o->region)
-    snprintf(region, sizeof region, "region/%s", o->region);
-  if (o->store)
-    snprintf(store, sizeof store, "store/%s", o->store);
+  struct shoal_scope_chain chain;
+  if (shoal_scope_chain(&chain, o->region, o->store, NULL) != SHOAL_OK)
+    return NULL; /* parse_order refused any region or store that is not an id */
   cJSON *arr = cJSON_CreateArray();
   for (int i = 0; arr && i < o->nlines; i++) {
     const char *sku = o->lines[i].sku;
-    if (priced_at("global", sku) || (region[0] && priced_at(region, sku)) ||
-        (store[0] && priced_at(store, sku)))
+    bool priced = false;
+    for (int k = 0; k < SHOAL_SCOPE_CHAIN_LEN && !priced; k++)
+      priced = shoal_scope_chain_has(&chain, (enum shoal_scope_kind)k) &&
+               priced_at(chain.scope[k], sku);
+    if (priced)
       continue;
     if (!shoal_json_push(arr, cJSON_CreateString(sku))) {
       cJSON_Delete(arr);

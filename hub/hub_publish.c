@@ -168,7 +168,7 @@ static shoal_err publish_warnings(hub_store *db, const char *scope, const char *
       n = hub_store_column_int64(st, 0);
     if (n == 0)
       ok = ok && warn(arr, "unknown_scope", "no device has ever reported %s %s",
-                      kind == SHOAL_SCOPE_REGION ? "region" : "store", sid);
+                      shoal_scope_kind_name(kind), sid);
   }
   if (!ok) {
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");

@@ -12,6 +12,7 @@
 #include "store.h"
 #include "hub_publish.h"
 #include "jsonx.h"
+#include "scope.h"
 #include "policy.h"
 #include "settle.h"
 #include "shoal_limits.h"
@@ -340,16 +341,16 @@ static shoal_err doc_cache_get(hub_store *db, struct doc_cache *c, const char *s
 /* The "settlement" section in effect for a store: store, region, global. */
 static shoal_err settlement_for(hub_store *db, struct doc_cache *c, const char *store,
                                 const char *region, const cJSON **out, shoal_diag *diag) {
-  char scopes[3][SHOAL_SCOPE_MAX];
-  int n = 0;
-  snprintf(scopes[n++], SHOAL_SCOPE_MAX, "store/%s", store);
-  if (region && *region)
-    snprintf(scopes[n++], SHOAL_SCOPE_MAX, "region/%s", region);
-  snprintf(scopes[n++], SHOAL_SCOPE_MAX, "global");
+  struct shoal_scope_chain chain;
   *out = NULL;
-  for (int i = 0; i < n; i++) {
+  shoal_err rc = shoal_scope_chain(&chain, region, store, diag);
+  if (rc != SHOAL_OK)
+    return rc;
+  for (int i = SHOAL_SCOPE_CHAIN_LEN - 1; i >= 0; i--) { /* most specific first */
     const cJSON *doc = NULL;
-    shoal_err rc = doc_cache_get(db, c, scopes[i], &doc, diag);
+    if (!shoal_scope_chain_has(&chain, (enum shoal_scope_kind)i))
+      continue;
+    rc = doc_cache_get(db, c, chain.scope[i], &doc, diag);
     if (rc != SHOAL_OK)
       return rc;
     const cJSON *s = doc ? cJSON_GetObjectItemCaseSensitive(doc, "settlement") : NULL;
@@ -684,21 +685,21 @@ shoal_err hub_reports_devices(hub_store *db, int64_t now_ms, cJSON **out, shoal_
       if (cJSON_IsNumber(exp) && (int64_t)exp->valuedouble <= now_ms)
         ok &= shoal_json_push(stale, cJSON_CreateString(av->string));
     }
-    char chain[3][SHOAL_SCOPE_MAX];
-    int n = 0;
-    snprintf(chain[n++], SHOAL_SCOPE_MAX, "global");
-    if (region)
-      snprintf(chain[n++], SHOAL_SCOPE_MAX, "region/%s", region);
-    if (store)
-      snprintf(chain[n++], SHOAL_SCOPE_MAX, "store/%s", store);
-    for (int i = 0; i < n; i++) {
-      const cJSON *v = cJSON_GetObjectItemCaseSensitive(latest, chain[i]);
+    struct shoal_scope_chain chain;
+    /* region and store came from a validated hello; an id that is not one
+     * leaves its slot empty, as no policy could be published for it. */
+    if (shoal_scope_chain(&chain, region, store, NULL) != SHOAL_OK)
+      (void)shoal_scope_chain(&chain, NULL, NULL, NULL);
+    for (int i = 0; i < SHOAL_SCOPE_CHAIN_LEN; i++) {
+      if (!shoal_scope_chain_has(&chain, (enum shoal_scope_kind)i))
+        continue;
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive(latest, chain.scope[i]);
       if (!v)
         continue;
-      ok &= cJSON_AddNumberToObject(lat, chain[i], v->valuedouble) != NULL;
-      const cJSON *a = cJSON_GetObjectItemCaseSensitive(applied, chain[i]);
+      ok &= cJSON_AddNumberToObject(lat, chain.scope[i], v->valuedouble) != NULL;
+      const cJSON *a = cJSON_GetObjectItemCaseSensitive(applied, chain.scope[i]);
       if (!cJSON_IsNumber(a) || a->valuedouble < v->valuedouble)
-        ok &= shoal_json_push(behind, cJSON_CreateString(chain[i]));
+        ok &= shoal_json_push(behind, cJSON_CreateString(chain.scope[i]));
     }
 
     /* Connected but not syncing: online, a backlog reported, and nothing

@@ -17,6 +17,7 @@
 #include "hub_webhook.h"
 #include "hub_dispatch.h"
 #include "jsonx.h"
+#include "scope.h"
 #include "ticket.h"
 #include "timeutil.h"
 #include "util.h"
@@ -42,17 +43,12 @@ static shoal_err load_scope(struct hub_ctx *ctx, const char *scope, int64_t now_
 
 shoal_err hub_ticket_chain_load(struct hub_ctx *ctx, const char *region, const char *store,
                                 int64_t now_ms, struct hub_ticket_chain *out, shoal_diag *diag) {
-  char scope[SHOAL_ID_MAX + 16];
+  struct shoal_scope_chain chain;
   memset(out, 0, sizeof *out);
-  shoal_err rc = load_scope(ctx, "global", now_ms, out, diag);
-  if (rc == SHOAL_OK && region && *region) {
-    snprintf(scope, sizeof scope, "region/%s", region);
-    rc = load_scope(ctx, scope, now_ms, out, diag);
-  }
-  if (rc == SHOAL_OK && store && *store) {
-    snprintf(scope, sizeof scope, "store/%s", store);
-    rc = load_scope(ctx, scope, now_ms, out, diag);
-  }
+  shoal_err rc = shoal_scope_chain(&chain, region, store, diag);
+  for (int i = 0; i < SHOAL_SCOPE_CHAIN_LEN && rc == SHOAL_OK; i++)
+    if (shoal_scope_chain_has(&chain, (enum shoal_scope_kind)i))
+      rc = load_scope(ctx, chain.scope[i], now_ms, out, diag);
   if (rc != SHOAL_OK)
     hub_ticket_chain_cleanup(out);
   return rc;

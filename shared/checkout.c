@@ -13,6 +13,9 @@
 #include "timeutil.h"
 #include "util.h"
 
+/* The excerpt of a non-integer token quoted in an error message. */
+#define TOKEN_EXCERPT_MAX 40
+
 static const char *const default_methods[] = {"cash", "card", "wechat", "alipay"};
 
 bool shoal_utc_offset_parse(const char *s, int *minutes) {
@@ -29,7 +32,7 @@ bool shoal_utc_offset_parse(const char *s, int *minutes) {
 }
 
 void shoal_time_format_local(int64_t unix_ms, int offset_min, char *buf, size_t bufsz) {
-  char iso[40];
+  char iso[SHOAL_TIME_TEXT_MAX];
   /* Format the local wall clock as if it were UTC, then swap the "Z". */
   shoal_time_format_utc_s(unix_ms + (int64_t)offset_min * 60000, iso, sizeof iso);
   size_t n = strlen(iso);
@@ -312,7 +315,7 @@ static bool find_non_integer(const char *t, size_t len, char *key, size_t keysz,
 
 shoal_err shoal_checkout_text_integers(const char *text, size_t len, const char *what,
                                        shoal_diag *diag) {
-  char key[SHOAL_ID_MAX + 1], tok[40];
+  char key[SHOAL_ID_MAX + 1], tok[TOKEN_EXCERPT_MAX];
   if (find_non_integer(text, len, key, sizeof key, tok, sizeof tok))
     return shoal_fail(diag, SHOAL_EINPUT, "%s: \"%s\" must be a JSON integer, not %s", what, key,
                       tok);

@@ -48,14 +48,14 @@ shoal_err shoal_key_generate(char **priv_pem, char **pub_pem, shoal_diag *diag) 
     rc = mbed_fail(diag, SHOAL_ECRYPTO, "cannot generate a P-256 key", m);
     goto cleanup;
   }
-  priv = calloc(1, 4096);
-  pub = calloc(1, 4096);
+  priv = calloc(1, SHOAL_KEY_PEM_MAX);
+  pub = calloc(1, SHOAL_KEY_PEM_MAX);
   if (!priv || !pub) {
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
   }
-  if ((m = mbedtls_pk_write_key_pem(&pk, (unsigned char *)priv, 4096)) != 0 ||
-      (m = mbedtls_pk_write_pubkey_pem(&pk, (unsigned char *)pub, 4096)) != 0) {
+  if ((m = mbedtls_pk_write_key_pem(&pk, (unsigned char *)priv, SHOAL_KEY_PEM_MAX)) != 0 ||
+      (m = mbedtls_pk_write_pubkey_pem(&pk, (unsigned char *)pub, SHOAL_KEY_PEM_MAX)) != 0) {
     rc = mbed_fail(diag, SHOAL_ECRYPTO, "cannot encode the key", m);
     goto cleanup;
   }
@@ -64,7 +64,7 @@ shoal_err shoal_key_generate(char **priv_pem, char **pub_pem, shoal_diag *diag) 
   priv = pub = NULL;
 cleanup:
   if (priv)
-    mbedtls_platform_zeroize(priv, 4096);
+    mbedtls_platform_zeroize(priv, SHOAL_KEY_PEM_MAX);
   free(priv);
   free(pub);
   mbedtls_pk_free(&pk);
@@ -127,7 +127,7 @@ shoal_err shoal_pubkey_parse(const char *pem, size_t len, struct shoal_pubkey **
 shoal_err shoal_pubkey_load(const char *path, struct shoal_pubkey **out, shoal_diag *diag) {
   char *text = NULL;
   size_t len = 0;
-  shoal_err rc = shoal_file_read(path, 16384, &text, &len, diag);
+  shoal_err rc = shoal_file_read(path, SHOAL_KEY_FILE_MAX_BYTES, &text, &len, diag);
   if (rc != SHOAL_OK)
     return rc;
   rc = shoal_pubkey_parse(text, len, out, diag);
@@ -155,7 +155,7 @@ void shoal_pubkey_free(struct shoal_pubkey *key) {
 
 shoal_err shoal_sign(const struct shoal_privkey *key, const void *msg, size_t len,
                      unsigned char *sig, size_t *sig_len, shoal_diag *diag) {
-  unsigned char hash[32];
+  unsigned char hash[SHOAL_SHA256_BYTES];
   struct shoal_rng r;
   shoal_err rc = SHOAL_OK;
   int m;
@@ -177,7 +177,7 @@ cleanup:
 
 shoal_err shoal_verify(const struct shoal_pubkey *key, const void *msg, size_t len,
                        const unsigned char *sig, size_t sig_len) {
-  unsigned char hash[32];
+  unsigned char hash[SHOAL_SHA256_BYTES];
   if (!key || sig_len == 0 || sig_len > SHOAL_SIG_MAX)
     return SHOAL_ESIG;
   mbedtls_sha256_ret(msg, len, hash, 0);
@@ -186,15 +186,15 @@ shoal_err shoal_verify(const struct shoal_pubkey *key, const void *msg, size_t l
   return m == 0 ? SHOAL_OK : SHOAL_ESIG;
 }
 
-void shoal_sha256_hex(const void *data, size_t len, char out[65]) {
-  unsigned char hash[32];
+void shoal_sha256_hex(const void *data, size_t len, char out[SHOAL_SHA256_HEX_MAX]) {
+  unsigned char hash[SHOAL_SHA256_BYTES];
   mbedtls_sha256_ret(data, len, hash, 0);
   shoal_hex_encode(hash, sizeof hash, out);
 }
 
 void shoal_hmac_sha256_hex(const void *key, size_t key_len, const void *data, size_t len,
-                           char out[65]) {
-  unsigned char mac[32];
+                           char out[SHOAL_SHA256_HEX_MAX]) {
+  unsigned char mac[SHOAL_SHA256_BYTES];
   mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), key, key_len, data, len, mac);
   shoal_hex_encode(mac, sizeof mac, out);
 }

@@ -11,6 +11,8 @@
 #include "err.h"
 
 #define SHOAL_SIG_MAX 80 /* DER ECDSA P-256 signature: at most 72 bytes */
+#define SHOAL_SHA256_BYTES 32   /* a SHA-256 digest */
+#define SHOAL_SHA256_HEX_MAX 65 /* its lower-case hex, NUL included */
 
 struct shoal_privkey; /* opaque; an ECDSA P-256 private key */
 struct shoal_pubkey;  /* opaque; an ECDSA P-256 public key */
@@ -40,12 +42,12 @@ shoal_err shoal_sign(const struct shoal_privkey *key, const void *msg, size_t le
 shoal_err shoal_verify(const struct shoal_pubkey *key, const void *msg, size_t len,
                        const unsigned char *sig, size_t sig_len);
 
-/* Lower-case hex SHA-256 of data into out (65 bytes). */
-void shoal_sha256_hex(const void *data, size_t len, char out[65]);
+/* Lower-case hex SHA-256 of data into out (SHOAL_SHA256_HEX_MAX bytes). */
+void shoal_sha256_hex(const void *data, size_t len, char out[SHOAL_SHA256_HEX_MAX]);
 
-/* Lower-case hex HMAC-SHA256 into out (65 bytes). */
+/* Lower-case hex HMAC-SHA256 into out (SHOAL_SHA256_HEX_MAX bytes). */
 void shoal_hmac_sha256_hex(const void *key, size_t key_len, const void *data, size_t len,
-                           char out[65]);
+                           char out[SHOAL_SHA256_HEX_MAX]);
 
 /* Base64 (url: base64url without padding) of len bytes; *out heap, NUL-terminated. */
 shoal_err shoal_base64_encode(const unsigned char *in, size_t len, bool url, char **out);

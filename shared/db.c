@@ -205,7 +205,7 @@ bool shoal_db_json_add_text(cJSON *obj, const char *key, sqlite3_stmt *st, int c
 bool shoal_db_json_add_time(cJSON *obj, const char *key, sqlite3_stmt *st, int col) {
   if (sqlite3_column_type(st, col) == SQLITE_NULL)
     return cJSON_AddNullToObject(obj, key) != NULL;
-  char buf[40];
+  char buf[SHOAL_TIME_TEXT_MAX];
   shoal_time_format_utc(sqlite3_column_int64(st, col), buf, sizeof buf);
   return cJSON_AddStringToObject(obj, key, buf) != NULL;
 }

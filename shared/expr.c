@@ -11,58 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "shoal_limits.h"
 
-/* ---- arena ------------------------------------------------------------ */
-
-struct arena_block {
-  struct arena_block *next;
-  size_t used, cap;
-  _Alignas(16) unsigned char data[];
-};
-
-struct arena {
-  struct arena_block *head;
-  size_t total; /* bytes obtained from malloc */
-  size_t limit; /* 0: none */
-  bool over;    /* the last failure was the limit, not malloc */
-};
-
-static void *arena_alloc(struct arena *a, size_t n) {
-  n = (n + 15) & ~(size_t)15;
-  if (n == 0)
-    n = 16;
-  struct arena_block *b = a->head;
-  if (!b || b->cap - b->used < n) {
-    size_t cap = n > 4096 ? n : 4096;
-    if (a->limit && a->total + cap > a->limit) {
-      a->over = true;
-      return NULL;
-    }
-    b = malloc(sizeof *b + cap);
-    if (!b)
-      return NULL;
-    b->next = a->head;
-    b->used = 0;
-    b->cap = cap;
-    a->head = b;
-    a->total += cap;
-  }
-  void *p = b->data + b->used;
-  b->used += n;
-  return p;
-}
-
-static void arena_free(struct arena *a) {
-  struct arena_block *b = a->head;
-  while (b) {
-    struct arena_block *next = b->next;
-    free(b);
-    b = next;
-  }
-  a->head = NULL;
-  a->total = 0;
-}
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+#define MAX_NODES_TEXT STRINGIFY(SHOAL_EXPR_MAX_NODES) /* for perr, which takes strings */
+#define DOUBLE_TEXT_MAX 40 /* "%.17g" of any double, NUL included */
+#define EXPECT_TEXT_MAX 64 /* "what was expected" in a parse error */
+#define DOUBLE_EXACT_INT_MAX 9007199254740992.0 /* 2^53: doubles hold every integer up to it */
 
 /* ---- exact decimals ---------------------------------------------------- */
 
@@ -277,12 +234,12 @@ static void dec_format(struct dec d, char *buf) {
 static bool dec_from_double(double v, struct dec *out) {
   if (!isfinite(v))
     return false;
-  if (v == floor(v) && fabs(v) <= 9007199254740992.0) {
+  if (v == floor(v) && fabs(v) <= DOUBLE_EXACT_INT_MAX) {
     out->m = (i128)(int64_t)v;
     out->scale = 0;
     return true;
   }
-  char buf[40];
+  char buf[DOUBLE_TEXT_MAX];
   for (int prec = 15; prec <= 17; prec++) {
     snprintf(buf, sizeof buf, "%.*g", prec, v);
     if (strtod(buf, NULL) == v)
@@ -412,7 +369,7 @@ struct node {
 struct shoal_expr {
   char *text;
   struct node *root;
-  struct arena ar;
+  struct shoal_arena ar;
   const char **names;
   size_t nnames;
 };
@@ -506,6 +463,154 @@ static bool name_char(char c) {
   return name_start(c) || (c >= '0' && c <= '9');
 }
 
+/* A quoted string at p->pos (quote c): decoded into the arena; *i moves
+ * past the closing quote. */
+static bool lex_string(struct parser *p, struct tok *t, size_t *ip, char c) {
+  const char *s = p->src;
+  size_t i = *ip;
+  char *buf = shoal_arena_alloc(&p->e->ar, p->len - p->pos + 1);
+  if (!buf)
+    return oom(p);
+  size_t o = 0;
+  i++;
+  for (;;) {
+    if (i >= p->len)
+      return perr(p, SHOAL_EINPUT, p->pos, "unterminated string", NULL, NULL);
+    char d = s[i++];
+    if (d == c)
+      break;
+    if (d == '\\') {
+      if (i >= p->len)
+        return perr(p, SHOAL_EINPUT, p->pos, "unterminated string", NULL, NULL);
+      d = s[i++];
+      if (d == 'n')
+        d = '\n';
+      else if (d == 't')
+        d = '\t';
+    }
+    buf[o++] = d;
+  }
+  buf[o] = '\0';
+  t->k = T_STR;
+  t->str = buf;
+  t->slen = o;
+  *ip = i;
+  return true;
+}
+
+/* A name (dotted path) or keyword at p->pos; *i moves past it. */
+static bool lex_name(struct parser *p, struct tok *t, size_t *ip) {
+  const char *s = p->src;
+  size_t i = *ip;
+  for (;;) {
+    while (i < p->len && name_char(s[i]))
+      i++;
+    if (i < p->len && s[i] == '.') {
+      if (i + 1 >= p->len || !name_start(s[i + 1]))
+        return perr(p, SHOAL_EINPUT, i + 1, "expected a name after '.'", NULL, NULL);
+      i++;
+      continue;
+    }
+    break;
+  }
+  size_t n = i - p->pos;
+  static const struct {
+    const char *w;
+    enum tk k;
+  } kw[] = {{"and", T_AND},   {"or", T_OR},       {"not", T_NOT},  {"in", T_IN},
+            {"true", T_TRUE}, {"false", T_FALSE}, {"null", T_NULL}};
+  t->k = T_NAME;
+  for (size_t j = 0; j < sizeof kw / sizeof kw[0]; j++)
+    if (strlen(kw[j].w) == n && memcmp(kw[j].w, s + p->pos, n) == 0)
+      t->k = kw[j].k;
+  if (t->k == T_NAME) {
+    t->str = shoal_arena_alloc(&p->e->ar, n + 1);
+    if (!t->str)
+      return oom(p);
+    memcpy(t->str, s + p->pos, n);
+    t->str[n] = '\0';
+    t->slen = n;
+  }
+  *ip = i;
+  return true;
+}
+
+/* A punctuation or operator token starting with c (c2 the next byte, or
+ * NUL); *i is already past c. */
+static bool lex_operator(struct parser *p, struct tok *t, size_t *ip, char c, char c2) {
+  const char *s = p->src;
+  size_t i = *ip;
+  switch (c) {
+  case '(':
+    t->k = T_LP;
+    break;
+  case ')':
+    t->k = T_RP;
+    break;
+  case '[':
+    t->k = T_LB;
+    break;
+  case ']':
+    t->k = T_RB;
+    break;
+  case ',':
+    t->k = T_COMMA;
+    break;
+  case '+':
+    t->k = T_PLUS;
+    break;
+  case '-':
+    t->k = T_MINUS;
+    break;
+  case '*':
+    t->k = T_STAR;
+    break;
+  case '/':
+    t->k = T_SLASH;
+    break;
+  case '=':
+    if (c2 != '=')
+      return perr(p, SHOAL_EINPUT, p->pos, "expected '==' (a single '=' is not an operator)",
+                  NULL, NULL);
+    i++;
+    t->k = T_EQ;
+    break;
+  case '!':
+    if (c2 != '=')
+      return perr(p, SHOAL_EINPUT, p->pos, "expected '!=' (use 'not' for negation)", NULL, NULL);
+    i++;
+    t->k = T_NE;
+    break;
+  case '<':
+    t->k = T_LT;
+    if (c2 == '=') {
+      i++;
+      t->k = T_LE;
+    }
+    break;
+  case '>':
+    t->k = T_GT;
+    if (c2 == '=') {
+      i++;
+      t->k = T_GE;
+    }
+    break;
+  default: {
+    char ch[8];
+    int n = 1;
+    unsigned char u = (unsigned char)c;
+    if (u >= 0xC0)
+      while (p->pos + (size_t)n < p->len && ((unsigned char)s[p->pos + n] & 0xC0) == 0x80 &&
+             n < 4)
+        n++;
+    snprintf(ch, sizeof ch, "%.*s", n, s + p->pos);
+    return perr(p, SHOAL_EINPUT, p->pos, "expected a value or an operator, found '%s'", ch, NULL);
+  }
+  }
+  *ip = i;
+  return true;
+}
+
 static bool lex(struct parser *p) {
   const char *s = p->src;
   while (p->pos < p->len &&
@@ -531,131 +636,15 @@ static bool lex(struct parser *p) {
     }
     t.k = T_NUM;
   } else if (c == '\'' || c == '"') {
-    char *buf = arena_alloc(&p->e->ar, p->len - p->pos + 1);
-    if (!buf)
-      return oom(p);
-    size_t o = 0;
-    i++;
-    for (;;) {
-      if (i >= p->len)
-        return perr(p, SHOAL_EINPUT, p->pos, "unterminated string", NULL, NULL);
-      char d = s[i++];
-      if (d == c)
-        break;
-      if (d == '\\') {
-        if (i >= p->len)
-          return perr(p, SHOAL_EINPUT, p->pos, "unterminated string", NULL, NULL);
-        d = s[i++];
-        if (d == 'n')
-          d = '\n';
-        else if (d == 't')
-          d = '\t';
-      }
-      buf[o++] = d;
-    }
-    buf[o] = '\0';
-    t.k = T_STR;
-    t.str = buf;
-    t.slen = o;
+    if (!lex_string(p, &t, &i, c))
+      return false;
   } else if (name_start(c)) {
-    for (;;) {
-      while (i < p->len && name_char(s[i]))
-        i++;
-      if (i < p->len && s[i] == '.') {
-        if (i + 1 >= p->len || !name_start(s[i + 1]))
-          return perr(p, SHOAL_EINPUT, i + 1, "expected a name after '.'", NULL, NULL);
-        i++;
-        continue;
-      }
-      break;
-    }
-    size_t n = i - p->pos;
-    static const struct {
-      const char *w;
-      enum tk k;
-    } kw[] = {{"and", T_AND},   {"or", T_OR},       {"not", T_NOT},  {"in", T_IN},
-              {"true", T_TRUE}, {"false", T_FALSE}, {"null", T_NULL}};
-    t.k = T_NAME;
-    for (size_t j = 0; j < sizeof kw / sizeof kw[0]; j++)
-      if (strlen(kw[j].w) == n && memcmp(kw[j].w, s + p->pos, n) == 0)
-        t.k = kw[j].k;
-    if (t.k == T_NAME) {
-      t.str = arena_alloc(&p->e->ar, n + 1);
-      if (!t.str)
-        return oom(p);
-      memcpy(t.str, s + p->pos, n);
-      t.str[n] = '\0';
-      t.slen = n;
-    }
+    if (!lex_name(p, &t, &i))
+      return false;
   } else {
     i++;
-    switch (c) {
-    case '(':
-      t.k = T_LP;
-      break;
-    case ')':
-      t.k = T_RP;
-      break;
-    case '[':
-      t.k = T_LB;
-      break;
-    case ']':
-      t.k = T_RB;
-      break;
-    case ',':
-      t.k = T_COMMA;
-      break;
-    case '+':
-      t.k = T_PLUS;
-      break;
-    case '-':
-      t.k = T_MINUS;
-      break;
-    case '*':
-      t.k = T_STAR;
-      break;
-    case '/':
-      t.k = T_SLASH;
-      break;
-    case '=':
-      if (c2 != '=')
-        return perr(p, SHOAL_EINPUT, p->pos, "expected '==' (a single '=' is not an operator)",
-                    NULL, NULL);
-      i++;
-      t.k = T_EQ;
-      break;
-    case '!':
-      if (c2 != '=')
-        return perr(p, SHOAL_EINPUT, p->pos, "expected '!=' (use 'not' for negation)", NULL, NULL);
-      i++;
-      t.k = T_NE;
-      break;
-    case '<':
-      t.k = T_LT;
-      if (c2 == '=') {
-        i++;
-        t.k = T_LE;
-      }
-      break;
-    case '>':
-      t.k = T_GT;
-      if (c2 == '=') {
-        i++;
-        t.k = T_GE;
-      }
-      break;
-    default: {
-      char ch[8];
-      int n = 1;
-      unsigned char u = (unsigned char)c;
-      if (u >= 0xC0)
-        while (p->pos + (size_t)n < p->len && ((unsigned char)s[p->pos + n] & 0xC0) == 0x80 &&
-               n < 4)
-          n++;
-      snprintf(ch, sizeof ch, "%.*s", n, s + p->pos);
-      return perr(p, SHOAL_EINPUT, p->pos, "expected a value or an operator, found '%s'", ch, NULL);
-    }
-    }
+    if (!lex_operator(p, &t, &i, c, c2))
+      return false;
   }
   t.end = i;
   p->pos = i;
@@ -667,10 +656,10 @@ static bool lex(struct parser *p) {
 
 static struct node *new_node(struct parser *p, enum op op) {
   if (++p->nodes > SHOAL_EXPR_MAX_NODES) {
-    perr(p, SHOAL_ELIMIT, p->cur.start, "expression is too long (over %s parts)", "2048", NULL);
+    perr(p, SHOAL_ELIMIT, p->cur.start, "expression is too long (over %s parts)", MAX_NODES_TEXT, NULL);
     return NULL;
   }
-  struct node *n = arena_alloc(&p->e->ar, sizeof *n);
+  struct node *n = shoal_arena_alloc(&p->e->ar, sizeof *n);
   if (!n) {
     oom(p);
     return NULL;
@@ -705,6 +694,104 @@ static bool enter(struct parser *p) {
   if (++p->depth > SHOAL_EXPR_MAX_DEPTH)
     return perr(p, SHOAL_ELIMIT, p->cur.start, "expression nests too deeply", NULL, NULL);
   return true;
+}
+
+/* A list literal "[a, b, ...]" (the current token is '['). */
+static struct node *parse_list(struct parser *p) {
+  struct node *n = NULL;
+  if (!(n = new_node(p, N_LIST)) || !lex(p))
+    return NULL;
+  size_t cap = 0;
+  if (p->cur.k != T_RB) {
+    for (;;) {
+      struct node *k = parse_or(p);
+      if (!k)
+        return NULL;
+      if (n->nkids == cap) {
+        size_t ncap = cap ? cap * 2 : 4;
+        struct node **kids = shoal_arena_alloc(&p->e->ar, ncap * sizeof *kids);
+        if (!kids) {
+          oom(p);
+          return NULL;
+        }
+        if (n->nkids)
+          memcpy(kids, n->kids, n->nkids * sizeof *kids);
+        n->kids = kids;
+        cap = ncap;
+      }
+      n->kids[n->nkids++] = k;
+      if (p->cur.k == T_COMMA) {
+        if (!lex(p))
+          return NULL;
+        continue;
+      }
+      if (p->cur.k != T_RB) {
+        expect_fail(p, "',' or ']'");
+        return NULL;
+      }
+      break;
+    }
+  }
+  return lex(p) ? n : NULL;
+}
+
+/* A name, or a call len(x) / contains(a, b) / empty(x) (the current
+ * token is the name t). */
+static struct node *parse_name_or_call(struct parser *p, struct tok t) {
+  struct node *n = NULL;
+  if (!lex(p))
+    return NULL;
+  if (p->cur.k != T_LP) {
+    if (!(n = new_node(p, N_NAME)) || !add_name(p, t.str))
+      return NULL;
+    n->name = t.str;
+    return n;
+  }
+  enum op op;
+  int arity;
+  if (strcmp(t.str, "len") == 0) {
+    op = N_LEN;
+    arity = 1;
+  } else if (strcmp(t.str, "contains") == 0) {
+    op = N_CONTAINS;
+    arity = 2;
+  } else if (strcmp(t.str, "empty") == 0) {
+    op = N_EMPTY;
+    arity = 1;
+  } else {
+    perr(p, SHOAL_EINPUT, t.start, "expected a function len, contains or empty, found '%s'",
+         t.str, NULL);
+    return NULL;
+  }
+  if (!(n = new_node(p, op)) || !lex(p))
+    return NULL;
+  for (int i = 0; i < arity; i++) {
+    if (i > 0) {
+      if (p->cur.k != T_COMMA) {
+        char what[EXPECT_TEXT_MAX];
+        snprintf(what, sizeof what, "',' (%s takes %d arguments)", t.str, arity);
+        expect_fail(p, what);
+        return NULL;
+      }
+      if (!lex(p))
+        return NULL;
+    }
+    struct node *a = parse_or(p);
+    if (!a)
+      return NULL;
+    if (i == 0)
+      n->a = a;
+    else
+      n->b = a;
+  }
+  if (p->cur.k != T_RP) {
+    char what[EXPECT_TEXT_MAX];
+    snprintf(what, sizeof what, "')' (%s takes %d argument%s)", t.str, arity,
+             arity == 1 ? "" : "s");
+    expect_fail(p, what);
+    return NULL;
+  }
+  return lex(p) ? n : NULL;
 }
 
 static struct node *parse_primary(struct parser *p) {
@@ -742,97 +829,10 @@ static struct node *parse_primary(struct parser *p) {
       return NULL;
     }
     return lex(p) ? n : NULL;
-  case T_LB: {
-    if (!(n = new_node(p, N_LIST)) || !lex(p))
-      return NULL;
-    size_t cap = 0;
-    if (p->cur.k != T_RB) {
-      for (;;) {
-        struct node *k = parse_or(p);
-        if (!k)
-          return NULL;
-        if (n->nkids == cap) {
-          size_t ncap = cap ? cap * 2 : 4;
-          struct node **kids = arena_alloc(&p->e->ar, ncap * sizeof *kids);
-          if (!kids) {
-            oom(p);
-            return NULL;
-          }
-          if (n->nkids)
-            memcpy(kids, n->kids, n->nkids * sizeof *kids);
-          n->kids = kids;
-          cap = ncap;
-        }
-        n->kids[n->nkids++] = k;
-        if (p->cur.k == T_COMMA) {
-          if (!lex(p))
-            return NULL;
-          continue;
-        }
-        if (p->cur.k != T_RB) {
-          expect_fail(p, "',' or ']'");
-          return NULL;
-        }
-        break;
-      }
-    }
-    return lex(p) ? n : NULL;
-  }
-  case T_NAME: {
-    if (!lex(p))
-      return NULL;
-    if (p->cur.k != T_LP) {
-      if (!(n = new_node(p, N_NAME)) || !add_name(p, t.str))
-        return NULL;
-      n->name = t.str;
-      return n;
-    }
-    enum op op;
-    int arity;
-    if (strcmp(t.str, "len") == 0) {
-      op = N_LEN;
-      arity = 1;
-    } else if (strcmp(t.str, "contains") == 0) {
-      op = N_CONTAINS;
-      arity = 2;
-    } else if (strcmp(t.str, "empty") == 0) {
-      op = N_EMPTY;
-      arity = 1;
-    } else {
-      perr(p, SHOAL_EINPUT, t.start, "expected a function len, contains or empty, found '%s'",
-           t.str, NULL);
-      return NULL;
-    }
-    if (!(n = new_node(p, op)) || !lex(p))
-      return NULL;
-    for (int i = 0; i < arity; i++) {
-      if (i > 0) {
-        if (p->cur.k != T_COMMA) {
-          char what[64];
-          snprintf(what, sizeof what, "',' (%s takes %d arguments)", t.str, arity);
-          expect_fail(p, what);
-          return NULL;
-        }
-        if (!lex(p))
-          return NULL;
-      }
-      struct node *a = parse_or(p);
-      if (!a)
-        return NULL;
-      if (i == 0)
-        n->a = a;
-      else
-        n->b = a;
-    }
-    if (p->cur.k != T_RP) {
-      char what[64];
-      snprintf(what, sizeof what, "')' (%s takes %d argument%s)", t.str, arity,
-               arity == 1 ? "" : "s");
-      expect_fail(p, what);
-      return NULL;
-    }
-    return lex(p) ? n : NULL;
-  }
+  case T_LB:
+    return parse_list(p);
+  case T_NAME:
+    return parse_name_or_call(p, t);
   default:
     expect_fail(p, "a value");
     return NULL;
@@ -1012,7 +1012,7 @@ shoal_err shoal_expr_compile(const char *text, shoal_expr **out, shoal_diag *dia
 void shoal_expr_free(shoal_expr *e) {
   if (!e)
     return;
-  arena_free(&e->ar);
+  shoal_arena_free(&e->ar);
   free(e->names);
   free(e->text);
   free(e);
@@ -1033,7 +1033,7 @@ const char *shoal_expr_name_at(const shoal_expr *e, size_t i) {
 /* ---- evaluation ---------------------------------------------------------- */
 
 struct ev {
-  struct arena ar;
+  struct shoal_arena ar;
   const cJSON *env;
   shoal_diag *diag;
   shoal_err err;
@@ -1097,7 +1097,7 @@ static bool val_from_json(struct ev *ev, const cJSON *j, int depth, struct val *
     size_t n = (size_t)cJSON_GetArraySize(j);
     struct val *items = NULL;
     if (n) {
-      items = arena_alloc(&ev->ar, n * sizeof *items);
+      items = shoal_arena_alloc(&ev->ar, n * sizeof *items);
       if (!items)
         return ev_fail(ev);
     }
@@ -1131,9 +1131,9 @@ static bool eval_in(const struct val *x, const struct val *c) {
   return false;
 }
 
-static bool eval(struct ev *ev, const struct node *n, struct val *out) {
+/* Leaves, lists, the short-circuit and/or and the one-operand operators. */
+static bool eval_unary(struct ev *ev, const struct node *n, struct val *out) {
   struct val a, b;
-  *out = VNULL;
   switch (n->op) {
   case N_LIT:
     *out = n->lit;
@@ -1142,7 +1142,7 @@ static bool eval(struct ev *ev, const struct node *n, struct val *out) {
     return val_from_json(ev, lookup(ev->env, n->name, strlen(n->name)), 0, out);
   case N_LIST: {
     struct val *items = NULL;
-    if (n->nkids && !(items = arena_alloc(&ev->ar, n->nkids * sizeof *items)))
+    if (n->nkids && !(items = shoal_arena_alloc(&ev->ar, n->nkids * sizeof *items)))
       return ev_fail(ev);
     for (size_t i = 0; i < n->nkids; i++)
       if (!eval(ev, n->kids[i], &items[i]))
@@ -1205,9 +1205,68 @@ static bool eval(struct ev *ev, const struct node *n, struct val *out) {
                  (a.k == V_OBJ && !a.obj->child));
     return true;
   default:
-    break;
+    return true;
   }
-  /* binary operators */
+}
+
+/* <, <=, >, >= of two numbers or two strings (bytewise); false otherwise. */
+static void eval_compare(enum op op, const struct val *a, const struct val *b, struct val *out) {
+  int c;
+  if (a->k == V_NUM && b->k == V_NUM) {
+    c = dec_cmp(a->d, b->d);
+  } else if (a->k == V_STR && b->k == V_STR) {
+    size_t m = a->slen < b->slen ? a->slen : b->slen;
+    c = memcmp(a->s, b->s, m);
+    if (c == 0)
+      c = a->slen < b->slen ? -1 : a->slen > b->slen;
+  } else {
+    *out = vbool(false);
+    return;
+  }
+  bool r = op == N_LT ? c < 0 : op == N_LE ? c <= 0 : op == N_GT ? c > 0 : c >= 0;
+  *out = vbool(r);
+}
+
+/* + (numbers, or two strings joined), -, *, /: null unless both are numbers
+ * and the result is in range. */
+static bool eval_arith(struct ev *ev, enum op op, const struct val *a, const struct val *b,
+                       struct val *out) {
+  if (op == N_ADD && a->k == V_STR && b->k == V_STR) {
+    if (a->slen + b->slen > SHOAL_EXPR_EVAL_MAX_BYTES / 2) {
+      ev->ar.over = true;
+      return ev_fail(ev);
+    }
+    char *s = shoal_arena_alloc(&ev->ar, a->slen + b->slen + 1);
+    if (!s)
+      return ev_fail(ev);
+    memcpy(s, a->s, a->slen);
+    memcpy(s + a->slen, b->s, b->slen);
+    s[a->slen + b->slen] = '\0';
+    out->k = V_STR;
+    out->s = s;
+    out->slen = a->slen + b->slen;
+    return true;
+  }
+  if (a->k != V_NUM || b->k != V_NUM)
+    return true; /* null */
+  bool ok;
+  struct dec r;
+  if (op == N_ADD || op == N_SUB)
+    ok = dec_add(a->d, b->d, op == N_SUB, &r);
+  else if (op == N_MUL)
+    ok = dec_mul(a->d, b->d, &r);
+  else
+    ok = dec_div(a->d, b->d, &r);
+  if (ok) {
+    out->k = V_NUM;
+    out->d = r;
+  }
+  return true;
+}
+
+/* Operators that evaluate both operands first. */
+static bool eval_binary(struct ev *ev, const struct node *n, struct val *out) {
+  struct val a, b;
   if (!eval(ev, n->a, &a) || !eval(ev, n->b, &b))
     return false;
   switch (n->op) {
@@ -1220,23 +1279,9 @@ static bool eval(struct ev *ev, const struct node *n, struct val *out) {
   case N_LT:
   case N_LE:
   case N_GT:
-  case N_GE: {
-    int c;
-    if (a.k == V_NUM && b.k == V_NUM) {
-      c = dec_cmp(a.d, b.d);
-    } else if (a.k == V_STR && b.k == V_STR) {
-      size_t m = a.slen < b.slen ? a.slen : b.slen;
-      c = memcmp(a.s, b.s, m);
-      if (c == 0)
-        c = a.slen < b.slen ? -1 : a.slen > b.slen;
-    } else {
-      *out = vbool(false);
-      return true;
-    }
-    bool r = n->op == N_LT ? c < 0 : n->op == N_LE ? c <= 0 : n->op == N_GT ? c > 0 : c >= 0;
-    *out = vbool(r);
+  case N_GE:
+    eval_compare(n->op, &a, &b, out);
     return true;
-  }
   case N_IN:
     *out = vbool(eval_in(&a, &b));
     return true;
@@ -1252,44 +1297,30 @@ static bool eval(struct ev *ev, const struct node *n, struct val *out) {
       *out = vbool(false);
     return true;
   case N_ADD:
-    if (a.k == V_STR && b.k == V_STR) {
-      if (a.slen + b.slen > SHOAL_EXPR_EVAL_MAX_BYTES / 2) {
-        ev->ar.over = true;
-        return ev_fail(ev);
-      }
-      char *s = arena_alloc(&ev->ar, a.slen + b.slen + 1);
-      if (!s)
-        return ev_fail(ev);
-      memcpy(s, a.s, a.slen);
-      memcpy(s + a.slen, b.s, b.slen);
-      s[a.slen + b.slen] = '\0';
-      out->k = V_STR;
-      out->s = s;
-      out->slen = a.slen + b.slen;
-      return true;
-    }
-    /* fall through */
   case N_SUB:
   case N_MUL:
-  case N_DIV: {
-    if (a.k != V_NUM || b.k != V_NUM)
-      return true; /* null */
-    bool ok;
-    struct dec r;
-    if (n->op == N_ADD || n->op == N_SUB)
-      ok = dec_add(a.d, b.d, n->op == N_SUB, &r);
-    else if (n->op == N_MUL)
-      ok = dec_mul(a.d, b.d, &r);
-    else
-      ok = dec_div(a.d, b.d, &r);
-    if (ok) {
-      out->k = V_NUM;
-      out->d = r;
-    }
-    return true;
-  }
+  case N_DIV:
+    return eval_arith(ev, n->op, &a, &b, out);
   default:
     return true;
+  }
+}
+
+static bool eval(struct ev *ev, const struct node *n, struct val *out) {
+  *out = VNULL;
+  switch (n->op) {
+  case N_LIT:
+  case N_NAME:
+  case N_LIST:
+  case N_OR:
+  case N_AND:
+  case N_NOT:
+  case N_NEG:
+  case N_LEN:
+  case N_EMPTY:
+    return eval_unary(ev, n, out);
+  default:
+    return eval_binary(ev, n, out);
   }
 }
 
@@ -1354,7 +1385,7 @@ shoal_err shoal_expr_eval(const shoal_expr *e, const cJSON *env, cJSON **out, sh
     else
       *out = j;
   }
-  arena_free(&ev.ar);
+  shoal_arena_free(&ev.ar);
   return rc;
 }
 
@@ -1364,7 +1395,7 @@ shoal_err shoal_expr_test(const shoal_expr *e, const cJSON *env, bool *out, shoa
   shoal_err rc = run(e, env, &ev, &v, diag);
   if (rc == SHOAL_OK)
     *out = val_truthy(&v);
-  arena_free(&ev.ar);
+  shoal_arena_free(&ev.ar);
   return rc;
 }
 

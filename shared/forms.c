@@ -35,6 +35,10 @@ static const char *const type_names[] = {"text",  "int",  "decimal", "bool", "ch
                                          "multi", "date", "phone",   "scan", "photo"};
 #define NTYPES (sizeof type_names / sizeof type_names[0])
 
+#define NUM_TEXT_MAX 48  /* num_text's buffer: "%.17g" of a double or an int64 */
+#define WHERE_MAX 160    /* "form \"<id>\" field \"<id>\"" naming a place in a message */
+#define REGEX_ERR_MAX 128 /* regerror text */
+
 struct field {
   const char *id;
   enum ftype type;
@@ -117,7 +121,7 @@ static bool is_date(const char *s) {
 }
 
 /* The exact decimal text of a number-like item (a JSON number, a raw
- * number node, or a decimal string), or NULL. buf holds at least 40 bytes. */
+ * number node, or a decimal string), or NULL. buf holds NUM_TEXT_MAX bytes. */
 static const char *num_text(const cJSON *j, char *buf, size_t sz) {
   if (cJSON_IsRaw(j) || cJSON_IsString(j))
     return is_decimal_text(j->valuestring) ? j->valuestring : NULL;
@@ -254,7 +258,7 @@ static bool is_string_type(enum ftype t) {
 
 /* Steps 4 and 5 for a non-empty value: the error code, or NULL if valid. */
 static const char *check_value(const struct field *f, const cJSON *v) {
-  char b1[48], b2[48];
+  char b1[NUM_TEXT_MAX], b2[NUM_TEXT_MAX];
   switch (f->type) {
   case F_PHOTO:
     /* v1: a blob reference string; v2 (SPEC 15): {"sha256", "bytes", "type"}. */
@@ -377,7 +381,7 @@ static bool key_known(const char *k, const char *const *keys, size_t n) {
  * `act`) and checks the names it uses: fields before index `limit`. */
 static shoal_err compile_expr(const shoal_form *f, const char *what, const char *fid, size_t act,
                               const cJSON *text, size_t limit, shoal_expr **out, shoal_diag *diag) {
-  char where[160];
+  char where[WHERE_MAX];
   if (fid)
     snprintf(where, sizeof where, "form \"%s\" field \"%s\"", f->id, fid);
   else
@@ -415,7 +419,7 @@ static shoal_err compile_expr(const shoal_form *f, const char *what, const char 
 
 static shoal_err check_bound(const shoal_form *f, struct field *fd, const cJSON *b, const char *key,
                              shoal_diag *diag) {
-  char buf[48];
+  char buf[NUM_TEXT_MAX];
   bool ok;
   switch (fd->type) {
   case F_INT:
@@ -442,11 +446,11 @@ static shoal_err check_bound(const shoal_form *f, struct field *fd, const cJSON 
   return SHOAL_OK;
 }
 
-static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_diag *diag) {
+/* Known keys only, then "type" and "label". */
+static shoal_err field_type(shoal_form *f, size_t i, const cJSON *jf, shoal_diag *diag) {
+  struct field *fd = &f->fields[i];
   static const char *const keys[] = {"id",  "type", "label",   "required", "visible_if", "pattern",
                                      "min", "max",  "min_len", "max_len",  "choices",    "default"};
-  struct field *fd = &f->fields[i];
-  shoal_err rc;
   const cJSON *k;
   cJSON_ArrayForEach(k, jf) {
     if (!key_known(k->string, keys, sizeof keys / sizeof keys[0]))
@@ -471,7 +475,14 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
   if (label && !cJSON_IsString(label))
     return shoal_fail(diag, SHOAL_EINPUT, "form \"%s\" field \"%s\": \"label\" must be a string",
                       f->id, fd->id);
+  return SHOAL_OK;
+}
 
+/* "required" (a bool or an expression) and "visible_if": expressions may
+ * name only earlier fields. */
+static shoal_err field_conditions(shoal_form *f, size_t i, const cJSON *jf, shoal_diag *diag) {
+  struct field *fd = &f->fields[i];
+  shoal_err rc;
   const cJSON *req = cJSON_GetObjectItemCaseSensitive(jf, "required");
   if (cJSON_IsBool(req))
     fd->required = cJSON_IsTrue(req);
@@ -482,7 +493,12 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
   if (vis &&
       (rc = compile_expr(f, "visible_if", fd->id, 0, vis, i, &fd->visible_if, diag)) != SHOAL_OK)
     return rc;
+  return SHOAL_OK;
+}
 
+/* "pattern": a POSIX extended regex for text, phone and scan fields. */
+static shoal_err field_pattern(shoal_form *f, size_t i, const cJSON *jf, shoal_diag *diag) {
+  struct field *fd = &f->fields[i];
   const cJSON *pat = cJSON_GetObjectItemCaseSensitive(jf, "pattern");
   if (pat) {
     if (fd->type != F_TEXT && fd->type != F_PHONE && fd->type != F_SCAN)
@@ -495,7 +511,7 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
                         "form \"%s\" field \"%s\": \"pattern\" must be a string", f->id, fd->id);
     int rr = regcomp(&fd->re, pat->valuestring, REG_EXTENDED | REG_NOSUB);
     if (rr != 0) {
-      char msg[128];
+      char msg[REGEX_ERR_MAX];
       regerror(rr, &fd->re, msg, sizeof msg);
       return shoal_fail(diag, SHOAL_EINPUT,
                         "form \"%s\" field \"%s\": pattern \"%.80s\" is not a POSIX extended "
@@ -504,7 +520,13 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
     }
     fd->has_re = true;
   }
+  return SHOAL_OK;
+}
 
+/* "min"/"max" (int, decimal and date fields) and "min_len"/"max_len". */
+static shoal_err field_bounds(shoal_form *f, size_t i, const cJSON *jf, shoal_diag *diag) {
+  struct field *fd = &f->fields[i];
+  shoal_err rc;
   fd->min = cJSON_GetObjectItemCaseSensitive(jf, "min");
   fd->max = cJSON_GetObjectItemCaseSensitive(jf, "max");
   if (fd->min && (rc = check_bound(f, fd, fd->min, "min", diag)) != SHOAL_OK)
@@ -512,7 +534,7 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
   if (fd->max && (rc = check_bound(f, fd, fd->max, "max", diag)) != SHOAL_OK)
     return rc;
   if (fd->min && fd->max) {
-    char b1[48], b2[48];
+    char b1[NUM_TEXT_MAX], b2[NUM_TEXT_MAX];
     int c = fd->type == F_DATE
                 ? strcmp(fd->min->valuestring, fd->max->valuestring)
                 : dec_text_cmp(num_text(fd->min, b1, sizeof b1), num_text(fd->max, b2, sizeof b2));
@@ -520,6 +542,7 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
       return shoal_fail(diag, SHOAL_EINPUT, "form \"%s\" field \"%s\": \"min\" is above \"max\"",
                         f->id, fd->id);
   }
+
 
   fd->min_len = fd->max_len = -1;
   static const char *const lens[] = {"min_len", "max_len"};
@@ -541,7 +564,12 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
   if (fd->min_len >= 0 && fd->max_len >= 0 && fd->min_len > fd->max_len)
     return shoal_fail(diag, SHOAL_EINPUT,
                       "form \"%s\" field \"%s\": \"min_len\" is above \"max_len\"", f->id, fd->id);
+  return SHOAL_OK;
+}
 
+/* "choices": required for choice and multi fields; no duplicates. */
+static shoal_err field_choices(shoal_form *f, size_t i, const cJSON *jf, shoal_diag *diag) {
+  struct field *fd = &f->fields[i];
   const cJSON *ch = cJSON_GetObjectItemCaseSensitive(jf, "choices");
   if (ch) {
     if (!is_string_type(fd->type) && fd->type != F_MULTI)
@@ -585,7 +613,12 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
     return shoal_fail(diag, SHOAL_EINPUT, "form \"%s\" field \"%s\": a %s field needs \"choices\"",
                       f->id, fd->id, type_names[fd->type]);
   }
+  return SHOAL_OK;
+}
 
+/* "default": a valid value of the field (empty is always allowed). */
+static shoal_err field_default(shoal_form *f, size_t i, const cJSON *jf, shoal_diag *diag) {
+  struct field *fd = &f->fields[i];
   fd->dflt = cJSON_GetObjectItemCaseSensitive(jf, "default");
   if (fd->dflt && !is_empty(fd->dflt)) {
     const char *code = check_value(fd, fd->dflt);
@@ -595,6 +628,17 @@ static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_d
                         fd->id, code);
   }
   return SHOAL_OK;
+}
+
+static shoal_err compile_field(shoal_form *f, size_t i, const cJSON *jf, shoal_diag *diag) {
+  shoal_err rc;
+  if ((rc = field_type(f, i, jf, diag)) != SHOAL_OK ||
+      (rc = field_conditions(f, i, jf, diag)) != SHOAL_OK ||
+      (rc = field_pattern(f, i, jf, diag)) != SHOAL_OK ||
+      (rc = field_bounds(f, i, jf, diag)) != SHOAL_OK ||
+      (rc = field_choices(f, i, jf, diag)) != SHOAL_OK)
+    return rc;
+  return field_default(f, i, jf, diag);
 }
 
 static shoal_err compile_action(shoal_form *f, size_t i, const cJSON *ja, shoal_diag *diag) {

@@ -4,10 +4,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#define LOG_LINE_MAX 1024 /* one formatted message; longer ones are cut */
+
 void shoal_log(const struct shoal_logger *lg, enum shoal_log_level level, const char *fmt, ...) {
   if (!lg || !lg->fn || level > lg->max_level)
     return;
-  char msg[1024];
+  char msg[LOG_LINE_MAX];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);

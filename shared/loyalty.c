@@ -44,7 +44,7 @@ shoal_err shoal_loyalty_parse(const cJSON *obj, struct shoal_loyalty *out, shoal
   }
   shoal_err rc;
   if ((rc = bounded(obj, "earn_per", true, 1, SHOAL_MONEY_MAX, &l.earn_per, diag)) ||
-      (rc = bounded(obj, "redeem_value", true, 1, 1000000, &l.redeem_value, diag)))
+      (rc = bounded(obj, "redeem_value", true, 1, SHOAL_REDEEM_VALUE_MAX, &l.redeem_value, diag)))
     return rc;
   if (cJSON_GetObjectItemCaseSensitive(obj, "code_ttl_s") &&
       (rc = bounded(obj, "code_ttl_s", true, 1, SHOAL_LOYALTY_CODE_TTL_MAX_S, &l.code_ttl_s, diag)))

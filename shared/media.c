@@ -14,13 +14,15 @@
 
 #include <mbedtls/sha256.h>
 
+#include "crypto.h"
+#include "shoal_limits.h"
 #include "util.h"
 
 #define COPY_CHUNK (64 * 1024)
 
 struct shoal_media_writer {
   char *dir;
-  char tmp[4096];
+  char tmp[SHOAL_FS_PATH_MAX];
   int fd;
   int64_t max_bytes, expect_bytes, written;
   mbedtls_sha256_context sha;
@@ -51,7 +53,7 @@ static shoal_err mkdir_one(const char *path, shoal_diag *diag) {
 }
 
 shoal_err shoal_media_dir_init(const char *dir, shoal_diag *diag) {
-  char tmp[4096];
+  char tmp[SHOAL_FS_PATH_MAX];
   if (snprintf(tmp, sizeof tmp, "%s/tmp", dir) >= (int)sizeof tmp)
     return shoal_fail(diag, SHOAL_ELIMIT, "media folder path too long: %s", dir);
   shoal_err rc = mkdir_one(dir, diag);
@@ -124,8 +126,8 @@ void shoal_media_writer_abort(struct shoal_media_writer *w) {
 shoal_err shoal_media_writer_commit(struct shoal_media_writer *w, const char *expect_sha,
                                     char *sha_out, int64_t *bytes_out, shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
-  unsigned char digest[32];
-  char hex[65];
+  unsigned char digest[SHOAL_SHA256_BYTES];
+  char hex[SHOAL_SHA256_HEX_MAX];
   char *final = NULL;
   mbedtls_sha256_finish_ret(&w->sha, digest);
   shoal_hex_encode(digest, sizeof digest, hex);
@@ -189,7 +191,7 @@ shoal_err shoal_media_hash_file(const char *path, char *sha_out, int64_t *bytes_
     total += k;
   }
   if (rc == SHOAL_OK) {
-    unsigned char digest[32];
+    unsigned char digest[SHOAL_SHA256_BYTES];
     mbedtls_sha256_finish_ret(&sha, digest);
     shoal_hex_encode(digest, sizeof digest, sha_out);
     if (bytes_out)

@@ -12,6 +12,9 @@
 #include "shoal_limits.h"
 #include "util.h"
 
+/* Room above the largest payload (a policy envelope) a publish may carry. */
+#define PUBLISH_SLACK_BYTES 1024
+
 struct shoal_mqtt {
   struct mosquitto *mosq;
   struct shoal_mqtt_opts opts;
@@ -81,7 +84,7 @@ shoal_err shoal_mqtt_new(const struct shoal_mqtt_opts *opts, struct shoal_mqtt *
   const struct shoal_mqtt_config *cfg = opts->cfg;
   if (cfg->password_file) {
     size_t len = 0;
-    if ((rc = shoal_file_read(cfg->password_file, 4096, &m->password, &len, diag)) != SHOAL_OK)
+    if ((rc = shoal_file_read(cfg->password_file, SHOAL_SECRET_FILE_MAX_BYTES, &m->password, &len, diag)) != SHOAL_OK)
       goto fail;
     while (len > 0 && (m->password[len - 1] == '\n' || m->password[len - 1] == '\r'))
       m->password[--len] = '\0';
@@ -144,7 +147,7 @@ shoal_err shoal_mqtt_loop(struct shoal_mqtt *m, int timeout_ms, shoal_diag *diag
 
 shoal_err shoal_mqtt_publish(struct shoal_mqtt *m, const char *topic, const void *payload,
                              size_t len, int qos, bool retain, int *mid, shoal_diag *diag) {
-  if (len > (size_t)SHOAL_POLICY_ENVELOPE_MAX_BYTES + 1024)
+  if (len > (size_t)SHOAL_POLICY_ENVELOPE_MAX_BYTES + PUBLISH_SLACK_BYTES)
     return shoal_fail(diag, SHOAL_ELIMIT, "message of %zu bytes is too large", len);
   int mrc = mosquitto_publish(m->mosq, mid, topic, (int)len, payload, qos, retain);
   if (mrc != MOSQ_ERR_SUCCESS)

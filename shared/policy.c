@@ -13,27 +13,6 @@
 #include "ticket.h"
 #include "util.h"
 
-shoal_err shoal_scope_parse(const char *scope, enum shoal_scope_kind *kind, const char **id_out,
-                            shoal_diag *diag) {
-  if (strcmp(scope, "global") == 0) {
-    *kind = SHOAL_SCOPE_GLOBAL;
-    *id_out = "";
-    return SHOAL_OK;
-  }
-  if (strncmp(scope, "region/", 7) == 0 && shoal_id_valid(scope + 7)) {
-    *kind = SHOAL_SCOPE_REGION;
-    *id_out = scope + 7;
-    return SHOAL_OK;
-  }
-  if (strncmp(scope, "store/", 6) == 0 && shoal_id_valid(scope + 6)) {
-    *kind = SHOAL_SCOPE_STORE;
-    *id_out = scope + 6;
-    return SHOAL_OK;
-  }
-  return shoal_fail(diag, SHOAL_EINPUT,
-                    "bad scope \"%s\" (want \"global\", \"region/<id>\" or \"store/<id>\")", scope);
-}
-
 /* Top-level keys and the JSON type each must have. */
 static const struct {
   const char *key;

@@ -11,15 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "err.h"
-
-#define SHOAL_SCOPE_MAX 80 /* "region/" + id + NUL fits */
-
-enum shoal_scope_kind { SHOAL_SCOPE_GLOBAL, SHOAL_SCOPE_REGION, SHOAL_SCOPE_STORE };
-
-/* Parses "global", "region/<id>" or "store/<id>". *id_out points into scope
- * (or "" for global). */
-shoal_err shoal_scope_parse(const char *scope, enum shoal_scope_kind *kind, const char **id_out,
-                            shoal_diag *diag);
+#include "scope.h"
 
 /* Validates a whole policy document given as JSON text: an object, a valid
  * "scope", only known top-level keys with the right JSON types, then every

@@ -10,93 +10,16 @@
 #include "jsonx.h"
 #include "pricing_int.h"
 #include "shoal_limits.h"
+#include "strmap.h"
 #include "util.h"
 
-/* ---- arena ---- */
-
-struct shoal_price__arena {
-  struct shoal_price__arena *next;
-  size_t used, cap;
-  _Alignas(16) unsigned char data[];
-};
-
-static void *arena_alloc(struct shoal_price__arena **a, size_t n) {
-  n = (n + 15) & ~(size_t)15;
-  if (!*a || (*a)->used + n > (*a)->cap) {
-    size_t cap = n > 65536 ? n : 65536;
-    struct shoal_price__arena *c = malloc(sizeof *c + cap);
-    if (!c)
-      return NULL;
-    c->next = *a;
-    c->used = 0;
-    c->cap = cap;
-    *a = c;
-  }
-  void *p = (*a)->data + (*a)->used;
-  (*a)->used += n;
-  return p;
-}
-
-static const char *arena_str(struct shoal_price__arena **a, const char *s) {
-  size_t n = strlen(s) + 1;
-  char *p = arena_alloc(a, n);
-  if (p)
-    memcpy(p, s, n);
-  return p;
-}
-
-static void arena_free(struct shoal_price__arena *a) {
-  while (a) {
-    struct shoal_price__arena *n = a->next;
-    free(a);
-    a = n;
-  }
-}
-
-/* ---- string map (fixed capacity, sized from an upper bound) ---- */
-
-uint64_t shoal_price__hash(const char *s) {
-  uint64_t h = 1469598103934665603ull;
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
-struct smap {
-  const char **key;
-  uint32_t *val;
-  size_t mask;
-};
-
-static bool smap_init(struct smap *m, size_t n) {
-  size_t cap = 16;
-  while (cap < 2 * n + 2)
-    cap <<= 1;
-  m->key = calloc(cap, sizeof *m->key);
-  m->val = calloc(cap, sizeof *m->val);
-  m->mask = cap - 1;
-  return m->key && m->val;
-}
-
-static void smap_cleanup(struct smap *m) {
-  free(m->key);
-  free(m->val);
-}
-
-/* Slot of key (existing or empty). */
-static size_t smap_slot(const struct smap *m, const char *key) {
-  size_t h = shoal_price__hash(key) & m->mask;
-  while (m->key[h] && strcmp(m->key[h], key) != 0)
-    h = (h + 1) & m->mask;
-  return h;
-}
+/* The model arena grows in blocks this big: a 10^4-SKU catalog takes a few. */
+#define MODEL_ARENA_BLOCK (64 * 1024)
 
 /* ---- model ---- */
 
 int32_t shoal_price__find(const struct shoal_pricing_model *m, const char *sku) {
-  uint64_t hv = shoal_price__hash(sku), tag = hv >> 32 << 32;
+  uint64_t hv = shoal_strhash(sku), tag = hv >> 32 << 32;
   size_t h = hv & m->hash_mask;
   for (;;) {
     uint64_t v = m->hash[h];
@@ -119,12 +42,12 @@ static shoal_err copy_strs(struct shoal_pricing_model *m, const cJSON *arr,
                            struct shoal_price__strs *out) {
   int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
   out->n = 0;
-  out->v = arena_alloc(&m->arena, sizeof(char *) * (size_t)(n ? n : 1));
+  out->v = shoal_arena_alloc(&m->arena, sizeof(char *) * (size_t)(n ? n : 1));
   if (!out->v)
     return SHOAL_ENOMEM;
   const cJSON *e;
   cJSON_ArrayForEach(e, arr) {
-    if (!(out->v[out->n++] = arena_str(&m->arena, e->valuestring)))
+    if (!(out->v[out->n++] = shoal_arena_strdup(&m->arena, e->valuestring)))
       return SHOAL_ENOMEM;
   }
   return SHOAL_OK;
@@ -139,7 +62,7 @@ static int64_t get_int(const cJSON *o, const char *key, int64_t dflt) {
 static shoal_err compile_rule(struct shoal_pricing_model *m, const cJSON *r, int scope,
                               struct shoal_price__rule *out) {
   memset(out, 0, sizeof *out);
-  out->id = arena_str(&m->arena, cJSON_GetObjectItemCaseSensitive(r, "id")->valuestring);
+  out->id = shoal_arena_strdup(&m->arena, cJSON_GetObjectItemCaseSensitive(r, "id")->valuestring);
   if (!out->id)
     return SHOAL_ENOMEM;
   out->type = shoal_price__type_of(cJSON_GetObjectItemCaseSensitive(r, "type")->valuestring);
@@ -148,7 +71,7 @@ static shoal_err compile_rule(struct shoal_pricing_model *m, const cJSON *r, int
   out->priority = get_int(r, "priority", 0);
   out->exclusive = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "exclusive"));
   const cJSON *c = cJSON_GetObjectItemCaseSensitive(r, "coupon");
-  if (c && !(out->coupon = arena_str(&m->arena, c->valuestring)))
+  if (c && !(out->coupon = shoal_arena_strdup(&m->arena, c->valuestring)))
     return SHOAL_ENOMEM;
   const cJSON *w = cJSON_GetObjectItemCaseSensitive(r, "when");
   if (w) {
@@ -277,7 +200,7 @@ static uint32_t *build_csr(struct shoal_pricing_model *m, const struct pairs *p,
 }
 
 struct build {
-  struct smap skus, cats, ids;
+  struct shoal_strmap skus, cats, ids;
   uint32_t *cat_items; /* CSR: category -> items */
   uint32_t *cat_off;   /* ncats + 1 */
   uint32_t ncats;
@@ -296,101 +219,78 @@ static int barcode_cmp(const void *a, const void *b, void *items) {
   return strcmp(it[*(const uint32_t *)a].barcode, it[*(const uint32_t *)b].barcode);
 }
 
-static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_pricing_src *chain,
-                             size_t n, struct build *b) {
-  size_t total = 0;
-  for (size_t s = 0; s < n; s++)
-    total += (size_t)array_size(chain[s].doc, "items");
-  if (!smap_init(&b->skus, total))
-    return SHOAL_ENOMEM;
-  struct shoal_price__item *items = calloc(total ? total : 1, sizeof *items);
-  if (!items)
-    return SHOAL_ENOMEM;
-  uint32_t nitems = 0;
-  for (size_t s = 0; s < n; s++) {
-    const cJSON *arr =
-        chain[s].doc ? cJSON_GetObjectItemCaseSensitive(chain[s].doc, "items") : NULL;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, arr) {
-      const char *sku = cJSON_GetObjectItemCaseSensitive(it, "sku")->valuestring;
-      size_t slot = smap_slot(&b->skus, sku);
-      struct shoal_price__item *x;
-      if (!b->skus.key[slot]) {
-        x = &items[nitems];
-        memcpy(x->sku, sku, strlen(sku) + 1); /* validated: at most SHOAL_ID_MAX bytes */
-        b->skus.key[slot] = sku;              /* the document outlives this map */
-        b->skus.val[slot] = nitems++;
-      } else {
-        x = &items[b->skus.val[slot]];
-      }
-      const cJSON *v;
-      if ((v = cJSON_GetObjectItemCaseSensitive(it, "price"))) {
-        x->has_price = true;
-        x->price = shoal_json_int(v);
-      }
-      if ((v = cJSON_GetObjectItemCaseSensitive(it, "cost"))) {
-        x->has_cost = true;
-        x->cost = shoal_json_int(v);
-      }
-      if ((v = cJSON_GetObjectItemCaseSensitive(it, "tax_bp")))
-        x->tax_bp = shoal_json_int(v);
-      if ((v = cJSON_GetObjectItemCaseSensitive(it, "barcode")) &&
-          !(x->barcode = arena_str(&m->arena, v->valuestring))) {
-        free(items);
-        return SHOAL_ENOMEM;
-      }
-      if ((v = cJSON_GetObjectItemCaseSensitive(it, "name")) &&
-          !(x->name = arena_str(&m->arena, v->valuestring))) {
-        free(items);
-        return SHOAL_ENOMEM;
-      }
-      if ((v = cJSON_GetObjectItemCaseSensitive(it, "categories"))) {
-        struct shoal_price__strs cs;
-        if (copy_strs(m, v, &cs) != SHOAL_OK) {
-          free(items);
-          return SHOAL_ENOMEM;
-        }
-        x->cats = cs.v;
-        x->ncats = cs.n;
-      }
-    }
+/* Merges one document's item it into x: each field it sets replaces the
+ * less specific scope's. */
+static shoal_err merge_item_fields(struct shoal_pricing_model *m, struct shoal_price__item *x,
+                                   const cJSON *it) {
+  const cJSON *v;
+  if ((v = cJSON_GetObjectItemCaseSensitive(it, "price"))) {
+    x->has_price = true;
+    x->price = shoal_json_int(v);
   }
-  /* A SKU with no price anywhere in the chain is unknown: drop it. */
-  uint32_t k = 0;
-  for (uint32_t i = 0; i < nitems; i++)
-    if (items[i].has_price)
-      items[k++] = items[i];
-  m->items = items;
-  m->nitems = k;
+  if ((v = cJSON_GetObjectItemCaseSensitive(it, "cost"))) {
+    x->has_cost = true;
+    x->cost = shoal_json_int(v);
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(it, "tax_bp")))
+    x->tax_bp = shoal_json_int(v);
+  if ((v = cJSON_GetObjectItemCaseSensitive(it, "barcode")) &&
+      !(x->barcode = shoal_arena_strdup(&m->arena, v->valuestring)))
+    return SHOAL_ENOMEM;
+  if ((v = cJSON_GetObjectItemCaseSensitive(it, "name")) &&
+      !(x->name = shoal_arena_strdup(&m->arena, v->valuestring)))
+    return SHOAL_ENOMEM;
+  if ((v = cJSON_GetObjectItemCaseSensitive(it, "categories"))) {
+    struct shoal_price__strs cs;
+    if (copy_strs(m, v, &cs) != SHOAL_OK)
+      return SHOAL_ENOMEM;
+    x->cats = cs.v;
+    x->ncats = cs.n;
+  }
+  return SHOAL_OK;
+}
+
+/* SKU -> item: open addressing, the high hash bits kept as a tag. */
+static shoal_err index_items_by_sku(struct shoal_pricing_model *m) {
   size_t cap = 16;
-  while (cap < 2 * (size_t)k + 2)
+  while (cap < 2 * (size_t)m->nitems + 2)
     cap <<= 1;
   m->hash = calloc(cap, sizeof *m->hash);
   if (!m->hash)
     return SHOAL_ENOMEM;
   m->hash_mask = (uint32_t)(cap - 1);
-  for (uint32_t i = 0; i < k; i++) {
-    uint64_t hv = shoal_price__hash(items[i].sku);
+  for (uint32_t i = 0; i < m->nitems; i++) {
+    uint64_t hv = shoal_strhash(m->items[i].sku);
     size_t h = hv & m->hash_mask;
     while (m->hash[h])
       h = (h + 1) & m->hash_mask;
     m->hash[h] = (hv >> 32 << 32) | (i + 1);
   }
-  /* Barcode -> item, sorted (SPEC 12: a barcode is unique in the chain; a
-   * duplicate across scopes is reported at lookup, never guessed). */
-  m->by_barcode = malloc(sizeof(uint32_t) * ((size_t)k + 1));
+  return SHOAL_OK;
+}
+
+/* Barcode -> item, sorted (SPEC 12: a barcode is unique in the chain; a
+ * duplicate across scopes is reported at lookup, never guessed). */
+static shoal_err index_items_by_barcode(struct shoal_pricing_model *m) {
+  m->by_barcode = malloc(sizeof(uint32_t) * ((size_t)m->nitems + 1));
   if (!m->by_barcode)
     return SHOAL_ENOMEM;
-  for (uint32_t i = 0; i < k; i++)
-    if (items[i].barcode)
+  for (uint32_t i = 0; i < m->nitems; i++)
+    if (m->items[i].barcode)
       m->by_barcode[m->nbarcodes++] = i;
   if (m->nbarcodes > 1)
-    qsort_r(m->by_barcode, m->nbarcodes, sizeof *m->by_barcode, barcode_cmp, items);
-  /* Category -> items (CSR), for category targets. */
+    qsort_r(m->by_barcode, m->nbarcodes, sizeof *m->by_barcode, barcode_cmp, m->items);
+  return SHOAL_OK;
+}
+
+/* Category -> items (CSR in b), for category targets. */
+static shoal_err index_categories(const struct shoal_pricing_model *m, struct build *b) {
+  const struct shoal_price__item *items = m->items;
+  uint32_t k = m->nitems;
   size_t ncat_entries = 0;
   for (uint32_t i = 0; i < k; i++)
     ncat_entries += items[i].ncats;
-  if (!smap_init(&b->cats, ncat_entries))
+  if (!shoal_strmap_init(&b->cats, ncat_entries))
     return SHOAL_ENOMEM;
   uint32_t *counts = calloc(ncat_entries + 1, sizeof *counts);
   b->cat_items = malloc(sizeof(uint32_t) * (ncat_entries + 1));
@@ -400,7 +300,7 @@ static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_p
   }
   for (uint32_t i = 0; i < k; i++)
     for (uint32_t c = 0; c < items[i].ncats; c++) {
-      size_t slot = smap_slot(&b->cats, items[i].cats[c]);
+      size_t slot = shoal_strmap_slot(&b->cats, items[i].cats[c]);
       if (!b->cats.key[slot]) {
         b->cats.key[slot] = items[i].cats[c];
         b->cats.val[slot] = b->ncats++;
@@ -419,11 +319,59 @@ static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_p
   for (uint32_t i = 0; i < k; i++)
     for (uint32_t c = 0; c < items[i].ncats; c++) {
       /* an item listing a category twice appears twice; targets dedupe by stamp */
-      uint32_t id = b->cats.val[smap_slot(&b->cats, items[i].cats[c])];
+      uint32_t id = b->cats.val[shoal_strmap_slot(&b->cats, items[i].cats[c])];
       b->cat_items[b->cat_off[id] + counts[id]++] = i;
     }
   free(counts);
   return SHOAL_OK;
+}
+
+/* Items of the chain merged per SKU and field (least specific first), the
+ * unpriced dropped, then indexed by SKU, barcode and category. */
+static shoal_err merge_items(struct shoal_pricing_model *m, const struct shoal_pricing_src *chain,
+                             size_t n, struct build *b) {
+  size_t total = 0;
+  for (size_t s = 0; s < n; s++)
+    total += (size_t)array_size(chain[s].doc, "items");
+  if (!shoal_strmap_init(&b->skus, total))
+    return SHOAL_ENOMEM;
+  struct shoal_price__item *items = calloc(total ? total : 1, sizeof *items);
+  if (!items)
+    return SHOAL_ENOMEM;
+  uint32_t nitems = 0;
+  for (size_t s = 0; s < n; s++) {
+    const cJSON *arr =
+        chain[s].doc ? cJSON_GetObjectItemCaseSensitive(chain[s].doc, "items") : NULL;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) {
+      const char *sku = cJSON_GetObjectItemCaseSensitive(it, "sku")->valuestring;
+      size_t slot = shoal_strmap_slot(&b->skus, sku);
+      struct shoal_price__item *x;
+      if (!b->skus.key[slot]) {
+        x = &items[nitems];
+        memcpy(x->sku, sku, strlen(sku) + 1); /* validated: at most SHOAL_ID_MAX bytes */
+        b->skus.key[slot] = sku;              /* the document outlives this map */
+        b->skus.val[slot] = nitems++;
+      } else {
+        x = &items[b->skus.val[slot]];
+      }
+      if (merge_item_fields(m, x, it) != SHOAL_OK) {
+        free(items);
+        return SHOAL_ENOMEM;
+      }
+    }
+  }
+  /* A SKU with no price anywhere in the chain is unknown: drop it. */
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < nitems; i++)
+    if (items[i].has_price)
+      items[k++] = items[i];
+  m->items = items;
+  m->nitems = k;
+  shoal_err rc;
+  if ((rc = index_items_by_sku(m)) != SHOAL_OK || (rc = index_items_by_barcode(m)) != SHOAL_OK)
+    return rc;
+  return index_categories(m, b);
 }
 
 /* Items a rule targets, each once, pushed as pairs. */
@@ -433,7 +381,7 @@ static shoal_err resolve_targets(struct shoal_pricing_model *m, const cJSON *rjs
   struct pairs *p = r->stage == 1 ? &b->p1 : &b->p23;
   if (r->type == PT_BUNDLE) {
     const cJSON *bi = cJSON_GetObjectItemCaseSensitive(rjson, "items"), *e;
-    r->bitems = arena_alloc(&m->arena, sizeof *r->bitems * (size_t)cJSON_GetArraySize(bi));
+    r->bitems = shoal_arena_alloc(&m->arena, sizeof *r->bitems * (size_t)cJSON_GetArraySize(bi));
     if (!r->bitems)
       return SHOAL_ENOMEM;
     cJSON_ArrayForEach(e, bi) {
@@ -475,7 +423,7 @@ static shoal_err resolve_targets(struct shoal_pricing_model *m, const cJSON *rjs
     }
   }
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(t, "categories")) {
-    size_t slot = smap_slot(&b->cats, e->valuestring);
+    size_t slot = shoal_strmap_slot(&b->cats, e->valuestring);
     if (!b->cats.key[slot])
       continue;
     uint32_t c = b->cats.val[slot];
@@ -496,7 +444,7 @@ static shoal_err build_rules(struct shoal_pricing_model *m, const struct shoal_p
   size_t total = 0;
   for (size_t s = 0; s < n; s++)
     total += (size_t)array_size(chain[s].doc, "rules");
-  if (!smap_init(&b->ids, total))
+  if (!shoal_strmap_init(&b->ids, total))
     return SHOAL_ENOMEM;
   b->slots = calloc(total ? total : 1, sizeof *b->slots);
   if (!b->slots)
@@ -508,13 +456,13 @@ static shoal_err build_rules(struct shoal_pricing_model *m, const struct shoal_p
       continue;
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(chain[s].doc, "disable")) {
-      size_t slot = smap_slot(&b->ids, e->valuestring);
+      size_t slot = shoal_strmap_slot(&b->ids, e->valuestring);
       if (b->ids.key[slot])
         b->slots[b->ids.val[slot]].alive = false;
     }
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(chain[s].doc, "rules")) {
       const char *id = cJSON_GetObjectItemCaseSensitive(e, "id")->valuestring;
-      size_t slot = smap_slot(&b->ids, id);
+      size_t slot = shoal_strmap_slot(&b->ids, id);
       uint32_t k;
       if (!b->ids.key[slot]) {
         b->ids.key[slot] = id;
@@ -547,7 +495,7 @@ static shoal_err build_rules(struct shoal_pricing_model *m, const struct shoal_p
   qsort(m->rules, m->nrules, sizeof *m->rules, rule_cmp);
   /* Find each sorted rule's JSON again by id (ids are unique among survivors). */
   for (uint32_t i = 0; i < m->nrules; i++)
-    src[i] = b->slots[b->ids.val[smap_slot(&b->ids, m->rules[i].id)]].rule;
+    src[i] = b->slots[b->ids.val[shoal_strmap_slot(&b->ids, m->rules[i].id)]].rule;
   m->s2_begin = m->s3_begin = m->nrules;
   for (uint32_t i = m->nrules; i-- > 0;) {
     if (m->rules[i].stage >= 2)
@@ -571,7 +519,7 @@ static shoal_err build_rules(struct shoal_pricing_model *m, const struct shoal_p
   if (!(m->s1_list = build_csr(m, &b->p1, true)) || !(m->s23_list = build_csr(m, &b->p23, false)))
     return SHOAL_ENOMEM;
   /* Coupon codes the chain knows, for unknown vs not_applicable. */
-  m->codes = arena_alloc(&m->arena, sizeof(char *) * (m->nrules + 1));
+  m->codes = shoal_arena_alloc(&m->arena, sizeof(char *) * (m->nrules + 1));
   if (!m->codes)
     return SHOAL_ENOMEM;
   for (uint32_t i = 0; i < m->nrules; i++)
@@ -604,18 +552,19 @@ shoal_err shoal_pricing_model_new(const struct shoal_pricing_src *chain, size_t 
   struct shoal_pricing_model *m = calloc(1, sizeof *m);
   if (!m)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  shoal_arena_init(&m->arena, MODEL_ARENA_BLOCK, 0);
   m->currency = "CNY";
   m->nscopes = (uint32_t)n;
   for (size_t s = 0; s < n; s++) {
     m->versions[s] = chain[s].version;
-    if (!(m->scopes[s] = arena_str(&m->arena, chain[s].scope))) {
+    if (!(m->scopes[s] = shoal_arena_strdup(&m->arena, chain[s].scope))) {
       rc = SHOAL_ENOMEM;
       goto cleanup;
     }
     if (!chain[s].doc)
       continue;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(chain[s].doc, "currency");
-    if (v && !(m->currency = arena_str(&m->arena, v->valuestring))) {
+    if (v && !(m->currency = shoal_arena_strdup(&m->arena, v->valuestring))) {
       rc = SHOAL_ENOMEM;
       goto cleanup;
     }
@@ -631,9 +580,9 @@ shoal_err shoal_pricing_model_new(const struct shoal_pricing_src *chain, size_t 
       (rc = build_rules(m, chain, n, &b)) != SHOAL_OK)
     goto cleanup;
 cleanup:
-  smap_cleanup(&b.skus);
-  smap_cleanup(&b.cats);
-  smap_cleanup(&b.ids);
+  shoal_strmap_free(&b.skus);
+  shoal_strmap_free(&b.cats);
+  shoal_strmap_free(&b.ids);
   free(b.cat_items);
   free(b.cat_off);
   free(b.stamp);
@@ -687,7 +636,7 @@ void shoal_pricing_model_free(struct shoal_pricing_model *m) {
   free(m->s23_list);
   free(m->s1_all);
   free(m->s23_all_bits);
-  arena_free(m->arena);
+  shoal_arena_free(&m->arena);
   free(m);
 }
 
@@ -840,165 +789,139 @@ shoal_err shoal_basket_parse(const cJSON *json, struct shoal_basket **out, shoal
   return shoal_basket_parse_opts(json, false, out, diag);
 }
 
-shoal_err shoal_basket_parse_opts(const cJSON *json, bool at_optional, struct shoal_basket **out,
-                                  shoal_diag *diag) {
-  static const char *const top[] = {"region",  "store",   "at",          "channel",
-                                    "customer", "coupons", "lines",       "request_id",
-                                    "cashier",  "payments", "member_code", "redeem_points",
-                                    NULL};
-  static const char *const cust_keys[] = {"id", "tier", "tags", NULL};
-  static const char *const line_keys[] = {"sku", "qty", NULL};
-  shoal_err rc = SHOAL_OK;
-  if (!cJSON_IsObject(json))
-    return shoal_fail(diag, SHOAL_EINPUT, "basket: must be a JSON object");
-  if ((rc = basket_keys(json, top, "basket", diag)) != SHOAL_OK)
-    return rc;
-  struct shoal_basket *b = calloc(1, sizeof *b);
-  if (!b || !(b->json = cJSON_Duplicate(json, true))) {
-    free(b);
-    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-  }
-  const cJSON *j = b->json, *v, *e;
-  if ((rc = basket_id(j, "region", &b->region, diag)) != SHOAL_OK ||
-      (rc = basket_id(j, "store", &b->store, diag)) != SHOAL_OK)
-    goto fail;
-  v = cJSON_GetObjectItemCaseSensitive(j, "at");
-  if (!v && !at_optional) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "basket: missing \"at\"");
-    goto fail;
-  }
+/* ---- basket phases: one function per top-level key group ---- */
+
+/* "at": required unless at_optional; kept as text and parsed. */
+static shoal_err basket_at(struct shoal_basket *b, bool at_optional, shoal_diag *diag) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(b->json, "at");
+  shoal_err rc;
+  if (!v && !at_optional)
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: missing \"at\"");
   if (!v) {
     b->has_at = false;
-  } else if (!cJSON_IsString(v)) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "basket: \"at\" must be an ISO-8601 string with offset");
-    goto fail;
-  } else if ((rc = shoal_time_parse(v->valuestring, &b->at, diag)) != SHOAL_OK) {
+    return SHOAL_OK;
+  }
+  if (!cJSON_IsString(v))
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: \"at\" must be an ISO-8601 string with offset");
+  if ((rc = shoal_time_parse(v->valuestring, &b->at, diag)) != SHOAL_OK) {
     shoal_diag_prefix(diag, "basket: \"at\"");
-    goto fail;
-  } else {
-    b->at_text = v->valuestring;
-    b->has_at = true;
+    return rc;
   }
-  if ((rc = basket_checkout_keys(b, diag)) != SHOAL_OK)
-    goto fail;
+  b->at_text = v->valuestring;
+  b->has_at = true;
+  return SHOAL_OK;
+}
+
+/* "channel": a non-empty string, "pos" when absent. */
+static shoal_err basket_channel(struct shoal_basket *b, shoal_diag *diag) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(b->json, "channel");
   b->channel = "pos";
-  v = cJSON_GetObjectItemCaseSensitive(j, "channel");
-  if (v) {
-    if (!cJSON_IsString(v) || !v->valuestring[0]) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "basket: \"channel\" must be a non-empty string");
-      goto fail;
-    }
-    b->channel = v->valuestring;
+  if (!v)
+    return SHOAL_OK;
+  if (!cJSON_IsString(v) || !v->valuestring[0])
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: \"channel\" must be a non-empty string");
+  b->channel = v->valuestring;
+  return SHOAL_OK;
+}
+
+/* "customer": null or {id, tier, tags}; tags borrowed into b->tags. */
+static shoal_err basket_customer(struct shoal_basket *b, shoal_diag *diag) {
+  static const char *const cust_keys[] = {"id", "tier", "tags", NULL};
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(b->json, "customer"), *e;
+  shoal_err rc;
+  if (!v || cJSON_IsNull(v))
+    return SHOAL_OK;
+  if (!cJSON_IsObject(v))
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: \"customer\" must be an object {id, tier, tags}");
+  b->customer = v;
+  if ((rc = basket_keys(v, cust_keys, "basket: customer", diag)) != SHOAL_OK)
+    return rc;
+  if ((rc = shoal_json_get_str(v, "id", false, &(const char *){NULL}, diag)) != SHOAL_OK ||
+      (rc = shoal_json_get_str(v, "tier", false, &b->tier, diag)) != SHOAL_OK) {
+    shoal_diag_prefix(diag, "basket: customer");
+    return rc;
   }
-  v = cJSON_GetObjectItemCaseSensitive(j, "customer");
-  if (v && !cJSON_IsNull(v)) {
-    if (!cJSON_IsObject(v)) {
-      rc =
-          shoal_fail(diag, SHOAL_EINPUT, "basket: \"customer\" must be an object {id, tier, tags}");
-      goto fail;
-    }
-    b->customer = v;
-    if ((rc = basket_keys(v, cust_keys, "basket: customer", diag)) != SHOAL_OK)
-      goto fail;
-    if ((rc = shoal_json_get_str(v, "id", false, &(const char *){NULL}, diag)) != SHOAL_OK ||
-        (rc = shoal_json_get_str(v, "tier", false, &b->tier, diag)) != SHOAL_OK) {
-      shoal_diag_prefix(diag, "basket: customer");
-      goto fail;
-    }
-    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(v, "tags");
-    if (tags) {
-      if (!cJSON_IsArray(tags) || cJSON_GetArraySize(tags) > SHOAL_BASKET_MAX_LINES) {
-        rc = shoal_fail(diag, SHOAL_EINPUT, "basket: customer.tags must be an array of strings");
-        goto fail;
-      }
-      b->tags = calloc((size_t)cJSON_GetArraySize(tags) + 1, sizeof *b->tags);
-      if (!b->tags) {
-        rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-        goto fail;
-      }
-      cJSON_ArrayForEach(e, tags) {
-        if (!cJSON_IsString(e)) {
-          rc = shoal_fail(diag, SHOAL_EINPUT, "basket: customer.tags must be an array of strings");
-          goto fail;
-        }
-        b->tags[b->ntags++] = e->valuestring;
-      }
-    }
+  const cJSON *tags = cJSON_GetObjectItemCaseSensitive(v, "tags");
+  if (!tags)
+    return SHOAL_OK;
+  if (!cJSON_IsArray(tags) || cJSON_GetArraySize(tags) > SHOAL_BASKET_MAX_LINES)
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: customer.tags must be an array of strings");
+  b->tags = calloc((size_t)cJSON_GetArraySize(tags) + 1, sizeof *b->tags);
+  if (!b->tags)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  cJSON_ArrayForEach(e, tags) {
+    if (!cJSON_IsString(e))
+      return shoal_fail(diag, SHOAL_EINPUT, "basket: customer.tags must be an array of strings");
+    b->tags[b->ntags++] = e->valuestring;
   }
-  v = cJSON_GetObjectItemCaseSensitive(j, "coupons");
-  if (v) {
-    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > SHOAL_BASKET_MAX_COUPONS) {
-      rc =
-          shoal_fail(diag, SHOAL_EINPUT, "basket: \"coupons\" must be an array of at most %d codes",
-                     SHOAL_BASKET_MAX_COUPONS);
-      goto fail;
-    }
-    b->coupons = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof *b->coupons);
-    if (!b->coupons) {
-      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-      goto fail;
-    }
-    int i = 0;
-    cJSON_ArrayForEach(e, v) {
-      if (!cJSON_IsString(e) || !e->valuestring[0] || strlen(e->valuestring) > SHOAL_ID_MAX) {
-        rc = shoal_fail(diag, SHOAL_EINPUT, "basket: coupons[%d] must be a code of 1 to %d bytes",
+  return SHOAL_OK;
+}
+
+/* "coupons": at most SHOAL_BASKET_MAX_COUPONS codes; a repeat counts once. */
+static shoal_err basket_coupons(struct shoal_basket *b, shoal_diag *diag) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(b->json, "coupons"), *e;
+  if (!v)
+    return SHOAL_OK;
+  if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > SHOAL_BASKET_MAX_COUPONS)
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: \"coupons\" must be an array of at most %d codes",
+                      SHOAL_BASKET_MAX_COUPONS);
+  b->coupons = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof *b->coupons);
+  if (!b->coupons)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  int i = 0;
+  cJSON_ArrayForEach(e, v) {
+    if (!cJSON_IsString(e) || !e->valuestring[0] || strlen(e->valuestring) > SHOAL_ID_MAX)
+      return shoal_fail(diag, SHOAL_EINPUT, "basket: coupons[%d] must be a code of 1 to %d bytes",
                         i, SHOAL_ID_MAX);
-        goto fail;
-      }
-      size_t k;
-      for (k = 0; k < b->ncoupons; k++) /* a code presented twice counts once */
-        if (strcmp(b->coupons[k], e->valuestring) == 0)
-          break;
-      if (k == b->ncoupons)
-        b->coupons[b->ncoupons++] = e->valuestring;
-      i++;
-    }
+    size_t k;
+    for (k = 0; k < b->ncoupons; k++) /* a code presented twice counts once */
+      if (strcmp(b->coupons[k], e->valuestring) == 0)
+        break;
+    if (k == b->ncoupons)
+      b->coupons[b->ncoupons++] = e->valuestring;
+    i++;
   }
-  v = cJSON_GetObjectItemCaseSensitive(j, "lines");
-  if (!v) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "basket: missing \"lines\"");
-    goto fail;
-  }
-  if (!cJSON_IsArray(v)) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "basket: \"lines\" must be an array of {sku, qty}");
-    goto fail;
-  }
+  return SHOAL_OK;
+}
+
+/* Room for "basket: lines[<int>]" naming a line in a message. */
+#define BASKET_WHERE_MAX 48
+
+/* "lines": {sku, qty} objects, repeats of a SKU merged into its first line. */
+static shoal_err basket_lines(struct shoal_basket *b, shoal_diag *diag) {
+  static const char *const line_keys[] = {"sku", "qty", NULL};
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(b->json, "lines"), *e;
+  shoal_err rc;
+  if (!v)
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: missing \"lines\"");
+  if (!cJSON_IsArray(v))
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: \"lines\" must be an array of {sku, qty}");
   int nl = cJSON_GetArraySize(v);
-  if (nl > SHOAL_BASKET_MAX_LINES) {
-    rc = shoal_fail(diag, SHOAL_ELIMIT, "basket: %d lines is over the limit of %d", nl,
-                    SHOAL_BASKET_MAX_LINES);
-    goto fail;
-  }
+  if (nl > SHOAL_BASKET_MAX_LINES)
+    return shoal_fail(diag, SHOAL_ELIMIT, "basket: %d lines is over the limit of %d", nl,
+                      SHOAL_BASKET_MAX_LINES);
   b->lines = calloc((size_t)nl + 1, sizeof *b->lines);
-  if (!b->lines) {
-    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-    goto fail;
-  }
+  if (!b->lines)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   int i = 0;
   cJSON_ArrayForEach(e, v) {
     const cJSON *sku = cJSON_GetObjectItemCaseSensitive(e, "sku");
     const cJSON *qty = cJSON_GetObjectItemCaseSensitive(e, "qty");
-    if (!cJSON_IsObject(e) || !cJSON_IsString(sku) || !sku->valuestring[0]) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "basket: lines[%d] needs a \"sku\" string", i);
-      goto fail;
-    }
-    if (!qty) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "basket: lines[%d] (%s): missing \"qty\"", i,
-                      sku->valuestring);
-      goto fail;
-    }
-    char where[48];
+    if (!cJSON_IsObject(e) || !cJSON_IsString(sku) || !sku->valuestring[0])
+      return shoal_fail(diag, SHOAL_EINPUT, "basket: lines[%d] needs a \"sku\" string", i);
+    if (!qty)
+      return shoal_fail(diag, SHOAL_EINPUT, "basket: lines[%d] (%s): missing \"qty\"", i,
+                        sku->valuestring);
+    char where[BASKET_WHERE_MAX];
     snprintf(where, sizeof where, "basket: lines[%d]", i);
     if ((rc = basket_keys(e, line_keys, where, diag)) != SHOAL_OK)
-      goto fail;
+      return rc;
     if (!shoal_json_is_int(qty) || shoal_json_int(qty) < 1 ||
-        shoal_json_int(qty) > SHOAL_LINE_MAX_QTY) {
-      rc = shoal_fail(
+        shoal_json_int(qty) > SHOAL_LINE_MAX_QTY)
+      return shoal_fail(
           diag, SHOAL_EINPUT,
           "basket: lines[%d] (%s): bad quantity, \"qty\" must be an integer from 1 to %d", i,
           sku->valuestring, SHOAL_LINE_MAX_QTY);
-      goto fail;
-    }
     /* Merge repeats of a SKU into its first line. Baskets are small; a
      * linear scan beats hashing below SHOAL_BASKET_MAX_LINES. */
     size_t k;
@@ -1010,16 +933,39 @@ shoal_err shoal_basket_parse_opts(const cJSON *json, bool at_optional, struct sh
       b->lines[b->nlines++].qty = 0;
     }
     b->lines[k].qty += shoal_json_int(qty);
-    if (b->lines[k].qty > SHOAL_LINE_MAX_QTY) {
-      rc = shoal_fail(diag, SHOAL_ELIMIT, "basket: total quantity of %s is over the limit of %d",
-                      sku->valuestring, SHOAL_LINE_MAX_QTY);
-      goto fail;
-    }
+    if (b->lines[k].qty > SHOAL_LINE_MAX_QTY)
+      return shoal_fail(diag, SHOAL_ELIMIT, "basket: total quantity of %s is over the limit of %d",
+                        sku->valuestring, SHOAL_LINE_MAX_QTY);
     i++;
+  }
+  return SHOAL_OK;
+}
+
+shoal_err shoal_basket_parse_opts(const cJSON *json, bool at_optional, struct shoal_basket **out,
+                                  shoal_diag *diag) {
+  static const char *const top[] = {"region",  "store",   "at",          "channel",
+                                    "customer", "coupons", "lines",       "request_id",
+                                    "cashier",  "payments", "member_code", "redeem_points",
+                                    NULL};
+  shoal_err rc = SHOAL_OK;
+  if (!cJSON_IsObject(json))
+    return shoal_fail(diag, SHOAL_EINPUT, "basket: must be a JSON object");
+  if ((rc = basket_keys(json, top, "basket", diag)) != SHOAL_OK)
+    return rc;
+  struct shoal_basket *b = calloc(1, sizeof *b);
+  if (!b || !(b->json = cJSON_Duplicate(json, true))) {
+    free(b);
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  }
+  if ((rc = basket_id(b->json, "region", &b->region, diag)) != SHOAL_OK ||
+      (rc = basket_id(b->json, "store", &b->store, diag)) != SHOAL_OK ||
+      (rc = basket_at(b, at_optional, diag)) != SHOAL_OK ||
+      (rc = basket_checkout_keys(b, diag)) != SHOAL_OK ||
+      (rc = basket_channel(b, diag)) != SHOAL_OK || (rc = basket_customer(b, diag)) != SHOAL_OK ||
+      (rc = basket_coupons(b, diag)) != SHOAL_OK || (rc = basket_lines(b, diag)) != SHOAL_OK) {
+    shoal_basket_free(b);
+    return rc;
   }
   *out = b;
   return SHOAL_OK;
-fail:
-  shoal_basket_free(b);
-  return rc;
 }

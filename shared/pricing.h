@@ -13,9 +13,10 @@
 #include <cjson/cJSON.h>
 
 #include "err.h"
+#include "scope.h"
 #include "timeutil.h"
 
-#define SHOAL_PRICING_SCOPES 3 /* global, region/R, store/S */
+#define SHOAL_PRICING_SCOPES SHOAL_SCOPE_CHAIN_LEN /* global, region/R, store/S */
 
 /* Validates this module's sections of a policy document (SPEC 4.3, 5):
  * items, rules, disable, round, currency. Called by

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "pricing.h"
 #include "shoal_limits.h"
 
@@ -78,10 +79,8 @@ struct shoal_price__item {
   uint32_t s23_off, s23_n; /* stage-2/3 rules targeting this item (CSR into s23_list) */
 };
 
-struct shoal_price__arena;
-
 struct shoal_pricing_model {
-  struct shoal_price__arena *arena;
+  struct shoal_arena arena; /* every string and small table the model keeps */
   struct shoal_price__item *items;
   uint32_t nitems;
   uint64_t *hash; /* open addressing: (hash >> 32) << 32 | (item index + 1); 0 = empty */
@@ -105,9 +104,6 @@ struct shoal_pricing_model {
   int64_t versions[SHOAL_PRICING_SCOPES];
   uint32_t nscopes;
 };
-
-/* FNV-1a of a NUL-terminated string. */
-uint64_t shoal_price__hash(const char *s);
 
 /* Index of sku in m->items, -1 if not in the model. */
 int32_t shoal_price__find(const struct shoal_pricing_model *m, const char *sku);

@@ -12,6 +12,9 @@
 #include "pricing_int.h"
 #include "shoal_limits.h"
 
+/* cJSON prints integers below this (10^15, "%1.15g") exactly. */
+#define JSON_EXACT_INT_MAX 1000000000000000LL
+
 struct qline {
   int32_t item;
   int64_t qty, base, unit, disc;
@@ -374,98 +377,112 @@ void shoal_quote_free(struct shoal_quote *q) {
   free(q);
 }
 
-shoal_err shoal_pricing_quote(const struct shoal_pricing_model *m, const struct shoal_basket *b,
-                              struct shoal_quote **out, shoal_diag *diag) {
-  shoal_err rc = SHOAL_OK;
-  struct qctx c;
-  memset(&c, 0, sizeof c);
-  c.m = m;
-  c.b = b;
-  c.n = b->nlines;
-  size_t n = c.n, nw = m->nwords;
-  uint64_t *bits = NULL, *lbits = NULL;
-  uint32_t *cnt = NULL, *off = NULL, *lbuf = NULL, *bl = NULL;
-  struct run *runs = NULL;
-  int64_t *w = NULL;
-  struct shoal_quote *q = calloc(1, sizeof *q);
-  c.q = q;
-  c.lines = calloc(n + 1, sizeof *c.lines);
-  c.cond = calloc((size_t)m->nrules + 1, 1);
-  c.accepted = calloc(b->ncoupons + 1, sizeof *c.accepted);
-  c.order = malloc(sizeof(uint32_t) * (n + 1));
-  c.w = malloc(sizeof(int64_t) * (n + 1));
-  if (q)
-    q->lines = calloc(n + 1, sizeof *q->lines);
-  if (!q || !q->lines || !c.lines || !c.cond || !c.accepted || !c.order || !c.w)
-    goto oom;
-  c.weekday = shoal_time_local_weekday(&b->at);
-  c.minute = shoal_time_local_minute(&b->at);
+/* ---- quote phases: price lines, index candidates, apply stages 2/3, render */
 
-  /* Base prices and stage 1. */
-  int64_t subtotal = 0, gross = 0;
-  for (size_t i = 0; i < n; i++) {
-    struct qline *l = &c.lines[i];
+/* Base prices and stage 1 for every line; *subtotal is the undiscounted sum.
+ * Sets c->remaining to the sum after stage 1. */
+static shoal_err quote_price_lines(struct qctx *c, int64_t *subtotal, shoal_diag *diag) {
+  const struct shoal_pricing_model *m = c->m;
+  const struct shoal_basket *b = c->b;
+  int64_t sub = 0, gross = 0;
+  for (size_t i = 0; i < c->n; i++) {
+    struct qline *l = &c->lines[i];
     l->item = shoal_price__find(m, b->lines[i].sku);
-    if (l->item < 0) {
-      rc = shoal_fail(diag, SHOAL_ENOTFOUND, "unknown SKU %s (no price in the policy chain)",
-                      b->lines[i].sku);
-      goto done;
-    }
+    if (l->item < 0)
+      return shoal_fail(diag, SHOAL_ENOTFOUND, "unknown SKU %s (no price in the policy chain)",
+                        b->lines[i].sku);
     l->qty = b->lines[i].qty;
     l->base = m->items[l->item].price;
-    stage1_line(&c, l);
+    stage1_line(c, l);
     int64_t a, u;
     if (!shoal_mul_checked(l->qty, l->base, &a) || a > SHOAL_MONEY_MAX ||
         !shoal_mul_checked(l->qty, l->unit, &u) || u > SHOAL_MONEY_MAX ||
-        (subtotal += a) > SHOAL_MONEY_MAX || (gross += u) > SHOAL_MONEY_MAX) {
-      rc = shoal_fail(diag, SHOAL_ELIMIT, "basket amount for %s is over the money limit",
-                      b->lines[i].sku);
-      goto done;
-    }
+        (sub += a) > SHOAL_MONEY_MAX || (gross += u) > SHOAL_MONEY_MAX)
+      return shoal_fail(diag, SHOAL_ELIMIT, "basket amount for %s is over the money limit",
+                        b->lines[i].sku);
   }
-  c.remaining = gross;
-  /* Stage-1 applied entries in order of the first line each rule priced. */
-  for (size_t i = 0; i < n; i++) {
-    int32_t ri = c.lines[i].s1_rule;
+  c->remaining = gross;
+  *subtotal = sub;
+  return SHOAL_OK;
+}
+
+/* Stage-1 applied entries in order of the first line each rule priced.
+ * false on out-of-memory. */
+static bool quote_stage1_applied(struct qctx *c) {
+  for (size_t i = 0; i < c->n; i++) {
+    int32_t ri = c->lines[i].s1_rule;
     if (ri < 0)
       continue;
     bool seen = false;
     for (size_t j = 0; j < i && !seen; j++)
-      seen = c.lines[j].s1_rule == ri;
+      seen = c->lines[j].s1_rule == ri;
     if (seen)
       continue;
     int64_t saving = 0;
     bool changed = false;
-    for (size_t j = i; j < n; j++)
-      if (c.lines[j].s1_rule == ri) {
-        saving += c.lines[j].qty * (c.lines[j].base - c.lines[j].unit);
-        changed |= c.lines[j].unit != c.lines[j].base;
+    for (size_t j = i; j < c->n; j++)
+      if (c->lines[j].s1_rule == ri) {
+        saving += c->lines[j].qty * (c->lines[j].base - c->lines[j].unit);
+        changed |= c->lines[j].unit != c->lines[j].base;
       }
-    if (changed && push_applied(&c, &m->rules[ri], saving) != SHOAL_OK)
-      goto oom;
+    if (changed && push_applied(c, &c->m->rules[ri], saving) != SHOAL_OK)
+      return false;
   }
+  return true;
+}
 
-  /* Candidate stage-2/3 rules: those listed for the basket's items, plus
-   * those targeting every item; each with its lines in line order. */
-  bits = calloc(nw, sizeof *bits);
-  lbits = calloc(nw, sizeof *lbits);
-  cnt = malloc(sizeof(uint32_t) * ((size_t)m->nrules + 1));
-  off = malloc(sizeof(uint32_t) * ((size_t)m->nrules + 1));
-  size_t npairs = 0, maxb = 1;
+/* The stage-2/3 rules a basket can meet: those listed for its items (lbits,
+ * each with its lines in line order: lbuf[off[r] .. off[r] + cnt[r]]) plus
+ * those targeting every item (bits = lbits | the model's all-items bits). */
+struct cands {
+  uint64_t *bits, *lbits;
+  uint32_t *cnt, *off, *lbuf;
+  uint32_t *all; /* every line, for rules without a target (inside lbuf) */
+  size_t maxb;   /* most bundle items of a candidate rule (>= 1) */
+  /* scratch the stage functions share */
+  struct run *runs;
+  int64_t *w;
+  uint32_t *bl;
+};
+
+static void cands_free(struct cands *k) {
+  free(k->bits);
+  free(k->lbits);
+  free(k->cnt);
+  free(k->off);
+  free(k->lbuf);
+  free(k->runs);
+  free(k->w);
+  free(k->bl);
+}
+
+/* Builds the candidate index of c's lines (a CSR over rules). false on
+ * out-of-memory. */
+static bool quote_index_candidates(const struct qctx *c, struct cands *k) {
+  const struct shoal_pricing_model *m = c->m;
+  size_t n = c->n, nw = m->nwords;
+  k->bits = calloc(nw, sizeof *k->bits);
+  k->lbits = calloc(nw, sizeof *k->lbits);
+  k->cnt = malloc(sizeof(uint32_t) * ((size_t)m->nrules + 1));
+  k->off = malloc(sizeof(uint32_t) * ((size_t)m->nrules + 1));
+  size_t npairs = 0;
+  k->maxb = 1;
   for (size_t i = 0; i < n; i++)
-    npairs += m->items[c.lines[i].item].s23_n;
-  lbuf = malloc(sizeof(uint32_t) * (npairs + n + 1));
-  if (!bits || !lbits || !cnt || !off || !lbuf)
-    goto oom;
+    npairs += m->items[c->lines[i].item].s23_n;
+  k->lbuf = malloc(sizeof(uint32_t) * (npairs + n + 1));
+  if (!k->bits || !k->lbits || !k->cnt || !k->off || !k->lbuf)
+    return false;
+  uint64_t *lbits = k->lbits;
+  uint32_t *cnt = k->cnt, *off = k->off;
   for (size_t i = 0; i < n; i++) {
-    const struct shoal_price__item *it = &m->items[c.lines[i].item];
-    for (uint32_t k = 0; k < it->s23_n; k++) {
-      uint32_t ri = m->s23_list[it->s23_off + k];
+    const struct shoal_price__item *it = &m->items[c->lines[i].item];
+    for (uint32_t j = 0; j < it->s23_n; j++) {
+      uint32_t ri = m->s23_list[it->s23_off + j];
       if (!(lbits[ri / 64] & (1ull << (ri % 64)))) {
         lbits[ri / 64] |= 1ull << (ri % 64);
         cnt[ri] = 0;
-        if (m->rules[ri].nbitems > maxb)
-          maxb = m->rules[ri].nbitems;
+        if (m->rules[ri].nbitems > k->maxb)
+          k->maxb = m->rules[ri].nbitems;
       }
       cnt[ri]++;
     }
@@ -473,7 +490,7 @@ shoal_err shoal_pricing_quote(const struct shoal_pricing_model *m, const struct 
   uint32_t running = 0;
   for (size_t wi = 0; wi < nw; wi++) {
     uint64_t word = lbits[wi];
-    bits[wi] = word | m->s23_all_bits[wi];
+    k->bits[wi] = word | m->s23_all_bits[wi];
     while (word) {
       uint32_t ri = (uint32_t)(wi * 64 + (size_t)__builtin_ctzll(word));
       word &= word - 1;
@@ -483,47 +500,51 @@ shoal_err shoal_pricing_quote(const struct shoal_pricing_model *m, const struct 
     }
   }
   for (size_t i = 0; i < n; i++) {
-    const struct shoal_price__item *it = &m->items[c.lines[i].item];
-    for (uint32_t k = 0; k < it->s23_n; k++) {
-      uint32_t ri = m->s23_list[it->s23_off + k];
-      lbuf[off[ri] + cnt[ri]++] = (uint32_t)i;
+    const struct shoal_price__item *it = &m->items[c->lines[i].item];
+    for (uint32_t j = 0; j < it->s23_n; j++) {
+      uint32_t ri = m->s23_list[it->s23_off + j];
+      k->lbuf[off[ri] + cnt[ri]++] = (uint32_t)i;
     }
   }
-  uint32_t *all = lbuf + npairs; /* every line, for rules without a target */
+  k->all = k->lbuf + npairs;
   for (size_t i = 0; i < n; i++)
-    all[i] = (uint32_t)i;
-  runs = malloc(sizeof *runs * (n + 1));
-  w = malloc(sizeof *w * (n + maxb + 1));
-  bl = malloc(sizeof *bl * (maxb + 1));
-  if (!runs || !w || !bl)
-    goto oom;
+    k->all[i] = (uint32_t)i;
+  k->runs = malloc(sizeof *k->runs * (n + 1));
+  k->w = malloc(sizeof *k->w * (n + k->maxb + 1));
+  k->bl = malloc(sizeof *k->bl * (k->maxb + 1));
+  return k->runs && k->w && k->bl;
+}
 
+/* Stages 2 and 3 in rule order over the candidates; an exclusive rule that
+ * saved something ends its stage. false on out-of-memory. */
+static bool quote_apply_stages23(struct qctx *c, const struct cands *k) {
+  const struct shoal_pricing_model *m = c->m;
   bool stop2 = false, stop3 = false;
-  for (size_t wi = 0; wi < nw && !stop3; wi++) {
-    uint64_t word = bits[wi];
+  for (size_t wi = 0; wi < m->nwords && !stop3; wi++) {
+    uint64_t word = k->bits[wi];
     while (word && !stop3) {
       uint32_t ri = (uint32_t)(wi * 64 + (size_t)__builtin_ctzll(word));
       word &= word - 1;
       const struct shoal_price__rule *r = &m->rules[ri];
       if (r->stage == 2 && stop2)
         continue;
-      if (!rule_ok(&c, ri))
+      if (!rule_ok(c, ri))
         continue;
-      bool listed = (lbits[wi] >> (ri % 64)) & 1;
-      const uint32_t *ln = listed ? lbuf + off[ri] : all;
-      size_t k = listed ? cnt[ri] : n;
+      bool listed = (k->lbits[wi] >> (ri % 64)) & 1;
+      const uint32_t *ln = listed ? k->lbuf + k->off[ri] : k->all;
+      size_t nl = listed ? k->cnt[ri] : c->n;
       int64_t saving = 0;
       if (r->type == PT_BOGO)
-        stage2_bogo(&c, r, ln, k, runs, &saving);
+        stage2_bogo(c, r, ln, nl, k->runs, &saving);
       else if (r->type == PT_BUNDLE)
-        stage2_bundle(&c, r, ln, k, bl, w, &saving);
+        stage2_bundle(c, r, ln, nl, k->bl, k->w, &saving);
       else
-        stage3(&c, r, ln, k, w, &saving);
+        stage3(c, r, ln, nl, k->w, &saving);
       if (saving <= 0)
         continue;
-      c.remaining -= saving; /* every saving is shared out to the lines in full */
-      if (push_applied(&c, r, saving) != SHOAL_OK)
-        goto oom;
+      c->remaining -= saving; /* every saving is shared out to the lines in full */
+      if (push_applied(c, r, saving) != SHOAL_OK)
+        return false;
       if (r->exclusive) {
         if (r->stage == 2)
           stop2 = true;
@@ -532,13 +553,18 @@ shoal_err shoal_pricing_quote(const struct shoal_pricing_model *m, const struct 
       }
     }
   }
+  return true;
+}
 
-  /* Totals and rounding. */
+/* Output lines, totals and rounding into c->q. */
+static void quote_render_totals(struct qctx *c, int64_t subtotal) {
+  const struct shoal_pricing_model *m = c->m;
+  struct shoal_quote *q = c->q;
   int64_t sum = 0;
-  for (size_t i = 0; i < n; i++) {
-    struct qline *l = &c.lines[i];
+  for (size_t i = 0; i < c->n; i++) {
+    struct qline *l = &c->lines[i];
     struct shoal_quote_line *o = &q->lines[i];
-    o->sku = b->lines[i].sku;
+    o->sku = c->b->lines[i].sku;
     o->qty = l->qty;
     o->base_price = l->base;
     o->unit_price = l->unit;
@@ -546,7 +572,7 @@ shoal_err shoal_pricing_quote(const struct shoal_pricing_model *m, const struct 
     o->total = line_total(l);
     sum += o->total;
   }
-  q->nlines = n;
+  q->nlines = c->n;
   int64_t t = sum;
   if (m->round_mode != ROUND_NONE && m->round_step > 1) {
     int64_t step = m->round_step, r = sum % step;
@@ -562,21 +588,64 @@ shoal_err shoal_pricing_quote(const struct shoal_pricing_model *m, const struct 
   q->discount = subtotal - sum;
   q->rounding = t - sum;
   q->total = t;
+}
 
-  /* Coupons in the order presented. */
+/* Coupons in the order presented: accepted, or rejected with a reason.
+ * false on out-of-memory. */
+static bool quote_render_coupons(struct qctx *c) {
+  const struct shoal_basket *b = c->b;
+  struct shoal_quote *q = c->q;
   q->accepted = calloc(b->ncoupons + 1, sizeof *q->accepted);
   q->rejected = calloc(b->ncoupons + 1, sizeof *q->rejected);
   if (!q->accepted || !q->rejected)
-    goto oom;
+    return false;
   for (size_t i = 0; i < b->ncoupons; i++) {
-    if (c.accepted[i]) {
+    if (c->accepted[i]) {
       q->accepted[q->naccepted++] = b->coupons[i];
       continue;
     }
-    bool known = bsearch(&b->coupons[i], m->codes, m->ncodes, sizeof *m->codes, str_cmp) != NULL;
+    bool known =
+        bsearch(&b->coupons[i], c->m->codes, c->m->ncodes, sizeof *c->m->codes, str_cmp) != NULL;
     q->rejected[q->nrejected].code = b->coupons[i];
     q->rejected[q->nrejected++].reason = known ? "not_applicable" : "unknown";
   }
+  return true;
+}
+
+shoal_err shoal_pricing_quote(const struct shoal_pricing_model *m, const struct shoal_basket *b,
+                              struct shoal_quote **out, shoal_diag *diag) {
+  shoal_err rc = SHOAL_OK;
+  struct qctx c;
+  struct cands k;
+  memset(&c, 0, sizeof c);
+  memset(&k, 0, sizeof k);
+  c.m = m;
+  c.b = b;
+  c.n = b->nlines;
+  size_t n = c.n;
+  struct shoal_quote *q = calloc(1, sizeof *q);
+  c.q = q;
+  c.lines = calloc(n + 1, sizeof *c.lines);
+  c.cond = calloc((size_t)m->nrules + 1, 1);
+  c.accepted = calloc(b->ncoupons + 1, sizeof *c.accepted);
+  c.order = malloc(sizeof(uint32_t) * (n + 1));
+  c.w = malloc(sizeof(int64_t) * (n + 1));
+  if (q)
+    q->lines = calloc(n + 1, sizeof *q->lines);
+  if (!q || !q->lines || !c.lines || !c.cond || !c.accepted || !c.order || !c.w)
+    goto oom;
+  c.weekday = shoal_time_local_weekday(&b->at);
+  c.minute = shoal_time_local_minute(&b->at);
+
+  int64_t subtotal = 0;
+  if ((rc = quote_price_lines(&c, &subtotal, diag)) != SHOAL_OK)
+    goto done;
+  if (!quote_stage1_applied(&c) || !quote_index_candidates(&c, &k) ||
+      !quote_apply_stages23(&c, &k))
+    goto oom;
+  quote_render_totals(&c, subtotal);
+  if (!quote_render_coupons(&c))
+    goto oom;
   goto done;
 oom:
   rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory pricing the basket");
@@ -586,14 +655,7 @@ done:
   free(c.accepted);
   free(c.order);
   free(c.w);
-  free(bits);
-  free(lbits);
-  free(cnt);
-  free(off);
-  free(lbuf);
-  free(runs);
-  free(w);
-  free(bl);
+  cands_free(&k);
   if (rc != SHOAL_OK) {
     shoal_quote_free(q);
     return rc;
@@ -605,7 +667,7 @@ done:
 /* Integers print exactly through cJSON below 10^15 (%1.15g); beyond that a
  * raw node keeps every digit. */
 static cJSON *num(int64_t v) {
-  if (v > -1000000000000000LL && v < 1000000000000000LL)
+  if (v > -JSON_EXACT_INT_MAX && v < JSON_EXACT_INT_MAX)
     return cJSON_CreateNumber((double)v);
   char buf[32];
   snprintf(buf, sizeof buf, "%lld", (long long)v);

@@ -9,7 +9,14 @@
 #include "jsonx.h"
 #include "pricing_int.h"
 #include "shoal_limits.h"
+#include "strmap.h"
 #include "util.h"
+
+/* Buffers naming a place in a message: an item or rule, then a key of it,
+ * then a path below that key (ids are at most SHOAL_ID_MAX bytes). */
+#define WHERE_MAX 160
+#define WHERE_KEY_MAX (WHERE_MAX + 40)
+#define WHERE_PATH_MAX (WHERE_MAX + 80)
 
 static const char *const type_names[PT__COUNT] = {
     "price", "percent", "amount", "bogo", "bundle", "threshold", "basket_percent",
@@ -38,33 +45,6 @@ int shoal_price__stage_of(int type) {
   default:
     return 3;
   }
-}
-
-/* A set of borrowed strings for duplicate checks (documents hold 10^4 SKUs). */
-struct strset {
-  const char **slot;
-  size_t mask;
-};
-
-static bool strset_init(struct strset *s, size_t n) {
-  size_t cap = 16;
-  while (cap < 2 * n + 2)
-    cap <<= 1;
-  s->slot = calloc(cap, sizeof *s->slot);
-  s->mask = cap - 1;
-  return s->slot != NULL;
-}
-
-/* Adds str; false if it was already there. */
-static bool strset_add(struct strset *s, const char *str) {
-  size_t h = shoal_price__hash(str) & s->mask;
-  while (s->slot[h]) {
-    if (strcmp(s->slot[h], str) == 0)
-      return false;
-    h = (h + 1) & s->mask;
-  }
-  s->slot[h] = str;
-  return true;
 }
 
 static bool two_digits(const char *p, int *out) {
@@ -187,7 +167,7 @@ static shoal_err check_item(const cJSON *it, const char *where, shoal_diag *diag
     return shoal_fail(diag, SHOAL_EINPUT, "%s: \"name\" must be a string", where);
   const cJSON *cats = cJSON_GetObjectItemCaseSensitive(it, "categories");
   if (cats && str_array(cats, "", false, NULL) != SHOAL_OK) {
-    char w2[200];
+    char w2[WHERE_KEY_MAX];
     snprintf(w2, sizeof w2, "%s: \"categories\"", where);
     return str_array(cats, w2, false, diag);
   }
@@ -206,19 +186,19 @@ static shoal_err check_items(const cJSON *items, shoal_diag *diag) {
   const cJSON *it;
   int i = 0;
   shoal_err rc = SHOAL_OK;
-  struct strset seen, codes;
+  struct shoal_strmap seen, codes;
   memset(&codes, 0, sizeof codes);
-  if (!strset_init(&seen, (size_t)cJSON_GetArraySize(items)) ||
-      !strset_init(&codes, (size_t)cJSON_GetArraySize(items))) {
-    free(seen.slot);
-    free(codes.slot);
+  if (!shoal_strmap_init(&seen, (size_t)cJSON_GetArraySize(items)) ||
+      !shoal_strmap_init(&codes, (size_t)cJSON_GetArraySize(items))) {
+    shoal_strmap_free(&seen);
+    shoal_strmap_free(&codes);
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   cJSON_ArrayForEach(it, items) {
     /* Catalogs hold 10^4 items: check first, and only name the item (a
      * formatted "where") when there is something to report. */
     if (check_item(it, "", NULL) != SHOAL_OK) {
-      char where[160];
+      char where[WHERE_MAX];
       const cJSON *sku = cJSON_GetObjectItemCaseSensitive(it, "sku");
       if (short_str(sku, SHOAL_ID_MAX))
         snprintf(where, sizeof where, "items[%d] (%s)", i, sku->valuestring);
@@ -229,28 +209,28 @@ static shoal_err check_items(const cJSON *items, shoal_diag *diag) {
     }
     /* Duplicate SKUs inside one document would make "most specific wins" ambiguous. */
     const char *sku = cJSON_GetObjectItemCaseSensitive(it, "sku")->valuestring;
-    if (!strset_add(&seen, sku)) {
+    if (!shoal_strmap_add(&seen, sku, 0)) {
       rc = shoal_fail(diag, SHOAL_EINPUT, "items: duplicate sku \"%s\"", sku);
       break;
     }
     /* SPEC 12: a barcode names one product. */
     const cJSON *bc = cJSON_GetObjectItemCaseSensitive(it, "barcode");
-    if (bc && !strset_add(&codes, bc->valuestring)) {
+    if (bc && !shoal_strmap_add(&codes, bc->valuestring, 0)) {
       rc = shoal_fail(diag, SHOAL_EINPUT, "items: barcode \"%s\" of %s is already another item's",
                       bc->valuestring, sku);
       break;
     }
     i++;
   }
-  free(seen.slot);
-  free(codes.slot);
+  shoal_strmap_free(&seen);
+  shoal_strmap_free(&codes);
   return rc;
 }
 
 static shoal_err check_when(const cJSON *when, int stage, const char *where, shoal_diag *diag) {
   static const char *const keys[] = {"tiers", "channels", "tags_any", "from", "until",
                                      "days",  "hours",    "min_qty",  NULL};
-  char w[200];
+  char w[WHERE_KEY_MAX];
   shoal_err rc;
   (void)stage; /* min_qty is accepted on any stage and only used by stage 1 (SPEC 5.1) */
   snprintf(w, sizeof w, "%s: when", where);
@@ -261,7 +241,7 @@ static shoal_err check_when(const cJSON *when, int stage, const char *where, sho
   static const char *const lists[] = {"tiers", "channels", "tags_any"};
   for (size_t i = 0; i < 3; i++) {
     const cJSON *l = cJSON_GetObjectItemCaseSensitive(when, lists[i]);
-    char wl[240];
+    char wl[WHERE_PATH_MAX];
     snprintf(wl, sizeof wl, "%s.%s", w, lists[i]);
     if (l && (rc = str_array(l, wl, false, diag)) != SHOAL_OK)
       return rc;
@@ -308,7 +288,7 @@ static shoal_err check_when(const cJSON *when, int stage, const char *where, sho
 
 static shoal_err check_target(const cJSON *target, const char *where, shoal_diag *diag) {
   static const char *const keys[] = {"skus", "categories", NULL};
-  char w[200];
+  char w[WHERE_KEY_MAX];
   shoal_err rc;
   snprintf(w, sizeof w, "%s: target", where);
   if (!cJSON_IsObject(target))
@@ -320,7 +300,7 @@ static shoal_err check_target(const cJSON *target, const char *where, shoal_diag
   if (!skus && !cats)
     return shoal_fail(diag, SHOAL_EINPUT,
                       "%s needs \"skus\" and/or \"categories\" (omit it for all items)", w);
-  char wl[240];
+  char wl[WHERE_PATH_MAX];
   snprintf(wl, sizeof wl, "%s.skus", w);
   if (skus && (rc = str_array(skus, wl, false, diag)) != SHOAL_OK)
     return rc;
@@ -339,7 +319,7 @@ static shoal_err check_bundle_items(const cJSON *bi, const char *where, shoal_di
   int i = 0;
   shoal_err rc;
   cJSON_ArrayForEach(e, bi) {
-    char w[220];
+    char w[WHERE_PATH_MAX];
     snprintf(w, sizeof w, "%s: items[%d]", where, i);
     if (!cJSON_IsObject(e))
       return shoal_fail(diag, SHOAL_EINPUT, "%s must be an object {sku, qty}", w);
@@ -366,7 +346,7 @@ static shoal_err check_rule(const cJSON *r, int i, shoal_diag *diag) {
       [PT_THRESHOLD] = {"min", "off", "repeat", "max_off", NULL},
       [PT_BASKET_PERCENT] = {"bp", "min", NULL},
   };
-  char where[160];
+  char where[WHERE_MAX];
   shoal_err rc;
   snprintf(where, sizeof where, "rules[%d]", i);
   if (!cJSON_IsObject(r))
@@ -393,7 +373,7 @@ static shoal_err check_rule(const cJSON *r, int i, shoal_diag *diag) {
     shoal_diag_prefix(diag, "%s rule", type_names[t]);
     return rc;
   }
-  if ((rc = int_field(r, "priority", false, -1000000000, 1000000000, where, diag)) != SHOAL_OK)
+  if ((rc = int_field(r, "priority", false, -SHOAL_RULE_PRIORITY_MAX, SHOAL_RULE_PRIORITY_MAX, where, diag)) != SHOAL_OK)
     return rc;
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "coupon");
   if (v && !short_str(v, SHOAL_ID_MAX))
@@ -478,20 +458,20 @@ shoal_err shoal_pricing_validate_doc(const cJSON *doc, shoal_diag *diag) {
       return shoal_fail(diag, SHOAL_EINPUT, "policy: \"rules\" must be an array");
     const cJSON *r;
     int i = 0;
-    struct strset seen;
-    if (!strset_init(&seen, (size_t)cJSON_GetArraySize(rules)))
+    struct shoal_strmap seen;
+    if (!shoal_strmap_init(&seen, (size_t)cJSON_GetArraySize(rules)))
       return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     cJSON_ArrayForEach(r, rules) {
       if ((rc = check_rule(r, i, diag)) != SHOAL_OK)
         break;
       const char *id = cJSON_GetObjectItemCaseSensitive(r, "id")->valuestring;
-      if (!strset_add(&seen, id)) {
+      if (!shoal_strmap_add(&seen, id, 0)) {
         rc = shoal_fail(diag, SHOAL_EINPUT, "rules: duplicate id \"%s\"", id);
         break;
       }
       i++;
     }
-    free(seen.slot);
+    shoal_strmap_free(&seen);
     if (rc != SHOAL_OK)
       goto fail;
   }

@@ -57,6 +57,110 @@ static shoal_err get_bounded(const cJSON *obj, const char *where, const char *ke
   return SHOAL_OK;
 }
 
+/* "profile" (its name) and the optional "channel" it sells on. */
+static shoal_err profile_identity(const cJSON *root, struct shoal_profile *p, shoal_diag *diag) {
+  shoal_err rc = SHOAL_OK;
+  const char *name = NULL;
+  if ((rc = shoal_json_get_str(root, "profile", true, &name, diag)) != SHOAL_OK)
+    return rc;
+  if (!shoal_id_valid(name))
+    return shoal_fail(diag, SHOAL_EINPUT, "\"profile\" is not a valid identifier: \"%s\"", name);
+  shoal_strlcpy(p->name, name, sizeof p->name);
+  /* The channel this device class sells on (a kiosk: "kiosk"): the store
+   * API fills it into a basket that names none. */
+  const char *channel = NULL;
+  if ((rc = shoal_json_get_str(root, "channel", false, &channel, diag)) != SHOAL_OK)
+    return rc;
+  if (channel && !shoal_id_valid(channel))
+    return shoal_fail(diag, SHOAL_EINPUT, "\"channel\" is not a valid identifier: \"%s\"", channel);
+  if (channel)
+    shoal_strlcpy(p->channel, channel, sizeof p->channel);
+  return SHOAL_OK;
+}
+
+/* "modules": known names only; "sales" needs "pricing". */
+static shoal_err profile_modules(const cJSON *root, struct shoal_profile *p, shoal_diag *diag) {
+  const cJSON *mods = cJSON_GetObjectItemCaseSensitive(root, "modules");
+  if (!cJSON_IsArray(mods))
+    return shoal_fail(diag, SHOAL_EINPUT, "\"modules\" must be an array of module names");
+  const cJSON *m;
+  cJSON_ArrayForEach(m, mods) {
+    bool found = false;
+    for (size_t i = 0; cJSON_IsString(m) && i < sizeof modules / sizeof modules[0]; i++)
+      if (strcmp(modules[i].name, m->valuestring) == 0) {
+        p->modules |= modules[i].mod;
+        found = true;
+      }
+    if (!found)
+      return shoal_fail(diag, SHOAL_EINPUT,
+                        "\"modules\": unknown module %s%s%s (pricing, sales, forms, tickets)",
+                        cJSON_IsString(m) ? "\"" : "", cJSON_IsString(m) ? m->valuestring : "(not a string)",
+                        cJSON_IsString(m) ? "\"" : "");
+  }
+  if ((p->modules & SHOAL_MOD_SALES) && !(p->modules & SHOAL_MOD_PRICING))
+    return shoal_fail(diag, SHOAL_EINPUT, "\"modules\": \"sales\" needs \"pricing\"");
+  return SHOAL_OK;
+}
+
+/* "cache", "outbox" and "sync": required objects of bounded numbers. */
+static shoal_err profile_limits(const cJSON *root, struct shoal_profile *p, shoal_diag *diag) {
+  shoal_err rc = SHOAL_OK;
+  static const char *const cache_keys[] = {"max_mb", NULL};
+  static const char *const outbox_keys[] = {"max_events", NULL};
+  static const char *const sync_keys[] = {"keepalive_s", "backoff_min_s", "backoff_max_s", "batch", NULL};
+  const cJSON *cache = cJSON_GetObjectItemCaseSensitive(root, "cache");
+  const cJSON *outbox = cJSON_GetObjectItemCaseSensitive(root, "outbox");
+  const cJSON *sync = cJSON_GetObjectItemCaseSensitive(root, "sync");
+  if (!cJSON_IsObject(cache) || !cJSON_IsObject(outbox) || !cJSON_IsObject(sync))
+    return shoal_fail(diag, SHOAL_EINPUT, "\"cache\", \"outbox\" and \"sync\" must be objects");
+  if (!only_keys(cache, cache_keys, "cache.", diag, &rc) ||
+      !only_keys(outbox, outbox_keys, "outbox.", diag, &rc) ||
+      !only_keys(sync, sync_keys, "sync.", diag, &rc))
+    return rc;
+  if ((rc = get_bounded(cache, "cache.", "max_mb", 1, SHOAL_PROFILE_MB_MAX, &p->cache_max_mb, diag)) ||
+      (rc = get_bounded(outbox, "outbox.", "max_events", 1, SHOAL_OUTBOX_EVENTS_MAX, &p->outbox_max_events, diag)) ||
+      (rc = get_bounded(sync, "sync.", "keepalive_s", 5, 3600, &p->keepalive_s, diag)) ||
+      (rc = get_bounded(sync, "sync.", "backoff_min_s", 0, 3600, &p->backoff_min_s, diag)) ||
+      (rc = get_bounded(sync, "sync.", "backoff_max_s", 1, 86400, &p->backoff_max_s, diag)) ||
+      (rc = get_bounded(sync, "sync.", "batch", 1, SHOAL_OUTBOX_BATCH_MAX, &p->batch, diag)))
+    return rc;
+  if (p->backoff_max_s < p->backoff_min_s)
+    return shoal_fail(diag, SHOAL_EINPUT, "\"sync.backoff_max_s\" is below \"sync.backoff_min_s\"");
+  return SHOAL_OK;
+}
+
+/* The optional "media" {max_mb} and "local_api" {listen}. */
+static shoal_err profile_media_api(const cJSON *root, struct shoal_profile *p, shoal_diag *diag) {
+  shoal_err rc = SHOAL_OK;
+  /* media {max_mb}: the photo store's bound (SPEC 15), optional. */
+  static const char *const media_keys[] = {"max_mb", NULL};
+  static const char *const api_keys[] = {"listen", NULL};
+  const cJSON *media = cJSON_GetObjectItemCaseSensitive(root, "media");
+  p->media_max_mb = SHOAL_PROFILE_MEDIA_MB;
+  if (media) {
+    if (!cJSON_IsObject(media))
+      return shoal_fail(diag, SHOAL_EINPUT, "\"media\" must be an object");
+    if (!only_keys(media, media_keys, "media.", diag, &rc) ||
+        (rc = get_bounded(media, "media.", "max_mb", 1, SHOAL_PROFILE_MB_MAX, &p->media_max_mb, diag)))
+      return rc;
+  }
+  const cJSON *api = cJSON_GetObjectItemCaseSensitive(root, "local_api");
+  if (api) {
+    const char *listen = NULL;
+    if (!cJSON_IsObject(api))
+      return shoal_fail(diag, SHOAL_EINPUT, "\"local_api\" must be an object");
+    if (!only_keys(api, api_keys, "local_api.", diag, &rc))
+      return rc;
+    if ((rc = shoal_json_get_str(api, "listen", true, &listen, diag)) != SHOAL_OK) {
+      shoal_diag_prefix(diag, "local_api");
+      return rc;
+    }
+    if (!shoal_strlcpy(p->local_api_listen, listen, sizeof p->local_api_listen))
+      return shoal_fail(diag, SHOAL_EINPUT, "\"local_api.listen\" is too long");
+  }
+  return SHOAL_OK;
+}
+
 shoal_err shoal_profile_parse(const char *text, size_t len, struct shoal_profile *out,
                               shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
@@ -74,109 +178,11 @@ shoal_err shoal_profile_parse(const char *text, size_t len, struct shoal_profile
                                     "local_api", "channel", "media", NULL};
   if (!only_keys(root, top, "", diag, &rc))
     goto cleanup;
-  const char *name = NULL;
-  if ((rc = shoal_json_get_str(root, "profile", true, &name, diag)) != SHOAL_OK)
+  if ((rc = profile_identity(root, &p, diag)) != SHOAL_OK ||
+      (rc = profile_modules(root, &p, diag)) != SHOAL_OK ||
+      (rc = profile_limits(root, &p, diag)) != SHOAL_OK ||
+      (rc = profile_media_api(root, &p, diag)) != SHOAL_OK)
     goto cleanup;
-  if (!shoal_id_valid(name)) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "\"profile\" is not a valid identifier: \"%s\"", name);
-    goto cleanup;
-  }
-  shoal_strlcpy(p.name, name, sizeof p.name);
-  /* The channel this device class sells on (a kiosk: "kiosk"): the store
-   * API fills it into a basket that names none. */
-  const char *channel = NULL;
-  if ((rc = shoal_json_get_str(root, "channel", false, &channel, diag)) != SHOAL_OK)
-    goto cleanup;
-  if (channel && !shoal_id_valid(channel)) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "\"channel\" is not a valid identifier: \"%s\"", channel);
-    goto cleanup;
-  }
-  if (channel)
-    shoal_strlcpy(p.channel, channel, sizeof p.channel);
-
-  const cJSON *mods = cJSON_GetObjectItemCaseSensitive(root, "modules");
-  if (!cJSON_IsArray(mods)) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "\"modules\" must be an array of module names");
-    goto cleanup;
-  }
-  const cJSON *m;
-  cJSON_ArrayForEach(m, mods) {
-    bool found = false;
-    for (size_t i = 0; cJSON_IsString(m) && i < sizeof modules / sizeof modules[0]; i++)
-      if (strcmp(modules[i].name, m->valuestring) == 0) {
-        p.modules |= modules[i].mod;
-        found = true;
-      }
-    if (!found) {
-      rc = shoal_fail(diag, SHOAL_EINPUT,
-                      "\"modules\": unknown module %s%s%s (pricing, sales, forms, tickets)",
-                      cJSON_IsString(m) ? "\"" : "", cJSON_IsString(m) ? m->valuestring : "(not a string)",
-                      cJSON_IsString(m) ? "\"" : "");
-      goto cleanup;
-    }
-  }
-  if ((p.modules & SHOAL_MOD_SALES) && !(p.modules & SHOAL_MOD_PRICING)) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "\"modules\": \"sales\" needs \"pricing\"");
-    goto cleanup;
-  }
-
-  static const char *const cache_keys[] = {"max_mb", NULL};
-  static const char *const outbox_keys[] = {"max_events", NULL};
-  static const char *const sync_keys[] = {"keepalive_s", "backoff_min_s", "backoff_max_s", "batch", NULL};
-  static const char *const api_keys[] = {"listen", NULL};
-  const cJSON *cache = cJSON_GetObjectItemCaseSensitive(root, "cache");
-  const cJSON *outbox = cJSON_GetObjectItemCaseSensitive(root, "outbox");
-  const cJSON *sync = cJSON_GetObjectItemCaseSensitive(root, "sync");
-  if (!cJSON_IsObject(cache) || !cJSON_IsObject(outbox) || !cJSON_IsObject(sync)) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "\"cache\", \"outbox\" and \"sync\" must be objects");
-    goto cleanup;
-  }
-  if (!only_keys(cache, cache_keys, "cache.", diag, &rc) ||
-      !only_keys(outbox, outbox_keys, "outbox.", diag, &rc) ||
-      !only_keys(sync, sync_keys, "sync.", diag, &rc))
-    goto cleanup;
-  if ((rc = get_bounded(cache, "cache.", "max_mb", 1, 1 << 20, &p.cache_max_mb, diag)) ||
-      (rc = get_bounded(outbox, "outbox.", "max_events", 1, 100000000, &p.outbox_max_events, diag)) ||
-      (rc = get_bounded(sync, "sync.", "keepalive_s", 5, 3600, &p.keepalive_s, diag)) ||
-      (rc = get_bounded(sync, "sync.", "backoff_min_s", 0, 3600, &p.backoff_min_s, diag)) ||
-      (rc = get_bounded(sync, "sync.", "backoff_max_s", 1, 86400, &p.backoff_max_s, diag)) ||
-      (rc = get_bounded(sync, "sync.", "batch", 1, SHOAL_OUTBOX_BATCH_MAX, &p.batch, diag)))
-    goto cleanup;
-  if (p.backoff_max_s < p.backoff_min_s) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "\"sync.backoff_max_s\" is below \"sync.backoff_min_s\"");
-    goto cleanup;
-  }
-  /* media {max_mb}: the photo store's bound (SPEC 15), optional. */
-  static const char *const media_keys[] = {"max_mb", NULL};
-  const cJSON *media = cJSON_GetObjectItemCaseSensitive(root, "media");
-  p.media_max_mb = SHOAL_PROFILE_MEDIA_MB;
-  if (media) {
-    if (!cJSON_IsObject(media)) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "\"media\" must be an object");
-      goto cleanup;
-    }
-    if (!only_keys(media, media_keys, "media.", diag, &rc) ||
-        (rc = get_bounded(media, "media.", "max_mb", 1, 1 << 20, &p.media_max_mb, diag)))
-      goto cleanup;
-  }
-  const cJSON *api = cJSON_GetObjectItemCaseSensitive(root, "local_api");
-  if (api) {
-    const char *listen = NULL;
-    if (!cJSON_IsObject(api)) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "\"local_api\" must be an object");
-      goto cleanup;
-    }
-    if (!only_keys(api, api_keys, "local_api.", diag, &rc))
-      goto cleanup;
-    if ((rc = shoal_json_get_str(api, "listen", true, &listen, diag)) != SHOAL_OK) {
-      shoal_diag_prefix(diag, "local_api");
-      goto cleanup;
-    }
-    if (!shoal_strlcpy(p.local_api_listen, listen, sizeof p.local_api_listen)) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "\"local_api.listen\" is too long");
-      goto cleanup;
-    }
-  }
   *out = p;
 cleanup:
   cJSON_Delete(root);

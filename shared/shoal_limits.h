@@ -5,7 +5,9 @@
 #define SHOAL_LIMITS_H
 
 #define SHOAL_ID_MAX 64                     /* identifiers: device, store, rule ... */
+#define SHOAL_SCOPE_MAX (SHOAL_ID_MAX + 16) /* a policy scope: "region/" + id + NUL fits */
 #define SHOAL_PATH_MAX 1024                 /* file paths in configs */
+#define SHOAL_FS_PATH_MAX 4096              /* a path built from a configured one (Linux PATH_MAX) */
 #define SHOAL_TOPIC_MAX 256                 /* full MQTT topic */
 #define SHOAL_CONFIG_MAX_BYTES (256 * 1024) /* a config file */
 #define SHOAL_PROFILE_MAX_BYTES (64 * 1024) /* a firmware profile */
@@ -32,12 +34,17 @@
 #define SHOAL_MONEY_MAX 1000000000000000LL      /* 10^15 minor units; sums stay far from int64 overflow */
 #define SHOAL_HTTP_BODY_MAX_BYTES (8 * 1024 * 1024)
 #define SHOAL_OUTBOX_BATCH_MAX 1000
+#define SHOAL_OUTBOX_EVENTS_MAX 100000000     /* profile outbox.max_events */
+#define SHOAL_PROFILE_MB_MAX (1 << 20)        /* profile cache.max_mb and media.max_mb */
+#define SHOAL_RULE_PRIORITY_MAX 1000000000    /* |priority| of a pricing rule */
+#define SHOAL_REDEEM_VALUE_MAX 1000000        /* loyalty.redeem_value: minor units per point */
 #define SHOAL_SYNC_RESEND_MS 5000             /* agent resends its window when no ack advanced this long */
 #define SHOAL_SYNC_RESEND_MAX_MS 60000        /* ... doubling up to this while the hub stays silent */
 #define SHOAL_WEBHOOKS_MAX 16
 #define SHOAL_USERS_MAX 32 /* hub config "users" */
 #define SHOAL_TICKET_EVENTS_MAX 100000
 #define SHOAL_TICKET_KIND_MAX 16          /* a ticket event kind, NUL included */
+#define SHOAL_TICKET_WORD_MAX 16          /* a ticket state or priority name, NUL included */
 #define SHOAL_TICKET_TEXT_MAX 4096        /* title, category, note text */
 #define SHOAL_TICKET_MINUTES_MAX 100000   /* one labour entry */
 #define SHOAL_TICKET_ESC_STEPS_MAX 32     /* escalation ladder */
@@ -67,6 +74,9 @@
 #define SHOAL_HTTPD_SSE_BUF_MAX (64 * 1024) /* bytes one subscriber may lag, then cut off */
 #define SHOAL_HTTPD_SSE_PING_S 15           /* keep-alive comment on idle event streams */
 #define SHOAL_HTTPD_TOKEN_MAX_BYTES 4096    /* a bearer token file */
+#define SHOAL_SECRET_FILE_MAX_BYTES 4096    /* a password file (mqtt.password_file) */
+#define SHOAL_KEY_FILE_MAX_BYTES (16 * 1024) /* a PEM public key file */
+#define SHOAL_KEY_PEM_MAX 4096              /* a generated P-256 key in PEM, NUL included */
 #define SHOAL_STORE_API_BODY_MAX (SHOAL_BASKET_MAX_BYTES) /* store API request bodies */
 
 /* Customers, loyalty and e-commerce orders (SPEC 13) */

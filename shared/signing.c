@@ -18,7 +18,7 @@
 
 /* The rollout lines appended to the signed text (docs/protocol.md). */
 static shoal_err rollout_lines(const struct shoal_policy_rollout *r, char **out) {
-  char hex[65];
+  char hex[SHOAL_SHA256_HEX_MAX];
   shoal_sha256_hex(r->stable_doc, strlen(r->stable_doc), hex);
   size_t n = strlen(r->id) + 200;
   for (size_t i = 0; i < r->nstores; i++)
@@ -39,7 +39,7 @@ static shoal_err rollout_lines(const struct shoal_policy_rollout *r, char **out)
 static shoal_err signed_payload(const char *scope, int64_t version, const char *issued_at,
                                 const char *effective_at, const char *expires_at, const char *doc,
                                 const struct shoal_policy_rollout *r, char **out) {
-  char hex[65];
+  char hex[SHOAL_SHA256_HEX_MAX];
   char *extra = NULL;
   if (r && rollout_lines(r, &extra) != SHOAL_OK)
     return SHOAL_ENOMEM;

@@ -44,7 +44,7 @@ static bool parse_hours(const char *s, int *open, int *len) {
   if (strlen(s) != 11 || s[5] != '-' || !hhmm(s, false, &a) || !hhmm(s + 6, true, &b) || a == b)
     return false;
   *open = a;
-  *len = b > a ? b - a : 1440 - a + b;
+  *len = b > a ? b - a : (int)(DAY_MS / MIN_MS) - a + b;
   return true;
 }
 

@@ -276,21 +276,18 @@ static const cJSON *chain_key(const cJSON *const *docs, size_t n, const char *re
 static shoal_err chain_model(const cJSON *const *docs, size_t n, const char *region,
                              const char *store, struct shoal_pricing_model **out,
                              shoal_diag *diag) {
-  char scopes[SHOAL_PRICING_SCOPES][SHOAL_ID_MAX + 16];
+  struct shoal_scope_chain chain;
   struct shoal_pricing_src src[SHOAL_PRICING_SCOPES];
   int link[SHOAL_PRICING_SCOPES]; /* rank -> index in src, -1 if the chain lacks it */
   size_t nsrc = 0;
+  shoal_err rc = shoal_scope_chain(&chain, region, store, diag);
+  if (rc != SHOAL_OK)
+    return rc;
   for (int r = 0; r < SHOAL_PRICING_SCOPES; r++) {
     link[r] = -1;
-    if (r == 0)
-      snprintf(scopes[nsrc], sizeof scopes[nsrc], "global");
-    else if (r == 1 && region)
-      snprintf(scopes[nsrc], sizeof scopes[nsrc], "region/%s", region);
-    else if (r == 2)
-      snprintf(scopes[nsrc], sizeof scopes[nsrc], "store/%s", store);
-    else
+    if (!shoal_scope_chain_has(&chain, (enum shoal_scope_kind)r))
       continue;
-    src[nsrc].scope = scopes[nsrc];
+    src[nsrc].scope = chain.scope[r];
     src[nsrc].doc = NULL;
     src[nsrc].version = 0;
     link[r] = (int)nsrc++;
@@ -301,7 +298,7 @@ static shoal_err chain_model(const cJSON *const *docs, size_t n, const char *reg
     if (r >= 0 && link[r] >= 0)
       src[link[r]].doc = docs[i];
   }
-  shoal_err rc = shoal_pricing_model_new(src, nsrc, out, diag);
+  rc = shoal_pricing_model_new(src, nsrc, out, diag);
   if (rc != SHOAL_OK)
     shoal_diag_prefix(diag, "price chain of store %s", store);
   return rc;
@@ -526,8 +523,8 @@ struct fold {
   bool opened;
   enum tstate state;
   const cJSON *open; /* the open body */
-  char priority[16];
-  char open_priority[16]; /* after routing: the SLA clock's priority */
+  char priority[SHOAL_TICKET_WORD_MAX];
+  char open_priority[SHOAL_TICKET_WORD_MAX]; /* after routing: the SLA clock's priority */
   const char *group, *tech;
   int escalation_level;
   int64_t opened_ms, first_response_ms, resolved_ms, closed_ms, cancelled_ms;
@@ -720,7 +717,7 @@ static shoal_err apply(struct fold *f, const struct tev *t, const cJSON *routing
              shoal_json_int(cJSON_GetObjectItemCaseSensitive(b, "qty")));
   } else if (strcmp(k, "note") == 0) {
     cJSON *n = cJSON_CreateObject();
-    char at[40];
+    char at[SHOAL_TIME_TEXT_MAX];
     shoal_time_format_utc(ms, at, sizeof at);
     bool ok = n != NULL;
     ok &= cJSON_AddStringToObject(n, "at", at) != NULL;
@@ -759,7 +756,7 @@ refuse:
 static bool add_time(cJSON *o, const char *key, int64_t ms) {
   if (!ms)
     return cJSON_AddNullToObject(o, key) != NULL;
-  char buf[40];
+  char buf[SHOAL_TIME_TEXT_MAX];
   shoal_time_format_utc(ms, buf, sizeof buf);
   return cJSON_AddStringToObject(o, key, buf) != NULL;
 }
@@ -920,20 +917,14 @@ static void tevs_free(struct tev **v, size_t n) {
   free(v);
 }
 
-shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_opts *opts,
-                            cJSON **out, struct shoal_ticket_summary *summary, shoal_diag *diag) {
-  static const struct shoal_ticket_fold_opts no_opts = {0};
-  shoal_err rc = SHOAL_OK;
-  struct tev **v = NULL;
-  size_t n = 0, distinct = 0;
-  char id[SHOAL_ID_MAX + 1] = "";
-  struct fold f;
-  memset(&f, 0, sizeof f);
-  struct shoal_slacal cal;
-  memset(&cal, 0, sizeof cal);
-  cJSON *o = NULL;
-  if (!opts)
-    opts = &no_opts;
+/* ---- fold phases: load events, apply them, render the ticket ---------- */
+
+/* Parses and checks every envelope of events (one ticket: its id into id),
+ * drops redeliveries and sorts the rest in fold order. *vp and *np are set
+ * as events are read, so the caller frees them with tevs_free whatever
+ * happens. */
+static shoal_err fold_load_events(const cJSON *events, struct tev ***vp, size_t *np,
+                                  char id[SHOAL_ID_MAX + 1], shoal_diag *diag) {
   if (!cJSON_IsArray(events))
     return shoal_fail(diag, SHOAL_EINPUT, "ticket events must be a JSON array of envelopes");
   int total = cJSON_GetArraySize(events);
@@ -942,38 +933,33 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
                       SHOAL_TICKET_EVENTS_MAX);
   if (total == 0)
     return shoal_fail(diag, SHOAL_EINPUT, "no ticket events");
-  v = calloc((size_t)total, sizeof *v);
+  struct tev **v = *vp = calloc((size_t)total, sizeof *v);
   if (!v)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   const cJSON *e;
   cJSON_ArrayForEach(e, events) {
     struct tev *t = calloc(1, sizeof *t);
-    if (!t) {
-      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-      goto cleanup;
-    }
-    v[n++] = t;
+    if (!t)
+      return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+    v[(*np)++] = t;
     char tid[SHOAL_ID_MAX + 1];
+    shoal_err rc;
     if ((rc = shoal_event_from_json(e, &t->ev, diag)) != SHOAL_OK ||
         (rc = shoal_ticket_event_check(&t->ev, tid, t->kind, diag)) != SHOAL_OK) {
-      shoal_diag_prefix(diag, "event %zu", n - 1);
-      rc = rc == SHOAL_ENOMEM ? rc : SHOAL_EINPUT;
-      goto cleanup;
+      shoal_diag_prefix(diag, "event %zu", *np - 1);
+      return rc == SHOAL_ENOMEM ? rc : SHOAL_EINPUT;
     }
     if (!id[0])
       strcpy(id, tid);
-    else if (strcmp(id, tid) != 0) {
-      rc = shoal_fail(diag, SHOAL_EINPUT, "events of two tickets (%s and %s)", id, tid);
-      goto cleanup;
-    }
+    else if (strcmp(id, tid) != 0)
+      return shoal_fail(diag, SHOAL_EINPUT, "events of two tickets (%s and %s)", id, tid);
     t->epoch = strtoull(t->ev.epoch, NULL, 10);
-    if (!(t->canon = shoal_json_print(t->ev.body))) {
-      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-      goto cleanup;
-    }
+    if (!(t->canon = shoal_json_print(t->ev.body)))
+      return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   /* A redelivery is the same identity; keep one version, chosen by content
    * rather than arrival, so even a conflicting replay folds the same. */
+  size_t n = *np, distinct = 0;
   qsort(v, n, sizeof *v, cmp_dedupe);
   for (size_t i = 0; i < n; i++) {
     if (distinct && cmp_identity(v[distinct - 1], v[i]) == 0) {
@@ -984,48 +970,36 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
     }
     v[distinct++] = v[i];
   }
-  n = distinct;
-  qsort(v, n, sizeof *v, cmp_order);
+  *np = distinct;
+  qsort(v, distinct, sizeof *v, cmp_order);
+  return SHOAL_OK;
+}
 
-  /* The policy chain depends on the ticket's region and store, known from
-   * its first open in fold order. */
-  const char *region = NULL, *store = NULL;
-  for (size_t i = 0; i < n && !store; i++)
-    if (strcmp(v[i]->kind, "open") == 0) {
-      const cJSON *r = cJSON_GetObjectItemCaseSensitive(v[i]->ev.body, "region");
-      region = cJSON_IsString(r) ? r->valuestring : NULL;
-      store = v[i]->ev.store; /* equal to the body's store when it names one */
-    }
-  const cJSON *routing = chain_key(opts->docs, opts->ndocs, region, store, "routing");
-  const cJSON *sla = chain_key(opts->docs, opts->ndocs, region, store, "sla");
-  const cJSON *rates = chain_key(opts->docs, opts->ndocs, region, store, "rates");
-
-  f.labor = cJSON_CreateArray();
-  f.parts = cJSON_CreateArray();
-  f.notes = cJSON_CreateArray();
-  f.ignored = cJSON_CreateArray();
-  f.routed = cJSON_CreateArray();
-  if (!f.labor || !f.parts || !f.notes || !f.ignored || !f.routed) {
-    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-    goto cleanup;
-  }
+/* Applies the n events in fold order to f (whose arrays it creates). */
+static shoal_err fold_apply_events(struct fold *f, struct tev *const *v, size_t n,
+                                   const cJSON *routing, const char *id, shoal_diag *diag) {
+  f->labor = cJSON_CreateArray();
+  f->parts = cJSON_CreateArray();
+  f->notes = cJSON_CreateArray();
+  f->ignored = cJSON_CreateArray();
+  f->routed = cJSON_CreateArray();
+  if (!f->labor || !f->parts || !f->notes || !f->ignored || !f->routed)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+  shoal_err rc;
   for (size_t i = 0; i < n; i++)
-    if ((rc = apply(&f, v[i], routing, diag)) != SHOAL_OK)
-      goto cleanup;
-  if (f.oom) {
-    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory folding ticket %s", id);
-    goto cleanup;
-  }
+    if ((rc = apply(f, v[i], routing, diag)) != SHOAL_OK)
+      return rc;
+  if (f->oom)
+    return shoal_fail(diag, SHOAL_ENOMEM, "out of memory folding ticket %s", id);
+  return SHOAL_OK;
+}
 
-  int64_t respond_due = 0, resolve_due = 0;
-  chain_cal(opts->docs, opts->ndocs, region, store, &cal);
-  if (f.opened) {
-    respond_due = sla_due(sla, &cal, f.open_priority, "respond_min", f.opened_ms);
-    resolve_due = sla_due(sla, &cal, f.open_priority, "resolve_min", f.opened_ms);
-  }
-  o = cJSON_CreateObject();
-  bool ok = o != NULL;
-  const cJSON *ob = f.open;
+/* Renders the folded ticket (SPEC 12) into o, moving f's arrays into it.
+ * false on out-of-memory. */
+static bool fold_render(cJSON *o, struct fold *f, const char *id, const char *store, size_t n,
+                        int64_t respond_due, int64_t resolve_due) {
+  bool ok = true;
+  const cJSON *ob = f->open;
 #define OPEN_STR(key)                                                                              \
   do {                                                                                             \
     const cJSON *s_ = ob ? cJSON_GetObjectItemCaseSensitive(ob, key) : NULL;                       \
@@ -1040,44 +1014,110 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
   else
     ok &= cJSON_AddNullToObject(o, "store") != NULL;
   OPEN_STR("region");
-  ok &= cJSON_AddStringToObject(o, "state", state_names[f.state]) != NULL;
+  ok &= cJSON_AddStringToObject(o, "state", state_names[f->state]) != NULL;
   OPEN_STR("category");
   OPEN_STR("title");
-  if (f.opened)
-    ok &= cJSON_AddStringToObject(o, "priority", f.priority) != NULL;
+#undef OPEN_STR
+  if (f->opened)
+    ok &= cJSON_AddStringToObject(o, "priority", f->priority) != NULL;
   else
     ok &= cJSON_AddNullToObject(o, "priority") != NULL;
-  if (f.group)
-    ok &= cJSON_AddStringToObject(o, "group", f.group) != NULL;
+  if (f->group)
+    ok &= cJSON_AddStringToObject(o, "group", f->group) != NULL;
   else
     ok &= cJSON_AddNullToObject(o, "group") != NULL;
-  if (f.tech)
-    ok &= cJSON_AddStringToObject(o, "tech", f.tech) != NULL;
+  if (f->tech)
+    ok &= cJSON_AddStringToObject(o, "tech", f->tech) != NULL;
   else
     ok &= cJSON_AddNullToObject(o, "tech") != NULL;
   const cJSON *cust = ob ? cJSON_GetObjectItemCaseSensitive(ob, "customer") : NULL;
   ok &= shoal_json_put(o, "customer", cust ? cJSON_Duplicate(cust, 1) : cJSON_CreateNull());
   const cJSON *form = ob ? cJSON_GetObjectItemCaseSensitive(ob, "form") : NULL;
   ok &= shoal_json_put(o, "form", form ? cJSON_Duplicate(form, 1) : cJSON_CreateNull());
-  ok &= shoal_json_put(o, "routed", f.routed);
-  f.routed = NULL;
-  ok &= cJSON_AddNumberToObject(o, "escalation_level", f.escalation_level) != NULL;
-  ok &= add_time(o, "opened_at", f.opened_ms);
-  ok &= add_time(o, "first_response_at", f.first_response_ms);
-  ok &= add_time(o, "resolved_at", f.resolved_ms);
-  ok &= add_time(o, "closed_at", f.closed_ms);
-  ok &= add_time(o, "cancelled_at", f.cancelled_ms);
+  ok &= shoal_json_put(o, "routed", f->routed);
+  f->routed = NULL;
+  ok &= cJSON_AddNumberToObject(o, "escalation_level", f->escalation_level) != NULL;
+  ok &= add_time(o, "opened_at", f->opened_ms);
+  ok &= add_time(o, "first_response_at", f->first_response_ms);
+  ok &= add_time(o, "resolved_at", f->resolved_ms);
+  ok &= add_time(o, "closed_at", f->closed_ms);
+  ok &= add_time(o, "cancelled_at", f->cancelled_ms);
   ok &= add_time(o, "respond_due", respond_due);
   ok &= add_time(o, "resolve_due", resolve_due);
-  ok &= cJSON_AddNumberToObject(o, "labor_minutes", (double)f.labor_minutes) != NULL;
-  ok &= shoal_json_put(o, "labor", f.labor);
-  ok &= shoal_json_put(o, "parts", f.parts);
-  ok &= shoal_json_put(o, "notes", f.notes);
-  f.labor = f.parts = f.notes = NULL;
+  ok &= cJSON_AddNumberToObject(o, "labor_minutes", (double)f->labor_minutes) != NULL;
+  ok &= shoal_json_put(o, "labor", f->labor);
+  ok &= shoal_json_put(o, "parts", f->parts);
+  ok &= shoal_json_put(o, "notes", f->notes);
+  f->labor = f->parts = f->notes = NULL;
   ok &= cJSON_AddNumberToObject(o, "events", (double)n) != NULL;
-  ok &= shoal_json_put(o, "ignored", f.ignored);
-  f.ignored = NULL;
-  if (!ok) {
+  ok &= shoal_json_put(o, "ignored", f->ignored);
+  f->ignored = NULL;
+  return ok;
+}
+
+/* The fold's summary row (the hub's ticket index). */
+static void fold_summarize(struct shoal_ticket_summary *summary, const struct fold *f,
+                           const char *id, const char *region, const char *store,
+                           int64_t resolve_due, uint64_t last_hlc) {
+  memset(summary, 0, sizeof *summary);
+  strcpy(summary->id, id);
+  if (f->opened) {
+    shoal_strlcpy(summary->store, store, sizeof summary->store);
+    if (region)
+      shoal_strlcpy(summary->region, region, sizeof summary->region);
+    shoal_strlcpy(summary->priority, f->priority, sizeof summary->priority);
+  }
+  shoal_strlcpy(summary->state, state_names[f->state], sizeof summary->state);
+  if (f->group)
+    shoal_strlcpy(summary->group, f->group, sizeof summary->group);
+  summary->opened = f->opened;
+  summary->opened_ms = f->opened_ms;
+  summary->resolve_due_ms = resolve_due;
+  summary->resolved_ms = f->resolved_ms;
+  summary->escalation_level = f->escalation_level;
+  summary->last_hlc = last_hlc;
+}
+
+shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_opts *opts,
+                            cJSON **out, struct shoal_ticket_summary *summary, shoal_diag *diag) {
+  static const struct shoal_ticket_fold_opts no_opts = {0};
+  shoal_err rc = SHOAL_OK;
+  struct tev **v = NULL;
+  size_t n = 0;
+  char id[SHOAL_ID_MAX + 1] = "";
+  struct fold f;
+  memset(&f, 0, sizeof f);
+  struct shoal_slacal cal;
+  memset(&cal, 0, sizeof cal);
+  cJSON *o = NULL;
+  if (!opts)
+    opts = &no_opts;
+  if ((rc = fold_load_events(events, &v, &n, id, diag)) != SHOAL_OK)
+    goto cleanup;
+
+  /* The policy chain depends on the ticket's region and store, known from
+   * its first open in fold order. */
+  const char *region = NULL, *store = NULL;
+  for (size_t i = 0; i < n && !store; i++)
+    if (strcmp(v[i]->kind, "open") == 0) {
+      const cJSON *r = cJSON_GetObjectItemCaseSensitive(v[i]->ev.body, "region");
+      region = cJSON_IsString(r) ? r->valuestring : NULL;
+      store = v[i]->ev.store; /* equal to the body's store when it names one */
+    }
+  const cJSON *routing = chain_key(opts->docs, opts->ndocs, region, store, "routing");
+  const cJSON *sla = chain_key(opts->docs, opts->ndocs, region, store, "sla");
+  const cJSON *rates = chain_key(opts->docs, opts->ndocs, region, store, "rates");
+  if ((rc = fold_apply_events(&f, v, n, routing, id, diag)) != SHOAL_OK)
+    goto cleanup;
+
+  int64_t respond_due = 0, resolve_due = 0;
+  chain_cal(opts->docs, opts->ndocs, region, store, &cal);
+  if (f.opened) {
+    respond_due = sla_due(sla, &cal, f.open_priority, "respond_min", f.opened_ms);
+    resolve_due = sla_due(sla, &cal, f.open_priority, "resolve_min", f.opened_ms);
+  }
+  o = cJSON_CreateObject();
+  if (!o || !fold_render(o, &f, id, store, n, respond_due, resolve_due)) {
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
   }
@@ -1088,31 +1128,13 @@ shoal_err shoal_ticket_fold(const cJSON *events, const struct shoal_ticket_fold_
     view.labor = cJSON_GetObjectItemCaseSensitive(o, "labor");
     if ((rc = settle(&view, rates, resolve_due, &cal, opts, region, store, &s, diag)) != SHOAL_OK)
       goto cleanup;
-    ok &= shoal_json_put(o, "settlement", s);
-  }
-  if (!ok) {
-    rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
-    goto cleanup;
-  }
-  if (summary) {
-    memset(summary, 0, sizeof *summary);
-    strcpy(summary->id, id);
-    if (f.opened) {
-      shoal_strlcpy(summary->store, store, sizeof summary->store);
-      if (region)
-        shoal_strlcpy(summary->region, region, sizeof summary->region);
-      shoal_strlcpy(summary->priority, f.priority, sizeof summary->priority);
+    if (!shoal_json_put(o, "settlement", s)) {
+      rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+      goto cleanup;
     }
-    shoal_strlcpy(summary->state, state_names[f.state], sizeof summary->state);
-    if (f.group)
-      shoal_strlcpy(summary->group, f.group, sizeof summary->group);
-    summary->opened = f.opened;
-    summary->opened_ms = f.opened_ms;
-    summary->resolve_due_ms = resolve_due;
-    summary->resolved_ms = f.resolved_ms;
-    summary->escalation_level = f.escalation_level;
-    summary->last_hlc = n ? v[n - 1]->ev.hlc : 0;
   }
+  if (summary)
+    fold_summarize(summary, &f, id, region, store, resolve_due, n ? v[n - 1]->ev.hlc : 0);
   *out = o;
   o = NULL;
 cleanup:

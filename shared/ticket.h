@@ -57,8 +57,8 @@ struct shoal_ticket_summary {
   char id[SHOAL_ID_MAX + 1];
   char store[SHOAL_ID_MAX + 1]; /* "" before open */
   char region[SHOAL_ID_MAX + 1];
-  char state[16];
-  char priority[16];
+  char state[SHOAL_TICKET_WORD_MAX];
+  char priority[SHOAL_TICKET_WORD_MAX];
   char group[SHOAL_ID_MAX + 1];
   bool opened;
   int64_t opened_ms;      /* 0 if not opened */

@@ -19,6 +19,10 @@ struct shoal_time {
  * dates (no Feb 30) and ranges. */
 shoal_err shoal_time_parse(const char *s, struct shoal_time *out, shoal_diag *diag);
 
+/* Room for any instant this module formats ("YYYY-MM-DDTHH:MM:SS.mmm+HH:MM"
+ * with a 5-digit year to spare), NUL included. */
+#define SHOAL_TIME_TEXT_MAX 40
+
 /* Formats an instant as UTC "YYYY-MM-DDTHH:MM:SS.mmmZ" (buf >= 32 bytes). */
 void shoal_time_format_utc(int64_t unix_ms, char *buf, unsigned long bufsz);
 

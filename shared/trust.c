@@ -19,7 +19,7 @@ static shoal_err signed_text(int64_t version, const char *issued_at, const char 
     return SHOAL_ELIMIT;
   size_t len = (size_t)n;
   for (size_t i = 0; i < nkeys; i++) {
-    char hex[65];
+    char hex[SHOAL_SHA256_HEX_MAX];
     shoal_sha256_hex(keys[i], strlen(keys[i]), hex);
     n = snprintf(buf + len, bufsz - len, "%s\n", hex);
     if (n < 0 || (size_t)n >= bufsz - len)

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define READ_CHUNK 4096 /* shoal_file_read grows its buffer when less than this is free */
+
 shoal_err shoal_file_read(const char *path, size_t max_bytes, char **out, size_t *out_len,
                           shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
@@ -26,8 +28,8 @@ shoal_err shoal_file_read(const char *path, size_t max_bytes, char **out, size_t
     goto cleanup;
   }
   for (;;) {
-    if (len + 4096 + 1 > cap) {
-      size_t ncap = cap ? cap * 2 : 8192;
+    if (len + READ_CHUNK + 1 > cap) {
+      size_t ncap = cap ? cap * 2 : 2 * READ_CHUNK;
       char *nb = realloc(buf, ncap);
       if (!nb) {
         rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory reading %s", path);
@@ -73,7 +75,7 @@ cleanup:
 shoal_err shoal_file_write_atomic(const char *path, const void *data, size_t len, int mode,
                                   shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
-  char tmp[4096];
+  char tmp[SHOAL_FS_PATH_MAX];
   int fd = -1;
   char *dir = NULL;
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "jsonx.h"
+#include "scope.h"
 #include "util.h"
 
 /* The topic table: each kind's path after the prefix, with %s for ids. */
@@ -115,17 +116,14 @@ shoal_err shoal_topic_parse(const char *prefix, const char *topic, enum shoal_to
   return SHOAL_OK;
 }
 
-shoal_err shoal_scope_format(char *buf, size_t bufsz, enum shoal_topic k, const char *id) {
-  int n;
+shoal_err shoal_topic_scope(char *buf, size_t bufsz, enum shoal_topic k, const char *id) {
   if (k == SHOAL_TOPIC_POLICY_GLOBAL)
-    n = snprintf(buf, bufsz, "global");
-  else if (k == SHOAL_TOPIC_POLICY_REGION && shoal_id_valid(id))
-    n = snprintf(buf, bufsz, "region/%s", id);
-  else if (k == SHOAL_TOPIC_POLICY_STORE && shoal_id_valid(id))
-    n = snprintf(buf, bufsz, "store/%s", id);
-  else
-    return SHOAL_EINPUT;
-  return n >= (int)bufsz ? SHOAL_ELIMIT : SHOAL_OK;
+    return shoal_scope_format(buf, bufsz, SHOAL_SCOPE_GLOBAL, NULL, NULL);
+  if (k == SHOAL_TOPIC_POLICY_REGION)
+    return shoal_scope_format(buf, bufsz, SHOAL_SCOPE_REGION, id, NULL);
+  if (k == SHOAL_TOPIC_POLICY_STORE)
+    return shoal_scope_format(buf, bufsz, SHOAL_SCOPE_STORE, id, NULL);
+  return SHOAL_EINPUT;
 }
 
 bool shoal_event_type_valid(const char *type) {

@@ -40,8 +40,9 @@ shoal_err shoal_topic_filter(char *buf, size_t bufsz, const char *prefix, enum s
 shoal_err shoal_topic_parse(const char *prefix, const char *topic, enum shoal_topic *k, char *a,
                             char *b);
 
-/* Policy scope string for a topic kind: "global", "region/R", "store/S". */
-shoal_err shoal_scope_format(char *buf, size_t bufsz, enum shoal_topic k, const char *id);
+/* Policy scope string (scope.h) of a policy topic kind and its id:
+ * "global", "region/R", "store/S". SHOAL_EINPUT for another topic kind. */
+shoal_err shoal_topic_scope(char *buf, size_t bufsz, enum shoal_topic k, const char *id);
 
 /* Event envelope (SPEC 4.2). body is owned by the struct. */
 struct shoal_event {

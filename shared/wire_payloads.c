@@ -81,7 +81,7 @@ shoal_err shoal_presence_encode(const struct shoal_presence *p, char **out, shoa
   if (p->profile)
     ok = ok && cJSON_AddStringToObject(o, "profile", p->profile) != NULL;
   if (p->at_ms >= 0) {
-    char at[40];
+    char at[SHOAL_TIME_TEXT_MAX];
     shoal_time_format_utc(p->at_ms, at, sizeof at);
     ok = ok && cJSON_AddStringToObject(o, "at", at) != NULL;
   }
