@@ -14,6 +14,8 @@ PKGS=(
   # agent its own /etc/ssl/certs with unshare (util-linux) and mount
   openssl ca-certificates util-linux mount
   chromium
+  # lint: scripts/check_format.sh (the formatter of Debian 12, clang-format 14)
+  clang-format
 )
 missing=()
 for p in "${PKGS[@]}"; do
