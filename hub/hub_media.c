@@ -56,7 +56,7 @@ shoal_err hub_media_name(hub_store *db, const shoal_form *f, const cJSON *data,
 
 shoal_err hub_media_put_begin(hub_store *db, const char *dir, const char *sha, int64_t content_length,
                               struct hub_media_put **out, shoal_diag *diag) {
-  if (!shoal_media_hash_valid(sha))
+  if (!shoal_sha256_hex_valid(sha))
     return shoal_fail(diag, SHOAL_EINPUT, "\"%.80s\" is not a SHA-256 (64 lower-case hex digits)",
                       sha);
   hub_stmt *st = NULL;
@@ -134,7 +134,7 @@ shoal_err hub_media_put_finish(hub_store *db, struct hub_media_put *p, shoal_dia
 
 shoal_err hub_media_get(hub_store *db, const char *dir, const char *sha, char **path, int64_t *bytes,
                         char *type_out, shoal_diag *diag) {
-  if (!shoal_media_hash_valid(sha))
+  if (!shoal_sha256_hex_valid(sha))
     return shoal_fail(diag, SHOAL_EINPUT, "\"%.80s\" is not a SHA-256", sha);
   hub_stmt *st = NULL;
   shoal_err rc = hub_store_prepare(

@@ -16,6 +16,8 @@ PKGS=(
   chromium
   # scripts/fuzz.sh: libFuzzer targets (the CI smoke run and the long runs)
   clang
+  # lint: scripts/check_format.sh (the formatter of Debian 12, clang-format 14)
+  clang-format
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -21,6 +21,11 @@ if [ "${1:-}" = "--sanitize" ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
+# Lint in the normal pass: the layer rules of STYLE.md and the formatting.
+if [ "$BUILD" = build ]; then
+  bash scripts/check_layers.sh
+  bash scripts/check_format.sh
+fi
 cmake -S . -B "$BUILD" "${FLAGS[@]}"
 cmake --build "$BUILD" -j "$(nproc)"
 # Install rules and .deb packages (normal build only; ~10 s).

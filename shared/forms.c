@@ -4,7 +4,6 @@
  * holding only the fields that passed (hidden, empty and failed fields are
  * null). No floating point: numbers are compared as exact decimal text. */
 #include "forms.h"
-#include "media.h"
 
 #include <math.h>
 #include <regex.h>
@@ -219,7 +218,7 @@ bool shoal_forms_photo_valid(const cJSON *v) {
   const cJSON *sha = cJSON_GetObjectItemCaseSensitive(v, "sha256");
   const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(v, "bytes");
   const cJSON *type = cJSON_GetObjectItemCaseSensitive(v, "type");
-  if (!cJSON_IsString(sha) || !shoal_media_hash_valid(sha->valuestring))
+  if (!cJSON_IsString(sha) || !shoal_sha256_hex_valid(sha->valuestring))
     return false;
   if (!shoal_json_is_int(bytes) || shoal_json_int(bytes) < 1 ||
       shoal_json_int(bytes) > SHOAL_MEDIA_MAX_BYTES)

@@ -28,15 +28,6 @@ struct shoal_media_writer {
   mbedtls_sha256_context sha;
 };
 
-bool shoal_media_hash_valid(const char *hex) {
-  if (!hex || strlen(hex) != 64)
-    return false;
-  for (const char *p = hex; *p; p++)
-    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-      return false;
-  return true;
-}
-
 char *shoal_media_path(const char *dir, const char *sha) {
   size_t n = strlen(dir) + strlen(sha) + 2;
   char *p = malloc(n);

@@ -13,8 +13,6 @@
 
 #include "err.h"
 
-/* True for 64 lower-case hex digits. */
-bool shoal_media_hash_valid(const char *hex);
 
 /* {dir}/{sha} as a new string (caller frees); NULL on OOM. */
 char *shoal_media_path(const char *dir, const char *sha);

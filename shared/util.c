@@ -217,3 +217,12 @@ void shoal_hex_encode(const unsigned char *in, size_t len, char *out) {
   }
   out[2 * len] = '\0';
 }
+
+bool shoal_sha256_hex_valid(const char *hex) {
+  if (!hex || strlen(hex) != 64)
+    return false;
+  for (const char *p = hex; *p; p++)
+    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+      return false;
+  return true;
+}

@@ -48,4 +48,7 @@ int64_t shoal_mono_ms(void);
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void shoal_hex_encode(const unsigned char *in, size_t len, char *out);
 
+/* True for a SHA-256 in lower-case hex: exactly 64 of [0-9a-f] (media hashes). */
+bool shoal_sha256_hex_valid(const char *hex);
+
 #endif
