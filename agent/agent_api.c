@@ -21,14 +21,14 @@
 #include "agent_policy.h"
 #include "agent_status.h"
 #include "agent_tickets.h"
-#include "crypto.h"
-#include "db.h"
-#include "forms.h"
-#include "httpd.h"
-#include "jsonx.h"
-#include "ticket.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/crypto.h"
+#include "shoal/db.h"
+#include "shoal/forms.h"
+#include "shoal/httpd.h"
+#include "shoal/jsonx.h"
+#include "shoal/ticket.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 extern const unsigned char agent_till_html[];
 extern const size_t agent_till_html_len;

@@ -24,8 +24,8 @@
 #include <cjson/cJSON.h>
 
 #include "agent_ctx.h"
-#include "checkout.h"
-#include "pricing.h"
+#include "shoal/checkout.h"
+#include "shoal/pricing.h"
 
 #define AGENT_RECEIPT_ID_MAX 128 /* sale and return ids, NUL included */
 

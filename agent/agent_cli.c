@@ -2,7 +2,7 @@
  * --help and unknown-command usage errors come from shoal_cli_dispatch). */
 #include "agent_cli.h"
 
-#include "cli.h"
+#include "shoal/cli.h"
 
 static const struct shoal_cli_command commands[] = {
     {"run", agent_cmd_run, "run the store device daemon (sync with the hub) in the foreground"},

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
-#include "util.h"
+#include "shoal/db.h"
+#include "shoal/util.h"
 
 extern const struct shoal_migration agent_migrations[];
 extern const size_t agent_migrations_count;

@@ -6,10 +6,10 @@
 
 #include <sqlite3.h>
 
-#include "config.h"
-#include "err.h"
-#include "log.h"
-#include "profile.h"
+#include "shoal/config.h"
+#include "shoal/err.h"
+#include "shoal/log.h"
+#include "shoal/profile.h"
 
 struct agent_ctx {
   struct shoal_agent_config cfg;

@@ -14,10 +14,10 @@
 #include "agent_outbox.h"
 #include "agent_policy.h"
 #include "agent_tickets.h"
-#include "db.h"
-#include "jsonx.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/db.h"
+#include "shoal/jsonx.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 shoal_err agent_forms_chain(struct agent_ctx *ctx, int64_t now_ms, cJSON *docs[3],
                             struct shoal_scope_chain *scopes, shoal_diag *diag) {

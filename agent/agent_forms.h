@@ -10,8 +10,8 @@
 #include <cjson/cJSON.h>
 
 #include "agent_ctx.h"
-#include "scope.h"
-#include "forms.h"
+#include "shoal/scope.h"
+#include "shoal/forms.h"
 
 #define AGENT_FORM_SUBMISSION_ID_MAX 96
 

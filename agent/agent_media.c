@@ -14,12 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "crypto.h"
-#include "db.h"
-#include "media.h"
-#include "shoal_limits.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/crypto.h"
+#include "shoal/db.h"
+#include "shoal/media.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 #define COPY_CHUNK (64 * 1024)
 #define MB         (1024LL * 1024)

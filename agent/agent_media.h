@@ -14,7 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent_ctx.h"
-#include "forms.h"
+#include "shoal/forms.h"
 
 /* "{db}.media" for this device (caller frees); NULL on OOM. */
 char *agent_media_dir(const struct agent_ctx *ctx);

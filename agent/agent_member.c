@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "agent_trust.h"
-#include "db.h"
-#include "jsonx.h"
-#include "shoal_limits.h"
+#include "shoal/db.h"
+#include "shoal/jsonx.h"
+#include "shoal/shoal_limits.h"
 
 shoal_err agent_member_apply(struct agent_ctx *ctx, const char *body, size_t len,
                              int64_t now_ms, char **text_out, struct shoal_member_code *code,

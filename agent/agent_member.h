@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "agent_ctx.h"
-#include "member_code.h"
+#include "shoal/member_code.h"
 
 /* If the basket text has "member_code": verifies it (SHOAL_ESIG forged,
  * malformed or another chain's; SHOAL_EEXPIRED - exit 4 / 403), refuses a basket that also names a

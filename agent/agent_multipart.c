@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "util.h"
+#include "shoal/util.h"
 
 #define HEADERS_MAX 4096 /* one part's header block */
 #define BOUNDARY_MAX 80  /* a boundary (RFC 2046: at most 70 characters), NUL included */

@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 
-#include "err.h"
-#include "shoal_limits.h"
+#include "shoal/err.h"
+#include "shoal/shoal_limits.h"
 
 #define AGENT_MULTIPART_PARTS_MAX (SHOAL_MEDIA_ATTACH_MAX + 1) /* "data" + the photos */
 

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
-#include "hlc.h"
-#include "util.h"
-#include "wire.h"
+#include "shoal/db.h"
+#include "shoal/hlc.h"
+#include "shoal/util.h"
+#include "shoal/wire.h"
 
 static shoal_err meta_int(struct agent_ctx *ctx, const char *key, int64_t *out, shoal_diag *diag) {
   char buf[32];

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
-#include "jsonx.h"
-#include "util.h"
+#include "shoal/db.h"
+#include "shoal/jsonx.h"
+#include "shoal/util.h"
 
 void agent_policy_scopes(const struct agent_ctx *ctx, struct shoal_scope_chain *out) {
   /* The config loader refused a region or store that is not an id; were one

@@ -10,7 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent_ctx.h"
-#include "scope.h"
+#include "shoal/scope.h"
 
 #define AGENT_POLICY_NO_TIME INT64_MIN /* effective/expires not set */
 

@@ -13,12 +13,12 @@
 #include <string.h>
 
 #include "agent_checkout.h"
-#include "db.h"
-#include "jsonx.h"
-#include "timeutil.h"
-#include "util.h"
-#include "wire.h"
-#include "wire_payloads.h"
+#include "shoal/db.h"
+#include "shoal/jsonx.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
+#include "shoal/wire.h"
+#include "shoal/wire_payloads.h"
 
 #define HLC_OF_MS(ms) ((uint64_t)(ms) << 16) /* SPEC 4.2: ms in the high 48 bits */
 

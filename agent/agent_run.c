@@ -22,14 +22,14 @@
 #include "agent_tickets.h"
 #include "agent_trust.h"
 #include "agent_upload.h"
-#include "cli.h"
-#include "db.h"
-#include "jsonx.h"
-#include "mqtt.h"
-#include "timeutil.h"
-#include "util.h"
-#include "wire.h"
-#include "wire_payloads.h"
+#include "shoal/cli.h"
+#include "shoal/db.h"
+#include "shoal/jsonx.h"
+#include "shoal/mqtt.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
+#include "shoal/wire.h"
+#include "shoal/wire_payloads.h"
 
 #define LOOP_MS 50            /* network wait per turn: bounds latency of new sales */
 #define POLL_IDLE_MS 1000     /* re-read the outbox at least this often when idle */

@@ -8,7 +8,7 @@
 
 #include "agent_outbox.h"
 #include "agent_policy.h"
-#include "db.h"
+#include "shoal/db.h"
 
 /* "connected" is what the daemon last wrote, but only while it lives: a
  * daemon killed with -9 cannot clear its flag. */

@@ -10,12 +10,12 @@
 
 #include "agent_outbox.h"
 #include "agent_policy.h"
-#include "db.h"
-#include "jsonx.h"
-#include "profile.h"
-#include "signing.h"
-#include "util.h"
-#include "wire_payloads.h"
+#include "shoal/db.h"
+#include "shoal/jsonx.h"
+#include "shoal/profile.h"
+#include "shoal/signing.h"
+#include "shoal/util.h"
+#include "shoal/wire_payloads.h"
 
 /* Policy sections per module (SPEC 9: keep only what the modules use).
  * Sales price baskets, so they need the pricing sections too; tickets use

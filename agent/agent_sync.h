@@ -13,7 +13,7 @@
 
 #include "agent_ctx.h"
 #include "agent_trust.h"
-#include "shoal_limits.h"
+#include "shoal/shoal_limits.h"
 
 /* What became of one policy message. */
 enum agent_policy_outcome {

@@ -12,14 +12,14 @@
 #include "agent_outbox.h"
 #include "agent_policy.h"
 #include "agent_trust.h"
-#include "db.h"
-#include "hlc.h"
-#include "jsonx.h"
-#include "signing.h"
-#include "ticket.h"
-#include "timeutil.h"
-#include "util.h"
-#include "wire.h"
+#include "shoal/db.h"
+#include "shoal/hlc.h"
+#include "shoal/jsonx.h"
+#include "shoal/signing.h"
+#include "shoal/ticket.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
+#include "shoal/wire.h"
 
 /* Parsed policy documents of the device's chain in effect now. */
 struct chain {

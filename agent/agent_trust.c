@@ -12,10 +12,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "db.h"
-#include "jsonx.h"
-#include "trust.h"
-#include "util.h"
+#include "shoal/db.h"
+#include "shoal/jsonx.h"
+#include "shoal/trust.h"
+#include "shoal/util.h"
 
 #define META_KEYS_MAX (SHOAL_TRUST_KEYS_MAX * (SHOAL_TRUST_KEY_PEM_MAX + 16) + 64)
 

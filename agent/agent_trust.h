@@ -1,7 +1,7 @@
 /* agent_trust.h - the public keys an agent trusts for policy envelopes and
  * work-order codes. Until the first trust update the keys are the config's
  * trust.policy_pub (and policy_pub_next); once HQ's signed trust update has
- * been accepted (shared/trust.h), the list it carries, stored in the agent
+ * been accepted (include/shoal/trust.h), the list it carries, stored in the agent
  * database, replaces them: a key dropped by a rotation is no longer trusted
  * even though the config still names it. */
 #ifndef AGENT_TRUST_H
@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "agent_ctx.h"
-#include "signing.h"
+#include "shoal/signing.h"
 
 struct agent_trust {
   struct shoal_pubkey *keys[SHOAL_TRUST_KEYS_MAX];

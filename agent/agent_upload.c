@@ -17,13 +17,13 @@
 #include <curl/curl.h>
 
 #include "agent_media.h"
-#include "crypto.h"
-#include "db.h"
-#include "media.h"
-#include "mqtt.h"
-#include "shoal_limits.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/crypto.h"
+#include "shoal/db.h"
+#include "shoal/media.h"
+#include "shoal/mqtt.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 extern const struct shoal_migration agent_migrations[];
 extern const size_t agent_migrations_count;

@@ -11,12 +11,12 @@
 #include "agent_ctx.h"
 #include "agent_forms.h"
 #include "agent_media.h"
-#include "cli.h"
-#include "forms.h"
-#include "jsonx.h"
-#include "policy.h"
-#include "shoal_limits.h"
-#include "util.h"
+#include "shoal/cli.h"
+#include "shoal/forms.h"
+#include "shoal/jsonx.h"
+#include "shoal/policy.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/util.h"
 
 static const struct shoal_argspec validate_opts[] = {
     {"config", 'c', true, false, "CONFIG", "agent config: validate against the cached policies"},

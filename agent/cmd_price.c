@@ -10,14 +10,14 @@
 #include "agent_cli.h"
 #include "agent_ctx.h"
 #include "agent_policy.h"
-#include "cli.h"
-#include "db.h"
-#include "jsonx.h"
-#include "policy.h"
-#include "pricing.h"
-#include "shoal_limits.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/cli.h"
+#include "shoal/db.h"
+#include "shoal/jsonx.h"
+#include "shoal/policy.h"
+#include "shoal/pricing.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 static const struct shoal_argspec price_opts[] = {
     {"config", 'c', true, false, "CONFIG",

@@ -7,8 +7,8 @@
 #include "agent_cli.h"
 #include "agent_ctx.h"
 #include "agent_status.h"
-#include "cli.h"
-#include "util.h"
+#include "shoal/cli.h"
+#include "shoal/util.h"
 
 static const struct shoal_argspec status_opts[] = {
     {"config", 'c', true, false, "CONFIG", "agent config file (required)"},

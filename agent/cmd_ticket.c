@@ -10,13 +10,13 @@
 #include "agent_ctx.h"
 #include "agent_tickets.h"
 #include "agent_trust.h"
-#include "cli.h"
-#include "db.h"
-#include "jsonx.h"
-#include "policy.h"
-#include "signing.h"
-#include "ticket.h"
-#include "util.h"
+#include "shoal/cli.h"
+#include "shoal/db.h"
+#include "shoal/jsonx.h"
+#include "shoal/policy.h"
+#include "shoal/signing.h"
+#include "shoal/ticket.h"
+#include "shoal/util.h"
 
 #define MAX_POLICIES 16
 

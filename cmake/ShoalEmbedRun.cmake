@@ -1,7 +1,7 @@
 # Script half of ShoalEmbed.cmake: run with -DOUT -DSYMBOL -DDIR.
 file(GLOB sqls "${DIR}/[0-9][0-9][0-9][0-9]_*.sql")
 list(SORT sqls)
-set(body "/* Generated from ${DIR}; do not edit. */\n#include \"db.h\"\n\n")
+set(body "/* Generated from ${DIR}; do not edit. */\n#include \"shoal/db.h\"\n\n")
 set(entries "")
 set(expect 1)
 foreach(f ${sqls})

@@ -17,8 +17,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "cli.h"
-#include "crypto.h"
+#include "shoal/cli.h"
+#include "shoal/crypto.h"
 #include "store.h"
 #include "hub_ca.h"
 #include "hub_publish.h"
@@ -26,11 +26,11 @@
 #include "cmd_provision.h"
 #include "hub_ctx.h"
 #include "hub_dispatch.h"
-#include "jsonx.h"
-#include "profile.h"
-#include "sbuf.h"
-#include "util.h"
-#include "wire.h"
+#include "shoal/jsonx.h"
+#include "shoal/profile.h"
+#include "shoal/sbuf.h"
+#include "shoal/util.h"
+#include "shoal/wire.h"
 
 #define DEFAULT_PROFILE "pos-terminal"
 #define DEFAULT_REGION  "default"

@@ -8,14 +8,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
+#include "shoal/cli.h"
 #include "cmd_publish.h"
-#include "crypto.h"
+#include "shoal/crypto.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
 #include "hub_publish.h"
-#include "shoal_limits.h"
-#include "util.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/util.h"
 
 static const struct shoal_argspec keygen_opts[] = {
     {"out", 0, true, false, "DIR", "folder for policy-key.pem and policy-pub.pem (required)"},

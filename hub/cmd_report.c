@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "cli.h"
+#include "shoal/cli.h"
 #include "store.h"
 #include "hub_cli.h"
 #include "cmd_report.h"

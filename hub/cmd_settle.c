@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "shoal/cli.h"
 #include "cmd_settle.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
 #include "hub_reports.h"
-#include "jsonx.h"
+#include "shoal/jsonx.h"
 
 static const struct shoal_argspec settle_opts[] = {
     {"config", 'c', true, false, "CONFIG", "hub config file (required)"},

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "crypto.h"
+#include "shoal/cli.h"
+#include "shoal/crypto.h"
 #include "store.h"
 #include "hub_cli.h"
 #include "cmd_ticket.h"
@@ -15,10 +15,10 @@
 #include "hub_dispatch.h"
 #include "hub_reports.h"
 #include "hub_tickets.h"
-#include "jsonx.h"
-#include "signing.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/jsonx.h"
+#include "shoal/signing.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 #define DEFAULT_TTL_HOURS 72
 #define MAX_TTL_HOURS     (24 * 366)

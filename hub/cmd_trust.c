@@ -11,20 +11,20 @@
 
 #include <cjson/cJSON.h>
 
-#include "cli.h"
-#include "crypto.h"
+#include "shoal/cli.h"
+#include "shoal/crypto.h"
 #include "store.h"
 #include "hub_cli.h"
 #include "cmd_trust.h"
 #include "hub_ctx.h"
 #include "hub_publish.h"
 #include "hub_trust.h"
-#include "jsonx.h"
-#include "mqtt.h"
-#include "timeutil.h"
-#include "trust.h"
-#include "util.h"
-#include "wire.h"
+#include "shoal/jsonx.h"
+#include "shoal/mqtt.h"
+#include "shoal/timeutil.h"
+#include "shoal/trust.h"
+#include "shoal/util.h"
+#include "shoal/wire.h"
 
 #define PUBLISH_TIMEOUT_MS 15000
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "store.h"
-#include "jsonx.h"
+#include "shoal/jsonx.h"
 #include "hub_http_int.h"
 
 shoal_err hub_audit_record(hub_store *db, int64_t at_ms, const char *user, const char *action,

@@ -8,7 +8,7 @@
 #include <cjson/cJSON.h>
 #include "store.h"
 
-#include "err.h"
+#include "shoal/err.h"
 
 #define HUB_AUDIT_LIST_MAX 1000 /* entries per GET /api/v1/audit */
 

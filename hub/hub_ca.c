@@ -21,9 +21,9 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/x509_crt.h>
 
-#include "crypto.h"
-#include "rng.h"
-#include "util.h"
+#include "shoal/crypto.h"
+#include "shoal/rng.h"
+#include "shoal/util.h"
 
 #define CA_SUBJECT "CN=Shoal Device CA,O=Shoal"
 

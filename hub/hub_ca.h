@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "err.h"
+#include "shoal/err.h"
 
 /* The hub's MQTT identity (CN of its client certificate). '@' is outside the
  * identifier alphabet of SPEC 3, so it cannot collide with a device id. */

@@ -2,7 +2,7 @@
  * and unknown-command usage errors come from shoal_cli_dispatch). */
 #include "hub_cli.h"
 
-#include "cli.h"
+#include "shoal/cli.h"
 #include "cmd_provision.h"
 #include "cmd_publish.h"
 #include "cmd_report.h"

@@ -5,9 +5,9 @@
 
 #include "store.h"
 
-#include "config.h"
-#include "err.h"
-#include "log.h"
+#include "shoal/config.h"
+#include "shoal/err.h"
+#include "shoal/log.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -10,8 +10,8 @@
 #include <cjson/cJSON.h>
 #include "store.h"
 
-#include "config.h"
-#include "err.h"
+#include "shoal/config.h"
+#include "shoal/err.h"
 
 /* POST /api/v1/customers: creates or updates {"id", "name"?, "phone"?,
  * "tier"?, "tags"?} (a key given null clears it; keys not given keep their

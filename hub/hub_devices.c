@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "store.h"
-#include "jsonx.h"
-#include "timeutil.h"
-#include "util.h"
-#include "wire_payloads.h"
+#include "shoal/jsonx.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
+#include "shoal/wire_payloads.h"
 
 static void bind_text_or_null(hub_stmt *st, int i, const char *s) {
   if (s)

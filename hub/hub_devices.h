@@ -12,8 +12,8 @@
 #include <cjson/cJSON.h>
 #include "store.h"
 
-#include "err.h"
-#include "wire.h"
+#include "shoal/err.h"
+#include "shoal/wire.h"
 
 /* Records a hello event: body keys (all optional, type-checked) "profile",
  * "region", "agent_version" (or "version"), "outbox_depth" (or

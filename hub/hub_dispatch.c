@@ -11,11 +11,11 @@
 
 #include "store.h"
 #include "hub_tickets.h"
-#include "jsonx.h"
-#include "ticket.h"
-#include "timeutil.h"
-#include "util.h"
-#include "wire_payloads.h"
+#include "shoal/jsonx.h"
+#include "shoal/ticket.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
+#include "shoal/wire_payloads.h"
 
 shoal_err hub_serves_allows(hub_store *db, const char *device, const char *store, bool *ok,
                             shoal_diag *diag) {

@@ -13,7 +13,7 @@
 #include "store.h"
 
 #include "hub_ctx.h"
-#include "wire.h"
+#include "shoal/wire.h"
 
 /* *ok: device may write ticket events for store (a device_serves row that
  * provisioning wrote, or that its hello wrote when the hub never

@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "util.h"
+#include "shoal/util.h"
 
 shoal_err hub_duty_open(struct hub_ctx *ctx, int64_t key, const char *name, struct hub_duty *d,
                         shoal_diag *diag) {

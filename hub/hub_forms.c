@@ -11,13 +11,13 @@
 
 #include "store.h"
 #include "hub_customers.h"
-#include "forms.h"
+#include "shoal/forms.h"
 #include "hub_forms.h"
 #include "hub_media.h"
-#include "jsonx.h"
-#include "scope.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/jsonx.h"
+#include "shoal/scope.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 #define SUBMISSION_ID_MAX 128
 #define TICKETS_MAX       64

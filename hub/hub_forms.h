@@ -6,7 +6,7 @@
 #define HUB_FORMS_H
 
 #include "hub_ctx.h"
-#include "wire.h"
+#include "shoal/wire.h"
 
 /* hub_event_fn for "form": validates ev->body (borrowed) against the form
  * version named and stores it inside the caller's transaction on ctx->db.

@@ -34,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crypto.h"
+#include "shoal/crypto.h"
 #include "store.h"
 #include "hub_audit.h"
 #include "hub_dispatch.h"
@@ -47,10 +47,10 @@
 #include "hub_rollout.h"
 #include "hub_routes.h"
 #include "hub_submissions.h"
-#include "httpd.h"
-#include "jsonx.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/httpd.h"
+#include "shoal/jsonx.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 
 /* The dashboard web app (cmake/ShoalEmbedDir.cmake). */

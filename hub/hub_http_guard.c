@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "util.h"
+#include "shoal/util.h"
 
 #define GUARD_TICK_MS 100 /* watchdog period: how late past a deadline a cut may come */
 

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "shoal/err.h"
 
 struct hub_http_guard;
 struct hub_http_conn;

@@ -15,7 +15,7 @@
 #include <cjson/cJSON.h>
 #include "store.h"
 
-#include "err.h"
+#include "shoal/err.h"
 #include "hub_ctx.h"
 
 /* Roles of SPEC 14, in order of power. HUB_ROLE_PUBLIC: no token needed. */

@@ -14,11 +14,11 @@
 #include "hub_http_policies.h"
 #include "hub_publish.h"
 #include "hub_rollout.h"
-#include "jsonx.h"
-#include "policy.h"
-#include "pricing.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/jsonx.h"
+#include "shoal/policy.h"
+#include "shoal/pricing.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 #define POLICY_COLS                                                                                \
   "scope, version, effective_at, published_ms, published_by, expires_at, issued_at, rollout, "     \

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
+#include "shoal/crypto.h"
 #include "store.h"
 #include "hub_customers.h"
 #include "hub_devices.h"
@@ -25,12 +25,12 @@
 #include "hub_returns.h"
 #include "hub_tickets.h"
 #include "hub_webhook.h"
-#include "jsonx.h"
-#include "shoal_limits.h"
-#include "timeutil.h"
-#include "util.h"
-#include "wire.h"
-#include "wire_payloads.h"
+#include "shoal/jsonx.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
+#include "shoal/wire.h"
+#include "shoal/wire_payloads.h"
 
 #define POISON_SLOTS      16
 

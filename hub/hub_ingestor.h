@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "hub_ctx.h"
-#include "wire.h"
+#include "shoal/wire.h"
 
 #define HUB_INGEST_BATCH_MAX    2000 /* messages per transaction, at most */
 #define HUB_INGEST_BATCH_MS     50   /* oldest message in a batch waits at most this */

@@ -9,10 +9,10 @@
 
 #include "store.h"
 #include "hub_publish.h"
-#include "jsonx.h"
-#include "scope.h"
-#include "member_code.h"
-#include "shoal_limits.h"
+#include "shoal/jsonx.h"
+#include "shoal/scope.h"
+#include "shoal/member_code.h"
+#include "shoal/shoal_limits.h"
 
 static shoal_err step_done(hub_store *db, hub_stmt *st, const char *what, shoal_diag *diag) {
   int s = hub_store_step(st);

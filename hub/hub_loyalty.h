@@ -10,8 +10,8 @@
 #include <cjson/cJSON.h>
 #include "store.h"
 
-#include "err.h"
-#include "loyalty.h"
+#include "shoal/err.h"
+#include "shoal/loyalty.h"
 
 /* What a sale (or order) books for its member. */
 struct hub_loyalty_sale {

@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "store.h"
-#include "media.h"
-#include "shoal_limits.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/media.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 struct hub_media_put {
   char sha[65];

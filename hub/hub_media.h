@@ -12,8 +12,8 @@
 #include <cjson/cJSON.h>
 #include "store.h"
 
-#include "err.h"
-#include "forms.h"
+#include "shoal/err.h"
+#include "shoal/forms.h"
 
 /* Records the photos a valid submission names (fields of type "photo" in
  * f whose value is a v2 photo object), inside the caller's transaction. */

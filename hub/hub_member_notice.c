@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "store.h"
-#include "shoal_limits.h"
-#include "util.h"
-#include "wire.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/util.h"
+#include "shoal/wire.h"
 
 shoal_err hub_member_notice_add(hub_store *db, const char *nonce, const char *customer,
                                 const char *store, int64_t now_ms, shoal_diag *diag) {

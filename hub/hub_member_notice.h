@@ -14,7 +14,7 @@
 
 #include "store.h"
 
-#include "err.h"
+#include "shoal/err.h"
 #include "hub_ctx.h"
 
 /* Queues the announcement of code nonce (issued to customer) to store,

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "store.h"
-#include "sbuf.h"
+#include "shoal/sbuf.h"
 
 static void head(struct shoal_sbuf *b, const char *name, const char *type, const char *help) {
   shoal_sbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);

@@ -10,7 +10,7 @@
 
 #include "store.h"
 
-#include "err.h"
+#include "shoal/err.h"
 
 #define HUB_METRICS_MAX_BYTES      (8 * 1024 * 1024)
 #define HUB_METRICS_RATE_WINDOW_MS 60000 /* ingest rate averaged over the last minute */

@@ -12,17 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
+#include "shoal/crypto.h"
 #include "store.h"
 #include "hub_customers.h"
 #include "hub_loyalty.h"
 #include "hub_publish.h"
-#include "jsonx.h"
-#include "scope.h"
-#include "member_code.h"
-#include "shoal_limits.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/jsonx.h"
+#include "shoal/scope.h"
+#include "shoal/member_code.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 #define ORDER_ID_MAX 128
 

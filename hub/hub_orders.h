@@ -12,7 +12,7 @@
 #include <cjson/cJSON.h>
 #include "store.h"
 
-#include "err.h"
+#include "shoal/err.h"
 
 /* Checks the X-Shoal-Signature header value ("sha256=<hex HMAC-SHA256 of
  * body>") against secret, in constant time. */

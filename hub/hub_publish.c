@@ -10,14 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crypto.h"
+#include "shoal/crypto.h"
 #include "store.h"
-#include "jsonx.h"
-#include "mqtt.h"
-#include "signing.h"
-#include "timeutil.h"
-#include "util.h"
-#include "wire.h"
+#include "shoal/jsonx.h"
+#include "shoal/mqtt.h"
+#include "shoal/signing.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
+#include "shoal/wire.h"
 
 void hub_published_cleanup(struct hub_published *p) {
   if (!p)

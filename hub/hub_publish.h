@@ -17,12 +17,12 @@
 #include <cjson/cJSON.h>
 #include "store.h"
 
-#include "config.h"
-#include "err.h"
-#include "log.h"
-#include "policy.h"
-#include "shoal_limits.h"
-#include "signing.h"
+#include "shoal/config.h"
+#include "shoal/err.h"
+#include "shoal/log.h"
+#include "shoal/policy.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/signing.h"
 
 #define HUB_PUBLISH_TIMEOUT_MS 10000 /* broker connect + PUBACK, at most */
 

@@ -11,13 +11,13 @@
 
 #include "store.h"
 #include "hub_publish.h"
-#include "jsonx.h"
-#include "scope.h"
-#include "policy.h"
-#include "settle.h"
-#include "shoal_limits.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/jsonx.h"
+#include "shoal/scope.h"
+#include "shoal/policy.h"
+#include "shoal/settle.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 shoal_err hub_reports_time_parse(const char *s, const char *what, int64_t *out_ms,
                                  shoal_diag *diag) {

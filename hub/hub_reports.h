@@ -11,7 +11,7 @@
 #include <cjson/cJSON.h>
 #include "store.h"
 
-#include "err.h"
+#include "shoal/err.h"
 
 /* A device online whose reported backlog has not moved for this long is
  * "connected but not syncing". */

@@ -9,7 +9,7 @@
 
 #include "store.h"
 #include "hub_publish.h"
-#include "jsonx.h"
+#include "shoal/jsonx.h"
 
 /* "+HH:MM" / "-HH:MM" -> seconds east of UTC. */
 static bool offset_parse(const char *s, int64_t *out) {

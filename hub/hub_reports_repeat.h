@@ -9,7 +9,7 @@
 #include <cjson/cJSON.h>
 #include "store.h"
 
-#include "err.h"
+#include "shoal/err.h"
 
 /* by "channel" or "hour"; utc_offset ("+08:00", may be NULL: the global
  * policy's utc_offset, else +00:00) places "hour". *out: [{"channel"|"hour",

@@ -12,11 +12,11 @@
 #include "hub_customers.h"
 #include "hub_webhook.h"
 #include "hub_returns.h"
-#include "jsonx.h"
-#include "shoal_limits.h"
-#include "timeutil.h"
-#include "util.h"
-#include "wire_payloads.h"
+#include "shoal/jsonx.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
+#include "shoal/wire_payloads.h"
 
 shoal_err hub_returns_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, shoal_diag *diag) {
   struct shoal_return_info r;

@@ -7,7 +7,7 @@
 #define HUB_RETURNS_H
 
 #include "hub_ctx.h"
-#include "wire.h"
+#include "shoal/wire.h"
 
 /* hub_event_fn for "return": checks ev->body (borrowed) against the sale it
  * names, stores it and queues its webhook, inside the caller's transaction

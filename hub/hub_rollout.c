@@ -13,11 +13,11 @@
 #include "store.h"
 #include "hub_http_int.h"
 #include "hub_publish.h"
-#include "jsonx.h"
-#include "policy.h"
-#include "signing.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/jsonx.h"
+#include "shoal/policy.h"
+#include "shoal/signing.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 struct rollout {
   char id[SHOAL_ID_MAX + 1];

@@ -23,10 +23,10 @@
 #include <cjson/cJSON.h>
 #include "store.h"
 
-#include "config.h"
-#include "err.h"
-#include "log.h"
-#include "shoal_limits.h"
+#include "shoal/config.h"
+#include "shoal/err.h"
+#include "shoal/log.h"
+#include "shoal/shoal_limits.h"
 
 #define HUB_ROLLOUT_STAGES_MAX 20
 #define HUB_ROLLOUT_LIST_MAX   200

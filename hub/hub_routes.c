@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
+#include "shoal/crypto.h"
 #include "hub_customers.h"
 #include "hub_orders.h"
 #include "hub_reports_repeat.h"
-#include "shoal_limits.h"
-#include "util.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/util.h"
 
 enum {
   RT_CUSTOMERS_POST = 1,

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "shoal/cli.h"
 #include "store.h"
 #include "hub_cli.h"
 #include "hub_run.h"
@@ -30,9 +30,9 @@
 #include "hub_member_notice.h"
 #include "hub_publish.h"
 #include "hub_rollout.h"
-#include "mqtt.h"
-#include "util.h"
-#include "wire.h"
+#include "shoal/mqtt.h"
+#include "shoal/util.h"
+#include "shoal/wire.h"
 
 #define HUB_CLIENT_ID      "shoal-hub"
 #define HUB_KEEPALIVE_S    30

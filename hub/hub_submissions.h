@@ -9,7 +9,7 @@
 #include <cjson/cJSON.h>
 #include "store.h"
 
-#include "err.h"
+#include "shoal/err.h"
 
 /* At most this many rows in one answer (the newest). */
 #define HUB_SUBMISSIONS_LIST_MAX 10000

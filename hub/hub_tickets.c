@@ -13,15 +13,15 @@
 #include <string.h>
 
 #include "store.h"
-#include "hlc.h"
+#include "shoal/hlc.h"
 #include "hub_webhook.h"
 #include "hub_dispatch.h"
-#include "jsonx.h"
-#include "scope.h"
-#include "ticket.h"
-#include "timeutil.h"
-#include "util.h"
-#include "wire.h"
+#include "shoal/jsonx.h"
+#include "shoal/scope.h"
+#include "shoal/ticket.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
+#include "shoal/wire.h"
 
 #define DOWN_CHUNK_BYTES (SHOAL_EVENT_MAX_BYTES / 2) /* events per down message, with headroom */
 

@@ -11,8 +11,8 @@
 #include <cjson/cJSON.h>
 
 #include "hub_ctx.h"
-#include "ticket.h"
-#include "wire.h"
+#include "shoal/ticket.h"
+#include "shoal/wire.h"
 
 /* The policy documents in effect for a ticket's chain (global, its region,
  * its store): the highest published version of each whose effective_at has

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 
 #include "hub_trust.h"
-#include "shoal_limits.h"
+#include "shoal/shoal_limits.h"
 #include "store.h"
-#include "trust.h"
-#include "util.h"
+#include "shoal/trust.h"
+#include "shoal/util.h"
 
 shoal_err hub_trust_chain(struct hub_ctx *ctx, char **out, shoal_diag *diag) {
   hub_stmt *st = NULL;

@@ -4,7 +4,7 @@
 #ifndef HUB_TRUST_H
 #define HUB_TRUST_H
 
-#include "err.h"
+#include "shoal/err.h"
 #include "hub_ctx.h"
 
 /* The retained P/trust message: the latest SHOAL_TRUST_CHAIN_MAX recorded

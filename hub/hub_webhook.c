@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
+#include "shoal/crypto.h"
 #include "hub_duties.h"
 #include "hub_http.h" /* HUB_TOKEN_MAX_BYTES: a secret file is read as a token is */
 #include "hub_webhook.h"
 #include "store.h"
-#include "util.h"
+#include "shoal/util.h"
 
 
 struct hook {

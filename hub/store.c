@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonx.h"
+#include "shoal/jsonx.h"
 #include "store_int.h"
-#include "timeutil.h"
+#include "shoal/timeutil.h"
 
 int hub_store_is_pg_uri(const char *db) {
   return db && (strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0);

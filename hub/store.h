@@ -10,7 +10,7 @@
  *   _changes/_errmsg` -> `hub_store_<same>` (same arguments, same results)
  *   `SQLITE` + `_ROW/_DONE/_OK/_NULL/_STATIC/_TRANSIENT` -> `HUB_STORE_<same>`
  *   `shoal_db` + `_prepare/_exec/_begin/_commit/_rollback/_query_int/_fail/
- *   _json_*` (shared/db.h) -> `hub_store_<same>`; include store.h, not db.h
+ *   _json_*` (include/shoal/db.h) -> `hub_store_<same>`; include store.h, not db.h
  *   `shoal_db_open(path, hub_migrations, hub_migrations_count, &db, diag)`
  *   -> `hub_store_open(path, &db, diag)`; `sqlite3_exec(db, sql, ...)` ->
  *   `hub_store_exec(db, sql, diag)`; a new connection: hub_store_open_again
@@ -57,7 +57,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "err.h"
+#include "shoal/err.h"
 
 typedef struct hub_store hub_store; /* one connection; one thread at a time */
 typedef struct hub_stmt hub_stmt;   /* one prepared statement of a connection */

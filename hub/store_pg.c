@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
+#include "shoal/db.h"
 #include "store_int.h"
-#include "util.h"
+#include "shoal/util.h"
 
 extern const struct shoal_migration hub_migrations[];
 extern const size_t hub_migrations_count;

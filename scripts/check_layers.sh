@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # check_layers.sh - keeps the dependency rules of STYLE.md true:
 #   - shoal_core (shared/ minus the platform and cli files named in
-#     shared/CMakeLists.txt) includes no platform header: no SQLite, MQTT,
+#     shared/CMakeLists.txt, and their headers in include/shoal/) includes
+#     no platform header: no SQLite, MQTT,
 #     HTTP server, curl, libpq or threads, and none of the platform modules;
 #   - shared/ includes nothing from agent/ or hub/;
 #   - agent/ and hub/ never include each other's headers.
@@ -21,14 +22,14 @@ violation() { echo "layer violation: $1 includes $2"; bad=1; }
 
 forbidden_sys='sqlite3\.h|mosquitto\.h|microhttpd\.h|curl/|libpq-fe\.h|pthread\.h'
 forbidden_mod=$(echo $platform $cli | sed 's/ /|/g')
-for f in shared/*.c shared/*.h; do
+for f in shared/*.c shared/*.h include/shoal/*.h; do
   stem=$(basename "${f%.*}")
   if echo " $platform $cli " | grep -q " $stem "; then continue; fi
   while IFS= read -r inc; do
     violation "$f (shoal_core)" "$inc"
-  done < <(grep -oE "#include [<\"]($forbidden_sys|($forbidden_mod)\.h)[>\"]" "$f" || true)
+  done < <(grep -oE "#include [<\"]($forbidden_sys|(shoal/)?($forbidden_mod)\.h)[>\"]" "$f" || true)
 done
-for f in shared/*.[ch]; do
+for f in shared/*.[ch] include/shoal/*.h; do
   while IFS= read -r inc; do violation "$f" "$inc"; done \
     < <(grep -oE '#include "(agent_[a-z_]+|hub_[a-z_]+|store)\.h"' "$f" || true)
 done

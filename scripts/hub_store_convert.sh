@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # hub_store_convert.sh - converts hub C code from the sqlite3 API (and
-# shared/db.h helpers) to the hub storage interface (hub/store.h), in place.
+# include/shoal/db.h helpers) to the hub storage interface (hub/store.h), in place.
 # Usage: scripts/hub_store_convert.sh FILE...   (idempotent; review the diff:
 # SQL that only SQLite speaks must still be rewritten by hand, see store.h)
 set -euo pipefail

@@ -1,5 +1,5 @@
 /* arena.c - chained bump allocator (see arena.h). */
-#include "arena.h"
+#include "shoal/arena.h"
 
 #include <stdalign.h>
 #include <stdint.h>

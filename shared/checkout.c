@@ -2,16 +2,16 @@
  * exact refunds (SPEC 12). Pure functions over integers and cJSON trees;
  * intermediate products use 128-bit integers so no amount within
  * SHOAL_MONEY_MAX can overflow. */
-#include "checkout.h"
+#include "shoal/checkout.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonx.h"
-#include "money.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/jsonx.h"
+#include "shoal/money.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 /* The excerpt of a non-integer token quoted in an error message. */
 #define TOKEN_EXCERPT_MAX 40

@@ -1,6 +1,6 @@
 /* cli.c - option parsing, subcommand dispatch and error reporting for the
  * executables' cores. */
-#include "cli.h"
+#include "shoal/cli.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * Every option appears once in an opt table: its dotted name, type, where it
  * goes in the struct, whether it is required, and its default. The walker
  * visits every key in the file, so a key not in the table is always caught. */
-#include "config.h"
+#include "shoal/config.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -11,8 +11,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "jsonx.h"
-#include "util.h"
+#include "shoal/jsonx.h"
+#include "shoal/util.h"
 
 enum opt_type { OPT_OBJ, OPT_STR, OPT_ID, OPT_PATH, OPT_INT, OPT_WEBHOOKS, OPT_SERVES, OPT_USERS };
 

@@ -1,6 +1,6 @@
 /* crypto.c - ECDSA P-256, SHA-256, HMAC and base64 over mbedTLS 2.28.
  * mbedTLS error codes are translated here, at the boundary. */
-#include "crypto.h"
+#include "shoal/crypto.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +13,9 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
-#include "rng.h"
-#include "shoal_limits.h"
-#include "util.h"
+#include "shoal/rng.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/util.h"
 
 struct shoal_privkey {
   mbedtls_pk_context pk;

@@ -5,7 +5,7 @@
  * was acknowledged to the cashier (and an outbox row the hub was promised)
  * survives power loss. NORMAL would be faster but can lose the last
  * transactions on power failure, which the outbox contract forbids. */
-#include "db.h"
+#include "shoal/db.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "jsonx.h"
-#include "timeutil.h"
+#include "shoal/jsonx.h"
+#include "shoal/timeutil.h"
 
 /* A full disk surfaces as SQLITE_FULL, or - in WAL mode, when the shared
  * memory file cannot grow - as an I/O error whose errno is ENOSPC. Both are

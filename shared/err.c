@@ -1,5 +1,5 @@
 /* err.c - error strings, exit codes and diagnostics for the shoal_err table. */
-#include "err.h"
+#include "shoal/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * compiled expression, and a tree-walking evaluator whose temporaries live
  * in a per-evaluation arena with a hard size cap. Numbers are exact
  * decimals: a 128-bit mantissa and a scale of 0..18 fractional digits. */
-#include "expr.h"
+#include "shoal/expr.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
-#include "shoal_limits.h"
+#include "shoal/arena.h"
+#include "shoal/shoal_limits.h"
 
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)

@@ -3,7 +3,7 @@
  * validation then walks the fields in order with an expression environment
  * holding only the fields that passed (hidden, empty and failed fields are
  * null). No floating point: numbers are compared as exact decimal text. */
-#include "forms.h"
+#include "shoal/forms.h"
 
 #include <math.h>
 #include <regex.h>
@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expr.h"
-#include "jsonx.h"
-#include "shoal_limits.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/expr.h"
+#include "shoal/jsonx.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 enum ftype {
   F_TEXT,

@@ -1,7 +1,7 @@
 /* hlc.c - hybrid logical clock. When the 16-bit counter would overflow in
  * one millisecond the physical part is advanced by one instead, so values
  * stay strictly increasing. */
-#include "hlc.h"
+#include "shoal/hlc.h"
 
 static uint64_t advance(uint64_t base_ms, uint64_t base_counter_plus1) {
   if (base_counter_plus1 > 0xFFFFu)

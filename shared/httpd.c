@@ -8,7 +8,7 @@
  * routes, briefly, so health checks are answered under a connection flood.
  * Event-stream subscribers are suspended connections while
  * idle (no thread held) and resumed when an event or a ping is due. */
-#include "httpd.h"
+#include "shoal/httpd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,8 +30,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "jsonx.h"
-#include "util.h"
+#include "shoal/jsonx.h"
+#include "shoal/util.h"
 
 #define SWEEP_MS 250
 #define CHANNELS_MAX 8

@@ -1,13 +1,13 @@
 /* jsonx.c - strict cJSON accessors. */
-#include "jsonx.h"
+#include "shoal/jsonx.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "shoal_limits.h"
-#include "util.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/util.h"
 
 /* cJSON keeps numbers as doubles, exact only up to 2^53; an HLC needs 64
  * bits. Before parsing, the bare number value of every "hlc" key is wrapped

@@ -1,5 +1,5 @@
 /* log.c - level-checked formatting for the callback logger. */
-#include "log.h"
+#include "shoal/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,12 +1,12 @@
 /* loyalty.c - `loyalty` policy parsing and points arithmetic (SPEC 13).
  * Products of points and money are taken in 128 bits (both are bounded,
  * SHOAL_POINTS_MAX and SHOAL_MONEY_MAX), so nothing overflows. */
-#include "loyalty.h"
+#include "shoal/loyalty.h"
 
 #include <string.h>
 
-#include "jsonx.h"
-#include "shoal_limits.h"
+#include "shoal/jsonx.h"
+#include "shoal/shoal_limits.h"
 
 void shoal_loyalty_defaults(struct shoal_loyalty *out) {
   out->earn_per = 0;

@@ -2,7 +2,7 @@
  * rename. The temporary name carries the pid and a random suffix, so two
  * writers (two uploads of one hash) never share a file; the rename is the
  * only way a file appears under a hash name. */
-#include "media.h"
+#include "shoal/media.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,9 +14,9 @@
 
 #include <mbedtls/sha256.h>
 
-#include "crypto.h"
-#include "shoal_limits.h"
-#include "util.h"
+#include "shoal/crypto.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/util.h"
 
 #define COPY_CHUNK (64 * 1024)
 

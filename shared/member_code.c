@@ -2,14 +2,14 @@
  * Fields split on '.', so every field is checked to hold none; the signed
  * text is the code up to (not including) its last '.', prefix included, so
  * a work-order signature (SPEC 7.4, no such prefix) can never pass as one. */
-#include "member_code.h"
+#include "shoal/member_code.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "shoal/util.h"
 
 #define PREFIX_LEN (sizeof SHOAL_MEMBER_CODE_PREFIX - 1)
 

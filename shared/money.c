@@ -1,5 +1,5 @@
 /* money.c - integer money helpers. */
-#include "money.h"
+#include "shoal/money.h"
 
 #include <stdio.h>
 

@@ -1,6 +1,6 @@
 /* mqtt.c - libmosquitto session wrapper. mosquitto_lib_init is process
  * state owned by libmosquitto; it is called once through pthread_once. */
-#include "mqtt.h"
+#include "shoal/mqtt.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -8,9 +8,9 @@
 
 #include <mosquitto.h>
 
-#include "crypto.h"
-#include "shoal_limits.h"
-#include "util.h"
+#include "shoal/crypto.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/util.h"
 
 /* Room above the largest payload (a policy envelope) a publish may carry. */
 #define PUBLISH_SLACK_BYTES 1024

@@ -1,17 +1,17 @@
 /* policy.c - policy document top-level validation; sections are delegated
  * to their owning modules so the hub's publish and the agent agree. */
-#include "policy.h"
+#include "shoal/policy.h"
 
 #include <string.h>
 
-#include "checkout.h"
-#include "forms.h"
-#include "jsonx.h"
-#include "shoal_limits.h"
-#include "pricing.h"
-#include "settle.h"
-#include "ticket.h"
-#include "util.h"
+#include "shoal/checkout.h"
+#include "shoal/forms.h"
+#include "shoal/jsonx.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/pricing.h"
+#include "shoal/settle.h"
+#include "shoal/ticket.h"
+#include "shoal/util.h"
 
 /* Top-level keys and the JSON type each must have. */
 static const struct {

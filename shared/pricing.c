@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkout.h"
-#include "jsonx.h"
+#include "shoal/checkout.h"
+#include "shoal/jsonx.h"
 #include "pricing_int.h"
-#include "shoal_limits.h"
-#include "strmap.h"
-#include "util.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/strmap.h"
+#include "shoal/util.h"
 
 /* The model arena grows in blocks this big: a 10^4-SKU catalog takes a few. */
 #define MODEL_ARENA_BLOCK (64 * 1024)

@@ -9,9 +9,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arena.h"
-#include "pricing.h"
-#include "shoal_limits.h"
+#include "shoal/arena.h"
+#include "shoal/pricing.h"
+#include "shoal/shoal_limits.h"
 
 enum shoal_price__type {
   PT_PRICE,

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonx.h"
-#include "money.h"
+#include "shoal/jsonx.h"
+#include "shoal/money.h"
 #include "pricing_int.h"
-#include "shoal_limits.h"
+#include "shoal/shoal_limits.h"
 
 /* cJSON prints integers below this (10^15, "%1.15g") exactly. */
 #define JSON_EXACT_INT_MAX 1000000000000000LL

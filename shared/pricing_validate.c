@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonx.h"
+#include "shoal/jsonx.h"
 #include "pricing_int.h"
-#include "shoal_limits.h"
-#include "strmap.h"
-#include "util.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/strmap.h"
+#include "shoal/util.h"
 
 /* Buffers naming a place in a message: an item or rule, then a key of it,
  * then a path below that key (ids are at most SHOAL_ID_MAX bytes). */

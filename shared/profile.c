@@ -1,14 +1,14 @@
 /* profile.c - firmware profile loading and validation. */
-#include "profile.h"
+#include "shoal/profile.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
-#include "jsonx.h"
-#include "shoal_limits.h"
-#include "util.h"
+#include "shoal/jsonx.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/util.h"
 
 static const struct {
   const char *name;

@@ -1,5 +1,5 @@
 /* rng.c - the seeded CTR-DRBG (see rng.h); mbedTLS codes are translated here. */
-#include "rng.h"
+#include "shoal/rng.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* sbuf.c - the bounded growing text buffer (see sbuf.h). */
-#include "sbuf.h"
+#include "shoal/sbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

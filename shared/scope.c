@@ -1,10 +1,10 @@
 /* scope.c - policy scope names and a store's scope chain (see scope.h). */
-#include "scope.h"
+#include "shoal/scope.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "util.h"
+#include "shoal/util.h"
 
 /* Prefix of each kind's scope string; global has no id. */
 static const char *const prefixes[SHOAL_SCOPE_CHAIN_LEN] = {"global", "region/", "store/"};

@@ -2,12 +2,12 @@
  * the flat / marginal commission. Invariant: the sum of part x bp is formed
  * exactly (128-bit) and divided by 10000 once, rounded half up, so a
  * marginal commission never accumulates per-tier rounding. */
-#include "settle.h"
+#include "shoal/settle.h"
 
 #include <string.h>
 
-#include "jsonx.h"
-#include "util.h"
+#include "shoal/jsonx.h"
+#include "shoal/util.h"
 
 static shoal_err parse_tier(const cJSON *t, const char *name, size_t i, bool last,
                             struct shoal_settle_tier *out, shoal_diag *diag) {

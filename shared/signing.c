@@ -2,7 +2,7 @@
  * The policy signature covers
  *   shoal-policy-v1\n{scope}\n{version}\n{issued_at}\n{effective_at}\n{expires_at}\n{sha256hex(doc)}
  * built from the strings exactly as they appear in the envelope. */
-#include "signing.h"
+#include "shoal/signing.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,10 +11,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "jsonx.h"
-#include "shoal_limits.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/jsonx.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 /* The rollout lines appended to the signed text (docs/protocol.md). */
 static shoal_err rollout_lines(const struct shoal_policy_rollout *r, char **out) {

@@ -3,16 +3,16 @@
  * day before the instant (a night window opened yesterday may still be
  * open), so weekends, holidays, midnight and windows that span midnight
  * need no special cases. Every walk is bounded (SLACAL_MAX_DAYS). */
-#include "slacal.h"
+#include "shoal/slacal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkout.h"
-#include "jsonx.h"
-#include "shoal_limits.h"
-#include "timeutil.h"
+#include "shoal/checkout.h"
+#include "shoal/jsonx.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/timeutil.h"
 
 #define DAY_MS          86400000LL
 #define MIN_MS          60000LL

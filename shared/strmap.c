@@ -1,5 +1,5 @@
 /* strmap.c - fixed-capacity string -> uint32 map (see strmap.h). */
-#include "strmap.h"
+#include "shoal/strmap.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,22 +2,22 @@
  * SLA and escalation, settlement. Determinism is the invariant: the fold
  * dedupes identities and sorts before it looks at anything, and every list
  * it prints is in fold order, so arrival order never reaches the output. */
-#include "ticket.h"
+#include "shoal/ticket.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "expr.h"
-#include "hlc.h"
-#include "jsonx.h"
-#include "money.h"
-#include "policy.h"
-#include "pricing.h"
-#include "slacal.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/expr.h"
+#include "shoal/hlc.h"
+#include "shoal/jsonx.h"
+#include "shoal/money.h"
+#include "shoal/policy.h"
+#include "shoal/pricing.h"
+#include "shoal/slacal.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 static const char *const priorities[] = {"low", "normal", "high", "urgent"};
 

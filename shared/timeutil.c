@@ -1,6 +1,6 @@
 /* timeutil.c - ISO-8601 parsing and formatting without the C library's
  * time-zone state (timegm/localtime are process-global; we need none). */
-#include "timeutil.h"
+#include "shoal/timeutil.h"
 
 #include <stdio.h>
 #include <string.h>

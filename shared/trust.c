@@ -1,16 +1,16 @@
 /* trust.c - signed trust updates and the retained chain of them.
  * Verification parses every listed key before accepting an update, so an
  * agent can never end up trusting a list it cannot use. */
-#include "trust.h"
+#include "shoal/trust.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonx.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/jsonx.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 static shoal_err signed_text(int64_t version, const char *issued_at, const char *const *keys,
                              size_t nkeys, char *buf, size_t bufsz) {

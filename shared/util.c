@@ -1,6 +1,6 @@
 /* util.c - bounded I/O, atomic writes, identifiers, randomness, clocks. */
-#include "util.h"
-#include "shoal_limits.h"
+#include "shoal/util.h"
+#include "shoal/shoal_limits.h"
 
 #include <errno.h>
 #include <fcntl.h>

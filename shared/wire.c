@@ -1,13 +1,13 @@
 /* wire.c - topic table and event envelope encode/decode. */
-#include "wire.h"
+#include "shoal/wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonx.h"
-#include "scope.h"
-#include "util.h"
+#include "shoal/jsonx.h"
+#include "shoal/scope.h"
+#include "shoal/util.h"
 
 /* The topic table: each kind's path after the prefix, with %s for ids. */
 static const struct {

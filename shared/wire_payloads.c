@@ -3,7 +3,7 @@
  * hubs have always sent (tests/unit/test_wire_payloads.c and the
  * integration tests pin it); the decoders keep their error messages, which
  * end up in logs and dead letters. */
-#include "wire_payloads.h"
+#include "shoal/wire_payloads.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,11 +12,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "checkout.h"
-#include "jsonx.h"
-#include "profile.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/checkout.h"
+#include "shoal/jsonx.h"
+#include "shoal/profile.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 #define EPOCH_DIGITS_MAX 20 /* a 64-bit value in decimal */
 

@@ -23,7 +23,7 @@
 #include "hub_ctx.h"
 #include "hub_http.h"
 #include "hub_orders.h"
-#include "util.h"
+#include "shoal/util.h"
 
 
 static void die(const char *m) {

@@ -29,10 +29,10 @@
 #include "agent_ctx.h"
 #include "agent_outbox.h"
 #include "bench_util.h"
-#include "crypto.h"
-#include "db.h"
-#include "util.h"
-#include "wire.h"
+#include "shoal/crypto.h"
+#include "shoal/db.h"
+#include "shoal/util.h"
+#include "shoal/wire.h"
 
 #define LIMIT_MS 300000
 

@@ -23,11 +23,11 @@
 #include <mosquitto.h>
 
 #include "bench_util.h"
-#include "crypto.h"
-#include "signing.h"
-#include "timeutil.h"
-#include "util.h"
-#include "wire.h"
+#include "shoal/crypto.h"
+#include "shoal/signing.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
+#include "shoal/wire.h"
 
 #define MAX_AGENTS 6000
 #define OTHER_REGION 50

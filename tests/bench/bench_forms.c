@@ -7,9 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "forms.h"
-#include "jsonx.h"
-#include "shoal_limits.h"
+#include "shoal/forms.h"
+#include "shoal/jsonx.h"
+#include "shoal/shoal_limits.h"
 
 static double now_s(void) {
   struct timespec ts;

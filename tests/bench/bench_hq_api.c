@@ -20,11 +20,11 @@
 #include <unistd.h>
 
 #include "bench_util.h"
-#include "db.h"
+#include "shoal/db.h"
 #include "hub_ctx.h"
 #include "hub_http.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 #define TOKEN "bench-token"
 

@@ -14,8 +14,8 @@
 
 #include "agent_ctx.h"
 #include "agent_policy.h"
-#include "jsonx.h"
-#include "pricing.h"
+#include "shoal/jsonx.h"
+#include "shoal/pricing.h"
 
 #define NBASKETS 1000
 #define NQUOTES  20000

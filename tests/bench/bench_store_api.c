@@ -19,10 +19,10 @@
 #include "agent_ctx.h"
 #include "agent_policy.h"
 #include "bench_util.h"
-#include "crypto.h"
-#include "db.h"
-#include "jsonx.h"
-#include "util.h"
+#include "shoal/crypto.h"
+#include "shoal/db.h"
+#include "shoal/jsonx.h"
+#include "shoal/util.h"
 
 #include "bench_catalog.h"
 

@@ -21,21 +21,21 @@
 
 #include <cjson/cJSON.h>
 
-#include "db.h"
-#include "expr.h"
-#include "forms.h"
-#include "hlc.h"
+#include "shoal/db.h"
+#include "shoal/expr.h"
+#include "shoal/forms.h"
+#include "shoal/hlc.h"
 #include "hub_customers.h"
 #include "hub_orders.h"
 #include "hub_reports.h"
 #include "hub_rollout.h"
-#include "jsonx.h"
-#include "pricing.h"
+#include "shoal/jsonx.h"
+#include "shoal/pricing.h"
 #include "store.h"
-#include "ticket.h"
-#include "util.h"
-#include "wire.h"
-#include "wire_payloads.h"
+#include "shoal/ticket.h"
+#include "shoal/util.h"
+#include "shoal/wire.h"
+#include "shoal/wire_payloads.h"
 
 /* ---- the allocator shim ---- */
 

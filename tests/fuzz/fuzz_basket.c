@@ -5,9 +5,9 @@
 #include <cjson/cJSON.h>
 
 #include "fuzz_util.h"
-#include "checkout.h"
-#include "jsonx.h"
-#include "pricing.h"
+#include "shoal/checkout.h"
+#include "shoal/jsonx.h"
+#include "shoal/pricing.h"
 
 static struct shoal_pricing_model *model;
 

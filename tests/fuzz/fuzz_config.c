@@ -3,9 +3,9 @@
  * any file an installer might leave behind. */
 #include <unistd.h>
 
-#include "config.h"
+#include "shoal/config.h"
 #include "fuzz_util.h"
-#include "profile.h"
+#include "shoal/profile.h"
 
 static char path[64];
 

@@ -2,7 +2,7 @@
  * hub runs on every byte a device sends. Invariant: anything that decodes
  * re-encodes and decodes to the same identity. */
 #include "fuzz_util.h"
-#include "wire.h"
+#include "shoal/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct shoal_event ev;

@@ -3,7 +3,7 @@
  * Evaluation never fails on data, only on resource limits. */
 #include <cjson/cJSON.h>
 
-#include "expr.h"
+#include "shoal/expr.h"
 #include "fuzz_util.h"
 
 static cJSON *env;

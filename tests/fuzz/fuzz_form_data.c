@@ -3,7 +3,7 @@
  * visible_if, pattern, min/max, dates, choices) and its on_submit rules. */
 #include <cjson/cJSON.h>
 
-#include "forms.h"
+#include "shoal/forms.h"
 #include "fuzz_util.h"
 
 static shoal_form *form;

@@ -4,7 +4,7 @@
  * back to the same fields (decode and make agree on every field) unless it
  * expired before 1970. */
 #include "fuzz_util.h"
-#include "member_code.h"
+#include "shoal/member_code.h"
 
 static struct shoal_privkey *priv;
 static struct shoal_pubkey *pub;

@@ -2,7 +2,7 @@
  * `shoal-hub publish` and POST /api/v1/policies run on HQ's input, and every
  * section validator (pricing, forms, expressions, routing, settlement). */
 #include "fuzz_util.h"
-#include "policy.h"
+#include "shoal/policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char scope[SHOAL_SCOPE_MAX];

@@ -6,8 +6,8 @@
 #include <cjson/cJSON.h>
 
 #include "fuzz_util.h"
-#include "policy.h"
-#include "signing.h"
+#include "shoal/policy.h"
+#include "shoal/signing.h"
 
 static struct shoal_privkey *priv;
 static struct shoal_pubkey *pub;

@@ -1,7 +1,7 @@
 /* fuzz_topic.c - the topic parser: any topic a broker delivers. Invariant:
  * a parsed topic formats back to exactly the same string. */
 #include "fuzz_util.h"
-#include "wire.h"
+#include "shoal/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *t = fuzz_cstr(data, size);

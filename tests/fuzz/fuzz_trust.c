@@ -1,7 +1,7 @@
 /* fuzz_trust.c - the retained trust chain (key rotation) every agent parses
  * from P/trust: nothing unsigned may ever change what an agent trusts. */
 #include "fuzz_util.h"
-#include "trust.h"
+#include "shoal/trust.h"
 
 static struct shoal_pubkey *pub;
 

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crypto.h"
-#include "util.h"
+#include "shoal/crypto.h"
+#include "shoal/util.h"
 
 /* A heap NUL-terminated copy of the input (libFuzzer's buffer is not). */
 static inline char *fuzz_cstr(const uint8_t *data, size_t size) {

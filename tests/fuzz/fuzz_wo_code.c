@@ -3,7 +3,7 @@
  * a code made for ticket/store ids taken from the input must verify back to
  * the same ticket (a round trip over ids with '.' in them). */
 #include "fuzz_util.h"
-#include "signing.h"
+#include "shoal/signing.h"
 
 static struct shoal_privkey *priv;
 static struct shoal_pubkey *pub;

@@ -17,12 +17,12 @@
 #include "agent_policy.h"
 #include "agent_sync.h"
 #include "agent_trust.h"
-#include "crypto.h"
-#include "db.h"
-#include "signing.h"
+#include "shoal/crypto.h"
+#include "shoal/db.h"
+#include "shoal/signing.h"
 #include "test_util.h"
 #include "test_keys.h"
-#include "util.h"
+#include "shoal/util.h"
 
 static struct shoal_privkey *hq, *evil;
 static struct agent_ctx ctx;

@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "arena.h"
-#include "strmap.h"
+#include "shoal/arena.h"
+#include "shoal/strmap.h"
 
 static void test_arena_alignment_and_disjoint_blocks(void **state) {
   (void)state;

@@ -17,12 +17,12 @@
 
 #include "agent_checkout.h"
 #include "agent_policy.h"
-#include "checkout.h"
-#include "db.h"
-#include "jsonx.h"
-#include "policy.h"
+#include "shoal/checkout.h"
+#include "shoal/db.h"
+#include "shoal/jsonx.h"
+#include "shoal/policy.h"
 #include "test_util.h"
-#include "util.h"
+#include "shoal/util.h"
 
 static void test_checkout_tax_half_up(void **state) {
   (void)state;

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "shoal/config.h"
 #include "test_util.h"
 
 static void test_config_agent_minimal_gets_defaults(void **state) {

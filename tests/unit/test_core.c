@@ -8,11 +8,11 @@
 
 #include <cmocka.h>
 
-#include "err.h"
-#include "hlc.h"
-#include "money.h"
-#include "timeutil.h"
-#include "util.h"
+#include "shoal/err.h"
+#include "shoal/hlc.h"
+#include "shoal/money.h"
+#include "shoal/timeutil.h"
+#include "shoal/util.h"
 
 static void test_core_money_half_up_rounds_halves_away_from_zero(void **state) {
   (void)state;

@@ -13,7 +13,7 @@
 #include "agent_ctx.h"
 #include "agent_outbox.h"
 #include "agent_policy.h"
-#include "db.h"
+#include "shoal/db.h"
 #include "test_util.h"
 
 static const struct shoal_migration migs[] = {

@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "expr.h"
-#include "shoal_limits.h"
+#include "shoal/expr.h"
+#include "shoal/shoal_limits.h"
 
 /* Evaluates text against env (JSON text or NULL) and returns the result
  * printed as compact JSON (numbers as exact decimal text); caller frees. */

@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "forms.h"
-#include "policy.h"
+#include "shoal/forms.h"
+#include "shoal/policy.h"
 
 static shoal_form *compile(const char *def_json) {
   cJSON *def = cJSON_Parse(def_json);

@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "crypto.h"
-#include "db.h"
-#include "signing.h"
+#include "shoal/crypto.h"
+#include "shoal/db.h"
+#include "shoal/signing.h"
 #include "test_util.h"
 
 static void test_hardening_sign_refuses_unverifiable_envelopes(void **state) {

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "crypto.h"
+#include "shoal/crypto.h"
 #include "store.h"
 #include "hub_ctx.h"
 #include "hub_ingestor.h"

@@ -20,13 +20,13 @@
 #include <pthread.h>
 #include <sys/socket.h>
 
-#include "crypto.h"
+#include "shoal/crypto.h"
 #include "store.h"
 #include "hub_ctx.h"
 #include "hub_http.h"
 #include "hub_webhook.h"
-#include "jsonx.h"
-#include "util.h"
+#include "shoal/jsonx.h"
+#include "shoal/util.h"
 
 #define TOKEN       "s3cret-token"
 #define HOOK_SECRET "hook-secret"

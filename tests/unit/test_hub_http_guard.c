@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "hub_http_guard.h"
-#include "util.h"
+#include "shoal/util.h"
 
 #define RECV_MS  300
 #define PROBE_MS 100

@@ -14,14 +14,14 @@
 
 #include <cmocka.h>
 
-#include "crypto.h"
+#include "shoal/crypto.h"
 #include "store.h"
 #include "hub_ctx.h"
 #include "hub_devices.h"
 #include "hub_ingestor.h"
 #include "hub_publish.h"
 #include "test_util.h"
-#include "util.h"
+#include "shoal/util.h"
 
 #define MAX_ACKS 64
 

@@ -14,7 +14,7 @@
 
 #include "store.h"
 #include "test_util.h"
-#include "util.h"
+#include "shoal/util.h"
 
 static int n_db;
 

@@ -13,7 +13,7 @@
 
 #include "hub_ctx.h"
 #include "hub_submissions.h"
-#include "jsonx.h"
+#include "shoal/jsonx.h"
 
 static struct hub_ctx g_ctx;
 

@@ -15,10 +15,10 @@
 
 #include <cmocka.h>
 
-#include "forms.h"
-#include "jsonx.h"
-#include "shoal_limits.h"
-#include "wire.h"
+#include "shoal/forms.h"
+#include "shoal/jsonx.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/wire.h"
 
 static shoal_err parse_n(const char *text, size_t len, shoal_diag *d) {
   cJSON *root = NULL;

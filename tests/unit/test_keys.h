@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
+#include "shoal/crypto.h"
 #include "test_util.h"
 
 /* Makes the pair `name` (file <name>-key.pem). *priv is set; *pub too

@@ -11,10 +11,10 @@
 
 #include <cmocka.h>
 
-#include "crypto.h"
-#include "jsonx.h"
-#include "loyalty.h"
-#include "member_code.h"
+#include "shoal/crypto.h"
+#include "shoal/jsonx.h"
+#include "shoal/loyalty.h"
+#include "shoal/member_code.h"
 #include "test_util.h"
 #include "test_keys.h"
 

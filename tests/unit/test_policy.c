@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "policy.h"
+#include "shoal/policy.h"
 
 static const char *j(const char *s) {
   static char buf[8192];

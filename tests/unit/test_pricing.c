@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "jsonx.h"
-#include "pricing.h"
-#include "shoal_limits.h"
+#include "shoal/jsonx.h"
+#include "shoal/pricing.h"
+#include "shoal/shoal_limits.h"
 
 /* Single-quoted JSON to real JSON (static rotating buffers). */
 static const char *j(const char *s) {

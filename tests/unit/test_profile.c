@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <dirent.h>
 
-#include "profile.h"
+#include "shoal/profile.h"
 #include "test_util.h"
 
 static void test_profile_every_shipped_profile_loads(void **state) {

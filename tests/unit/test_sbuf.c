@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "sbuf.h"
+#include "shoal/sbuf.h"
 
 static void test_sbuf_appends_concatenate_across_growth(void **state) {
   (void)state;

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "scope.h"
+#include "shoal/scope.h"
 
 static void test_parse_accepts_the_three_kinds(void **state) {
   (void)state;

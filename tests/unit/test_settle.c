@@ -15,9 +15,9 @@
 #include "store.h"
 #include "hub_ctx.h"
 #include "hub_reports.h"
-#include "jsonx.h"
-#include "policy.h"
-#include "settle.h"
+#include "shoal/jsonx.h"
+#include "shoal/policy.h"
+#include "shoal/settle.h"
 
 static struct shoal_settle_scheme scheme_of(const char *json) {
   cJSON *j = NULL;

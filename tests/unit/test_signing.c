@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "crypto.h"
-#include "signing.h"
+#include "shoal/crypto.h"
+#include "shoal/signing.h"
 #include "test_util.h"
 #include "test_keys.h"
 

@@ -14,12 +14,12 @@
 
 #include <cmocka.h>
 
-#include "hlc.h"
-#include "jsonx.h"
-#include "policy.h"
-#include "slacal.h"
-#include "ticket.h"
-#include "timeutil.h"
+#include "shoal/hlc.h"
+#include "shoal/jsonx.h"
+#include "shoal/policy.h"
+#include "shoal/slacal.h"
+#include "shoal/ticket.h"
+#include "shoal/timeutil.h"
 
 #define MIN  60000LL
 #define HOUR 3600000LL

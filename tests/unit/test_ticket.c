@@ -16,15 +16,15 @@
 
 #include <cmocka.h>
 
-#include "crypto.h"
+#include "shoal/crypto.h"
 #include "store.h"
-#include "hlc.h"
+#include "shoal/hlc.h"
 #include "hub_ctx.h"
 #include "hub_tickets.h"
-#include "jsonx.h"
-#include "signing.h"
-#include "ticket.h"
-#include "util.h"
+#include "shoal/jsonx.h"
+#include "shoal/signing.h"
+#include "shoal/ticket.h"
+#include "shoal/util.h"
 
 #define T0   1700000000000LL /* 2023-11-14T22:13:20Z */
 #define MIN  60000LL

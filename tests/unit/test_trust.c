@@ -16,11 +16,11 @@
 
 #include "agent_ctx.h"
 #include "agent_trust.h"
-#include "crypto.h"
-#include "db.h"
+#include "shoal/crypto.h"
+#include "shoal/db.h"
 #include "test_util.h"
-#include "trust.h"
-#include "wire.h"
+#include "shoal/trust.h"
+#include "shoal/wire.h"
 
 struct pair {
   struct shoal_privkey *priv;

@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "hlc.h"
-#include "wire.h"
+#include "shoal/hlc.h"
+#include "shoal/wire.h"
 
 static void test_wire_topics_format_and_parse(void **state) {
   (void)state;

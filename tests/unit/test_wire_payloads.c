@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "jsonx.h"
-#include "profile.h"
-#include "wire_payloads.h"
+#include "shoal/jsonx.h"
+#include "shoal/profile.h"
+#include "shoal/wire_payloads.h"
 
 /* ---- ack ---- */
 

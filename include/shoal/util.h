@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "shoal/err.h"
 
 /* Reads a whole file ("-" = stdin) of at most max_bytes into a NUL-terminated
  * heap buffer. On success *out (caller frees) and *out_len are set. */

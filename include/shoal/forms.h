@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "err.h"
+#include "shoal/err.h"
 
 /* Validates this module's sections of a policy document (SPEC 4.3);
  * called by shoal_policy_validate_json. Every form must compile (see

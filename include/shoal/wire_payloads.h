@@ -14,9 +14,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "err.h"
-#include "shoal_limits.h"
-#include "wire.h"
+#include "shoal/err.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/wire.h"
 
 /* ---- ack: {"epoch":"<decimal>","upto":N} on P/ack/{store}/{device} ---- */
 

@@ -16,7 +16,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "err.h"
+#include "shoal/err.h"
 
 struct shoal_slacal {
   bool set;          /* false: wall-clock minutes */

@@ -14,9 +14,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "err.h"
-#include "pricing.h"
-#include "shoal_limits.h"
+#include "shoal/err.h"
+#include "shoal/pricing.h"
+#include "shoal/shoal_limits.h"
 
 #define SHOAL_PAYMENT_METHODS_MAX 16 /* allowed methods in a policy; payments in a basket */
 #define SHOAL_SALE_SKEW_MS (10 * 60 * 1000) /* a sale's given "at" vs the device clock */

@@ -8,10 +8,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "crypto.h"
-#include "err.h"
-#include "policy.h"
-#include "shoal_limits.h"
+#include "shoal/crypto.h"
+#include "shoal/err.h"
+#include "shoal/policy.h"
+#include "shoal/shoal_limits.h"
 
 #define SHOAL_NO_TIME INT64_MIN /* an absent effective_at / expires_at */
 #define SHOAL_TRUST_KEYS_MAX 4

@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "err.h"
-#include "shoal_limits.h"
+#include "shoal/err.h"
+#include "shoal/shoal_limits.h"
 
 struct shoal_mqtt_config {
   char *host;          /* default 127.0.0.1 */

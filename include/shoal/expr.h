@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "err.h"
+#include "shoal/err.h"
 
 typedef struct shoal_expr shoal_expr;
 

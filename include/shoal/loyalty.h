@@ -10,7 +10,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "err.h"
+#include "shoal/err.h"
 
 #define SHOAL_LOYALTY_CODE_TTL_DEFAULT_S 300
 #define SHOAL_LOYALTY_GRACE_DEFAULT_S    86400

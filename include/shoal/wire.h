@@ -10,8 +10,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "err.h"
-#include "shoal_limits.h"
+#include "shoal/err.h"
+#include "shoal/shoal_limits.h"
 
 enum shoal_topic {
   SHOAL_TOPIC_UP,            /* P/up/{store}/{device}          agent -> hub   */

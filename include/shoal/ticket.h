@@ -12,9 +12,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "err.h"
-#include "shoal_limits.h"
-#include "wire.h"
+#include "shoal/err.h"
+#include "shoal/shoal_limits.h"
+#include "shoal/wire.h"
 
 /* Validates this module's sections of a policy document (SPEC 4.3:
  * routing, sla, escalation, rates); called by shoal_policy_validate_json. */

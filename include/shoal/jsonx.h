@@ -10,7 +10,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "err.h"
+#include "shoal/err.h"
 
 /* Parses text (len bytes, need not be NUL-terminated) into a tree; the caller
  * frees it with cJSON_Delete. Errors name the byte offset of the problem.

@@ -16,9 +16,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "crypto.h"
-#include "err.h"
-#include "signing.h"
+#include "shoal/crypto.h"
+#include "shoal/err.h"
+#include "shoal/signing.h"
 
 #define SHOAL_TRUST_CHAIN_MAX     16          /* updates in one retained message */
 #define SHOAL_TRUST_MSG_MAX_BYTES (64 * 1024) /* the whole retained message */

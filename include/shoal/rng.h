@@ -7,7 +7,7 @@
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 
-#include "err.h"
+#include "shoal/err.h"
 
 struct shoal_rng {
   mbedtls_entropy_context entropy;

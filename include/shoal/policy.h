@@ -10,8 +10,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "err.h"
-#include "scope.h"
+#include "shoal/err.h"
+#include "shoal/scope.h"
 
 /* Validates a whole policy document given as JSON text: an object, a valid
  * "scope", only known top-level keys with the right JSON types, then every

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "shoal/err.h"
 
 struct shoal_time {
   int64_t unix_ms;   /* instant, UTC */

@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "err.h"
-#include "log.h"
+#include "shoal/config.h"
+#include "shoal/err.h"
+#include "shoal/log.h"
 
 struct shoal_mqtt;
 

@@ -12,9 +12,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "err.h"
-#include "scope.h"
-#include "timeutil.h"
+#include "shoal/err.h"
+#include "shoal/scope.h"
+#include "shoal/timeutil.h"
 
 #define SHOAL_PRICING_SCOPES SHOAL_SCOPE_CHAIN_LEN /* global, region/R, store/S */
 

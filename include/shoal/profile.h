@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#include "err.h"
+#include "shoal/err.h"
 
 enum shoal_module {
   SHOAL_MOD_PRICING = 1u << 0,

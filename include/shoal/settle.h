@@ -11,8 +11,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "err.h"
-#include "shoal_limits.h"
+#include "shoal/err.h"
+#include "shoal/shoal_limits.h"
 
 #define SHOAL_SETTLE_TIERS_MAX 32
 #define SHOAL_SETTLE_BP_MAX    10000 /* a commission rate above 100% is a typo */

@@ -10,7 +10,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "err.h"
+#include "shoal/err.h"
 
 #define SHOAL_ARGS_MAX_OPTS 24
 #define SHOAL_ARGS_MAX_REPEAT 64

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "shoal/err.h"
 
 
 /* {dir}/{sha} as a new string (caller frees); NULL on OOM. */

@@ -14,9 +14,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "err.h"
-#include "log.h"
-#include "shoal_limits.h"
+#include "shoal/err.h"
+#include "shoal/log.h"
+#include "shoal/shoal_limits.h"
 
 struct shoal_httpd;
 struct shoal_httpd_events;

@@ -11,7 +11,7 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
-#include "err.h"
+#include "shoal/err.h"
 
 struct shoal_migration {
   int number;       /* 1, 2, 3 ... = the user_version after it ran */

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "err.h"
+#include "shoal/err.h"
 
 #define SHOAL_SIG_MAX 80 /* DER ECDSA P-256 signature: at most 72 bytes */
 #define SHOAL_SHA256_BYTES 32   /* a SHA-256 digest */

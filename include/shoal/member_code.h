@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "crypto.h"
-#include "err.h"
-#include "shoal_limits.h"
+#include "shoal/crypto.h"
+#include "shoal/err.h"
+#include "shoal/shoal_limits.h"
 
 #define SHOAL_MEMBER_CODE_PREFIX "SHOALM1."
 

@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "err.h"
-#include "shoal_limits.h"
+#include "shoal/err.h"
+#include "shoal/shoal_limits.h"
 
 /* A scope's kind; the value is also its rank in a chain (broadest first). */
 enum shoal_scope_kind { SHOAL_SCOPE_GLOBAL, SHOAL_SCOPE_REGION, SHOAL_SCOPE_STORE };
