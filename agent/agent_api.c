@@ -33,10 +33,10 @@
 extern const unsigned char agent_till_html[];
 extern const size_t agent_till_html_len;
 
-#define TICKET_SEEN_MAX 32
-#define TICKET_WATCH_BATCH "1000" /* changed tickets announced per look (SQL LIMIT) */
-#define SSE_RETRY "retry: 3000\n\n" /* clients reconnect after 3 s */
-#define SSE_FIRST_MAX 256         /* the stream's opening event */
+#define TICKET_SEEN_MAX    32
+#define TICKET_WATCH_BATCH "1000"            /* changed tickets announced per look (SQL LIMIT) */
+#define SSE_RETRY          "retry: 3000\n\n" /* clients reconnect after 3 s */
+#define SSE_FIRST_MAX      256               /* the stream's opening event */
 
 /* What requests read: immutable once published, freed with its last reference. */
 struct snap {
@@ -509,10 +509,9 @@ static void h_forms(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp) 
   struct snap *s = snap_get(API(req));
   shoal_diag d = {{0}};
   cJSON *out = NULL;
-  shoal_err rc =
-      req->nparams
-          ? agent_forms_show_json(s->forms, &s->scopes, req->params[0], &out, &d)
-          : agent_forms_list_json(s->forms, &s->scopes, &out, &d);
+  shoal_err rc = req->nparams
+                     ? agent_forms_show_json(s->forms, &s->scopes, req->params[0], &out, &d)
+                     : agent_forms_list_json(s->forms, &s->scopes, &out, &d);
   snap_put(API(req), s);
   reply_result(resp, rc, &d, 200, out);
 }
@@ -598,7 +597,8 @@ static void form_data(struct shoal_httpd_req *req, struct shoal_httpd_resp *resp
     status = r.valid ? 200 : 422;
     goto done;
   }
-  if ((rc = agent_forms_record(CTX(req), f, s->scopes.scope[idx], &r, id, &tickets, &d)) != SHOAL_OK)
+  if ((rc = agent_forms_record(CTX(req), f, s->scopes.scope[idx], &r, id, &tickets, &d)) !=
+      SHOAL_OK)
     goto done;
   out = cJSON_CreateObject();
   if (!out || !cJSON_AddStringToObject(out, "id", id)) {

@@ -26,7 +26,7 @@
 
 #define KEEP_MIN_MS           (7LL * 24 * 3600 * 1000) /* idempotency keys kept at least */
 #define RETURN_BODY_MAX_BYTES (256 * 1024)
-#define SNAPSHOT_KEY_MAX      96 /* "g:<v>|r:<v>|s:<v>" of three int64 versions */
+#define SNAPSHOT_KEY_MAX      96   /* "g:<v>|r:<v>|s:<v>" of three int64 versions */
 #define PRUNE_EVERY_SALES     128  /* expired idempotency keys go every this many sales */
 #define RETURN_REASON_MAX     1024 /* a return's "reason", bytes */
 
@@ -104,7 +104,8 @@ shoal_err agent_model_load(struct agent_ctx *ctx, int64_t now_ms, struct agent_m
 }
 
 static void snapshot_key(const int64_t v[SHOAL_PRICING_SCOPES], char out[SNAPSHOT_KEY_MAX]) {
-  snprintf(out, SNAPSHOT_KEY_MAX, "g:%lld|r:%lld|s:%lld", (long long)v[0], (long long)v[1], (long long)v[2]);
+  snprintf(out, SNAPSHOT_KEY_MAX, "g:%lld|r:%lld|s:%lld", (long long)v[0], (long long)v[1],
+           (long long)v[2]);
 }
 
 /* Rewrites the snapshot from trees (which lose their "items" here). */
@@ -835,7 +836,8 @@ static shoal_err sale_payments(const struct agent_model *m, const struct shoal_b
     pay[0].amount = total;
     *npay = 1;
   }
-  if (*npay && (rc = shoal_payments_check(&m->policy, pay, *npay, total, change, diag)) != SHOAL_OK) {
+  if (*npay &&
+      (rc = shoal_payments_check(&m->policy, pay, *npay, total, change, diag)) != SHOAL_OK) {
     shoal_diag_prefix(diag, "basket");
     return rc;
   }

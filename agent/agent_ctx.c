@@ -41,9 +41,10 @@ shoal_err agent_meta_get(struct agent_ctx *ctx, const char *key, char *buf, size
 shoal_err agent_meta_set(struct agent_ctx *ctx, const char *key, const char *value,
                          shoal_diag *diag) {
   sqlite3_stmt *st = NULL;
-  shoal_err rc = shoal_db_prepare(
-      ctx->db, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-      &st, diag);
+  shoal_err rc = shoal_db_prepare(ctx->db,
+                                  "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO "
+                                  "UPDATE SET value = excluded.value",
+                                  &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -73,7 +74,8 @@ static shoal_err ensure_epoch(struct agent_ctx *ctx, shoal_diag *diag) {
   /* Another process may have won the race: keep whichever was first. */
   sqlite3_stmt *st = NULL;
   rc = shoal_db_prepare(ctx->db,
-                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?), ('last_seq', '0'), ('hlc', '0')",
+                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?), ('last_seq', "
+                        "'0'), ('hlc', '0')",
                         &st, diag);
   if (rc == SHOAL_OK) {
     sqlite3_bind_text(st, 1, epoch, -1, SQLITE_STATIC);

@@ -281,8 +281,8 @@ shoal_err agent_forms_find(cJSON *const docs[3], const char *id, shoal_form **ou
   return shoal_form_compile(def, out, diag);
 }
 
-shoal_err agent_forms_list_json(cJSON *const docs[3], const struct shoal_scope_chain *scopes, cJSON **out,
-                                shoal_diag *diag) {
+shoal_err agent_forms_list_json(cJSON *const docs[3], const struct shoal_scope_chain *scopes,
+                                cJSON **out, shoal_diag *diag) {
   cJSON *arr = cJSON_CreateArray();
   if (!arr)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
@@ -321,8 +321,8 @@ shoal_err agent_forms_list_json(cJSON *const docs[3], const struct shoal_scope_c
   return SHOAL_OK;
 }
 
-shoal_err agent_forms_show_json(cJSON *const docs[3], const struct shoal_scope_chain *scopes, const char *id,
-                                cJSON **out, shoal_diag *diag) {
+shoal_err agent_forms_show_json(cJSON *const docs[3], const struct shoal_scope_chain *scopes,
+                                const char *id, cJSON **out, shoal_diag *diag) {
   shoal_form *f = NULL;
   size_t idx = 0;
   shoal_err rc = agent_forms_find(docs, id, &f, &idx, diag);

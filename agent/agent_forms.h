@@ -10,8 +10,8 @@
 #include <cjson/cJSON.h>
 
 #include "agent_ctx.h"
-#include "shoal/scope.h"
 #include "shoal/forms.h"
+#include "shoal/scope.h"
 
 #define AGENT_FORM_SUBMISSION_ID_MAX 96
 
@@ -45,11 +45,11 @@ shoal_err agent_forms_find(cJSON *const docs[3], const char *id, shoal_form **ou
 
 /* The forms in effect as `form list` prints them: [{"id", "version",
  * "title", "scope"}] (*out new array, caller deletes). */
-shoal_err agent_forms_list_json(cJSON *const docs[3], const struct shoal_scope_chain *scopes, cJSON **out,
-                                shoal_diag *diag);
+shoal_err agent_forms_list_json(cJSON *const docs[3], const struct shoal_scope_chain *scopes,
+                                cJSON **out, shoal_diag *diag);
 
 /* One form as `form show` prints it: {"scope", "form": {...}}. */
-shoal_err agent_forms_show_json(cJSON *const docs[3], const struct shoal_scope_chain *scopes, const char *id,
-                                cJSON **out, shoal_diag *diag);
+shoal_err agent_forms_show_json(cJSON *const docs[3], const struct shoal_scope_chain *scopes,
+                                const char *id, cJSON **out, shoal_diag *diag);
 
 #endif

@@ -12,9 +12,9 @@
 #include "shoal/jsonx.h"
 #include "shoal/shoal_limits.h"
 
-shoal_err agent_member_apply(struct agent_ctx *ctx, const char *body, size_t len,
-                             int64_t now_ms, char **text_out, struct shoal_member_code *code,
-                             bool *has_code, shoal_diag *diag) {
+shoal_err agent_member_apply(struct agent_ctx *ctx, const char *body, size_t len, int64_t now_ms,
+                             char **text_out, struct shoal_member_code *code, bool *has_code,
+                             shoal_diag *diag) {
   cJSON *j = NULL;
   struct agent_trust trust;
   memset(&trust, 0, sizeof trust);
@@ -41,8 +41,9 @@ shoal_err agent_member_apply(struct agent_ctx *ctx, const char *body, size_t len
   if ((rc = agent_trust_load(ctx, &trust, diag)) != SHOAL_OK)
     goto cleanup;
   trust_loaded = true;
-  if ((rc = shoal_member_code_verify(mc->valuestring, (const struct shoal_pubkey *const *)trust.keys,
-                                     trust.n, now_ms / 1000, code, diag)) != SHOAL_OK) {
+  if ((rc =
+           shoal_member_code_verify(mc->valuestring, (const struct shoal_pubkey *const *)trust.keys,
+                                    trust.n, now_ms / 1000, code, diag)) != SHOAL_OK) {
     shoal_diag_prefix(diag, "basket: member_code");
     goto cleanup;
   }

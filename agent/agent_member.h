@@ -17,9 +17,9 @@
  * "customer" (SHOAL_EINPUT), and returns in *text_out (heap) the basket
  * with "customer" set from the code; *has_code tells whether there was one.
  * Without a code *text_out is NULL and nothing is checked. */
-shoal_err agent_member_apply(struct agent_ctx *ctx, const char *body, size_t len,
-                             int64_t now_ms, char **text_out, struct shoal_member_code *code,
-                             bool *has_code, shoal_diag *diag);
+shoal_err agent_member_apply(struct agent_ctx *ctx, const char *body, size_t len, int64_t now_ms,
+                             char **text_out, struct shoal_member_code *code, bool *has_code,
+                             shoal_diag *diag);
 
 /* Records code as redeemed by sale (inside the caller's transaction). A
  * second use of the same code, also by a concurrent lane, is SHOAL_ESCOPE. */

@@ -10,8 +10,8 @@
 
 #include "shoal/util.h"
 
-#define HEADERS_MAX 4096 /* one part's header block */
-#define BOUNDARY_MAX 80  /* a boundary (RFC 2046: at most 70 characters), NUL included */
+#define HEADERS_MAX  4096 /* one part's header block */
+#define BOUNDARY_MAX 80   /* a boundary (RFC 2046: at most 70 characters), NUL included */
 
 /* memmem without relying on _GNU_SOURCE. */
 static const char *find(const char *h, size_t hl, const char *n, size_t nl) {

@@ -33,8 +33,8 @@ static shoal_err hlc_advance(struct agent_ctx *ctx, uint64_t remote, bool is_rec
   if (rc != SHOAL_OK && rc != SHOAL_ENOTFOUND)
     return rc;
   struct shoal_hlc clk = {rc == SHOAL_OK ? strtoull(buf, NULL, 10) : 0};
-  uint64_t v = is_recv ? shoal_hlc_recv(&clk, remote, shoal_now_ms())
-                       : shoal_hlc_tick(&clk, shoal_now_ms());
+  uint64_t v =
+      is_recv ? shoal_hlc_recv(&clk, remote, shoal_now_ms()) : shoal_hlc_tick(&clk, shoal_now_ms());
   snprintf(buf, sizeof buf, "%" PRIu64, v);
   if ((rc = agent_meta_set(ctx, "hlc", buf, diag)) != SHOAL_OK)
     return rc;
@@ -93,9 +93,10 @@ shoal_err agent_outbox_append(struct agent_ctx *ctx, const char *type, const cJS
                     SHOAL_EVENT_MAX_BYTES);
     goto cleanup;
   }
-  if ((rc = shoal_db_prepare(ctx->db,
-                             "INSERT INTO outbox (seq, type, hlc, created_ms, envelope) VALUES (?, ?, ?, ?, ?)",
-                             &st, diag)) != SHOAL_OK)
+  if ((rc = shoal_db_prepare(
+           ctx->db,
+           "INSERT INTO outbox (seq, type, hlc, created_ms, envelope) VALUES (?, ?, ?, ?, ?)", &st,
+           diag)) != SHOAL_OK)
     goto cleanup;
   sqlite3_bind_int64(st, 1, ev.seq);
   sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);

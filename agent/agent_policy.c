@@ -174,7 +174,8 @@ shoal_err agent_policy_status(struct agent_ctx *ctx, int64_t now_ms, cJSON *obj,
     sqlite3_bind_text(eff, 1, scopes.scope[i], -1, SQLITE_STATIC);
     sqlite3_bind_int64(eff, 2, now_ms);
     if (sqlite3_step(eff) == SQLITE_ROW) {
-      if (!cJSON_AddNumberToObject(applied, scopes.scope[i], (double)sqlite3_column_int64(eff, 0)) ||
+      if (!cJSON_AddNumberToObject(applied, scopes.scope[i],
+                                   (double)sqlite3_column_int64(eff, 0)) ||
           (sqlite3_column_type(eff, 2) != SQLITE_NULL &&
            sqlite3_column_int64(eff, 2) <= expiry_now &&
            !shoal_json_push(stale, cJSON_CreateString(scopes.scope[i]))))

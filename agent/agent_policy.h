@@ -17,13 +17,13 @@
 struct agent_policy_row {
   const char *scope;
   int64_t version;
-  const char *issued_at;   /* may be NULL */
-  int64_t issued_ms;       /* AGENT_POLICY_NO_TIME if unknown */
-  int64_t effective_ms;    /* AGENT_POLICY_NO_TIME: effective on receipt */
-  int64_t expires_ms;      /* AGENT_POLICY_NO_TIME: never */
-  const char *doc;         /* policy document JSON */
-  const char *envelope;    /* signed envelope as received, or NULL */
-  const char *source;      /* "hub" or "import" */
+  const char *issued_at; /* may be NULL */
+  int64_t issued_ms;     /* AGENT_POLICY_NO_TIME if unknown */
+  int64_t effective_ms;  /* AGENT_POLICY_NO_TIME: effective on receipt */
+  int64_t expires_ms;    /* AGENT_POLICY_NO_TIME: never */
+  const char *doc;       /* policy document JSON */
+  const char *envelope;  /* signed envelope as received, or NULL */
+  const char *source;    /* "hub" or "import" */
 };
 
 /* Stores an accepted version (no checks here: the caller verified it). */

@@ -31,17 +31,17 @@
 #include "shoal/wire.h"
 #include "shoal/wire_payloads.h"
 
-#define LOOP_MS 50            /* network wait per turn: bounds latency of new sales */
-#define POLL_IDLE_MS 1000     /* re-read the outbox at least this often when idle */
+#define LOOP_MS            50   /* network wait per turn: bounds latency of new sales */
+#define POLL_IDLE_MS       1000 /* re-read the outbox at least this often when idle */
 #define CONNACK_TIMEOUT_MS 15000
-#define SHUTDOWN_FLUSH_MS 2000
-#define NSUBS_FIXED 6 /* policy x3, own device down, ack, trust; + one down per served store */
-#define NSUBS_MAX (NSUBS_FIXED + SHOAL_SERVES_MAX)
+#define SHUTDOWN_FLUSH_MS  2000
+#define NSUBS_FIXED        6 /* policy x3, own device down, ack, trust; + one down per served store */
+#define NSUBS_MAX          (NSUBS_FIXED + SHOAL_SERVES_MAX)
 /* A policy accepted mid-session is reported to the hub in a fresh hello
  * (the connect hello goes out before the retained policies arrive), once
  * the burst of retained topics has settled. */
 #define POLICY_HELLO_DELAY_MS 300
-#define API_RETRY_MS 5000 /* the store API's address was busy: try again this often */
+#define API_RETRY_MS          5000 /* the store API's address was busy: try again this often */
 
 static volatile sig_atomic_t g_stop;
 
@@ -61,32 +61,32 @@ struct run {
   int nsubs;
   char will[512];
   /* session */
-  bool session;     /* TCP connected, CONNACK pending or accepted */
-  bool connected;   /* CONNACK accepted and the session is live */
-  bool need_setup;  /* just connected: subscribe, presence, hello */
-  bool lost;        /* set by callbacks: drop the session and back off */
+  bool session;    /* TCP connected, CONNACK pending or accepted */
+  bool connected;  /* CONNACK accepted and the session is live */
+  bool need_setup; /* just connected: subscribe, presence, hello */
+  bool lost;       /* set by callbacks: drop the session and back off */
   bool ever_connected;
   int64_t hello_due; /* monotonic ms a policy-change hello is due; 0: none */
   int attempt;
   int64_t next_connect, session_start;
   /* outbox flow control */
-  int64_t acked;      /* seq the hub has acknowledged */
-  int64_t sent_upto;  /* last seq of the window in flight (<= acked: none) */
+  int64_t acked;     /* seq the hub has acknowledged */
+  int64_t sent_upto; /* last seq of the window in flight (<= acked: none) */
   int64_t last_progress, last_poll;
-  int64_t resend_ms;  /* current resend timeout: doubles while the hub stays silent */
+  int64_t resend_ms; /* current resend timeout: doubles while the hub stays silent */
   int64_t data_version;
-  bool dirty;         /* this process changed the outbox */
-  bool ack_seen;      /* acks arrived this turn, highest in ack_pending */
+  bool dirty;    /* this process changed the outbox */
+  bool ack_seen; /* acks arrived this turn, highest in ack_pending */
   int64_t ack_pending;
   struct agent_sync_batch batch;
   struct agent_uploader *uploader; /* photos (SPEC 15); NULL without hub_url */
-  struct agent_api *api; /* the store API (SPEC 11): its own threads, no broker needed */
-  int64_t api_retry_at;  /* address busy at start: try again then (0: no retry due) */
+  struct agent_api *api;           /* the store API (SPEC 11): its own threads, no broker needed */
+  int64_t api_retry_at;            /* address busy at start: try again then (0: no retry due) */
   /* hub restored from an older backup (agent_replay.h) */
-  bool behind_seen;      /* an ack below what it had acknowledged arrived */
-  int64_t behind_upto;   /* the upto of that ack */
-  int64_t replay_from;   /* first seq of the last chunk re-sent */
-  int64_t replay_at;     /* when it was re-sent (monotonic ms) */
+  bool behind_seen;    /* an ack below what it had acknowledged arrived */
+  int64_t behind_upto; /* the upto of that ack */
+  int64_t replay_from; /* first seq of the last chunk re-sent */
+  int64_t replay_at;   /* when it was re-sent (monotonic ms) */
 };
 
 static shoal_err data_version(struct run *r, int64_t *out, shoal_diag *diag) {
@@ -111,8 +111,7 @@ static void handle_policy(struct run *r, enum shoal_topic k, const char *id, con
   else if (out == AGENT_POLICY_ACCEPTED) {
     shoal_log(&r->ctx.log, SHOAL_LOG_INFO, "%s", d.msg);
     r->hello_due = shoal_mono_ms() + POLICY_HELLO_DELAY_MS;
-  }
-  else if (out == AGENT_POLICY_REJECTED)
+  } else if (out == AGENT_POLICY_REJECTED)
     shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "policy refused on %s: %s", scope, d.msg);
 }
 
@@ -341,8 +340,8 @@ static void pump(struct run *r) {
               (long long)r->resend_ms, (long long)(r->acked + 1));
     /* A hub that stays down should not have a whole fleet re-flooding the
      * broker every few seconds: back off up to SHOAL_SYNC_RESEND_MAX_MS. */
-    r->resend_ms = r->resend_ms * 2 > SHOAL_SYNC_RESEND_MAX_MS ? SHOAL_SYNC_RESEND_MAX_MS
-                                                               : r->resend_ms * 2;
+    r->resend_ms =
+        r->resend_ms * 2 > SHOAL_SYNC_RESEND_MAX_MS ? SHOAL_SYNC_RESEND_MAX_MS : r->resend_ms * 2;
   } else {
     int64_t dv = 0;
     if (data_version(r, &dv, &d) != SHOAL_OK)
@@ -379,8 +378,8 @@ static void drop_session(struct run *r, const char *why) {
     shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "disconnected from the broker: %s", why);
   r->session = r->connected = r->need_setup = r->lost = false;
   r->sent_upto = 0;
-  int64_t delay = shoal_backoff_ms(r->ctx.profile.backoff_min_s, r->ctx.profile.backoff_max_s,
-                                   r->attempt);
+  int64_t delay =
+      shoal_backoff_ms(r->ctx.profile.backoff_min_s, r->ctx.profile.backoff_max_s, r->attempt);
   if (r->attempt < 30)
     r->attempt++;
   r->next_connect = shoal_mono_ms() + delay;
@@ -418,8 +417,8 @@ static shoal_err run_setup(struct run *r, shoal_diag *diag) {
                                c->device)) != SHOAL_OK ||
       (rc = shoal_topic_format(r->t_ack, sizeof r->t_ack, r->prefix, SHOAL_TOPIC_ACK, c->store,
                                c->device)) != SHOAL_OK ||
-      (rc = shoal_topic_format(r->t_presence, sizeof r->t_presence, r->prefix,
-                               SHOAL_TOPIC_PRESENCE, c->store, c->device)) != SHOAL_OK ||
+      (rc = shoal_topic_format(r->t_presence, sizeof r->t_presence, r->prefix, SHOAL_TOPIC_PRESENCE,
+                               c->store, c->device)) != SHOAL_OK ||
       (rc = shoal_topic_format(r->subs[0], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_POLICY_GLOBAL,
                                NULL, NULL)) != SHOAL_OK ||
       (rc = shoal_topic_format(r->subs[1], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_POLICY_REGION,
@@ -428,8 +427,8 @@ static shoal_err run_setup(struct run *r, shoal_diag *diag) {
                                c->store, NULL)) != SHOAL_OK ||
       (rc = shoal_topic_format(r->subs[3], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_DOWN_DEVICE,
                                c->store, c->device)) != SHOAL_OK)
-    return shoal_fail(diag, SHOAL_ECONFIG, "%s: topic_prefix \"%s\" makes topics too long",
-                      c->path, r->prefix);
+    return shoal_fail(diag, SHOAL_ECONFIG, "%s: topic_prefix \"%s\" makes topics too long", c->path,
+                      r->prefix);
   snprintf(r->subs[4], SHOAL_TOPIC_MAX, "%s", r->t_ack);
   if ((rc = shoal_topic_format(r->subs[5], SHOAL_TOPIC_MAX, r->prefix, SHOAL_TOPIC_TRUST, NULL,
                                NULL)) != SHOAL_OK)

@@ -52,8 +52,8 @@ shoal_err agent_sync_on_ack(struct agent_ctx *ctx, const void *payload, size_t l
 /* The two halves of agent_sync_on_ack, so a daemon can apply many acks
  * received in one network turn with one transaction. parse: validates the
  * message; *ours is false for another epoch. apply: as on_ack. */
-shoal_err agent_sync_parse_ack(struct agent_ctx *ctx, const void *payload, size_t len,
-                               bool *ours, int64_t *upto, shoal_diag *diag);
+shoal_err agent_sync_parse_ack(struct agent_ctx *ctx, const void *payload, size_t len, bool *ours,
+                               int64_t *upto, shoal_diag *diag);
 shoal_err agent_sync_apply_ack(struct agent_ctx *ctx, int64_t upto, int64_t *acked_upto,
                                bool *advanced, shoal_diag *diag);
 

@@ -323,8 +323,7 @@ static int cmd_list(int argc, char **argv) {
   cJSON *out = NULL;
   int exit_code = 0;
   shoal_err rc = open_ctx(&ctx, config, &c, &diag);
-  if (rc != SHOAL_OK ||
-      (rc = agent_forms_list_json(c.docs, &c.scopes, &out, &diag)) != SHOAL_OK)
+  if (rc != SHOAL_OK || (rc = agent_forms_list_json(c.docs, &c.scopes, &out, &diag)) != SHOAL_OK)
     goto fail;
   exit_code = shoal_cli_print_json(AGENT_PROG, out);
   goto cleanup;
@@ -355,8 +354,8 @@ static int cmd_show(int argc, char **argv) {
   cJSON *out = NULL;
   int exit_code = 0;
   shoal_err rc = open_ctx(&ctx, config, &c, &diag);
-  if (rc != SHOAL_OK || (rc = agent_forms_show_json(c.docs, &c.scopes, form, &out,
-                                                    &diag)) != SHOAL_OK)
+  if (rc != SHOAL_OK ||
+      (rc = agent_forms_show_json(c.docs, &c.scopes, form, &out, &diag)) != SHOAL_OK)
     goto fail;
   exit_code = shoal_cli_print_json(AGENT_PROG, out);
   goto cleanup;

@@ -107,8 +107,8 @@ static shoal_err open_seller(struct agent_ctx *ctx, const char *config, shoal_di
 
 /* Reads a request body (file or "-") as text; an unreadable file is bad
  * input to the command (exit 3). */
-static shoal_err read_body(const char *path, size_t max, const char *what, char **text,
-                           size_t *len, shoal_diag *diag) {
+static shoal_err read_body(const char *path, size_t max, const char *what, char **text, size_t *len,
+                           shoal_diag *diag) {
   shoal_err rc = shoal_file_read(path, max, text, len, diag);
   if (rc != SHOAL_OK) {
     if (rc == SHOAL_EIO)
@@ -378,8 +378,8 @@ int agent_cmd_return(int argc, char **argv) {
   /* Only the allowed refund methods come from the model: no SKU is needed. */
   if (rc != SHOAL_OK ||
       (rc = agent_model_load_skus(&ctx, shoal_now_ms(), NULL, 0, &m, &diag)) != SHOAL_OK ||
-      (rc = agent_checkout_return(&ctx, m, body, blen, false, shoal_now_ms(), &out, NULL,
-                                  &diag)) != SHOAL_OK)
+      (rc = agent_checkout_return(&ctx, m, body, blen, false, shoal_now_ms(), &out, NULL, &diag)) !=
+          SHOAL_OK)
     goto fail;
   exit_code = shoal_cli_print_json(AGENT_PROG, out);
   goto cleanup;

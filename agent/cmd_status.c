@@ -25,19 +25,21 @@ int agent_cmd_status(int argc, char **argv) {
   if (rc != SHOAL_OK)
     return shoal_cli_usage_error(AGENT_PROG, "status", "%s", diag.msg);
   if (args.help) {
-    shoal_args_usage(stdout, AGENT_PROG " status -c CONFIG",
-                     "Prints the device's state as JSON: device, store, region, profile,\n"
-                     "policies (scope -> version in effect), pending_policies (stored, effective\n"
-                     "later), stale (applied but expired), outbox_pending, connected (a live daemon\n"
-                     "holds a broker session), last_ack, last_connect, acked_upto, rejected_policies.",
-                     status_opts, NOPTS);
+    shoal_args_usage(
+        stdout, AGENT_PROG " status -c CONFIG",
+        "Prints the device's state as JSON: device, store, region, profile,\n"
+        "policies (scope -> version in effect), pending_policies (stored, effective\n"
+        "later), stale (applied but expired), outbox_pending, connected (a live daemon\n"
+        "holds a broker session), last_ack, last_connect, acked_upto, rejected_policies.",
+        status_opts, NOPTS);
     return 0;
   }
   const char *config = shoal_args_get(&args, "config");
   if (!config)
     return shoal_cli_usage_error(AGENT_PROG, "status", "missing -c CONFIG");
   if (args.npositional)
-    return shoal_cli_usage_error(AGENT_PROG, "status", "unexpected argument \"%s\"", args.positional[0]);
+    return shoal_cli_usage_error(AGENT_PROG, "status", "unexpected argument \"%s\"",
+                                 args.positional[0]);
   if ((rc = agent_ctx_open(&ctx, config, &diag)) != SHOAL_OK)
     goto fail;
 

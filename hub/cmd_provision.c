@@ -17,20 +17,20 @@
 
 #include <cjson/cJSON.h>
 
-#include "shoal/cli.h"
-#include "shoal/crypto.h"
-#include "store.h"
-#include "hub_ca.h"
-#include "hub_publish.h"
-#include "hub_cli.h"
 #include "cmd_provision.h"
+#include "hub_ca.h"
+#include "hub_cli.h"
 #include "hub_ctx.h"
 #include "hub_dispatch.h"
+#include "hub_publish.h"
+#include "shoal/cli.h"
+#include "shoal/crypto.h"
 #include "shoal/jsonx.h"
 #include "shoal/profile.h"
 #include "shoal/sbuf.h"
 #include "shoal/util.h"
 #include "shoal/wire.h"
+#include "store.h"
 
 #define DEFAULT_PROFILE "pos-terminal"
 #define DEFAULT_REGION  "default"
@@ -360,10 +360,11 @@ static int provision_parse(int argc, char **argv, struct provision_opts *o, shoa
     const char *bad = !shoal_id_valid(o->device)                ? o->device
                       : (o->store && !shoal_id_valid(o->store)) ? o->store
                                                                 : o->region;
-    shoal_err rc = shoal_fail(diag, SHOAL_EINPUT,
-                              "\"%s\" is not a valid identifier (^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$); "
-                              "nothing was issued",
-                              bad);
+    shoal_err rc =
+        shoal_fail(diag, SHOAL_EINPUT,
+                   "\"%s\" is not a valid identifier (^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$); "
+                   "nothing was issued",
+                   bad);
     return shoal_cli_fail(HUB_PROG, rc, diag);
   }
   o->days = HUB_CA_DEVICE_DAYS;
@@ -381,8 +382,8 @@ static int provision_parse(int argc, char **argv, struct provision_opts *o, shoa
 static shoal_err provision_check_move(struct hub_ctx *ctx, const struct provision_opts *o,
                                       shoal_diag *diag) {
   hub_stmt *st = NULL;
-  shoal_err rc = hub_store_prepare(ctx->db, "SELECT store FROM provisioned_devices WHERE device = ?",
-                                   &st, diag);
+  shoal_err rc = hub_store_prepare(
+      ctx->db, "SELECT store FROM provisioned_devices WHERE device = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, o->device, -1, HUB_STORE_STATIC);
@@ -563,9 +564,9 @@ static shoal_err acl_down(struct hub_ctx *ctx, struct shoal_sbuf *b, const char 
                           const char *S, shoal_diag *diag) {
   hub_stmt *st = NULL;
   shoal_err rc = hub_store_prepare(ctx->db,
-                                  "SELECT store FROM device_serves WHERE device = ? AND "
-                                  "source = 'provision' ORDER BY store",
-                                  &st, diag);
+                                   "SELECT store FROM device_serves WHERE device = ? AND "
+                                   "source = 'provision' ORDER BY store",
+                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, d, -1, HUB_STORE_STATIC);
@@ -601,9 +602,9 @@ static shoal_err write_acl(struct hub_ctx *ctx, const char *path, int *ndevices,
       "user %s\ntopic readwrite %s/#\n",
       HUB_CA_HUB_IDENTITY, P, HUB_CA_TOOLS_IDENTITY, P);
   if ((rc = hub_store_prepare(ctx->db,
-                             "SELECT device, store, region FROM provisioned_devices WHERE "
-                             "revoked_ms IS NULL ORDER BY device",
-                             &st, diag)) != SHOAL_OK)
+                              "SELECT device, store, region FROM provisioned_devices WHERE "
+                              "revoked_ms IS NULL ORDER BY device",
+                              &st, diag)) != SHOAL_OK)
     goto cleanup;
   int n = 0, s;
   while ((s = hub_store_step(st)) == HUB_STORE_ROW) {

@@ -8,12 +8,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "shoal/cli.h"
 #include "cmd_publish.h"
-#include "shoal/crypto.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
 #include "hub_publish.h"
+#include "shoal/cli.h"
+#include "shoal/crypto.h"
 #include "shoal/shoal_limits.h"
 #include "shoal/util.h"
 

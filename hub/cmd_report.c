@@ -7,12 +7,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "shoal/cli.h"
-#include "store.h"
-#include "hub_cli.h"
 #include "cmd_report.h"
+#include "hub_cli.h"
 #include "hub_ctx.h"
 #include "hub_reports.h"
+#include "shoal/cli.h"
+#include "store.h"
 
 static const struct shoal_argspec report_opts[] = {
     {"config", 'c', true, false, "CONFIG", "hub config file (required)"},

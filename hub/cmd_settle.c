@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shoal/cli.h"
 #include "cmd_settle.h"
 #include "hub_cli.h"
 #include "hub_ctx.h"
 #include "hub_reports.h"
+#include "shoal/cli.h"
 #include "shoal/jsonx.h"
 
 static const struct shoal_argspec settle_opts[] = {

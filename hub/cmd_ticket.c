@@ -6,19 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shoal/cli.h"
-#include "shoal/crypto.h"
-#include "store.h"
-#include "hub_cli.h"
 #include "cmd_ticket.h"
+#include "hub_cli.h"
 #include "hub_ctx.h"
 #include "hub_dispatch.h"
 #include "hub_reports.h"
 #include "hub_tickets.h"
+#include "shoal/cli.h"
+#include "shoal/crypto.h"
 #include "shoal/jsonx.h"
 #include "shoal/signing.h"
 #include "shoal/timeutil.h"
 #include "shoal/util.h"
+#include "store.h"
 
 #define DEFAULT_TTL_HOURS 72
 #define MAX_TTL_HOURS     (24 * 366)
@@ -72,9 +72,9 @@ static shoal_err device_store(struct hub_ctx *ctx, const char *id, char *store, 
   hub_stmt *st = NULL;
   shoal_err rc =
       hub_store_prepare(ctx->db,
-                       "SELECT store FROM devices WHERE substr(?1, 1, length(device) + 1) "
-                       "= device || '-' ORDER BY length(device) DESC LIMIT 1",
-                       &st, diag);
+                        "SELECT store FROM devices WHERE substr(?1, 1, length(device) + 1) "
+                        "= device || '-' ORDER BY length(device) DESC LIMIT 1",
+                        &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
@@ -171,10 +171,11 @@ static int do_list(struct hub_ctx *ctx, const struct shoal_args *a) {
   shoal_diag diag = {{0}};
   hub_stmt *st = NULL;
   const char *state = shoal_args_get(a, "state");
-  shoal_err rc = hub_store_prepare(ctx->db,
-                                  "SELECT doc FROM tickets WHERE (CAST(?1 AS TEXT) IS NULL OR state = ?1) "
-                                  "ORDER BY opened_ms DESC, id LIMIT 10000",
-                                  &st, &diag);
+  shoal_err rc =
+      hub_store_prepare(ctx->db,
+                        "SELECT doc FROM tickets WHERE (CAST(?1 AS TEXT) IS NULL OR state = ?1) "
+                        "ORDER BY opened_ms DESC, id LIMIT 10000",
+                        &st, &diag);
   if (rc != SHOAL_OK)
     return shoal_cli_fail(HUB_PROG, rc, &diag);
   if (state)
@@ -343,9 +344,9 @@ static int do_statement(struct hub_ctx *ctx, const struct shoal_args *a) {
   /* A ticket belongs to the period of its first resolve: that is when the
    * work is done and its late hours are fixed. */
   if ((rc = hub_store_prepare(ctx->db,
-                             "SELECT store, doc FROM tickets WHERE resolved_ms >= ? AND "
-                             "resolved_ms < ? ORDER BY store, id",
-                             &st, &diag)) != SHOAL_OK)
+                              "SELECT store, doc FROM tickets WHERE resolved_ms >= ? AND "
+                              "resolved_ms < ? ORDER BY store, id",
+                              &st, &diag)) != SHOAL_OK)
     goto fail;
   hub_store_bind_int64(st, 1, from_ms);
   hub_store_bind_int64(st, 2, to_ms);
@@ -415,8 +416,8 @@ fail:
 }
 
 int hub_cmd_ticket(int argc, char **argv) {
-  static const char *const subs[] = {"code",      "show", "list",  "statement",
-                                     "open",      "assign", "event"};
+  static const char *const subs[] = {"code", "show",   "list", "statement",
+                                     "open", "assign", "event"};
   shoal_diag diag = {{0}};
   struct shoal_args args;
   struct hub_ctx ctx = {0};
@@ -425,17 +426,18 @@ int hub_cmd_ticket(int argc, char **argv) {
                                  "missing subcommand (code, show, list, statement, open, assign, "
                                  "event)");
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-    printf("usage: %s ticket (code|show|list|statement|open|assign|event) -c CONFIG ...\n\n"
-           "  code       --ticket ID [--store S] [--ttl-hours N]: print a signed work-order code\n"
-           "  show       --ticket ID: the merged ticket\n"
-           "  list       [--state STATE]: merged tickets\n"
-           "  statement  --from ISO --to ISO [--format csv]: settlement per store and technician\n"
-           "  open       --store S --category C [--priority P] [--title T] [--region R]\n"
-           "             [--customer JSON] [--tech T] [--group G] [--ticket ID]: HQ opens a ticket\n"
-           "  assign     --ticket ID [--tech T] [--group G]: assign it (pushed to the store's "
-           "devices)\n"
-           "  event      --ticket ID --kind KIND [fields | --data JSON]: any other event\n",
-           HUB_PROG);
+    printf(
+        "usage: %s ticket (code|show|list|statement|open|assign|event) -c CONFIG ...\n\n"
+        "  code       --ticket ID [--store S] [--ttl-hours N]: print a signed work-order code\n"
+        "  show       --ticket ID: the merged ticket\n"
+        "  list       [--state STATE]: merged tickets\n"
+        "  statement  --from ISO --to ISO [--format csv]: settlement per store and technician\n"
+        "  open       --store S --category C [--priority P] [--title T] [--region R]\n"
+        "             [--customer JSON] [--tech T] [--group G] [--ticket ID]: HQ opens a ticket\n"
+        "  assign     --ticket ID [--tech T] [--group G]: assign it (pushed to the store's "
+        "devices)\n"
+        "  event      --ticket ID --kind KIND [fields | --data JSON]: any other event\n",
+        HUB_PROG);
     return 0;
   }
   const char *sub = argv[1];

@@ -11,20 +11,20 @@
 
 #include <cjson/cJSON.h>
 
-#include "shoal/cli.h"
-#include "shoal/crypto.h"
-#include "store.h"
-#include "hub_cli.h"
 #include "cmd_trust.h"
+#include "hub_cli.h"
 #include "hub_ctx.h"
 #include "hub_publish.h"
 #include "hub_trust.h"
+#include "shoal/cli.h"
+#include "shoal/crypto.h"
 #include "shoal/jsonx.h"
 #include "shoal/mqtt.h"
 #include "shoal/timeutil.h"
 #include "shoal/trust.h"
 #include "shoal/util.h"
 #include "shoal/wire.h"
+#include "store.h"
 
 #define PUBLISH_TIMEOUT_MS 15000
 
@@ -180,7 +180,7 @@ int hub_cmd_trust(int argc, char **argv) {
     }
     if ((rc = shoal_privkey_load(ctx.cfg.signing_key, &key, &diag)) != SHOAL_OK ||
         (rc = hub_store_query_int(ctx.db, "SELECT MAX(version) FROM trust_updates", 0, &version,
-                                 &diag)) != SHOAL_OK)
+                                  &diag)) != SHOAL_OK)
       goto cleanup;
     version++;
     char issued[40];
@@ -190,9 +190,9 @@ int hub_cmd_trust(int argc, char **argv) {
       goto cleanup;
     hub_stmt *st = NULL;
     if ((rc = hub_store_prepare(ctx.db,
-                               "INSERT INTO trust_updates (version, issued_at, update_json, "
-                               "published_ms) VALUES (?, ?, ?, ?)",
-                               &st, &diag)) != SHOAL_OK)
+                                "INSERT INTO trust_updates (version, issued_at, update_json, "
+                                "published_ms) VALUES (?, ?, ?, ?)",
+                                &st, &diag)) != SHOAL_OK)
       goto cleanup;
     hub_store_bind_int64(st, 1, version);
     hub_store_bind_text(st, 2, issued, -1, HUB_STORE_STATIC);
@@ -204,8 +204,8 @@ int hub_cmd_trust(int argc, char **argv) {
       rc = hub_store_fail(ctx.db, s, "record the trust update", &diag);
       goto cleanup;
     }
-  } else if ((rc = hub_store_query_int(ctx.db, "SELECT MAX(version) FROM trust_updates", 0, &version,
-                                      &diag)) != SHOAL_OK) {
+  } else if ((rc = hub_store_query_int(ctx.db, "SELECT MAX(version) FROM trust_updates", 0,
+                                       &version, &diag)) != SHOAL_OK) {
     goto cleanup;
   }
   if ((rc = hub_trust_chain(&ctx, &chain, &diag)) != SHOAL_OK)

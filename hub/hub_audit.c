@@ -3,9 +3,9 @@
 
 #include <stdlib.h>
 
-#include "store.h"
-#include "shoal/jsonx.h"
 #include "hub_http_int.h"
+#include "shoal/jsonx.h"
+#include "store.h"
 
 shoal_err hub_audit_record(hub_store *db, int64_t at_ms, const char *user, const char *action,
                            const char *target, const char *result, shoal_diag *diag) {
@@ -31,9 +31,9 @@ shoal_err hub_audit_list(hub_store *db, int64_t limit, int64_t before_id, cJSON 
                          shoal_diag *diag) {
   hub_stmt *st = NULL;
   shoal_err rc = hub_store_prepare(db,
-                                  "SELECT id, at_ms, \"user\", action, target, result FROM audit "
-                                  "WHERE (?1 <= 0 OR id < ?1) ORDER BY id DESC LIMIT ?2",
-                                  &st, diag);
+                                   "SELECT id, at_ms, \"user\", action, target, result FROM audit "
+                                   "WHERE (?1 <= 0 OR id < ?1) ORDER BY id DESC LIMIT ?2",
+                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_int64(st, 1, before_id);

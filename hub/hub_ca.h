@@ -21,10 +21,10 @@
  * (use_username_as_clientid), so the tools need their own CN: with the
  * daemon's they would close `shoal-hub run`'s session. */
 #define HUB_CA_TOOLS_IDENTITY "hub-tools@shoal"
-#define HUB_CA_SAN_MAX      8    /* subjectAltName entries of a server certificate */
-#define HUB_CA_PEM_MAX      4096 /* one PEM certificate or key we write */
-#define HUB_CA_DEVICE_DAYS  1825 /* default lifetime of a device/hub/server certificate */
-#define HUB_CA_CA_DAYS      7300 /* lifetime of the device CA */
+#define HUB_CA_SAN_MAX        8    /* subjectAltName entries of a server certificate */
+#define HUB_CA_PEM_MAX        4096 /* one PEM certificate or key we write */
+#define HUB_CA_DEVICE_DAYS    1825 /* default lifetime of a device/hub/server certificate */
+#define HUB_CA_CA_DAYS        7300 /* lifetime of the device CA */
 
 enum hub_cert_kind {
   HUB_CERT_DEVICE, /* client cert, CN = a device id (validated) */

@@ -2,7 +2,6 @@
  * and unknown-command usage errors come from shoal_cli_dispatch). */
 #include "hub_cli.h"
 
-#include "shoal/cli.h"
 #include "cmd_provision.h"
 #include "cmd_publish.h"
 #include "cmd_report.h"
@@ -10,6 +9,7 @@
 #include "cmd_ticket.h"
 #include "cmd_trust.h"
 #include "hub_run.h"
+#include "shoal/cli.h"
 
 static const struct shoal_cli_command commands[] = {
     {"run", hub_cmd_run, "run the hub (ingest, merge, HTTP API) in the foreground"},

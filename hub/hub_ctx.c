@@ -7,7 +7,6 @@
 
 #include "store.h"
 
-
 void hub_log_stderr(void *user, enum shoal_log_level level, const char *msg) {
   (void)user;
   fprintf(stderr, "shoal-hub: %s: %s\n", shoal_log_level_str(level), msg);

@@ -15,8 +15,8 @@
 /* Publishes one MQTT message (QoS 1) from inside the hub process; set by
  * `shoal-hub run` (NULL elsewhere: modules then skip publishing). Only call
  * it after your transaction committed. */
-typedef shoal_err (*hub_publish_fn)(void *user, const char *topic, const char *payload,
-                                    size_t len, bool retain, shoal_diag *diag);
+typedef shoal_err (*hub_publish_fn)(void *user, const char *topic, const char *payload, size_t len,
+                                    bool retain, shoal_diag *diag);
 
 struct hub_ctx {
   struct shoal_hub_config cfg;

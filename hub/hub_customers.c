@@ -9,15 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shoal/crypto.h"
-#include "store.h"
 #include "hub_loyalty.h"
 #include "hub_member_notice.h"
+#include "shoal/crypto.h"
 #include "shoal/jsonx.h"
 #include "shoal/member_code.h"
 #include "shoal/shoal_limits.h"
 #include "shoal/timeutil.h"
 #include "shoal/util.h"
+#include "store.h"
 
 /* ---------------------------------------------------------------- checks */
 
@@ -82,7 +82,8 @@ static cJSON *profile_json(hub_stmt *st) {
   int64_t points = hub_store_column_int64(st, 5), reserved = hub_store_column_int64(st, 6);
   ok &= cJSON_AddNumberToObject(o, "points", (double)points) != NULL;
   ok &= cJSON_AddNumberToObject(o, "reserved", (double)reserved) != NULL;
-  ok &= cJSON_AddNumberToObject(o, "available", (double)(points - reserved > 0 ? points - reserved : 0)) != NULL;
+  ok &= cJSON_AddNumberToObject(o, "available",
+                                (double)(points - reserved > 0 ? points - reserved : 0)) != NULL;
   ok &= cJSON_AddNumberToObject(o, "overdrafts", (double)hub_store_column_int64(st, 7)) != NULL;
   ok &= hub_store_json_add_time(o, "created_at", st, 8);
   ok &= hub_store_json_add_time(o, "updated_at", st, 9);
@@ -184,7 +185,8 @@ shoal_err hub_customers_get(hub_store *db, const char *id, bool with_timeline, c
   return get_where(db, "id = ?", id, with_timeline, out, diag);
 }
 
-shoal_err hub_customers_find_phone(hub_store *db, const char *phone, cJSON **out, shoal_diag *diag) {
+shoal_err hub_customers_find_phone(hub_store *db, const char *phone, cJSON **out,
+                                   shoal_diag *diag) {
   if (!phone_valid(phone))
     return shoal_fail(diag, SHOAL_EINPUT, "phone must match ^\\+?[0-9]{5,20}$");
   return get_where(db, "phone = ? ORDER BY id LIMIT 1", phone, false, out, diag);
@@ -250,7 +252,7 @@ shoal_err hub_customers_upsert(hub_store *db, const char *body, size_t len, int6
   if (phone) {
     int64_t other = 0;
     if ((rc = hub_store_prepare(db, "SELECT COUNT(*) FROM customers WHERE phone = ? AND id <> ?",
-                               &st, diag)) != SHOAL_OK)
+                                &st, diag)) != SHOAL_OK)
       goto cleanup;
     hub_store_bind_text(st, 1, phone, -1, HUB_STORE_STATIC);
     hub_store_bind_text(st, 2, id, -1, HUB_STORE_STATIC);
@@ -276,8 +278,10 @@ shoal_err hub_customers_upsert(hub_store *db, const char *body, size_t len, int6
            db,
            "INSERT INTO customers (id, name, phone, tier, tags, created_ms, updated_ms) "
            "VALUES (?1, ?2, ?3, ?4, COALESCE(?5, '[]'), ?9, ?9) ON CONFLICT (id) DO UPDATE SET "
-           "name = CASE WHEN ?6 THEN ?2 ELSE customers.name END, phone = CASE WHEN ?7 THEN ?3 ELSE customers.phone END, "
-           "tier = CASE WHEN ?8 THEN ?4 ELSE customers.tier END, tags = COALESCE(?5, customers.tags), updated_ms = ?9",
+           "name = CASE WHEN ?6 THEN ?2 ELSE customers.name END, phone = CASE WHEN ?7 THEN ?3 ELSE "
+           "customers.phone END, "
+           "tier = CASE WHEN ?8 THEN ?4 ELSE customers.tier END, tags = COALESCE(?5, "
+           "customers.tags), updated_ms = ?9",
            &st, diag)) != SHOAL_OK)
     goto cleanup;
   hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
@@ -338,9 +342,9 @@ static shoal_err code_body(const char *body, size_t len, int64_t *points, shoal_
   return rc;
 }
 
-shoal_err hub_customers_issue_code(hub_store *db, const struct shoal_hub_config *cfg, const char *id,
-                                   const char *body, size_t len, int64_t now_ms, cJSON **out,
-                                   shoal_diag *diag) {
+shoal_err hub_customers_issue_code(hub_store *db, const struct shoal_hub_config *cfg,
+                                   const char *id, const char *body, size_t len, int64_t now_ms,
+                                   cJSON **out, shoal_diag *diag) {
   struct shoal_privkey *key = NULL;
   struct shoal_member_code c;
   hub_stmt *st = NULL;
@@ -363,13 +367,13 @@ shoal_err hub_customers_issue_code(hub_store *db, const struct shoal_hub_config 
     goto cleanup;
   in_tx = true;
   if ((rc = hub_store_prepare(db, "SELECT tier, tags, points, reserved FROM customers WHERE id = ?",
-                             &st, diag)) != SHOAL_OK)
+                              &st, diag)) != SHOAL_OK)
     goto cleanup;
   hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
   int s = hub_store_step(st);
   if (s != HUB_STORE_ROW) {
     rc = s == HUB_STORE_DONE ? shoal_fail(diag, SHOAL_ENOTFOUND, "no such customer")
-                          : hub_store_fail(db, s, "read customer", diag);
+                             : hub_store_fail(db, s, "read customer", diag);
     goto cleanup;
   }
   if (!shoal_strlcpy(c.customer, id, sizeof c.customer) ||
@@ -409,9 +413,9 @@ shoal_err hub_customers_issue_code(hub_store *db, const struct shoal_hub_config 
   if ((rc = shoal_member_code_make(key, &c, &code, diag)) != SHOAL_OK)
     goto cleanup;
   if ((rc = hub_store_prepare(db,
-                             "INSERT INTO member_codes (nonce, customer, points, issued_ms, "
-                             "expires_ms, release_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                             &st, diag)) != SHOAL_OK)
+                              "INSERT INTO member_codes (nonce, customer, points, issued_ms, "
+                              "expires_ms, release_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                              &st, diag)) != SHOAL_OK)
     goto cleanup;
   hub_store_bind_text(st, 1, c.nonce, -1, HUB_STORE_STATIC);
   hub_store_bind_text(st, 2, id, -1, HUB_STORE_STATIC);
@@ -427,7 +431,7 @@ shoal_err hub_customers_issue_code(hub_store *db, const struct shoal_hub_config 
     goto cleanup;
   }
   if ((rc = hub_store_prepare(db, "UPDATE customers SET reserved = reserved + ? WHERE id = ?", &st,
-                             diag)) != SHOAL_OK)
+                              diag)) != SHOAL_OK)
     goto cleanup;
   hub_store_bind_int64(st, 1, points);
   hub_store_bind_text(st, 2, id, -1, HUB_STORE_STATIC);
@@ -474,10 +478,11 @@ shoal_err hub_customers_timeline_add(hub_store *db, const char *customer, int64_
   if (!text)
     return shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   hub_stmt *st = NULL;
-  shoal_err rc = hub_store_prepare(db,
-                                  "INSERT OR IGNORE INTO customer_events (customer, at_ms, kind, ref, "
-                                  "summary) VALUES (?, ?, ?, ?, ?)",
-                                  &st, diag);
+  shoal_err rc =
+      hub_store_prepare(db,
+                        "INSERT OR IGNORE INTO customer_events (customer, at_ms, kind, ref, "
+                        "summary) VALUES (?, ?, ?, ?, ?)",
+                        &st, diag);
   if (rc == SHOAL_OK) {
     hub_store_bind_text(st, 1, customer, -1, HUB_STORE_STATIC);
     hub_store_bind_int64(st, 2, at_ms);
@@ -498,11 +503,12 @@ shoal_err hub_customers_purchase_add(hub_store *db, const char *customer, int64_
                                      int line_no, const char *sku, const char *name, int64_t qty,
                                      int64_t total, shoal_diag *diag) {
   hub_stmt *st = NULL;
-  shoal_err rc = hub_store_prepare(db,
-                                  "INSERT OR IGNORE INTO customer_purchases (customer, at_ms, source, "
-                                  "channel, store, line_no, sku, name, qty, total) "
-                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                  &st, diag);
+  shoal_err rc =
+      hub_store_prepare(db,
+                        "INSERT OR IGNORE INTO customer_purchases (customer, at_ms, source, "
+                        "channel, store, line_no, sku, name, qty, total) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, customer, -1, HUB_STORE_STATIC);
@@ -537,7 +543,8 @@ shoal_err hub_customers_on_sale(hub_store *db, const char *event, const char *st
   if (!shoal_id_valid(customer))
     return SHOAL_OK; /* the till's own label, not a registry id: nothing to link */
   const cJSON *ch = cJSON_GetObjectItemCaseSensitive(body, "channel");
-  const char *channel = cJSON_IsString(ch) && shoal_id_valid(ch->valuestring) ? ch->valuestring : "pos";
+  const char *channel =
+      cJSON_IsString(ch) && shoal_id_valid(ch->valuestring) ? ch->valuestring : "pos";
   const cJSON *receipt = cJSON_GetObjectItemCaseSensitive(body, "receipt");
   const char *ref = cJSON_IsString(receipt) ? receipt->valuestring : event;
   if (mid) {
@@ -551,9 +558,9 @@ shoal_err hub_customers_on_sale(hub_store *db, const char *event, const char *st
     /* A customer named without a member code: still on the timeline. */
     hub_stmt *st = NULL;
     if ((rc = hub_store_prepare(db,
-                               "INSERT OR IGNORE INTO customers (id, created_ms, updated_ms) "
-                               "VALUES (?, ?, ?)",
-                               &st, diag)) != SHOAL_OK)
+                                "INSERT OR IGNORE INTO customers (id, created_ms, updated_ms) "
+                                "VALUES (?, ?, ?)",
+                                &st, diag)) != SHOAL_OK)
       return rc;
     hub_store_bind_text(st, 1, customer, -1, HUB_STORE_STATIC);
     hub_store_bind_int64(st, 2, now_ms);
@@ -583,7 +590,8 @@ shoal_err hub_customers_on_sale(hub_store *db, const char *event, const char *st
   const cJSON *total = cJSON_GetObjectItemCaseSensitive(body, "total");
   if (!sum || !cJSON_AddStringToObject(sum, "channel", channel) ||
       !cJSON_AddStringToObject(sum, "store", store) ||
-      !cJSON_AddNumberToObject(sum, "total", shoal_json_is_int(total) ? (double)shoal_json_int(total) : 0) ||
+      !cJSON_AddNumberToObject(sum, "total",
+                               shoal_json_is_int(total) ? (double)shoal_json_int(total) : 0) ||
       !cJSON_AddNumberToObject(sum, "lines", n) ||
       (mid && (!cJSON_AddNumberToObject(sum, "points_earned", (double)earned) ||
                !cJSON_AddNumberToObject(sum, "points_redeemed", (double)redeemed)))) {
@@ -617,9 +625,9 @@ shoal_err hub_customers_on_return(hub_store *db, const char *event, const char *
   } else {
     hub_stmt *st = NULL;
     if ((rc = hub_store_prepare(db,
-                               "SELECT json_extract(body, '$.customer.id') FROM sales "
-                               "WHERE device = ? AND receipt = ? LIMIT 1",
-                               &st, diag)) != SHOAL_OK)
+                                "SELECT json_extract(body, '$.customer.id') FROM sales "
+                                "WHERE device = ? AND receipt = ? LIMIT 1",
+                                &st, diag)) != SHOAL_OK)
       return rc;
     hub_store_bind_text(st, 1, device, -1, HUB_STORE_STATIC);
     hub_store_bind_text(st, 2, sale, -1, HUB_STORE_STATIC);
@@ -645,7 +653,8 @@ shoal_err hub_customers_on_return(hub_store *db, const char *event, const char *
   return rc;
 }
 
-shoal_err hub_customers_history(hub_store *db, const char *customer, cJSON **out, shoal_diag *diag) {
+shoal_err hub_customers_history(hub_store *db, const char *customer, cJSON **out,
+                                shoal_diag *diag) {
   hub_stmt *st = NULL;
   char sql[256];
   snprintf(sql, sizeof sql,

@@ -7,8 +7,8 @@
 
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
 #include "store.h"
+#include <cjson/cJSON.h>
 
 #include "shoal/config.h"
 #include "shoal/err.h"
@@ -35,17 +35,16 @@ shoal_err hub_customers_find_phone(hub_store *db, const char *phone, cJSON **out
  * "nonce", "expires_at"}. SHOAL_ENOTFOUND, SHOAL_EINPUT (bad body, points
  * over what is available, id or tier that cannot be in a code), SHOAL_ECONFIG
  * (no signing key). */
-shoal_err hub_customers_issue_code(hub_store *db, const struct shoal_hub_config *cfg, const char *id,
-                                   const char *body, size_t len, int64_t now_ms, cJSON **out,
-                                   shoal_diag *diag);
+shoal_err hub_customers_issue_code(hub_store *db, const struct shoal_hub_config *cfg,
+                                   const char *id, const char *body, size_t len, int64_t now_ms,
+                                   cJSON **out, shoal_diag *diag);
 
 /* Records what a stored sale body names about its customer (purchase
  * lines, timeline entry, ledger via hub_loyalty) inside the ingest
  * transaction. event is the identity text "sale:{device}/{epoch}/{seq}".
  * A body naming no customer is a no-op. SHOAL_EINPUT for a bad member block. */
 shoal_err hub_customers_on_sale(hub_store *db, const char *event, const char *store,
-                                const cJSON *body, int64_t at_ms, int64_t now_ms,
-                                shoal_diag *diag);
+                                const cJSON *body, int64_t at_ms, int64_t now_ms, shoal_diag *diag);
 
 /* Records a stored return (inside its ingest savepoint): its member block
  * {id, points_reversed, points_refunded} goes to the ledger once by event

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
 #include "shoal/jsonx.h"
 #include "shoal/timeutil.h"
 #include "shoal/util.h"
 #include "shoal/wire_payloads.h"
+#include "store.h"
 
 static void bind_text_or_null(hub_stmt *st, int i, const char *s) {
   if (s)
@@ -37,7 +37,8 @@ shoal_err hub_devices_hello(hub_store *db, const struct shoal_event *ev, int64_t
            "last_hello_ms, last_seen_ms, outbox_depth, policy_versions, hello_seq) "
            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10) "
            "ON CONFLICT (device) DO UPDATE SET store = ?2, region = COALESCE(?3, devices.region), "
-           "profile = COALESCE(?4, devices.profile), agent_version = COALESCE(?5, devices.agent_version), "
+           "profile = COALESCE(?4, devices.profile), agent_version = COALESCE(?5, "
+           "devices.agent_version), "
            "epoch = ?6, last_hello_ms = ?7, last_seen_ms = ?7, "
            "outbox_depth = COALESCE(?8, devices.outbox_depth), "
            "policy_versions = COALESCE(?9, devices.policy_versions), hello_seq = ?10",
@@ -77,13 +78,14 @@ shoal_err hub_devices_presence(hub_store *db, const char *store, const char *dev
     return SHOAL_OK;
   if ((rc = shoal_presence_decode(payload, len, &online, diag)) != SHOAL_OK)
     goto cleanup;
-  if ((rc = hub_store_prepare(db,
-                             "INSERT INTO devices (device, store, online, last_seen_ms) "
-                             "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (device) DO UPDATE SET "
-                             "store = ?2, online = ?3, "
-                             "last_seen_ms = COALESCE(CASE WHEN devices.last_seen_ms > ?4 THEN devices.last_seen_ms "
-                             "ELSE ?4 END, devices.last_seen_ms)",
-                             &st, diag)) != SHOAL_OK)
+  if ((rc = hub_store_prepare(
+           db,
+           "INSERT INTO devices (device, store, online, last_seen_ms) "
+           "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (device) DO UPDATE SET "
+           "store = ?2, online = ?3, "
+           "last_seen_ms = COALESCE(CASE WHEN devices.last_seen_ms > ?4 THEN devices.last_seen_ms "
+           "ELSE ?4 END, devices.last_seen_ms)",
+           &st, diag)) != SHOAL_OK)
     goto cleanup;
   hub_store_bind_text(st, 1, device, -1, HUB_STORE_STATIC);
   hub_store_bind_text(st, 2, store, -1, HUB_STORE_STATIC);
@@ -156,7 +158,8 @@ shoal_err hub_devices_list(hub_store *db, cJSON **out, shoal_diag *diag) {
     if (hub_store_column_type(st, 9) == HUB_STORE_NULL)
       ok &= cJSON_AddNullToObject(o, "outbox_depth") != NULL;
     else
-      ok &= cJSON_AddNumberToObject(o, "outbox_depth", (double)hub_store_column_int64(st, 9)) != NULL;
+      ok &=
+          cJSON_AddNumberToObject(o, "outbox_depth", (double)hub_store_column_int64(st, 9)) != NULL;
     cJSON *pol = NULL;
     const char *pt = (const char *)hub_store_column_text(st, 10);
     shoal_diag ignored;
@@ -164,7 +167,8 @@ shoal_err hub_devices_list(hub_store *db, cJSON **out, shoal_diag *diag) {
       ok = false; /* anything else unreadable shows as no versions */
     ok &= shoal_json_put(o, "policies", pol ? pol : cJSON_CreateObject());
     ok &= cJSON_AddNumberToObject(o, "events", (double)hub_store_column_int64(st, 11)) != NULL;
-    ok &= cJSON_AddNumberToObject(o, "dead_letters", (double)hub_store_column_int64(st, 12)) != NULL;
+    ok &=
+        cJSON_AddNumberToObject(o, "dead_letters", (double)hub_store_column_int64(st, 12)) != NULL;
     if (!ok) {
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
       goto cleanup;

@@ -9,24 +9,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
 #include "hub_tickets.h"
 #include "shoal/jsonx.h"
 #include "shoal/ticket.h"
 #include "shoal/timeutil.h"
 #include "shoal/util.h"
 #include "shoal/wire_payloads.h"
+#include "store.h"
 
 shoal_err hub_serves_allows(hub_store *db, const char *device, const char *store, bool *ok,
                             shoal_diag *diag) {
   hub_stmt *st = NULL;
   *ok = false;
-  shoal_err rc =
-      hub_store_prepare(db,
-                       "SELECT 1 FROM device_serves s WHERE s.device = ?1 AND s.store = ?2 AND "
-                       "(s.source = 'provision' OR NOT EXISTS (SELECT 1 FROM provisioned_devices p "
-                       "WHERE p.device = ?1 AND p.revoked_ms IS NULL))",
-                       &st, diag);
+  shoal_err rc = hub_store_prepare(
+      db,
+      "SELECT 1 FROM device_serves s WHERE s.device = ?1 AND s.store = ?2 AND "
+      "(s.source = 'provision' OR NOT EXISTS (SELECT 1 FROM provisioned_devices p "
+      "WHERE p.device = ?1 AND p.revoked_ms IS NULL))",
+      &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, device, -1, HUB_STORE_STATIC);
@@ -53,9 +53,9 @@ static shoal_err replace_serves(hub_store *db, const char *device, const char *s
   if (s != HUB_STORE_DONE)
     return hub_store_fail(db, s, "clear device_serves", diag);
   if ((rc = hub_store_prepare(db,
-                             "INSERT OR IGNORE INTO device_serves (device, store, source) "
-                             "VALUES (?, ?, ?)",
-                             &st, diag)) != SHOAL_OK)
+                              "INSERT OR IGNORE INTO device_serves (device, store, source) "
+                              "VALUES (?, ?, ?)",
+                              &st, diag)) != SHOAL_OK)
     return rc;
   for (size_t i = 0; i < n && rc == SHOAL_OK; i++) {
     hub_store_reset(st);
@@ -69,8 +69,8 @@ static shoal_err replace_serves(hub_store *db, const char *device, const char *s
   return rc;
 }
 
-shoal_err hub_serves_provision(hub_store *db, const char *device, const char *const *stores, size_t n,
-                               shoal_diag *diag) {
+shoal_err hub_serves_provision(hub_store *db, const char *device, const char *const *stores,
+                               size_t n, shoal_diag *diag) {
   return replace_serves(db, device, "provision", stores, n, diag);
 }
 
@@ -238,7 +238,7 @@ shoal_err hub_dispatch_open(struct hub_ctx *ctx, const cJSON *req, cJSON **out, 
   int64_t exists = 0;
   hub_stmt *st = NULL;
   if ((rc = hub_store_prepare(ctx->db, "SELECT COUNT(*) FROM ticket_events WHERE ticket = ?", &st,
-                             diag)) == SHOAL_OK) {
+                              diag)) == SHOAL_OK) {
     hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
     if (hub_store_step(st) == HUB_STORE_ROW)
       exists = hub_store_column_int64(st, 0);

@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <cjson/cJSON.h>
 #include "store.h"
+#include <cjson/cJSON.h>
 
 #include "hub_ctx.h"
 #include "shoal/wire.h"
@@ -28,8 +28,8 @@ shoal_err hub_serves_hello(hub_store *db, const struct shoal_event *ev, shoal_di
 
 /* Replaces the provisioned serves list of device with stores[0..n) (inside
  * the caller's transaction). */
-shoal_err hub_serves_provision(hub_store *db, const char *device, const char *const *stores, size_t n,
-                               shoal_diag *diag);
+shoal_err hub_serves_provision(hub_store *db, const char *device, const char *const *stores,
+                               size_t n, shoal_diag *diag);
 
 /* Opens a ticket from HQ in one transaction. req (borrowed): {"store",
  * "category", "priority"?, "title"?, "region"?, "customer"?, "id"?,

@@ -9,15 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
 #include "hub_customers.h"
-#include "shoal/forms.h"
 #include "hub_forms.h"
 #include "hub_media.h"
+#include "shoal/forms.h"
 #include "shoal/jsonx.h"
 #include "shoal/scope.h"
 #include "shoal/timeutil.h"
 #include "shoal/util.h"
+#include "store.h"
 
 #define SUBMISSION_ID_MAX 128
 #define TICKETS_MAX       64
@@ -47,9 +47,9 @@ static shoal_err index_version(struct hub_ctx *ctx, const char *scope, int64_t v
     goto cleanup;
   }
   if ((rc = hub_store_prepare(ctx->db,
-                             "INSERT OR IGNORE INTO form_defs (scope, policy_version, form_id, "
-                             "form_version, def) VALUES (?, ?, ?, ?, ?)",
-                             &ins, diag)) != SHOAL_OK)
+                              "INSERT OR IGNORE INTO form_defs (scope, policy_version, form_id, "
+                              "form_version, def) VALUES (?, ?, ?, ?, ?)",
+                              &ins, diag)) != SHOAL_OK)
     goto cleanup;
   const cJSON *forms = doc ? cJSON_GetObjectItemCaseSensitive(doc, "forms") : NULL;
   const cJSON *f;
@@ -138,10 +138,10 @@ static shoal_err find_form(struct hub_ctx *ctx, const char *region, const char *
       return rc;
   hub_stmt *st = NULL;
   if ((rc = hub_store_prepare(ctx->db,
-                             "SELECT scope, def FROM form_defs WHERE scope IN (?1, ?2, ?3) AND "
-                             "form_id = ?4 AND form_version = ?5 ORDER BY CASE scope WHEN ?3 "
-                             "THEN 0 WHEN ?2 THEN 1 ELSE 2 END, policy_version DESC LIMIT 1",
-                             &st, diag)) != SHOAL_OK)
+                              "SELECT scope, def FROM form_defs WHERE scope IN (?1, ?2, ?3) AND "
+                              "form_id = ?4 AND form_version = ?5 ORDER BY CASE scope WHEN ?3 "
+                              "THEN 0 WHEN ?2 THEN 1 ELSE 2 END, policy_version DESC LIMIT 1",
+                              &st, diag)) != SHOAL_OK)
     return rc;
   for (int i = 0; i < SHOAL_SCOPE_CHAIN_LEN; i++)
     hub_store_bind_text(st, i + 1, chain.scope[i], -1, HUB_STORE_STATIC);
@@ -217,7 +217,8 @@ static shoal_err form_on_timeline(struct hub_ctx *ctx, const cJSON *data, const 
     return SHOAL_OK;
   cJSON *e = cJSON_CreateObject();
   shoal_err rc = SHOAL_OK;
-  if (!e || !cJSON_AddStringToObject(e, "form", form) || !cJSON_AddStringToObject(e, "store", store))
+  if (!e || !cJSON_AddStringToObject(e, "form", form) ||
+      !cJSON_AddStringToObject(e, "store", store))
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   else
     rc = hub_customers_timeline_add(ctx->db, c->valuestring, at_ms, "form", sub, e, diag);
@@ -288,7 +289,8 @@ shoal_err hub_forms_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, sh
     rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
     goto cleanup;
   }
-  if ((rc = hub_store_prepare(ctx->db,
+  if ((rc =
+           hub_store_prepare(ctx->db,
                              "INSERT INTO form_submissions (device, epoch, seq, submission, store, "
                              "region, form_id, version, scope, data, tickets, at, at_ms, "
                              "received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -34,8 +34,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shoal/crypto.h"
-#include "store.h"
 #include "hub_audit.h"
 #include "hub_dispatch.h"
 #include "hub_http_guard.h"
@@ -47,11 +45,12 @@
 #include "hub_rollout.h"
 #include "hub_routes.h"
 #include "hub_submissions.h"
+#include "shoal/crypto.h"
 #include "shoal/httpd.h"
 #include "shoal/jsonx.h"
 #include "shoal/timeutil.h"
 #include "shoal/util.h"
-
+#include "store.h"
 
 /* The dashboard web app (cmake/ShoalEmbedDir.cmake). */
 struct shoal_asset {
@@ -244,8 +243,8 @@ static shoal_err h_media_get(struct hub_call *call, cJSON **out, shoal_diag *d) 
   int64_t bytes = 0;
   if (strchr(call->rest, '/'))
     return shoal_fail(d, SHOAL_ENOTFOUND, "no such photo");
-  shoal_err rc = hub_media_get(call->db, call->ctx->cfg.media_dir, call->rest, &path, &bytes,
-                               type, d);
+  shoal_err rc =
+      hub_media_get(call->db, call->ctx->cfg.media_dir, call->rest, &path, &bytes, type, d);
   if (rc != SHOAL_OK)
     return rc;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -303,8 +302,8 @@ static shoal_err h_customers(struct hub_call *call, cJSON **out, shoal_diag *d) 
     return shoal_fail(d, SHOAL_ELIMIT, "request body over the size limit");
   }
   bool bearer_ok = call->user && call->role >= HUB_ROLE_OPERATOR;
-  struct hub_route_req q = {m.id,      call->url,  call->body, call->len, bearer_ok,
-                            ext_query, ext_header, call->conn};
+  struct hub_route_req q = {m.id,      call->url, call->body, call->len,
+                            bearer_ok, ext_query, ext_header, call->conn};
   struct hub_route_resp resp = {0};
   hub_routes_handle(call->ctx, call->db, &q, &resp);
   if (!resp.json)
@@ -333,9 +332,11 @@ static const struct hub_route routes[] = {
     {"GET", "/api/v1/settlement", HUB_ROLE_VIEWER, NULL, h_settlement, true},
     /* SPEC 14: policy lifecycle */
     {"GET", "/api/v1/policies", HUB_ROLE_VIEWER, NULL, hub_h_policies_list, false},
-    {"POST", "/api/v1/policies", HUB_ROLE_OPERATOR, "policy.publish", hub_h_policies_publish, false},
+    {"POST", "/api/v1/policies", HUB_ROLE_OPERATOR, "policy.publish", hub_h_policies_publish,
+     false},
     {"GET", "/api/v1/policies/", HUB_ROLE_VIEWER, NULL, hub_h_policies_scope, false},
-    {"POST", "/api/v1/policies/", HUB_ROLE_OPERATOR, "policy.rollback", hub_h_policies_rollback, false},
+    {"POST", "/api/v1/policies/", HUB_ROLE_OPERATOR, "policy.rollback", hub_h_policies_rollback,
+     false},
     {"POST", "/api/v1/quote", HUB_ROLE_OPERATOR, "quote", hub_h_quote, false},
     {"GET", "/api/v1/rollouts", HUB_ROLE_VIEWER, NULL, hub_h_rollouts_list, false},
     {"POST", "/api/v1/rollouts", HUB_ROLE_OPERATOR, "rollout.create", hub_h_rollouts_create, false},
@@ -626,11 +627,16 @@ static enum MHD_Result serve_asset(struct MHD_Connection *c, const struct shoal_
   static const struct {
     const char *ext, *ctype;
   } types[] = {
-      {".html", "text/html; charset=utf-8"},   {".js", "text/javascript; charset=utf-8"},
-      {".css", "text/css; charset=utf-8"},     {".json", "application/json"},
-      {".svg", "image/svg+xml"},               {".png", "image/png"},
-      {".ico", "image/x-icon"},                {".map", "application/json"},
-      {".woff2", "font/woff2"},                {".txt", "text/plain; charset=utf-8"},
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".ico", "image/x-icon"},
+      {".map", "application/json"},
+      {".woff2", "font/woff2"},
+      {".txt", "text/plain; charset=utf-8"},
   };
   const char *ctype = "application/octet-stream";
   const char *dot = strrchr(a->path, '.');
@@ -683,8 +689,8 @@ static enum MHD_Result handle(struct hub_http *h, struct MHD_Connection *c, stru
                                    : (call.status >= 400 ? call.status : fail_status(rc));
   const char *msg = d.msg[0] ? d.msg : shoal_err_str(rc);
   if (rt->action)
-    audit(h, call.db, r, call.action ? call.action : rt->action, call.target[0] ? call.target : NULL,
-          status, msg);
+    audit(h, call.db, r, call.action ? call.action : rt->action,
+          call.target[0] ? call.target : NULL, status, msg);
   pool_put(h, call.db);
   if (heavy)
     heavy_leave(h);
@@ -762,8 +768,8 @@ static const struct hub_route *find_route(const char *method, const char *url, b
     const struct hub_route *rt = &routes[i];
     size_t pl = strlen(rt->path);
     bool prefix = rt->path[pl - 1] == '/';
-    bool match = prefix ? strncmp(url, rt->path, pl) == 0 && url[pl] != '\0'
-                        : strcmp(url, rt->path) == 0;
+    bool match =
+        prefix ? strncmp(url, rt->path, pl) == 0 && url[pl] != '\0' : strcmp(url, rt->path) == 0;
     if (!match)
       continue;
     *path_known = true;
@@ -837,8 +843,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct hub_http_conn *hc = conn_of(c);
     if (hub_http_guard_probe_only(hc) &&
         (r->asset || (r->route->handler != h_healthz && r->route->handler != h_metrics)))
-      return refuse(c, r, 503, "server busy: connection limit reached; only /healthz and "
-                               "/metrics are served on this connection");
+      return refuse(c, r, 503,
+                    "server busy: connection limit reached; only /healthz and "
+                    "/metrics are served on this connection");
     if (r->asset)
       return MHD_YES;
     if (r->route->role == HUB_ROLE_SIGNED) {
@@ -1057,18 +1064,17 @@ shoal_err hub_http_start(struct hub_ctx *ctx, struct hub_http **out, shoal_diag 
                                HUB_HTTP_PROBE_RECV_MS, &h->guard, diag)) != SHOAL_OK)
     goto fail;
   /* A thread per connection: a slow request never delays another. */
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                   MHD_USE_POLL | MHD_USE_ERROR_LOG;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+                   MHD_USE_ERROR_LOG;
   if (ss.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
-  h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
-                               mhd_log, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                               MHD_OPTION_CONNECTION_LIMIT,
-                               (unsigned)(HUB_HTTP_CONN_MAX + HUB_HTTP_PROBE_RESERVE),
-                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HUB_HTTP_PER_IP_MAX,
-                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HUB_HTTP_CONN_TIMEOUT_S,
-                               MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+  h->daemon = MHD_start_daemon(
+      flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)(HUB_HTTP_CONN_MAX + HUB_HTTP_PROBE_RESERVE), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      (unsigned)HUB_HTTP_PER_IP_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)HUB_HTTP_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
   if (!h->daemon) {
     rc = shoal_fail(diag, SHOAL_EIO, "cannot listen on %s (address in use?)", ctx->cfg.http_listen);
     goto fail;

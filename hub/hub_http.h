@@ -29,7 +29,7 @@
  * time and the response's are not counted. */
 #define HUB_HTTP_RECV_MAX_S    10
 #define HUB_HTTP_BODY_MIN_RATE (16 * 1024) /* bytes/s */
-#define HUB_TOKEN_MAX_BYTES     4096
+#define HUB_TOKEN_MAX_BYTES    4096
 
 struct hub_http;
 

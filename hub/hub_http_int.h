@@ -12,16 +12,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
 #include "store.h"
+#include <cjson/cJSON.h>
 
-#include "shoal/err.h"
 #include "hub_ctx.h"
+#include "shoal/err.h"
 
 /* Roles of SPEC 14, in order of power. HUB_ROLE_PUBLIC: no token needed. */
 enum hub_role {
-  HUB_ROLE_SIGNED = -2, /* a bearer token if given (operator or above), else the handler checks a signature */
-  HUB_ROLE_PUBLIC = -1, HUB_ROLE_VIEWER = 0,
+  HUB_ROLE_SIGNED =
+      -2, /* a bearer token if given (operator or above), else the handler checks a signature */
+  HUB_ROLE_PUBLIC = -1,
+  HUB_ROLE_VIEWER = 0,
   HUB_ROLE_OPERATOR = 1,
   HUB_ROLE_ADMIN = 2
 };
@@ -29,28 +31,28 @@ enum hub_role {
 /* One request, as a handler sees it. */
 struct hub_call {
   struct hub_ctx *ctx;
-  hub_store *db;              /* this request's own connection (a pool handle) */
+  hub_store *db; /* this request's own connection (a pool handle) */
   struct MHD_Connection *conn;
-  const char *method;       /* "GET", "POST", ... (HEAD is answered as GET) */
-  const char *url;          /* the path, no query */
-  const char *rest;         /* for prefix routes: the path after the prefix */
-  const char *body;         /* NUL-terminated, valid UTF-8; NULL when none */
+  const char *method; /* "GET", "POST", ... (HEAD is answered as GET) */
+  const char *url;    /* the path, no query */
+  const char *rest;   /* for prefix routes: the path after the prefix */
+  const char *body;   /* NUL-terminated, valid UTF-8; NULL when none */
   size_t len;
-  const char *user;         /* the authenticated user name; NULL on public routes */
+  const char *user; /* the authenticated user name; NULL on public routes */
   enum hub_role role;
   int64_t now_ms;
   /* Filled by the handler. */
-  char target[160];         /* what the write acted on, for the audit log */
-  const char *action;       /* audit action, when the route's own is too coarse */
-  unsigned status;          /* 0: 200 on success, the mapped status on error */
-  char *raw;                /* a non-JSON answer (heap), with ctype */
+  char target[160];   /* what the write acted on, for the audit log */
+  const char *action; /* audit action, when the route's own is too coarse */
+  unsigned status;    /* 0: 200 on success, the mapped status on error */
+  char *raw;          /* a non-JSON answer (heap), with ctype */
   size_t raw_len;
   const char *ctype;
   const unsigned char *raw_static; /* or a static one (embedded assets) */
-  char ctype_buf[128];      /* room for a ctype the handler builds (a photo's type) */
-  int fd;                   /* or a file to stream (>= 0; the server closes it) */
+  char ctype_buf[128];             /* room for a ctype the handler builds (a photo's type) */
+  int fd;                          /* or a file to stream (>= 0; the server closes it) */
   uint64_t fd_len;
-  void *upload;             /* a streamed body's state (PUT /api/v1/media, hub_media.c) */
+  void *upload; /* a streamed body's state (PUT /api/v1/media, hub_media.c) */
 };
 
 /* A handler: on success *out is the JSON answer (or call->raw is set); on

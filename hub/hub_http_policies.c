@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
 #include "hub_http_int.h"
 #include "hub_http_policies.h"
 #include "hub_publish.h"
@@ -19,6 +18,7 @@
 #include "shoal/pricing.h"
 #include "shoal/timeutil.h"
 #include "shoal/util.h"
+#include "store.h"
 
 #define POLICY_COLS                                                                                \
   "scope, version, effective_at, published_ms, published_by, expires_at, issued_at, rollout, "     \
@@ -76,10 +76,10 @@ static shoal_err meta_rows(hub_store *db, hub_stmt *st, bool with_doc, cJSON **o
 shoal_err hub_h_policies_list(struct hub_call *call, cJSON **out, shoal_diag *diag) {
   hub_stmt *st = NULL;
   shoal_err rc = hub_store_prepare(call->db,
-                                  "SELECT " POLICY_COLS " FROM policies p WHERE version = "
-                                  "(SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
-                                  "ORDER BY scope",
-                                  &st, diag);
+                                   "SELECT " POLICY_COLS " FROM policies p WHERE version = "
+                                   "(SELECT MAX(version) FROM policies q WHERE q.scope = p.scope) "
+                                   "ORDER BY scope",
+                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   rc = meta_rows(call->db, st, false, out, diag);
@@ -140,9 +140,9 @@ static shoal_err one_version(hub_store *db, const char *scope, int64_t version, 
   hub_stmt *st = NULL;
   cJSON *arr = NULL;
   shoal_err rc = hub_store_prepare(db,
-                                  "SELECT " POLICY_COLS ", doc FROM policies WHERE scope = ?1 "
-                                  "AND (?2 = 0 OR version = ?2) ORDER BY version DESC LIMIT 1",
-                                  &st, diag);
+                                   "SELECT " POLICY_COLS ", doc FROM policies WHERE scope = ?1 "
+                                   "AND (?2 = 0 OR version = ?2) ORDER BY version DESC LIMIT 1",
+                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
@@ -172,9 +172,9 @@ shoal_err hub_h_policies_scope(struct hub_call *call, cJSON **out, shoal_diag *d
   if (strcmp(sp.tail, "versions") == 0) {
     hub_stmt *st = NULL;
     if ((rc = hub_store_prepare(call->db,
-                               "SELECT " POLICY_COLS " FROM policies WHERE scope = ? "
-                               "ORDER BY version DESC",
-                               &st, diag)) != SHOAL_OK)
+                                "SELECT " POLICY_COLS " FROM policies WHERE scope = ? "
+                                "ORDER BY version DESC",
+                                &st, diag)) != SHOAL_OK)
       return rc;
     hub_store_bind_text(st, 1, sp.scope, -1, HUB_STORE_STATIC);
     rc = meta_rows(call->db, st, false, out, diag);
@@ -281,7 +281,7 @@ shoal_err hub_h_policies_rollback(struct hub_call *call, cJSON **out, shoal_diag
   /* The recorded document's exact text, re-signed under a new version. */
   hub_stmt *st = NULL;
   if ((rc = hub_store_prepare(call->db, "SELECT doc FROM policies WHERE scope = ? AND version = ?",
-                             &st, diag)) != SHOAL_OK)
+                              &st, diag)) != SHOAL_OK)
     goto cleanup;
   hub_store_bind_text(st, 1, sp.scope, -1, HUB_STORE_STATIC);
   hub_store_bind_int64(st, 2, to);

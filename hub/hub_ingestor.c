@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shoal/crypto.h"
-#include "store.h"
 #include "hub_customers.h"
 #include "hub_devices.h"
 #include "hub_forms.h"
@@ -25,14 +23,16 @@
 #include "hub_returns.h"
 #include "hub_tickets.h"
 #include "hub_webhook.h"
+#include "shoal/crypto.h"
 #include "shoal/jsonx.h"
 #include "shoal/shoal_limits.h"
 #include "shoal/timeutil.h"
 #include "shoal/util.h"
 #include "shoal/wire.h"
 #include "shoal/wire_payloads.h"
+#include "store.h"
 
-#define POISON_SLOTS      16
+#define POISON_SLOTS 16
 
 struct stream {
   char device[SHOAL_ID_MAX + 1];
@@ -369,8 +369,9 @@ static shoal_err dead_letter(struct hub_ingestor *ing, const char *topic, const 
   if (seq > 0)
     hub_store_bind_int64(q, 6, seq);
   hub_store_bind_text(q, 7, reason, -1, HUB_STORE_STATIC);
-  hub_store_bind_blob(q, 8, payload, (int)(len > HUB_DEAD_EXCERPT_BYTES ? HUB_DEAD_EXCERPT_BYTES : len),
-                    HUB_STORE_STATIC);
+  hub_store_bind_blob(q, 8, payload,
+                      (int)(len > HUB_DEAD_EXCERPT_BYTES ? HUB_DEAD_EXCERPT_BYTES : len),
+                      HUB_STORE_STATIC);
   hub_store_bind_int64(q, 9, (int64_t)len);
   hub_store_bind_text(q, 10, hex, -1, HUB_STORE_TRANSIENT);
   int r = hub_store_step(q);
@@ -622,10 +623,8 @@ static const struct event_type {
                      size_t len, shoal_diag *diag);
   hub_event_fn handler;
 } event_types[] = {
-    {"sale", sale_apply, NULL},
-    {"hello", hello_apply, NULL},
-    {"form", NULL, hub_forms_ingest},
-    {"ticket", NULL, hub_tickets_ingest},
+    {"sale", sale_apply, NULL},           {"hello", hello_apply, NULL},
+    {"form", NULL, hub_forms_ingest},     {"ticket", NULL, hub_tickets_ingest},
     {"return", NULL, hub_returns_ingest},
 };
 

@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "store.h"
 #include "hub_publish.h"
 #include "shoal/jsonx.h"
-#include "shoal/scope.h"
 #include "shoal/member_code.h"
+#include "shoal/scope.h"
 #include "shoal/shoal_limits.h"
+#include "store.h"
 
 static shoal_err step_done(hub_store *db, hub_stmt *st, const char *what, shoal_diag *diag) {
   int s = hub_store_step(st);
@@ -23,7 +23,8 @@ static shoal_err step_done(hub_store *db, hub_stmt *st, const char *what, shoal_
 static shoal_err ensure_customer(hub_store *db, const char *id, int64_t now_ms, shoal_diag *diag) {
   hub_stmt *st = NULL;
   shoal_err rc = hub_store_prepare(
-      db, "INSERT OR IGNORE INTO customers (id, created_ms, updated_ms) VALUES (?, ?, ?)", &st, diag);
+      db, "INSERT OR IGNORE INTO customers (id, created_ms, updated_ms) VALUES (?, ?, ?)", &st,
+      diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
@@ -40,9 +41,9 @@ static shoal_err book(hub_store *db, const char *event, const char *kind, const 
   hub_stmt *st = NULL;
   *booked = false;
   shoal_err rc = hub_store_prepare(db,
-                                  "INSERT OR IGNORE INTO loyalty_ledger (event, kind, customer, "
-                                  "points, at_ms, ref, overdraft) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                  &st, diag);
+                                   "INSERT OR IGNORE INTO loyalty_ledger (event, kind, customer, "
+                                   "points, at_ms, ref, overdraft) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, event, -1, HUB_STORE_STATIC);
@@ -58,10 +59,11 @@ static shoal_err book(hub_store *db, const char *event, const char *kind, const 
   if (hub_store_changes(db) == 0)
     return SHOAL_OK;
   *booked = true;
-  if ((rc = hub_store_prepare(db,
-                             "UPDATE customers SET points = points + ?, overdrafts = overdrafts + ? "
-                             "WHERE id = ?",
-                             &st, diag)) != SHOAL_OK)
+  if ((rc = hub_store_prepare(
+           db,
+           "UPDATE customers SET points = points + ?, overdrafts = overdrafts + ? "
+           "WHERE id = ?",
+           &st, diag)) != SHOAL_OK)
     return rc;
   hub_store_bind_int64(st, 1, points);
   hub_store_bind_int(st, 2, overdraft ? 1 : 0);
@@ -69,10 +71,11 @@ static shoal_err book(hub_store *db, const char *event, const char *kind, const 
   if ((rc = step_done(db, st, "update balance", diag)) != SHOAL_OK)
     return rc;
   if (overdraft)
-    rc = hub_store_exec(db,
-                       "INSERT INTO hub_counters (name, value) VALUES ('loyalty_overdraft_total', 1) "
-                       "ON CONFLICT (name) DO UPDATE SET value = hub_counters.value + 1",
-                       diag);
+    rc = hub_store_exec(
+        db,
+        "INSERT INTO hub_counters (name, value) VALUES ('loyalty_overdraft_total', 1) "
+        "ON CONFLICT (name) DO UPDATE SET value = hub_counters.value + 1",
+        diag);
   return rc;
 }
 
@@ -101,16 +104,16 @@ static shoal_err use_code(hub_store *db, const char *nonce, const char *customer
   if (!known)
     return SHOAL_OK;
   if ((rc = hub_store_prepare(db,
-                             "UPDATE member_codes SET uses = uses + 1, state = 'used', "
-                             "ended_ms = COALESCE(ended_ms, ?) WHERE nonce = ?",
-                             &st, diag)) != SHOAL_OK)
+                              "UPDATE member_codes SET uses = uses + 1, state = 'used', "
+                              "ended_ms = COALESCE(ended_ms, ?) WHERE nonce = ?",
+                              &st, diag)) != SHOAL_OK)
     return rc;
   hub_store_bind_int64(st, 1, now_ms);
   hub_store_bind_text(st, 2, nonce, -1, HUB_STORE_STATIC);
   if ((rc = step_done(db, st, "use member code", diag)) != SHOAL_OK || !*was_reserved)
     return rc;
   if ((rc = hub_store_prepare(db, "UPDATE customers SET reserved = reserved - ? WHERE id = ?", &st,
-                             diag)) != SHOAL_OK)
+                              diag)) != SHOAL_OK)
     return rc;
   hub_store_bind_int64(st, 1, points);
   hub_store_bind_text(st, 2, customer, -1, HUB_STORE_STATIC);
@@ -171,9 +174,9 @@ shoal_err hub_loyalty_release_due(hub_store *db, int64_t now_ms, int64_t *releas
   if ((rc = step_done(db, st, "release reservations", diag)) != SHOAL_OK)
     goto fail;
   if ((rc = hub_store_prepare(db,
-                             "UPDATE member_codes SET state = 'released', ended_ms = ?1 "
-                             "WHERE state = 'reserved' AND release_ms <= ?1",
-                             &st, diag)) != SHOAL_OK)
+                              "UPDATE member_codes SET state = 'released', ended_ms = ?1 "
+                              "WHERE state = 'reserved' AND release_ms <= ?1",
+                              &st, diag)) != SHOAL_OK)
     goto fail;
   hub_store_bind_int64(st, 1, now_ms);
   if ((rc = step_done(db, st, "end reservations", diag)) != SHOAL_OK)

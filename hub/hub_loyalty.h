@@ -7,8 +7,8 @@
 
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
 #include "store.h"
+#include <cjson/cJSON.h>
 
 #include "shoal/err.h"
 #include "shoal/loyalty.h"
@@ -20,7 +20,7 @@ struct hub_loyalty_sale {
   const char *nonce;    /* member code used, or NULL */
   int64_t earned, redeemed;
   int64_t at_ms;
-  const char *ref;      /* receipt or order, for the ledger */
+  const char *ref; /* receipt or order, for the ledger */
 };
 
 /* Books earn (+earned) and redeem (-redeemed) once per event, and ends the

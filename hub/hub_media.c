@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
 #include "shoal/media.h"
 #include "shoal/shoal_limits.h"
 #include "shoal/timeutil.h"
 #include "shoal/util.h"
+#include "store.h"
 
 struct hub_media_put {
   char sha[65];
@@ -29,16 +29,17 @@ static shoal_err name_one(const char *field, const cJSON *v, void *user, shoal_d
   struct name_walk *w = user;
   shoal_err rc;
   if (!w->st && (rc = hub_store_prepare(w->db,
-                                       "INSERT OR IGNORE INTO media (sha256, bytes, type, "
-                                       "submission, store, named_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                                       &w->st, diag)) != SHOAL_OK)
+                                        "INSERT OR IGNORE INTO media (sha256, bytes, type, "
+                                        "submission, store, named_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                                        &w->st, diag)) != SHOAL_OK)
     return rc;
   hub_store_reset(w->st);
   hub_store_bind_text(w->st, 1, cJSON_GetObjectItemCaseSensitive(v, "sha256")->valuestring, -1,
-                    HUB_STORE_STATIC);
-  hub_store_bind_int64(w->st, 2, (int64_t)cJSON_GetObjectItemCaseSensitive(v, "bytes")->valuedouble);
+                      HUB_STORE_STATIC);
+  hub_store_bind_int64(w->st, 2,
+                       (int64_t)cJSON_GetObjectItemCaseSensitive(v, "bytes")->valuedouble);
   hub_store_bind_text(w->st, 3, cJSON_GetObjectItemCaseSensitive(v, "type")->valuestring, -1,
-                    HUB_STORE_STATIC);
+                      HUB_STORE_STATIC);
   hub_store_bind_text(w->st, 4, w->submission, -1, HUB_STORE_STATIC);
   hub_store_bind_text(w->st, 5, w->store, -1, HUB_STORE_STATIC);
   hub_store_bind_int64(w->st, 6, shoal_now_ms());
@@ -54,8 +55,9 @@ shoal_err hub_media_name(hub_store *db, const shoal_form *f, const cJSON *data,
   return rc;
 }
 
-shoal_err hub_media_put_begin(hub_store *db, const char *dir, const char *sha, int64_t content_length,
-                              struct hub_media_put **out, shoal_diag *diag) {
+shoal_err hub_media_put_begin(hub_store *db, const char *dir, const char *sha,
+                              int64_t content_length, struct hub_media_put **out,
+                              shoal_diag *diag) {
   if (!shoal_sha256_hex_valid(sha))
     return shoal_fail(diag, SHOAL_EINPUT, "\"%.80s\" is not a SHA-256 (64 lower-case hex digits)",
                       sha);
@@ -116,8 +118,8 @@ shoal_err hub_media_put_finish(hub_store *db, struct hub_media_put *p, shoal_dia
   p->w = NULL;
   if (rc == SHOAL_OK) {
     hub_stmt *st = NULL;
-    if ((rc = hub_store_prepare(db, "UPDATE media SET stored_ms = ? WHERE sha256 = ?", &st, diag)) ==
-        SHOAL_OK) {
+    if ((rc = hub_store_prepare(db, "UPDATE media SET stored_ms = ? WHERE sha256 = ?", &st,
+                                diag)) == SHOAL_OK) {
       hub_store_bind_int64(st, 1, shoal_now_ms());
       hub_store_bind_text(st, 2, sha, -1, HUB_STORE_STATIC);
       int s = hub_store_step(st);
@@ -132,8 +134,8 @@ shoal_err hub_media_put_finish(hub_store *db, struct hub_media_put *p, shoal_dia
   return rc;
 }
 
-shoal_err hub_media_get(hub_store *db, const char *dir, const char *sha, char **path, int64_t *bytes,
-                        char *type_out, shoal_diag *diag) {
+shoal_err hub_media_get(hub_store *db, const char *dir, const char *sha, char **path,
+                        int64_t *bytes, char *type_out, shoal_diag *diag) {
   if (!shoal_sha256_hex_valid(sha))
     return shoal_fail(diag, SHOAL_EINPUT, "\"%.80s\" is not a SHA-256", sha);
   hub_stmt *st = NULL;

@@ -9,8 +9,8 @@
 
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
 #include "store.h"
+#include <cjson/cJSON.h>
 
 #include "shoal/err.h"
 #include "shoal/forms.h"
@@ -26,8 +26,8 @@ struct hub_media_put;
  * before any byte is stored: SHOAL_EINPUT a malformed hash, a missing or
  * wrong length (naming both sizes); SHOAL_ENOTFOUND a hash no ingested
  * submission names; SHOAL_ESTATE a hash already held. */
-shoal_err hub_media_put_begin(hub_store *db, const char *dir, const char *sha, int64_t content_length,
-                              struct hub_media_put **out, shoal_diag *diag);
+shoal_err hub_media_put_begin(hub_store *db, const char *dir, const char *sha,
+                              int64_t content_length, struct hub_media_put **out, shoal_diag *diag);
 
 /* Streams n body bytes (SHOAL_ELIMIT past the named size). */
 shoal_err hub_media_put_write(struct hub_media_put *p, const void *data, size_t n,
@@ -42,7 +42,7 @@ void hub_media_put_abort(struct hub_media_put *p);
 
 /* A stored photo: *path (caller frees), size and MIME type (type_out holds
  * SHOAL_MEDIA_TYPE_MAX + 1 bytes). SHOAL_ENOTFOUND if not held. */
-shoal_err hub_media_get(hub_store *db, const char *dir, const char *sha, char **path, int64_t *bytes,
-                        char *type_out, shoal_diag *diag);
+shoal_err hub_media_get(hub_store *db, const char *dir, const char *sha, char **path,
+                        int64_t *bytes, char *type_out, shoal_diag *diag);
 
 #endif

@@ -6,20 +6,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
 #include "shoal/shoal_limits.h"
 #include "shoal/util.h"
 #include "shoal/wire.h"
+#include "store.h"
 
 shoal_err hub_member_notice_add(hub_store *db, const char *nonce, const char *customer,
                                 const char *store, int64_t now_ms, shoal_diag *diag) {
   hub_stmt *st = NULL;
-  shoal_err rc = hub_store_prepare(db,
-                                  "INSERT INTO member_code_notices (nonce, store, customer, "
-                                  "expires_ms, created_ms) SELECT nonce, ?, customer, expires_ms, ? "
-                                  "FROM member_codes WHERE nonce = ? AND customer = ? "
-                                  "ON CONFLICT (nonce, store) DO NOTHING",
-                                  &st, diag);
+  shoal_err rc =
+      hub_store_prepare(db,
+                        "INSERT INTO member_code_notices (nonce, store, customer, "
+                        "expires_ms, created_ms) SELECT nonce, ?, customer, expires_ms, ? "
+                        "FROM member_codes WHERE nonce = ? AND customer = ? "
+                        "ON CONFLICT (nonce, store) DO NOTHING",
+                        &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, store, -1, HUB_STORE_STATIC);
@@ -69,14 +70,14 @@ shoal_err hub_member_notice_publish(struct hub_ctx *ctx, int64_t now_ms, shoal_d
     return SHOAL_OK;
   hub_stmt *st = NULL, *del = NULL;
   shoal_err rc = hub_store_prepare(ctx->db,
-                                  "SELECT nonce, store, customer, expires_ms FROM "
-                                  "member_code_notices ORDER BY created_ms LIMIT 500",
-                                  &st, diag);
+                                   "SELECT nonce, store, customer, expires_ms FROM "
+                                   "member_code_notices ORDER BY created_ms LIMIT 500",
+                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   if ((rc = hub_store_prepare(ctx->db,
-                             "DELETE FROM member_code_notices WHERE nonce = ? AND store = ?", &del,
-                             diag)) != SHOAL_OK)
+                              "DELETE FROM member_code_notices WHERE nonce = ? AND store = ?", &del,
+                              diag)) != SHOAL_OK)
     goto cleanup;
   int s;
   while ((s = hub_store_step(st)) == HUB_STORE_ROW) {

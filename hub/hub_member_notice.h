@@ -14,8 +14,8 @@
 
 #include "store.h"
 
-#include "shoal/err.h"
 #include "hub_ctx.h"
+#include "shoal/err.h"
 
 /* Queues the announcement of code nonce (issued to customer) to store,
  * inside the caller's transaction. A nonce the hub never issued to that

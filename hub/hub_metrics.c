@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
 #include "shoal/sbuf.h"
+#include "store.h"
 
 static void head(struct shoal_sbuf *b, const char *name, const char *type, const char *help) {
   shoal_sbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -41,14 +41,13 @@ static shoal_err scalar(hub_store *db, struct shoal_sbuf *b, const char *name, c
 
 /* The per-device gauges (outbox depth, last-seen age), each family
  * under one header. */
-static shoal_err per_device(hub_store *db, int64_t now_ms, struct shoal_sbuf *b,
-                            shoal_diag *diag) {
+static shoal_err per_device(hub_store *db, int64_t now_ms, struct shoal_sbuf *b, shoal_diag *diag) {
   hub_stmt *st = NULL;
   shoal_err rc;
   if ((rc = hub_store_prepare(db,
-                             "SELECT device, store, outbox_depth, last_seen_ms FROM devices "
-                             "ORDER BY store, device",
-                             &st, diag)) != SHOAL_OK)
+                              "SELECT device, store, outbox_depth, last_seen_ms FROM devices "
+                              "ORDER BY store, device",
+                              &st, diag)) != SHOAL_OK)
     return rc;
   struct shoal_sbuf depth = {.max = HUB_METRICS_MAX_BYTES}, age = {.max = HUB_METRICS_MAX_BYTES};
   while (hub_store_step(st) == HUB_STORE_ROW) {
@@ -97,9 +96,9 @@ shoal_err hub_metrics_render(hub_store *db, int64_t now_ms, char **out, size_t *
   head(&b, "shoal_ingest_events_total", "counter", "Events stored by the hub, by type.");
   /* Totals kept by triggers (migration 0005), not counted here. */
   if ((rc = hub_store_prepare(db,
-                             "SELECT substr(name, 14), value FROM hub_counters "
-                             "WHERE name LIKE 'events\\_total:%' ESCAPE '\\' ORDER BY name",
-                             &st, diag)) != SHOAL_OK)
+                              "SELECT substr(name, 14), value FROM hub_counters "
+                              "WHERE name LIKE 'events\\_total:%' ESCAPE '\\' ORDER BY name",
+                              &st, diag)) != SHOAL_OK)
     goto cleanup;
   while ((src = hub_store_step(st)) == HUB_STORE_ROW) {
     shoal_sbuf_printf(&b, "shoal_ingest_events_total{type=\"");
@@ -131,8 +130,7 @@ shoal_err hub_metrics_render(hub_store *db, int64_t now_ms, char **out, size_t *
                    diag)) != SHOAL_OK ||
       (rc = scalar(db, &b, "shoal_dead_letters_dropped_total", "counter",
                    "Refused events only counted: their device had reached its dead-letter cap.",
-                   "SELECT COALESCE(SUM(count), 0) FROM dead_letters_dropped", diag)) !=
-          SHOAL_OK ||
+                   "SELECT COALESCE(SUM(count), 0) FROM dead_letters_dropped", diag)) != SHOAL_OK ||
       (rc = scalar(db, &b, "shoal_devices", "gauge", "Devices known to the hub.",
                    "SELECT COUNT(*) FROM devices", diag)) != SHOAL_OK ||
       (rc = scalar(db, &b, "shoal_devices_online", "gauge", "Devices currently online.",

@@ -12,17 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shoal/crypto.h"
-#include "store.h"
 #include "hub_customers.h"
 #include "hub_loyalty.h"
 #include "hub_publish.h"
+#include "shoal/crypto.h"
 #include "shoal/jsonx.h"
-#include "shoal/scope.h"
 #include "shoal/member_code.h"
+#include "shoal/scope.h"
 #include "shoal/shoal_limits.h"
 #include "shoal/timeutil.h"
 #include "shoal/util.h"
+#include "store.h"
 
 #define ORDER_ID_MAX 128
 
@@ -154,8 +154,8 @@ static shoal_err parse_lines(const cJSON *arr, struct order *o, shoal_diag *diag
 }
 
 static shoal_err parse_order(const cJSON *j, struct order *o, shoal_diag *diag) {
-  static const char *const keys[] = {"channel",  "order_id", "status", "paid_at", "customer",
-                                     "store",    "region",   "lines",  "total",   "refunded_at"};
+  static const char *const keys[] = {"channel", "order_id", "status", "paid_at", "customer",
+                                     "store",   "region",   "lines",  "total",   "refunded_at"};
   shoal_err rc;
   memset(o, 0, sizeof *o);
   if (!cJSON_IsObject(j))
@@ -201,7 +201,7 @@ static shoal_err parse_order(const cJSON *j, struct order *o, shoal_diag *diag) 
 struct catalogue {
   int64_t key_rows, key_ms; /* policies COUNT(*) and MAX(published_ms) when built */
   int64_t built_ms;
-  char **entries;           /* "scope\n sku", sorted */
+  char **entries; /* "scope\n sku", sorted */
   size_t n;
 };
 
@@ -224,7 +224,7 @@ static shoal_err catalogue_load(hub_store *db, int64_t now_ms, shoal_diag *diag)
   shoal_err rc;
   if ((rc = hub_store_query_int(db, "SELECT COUNT(*) FROM policies", 0, &rows, diag)) ||
       (rc = hub_store_query_int(db, "SELECT COALESCE(MAX(published_ms), 0) FROM policies", 0, &ms,
-                               diag)))
+                                diag)))
     return rc;
   /* A scheduled version takes effect without a new row: look again each 5 s. */
   if (cat.entries && rows == cat.key_rows && ms == cat.key_ms && now_ms - cat.built_ms < 5000)
@@ -295,8 +295,8 @@ static cJSON *unknown_skus(const struct order *o) {
     const char *sku = o->lines[i].sku;
     bool priced = false;
     for (int k = 0; k < SHOAL_SCOPE_CHAIN_LEN && !priced; k++)
-      priced = shoal_scope_chain_has(&chain, (enum shoal_scope_kind)k) &&
-               priced_at(chain.scope[k], sku);
+      priced =
+          shoal_scope_chain_has(&chain, (enum shoal_scope_kind)k) && priced_at(chain.scope[k], sku);
     if (priced)
       continue;
     if (!shoal_json_push(arr, cJSON_CreateString(sku))) {
@@ -320,11 +320,12 @@ static shoal_err book_paid(hub_store *db, const struct order *o, const char *bod
                            shoal_diag *diag) {
   hub_stmt *st = NULL;
   const char *store = o->store ? o->store : o->channel;
-  shoal_err rc = hub_store_prepare(db,
-                                  "INSERT INTO orders (channel, order_id, customer, store, region, "
-                                  "status, paid_ms, total, points, unknown_skus, body, received_ms) "
-                                  "VALUES (?, ?, ?, ?, ?, 'paid', ?, ?, ?, ?, ?, ?)",
-                                  &st, diag);
+  shoal_err rc =
+      hub_store_prepare(db,
+                        "INSERT INTO orders (channel, order_id, customer, store, region, "
+                        "status, paid_ms, total, points, unknown_skus, body, received_ms) "
+                        "VALUES (?, ?, ?, ?, ?, 'paid', ?, ?, ?, ?, ?, ?)",
+                        &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, o->channel, -1, HUB_STORE_STATIC);
@@ -346,11 +347,12 @@ static shoal_err book_paid(hub_store *db, const struct order *o, const char *bod
   *row = hub_store_last_insert_id(db);
   /* The sales ledger: the channel stands as the device, so per-device and
    * per-store reports count the shop like a till. */
-  if ((rc = hub_store_prepare(db,
-                             "INSERT INTO sales (device, epoch, seq, store, region, receipt, at_ms, "
-                             "subtotal, discount, rounding, total, body) "
-                             "VALUES (?, 'orders', ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
-                             &st, diag)) != SHOAL_OK)
+  if ((rc = hub_store_prepare(
+           db,
+           "INSERT INTO sales (device, epoch, seq, store, region, receipt, at_ms, "
+           "subtotal, discount, rounding, total, body) "
+           "VALUES (?, 'orders', ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
+           &st, diag)) != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, o->channel, -1, HUB_STORE_STATIC);
   hub_store_bind_int64(st, 2, *row);
@@ -392,8 +394,9 @@ static shoal_err book_paid(hub_store *db, const struct order *o, const char *bod
 
 /* The refund of a paid order: the order's row, the return in the sales
  * ledger, the points back, the timeline. */
-static shoal_err book_refund(hub_store *db, const struct order *o, int64_t row, const char *customer,
-                             int64_t total, int64_t points, int64_t now_ms, shoal_diag *diag) {
+static shoal_err book_refund(hub_store *db, const struct order *o, int64_t row,
+                             const char *customer, int64_t total, int64_t points, int64_t now_ms,
+                             shoal_diag *diag) {
   int64_t at = o->refunded_ms ? o->refunded_ms : now_ms;
   hub_stmt *st = NULL;
   shoal_err rc = hub_store_prepare(
@@ -407,11 +410,11 @@ static shoal_err book_refund(hub_store *db, const struct order *o, int64_t row, 
   /* A return in the sales ledger, like a till's (SPEC 12): same device,
    * epoch and seq as the order's sale row, counted at its own time. */
   if ((rc = hub_store_prepare(db,
-                             "INSERT INTO returns (device, epoch, seq, store, region, id, sale, "
-                             "channel, at_ms, refund, body) SELECT channel, 'orders', id, store, "
-                             "region, order_id, order_id, channel, ?, total, body FROM orders "
-                             "WHERE id = ?",
-                             &st, diag)) != SHOAL_OK)
+                              "INSERT INTO returns (device, epoch, seq, store, region, id, sale, "
+                              "channel, at_ms, refund, body) SELECT channel, 'orders', id, store, "
+                              "region, order_id, order_id, channel, ?, total, body FROM orders "
+                              "WHERE id = ?",
+                              &st, diag)) != SHOAL_OK)
     return rc;
   hub_store_bind_int64(st, 1, at);
   hub_store_bind_int64(st, 2, row);
@@ -433,8 +436,8 @@ static shoal_err book_refund(hub_store *db, const struct order *o, int64_t row, 
   return rc;
 }
 
-static shoal_err result(const struct order *o, const char *status, const char *what,
-                        int64_t points, const char *unknown, cJSON **out, shoal_diag *diag) {
+static shoal_err result(const struct order *o, const char *status, const char *what, int64_t points,
+                        const char *unknown, cJSON **out, shoal_diag *diag) {
   cJSON *r = cJSON_CreateObject();
   cJSON *u = NULL;
   shoal_diag ignore = {{0}};
@@ -508,7 +511,8 @@ static shoal_err order_book(hub_store *db, struct batch_cache *bc, const struct 
     goto cleanup;
   }
   bool flagged = cJSON_GetArraySize(unk) > 0;
-  if ((rc = hub_store_prepare(db,
+  if ((rc =
+           hub_store_prepare(db,
                              "SELECT id, status, total, points, customer, unknown_skus FROM orders "
                              "WHERE channel = ? AND order_id = ?",
                              &st, diag)) != SHOAL_OK)
@@ -530,7 +534,8 @@ static shoal_err order_book(hub_store *db, struct batch_cache *bc, const struct 
     if (hub_store_column_text(st, 4))
       shoal_strlcpy(cust, (const char *)hub_store_column_text(st, 4), sizeof cust);
     free(unknown);
-    unknown = hub_store_column_text(st, 5) ? strdup((const char *)hub_store_column_text(st, 5)) : NULL;
+    unknown =
+        hub_store_column_text(st, 5) ? strdup((const char *)hub_store_column_text(st, 5)) : NULL;
     hub_store_finalize(st);
     st = NULL;
     if (total != o->total) {
@@ -568,10 +573,10 @@ static shoal_err order_book(hub_store *db, struct batch_cache *bc, const struct 
         (rc = book_refund(db, o, row, o->customer, o->total, points, now_ms, diag)) != SHOAL_OK)
       goto cleanup;
     if (flagged && (rc = hub_store_exec(db,
-                                       "INSERT INTO hub_counters (name, value) VALUES "
-                                       "('orders_unknown_sku_total', 1) ON CONFLICT (name) DO "
-                                       "UPDATE SET value = hub_counters.value + 1",
-                                       diag)) != SHOAL_OK)
+                                        "INSERT INTO hub_counters (name, value) VALUES "
+                                        "('orders_unknown_sku_total', 1) ON CONFLICT (name) DO "
+                                        "UPDATE SET value = hub_counters.value + 1",
+                                        diag)) != SHOAL_OK)
       goto cleanup;
     *status = 201;
   }
@@ -734,8 +739,9 @@ shoal_err hub_orders_ingest(hub_store *db, const char *body, size_t len, int64_t
   if ((rc = parse_order(j, &o, diag)) != SHOAL_OK)
     goto cleanup;
   const char *file = hub_store_name(db);
-  struct order_job job = {file ? file : "", &o, body, len, now_ms, PTHREAD_COND_INITIALIZER,
-                          false, SHOAL_OK, 0, NULL, {{0}}, NULL};
+  struct order_job job = {
+      file ? file : "", &o, body, len,   now_ms, PTHREAD_COND_INITIALIZER, false,
+      SHOAL_OK,         0,  NULL, {{0}}, NULL};
   if (batch_max < 1 || batch_max > SHOAL_ORDER_BATCH_MAX)
     batch_max = SHOAL_ORDER_BATCH_MAX;
   group_commit(db, &job, batch_max);

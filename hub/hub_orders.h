@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
 #include "store.h"
+#include <cjson/cJSON.h>
 
 #include "shoal/err.h"
 

@@ -11,13 +11,13 @@
 #include <unistd.h>
 
 #include "shoal/crypto.h"
-#include "store.h"
 #include "shoal/jsonx.h"
 #include "shoal/mqtt.h"
 #include "shoal/signing.h"
 #include "shoal/timeutil.h"
 #include "shoal/util.h"
 #include "shoal/wire.h"
+#include "store.h"
 
 void hub_published_cleanup(struct hub_published *p) {
   if (!p)
@@ -115,9 +115,9 @@ static shoal_err publish_warnings(hub_store *db, const char *scope, const char *
     goto cleanup;
   bool ok = set && arr && priced_skus(doc, set);
   if ((rc = hub_store_prepare(db,
-                             "SELECT p.doc FROM policies p WHERE p.scope <> ?1 AND p.version = "
-                             "(SELECT MAX(version) FROM policies q WHERE q.scope = p.scope)",
-                             &st, diag)) != SHOAL_OK)
+                              "SELECT p.doc FROM policies p WHERE p.scope <> ?1 AND p.version = "
+                              "(SELECT MAX(version) FROM policies q WHERE q.scope = p.scope)",
+                              &st, diag)) != SHOAL_OK)
     goto cleanup;
   hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
   int s = HUB_STORE_DONE;
@@ -158,10 +158,10 @@ static shoal_err publish_warnings(hub_store *db, const char *scope, const char *
   if (shoal_scope_parse(scope, &kind, &sid, diag) == SHOAL_OK && kind != SHOAL_SCOPE_GLOBAL) {
     int64_t n = 0;
     if ((rc = hub_store_prepare(db,
-                               kind == SHOAL_SCOPE_REGION
-                                   ? "SELECT COUNT(*) FROM devices WHERE region = ?"
-                                   : "SELECT COUNT(*) FROM devices WHERE store = ?",
-                               &st, diag)) != SHOAL_OK)
+                                kind == SHOAL_SCOPE_REGION
+                                    ? "SELECT COUNT(*) FROM devices WHERE region = ?"
+                                    : "SELECT COUNT(*) FROM devices WHERE store = ?",
+                                &st, diag)) != SHOAL_OK)
       goto cleanup;
     hub_store_bind_text(st, 1, sid, -1, HUB_STORE_STATIC);
     if (hub_store_step(st) == HUB_STORE_ROW)
@@ -264,7 +264,7 @@ shoal_err hub_publish_record_ex(hub_store *db, const struct shoal_hub_config *cf
   }
   int64_t last = 0;
   if ((rc = hub_store_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM policies WHERE scope = ?",
-                             &st, diag)) != SHOAL_OK)
+                              &st, diag)) != SHOAL_OK)
     goto cleanup;
   hub_store_bind_text(st, 1, p.scope, -1, HUB_STORE_STATIC);
   int s = hub_store_step(st);
@@ -291,12 +291,11 @@ shoal_err hub_publish_record_ex(hub_store *db, const struct shoal_hub_config *cf
     goto cleanup;
   }
 
-  if ((rc = hub_store_prepare(
-           db,
-           "INSERT INTO policies (scope, version, issued_at, effective_at, "
-           "expires_at, doc, envelope, published_ms, published_by, rollout) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-           &st, diag)) != SHOAL_OK)
+  if ((rc = hub_store_prepare(db,
+                              "INSERT INTO policies (scope, version, issued_at, effective_at, "
+                              "expires_at, doc, envelope, published_ms, published_by, rollout) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                              &st, diag)) != SHOAL_OK)
     goto cleanup;
   hub_store_bind_text(st, 1, p.scope, -1, HUB_STORE_STATIC);
   hub_store_bind_int64(st, 2, p.version);
@@ -375,7 +374,7 @@ static void mark_confirmed(hub_store *db, const struct hub_published *p,
   hub_stmt *st = NULL;
   shoal_diag diag = {{0}};
   if (hub_store_prepare(db, "UPDATE policies SET confirmed_ms = ? WHERE scope = ? AND version = ?",
-                       &st, &diag) == SHOAL_OK) {
+                        &st, &diag) == SHOAL_OK) {
     hub_store_bind_int64(st, 1, shoal_now_ms());
     hub_store_bind_text(st, 2, p->scope, -1, HUB_STORE_STATIC);
     hub_store_bind_int64(st, 3, p->version);
@@ -495,10 +494,11 @@ shoal_err hub_policy_in_effect(hub_store *db, const char *scope, int64_t now_ms,
                                shoal_diag *diag) {
   hub_stmt *st = NULL;
   cJSON *doc = NULL;
-  shoal_err rc = hub_store_prepare(db,
-                                  "SELECT doc FROM policies WHERE scope = ? AND (effective_at IS NULL "
-                                  "OR shoal_time_ms(effective_at) <= ?) ORDER BY version DESC LIMIT 1",
-                                  &st, diag);
+  shoal_err rc =
+      hub_store_prepare(db,
+                        "SELECT doc FROM policies WHERE scope = ? AND (effective_at IS NULL "
+                        "OR shoal_time_ms(effective_at) <= ?) ORDER BY version DESC LIMIT 1",
+                        &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);

@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
 #include "store.h"
+#include <cjson/cJSON.h>
 
 #include "shoal/config.h"
 #include "shoal/err.h"

@@ -9,15 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
 #include "hub_publish.h"
 #include "shoal/jsonx.h"
-#include "shoal/scope.h"
 #include "shoal/policy.h"
+#include "shoal/scope.h"
 #include "shoal/settle.h"
 #include "shoal/shoal_limits.h"
 #include "shoal/timeutil.h"
 #include "shoal/util.h"
+#include "store.h"
 
 shoal_err hub_reports_time_parse(const char *s, const char *what, int64_t *out_ms,
                                  shoal_diag *diag) {
@@ -61,6 +61,8 @@ shoal_err hub_reports_tz_parse(const char *tz, int64_t *offset_ms, shoal_diag *d
   return SHOAL_OK;
 }
 
+/* The SQL macros below are laid out by hand. */
+// clang-format off
 /* JSON in SQL: the one place the dialects differ. D is SQ (SQLite's json1)
  * or PG (jsonb): D##_J text at a key, D##_JN a number there, D##_EACH the
  * elements of an array at a key as rows of alias(value), D##_ABSENT no
@@ -150,6 +152,7 @@ static const char *const sales_by[] = {
 static const char *const sales_sql[2][sizeof sales_by / sizeof sales_by[0]] = {SALES_Q(SQ),
                                                                                 SALES_Q(PG)};
 
+// clang-format on
 /* count, total, returns, net from columns c.. (count, sales, refunds). */
 static bool add_ledger(cJSON *row, hub_stmt *st, int c) {
   int64_t total = hub_store_column_int64(st, c + 1), ret = hub_store_column_int64(st, c + 2);
@@ -200,7 +203,8 @@ static cJSON *sales_row(enum by which, hub_stmt *st, int64_t tz_ms) {
     ok &= cJSON_AddNumberToObject(row, "count", (double)hub_store_column_int64(st, 1)) != NULL;
     ok &= cJSON_AddNumberToObject(row, "qty", (double)hub_store_column_int64(st, 2)) != NULL;
     ok &= cJSON_AddNumberToObject(row, "total", (double)total) != NULL;
-    ok &= cJSON_AddNumberToObject(row, "returned_qty", (double)hub_store_column_int64(st, 4)) != NULL;
+    ok &=
+        cJSON_AddNumberToObject(row, "returned_qty", (double)hub_store_column_int64(st, 4)) != NULL;
     ok &= cJSON_AddNumberToObject(row, "returns", (double)ret) != NULL;
     ok &= cJSON_AddNumberToObject(row, "net", (double)(total - ret)) != NULL;
     goto done;
@@ -259,7 +263,8 @@ shoal_err hub_reports_sales_tz(hub_store *db, const char *by, int64_t from_ms, i
                       "by must be region, store, device, hour, channel, sku, payment or rule");
   hub_stmt *st = NULL;
   cJSON *arr = NULL;
-  shoal_err rc = hub_store_prepare(db, sales_sql[hub_store_dialect(db) == HUB_STORE_PG][which], &st, diag);
+  shoal_err rc =
+      hub_store_prepare(db, sales_sql[hub_store_dialect(db) == HUB_STORE_PG][which], &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_int64(st, 1, from_ms);
@@ -367,25 +372,25 @@ shoal_err hub_reports_settlement(hub_store *db, int64_t from_ms, int64_t to_ms, 
   /* Every store that sold in the period or that a published settlement
    * section maps to a scheme, with its region: from its sales, else the
    * region policy mapping it, else its devices. */
-#define SETTLE_SQL(stores_of_p) \
-      "WITH s AS (SELECT store, MAX(region) AS region, SUM(t) AS t, SUM(r) AS r FROM " \
-      "           (SELECT store, region, total AS t, 0 AS r FROM sales " \
-      "            WHERE at_ms >= ?1 AND at_ms < ?2 UNION ALL " \
-      "            SELECT store, region, 0, refund FROM returns " \
-      "            WHERE at_ms >= ?1 AND at_ms < ?2) x GROUP BY store), " \
-      "m AS (SELECT j.key AS store, MAX(CASE WHEN p.scope LIKE 'region/%' " \
-      "             THEN substr(p.scope, 8) END) AS region " \
-      "      FROM policies p, " stores_of_p " j " \
-      "      WHERE p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope " \
-      "        AND (q.effective_at IS NULL OR " \
-      "             shoal_time_ms(q.effective_at) <= ?3)) " \
-      "      GROUP BY j.key), " \
-      "d AS (SELECT store, MAX(region) AS region FROM devices GROUP BY store), " \
-      "k AS (SELECT store FROM s UNION SELECT store FROM m) " \
-      "SELECT k.store, COALESCE(s.region, m.region, d.region), COALESCE(s.t, 0), " \
-      "COALESCE(s.r, 0) FROM k " \
-      "LEFT JOIN s ON s.store = k.store LEFT JOIN m ON m.store = k.store " \
-      "LEFT JOIN d ON d.store = k.store ORDER BY k.store"
+#define SETTLE_SQL(stores_of_p)                                                                    \
+  "WITH s AS (SELECT store, MAX(region) AS region, SUM(t) AS t, SUM(r) AS r FROM "                 \
+  "           (SELECT store, region, total AS t, 0 AS r FROM sales "                               \
+  "            WHERE at_ms >= ?1 AND at_ms < ?2 UNION ALL "                                        \
+  "            SELECT store, region, 0, refund FROM returns "                                      \
+  "            WHERE at_ms >= ?1 AND at_ms < ?2) x GROUP BY store), "                              \
+  "m AS (SELECT j.key AS store, MAX(CASE WHEN p.scope LIKE 'region/%' "                            \
+  "             THEN substr(p.scope, 8) END) AS region "                                           \
+  "      FROM policies p, " stores_of_p " j "                                                      \
+  "      WHERE p.version = (SELECT MAX(version) FROM policies q WHERE q.scope = p.scope "          \
+  "        AND (q.effective_at IS NULL OR "                                                        \
+  "             shoal_time_ms(q.effective_at) <= ?3)) "                                            \
+  "      GROUP BY j.key), "                                                                        \
+  "d AS (SELECT store, MAX(region) AS region FROM devices GROUP BY store), "                       \
+  "k AS (SELECT store FROM s UNION SELECT store FROM m) "                                          \
+  "SELECT k.store, COALESCE(s.region, m.region, d.region), COALESCE(s.t, 0), "                     \
+  "COALESCE(s.r, 0) FROM k "                                                                       \
+  "LEFT JOIN s ON s.store = k.store LEFT JOIN m ON m.store = k.store "                             \
+  "LEFT JOIN d ON d.store = k.store ORDER BY k.store"
   /* The one place the dialects differ: walking a JSON object's keys. */
   static const char *const sqls[2] = {
       SETTLE_SQL("json_each(p.doc, '$.settlement.stores')"),
@@ -495,10 +500,10 @@ char *hub_reports_settlement_csv(const cJSON *rows) {
 static shoal_err latest_versions(hub_store *db, int64_t now_ms, cJSON **out, shoal_diag *diag) {
   hub_stmt *st = NULL;
   shoal_err rc = hub_store_prepare(db,
-                                  "SELECT scope, MAX(version) FROM policies WHERE effective_at IS "
-                                  "NULL OR shoal_time_ms(effective_at) <= ?1 "
-                                  "GROUP BY scope",
-                                  &st, diag);
+                                   "SELECT scope, MAX(version) FROM policies WHERE effective_at IS "
+                                   "NULL OR shoal_time_ms(effective_at) <= ?1 "
+                                   "GROUP BY scope",
+                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_int64(st, 1, now_ms);
@@ -592,8 +597,9 @@ static bool device_columns(cJSON *row, hub_stmt *st, int64_t now_ms, bool online
   if (hub_store_column_type(st, 7) == HUB_STORE_NULL)
     ok &= cJSON_AddNullToObject(row, "last_seen_age_s") != NULL;
   else
-    ok &= cJSON_AddNumberToObject(row, "last_seen_age_s",
-                            (double)((now_ms - hub_store_column_int64(st, 7)) / 1000)) != NULL;
+    ok &=
+        cJSON_AddNumberToObject(row, "last_seen_age_s",
+                                (double)((now_ms - hub_store_column_int64(st, 7)) / 1000)) != NULL;
   int64_t depth = hub_store_column_int64(st, 9);
   if (hub_store_column_type(st, 9) == HUB_STORE_NULL)
     ok &= cJSON_AddNullToObject(row, "outbox_depth") != NULL;
@@ -611,7 +617,8 @@ static bool device_columns(cJSON *row, hub_stmt *st, int64_t now_ms, bool online
     ok &= cJSON_AddNumberToObject(row, "outbox", (double)(live > 0 ? live : 0)) != NULL;
   }
 
-  ok &= cJSON_AddNumberToObject(row, "dead_letters", (double)hub_store_column_int64(st, 11)) != NULL;
+  ok &=
+      cJSON_AddNumberToObject(row, "dead_letters", (double)hub_store_column_int64(st, 11)) != NULL;
   return ok;
 }
 
@@ -707,7 +714,8 @@ shoal_err hub_reports_devices(hub_store *db, int64_t now_ms, cJSON **out, shoal_
     int64_t last_progress = 0;
     if (hub_store_column_type(st, 8) != HUB_STORE_NULL)
       last_progress = hub_store_column_int64(st, 8);
-    if (hub_store_column_type(st, 6) != HUB_STORE_NULL && hub_store_column_int64(st, 6) > last_progress)
+    if (hub_store_column_type(st, 6) != HUB_STORE_NULL &&
+        hub_store_column_int64(st, 6) > last_progress)
       last_progress = hub_store_column_int64(st, 6);
     const char *sync = "ok";
     if (!online)
@@ -748,8 +756,9 @@ static const char *sla_state(hub_stmt *st, int64_t now_ms) {
     return "none";
   if (now_ms > due)
     return "breached";
-  int64_t window = hub_store_column_type(st, 6) != HUB_STORE_NULL ? due - hub_store_column_int64(st, 6)
-                                                             : 4 * HUB_SLA_DUE_SOON_MIN_MS;
+  int64_t window = hub_store_column_type(st, 6) != HUB_STORE_NULL
+                       ? due - hub_store_column_int64(st, 6)
+                       : 4 * HUB_SLA_DUE_SOON_MIN_MS;
   int64_t soon = window / 4 > HUB_SLA_DUE_SOON_MIN_MS ? window / 4 : HUB_SLA_DUE_SOON_MIN_MS;
   return due - now_ms <= soon ? "due_soon" : "ok";
 }
@@ -758,10 +767,10 @@ shoal_err hub_reports_tickets(hub_store *db, int64_t now_ms, cJSON **out, shoal_
   shoal_err rc = SHOAL_OK;
   hub_stmt *st = NULL;
   if ((rc = hub_store_prepare(db,
-                             "SELECT id, store, region, state, priority, grp, opened_ms, "
-                             "resolve_due_ms, resolved_ms, escalation_level, doc FROM tickets "
-                             "ORDER BY opened_ms DESC, id LIMIT ?1",
-                             &st, diag)) != SHOAL_OK)
+                              "SELECT id, store, region, state, priority, grp, opened_ms, "
+                              "resolve_due_ms, resolved_ms, escalation_level, doc FROM tickets "
+                              "ORDER BY opened_ms DESC, id LIMIT ?1",
+                              &st, diag)) != SHOAL_OK)
     return rc;
   hub_store_bind_int(st, 1, HUB_TICKETS_LIST_MAX);
   cJSON *arr = cJSON_CreateArray();
@@ -780,9 +789,9 @@ shoal_err hub_reports_tickets(hub_store *db, int64_t now_ms, cJSON **out, shoal_
     cJSON *doc = NULL;
     shoal_diag ignored;
     const char *text = (const char *)hub_store_column_text(st, 10);
-    shoal_err prc = text ? shoal_json_parse(text, (size_t)hub_store_column_bytes(st, 10), &doc,
-                                            &ignored)
-                         : SHOAL_EINPUT;
+    shoal_err prc =
+        text ? shoal_json_parse(text, (size_t)hub_store_column_bytes(st, 10), &doc, &ignored)
+             : SHOAL_EINPUT;
     ok &= prc != SHOAL_ENOMEM;
     if (prc == SHOAL_OK) {
       const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "category");
@@ -796,7 +805,8 @@ shoal_err hub_reports_tickets(hub_store *db, int64_t now_ms, cJSON **out, shoal_
     ok &= hub_store_json_add_time(row, "opened_at", st, 6);
     ok &= hub_store_json_add_time(row, "resolve_due", st, 7);
     ok &= hub_store_json_add_time(row, "resolved_at", st, 8);
-    ok &= cJSON_AddNumberToObject(row, "escalation_level", (double)hub_store_column_int64(st, 9)) != NULL;
+    ok &= cJSON_AddNumberToObject(row, "escalation_level", (double)hub_store_column_int64(st, 9)) !=
+          NULL;
     ok &= cJSON_AddStringToObject(row, "sla_state", sla_state(st, now_ms)) != NULL;
   }
   hub_store_finalize(st);

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "store.h"
 #include "hub_publish.h"
 #include "shoal/jsonx.h"
+#include "store.h"
 
 /* "+HH:MM" / "-HH:MM" -> seconds east of UTC. */
 static bool offset_parse(const char *s, int64_t *out) {
@@ -54,7 +54,8 @@ shoal_err hub_reports_repeat(hub_store *db, const char *by, const char *utc_offs
            "(SELECT channel FROM per p2 WHERE p2.customer = per.customer "
            "ORDER BY at_ms, source LIMIT 1) AS channel, MIN(at_ms) AS first_ms "
            "FROM per GROUP BY customer) "
-           "SELECT %s AS k, COUNT(*), SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) FROM firsts GROUP BY k ORDER BY k",
+           "SELECT %s AS k, COUNT(*), SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) FROM firsts GROUP BY "
+           "k ORDER BY k",
            hour ? "(((first_ms / 1000 + ?1) % 86400 + 86400) % 86400) / 3600" : "channel");
   hub_stmt *st = NULL;
   if ((rc = hub_store_prepare(db, sql, &st, diag)) != SHOAL_OK)
@@ -66,9 +67,10 @@ shoal_err hub_reports_repeat(hub_store *db, const char *by, const char *utc_offs
   while (arr && (s = hub_store_step(st)) == HUB_STORE_ROW) {
     int64_t n = hub_store_column_int64(st, 1), rep = hub_store_column_int64(st, 2);
     cJSON *e = cJSON_CreateObject();
-    if (!e || !(hour ? cJSON_AddNumberToObject(e, "hour", (double)hub_store_column_int64(st, 0))
-                     : cJSON_AddStringToObject(e, "channel",
-                                               (const char *)hub_store_column_text(st, 0))) ||
+    if (!e ||
+        !(hour ? cJSON_AddNumberToObject(e, "hour", (double)hub_store_column_int64(st, 0))
+               : cJSON_AddStringToObject(e, "channel",
+                                         (const char *)hub_store_column_text(st, 0))) ||
         !cJSON_AddNumberToObject(e, "customers", (double)n) ||
         !cJSON_AddNumberToObject(e, "repeat", (double)rep) ||
         !cJSON_AddNumberToObject(e, "rate_bp", (double)((rep * 20000 / n + 1) / 2))) {

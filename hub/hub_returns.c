@@ -8,15 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
 #include "hub_customers.h"
-#include "hub_webhook.h"
 #include "hub_returns.h"
+#include "hub_webhook.h"
 #include "shoal/jsonx.h"
 #include "shoal/shoal_limits.h"
 #include "shoal/timeutil.h"
 #include "shoal/util.h"
 #include "shoal/wire_payloads.h"
+#include "store.h"
 
 shoal_err hub_returns_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, shoal_diag *diag) {
   struct shoal_return_info r;
@@ -27,18 +27,18 @@ shoal_err hub_returns_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, 
     return rc;
   /* The sale: this device's, and what is left of it after earlier returns. */
   if ((rc = hub_store_prepare(ctx->db,
-                             "SELECT s.total - COALESCE((SELECT SUM(x.refund) FROM returns x "
-                             "WHERE x.device = s.device AND x.sale = s.receipt), 0), "
-                             "COALESCE(json_extract(s.body, '$.channel'), 'pos'), s.region "
-                             "FROM sales s WHERE s.device = ? AND s.receipt = ? LIMIT 1",
-                             &st, diag)) != SHOAL_OK)
+                              "SELECT s.total - COALESCE((SELECT SUM(x.refund) FROM returns x "
+                              "WHERE x.device = s.device AND x.sale = s.receipt), 0), "
+                              "COALESCE(json_extract(s.body, '$.channel'), 'pos'), s.region "
+                              "FROM sales s WHERE s.device = ? AND s.receipt = ? LIMIT 1",
+                              &st, diag)) != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, ev->device, -1, HUB_STORE_STATIC);
   hub_store_bind_text(st, 2, r.sale, -1, HUB_STORE_STATIC);
   int s = hub_store_step(st);
   if (s == HUB_STORE_DONE) {
-    rc = shoal_fail(diag, SHOAL_EINPUT, "return %s names sale %s, which device %s never sent",
-                    r.id, r.sale, ev->device);
+    rc = shoal_fail(diag, SHOAL_EINPUT, "return %s names sale %s, which device %s never sent", r.id,
+                    r.sale, ev->device);
     goto cleanup;
   }
   if (s != HUB_STORE_ROW) {
@@ -48,7 +48,7 @@ shoal_err hub_returns_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, 
   int64_t remaining = hub_store_column_int64(st, 0);
   channel = shoal_strdup((const char *)hub_store_column_text(st, 1));
   region = hub_store_column_text(st, 2) ? shoal_strdup((const char *)hub_store_column_text(st, 2))
-                                      : NULL;
+                                        : NULL;
   hub_store_finalize(st);
   st = NULL;
   if (!channel) {
@@ -57,8 +57,8 @@ shoal_err hub_returns_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, 
   }
   if (r.refund > remaining) {
     rc = shoal_fail(diag, SHOAL_EINPUT,
-                    "return %s refunds %" PRId64 " but only %" PRId64 " of sale %s remains",
-                    r.id, r.refund, remaining, r.sale);
+                    "return %s refunds %" PRId64 " but only %" PRId64 " of sale %s remains", r.id,
+                    r.refund, remaining, r.sale);
     goto cleanup;
   }
   if (!(body = shoal_json_print(ev->body))) {
@@ -66,9 +66,9 @@ shoal_err hub_returns_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, 
     goto cleanup;
   }
   if ((rc = hub_store_prepare(ctx->db,
-                             "INSERT INTO returns (device, epoch, seq, store, region, id, sale, "
-                             "channel, at_ms, refund, body) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                             &st, diag)) != SHOAL_OK)
+                              "INSERT INTO returns (device, epoch, seq, store, region, id, sale, "
+                              "channel, at_ms, refund, body) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                              &st, diag)) != SHOAL_OK)
     goto cleanup;
   hub_store_bind_text(st, 1, ev->device, -1, HUB_STORE_STATIC);
   hub_store_bind_text(st, 2, ev->epoch, -1, HUB_STORE_STATIC);

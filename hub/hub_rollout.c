@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
 #include "hub_http_int.h"
 #include "hub_publish.h"
 #include "shoal/jsonx.h"
@@ -18,17 +17,18 @@
 #include "shoal/signing.h"
 #include "shoal/timeutil.h"
 #include "shoal/util.h"
+#include "store.h"
 
 struct rollout {
   char id[SHOAL_ID_MAX + 1];
   char scope[SHOAL_SCOPE_MAX];
   char *doc;
   int64_t stable_version;
-  cJSON *stages;         /* array */
+  cJSON *stages; /* array */
   bool has_gate;
   double min_applied;
   int64_t wait_s;
-  int64_t stage;         /* 1-based */
+  int64_t stage; /* 1-based */
   char state[16];
   cJSON *stage_versions; /* array of versions */
   int64_t stage_since_ms, created_ms, updated_ms;
@@ -44,7 +44,7 @@ static void rollout_free(struct rollout *r) {
 }
 
 #define ROLLOUT_COLS                                                                               \
-  "id, scope, doc, stable_version, stages, min_applied, wait_s, stage, state, stage_versions, "   \
+  "id, scope, doc, stable_version, stages, min_applied, wait_s, stage, state, stage_versions, "    \
   "stage_since_ms, final_version, created_ms, created_by, updated_ms"
 
 static shoal_err rollout_load(hub_store *db, const char *id, struct rollout *r, shoal_diag *diag) {
@@ -69,8 +69,8 @@ static shoal_err rollout_load(hub_store *db, const char *id, struct rollout *r, 
     /* An unreadable column reads as an empty list; out of memory (NULL
      * here) fails below. */
     if (shoal_json_parse((const char *)hub_store_column_text(st, 4),
-                         (size_t)hub_store_column_bytes(st, 4), &r->stages, &ignored) ==
-        SHOAL_ENOMEM)
+                         (size_t)hub_store_column_bytes(st, 4), &r->stages,
+                         &ignored) == SHOAL_ENOMEM)
       r->stages = NULL;
     else if (!r->stages)
       r->stages = cJSON_CreateArray();
@@ -151,8 +151,8 @@ shoal_err hub_rollout_active(hub_store *db, const char *scope, char *id_out, sho
   hub_stmt *st = NULL;
   id_out[0] = '\0';
   shoal_err rc = hub_store_prepare(
-      db, "SELECT id FROM rollouts WHERE scope = ? AND state IN ('running', 'paused') LIMIT 1",
-      &st, diag);
+      db, "SELECT id FROM rollouts WHERE scope = ? AND state IN ('running', 'paused') LIMIT 1", &st,
+      diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
@@ -215,8 +215,8 @@ static shoal_err stable_doc(hub_store *db, const char *scope, int64_t stable, ch
     return *out ? SHOAL_OK : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   hub_stmt *st = NULL;
-  shoal_err rc = hub_store_prepare(db, "SELECT doc FROM policies WHERE scope = ? AND version = ?",
-                                  &st, diag);
+  shoal_err rc =
+      hub_store_prepare(db, "SELECT doc FROM policies WHERE scope = ? AND version = ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, scope, -1, HUB_STORE_STATIC);
@@ -275,13 +275,14 @@ static shoal_err scope_devices(hub_store *db, const char *scope, struct dev **ou
     return rc;
   hub_stmt *st = NULL;
   if ((rc = hub_store_prepare(db,
-                             kind == SHOAL_SCOPE_GLOBAL   ? "SELECT store, policy_versions FROM "
-                                                            "devices WHERE CAST(?1 AS TEXT) IS NOT NULL"
-                             : kind == SHOAL_SCOPE_REGION ? "SELECT store, policy_versions FROM "
-                                                            "devices WHERE region = ?1"
-                                                          : "SELECT store, policy_versions FROM "
-                                                            "devices WHERE store = ?1",
-                             &st, diag)) != SHOAL_OK)
+                              kind == SHOAL_SCOPE_GLOBAL
+                                  ? "SELECT store, policy_versions FROM "
+                                    "devices WHERE CAST(?1 AS TEXT) IS NOT NULL"
+                              : kind == SHOAL_SCOPE_REGION ? "SELECT store, policy_versions FROM "
+                                                             "devices WHERE region = ?1"
+                                                           : "SELECT store, policy_versions FROM "
+                                                             "devices WHERE store = ?1",
+                              &st, diag)) != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, kind == SHOAL_SCOPE_GLOBAL ? "" : sid, -1, HUB_STORE_STATIC);
   size_t cap = 0, cnt = 0;
@@ -438,8 +439,8 @@ shoal_err hub_rollout_get(hub_store *db, const char *id, cJSON **out, shoal_diag
 
 shoal_err hub_rollout_list(hub_store *db, cJSON **out, shoal_diag *diag) {
   hub_stmt *st = NULL;
-  shoal_err rc = hub_store_prepare(db, "SELECT id FROM rollouts ORDER BY created_ms DESC LIMIT ?",
-                                  &st, diag);
+  shoal_err rc =
+      hub_store_prepare(db, "SELECT id FROM rollouts ORDER BY created_ms DESC LIMIT ?", &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_int(st, 1, HUB_ROLLOUT_LIST_MAX);
@@ -613,8 +614,8 @@ static shoal_err create_check_scope(hub_store *db, struct rollout *r, int64_t no
     return shoal_fail(diag, SHOAL_ESTATE, "%s already has rollout %s in progress", r->scope,
                       active);
   int64_t n = 0;
-  if ((rc = create_count(db, "SELECT COUNT(*) FROM rollouts WHERE id = ?1", r->id, 0, &n,
-                         diag)) != SHOAL_OK)
+  if ((rc = create_count(db, "SELECT COUNT(*) FROM rollouts WHERE id = ?1", r->id, 0, &n, diag)) !=
+      SHOAL_OK)
     return rc;
   if (n)
     return shoal_fail(diag, SHOAL_ESTATE, "rollout %s already exists", r->id);

@@ -20,8 +20,8 @@
 
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
 #include "store.h"
+#include <cjson/cJSON.h>
 
 #include "shoal/config.h"
 #include "shoal/err.h"

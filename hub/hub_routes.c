@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shoal/crypto.h"
 #include "hub_customers.h"
 #include "hub_orders.h"
 #include "hub_reports_repeat.h"
+#include "shoal/crypto.h"
 #include "shoal/shoal_limits.h"
 #include "shoal/util.h"
 
@@ -29,7 +29,7 @@ enum {
   RT_REPEAT,
 };
 
-#define CUSTOMERS "/api/v1/customers"
+#define CUSTOMERS         "/api/v1/customers"
 #define CUSTOMER_BODY_MAX (64 * 1024)
 
 /* "/api/v1/customers/{id}[/code]": the id into out, *code set for /code. */
@@ -188,13 +188,13 @@ void hub_routes_handle(struct hub_ctx *ctx, hub_store *db, const struct hub_rout
       return fail(r, 401, "missing bearer token or bad X-Shoal-Signature");
     if (!q->body || !q->len)
       return fail(r, 400, "the body must be an order");
-    rc = hub_orders_ingest(db, q->body, q->len, now, ctx->cfg.orders_batch_max, &r->status,
-                           &out, &d);
+    rc = hub_orders_ingest(db, q->body, q->len, now, ctx->cfg.orders_batch_max, &r->status, &out,
+                           &d);
     break;
   case RT_REPEAT: {
     const char *by = q->query(q->conn, "by");
-    rc = hub_reports_repeat(db, by ? by : "channel", q->query(q->conn, "utc_offset"), now, &out,
-                            &d);
+    rc =
+        hub_reports_repeat(db, by ? by : "channel", q->query(q->conn, "utc_offset"), now, &out, &d);
     break;
   }
   default:

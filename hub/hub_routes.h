@@ -10,20 +10,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
 #include "store.h"
+#include <cjson/cJSON.h>
 
 #include "hub_ctx.h"
 
 enum hub_route_auth {
-  HUB_ROUTE_BEARER,          /* Authorization: Bearer, as every API route */
-  HUB_ROUTE_BEARER_OR_HMAC,  /* or X-Shoal-Signature over the body (orders.secret_file) */
+  HUB_ROUTE_BEARER,         /* Authorization: Bearer, as every API route */
+  HUB_ROUTE_BEARER_OR_HMAC, /* or X-Shoal-Signature over the body (orders.secret_file) */
 };
 
 struct hub_route_match {
-  int id;                    /* > 0 */
+  int id; /* > 0 */
   enum hub_route_auth auth;
-  size_t body_max;           /* 0: the route reads no body */
+  size_t body_max; /* 0: the route reads no body */
 };
 
 /* True if method + path (no query) is one of these routes; fills *m. A
@@ -34,9 +34,9 @@ bool hub_routes_match(const char *method, const char *path, struct hub_route_mat
 struct hub_route_req {
   int id;
   const char *path;
-  const char *body;          /* NUL-terminated, may be NULL */
+  const char *body; /* NUL-terminated, may be NULL */
   size_t len;
-  bool bearer_ok;            /* the bearer token was presented and right */
+  bool bearer_ok; /* the bearer token was presented and right */
   const char *(*query)(void *conn, const char *key);
   const char *(*header)(void *conn, const char *name);
   void *conn;
@@ -44,7 +44,7 @@ struct hub_route_req {
 
 struct hub_route_resp {
   unsigned status;
-  cJSON *json;               /* owned; the body (an {"error"} object on failure) */
+  cJSON *json; /* owned; the body (an {"error"} object on failure) */
 };
 
 /* Serves one matched request on db (the server's own handle). Always fills

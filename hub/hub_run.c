@@ -15,24 +15,24 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shoal/cli.h"
-#include "store.h"
 #include "hub_cli.h"
-#include "hub_run.h"
 #include "hub_ctx.h"
 #include "hub_duties.h"
-#include "hub_trust.h"
 #include "hub_http.h"
-#include "hub_webhook.h"
-#include "hub_tickets.h"
 #include "hub_ingestor.h"
 #include "hub_loyalty.h"
 #include "hub_member_notice.h"
 #include "hub_publish.h"
 #include "hub_rollout.h"
+#include "hub_run.h"
+#include "hub_tickets.h"
+#include "hub_trust.h"
+#include "hub_webhook.h"
+#include "shoal/cli.h"
 #include "shoal/mqtt.h"
 #include "shoal/util.h"
 #include "shoal/wire.h"
+#include "store.h"
 
 #define HUB_CLIENT_ID      "shoal-hub"
 #define HUB_KEEPALIVE_S    30
@@ -55,15 +55,15 @@ struct hub_run {
   struct shoal_mqtt *m;
   struct hub_ingestor *ing;
   bool connected;
-  bool announce;        /* log "subscribed" once the SUBSCRIBE left */
-  bool resync_policies; /* republish every scope's newest version */
-  int attempt;          /* reconnect attempts since the last success */
-  int64_t next_connect; /* mono ms */
-  int64_t policy_rowid; /* newest policies.rowid published */
-  int db_errors;        /* consecutive ingest database failures */
-  bool stopping;        /* the last batch is committed: apply nothing more */
-  long ignored_at_stop; /* messages dropped because of that */
-  long unconfirmed;     /* our QoS 1 publishes the broker has not PUBACKed */
+  bool announce;         /* log "subscribed" once the SUBSCRIBE left */
+  bool resync_policies;  /* republish every scope's newest version */
+  int attempt;           /* reconnect attempts since the last success */
+  int64_t next_connect;  /* mono ms */
+  int64_t policy_rowid;  /* newest policies.rowid published */
+  int db_errors;         /* consecutive ingest database failures */
+  bool stopping;         /* the last batch is committed: apply nothing more */
+  long ignored_at_stop;  /* messages dropped because of that */
+  long unconfirmed;      /* our QoS 1 publishes the broker has not PUBACKed */
   struct hub_duty clock; /* singleton duties of the loop (SPEC 16) */
 };
 
@@ -348,8 +348,7 @@ static void run_loop(struct hub_run *r) {
         shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "member code notices: %s", diag.msg);
       /* Rollout gates (SPEC 14): a stage version it records goes out with
        * the next policy poll. */
-      if (hub_rollouts_tick(r->ctx.db, &r->ctx.cfg, &r->ctx.log, shoal_now_ms(), &diag) !=
-          SHOAL_OK)
+      if (hub_rollouts_tick(r->ctx.db, &r->ctx.cfg, &r->ctx.log, shoal_now_ms(), &diag) != SHOAL_OK)
         shoal_log(&r->ctx.log, SHOAL_LOG_WARN, "rollout gates: %s", diag.msg);
     }
     if (now - last_stats >= HUB_STATS_MS) {

@@ -9,12 +9,14 @@ shoal_err hub_submissions_list(hub_store *db, const char *form, const char *stor
   hub_stmt *st = NULL;
   /* Building JSON in SQL: json_object/json() on SQLite, json_build_object
    * on PostgreSQL. */
-#define LIST_SQL(obj, js)                                                                         \
-  "SELECT " obj "('id', submission, 'form', form_id, 'version', version, "                       \
-  "'store', store, 'region', region, 'device', device, 'at', at, "                              \
-  "'data', " js("data") ", 'tickets', " js("tickets") ") "                                     \
-  "FROM form_submissions WHERE (CAST(?1 AS TEXT) IS NULL OR form_id = ?1) AND (CAST(?2 AS TEXT) IS NULL OR store = ?2) "    \
-  "AND at_ms >= ?3 AND at_ms < ?4 ORDER BY at_ms DESC, submission LIMIT ?5"
+#define LIST_SQL(obj, js)                                                                          \
+  "SELECT " obj "('id', submission, 'form', form_id, 'version', version, "                         \
+  "'store', store, 'region', region, 'device', device, 'at', at, "                                 \
+  "'data', " js("data") ", 'tickets', " js(                                                        \
+      "tickets") ") "                                                                              \
+                 "FROM form_submissions WHERE (CAST(?1 AS TEXT) IS NULL OR form_id = ?1) AND "     \
+                 "(CAST(?2 AS TEXT) IS NULL OR store = ?2) "                                       \
+                 "AND at_ms >= ?3 AND at_ms < ?4 ORDER BY at_ms DESC, submission LIMIT ?5"
 #define SQ_JSON(c) "json(" c ")"
 #define PG_JSON(c) c "::json"
   static const char *const sql[2] = {LIST_SQL("json_object", SQ_JSON),

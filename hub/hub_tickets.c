@@ -12,16 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
-#include "shoal/hlc.h"
-#include "hub_webhook.h"
 #include "hub_dispatch.h"
+#include "hub_webhook.h"
+#include "shoal/hlc.h"
 #include "shoal/jsonx.h"
 #include "shoal/scope.h"
 #include "shoal/ticket.h"
 #include "shoal/timeutil.h"
 #include "shoal/util.h"
 #include "shoal/wire.h"
+#include "store.h"
 
 #define DOWN_CHUNK_BYTES (SHOAL_EVENT_MAX_BYTES / 2) /* events per down message, with headroom */
 
@@ -58,9 +58,9 @@ shoal_err hub_ticket_chain_load(struct hub_ctx *ctx, const char *region, const c
 static shoal_err load_events(struct hub_ctx *ctx, const char *id, cJSON **out, shoal_diag *diag) {
   hub_stmt *st = NULL;
   shoal_err rc = hub_store_prepare(ctx->db,
-                                  "SELECT envelope FROM ticket_events WHERE ticket = ? "
-                                  "ORDER BY hlc, device, epoch, seq",
-                                  &st, diag);
+                                   "SELECT envelope FROM ticket_events WHERE ticket = ? "
+                                   "ORDER BY hlc, device, epoch, seq",
+                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
@@ -184,9 +184,9 @@ static shoal_err insert_event(struct hub_ctx *ctx, const struct shoal_event *ev,
   if (rc != SHOAL_OK)
     return shoal_fail(diag, rc, "cannot encode ticket event");
   if ((rc = hub_store_prepare(ctx->db,
-                             "INSERT OR IGNORE INTO ticket_events (device, epoch, seq, ticket, "
-                             "store, kind, hlc, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                             &st, diag)) == SHOAL_OK) {
+                              "INSERT OR IGNORE INTO ticket_events (device, epoch, seq, ticket, "
+                              "store, kind, hlc, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                              &st, diag)) == SHOAL_OK) {
     hub_store_bind_text(st, 1, ev->device, -1, HUB_STORE_STATIC);
     hub_store_bind_text(st, 2, ev->epoch, -1, HUB_STORE_STATIC);
     hub_store_bind_int64(st, 3, ev->seq);
@@ -212,7 +212,8 @@ shoal_err hub_tickets_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, 
   /* A ticket belongs to the store that opened it (or first spoke of it):
    * another store's device cannot write into it. */
   hub_stmt *st = NULL;
-  if ((rc = hub_store_prepare(ctx->db,
+  if ((rc =
+           hub_store_prepare(ctx->db,
                              "SELECT store, (SELECT COUNT(*) FROM ticket_events WHERE ticket = ?1) "
                              "FROM tickets WHERE id = ?1",
                              &st, diag)) != SHOAL_OK)
@@ -223,7 +224,8 @@ shoal_err hub_tickets_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, 
     int64_t count = hub_store_column_int64(st, 1);
     bool serves = strcmp(store, ev->store) == 0;
     /* SPEC 15: a technician's device of another store that serves it. */
-    if (!serves && (rc = hub_serves_allows(ctx->db, ev->device, store, &serves, diag)) != SHOAL_OK) {
+    if (!serves &&
+        (rc = hub_serves_allows(ctx->db, ev->device, store, &serves, diag)) != SHOAL_OK) {
       hub_store_finalize(st);
       return rc;
     }
@@ -270,9 +272,9 @@ static shoal_err clock_next(struct hub_ctx *ctx, int64_t now_ms, uint64_t min_hl
   char fresh[24];
   snprintf(fresh, sizeof fresh, "%" PRIu64, r);
   shoal_err rc = hub_store_prepare(ctx->db,
-                                  "INSERT OR IGNORE INTO ticket_clock (id, epoch, seq, hlc) "
-                                  "VALUES (1, ?, 0, 0)",
-                                  &st, diag);
+                                   "INSERT OR IGNORE INTO ticket_clock (id, epoch, seq, hlc) "
+                                   "VALUES (1, ?, 0, 0)",
+                                   &st, diag);
   if (rc != SHOAL_OK)
     return rc;
   hub_store_bind_text(st, 1, fresh, -1, HUB_STORE_STATIC);
@@ -281,7 +283,7 @@ static shoal_err clock_next(struct hub_ctx *ctx, int64_t now_ms, uint64_t min_hl
   if (s != HUB_STORE_DONE)
     return hub_store_fail(ctx->db, s, "init hub clock", diag);
   if ((rc = hub_store_prepare(ctx->db, "SELECT epoch, seq, hlc FROM ticket_clock WHERE id = 1", &st,
-                             diag)) != SHOAL_OK)
+                              diag)) != SHOAL_OK)
     return rc;
   if ((s = hub_store_step(st)) != HUB_STORE_ROW) {
     hub_store_finalize(st);
@@ -296,7 +298,7 @@ static shoal_err clock_next(struct hub_ctx *ctx, int64_t now_ms, uint64_t min_hl
     clk.last = min_hlc;
   *hlc = shoal_hlc_tick(&clk, now_ms);
   if ((rc = hub_store_prepare(ctx->db, "UPDATE ticket_clock SET seq = ?, hlc = ? WHERE id = 1", &st,
-                             diag)) != SHOAL_OK)
+                              diag)) != SHOAL_OK)
     return rc;
   hub_store_bind_int64(st, 1, consume ? *seq : cur);
   hub_store_bind_int64(st, 2, (int64_t)*hlc);
@@ -373,13 +375,13 @@ static shoal_err publish_ticket(struct hub_ctx *ctx, const char *id, const char 
   uint64_t max_hlc = 0;
   cJSON *history = NULL;
   shoal_err rc = chunk ? ticket_customer_history(ctx, id, &history, diag)
-                      : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
+                       : shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   if (rc != SHOAL_OK)
     goto cleanup;
   rc = hub_store_prepare(ctx->db,
-                                  "SELECT envelope, hlc FROM ticket_events WHERE ticket = ? "
-                                  "ORDER BY hlc, device, epoch, seq",
-                                  &st, diag);
+                         "SELECT envelope, hlc FROM ticket_events WHERE ticket = ? "
+                         "ORDER BY hlc, device, epoch, seq",
+                         &st, diag);
   if (rc != SHOAL_OK)
     goto cleanup;
   hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
@@ -460,7 +462,7 @@ shoal_err hub_tickets_after_commit(struct hub_ctx *ctx, shoal_diag *diag) {
     if ((rc = publish_ticket(ctx, id, store, now_ms, diag)) != SHOAL_OK)
       break;
     if ((rc = hub_store_prepare(ctx->db, "UPDATE tickets SET changed = 0 WHERE id = ?", &st,
-                               diag)) != SHOAL_OK)
+                                diag)) != SHOAL_OK)
       break;
     hub_store_bind_text(st, 1, id, -1, HUB_STORE_STATIC);
     s = hub_store_step(st);
@@ -612,9 +614,10 @@ shoal_err hub_tickets_tick(struct hub_ctx *ctx, int64_t now_ms, shoal_diag *diag
     cJSON *row = cJSON_CreateArray();
     ok = shoal_json_push(ids, row);
     for (int c = 0; ok && c < 4; c++)
-      ok = shoal_json_push(row, cJSON_CreateString(hub_store_column_type(st, c) == HUB_STORE_NULL
-                                                        ? ""
-                                                        : (const char *)hub_store_column_text(st, c)));
+      ok = shoal_json_push(row,
+                           cJSON_CreateString(hub_store_column_type(st, c) == HUB_STORE_NULL
+                                                  ? ""
+                                                  : (const char *)hub_store_column_text(st, c)));
     for (int c = 4; ok && c < 7; c++)
       ok = shoal_json_push(row, shoal_json_u64((uint64_t)hub_store_column_int64(st, c)));
   }
@@ -631,11 +634,11 @@ shoal_err hub_tickets_tick(struct hub_ctx *ctx, int64_t now_ms, shoal_diag *diag
   /* Most ticks have nothing to do: write nothing then. */
   int64_t hellos = 0;
   if ((rc = hub_store_query_int(ctx->db,
-                               "SELECT COUNT(*) FROM (SELECT store, MAX(last_hello_ms) AS ms "
-                               "FROM devices WHERE last_hello_ms IS NOT NULL GROUP BY store) h "
-                               "LEFT JOIN ticket_resync r ON r.store = h.store "
-                               "WHERE r.last_ms IS NULL OR h.ms > r.last_ms",
-                               0, &hellos, diag)) != SHOAL_OK)
+                                "SELECT COUNT(*) FROM (SELECT store, MAX(last_hello_ms) AS ms "
+                                "FROM devices WHERE last_hello_ms IS NOT NULL GROUP BY store) h "
+                                "LEFT JOIN ticket_resync r ON r.store = h.store "
+                                "WHERE r.last_ms IS NULL OR h.ms > r.last_ms",
+                                0, &hellos, diag)) != SHOAL_OK)
     goto cleanup;
   if (hellos == 0 && cJSON_GetArraySize(ids) == 0)
     goto publish;
@@ -683,7 +686,7 @@ shoal_err hub_tickets_tick(struct hub_ctx *ctx, int64_t now_ms, shoal_diag *diag
     if (!next || next > now_ms + ESC_RECHECK_MS)
       next = now_ms + ESC_RECHECK_MS;
     if ((rc = hub_store_prepare(ctx->db, "UPDATE tickets SET esc_next_ms = ? WHERE id = ?", &st,
-                               diag)) != SHOAL_OK)
+                                diag)) != SHOAL_OK)
       goto cleanup;
     hub_store_bind_int64(st, 1, next);
     hub_store_bind_text(st, 2, t.id, -1, HUB_STORE_STATIC);

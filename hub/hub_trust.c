@@ -7,9 +7,9 @@
 
 #include "hub_trust.h"
 #include "shoal/shoal_limits.h"
-#include "store.h"
 #include "shoal/trust.h"
 #include "shoal/util.h"
+#include "store.h"
 
 shoal_err hub_trust_chain(struct hub_ctx *ctx, char **out, shoal_diag *diag) {
   hub_stmt *st = NULL;

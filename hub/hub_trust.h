@@ -4,8 +4,8 @@
 #ifndef HUB_TRUST_H
 #define HUB_TRUST_H
 
-#include "shoal/err.h"
 #include "hub_ctx.h"
+#include "shoal/err.h"
 
 /* The retained P/trust message: the latest SHOAL_TRUST_CHAIN_MAX recorded
  * updates, ascending. *out heap (caller frees). SHOAL_ENOTFOUND if no

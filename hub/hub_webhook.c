@@ -14,13 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shoal/crypto.h"
 #include "hub_duties.h"
 #include "hub_http.h" /* HUB_TOKEN_MAX_BYTES: a secret file is read as a token is */
 #include "hub_webhook.h"
-#include "store.h"
+#include "shoal/crypto.h"
 #include "shoal/util.h"
-
+#include "store.h"
 
 struct hook {
   char *url;
@@ -274,9 +273,9 @@ static int deliver_hook(struct hub_webhooks *w, CURL *curl, const struct hook *h
   hub_stmt *st = NULL;
   shoal_diag d;
   if (hub_store_prepare(w->db,
-                       "SELECT id, kind, body, attempts, created_ms, next_ms FROM webhook_queue "
-                       "WHERE url = ?1 ORDER BY id LIMIT ?2",
-                       &st, &d) != SHOAL_OK) {
+                        "SELECT id, kind, body, attempts, created_ms, next_ms FROM webhook_queue "
+                        "WHERE url = ?1 ORDER BY id LIMIT ?2",
+                        &st, &d) != SHOAL_OK) {
     shoal_log(&w->log, SHOAL_LOG_ERROR, "webhooks: %s", d.msg);
     return 0;
   }

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "shoal/jsonx.h"
-#include "store_int.h"
 #include "shoal/timeutil.h"
+#include "store_int.h"
 
 int hub_store_is_pg_uri(const char *db) {
   return db && (strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0);

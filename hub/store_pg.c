@@ -19,8 +19,8 @@
 #include <string.h>
 
 #include "shoal/db.h"
-#include "store_int.h"
 #include "shoal/util.h"
+#include "store_int.h"
 
 extern const struct shoal_migration hub_migrations[];
 extern const size_t hub_migrations_count;
@@ -47,9 +47,9 @@ struct pg_store {
   char *uri;
   char err[512];
   int64_t changes;
-  bool in_tx;     /* BEGIN sent, no COMMIT/ROLLBACK yet */
-  bool broken_tx; /* the connection was lost inside the transaction */
-  bool lock_held; /* hub_store_try_lock holds its session lock */
+  bool in_tx;              /* BEGIN sent, no COMMIT/ROLLBACK yet */
+  bool broken_tx;          /* the connection was lost inside the transaction */
+  bool lock_held;          /* hub_store_try_lock holds its session lock */
   const int64_t *deadline; /* hub_store_set_deadline, or NULL */
   int64_t timeout_set;     /* statement_timeout in force (ms, 0 = none) */
 };
@@ -609,8 +609,8 @@ static void apply_deadline(struct pg_store *s) {
     if (want < 1)
       want = 1;
   }
-  if (want == s->timeout_set || (want && s->timeout_set && s->timeout_set - want < 1000 &&
-                                 s->timeout_set >= want))
+  if (want == s->timeout_set ||
+      (want && s->timeout_set && s->timeout_set - want < 1000 && s->timeout_set >= want))
     return;
   char sql[64];
   snprintf(sql, sizeof sql, "SET statement_timeout = %lld", (long long)want);

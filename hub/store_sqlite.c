@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "shoal/db.h"
-#include "store_int.h"
 #include "shoal/util.h"
+#include "store_int.h"
 
 extern const struct shoal_migration hub_migrations[];
 extern const size_t hub_migrations_count;

@@ -52,8 +52,7 @@ static shoal_err check_methods(const cJSON *v, shoal_diag *diag) {
   int i = 0;
   cJSON_ArrayForEach(e, v) {
     if (!cJSON_IsString(e) || !shoal_id_valid(e->valuestring))
-      return shoal_fail(diag, SHOAL_EINPUT, "policy: payments[%d] must be a method identifier",
-                        i);
+      return shoal_fail(diag, SHOAL_EINPUT, "policy: payments[%d] must be a method identifier", i);
     for (const cJSON *o = v->child; o != e; o = o->next)
       if (strcmp(o->valuestring, e->valuestring) == 0)
         return shoal_fail(diag, SHOAL_EINPUT, "policy: payments lists \"%s\" twice",
@@ -91,8 +90,8 @@ static shoal_err check_loyalty(const cJSON *v, shoal_diag *diag) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(v, f[i].key);
     if (!it && f[i].required)
       return shoal_fail(diag, SHOAL_EINPUT, "policy: loyalty: missing \"%s\"", f[i].key);
-    if (it && (!shoal_json_is_int(it) || shoal_json_int(it) < f[i].lo ||
-               shoal_json_int(it) > f[i].hi))
+    if (it &&
+        (!shoal_json_is_int(it) || shoal_json_int(it) < f[i].lo || shoal_json_int(it) > f[i].hi))
       return shoal_fail(diag, SHOAL_EINPUT,
                         "policy: loyalty: \"%s\" must be an integer from %lld to %lld", f[i].key,
                         (long long)f[i].lo, (long long)f[i].hi);
@@ -154,11 +153,10 @@ shoal_err shoal_checkout_policy_build(const cJSON *const *docs, size_t n,
     p.has_loyalty = true;
     p.earn_per = shoal_json_int(cJSON_GetObjectItemCaseSensitive(loyalty, "earn_per"));
     p.redeem_value = shoal_json_int(cJSON_GetObjectItemCaseSensitive(loyalty, "redeem_value"));
-    p.code_ttl_s = (v = cJSON_GetObjectItemCaseSensitive(loyalty, "code_ttl_s"))
-                       ? shoal_json_int(v)
-                       : 300;
-    p.grace_s = (v = cJSON_GetObjectItemCaseSensitive(loyalty, "grace_s")) ? shoal_json_int(v)
-                                                                            : 86400;
+    p.code_ttl_s =
+        (v = cJSON_GetObjectItemCaseSensitive(loyalty, "code_ttl_s")) ? shoal_json_int(v) : 300;
+    p.grace_s =
+        (v = cJSON_GetObjectItemCaseSensitive(loyalty, "grace_s")) ? shoal_json_int(v) : 86400;
     add_method(&p, "points");
   }
   *out = p;
@@ -194,8 +192,7 @@ shoal_err shoal_payments_parse(const cJSON *arr, const char *what, struct shoal_
     const cJSON *key;
     cJSON_ArrayForEach(key, e) {
       if (strcmp(key->string, "method") != 0 && strcmp(key->string, "amount") != 0)
-        return shoal_fail(diag, SHOAL_EINPUT, "%s[%zu]: unknown key \"%s\"", what, k,
-                          key->string);
+        return shoal_fail(diag, SHOAL_EINPUT, "%s[%zu]: unknown key \"%s\"", what, k, key->string);
     }
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "method");
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(e, "amount");
@@ -218,8 +215,7 @@ cJSON *shoal_payments_to_json(const struct shoal_payment *pay, size_t n) {
   cJSON *a = cJSON_CreateArray();
   for (size_t i = 0; a && i < n; i++) {
     cJSON *o = cJSON_CreateObject();
-    if (!o || !cJSON_AddItemToArray(a, o) ||
-        !cJSON_AddStringToObject(o, "method", pay[i].method) ||
+    if (!o || !cJSON_AddItemToArray(a, o) || !cJSON_AddStringToObject(o, "method", pay[i].method) ||
         !cJSON_AddNumberToObject(o, "amount", (double)pay[i].amount)) {
       if (o && !o->prev) /* not attached */
         cJSON_Delete(o);
@@ -236,8 +232,8 @@ shoal_err shoal_payments_check(const struct shoal_checkout_policy *p,
   int64_t sum = 0, cash = 0;
   for (size_t i = 0; i < n; i++) {
     if (!shoal_checkout_method_allowed(p, pay[i].method))
-      return shoal_fail(diag, SHOAL_EINPUT, "payments[%zu]: method \"%s\" is not allowed here",
-                        i, pay[i].method);
+      return shoal_fail(diag, SHOAL_EINPUT, "payments[%zu]: method \"%s\" is not allowed here", i,
+                        pay[i].method);
     if (pay[i].amount <= 0)
       return shoal_fail(diag, SHOAL_EINPUT, "payments[%zu] (%s): amount must be > 0", i,
                         pay[i].method);
@@ -291,8 +287,8 @@ static bool find_non_integer(const char *t, size_t len, char *key, size_t keysz,
     if (c == '-' || (c >= '0' && c <= '9')) {
       size_t start = i;
       bool frac = false;
-      while (i < len && (t[i] == '-' || t[i] == '+' || t[i] == '.' || t[i] == 'e' ||
-                         t[i] == 'E' || (t[i] >= '0' && t[i] <= '9'))) {
+      while (i < len && (t[i] == '-' || t[i] == '+' || t[i] == '.' || t[i] == 'e' || t[i] == 'E' ||
+                         (t[i] >= '0' && t[i] <= '9'))) {
         if (t[i] == '.' || t[i] == 'e' || t[i] == 'E')
           frac = true;
         i++;
@@ -357,9 +353,8 @@ shoal_err shoal_refund_compute(int64_t sale_total, struct shoal_refund_line *lin
       return shoal_fail(diag, SHOAL_EINTERNAL, "refund: inconsistent sale line %zu", i);
     if (l->want > l->qty - l->returned)
       return shoal_fail(diag, SHOAL_EINPUT,
-                        "line %zu: returning %lld units but only %lld of %lld remain returnable",
-                        i, (long long)l->want, (long long)(l->qty - l->returned),
-                        (long long)l->qty);
+                        "line %zu: returning %lld units but only %lld of %lld remain returnable", i,
+                        (long long)l->want, (long long)(l->qty - l->returned), (long long)l->qty);
     int64_t b = muldiv_floor(l->total, l->returned, l->qty);
     int64_t a = muldiv_floor(l->total, l->returned + l->want, l->qty);
     l->refund = a - b;

@@ -19,7 +19,7 @@ enum opt_type { OPT_OBJ, OPT_STR, OPT_ID, OPT_PATH, OPT_INT, OPT_WEBHOOKS, OPT_S
 struct opt {
   const char *name; /* dotted path, e.g. "mqtt.tls.ca" */
   enum opt_type type;
-  size_t offset;    /* into the config struct (unused for OPT_OBJ) */
+  size_t offset; /* into the config struct (unused for OPT_OBJ) */
   bool required;
   const char *def_str;
   int64_t def_int, min, max;
@@ -33,8 +33,9 @@ struct opt {
       {"mqtt.password_file", OPT_PATH, offsetof(T, mqtt.password_file), false, NULL, 0, 0, 0},     \
       {"mqtt.tls", OPT_OBJ, 0, false, NULL, 0, 0, 0},                                              \
       {"mqtt.tls.ca", OPT_PATH, offsetof(T, mqtt.tls_ca), false, NULL, 0, 0, 0},                   \
-      {"mqtt.tls.cert", OPT_PATH, offsetof(T, mqtt.tls_cert), false, NULL, 0, 0, 0},               \
-      {"mqtt.tls.key", OPT_PATH, offsetof(T, mqtt.tls_key), false, NULL, 0, 0, 0}
+      {"mqtt.tls.cert", OPT_PATH, offsetof(T, mqtt.tls_cert), false, NULL, 0, 0, 0}, {             \
+    "mqtt.tls.key", OPT_PATH, offsetof(T, mqtt.tls_key), false, NULL, 0, 0, 0                      \
+  }
 
 static const struct opt agent_opts[] = {
     {"device", OPT_ID, offsetof(struct shoal_agent_config, device), true, NULL, 0, 0, 0},
@@ -46,8 +47,8 @@ static const struct opt agent_opts[] = {
     {"trust", OPT_OBJ, 0, false, NULL, 0, 0, 0},
     {"trust.policy_pub", OPT_PATH, offsetof(struct shoal_agent_config, trust_policy_pub), false,
      NULL, 0, 0, 0},
-    {"trust.policy_pub_next", OPT_PATH,
-     offsetof(struct shoal_agent_config, trust_policy_pub_next), false, NULL, 0, 0, 0},
+    {"trust.policy_pub_next", OPT_PATH, offsetof(struct shoal_agent_config, trust_policy_pub_next),
+     false, NULL, 0, 0, 0},
     {"topic_prefix", OPT_STR, offsetof(struct shoal_agent_config, topic_prefix), false, "shoal/v1",
      0, 0, 0},
     {"local_api", OPT_OBJ, 0, false, NULL, 0, 0, 0},
@@ -133,7 +134,8 @@ static shoal_err load_webhooks(struct load_ctx *c, const cJSON *arr, shoal_diag 
     const cJSON *k;
     cJSON_ArrayForEach(k, w) {
       if (strcmp(k->string, "url") == 0 && cJSON_IsString(k)) {
-        if (strncmp(k->valuestring, "http://", 7) != 0 && strncmp(k->valuestring, "https://", 8) != 0)
+        if (strncmp(k->valuestring, "http://", 7) != 0 &&
+            strncmp(k->valuestring, "https://", 8) != 0)
           return shoal_fail(diag, SHOAL_ECONFIG, "%s: webhooks[%zu].url must be http(s)://",
                             c->file, i);
         wc->url = strdup(k->valuestring);
@@ -221,7 +223,8 @@ static shoal_err load_users(struct load_ctx *c, const cJSON *arr, shoal_diag *di
     const cJSON *k;
     cJSON_ArrayForEach(k, u) {
       if (!cJSON_IsString(k) || !*k->valuestring || strlen(k->valuestring) > SHOAL_PATH_MAX) {
-        if (strcmp(k->string, "name") && strcmp(k->string, "token_file") && strcmp(k->string, "role"))
+        if (strcmp(k->string, "name") && strcmp(k->string, "token_file") &&
+            strcmp(k->string, "role"))
           return shoal_fail(diag, SHOAL_ECONFIG, "%s: unknown key \"users[%zu].%s\"", c->file, i,
                             k->string);
         return shoal_fail(diag, SHOAL_ECONFIG, "%s: users[%zu].%s must be a non-empty string",
@@ -229,8 +232,9 @@ static shoal_err load_users(struct load_ctx *c, const cJSON *arr, shoal_diag *di
       }
       if (strcmp(k->string, "name") == 0) {
         if (!shoal_id_valid(k->valuestring))
-          return shoal_fail(diag, SHOAL_ECONFIG, "%s: users[%zu].name \"%s\" is not a valid identifier",
-                            c->file, i, k->valuestring);
+          return shoal_fail(diag, SHOAL_ECONFIG,
+                            "%s: users[%zu].name \"%s\" is not a valid identifier", c->file, i,
+                            k->valuestring);
         for (size_t j = 0; j < i; j++)
           if (strcmp(hub->users[j].name, k->valuestring) == 0)
             return shoal_fail(diag, SHOAL_ECONFIG, "%s: users[%zu].name \"%s\" given twice",
@@ -256,7 +260,8 @@ static shoal_err load_users(struct load_ctx *c, const cJSON *arr, shoal_diag *di
     if (!uc->name)
       return shoal_fail(diag, SHOAL_ECONFIG, "%s: missing key \"users[%zu].name\"", c->file, i);
     if (!uc->token_file)
-      return shoal_fail(diag, SHOAL_ECONFIG, "%s: missing key \"users[%zu].token_file\"", c->file, i);
+      return shoal_fail(diag, SHOAL_ECONFIG, "%s: missing key \"users[%zu].token_file\"", c->file,
+                        i);
     if (uc->role < 0)
       return shoal_fail(diag, SHOAL_ECONFIG, "%s: missing key \"users[%zu].role\"", c->file, i);
   }
@@ -319,8 +324,8 @@ static shoal_err walk(struct load_ctx *c, const cJSON *obj, const char *prefix, 
         return shoal_fail(diag, SHOAL_ECONFIG, "%s: \"%s\" must be an integer", c->file, name);
       int64_t v = shoal_json_int(item);
       if (v < o->min || v > o->max)
-        return shoal_fail(diag, SHOAL_ECONFIG, "%s: \"%s\" must be between %lld and %lld",
-                          c->file, name, (long long)o->min, (long long)o->max);
+        return shoal_fail(diag, SHOAL_ECONFIG, "%s: \"%s\" must be between %lld and %lld", c->file,
+                          name, (long long)o->min, (long long)o->max);
       *(int *)field = (int)v;
       break;
     case OPT_USERS: {
@@ -449,11 +454,13 @@ shoal_err shoal_agent_config_load(const char *path, struct shoal_agent_config *o
                                   shoal_diag *diag) {
   memset(out, 0, sizeof *out);
   _Static_assert(sizeof agent_opts / sizeof agent_opts[0] <= 64, "seen[] too small");
-  shoal_err rc = load(path, agent_opts, sizeof agent_opts / sizeof agent_opts[0], out, &out->path,
-                      diag);
+  shoal_err rc =
+      load(path, agent_opts, sizeof agent_opts / sizeof agent_opts[0], out, &out->path, diag);
   if (rc == SHOAL_OK && !topic_prefix_valid(out->topic_prefix))
-    rc = shoal_fail(diag, SHOAL_ECONFIG, "%s: \"topic_prefix\" must not be empty, start or end "
-                    "with '/', or contain '+' or '#'", path);
+    rc = shoal_fail(diag, SHOAL_ECONFIG,
+                    "%s: \"topic_prefix\" must not be empty, start or end "
+                    "with '/', or contain '+' or '#'",
+                    path);
   if (rc == SHOAL_OK && out->hub_url && strncmp(out->hub_url, "http://", 7) != 0 &&
       strncmp(out->hub_url, "https://", 8) != 0)
     rc = shoal_fail(diag, SHOAL_ECONFIG, "%s: \"hub_url\" must start with http:// or https://",
@@ -482,8 +489,10 @@ shoal_err shoal_hub_config_load(const char *path, struct shoal_hub_config *out, 
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");
   }
   if (rc == SHOAL_OK && !topic_prefix_valid(out->topic_prefix))
-    rc = shoal_fail(diag, SHOAL_ECONFIG, "%s: \"topic_prefix\" must not be empty, start or end "
-                    "with '/', or contain '+' or '#'", path);
+    rc = shoal_fail(diag, SHOAL_ECONFIG,
+                    "%s: \"topic_prefix\" must not be empty, start or end "
+                    "with '/', or contain '+' or '#'",
+                    path);
   if (rc == SHOAL_OK && out->ingest_shared && !out->ingest_group)
     rc = shoal_fail(diag, SHOAL_ECONFIG, "%s: missing key \"ingest.shared.group\"", path);
   if (rc != SHOAL_OK)

@@ -43,8 +43,8 @@ shoal_err shoal_key_generate(char **priv_pem, char **pub_pem, shoal_diag *diag) 
   if ((rc = shoal_rng_init(&r, "shoal", diag)) != SHOAL_OK)
     goto cleanup;
   if ((m = mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY))) != 0 ||
-      (m = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk),
-                               mbedtls_ctr_drbg_random, &r.drbg)) != 0) {
+      (m = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk), mbedtls_ctr_drbg_random,
+                               &r.drbg)) != 0) {
     rc = mbed_fail(diag, SHOAL_ECRYPTO, "cannot generate a P-256 key", m);
     goto cleanup;
   }
@@ -80,8 +80,7 @@ shoal_err shoal_privkey_load(const char *path, struct shoal_privkey **out, shoal
   int m = mbedtls_pk_parse_keyfile(&k->pk, path, NULL);
   if (m != 0) {
     shoal_privkey_free(k);
-    return mbed_fail(diag, m == MBEDTLS_ERR_PK_FILE_IO_ERROR ? SHOAL_EIO : SHOAL_ECRYPTO,
-                     path, m);
+    return mbed_fail(diag, m == MBEDTLS_ERR_PK_FILE_IO_ERROR ? SHOAL_EIO : SHOAL_ECRYPTO, path, m);
   }
   if (!is_p256(&k->pk)) {
     shoal_privkey_free(k);

@@ -14,11 +14,11 @@
 #include "shoal/arena.h"
 #include "shoal/shoal_limits.h"
 
-#define STRINGIFY_(x) #x
-#define STRINGIFY(x) STRINGIFY_(x)
-#define MAX_NODES_TEXT STRINGIFY(SHOAL_EXPR_MAX_NODES) /* for perr, which takes strings */
-#define DOUBLE_TEXT_MAX 40 /* "%.17g" of any double, NUL included */
-#define EXPECT_TEXT_MAX 64 /* "what was expected" in a parse error */
+#define STRINGIFY_(x)        #x
+#define STRINGIFY(x)         STRINGIFY_(x)
+#define MAX_NODES_TEXT       STRINGIFY(SHOAL_EXPR_MAX_NODES) /* for perr, which takes strings */
+#define DOUBLE_TEXT_MAX      40                 /* "%.17g" of any double, NUL included */
+#define EXPECT_TEXT_MAX      64                 /* "what was expected" in a parse error */
 #define DOUBLE_EXACT_INT_MAX 9007199254740992.0 /* 2^53: doubles hold every integer up to it */
 
 /* ---- exact decimals ---------------------------------------------------- */
@@ -570,8 +570,8 @@ static bool lex_operator(struct parser *p, struct tok *t, size_t *ip, char c, ch
     break;
   case '=':
     if (c2 != '=')
-      return perr(p, SHOAL_EINPUT, p->pos, "expected '==' (a single '=' is not an operator)",
-                  NULL, NULL);
+      return perr(p, SHOAL_EINPUT, p->pos, "expected '==' (a single '=' is not an operator)", NULL,
+                  NULL);
     i++;
     t->k = T_EQ;
     break;
@@ -600,8 +600,7 @@ static bool lex_operator(struct parser *p, struct tok *t, size_t *ip, char c, ch
     int n = 1;
     unsigned char u = (unsigned char)c;
     if (u >= 0xC0)
-      while (p->pos + (size_t)n < p->len && ((unsigned char)s[p->pos + n] & 0xC0) == 0x80 &&
-             n < 4)
+      while (p->pos + (size_t)n < p->len && ((unsigned char)s[p->pos + n] & 0xC0) == 0x80 && n < 4)
         n++;
     snprintf(ch, sizeof ch, "%.*s", n, s + p->pos);
     return perr(p, SHOAL_EINPUT, p->pos, "expected a value or an operator, found '%s'", ch, NULL);
@@ -656,7 +655,8 @@ static bool lex(struct parser *p) {
 
 static struct node *new_node(struct parser *p, enum op op) {
   if (++p->nodes > SHOAL_EXPR_MAX_NODES) {
-    perr(p, SHOAL_ELIMIT, p->cur.start, "expression is too long (over %s parts)", MAX_NODES_TEXT, NULL);
+    perr(p, SHOAL_ELIMIT, p->cur.start, "expression is too long (over %s parts)", MAX_NODES_TEXT,
+         NULL);
     return NULL;
   }
   struct node *n = shoal_arena_alloc(&p->e->ar, sizeof *n);
@@ -759,8 +759,8 @@ static struct node *parse_name_or_call(struct parser *p, struct tok t) {
     op = N_EMPTY;
     arity = 1;
   } else {
-    perr(p, SHOAL_EINPUT, t.start, "expected a function len, contains or empty, found '%s'",
-         t.str, NULL);
+    perr(p, SHOAL_EINPUT, t.start, "expected a function len, contains or empty, found '%s'", t.str,
+         NULL);
     return NULL;
   }
   if (!(n = new_node(p, op)) || !lex(p))

@@ -34,8 +34,8 @@ static const char *const type_names[] = {"text",  "int",  "decimal", "bool", "ch
                                          "multi", "date", "phone",   "scan", "photo"};
 #define NTYPES (sizeof type_names / sizeof type_names[0])
 
-#define NUM_TEXT_MAX 48  /* num_text's buffer: "%.17g" of a double or an int64 */
-#define WHERE_MAX 160    /* "form \"<id>\" field \"<id>\"" naming a place in a message */
+#define NUM_TEXT_MAX  48  /* num_text's buffer: "%.17g" of a double or an int64 */
+#define WHERE_MAX     160 /* "form \"<id>\" field \"<id>\"" naming a place in a message */
 #define REGEX_ERR_MAX 128 /* regerror text */
 
 struct field {
@@ -541,7 +541,6 @@ static shoal_err field_bounds(shoal_form *f, size_t i, const cJSON *jf, shoal_di
       return shoal_fail(diag, SHOAL_EINPUT, "form \"%s\" field \"%s\": \"min\" is above \"max\"",
                         f->id, fd->id);
   }
-
 
   fd->min_len = fd->max_len = -1;
   static const char *const lens[] = {"min_len", "max_len"};

@@ -10,10 +10,10 @@
  * idle (no thread held) and resumed when an event or a ping is due. */
 #include "shoal/httpd.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -33,20 +33,20 @@
 #include "shoal/jsonx.h"
 #include "shoal/util.h"
 
-#define SWEEP_MS 250
-#define CHANNELS_MAX 8
+#define SWEEP_MS       250
+#define CHANNELS_MAX   8
 #define PATH_MAX_BYTES 2048
 
 /* One client connection (MHD socket context). */
 struct conn {
   struct conn *prev, *next;
   int fd;
-  int64_t start_ms; /* when the current request (or the wait for one) began */
+  int64_t start_ms;  /* when the current request (or the wait for one) began */
   int64_t opened_ms; /* when the connection was accepted */
-  bool streaming;   /* an event stream: no request deadline */
-  bool in_request;  /* the request line has arrived (else: keep-alive wait) */
+  bool streaming;    /* an event stream: no request deadline */
+  bool in_request;   /* the request line has arrived (else: keep-alive wait) */
   bool cut;
-  bool reserved;    /* opened while conn_max others were open: probes only */
+  bool reserved; /* opened while conn_max others were open: probes only */
 };
 
 /* One request (MHD request context). */
@@ -157,34 +157,52 @@ shoal_err shoal_httpd_token_load(const char *path, char **out, size_t *len, shoa
 
 static const char *code_for(unsigned status) {
   switch (status) {
-  case 400: return "bad_request";
-  case 401: return "unauthorized";
-  case 403: return "forbidden";
-  case 404: return "not_found";
-  case 405: return "method_not_allowed";
-  case 409: return "conflict";
-  case 413: return "too_large";
-  case 422: return "invalid";
-  case 503: return "unavailable";
-  default: return status >= 500 ? "internal" : "error";
+  case 400:
+    return "bad_request";
+  case 401:
+    return "unauthorized";
+  case 403:
+    return "forbidden";
+  case 404:
+    return "not_found";
+  case 405:
+    return "method_not_allowed";
+  case 409:
+    return "conflict";
+  case 413:
+    return "too_large";
+  case 422:
+    return "invalid";
+  case 503:
+    return "unavailable";
+  default:
+    return status >= 500 ? "internal" : "error";
   }
 }
 
 unsigned shoal_httpd_status_for(shoal_err rc) {
   switch (rc) {
-  case SHOAL_OK: return 200;
+  case SHOAL_OK:
+    return 200;
   case SHOAL_EJSON:
-  case SHOAL_EUSAGE: return 400;
+  case SHOAL_EUSAGE:
+    return 400;
   case SHOAL_EINPUT:
-  case SHOAL_ELIMIT: return 422;
-  case SHOAL_ENOTFOUND: return 404;
+  case SHOAL_ELIMIT:
+    return 422;
+  case SHOAL_ENOTFOUND:
+    return 404;
   case SHOAL_ESIG:
   case SHOAL_EROLLBACK:
   case SHOAL_EEXPIRED:
-  case SHOAL_ESCOPE: return 403;
-  case SHOAL_EMODULE: return 503;
-  case SHOAL_ECONFLICT: return 409;
-  default: return 500;
+  case SHOAL_ESCOPE:
+    return 403;
+  case SHOAL_EMODULE:
+    return 503;
+  case SHOAL_ECONFLICT:
+    return 409;
+  default:
+    return 500;
   }
 }
 
@@ -336,9 +354,8 @@ static struct conn *conn_of(struct MHD_Connection *c) {
 static enum MHD_Result queue(struct shoal_httpd *h, struct MHD_Connection *c, struct req *r,
                              struct shoal_httpd_resp *resp);
 
-static enum MHD_Result answer_error(struct shoal_httpd *h, struct MHD_Connection *c,
-                                    struct req *r, unsigned status, const char *code,
-                                    const char *msg) {
+static enum MHD_Result answer_error(struct shoal_httpd *h, struct MHD_Connection *c, struct req *r,
+                                    unsigned status, const char *code, const char *msg) {
   struct shoal_httpd_resp resp = {0};
   reply_error_v(&resp, status, code, msg);
   return queue(h, c, r, &resp);
@@ -417,7 +434,8 @@ static struct MHD_Response *stream_response(struct shoal_httpd *h, struct MHD_Co
   s->last_ms = shoal_mono_ms();
   /* One address may hold only a few of the channel's streams, so a single
    * client cannot take every slot and leave the tills without events. */
-  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   if (!h->unix_path && ci && ci->client_addr &&
       (ci->client_addr->sa_family == AF_INET || ci->client_addr->sa_family == AF_INET6))
     memcpy(&s->peer, ci->client_addr,
@@ -541,8 +559,7 @@ static bool host_part(const char *v, char *out, size_t outsz) {
  * cross-site POST, even a "simple" text/plain or multipart one that needs
  * no preflight) must come from the origin it is sent to. Clients that send
  * neither header (tills, curl) are not affected. */
-static bool host_allowed(struct shoal_httpd *h, struct MHD_Connection *c, char *msg,
-                         size_t msgsz) {
+static bool host_allowed(struct shoal_httpd *h, struct MHD_Connection *c, char *msg, size_t msgsz) {
   const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
   const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
   char name[256];
@@ -563,8 +580,10 @@ static bool host_allowed(struct shoal_httpd *h, struct MHD_Connection *c, char *
         ok = true;
     }
     if (!ok) {
-      snprintf(msg, msgsz, "Host \"%.64s\" does not name this device (use its IP address, "
-               "localhost or its host name)", host);
+      snprintf(msg, msgsz,
+               "Host \"%.64s\" does not name this device (use its IP address, "
+               "localhost or its host name)",
+               host);
       return false;
     }
   }
@@ -630,8 +649,7 @@ static enum MHD_Result begin(struct shoal_httpd *h, struct MHD_Connection *c, st
       return refuse(h, c, r, 403, NULL, msg);
   }
   if (!(r->route->flags & SHOAL_HTTPD_PUBLIC) && h->o.auth) {
-    const char *v =
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     const char *bearer = NULL;
     if (v && strncasecmp(v, "Bearer ", 7) == 0) {
       bearer = v + 7;
@@ -650,8 +668,7 @@ static enum MHD_Result begin(struct shoal_httpd *h, struct MHD_Connection *c, st
   return MHD_YES;
 }
 
-static enum MHD_Result take_body(struct shoal_httpd *h, struct req *r, const char *data,
-                                 size_t n) {
+static enum MHD_Result take_body(struct shoal_httpd *h, struct req *r, const char *data, size_t n) {
   if (r->err_status || !(r->route->flags & SHOAL_HTTPD_BODY)) {
     /* A refused request's body, or one sent to a route that reads none,
      * is dropped; a sender that does not stop is cut off. */
@@ -772,7 +789,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     struct conn *k = calloc(1, sizeof *k);
     if (!k)
       return;
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     k->fd = ci ? ci->connect_fd : -1;
     k->start_ms = k->opened_ms = shoal_mono_ms();
     pthread_mutex_lock(&h->lock);
@@ -1166,7 +1184,7 @@ shoal_err shoal_httpd_start(const struct shoal_httpd_opts *opts, struct shoal_ht
       goto fail;
     }
   } else if ((rc = shoal_httpd_parse_tcp("listen (host:port or unix:/absolute/path)", opts->listen,
-                                          &ss, NULL, diag)) != SHOAL_OK) {
+                                         &ss, NULL, diag)) != SHOAL_OK) {
     goto fail;
   } else {
     host_part(opts->listen, h->listen_host, sizeof h->listen_host);
@@ -1185,23 +1203,22 @@ shoal_err shoal_httpd_start(const struct shoal_httpd_opts *opts, struct shoal_ht
                    MHD_USE_ERROR_LOG;
   if (!is_unix && ss.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
-  struct MHD_OptionItem addr[3] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL},
-                                   {MHD_OPTION_END, 0, NULL}};
+  struct MHD_OptionItem addr[3] = {
+      {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
   if (is_unix) {
     addr[0] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, ufd, NULL};
   } else {
     addr[0] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
-    addr[1] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                                      (intptr_t)h->o.per_ip_max, NULL};
+    addr[1] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)h->o.per_ip_max,
+                                      NULL};
   }
   h->d = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
       MHD_OPTION_THREAD_POOL_SIZE, h->o.threads, MHD_OPTION_CONNECTION_LIMIT,
-      h->o.conn_max + h->o.probe_reserve,
-      MHD_OPTION_CONNECTION_TIMEOUT, h->o.idle_max_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)SHOAL_HTTPD_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-      MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
-      MHD_OPTION_ARRAY, addr, MHD_OPTION_END);
+      h->o.conn_max + h->o.probe_reserve, MHD_OPTION_CONNECTION_TIMEOUT, h->o.idle_max_s,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SHOAL_HTTPD_CONN_MEMORY,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+      MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_ARRAY, addr, MHD_OPTION_END);
   if (!h->d) {
     rc = shoal_fail(diag, SHOAL_EIO, "cannot listen on %s (address in use?)", opts->listen);
     goto fail;

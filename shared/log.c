@@ -19,10 +19,14 @@ void shoal_log(const struct shoal_logger *lg, enum shoal_log_level level, const 
 
 const char *shoal_log_level_str(enum shoal_log_level level) {
   switch (level) {
-  case SHOAL_LOG_ERROR: return "error";
-  case SHOAL_LOG_WARN: return "warn";
-  case SHOAL_LOG_INFO: return "info";
-  case SHOAL_LOG_DEBUG: return "debug";
+  case SHOAL_LOG_ERROR:
+    return "error";
+  case SHOAL_LOG_WARN:
+    return "warn";
+  case SHOAL_LOG_INFO:
+    return "info";
+  case SHOAL_LOG_DEBUG:
+    return "debug";
   }
   return "?";
 }

@@ -23,8 +23,8 @@ static bool nonce_valid(const char *s) {
     return false;
   for (const char *p = s; *p; p++) {
     char c = *p;
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-          c == '-' || c == '_'))
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_'))
       return false;
   }
   return true;
@@ -174,8 +174,8 @@ shoal_err shoal_member_code_decode(const char *code, struct shoal_member_code *o
 }
 
 shoal_err shoal_member_code_verify(const char *code, const struct shoal_pubkey *const *keys,
-                                   size_t nkeys, int64_t now_unix_s,
-                                   struct shoal_member_code *out, shoal_diag *diag) {
+                                   size_t nkeys, int64_t now_unix_s, struct shoal_member_code *out,
+                                   shoal_diag *diag) {
   struct shoal_member_code c;
   if (shoal_member_code_decode(code, &c, diag) != SHOAL_OK)
     return SHOAL_ESIG; /* SPEC 13: a malformed code is refused like a forged one */

@@ -10,7 +10,9 @@ int64_t shoal_div_floor(int64_t num, int64_t den) {
   return q;
 }
 
-int64_t shoal_div_ceil(int64_t num, int64_t den) { return -shoal_div_floor(-num, den); }
+int64_t shoal_div_ceil(int64_t num, int64_t den) {
+  return -shoal_div_floor(-num, den);
+}
 
 int64_t shoal_div_half_up(int64_t num, int64_t den) {
   /* Work in the magnitude so halves round away from zero for either sign. */

@@ -22,7 +22,9 @@ struct shoal_mqtt {
 };
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
-static void lib_init(void) { mosquitto_lib_init(); }
+static void lib_init(void) {
+  mosquitto_lib_init();
+}
 
 static void cb_connect(struct mosquitto *mosq, void *user, int rc) {
   (void)mosq;
@@ -84,13 +86,15 @@ shoal_err shoal_mqtt_new(const struct shoal_mqtt_opts *opts, struct shoal_mqtt *
   const struct shoal_mqtt_config *cfg = opts->cfg;
   if (cfg->password_file) {
     size_t len = 0;
-    if ((rc = shoal_file_read(cfg->password_file, SHOAL_SECRET_FILE_MAX_BYTES, &m->password, &len, diag)) != SHOAL_OK)
+    if ((rc = shoal_file_read(cfg->password_file, SHOAL_SECRET_FILE_MAX_BYTES, &m->password, &len,
+                              diag)) != SHOAL_OK)
       goto fail;
     while (len > 0 && (m->password[len - 1] == '\n' || m->password[len - 1] == '\r'))
       m->password[--len] = '\0';
   }
   if (cfg->username || m->password) {
-    if ((mrc = mosquitto_username_pw_set(m->mosq, cfg->username, m->password)) != MOSQ_ERR_SUCCESS) {
+    if ((mrc = mosquitto_username_pw_set(m->mosq, cfg->username, m->password)) !=
+        MOSQ_ERR_SUCCESS) {
       rc = mosq_fail(diag, "MQTT credentials", mrc);
       goto fail;
     }
@@ -122,9 +126,9 @@ shoal_err shoal_mqtt_connect(struct shoal_mqtt *m, shoal_diag *diag) {
   int mrc = mosquitto_connect(m->mosq, cfg->host, cfg->port,
                               m->opts.keepalive_s > 0 ? m->opts.keepalive_s : 30);
   if (mrc != MOSQ_ERR_SUCCESS)
-    return shoal_fail(diag, SHOAL_EMQTT, "cannot connect to the broker at %s:%d: %s", cfg->host,
-                      cfg->port, mrc == MOSQ_ERR_ERRNO ? "connection refused or unreachable"
-                                                       : mosquitto_strerror(mrc));
+    return shoal_fail(
+        diag, SHOAL_EMQTT, "cannot connect to the broker at %s:%d: %s", cfg->host, cfg->port,
+        mrc == MOSQ_ERR_ERRNO ? "connection refused or unreachable" : mosquitto_strerror(mrc));
   return SHOAL_OK;
 }
 
@@ -177,7 +181,9 @@ void shoal_mqtt_free(struct shoal_mqtt *m) {
   free(m);
 }
 
-bool shoal_mqtt_want_write(struct shoal_mqtt *m) { return mosquitto_want_write(m->mosq); }
+bool shoal_mqtt_want_write(struct shoal_mqtt *m) {
+  return mosquitto_want_write(m->mosq);
+}
 
 int64_t shoal_backoff_ms(int min_s, int max_s, int attempt) {
   int64_t lo = (int64_t)min_s * 1000, hi = (int64_t)max_s * 1000;

@@ -7,9 +7,9 @@
 #include "shoal/checkout.h"
 #include "shoal/forms.h"
 #include "shoal/jsonx.h"
-#include "shoal/shoal_limits.h"
 #include "shoal/pricing.h"
 #include "shoal/settle.h"
+#include "shoal/shoal_limits.h"
 #include "shoal/ticket.h"
 #include "shoal/util.h"
 
@@ -18,18 +18,21 @@ static const struct {
   const char *key;
   int type; /* cJSON type flag */
 } top_keys[] = {
-    {"scope", cJSON_String},     {"currency", cJSON_String}, {"items", cJSON_Array},
-    {"rules", cJSON_Array},      {"disable", cJSON_Array},   {"round", cJSON_Object},
-    {"forms", cJSON_Array},      {"routing", cJSON_Array},   {"sla", cJSON_Object},
-    {"escalation", cJSON_Array}, {"rates", cJSON_Object},    {"settlement", cJSON_Object},
+    {"scope", cJSON_String},     {"currency", cJSON_String},   {"items", cJSON_Array},
+    {"rules", cJSON_Array},      {"disable", cJSON_Array},     {"round", cJSON_Object},
+    {"forms", cJSON_Array},      {"routing", cJSON_Array},     {"sla", cJSON_Object},
+    {"escalation", cJSON_Array}, {"rates", cJSON_Object},      {"settlement", cJSON_Object},
     {"payments", cJSON_Array},   {"utc_offset", cJSON_String}, {"loyalty", cJSON_Object},
 };
 
 static const char *type_name(int t) {
   switch (t) {
-  case cJSON_String: return "a string";
-  case cJSON_Array: return "an array";
-  case cJSON_Object: return "an object";
+  case cJSON_String:
+    return "a string";
+  case cJSON_Array:
+    return "an array";
+  case cJSON_Object:
+    return "an object";
   }
   return "?";
 }

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pricing_int.h"
 #include "shoal/checkout.h"
 #include "shoal/jsonx.h"
-#include "pricing_int.h"
 #include "shoal/shoal_limits.h"
 #include "shoal/strmap.h"
 #include "shoal/util.h"
@@ -760,8 +760,8 @@ static shoal_err basket_checkout_keys(struct shoal_basket *b, shoal_diag *diag) 
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(j, "cashier"))) {
     if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) > SHOAL_ID_MAX)
-      return shoal_fail(diag, SHOAL_EINPUT,
-                        "basket: \"cashier\" must be a string of 1 to %d bytes", SHOAL_ID_MAX);
+      return shoal_fail(diag, SHOAL_EINPUT, "basket: \"cashier\" must be a string of 1 to %d bytes",
+                        SHOAL_ID_MAX);
     b->cashier = v->valuestring;
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(j, "payments"))) {
@@ -832,7 +832,8 @@ static shoal_err basket_customer(struct shoal_basket *b, shoal_diag *diag) {
   if (!v || cJSON_IsNull(v))
     return SHOAL_OK;
   if (!cJSON_IsObject(v))
-    return shoal_fail(diag, SHOAL_EINPUT, "basket: \"customer\" must be an object {id, tier, tags}");
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "basket: \"customer\" must be an object {id, tier, tags}");
   b->customer = v;
   if ((rc = basket_keys(v, cust_keys, "basket: customer", diag)) != SHOAL_OK)
     return rc;
@@ -863,7 +864,8 @@ static shoal_err basket_coupons(struct shoal_basket *b, shoal_diag *diag) {
   if (!v)
     return SHOAL_OK;
   if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > SHOAL_BASKET_MAX_COUPONS)
-    return shoal_fail(diag, SHOAL_EINPUT, "basket: \"coupons\" must be an array of at most %d codes",
+    return shoal_fail(diag, SHOAL_EINPUT,
+                      "basket: \"coupons\" must be an array of at most %d codes",
                       SHOAL_BASKET_MAX_COUPONS);
   b->coupons = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof *b->coupons);
   if (!b->coupons)
@@ -943,10 +945,9 @@ static shoal_err basket_lines(struct shoal_basket *b, shoal_diag *diag) {
 
 shoal_err shoal_basket_parse_opts(const cJSON *json, bool at_optional, struct shoal_basket **out,
                                   shoal_diag *diag) {
-  static const char *const top[] = {"region",  "store",   "at",          "channel",
-                                    "customer", "coupons", "lines",       "request_id",
-                                    "cashier",  "payments", "member_code", "redeem_points",
-                                    NULL};
+  static const char *const top[] = {
+      "region",     "store",   "at",       "channel",     "customer",      "coupons", "lines",
+      "request_id", "cashier", "payments", "member_code", "redeem_points", NULL};
   shoal_err rc = SHOAL_OK;
   if (!cJSON_IsObject(json))
     return shoal_fail(diag, SHOAL_EINPUT, "basket: must be a JSON object");

@@ -95,7 +95,7 @@ struct shoal_pricing_model {
   uint32_t nwords;        /* words in a rule bitmap */
   uint32_t *by_barcode;   /* items with a barcode, sorted by barcode */
   uint32_t nbarcodes;
-  const char **codes;     /* sorted coupon codes carried by the chain's rules */
+  const char **codes; /* sorted coupon codes carried by the chain's rules */
   uint32_t ncodes;
   const char *currency;
   int64_t round_step;

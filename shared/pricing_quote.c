@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pricing_int.h"
 #include "shoal/jsonx.h"
 #include "shoal/money.h"
-#include "pricing_int.h"
 #include "shoal/shoal_limits.h"
 
 /* cJSON prints integers below this (10^15, "%1.15g") exactly. */
@@ -640,8 +640,7 @@ shoal_err shoal_pricing_quote(const struct shoal_pricing_model *m, const struct 
   int64_t subtotal = 0;
   if ((rc = quote_price_lines(&c, &subtotal, diag)) != SHOAL_OK)
     goto done;
-  if (!quote_stage1_applied(&c) || !quote_index_candidates(&c, &k) ||
-      !quote_apply_stages23(&c, &k))
+  if (!quote_stage1_applied(&c) || !quote_index_candidates(&c, &k) || !quote_apply_stages23(&c, &k))
     goto oom;
   quote_render_totals(&c, subtotal);
   if (!quote_render_coupons(&c))

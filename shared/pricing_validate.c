@@ -6,16 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shoal/jsonx.h"
 #include "pricing_int.h"
+#include "shoal/jsonx.h"
 #include "shoal/shoal_limits.h"
 #include "shoal/strmap.h"
 #include "shoal/util.h"
 
 /* Buffers naming a place in a message: an item or rule, then a key of it,
  * then a path below that key (ids are at most SHOAL_ID_MAX bytes). */
-#define WHERE_MAX 160
-#define WHERE_KEY_MAX (WHERE_MAX + 40)
+#define WHERE_MAX      160
+#define WHERE_KEY_MAX  (WHERE_MAX + 40)
 #define WHERE_PATH_MAX (WHERE_MAX + 80)
 
 static const char *const type_names[PT__COUNT] = {
@@ -373,7 +373,8 @@ static shoal_err check_rule(const cJSON *r, int i, shoal_diag *diag) {
     shoal_diag_prefix(diag, "%s rule", type_names[t]);
     return rc;
   }
-  if ((rc = int_field(r, "priority", false, -SHOAL_RULE_PRIORITY_MAX, SHOAL_RULE_PRIORITY_MAX, where, diag)) != SHOAL_OK)
+  if ((rc = int_field(r, "priority", false, -SHOAL_RULE_PRIORITY_MAX, SHOAL_RULE_PRIORITY_MAX,
+                      where, diag)) != SHOAL_OK)
     return rc;
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "coupon");
   if (v && !short_str(v, SHOAL_ID_MAX))

@@ -92,10 +92,10 @@ static shoal_err profile_modules(const cJSON *root, struct shoal_profile *p, sho
         found = true;
       }
     if (!found)
-      return shoal_fail(diag, SHOAL_EINPUT,
-                        "\"modules\": unknown module %s%s%s (pricing, sales, forms, tickets)",
-                        cJSON_IsString(m) ? "\"" : "", cJSON_IsString(m) ? m->valuestring : "(not a string)",
-                        cJSON_IsString(m) ? "\"" : "");
+      return shoal_fail(
+          diag, SHOAL_EINPUT, "\"modules\": unknown module %s%s%s (pricing, sales, forms, tickets)",
+          cJSON_IsString(m) ? "\"" : "", cJSON_IsString(m) ? m->valuestring : "(not a string)",
+          cJSON_IsString(m) ? "\"" : "");
   }
   if ((p->modules & SHOAL_MOD_SALES) && !(p->modules & SHOAL_MOD_PRICING))
     return shoal_fail(diag, SHOAL_EINPUT, "\"modules\": \"sales\" needs \"pricing\"");
@@ -107,7 +107,8 @@ static shoal_err profile_limits(const cJSON *root, struct shoal_profile *p, shoa
   shoal_err rc = SHOAL_OK;
   static const char *const cache_keys[] = {"max_mb", NULL};
   static const char *const outbox_keys[] = {"max_events", NULL};
-  static const char *const sync_keys[] = {"keepalive_s", "backoff_min_s", "backoff_max_s", "batch", NULL};
+  static const char *const sync_keys[] = {"keepalive_s", "backoff_min_s", "backoff_max_s", "batch",
+                                          NULL};
   const cJSON *cache = cJSON_GetObjectItemCaseSensitive(root, "cache");
   const cJSON *outbox = cJSON_GetObjectItemCaseSensitive(root, "outbox");
   const cJSON *sync = cJSON_GetObjectItemCaseSensitive(root, "sync");
@@ -117,8 +118,10 @@ static shoal_err profile_limits(const cJSON *root, struct shoal_profile *p, shoa
       !only_keys(outbox, outbox_keys, "outbox.", diag, &rc) ||
       !only_keys(sync, sync_keys, "sync.", diag, &rc))
     return rc;
-  if ((rc = get_bounded(cache, "cache.", "max_mb", 1, SHOAL_PROFILE_MB_MAX, &p->cache_max_mb, diag)) ||
-      (rc = get_bounded(outbox, "outbox.", "max_events", 1, SHOAL_OUTBOX_EVENTS_MAX, &p->outbox_max_events, diag)) ||
+  if ((rc = get_bounded(cache, "cache.", "max_mb", 1, SHOAL_PROFILE_MB_MAX, &p->cache_max_mb,
+                        diag)) ||
+      (rc = get_bounded(outbox, "outbox.", "max_events", 1, SHOAL_OUTBOX_EVENTS_MAX,
+                        &p->outbox_max_events, diag)) ||
       (rc = get_bounded(sync, "sync.", "keepalive_s", 5, 3600, &p->keepalive_s, diag)) ||
       (rc = get_bounded(sync, "sync.", "backoff_min_s", 0, 3600, &p->backoff_min_s, diag)) ||
       (rc = get_bounded(sync, "sync.", "backoff_max_s", 1, 86400, &p->backoff_max_s, diag)) ||
@@ -141,7 +144,8 @@ static shoal_err profile_media_api(const cJSON *root, struct shoal_profile *p, s
     if (!cJSON_IsObject(media))
       return shoal_fail(diag, SHOAL_EINPUT, "\"media\" must be an object");
     if (!only_keys(media, media_keys, "media.", diag, &rc) ||
-        (rc = get_bounded(media, "media.", "max_mb", 1, SHOAL_PROFILE_MB_MAX, &p->media_max_mb, diag)))
+        (rc = get_bounded(media, "media.", "max_mb", 1, SHOAL_PROFILE_MB_MAX, &p->media_max_mb,
+                          diag)))
       return rc;
   }
   const cJSON *api = cJSON_GetObjectItemCaseSensitive(root, "local_api");
@@ -174,7 +178,7 @@ shoal_err shoal_profile_parse(const char *text, size_t len, struct shoal_profile
     rc = shoal_fail(diag, SHOAL_EINPUT, "a profile must be a JSON object");
     goto cleanup;
   }
-  static const char *const top[] = {"profile", "modules", "cache", "outbox",   "sync",
+  static const char *const top[] = {"profile",   "modules", "cache", "outbox", "sync",
                                     "local_api", "channel", "media", NULL};
   if (!only_keys(root, top, "", diag, &rc))
     goto cleanup;
@@ -206,6 +210,7 @@ shoal_err shoal_profile_require(const struct shoal_profile *p, enum shoal_module
                                 shoal_diag *diag) {
   if (p->modules & m)
     return SHOAL_OK;
-  return shoal_fail(diag, SHOAL_EMODULE, "module \"%s\" is not enabled on this device (profile \"%s\")",
+  return shoal_fail(diag, SHOAL_EMODULE,
+                    "module \"%s\" is not enabled on this device (profile \"%s\")",
                     shoal_module_name(m), p->name);
 }

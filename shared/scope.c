@@ -58,8 +58,8 @@ shoal_err shoal_scope_chain(struct shoal_scope_chain *out, const char *region, c
   for (int k = 0; k < SHOAL_SCOPE_CHAIN_LEN; k++) {
     if (k != SHOAL_SCOPE_GLOBAL && (!ids[k] || !*ids[k]))
       continue;
-    shoal_err rc = shoal_scope_format(out->scope[k], sizeof out->scope[k],
-                                      (enum shoal_scope_kind)k, ids[k], diag);
+    shoal_err rc = shoal_scope_format(out->scope[k], sizeof out->scope[k], (enum shoal_scope_kind)k,
+                                      ids[k], diag);
     if (rc != SHOAL_OK) {
       memset(out, 0, sizeof *out);
       return rc;
@@ -83,9 +83,12 @@ int shoal_scope_chain_find(const struct shoal_scope_chain *c, const char *scope)
 
 const char *shoal_scope_kind_name(enum shoal_scope_kind kind) {
   switch (kind) {
-  case SHOAL_SCOPE_GLOBAL: return "global";
-  case SHOAL_SCOPE_REGION: return "region";
-  case SHOAL_SCOPE_STORE: return "store";
+  case SHOAL_SCOPE_GLOBAL:
+    return "global";
+  case SHOAL_SCOPE_REGION:
+    return "region";
+  case SHOAL_SCOPE_STORE:
+    return "store";
   }
   return "?";
 }

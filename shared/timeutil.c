@@ -122,7 +122,8 @@ shoal_err shoal_time_parse(const char *s, struct shoal_time *out, shoal_diag *di
       goto bad;
     off = sign * (oh * 60 + om);
   } else {
-    return shoal_fail(diag, SHOAL_EINPUT, "timestamp \"%s\" has no UTC offset (add Z or +HH:MM)", s);
+    return shoal_fail(diag, SHOAL_EINPUT, "timestamp \"%s\" has no UTC offset (add Z or +HH:MM)",
+                      s);
   }
   if (*p != '\0')
     goto bad;

@@ -180,7 +180,9 @@ char *shoal_path_dirname(const char *path) {
   return strndup(path, (size_t)(slash - path));
 }
 
-char *shoal_strdup(const char *s) { return s ? strdup(s) : NULL; }
+char *shoal_strdup(const char *s) {
+  return s ? strdup(s) : NULL;
+}
 
 bool shoal_strlcpy(char *dst, const char *src, size_t dstsz) {
   size_t n = strlen(src);

@@ -142,8 +142,7 @@ cJSON *shoal_event_to_json(const struct shoal_event *ev) {
       !cJSON_AddNumberToObject(o, "seq", (double)ev->seq) ||
       !shoal_json_put(o, "hlc", shoal_json_u64(ev->hlc)) ||
       !cJSON_AddStringToObject(o, "type", ev->type) ||
-      !shoal_json_put(o, "body",
-                      ev->body ? cJSON_Duplicate(ev->body, 1) : cJSON_CreateObject())) {
+      !shoal_json_put(o, "body", ev->body ? cJSON_Duplicate(ev->body, 1) : cJSON_CreateObject())) {
     cJSON_Delete(o);
     return NULL;
   }

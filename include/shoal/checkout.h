@@ -19,7 +19,7 @@
 #include "shoal/shoal_limits.h"
 
 #define SHOAL_PAYMENT_METHODS_MAX 16 /* allowed methods in a policy; payments in a basket */
-#define SHOAL_SALE_SKEW_MS (10 * 60 * 1000) /* a sale's given "at" vs the device clock */
+#define SHOAL_SALE_SKEW_MS        (10 * 60 * 1000) /* a sale's given "at" vs the device clock */
 
 /* Checkout settings of a scope chain, most specific scope winning per key. */
 struct shoal_checkout_policy {
@@ -94,10 +94,10 @@ shoal_err shoal_checkout_text_integers(const char *text, size_t len, const char 
 
 /* One line of a sale as a return sees it. */
 struct shoal_refund_line {
-  int64_t qty, total;  /* sold: units and the line's total (SPEC 5.3) */
-  int64_t returned;    /* units returned before this return */
-  int64_t want;        /* units this return takes back (0: none) */
-  int64_t refund;      /* OUT: what those units refund, before the sale's rounding */
+  int64_t qty, total; /* sold: units and the line's total (SPEC 5.3) */
+  int64_t returned;   /* units returned before this return */
+  int64_t want;       /* units this return takes back (0: none) */
+  int64_t refund;     /* OUT: what those units refund, before the sale's rounding */
 };
 
 /* Computes a return's refund (SPEC 12). Line refund = L(returned + want) -

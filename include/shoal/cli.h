@@ -12,13 +12,13 @@
 
 #include "shoal/err.h"
 
-#define SHOAL_ARGS_MAX_OPTS 24
-#define SHOAL_ARGS_MAX_REPEAT 64
+#define SHOAL_ARGS_MAX_OPTS       24
+#define SHOAL_ARGS_MAX_REPEAT     64
 #define SHOAL_ARGS_MAX_POSITIONAL 8
 
 struct shoal_argspec {
-  const char *name;    /* long name without dashes: "config" */
-  char short_name;     /* 'c' or 0 */
+  const char *name; /* long name without dashes: "config" */
+  char short_name;  /* 'c' or 0 */
   bool takes_value;
   bool repeatable;
   const char *metavar; /* "FILE" */

@@ -10,8 +10,8 @@
 
 #include "shoal/err.h"
 
-#define SHOAL_SIG_MAX 80 /* DER ECDSA P-256 signature: at most 72 bytes */
-#define SHOAL_SHA256_BYTES 32   /* a SHA-256 digest */
+#define SHOAL_SIG_MAX        80 /* DER ECDSA P-256 signature: at most 72 bytes */
+#define SHOAL_SHA256_BYTES   32 /* a SHA-256 digest */
 #define SHOAL_SHA256_HEX_MAX 65 /* its lower-case hex, NUL included */
 
 struct shoal_privkey; /* opaque; an ECDSA P-256 private key */

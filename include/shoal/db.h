@@ -4,8 +4,8 @@
 #ifndef SHOAL_DB_H
 #define SHOAL_DB_H
 
-#include <stddef.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>

@@ -8,35 +8,35 @@
 #include <stddef.h>
 
 /*         name               exit  text */
-#define SHOAL_ERR_TABLE(X)                                                     \
-  X(SHOAL_OK,                 0, "ok")                                         \
-  X(SHOAL_ENOMEM,             1, "out of memory")                              \
-  X(SHOAL_EUSAGE,             2, "usage error")                                \
-  X(SHOAL_EINPUT,             3, "invalid input")                              \
-  X(SHOAL_EJSON,              3, "malformed JSON")                             \
-  X(SHOAL_ENOTFOUND,          3, "not found")                                  \
-  X(SHOAL_ELIMIT,             3, "limit exceeded")                             \
-  X(SHOAL_ECONFIG,            3, "invalid configuration")                      \
-  X(SHOAL_EIO,                1, "I/O error")                                  \
-  X(SHOAL_EDB,                1, "database error")                             \
-  X(SHOAL_EMQTT,              1, "broker error")                               \
-  X(SHOAL_ECRYPTO,            1, "cryptography error")                         \
-  X(SHOAL_ESIG,               4, "bad signature")                              \
-  X(SHOAL_EROLLBACK,          4, "rollback refused")                           \
-  X(SHOAL_EEXPIRED,           4, "expired")                                    \
-  X(SHOAL_ESCOPE,             4, "foreign scope or store")                     \
-  X(SHOAL_EMODULE,            2, "module not in this device's profile")        \
-  X(SHOAL_ESTATE,             1, "invalid state")                              \
-  X(SHOAL_EFULL,              1, "storage full")                               \
-  X(SHOAL_ETIMEOUT,           1, "timed out")                                  \
-  X(SHOAL_EINTERNAL,          1, "internal error")                             \
-  X(SHOAL_ECONFLICT,          3, "conflict")
+#define SHOAL_ERR_TABLE(X)                                                                         \
+  X(SHOAL_OK, 0, "ok")                                                                             \
+  X(SHOAL_ENOMEM, 1, "out of memory")                                                              \
+  X(SHOAL_EUSAGE, 2, "usage error")                                                                \
+  X(SHOAL_EINPUT, 3, "invalid input")                                                              \
+  X(SHOAL_EJSON, 3, "malformed JSON")                                                              \
+  X(SHOAL_ENOTFOUND, 3, "not found")                                                               \
+  X(SHOAL_ELIMIT, 3, "limit exceeded")                                                             \
+  X(SHOAL_ECONFIG, 3, "invalid configuration")                                                     \
+  X(SHOAL_EIO, 1, "I/O error")                                                                     \
+  X(SHOAL_EDB, 1, "database error")                                                                \
+  X(SHOAL_EMQTT, 1, "broker error")                                                                \
+  X(SHOAL_ECRYPTO, 1, "cryptography error")                                                        \
+  X(SHOAL_ESIG, 4, "bad signature")                                                                \
+  X(SHOAL_EROLLBACK, 4, "rollback refused")                                                        \
+  X(SHOAL_EEXPIRED, 4, "expired")                                                                  \
+  X(SHOAL_ESCOPE, 4, "foreign scope or store")                                                     \
+  X(SHOAL_EMODULE, 2, "module not in this device's profile")                                       \
+  X(SHOAL_ESTATE, 1, "invalid state")                                                              \
+  X(SHOAL_EFULL, 1, "storage full")                                                                \
+  X(SHOAL_ETIMEOUT, 1, "timed out")                                                                \
+  X(SHOAL_EINTERNAL, 1, "internal error")                                                          \
+  X(SHOAL_ECONFLICT, 3, "conflict")
 
 typedef enum shoal_err {
 #define SHOAL__ERR_ENUM(name, exitcode, text) name,
   SHOAL_ERR_TABLE(SHOAL__ERR_ENUM)
 #undef SHOAL__ERR_ENUM
-  SHOAL__ERR_COUNT
+      SHOAL__ERR_COUNT
 } shoal_err;
 
 /* Short English text for an error code; never NULL. */

@@ -11,8 +11,8 @@ struct shoal_hlc {
   uint64_t last; /* last value issued or observed; persist it to survive restarts */
 };
 
-#define SHOAL_HLC_MS(v) ((int64_t)((uint64_t)(v) >> 16))
-#define SHOAL_HLC_COUNTER(v) ((unsigned)((uint64_t)(v)&0xFFFFu))
+#define SHOAL_HLC_MS(v)       ((int64_t)((uint64_t)(v) >> 16))
+#define SHOAL_HLC_COUNTER(v)  ((unsigned)((uint64_t)(v)&0xFFFFu))
 #define SHOAL_HLC_MAKE(ms, c) (((uint64_t)(ms) << 16) | ((uint64_t)(c)&0xFFFFu))
 
 /* Issues a new value for a local event at wall time now_ms. */

@@ -23,8 +23,8 @@ struct shoal_httpd_events;
 
 /* One request as a handler sees it. Everything is borrowed for the call. */
 struct shoal_httpd_req {
-  const char *method; /* "GET", "POST", ... (HEAD is routed as GET) */
-  const char *path;   /* decoded path, without the query */
+  const char *method;                         /* "GET", "POST", ... (HEAD is routed as GET) */
+  const char *path;                           /* decoded path, without the query */
   const char *params[SHOAL_HTTPD_PARAMS_MAX]; /* {param} values in pattern order */
   size_t nparams;
   const char *body; /* NUL-terminated copy (may hold inner NULs); NULL when none */
@@ -39,10 +39,10 @@ struct shoal_httpd_req {
 struct shoal_httpd_resp {
   unsigned status;
   const char *ctype;
-  char *body;       /* heap (freed by the server) unless body_static */
+  char *body; /* heap (freed by the server) unless body_static */
   size_t len;
-  bool body_static; /* body points to storage that outlives the server */
-  struct shoal_httpd_events *stream; /* set by shoal_httpd_reply_events */
+  bool body_static;                      /* body points to storage that outlives the server */
+  struct shoal_httpd_events *stream;     /* set by shoal_httpd_reply_events */
   char location[SHOAL_HTTPD_HEADER_MAX]; /* optional Location header */
 };
 
@@ -58,9 +58,9 @@ struct shoal_httpd_route {
   const char *method;  /* "GET", "POST", ... */
   const char *pattern; /* "/v1/products/{sku}": a {name} segment matches one non-empty segment */
   shoal_httpd_handler fn;
-  unsigned flags;      /* enum shoal_httpd_route_flags */
+  unsigned flags; /* enum shoal_httpd_route_flags */
   void *user;
-  size_t body_max;     /* this route's body cap; 0: the server's opts.body_max */
+  size_t body_max; /* this route's body cap; 0: the server's opts.body_max */
 };
 
 /* Decides whether a request may go on. bearer is the token after
@@ -70,7 +70,7 @@ typedef bool (*shoal_httpd_auth_fn)(void *user, const struct shoal_httpd_route *
                                     const char *bearer, int *role);
 
 struct shoal_httpd_opts {
-  const char *listen; /* "host:port", "[v6]:port" or "unix:/absolute/path" */
+  const char *listen;                     /* "host:port", "[v6]:port" or "unix:/absolute/path" */
   const struct shoal_httpd_route *routes; /* borrowed; must outlive the server */
   size_t nroutes;
   shoal_httpd_auth_fn auth; /* NULL: every route is public */
@@ -81,19 +81,19 @@ struct shoal_httpd_opts {
   void *(*thread_ctx_new)(void *user);
   void (*thread_ctx_free)(void *ctx);
   void *thread_ctx_user;
-  unsigned threads;         /* worker threads; 0: SHOAL_HTTPD_THREADS */
-  unsigned conn_max;        /* 0: SHOAL_HTTPD_CONN_MAX */
+  unsigned threads;  /* worker threads; 0: SHOAL_HTTPD_THREADS */
+  unsigned conn_max; /* 0: SHOAL_HTTPD_CONN_MAX */
   /* Slots beyond conn_max kept for probes: a connection accepted while
    * conn_max others are open may only ask a SHOAL_HTTPD_PROBE route (others
    * answer 503) and is cut SHOAL_HTTPD_PROBE_MAX_MS after it opened, so a
    * flood of slow clients cannot keep a health check from being answered.
    * 0: SHOAL_HTTPD_PROBE_RESERVE. */
   unsigned probe_reserve;
-  unsigned per_ip_max;      /* 0: SHOAL_HTTPD_PER_IP_MAX (not applied to unix sockets) */
-  size_t body_max;          /* 0: SHOAL_HTTP_BODY_MAX_BYTES */
-  unsigned request_max_s;   /* total time one request may take; 0: SHOAL_HTTPD_REQUEST_MAX_S */
-  unsigned idle_max_s;      /* keep-alive idle; 0: SHOAL_HTTPD_IDLE_MAX_S */
-  const char *realm;        /* WWW-Authenticate realm; NULL "shoal" */
+  unsigned per_ip_max;    /* 0: SHOAL_HTTPD_PER_IP_MAX (not applied to unix sockets) */
+  size_t body_max;        /* 0: SHOAL_HTTP_BODY_MAX_BYTES */
+  unsigned request_max_s; /* total time one request may take; 0: SHOAL_HTTPD_REQUEST_MAX_S */
+  unsigned idle_max_s;    /* keep-alive idle; 0: SHOAL_HTTPD_IDLE_MAX_S */
+  const char *realm;      /* WWW-Authenticate realm; NULL "shoal" */
   const struct shoal_logger *log;
 };
 

@@ -9,8 +9,8 @@ enum shoal_log_level { SHOAL_LOG_ERROR = 0, SHOAL_LOG_WARN, SHOAL_LOG_INFO, SHOA
 typedef void (*shoal_log_fn)(void *user, enum shoal_log_level level, const char *msg);
 
 struct shoal_logger {
-  shoal_log_fn fn;   /* NULL: logging off */
-  void *user;        /* passed back to fn, not owned */
+  shoal_log_fn fn; /* NULL: logging off */
+  void *user;      /* passed back to fn, not owned */
   enum shoal_log_level max_level;
 };
 

@@ -13,7 +13,6 @@
 
 #include "shoal/err.h"
 
-
 /* {dir}/{sha} as a new string (caller frees); NULL on OOM. */
 char *shoal_media_path(const char *dir, const char *sha);
 

@@ -23,7 +23,7 @@ struct shoal_member_code {
   char tier[SHOAL_ID_MAX + 1]; /* "" when the member has no tier */
   char tags[SHOAL_MEMBER_TAGS_MAX][SHOAL_ID_MAX + 1];
   size_t ntags;
-  int64_t points;  /* reserved for redemption, 0..SHOAL_POINTS_MAX */
+  int64_t points; /* reserved for redemption, 0..SHOAL_POINTS_MAX */
   char nonce[SHOAL_MEMBER_NONCE_MAX + 1];
   int64_t expires; /* unix seconds */
 };
@@ -46,7 +46,7 @@ shoal_err shoal_member_code_decode(const char *code, struct shoal_member_code *o
  * (forged, altered, another chain's) is SHOAL_ESIG; expires <= now_unix_s
  * is SHOAL_EEXPIRED. Both exit 4 / 403 (SPEC 13). On success fills *out. */
 shoal_err shoal_member_code_verify(const char *code, const struct shoal_pubkey *const *keys,
-                                   size_t nkeys, int64_t now_unix_s,
-                                   struct shoal_member_code *out, shoal_diag *diag);
+                                   size_t nkeys, int64_t now_unix_s, struct shoal_member_code *out,
+                                   shoal_diag *diag);
 
 #endif

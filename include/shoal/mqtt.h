@@ -21,18 +21,17 @@ struct shoal_mqtt_opts {
   const char *client_id;               /* stable per device / hub */
   bool clean_session;                  /* false for Shoal's agents and hub */
   int keepalive_s;
-  int max_inflight;                    /* 0: libmosquitto's default (20) */
-  const char *will_topic;              /* NULL: no last will */
+  int max_inflight;       /* 0: libmosquitto's default (20) */
+  const char *will_topic; /* NULL: no last will */
   const char *will_payload;
   bool will_retain;
   /* Callbacks (any may be NULL), run inside shoal_mqtt_loop. */
   void (*on_connect)(void *user, int rc);    /* rc 0 = accepted */
   void (*on_disconnect)(void *user, int rc); /* rc 0 = asked for */
-  void (*on_message)(void *user, const char *topic, const void *payload, size_t len,
-                     bool retained);
-  void (*on_publish)(void *user, int mid);   /* broker PUBACK for QoS 1 */
+  void (*on_message)(void *user, const char *topic, const void *payload, size_t len, bool retained);
+  void (*on_publish)(void *user, int mid); /* broker PUBACK for QoS 1 */
   void *user;
-  const struct shoal_logger *log;            /* may be NULL */
+  const struct shoal_logger *log; /* may be NULL */
 };
 
 /* Creates a session (not yet connected). The password, if any, is read
@@ -54,8 +53,7 @@ shoal_err shoal_mqtt_loop(struct shoal_mqtt *m, int timeout_ms, shoal_diag *diag
 shoal_err shoal_mqtt_publish(struct shoal_mqtt *m, const char *topic, const void *payload,
                              size_t len, int qos, bool retain, int *mid, shoal_diag *diag);
 
-shoal_err shoal_mqtt_subscribe(struct shoal_mqtt *m, const char *filter, int qos,
-                               shoal_diag *diag);
+shoal_err shoal_mqtt_subscribe(struct shoal_mqtt *m, const char *filter, int qos, shoal_diag *diag);
 
 /* Sends DISCONNECT (the will is not published). */
 void shoal_mqtt_disconnect(struct shoal_mqtt *m);

@@ -19,14 +19,14 @@ enum shoal_module {
 
 struct shoal_profile {
   char name[65];
-  unsigned modules;       /* mask of enum shoal_module */
-  int cache_max_mb;       /* >= 1 */
-  int media_max_mb;       /* photo store bound (SPEC 15), default SHOAL_PROFILE_MEDIA_MB */
-  int outbox_max_events;  /* >= 1 */
-  int keepalive_s;        /* 5..3600 */
-  int backoff_min_s;      /* >= 0 */
-  int backoff_max_s;      /* >= backoff_min_s */
-  int batch;              /* 1..SHOAL_OUTBOX_BATCH_MAX */
+  unsigned modules;           /* mask of enum shoal_module */
+  int cache_max_mb;           /* >= 1 */
+  int media_max_mb;           /* photo store bound (SPEC 15), default SHOAL_PROFILE_MEDIA_MB */
+  int outbox_max_events;      /* >= 1 */
+  int keepalive_s;            /* 5..3600 */
+  int backoff_min_s;          /* >= 0 */
+  int backoff_max_s;          /* >= backoff_min_s */
+  int batch;                  /* 1..SHOAL_OUTBOX_BATCH_MAX */
   char local_api_listen[128]; /* "" if none */
   char channel[65];           /* sales channel of this device class ("" = basket default) */
 };

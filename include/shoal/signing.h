@@ -13,7 +13,7 @@
 #include "shoal/policy.h"
 #include "shoal/shoal_limits.h"
 
-#define SHOAL_NO_TIME INT64_MIN /* an absent effective_at / expires_at */
+#define SHOAL_NO_TIME        INT64_MIN /* an absent effective_at / expires_at */
 #define SHOAL_TRUST_KEYS_MAX 4
 
 /* A staged rollout's targeting (docs/protocol.md "Staged rollout"): the
@@ -26,7 +26,7 @@ struct shoal_policy_rollout {
   int percent;            /* 0..100 */
   char **stores;          /* heap array of heap ids */
   size_t nstores;
-  char *stable_doc;       /* heap: the document for devices outside the stage */
+  char *stable_doc; /* heap: the document for devices outside the stage */
 };
 
 #define SHOAL_ROLLOUT_STORES_MAX 4096 /* explicit stores in one envelope */
@@ -43,15 +43,15 @@ void shoal_policy_rollout_cleanup(struct shoal_policy_rollout *r);
 
 struct shoal_policy_envelope {
   char scope[SHOAL_SCOPE_MAX];
-  int64_t version;          /* >= 1 */
+  int64_t version; /* >= 1 */
   char issued_at[40];
-  char effective_at[40];    /* "" when null */
-  char expires_at[40];      /* "" when null */
+  char effective_at[40]; /* "" when null */
+  char expires_at[40];   /* "" when null */
   int64_t issued_ms;
-  int64_t effective_ms;     /* SHOAL_NO_TIME when null */
-  int64_t expires_ms;       /* SHOAL_NO_TIME when null */
-  char *doc;                /* heap: the policy document text, exactly as signed */
-  bool has_rollout;         /* the envelope carries "rollout" (then rollout is filled) */
+  int64_t effective_ms; /* SHOAL_NO_TIME when null */
+  int64_t expires_ms;   /* SHOAL_NO_TIME when null */
+  char *doc;            /* heap: the policy document text, exactly as signed */
+  bool has_rollout;     /* the envelope carries "rollout" (then rollout is filled) */
   struct shoal_policy_rollout rollout;
 };
 
@@ -69,9 +69,8 @@ shoal_err shoal_policy_envelope_sign(const struct shoal_privkey *key, const char
 shoal_err shoal_policy_envelope_sign_rollout(const struct shoal_privkey *key, const char *scope,
                                              int64_t version, const char *issued_at,
                                              const char *effective_at, const char *expires_at,
-                                             const char *doc,
-                                             const struct shoal_policy_rollout *r, char **out,
-                                             shoal_diag *diag);
+                                             const char *doc, const struct shoal_policy_rollout *r,
+                                             char **out, shoal_diag *diag);
 
 /* Parses an envelope of at most SHOAL_POLICY_ENVELOPE_MAX_BYTES (refused
  * before parsing when larger) and verifies its signature against any of
@@ -85,8 +84,8 @@ shoal_err shoal_policy_envelope_verify(const char *payload, size_t len,
 void shoal_policy_envelope_cleanup(struct shoal_policy_envelope *env);
 
 enum shoal_policy_verdict {
-  SHOAL_POLICY_ACCEPT,       /* store it (it takes effect at effective_ms) */
-  SHOAL_POLICY_SAME,         /* version equal to the one held: ignore silently */
+  SHOAL_POLICY_ACCEPT, /* store it (it takes effect at effective_ms) */
+  SHOAL_POLICY_SAME,   /* version equal to the one held: ignore silently */
 };
 
 /* Decides on a verified envelope for a device in region/store that holds
@@ -97,14 +96,13 @@ enum shoal_policy_verdict {
  * version), SHOAL_EEXPIRED, each with a message. */
 shoal_err shoal_policy_envelope_check(const struct shoal_policy_envelope *env, const char *region,
                                       const char *store, int64_t held_version, int64_t now_ms,
-                                      int64_t newest_issued_ms,
-                                      enum shoal_policy_verdict *verdict, shoal_diag *diag);
+                                      int64_t newest_issued_ms, enum shoal_policy_verdict *verdict,
+                                      shoal_diag *diag);
 
 /* Work-order code "SHOAL1.{ticket}.{store}.{expires}.{base64url sig}" over
  * "{ticket}.{store}.{expires}". *out heap. */
-shoal_err shoal_wo_code_make(const struct shoal_privkey *key, const char *ticket,
-                             const char *store, int64_t expires_unix_s, char **out,
-                             shoal_diag *diag);
+shoal_err shoal_wo_code_make(const struct shoal_privkey *key, const char *ticket, const char *store,
+                             int64_t expires_unix_s, char **out, shoal_diag *diag);
 
 /* Verifies a code offline: format (SHOAL_EINPUT), signature under any key
  * (SHOAL_ESIG), store equal to expect_store (SHOAL_ESCOPE), not expired at

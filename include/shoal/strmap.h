@@ -12,7 +12,7 @@
 struct shoal_strmap {
   const char **key; /* NULL: empty slot */
   uint32_t *val;
-  size_t mask;      /* capacity - 1 (a power of two) */
+  size_t mask; /* capacity - 1 (a power of two) */
 };
 
 /* 64-bit FNV-1a of s: the one string hash (inline: item lookups are hot). */

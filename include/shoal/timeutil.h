@@ -10,8 +10,8 @@
 #include "shoal/err.h"
 
 struct shoal_time {
-  int64_t unix_ms;   /* instant, UTC */
-  int offset_min;    /* offset it was written in: +08:00 -> 480 */
+  int64_t unix_ms; /* instant, UTC */
+  int offset_min;  /* offset it was written in: +08:00 -> 480 */
 };
 
 /* Parses "YYYY-MM-DDTHH:MM[:SS[.fff]](Z|+HH:MM|-HH:MM)". A date alone

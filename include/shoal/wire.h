@@ -22,7 +22,7 @@ enum shoal_topic {
   SHOAL_TOPIC_DOWN_STORE,    /* P/down/{store}                 hub -> agents  */
   SHOAL_TOPIC_DOWN_DEVICE,   /* P/down/{store}/{device}        hub -> agent   */
   SHOAL_TOPIC_PRESENCE,      /* P/presence/{store}/{device}    agent LWT, retained */
-  SHOAL_TOPIC_TRUST,         /* P/trust                        hub -> agents, retained (key rotation) */
+  SHOAL_TOPIC_TRUST, /* P/trust                        hub -> agents, retained (key rotation) */
 };
 
 /* Formats the topic of kind k. a and b are the identifiers the kind needs
@@ -51,8 +51,8 @@ struct shoal_event {
   char epoch[24]; /* decimal string of a 64-bit value */
   int64_t seq;    /* >= 1 */
   uint64_t hlc;
-  char type[16];  /* sale, return, form, ticket, hello */
-  cJSON *body;    /* an object */
+  char type[16]; /* sale, return, form, ticket, hello */
+  cJSON *body;   /* an object */
 };
 
 /* Serialises ev as one compact JSON object; *out is heap (caller frees). */

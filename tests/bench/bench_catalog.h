@@ -11,10 +11,10 @@
 
 #include <cjson/cJSON.h>
 
-#define NSKU     10000
-#define NCAT     100
-#define NRULES   2000
-#define LINES    20
+#define NSKU   10000
+#define NCAT   100
+#define NRULES 2000
+#define LINES  20
 
 static uint64_t rs = 0x2545F4914F6CDD1Dull;
 static uint32_t rnd(uint32_t n) {
@@ -197,7 +197,6 @@ static char *gen_basket(void) {
   cJSON_Delete(b);
   return t;
 }
-
 
 /* The three policy documents as JSON text (caller frees each). */
 static void bench_catalog_texts(char *texts[3]) {

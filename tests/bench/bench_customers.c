@@ -19,12 +19,11 @@
 #include <unistd.h>
 
 #include "bench_util.h"
-#include "store.h"
 #include "hub_ctx.h"
 #include "hub_http.h"
 #include "hub_orders.h"
 #include "shoal/util.h"
-
+#include "store.h"
 
 static void die(const char *m) {
   fprintf(stderr, "bench_customers: %s\n", m);
@@ -55,13 +54,13 @@ static void seed(hub_store *db, long customers, long ledger) {
   hub_stmt *c = NULL, *l = NULL;
   shoal_diag d = {{0}};
   if (hub_store_prepare(db,
-                       "INSERT INTO customers (id, name, phone, tier, tags, points, created_ms, "
-                       "updated_ms) VALUES (?, 'Name', ?, 'gold', '[\"tea\"]', ?, 0, 0)",
-                       &c, &d) ||
+                        "INSERT INTO customers (id, name, phone, tier, tags, points, created_ms, "
+                        "updated_ms) VALUES (?, 'Name', ?, 'gold', '[\"tea\"]', ?, 0, 0)",
+                        &c, &d) ||
       hub_store_prepare(db,
-                       "INSERT INTO loyalty_ledger (event, kind, customer, points, at_ms, ref) "
-                       "VALUES (?, 'earn', ?, 10, ?, 'r')",
-                       &l, &d))
+                        "INSERT INTO loyalty_ledger (event, kind, customer, points, at_ms, ref) "
+                        "VALUES (?, 'earn', ?, 10, ?, 'r')",
+                        &l, &d))
     die(d.msg);
   long per = ledger / customers, extra = ledger % customers;
   for (long i = 0; i < customers; i++) {
@@ -128,7 +127,8 @@ static int http(int fd, const char *method, const char *path, const char *body, 
 
 static int connect_port(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)port),
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
     die("connect");

@@ -104,8 +104,7 @@ int main(int argc, char **argv) {
     return 1;
   self[n] = '\0';
   char *bindir = dirname(dirname(self)); /* build/tests/bench_drain -> build */
-  snprintf(agent_bin, sizeof agent_bin, "%s",
-           getenv("SHOAL_AGENT") ? getenv("SHOAL_AGENT") : "");
+  snprintf(agent_bin, sizeof agent_bin, "%s", getenv("SHOAL_AGENT") ? getenv("SHOAL_AGENT") : "");
   if (!agent_bin[0])
     snprintf(agent_bin, sizeof agent_bin, "%s/agent/shoal-agent", bindir);
   snprintf(hub_bin, sizeof hub_bin, "%s", getenv("SHOAL_HUB") ? getenv("SHOAL_HUB") : "");
@@ -130,11 +129,12 @@ int main(int argc, char **argv) {
   shoal_diag d = {{0}};
   char *priv = NULL, *pub = NULL;
 
-  snprintf(text, sizeof text,
-           "{\"profile\":\"bench-pos\",\"modules\":[\"pricing\",\"sales\"],\"cache\":{\"max_mb\":256},"
-           "\"outbox\":{\"max_events\":1000000},\"sync\":{\"keepalive_s\":30,\"backoff_min_s\":0,"
-           "\"backoff_max_s\":1,\"batch\":%d}}",
-           batch);
+  snprintf(
+      text, sizeof text,
+      "{\"profile\":\"bench-pos\",\"modules\":[\"pricing\",\"sales\"],\"cache\":{\"max_mb\":256},"
+      "\"outbox\":{\"max_events\":1000000},\"sync\":{\"keepalive_s\":30,\"backoff_min_s\":0,"
+      "\"backoff_max_s\":1,\"batch\":%d}}",
+      batch);
   if (write_file(path[0], text) != 0 || shoal_key_generate(&priv, &pub, &d) != SHOAL_OK ||
       write_file(path[2], pub) != 0)
     goto cleanup;
@@ -152,10 +152,11 @@ int main(int argc, char **argv) {
   if (agent_ctx_open(&ctx, path[1], &d) != SHOAL_OK)
     goto fail;
   snprintf(g_epoch, sizeof g_epoch, "%s", ctx.epoch);
-  cJSON *body = cJSON_Parse("{\"receipt\":\"r\",\"region\":\"cn-sw\",\"store\":\"bench-store\","
-                            "\"currency\":\"CNY\",\"subtotal\":2800,\"discount\":0,\"rounding\":0,"
-                            "\"total\":2800,\"lines\":[{\"sku\":\"TEA-MILK-L\",\"qty\":1,"
-                            "\"base_price\":2800,\"unit_price\":2800,\"discount\":0,\"total\":2800}]}");
+  cJSON *body =
+      cJSON_Parse("{\"receipt\":\"r\",\"region\":\"cn-sw\",\"store\":\"bench-store\","
+                  "\"currency\":\"CNY\",\"subtotal\":2800,\"discount\":0,\"rounding\":0,"
+                  "\"total\":2800,\"lines\":[{\"sku\":\"TEA-MILK-L\",\"qty\":1,"
+                  "\"base_price\":2800,\"unit_price\":2800,\"discount\":0,\"total\":2800}]}");
   for (int64_t i = 0; i < nevents;) {
     if (shoal_db_begin(ctx.db, &d) != SHOAL_OK)
       goto fail;
@@ -257,7 +258,8 @@ int main(int argc, char **argv) {
   double secs = (double)(t_end - t_start) / 1000.0;
   printf("bench_drain: %" PRId64 " events queued offline (%" PRId64 " ms to queue), batch %d, %s\n",
          nevents, t_fill, batch,
-         real_hub ? "real shoal-hub (durable, deduped)" : "in-process acker standing in for the hub");
+         real_hub ? "real shoal-hub (durable, deduped)"
+                  : "in-process acker standing in for the hub");
   printf("  drained: %s (%" PRId64 "/%" PRId64 " acked) in %.2f s from agent start "
          "(first ack after %" PRId64 " ms)\n",
          done ? "yes" : "NO", acked, last_seq, secs, t_first ? t_first - t_start : -1);

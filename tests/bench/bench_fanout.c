@@ -29,18 +29,18 @@
 #include "shoal/util.h"
 #include "shoal/wire.h"
 
-#define MAX_AGENTS 6000
+#define MAX_AGENTS   6000
 #define OTHER_REGION 50
-#define LIMIT_MS 60000
+#define LIMIT_MS     60000
 
 struct sim {
   struct mosquitto *mosq;
   char region[16];
   char store[32];
   bool subscribed;
-  int64_t held;        /* version applied */
-  int64_t applied_ms;  /* when the new version was applied */
-  int wrong;           /* envelopes for another scope delivered */
+  int64_t held;       /* version applied */
+  int64_t applied_ms; /* when the new version was applied */
+  int wrong;          /* envelopes for another scope delivered */
 };
 
 static struct shoal_pubkey *g_pub;
@@ -79,8 +79,10 @@ static pid_t start_broker(int port, const char *dir) {
   FILE *f = fopen(conf, "w");
   if (!f)
     return -1;
-  fprintf(f, "listener %d 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
-             "persistence false\nmax_queued_messages 10000\n", port);
+  fprintf(f,
+          "listener %d 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+          "persistence false\nmax_queued_messages 10000\n",
+          port);
   fclose(f);
   pid_t pid = fork();
   if (pid == 0) {
@@ -199,7 +201,8 @@ int main(int argc, char **argv) {
   g_target_version = 2;
   char issued[40];
   shoal_time_format_utc_s(shoal_now_ms(), issued, sizeof issued);
-  const char *doc = "{\"scope\":\"region/cn-sw\",\"items\":[{\"sku\":\"TEA-MILK-L\",\"price\":1500}]}";
+  const char *doc =
+      "{\"scope\":\"region/cn-sw\",\"items\":[{\"sku\":\"TEA-MILK-L\",\"price\":1500}]}";
   if (shoal_policy_envelope_sign(priv, "region/cn-sw", 2, issued, NULL, NULL, doc, &env_text, &d) !=
       SHOAL_OK) {
     fprintf(stderr, "bench_fanout: sign: %s\n", d.msg);
@@ -238,7 +241,8 @@ int main(int argc, char **argv) {
   printf("  time until all applied: %lld ms (mean per agent %lld ms)\n", (long long)last,
          (long long)(applied ? sum / applied : 0));
   printf("  (the %d signature checks run one after another on this one thread; real devices\n"
-         "   verify in parallel, so a fleet applies faster than this figure)\n", nagents);
+         "   verify in parallel, so a fleet applies faster than this figure)\n",
+         nagents);
   printf("  deliveries to the other region: %lld (must be 0)\n", (long long)wrong);
   exit_code = applied == nagents && wrong == 0 ? 0 : 1;
 cleanup:

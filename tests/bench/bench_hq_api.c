@@ -20,9 +20,9 @@
 #include <unistd.h>
 
 #include "bench_util.h"
-#include "shoal/db.h"
 #include "hub_ctx.h"
 #include "hub_http.h"
+#include "shoal/db.h"
 #include "shoal/timeutil.h"
 #include "shoal/util.h"
 
@@ -189,17 +189,26 @@ static void run_baseline(sqlite3 *db, int64_t now_ms, int reps) {
     const char *label, *sql;
     int64_t back_ms; /* from = now - back_ms; 0: all */
   } q[] = {
-      {"by=hour (last 24 h)", "SELECT (at_ms / 3600000) * 3600000 AS h, region, COUNT(*), SUM(total) "
+      {"by=hour (last 24 h)",
+       "SELECT (at_ms / 3600000) * 3600000 AS h, region, COUNT(*), SUM(total) "
        "FROM sales WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY h, region ORDER BY h, region",
        86400000LL},
-      {"by=region (last 7 days)", "SELECT region, COUNT(*), SUM(total) FROM sales WHERE at_ms >= "
-       "?1 AND at_ms < ?2 GROUP BY region ORDER BY region", 7 * 86400000LL},
-      {"by=store (last 7 days)", "SELECT store, MAX(region), COUNT(*), SUM(total) FROM sales "
-       "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY store ORDER BY store", 7 * 86400000LL},
-      {"by=region (all)", "SELECT region, COUNT(*), SUM(total) FROM sales WHERE at_ms >= ?1 AND "
-       "at_ms < ?2 GROUP BY region ORDER BY region", 0},
-      {"by=store (all)", "SELECT store, MAX(region), COUNT(*), SUM(total) FROM sales "
-       "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY store ORDER BY store", 0},
+      {"by=region (last 7 days)",
+       "SELECT region, COUNT(*), SUM(total) FROM sales WHERE at_ms >= "
+       "?1 AND at_ms < ?2 GROUP BY region ORDER BY region",
+       7 * 86400000LL},
+      {"by=store (last 7 days)",
+       "SELECT store, MAX(region), COUNT(*), SUM(total) FROM sales "
+       "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY store ORDER BY store",
+       7 * 86400000LL},
+      {"by=region (all)",
+       "SELECT region, COUNT(*), SUM(total) FROM sales WHERE at_ms >= ?1 AND "
+       "at_ms < ?2 GROUP BY region ORDER BY region",
+       0},
+      {"by=store (all)",
+       "SELECT store, MAX(region), COUNT(*), SUM(total) FROM sales "
+       "WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY store ORDER BY store",
+       0},
   };
   printf("raw baseline (v1 queries, no covering index, no rollup; %d reps):\n", reps);
   double *v = malloc(sizeof *v * (size_t)reps);
@@ -282,7 +291,8 @@ int main(int argc, char **argv) {
   exec_or_die(raw, "DROP INDEX sales_by_time_cover");
   exec_or_die(raw, "ANALYZE");
   run_baseline(raw, now, reps > 5 ? 5 : reps);
-  exec_or_die(raw, "CREATE INDEX sales_by_time_cover ON sales (at_ms, store, region, device, total)");
+  exec_or_die(raw,
+              "CREATE INDEX sales_by_time_cover ON sales (at_ms, store, region, device, total)");
   exec_or_die(raw, "ANALYZE");
   hub_http_stop(http); /* fresh pool handles see the new index and statistics */
   http = NULL;

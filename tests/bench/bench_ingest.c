@@ -344,8 +344,8 @@ static bool bench_hub(const char *hub, const char *dir, int port, long events, i
     die("cannot write hub.json");
   if (pg)
     pg_fresh_db(pg, db, sizeof db);
-  fprintf(f, "{\"db\": \"%s\", \"mqtt\": {\"host\": \"127.0.0.1\", \"port\": %d}%s}\n", db,
-          port, hubs > 1 ? ", \"ingest\": {\"shared\": {\"group\": \"bench\"}}" : "");
+  fprintf(f, "{\"db\": \"%s\", \"mqtt\": {\"host\": \"127.0.0.1\", \"port\": %d}%s}\n", db, port,
+          hubs > 1 ? ", \"ingest\": {\"shared\": {\"group\": \"bench\"}}" : "");
   fclose(f);
   char *hargv[] = {(char *)hub, "run", "-c", cfg, NULL};
   pid_t hubpid[MAX_HUBS];
@@ -589,8 +589,8 @@ int main(int argc, char **argv) {
          rounds, best_raw, best_hub, pg ? "postgresql" : "sqlite", hubs, hubs > 1 ? "s" : "",
          best_hub / (best_raw > 0 ? best_raw : 1), best_cpu);
   if (pgdir[0]) {
-    snprintf(cmd, sizeof cmd, "python3 '%s/../../tests/lib/pg_server.py' stop '%s' > /dev/null 2>&1",
-             hub, pgdir);
+    snprintf(cmd, sizeof cmd,
+             "python3 '%s/../../tests/lib/pg_server.py' stop '%s' > /dev/null 2>&1", hub, pgdir);
     if (getenv("SHOAL_SOURCE_DIR"))
       snprintf(cmd, sizeof cmd, "python3 '%s/tests/lib/pg_server.py' stop '%s' > /dev/null 2>&1",
                getenv("SHOAL_SOURCE_DIR"), pgdir);
@@ -600,7 +600,7 @@ int main(int argc, char **argv) {
   stop(broker);
   mosquitto_lib_cleanup();
   if (own_dir && !getenv("SHOAL_KEEP_TMP")) {
-    static const char *const files[] = {"mosquitto.conf", "mosquitto.log", "hub.json", "hub.db",
+    static const char *const files[] = {"mosquitto.conf", "mosquitto.log", "hub.json",  "hub.db",
                                         "hub.db-wal",     "hub.db-shm",    "hub-0.log", "hub-1.log",
                                         "hub-2.log",      "hub-3.log",     "hub-4.log", "hub-5.log",
                                         "hub-6.log",      "hub-7.log"};

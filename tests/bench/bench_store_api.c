@@ -26,10 +26,10 @@
 
 #include "bench_catalog.h"
 
-#define NQUOTE 5000
-#define NSALE  400
+#define NQUOTE      5000
+#define NSALE       400
 #define NLANE_SALES 200
-#define LANES 4
+#define LANES       4
 
 static char base_url[64];
 
@@ -121,9 +121,10 @@ static int setup(const char *dir, int port, char *cfg, size_t cfgsz, char *texts
   FILE *f = fopen(path, "w");
   if (!f)
     return 1;
-  fprintf(f, "{\"profile\":\"pos-terminal\",\"modules\":[\"pricing\",\"sales\"],\"cache\":{\"max_mb\":"
-             "256},\"outbox\":{\"max_events\":100000},\"sync\":{\"keepalive_s\":30,"
-             "\"backoff_min_s\":30,\"backoff_max_s\":60,\"batch\":100}}");
+  fprintf(f,
+          "{\"profile\":\"pos-terminal\",\"modules\":[\"pricing\",\"sales\"],\"cache\":{\"max_mb\":"
+          "256},\"outbox\":{\"max_events\":100000},\"sync\":{\"keepalive_s\":30,"
+          "\"backoff_min_s\":30,\"backoff_max_s\":60,\"batch\":100}}");
   fclose(f);
   /* `run` verifies policies: it needs a trusted key, even offline. */
   char *priv = NULL, *pub = NULL;
@@ -139,10 +140,12 @@ static int setup(const char *dir, int port, char *cfg, size_t cfgsz, char *texts
   snprintf(cfg, cfgsz, "%s/agent.json", dir);
   f = fopen(cfg, "w");
   /* mqtt on a closed port: the bench runs offline, as a store does. */
-  fprintf(f, "{\"device\":\"pos-1\",\"store\":\"cd-001\",\"region\":\"cn-sw\",\"profile\":"
-             "\"profile.json\",\"db\":\"agent.db\",\"mqtt\":{\"port\":%d},"
-             "\"trust\":{\"policy_pub\":\"policy-pub.pem\"},\"local_api\":{\"listen\":\"127.0.0.1:%d\"}}",
-          bench_free_port(), port);
+  fprintf(
+      f,
+      "{\"device\":\"pos-1\",\"store\":\"cd-001\",\"region\":\"cn-sw\",\"profile\":"
+      "\"profile.json\",\"db\":\"agent.db\",\"mqtt\":{\"port\":%d},"
+      "\"trust\":{\"policy_pub\":\"policy-pub.pem\"},\"local_api\":{\"listen\":\"127.0.0.1:%d\"}}",
+      bench_free_port(), port);
   fclose(f);
   struct agent_ctx ctx = {0};
   shoal_diag d = {{0}};
@@ -152,8 +155,9 @@ static int setup(const char *dir, int port, char *cfg, size_t cfgsz, char *texts
   }
   static const char *const scopes[] = {"global", "region/cn-sw", "store/cd-001"};
   for (int s = 0; s < 3; s++) {
-    struct agent_policy_row row = {scopes[s], 1, NULL, AGENT_POLICY_NO_TIME, AGENT_POLICY_NO_TIME,
-                                   AGENT_POLICY_NO_TIME, texts[s], NULL, "import"};
+    struct agent_policy_row row = {
+        scopes[s], 1,    NULL,    AGENT_POLICY_NO_TIME, AGENT_POLICY_NO_TIME, AGENT_POLICY_NO_TIME,
+        texts[s],  NULL, "import"};
     if (agent_policy_store(&ctx, &row, &d) != SHOAL_OK) {
       fprintf(stderr, "store: %s\n", d.msg);
       return 1;
@@ -198,7 +202,8 @@ int main(int argc, char **argv) {
   snprintf(base_url, sizeof base_url, "http://127.0.0.1:%d", port);
   bench_catalog_texts(texts);
   printf("catalog: %d SKUs in 3 scopes, %d rules, %d-line baskets (policy texts %zu+%zu+%zu "
-         "bytes)\n", NSKU, NRULES, LINES, strlen(texts[0]), strlen(texts[1]), strlen(texts[2]));
+         "bytes)\n",
+         NSKU, NRULES, LINES, strlen(texts[0]), strlen(texts[1]), strlen(texts[2]));
   if (setup(dir, port, cfg, sizeof cfg, texts) != 0)
     return 1;
   pid_t pid = fork();
@@ -298,17 +303,16 @@ int main(int argc, char **argv) {
   sqlite3 *db = NULL;
   int64_t n = 0, distinct = 0;
   if (sqlite3_open(dbp, &db) == SQLITE_OK) {
-    shoal_db_query_int(db, "SELECT COUNT(*) FROM sales WHERE receipt IN (SELECT receipt FROM sales)",
-                       0, &n, NULL);
+    shoal_db_query_int(
+        db, "SELECT COUNT(*) FROM sales WHERE receipt IN (SELECT receipt FROM sales)", 0, &n, NULL);
     shoal_db_query_int(db, "SELECT COUNT(DISTINCT receipt) FROM sales", 0, &distinct, NULL);
   }
   sqlite3_close(db);
   int64_t want = NSALE + LANES * NLANE_SALES;
   printf("%d lanes x %d sales at once: %.0f sales/s (%.2f s); failed %d; in the database %lld "
          "of %lld: lost %lld, duplicated %lld\n",
-         LANES, NLANE_SALES, LANES * NLANE_SALES / secs, secs, fails, (long long)n,
-         (long long)want, (long long)(want - distinct > 0 ? want - distinct : 0),
-         (long long)(n - distinct));
+         LANES, NLANE_SALES, LANES * NLANE_SALES / secs, secs, fails, (long long)n, (long long)want,
+         (long long)(want - distinct > 0 ? want - distinct : 0), (long long)(n - distinct));
   printf("agent RSS: idle with the catalog %.1f MiB; after the runs %.1f MiB\n", rss_idle / 1024.0,
          rss_after / 1024.0);
   curl_easy_cleanup(c);

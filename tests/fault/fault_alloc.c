@@ -21,21 +21,21 @@
 
 #include <cjson/cJSON.h>
 
-#include "shoal/db.h"
-#include "shoal/expr.h"
-#include "shoal/forms.h"
-#include "shoal/hlc.h"
 #include "hub_customers.h"
 #include "hub_orders.h"
 #include "hub_reports.h"
 #include "hub_rollout.h"
+#include "shoal/db.h"
+#include "shoal/expr.h"
+#include "shoal/forms.h"
+#include "shoal/hlc.h"
 #include "shoal/jsonx.h"
 #include "shoal/pricing.h"
-#include "store.h"
 #include "shoal/ticket.h"
 #include "shoal/util.h"
 #include "shoal/wire.h"
 #include "shoal/wire_payloads.h"
+#include "store.h"
 
 /* ---- the allocator shim ---- */
 
@@ -452,15 +452,15 @@ fail:
 /* Hub reports: the sales report by every grouping (one object keyed by
  * "by"), the settlement and the fleet (devices) report. */
 static shoal_err sales_all(hub_store *db, cJSON **out, shoal_diag *d) {
-  static const char *const bys[] = {"region",  "store",   "device", "hour",
-                                    "channel", "sku",     "payment", "rule"};
+  static const char *const bys[] = {"region",  "store", "device",  "hour",
+                                    "channel", "sku",   "payment", "rule"};
   cJSON *o = cJSON_CreateObject();
   if (!o)
     return SHOAL_ENOMEM;
   for (size_t i = 0; i < sizeof bys / sizeof *bys; i++) {
     cJSON *r = NULL;
-    shoal_err rc = hub_reports_sales_tz(db, bys[i], 1795300000000LL, 1795400000000LL,
-                                        8 * 3600000LL, &r, d);
+    shoal_err rc =
+        hub_reports_sales_tz(db, bys[i], 1795300000000LL, 1795400000000LL, 8 * 3600000LL, &r, d);
     if (rc == SHOAL_OK && !shoal_json_put(o, bys[i], r))
       rc = SHOAL_ENOMEM;
     if (rc != SHOAL_OK) {
@@ -472,8 +472,7 @@ static shoal_err sales_all(hub_store *db, cJSON **out, shoal_diag *d) {
   return SHOAL_OK;
 }
 HUB_CASE(run_hub_sales, sales_all(db, out, &d))
-HUB_CASE(run_hub_settlement,
-         hub_reports_settlement(db, 1795300000000LL, 1795400000000LL, out, &d))
+HUB_CASE(run_hub_settlement, hub_reports_settlement(db, 1795300000000LL, 1795400000000LL, out, &d))
 HUB_CASE(run_hub_fleet, hub_reports_devices(db, 1795360000000LL, out, &d))
 /* Customer profile with its timeline, and its purchase history. */
 static shoal_err customer_all(hub_store *db, cJSON **out, shoal_diag *d) {
@@ -640,10 +639,27 @@ static char *vector_pricing_docs(const cJSON *v) {
  * text cJSON alone refuses (an unpaired UTF-16 surrogate, nesting past its
  * limit), must stay SHOAL_EJSON. */
 static void check_malformed_is_not_oom(void) {
-  static const char *const bad[] = {
-      "", " ", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{\"a\":}", "[1 2]", "{1:2}", "tru", "nul",
-      "-", "1e", "01x", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"",
-      "\"\\udc00\"", "\"\\ud800\\u0041\"", "[\"a\" \"b\"]", "{\"a\":[}"};
+  static const char *const bad[] = {"",
+                                    " ",
+                                    "[1,]",
+                                    "{\"a\":1,}",
+                                    "{\"a\" 1}",
+                                    "{\"a\":}",
+                                    "[1 2]",
+                                    "{1:2}",
+                                    "tru",
+                                    "nul",
+                                    "-",
+                                    "1e",
+                                    "01x",
+                                    "\"abc",
+                                    "\"\\x\"",
+                                    "\"\\u12\"",
+                                    "\"\\ud800\"",
+                                    "\"\\udc00\"",
+                                    "\"\\ud800\\u0041\"",
+                                    "[\"a\" \"b\"]",
+                                    "{\"a\":[}"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     shoal_diag d = {{0}};
     cJSON *j = NULL;

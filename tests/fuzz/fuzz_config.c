@@ -3,8 +3,8 @@
  * any file an installer might leave behind. */
 #include <unistd.h>
 
-#include "shoal/config.h"
 #include "fuzz_util.h"
+#include "shoal/config.h"
 #include "shoal/profile.h"
 
 static char path[64];

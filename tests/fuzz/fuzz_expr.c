@@ -3,8 +3,8 @@
  * Evaluation never fails on data, only on resource limits. */
 #include <cjson/cJSON.h>
 
-#include "shoal/expr.h"
 #include "fuzz_util.h"
+#include "shoal/expr.h"
 
 static cJSON *env;
 

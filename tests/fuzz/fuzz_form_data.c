@@ -3,8 +3,8 @@
  * visible_if, pattern, min/max, dates, choices) and its on_submit rules. */
 #include <cjson/cJSON.h>
 
-#include "shoal/forms.h"
 #include "fuzz_util.h"
+#include "shoal/forms.h"
 
 static shoal_form *form;
 

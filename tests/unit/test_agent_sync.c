@@ -20,9 +20,9 @@
 #include "shoal/crypto.h"
 #include "shoal/db.h"
 #include "shoal/signing.h"
-#include "test_util.h"
-#include "test_keys.h"
 #include "shoal/util.h"
+#include "test_keys.h"
+#include "test_util.h"
 
 static struct shoal_privkey *hq, *evil;
 static struct agent_ctx ctx;
@@ -57,10 +57,11 @@ static int teardown(void **state) {
 static int open_device(void **state) {
   (void)state;
   shoal_diag d = {{0}};
-  test_write_file("profile.json",
-                  "{\"profile\":\"pos\",\"modules\":[\"pricing\",\"sales\"],\"cache\":{\"max_mb\":8},"
-                  "\"outbox\":{\"max_events\":100},\"sync\":{\"keepalive_s\":30,\"backoff_min_s\":1,"
-                  "\"backoff_max_s\":5,\"batch\":3}}");
+  test_write_file(
+      "profile.json",
+      "{\"profile\":\"pos\",\"modules\":[\"pricing\",\"sales\"],\"cache\":{\"max_mb\":8},"
+      "\"outbox\":{\"max_events\":100},\"sync\":{\"keepalive_s\":30,\"backoff_min_s\":1,"
+      "\"backoff_max_s\":5,\"batch\":3}}");
   char cfg[512];
   snprintf(cfg, sizeof cfg,
            "{\"device\":\"pos-1\",\"store\":\"chengdu-001\",\"region\":\"cn-sw\","
@@ -85,8 +86,9 @@ static const char *DOC_V =
     "{\"scope\":\"%s\",\"currency\":\"CNY\",\"items\":[{\"sku\":\"TEA-MILK-L\",\"price\":%d}],"
     "\"forms\":[],\"routing\":[],\"settlement\":{}}";
 
-__attribute__((noinline)) static char *sign(struct shoal_privkey *key, const char *scope, int64_t version, int price,
-                  const char *effective, const char *expires) {
+__attribute__((noinline)) static char *sign(struct shoal_privkey *key, const char *scope,
+                                            int64_t version, int price, const char *effective,
+                                            const char *expires) {
   char doc[512];
   snprintf(doc, sizeof doc, DOC_V, scope, price);
   char *out = NULL;
@@ -148,9 +150,9 @@ static void test_agent_sync_refuses_rollback_forgery_scope(void **state) {
                    AGENT_POLICY_REJECTED);
   assert_int_equal(deliver("region/cn-sw", sign(hq, "region/cn-east", 9, 2000, NULL, NULL)),
                    AGENT_POLICY_REJECTED);
-  assert_int_equal(deliver("region/cn-sw", sign(hq, "region/cn-sw", 7, 1, NULL,
-                                               "2026-11-01T00:00:01Z")),
-                   AGENT_POLICY_REJECTED);
+  assert_int_equal(
+      deliver("region/cn-sw", sign(hq, "region/cn-sw", 7, 1, NULL, "2026-11-01T00:00:01Z")),
+      AGENT_POLICY_REJECTED);
   char *tampered = sign(hq, "region/cn-sw", 8, 1600, NULL, NULL);
   char *p = strstr(tampered, "1600");
   assert_non_null(p);
@@ -278,8 +280,11 @@ static char *sign_rollout(struct shoal_privkey *key, int64_t version, const char
   snprintf(doc, sizeof doc, DOC_V, "region/cn-sw", 990);
   snprintf(stable, sizeof stable, DOC_V, "region/cn-sw", 1200);
   char *stores[1] = {(char *)store};
-  struct shoal_policy_rollout r = {.stable_version = 1, .percent = percent, .stores = stores,
-                                   .nstores = store ? 1 : 0, .stable_doc = stable};
+  struct shoal_policy_rollout r = {.stable_version = 1,
+                                   .percent = percent,
+                                   .stores = stores,
+                                   .nstores = store ? 1 : 0,
+                                   .stable_doc = stable};
   strcpy(r.id, "ro-1");
   char *out = NULL;
   shoal_diag d = {{0}};
@@ -369,8 +374,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_agent_sync_acks_delete_covered_rows, open_device,
                                       close_device),
       cmocka_unit_test_setup_teardown(test_agent_sync_rollout_envelope, open_device, close_device),
-      cmocka_unit_test_setup_teardown(test_agent_sync_hello_is_an_event, open_device,
-                                      close_device),
+      cmocka_unit_test_setup_teardown(test_agent_sync_hello_is_an_event, open_device, close_device),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

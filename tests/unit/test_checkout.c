@@ -21,8 +21,8 @@
 #include "shoal/db.h"
 #include "shoal/jsonx.h"
 #include "shoal/policy.h"
-#include "test_util.h"
 #include "shoal/util.h"
+#include "test_util.h"
 
 static void test_checkout_tax_half_up(void **state) {
   (void)state;
@@ -97,20 +97,22 @@ static void expect_policy_error(const char *doc, const char *needle) {
 static void test_checkout_policy_validation(void **state) {
   (void)state;
   shoal_diag d;
-  const char *ok = "{\"scope\":\"global\",\"payments\":[\"cash\",\"card\"],\"utc_offset\":\"-05:30\","
-                   "\"loyalty\":{\"earn_per\":100,\"redeem_value\":1,\"code_ttl_s\":60,\"grace_s\":0},"
-                   "\"items\":[{\"sku\":\"A\",\"price\":1,\"barcode\":\"690\",\"tax_bp\":1300}]}";
+  const char *ok =
+      "{\"scope\":\"global\",\"payments\":[\"cash\",\"card\"],\"utc_offset\":\"-05:30\","
+      "\"loyalty\":{\"earn_per\":100,\"redeem_value\":1,\"code_ttl_s\":60,\"grace_s\":0},"
+      "\"items\":[{\"sku\":\"A\",\"price\":1,\"barcode\":\"690\",\"tax_bp\":1300}]}";
   assert_int_equal(shoal_policy_validate(ok, strlen(ok), NULL, &d), SHOAL_OK);
   expect_policy_error("{\"scope\":\"global\",\"utc_offset\":\"8\"}", "utc_offset");
   expect_policy_error("{\"scope\":\"global\",\"payments\":[\"cash\",\"cash\"]}", "twice");
   expect_policy_error("{\"scope\":\"global\",\"loyalty\":{\"earn_per\":1}}", "redeem_value");
-  expect_policy_error("{\"scope\":\"global\",\"loyalty\":{\"earn_per\":1,\"redeem_value\":1,\"x\":1}}",
-                      "\"x\"");
-  expect_policy_error("{\"scope\":\"global\",\"items\":[{\"sku\":\"A\",\"price\":1,\"tax_bp\":-1}]}",
-                      "tax_bp");
-  expect_policy_error("{\"scope\":\"global\",\"items\":[{\"sku\":\"A\",\"price\":1,\"barcode\":\"1\"},"
-                      "{\"sku\":\"B\",\"price\":1,\"barcode\":\"1\"}]}",
-                      "barcode \"1\"");
+  expect_policy_error(
+      "{\"scope\":\"global\",\"loyalty\":{\"earn_per\":1,\"redeem_value\":1,\"x\":1}}", "\"x\"");
+  expect_policy_error(
+      "{\"scope\":\"global\",\"items\":[{\"sku\":\"A\",\"price\":1,\"tax_bp\":-1}]}", "tax_bp");
+  expect_policy_error(
+      "{\"scope\":\"global\",\"items\":[{\"sku\":\"A\",\"price\":1,\"barcode\":\"1\"},"
+      "{\"sku\":\"B\",\"price\":1,\"barcode\":\"1\"}]}",
+      "barcode \"1\"");
 }
 
 static shoal_err parse_basket(const char *text, shoal_diag *d) {
@@ -123,38 +125,45 @@ static shoal_err parse_basket(const char *text, shoal_diag *d) {
 static void test_checkout_strict_basket(void **state) {
   (void)state;
   shoal_diag d = {{0}};
-  assert_int_equal(parse_basket("{\"region\":\"r\",\"store\":\"s\",\"lines\":[{\"sku\":\"A\",\"qty\":2}],"
-                                "\"request_id\":\"k1\",\"cashier\":\"amy\",\"payments\":[{\"method\":"
-                                "\"cash\",\"amount\":5}]}",
-                                &d),
-                   SHOAL_OK);
-  assert_int_equal(parse_basket("{\"region\":\"r\",\"store\":\"s\",\"lines\":[{\"sku\":\"A\",\"qty\":2.0}]}",
-                                &d),
-                   SHOAL_EINPUT);
+  assert_int_equal(
+      parse_basket("{\"region\":\"r\",\"store\":\"s\",\"lines\":[{\"sku\":\"A\",\"qty\":2}],"
+                   "\"request_id\":\"k1\",\"cashier\":\"amy\",\"payments\":[{\"method\":"
+                   "\"cash\",\"amount\":5}]}",
+                   &d),
+      SHOAL_OK);
+  assert_int_equal(
+      parse_basket("{\"region\":\"r\",\"store\":\"s\",\"lines\":[{\"sku\":\"A\",\"qty\":2.0}]}",
+                   &d),
+      SHOAL_EINPUT);
   assert_non_null(strstr(d.msg, "\"qty\""));
   assert_non_null(strstr(d.msg, "2.0"));
-  assert_int_equal(parse_basket("{\"region\":\"r\",\"store\":\"s\",\"lines\":[{\"sku\":\"A\",\"qty\":2e0}]}",
-                                &d),
-                   SHOAL_EINPUT);
+  assert_int_equal(
+      parse_basket("{\"region\":\"r\",\"store\":\"s\",\"lines\":[{\"sku\":\"A\",\"qty\":2e0}]}",
+                   &d),
+      SHOAL_EINPUT);
   assert_int_equal(parse_basket("{\"region\":\"r\",\"store\":\"s\",\"lines\":[],\"tip\":1}", &d),
                    SHOAL_EINPUT);
   assert_non_null(strstr(d.msg, "\"tip\""));
   assert_int_equal(
-      parse_basket("{\"region\":\"r\",\"store\":\"s\",\"lines\":[{\"sku\":\"A\",\"qty\":1,\"x\":1}]}", &d),
+      parse_basket(
+          "{\"region\":\"r\",\"store\":\"s\",\"lines\":[{\"sku\":\"A\",\"qty\":1,\"x\":1}]}", &d),
       SHOAL_EINPUT);
   assert_non_null(strstr(d.msg, "\"x\""));
-  assert_int_equal(parse_basket("{\"region\":\"r\",\"store\":\"s\",\"lines\":[],\"customer\":{\"id\":"
-                                "\"c\",\"vip\":true}}",
-                                &d),
-                   SHOAL_EINPUT);
+  assert_int_equal(
+      parse_basket("{\"region\":\"r\",\"store\":\"s\",\"lines\":[],\"customer\":{\"id\":"
+                   "\"c\",\"vip\":true}}",
+                   &d),
+      SHOAL_EINPUT);
   assert_non_null(strstr(d.msg, "\"vip\""));
-  assert_int_equal(parse_basket("{\"region\":\"r\",\"store\":\"s\",\"lines\":[],\"payments\":[{\"method\":"
-                                "\"cash\",\"amount\":0}]}",
-                                &d),
-                   SHOAL_EINPUT);
+  assert_int_equal(
+      parse_basket("{\"region\":\"r\",\"store\":\"s\",\"lines\":[],\"payments\":[{\"method\":"
+                   "\"cash\",\"amount\":0}]}",
+                   &d),
+      SHOAL_EINPUT);
   /* A "2.0" inside a string is text, not a number. */
-  assert_int_equal(parse_basket("{\"region\":\"r\",\"store\":\"s\",\"cashier\":\"v2.0\",\"lines\":[]}", &d),
-                   SHOAL_OK);
+  assert_int_equal(
+      parse_basket("{\"region\":\"r\",\"store\":\"s\",\"cashier\":\"v2.0\",\"lines\":[]}", &d),
+      SHOAL_OK);
 }
 
 /* ---- refunds ---- */
@@ -268,10 +277,11 @@ static const char *POLICY =
     "\"round\":{\"step\":10,\"mode\":\"down\"}}";
 
 static const char *agent_config(void) {
-  test_write_file("profile.json",
-                  "{\"profile\":\"pos\",\"modules\":[\"pricing\",\"sales\"],\"cache\":{\"max_mb\":8},"
-                  "\"outbox\":{\"max_events\":10000},\"sync\":{\"keepalive_s\":30,\"backoff_min_s\":1,"
-                  "\"backoff_max_s\":5,\"batch\":10}}");
+  test_write_file(
+      "profile.json",
+      "{\"profile\":\"pos\",\"modules\":[\"pricing\",\"sales\"],\"cache\":{\"max_mb\":8},"
+      "\"outbox\":{\"max_events\":10000},\"sync\":{\"keepalive_s\":30,\"backoff_min_s\":1,"
+      "\"backoff_max_s\":5,\"batch\":10}}");
   return test_write_file("agent.json", "{\"device\":\"pos-1\",\"store\":\"s1\",\"region\":\"r1\","
                                        "\"profile\":\"profile.json\",\"db\":\"co.db\"}");
 }
@@ -282,10 +292,12 @@ static struct agent_model *setup_agent(struct agent_ctx *ctx) {
   int64_t latest = 0;
   assert_int_equal(agent_policy_latest(ctx, "global", &latest, &d), SHOAL_OK);
   if (latest == 0) {
-    struct agent_policy_row row = {.scope = "global", .version = 1,
+    struct agent_policy_row row = {.scope = "global",
+                                   .version = 1,
                                    .issued_ms = AGENT_POLICY_NO_TIME,
                                    .effective_ms = AGENT_POLICY_NO_TIME,
-                                   .expires_ms = AGENT_POLICY_NO_TIME, .doc = POLICY,
+                                   .expires_ms = AGENT_POLICY_NO_TIME,
+                                   .doc = POLICY,
                                    .source = "import"};
     assert_int_equal(agent_policy_store(ctx, &row, &d), SHOAL_OK);
   }
@@ -304,8 +316,8 @@ static cJSON *sale(struct agent_ctx *ctx, struct agent_model *m, const char *bod
                    bool *replayed) {
   shoal_diag d = {{0}};
   cJSON *r = NULL;
-  shoal_err rc = agent_checkout_sale(ctx, m, body, strlen(body), true, shoal_now_ms(), &r,
-                                     replayed, &d);
+  shoal_err rc =
+      agent_checkout_sale(ctx, m, body, strlen(body), true, shoal_now_ms(), &r, replayed, &d);
   if (rc != want)
     fail_msg("sale: want %d got %d (%s)", want, rc, d.msg);
   return r;
@@ -358,19 +370,23 @@ static void test_checkout_agent_sale_and_returns(void **state) {
   memcpy(strstr(other, "amy"), "bob", 3);
   sale(&ctx, m, other, SHOAL_ECONFLICT, NULL);
   /* Payments that do not add up, unknown key, member code, far "at". */
-  sale(&ctx, m, "{\"region\":\"r1\",\"store\":\"s1\",\"request_id\":\"k2\",\"lines\":[{\"sku\":"
-                "\"CK\",\"qty\":1}],\"payments\":[{\"method\":\"card\",\"amount\":1}]}",
+  sale(&ctx, m,
+       "{\"region\":\"r1\",\"store\":\"s1\",\"request_id\":\"k2\",\"lines\":[{\"sku\":"
+       "\"CK\",\"qty\":1}],\"payments\":[{\"method\":\"card\",\"amount\":1}]}",
        SHOAL_EINPUT, NULL);
-  sale(&ctx, m, "{\"region\":\"r1\",\"store\":\"s1\",\"request_id\":\"k2\",\"lines\":[{\"sku\":"
-                "\"CK\",\"qty\":1}],\"member_code\":\"SHOALM1.x\"}",
+  sale(&ctx, m,
+       "{\"region\":\"r1\",\"store\":\"s1\",\"request_id\":\"k2\",\"lines\":[{\"sku\":"
+       "\"CK\",\"qty\":1}],\"member_code\":\"SHOALM1.x\"}",
        SHOAL_ESIG, NULL); /* SPEC 13: a malformed member code is refused, exit 4 */
-  sale(&ctx, m, "{\"region\":\"r1\",\"store\":\"s1\",\"request_id\":\"k2\",\"at\":"
-                "\"2019-01-01T00:00:00+08:00\",\"lines\":[{\"sku\":\"CK\",\"qty\":1}]}",
+  sale(&ctx, m,
+       "{\"region\":\"r1\",\"store\":\"s1\",\"request_id\":\"k2\",\"at\":"
+       "\"2019-01-01T00:00:00+08:00\",\"lines\":[{\"sku\":\"CK\",\"qty\":1}]}",
        SHOAL_EINPUT, NULL);
   sale(&ctx, m, "{\"region\":\"r1\",\"store\":\"s1\",\"lines\":[{\"sku\":\"CK\",\"qty\":1}]}",
        SHOAL_EINPUT, NULL); /* the store API requires request_id */
-  sale(&ctx, m, "{\"region\":\"r1\",\"store\":\"s9\",\"request_id\":\"k3\",\"lines\":[{\"sku\":"
-                "\"CK\",\"qty\":1}]}",
+  sale(&ctx, m,
+       "{\"region\":\"r1\",\"store\":\"s9\",\"request_id\":\"k3\",\"lines\":[{\"sku\":"
+       "\"CK\",\"qty\":1}]}",
        SHOAL_ESCOPE, NULL);
   assert_int_equal(count(&ctx, "SELECT COUNT(*) FROM sales"), 1);
 
@@ -379,14 +395,14 @@ static void test_checkout_agent_sale_and_returns(void **state) {
   cJSON *o = NULL;
   snprintf(body, sizeof body,
            "{\"request_id\":\"ret1\",\"sale\":\"%s\",\"lines\":[{\"sku\":\"MT\",\"qty\":1}]}", id);
-  assert_int_equal(agent_checkout_return(&ctx, m, body, strlen(body), true, shoal_now_ms(), &o,
-                                         &replayed, &d),
-                   SHOAL_OK);
+  assert_int_equal(
+      agent_checkout_return(&ctx, m, body, strlen(body), true, shoal_now_ms(), &o, &replayed, &d),
+      SHOAL_OK);
   int64_t first = jint(o, "refund");
   cJSON_Delete(o);
-  assert_int_equal(agent_checkout_return(&ctx, m, body, strlen(body), true, shoal_now_ms(), &o,
-                                         &replayed, &d),
-                   SHOAL_OK);
+  assert_int_equal(
+      agent_checkout_return(&ctx, m, body, strlen(body), true, shoal_now_ms(), &o, &replayed, &d),
+      SHOAL_OK);
   assert_true(replayed);
   assert_int_equal(jint(o, "refund"), first);
   cJSON_Delete(o);
@@ -394,34 +410,37 @@ static void test_checkout_agent_sale_and_returns(void **state) {
   int64_t before = count(&ctx, "SELECT COUNT(*) FROM outbox");
   snprintf(body, sizeof body,
            "{\"request_id\":\"ret2\",\"sale\":\"%s\",\"lines\":[{\"sku\":\"MT\",\"qty\":3}]}", id);
-  assert_int_equal(agent_checkout_return(&ctx, m, body, strlen(body), true, shoal_now_ms(), &o,
-                                         NULL, &d),
-                   SHOAL_EINPUT);
+  assert_int_equal(
+      agent_checkout_return(&ctx, m, body, strlen(body), true, shoal_now_ms(), &o, NULL, &d),
+      SHOAL_EINPUT);
   assert_non_null(strstr(d.msg, "remain"));
   assert_int_equal(count(&ctx, "SELECT COUNT(*) FROM outbox"), before);
   /* Given refunds must add up. */
-  snprintf(body, sizeof body,
-           "{\"request_id\":\"ret3\",\"sale\":\"%s\",\"lines\":[{\"sku\":\"MT\",\"qty\":2},{\"sku\":"
-           "\"CK\",\"qty\":1}],\"refunds\":[{\"method\":\"cash\",\"amount\":1}]}",
-           id);
-  assert_int_equal(agent_checkout_return(&ctx, m, body, strlen(body), true, shoal_now_ms(), &o,
-                                         NULL, &d),
-                   SHOAL_EINPUT);
-  snprintf(body, sizeof body,
-           "{\"request_id\":\"ret4\",\"sale\":\"%s\",\"lines\":[{\"sku\":\"MT\",\"qty\":2},{\"sku\":"
-           "\"CK\",\"qty\":1}],\"reason\":\"spilt\"}",
-           id);
-  assert_int_equal(agent_checkout_return(&ctx, m, body, strlen(body), true, shoal_now_ms(), &o,
-                                         NULL, &d),
-                   SHOAL_OK);
+  snprintf(
+      body, sizeof body,
+      "{\"request_id\":\"ret3\",\"sale\":\"%s\",\"lines\":[{\"sku\":\"MT\",\"qty\":2},{\"sku\":"
+      "\"CK\",\"qty\":1}],\"refunds\":[{\"method\":\"cash\",\"amount\":1}]}",
+      id);
+  assert_int_equal(
+      agent_checkout_return(&ctx, m, body, strlen(body), true, shoal_now_ms(), &o, NULL, &d),
+      SHOAL_EINPUT);
+  snprintf(
+      body, sizeof body,
+      "{\"request_id\":\"ret4\",\"sale\":\"%s\",\"lines\":[{\"sku\":\"MT\",\"qty\":2},{\"sku\":"
+      "\"CK\",\"qty\":1}],\"reason\":\"spilt\"}",
+      id);
+  assert_int_equal(
+      agent_checkout_return(&ctx, m, body, strlen(body), true, shoal_now_ms(), &o, NULL, &d),
+      SHOAL_OK);
   assert_int_equal(first + jint(o, "refund"), 9400);
   cJSON_Delete(o);
   assert_int_equal(count(&ctx, "SELECT COUNT(*) FROM outbox WHERE type = 'return'"), 2);
   /* Unknown sale: not found. */
-  const char *unk = "{\"request_id\":\"ret5\",\"sale\":\"nope\",\"lines\":[{\"sku\":\"MT\",\"qty\":1}]}";
-  assert_int_equal(agent_checkout_return(&ctx, m, unk, strlen(unk), true, shoal_now_ms(), &o, NULL,
-                                         &d),
-                   SHOAL_ENOTFOUND);
+  const char *unk =
+      "{\"request_id\":\"ret5\",\"sale\":\"nope\",\"lines\":[{\"sku\":\"MT\",\"qty\":1}]}";
+  assert_int_equal(
+      agent_checkout_return(&ctx, m, unk, strlen(unk), true, shoal_now_ms(), &o, NULL, &d),
+      SHOAL_ENOTFOUND);
   /* The receipt with its returns. */
   assert_int_equal(agent_checkout_receipt(&ctx, id, &o, &d), SHOAL_OK);
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "returns")), 2);
@@ -470,8 +489,8 @@ static void *lane_run(void *arg) {
              "\"CK\",\"qty\":1}]}",
              i == 0 ? "shared" : "lane", i == 0 ? 0 : l->id, i);
     cJSON *r = NULL;
-    shoal_err rc = agent_checkout_sale(&ctx, l->m, body, strlen(body), true, shoal_now_ms(), &r,
-                                       NULL, &d);
+    shoal_err rc =
+        agent_checkout_sale(&ctx, l->m, body, strlen(body), true, shoal_now_ms(), &r, NULL, &d);
     if (rc == SHOAL_OK)
       l->ok++;
     else

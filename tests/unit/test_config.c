@@ -13,8 +13,9 @@
 
 static void test_config_agent_minimal_gets_defaults(void **state) {
   (void)state;
-  const char *p = test_write_file("a1.json", "{\"device\":\"pos-1\",\"store\":\"cd-001\",\"region\":\"cn-sw\","
-                                             "\"profile\":\"prof.json\",\"db\":\"/var/lib/a.db\"}");
+  const char *p =
+      test_write_file("a1.json", "{\"device\":\"pos-1\",\"store\":\"cd-001\",\"region\":\"cn-sw\","
+                                 "\"profile\":\"prof.json\",\"db\":\"/var/lib/a.db\"}");
   struct shoal_agent_config c;
   shoal_diag d = {{0}};
   assert_int_equal(shoal_agent_config_load(p, &c, &d), SHOAL_OK);
@@ -33,8 +34,9 @@ static void test_config_agent_minimal_gets_defaults(void **state) {
 
 static void test_config_unknown_key_is_named(void **state) {
   (void)state;
-  const char *p = test_write_file("a2.json", "{\"device\":\"pos-1\",\"store\":\"s\",\"region\":\"r\","
-                                             "\"profile\":\"p\",\"db\":\"d\",\"mqtt\":{\"hots\":\"x\"}}");
+  const char *p =
+      test_write_file("a2.json", "{\"device\":\"pos-1\",\"store\":\"s\",\"region\":\"r\","
+                                 "\"profile\":\"p\",\"db\":\"d\",\"mqtt\":{\"hots\":\"x\"}}");
   struct shoal_agent_config c;
   shoal_diag d = {{0}};
   assert_int_equal(shoal_agent_config_load(p, &c, &d), SHOAL_ECONFIG);
@@ -44,7 +46,8 @@ static void test_config_unknown_key_is_named(void **state) {
 
 static void test_config_missing_required_key_is_named(void **state) {
   (void)state;
-  const char *p = test_write_file("a3.json", "{\"device\":\"pos-1\",\"store\":\"s\",\"profile\":\"p\",\"db\":\"d\"}");
+  const char *p = test_write_file(
+      "a3.json", "{\"device\":\"pos-1\",\"store\":\"s\",\"profile\":\"p\",\"db\":\"d\"}");
   struct shoal_agent_config c;
   shoal_diag d = {{0}};
   assert_int_equal(shoal_agent_config_load(p, &c, &d), SHOAL_ECONFIG);
@@ -53,8 +56,9 @@ static void test_config_missing_required_key_is_named(void **state) {
 
 static void test_config_identifier_with_slash_refused(void **state) {
   (void)state;
-  const char *p = test_write_file("a4.json", "{\"device\":\"pos/1\",\"store\":\"s\",\"region\":\"r\","
-                                             "\"profile\":\"p\",\"db\":\"d\"}");
+  const char *p =
+      test_write_file("a4.json", "{\"device\":\"pos/1\",\"store\":\"s\",\"region\":\"r\","
+                                 "\"profile\":\"p\",\"db\":\"d\"}");
   struct shoal_agent_config c;
   shoal_diag d = {{0}};
   assert_int_equal(shoal_agent_config_load(p, &c, &d), SHOAL_ECONFIG);
@@ -65,18 +69,21 @@ static void test_config_wrong_types_and_ranges(void **state) {
   (void)state;
   struct shoal_agent_config c;
   shoal_diag d = {{0}};
-  const char *p = test_write_file("a5.json", "{\"device\":\"a\",\"store\":\"s\",\"region\":\"r\","
-                                             "\"profile\":\"p\",\"db\":\"d\",\"mqtt\":{\"port\":70000}}");
+  const char *p =
+      test_write_file("a5.json", "{\"device\":\"a\",\"store\":\"s\",\"region\":\"r\","
+                                 "\"profile\":\"p\",\"db\":\"d\",\"mqtt\":{\"port\":70000}}");
   assert_int_equal(shoal_agent_config_load(p, &c, &d), SHOAL_ECONFIG);
   assert_non_null(strstr(d.msg, "mqtt.port"));
-  p = test_write_file("a6.json", "{\"device\":7,\"store\":\"s\",\"region\":\"r\",\"profile\":\"p\",\"db\":\"d\"}");
+  p = test_write_file(
+      "a6.json", "{\"device\":7,\"store\":\"s\",\"region\":\"r\",\"profile\":\"p\",\"db\":\"d\"}");
   assert_int_equal(shoal_agent_config_load(p, &c, &d), SHOAL_ECONFIG);
   assert_non_null(strstr(d.msg, "\"device\" must be a string"));
   p = test_write_file("a7.json", "{not json");
   assert_int_equal(shoal_agent_config_load(p, &c, &d), SHOAL_ECONFIG);
   assert_non_null(strstr(d.msg, "malformed JSON"));
-  p = test_write_file("a8.json", "{\"device\":\"a\",\"store\":\"s\",\"region\":\"r\",\"profile\":\"p\","
-                                 "\"db\":\"d\",\"topic_prefix\":\"shoal/#\"}");
+  p = test_write_file("a8.json",
+                      "{\"device\":\"a\",\"store\":\"s\",\"region\":\"r\",\"profile\":\"p\","
+                      "\"db\":\"d\",\"topic_prefix\":\"shoal/#\"}");
   assert_int_equal(shoal_agent_config_load(p, &c, &d), SHOAL_ECONFIG);
   assert_non_null(strstr(d.msg, "topic_prefix"));
 }
@@ -84,10 +91,11 @@ static void test_config_wrong_types_and_ranges(void **state) {
 static void test_config_hub_with_http_and_webhooks(void **state) {
   (void)state;
   const char *p = test_write_file(
-      "h1.json", "{\"db\":\"hub.db\",\"signing_key\":\"/k/policy-key.pem\","
-                 "\"http\":{\"listen\":\"127.0.0.1:8080\",\"token_file\":\"token\"},"
-                 "\"webhooks\":[{\"url\":\"http://127.0.0.1:9/x\",\"events\":[\"sale\",\"escalation\"],"
-                 "\"secret_file\":\"wh.secret\"}]}");
+      "h1.json",
+      "{\"db\":\"hub.db\",\"signing_key\":\"/k/policy-key.pem\","
+      "\"http\":{\"listen\":\"127.0.0.1:8080\",\"token_file\":\"token\"},"
+      "\"webhooks\":[{\"url\":\"http://127.0.0.1:9/x\",\"events\":[\"sale\",\"escalation\"],"
+      "\"secret_file\":\"wh.secret\"}]}");
   struct shoal_hub_config c;
   shoal_diag d = {{0}};
   assert_int_equal(shoal_hub_config_load(p, &c, &d), SHOAL_OK);
@@ -98,7 +106,9 @@ static void test_config_hub_with_http_and_webhooks(void **state) {
   assert_non_null(strstr(c.webhooks[0].secret_file, "/wh.secret"));
   shoal_hub_config_cleanup(&c);
 
-  p = test_write_file("h2.json", "{\"db\":\"hub.db\",\"webhooks\":[{\"url\":\"http://x/\",\"events\":[\"salez\"]}]}");
+  p = test_write_file(
+      "h2.json",
+      "{\"db\":\"hub.db\",\"webhooks\":[{\"url\":\"http://x/\",\"events\":[\"salez\"]}]}");
   assert_int_equal(shoal_hub_config_load(p, &c, &d), SHOAL_ECONFIG);
   assert_non_null(strstr(d.msg, "salez"));
   p = test_write_file("h3.json", "{\"mqtt\":{}}");

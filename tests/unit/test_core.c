@@ -24,7 +24,7 @@ static void test_core_money_half_up_rounds_halves_away_from_zero(void **state) {
   /* 2800 * 15% = 420 exactly; 2999 * 15% = 449.85 -> 450 */
   assert_int_equal(shoal_bp_of(2800, 1500), 420);
   assert_int_equal(shoal_bp_of(2999, 1500), 450);
-  assert_int_equal(shoal_bp_of(1, 5000), 1);  /* 0.5 -> 1 */
+  assert_int_equal(shoal_bp_of(1, 5000), 1); /* 0.5 -> 1 */
   assert_int_equal(shoal_bp_of(1, 4999), 0);
   assert_int_equal(shoal_div_floor(-7, 2), -4);
   assert_int_equal(shoal_div_ceil(7, 2), 4);

@@ -34,9 +34,9 @@ static void test_db_migrations_apply_once_and_record_version(void **state) {
   assert_int_equal(shoal_db_query_int(db, "PRAGMA synchronous", 0, &v, &d), SHOAL_OK);
   assert_int_equal(v, 2); /* FULL */
   /* Every connection can compare times the way the C code parses them. */
-  assert_int_equal(shoal_db_query_int(db, "SELECT shoal_time_ms('2026-11-22T15:30:00+0800')", 0,
-                                      &v, &d),
-                   SHOAL_OK);
+  assert_int_equal(
+      shoal_db_query_int(db, "SELECT shoal_time_ms('2026-11-22T15:30:00+0800')", 0, &v, &d),
+      SHOAL_OK);
   assert_int_equal(v, 1795332600000LL);
   assert_int_equal(shoal_db_query_int(db, "SELECT shoal_time_ms('soon') IS NULL", 0, &v, &d),
                    SHOAL_OK);
@@ -140,10 +140,12 @@ static void test_db_policy_cache_effective_at_and_stale(void **state) {
   struct agent_ctx ctx;
   shoal_diag d = {{0}};
   assert_int_equal(agent_ctx_open(&ctx, cfg, &d), SHOAL_OK);
-  struct agent_policy_row r1 = {"region/cn-sw", 1, NULL, AGENT_POLICY_NO_TIME, AGENT_POLICY_NO_TIME,
-                                5000, "{\"v\":1}", NULL, "import"};
-  struct agent_policy_row r2 = {"region/cn-sw", 2, NULL, AGENT_POLICY_NO_TIME, 10000,
-                                AGENT_POLICY_NO_TIME, "{\"v\":2}", NULL, "import"};
+  struct agent_policy_row r1 = {
+      "region/cn-sw", 1,    NULL,    AGENT_POLICY_NO_TIME, AGENT_POLICY_NO_TIME, 5000,
+      "{\"v\":1}",    NULL, "import"};
+  struct agent_policy_row r2 = {"region/cn-sw",       2,     NULL,
+                                AGENT_POLICY_NO_TIME, 10000, AGENT_POLICY_NO_TIME,
+                                "{\"v\":2}",          NULL,  "import"};
   assert_int_equal(agent_policy_store(&ctx, &r1, &d), SHOAL_OK);
   assert_int_equal(agent_policy_store(&ctx, &r2, &d), SHOAL_OK);
   char *docs[3];
@@ -160,9 +162,12 @@ static void test_db_policy_cache_effective_at_and_stale(void **state) {
   /* Status at 9999: v1 applies but is past its expiry (5000): stale. */
   cJSON *st = cJSON_CreateObject();
   assert_int_equal(agent_policy_status(&ctx, 9999, st, &d), SHOAL_OK);
-  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(st, "policies"), "region/cn-sw")->valueint, 1);
+  assert_int_equal(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(st, "policies"), "region/cn-sw")->valueint, 1);
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(st, "stale")), 1);
-  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(st, "pending_policies"), "region/cn-sw")->valueint, 2);
+  assert_int_equal(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(st, "pending_policies"), "region/cn-sw")->valueint,
+      2);
   cJSON_Delete(st);
   int64_t latest = 0;
   assert_int_equal(agent_policy_latest(&ctx, "region/cn-sw", &latest, &d), SHOAL_OK);

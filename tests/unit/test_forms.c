@@ -451,7 +451,8 @@ static void test_forms_policy_doc_validation(void **state) {
  * The buffers are exactly sized so ASan catches any overread. */
 static void test_forms_data_parse_control_bytes_stay_in_bounds(void **state) {
   (void)state;
-  static const char nul_after_brace[] = {'{', 0, '"', 'c', '"', ':', '1', ',', '"', '"', ':', '1', '}'};
+  static const char nul_after_brace[] = {'{', 0,   '"', 'c', '"', ':', '1',
+                                         ',', '"', '"', ':', '1', '}'};
   char *exact = malloc(sizeof nul_after_brace);
   memcpy(exact, nul_after_brace, sizeof nul_after_brace);
   cJSON *d = NULL;

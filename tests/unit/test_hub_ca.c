@@ -13,10 +13,10 @@
 
 #include <cmocka.h>
 
-#include "shoal/crypto.h"
 #include "hub_ca.h"
-#include "test_util.h"
+#include "shoal/crypto.h"
 #include "shoal/util.h"
+#include "test_util.h"
 
 static void ca_paths(const char *name, char cert[1100], char key[1100]) {
   snprintf(cert, 1100, "%s/%s.crt", test_tmpdir(), name);

@@ -15,9 +15,9 @@
 
 #include <cmocka.h>
 
-#include "store.h"
 #include "hub_ctx.h"
 #include "hub_forms.h"
+#include "store.h"
 
 static char dir[512];
 
@@ -54,12 +54,13 @@ static int setup(void **state) {
       {"region/cn-n", "1", "{\"scope\":\"region/cn-n\",\"forms\":[" FORM_V(9, 3) "]}"},
   };
   hub_stmt *st = NULL;
-  assert_int_equal(hub_store_prepare(ctx->db,
-                                    "INSERT INTO policies (scope, version, issued_at, doc, "
-                                    "envelope, published_ms) VALUES (?, ?, '2026-11-01T00:00:00Z', "
-                                    "?, '{}', 0)",
-                                    &st, &d),
-                   SHOAL_OK);
+  assert_int_equal(
+      hub_store_prepare(ctx->db,
+                        "INSERT INTO policies (scope, version, issued_at, doc, "
+                        "envelope, published_ms) VALUES (?, ?, '2026-11-01T00:00:00Z', "
+                        "?, '{}', 0)",
+                        &st, &d),
+      SHOAL_OK);
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
     hub_store_reset(st);
     hub_store_bind_text(st, 1, rows[i][0], -1, HUB_STORE_STATIC);
@@ -114,9 +115,9 @@ static void stored(struct hub_ctx *ctx, int64_t seq, const char *want_scope,
   shoal_diag d = {{0}};
   assert_int_equal(
       hub_store_prepare(ctx->db,
-                       "SELECT scope, data, submission, tickets, at_ms FROM "
-                       "form_submissions WHERE device = 'd1' AND epoch = '42' AND seq = ?",
-                       &st, &d),
+                        "SELECT scope, data, submission, tickets, at_ms FROM "
+                        "form_submissions WHERE device = 'd1' AND epoch = '42' AND seq = ?",
+                        &st, &d),
       SHOAL_OK);
   hub_store_bind_int64(st, 1, seq);
   assert_int_equal(hub_store_step(st), HUB_STORE_ROW);
@@ -182,9 +183,9 @@ static void test_hub_forms_refuses_foreign_store_or_region(void **state) {
                    SHOAL_EINPUT);
   assert_non_null(strstr(d.msg, "store cd-002"));
   assert_int_equal(hub_store_exec(ctx->db,
-                                 "INSERT INTO devices (device, store, region) VALUES ('d1', "
-                                 "'cd-001', 'cn-e')",
-                                 &d),
+                                  "INSERT INTO devices (device, store, region) VALUES ('d1', "
+                                  "'cd-001', 'cn-e')",
+                                  &d),
                    SHOAL_OK);
   /* the hub knows d1 is in cn-e: it cannot borrow cn-sw's variant */
   assert_int_equal(ingest(ctx, 2, "cd-001", "cn-sw", 7, "{\"issue\":\"repair\"}", &d),
@@ -205,10 +206,10 @@ static void test_hub_forms_sees_versions_published_later(void **state) {
   assert_int_equal(n, 2); /* global v1 and v2; cn-e and cd-001 have published nothing */
   assert_int_equal(
       hub_store_exec(ctx->db,
-                    "INSERT INTO policies (scope, version, issued_at, doc, envelope, "
-                    "published_ms) VALUES ('store/cd-001', 1, '2026-11-02T00:00:00Z', "
-                    "'{\"scope\":\"store/cd-001\",\"forms\":[" FORM_V(5, 2) "]}', '{}', 0)",
-                    &d),
+                     "INSERT INTO policies (scope, version, issued_at, doc, envelope, "
+                     "published_ms) VALUES ('store/cd-001', 1, '2026-11-02T00:00:00Z', "
+                     "'{\"scope\":\"store/cd-001\",\"forms\":[" FORM_V(5, 2) "]}', '{}', 0)",
+                     &d),
       SHOAL_OK);
   if (ingest(ctx, 2, "cd-001", "cn-e", 5, "{\"issue\":\"repair\",\"qty\":2}", &d) != SHOAL_OK)
     fail_msg("%s", d.msg);

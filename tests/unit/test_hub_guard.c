@@ -14,11 +14,11 @@
 
 #include <cmocka.h>
 
-#include "shoal/crypto.h"
-#include "store.h"
 #include "hub_ctx.h"
 #include "hub_ingestor.h"
 #include "hub_metrics.h"
+#include "shoal/crypto.h"
+#include "store.h"
 #include "test_util.h"
 
 static shoal_err no_ack(void *user, const char *topic, const char *payload, size_t len,
@@ -154,9 +154,9 @@ static void test_hub_guard_sale_region_must_match_registry(void **state) {
   open_ctx(&ctx, "region");
   /* pos1 provisioned in s1/cn-sw; pos2 unprovisioned, said hello from cn-east. */
   assert_int_equal(hub_store_exec(ctx.db,
-                                 "INSERT INTO provisioned_devices (device, store, region, "
-                                 "cert_serial, issued_ms) VALUES ('pos1', 's1', 'cn-sw', '01', 1)",
-                                 &d),
+                                  "INSERT INTO provisioned_devices (device, store, region, "
+                                  "cert_serial, issued_ms) VALUES ('pos1', 's1', 'cn-sw', '01', 1)",
+                                  &d),
                    SHOAL_OK);
   assert_int_equal(hub_ingestor_new(&ctx, 50, no_ack, NULL, &ing, &d), SHOAL_OK);
   put(ing, "shoal/v1/up/s1/pos1", sale("pos1", "s1", "cn-sw", "5", 1));

@@ -20,13 +20,13 @@
 #include <pthread.h>
 #include <sys/socket.h>
 
-#include "shoal/crypto.h"
-#include "store.h"
 #include "hub_ctx.h"
 #include "hub_http.h"
 #include "hub_webhook.h"
+#include "shoal/crypto.h"
 #include "shoal/jsonx.h"
 #include "shoal/util.h"
+#include "store.h"
 
 #define TOKEN       "s3cret-token"
 #define HOOK_SECRET "hook-secret"
@@ -375,9 +375,9 @@ static void test_hub_http_publishes_policies_like_publish(void **state) {
   int64_t stored = 0;
   shoal_diag d;
   assert_int_equal(hub_store_query_int(g_ctx.db,
-                                      "SELECT COUNT(*) FROM policies WHERE scope = 'region/east' "
-                                      "AND envelope LIKE '%\"sig\":%'",
-                                      0, &stored, &d),
+                                       "SELECT COUNT(*) FROM policies WHERE scope = 'region/east' "
+                                       "AND envelope LIKE '%\"sig\":%'",
+                                       0, &stored, &d),
                    SHOAL_OK);
   assert_int_equal(stored, 2);
   const char *bad[] = {"{\"scope\":", "{\"scope\":\"global\",\"bogus\":1}",
@@ -656,11 +656,12 @@ static void test_hub_http_webhooks_deliver_after_outage(void **state) {
       hub_store_query_int(ctx.db, "SELECT COUNT(*) FROM webhook_queue", 0, &queued, &dg), SHOAL_OK);
   assert_int_equal(queued, 20); /* 10 sales x 2 subscribed webhooks */
   /* Left over from a config that had another receiver: buried, not sent. */
-  assert_int_equal(hub_store_exec(ctx.db,
-                                  "INSERT INTO webhook_queue (url, kind, body, created_ms, next_ms) "
-                                  "VALUES ('http://127.0.0.1:9/gone', 'sale', '{\"n\":13}', 0, 0)",
-                                  &dg),
-                   SHOAL_OK);
+  assert_int_equal(
+      hub_store_exec(ctx.db,
+                     "INSERT INTO webhook_queue (url, kind, body, created_ms, next_ms) "
+                     "VALUES ('http://127.0.0.1:9/gone', 'sale', '{\"n\":13}', 0, 0)",
+                     &dg),
+      SHOAL_OK);
 
   struct hub_webhook_opts o;
   hub_webhook_opts_default(&o);
@@ -696,9 +697,9 @@ static void test_hub_http_webhooks_deliver_after_outage(void **state) {
   hub_store_query_int(ctx.db, "SELECT MAX(attempts) FROM webhook_dead", 0, &attempts, &dg);
   assert_int_equal(attempts, 4);
   hub_store_query_int(ctx.db,
-                     "SELECT COUNT(*) FROM webhook_dead WHERE url LIKE '%/gone' AND last_error = "
-                     "'webhook no longer configured'",
-                     0, &attempts, &dg);
+                      "SELECT COUNT(*) FROM webhook_dead WHERE url LIKE '%/gone' AND last_error = "
+                      "'webhook no longer configured'",
+                      0, &attempts, &dg);
   assert_int_equal(attempts, 1);
   struct resp r = get("/metrics", NULL);
   assert_non_null(strstr(r.body, "shoal_webhook_dead_total 13\n"));

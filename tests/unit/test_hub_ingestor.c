@@ -14,14 +14,14 @@
 
 #include <cmocka.h>
 
-#include "shoal/crypto.h"
-#include "store.h"
 #include "hub_ctx.h"
 #include "hub_devices.h"
 #include "hub_ingestor.h"
 #include "hub_publish.h"
-#include "test_util.h"
+#include "shoal/crypto.h"
 #include "shoal/util.h"
+#include "store.h"
+#include "test_util.h"
 
 #define MAX_ACKS 64
 
@@ -29,7 +29,7 @@ struct acks {
   int n;
   char topic[MAX_ACKS][SHOAL_TOPIC_MAX];
   char payload[MAX_ACKS][128];
-  hub_store *db;     /* if set, check each ack's upto is committed */
+  hub_store *db;   /* if set, check each ack's upto is committed */
   int uncommitted; /* acks sent for something not yet visible elsewhere */
 };
 
@@ -373,7 +373,8 @@ static void test_hub_ingestor_hello_and_presence_fill_registry(void **state) {
   assert_int_equal(q(&ctx, "SELECT online FROM devices WHERE device = 'd9'"), 1);
   assert_int_equal(q(&ctx, "SELECT last_seen_ms IS NULL FROM devices WHERE device = 'd9'"), 1);
   assert_int_equal(q(&ctx, "SELECT last_seen_ms > 0 FROM devices WHERE device = 'd1'"), 1);
-  assert_int_equal(q(&ctx, "SELECT profile = 'kiosk' AND region = 'cn-e' FROM devices WHERE device = 'd1'"), 1);
+  assert_int_equal(
+      q(&ctx, "SELECT profile = 'kiosk' AND region = 'cn-e' FROM devices WHERE device = 'd1'"), 1);
   assert_int_equal(q(&ctx, "SELECT COUNT(*) FROM dead_letters WHERE reason LIKE '%outbox_depth%'"),
                    1);
   assert_string_equal(acks.payload[0], "{\"epoch\":\"4\",\"upto\":2}");

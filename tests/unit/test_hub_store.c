@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
+#include "shoal/util.h"
 #include "store.h"
 #include "test_util.h"
-#include "shoal/util.h"
 
 static int n_db;
 

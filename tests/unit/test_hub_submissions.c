@@ -64,13 +64,15 @@ static void test_hub_submissions_filters_and_orders(void **state) {
   shoal_diag d;
   cJSON *out = NULL;
   /* everything, newest first */
-  assert_int_equal(hub_submissions_list(g_ctx.db, NULL, NULL, INT64_MIN, INT64_MAX, &out, &d), SHOAL_OK);
+  assert_int_equal(hub_submissions_list(g_ctx.db, NULL, NULL, INT64_MIN, INT64_MAX, &out, &d),
+                   SHOAL_OK);
   assert_int_equal(cJSON_GetArraySize(out), 3);
   assert_string_equal(id_at(out, 0), "sub-3");
   assert_string_equal(id_at(out, 2), "sub-1");
   cJSON_Delete(out);
   /* by form and store */
-  assert_int_equal(hub_submissions_list(g_ctx.db, "fault", "S1", INT64_MIN, INT64_MAX, &out, &d), SHOAL_OK);
+  assert_int_equal(hub_submissions_list(g_ctx.db, "fault", "S1", INT64_MIN, INT64_MAX, &out, &d),
+                   SHOAL_OK);
   assert_int_equal(cJSON_GetArraySize(out), 2);
   const cJSON *s2 = cJSON_GetArrayItem(out, 0);
   assert_string_equal(id_at(out, 0), "sub-2");
@@ -80,15 +82,18 @@ static void test_hub_submissions_filters_and_orders(void **state) {
   const cJSON *photo = cJSON_GetObjectItem(cJSON_GetObjectItem(s2, "data"), "photo");
   assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(photo, "sha256")), "ab");
   assert_int_equal(cJSON_GetObjectItem(photo, "bytes")->valueint, 3);
-  assert_string_equal(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(s2, "tickets"), 0)), "t-9");
+  assert_string_equal(
+      cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(s2, "tickets"), 0)), "t-9");
   cJSON_Delete(out);
   /* period [from, to): only 2026-01-02 */
-  assert_int_equal(hub_submissions_list(g_ctx.db, NULL, NULL, 1767312000000, 1767398400000, &out, &d), SHOAL_OK);
+  assert_int_equal(
+      hub_submissions_list(g_ctx.db, NULL, NULL, 1767312000000, 1767398400000, &out, &d), SHOAL_OK);
   assert_int_equal(cJSON_GetArraySize(out), 1);
   assert_string_equal(id_at(out, 0), "sub-2");
   cJSON_Delete(out);
   /* nothing matches: an empty array, not an error */
-  assert_int_equal(hub_submissions_list(g_ctx.db, "nope", NULL, INT64_MIN, INT64_MAX, &out, &d), SHOAL_OK);
+  assert_int_equal(hub_submissions_list(g_ctx.db, "nope", NULL, INT64_MIN, INT64_MAX, &out, &d),
+                   SHOAL_OK);
   assert_int_equal(cJSON_GetArraySize(out), 0);
   cJSON_Delete(out);
 }

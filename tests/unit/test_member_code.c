@@ -15,8 +15,8 @@
 #include "shoal/jsonx.h"
 #include "shoal/loyalty.h"
 #include "shoal/member_code.h"
-#include "test_util.h"
 #include "test_keys.h"
+#include "test_util.h"
 
 static struct shoal_privkey *priv, *other_priv;
 static struct shoal_pubkey *pub, *other_pub;

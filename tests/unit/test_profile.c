@@ -43,9 +43,14 @@ static void test_profile_device_classes_have_spec_modules(void **state) {
   (void)state;
   struct shoal_profile pos, hand, kiosk;
   shoal_diag d = {{0}};
-  assert_int_equal(shoal_profile_load(test_source_path("firmware-profiles/pos-terminal.json"), &pos, &d), SHOAL_OK);
-  assert_int_equal(shoal_profile_load(test_source_path("firmware-profiles/handheld-scanner.json"), &hand, &d), SHOAL_OK);
-  assert_int_equal(shoal_profile_load(test_source_path("firmware-profiles/kiosk.json"), &kiosk, &d), SHOAL_OK);
+  assert_int_equal(
+      shoal_profile_load(test_source_path("firmware-profiles/pos-terminal.json"), &pos, &d),
+      SHOAL_OK);
+  assert_int_equal(
+      shoal_profile_load(test_source_path("firmware-profiles/handheld-scanner.json"), &hand, &d),
+      SHOAL_OK);
+  assert_int_equal(shoal_profile_load(test_source_path("firmware-profiles/kiosk.json"), &kiosk, &d),
+                   SHOAL_OK);
   assert_int_equal(shoal_profile_require(&pos, SHOAL_MOD_SALES, &d), SHOAL_OK);
   assert_int_equal(shoal_profile_require(&hand, SHOAL_MOD_SALES, &d), SHOAL_EMODULE);
   assert_non_null(strstr(d.msg, "handheld-scanner"));

@@ -31,10 +31,10 @@ static void test_parse_accepts_the_three_kinds(void **state) {
 
 static void test_parse_refuses_everything_else(void **state) {
   (void)state;
-  static const char *const bad[] = {
-      "",          "Global",        "global/",   "region/",      "store/",  "region",
-      "store",     "region/-x",     "store/a b", "store/a/b",    "regions/x", " global",
-      "global ",   "store/é",       "store/x\n", "device/d1",    "region//x", NULL};
+  static const char *const bad[] = {"",          "Global",    "global/",   "region/",   "store/",
+                                    "region",    "store",     "region/-x", "store/a b", "store/a/b",
+                                    "regions/x", " global",   "global ",   "store/é",   "store/x\n",
+                                    "device/d1", "region//x", NULL};
   for (int i = 0; bad[i]; i++) {
     enum shoal_scope_kind k;
     const char *id = NULL;
@@ -81,9 +81,11 @@ static void test_format_round_trips_and_refuses(void **state) {
   shoal_diag d = {{0}};
   assert_int_equal(shoal_scope_format(buf, sizeof buf, SHOAL_SCOPE_GLOBAL, NULL, NULL), SHOAL_OK);
   assert_string_equal(buf, "global");
-  assert_int_equal(shoal_scope_format(buf, sizeof buf, SHOAL_SCOPE_REGION, "cn-sw", NULL), SHOAL_OK);
+  assert_int_equal(shoal_scope_format(buf, sizeof buf, SHOAL_SCOPE_REGION, "cn-sw", NULL),
+                   SHOAL_OK);
   assert_string_equal(buf, "region/cn-sw");
-  assert_int_equal(shoal_scope_format(buf, sizeof buf, SHOAL_SCOPE_STORE, "cd-001", NULL), SHOAL_OK);
+  assert_int_equal(shoal_scope_format(buf, sizeof buf, SHOAL_SCOPE_STORE, "cd-001", NULL),
+                   SHOAL_OK);
   assert_string_equal(buf, "store/cd-001");
   enum shoal_scope_kind k;
   const char *id = NULL;
@@ -91,10 +93,12 @@ static void test_format_round_trips_and_refuses(void **state) {
   assert_int_equal(k, SHOAL_SCOPE_STORE);
   assert_string_equal(id, "cd-001");
 
-  assert_int_equal(shoal_scope_format(buf, sizeof buf, SHOAL_SCOPE_REGION, "a/b", &d), SHOAL_EINPUT);
+  assert_int_equal(shoal_scope_format(buf, sizeof buf, SHOAL_SCOPE_REGION, "a/b", &d),
+                   SHOAL_EINPUT);
   assert_non_null(strstr(d.msg, "region"));
   assert_string_equal(buf, "");
-  assert_int_equal(shoal_scope_format(buf, sizeof buf, SHOAL_SCOPE_STORE, NULL, NULL), SHOAL_EINPUT);
+  assert_int_equal(shoal_scope_format(buf, sizeof buf, SHOAL_SCOPE_STORE, NULL, NULL),
+                   SHOAL_EINPUT);
   char small[8];
   assert_int_equal(shoal_scope_format(small, sizeof small, SHOAL_SCOPE_STORE, "cd-001", NULL),
                    SHOAL_ELIMIT);
@@ -102,7 +106,8 @@ static void test_format_round_trips_and_refuses(void **state) {
   char longest[SHOAL_ID_MAX + 1];
   memset(longest, 'z', SHOAL_ID_MAX);
   longest[SHOAL_ID_MAX] = '\0';
-  assert_int_equal(shoal_scope_format(buf, sizeof buf, SHOAL_SCOPE_REGION, longest, NULL), SHOAL_OK);
+  assert_int_equal(shoal_scope_format(buf, sizeof buf, SHOAL_SCOPE_REGION, longest, NULL),
+                   SHOAL_OK);
   assert_int_equal(strlen(buf), strlen("region/") + SHOAL_ID_MAX);
 }
 

@@ -12,12 +12,12 @@
 
 #include <cmocka.h>
 
-#include "store.h"
 #include "hub_ctx.h"
 #include "hub_reports.h"
 #include "shoal/jsonx.h"
 #include "shoal/policy.h"
 #include "shoal/settle.h"
+#include "store.h"
 
 static struct shoal_settle_scheme scheme_of(const char *json) {
   cJSON *j = NULL;
@@ -205,8 +205,9 @@ static void test_settle_report_uses_most_specific_scope(void **state) {
              "{\"scope\":\"global\",\"settlement\":{\"schemes\":{\"franchise\":{\"mode\":\"flat\","
              "\"tiers\":[{\"bp\":1}]}},\"stores\":{\"F1\":\"franchise\",\"Z9\":\"franchise\"}}}");
   assert_int_equal(hub_store_exec(ctx.db,
-                                "UPDATE policies SET effective_at = '2099-01-01T00:00:00+08:00' "
-                                "WHERE scope = 'global' AND version = 3", &d),
+                                  "UPDATE policies SET effective_at = '2099-01-01T00:00:00+08:00' "
+                                  "WHERE scope = 'global' AND version = 3",
+                                  &d),
                    SHOAL_OK);
   /* region/west sets its own section for its stores: W1 flat 2%; W2 is
    * mapped but sold nothing (listed with 0). */
@@ -218,8 +219,9 @@ static void test_settle_report_uses_most_specific_scope(void **state) {
    * that form, so queries compare with shoal_time_ms, which parses it as
    * publish did. */
   assert_int_equal(hub_store_exec(ctx.db,
-                                "UPDATE policies SET effective_at = '2020-01-01T00:00:00,5+0800' "
-                                "WHERE scope = 'region/west' AND version = 1", &d),
+                                  "UPDATE policies SET effective_at = '2020-01-01T00:00:00,5+0800' "
+                                  "WHERE scope = 'region/west' AND version = 1",
+                                  &d),
                    SHOAL_OK);
   int64_t day = 1767225600000LL; /* 2026-01-01T00:00Z */
   put_sale(ctx.db, "F1", "east", 1, day + 1000, 1000000);

@@ -13,8 +13,8 @@
 
 #include "shoal/crypto.h"
 #include "shoal/signing.h"
-#include "test_util.h"
 #include "test_keys.h"
+#include "test_util.h"
 
 static struct shoal_privkey *priv, *other_priv;
 static struct shoal_pubkey *pub, *other_pub;
@@ -35,15 +35,18 @@ static int teardown(void **state) {
   return 0;
 }
 
-static const char *DOC = "{\"scope\":\"region/cn-sw\",\"items\":[{\"sku\":\"MT-001\",\"price\":2600}]}";
+static const char *DOC =
+    "{\"scope\":\"region/cn-sw\",\"items\":[{\"sku\":\"MT-001\",\"price\":2600}]}";
 
 /* noinline: inlined, GCC -O3 mistakes the returned heap buffer for the local
  * variable holding it (-Wdangling-pointer false positive). */
-__attribute__((noinline)) static char *sign_env(struct shoal_privkey *k, const char *scope, int64_t v, const char *exp) {
+__attribute__((noinline)) static char *sign_env(struct shoal_privkey *k, const char *scope,
+                                                int64_t v, const char *exp) {
   char *out = NULL;
   shoal_diag d = {{0}};
-  assert_int_equal(shoal_policy_envelope_sign(k, scope, v, "2026-11-22T08:00:00Z", NULL, exp, DOC, &out, &d),
-                   SHOAL_OK);
+  assert_int_equal(
+      shoal_policy_envelope_sign(k, scope, v, "2026-11-22T08:00:00Z", NULL, exp, DOC, &out, &d),
+      SHOAL_OK);
   return out;
 }
 
@@ -102,14 +105,18 @@ static void test_signing_acceptance_rules(void **state) {
   assert_int_equal(v, SHOAL_POLICY_ACCEPT);
   assert_int_equal(shoal_policy_envelope_check(&e, "cn-sw", "cd-001", 5, now, 0, &v, &d), SHOAL_OK);
   assert_int_equal(v, SHOAL_POLICY_SAME);
-  assert_int_equal(shoal_policy_envelope_check(&e, "cn-sw", "cd-001", 6, now, 0, &v, &d), SHOAL_EROLLBACK);
-  assert_int_equal(shoal_policy_envelope_check(&e, "cn-east", "sh-001", 0, now, 0, &v, &d), SHOAL_ESCOPE);
+  assert_int_equal(shoal_policy_envelope_check(&e, "cn-sw", "cd-001", 6, now, 0, &v, &d),
+                   SHOAL_EROLLBACK);
+  assert_int_equal(shoal_policy_envelope_check(&e, "cn-east", "sh-001", 0, now, 0, &v, &d),
+                   SHOAL_ESCOPE);
   /* Expired by the device clock... */
-  assert_int_equal(shoal_policy_envelope_check(&e, "cn-sw", "cd-001", 0, e.expires_ms + 1, 0, &v, &d),
-                   SHOAL_EEXPIRED);
+  assert_int_equal(
+      shoal_policy_envelope_check(&e, "cn-sw", "cd-001", 0, e.expires_ms + 1, 0, &v, &d),
+      SHOAL_EEXPIRED);
   /* ...and a clock set back cannot revive it when a newer issued_at was seen. */
-  assert_int_equal(shoal_policy_envelope_check(&e, "cn-sw", "cd-001", 0, now, e.expires_ms + 5, &v, &d),
-                   SHOAL_EEXPIRED);
+  assert_int_equal(
+      shoal_policy_envelope_check(&e, "cn-sw", "cd-001", 0, now, e.expires_ms + 5, &v, &d),
+      SHOAL_EEXPIRED);
   shoal_policy_envelope_cleanup(&e);
   free(env);
   /* Oversized envelopes are refused before parsing. */
@@ -125,26 +132,34 @@ static void test_signing_work_order_codes(void **state) {
   const struct shoal_pubkey *keys[] = {pub};
   shoal_diag d = {{0}};
   char *code = NULL;
-  assert_int_equal(shoal_wo_code_make(priv, "T-pos.1-7", "cd-001", 2000000000, &code, &d), SHOAL_OK);
+  assert_int_equal(shoal_wo_code_make(priv, "T-pos.1-7", "cd-001", 2000000000, &code, &d),
+                   SHOAL_OK);
   assert_int_equal(strncmp(code, "SHOAL1.T-pos.1-7.cd-001.2000000000.", 35), 0);
   char ticket[SHOAL_ID_MAX + 1];
   int64_t exp = 0;
-  assert_int_equal(shoal_wo_code_verify(code, keys, 1, "cd-001", 1900000000, ticket, &exp, &d), SHOAL_OK);
+  assert_int_equal(shoal_wo_code_verify(code, keys, 1, "cd-001", 1900000000, ticket, &exp, &d),
+                   SHOAL_OK);
   assert_string_equal(ticket, "T-pos.1-7");
   assert_int_equal(exp, 2000000000);
-  assert_int_equal(shoal_wo_code_verify(code, keys, 1, "sh-001", 1900000000, ticket, &exp, &d), SHOAL_ESCOPE);
-  assert_int_equal(shoal_wo_code_verify(code, keys, 1, "cd-001", 2000000001, ticket, &exp, &d), SHOAL_EEXPIRED);
+  assert_int_equal(shoal_wo_code_verify(code, keys, 1, "sh-001", 1900000000, ticket, &exp, &d),
+                   SHOAL_ESCOPE);
+  assert_int_equal(shoal_wo_code_verify(code, keys, 1, "cd-001", 2000000001, ticket, &exp, &d),
+                   SHOAL_EEXPIRED);
   /* Change the store in the code: the signature no longer matches. */
   char *forged = strdup(code);
   memcpy(strstr(forged, "cd-001"), "cd-002", 6);
-  assert_int_equal(shoal_wo_code_verify(forged, keys, 1, "cd-002", 1900000000, ticket, &exp, &d), SHOAL_ESIG);
+  assert_int_equal(shoal_wo_code_verify(forged, keys, 1, "cd-002", 1900000000, ticket, &exp, &d),
+                   SHOAL_ESIG);
   free(forged);
   free(code);
   /* Signed by another key. */
-  assert_int_equal(shoal_wo_code_make(other_priv, "T-1", "cd-001", 2000000000, &code, &d), SHOAL_OK);
-  assert_int_equal(shoal_wo_code_verify(code, keys, 1, "cd-001", 1900000000, ticket, &exp, &d), SHOAL_ESIG);
+  assert_int_equal(shoal_wo_code_make(other_priv, "T-1", "cd-001", 2000000000, &code, &d),
+                   SHOAL_OK);
+  assert_int_equal(shoal_wo_code_verify(code, keys, 1, "cd-001", 1900000000, ticket, &exp, &d),
+                   SHOAL_ESIG);
   free(code);
-  assert_int_equal(shoal_wo_code_verify("SHOAL1.garbage", keys, 1, "cd-001", 0, ticket, &exp, &d), SHOAL_EINPUT);
+  assert_int_equal(shoal_wo_code_verify("SHOAL1.garbage", keys, 1, "cd-001", 0, ticket, &exp, &d),
+                   SHOAL_EINPUT);
 }
 
 static void test_signing_hmac_and_base64(void **state) {

@@ -16,15 +16,15 @@
 
 #include <cmocka.h>
 
-#include "shoal/crypto.h"
-#include "store.h"
-#include "shoal/hlc.h"
 #include "hub_ctx.h"
 #include "hub_tickets.h"
+#include "shoal/crypto.h"
+#include "shoal/hlc.h"
 #include "shoal/jsonx.h"
 #include "shoal/signing.h"
 #include "shoal/ticket.h"
 #include "shoal/util.h"
+#include "store.h"
 
 #define T0   1700000000000LL /* 2023-11-14T22:13:20Z */
 #define MIN  60000LL
@@ -791,10 +791,10 @@ static void test_ticket_hub_merges_any_order_and_escalates(void **state) {
   shoal_diag d = {{0}};
   hub_stmt *ins = NULL;
   assert_int_equal(hub_store_prepare(a.db,
-                                    "INSERT INTO policies (scope, version, issued_at, doc, "
-                                    "envelope, published_ms) VALUES ('region/cn-sw', 1, "
-                                    "'2023-01-01T00:00:00Z', ?, '{}', 0)",
-                                    &ins, &d),
+                                     "INSERT INTO policies (scope, version, issued_at, doc, "
+                                     "envelope, published_ms) VALUES ('region/cn-sw', 1, "
+                                     "'2023-01-01T00:00:00Z', ?, '{}', 0)",
+                                     &ins, &d),
                    SHOAL_OK);
   hub_store_bind_text(ins, 1, policy_text, -1, HUB_STORE_STATIC);
   assert_int_equal(hub_store_step(ins), HUB_STORE_DONE);
@@ -818,16 +818,16 @@ static void test_ticket_hub_merges_any_order_and_escalates(void **state) {
   free(dz);
   int64_t n = 0;
   assert_int_equal(hub_store_query_int(a.db,
-                                      "SELECT COUNT(*) FROM ticket_events WHERE device = 'hub' "
-                                      "AND kind = 'escalate'",
-                                      0, &n, &d),
+                                       "SELECT COUNT(*) FROM ticket_events WHERE device = 'hub' "
+                                       "AND kind = 'escalate'",
+                                       0, &n, &d),
                    SHOAL_OK);
   assert_int_equal(n, 2);
   /* The hub's own stream is gapless although sync messages went out between. */
   assert_int_equal(hub_store_query_int(a.db,
-                                      "SELECT MAX(seq) * 10 + MIN(seq) FROM ticket_events "
-                                      "WHERE device = 'hub'",
-                                      0, &n, &d),
+                                       "SELECT MAX(seq) * 10 + MIN(seq) FROM ticket_events "
+                                       "WHERE device = 'hub'",
+                                       0, &n, &d),
                    SHOAL_OK);
   assert_int_equal(n, 21);
   /* A second tick emits nothing more. */
@@ -838,9 +838,9 @@ static void test_ticket_hub_merges_any_order_and_escalates(void **state) {
   /* A device of the store says hello (it reconnected): its store's live
    * tickets go out again, once per hello. */
   assert_int_equal(hub_store_exec(a.db,
-                                 "INSERT INTO devices (device, store, last_hello_ms) "
-                                 "VALUES ('hh7', 's1', 5000)",
-                                 &d),
+                                  "INSERT INTO devices (device, store, last_hello_ms) "
+                                  "VALUES ('hh7', 's1', 5000)",
+                                  &d),
                    SHOAL_OK);
   before = la.count;
   assert_int_equal(hub_tickets_tick(&a, T0 + 240 * MIN + 97 * HOUR, &d), SHOAL_OK);

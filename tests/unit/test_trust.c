@@ -18,9 +18,9 @@
 #include "agent_trust.h"
 #include "shoal/crypto.h"
 #include "shoal/db.h"
-#include "test_util.h"
 #include "shoal/trust.h"
 #include "shoal/wire.h"
+#include "test_util.h"
 
 struct pair {
   struct shoal_privkey *priv;

@@ -17,20 +17,26 @@ static void test_wire_topics_format_and_parse(void **state) {
   (void)state;
   char t[SHOAL_TOPIC_MAX], a[SHOAL_ID_MAX + 1], b[SHOAL_ID_MAX + 1];
   enum shoal_topic k;
-  assert_int_equal(shoal_topic_format(t, sizeof t, "shoal/v1", SHOAL_TOPIC_UP, "cd-001", "pos-1"), SHOAL_OK);
+  assert_int_equal(shoal_topic_format(t, sizeof t, "shoal/v1", SHOAL_TOPIC_UP, "cd-001", "pos-1"),
+                   SHOAL_OK);
   assert_string_equal(t, "shoal/v1/up/cd-001/pos-1");
   assert_int_equal(shoal_topic_parse("shoal/v1", t, &k, a, b), SHOAL_OK);
   assert_int_equal(k, SHOAL_TOPIC_UP);
   assert_string_equal(a, "cd-001");
   assert_string_equal(b, "pos-1");
-  assert_int_equal(shoal_topic_format(t, sizeof t, "shoal/v1", SHOAL_TOPIC_POLICY_REGION, "cn-sw", NULL), SHOAL_OK);
+  assert_int_equal(
+      shoal_topic_format(t, sizeof t, "shoal/v1", SHOAL_TOPIC_POLICY_REGION, "cn-sw", NULL),
+      SHOAL_OK);
   assert_string_equal(t, "shoal/v1/policy/region/cn-sw");
   assert_int_equal(shoal_topic_parse("shoal/v1", t, &k, a, b), SHOAL_OK);
   assert_int_equal(k, SHOAL_TOPIC_POLICY_REGION);
   assert_string_equal(a, "cn-sw");
-  assert_int_equal(shoal_topic_format(t, sizeof t, "shoal/v1", SHOAL_TOPIC_POLICY_GLOBAL, NULL, NULL), SHOAL_OK);
+  assert_int_equal(
+      shoal_topic_format(t, sizeof t, "shoal/v1", SHOAL_TOPIC_POLICY_GLOBAL, NULL, NULL), SHOAL_OK);
   assert_string_equal(t, "shoal/v1/policy/global");
-  assert_int_equal(shoal_topic_format(t, sizeof t, "shoal/v1", SHOAL_TOPIC_DOWN_STORE, "cd-001", NULL), SHOAL_OK);
+  assert_int_equal(
+      shoal_topic_format(t, sizeof t, "shoal/v1", SHOAL_TOPIC_DOWN_STORE, "cd-001", NULL),
+      SHOAL_OK);
   assert_int_equal(shoal_topic_parse("shoal/v1", t, &k, a, b), SHOAL_OK);
   assert_int_equal(k, SHOAL_TOPIC_DOWN_STORE);
   assert_int_equal(shoal_topic_filter(t, sizeof t, "shoal/v1", SHOAL_TOPIC_UP), SHOAL_OK);
@@ -41,9 +47,12 @@ static void test_wire_topic_refuses_escaping_identifiers(void **state) {
   (void)state;
   char t[SHOAL_TOPIC_MAX], a[SHOAL_ID_MAX + 1], b[SHOAL_ID_MAX + 1];
   enum shoal_topic k;
-  assert_int_equal(shoal_topic_format(t, sizeof t, "shoal/v1", SHOAL_TOPIC_UP, "cd-001", "x/../y"), SHOAL_EINPUT);
-  assert_int_equal(shoal_topic_format(t, sizeof t, "shoal/v1", SHOAL_TOPIC_UP, "+", "pos"), SHOAL_EINPUT);
-  assert_int_equal(shoal_topic_parse("shoal/v1", "shoal/v1/up/cd-001/pos/extra", &k, a, b), SHOAL_EINPUT);
+  assert_int_equal(shoal_topic_format(t, sizeof t, "shoal/v1", SHOAL_TOPIC_UP, "cd-001", "x/../y"),
+                   SHOAL_EINPUT);
+  assert_int_equal(shoal_topic_format(t, sizeof t, "shoal/v1", SHOAL_TOPIC_UP, "+", "pos"),
+                   SHOAL_EINPUT);
+  assert_int_equal(shoal_topic_parse("shoal/v1", "shoal/v1/up/cd-001/pos/extra", &k, a, b),
+                   SHOAL_EINPUT);
   assert_int_equal(shoal_topic_parse("shoal/v1", "other/up/cd-001/pos", &k, a, b), SHOAL_EINPUT);
   assert_int_equal(shoal_topic_parse("shoal/v1", "shoal/v1/up/cd 1/pos", &k, a, b), SHOAL_EINPUT);
 }
@@ -77,13 +86,27 @@ static void test_wire_envelope_refuses_malformed(void **state) {
   struct shoal_event ev;
   shoal_diag d = {{0}};
   const char *cases[][2] = {
-      {"{\"v\":2,\"device\":\"a\",\"store\":\"s\",\"epoch\":\"1\",\"seq\":1,\"hlc\":1,\"type\":\"sale\",\"body\":{}}", "version"},
-      {"{\"v\":1,\"device\":\"a/b\",\"store\":\"s\",\"epoch\":\"1\",\"seq\":1,\"hlc\":1,\"type\":\"sale\",\"body\":{}}", "device"},
-      {"{\"v\":1,\"device\":\"a\",\"store\":\"s\",\"epoch\":\"x1\",\"seq\":1,\"hlc\":1,\"type\":\"sale\",\"body\":{}}", "epoch"},
-      {"{\"v\":1,\"device\":\"a\",\"store\":\"s\",\"epoch\":\"1\",\"seq\":0,\"hlc\":1,\"type\":\"sale\",\"body\":{}}", "seq"},
-      {"{\"v\":1,\"device\":\"a\",\"store\":\"s\",\"epoch\":\"1\",\"seq\":1,\"hlc\":1,\"type\":\"spam\",\"body\":{}}", "type"},
-      {"{\"v\":1,\"device\":\"a\",\"store\":\"s\",\"epoch\":\"1\",\"seq\":1,\"hlc\":1,\"type\":\"sale\",\"body\":[]}", "body"},
-      {"{\"v\":1,\"device\":\"a\",\"store\":\"s\",\"epoch\":\"1\",\"seq\":1,\"hlc\":-1,\"type\":\"sale\",\"body\":{}}", "hlc"},
+      {"{\"v\":2,\"device\":\"a\",\"store\":\"s\",\"epoch\":\"1\",\"seq\":1,\"hlc\":1,\"type\":"
+       "\"sale\",\"body\":{}}",
+       "version"},
+      {"{\"v\":1,\"device\":\"a/"
+       "b\",\"store\":\"s\",\"epoch\":\"1\",\"seq\":1,\"hlc\":1,\"type\":\"sale\",\"body\":{}}",
+       "device"},
+      {"{\"v\":1,\"device\":\"a\",\"store\":\"s\",\"epoch\":\"x1\",\"seq\":1,\"hlc\":1,\"type\":"
+       "\"sale\",\"body\":{}}",
+       "epoch"},
+      {"{\"v\":1,\"device\":\"a\",\"store\":\"s\",\"epoch\":\"1\",\"seq\":0,\"hlc\":1,\"type\":"
+       "\"sale\",\"body\":{}}",
+       "seq"},
+      {"{\"v\":1,\"device\":\"a\",\"store\":\"s\",\"epoch\":\"1\",\"seq\":1,\"hlc\":1,\"type\":"
+       "\"spam\",\"body\":{}}",
+       "type"},
+      {"{\"v\":1,\"device\":\"a\",\"store\":\"s\",\"epoch\":\"1\",\"seq\":1,\"hlc\":1,\"type\":"
+       "\"sale\",\"body\":[]}",
+       "body"},
+      {"{\"v\":1,\"device\":\"a\",\"store\":\"s\",\"epoch\":\"1\",\"seq\":1,\"hlc\":-1,\"type\":"
+       "\"sale\",\"body\":{}}",
+       "hlc"},
       {"{\"v\":1,", "JSON"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
