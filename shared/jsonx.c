@@ -104,6 +104,21 @@ static size_t utf8_seq(const unsigned char *p, size_t n) {
   return need;
 }
 
+bool shoal_utf8_valid(const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < len;) {
+    if (p[i] < 0x80) {
+      i++;
+      continue;
+    }
+    size_t k = utf8_seq(p + i, len - i);
+    if (!k)
+      return false;
+    i += k;
+  }
+  return true;
+}
+
 shoal_err shoal_json_check_text(const char *text, size_t len, shoal_diag *diag) {
   const unsigned char *s = (const unsigned char *)text;
   bool in_str = false;

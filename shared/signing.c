@@ -186,6 +186,11 @@ shoal_err shoal_policy_envelope_sign_rollout(const struct shoal_privkey *key, co
   for (size_t i = 0; r && i < r->nstores; i++)
     if (!shoal_id_valid(r->stores[i]))
       return shoal_fail(diag, SHOAL_EINPUT, "policy envelope: bad rollout store id");
+  /* The envelope is read back with shoal_json_parse, which refuses text
+   * that is not UTF-8: a document that is not must be refused here. */
+  if (!doc || !shoal_utf8_valid(doc, strlen(doc)) ||
+      (r && !shoal_utf8_valid(r->stable_doc, strlen(r->stable_doc))))
+    return shoal_fail(diag, SHOAL_EINPUT, "policy envelope: the document is not valid UTF-8");
   if ((rc = signed_payload(scope, version, issued_at, effective_at ? effective_at : "",
                            expires_at ? expires_at : "", doc, r, &payload)) != SHOAL_OK)
     return shoal_fail(diag, rc, "out of memory");

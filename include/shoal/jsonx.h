@@ -28,6 +28,10 @@ shoal_err shoal_json_parse(const char *text, size_t len, cJSON **out, shoal_diag
  * its siblings: a document is validated with one value and stored with
  * another otherwise. */
 shoal_err shoal_json_check_text(const char *text, size_t len, shoal_diag *diag);
+
+/* True if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates,
+ * nothing past U+10FFFF). */
+bool shoal_utf8_valid(const char *s, size_t len);
 shoal_err shoal_json_check_keys(const cJSON *item, shoal_diag *diag);
 
 /* Reads a file (or "-") of at most max_bytes and parses it. what names it in errors. */

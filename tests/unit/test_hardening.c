@@ -40,6 +40,14 @@ static void test_hardening_sign_refuses_unverifiable_envelopes(void **state) {
   snprintf(long_ts, sizeof long_ts, "2026-11-22T08:00:00.000000000000000000000+08:00");
   assert_int_equal(shoal_policy_envelope_sign(k, "global", 1, long_ts, NULL, NULL, doc, &out, &d),
                    SHOAL_EINPUT);
+  /* A document that is not UTF-8 (the verifier's JSON reader refuses it). */
+  assert_int_equal(shoal_policy_envelope_sign(k, "global", 1, "2026-11-22T08:00:00Z", NULL, NULL,
+                                              "{\"scope\":\"glo\x90\x91"
+                                              "bal\"}",
+                                              &out, &d),
+                   SHOAL_EINPUT);
+  assert_non_null(strstr(d.msg, "UTF-8"));
+  assert_null(out);
   /* And what it does sign, the verifier reads back. */
   struct shoal_pubkey *pub = NULL;
   assert_int_equal(shoal_pubkey_parse(pubs, strlen(pubs), &pub, &d), SHOAL_OK);
