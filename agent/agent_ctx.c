@@ -67,7 +67,7 @@ static shoal_err ensure_epoch(struct agent_ctx *ctx, shoal_diag *diag) {
   while (r == 0)
     if (shoal_random_bytes(&r, sizeof r) != SHOAL_OK)
       return shoal_fail(diag, SHOAL_EIO, "cannot read random bytes for the epoch");
-  char epoch[24];
+  char epoch[SHOAL_U64_TEXT_MAX];
   snprintf(epoch, sizeof epoch, "%" PRIu64, r);
   if ((rc = shoal_db_begin(ctx->db, diag)) != SHOAL_OK)
     return rc;

@@ -268,7 +268,7 @@ struct provision_run {
   struct hub_ca *ca;
   char *cert, *key, *pub, *conf, *prof_text, *prof_file, *conf_path, *out_abs;
   char region[SHOAL_ID_MAX + 1];
-  char serial[33];
+  char serial[HUB_CA_SERIAL_HEX_MAX];
   struct shoal_profile prof;
   bool ca_created;
 };
@@ -664,7 +664,7 @@ static shoal_err ensure_identity(struct hub_ca *ca, enum hub_cert_kind kind, con
     if (ok)
       return SHOAL_OK;
   }
-  char *cert = NULL, *key = NULL, serial[33];
+  char *cert = NULL, *key = NULL, serial[HUB_CA_SERIAL_HEX_MAX];
   shoal_err rc =
       hub_ca_issue(ca, kind, cn, sans, nsans, HUB_CA_DEVICE_DAYS, &cert, &key, serial, diag);
   if (rc == SHOAL_OK &&

@@ -183,7 +183,7 @@ int hub_cmd_trust(int argc, char **argv) {
                                   &diag)) != SHOAL_OK)
       goto cleanup;
     version++;
-    char issued[40];
+    char issued[SHOAL_TIME_TEXT_MAX];
     shoal_time_format_utc_s(shoal_now_ms(), issued, sizeof issued);
     if ((rc = shoal_trust_update_sign(key, version, issued, (const char *const *)pems,
                                       (size_t)nkeys, &update, &diag)) != SHOAL_OK)

@@ -61,8 +61,8 @@ static void x509_time(time_t offset_s, char out[16]) {
 }
 
 /* Random positive serial (16 bytes, top bit clear), also as hex. */
-static shoal_err make_serial(mbedtls_mpi *serial, struct shoal_rng *r, char hex[33],
-                             shoal_diag *diag) {
+static shoal_err make_serial(mbedtls_mpi *serial, struct shoal_rng *r,
+                             char hex[HUB_CA_SERIAL_HEX_MAX], shoal_diag *diag) {
   unsigned char b[16];
   int m = mbedtls_ctr_drbg_random(&r->drbg, b, sizeof b);
   if (m != 0)
@@ -151,7 +151,7 @@ static shoal_err write_cert(const char *subject, const char *issuer,
                             mbedtls_pk_context *subject_key, mbedtls_pk_context *issuer_key,
                             enum hub_cert_kind kind, bool is_ca, const char *const *sans,
                             size_t nsans, int days, struct shoal_rng *r, char **pem_out,
-                            char serial_hex[33], shoal_diag *diag) {
+                            char serial_hex[HUB_CA_SERIAL_HEX_MAX], shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   mbedtls_x509write_cert crt;
   mbedtls_mpi serial;
@@ -228,7 +228,7 @@ static shoal_err ca_create(const char *cert_path, const char *key_path, shoal_di
   struct shoal_rng r;
   mbedtls_pk_context pk;
   mbedtls_pk_init(&pk);
-  char *cert = NULL, *key = NULL, serial[33];
+  char *cert = NULL, *key = NULL, serial[HUB_CA_SERIAL_HEX_MAX];
   if ((rc = shoal_rng_init(&r, "shoal-hub-ca", diag)) != SHOAL_OK)
     goto cleanup;
   if ((rc = gen_key(&pk, &r, diag)) != SHOAL_OK ||
@@ -315,7 +315,7 @@ const char *hub_ca_cert_pem(const struct hub_ca *ca) {
 
 shoal_err hub_ca_issue(struct hub_ca *ca, enum hub_cert_kind kind, const char *cn,
                        const char *const *sans, size_t nsans, int days, char **cert_pem,
-                       char **key_pem, char serial_hex[33], shoal_diag *diag) {
+                       char **key_pem, char serial_hex[HUB_CA_SERIAL_HEX_MAX], shoal_diag *diag) {
   shoal_err rc = SHOAL_OK;
   struct shoal_rng r;
   mbedtls_pk_context pk;

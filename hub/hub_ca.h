@@ -25,6 +25,7 @@
 #define HUB_CA_PEM_MAX        4096 /* one PEM certificate or key we write */
 #define HUB_CA_DEVICE_DAYS    1825 /* default lifetime of a device/hub/server certificate */
 #define HUB_CA_CA_DAYS        7300 /* lifetime of the device CA */
+#define HUB_CA_SERIAL_HEX_MAX 33   /* a certificate serial: 16 random bytes in hex, NUL included */
 
 enum hub_cert_kind {
   HUB_CERT_DEVICE, /* client cert, CN = a device id (validated) */
@@ -58,7 +59,7 @@ const char *hub_ca_cert_pem(const struct hub_ca *ca);
  * with shoal_secure_free) and serial_hex (33 bytes) holds the serial. */
 shoal_err hub_ca_issue(struct hub_ca *ca, enum hub_cert_kind kind, const char *cn,
                        const char *const *sans, size_t nsans, int days, char **cert_pem,
-                       char **key_pem, char serial_hex[33], shoal_diag *diag);
+                       char **key_pem, char serial_hex[HUB_CA_SERIAL_HEX_MAX], shoal_diag *diag);
 
 /* Checks that cert_pem chains to the CA and carries CN == expect_cn
  * (SHOAL_ESIG otherwise). For tests and for `provision` self-checks. */

@@ -118,7 +118,7 @@ static shoal_err timeline(hub_store *db, const char *id, cJSON *out, shoal_diag 
       cJSON_Delete(e);
       e = prc == SHOAL_ENOMEM ? NULL : cJSON_CreateObject();
     }
-    char at[40];
+    char at[SHOAL_TIME_TEXT_MAX];
     shoal_time_format_utc(hub_store_column_int64(st, 0), at, sizeof at);
     /* at, kind and ref first, then what the summary says. */
     cJSON *entry = e ? cJSON_CreateObject() : NULL; /* owned by arr once pushed */
@@ -445,7 +445,7 @@ shoal_err hub_customers_issue_code(hub_store *db, const struct shoal_hub_config 
   if ((rc = hub_store_commit(db, diag)) != SHOAL_OK)
     goto cleanup;
   in_tx = false;
-  char exp[40];
+  char exp[SHOAL_TIME_TEXT_MAX];
   shoal_time_format_utc_s(c.expires * 1000, exp, sizeof exp);
   o = cJSON_CreateObject();
   if (!o || !cJSON_AddStringToObject(o, "code", code) ||

@@ -271,7 +271,7 @@ shoal_err hub_forms_ingest(struct hub_ctx *ctx, const struct shoal_event *ev, sh
 
   shoal_form *f = NULL;
   struct shoal_form_result r = {0};
-  char scope[80] = "";
+  char scope[SHOAL_SCOPE_MAX] = "";
   char *data_text = NULL, *tickets_text = NULL;
   hub_stmt *st = NULL;
   if ((rc = find_form(ctx, region, store, form, version, &f, scope, sizeof scope, diag)) !=

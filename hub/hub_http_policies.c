@@ -333,7 +333,7 @@ shoal_err hub_h_quote(struct hub_call *call, cJSON **out, shoal_diag *diag) {
   }
   /* A preview without "at" prices now. */
   if (!cJSON_GetObjectItemCaseSensitive(basket, "at")) {
-    char now[40];
+    char now[SHOAL_TIME_TEXT_MAX];
     shoal_time_format_utc(call->now_ms, now, sizeof now);
     if (!cJSON_AddStringToObject(basket, "at", now)) {
       rc = shoal_fail(diag, SHOAL_ENOMEM, "out of memory");

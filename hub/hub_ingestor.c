@@ -37,7 +37,7 @@
 struct stream {
   char device[SHOAL_ID_MAX + 1];
   char store[SHOAL_ID_MAX + 1];
-  char epoch[24];
+  char epoch[SHOAL_U64_TEXT_MAX];
   int64_t upto, orig_upto;
   int64_t max_stored; /* highest seq known to be in events */
   bool in_db;         /* a streams row exists */
@@ -46,7 +46,7 @@ struct stream {
 
 struct poison {
   char device[SHOAL_ID_MAX + 1];
-  char epoch[24];
+  char epoch[SHOAL_U64_TEXT_MAX];
   int64_t seq;
   int tries;
 };
@@ -355,7 +355,7 @@ static shoal_err dead_letter(struct hub_ingestor *ing, const char *topic, const 
               reason);
     return SHOAL_OK;
   }
-  char hex[65];
+  char hex[SHOAL_SHA256_HEX_MAX];
   shoal_sha256_hex(payload, len, hex);
   hub_stmt *q = stmt(ing, ST_INS_DEAD);
   hub_store_bind_int64(q, 1, ing->now_ms);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shoal/crypto.h"
 #include "shoal/media.h"
 #include "shoal/shoal_limits.h"
 #include "shoal/timeutil.h"
@@ -14,7 +15,7 @@
 #include "store.h"
 
 struct hub_media_put {
-  char sha[65];
+  char sha[SHOAL_SHA256_HEX_MAX];
   struct shoal_media_writer *w;
 };
 
@@ -113,7 +114,7 @@ void hub_media_put_abort(struct hub_media_put *p) {
 }
 
 shoal_err hub_media_put_finish(hub_store *db, struct hub_media_put *p, shoal_diag *diag) {
-  char sha[65];
+  char sha[SHOAL_SHA256_HEX_MAX];
   shoal_err rc = shoal_media_writer_commit(p->w, p->sha, sha, NULL, diag);
   p->w = NULL;
   if (rc == SHOAL_OK) {

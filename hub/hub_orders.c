@@ -30,7 +30,7 @@ bool hub_orders_signature_ok(const char *header, const char *secret, size_t secr
                              const char *body, size_t len) {
   if (!header || !secret || secret_len == 0 || strncmp(header, "sha256=", 7) != 0)
     return false;
-  char want[65];
+  char want[SHOAL_SHA256_HEX_MAX];
   shoal_hmac_sha256_hex(secret, secret_len, body, len, want);
   const char *got = header + 7;
   size_t n = strlen(got);

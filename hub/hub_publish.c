@@ -278,7 +278,7 @@ shoal_err hub_publish_record_ex(hub_store *db, const struct shoal_hub_config *cf
   p.version = last + 1;
 
   int64_t now = shoal_now_ms();
-  char issued_at[40];
+  char issued_at[SHOAL_TIME_TEXT_MAX];
   shoal_time_format_utc(now, issued_at, sizeof issued_at);
   if ((rc = shoal_policy_envelope_sign_rollout(key, p.scope, p.version, issued_at, effective_at,
                                                expires_at, doc_text, meta->rollout, &envelope,

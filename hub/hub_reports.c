@@ -184,7 +184,7 @@ static cJSON *sales_row(enum by which, hub_stmt *st, int64_t tz_ms) {
   case BY_HOUR: {
     ok &= hub_store_json_add_time(row, "hour", st, c);
     /* The bucket's start in the requested local time ("...T14:00+08:00"). */
-    char local[40];
+    char local[SHOAL_TIME_TEXT_MAX];
     int64_t h = hub_store_column_int64(st, c++);
     shoal_time_format_utc(h + tz_ms, local, sizeof local);
     int64_t am = tz_ms < 0 ? -tz_ms : tz_ms;

@@ -375,7 +375,7 @@ static shoal_err rollout_json(hub_store *db, const struct rollout *r, cJSON **ou
   } else {
     ok &= cJSON_AddNullToObject(o, "gate") != NULL;
   }
-  char t[40];
+  char t[SHOAL_TIME_TEXT_MAX];
   shoal_time_format_utc(r->created_ms, t, sizeof t);
   ok &= cJSON_AddStringToObject(o, "created_at", t) != NULL;
   if (r->created_by[0])

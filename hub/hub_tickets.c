@@ -269,7 +269,7 @@ static shoal_err clock_next(struct hub_ctx *ctx, int64_t now_ms, uint64_t min_hl
   while (r == 0)
     if (shoal_random_bytes(&r, sizeof r) != SHOAL_OK)
       return shoal_fail(diag, SHOAL_EIO, "cannot read random bytes for the hub's epoch");
-  char fresh[24];
+  char fresh[SHOAL_U64_TEXT_MAX];
   snprintf(fresh, sizeof fresh, "%" PRIu64, r);
   shoal_err rc = hub_store_prepare(ctx->db,
                                    "INSERT OR IGNORE INTO ticket_clock (id, epoch, seq, hlc) "

@@ -183,7 +183,7 @@ bool hub_store_json_add_text(cJSON *obj, const char *key, hub_stmt *st, int col)
 bool hub_store_json_add_time(cJSON *obj, const char *key, hub_stmt *st, int col) {
   if (hub_store_column_type(st, col) == HUB_STORE_NULL)
     return cJSON_AddNullToObject(obj, key) != NULL;
-  char buf[40];
+  char buf[SHOAL_TIME_TEXT_MAX];
   shoal_time_format_utc(hub_store_column_int64(st, col), buf, sizeof buf);
   return cJSON_AddStringToObject(obj, key, buf) != NULL;
 }

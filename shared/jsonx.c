@@ -544,7 +544,7 @@ const char *shoal_json_skip_value(const char *p, const char *end) {
 }
 
 cJSON *shoal_json_u64(uint64_t v) {
-  char buf[24];
+  char buf[SHOAL_U64_TEXT_MAX];
   snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
   return cJSON_CreateRaw(buf);
 }

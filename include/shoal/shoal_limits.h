@@ -6,7 +6,8 @@
 
 #define SHOAL_ID_MAX                    64 /* identifiers: device, store, rule ... */
 #define SHOAL_SCOPE_MAX                 (SHOAL_ID_MAX + 16) /* a policy scope: "region/" + id + NUL fits */
-#define SHOAL_PATH_MAX                  1024                /* file paths in configs */
+#define SHOAL_U64_TEXT_MAX              24 /* a 64-bit unsigned integer in decimal, NUL included */
+#define SHOAL_PATH_MAX                  1024 /* file paths in configs */
 #define SHOAL_FS_PATH_MAX               4096 /* a path built from a configured one (Linux PATH_MAX) */
 #define SHOAL_TOPIC_MAX                 256                /* full MQTT topic */
 #define SHOAL_CONFIG_MAX_BYTES          (256 * 1024)       /* a config file */
