@@ -129,8 +129,7 @@ shoal_err agent_member_on_notice(struct agent_ctx *ctx, const void *payload, siz
   if (!cJSON_IsObject(body) || shoal_json_get_str(body, "nonce", true, &nonce, diag) != SHOAL_OK ||
       shoal_json_get_str(body, "customer", true, &customer, diag) != SHOAL_OK ||
       shoal_json_get_int(body, "expires", true, &expires, diag) != SHOAL_OK ||
-      strlen(nonce) > SHOAL_MEMBER_NONCE_MAX || !shoal_member_field_valid(nonce) ||
-      !shoal_member_field_valid(customer)) {
+      !shoal_member_nonce_valid(nonce) || !shoal_member_field_valid(customer)) {
     rc = shoal_fail(diag, SHOAL_EINPUT, "member code notice: malformed body");
     goto cleanup;
   }

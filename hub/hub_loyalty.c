@@ -242,7 +242,7 @@ shoal_err hub_loyalty_member_parse(const cJSON *body, const char **id, const cha
     return SHOAL_EINPUT;
   if (!shoal_member_field_valid(cid))
     return shoal_fail(diag, SHOAL_EINPUT, "member.id is not a member identifier");
-  if (n && (strlen(n) > SHOAL_MEMBER_NONCE_MAX || !*n))
+  if (n && !shoal_member_nonce_valid(n))
     return shoal_fail(diag, SHOAL_EINPUT, "member.nonce is not a code nonce");
   shoal_err rc;
   if ((rc = points_field(m, "points_earned", earned, diag)) != SHOAL_OK ||

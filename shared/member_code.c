@@ -17,7 +17,7 @@ bool shoal_member_field_valid(const char *s) {
   return shoal_id_valid(s) && !strchr(s, '.');
 }
 
-static bool nonce_valid(const char *s) {
+bool shoal_member_nonce_valid(const char *s) {
   size_t n = strlen(s);
   if (n < 8 || n > SHOAL_MEMBER_NONCE_MAX)
     return false;
@@ -61,7 +61,7 @@ static shoal_err signed_text(const struct shoal_member_code *c, char *buf, size_
     return shoal_fail(diag, SHOAL_EINPUT, "member code: points out of range");
   if (c->expires < 0 || c->expires > 999999999999999LL)
     return shoal_fail(diag, SHOAL_EINPUT, "member code: expiry out of range");
-  if (!nonce_valid(c->nonce))
+  if (!shoal_member_nonce_valid(c->nonce))
     return shoal_fail(diag, SHOAL_EINPUT, "member code: nonce must be 8 to %d base64url characters",
                       SHOAL_MEMBER_NONCE_MAX);
   size_t n = (size_t)snprintf(buf, bufsz, "%s%s.%s.", SHOAL_MEMBER_CODE_PREFIX, c->customer,
@@ -165,7 +165,7 @@ shoal_err shoal_member_code_decode(const char *code, struct shoal_member_code *o
   }
   if (!parse_uint(f[3], fl[3], &c.points) || c.points > SHOAL_POINTS_MAX)
     return shoal_fail(diag, SHOAL_EINPUT, "malformed member code: bad points");
-  if (!field_copy(c.nonce, sizeof c.nonce, f[4], fl[4]) || !nonce_valid(c.nonce))
+  if (!field_copy(c.nonce, sizeof c.nonce, f[4], fl[4]) || !shoal_member_nonce_valid(c.nonce))
     return shoal_fail(diag, SHOAL_EINPUT, "malformed member code: bad nonce");
   if (!parse_uint(f[5], fl[5], &c.expires))
     return shoal_fail(diag, SHOAL_EINPUT, "malformed member code: bad expiry");

@@ -32,6 +32,10 @@ struct shoal_member_code {
  * identifier (SPEC 3) without '.'. */
 bool shoal_member_field_valid(const char *s);
 
+/* True if s may be a member code's nonce: 8 to SHOAL_MEMBER_NONCE_MAX
+ * base64url characters (it may begin with '-' or '_', unlike an id). */
+bool shoal_member_nonce_valid(const char *s);
+
 /* Signs c into a code; *out heap. SHOAL_EINPUT naming the field when a
  * field cannot be encoded (a '.' in an id, bad nonce, points out of range). */
 shoal_err shoal_member_code_make(const struct shoal_privkey *key, const struct shoal_member_code *c,

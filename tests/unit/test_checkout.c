@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "agent_checkout.h"
+#include "agent_member.h"
 #include "agent_policy.h"
 #include "shoal/checkout.h"
 #include "shoal/db.h"
@@ -467,6 +468,43 @@ static void test_checkout_agent_sale_and_returns(void **state) {
 }
 
 /* Lanes on their own connections share one model: no lost or doubled sale. */
+/* A store's other device announced a used member code (SPEC 13): the
+ * notice is recorded whatever its nonce starts with. Nonces are base64url,
+ * so a quarter of them begin with '-' or '_', which an identifier may not;
+ * such notices were refused as "malformed body". */
+static void test_checkout_member_notice_nonce_base64url(void **state) {
+  (void)state;
+  struct agent_ctx ctx;
+  struct agent_model *m = setup_agent(&ctx);
+  const char *nonces[] = {"_rt-CV_BqDvI3cAG", "-abcdefgh", "Zz09_-zz"};
+  for (size_t i = 0; i < sizeof nonces / sizeof nonces[0]; i++) {
+    char payload[512];
+    snprintf(payload, sizeof payload,
+             "{\"v\":1,\"device\":\"hub\",\"store\":\"s1\",\"epoch\":\"0\",\"seq\":1,"
+             "\"hlc\":1,\"type\":\"member_code\",\"body\":{\"nonce\":\"%s\",\"customer\":"
+             "\"M1\",\"expires\":4102444800}}",
+             nonces[i]);
+    bool handled = false;
+    shoal_diag d = {{0}};
+    shoal_err rc =
+        agent_member_on_notice(&ctx, payload, strlen(payload), shoal_now_ms(), &handled, &d);
+    if (rc != SHOAL_OK)
+      fail_msg("notice for nonce %s: %s", nonces[i], d.msg);
+    assert_true(handled);
+  }
+  assert_int_equal(count(&ctx, "SELECT COUNT(*) FROM member_redemptions WHERE sale = ''"), 3);
+  /* A nonce that is not base64url (or too short) is still refused. */
+  const char *bad = "{\"v\":1,\"device\":\"hub\",\"store\":\"s1\",\"epoch\":\"0\",\"seq\":1,"
+                    "\"hlc\":1,\"type\":\"member_code\",\"body\":{\"nonce\":\"a.b\",\"customer\":"
+                    "\"M1\",\"expires\":4102444800}}";
+  bool handled = false;
+  shoal_diag d = {{0}};
+  assert_int_equal(agent_member_on_notice(&ctx, bad, strlen(bad), shoal_now_ms(), &handled, &d),
+                   SHOAL_EINPUT);
+  agent_model_free(m);
+  agent_ctx_close(&ctx);
+}
+
 struct lane {
   const struct agent_model *m;
   const char *config; /* written once by the main thread */
@@ -536,6 +574,7 @@ int main(void) {
       cmocka_unit_test(test_checkout_refund_property),
       cmocka_unit_test(test_checkout_agent_sale_and_returns),
       cmocka_unit_test(test_checkout_agent_concurrent_lanes),
+      cmocka_unit_test(test_checkout_member_notice_nonce_base64url),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -610,10 +610,15 @@ static void test_hub_http_webhooks_deliver_after_outage(void **state) {
   (void)state;
   struct receiver rv = {.down = 3};
   pthread_mutex_init(&rv.mu, NULL);
-  int rport = free_port();
-  struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)rport, NULL,
-                                          NULL, rcv, &rv, MHD_OPTION_END);
+  /* Port 0: the kernel picks a free port (a port chosen in advance can be
+   * taken by another test before the receiver binds it). */
+  struct MHD_Daemon *d =
+      MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, rcv, &rv, MHD_OPTION_END);
   assert_non_null(d);
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+  assert_non_null(info);
+  int rport = info->port;
+  assert_true(rport > 0);
   write_file("hook.secret", HOOK_SECRET "\n");
   /* A second hub context on the same db with webhooks configured: one
    * receiver that is down for a while, one URL where nothing listens. */
