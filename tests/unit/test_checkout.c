@@ -470,7 +470,7 @@ static void test_checkout_agent_sale_and_returns(void **state) {
 /* Lanes on their own connections share one model: no lost or doubled sale. */
 /* A store's other device announced a used member code (SPEC 13): the
  * notice is recorded whatever its nonce starts with. Nonces are base64url,
- * so a quarter of them begin with '-' or '_', which an identifier may not;
+ * so 1 in 32 begins with '-' or '_', which an identifier may not;
  * such notices were refused as "malformed body". */
 static void test_checkout_member_notice_nonce_base64url(void **state) {
   (void)state;
