@@ -467,7 +467,6 @@ static void test_checkout_agent_sale_and_returns(void **state) {
   agent_ctx_close(&ctx);
 }
 
-/* Lanes on their own connections share one model: no lost or doubled sale. */
 /* A store's other device announced a used member code (SPEC 13): the
  * notice is recorded whatever its nonce starts with. Nonces are base64url,
  * so 1 in 32 begins with '-' or '_', which an identifier may not;
@@ -505,6 +504,7 @@ static void test_checkout_member_notice_nonce_base64url(void **state) {
   agent_ctx_close(&ctx);
 }
 
+/* Lanes on their own connections share one model: no lost or doubled sale. */
 struct lane {
   const struct agent_model *m;
   const char *config; /* written once by the main thread */
