@@ -3,8 +3,9 @@
  * cumulative over gaps, a rolled-back batch acks nothing and stores
  * nothing, bad input dead-lettered (and identity kept only when the topic
  * matches the envelope; an unknown event type too), batches commit when
- * full, hello and presence reach the registry, and policy versions are
- * assigned per scope. */
+ * full, hello and presence reach the registry, policy versions are
+ * assigned per scope, and running out of memory while reading an event is
+ * an error (the batch rolls back), never a dead letter. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
