@@ -681,6 +681,10 @@ static shoal_err handle_up(struct hub_ingestor *ing, const char *topic, const ch
     return ack_current(ing, tstore, tdevice, diag);
   }
   if ((rc = shoal_event_decode(payload, len, &ev, &why)) != SHOAL_OK) {
+    if (rc == SHOAL_ENOMEM) { /* not the event's fault: the batch rolls back, it comes again */
+      *diag = why;
+      return rc;
+    }
     snprintf(reason, sizeof reason, "malformed event: %s", why.msg);
     if ((rc = dead_letter(ing, topic, tdevice, tstore, NULL, 0, reason, payload, len, diag)))
       return rc;

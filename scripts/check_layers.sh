@@ -20,14 +20,22 @@ cli=$(names SHOAL_CLI_NAMES)
 bad=0
 violation() { echo "layer violation: $1 includes $2"; bad=1; }
 
-forbidden_sys='sqlite3\.h|mosquitto\.h|microhttpd\.h|curl/|libpq-fe\.h|pthread\.h'
+forbidden_sys='sqlite3\.h|mosquitto\.h|microhttpd\.h|curl/[a-z_]+\.h|libpq-fe\.h|pthread\.h'
 forbidden_mod=$(echo $platform $cli | sed 's/ /|/g')
+core_rule="#include [<\"]($forbidden_sys|(shoal/)?($forbidden_mod)\.h)[>\"]"
+# Canary: the rule must catch each kind of include it names (a pattern
+# that can never match would let every violation through).
+for canary in '#include <sqlite3.h>' '#include <mosquitto.h>' '#include <microhttpd.h>' \
+  '#include <curl/curl.h>' '#include <libpq-fe.h>' '#include <pthread.h>' \
+  '#include "shoal/db.h"' '#include "shoal/cli.h"'; do
+  echo "$canary" | grep -qE "$core_rule" || { echo "check_layers: the core rule misses $canary"; exit 1; }
+done
 for f in shared/*.c shared/*.h include/shoal/*.h; do
   stem=$(basename "${f%.*}")
   if echo " $platform $cli " | grep -q " $stem "; then continue; fi
   while IFS= read -r inc; do
     violation "$f (shoal_core)" "$inc"
-  done < <(grep -oE "#include [<\"]($forbidden_sys|(shoal/)?($forbidden_mod)\.h)[>\"]" "$f" || true)
+  done < <(grep -oE "$core_rule" "$f" || true)
 done
 for f in shared/*.[ch] include/shoal/*.h; do
   while IFS= read -r inc; do violation "$f" "$inc"; done \

@@ -46,7 +46,7 @@ struct conn {
   bool streaming;    /* an event stream: no request deadline */
   bool in_request;   /* the request line has arrived (else: keep-alive wait) */
   bool cut;
-  bool reserved; /* opened while conn_max others were open: probes only */
+  bool reserved; /* opened while conn_max general slots were taken: probes only */
 };
 
 /* One request (MHD request context). */
@@ -84,7 +84,8 @@ struct shoal_httpd {
   bool key_ok;
   pthread_mutex_t lock; /* conns, chans, stopping */
   struct conn *conns;
-  unsigned nconns; /* open connections (the list's length) */
+  unsigned nconns;   /* open connections (the list's length) */
+  unsigned ngeneral; /* of which on general slots (not reserved): held against conn_max */
   struct shoal_httpd_events *chans[CHANNELS_MAX];
   pthread_t sweeper;
   bool sweeper_ok;
@@ -794,8 +795,12 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     k->fd = ci ? ci->connect_fd : -1;
     k->start_ms = k->opened_ms = shoal_mono_ms();
     pthread_mutex_lock(&h->lock);
-    k->reserved = h->nconns >= h->o.conn_max;
+    /* Only connections on general slots count against conn_max: a probe
+     * slot still open must not push a newcomer off a free general slot. */
+    k->reserved = h->ngeneral >= h->o.conn_max;
     h->nconns++;
+    if (!k->reserved)
+      h->ngeneral++;
     k->next = h->conns;
     if (h->conns)
       h->conns->prev = k;
@@ -816,6 +821,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     if (k->next)
       k->next->prev = k->prev;
     h->nconns--;
+    if (!k->reserved)
+      h->ngeneral--;
     pthread_mutex_unlock(&h->lock);
     free(k);
     *socket_context = NULL;

@@ -84,7 +84,8 @@ struct shoal_httpd_opts {
   unsigned threads;  /* worker threads; 0: SHOAL_HTTPD_THREADS */
   unsigned conn_max; /* 0: SHOAL_HTTPD_CONN_MAX */
   /* Slots beyond conn_max kept for probes: a connection accepted while
-   * conn_max others are open may only ask a SHOAL_HTTPD_PROBE route (others
+   * conn_max others hold general slots (open probe slots do not count)
+   * may only ask a SHOAL_HTTPD_PROBE route (others
    * answer 503) and is cut SHOAL_HTTPD_PROBE_MAX_MS after it opened, so a
    * flood of slow clients cannot keep a health check from being answered.
    * 0: SHOAL_HTTPD_PROBE_RESERVE. */

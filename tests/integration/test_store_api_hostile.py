@@ -199,6 +199,10 @@ def main():
         h.wait_until(lambda: StoreApi(listen).get("/v1/health")[0] == 200, 20, "health after the flood")
 
         # --- every general slot taken: probes are still answered on a reserved slot
+        # The kept-alive connection of `api` would hold a general slot until
+        # the server's idle timeout (15 s) and then free it mid-check: the
+        # flood must be the only thing holding general slots.
+        api.close()
         time.sleep(1)
         flood = []
         for i in range(CONN_MAX):

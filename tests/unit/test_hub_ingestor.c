@@ -3,16 +3,20 @@
  * cumulative over gaps, a rolled-back batch acks nothing and stores
  * nothing, bad input dead-lettered (and identity kept only when the topic
  * matches the envelope; an unknown event type too), batches commit when
- * full, hello and presence reach the registry, and policy versions are
- * assigned per scope. */
+ * full, hello and presence reach the registry, policy versions are
+ * assigned per scope, and running out of memory while reading an event is
+ * an error (the batch rolls back), never a dead letter. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+
+#include <cjson/cJSON.h>
 
 #include "hub_ctx.h"
 #include "hub_devices.h"
@@ -431,6 +435,58 @@ static void test_hub_ingestor_publish_record_versions_per_scope(void **state) {
   hub_ctx_close(&ctx);
 }
 
+/* cJSON allocation n (from arming) fails; 0: none does. */
+static long oom_at, oom_count;
+static bool oom_hit;
+static void *oom_malloc(size_t n) {
+  if (oom_at && ++oom_count == oom_at) {
+    oom_hit = true;
+    return NULL;
+  }
+  return malloc(n);
+}
+
+/* A valid event is never dead-lettered because memory ran out while it was
+ * read: each cJSON allocation of one sale's handling fails in turn, and the
+ * event is either stored or refused with an error (the batch rolls back,
+ * nothing is acked, the device resends); the dead letters stay empty. */
+static void test_hub_ingestor_out_of_memory_is_not_bad_input(void **state) {
+  (void)state;
+  struct hub_ctx ctx;
+  struct acks acks = {0};
+  struct hub_ingestor *ing = NULL;
+  shoal_diag d = {{0}};
+  open_ctx(&ctx, "oom");
+  assert_int_equal(hub_ingestor_new(&ctx, 100, record_ack, &acks, &ing, &d), SHOAL_OK);
+  cJSON_Hooks hooks = {oom_malloc, free};
+  bool stored_clean = false;
+  int failed = 0;
+  for (long n = 1; n < 400 && !stored_clean; n++) {
+    char dev[16], topic[64];
+    snprintf(dev, sizeof dev, "f%ld", n);
+    snprintf(topic, sizeof topic, "shoal/v1/up/s1/%s", dev);
+    const char *ev = sale_event(dev, "s1", "5", 1, 100);
+    cJSON_InitHooks(&hooks);
+    oom_at = n;
+    oom_count = 0;
+    oom_hit = false;
+    shoal_err rc = hub_ingestor_handle(ing, topic, ev, strlen(ev), false, &d);
+    oom_at = 0;
+    cJSON_InitHooks(NULL);
+    if (rc == SHOAL_OK)
+      assert_int_equal(hub_ingestor_flush(ing, &d), SHOAL_OK);
+    else
+      failed++;
+    if (q(&ctx, "SELECT COUNT(*) FROM dead_letters") != 0)
+      fail_msg("allocation %ld failing dead-lettered a valid event", n);
+    stored_clean = !oom_hit;
+  }
+  assert_true(stored_clean); /* the loop reached a run with no failure */
+  assert_true(failed > 0);   /* and some failures were refused, not absorbed */
+  hub_ingestor_free(ing);
+  hub_ctx_close(&ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hub_ingestor_dedupes_and_acks_after_commit),
@@ -443,6 +499,7 @@ int main(void) {
       cmocka_unit_test(test_hub_ingestor_commits_when_batch_full),
       cmocka_unit_test(test_hub_ingestor_hello_and_presence_fill_registry),
       cmocka_unit_test(test_hub_ingestor_publish_record_versions_per_scope),
+      cmocka_unit_test(test_hub_ingestor_out_of_memory_is_not_bad_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
