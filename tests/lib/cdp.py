@@ -122,7 +122,11 @@ class Browser:
         self.ws = None
 
     def __enter__(self):
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # never leave a half-started browser behind
+            raise
         return self
 
     def __exit__(self, *exc):
@@ -131,6 +135,10 @@ class Browser:
 
     def start(self):
         os.makedirs(self.workdir, exist_ok=True)
+        # A fresh profile each time: one kept from an earlier run still names
+        # that run's DevTools port (and may hold its lock).
+        shutil.rmtree(os.path.join(self.workdir, "profile"), ignore_errors=True)
+        port_file = os.path.join(self.workdir, "profile", "DevToolsActivePort")
         self.log_path = os.path.join(self.workdir, "chromium.log")
         log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
@@ -141,7 +149,6 @@ class Browser:
              "--remote-debugging-port=0", "--user-data-dir=" + os.path.join(self.workdir, "profile"),
              "--window-size=%d,%d" % (self.width, self.height), "about:blank"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        port_file = os.path.join(self.workdir, "profile", "DevToolsActivePort")
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -157,8 +164,12 @@ class Browser:
         pages = []
         deadline = time.time() + 15
         while time.time() < deadline and not pages:
-            with urllib.request.urlopen("http://127.0.0.1:%d/json/list" % port, timeout=5) as r:
-                pages = [t for t in json.loads(r.read()) if t.get("type") == "page"]
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/json/list" % port,
+                                            timeout=5) as r:
+                    pages = [t for t in json.loads(r.read()) if t.get("type") == "page"]
+            except OSError:  # the port file can come a moment before the listener
+                pages = []
             if not pages:
                 time.sleep(0.1)
         if not pages:
