@@ -77,15 +77,20 @@ static int get(int fd, const char *path, bool close_it) {
   return sscanf(buf, "HTTP/1.1 %d", &status) == 1 ? status : -1;
 }
 
+/* Opens CONN_MAX kept-alive connections that each got a general slot. */
+static void fill_general_slots(int port, int g[CONN_MAX]) {
+  for (int i = 0; i < CONN_MAX; i++) {
+    g[i] = conn_to(port);
+    assert_int_equal(get(g[i], "/work", false), 200);
+  }
+}
+
 static void test_full_general_slots_leave_probes_only(void **state) {
   (void)state;
   int port;
   struct shoal_httpd *h = start(&port);
   int g[CONN_MAX];
-  for (int i = 0; i < CONN_MAX; i++) {
-    g[i] = conn_to(port);
-    assert_int_equal(get(g[i], "/work", false), 200);
-  }
+  fill_general_slots(port, g);
   int p = conn_to(port);
   assert_int_equal(get(p, "/work", false), 503);
   close(p);
@@ -102,10 +107,7 @@ static void test_open_probe_slot_does_not_take_a_free_general_slot(void **state)
   int port;
   struct shoal_httpd *h = start(&port);
   int g[CONN_MAX];
-  for (int i = 0; i < CONN_MAX; i++) {
-    g[i] = conn_to(port);
-    assert_int_equal(get(g[i], "/work", false), 200);
-  }
+  fill_general_slots(port, g);
   /* Every general slot taken: this one is a probe slot, kept open. */
   int p = conn_to(port);
   int64_t p_opened = shoal_mono_ms();
