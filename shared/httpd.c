@@ -84,8 +84,7 @@ struct shoal_httpd {
   bool key_ok;
   pthread_mutex_t lock; /* conns, chans, stopping */
   struct conn *conns;
-  unsigned nconns;   /* open connections (the list's length) */
-  unsigned ngeneral; /* of which on general slots (not reserved): held against conn_max */
+  unsigned ngeneral; /* open connections on general slots (not reserved): held against conn_max */
   struct shoal_httpd_events *chans[CHANNELS_MAX];
   pthread_t sweeper;
   bool sweeper_ok;
@@ -798,7 +797,6 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     /* Only connections on general slots count against conn_max: a probe
      * slot still open must not push a newcomer off a free general slot. */
     k->reserved = h->ngeneral >= h->o.conn_max;
-    h->nconns++;
     if (!k->reserved)
       h->ngeneral++;
     k->next = h->conns;
@@ -820,7 +818,6 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
       h->conns = k->next;
     if (k->next)
       k->next->prev = k->prev;
-    h->nconns--;
     if (!k->reserved)
       h->ngeneral--;
     pthread_mutex_unlock(&h->lock);
